@@ -1,0 +1,66 @@
+#!/usr/bin/env node
+// Builds pillow_native.node with cmake-js, offline: Node's headers come from the running Node
+// installation (…/include/node), never from a download.
+//   node scripts/build.mjs [--debug]      env: PILLOW_CUDA=auto|on|off (default auto)
+import { spawnSync } from "node:child_process";
+import fs from "node:fs";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+
+const nativeDir = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
+const debug = process.argv.includes("--debug");
+
+function findNodeHeaders() {
+  const candidates = [
+    process.env.npm_config_nodedir,
+    path.resolve(path.dirname(process.execPath), ".."),
+    "/usr",
+    "/usr/local",
+  ].filter(Boolean);
+  for (const dir of candidates) {
+    if (fs.existsSync(path.join(dir, "include", "node", "node_api.h"))) return dir;
+  }
+  return null;
+}
+
+const nodeDir = findNodeHeaders();
+if (!nodeDir) {
+  console.error(
+    "pillow native build: Node's C headers (include/node/node_api.h) were not found next to " +
+      `${process.execPath}. Install Node.js with its headers (the official tarball or your distribution's ` +
+      "nodejs-dev package), or set npm_config_nodedir to the folder that contains include/node.",
+  );
+  process.exit(1);
+}
+
+const cuda = process.env.PILLOW_CUDA ?? "auto";
+if (!["auto", "on", "off"].includes(cuda)) {
+  console.error(`pillow native build: PILLOW_CUDA must be auto, on or off (got "${cuda}")`);
+  process.exit(1);
+}
+const version = JSON.parse(fs.readFileSync(path.join(nativeDir, "package.json"), "utf8")).version;
+const cmakeJs = path.join(nativeDir, "node_modules", "cmake-js", "bin", "cmake-js");
+const args = [
+  cmakeJs,
+  "compile",
+  "--directory",
+  nativeDir,
+  "--out",
+  path.join(nativeDir, "build"),
+  ...(debug ? ["--debug"] : []),
+  "--parallel",
+  String(Math.max(2, (await import("node:os")).availableParallelism())),
+  `--CDPILLOW_CUDA=${cuda}`,
+  `--CDPILLOW_VERSION=${version}`,
+  "--CDPILLOW_TESTS=OFF",
+];
+const started = Date.now();
+const result = spawnSync(process.execPath, args, {
+  stdio: "inherit",
+  env: { ...process.env, npm_config_nodedir: nodeDir },
+});
+if (result.status !== 0) {
+  console.error("pillow native build failed (see the compiler output above).");
+  process.exit(result.status ?? 1);
+}
+console.log(`pillow native build: done in ${((Date.now() - started) / 1000).toFixed(1)} s (CUDA=${cuda})`);

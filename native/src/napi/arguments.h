@@ -1,0 +1,81 @@
+// Argument checks shared by every binding. Each check throws a JS Error whose `code` is stable
+// (E_TYPE, E_SHAPE, E_ARGUMENT) and whose message names the argument, before any kernel runs.
+#pragma once
+#include <napi.h>
+
+#include <cmath>
+#include <cstdint>
+#include <string>
+
+#include "runtime/errors.h"
+
+namespace pillow::napi {
+
+inline Napi::Error make_error(Napi::Env env, const char* code, const std::string& message) {
+  Napi::Error error = Napi::Error::New(env, message);
+  error.Set("code", Napi::String::New(env, code));
+  return error;
+}
+
+[[noreturn]] inline void throw_error(Napi::Env env, const char* code, const std::string& message) {
+  throw make_error(env, code, message);
+}
+
+// Runs a binding body, mapping native exceptions to JS errors with codes. Nothing escapes as a C++
+// exception through Node-API, and nothing aborts the process.
+template <typename Body>
+Napi::Value guarded(const Napi::CallbackInfo& info, Body body) {
+  try {
+    return body();
+  } catch (const Napi::Error&) {
+    throw;
+  } catch (const PillowError& e) {
+    throw make_error(info.Env(), e.code(), e.what());
+  } catch (const std::bad_alloc&) {
+    throw make_error(info.Env(), kErrorInternal, "out of memory");
+  } catch (const std::exception& e) {
+    throw make_error(info.Env(), kErrorInternal, e.what());
+  }
+}
+
+inline Napi::Object object_argument(const Napi::CallbackInfo& info, size_t index, const char* name) {
+  if (info.Length() <= index || !info[index].IsObject()) {
+    throw_error(info.Env(), kErrorType, std::string(name) + " must be an object");
+  }
+  return info[index].As<Napi::Object>();
+}
+
+inline Napi::Float32Array float32_argument(const Napi::CallbackInfo& info, size_t index, const char* name,
+                                           int64_t expected_length) {
+  if (info.Length() <= index || !info[index].IsTypedArray() ||
+      info[index].As<Napi::TypedArray>().TypedArrayType() != napi_float32_array) {
+    throw_error(info.Env(), kErrorType, std::string(name) + " must be a Float32Array");
+  }
+  Napi::Float32Array array = info[index].As<Napi::Float32Array>();
+  if (expected_length >= 0 && static_cast<int64_t>(array.ElementLength()) != expected_length) {
+    throw_error(info.Env(), kErrorShape,
+                std::string(name) + " has length " + std::to_string(array.ElementLength()) + ", expected " +
+                    std::to_string(expected_length));
+  }
+  return array;
+}
+
+// A positive integer field of a shape object, e.g. shape.tokens.
+inline int64_t dimension_field(Napi::Env env, const Napi::Object& shape, const char* shape_name, const char* field) {
+  Napi::Value value = shape.Get(field);
+  const std::string where = std::string(shape_name) + "." + field;
+  if (!value.IsNumber()) throw_error(env, kErrorShape, where + " must be a number");
+  const double number = value.As<Napi::Number>().DoubleValue();
+  if (!std::isfinite(number) || number != std::floor(number) || number < 1 || number > 2147483647.0) {
+    throw_error(env, kErrorShape, where + " must be an integer in [1, 2^31), got " + value.ToString().Utf8Value());
+  }
+  return static_cast<int64_t>(number);
+}
+
+// Products of dimensions, checked so that a huge shape cannot overflow into a small allocation.
+inline int64_t checked_product(Napi::Env env, int64_t a, int64_t b, const char* what) {
+  if (a != 0 && b > INT64_MAX / 8 / a) throw_error(env, kErrorShape, std::string(what) + " is too large");
+  return a * b;
+}
+
+}  // namespace pillow::napi

@@ -1,0 +1,71 @@
+// backendInfo() and setThreads(n).
+#include <cmath>
+
+#include "napi/arguments.h"
+#include "napi/bindings.h"
+#include "runtime/cpu_features.h"
+#include "runtime/cuda_info.h"
+#include "runtime/thread_pool.h"
+
+#ifndef PILLOW_VERSION
+#define PILLOW_VERSION "0.0.0"
+#endif
+
+namespace pillow::napi {
+
+namespace {
+
+Napi::Value backend_info(const Napi::CallbackInfo& info) {
+  return guarded(info, [&]() -> Napi::Value {
+    Napi::Env env = info.Env();
+    Napi::Object result = Napi::Object::New(env);
+    result.Set("version", PILLOW_VERSION);
+
+    const CpuFeatures& f = cpu_features();
+    Napi::Object cpu = Napi::Object::New(env);
+    cpu.Set("isa", isa_name(selected_isa()));
+    cpu.Set("threads", thread_count());
+    Napi::Object features = Napi::Object::New(env);
+    features.Set("avx2", f.avx2);
+    features.Set("fma", f.fma);
+    features.Set("f16c", f.f16c);
+    features.Set("avx512f", f.avx512f);
+    features.Set("avx512bw", f.avx512bw);
+    features.Set("avx512vl", f.avx512vl);
+    features.Set("avx512bf16", f.avx512bf16);
+    cpu.Set("features", features);
+    result.Set("cpu", cpu);
+
+    const CudaInfo c = cuda_info();
+    Napi::Object cuda = Napi::Object::New(env);
+    cuda.Set("compiled", c.compiled);
+    cuda.Set("devices", c.devices);
+    if (c.runtime_version > 0) cuda.Set("runtimeVersion", c.runtime_version);
+    if (!c.error.empty()) cuda.Set("error", c.error);
+    result.Set("cuda", cuda);
+    return result;
+  });
+}
+
+Napi::Value set_threads(const Napi::CallbackInfo& info) {
+  return guarded(info, [&]() -> Napi::Value {
+    if (info.Length() < 1 || !info[0].IsNumber()) {
+      throw_error(info.Env(), kErrorType, "threads must be a number");
+    }
+    const double n = info[0].As<Napi::Number>().DoubleValue();
+    if (!std::isfinite(n) || n != std::floor(n) || n < 1 || n > 1024) {
+      throw_error(info.Env(), kErrorArgument, "threads must be an integer in [1, 1024]");
+    }
+    set_thread_count(static_cast<int>(n));
+    return Napi::Number::New(info.Env(), thread_count());
+  });
+}
+
+}  // namespace
+
+void register_backend(Napi::Env env, Napi::Object exports) {
+  exports.Set("backendInfo", Napi::Function::New(env, backend_info, "backendInfo"));
+  exports.Set("setThreads", Napi::Function::New(env, set_threads, "setThreads"));
+}
+
+}  // namespace pillow::napi

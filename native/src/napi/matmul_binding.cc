@@ -1,0 +1,64 @@
+// matmul(x, w, shape) and matmulAsync(x, w, shape): y[T,out] = x[T,in]·w[out,in]ᵀ in f32.
+#include "napi/arguments.h"
+#include "napi/async_op.h"
+#include "napi/bindings.h"
+#include "ops/cpu/matmul.h"
+
+namespace pillow::napi {
+
+namespace {
+
+struct MatmulCall {
+  Napi::Float32Array x, w, out;
+  int64_t tokens, in_features, out_features;
+};
+
+MatmulCall parse_matmul(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  Napi::Object shape = object_argument(info, 2, "shape");
+  MatmulCall call;
+  call.tokens = dimension_field(env, shape, "shape", "tokens");
+  call.in_features = dimension_field(env, shape, "shape", "inFeatures");
+  call.out_features = dimension_field(env, shape, "shape", "outFeatures");
+  call.x = float32_argument(info, 0, "x", checked_product(env, call.tokens, call.in_features, "x"));
+  call.w = float32_argument(info, 1, "w", checked_product(env, call.out_features, call.in_features, "w"));
+  call.out = Napi::Float32Array::New(env, checked_product(env, call.tokens, call.out_features, "output"));
+  return call;
+}
+
+Napi::Value matmul(const Napi::CallbackInfo& info) {
+  return guarded(info, [&]() -> Napi::Value {
+    MatmulCall c = parse_matmul(info);
+    matmul_forward(c.out.Data(), c.x.Data(), c.w.Data(), c.tokens, c.in_features, c.out_features);
+    return c.out;
+  });
+}
+
+Napi::Value matmul_async(const Napi::CallbackInfo& info) {
+  return guarded(info, [&]() -> Napi::Value {
+    MatmulCall c = parse_matmul(info);
+    float* out = c.out.Data();
+    const float* x = c.x.Data();
+    const float* w = c.w.Data();
+    const int64_t tokens = c.tokens, in_features = c.in_features, out_features = c.out_features;
+    auto* op = new AsyncOp(
+        info.Env(), [=] { matmul_forward(out, x, w, tokens, in_features, out_features); },
+        [out_ref = std::make_shared<Napi::Reference<Napi::Float32Array>>(Napi::Persistent(c.out))](Napi::Env) {
+          return out_ref->Value();
+        });
+    op->pin(c.x);
+    op->pin(c.w);
+    Napi::Promise promise = op->promise();
+    op->Queue();
+    return promise;
+  });
+}
+
+}  // namespace
+
+void register_matmul(Napi::Env env, Napi::Object exports) {
+  exports.Set("matmul", Napi::Function::New(env, matmul, "matmul"));
+  exports.Set("matmulAsync", Napi::Function::New(env, matmul_async, "matmulAsync"));
+}
+
+}  // namespace pillow::napi

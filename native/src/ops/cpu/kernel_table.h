@@ -1,0 +1,25 @@
+// The table of per-ISA kernels. Each ISA translation unit (isa/*.cc) compiles the same kernel
+// sources with its own -m flags and fills one table; dispatch.cc picks the table by cpuid once.
+#pragma once
+#include <cstdint>
+
+#include "runtime/cpu_features.h"
+
+namespace pillow {
+
+struct KernelTable {
+  CpuIsa isa;
+  // out[t, o] = sum_k x[t, k] * w[o, k] for t in [t_begin, t_end), o in [o_begin, o_end).
+  // x: [tokens, in_features], w: [out_features, in_features], out: [tokens, out_features], row-major.
+  void (*matmul_block)(float* out, const float* x, const float* w, int64_t in_features, int64_t out_features,
+                       int64_t t_begin, int64_t t_end, int64_t o_begin, int64_t o_end);
+};
+
+namespace portable { const KernelTable& kernel_table(); }
+namespace avx2 { const KernelTable& kernel_table(); }
+namespace avx512 { const KernelTable& kernel_table(); }
+
+// The table for the best ISA this CPU supports (see selected_isa()).
+const KernelTable& kernels();
+
+}  // namespace pillow

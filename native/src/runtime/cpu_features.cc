@@ -1,0 +1,82 @@
+#include "runtime/cpu_features.h"
+
+#include <cstdlib>
+#include <cstring>
+
+#if defined(__x86_64__) || defined(_M_X64)
+#include <cpuid.h>
+#define PILLOW_X86 1
+#endif
+
+namespace pillow {
+
+namespace {
+
+#ifdef PILLOW_X86
+unsigned long long read_xcr0() {
+  unsigned int eax = 0, edx = 0;
+  __asm__ volatile("xgetbv" : "=a"(eax), "=d"(edx) : "c"(0));
+  return (static_cast<unsigned long long>(edx) << 32) | eax;
+}
+#endif
+
+CpuFeatures detect() {
+  CpuFeatures f;
+#ifdef PILLOW_X86
+  unsigned int eax, ebx, ecx, edx;
+  if (!__get_cpuid(1, &eax, &ebx, &ecx, &edx)) return f;
+  const bool osxsave = (ecx >> 27) & 1;
+  const bool avx = (ecx >> 28) & 1;
+  f.fma = (ecx >> 12) & 1;
+  f.f16c = (ecx >> 29) & 1;
+  if (!osxsave || !avx) return f;
+  const unsigned long long xcr0 = read_xcr0();
+  const bool ymm_enabled = (xcr0 & 0x6) == 0x6;
+  const bool zmm_enabled = (xcr0 & 0xe6) == 0xe6;
+  if (!ymm_enabled) return f;
+  if (__get_cpuid_count(7, 0, &eax, &ebx, &ecx, &edx)) {
+    f.avx2 = (ebx >> 5) & 1;
+    if (zmm_enabled) {
+      f.avx512f = (ebx >> 16) & 1;
+      f.avx512dq = (ebx >> 17) & 1;
+      f.avx512bw = (ebx >> 30) & 1;
+      f.avx512vl = (ebx >> 31) & 1;
+    }
+  }
+  if (zmm_enabled && __get_cpuid_count(7, 1, &eax, &ebx, &ecx, &edx)) f.avx512bf16 = (eax >> 5) & 1;
+#endif
+  return f;
+}
+
+}  // namespace
+
+const CpuFeatures& cpu_features() {
+  static const CpuFeatures features = detect();
+  return features;
+}
+
+CpuIsa selected_isa() {
+  static const CpuIsa isa = [] {
+    const CpuFeatures& f = cpu_features();
+    CpuIsa best = CpuIsa::Portable;
+    if (f.avx2 && f.fma && f.f16c) best = CpuIsa::Avx2;
+    if (best == CpuIsa::Avx2 && f.avx512f && f.avx512bw && f.avx512vl && f.avx512dq) best = CpuIsa::Avx512;
+    // An override may only lower the ISA: asking for instructions the CPU lacks would crash.
+    if (const char* requested = std::getenv("PILLOW_ISA")) {
+      if (std::strcmp(requested, "portable") == 0) best = CpuIsa::Portable;
+      else if (std::strcmp(requested, "avx2") == 0 && best == CpuIsa::Avx512) best = CpuIsa::Avx2;
+    }
+    return best;
+  }();
+  return isa;
+}
+
+const char* isa_name(CpuIsa isa) {
+  switch (isa) {
+    case CpuIsa::Avx512: return "avx512";
+    case CpuIsa::Avx2: return "avx2";
+    default: return "portable";
+  }
+}
+
+}  // namespace pillow

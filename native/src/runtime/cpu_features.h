@@ -1,0 +1,24 @@
+// Which SIMD instruction sets this CPU (and its OS) supports, read once with cpuid/xgetbv.
+#pragma once
+
+namespace pillow {
+
+enum class CpuIsa { Portable = 0, Avx2 = 1, Avx512 = 2 };
+
+struct CpuFeatures {
+  bool avx2 = false;
+  bool fma = false;
+  bool f16c = false;
+  bool avx512f = false;
+  bool avx512bw = false;
+  bool avx512vl = false;
+  bool avx512dq = false;
+  bool avx512bf16 = false;
+};
+
+const CpuFeatures& cpu_features();
+// The best ISA we have kernels for; PILLOW_ISA=portable|avx2|avx512 may lower it (for tests).
+CpuIsa selected_isa();
+const char* isa_name(CpuIsa isa);
+
+}  // namespace pillow

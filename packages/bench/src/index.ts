@@ -1,0 +1,15 @@
+// pnpm bench [suite]: runs the benchmark suites against their peers. Filled in by the kernel,
+// core and replay issues; each suite prints a table of ratios measured in the same run.
+const suites: Record<string, () => Promise<void>> = {};
+
+const requested = process.argv.slice(2);
+const names = requested.length > 0 ? requested : Object.keys(suites);
+for (const name of names) {
+  const suite = suites[name];
+  if (!suite) {
+    console.error(`unknown benchmark suite "${name}"; known: ${Object.keys(suites).join(", ") || "(none yet)"}`);
+    process.exit(2);
+  }
+  await suite();
+}
+export {};

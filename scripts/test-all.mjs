@@ -1,0 +1,85 @@
+#!/usr/bin/env node
+// The project's test command (`pnpm test`): builds everything (the addon with CUDA when nvcc is
+// there), runs the native unit tests (and, with CI=true or --sanitize, again under ASan + UBSan),
+// then every package's vitest suite through turbo, and prints the totals as its last line:
+//   N passed, N failed
+import { spawnSync } from "node:child_process";
+import fs from "node:fs";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+
+const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
+const sanitize = process.argv.includes("--sanitize") || process.env.CI === "true";
+const reportDir = path.join(root, ".test-results");
+fs.rmSync(reportDir, { recursive: true, force: true });
+fs.mkdirSync(reportDir, { recursive: true });
+
+let passed = 0;
+let failed = 0;
+const problems = [];
+
+function run(label, command, args, options = {}) {
+  console.log(`\n=== ${label}`);
+  const result = spawnSync(command, args, { cwd: root, encoding: "utf8", stdio: ["ignore", "pipe", "pipe"], ...options });
+  process.stdout.write(result.stdout ?? "");
+  process.stderr.write(result.stderr ?? "");
+  if (result.status !== 0) problems.push(`${label} exited with ${result.status ?? result.signal}`);
+  return result;
+}
+
+function countNative(result, label) {
+  const match = /native: (\d+) passed, (\d+) failed/.exec(result.stdout ?? "");
+  if (!match) {
+    failed += 1;
+    problems.push(`${label}: no summary line`);
+    return;
+  }
+  passed += Number(match[1]);
+  failed += Number(match[2]);
+}
+
+const build = run("build (turbo)", "pnpm", ["turbo", "run", "build", "--output-logs=errors-only"]);
+if (build.status !== 0) {
+  console.log("\nbuild failed: nothing was tested");
+  console.log("0 passed, 1 failed");
+  process.exit(1);
+}
+
+countNative(run("native unit tests", "node", ["native/scripts/native-tests.mjs"]), "native unit tests");
+if (sanitize) {
+  countNative(
+    run("native unit tests under AddressSanitizer + UBSan", "node", ["native/scripts/native-tests.mjs", "--sanitize"]),
+    "native sanitizer tests",
+  );
+}
+
+run("package tests (turbo → vitest)", "pnpm", ["turbo", "run", "test", "--concurrency=1", "--output-logs=full"], {
+  env: { ...process.env, PILLOW_TEST_REPORT_DIR: reportDir },
+});
+const packageDirs = fs.readdirSync(path.join(root, "packages"));
+for (const name of packageDirs) {
+  const file = path.join(reportDir, `${name}.json`);
+  if (!fs.existsSync(file)) {
+    const hasTests = fs.readdirSync(path.join(root, "packages", name, "src"), { recursive: true }).some((f) => String(f).endsWith(".test.ts"));
+    if (hasTests) {
+      failed += 1;
+      problems.push(`@pillow/${name}: no test report (the suite did not run)`);
+    }
+    continue;
+  }
+  const report = JSON.parse(fs.readFileSync(file, "utf8"));
+  passed += report.numPassedTests;
+  failed += report.numFailedTests;
+  // A file that fails to import counts as a failure even though no test in it ran.
+  for (const suite of report.testResults ?? []) {
+    if (suite.status === "failed" && (suite.assertionResults ?? []).length === 0) {
+      failed += 1;
+      problems.push(`${suite.name}: ${String(suite.message).split("\n")[0]}`);
+    }
+  }
+}
+
+if (problems.length > 0) console.log(`\nproblems:\n${problems.map((p) => `  - ${p}`).join("\n")}`);
+if (failed === 0 && problems.length > 0) failed = problems.length;
+console.log(`${passed} passed, ${failed} failed`);
+process.exit(failed === 0 ? 0 : 1);
