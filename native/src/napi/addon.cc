@@ -1,4 +1,4 @@
-// Entry point of pillow_native.node: registers every binding.
+// Entry point of pillow_native.node: runs every binding's registration (see bindings.h).
 #include <napi.h>
 
 #include "napi/bindings.h"
@@ -6,8 +6,7 @@
 namespace {
 
 Napi::Object init(Napi::Env env, Napi::Object exports) {
-  pillow::napi::register_backend(env, exports);
-  pillow::napi::register_matmul(env, exports);
+  for (auto register_function : pillow::napi::binding_registry()) register_function(env, exports);
   return exports;
 }
 

@@ -68,4 +68,6 @@ void register_backend(Napi::Env env, Napi::Object exports) {
   exports.Set("setThreads", Napi::Function::New(env, set_threads, "setThreads"));
 }
 
+PILLOW_REGISTER_BINDING(register_backend);
+
 }  // namespace pillow::napi

@@ -61,4 +61,6 @@ void register_matmul(Napi::Env env, Napi::Object exports) {
   exports.Set("matmulAsync", Napi::Function::New(env, matmul_async, "matmulAsync"));
 }
 
+PILLOW_REGISTER_BINDING(register_matmul);
+
 }  // namespace pillow::napi
