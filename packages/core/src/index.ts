@@ -1,2 +1,1 @@
-// @pillow/core — see README.md. The public API is filled in by its issue; this file is its entry point.
-export const packageName = "@pillow/core";
+export type { GenerateOptions, Generation, GenerationBackend } from "./backend.js";
