@@ -1,0 +1,29 @@
+// PILLOW prompting on the server: demonstrations chosen for the user's query are written in front
+// of it, in the same Alpaca-style layout the models are tuned on, so the model can copy their form.
+import type { ChatMessage, Demo } from "./engine.js";
+
+export type DemoFormatter = (demos: Demo[], query: string) => string;
+
+/** "### Instruction: … ### Input: … ### Response: …" per demo, then the query as given. */
+export const formatDemosAlpaca: DemoFormatter = (demos, query) => {
+  const blocks = demos.map((demo) => {
+    const input = demo.input ? `\n\n### Input:\n${demo.input}` : "";
+    return `### Instruction:\n${demo.instruction}${input}\n\n### Response:\n${demo.output}\n\n`;
+  });
+  return `${blocks.join("")}${query}`;
+};
+
+/** The text the matcher looks at: the last user turn of a chat. */
+export function chatQuery(messages: ChatMessage[]): string {
+  for (let index = messages.length - 1; index >= 0; index--) {
+    if (messages[index].role === "user") return messages[index].content;
+  }
+  return "";
+}
+
+/** The chat with demonstrations folded into its last user turn. */
+export function withDemosInChat(messages: ChatMessage[], demos: Demo[], format: DemoFormatter): ChatMessage[] {
+  const last = messages.map((message) => message.role).lastIndexOf("user");
+  if (last < 0 || demos.length === 0) return messages;
+  return messages.map((message, index) => (index === last ? { ...message, content: format(demos, message.content) } : message));
+}
