@@ -13,6 +13,11 @@ struct KernelTable {
   // x: [tokens, in_features], w: [out_features, in_features], out: [tokens, out_features], row-major.
   void (*matmul_block)(float* out, const float* x, const float* w, int64_t in_features, int64_t out_features,
                        int64_t t_begin, int64_t t_end, int64_t o_begin, int64_t o_end);
+  // GEMM micro-kernel (kernels/gemm_kernel.h): a gemm_rows x gemm_columns tile of C from packed panels.
+  int gemm_rows;
+  int gemm_columns;
+  void (*gemm_micro)(float* c, int64_t ldc, const float* a_packed, const float* b_packed, int64_t k, int rows,
+                     int cols, bool accumulate);
 };
 
 namespace portable { const KernelTable& kernel_table(); }

@@ -1,0 +1,49 @@
+// The one GEMM every matmul-shaped op is built on: cache-blocked, packed, multi-threaded, with
+// the ISA's register-tile micro-kernel. Operands are strided views, so every layout the LoRA
+// forward and backward need (x·Wᵀ, dy·W, gᵀ·x, ...) is the same code with different strides;
+// a product may be a sum over several K segments, which is how LoRA rides along the base GEMM:
+// y = [x | s·xAᵀ] · [W | B]ᵀ is two segments, one call, one pass over C.
+#pragma once
+#include <cstdint>
+
+#include "ops/common/weight_view.h"
+
+namespace pillow {
+
+// Element (row, k) of the operand is data[row * row_stride + k * k_stride], an f32 or a bf16.
+struct GemmOperand {
+  const void* data;
+  WeightType type;
+  int64_t row_stride;
+  int64_t k_stride;
+};
+
+// One term of the product: sum over k in [0, k_length) of A(m, k) · B(n, k).
+struct GemmSegment {
+  GemmOperand a;  // indexed (m, k)
+  GemmOperand b;  // indexed (n, k)
+  int64_t k_length;
+};
+
+// c[m * ldc + n] = (accumulate ? c : 0) + Σ_segments Σ_k A(m, k)·B(n, k), for m < rows, n < columns.
+// Runs on the thread pool; must not be called from inside a parallel_for body.
+void gemm(float* c, int64_t ldc, int64_t rows, int64_t columns, const GemmSegment* segments, int segment_count,
+          bool accumulate);
+
+// Several independent products run as one parallel job (multi-adapter LoRA: one per adapter group).
+struct GemmProblem {
+  float* c;
+  int64_t ldc;
+  int64_t rows;
+  int64_t columns;
+  const GemmSegment* segments;
+  int segment_count;
+};
+void gemm_batched(const GemmProblem* problems, int64_t problem_count, bool accumulate);
+
+// Element (row, k) as f32.
+inline GemmOperand f32_operand(const float* data, int64_t row_stride, int64_t k_stride) {
+  return GemmOperand{data, WeightType::F32, row_stride, k_stride};
+}
+
+}  // namespace pillow

@@ -1,0 +1,194 @@
+#include "ops/cpu/lora_matmul.h"
+
+#include <algorithm>
+#include <cmath>
+#include <string>
+#include <vector>
+
+#include "ops/cpu/gemm.h"
+#include "runtime/errors.h"
+
+namespace pillow {
+
+namespace {
+
+void check_scale(const char* op, float scale) {
+  if (!std::isfinite(scale)) throw_argument_error(std::string(op) + ": scale must be finite, got " + std::to_string(scale));
+}
+
+void check_rank(const char* op, int64_t rank, int64_t in_features, int64_t out_features) {
+  if (rank < 0) throw_shape_error(std::string(op) + ": rank must be >= 0, got " + std::to_string(rank));
+  const int64_t limit = int64_t{1} << 40;
+  if (rank > 0 && (rank > limit / in_features || rank > limit / out_features)) {
+    throw_shape_error(std::string(op) + ": rank too large");
+  }
+}
+
+// u[T, r] = scale · x[T, in] · A[r, in]ᵀ
+void lora_down(float* u, const float* x, const float* a, int64_t tokens, int64_t in_features, int64_t rank,
+               float scale) {
+  const GemmSegment segment{f32_operand(x, in_features, 1), f32_operand(a, in_features, 1), in_features};
+  gemm(u, rank, tokens, rank, &segment, 1, false);
+  if (scale != 1.0f) {
+    for (int64_t i = 0; i < tokens * rank; ++i) u[i] *= scale;
+  }
+}
+
+}  // namespace
+
+void lora_matmul_forward(float* y, const float* x, WeightView w, const float* a, const float* b, int64_t tokens,
+                         int64_t in_features, int64_t out_features, int64_t rank, float scale) {
+  const char* op = "lora_matmul_forward";
+  check_matmul_dimensions(op, tokens, in_features, out_features);
+  check_weight_view(op, w);
+  check_rank(op, rank, in_features, out_features);
+  check_scale(op, scale);
+  if (y == nullptr || x == nullptr) throw_argument_error(std::string(op) + ": y and x must not be null");
+  const bool with_lora = a != nullptr && rank > 0;
+  if (with_lora && b == nullptr) throw_argument_error(std::string(op) + ": b is null while a is given");
+
+  GemmSegment segments[2];
+  segments[0] = GemmSegment{f32_operand(x, in_features, 1), GemmOperand{w.data, w.type, in_features, 1}, in_features};
+  if (!with_lora) {
+    gemm(y, out_features, tokens, out_features, segments, 1, false);
+    return;
+  }
+  // y = [x | s·xAᵀ] · [W | B]ᵀ: the rank-r columns are r more steps of the base GEMM's K loop.
+  std::vector<float> u(static_cast<size_t>(tokens * rank));
+  lora_down(u.data(), x, a, tokens, in_features, rank, scale);
+  segments[1] = GemmSegment{f32_operand(u.data(), rank, 1), f32_operand(b, rank, 1), rank};
+  gemm(y, out_features, tokens, out_features, segments, 2, false);
+}
+
+void lora_matmul_backward(float* dx, float* da, float* db, const float* dy, const float* x, WeightView w,
+                          const float* a, const float* b, int64_t tokens, int64_t in_features, int64_t out_features,
+                          int64_t rank, float scale) {
+  const char* op = "lora_matmul_backward";
+  check_matmul_dimensions(op, tokens, in_features, out_features);
+  check_rank(op, rank, in_features, out_features);
+  check_scale(op, scale);
+  if (dy == nullptr) throw_argument_error(std::string(op) + ": dy must not be null");
+  if (dx != nullptr) check_weight_view(op, w);
+  const bool with_lora = a != nullptr && rank > 0;
+  if (with_lora && b == nullptr) throw_argument_error(std::string(op) + ": b is null while a is given");
+  if (with_lora && (da != nullptr || db != nullptr) && x == nullptr) {
+    throw_argument_error(std::string(op) + ": x is needed for da/db");
+  }
+  if (!with_lora && (da != nullptr || db != nullptr) && rank > 0) {
+    throw_argument_error(std::string(op) + ": da/db requested without an adapter (a is null)");
+  }
+
+  if (!with_lora) {
+    if (dx != nullptr) matmul_backward_input(dx, dy, w, tokens, in_features, out_features);
+    return;
+  }
+  // g[T, r] = scale · dy · B   (B indexed (j, o) = B[o, j])
+  std::vector<float> g(static_cast<size_t>(tokens * rank));
+  {
+    const GemmSegment segment{f32_operand(dy, out_features, 1), f32_operand(b, 1, rank), out_features};
+    gemm(g.data(), rank, tokens, rank, &segment, 1, false);
+    for (float& value : g) value *= scale;
+  }
+  if (dx != nullptr) {
+    // dx = dy·W + g·A as one GEMM over K = out + r.
+    const GemmSegment segments[2] = {
+        GemmSegment{f32_operand(dy, out_features, 1), GemmOperand{w.data, w.type, 1, in_features}, out_features},
+        GemmSegment{f32_operand(g.data(), rank, 1), f32_operand(a, 1, in_features), rank}};
+    gemm(dx, in_features, tokens, in_features, segments, 2, false);
+  }
+  if (da != nullptr) {
+    // da(j, i) = Σ_t g(t, j)·x(t, i)
+    const GemmSegment segment{f32_operand(g.data(), 1, rank), f32_operand(x, 1, in_features), tokens};
+    gemm(da, in_features, rank, in_features, &segment, 1, false);
+  }
+  if (db != nullptr) {
+    // db(o, j) = Σ_t dy(t, o)·u(t, j) with u = scale · x·Aᵀ
+    std::vector<float> u(static_cast<size_t>(tokens * rank));
+    lora_down(u.data(), x, a, tokens, in_features, rank, scale);
+    const GemmSegment segment{f32_operand(dy, 1, out_features), f32_operand(u.data(), 1, rank), tokens};
+    gemm(db, rank, out_features, rank, &segment, 1, false);
+  }
+}
+
+void lora_matmul_multi_forward(float* y, const float* x, WeightView w, const float* const* a, const float* const* b,
+                               const int64_t* ranks, const float* scales, int64_t adapter_count,
+                               const int32_t* adapter_index, int64_t tokens, int64_t in_features,
+                               int64_t out_features) {
+  const char* op = "lora_matmul_multi_forward";
+  check_matmul_dimensions(op, tokens, in_features, out_features);
+  check_weight_view(op, w);
+  if (y == nullptr || x == nullptr || adapter_index == nullptr) {
+    throw_argument_error(std::string(op) + ": y, x and adapter_index must not be null");
+  }
+  if (adapter_count < 0) throw_argument_error(std::string(op) + ": adapter count must be >= 0");
+  for (int64_t j = 0; j < adapter_count; ++j) {
+    const std::string which = "adapters[" + std::to_string(j) + "]";
+    if (ranks[j] < 1) throw_shape_error(std::string(op) + ": " + which + ".rank must be >= 1");
+    check_rank(op, ranks[j], in_features, out_features);
+    if (a[j] == nullptr || b[j] == nullptr) throw_argument_error(std::string(op) + ": " + which + " a/b is null");
+    if (!std::isfinite(scales[j])) throw_argument_error(std::string(op) + ": " + which + ".scale must be finite");
+  }
+  for (int64_t t = 0; t < tokens; ++t) {
+    if (adapter_index[t] < -1 || adapter_index[t] >= adapter_count) {
+      throw_argument_error(std::string(op) + ": adapterIndex[" + std::to_string(t) + "] = " +
+                           std::to_string(adapter_index[t]) + " is not -1 or an adapter index below " +
+                           std::to_string(adapter_count));
+    }
+  }
+
+  // Rows grouped by adapter (group 0: base only), so each group is a contiguous GEMM whose K
+  // loop carries its own adapter's rank-r columns; all groups then run as one parallel job.
+  const int64_t groups = adapter_count + 1;
+  std::vector<int64_t> group_start(static_cast<size_t>(groups + 1), 0);
+  for (int64_t t = 0; t < tokens; ++t) group_start[adapter_index[t] + 2] += 1;
+  for (int64_t g = 0; g < groups; ++g) group_start[g + 1] += group_start[g];
+  std::vector<int64_t> order(static_cast<size_t>(tokens));  // sorted position -> token
+  {
+    std::vector<int64_t> fill(group_start.begin(), group_start.end() - 1);
+    for (int64_t t = 0; t < tokens; ++t) order[fill[adapter_index[t] + 1]++] = t;
+  }
+  std::vector<float> x_sorted(static_cast<size_t>(tokens * in_features));
+  for (int64_t i = 0; i < tokens; ++i) {
+    std::copy(x + order[i] * in_features, x + (order[i] + 1) * in_features, x_sorted.begin() + i * in_features);
+  }
+  // u_j = s_j · x_j · A_jᵀ for every group at once.
+  std::vector<int64_t> u_offset(static_cast<size_t>(groups + 1), 0);
+  for (int64_t g = 1; g < groups; ++g) {
+    u_offset[g + 1] = u_offset[g] + (group_start[g + 1] - group_start[g]) * ranks[g - 1];
+  }
+  std::vector<float> u(static_cast<size_t>(u_offset[groups]));
+  std::vector<GemmSegment> down_segments(static_cast<size_t>(groups));
+  std::vector<GemmProblem> down_problems;
+  for (int64_t g = 1; g < groups; ++g) {
+    const int64_t rows = group_start[g + 1] - group_start[g];
+    if (rows == 0) continue;
+    down_segments[g] = GemmSegment{f32_operand(x_sorted.data() + group_start[g] * in_features, in_features, 1),
+                                   f32_operand(a[g - 1], in_features, 1), in_features};
+    down_problems.push_back(GemmProblem{u.data() + u_offset[g], ranks[g - 1], rows, ranks[g - 1], &down_segments[g], 1});
+  }
+  gemm_batched(down_problems.data(), static_cast<int64_t>(down_problems.size()), false);
+  for (int64_t g = 1; g < groups; ++g) {
+    for (int64_t i = u_offset[g]; i < u_offset[g + 1]; ++i) u[i] *= scales[g - 1];
+  }
+  // y_sorted = x_sorted·Wᵀ over all rows (W packed once), then each group adds u_j·B_jᵀ.
+  std::vector<float> y_sorted(static_cast<size_t>(tokens * out_features));
+  const GemmSegment base{f32_operand(x_sorted.data(), in_features, 1), GemmOperand{w.data, w.type, in_features, 1},
+                         in_features};
+  gemm(y_sorted.data(), out_features, tokens, out_features, &base, 1, false);
+  std::vector<GemmSegment> up_segments(static_cast<size_t>(groups));
+  std::vector<GemmProblem> up_problems;
+  for (int64_t g = 1; g < groups; ++g) {
+    const int64_t rows = group_start[g + 1] - group_start[g];
+    if (rows == 0) continue;
+    up_segments[g] = GemmSegment{f32_operand(u.data() + u_offset[g], ranks[g - 1], 1),
+                                 f32_operand(b[g - 1], ranks[g - 1], 1), ranks[g - 1]};
+    up_problems.push_back(GemmProblem{y_sorted.data() + group_start[g] * out_features, out_features, rows,
+                                      out_features, &up_segments[g], 1});
+  }
+  gemm_batched(up_problems.data(), static_cast<int64_t>(up_problems.size()), true);
+  for (int64_t i = 0; i < tokens; ++i) {
+    std::copy(y_sorted.begin() + i * out_features, y_sorted.begin() + (i + 1) * out_features, y + order[i] * out_features);
+  }
+}
+
+}  // namespace pillow

@@ -1,0 +1,33 @@
+// Fused LoRA matmul, PEFT layouts: W [out, in] (f32 or bf16, frozen), A [rank, in], B [out, rank],
+// x [T, in]; scale s = alpha/rank (or alpha/√rank for rsLoRA), chosen by the caller.
+#pragma once
+#include <cstdint>
+
+#include "ops/common/weight_view.h"
+#include "ops/cpu/matmul.h"
+
+namespace pillow {
+
+// y[T, out] = x·Wᵀ + scale·(x·Aᵀ)·Bᵀ. a == nullptr or rank == 0 means no LoRA (b is then ignored).
+// The rank-r product is computed once and folded into the base GEMM as extra K columns.
+void lora_matmul_forward(float* y, const float* x, WeightView w, const float* a, const float* b, int64_t tokens,
+                         int64_t in_features, int64_t out_features, int64_t rank, float scale);
+
+// Gradients for a frozen W; every output may be nullptr (not wanted) and is overwritten, not accumulated.
+//   dx[T, in]  = dy·W + scale·(dy·B)·A
+//   da[r, in]  = scale·(dy·B)ᵀ·x
+//   db[out, r] = scale·dyᵀ·(x·Aᵀ)
+// dW is never formed; the intermediates dy·B and x·Aᵀ are [T, r].
+void lora_matmul_backward(float* dx, float* da, float* db, const float* dy, const float* x, WeightView w,
+                          const float* a, const float* b, int64_t tokens, int64_t in_features, int64_t out_features,
+                          int64_t rank, float scale);
+
+// One adapter per token row (Punica BGMV style): y[t] = x[t]·Wᵀ + s_j·(x[t]·A_jᵀ)·B_jᵀ with
+// j = adapter_index[t], or the base product alone where adapter_index[t] == -1. Adapters may
+// differ in rank (ranks[j] >= 1); a[j] is [ranks[j], in], b[j] is [out, ranks[j]].
+void lora_matmul_multi_forward(float* y, const float* x, WeightView w, const float* const* a, const float* const* b,
+                               const int64_t* ranks, const float* scales, int64_t adapter_count,
+                               const int32_t* adapter_index, int64_t tokens, int64_t in_features,
+                               int64_t out_features);
+
+}  // namespace pillow
