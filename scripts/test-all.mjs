@@ -53,12 +53,28 @@ if (sanitize) {
   );
 }
 
+// The packed packages, installed from tarballs in a fresh project (CI, or --pack).
+if (process.env.CI === "true" || process.argv.includes("--pack")) {
+  const status = run("changesets dry run (changeset status)", "pnpm", ["exec", "changeset", "status"]);
+  if (status.status === 0) passed += 1;
+  else failed += 1;
+  const pack = run("packed packages in a fresh project", "node", ["scripts/pack-test.mjs"]);
+  const match = /pack: (\d+) passed, (\d+) failed/.exec(pack.stdout ?? "");
+  if (match) {
+    passed += Number(match[1]);
+    failed += Number(match[2]);
+  } else {
+    failed += 1;
+  }
+}
+
 run("package tests (turbo → vitest)", "pnpm", ["turbo", "run", "test", "--concurrency=1", "--output-logs=full"], {
   env: { ...process.env, PILLOW_TEST_REPORT_DIR: reportDir },
 });
 const packageDirs = fs.readdirSync(path.join(root, "packages"));
 for (const name of packageDirs) {
   const file = path.join(reportDir, `${name}.json`);
+  if (!fs.existsSync(path.join(root, "packages", name, "src"))) continue; // e.g. prebuilt addon packages
   if (!fs.existsSync(file)) {
     const hasTests = fs.readdirSync(path.join(root, "packages", name, "src"), { recursive: true }).some((f) => String(f).endsWith(".test.ts"));
     if (hasTests) {

@@ -1,7 +1,9 @@
 #!/usr/bin/env node
 // Builds pillow_native.node with cmake-js, offline: Node's headers come from the running Node
 // installation (…/include/node), never from a download.
-//   node scripts/build.mjs [--debug]      env: PILLOW_CUDA=auto|on|off (default auto)
+//   node scripts/build.mjs [--debug] [--cuda auto|on|off] [--build-dir DIR] [--copy-to DIR]
+//   env: PILLOW_CUDA=auto|on|off (default auto; --cuda wins). --build-dir is relative to native/
+//   (default build/); --copy-to copies the built pillow_native.node there (prebuilt packages).
 import { spawnSync } from "node:child_process";
 import fs from "node:fs";
 import path from "node:path";
@@ -9,6 +11,12 @@ import { fileURLToPath } from "node:url";
 
 const nativeDir = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
 const debug = process.argv.includes("--debug");
+function flag(name) {
+  const index = process.argv.indexOf(name);
+  return index >= 0 ? process.argv[index + 1] : undefined;
+}
+const buildDir = path.resolve(nativeDir, flag("--build-dir") ?? "build");
+const copyTo = flag("--copy-to");
 
 function findNodeHeaders() {
   const candidates = [
@@ -33,7 +41,7 @@ if (!nodeDir) {
   process.exit(1);
 }
 
-const cuda = process.env.PILLOW_CUDA ?? "auto";
+const cuda = flag("--cuda") ?? process.env.PILLOW_CUDA ?? "auto";
 if (!["auto", "on", "off"].includes(cuda)) {
   console.error(`pillow native build: PILLOW_CUDA must be auto, on or off (got "${cuda}")`);
   process.exit(1);
@@ -46,7 +54,7 @@ const args = [
   "--directory",
   nativeDir,
   "--out",
-  path.join(nativeDir, "build"),
+  buildDir,
   ...(debug ? ["--debug"] : []),
   "--parallel",
   String(Math.max(2, (await import("node:os")).availableParallelism())),
@@ -62,5 +70,11 @@ const result = spawnSync(process.execPath, args, {
 if (result.status !== 0) {
   console.error("pillow native build failed (see the compiler output above).");
   process.exit(result.status ?? 1);
+}
+if (copyTo) {
+  const built = path.join(buildDir, debug ? "Debug" : "Release", "pillow_native.node");
+  fs.mkdirSync(path.resolve(copyTo), { recursive: true });
+  fs.copyFileSync(built, path.join(path.resolve(copyTo), "pillow_native.node"));
+  console.log(`pillow native build: copied ${built} to ${path.resolve(copyTo)}`);
 }
 console.log(`pillow native build: done in ${((Date.now() - started) / 1000).toFixed(1)} s (CUDA=${cuda})`);

@@ -3,7 +3,8 @@ import type { NativeErrorCode } from "./AddonTypes.js";
 /** One place the loader looked for the addon, and why it was not usable. */
 export type LoadAttempt = { path: string; reason: string };
 
-export const BUILD_COMMAND = "pnpm --filter @pillow/native run build   (from the pillow repository root)";
+export const BUILD_COMMAND =
+  "npx @pillow/lora-kernels build   (or, in the pillow repository: pnpm --filter @pillow/native run build)";
 
 /** Thrown on first use when no pillow_native.node could be loaded. Lists every path tried. */
 export class NativeAddonNotFoundError extends Error {
@@ -15,7 +16,8 @@ export class NativeAddonNotFoundError extends Error {
     super(
       `pillow's native addon (pillow_native.node) could not be loaded.\nPaths tried:\n${tried}\n` +
         `To fix it, build the addon from source: ${BUILD_COMMAND}\n` +
-        "(needs cmake and a C++17 compiler; CUDA is optional), or point PILLOW_NATIVE_PATH at a built pillow_native.node.",
+        "(needs cmake and a C++17 compiler; CUDA is optional), install the prebuilt package for your platform " +
+        `(npm i @pillow/native-${process.platform}-${process.arch}), or point PILLOW_NATIVE_PATH at a built pillow_native.node.`,
     );
     this.name = "NativeAddonNotFoundError";
     this.attempts = attempts;

@@ -51,13 +51,16 @@ describe("loader", () => {
     const error = JSON.parse(result.stdout.trim().split("\n").at(-1) ?? "");
     expect(error.name).toBe("NativeAddonNotFoundError");
     expect(error.code).toBe("E_NATIVE_NOT_FOUND");
-    expect(error.attempts.length).toBeGreaterThanOrEqual(2);
+    expect(error.attempts.length).toBeGreaterThanOrEqual(4);
+    expect(error.attempts.map((attempt: { path: string }) => attempt.path)).toContain(
+      `@pillow/native-${process.platform}-${process.arch}/pillow_native.node`,
+    );
     for (const attempt of error.attempts) {
       expect(attempt.path).toMatch(/pillow_native\.node$/);
       expect(error.message).toContain(attempt.path);
-      expect(attempt.reason).toBe("no such file");
+      expect(["no such file", "package not installed"]).toContain(attempt.reason);
     }
-    expect(error.message).toContain("pnpm --filter @pillow/native run build");
+    expect(error.message).toContain("npx @pillow/lora-kernels build");
   });
 
   it("honours PILLOW_NATIVE_PATH and explains a bad override", () => {
@@ -74,5 +77,33 @@ describe("loader", () => {
     expect(JSON.parse(paths)).toEqual([bogus]);
     expect(outcome).toBe("NativeAddonNotFoundError: no such file");
     expect(candidateAddonPaths().length).toBeGreaterThanOrEqual(1);
+  });
+});
+
+describe("loader with a prebuilt platform package", () => {
+  it("falls back to @pillow/native-<platform>-<arch> when no local build is reachable", () => {
+    const built = path.resolve(packageDir, "..", "..", "native", "build", "Release", "pillow_native.node");
+    expect(fs.existsSync(built), "build the addon first").toBe(true);
+    const root = fs.mkdtempSync(path.join(os.tmpdir(), "pillow-platform-"));
+    const kernels = path.join(root, "node_modules", "@pillow", "lora-kernels");
+    fs.cpSync(path.join(packageDir, "dist"), path.join(kernels, "dist"), { recursive: true });
+    fs.copyFileSync(path.join(packageDir, "package.json"), path.join(kernels, "package.json"));
+    const platformPackage = path.join(root, "node_modules", "@pillow", `native-${process.platform}-${process.arch}`);
+    fs.mkdirSync(platformPackage, { recursive: true });
+    fs.writeFileSync(path.join(platformPackage, "package.json"), JSON.stringify({ name: "x", version: "0.0.0" }));
+    fs.copyFileSync(built, path.join(platformPackage, "pillow_native.node"));
+    const script = `
+      const k = await import(${JSON.stringify(path.join(kernels, "dist", "index.js"))});
+      const info = k.backendInfo();
+      console.log(JSON.stringify({ version: info.version, y: Array.from(k.matmul(new Float32Array([1, 2]), new Float32Array([3, 4]), { tokens: 1, inFeatures: 2, outFeatures: 1 })) }));`;
+    const env = { ...process.env };
+    delete env.PILLOW_NATIVE_PATH;
+    delete env.NODE_PATH;
+    const result = spawnSync(process.execPath, ["--input-type=module", "-e", script], { env, encoding: "utf8", cwd: root });
+    fs.rmSync(root, { recursive: true, force: true });
+    expect(result.status, result.stderr).toBe(0);
+    const output = JSON.parse(result.stdout.trim().split("\n").at(-1) ?? "");
+    expect(output.y).toEqual([11]);
+    expect(output.version).toBe(JSON.parse(fs.readFileSync(path.join(packageDir, "package.json"), "utf8")).version);
   });
 });

@@ -1,5 +1,7 @@
 // Finds and loads pillow_native.node lazily, on the first call that needs it (never at import).
-// Order: PILLOW_NATIVE_PATH (if set, it is the only candidate), then the local cmake-js build.
+// Order: PILLOW_NATIVE_PATH (if set, it is the only candidate), then a local cmake-js build, then
+// the prebuilt platform package (@pillow/native-<platform>-<arch>[-cuda]). A candidate whose version
+// differs from this package's is skipped: a stale build would otherwise fail in confusing ways.
 import fs from "node:fs";
 import { createRequire } from "node:module";
 import path from "node:path";
@@ -33,14 +35,48 @@ export function candidateAddonPaths(): string[] {
   for (const dir of nativeBuildDirectories()) {
     paths.push(path.join(dir, "build", "Release", ADDON_FILE), path.join(dir, "build", "Debug", ADDON_FILE));
   }
+  paths.push(...platformPackageAddonPaths());
   return paths;
 }
 
+/** The prebuilt packages for this platform, CUDA first when an NVIDIA device is present. */
+function platformPackageAddonPaths(): string[] {
+  const base = `@pillow/native-${process.platform}-${process.arch}`;
+  const names = fs.existsSync("/dev/nvidia0") || process.env.PILLOW_PREFER_CUDA === "1" ? [`${base}-cuda`, base] : [base, `${base}-cuda`];
+  const paths: string[] = [];
+  for (const name of names) {
+    try {
+      paths.push(path.join(path.dirname(require.resolve(`${name}/package.json`)), ADDON_FILE));
+    } catch {
+      paths.push(`${name}/${ADDON_FILE}`); // not installed: kept so the error lists it
+    }
+  }
+  return paths;
+}
+
+function packageVersion(): string | undefined {
+  for (const candidate of ["../package.json", "../../package.json"]) {
+    try {
+      const json = require(candidate) as { name?: string; version?: string };
+      if (json.name === "@pillow/lora-kernels") return json.version;
+    } catch {
+      // try the next layout (src/ in tests, dist/ when built)
+    }
+  }
+  return undefined;
+}
+
 function tryLoad(file: string): { addon?: AddonTypes; reason?: string } {
+  if (!path.isAbsolute(file)) return { reason: "package not installed" };
   if (!fs.existsSync(file)) return { reason: "no such file" };
   try {
     const addon = require(file) as AddonTypes;
     if (typeof addon.backendInfo !== "function") return { reason: "loaded, but it is not pillow's addon (no backendInfo)" };
+    const expected = packageVersion();
+    const actual = addon.backendInfo().version;
+    if (expected && actual !== expected) {
+      return { reason: `version ${actual} does not match @pillow/lora-kernels ${expected} (rebuild it)` };
+    }
     return { addon };
   } catch (error) {
     return { reason: `failed to load: ${(error as Error).message.split("\n")[0]}` };
