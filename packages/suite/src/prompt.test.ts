@@ -1,0 +1,45 @@
+import { describe, expect, it } from "vitest";
+import { fitDemonstrations, formatDemonstration, formatPrompt, promptStopStrings } from "./prompt.js";
+
+const demos = [
+  { instruction: "Pluralize the word.", input: "cat", output: "cats" },
+  { instruction: "Answer.", input: "2 + 2", output: "4" },
+];
+
+describe("formatPrompt", () => {
+  it("renders the query block alone, and omits an empty input section", () => {
+    expect(formatPrompt({ instruction: "Calculate.", input: "1 + 2" })).toBe(
+      "### Instruction:\nCalculate.\n### Input:\n1 + 2\n### Response:\n",
+    );
+    expect(formatPrompt({ instruction: "Say hi.", input: "" })).toBe("### Instruction:\nSay hi.\n### Response:\n");
+    expect(formatPrompt({ instruction: "Say hi." })).toBe("### Instruction:\nSay hi.\n### Response:\n");
+  });
+
+  it("puts demonstrations first, each answered and followed by a blank line", () => {
+    expect(formatPrompt({ instruction: "Transform this word.", input: "dog", demos })).toBe(
+      "### Instruction:\nPluralize the word.\n### Input:\ncat\n### Response:\ncats\n\n" +
+        "### Instruction:\nAnswer.\n### Input:\n2 + 2\n### Response:\n4\n\n" +
+        "### Instruction:\nTransform this word.\n### Input:\ndog\n### Response:\n",
+    );
+    expect(promptStopStrings).toEqual(["\n"]);
+  });
+
+  it("drops the earliest demonstrations until the prompt fits the byte budget", () => {
+    const query = { instruction: "Transform this word.", input: "dog" };
+    const full = formatPrompt({ ...query, demos });
+    const lastDemoOnly = formatDemonstration(demos[1]) + formatPrompt(query);
+    expect(formatPrompt({ ...query, demos, maxBytes: Buffer.byteLength(full) })).toBe(full);
+    expect(formatPrompt({ ...query, demos, maxBytes: Buffer.byteLength(full) - 1 })).toBe(lastDemoOnly);
+    expect(formatPrompt({ ...query, demos, maxBytes: Buffer.byteLength(lastDemoOnly) })).toBe(lastDemoOnly);
+    expect(formatPrompt({ ...query, demos, maxBytes: 10 })).toBe(formatPrompt(query));
+    expect(fitDemonstrations(query, demos, Buffer.byteLength(full))).toEqual(demos);
+    expect(() => fitDemonstrations(query, demos, 0)).toThrow(/maxBytes must be positive/);
+  });
+
+  it("counts bytes, not characters", () => {
+    const query = { instruction: "Answer.", input: "x" };
+    const demo = { instruction: "Answer.", input: "caf\u00e9", output: "ok" };
+    const exact = Buffer.byteLength(formatPrompt({ ...query, demos: [demo] }));
+    expect(formatPrompt({ ...query, demos: [demo], maxBytes: exact - 1 })).toBe(formatPrompt(query));
+  });
+});
