@@ -6,3 +6,42 @@ export {
   type OpenAIBackend,
   type OpenAIBackendOptions,
 } from "./openai-backend.js";
+export type { Architecture, ModelConfig, RopeScaling } from "./config.js";
+export { parseModelConfig, readModelConfig, SUPPORTED_ARCHITECTURES, toHfConfigJson } from "./config.js";
+export type { CheckpointErrorCode, ConfigErrorCode, DataErrorCode } from "./errors.js";
+export { CheckpointError, ConfigError, DataError } from "./errors.js";
+export {
+  bfloat16BitsToFloat32,
+  float16BitsToBfloat16Bits,
+  float16BitsToFloat32,
+  float32BitsToBfloat16Bits,
+  float32BitsToFloat16Bits,
+  float32ToBfloat16Bits,
+  float32ToFloat16Bits,
+} from "./float16.js";
+export type { LinearModule, LoraConfig } from "./peft.js";
+export {
+  ADAPTER_CONFIG_FILE,
+  ADAPTER_WEIGHTS_FILE,
+  hfTensorName,
+  isLoraTarget,
+  LINEAR_MODULES,
+  loraScale,
+  moduleBlock,
+  parseAdapterConfig,
+  parsePeftTensorName,
+  peftTensorName,
+  readAdapterConfig,
+  toAdapterConfigJson,
+  writeAdapterConfig,
+} from "./peft.js";
+export type { SafetensorsDType, TensorInfo, WritableTensor } from "./safetensors.js";
+export {
+  SAFETENSORS_DTYPE_SIZES,
+  SafetensorsCheckpoint,
+  SafetensorsFile,
+  writeFileAtomically,
+  writeSafetensors,
+} from "./safetensors.js";
+export type { ChatMessage } from "./tokenizer.js";
+export { Tokenizer } from "./tokenizer.js";

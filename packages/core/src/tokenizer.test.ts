@@ -1,0 +1,165 @@
+import fs from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { describe, expect, it } from "vitest";
+import { ConfigError } from "./errors.js";
+import { Tokenizer } from "./tokenizer.js";
+
+/** GPT-2's byte ↔ printable-character table, written out from its definition. */
+function byteToUnicode(): string[] {
+  const printable: number[] = [];
+  for (let b = 33; b <= 126; b++) printable.push(b);
+  for (let b = 161; b <= 172; b++) printable.push(b);
+  for (let b = 174; b <= 255; b++) printable.push(b);
+  const table: string[] = new Array(256);
+  let extra = 0;
+  for (let b = 0; b < 256; b++) table[b] = printable.includes(b) ? String.fromCharCode(b) : String.fromCharCode(256 + extra++);
+  return table;
+}
+
+const LLAMA3_SPECIALS = ["<|begin_of_text|>", "<|end_of_text|>", "<|start_header_id|>", "<|end_header_id|>", "<|eot_id|>"];
+
+/** A small Llama-3-shaped byte-level BPE: 256 byte tokens, a few merges, special tokens, BOS added by the post-processor. */
+function byteLevelBpe() {
+  const bytes = byteToUnicode();
+  const vocab: Record<string, number> = {};
+  bytes.forEach((character, index) => {
+    vocab[character] = index;
+  });
+  const merges = ["h e", "l l", "he ll", "hell o", "Ġ w", "o r", "Ġw or", "Ġwor l", "Ġworl d", "Ġ t"];
+  let next = 256;
+  for (const merge of merges) vocab[merge.replace(" ", "")] = next++;
+  // hello=259, Ġworld=264, Ġt=265
+  const added = LLAMA3_SPECIALS.map((content, i) => ({ id: 266 + i, content, single_word: false, lstrip: false, rstrip: false, normalized: false, special: true }));
+  return {
+    version: "1.0",
+    truncation: null,
+    padding: null,
+    added_tokens: added,
+    normalizer: null,
+    pre_tokenizer: {
+      type: "Sequence",
+      pretokenizers: [
+        { type: "Split", pattern: { Regex: "(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\\r\\n\\p{L}\\p{N}]?\\p{L}+|\\p{N}{1,3}| ?[^\\s\\p{L}\\p{N}]+[\\r\\n]*|\\s*[\\r\\n]+|\\s+(?!\\S)|\\s+" }, behavior: "Isolated", invert: false },
+        { type: "ByteLevel", add_prefix_space: false, trim_offsets: true, use_regex: false },
+      ],
+    },
+    post_processor: {
+      type: "TemplateProcessing",
+      single: [{ SpecialToken: { id: "<|begin_of_text|>", type_id: 0 } }, { Sequence: { id: "A", type_id: 0 } }],
+      pair: [{ SpecialToken: { id: "<|begin_of_text|>", type_id: 0 } }, { Sequence: { id: "A", type_id: 0 } }, { Sequence: { id: "B", type_id: 1 } }],
+      special_tokens: { "<|begin_of_text|>": { id: "<|begin_of_text|>", ids: [266], tokens: ["<|begin_of_text|>"] } },
+    },
+    decoder: { type: "ByteLevel", add_prefix_space: true, trim_offsets: true, use_regex: true },
+    model: { type: "BPE", dropout: null, unk_token: null, continuing_subword_prefix: null, end_of_word_suffix: null, fuse_unk: false, byte_fallback: false, ignore_merges: true, vocab, merges },
+  };
+}
+
+const LLAMA3_TEMPLATE =
+  "{{- bos_token }}{%- for message in messages %}{{- '<|start_header_id|>' + message['role'] + '<|end_header_id|>\\n\\n' + message['content'] | trim + '<|eot_id|>' }}{%- endfor %}{%- if add_generation_prompt %}{{- '<|start_header_id|>assistant<|end_header_id|>\\n\\n' }}{%- endif %}";
+
+const tokenizerConfig = { bos_token: "<|begin_of_text|>", eos_token: "<|eot_id|>", chat_template: LLAMA3_TEMPLATE };
+
+describe("Tokenizer on a byte-level BPE", () => {
+  const tokenizer = Tokenizer.fromJson(byteLevelBpe(), tokenizerConfig);
+
+  it("applies the merges and the BOS post-processor", () => {
+    expect(Array.from(tokenizer.encode("hello world", { addSpecialTokens: false }))).toEqual([259, 264]);
+    expect(Array.from(tokenizer.encode("hello world"))).toEqual([266, 259, 264]);
+    // "hello" then " t" merged, then single bytes: 'o' = 0x6f → index in the byte table.
+    const bytes = byteToUnicode();
+    expect(Array.from(tokenizer.encode("hello to", { addSpecialTokens: false }))).toEqual([259, 265, bytes.indexOf("o")]);
+  });
+
+  it("knows its special tokens", () => {
+    expect(tokenizer.vocabSize).toBe(271);
+    expect(tokenizer.bosTokenId).toBe(266);
+    expect(tokenizer.eosTokenIds).toEqual([270]);
+    expect(tokenizer.tokenToId("<|eot_id|>")).toBe(270);
+    expect(tokenizer.tokenToId("nope")).toBeNull();
+    expect(Array.from(tokenizer.encode("<|start_header_id|>hello<|eot_id|>", { addSpecialTokens: false }))).toEqual([268, 259, 270]);
+  });
+
+  it("round-trips any text through its bytes, spacing and punctuation included", () => {
+    for (const text of ["hello world", "héllo, wörld! 👋 😀", "  two  spaces ,  and\ttabs\nnew lines .", "日本語のテキスト", "it's 12345 o'clock"]) {
+      const ids = tokenizer.encode(text, { addSpecialTokens: false });
+      expect(tokenizer.decode(ids)).toBe(text);
+    }
+  });
+
+  it("cleans up spaces before punctuation only when tokenizer_config.json asks, as HF does", () => {
+    const cleaning = Tokenizer.fromJson(byteLevelBpe(), { ...tokenizerConfig, clean_up_tokenization_spaces: true });
+    const ids = cleaning.encode("well , done .", { addSpecialTokens: false });
+    expect(cleaning.decode(ids)).toBe("well, done.");
+    expect(tokenizer.decode(ids)).toBe("well , done .");
+  });
+
+  it("keeps or skips special tokens on decode", () => {
+    const ids = tokenizer.encode("hello world");
+    expect(tokenizer.decode(ids)).toBe("<|begin_of_text|>hello world");
+    expect(tokenizer.decode(ids, { skipSpecialTokens: true })).toBe("hello world");
+    expect(tokenizer.decode([])).toBe("");
+    expect(() => tokenizer.decode([271])).toThrowError(/outside the vocabulary/);
+  });
+
+  it("renders a Llama-3 chat template", () => {
+    const messages = [
+      { role: "system", content: "Be brief." },
+      { role: "user", content: " hello " },
+    ];
+    expect(tokenizer.applyChatTemplate(messages, { addGenerationPrompt: true })).toBe(
+      "<|begin_of_text|><|start_header_id|>system<|end_header_id|>\n\nBe brief.<|eot_id|><|start_header_id|>user<|end_header_id|>\n\nhello<|eot_id|><|start_header_id|>assistant<|end_header_id|>\n\n",
+    );
+    const rendered = tokenizer.applyChatTemplate([{ role: "user", content: "hello" }]);
+    expect(rendered).toBe("<|begin_of_text|><|start_header_id|>user<|end_header_id|>\n\nhello<|eot_id|>");
+    const ids = Array.from(tokenizer.encode(rendered, { addSpecialTokens: false }));
+    expect(ids[0]).toBe(266);
+    expect(ids.at(-1)).toBe(270);
+  });
+
+  it("refuses a chat template when there is none", () => {
+    const bare = Tokenizer.fromJson(byteLevelBpe());
+    expect(bare.bosTokenId).toBeNull();
+    expect(() => bare.applyChatTemplate([{ role: "user", content: "x" }])).toThrowError(ConfigError);
+  });
+});
+
+describe("Tokenizer on a WordLevel vocabulary", () => {
+  const wordLevel = {
+    version: "1.0",
+    added_tokens: [{ id: 0, content: "[UNK]", single_word: false, lstrip: false, rstrip: false, normalized: false, special: true }],
+    normalizer: { type: "Lowercase" },
+    pre_tokenizer: { type: "Whitespace" },
+    post_processor: null,
+    decoder: null,
+    model: { type: "WordLevel", vocab: { "[UNK]": 0, the: 1, cat: 2, sat: 3, on: 4, mat: 5, ".": 6 }, unk_token: "[UNK]" },
+  };
+  const tokenizer = Tokenizer.fromJson(wordLevel);
+
+  it("maps words, lowercases, and sends unknown words to [UNK]", () => {
+    expect(Array.from(tokenizer.encode("The cat sat on the mat."))).toEqual([1, 2, 3, 4, 1, 5, 6]);
+    expect(Array.from(tokenizer.encode("the dog sat"))).toEqual([1, 0, 3]);
+    expect(tokenizer.decode([1, 2, 3])).toBe("the cat sat");
+    expect(tokenizer.vocabSize).toBe(7);
+  });
+});
+
+describe("Tokenizer.load", () => {
+  it("reads a folder, takes extra eos ids from generation_config.json, and explains a missing tokenizer.json", async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "pillow-tokenizer-"));
+    try {
+      await expect(Tokenizer.load(dir)).rejects.toThrowError(`no tokenizer.json in ${dir} — pass --tokenizer`);
+      fs.writeFileSync(path.join(dir, "tokenizer.json"), JSON.stringify(byteLevelBpe()));
+      fs.writeFileSync(path.join(dir, "tokenizer_config.json"), JSON.stringify({ ...tokenizerConfig, chat_template: undefined, eos_token: { content: "<|end_of_text|>" } }));
+      fs.writeFileSync(path.join(dir, "chat_template.jinja"), "{% for m in messages %}[{{ m.role }}]{{ m.content }}{% endfor %}");
+      fs.writeFileSync(path.join(dir, "generation_config.json"), JSON.stringify({ eos_token_id: [267, 270] }));
+      const tokenizer = await Tokenizer.load(dir);
+      expect(tokenizer.eosTokenIds).toEqual([267, 270]);
+      expect(tokenizer.applyChatTemplate([{ role: "user", content: "hi" }])).toBe("[user]hi");
+      fs.writeFileSync(path.join(dir, "tokenizer.json"), "{ broken");
+      await expect(Tokenizer.load(dir)).rejects.toThrowError(/tokenizer\.json: not valid JSON/);
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
