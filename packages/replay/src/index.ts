@@ -1,2 +1,43 @@
-// @pillow/replay — see README.md. The public API is filled in by its issue; this file is its entry point.
-export const packageName = "@pillow/replay";
+// @pillow/replay: InsCL continual instruction tuning — exact Wasserstein distance between tasks'
+// instructions, replay allocation, InsInfo, intention taggers, continual-learning metrics.
+export { wasserstein, transportCost, normaliseWeights } from "./wasserstein/wasserstein.js";
+export type { WassersteinOptions, GroundCost, PointSet } from "./wasserstein/wasserstein.js";
+export { computeCostMatrix } from "./wasserstein/cost-matrix.js";
+export { solveTransport } from "./wasserstein/network-simplex.js";
+export type { TransportResult } from "./wasserstein/network-simplex.js";
+export { sinkhornLog } from "./wasserstein/sinkhorn.js";
+export { allocateReplay } from "./planning/allocate-replay.js";
+export { insInfo, normaliseWithinTask } from "./planning/instruction-information.js";
+export { planReplay, selectByInformation, groupByInstruction, replayStrategies } from "./planning/replay-plan.js";
+export type {
+  ReplayStrategy,
+  ReplayPlan,
+  TaskReplay,
+  InstructionInstance,
+  ContinualTask,
+  InstructionGroup,
+  PlanReplayOptions,
+} from "./planning/replay-plan.js";
+export type { Tagger } from "./tagging/tagger.js";
+export { createKeyphraseTagger, keyphraseTags } from "./tagging/keyphrase-tagger.js";
+export { createLlmTagger, intentionTaggingPrompt, parseTagReply, firstJsonArray } from "./tagging/llm-tagger.js";
+export type { LlmTaggerOptions } from "./tagging/llm-tagger.js";
+export { normaliseTag } from "./tagging/normalise-tag.js";
+export { dbscanCosine, mergeSimilarTags } from "./tagging/merge-tags.js";
+export type { DbscanOptions, TagMergeOptions } from "./tagging/merge-tags.js";
+export { createHashingEmbedder, backendEmbedder, stackVectors } from "./embedding/embedder.js";
+export type { Embedder, HashingEmbedderOptions } from "./embedding/embedder.js";
+export { continualMetrics } from "./metrics/continual-metrics.js";
+export type { ContinualMetrics } from "./metrics/continual-metrics.js";
+export { scoreHeatmapSvg } from "./metrics/heatmap-svg.js";
+export type { HeatmapOptions } from "./metrics/heatmap-svg.js";
+export { runContinual } from "./continual/run-continual.js";
+export type {
+  ContinualLearner,
+  RunContinualOptions,
+  RunContinualResult,
+  ReplayPlanSummary,
+  StageReport,
+} from "./continual/run-continual.js";
+export { createRandom, deriveSeed } from "./random.js";
+export type { Random } from "./random.js";

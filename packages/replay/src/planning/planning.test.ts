@@ -1,0 +1,143 @@
+import { describe, expect, it } from "vitest";
+import { allocateReplay } from "./allocate-replay.js";
+import { insInfo, normaliseWithinTask } from "./instruction-information.js";
+import { type ContinualTask, groupByInstruction, planReplay, selectByInformation } from "./replay-plan.js";
+import { createRandom } from "../random.js";
+
+describe("allocateReplay (hand-computed)", () => {
+  it("floors the shares and gives the remainder to the largest weights", () => {
+    // w = 1/6, 2/6, 3/6 of 10 → 1.67, 3.33, 5 → 1, 3, 5 (+1 to the largest).
+    expect(allocateReplay([1, 2, 3], 10)).toEqual([1, 3, 6]);
+    // w = .25, .25, .5 of 7 → 1.75, 1.75, 3.5 → 1, 1, 3; remainder 2: task 2, then task 0 (tie → earlier).
+    expect(allocateReplay([1, 1, 2], 7)).toEqual([2, 1, 4]);
+    expect(allocateReplay([0.3, 0.1, 0.6], 200)).toEqual([60, 20, 120]);
+    expect(allocateReplay([5], 7)).toEqual([7]);
+    expect(allocateReplay([2, 3], 0)).toEqual([0, 0]);
+    expect(allocateReplay([], 0)).toEqual([]);
+  });
+  it("splits uniformly when every distance is zero, ties to the earlier task", () => {
+    expect(allocateReplay([0, 0, 0, 0], 10)).toEqual([3, 3, 2, 2]);
+  });
+  it("always sums to the budget", () => {
+    const random = createRandom(1);
+    for (let trial = 0; trial < 200; trial++) {
+      const distances = Array.from({ length: 1 + random.integer(15) }, () => random.next() * (random.next() < 0.1 ? 0 : 1));
+      const budget = random.integer(3000);
+      const counts = allocateReplay(distances, budget);
+      expect(counts.reduce((s, c) => s + c, 0)).toBe(budget);
+      for (const c of counts) expect(c).toBeGreaterThanOrEqual(0);
+    }
+  });
+  it("rejects bad input with the offending argument named", () => {
+    expect(() => allocateReplay([1, -1], 10)).toThrow(/distances\[1\] is -1/);
+    expect(() => allocateReplay([1, Number.NaN], 10)).toThrow(/distances\[1\] is NaN/);
+    expect(() => allocateReplay([1], 2.5)).toThrow(/budget must be an integer/);
+    expect(() => allocateReplay([], 3)).toThrow(/needs at least one earlier task/);
+  });
+});
+
+describe("insInfo (hand-computed)", () => {
+  it("sums ln(N / f_tag) over an instruction's distinct tags", () => {
+    const scores = insInfo([["a", "b"], ["a"], ["c", "c"], []]);
+    expect(scores[0]).toBeCloseTo(Math.log(4 / 2) + Math.log(4 / 1), 14);
+    expect(scores[1]).toBeCloseTo(Math.log(2), 14);
+    expect(scores[2]).toBeCloseTo(Math.log(4), 14);
+    expect(scores[3]).toBe(0);
+    expect(insInfo([["x"], ["x"]])).toEqual([0, 0]);
+  });
+  it("normalises within a task", () => {
+    expect(normaliseWithinTask([1, 3])).toEqual([0.25, 0.75]);
+    expect(normaliseWithinTask([0, 0])).toEqual([0.5, 0.5]);
+  });
+});
+
+type Item = { instruction: string; output: string; id: string };
+function makeTask(name: string, instructionCounts: number[]): ContinualTask<Item> {
+  const train: Item[] = [];
+  instructionCounts.forEach((count, k) => {
+    for (let c = 0; c < count; c++) train.push({ instruction: `${name} instruction ${k}`, output: "o", id: `${name}/${k}/${c}` });
+  });
+  return { name, train, test: train.slice(0, 2) };
+}
+
+describe("selectByInformation", () => {
+  const groups = groupByInstruction(makeTask("t", [10, 10, 10, 10]).train);
+  it("takes the top-n instructions, one instance each, when n < #instructions", () => {
+    const chosen = selectByInformation(groups, [0.1, 0.4, 0.2, 0.3], 2, createRandom(3));
+    expect(chosen.map((item) => item.instruction)).toEqual(["t instruction 1", "t instruction 3"]);
+  });
+  it("gives max(1, ⌊rate·n⌋) per instruction, never below one, and hits n exactly", () => {
+    for (const count of [4, 5, 9, 17, 33, 40]) {
+      const chosen = selectByInformation(groups, [0.01, 0.6, 0.09, 0.3], count, createRandom(count));
+      expect(chosen.length).toBe(count);
+      const perInstruction = groupByInstruction(chosen).map((group) => group.instances.length);
+      expect(perInstruction.length).toBe(4);
+      for (const value of perInstruction) expect(value).toBeGreaterThanOrEqual(1);
+      expect(new Set(chosen.map((item) => item.id)).size).toBe(count);
+    }
+    // n = 20: ⌊0.6·20⌋ = 12, ⌊0.3·20⌋ = 6, ⌊0.09·20⌋ = 1, max(1, 0) = 1 → exactly 20, no fill.
+    const chosen = selectByInformation(groups, [0.01, 0.6, 0.09, 0.3], 20, createRandom(1));
+    const counts = new Map(groupByInstruction(chosen).map((group) => [group.instruction, group.instances.length]));
+    expect(counts.get("t instruction 1")).toBe(10); // capped at the 10 instances it has, the rest filled
+    expect(chosen.length).toBe(20);
+  });
+});
+
+describe("planReplay", () => {
+  const tasks = [makeTask("a", [30, 10, 5]), makeTask("b", [20, 20]), makeTask("c", [8, 8, 8, 8, 8]), makeTask("d", [50])];
+  const tags = new Map<string, string[]>();
+  for (const task of tasks) {
+    groupByInstruction(task.train).forEach((group, k) => {
+      tags.set(group.instruction, k === 0 ? ["common"] : ["common", `rare ${task.name}${k}`]);
+    });
+  }
+  const distances = [0.5, 0.2, 0.3];
+  for (const strategy of ["random", "uniform", "inscl-dynamic", "inscl"] as const) {
+    it(`${strategy}: sums to R = replayPerTask·stage, deterministic by seed`, () => {
+      const plan = planReplay({ stage: 3, tasks, strategy, replayPerTask: 20, seed: 9, distances, instructionTags: tags });
+      expect(plan.budget).toBe(60);
+      expect(plan.instances.length).toBe(60);
+      expect(plan.perTask.reduce((s, t) => s + t.count, 0)).toBe(60);
+      const again = planReplay({ stage: 3, tasks, strategy, replayPerTask: 20, seed: 9, distances, instructionTags: tags });
+      expect(again.instances.map((item) => item.id)).toEqual(plan.instances.map((item) => item.id));
+      const other = planReplay({ stage: 3, tasks, strategy, replayPerTask: 20, seed: 10, distances, instructionTags: tags });
+      expect(other.instances.map((item) => item.id)).not.toEqual(plan.instances.map((item) => item.id));
+      // Only earlier tasks are replayed, never the current one, and no instance twice.
+      expect(plan.instances.every((item) => !item.id.startsWith("d/"))).toBe(true);
+      expect(new Set(plan.instances.map((item) => item.id)).size).toBe(60);
+    });
+  }
+  it("per-task counts follow the distances (inscl, inscl-dynamic) or are equal (uniform)", () => {
+    const dynamic = planReplay({ stage: 3, tasks, strategy: "inscl-dynamic", replayPerTask: 20, seed: 1, distances });
+    expect(dynamic.perTask.map((t) => t.count)).toEqual([30, 12, 18]);
+    expect(dynamic.perTask.map((t) => t.distance)).toEqual(distances);
+    const uniform = planReplay({ stage: 3, tasks, strategy: "uniform", replayPerTask: 20, seed: 1 });
+    expect(uniform.perTask.map((t) => t.count)).toEqual([20, 20, 20]);
+    const inscl = planReplay({ stage: 3, tasks, strategy: "inscl", replayPerTask: 20, seed: 1, distances, instructionTags: tags });
+    expect(inscl.perTask.map((t) => t.count)).toEqual([30, 12, 18]);
+    // Every instruction of each replayed task keeps at least one instance (n_j ≥ #instructions here).
+    inscl.perTask.forEach((entry, j) => {
+      expect(groupByInstruction(entry.instances).length).toBe(groupByInstruction(tasks[j].train).length);
+    });
+  });
+  it("inscl favours informative instructions when the count is below #instructions", () => {
+    const plan = planReplay({ stage: 3, tasks, strategy: "inscl", replayPerTask: 1, seed: 2, distances, instructionTags: tags });
+    // Budget 3 → counts [2, 0, 1] (1.5, 0.6, 0.9 floored to 1, 0, 0; remainder to tasks a then c).
+    expect(plan.perTask.map((t) => t.count)).toEqual([2, 0, 1]);
+    // Task a: instruction 0 has only the common tag (InsInfo 0); 1 and 2 carry rare tags.
+    expect(plan.perTask[0].instances.map((item) => item.instruction).sort()).toEqual(["a instruction 1", "a instruction 2"]);
+    expect(plan.perTask[2].instances[0].instruction).not.toBe("c instruction 0");
+  });
+  it("caps counts at a task's size and hands the excess on", () => {
+    const small = [makeTask("s", [3]), makeTask("t", [100]), makeTask("u", [1])];
+    const plan = planReplay({ stage: 2, tasks: small, strategy: "inscl-dynamic", replayPerTask: 10, seed: 4, distances: [0.9, 0.1] });
+    expect(plan.perTask.map((t) => t.count)).toEqual([3, 17]);
+  });
+  it("none and stage 0 replay nothing; bad options are named", () => {
+    expect(planReplay({ stage: 2, tasks, strategy: "none", replayPerTask: 20, seed: 1 }).instances).toEqual([]);
+    expect(planReplay({ stage: 0, tasks, strategy: "inscl", replayPerTask: 20, seed: 1 }).instances).toEqual([]);
+    expect(() => planReplay({ stage: 2, tasks, strategy: "inscl", replayPerTask: 20, seed: 1 })).toThrow(/needs 2 task distances/);
+    expect(() => planReplay({ stage: 9, tasks, strategy: "random", replayPerTask: 20, seed: 1 })).toThrow(/stage must be/);
+    expect(() => planReplay({ stage: 1, tasks, strategy: "bogus" as "none", replayPerTask: 20, seed: 1 })).toThrow(/strategy must be one of/);
+  });
+});

@@ -1,0 +1,202 @@
+// Which earlier instances to replay at a stage, for each strategy (DESIGN §6).
+
+import { createRandom, deriveSeed, type Random } from "../random.js";
+import { allocateReplay } from "./allocate-replay.js";
+import { insInfo, normaliseWithinTask } from "./instruction-information.js";
+
+export type ReplayStrategy = "none" | "random" | "uniform" | "inscl-dynamic" | "inscl";
+export const replayStrategies: readonly ReplayStrategy[] = ["none", "random", "uniform", "inscl-dynamic", "inscl"];
+
+/** The fields replay needs; the suite's and the CLI's instance types both fit. */
+export type InstructionInstance = { instruction: string; input?: string; output: string };
+
+export type ContinualTask<T extends InstructionInstance = InstructionInstance> = {
+  name: string;
+  train: T[];
+  test: T[];
+};
+
+/** A task's training instances grouped by their (unique) instruction, in order of first appearance. */
+export type InstructionGroup<T> = { instruction: string; instances: T[] };
+
+export function groupByInstruction<T extends InstructionInstance>(instances: readonly T[]): InstructionGroup<T>[] {
+  const groups = new Map<string, T[]>();
+  for (const instance of instances) {
+    const list = groups.get(instance.instruction);
+    if (list) list.push(instance);
+    else groups.set(instance.instruction, [instance]);
+  }
+  return [...groups].map(([instruction, members]) => ({ instruction, instances: members }));
+}
+
+export type TaskReplay<T> = {
+  task: string;
+  /** Earth mover's distance to the current task (inscl, inscl-dynamic). */
+  distance?: number;
+  count: number;
+  instances: T[];
+};
+
+export type ReplayPlan<T> = {
+  stage: number;
+  strategy: ReplayStrategy;
+  /** R = replayPerTask · stage (0 for "none"). */
+  budget: number;
+  perTask: TaskReplay<T>[];
+  /** All replayed instances, task by task. */
+  instances: T[];
+};
+
+export type PlanReplayOptions<T extends InstructionInstance> = {
+  /** 0-based index of the current task; tasks[0..stage−1] are the earlier ones. */
+  stage: number;
+  tasks: readonly ContinualTask<T>[];
+  strategy: ReplayStrategy;
+  replayPerTask: number;
+  seed: number;
+  /** W(current, j) for each earlier task j; required by inscl and inscl-dynamic. */
+  distances?: readonly number[];
+  /** Tags of each unique instruction of tasks 0..stage (after merging); required by inscl. */
+  instructionTags?: ReadonlyMap<string, readonly string[]>;
+};
+
+/** Caps each count at what its task holds and hands the excess to tasks with room, largest share first. */
+function capCounts(counts: number[], capacities: number[], shares: number[]): number[] {
+  const result = counts.map((count, index) => Math.min(count, capacities[index]));
+  let excess = counts.reduce((sum, count) => sum + count, 0) - result.reduce((sum, count) => sum + count, 0);
+  const order = shares.map((_, index) => index).sort((x, y) => shares[y] - shares[x] || x - y);
+  for (const index of order) {
+    if (excess === 0) break;
+    const room = capacities[index] - result[index];
+    const extra = Math.min(room, excess);
+    result[index] += extra;
+    excess -= extra;
+  }
+  return result;
+}
+
+/**
+ * InsInfo-guided choice of `count` instances from one task: the most informative instructions first
+ * (one random instance each) when the count is below the number of instructions; otherwise
+ * max(1, ⌊rate·count⌋) per instruction (rate = normalised InsInfo), then random fill or trim, never
+ * dropping an instruction below one instance.
+ */
+export function selectByInformation<T>(
+  groups: readonly InstructionGroup<T>[],
+  rates: readonly number[],
+  count: number,
+  random: Random,
+): T[] {
+  const instructionCount = groups.length;
+  if (count <= 0 || instructionCount === 0) return [];
+  const ranked = groups.map((_, index) => index).sort((x, y) => rates[y] - rates[x] || x - y);
+  if (count < instructionCount) {
+    return ranked.slice(0, count).map((index) => groups[index].instances[random.integer(groups[index].instances.length)]);
+  }
+  const perInstruction = groups.map((group, index) =>
+    Math.min(group.instances.length, Math.max(1, Math.floor(rates[index] * count))),
+  );
+  const total = perInstruction.reduce((sum, value) => sum + value, 0);
+  if (total < count) {
+    // Fill: draw uniformly among the instances not yet chosen.
+    const room: number[] = [];
+    groups.forEach((group, index) => {
+      for (let k = perInstruction[index]; k < group.instances.length; k++) room.push(index);
+    });
+    for (const index of random.sample(room, Math.min(count - total, room.length))) perInstruction[index]++;
+  } else if (total > count) {
+    // Trim: remove uniformly among the instances above each instruction's first.
+    const surplus: number[] = [];
+    perInstruction.forEach((value, index) => {
+      for (let k = 1; k < value; k++) surplus.push(index);
+    });
+    for (const index of random.sample(surplus, total - count)) perInstruction[index]--;
+  }
+  const chosen: T[] = [];
+  for (const index of ranked) chosen.push(...random.sample(groups[index].instances, perInstruction[index]));
+  return chosen;
+}
+
+function validateOptions<T extends InstructionInstance>(options: PlanReplayOptions<T>): void {
+  const { stage, tasks, strategy, replayPerTask } = options;
+  if (!replayStrategies.includes(strategy)) {
+    throw new RangeError(`planReplay: strategy must be one of ${replayStrategies.join(", ")}, got ${String(strategy)}`);
+  }
+  if (!Number.isInteger(stage) || stage < 0 || stage >= tasks.length) {
+    throw new RangeError(`planReplay: stage must be an integer in [0, ${tasks.length - 1}], got ${stage}`);
+  }
+  if (!Number.isInteger(replayPerTask) || replayPerTask < 0) {
+    throw new RangeError(`planReplay: replayPerTask must be an integer ≥ 0, got ${replayPerTask}`);
+  }
+  if ((strategy === "inscl" || strategy === "inscl-dynamic") && stage > 0) {
+    if (!options.distances || options.distances.length !== stage) {
+      throw new RangeError(
+        `planReplay: strategy "${strategy}" at stage ${stage} needs ${stage} task distances, got ${options.distances?.length ?? "none"}`,
+      );
+    }
+  }
+  if (strategy === "inscl" && stage > 0 && !options.instructionTags) {
+    throw new RangeError('planReplay: strategy "inscl" needs instructionTags');
+  }
+}
+
+export function planReplay<T extends InstructionInstance>(options: PlanReplayOptions<T>): ReplayPlan<T> {
+  validateOptions(options);
+  const { stage, tasks, strategy, replayPerTask, seed } = options;
+  const earlier = tasks.slice(0, stage);
+  const budget = strategy === "none" ? 0 : replayPerTask * stage;
+  const random = createRandom(deriveSeed(seed, "replay", stage, strategy));
+  if (budget === 0 || stage === 0) {
+    return { stage, strategy, budget, perTask: earlier.map((task) => ({ task: task.name, count: 0, instances: [] })), instances: [] };
+  }
+
+  if (strategy === "random") {
+    // The same total budget drawn uniformly from the pooled earlier instances.
+    const pooled = earlier.flatMap((task, taskIndex) => task.train.map((instance) => ({ instance, taskIndex })));
+    const drawn = random.sample(pooled, Math.min(budget, pooled.length));
+    const perTask = earlier.map((task, taskIndex) => {
+      const instances = drawn.filter((entry) => entry.taskIndex === taskIndex).map((entry) => entry.instance);
+      return { task: task.name, count: instances.length, instances };
+    });
+    return { stage, strategy, budget, perTask, instances: perTask.flatMap((entry) => entry.instances) };
+  }
+
+  const distances = strategy === "uniform" ? earlier.map(() => 0) : [...options.distances!];
+  const total = distances.reduce((sum, value) => sum + value, 0);
+  const shares = distances.map((value) => (total > 0 ? value / total : 1 / distances.length));
+  const counts = capCounts(
+    allocateReplay(distances, budget),
+    earlier.map((task) => task.train.length),
+    shares,
+  );
+
+  let rates: number[][] = [];
+  const groupsPerTask = earlier.map((task) => groupByInstruction(task.train));
+  if (strategy === "inscl") {
+    // InsInfo over every unique instruction of tasks 0..stage (N counts them all), then normalised
+    // within each earlier task.
+    const allGroups = tasks.slice(0, stage + 1).map((task) => groupByInstruction(task.train));
+    const tags = options.instructionTags!;
+    const flat = allGroups.flatMap((groups) => groups.map((group) => tags.get(group.instruction) ?? []));
+    const information = insInfo(flat);
+    let offset = 0;
+    rates = allGroups.map((groups) => {
+      const slice = information.slice(offset, offset + groups.length);
+      offset += groups.length;
+      return normaliseWithinTask(slice);
+    });
+  }
+
+  const perTask = earlier.map((task, taskIndex) => {
+    const taskRandom = createRandom(deriveSeed(seed, "replay", stage, strategy, taskIndex));
+    const count = counts[taskIndex];
+    const instances =
+      strategy === "inscl"
+        ? selectByInformation(groupsPerTask[taskIndex], rates[taskIndex], count, taskRandom)
+        : taskRandom.sample(task.train, count);
+    const entry: TaskReplay<T> = { task: task.name, count: instances.length, instances };
+    if (strategy !== "uniform") entry.distance = distances[taskIndex];
+    return entry;
+  });
+  return { stage, strategy, budget, perTask, instances: perTask.flatMap((entry) => entry.instances) };
+}
