@@ -53,6 +53,18 @@ if (sanitize) {
   );
 }
 
+// libFuzzer targets (clang, ASan + UBSan), each for a bounded time (CI, or --fuzz).
+if (process.env.CI === "true" || process.argv.includes("--fuzz")) {
+  const fuzz = run("libFuzzer targets (native/fuzz)", "node", ["native/scripts/fuzz.mjs", "--seconds", process.env.PILLOW_FUZZ_SECONDS ?? "30"]);
+  const match = /fuzz: (\d+) passed, (\d+) failed/.exec(fuzz.stdout ?? "");
+  if (match) {
+    passed += Number(match[1]);
+    failed += Number(match[2]);
+  } else {
+    failed += 1;
+  }
+}
+
 // The packed packages, installed from tarballs in a fresh project (CI, or --pack).
 if (process.env.CI === "true" || process.argv.includes("--pack")) {
   const status = run("changesets dry run (changeset status)", "pnpm", ["exec", "changeset", "status"]);

@@ -20,10 +20,15 @@ struct SamplingOptions {
 PILLOW_HOST_DEVICE float penalised_logit(float logit, int64_t count, float repetition_penalty, float frequency_penalty,
                                          float presence_penalty) {
   if (count <= 0) return logit;
-  float value = logit > 0.0f ? logit / repetition_penalty : logit * repetition_penalty;
-  value -= static_cast<float>(count) * frequency_penalty;
+  // In double: extreme but legal penalties (e.g. 1e-32) overflow f32 to ±Inf, and Inf - Inf later
+  // turns the whole row into NaN (found by fuzz/sample_fuzz.cc). Double cannot overflow for f32
+  // inputs; the result saturates at the largest finite float.
+  double value = logit > 0.0f ? static_cast<double>(logit) / repetition_penalty
+                              : static_cast<double>(logit) * repetition_penalty;
+  value -= static_cast<double>(count) * frequency_penalty;
   value -= presence_penalty;
-  return value;
+  const double largest = 3.4028234663852886e+38;
+  return static_cast<float>(value > largest ? largest : (value < -largest ? -largest : value));
 }
 
 // splitmix64: a full-period 64-bit mixer; the k-th number of a row is mix(seed + (k+1)·golden).
