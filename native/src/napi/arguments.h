@@ -72,6 +72,56 @@ inline int64_t dimension_field(Napi::Env env, const Napi::Object& shape, const c
   return static_cast<int64_t>(number);
 }
 
+// An integer field in [minimum, 2^31), e.g. shape.rank (which may be 0).
+inline int64_t integer_field(Napi::Env env, const Napi::Object& object, const char* object_name, const char* field,
+                             int64_t minimum, const char* code = kErrorShape) {
+  Napi::Value value = object.Get(field);
+  const std::string where = std::string(object_name) + "." + field;
+  if (!value.IsNumber()) throw_error(env, code, where + " must be a number");
+  const double number = value.As<Napi::Number>().DoubleValue();
+  if (!std::isfinite(number) || number != std::floor(number) || number < static_cast<double>(minimum) ||
+      number > 2147483647.0) {
+    throw_error(env, code,
+                where + " must be an integer in [" + std::to_string(minimum) + ", 2^31), got " +
+                    value.ToString().Utf8Value());
+  }
+  return static_cast<int64_t>(number);
+}
+
+// A finite number argument, e.g. a LoRA scale.
+inline double finite_number_argument(const Napi::CallbackInfo& info, size_t index, const char* name) {
+  if (info.Length() <= index || !info[index].IsNumber()) throw_error(info.Env(), kErrorType, std::string(name) + " must be a number");
+  const double number = info[index].As<Napi::Number>().DoubleValue();
+  if (!std::isfinite(number)) throw_error(info.Env(), kErrorArgument, std::string(name) + " must be finite");
+  return number;
+}
+
+// A Float32Array value (not necessarily an argument), checked for type and length.
+inline Napi::Float32Array float32_value(Napi::Env env, Napi::Value value, const std::string& name, int64_t expected_length) {
+  if (!value.IsTypedArray() || value.As<Napi::TypedArray>().TypedArrayType() != napi_float32_array) {
+    throw_error(env, kErrorType, name + " must be a Float32Array");
+  }
+  Napi::Float32Array array = value.As<Napi::Float32Array>();
+  if (expected_length >= 0 && static_cast<int64_t>(array.ElementLength()) != expected_length) {
+    throw_error(env, kErrorShape,
+                name + " has length " + std::to_string(array.ElementLength()) + ", expected " + std::to_string(expected_length));
+  }
+  return array;
+}
+
+// An Int32Array value, checked for type and (when expected_length >= 0) length.
+inline Napi::Int32Array int32_value(Napi::Env env, Napi::Value value, const std::string& name, int64_t expected_length) {
+  if (!value.IsTypedArray() || value.As<Napi::TypedArray>().TypedArrayType() != napi_int32_array) {
+    throw_error(env, kErrorType, name + " must be an Int32Array");
+  }
+  Napi::Int32Array array = value.As<Napi::Int32Array>();
+  if (expected_length >= 0 && static_cast<int64_t>(array.ElementLength()) != expected_length) {
+    throw_error(env, kErrorShape,
+                name + " has length " + std::to_string(array.ElementLength()) + ", expected " + std::to_string(expected_length));
+  }
+  return array;
+}
+
 // Products of dimensions, checked so that a huge shape cannot overflow into a small allocation.
 inline int64_t checked_product(Napi::Env env, int64_t a, int64_t b, const char* what) {
   if (a != 0 && b > INT64_MAX / 8 / a) throw_error(env, kErrorShape, std::string(what) + " is too large");

@@ -12,6 +12,37 @@ export type NativeErrorCode =
 
 export type MatmulShape = { tokens: number; inFeatures: number; outFeatures: number };
 
+/** Shape of a LoRA matmul: x [tokens, inFeatures], W [outFeatures, inFeatures], A [rank, inFeatures], B [outFeatures, rank]. */
+export type LoraShape = { tokens: number; inFeatures: number; outFeatures: number; rank: number };
+
+/** One adapter of a multi-adapter batch: A [rank, in], B [out, rank], y += scale·(x·Aᵀ)·Bᵀ. */
+export type LoraAdapter = { a: Float32Array; b: Float32Array; rank: number; scale: number };
+
+export type LoraGradients = { dx: Float32Array; da: Float32Array; db: Float32Array };
+
+export type SampleShape = { rows: number; vocab: number };
+
+export type SampleResult = { tokens: Int32Array; logprobs: Float32Array };
+
+/** Sampling options as the addon takes them: seeds resolved to one integer in [0, 2^53) per row. */
+export type NativeSamplingOptions = {
+  temperature?: number;
+  topK?: number;
+  topP?: number;
+  minP?: number;
+  repetitionPenalty?: number;
+  frequencyPenalty?: number;
+  presencePenalty?: number;
+  previousTokens?: Int32Array[];
+  seeds: number[];
+};
+
+/**
+ * A frozen weight as the addon takes it: a Float32Array (f32) or a Uint16Array holding raw bf16
+ * bits. The public API only passes a Uint16Array that the caller tagged as a Bf16Array.
+ */
+export type NativeWeight = Float32Array | Uint16Array;
+
 export type CpuIsa = "avx512" | "avx2" | "portable";
 
 export type BackendInfo = {
@@ -39,4 +70,51 @@ export type AddonTypes = {
   /** y[T,out] = x[T,in]·w[out,in]ᵀ */
   matmul(x: Float32Array, w: Float32Array, shape: MatmulShape): Float32Array;
   matmulAsync(x: Float32Array, w: Float32Array, shape: MatmulShape): Promise<Float32Array>;
+  /** y[T,out] = x·Wᵀ + scale·(x·Aᵀ)·Bᵀ; rank 0 (empty a, b) is the base product alone. */
+  loraMatmul(x: Float32Array, w: NativeWeight, a: Float32Array, b: Float32Array, shape: LoraShape, scale: number): Float32Array;
+  loraMatmulAsync(
+    x: Float32Array,
+    w: NativeWeight,
+    a: Float32Array,
+    b: Float32Array,
+    shape: LoraShape,
+    scale: number,
+  ): Promise<Float32Array>;
+  /** Gradients for a frozen W: dx [T,in], da [rank,in], db [out,rank]. */
+  loraMatmulBackward(
+    dy: Float32Array,
+    x: Float32Array,
+    w: NativeWeight,
+    a: Float32Array,
+    b: Float32Array,
+    shape: LoraShape,
+    scale: number,
+  ): LoraGradients;
+  loraMatmulBackwardAsync(
+    dy: Float32Array,
+    x: Float32Array,
+    w: NativeWeight,
+    a: Float32Array,
+    b: Float32Array,
+    shape: LoraShape,
+    scale: number,
+  ): Promise<LoraGradients>;
+  /** One adapter per row: adapterIndex[t] in [0, adapters.length) or -1 (base only). */
+  loraMatmulMulti(
+    x: Float32Array,
+    w: NativeWeight,
+    adapters: LoraAdapter[],
+    adapterIndex: Int32Array,
+    shape: MatmulShape,
+  ): Float32Array;
+  loraMatmulMultiAsync(
+    x: Float32Array,
+    w: NativeWeight,
+    adapters: LoraAdapter[],
+    adapterIndex: Int32Array,
+    shape: MatmulShape,
+  ): Promise<Float32Array>;
+  /** One token per row of logits [rows, vocab]; throws E_NONFINITE_LOGITS on NaN/Inf. */
+  sample(logits: Float32Array, shape: SampleShape, options: NativeSamplingOptions): SampleResult;
+  sampleAsync(logits: Float32Array, shape: SampleShape, options: NativeSamplingOptions): Promise<SampleResult>;
 };

@@ -1,5 +1,38 @@
-export type { AddonTypes, BackendInfo, CpuIsa, MatmulShape, NativeErrorCode } from "./AddonTypes.js";
+export type {
+  AddonTypes,
+  BackendInfo,
+  CpuIsa,
+  LoraAdapter,
+  LoraGradients,
+  LoraShape,
+  MatmulShape,
+  NativeErrorCode,
+  SampleResult,
+  SampleShape,
+} from "./AddonTypes.js";
+export { Bf16Array, bf16, fromBf16, isBf16Array, toBf16 } from "./bf16.js";
 export { BUILD_COMMAND, KernelError, type LoadAttempt, NativeAddonNotFoundError } from "./errors.js";
 export { backendInfo, matmul, matmulAsync, setThreads } from "./kernels.js";
 export { candidateAddonPaths, loadAddon } from "./loader.js";
-export { referenceMatmul } from "./reference.js";
+export {
+  loraMatmul,
+  loraMatmulAsync,
+  loraMatmulBackward,
+  loraMatmulBackwardAsync,
+  loraMatmulMulti,
+  loraMatmulMultiAsync,
+  type Weight,
+} from "./lora.js";
+export {
+  type ReferenceSamplingOptions,
+  referenceLoraMatmul,
+  referenceLoraMatmulBackward,
+  referenceLoraMatmulMulti,
+  referenceMatmul,
+  referencePenalisedLogit,
+  referenceSample,
+  referenceSamplingDistribution,
+  referenceSplitmix64,
+  referenceUniform,
+} from "./reference.js";
+export { type SamplingOptions, sample, sampleAsync } from "./sample.js";
