@@ -130,7 +130,7 @@ export type ReferenceSamplingOptions = Omit<SamplingOptions, "seed"> & { seeds?:
 
 const f32 = Math.fround;
 
-/** The penalised logit, step by step in f32 as the native code computes it. */
+/** The penalised logit as the native code computes it: in f64, saturated to the f32 range, rounded once. */
 export function referencePenalisedLogit(
   logit: number,
   count: number,
@@ -139,9 +139,11 @@ export function referencePenalisedLogit(
   presencePenalty: number,
 ): number {
   if (count <= 0) return logit;
-  let value = logit > 0 ? f32(logit / f32(repetitionPenalty)) : f32(logit * f32(repetitionPenalty));
-  value = f32(value - f32(count * f32(frequencyPenalty)));
-  return f32(value - f32(presencePenalty));
+  let value = logit > 0 ? logit / f32(repetitionPenalty) : logit * f32(repetitionPenalty);
+  value -= count * f32(frequencyPenalty);
+  value -= f32(presencePenalty);
+  const largest = 3.4028234663852886e38;
+  return f32(Math.min(largest, Math.max(-largest, value)));
 }
 
 type RowDistribution = { z: Float64Array; weights: Float64Array; kept: boolean[]; total: number; argmax: number };
