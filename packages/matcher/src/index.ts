@@ -1,2 +1,42 @@
-// @pillow/matcher — see README.md. The public API is filled in by its issue; this file is its entry point.
-export const packageName = "@pillow/matcher";
+// @pillow/matcher — PILLOW prompt matching: prompt pools, frozen embedders, the matching network
+// and the selectors it is compared with. See README.md.
+export { Bm25Index, type Bm25Options, topIndices } from "./bm25.js";
+export { createEmbedder, type EmbedderOptions } from "./create-embedder.js";
+export { CachedEmbedder, type Embedder } from "./embedder.js";
+export { kMeans, type KMeansResult } from "./kmeans.js";
+export {
+  type ContextBudget,
+  type EmbeddedPool,
+  MatchingNetwork,
+  type MatchingNetworkConfig,
+  type MatchingNetworkOptions,
+  type PoolEncoding,
+  type SelectOptions,
+  type Selection,
+  type SelectionStep,
+  type SelectionTrace,
+  type TensorSlot,
+} from "./matching-network.js";
+export {
+  approximateTokenCount,
+  type DatasetInstance,
+  entryText,
+  type FromDatasetOptions,
+  type PromptEntry,
+  PromptPool,
+} from "./pool.js";
+export { createRandom, hashString, type Random, shuffled } from "./random.js";
+export { readSafetensorsFile, type Tensor, writeSafetensorsFile } from "./safetensors.js";
+export {
+  bm25Selector,
+  knnSelector,
+  matcherSelector,
+  noneSelector,
+  randomSelector,
+  type Selector,
+  type SelectorKind,
+  type SelectorQuery,
+} from "./selectors.js";
+export { TfidfModel, type TfidfOptions } from "./tfidf.js";
+export { cosineSimilarity } from "./vectors.js";
+export { words } from "./words.js";

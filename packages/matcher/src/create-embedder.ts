@@ -1,0 +1,95 @@
+// createEmbedder: one entry point for the three embedders. All are frozen and cached.
+
+import type { GenerationBackend } from "@pillow/core";
+import { CachedEmbedder, type Embedder } from "./embedder.js";
+import { TfidfModel, type TfidfOptions } from "./tfidf.js";
+
+export type EmbedderOptions =
+  | ({ kind: "tfidf"; corpus: readonly string[] } & TfidfOptions)
+  | { kind: "llm"; backend: GenerationBackend; batchSize?: number }
+  | {
+      kind: "openai";
+      model: string;
+      /** Server root, e.g. "http://localhost:8000" or "https://api.openai.com/v1". */
+      baseUrl?: string;
+      apiKey?: string;
+      batchSize?: number;
+      /** Injected for tests; defaults to the global fetch. */
+      fetch?: typeof fetch;
+    };
+
+export function createEmbedder(options: EmbedderOptions): Embedder {
+  if (typeof options !== "object" || options === null) throw new Error("createEmbedder: options are required");
+  switch (options.kind) {
+    case "tfidf": {
+      const model = new TfidfModel(options.corpus, options);
+      return new CachedEmbedder(`tfidf:${model.dimension}`, async (texts) => texts.map((text) => model.transform(text)));
+    }
+    case "llm": {
+      const { backend } = options;
+      if (!backend || typeof backend.embed !== "function") {
+        throw new Error(`createEmbedder({kind: "llm"}): backend ${backend?.name ?? "(none)"} has no embed() method`);
+      }
+      const batchSize = positiveInteger(options.batchSize ?? 16, "batchSize");
+      return new CachedEmbedder(`llm:${backend.name}`, async (texts) => {
+        const result: Float32Array[] = [];
+        for (let start = 0; start < texts.length; start += batchSize) {
+          result.push(...(await backend.embed!(texts.slice(start, start + batchSize))));
+        }
+        return result;
+      });
+    }
+    case "openai":
+      return createOpenAIEmbedder(options);
+    default:
+      throw new Error(
+        `createEmbedder: unknown kind ${JSON.stringify((options as { kind?: unknown }).kind)} (expected "llm", "tfidf" or "openai")`,
+      );
+  }
+}
+
+function createOpenAIEmbedder(options: Extract<EmbedderOptions, { kind: "openai" }>): Embedder {
+  if (typeof options.model !== "string" || options.model === "") {
+    throw new Error('createEmbedder({kind: "openai"}): "model" is required');
+  }
+  const root = (options.baseUrl ?? "https://api.openai.com/v1").replace(/\/+$/, "");
+  const url = root.endsWith("/v1") ? `${root}/embeddings` : `${root}/v1/embeddings`;
+  const apiKey = options.apiKey ?? process.env.OPENAI_API_KEY;
+  const batchSize = positiveInteger(options.batchSize ?? 64, "batchSize");
+  const fetchFunction = options.fetch ?? globalThis.fetch;
+  return new CachedEmbedder(`openai:${options.model}`, async (texts) => {
+    const result: Float32Array[] = [];
+    for (let start = 0; start < texts.length; start += batchSize) {
+      const batch = texts.slice(start, start + batchSize);
+      const response = await fetchFunction(url, {
+        method: "POST",
+        headers: {
+          "content-type": "application/json",
+          ...(apiKey ? { authorization: `Bearer ${apiKey}` } : {}),
+        },
+        body: JSON.stringify({ model: options.model, input: batch }),
+      });
+      if (!response.ok) {
+        const body = (await response.text()).slice(0, 300);
+        throw new Error(`openai embeddings: ${url} answered HTTP ${response.status}: ${body}`);
+      }
+      const payload = (await response.json()) as { data?: { embedding?: unknown; index?: number }[] };
+      if (!Array.isArray(payload.data) || payload.data.length !== batch.length) {
+        throw new Error(`openai embeddings: ${url} returned ${payload.data?.length ?? "no"} vectors for ${batch.length} texts`);
+      }
+      const ordered = payload.data.slice().sort((a, b) => (a.index ?? 0) - (b.index ?? 0));
+      for (const item of ordered) {
+        if (!Array.isArray(item.embedding) || item.embedding.some((value) => typeof value !== "number")) {
+          throw new Error(`openai embeddings: ${url} returned an item without a numeric "embedding" array`);
+        }
+        result.push(Float32Array.from(item.embedding as number[]));
+      }
+    }
+    return result;
+  });
+}
+
+function positiveInteger(value: number, name: string): number {
+  if (!Number.isInteger(value) || value < 1) throw new Error(`createEmbedder: ${name} must be a positive integer, got ${value}`);
+  return value;
+}

@@ -1,0 +1,64 @@
+// The embedder contract. Embedders are frozen (no training touches them) and cache every text they
+// have seen, because the same pool entries and queries are embedded again and again during training.
+
+export interface Embedder {
+  /** For logs and cache keys, e.g. "tfidf:2048" or "openai:text-embedding-3-small". */
+  readonly name: string;
+  /** One vector per text, in order. Vectors are shared with the cache: treat them as read-only. */
+  embed(texts: readonly string[]): Promise<Float32Array[]>;
+}
+
+/**
+ * Wraps an uncached embedding function with a text → vector cache. Texts already seen are never
+ * recomputed, and a batch only sends the distinct texts that are new.
+ */
+export class CachedEmbedder implements Embedder {
+  readonly name: string;
+  private readonly cache = new Map<string, Float32Array>();
+  private readonly compute: (texts: string[]) => Promise<Float32Array[]>;
+  private expectedDimension: number | undefined;
+  hits = 0;
+  misses = 0;
+
+  constructor(name: string, compute: (texts: string[]) => Promise<Float32Array[]>) {
+    this.name = name;
+    this.compute = compute;
+  }
+
+  async embed(texts: readonly string[]): Promise<Float32Array[]> {
+    if (!Array.isArray(texts)) throw new Error(`${this.name}: embed(texts) needs an array of strings`);
+    const missing: string[] = [];
+    const seen = new Set<string>();
+    texts.forEach((text, index) => {
+      if (typeof text !== "string") {
+        throw new Error(`${this.name}: embed(texts): texts[${index}] is ${typeof text}, not a string`);
+      }
+      if (this.cache.has(text)) this.hits++;
+      else if (!seen.has(text)) {
+        seen.add(text);
+        missing.push(text);
+        this.misses++;
+      } else this.hits++;
+    });
+    if (missing.length > 0) {
+      const vectors = await this.compute(missing);
+      if (vectors.length !== missing.length) {
+        throw new Error(`${this.name}: asked for ${missing.length} embeddings, got ${vectors.length}`);
+      }
+      vectors.forEach((vector, index) => {
+        this.expectedDimension ??= vector.length;
+        if (vector.length !== this.expectedDimension || vector.length === 0) {
+          throw new Error(
+            `${this.name}: embedding of length ${vector.length} differs from the first one (${this.expectedDimension})`,
+          );
+        }
+        this.cache.set(missing[index], vector);
+      });
+    }
+    return texts.map((text) => this.cache.get(text)!);
+  }
+
+  get cacheSize(): number {
+    return this.cache.size;
+  }
+}

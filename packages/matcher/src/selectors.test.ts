@@ -1,0 +1,106 @@
+import { mkdtemp, readFile, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { describe, expect, it } from "vitest";
+import { CachedEmbedder } from "./embedder.js";
+import { MatchingNetwork } from "./matching-network.js";
+import { PromptPool } from "./pool.js";
+import { readSafetensorsFile, writeSafetensorsFile } from "./safetensors.js";
+import { bm25Selector, knnSelector, matcherSelector, noneSelector, randomSelector } from "./selectors.js";
+
+const pool = new PromptPool([
+  { id: "sum", instruction: "Add the two numbers", input: "2 3", output: "5" },
+  { id: "capital", instruction: "Name the capital of the country", input: "France", output: "Paris" },
+  { id: "translate", instruction: "Translate the sentence to French", input: "Good morning", output: "Bonjour" },
+  { id: "sum2", instruction: "Add these numbers together", input: "10 4", output: "14" },
+]);
+// Embeds by counting a few topic words, so cosine neighbours are predictable.
+const embedder = new CachedEmbedder("topics", async (texts) =>
+  texts.map((text) => {
+    const lower = text.toLowerCase();
+    return Float32Array.of(/add|sum|number/.test(lower) ? 1 : 0, /capital|country/.test(lower) ? 1 : 0, /french|translate/.test(lower) ? 1 : 0, 0.1);
+  }),
+);
+
+describe("selectors", () => {
+  it("none chooses nothing; random is reproducible per query and distinct", async () => {
+    expect(await noneSelector().select({ text: "anything" })).toEqual([]);
+    const random = randomSelector({ pool, k: 3, seed: 1 });
+    const first = await random.select({ text: "query one" });
+    expect(new Set(first).size).toBe(3);
+    expect(await random.select({ text: "query one" })).toEqual(first);
+    const draws = new Set<string>();
+    for (let i = 0; i < 20; i++) draws.add((await random.select({ text: `query ${i}` })).join());
+    expect(draws.size).toBeGreaterThan(3);
+    expect(() => randomSelector({ pool, k: -1 })).toThrow(/k must be a non-negative integer/);
+  });
+
+  it("bm25 ranks lexical matches first", async () => {
+    const bm25 = bm25Selector({ pool, k: 2 });
+    expect(bm25.name).toBe("bm25");
+    const chosen = await bm25.select({ text: "Add the numbers 7 and 8" });
+    expect(chosen.sort()).toEqual([0, 3]);
+    expect(await bm25Selector({ pool, k: 1 }).select({ text: "capital of Spain" })).toEqual([1]);
+  });
+
+  it("knn ranks by cosine and embeds the query when it has no embedding", async () => {
+    await pool.embed(embedder);
+    const knn = knnSelector({ pool, k: 1, embedder });
+    expect(await knn.select({ text: "Translate to French please" })).toEqual([2]);
+    expect(await knn.select({ text: "ignored", embedding: Float32Array.of(0, 1, 0, 0) })).toEqual([1]);
+    await expect(knnSelector({ pool, k: 1 }).select({ text: "no embedding" })).rejects.toThrow(/no embedding and no embedder/);
+  });
+
+  it("respects the context budget the same way for every selector", async () => {
+    await pool.embed(embedder);
+    const budget = { limit: 10, costs: [6, 100, 6, 3] };
+    expect(await bm25Selector({ pool, k: 3, budget }).select({ text: "Add numbers" })).toEqual([0, 3]);
+    for (let i = 0; i < 10; i++) {
+      const chosen = await randomSelector({ pool, k: 3, budget, seed: i }).select({ text: "q" });
+      expect(chosen.reduce((sum, index) => sum + budget.costs[index], 0)).toBeLessThanOrEqual(10);
+    }
+  });
+
+  it("matcher selector wraps the network (greedy) and equals a direct select", async () => {
+    await pool.embed(embedder);
+    const matcher = new MatchingNetwork({ embedDim: 4, hidden: 8, steps: 2, seed: 2 });
+    const selector = matcherSelector({ matcher, pool, embedder });
+    const [queryEmbedding] = await embedder.embed(["Add 2 and 2"]);
+    expect(await selector.select({ text: "Add 2 and 2" })).toEqual(matcher.select(queryEmbedding, pool).ids);
+  });
+});
+
+describe("safetensors", () => {
+  it("writes the standard layout and reads it back", async () => {
+    const directory = await mkdtemp(join(tmpdir(), "pillow-st-"));
+    try {
+      const path = join(directory, "t.safetensors");
+      await writeSafetensorsFile(
+        path,
+        { a: { dtype: "F64", shape: [2, 2], data: Float64Array.of(1, 2, 3, 4) }, b: { dtype: "F32", shape: [3], data: Float32Array.of(0.5, -1, 2) } },
+        { note: "x" },
+      );
+      const bytes = await readFile(path);
+      const headerLength = Number(bytes.readBigUInt64LE(0));
+      expect(headerLength % 8).toBe(0);
+      const header = JSON.parse(bytes.subarray(8, 8 + headerLength).toString());
+      expect(header.a).toEqual({ dtype: "F64", shape: [2, 2], data_offsets: [0, 32] });
+      expect(header.b).toEqual({ dtype: "F32", shape: [3], data_offsets: [32, 44] });
+      expect(header.__metadata__).toEqual({ note: "x" });
+      expect(bytes.length).toBe(8 + headerLength + 44);
+      expect(bytes.readDoubleLE(8 + headerLength + 24)).toBe(4);
+      const { tensors, metadata } = await readSafetensorsFile(path);
+      expect(Array.from(tensors.a.data)).toEqual([1, 2, 3, 4]);
+      expect(Array.from(tensors.b.data)).toEqual([0.5, -1, 2]);
+      expect(metadata).toEqual({ note: "x" });
+      await expect(
+        writeSafetensorsFile(path, { bad: { dtype: "F64", shape: [3], data: new Float64Array(2) } }),
+      ).rejects.toThrow(/shape \[3\] but 2 values/);
+      const truncated = join(directory, "bad.safetensors");
+      await (await import("node:fs/promises")).writeFile(truncated, bytes.subarray(0, 20));
+      await expect(readSafetensorsFile(truncated)).rejects.toThrow(/runs past the end of the file/);
+    } finally {
+      await rm(directory, { recursive: true, force: true });
+    }
+  });
+});
