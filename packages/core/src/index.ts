@@ -45,3 +45,11 @@ export {
 } from "./safetensors.js";
 export type { ChatMessage } from "./tokenizer.js";
 export { Tokenizer } from "./tokenizer.js";
+export type { AlpacaExample, ChatExample, CompletionExample, InstructionExample, PromptFormatting } from "./data.js";
+export { parseInstructionRecord, readInstructionFile, toPromptCompletion } from "./data.js";
+export type { GgufLoraExport, GgufModelExport, TensorRecord, TensorSource } from "./gguf.js";
+export { ggufTensorName, llama3RopeFactors, permuteRowsForGgufRope, writeGguf, writeLoraGguf } from "./gguf.js";
+export type { GgufValue } from "./gguf-format.js";
+export { GgmlType, GgufTokenType, GgufValueType } from "./gguf-format.js";
+export type { GgufFile, GgufMetadataValue, GgufTensorInfo } from "./gguf-reader.js";
+export { readGguf } from "./gguf-reader.js";
