@@ -107,6 +107,14 @@ for (const name of packageDirs) {
   }
 }
 
+const fuzzCountsFile = path.join(reportDir, "fuzz-cases.json");
+if (fs.existsSync(fuzzCountsFile)) {
+  const counts = JSON.parse(fs.readFileSync(fuzzCountsFile, "utf8"));
+  const total = Object.values(counts).reduce((sum, n) => sum + n, 0);
+  console.log(`\nproperty-based fuzz cases (fast-check): ${total}`);
+  for (const [target, n] of Object.entries(counts)) console.log(`  ${String(n).padStart(7)}  ${target}`);
+}
+
 if (problems.length > 0) console.log(`\nproblems:\n${problems.map((p) => `  - ${p}`).join("\n")}`);
 if (failed === 0 && problems.length > 0) failed = problems.length;
 console.log(`${passed} passed, ${failed} failed`);
