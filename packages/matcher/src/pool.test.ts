@@ -27,6 +27,8 @@ describe("PromptPool.fromJsonl", () => {
       expect(pool.get(2)).toEqual({ id: "7", instruction: "Seven", output: "7", task: "math" });
       expect(pool.indexOf("line-3")).toBe(1);
       expect(entryText(pool.get(0))).toBe("Add\n2 3");
+      expect(Array.from(pool.costs((entry) => entry.output.length))).toEqual([1, 2, 1]);
+      expect(() => pool.costs(() => -1)).toThrow(/entry 0 got cost -1/);
       expect(Array.from(pool.tokenCosts())).toEqual([approximateTokenCount("Add\n2 3\n5"), approximateTokenCount("Say hi\nhi"), 2]);
     } finally {
       await rm(directory, { recursive: true, force: true });

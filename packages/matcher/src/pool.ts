@@ -80,7 +80,16 @@ export class PromptPool {
 
   /** Whole-demonstration cost in tokens, for the context budget. */
   tokenCosts(countTokens: (text: string) => number = approximateTokenCount): Float64Array {
-    return Float64Array.from(this.entries.map((entry) => countTokens(`${entryText(entry)}\n${entry.output}`)));
+    return this.costs((entry) => countTokens(`${entryText(entry)}\n${entry.output}`));
+  }
+
+  /** Any per-entry cost, e.g. the UTF-8 bytes of the demonstration as the prompt template renders it. */
+  costs(costOf: (entry: PromptEntry) => number): Float64Array {
+    return Float64Array.from(this.entries, (entry, index) => {
+      const cost = costOf(entry);
+      if (!Number.isFinite(cost) || cost < 0) throw new Error(`PromptPool.costs: entry ${index} got cost ${cost}`);
+      return cost;
+    });
   }
 
   get hasEmbeddings(): boolean {

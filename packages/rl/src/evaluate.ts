@@ -2,11 +2,11 @@
 // queries; the same backend, template, generation settings and reward score the answers.
 
 import type { GenerateOptions, GenerationBackend } from "@pillow/core";
-import type { PromptPool, Selector } from "@pillow/matcher";
+import { entryText, type PromptPool, type Selector } from "@pillow/matcher";
 import type { RewardFunction, RewardName } from "./rewards/index.js";
 import { defaultGeneration, type PromptTemplate, type RolloutCache, runRollouts } from "./rollout.js";
 
-export type EvaluationQuery = { query: string; reference: string; embedding?: ArrayLike<number> };
+export type EvaluationQuery = { query: string; input?: string; reference: string; embedding?: ArrayLike<number> };
 
 export type SelectorEvaluation = {
   selector: string;
@@ -33,7 +33,12 @@ export async function evaluateSelectors(options: {
   if (!Array.isArray(selectors) || selectors.length === 0) throw new Error("evaluateSelectors: selectors must be a non-empty array");
   const results: SelectorEvaluation[] = [];
   for (const selector of selectors) {
-    const chosen = await Promise.all(queries.map((query) => selector.select({ text: query.query, embedding: query.embedding })));
+    // Selectors see instruction + input, the same text the pool entries are represented by.
+    const chosen = await Promise.all(
+      queries.map((query) =>
+        selector.select({ text: entryText({ instruction: query.query, input: query.input }), embedding: query.embedding }),
+      ),
+    );
     const rollouts = await runRollouts(
       {
         backend: options.backend,
@@ -43,7 +48,7 @@ export async function evaluateSelectors(options: {
         generation: options.generation ?? defaultGeneration,
         cache: options.cache,
       },
-      queries.map((query, index) => ({ query: query.query, reference: query.reference, ids: chosen[index] })),
+      queries.map((query, index) => ({ query: query.query, input: query.input, reference: query.reference, ids: chosen[index] })),
     );
     const rewards = rollouts.map((rollout) => rollout.reward);
     const mean = rewards.reduce((sum, value) => sum + value, 0) / rewards.length;

@@ -56,6 +56,26 @@ describe("runRollouts and RolloutCache", () => {
     expect(cache.stats().misses).toBe(5);
   });
 
+  it("passes the query's input to the template and keys the cache by it", async () => {
+    const { backend, batches } = recordingBackend((prompt) => prompt);
+    const cache = new RolloutCache();
+    const seen: (string | undefined)[] = [];
+    const template = (demos: readonly unknown[], query: string, input?: string) => {
+      seen.push(input);
+      return `${demos.length}|${query}|${input ?? ""}`;
+    };
+    const results = await runRollouts({ backend, pool, cache, template, reward: "exactMatch" }, [
+      { query: "Add", input: "1 2", reference: "0|Add|1 2", ids: [] },
+      { query: "Add", input: "3 4", reference: "x", ids: [] },
+      { query: "Add", reference: "x", ids: [] },
+    ]);
+    expect(seen).toEqual(["1 2", "3 4", undefined]);
+    expect(results[0].reward).toBe(1);
+    expect(batches[0].prompts).toEqual(["0|Add|1 2", "0|Add|3 4", "0|Add|"]);
+    expect(cache.stats()).toEqual({ hits: 0, misses: 3, entries: 3 });
+    expect(defaultTemplate([], "Add", "1 2")).toBe("### Instruction:\nAdd\n\n### Input:\n1 2\n\n### Response:\n");
+  });
+
   it("accepts custom (async) rewards and rejects bad ones", async () => {
     const { backend } = recordingBackend(() => "four");
     const results = await runRollouts({ backend, pool, reward: async (prediction) => prediction.length }, [

@@ -6,15 +6,20 @@ import type { GenerateOptions, GenerationBackend } from "@pillow/core";
 import type { PromptEntry, PromptPool } from "@pillow/matcher";
 import { type RewardFunction, type RewardName, resolveReward } from "./rewards/index.js";
 
-export type PromptTemplate = (demos: readonly PromptEntry[], query: string) => string;
+/**
+ * Renders the prompt: the chosen demonstrations, then the query's instruction and optional input.
+ * With the suite: `(demos, query, input) => formatPrompt({ instruction: query, input, demos, maxBytes })`.
+ */
+export type PromptTemplate = (demos: readonly PromptEntry[], query: string, input?: string) => string;
 
 /** A plain instruction template; the suite's formatPrompt replaces it in real runs. */
-export const defaultTemplate: PromptTemplate = (demos, query) => {
+export const defaultTemplate: PromptTemplate = (demos, query, input) => {
   const shots = demos.map(
     (demo) =>
       `### Instruction:\n${demo.instruction}\n${demo.input ? `\n### Input:\n${demo.input}\n` : ""}\n### Response:\n${demo.output}\n\n`,
   );
-  return `${shots.join("")}### Instruction:\n${query}\n\n### Response:\n`;
+  const inputPart = input ? `\n### Input:\n${input}\n` : "";
+  return `${shots.join("")}### Instruction:\n${query}\n${inputPart}\n### Response:\n`;
 };
 
 export type CacheStats = { hits: number; misses: number; entries: number };
@@ -24,12 +29,18 @@ export class RolloutCache {
   hits = 0;
   misses = 0;
 
-  static key(backendName: string, query: string, ids: readonly number[], generation: GenerateOptions): string {
+  static key(
+    backendName: string,
+    query: string,
+    ids: readonly number[],
+    generation: GenerateOptions,
+    input = "",
+  ): string {
     // Sorted option keys: {a, b} and {b, a} are the same settings.
     const settings = Object.keys(generation)
       .sort()
       .map((key) => [key, generation[key as keyof GenerateOptions]]);
-    return JSON.stringify([backendName, query, ids, settings]);
+    return JSON.stringify([backendName, query, input, ids, settings]);
   }
 
   get(key: string): Promise<string> | undefined {
@@ -47,7 +58,7 @@ export class RolloutCache {
   }
 }
 
-export type RolloutRequest = { query: string; reference: string; ids: readonly number[] };
+export type RolloutRequest = { query: string; input?: string; reference: string; ids: readonly number[] };
 export type RolloutResult = { prompt: string; answer: string; reward: number };
 
 export type RolloutContext = {
@@ -77,6 +88,7 @@ export async function runRollouts(context: RolloutContext, requests: readonly Ro
     const prompt = template(
       request.ids.map((id) => pool.get(id)),
       request.query,
+      request.input,
     );
     if (typeof prompt !== "string") throw new Error(`rollouts: the template returned ${typeof prompt}, not a string`);
     return prompt;
@@ -85,7 +97,7 @@ export async function runRollouts(context: RolloutContext, requests: readonly Ro
   const pendingPrompts: string[] = [];
   const pendingResolvers: { resolve: (text: string) => void; reject: (error: unknown) => void }[] = [];
   requests.forEach((request, index) => {
-    const key = RolloutCache.key(backend.name, request.query, request.ids, generation);
+    const key = RolloutCache.key(backend.name, request.query, request.ids, generation, request.input);
     const cached = cache.get(key);
     if (cached) {
       cache.hits++;

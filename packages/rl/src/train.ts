@@ -13,6 +13,7 @@ import {
   type ContextBudget,
   createRandom,
   type Embedder,
+  entryText,
   type MatchingNetwork,
   type PromptPool,
   type SelectionTrace,
@@ -22,7 +23,8 @@ import { Adam } from "./adam.js";
 import type { RewardFunction, RewardName } from "./rewards/index.js";
 import { defaultGeneration, type PromptTemplate, RolloutCache, runRollouts } from "./rollout.js";
 
-export type TrainingExample = { query: string; reference: string; embedding?: ArrayLike<number> };
+/** `query` is the instruction; `input` its optional input. Both are embedded together, like pool entries. */
+export type TrainingExample = { query: string; input?: string; reference: string; embedding?: ArrayLike<number> };
 
 export type TrainStepRecord = {
   step: number;
@@ -70,7 +72,8 @@ export type TrainMatcherOptions = {
   maxGradientNorm?: number;
   template?: PromptTemplate;
   generation?: GenerateOptions;
-  budget?: ContextBudget;
+  /** Context budget for the selections; a function gives each query its own (the query uses part). */
+  budget?: ContextBudget | ((example: TrainingExample) => ContextBudget | undefined);
   cache?: RolloutCache;
   onStep?: (record: TrainStepRecord) => void | Promise<void>;
 };
@@ -109,6 +112,7 @@ export async function trainMatcher(options: TrainMatcherOptions): Promise<Traini
   if (!(clip > 0) || !Number.isInteger(epochs) || epochs < 1) throw new Error("trainMatcher: ppo needs clip > 0 and integer epochs >= 1");
 
   const embeddings = await queryEmbeddings(data, options.embedder, matcher.config.embedDim);
+  const budgets = data.map((example) => (typeof options.budget === "function" ? options.budget(example) : options.budget));
   const cache = options.cache ?? new RolloutCache();
   const rolloutContext = {
     backend,
@@ -136,7 +140,7 @@ export async function trainMatcher(options: TrainMatcherOptions): Promise<Traini
     const samples: Sample[] = [];
     for (const exampleIndex of batch) {
       for (let g = 0; g < samplesPerQuery; g++) {
-        const trace = matcher.trace(embeddings[exampleIndex], encoding, { mode: "sample", random, budget: options.budget });
+        const trace = matcher.trace(embeddings[exampleIndex], encoding, { mode: "sample", random, budget: budgets[exampleIndex] });
         samples.push({ exampleIndex, trace, reward: 0, advantage: 0 });
       }
     }
@@ -144,7 +148,10 @@ export async function trainMatcher(options: TrainMatcherOptions): Promise<Traini
     const missesBefore = cache.misses;
     const results = await runRollouts(
       rolloutContext,
-      samples.map((sample) => ({ query: data[sample.exampleIndex].query, reference: data[sample.exampleIndex].reference, ids: sample.trace.ids })),
+      samples.map((sample) => {
+        const example = data[sample.exampleIndex];
+        return { query: example.query, input: example.input, reference: example.reference, ids: sample.trace.ids };
+      }),
     );
     results.forEach((result, index) => {
       samples[index].reward = result.reward;
@@ -173,7 +180,7 @@ export async function trainMatcher(options: TrainMatcherOptions): Promise<Traini
             ? sample.trace
             : matcher.trace(embeddings[sample.exampleIndex], encoding, {
                 forced: { ids: sample.trace.ids, stopped: sample.trace.stopped },
-                budget: options.budget,
+                budget: budgets[sample.exampleIndex],
               });
         const logProbWeights = current.steps.map((currentStep, t) => {
           const ratio = Math.exp(currentStep.logProb - sample.trace.steps[t].logProb);
@@ -221,7 +228,7 @@ async function queryEmbeddings(
     missing.length === 0
       ? []
       : embedder
-        ? await embedder.embed(missing.map((index) => data[index].query))
+        ? await embedder.embed(missing.map((index) => entryText({ instruction: data[index].query, input: data[index].input })))
         : (() => {
             throw new Error(`trainMatcher: data[${missing[0]}] has no embedding and no embedder was given`);
           })();
