@@ -21,3 +21,4 @@ export {
   type TrainStepRecord,
   trainMatcher,
 } from "./train.js";
+export { type ComparisonResult, compareSelectors, type SelectorSummary } from "./compare.js";
