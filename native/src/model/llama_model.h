@@ -1,0 +1,161 @@
+// A LLaMA-family decoder (LlamaForCausalLM, MistralForCausalLM, Qwen2ForCausalLM) held natively:
+// weights (f32, or bf16 linear weights with f32 compute), LoRA adapters (several, one active), a KV
+// cache, gradients and AdamW state. Each public method is one whole-model step, so TypeScript never
+// drives the ops one at a time. Methods lock a mutex: calls from several threads are serialised.
+#pragma once
+#include <array>
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "ops/common/weight_view.h"
+#include "ops/cpu/rope.h"
+
+namespace pillow {
+
+// The seven linear layers of a block, in PEFT's target_modules spelling.
+enum LinearModule : int { kQProj = 0, kKProj, kVProj, kOProj, kGateProj, kUpProj, kDownProj, kLinearModuleCount };
+const char* linear_module_name(int module);
+// -1 when the name is not one of q_proj … down_proj.
+int linear_module_from_name(const std::string& name);
+
+struct LlamaConfig {
+  int64_t vocab_size = 0;
+  int64_t hidden_size = 0;
+  int64_t intermediate_size = 0;
+  int64_t layers = 0;
+  int64_t heads = 0;
+  int64_t kv_heads = 0;
+  int64_t head_dim = 0;
+  int64_t max_positions = 0;
+  float rms_eps = 1e-6f;
+  double rope_theta = 10000.0;
+  RopeScaling rope_scaling;
+  bool tie_embeddings = false;
+  bool attention_bias = false;
+};
+
+// Throws E_ARGUMENT naming the first invalid field.
+void validate_llama_config(const LlamaConfig& config);
+
+enum class TrainMode { Lora = 0, Full = 1 };
+
+struct AdamWStepOptions {
+  float learning_rate = 1e-3f;
+  float beta1 = 0.9f;
+  float beta2 = 0.999f;
+  float epsilon = 1e-8f;
+  float weight_decay = 0.0f;
+  int64_t step = 1;
+  float max_grad_norm = 0.0f;  // <= 0: no clipping
+};
+
+struct LossResult {
+  double loss_sum = 0.0;  // Σ cross-entropy over the counted (non-ignored) targets
+  int64_t counted = 0;
+};
+
+class LlamaModel {
+ public:
+  explicit LlamaModel(const LlamaConfig& config);
+  ~LlamaModel();
+
+  const LlamaConfig& config() const { return config_; }
+
+  // ---- weights (HF tensor names, e.g. "model.layers.0.self_attn.q_proj.weight")
+  std::vector<std::string> tensor_names() const;
+  std::vector<std::string> missing_tensors() const;
+  std::vector<int64_t> tensor_shape(const std::string& name) const;
+  // data holds size f32 values (bf16_bits == nullptr) or size raw bf16 values. store_bf16 keeps a
+  // linear layer's weight in bf16 (ignored for norms, biases and embeddings, always f32).
+  void set_tensor(const std::string& name, const float* data, const uint16_t* bf16_bits, int64_t size,
+                  bool store_bf16);
+  std::vector<float> get_tensor(const std::string& name) const;
+
+  // ---- LoRA adapters
+  void add_adapter(const std::string& name, int64_t rank, float scale, const std::vector<int>& modules);
+  void remove_adapter(const std::string& name);
+  std::vector<std::string> adapter_names() const;
+  void set_adapter_tensor(const std::string& adapter, int64_t layer, int module, bool is_b, const float* data,
+                          int64_t size);
+  std::vector<float> get_adapter_tensor(const std::string& adapter, int64_t layer, int module, bool is_b) const;
+  // "" = no adapter.
+  void set_active_adapter(const std::string& name);
+  std::string active_adapter() const;
+
+  // ---- steps
+  // logits[B·(last_only ? 1 : T), V] for tokens[B·T] at positions start_position … start_position+T−1.
+  // With use_cache the keys/values are written to (and attention reads) the KV cache, so a prefill
+  // followed by one-token decode steps continues a sequence; start_position must be <= the cached
+  // length (smaller values rewind). Without use_cache, start_position must be 0.
+  std::vector<float> forward(const int32_t* tokens, int64_t batch, int64_t seq_len, int64_t start_position,
+                             bool use_cache, bool last_only);
+  // Mean over the T positions of the final (normalised) hidden states: [B, H].
+  std::vector<float> embed(const int32_t* tokens, int64_t batch, int64_t seq_len);
+  void reset_cache();
+
+  // Forward + backward over tokens/labels [B·T] (labels aligned with tokens; the shift to next-token
+  // targets happens inside, per sequence). Gradients of gradient_scale·loss_sum are added to the
+  // gradient buffers (set accumulate=false to overwrite them). Lora mode: the active adapter's A/B;
+  // Full mode: every weight (requires f32 weights and no active adapter).
+  LossResult loss_and_grad(const int32_t* tokens, const int32_t* labels, int64_t batch, int64_t seq_len,
+                           TrainMode mode, bool accumulate, float gradient_scale);
+  void zero_gradients(TrainMode mode);
+  // Keys: "lora.<layer>.<module>.A|B" (active adapter) or HF tensor names (full).
+  std::map<std::string, std::vector<float>> gradients(TrainMode mode) const;
+  // Clips (if max_grad_norm > 0) and applies AdamW to every trainable tensor; returns the gradient
+  // norm before clipping.
+  double adamw_step(TrainMode mode, const AdamWStepOptions& options);
+  // Optimizer moments keyed as gradients(); missing moments are zeros.
+  std::map<std::string, std::pair<std::vector<float>, std::vector<float>>> optimizer_state(TrainMode mode) const;
+  void set_optimizer_state(TrainMode mode, const std::string& key, const float* m, const float* v, int64_t size);
+  void reset_optimizer_state(TrainMode mode);
+
+ private:
+  struct Parameter;
+  struct Adapter;
+  struct Workspace;
+  struct Trainable {
+    std::string key;
+    float* param;
+    float* grad;
+    std::vector<float>* m;
+    std::vector<float>* v;
+    int64_t size;
+    bool decays;
+  };
+
+  Parameter& parameter(const std::string& name);
+  const Parameter& parameter(const std::string& name) const;
+  Parameter& embed_parameter();
+  Parameter& layer_parameter(int64_t layer, const char* suffix);
+  Parameter& lm_head_parameter();
+  Adapter& adapter(const std::string& name);
+  const Adapter& adapter(const std::string& name) const;
+  void check_ready() const;
+  void ensure_rope(int64_t positions);
+  void linear_forward(float* y, const float* x, int64_t layer, int module, int64_t rows);
+  void linear_backward(float* dx, const float* dy, const float* x, int64_t layer, int module, int64_t rows,
+                       TrainMode mode, float* scratch_a, float* scratch_b);
+  void run_forward(const int32_t* tokens, int64_t batch, int64_t seq_len, int64_t start_position, bool use_cache,
+                   bool training);
+  std::vector<Trainable> trainables(TrainMode mode, bool allocate);
+
+  LlamaConfig config_;
+  mutable std::mutex mutex_;
+  std::vector<std::unique_ptr<Parameter>> parameters_;
+  std::map<std::string, size_t> parameter_index_;
+  std::map<std::string, std::unique_ptr<Adapter>> adapters_;
+  Adapter* active_ = nullptr;
+  std::vector<float> inv_freq_, rope_cos_, rope_sin_;
+  int64_t rope_positions_ = 0;
+  // KV cache: per layer [cache_batch, cache_capacity, kv_heads·head_dim]
+  std::vector<std::vector<float>> cache_k_, cache_v_;
+  int64_t cache_batch_ = 0, cache_capacity_ = 0, cache_length_ = 0;
+  std::unique_ptr<Workspace> work_;
+};
+
+}  // namespace pillow

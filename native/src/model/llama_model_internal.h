@@ -1,0 +1,75 @@
+// The private parts of LlamaModel shared by llama_model.cc (storage, adapters, optimizer) and
+// llama_step.cc (forward and backward).
+#pragma once
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "model/llama_model.h"
+#include "ops/common/bf16.h"
+
+namespace pillow {
+
+struct LlamaModel::Parameter {
+  std::string name;
+  std::vector<int64_t> shape;
+  int64_t size = 0;
+  bool is_linear = false;  // may be stored in bf16
+  bool decays = false;     // weight decay applies in full training (not to norms and biases)
+  bool present = false;
+  WeightType type = WeightType::F32;
+  std::vector<float> f32;
+  std::vector<uint16_t> bf16;
+  std::vector<float> grad, m, v;  // full training, allocated on first use
+
+  WeightView view() const {
+    return type == WeightType::F32 ? WeightView{f32.data(), WeightType::F32} : WeightView{bf16.data(), WeightType::BF16};
+  }
+};
+
+struct LlamaModel::Adapter {
+  std::string name;
+  int64_t rank = 0;
+  float scale = 1.0f;
+  std::array<bool, kLinearModuleCount> targets{};
+  // [layer · kLinearModuleCount + module]; A is [rank, in], B is [out, rank] (PEFT layouts)
+  std::vector<std::vector<float>> a, b, grad_a, grad_b, m_a, v_a, m_b, v_b;
+};
+
+// Activations kept by a training forward for the backward, and scratch buffers; resized per call.
+struct LlamaModel::Workspace {
+  int64_t rows = 0;
+  std::vector<int32_t> positions, targets;
+  std::vector<float> x;  // the residual stream [N, H]
+  // per layer
+  std::vector<std::vector<float>> layer_input, normed1, rstd1, q, k, v, attention, lse, middle, normed2, rstd2, gate,
+      up, activation;
+  std::vector<float> final_input, final_normed, final_rstd, logits;
+  // scratch
+  std::vector<float> q_now, k_now, v_now, attention_now, lse_now, gate_now, up_now, activation_now, normed_now,
+      rstd_now, projection;
+  // backward scratch
+  std::vector<float> scratch_a, scratch_b, dx, dh, dh_part, dact, dgate, dup, datt, dq, dk, dv;
+};
+
+// Input/output widths of a linear module.
+inline void linear_dimensions(const LlamaConfig& c, int module, int64_t* in, int64_t* out) {
+  const int64_t q = c.heads * c.head_dim, kv = c.kv_heads * c.head_dim;
+  switch (module) {
+    case kQProj: *in = c.hidden_size; *out = q; break;
+    case kKProj: *in = c.hidden_size; *out = kv; break;
+    case kVProj: *in = c.hidden_size; *out = kv; break;
+    case kOProj: *in = q; *out = c.hidden_size; break;
+    case kGateProj: *in = c.hidden_size; *out = c.intermediate_size; break;
+    case kUpProj: *in = c.hidden_size; *out = c.intermediate_size; break;
+    default: *in = c.intermediate_size; *out = c.hidden_size; break;
+  }
+}
+
+inline std::string linear_weight_name(int64_t layer, int module) {
+  const bool attention = module <= kOProj;
+  return "model.layers." + std::to_string(layer) + (attention ? ".self_attn." : ".mlp.") + linear_module_name(module) +
+         ".weight";
+}
+
+}  // namespace pillow

@@ -1,0 +1,408 @@
+// LlamaModel's steps: the forward pass (training, prefill and KV-cache decode), the embedding pass,
+// and forward + backward for training. Ops are called in llm.c order; activations for the backward
+// are kept per layer in the Workspace.
+//
+// Block (HF LlamaDecoderLayer):  h = x + o_proj(attention(rope(q_proj(n1)), rope(k_proj(n1)), v_proj(n1)))
+//                                x' = h + down_proj(silu(gate_proj(n2)) ⊙ up_proj(n2))
+// with n1 = rmsnorm(x), n2 = rmsnorm(h); logits = lm_head(rmsnorm(x_L)).
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+
+#include "model/llama_model_internal.h"
+#include "ops/cpu/attention.h"
+#include "ops/cpu/cross_entropy.h"
+#include "ops/cpu/embedding.h"
+#include "ops/cpu/lora_matmul.h"
+#include "ops/cpu/matmul.h"
+#include "ops/cpu/residual.h"
+#include "ops/cpu/rmsnorm.h"
+#include "ops/cpu/rope.h"
+#include "ops/cpu/swiglu.h"
+#include "runtime/errors.h"
+#include "runtime/thread_pool.h"
+
+namespace pillow {
+
+namespace {
+
+// Grows (never shrinks) a buffer to at least n floats.
+void ensure(std::vector<float>& buffer, int64_t n) {
+  if (static_cast<int64_t>(buffer.size()) < n) buffer.resize(static_cast<size_t>(n));
+}
+
+void ensure_layers(std::vector<std::vector<float>>& buffers, int64_t layers, int64_t n) {
+  if (static_cast<int64_t>(buffers.size()) < layers) buffers.resize(static_cast<size_t>(layers));
+  for (int64_t l = 0; l < layers; ++l) ensure(buffers[l], n);
+}
+
+void add_into(float* destination, const float* source, int64_t count) {
+  parallel_for(count, 32768, [&](int64_t begin, int64_t end) {
+    for (int64_t i = begin; i < end; ++i) destination[i] += source[i];
+  });
+}
+
+// y[N, width] += bias[width] for every row.
+void add_bias(float* y, const float* bias, int64_t rows, int64_t width) {
+  parallel_for(rows, std::max<int64_t>(1, 8192 / width), [&](int64_t begin, int64_t end) {
+    for (int64_t r = begin; r < end; ++r) {
+      for (int64_t i = 0; i < width; ++i) y[r * width + i] += bias[i];
+    }
+  });
+}
+
+// dbias[width] += Σ_rows dy[r, :]
+void bias_backward(float* dbias, const float* dy, int64_t rows, int64_t width) {
+  parallel_for(width, 64, [&](int64_t begin, int64_t end) {
+    for (int64_t r = 0; r < rows; ++r) {
+      for (int64_t i = begin; i < end; ++i) dbias[i] += dy[r * width + i];
+    }
+  });
+}
+
+void check_sequence_shape(int64_t batch, int64_t seq_len, int64_t token_count) {
+  if (batch < 1 || seq_len < 1) throw_shape_error("model: batch and sequence length must be >= 1");
+  if (batch * seq_len != token_count) {
+    throw_shape_error("model: " + std::to_string(token_count) + " tokens do not form a batch of " +
+                      std::to_string(batch) + " sequences of " + std::to_string(seq_len));
+  }
+}
+
+}  // namespace
+
+void LlamaModel::reset_cache() {
+  std::lock_guard<std::mutex> lock(mutex_);
+  for (auto& c : cache_k_) std::vector<float>().swap(c);
+  for (auto& c : cache_v_) std::vector<float>().swap(c);
+  cache_batch_ = cache_capacity_ = cache_length_ = 0;
+}
+
+void LlamaModel::ensure_rope(int64_t positions) {
+  if (positions <= rope_positions_) return;
+  const int64_t half = config_.head_dim / 2;
+  const int64_t n = std::max(positions, std::min<int64_t>(config_.max_positions, 4096));
+  rope_cos_.resize(static_cast<size_t>(n * half));
+  rope_sin_.resize(static_cast<size_t>(n * half));
+  rope_tables(rope_cos_.data(), rope_sin_.data(), inv_freq_.data(), n, config_.head_dim);
+  rope_positions_ = n;
+}
+
+void LlamaModel::linear_forward(float* y, const float* x, int64_t layer, int module, int64_t rows) {
+  int64_t in, out;
+  linear_dimensions(config_, module, &in, &out);
+  const Parameter& w = parameter(linear_weight_name(layer, module));
+  if (active_ && active_->targets[module]) {
+    const size_t slot = static_cast<size_t>(layer * kLinearModuleCount + module);
+    lora_matmul_forward(y, x, w.view(), active_->a[slot].data(), active_->b[slot].data(), rows, in, out,
+                        active_->rank, active_->scale);
+  } else {
+    lora_matmul_forward(y, x, w.view(), nullptr, nullptr, rows, in, out, 0, 0.0f);
+  }
+}
+
+// dx (overwritten; may be nullptr) and the trainable gradients (accumulated) of y = linear(x).
+void LlamaModel::linear_backward(float* dx, const float* dy, const float* x, int64_t layer, int module, int64_t rows,
+                                 TrainMode mode, float* scratch_a, float* scratch_b) {
+  int64_t in, out;
+  linear_dimensions(config_, module, &in, &out);
+  Parameter& w = parameter(linear_weight_name(layer, module));
+  if (active_ && active_->targets[module]) {
+    const size_t slot = static_cast<size_t>(layer * kLinearModuleCount + module);
+    const bool train_lora = mode == TrainMode::Lora;
+    lora_matmul_backward(dx, train_lora ? scratch_a : nullptr, train_lora ? scratch_b : nullptr, dy, x, w.view(),
+                         active_->a[slot].data(), active_->b[slot].data(), rows, in, out, active_->rank,
+                         active_->scale);
+    if (train_lora) {
+      add_into(active_->grad_a[slot].data(), scratch_a, active_->rank * in);
+      add_into(active_->grad_b[slot].data(), scratch_b, out * active_->rank);
+    }
+  } else if (dx) {
+    matmul_backward_input(dx, dy, w.view(), rows, in, out);
+  }
+  if (mode == TrainMode::Full) {
+    matmul_backward_weight(scratch_a, dy, x, rows, in, out);
+    add_into(w.grad.data(), scratch_a, in * out);
+  }
+}
+
+void LlamaModel::run_forward(const int32_t* tokens, int64_t batch, int64_t seq_len, int64_t start_position,
+                             bool use_cache, bool training) {
+  const LlamaConfig& c = config_;
+  Workspace& w = *work_;
+  const int64_t N = batch * seq_len, H = c.hidden_size, I = c.intermediate_size, D = c.head_dim;
+  const int64_t QD = c.heads * D, KVD = c.kv_heads * D;
+  if (start_position < 0) throw_argument_error("model: startPosition must be >= 0");
+  if (start_position + seq_len > c.max_positions) {
+    throw_argument_error("model: positions up to " + std::to_string(start_position + seq_len) +
+                         " exceed max_position_embeddings (" + std::to_string(c.max_positions) + ")");
+  }
+  if (use_cache) {
+    if (start_position > cache_length_ || (cache_batch_ != batch && start_position != 0)) {
+      throw_argument_error("model: startPosition " + std::to_string(start_position) +
+                           " is past the cached sequence length " + std::to_string(cache_length_) +
+                           " (or the batch size changed); start a new sequence at 0");
+    }
+    const int64_t needed = start_position + seq_len;
+    if (cache_batch_ != batch || needed > cache_capacity_) {
+      const int64_t capacity = cache_batch_ != batch
+                                   ? std::min(c.max_positions, std::max<int64_t>(needed, 256))
+                                   : std::min(c.max_positions, std::max(needed, 2 * cache_capacity_));
+      const int64_t keep = cache_batch_ == batch ? std::min(start_position, cache_length_) : 0;
+      for (int64_t l = 0; l < c.layers; ++l) {
+        for (auto* cache : {&cache_k_[l], &cache_v_[l]}) {
+          std::vector<float> grown(static_cast<size_t>(batch * capacity * KVD), 0.0f);
+          for (int64_t b = 0; b < batch && keep > 0; ++b) {
+            std::memcpy(grown.data() + b * capacity * KVD, cache->data() + b * cache_capacity_ * KVD,
+                        sizeof(float) * keep * KVD);
+          }
+          cache->swap(grown);
+        }
+      }
+      cache_batch_ = batch;
+      cache_capacity_ = capacity;
+    }
+  } else if (start_position != 0) {
+    throw_argument_error("model: startPosition must be 0 without the KV cache");
+  }
+  ensure_rope(start_position + seq_len);
+
+  w.rows = N;
+  w.positions.resize(static_cast<size_t>(N));
+  for (int64_t n = 0; n < N; ++n) w.positions[n] = static_cast<int32_t>(start_position + n % seq_len);
+  ensure(w.x, N * H);
+  ensure(w.projection, N * H);
+  if (training) {
+    for (auto* buffers : {&w.layer_input, &w.normed1, &w.middle, &w.normed2}) ensure_layers(*buffers, c.layers, N * H);
+    ensure_layers(w.rstd1, c.layers, N);
+    ensure_layers(w.rstd2, c.layers, N);
+    ensure_layers(w.q, c.layers, N * QD);
+    ensure_layers(w.attention, c.layers, N * QD);
+    ensure_layers(w.k, c.layers, N * KVD);
+    ensure_layers(w.v, c.layers, N * KVD);
+    ensure_layers(w.lse, c.layers, batch * c.heads * seq_len);
+    ensure_layers(w.gate, c.layers, N * I);
+    ensure_layers(w.up, c.layers, N * I);
+    ensure_layers(w.activation, c.layers, N * I);
+    ensure(w.final_input, N * H);
+  } else {
+    ensure(w.normed_now, N * H);
+    ensure(w.rstd_now, N);
+    ensure(w.q_now, N * QD);
+    ensure(w.attention_now, N * QD);
+    ensure(w.k_now, N * KVD);
+    ensure(w.v_now, N * KVD);
+    ensure(w.gate_now, N * I);
+    ensure(w.up_now, N * I);
+    ensure(w.activation_now, N * I);
+  }
+  ensure(w.final_normed, N * H);
+  ensure(w.final_rstd, N);
+
+  float* x = w.x.data();
+  embedding_forward(x, tokens, embed_parameter().f32.data(), N, c.vocab_size, H);
+  for (int64_t l = 0; l < c.layers; ++l) {
+    float* normed1 = training ? w.normed1[l].data() : w.normed_now.data();
+    float* rstd1 = training ? w.rstd1[l].data() : w.rstd_now.data();
+    float* q = training ? w.q[l].data() : w.q_now.data();
+    float* k = training ? w.k[l].data() : w.k_now.data();
+    float* v = training ? w.v[l].data() : w.v_now.data();
+    float* attention = training ? w.attention[l].data() : w.attention_now.data();
+    float* normed2 = training ? w.normed2[l].data() : w.normed_now.data();
+    float* rstd2 = training ? w.rstd2[l].data() : w.rstd_now.data();
+    float* gate = training ? w.gate[l].data() : w.gate_now.data();
+    float* up = training ? w.up[l].data() : w.up_now.data();
+    float* activation = training ? w.activation[l].data() : w.activation_now.data();
+    if (training) std::memcpy(w.layer_input[l].data(), x, sizeof(float) * N * H);
+
+    rmsnorm_forward(normed1, rstd1, x, layer_parameter(l, "input_layernorm.weight").f32.data(), N, H, c.rms_eps);
+    linear_forward(q, normed1, l, kQProj, N);
+    linear_forward(k, normed1, l, kKProj, N);
+    linear_forward(v, normed1, l, kVProj, N);
+    if (c.attention_bias) {
+      add_bias(q, layer_parameter(l, "self_attn.q_proj.bias").f32.data(), N, QD);
+      add_bias(k, layer_parameter(l, "self_attn.k_proj.bias").f32.data(), N, KVD);
+      add_bias(v, layer_parameter(l, "self_attn.v_proj.bias").f32.data(), N, KVD);
+    }
+    rope_forward(q, q, w.positions.data(), rope_cos_.data(), rope_sin_.data(), N, c.heads, D, rope_positions_);
+    rope_forward(k, k, w.positions.data(), rope_cos_.data(), rope_sin_.data(), N, c.kv_heads, D, rope_positions_);
+    AttentionShape shape{batch, seq_len, seq_len, seq_len, c.heads, c.kv_heads, D};
+    if (use_cache) {
+      for (int64_t b = 0; b < batch; ++b) {
+        const int64_t row = b * cache_capacity_ + start_position;
+        std::memcpy(cache_k_[l].data() + row * KVD, k + b * seq_len * KVD, sizeof(float) * seq_len * KVD);
+        std::memcpy(cache_v_[l].data() + row * KVD, v + b * seq_len * KVD, sizeof(float) * seq_len * KVD);
+      }
+      shape.kv_len = start_position + seq_len;
+      shape.kv_batch_stride = cache_capacity_;
+      attention_forward(attention, nullptr, q, cache_k_[l].data(), cache_v_[l].data(), shape);
+    } else {
+      attention_forward(attention, training ? w.lse[l].data() : nullptr, q, k, v, shape);
+    }
+    linear_forward(w.projection.data(), attention, l, kOProj, N);
+    residual_forward(x, x, w.projection.data(), N * H);
+    if (training) std::memcpy(w.middle[l].data(), x, sizeof(float) * N * H);
+
+    rmsnorm_forward(normed2, rstd2, x, layer_parameter(l, "post_attention_layernorm.weight").f32.data(), N, H,
+                    c.rms_eps);
+    linear_forward(gate, normed2, l, kGateProj, N);
+    linear_forward(up, normed2, l, kUpProj, N);
+    swiglu_forward(activation, gate, up, N * I);
+    linear_forward(w.projection.data(), activation, l, kDownProj, N);
+    residual_forward(x, x, w.projection.data(), N * H);
+  }
+  if (training) std::memcpy(w.final_input.data(), x, sizeof(float) * N * H);
+  rmsnorm_forward(w.final_normed.data(), w.final_rstd.data(), x, parameter("model.norm.weight").f32.data(), N, H,
+                  c.rms_eps);
+  if (use_cache) cache_length_ = start_position + seq_len;
+}
+
+std::vector<float> LlamaModel::forward(const int32_t* tokens, int64_t batch, int64_t seq_len, int64_t start_position,
+                                       bool use_cache, bool last_only) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  check_ready();
+  check_sequence_shape(batch, seq_len, batch * seq_len);
+  run_forward(tokens, batch, seq_len, start_position, use_cache, false);
+  const int64_t H = config_.hidden_size, V = config_.vocab_size;
+  const int64_t rows = last_only ? batch : batch * seq_len;
+  const float* hidden = work_->final_normed.data();
+  std::vector<float> last;
+  if (last_only) {
+    last.resize(static_cast<size_t>(batch * H));
+    for (int64_t b = 0; b < batch; ++b) {
+      std::memcpy(last.data() + b * H, hidden + (b * seq_len + seq_len - 1) * H, sizeof(float) * H);
+    }
+    hidden = last.data();
+  }
+  std::vector<float> logits(static_cast<size_t>(rows * V));
+  lora_matmul_forward(logits.data(), hidden, lm_head_parameter().view(), nullptr, nullptr, rows, H, V, 0, 0.0f);
+  return logits;
+}
+
+std::vector<float> LlamaModel::embed(const int32_t* tokens, int64_t batch, int64_t seq_len) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  check_ready();
+  check_sequence_shape(batch, seq_len, batch * seq_len);
+  run_forward(tokens, batch, seq_len, 0, false, false);
+  const int64_t H = config_.hidden_size;
+  std::vector<float> pooled(static_cast<size_t>(batch * H), 0.0f);
+  for (int64_t b = 0; b < batch; ++b) {
+    for (int64_t t = 0; t < seq_len; ++t) {
+      const float* row = work_->final_normed.data() + (b * seq_len + t) * H;
+      for (int64_t i = 0; i < H; ++i) pooled[b * H + i] += row[i];
+    }
+    for (int64_t i = 0; i < H; ++i) pooled[b * H + i] /= static_cast<float>(seq_len);
+  }
+  return pooled;
+}
+
+LossResult LlamaModel::loss_and_grad(const int32_t* tokens, const int32_t* labels, int64_t batch, int64_t seq_len,
+                                     TrainMode mode, bool accumulate, float gradient_scale) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  check_ready();
+  check_sequence_shape(batch, seq_len, batch * seq_len);
+  if (!std::isfinite(gradient_scale)) throw_argument_error("lossAndGrad: gradScale must be finite");
+  if (mode == TrainMode::Full && active_) {
+    throw_argument_error("full training with an active LoRA adapter is not supported; setActiveAdapter(null) first");
+  }
+  const LlamaConfig& c = config_;
+  const int64_t N = batch * seq_len, H = c.hidden_size, I = c.intermediate_size, V = c.vocab_size, D = c.head_dim;
+  const int64_t QD = c.heads * D, KVD = c.kv_heads * D;
+  Workspace& w = *work_;
+  // HF semantics: labels are aligned with the inputs; position t predicts labels[t + 1].
+  w.targets.resize(static_cast<size_t>(N));
+  for (int64_t n = 0; n < N; ++n) {
+    if (labels[n] != kIgnoreIndex && (labels[n] < 0 || labels[n] >= V)) {
+      throw_argument_error("lossAndGrad: label " + std::to_string(labels[n]) + " at index " + std::to_string(n) +
+                           " is outside the vocabulary [0, " + std::to_string(V) + ") and is not -100");
+    }
+    const int64_t t = n % seq_len;
+    w.targets[n] = t + 1 < seq_len ? labels[n + 1] : kIgnoreIndex;
+  }
+  std::vector<Trainable> trainable = trainables(mode, true);
+  if (!accumulate) {
+    for (Trainable& t : trainable) std::fill(t.grad, t.grad + t.size, 0.0f);
+  }
+
+  run_forward(tokens, batch, seq_len, 0, false, true);
+  ensure(w.logits, N * V);
+  Parameter& lm_head = lm_head_parameter();
+  lora_matmul_forward(w.logits.data(), w.final_normed.data(), lm_head.view(), nullptr, nullptr, N, H, V, 0, 0.0f);
+  std::vector<float> losses(static_cast<size_t>(N));
+  LossResult result;
+  result.counted = cross_entropy_forward(losses.data(), w.logits.data(), w.targets.data(), N, V);
+  for (float l : losses) result.loss_sum += l;
+  if (result.counted == 0) return result;  // nothing to learn from: gradients unchanged
+
+  // Scratch for the backward (ensure() only grows, so steady-state training allocates nothing).
+  std::vector<float>& dlogits = w.logits;  // in place
+  cross_entropy_backward(dlogits.data(), w.logits.data(), w.targets.data(), gradient_scale, N, V);
+  int64_t scratch_size = mode == TrainMode::Full ? std::max(V * H, std::max(I * H, QD * H)) : 0;
+  if (mode == TrainMode::Lora) {
+    scratch_size = active_->rank * std::max(std::max(H, I), std::max(QD, V));
+  }
+  std::vector<float>&scratch_a = w.scratch_a, &scratch_b = w.scratch_b, &dx = w.dx, &dh = w.dh, &dh_part = w.dh_part,
+                     &dact = w.dact, &dgate = w.dgate, &dup = w.dup, &datt = w.datt, &dq = w.dq, &dk = w.dk,
+                     &dv = w.dv;
+  ensure(scratch_a, scratch_size);
+  ensure(scratch_b, scratch_size);
+  for (auto* buffer : {&dx, &dh, &dh_part}) ensure(*buffer, N * H);
+  for (auto* buffer : {&dact, &dgate, &dup}) ensure(*buffer, N * I);
+  for (auto* buffer : {&datt, &dq}) ensure(*buffer, N * QD);
+  for (auto* buffer : {&dk, &dv}) ensure(*buffer, N * KVD);
+  const bool full = mode == TrainMode::Full;
+
+  // lm_head, final norm
+  matmul_backward_input(dh.data(), dlogits.data(), lm_head.view(), N, H, V);
+  if (full) {
+    matmul_backward_weight(scratch_a.data(), dlogits.data(), w.final_normed.data(), N, H, V);
+    add_into(lm_head.grad.data(), scratch_a.data(), V * H);
+  }
+  std::fill(dx.begin(), dx.begin() + N * H, 0.0f);
+  Parameter& final_norm = parameter("model.norm.weight");
+  rmsnorm_backward(dx.data(), full ? final_norm.grad.data() : nullptr, dh.data(), w.final_input.data(),
+                   final_norm.f32.data(), w.final_rstd.data(), N, H);
+
+  for (int64_t l = c.layers - 1; l >= 0; --l) {
+    // MLP: x_next = middle + down(silu(gate(n2)) ⊙ up(n2)); dx holds ∂L/∂x_next.
+    linear_backward(dact.data(), dx.data(), w.activation[l].data(), l, kDownProj, N, mode, scratch_a.data(),
+                    scratch_b.data());
+    swiglu_backward(dgate.data(), dup.data(), dact.data(), w.gate[l].data(), w.up[l].data(), N * I);
+    linear_backward(dh.data(), dgate.data(), w.normed2[l].data(), l, kGateProj, N, mode, scratch_a.data(),
+                    scratch_b.data());
+    linear_backward(dh_part.data(), dup.data(), w.normed2[l].data(), l, kUpProj, N, mode, scratch_a.data(),
+                    scratch_b.data());
+    add_into(dh.data(), dh_part.data(), N * H);
+    Parameter& post_norm = layer_parameter(l, "post_attention_layernorm.weight");
+    rmsnorm_backward(dx.data(), full ? post_norm.grad.data() : nullptr, dh.data(), w.middle[l].data(),
+                     post_norm.f32.data(), w.rstd2[l].data(), N, H);
+    // Attention: middle = input + o(attention(q, k, v)); dx now holds ∂L/∂middle.
+    linear_backward(datt.data(), dx.data(), w.attention[l].data(), l, kOProj, N, mode, scratch_a.data(),
+                    scratch_b.data());
+    const AttentionShape shape{batch, seq_len, seq_len, seq_len, c.heads, c.kv_heads, D};
+    attention_backward(dq.data(), dk.data(), dv.data(), datt.data(), w.q[l].data(), w.k[l].data(), w.v[l].data(),
+                       w.attention[l].data(), w.lse[l].data(), shape);
+    rope_backward(dq.data(), dq.data(), w.positions.data(), rope_cos_.data(), rope_sin_.data(), N, c.heads, D,
+                  rope_positions_);
+    rope_backward(dk.data(), dk.data(), w.positions.data(), rope_cos_.data(), rope_sin_.data(), N, c.kv_heads, D,
+                  rope_positions_);
+    if (full && c.attention_bias) {
+      bias_backward(layer_parameter(l, "self_attn.q_proj.bias").grad.data(), dq.data(), N, QD);
+      bias_backward(layer_parameter(l, "self_attn.k_proj.bias").grad.data(), dk.data(), N, KVD);
+      bias_backward(layer_parameter(l, "self_attn.v_proj.bias").grad.data(), dv.data(), N, KVD);
+    }
+    linear_backward(dh.data(), dq.data(), w.normed1[l].data(), l, kQProj, N, mode, scratch_a.data(), scratch_b.data());
+    linear_backward(dh_part.data(), dk.data(), w.normed1[l].data(), l, kKProj, N, mode, scratch_a.data(),
+                    scratch_b.data());
+    add_into(dh.data(), dh_part.data(), N * H);
+    linear_backward(dh_part.data(), dv.data(), w.normed1[l].data(), l, kVProj, N, mode, scratch_a.data(),
+                    scratch_b.data());
+    add_into(dh.data(), dh_part.data(), N * H);
+    Parameter& input_norm = layer_parameter(l, "input_layernorm.weight");
+    rmsnorm_backward(dx.data(), full ? input_norm.grad.data() : nullptr, dh.data(), w.layer_input[l].data(),
+                     input_norm.f32.data(), w.rstd1[l].data(), N, H);
+  }
+  if (full) embedding_backward(embed_parameter().grad.data(), dx.data(), tokens, N, V, H);
+  return result;
+}
+
+}  // namespace pillow

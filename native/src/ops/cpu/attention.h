@@ -1,0 +1,30 @@
+// Causal grouped-query attention (GQA), softmax(q·kᵀ/√D)·v per head; query head h reads key/value
+// head h / (heads / kv_heads). Used for training (q_len == kv_len) and for KV-cache prefill/decode
+// (the queries are the last q_len positions of the kv_len keys).
+#pragma once
+#include <cstdint>
+
+namespace pillow {
+
+struct AttentionShape {
+  int64_t batch;
+  int64_t q_len;            // query rows per sequence
+  int64_t kv_len;           // key rows attended per sequence; query i sits at position kv_len − q_len + i
+  int64_t kv_batch_stride;  // rows between sequences in k / v (>= kv_len; the KV cache capacity)
+  int64_t heads;
+  int64_t kv_heads;         // divides heads
+  int64_t head_dim;
+};
+
+// out[B, q_len, heads·D]; lse[B, heads, q_len] (log-sum-exp of each softmax row, kept for the
+// backward; may be nullptr); q[B, q_len, heads·D]; k, v[B, kv_batch_stride, kv_heads·D].
+void attention_forward(float* out, float* lse, const float* q, const float* k, const float* v,
+                       const AttentionShape& shape);
+
+// Training form only (q_len == kv_len == kv_batch_stride = T). Overwrites dq[B,T,heads·D] and
+// dk, dv[B,T,kv_heads·D] from dout[B,T,heads·D] and the forward's q, k, v, out and lse. The
+// probabilities are recomputed from lse (flash-attention style), never stored.
+void attention_backward(float* dq, float* dk, float* dv, const float* dout, const float* q, const float* k,
+                        const float* v, const float* out, const float* lse, const AttentionShape& shape);
+
+}  // namespace pillow
