@@ -117,4 +117,99 @@ export type AddonTypes = {
   /** One token per row of logits [rows, vocab]; throws E_NONFINITE_LOGITS on NaN/Inf. */
   sample(logits: Float32Array, shape: SampleShape, options: NativeSamplingOptions): SampleResult;
   sampleAsync(logits: Float32Array, shape: SampleShape, options: NativeSamplingOptions): Promise<SampleResult>;
+  /** The native LLaMA-family model object (native/src/napi/model_binding.cc). */
+  LlamaModel: NativeLlamaModelConstructor;
 };
+
+// ---------------------------------------------------------------- LlamaModel (model_binding.cc)
+
+/** The model shape as the native LlamaModel takes it (core's ModelConfig fields). */
+export type NativeModelConfig = {
+  vocabSize: number;
+  hiddenSize: number;
+  intermediateSize: number;
+  numLayers: number;
+  numHeads: number;
+  numKeyValueHeads: number;
+  headDim: number;
+  maxPositionEmbeddings: number;
+  rmsNormEps: number;
+  ropeTheta: number;
+  ropeScaling:
+    | null
+    | { type: "linear"; factor: number }
+    | { type: "llama3"; factor: number; lowFreqFactor: number; highFreqFactor: number; originalMaxPositionEmbeddings: number };
+  tieWordEmbeddings: boolean;
+  attentionBias: boolean;
+};
+
+export type NativeTrainMode = "lora" | "full";
+
+export type NativeLoraModule = "q_proj" | "k_proj" | "v_proj" | "o_proj" | "gate_proj" | "up_proj" | "down_proj";
+
+export type NativeForwardOptions = {
+  /** Sequences in `tokens` (equal lengths, concatenated). Default 1. */
+  batch?: number;
+  /** Position of the first token (KV-cache continuation). Default 0. */
+  startPosition?: number;
+  /** Write keys/values to the KV cache and attend over it. Default false. */
+  useCache?: boolean;
+  /** Logits of each sequence's last position only ([batch, vocab]). Default false. */
+  lastOnly?: boolean;
+};
+
+export type NativeLossAndGradOptions = {
+  batch?: number;
+  mode: NativeTrainMode;
+  /** Add to the gradient buffers instead of overwriting them. Default false. */
+  accumulate?: boolean;
+  /** Gradients are those of gradScale · lossSum. Default 1. */
+  gradScale?: number;
+};
+
+export type NativeAdamWOptions = {
+  learningRate: number;
+  beta1?: number;
+  beta2?: number;
+  epsilon?: number;
+  weightDecay?: number;
+  /** 1-based step number (bias correction). */
+  step: number;
+  /** Clip the global gradient norm to this (torch.nn.utils.clip_grad_norm_); 0 = off. */
+  maxGradNorm?: number;
+};
+
+/**
+ * One LLaMA-family model held natively. Tensor names are HF names; gradient/optimizer keys are HF
+ * names (full mode) or "lora.<layer>.<module>.A|B" (the active adapter, lora mode).
+ */
+export interface NativeLlamaModel {
+  tensorNames(): string[];
+  missingTensors(): string[];
+  tensorShape(name: string): number[];
+  /** data: f32 values, or a Uint16Array of raw bf16 bits. storeAs "bf16" keeps linear weights in bf16. */
+  setTensor(name: string, data: Float32Array | Uint16Array, storeAs?: "f32" | "bf16"): void;
+  getTensor(name: string): Float32Array;
+  addAdapter(name: string, options: { rank: number; scale: number; targetModules: NativeLoraModule[] }): void;
+  removeAdapter(name: string): void;
+  adapterNames(): string[];
+  setAdapterTensor(adapter: string, layer: number, module: NativeLoraModule, which: "A" | "B", data: Float32Array): void;
+  getAdapterTensor(adapter: string, layer: number, module: NativeLoraModule, which: "A" | "B"): Float32Array;
+  setActiveAdapter(name: string | null): void;
+  activeAdapter(): string | null;
+  /** logits [batch·T, vocab] (or [batch, vocab] with lastOnly). */
+  forward(tokens: Int32Array, options?: NativeForwardOptions): Promise<Float32Array>;
+  /** Mean-pooled final hidden states [batch, hidden]. */
+  embed(tokens: Int32Array, options?: { batch?: number }): Promise<Float32Array>;
+  resetCache(): void;
+  /** labels aligned with tokens (HF); -100 = ignored. lossSum over `count` predicted targets. */
+  lossAndGrad(tokens: Int32Array, labels: Int32Array, options: NativeLossAndGradOptions): Promise<{ lossSum: number; count: number }>;
+  zeroGradients(mode: NativeTrainMode): void;
+  gradients(mode: NativeTrainMode): Record<string, Float32Array>;
+  adamwStep(mode: NativeTrainMode, options: NativeAdamWOptions): Promise<{ gradNorm: number }>;
+  optimizerState(mode: NativeTrainMode): Record<string, { m: Float32Array; v: Float32Array }>;
+  setOptimizerState(mode: NativeTrainMode, key: string, m: Float32Array, v: Float32Array): void;
+  resetOptimizerState(mode: NativeTrainMode): void;
+}
+
+export type NativeLlamaModelConstructor = new (config: NativeModelConfig) => NativeLlamaModel;
