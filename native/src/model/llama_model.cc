@@ -202,7 +202,8 @@ const LlamaModel::Adapter& LlamaModel::adapter(const std::string& name) const {
   return const_cast<LlamaModel*>(this)->adapter(name);
 }
 
-void LlamaModel::add_adapter(const std::string& name, int64_t rank, float scale, const std::vector<int>& modules) {
+void LlamaModel::add_adapter(const std::string& name, int64_t rank, float scale, const std::vector<int>& modules,
+                             const std::vector<int64_t>& layers) {
   std::lock_guard<std::mutex> lock(mutex_);
   if (name.empty()) throw_argument_error("adapter name must not be empty");
   if (adapters_.count(name)) throw_argument_error("an adapter named \"" + name + "\" already exists");
@@ -217,11 +218,18 @@ void LlamaModel::add_adapter(const std::string& name, int64_t rank, float scale,
     if (m < 0 || m >= kLinearModuleCount) throw_argument_error("unknown target module index " + std::to_string(m));
     a->targets[m] = true;
   }
+  a->layers.assign(static_cast<size_t>(config_.layers), layers.empty());
+  for (int64_t l : layers) {
+    if (l < 0 || l >= config_.layers) {
+      throw_argument_error("adapter layer " + std::to_string(l) + " is outside [0, " + std::to_string(config_.layers) + ")");
+    }
+    a->layers[static_cast<size_t>(l)] = true;
+  }
   const size_t slots = static_cast<size_t>(config_.layers * kLinearModuleCount);
   for (auto* v : {&a->a, &a->b, &a->grad_a, &a->grad_b, &a->m_a, &a->v_a, &a->m_b, &a->v_b}) v->resize(slots);
   for (int64_t l = 0; l < config_.layers; ++l) {
     for (int m = 0; m < kLinearModuleCount; ++m) {
-      if (!a->targets[m]) continue;
+      if (!a->targets_slot(l, m)) continue;
       int64_t in, out;
       linear_dimensions(config_, m, &in, &out);
       const size_t slot = static_cast<size_t>(l * kLinearModuleCount + m);
@@ -262,8 +270,9 @@ void LlamaModel::set_adapter_tensor(const std::string& name, int64_t layer, int 
   std::lock_guard<std::mutex> lock(mutex_);
   Adapter& a = adapter(name);
   check_slot(config_, layer, module);
-  if (!a.targets[module]) {
-    throw_argument_error("adapter \"" + name + "\" does not target " + kModuleNames[module]);
+  if (!a.targets_slot(layer, module)) {
+    throw_argument_error("adapter \"" + name + "\" does not target " + kModuleNames[module] + " of layer " +
+                         std::to_string(layer));
   }
   std::vector<float>& slot = (is_b ? a.b : a.a)[static_cast<size_t>(layer * kLinearModuleCount + module)];
   if (size != static_cast<int64_t>(slot.size())) {
@@ -279,7 +288,10 @@ std::vector<float> LlamaModel::get_adapter_tensor(const std::string& name, int64
   std::lock_guard<std::mutex> lock(mutex_);
   const Adapter& a = adapter(name);
   check_slot(config_, layer, module);
-  if (!a.targets[module]) throw_argument_error("adapter \"" + name + "\" does not target " + kModuleNames[module]);
+  if (!a.targets_slot(layer, module)) {
+    throw_argument_error("adapter \"" + name + "\" does not target " + kModuleNames[module] + " of layer " +
+                         std::to_string(layer));
+  }
   return (is_b ? a.b : a.a)[static_cast<size_t>(layer * kLinearModuleCount + module)];
 }
 
@@ -302,7 +314,7 @@ std::vector<LlamaModel::Trainable> LlamaModel::trainables(TrainMode mode, bool a
     Adapter& a = *active_;
     for (int64_t l = 0; l < config_.layers; ++l) {
       for (int m = 0; m < kLinearModuleCount; ++m) {
-        if (!a.targets[m]) continue;
+        if (!a.targets_slot(l, m)) continue;
         const size_t slot = static_cast<size_t>(l * kLinearModuleCount + m);
         for (int which = 0; which < 2; ++which) {
           std::vector<float>& param = which ? a.b[slot] : a.a[slot];

@@ -76,7 +76,9 @@ class LlamaModel {
   std::vector<float> get_tensor(const std::string& name) const;
 
   // ---- LoRA adapters
-  void add_adapter(const std::string& name, int64_t rank, float scale, const std::vector<int>& modules);
+  // layers: the adapted layers (PEFT layers_to_transform); empty = every layer.
+  void add_adapter(const std::string& name, int64_t rank, float scale, const std::vector<int>& modules,
+                   const std::vector<int64_t>& layers);
   void remove_adapter(const std::string& name);
   std::vector<std::string> adapter_names() const;
   void set_adapter_tensor(const std::string& adapter, int64_t layer, int module, bool is_b, const float* data,

@@ -32,6 +32,9 @@ struct LlamaModel::Adapter {
   int64_t rank = 0;
   float scale = 1.0f;
   std::array<bool, kLinearModuleCount> targets{};
+  std::vector<bool> layers;  // PEFT layers_to_transform: the layers adapted (all by default)
+
+  bool targets_slot(int64_t layer, int module) const { return targets[module] && layers[static_cast<size_t>(layer)]; }
   // [layer · kLinearModuleCount + module]; A is [rank, in], B is [out, rank] (PEFT layouts)
   std::vector<std::vector<float>> a, b, grad_a, grad_b, m_a, v_a, m_b, v_b;
 };

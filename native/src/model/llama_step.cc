@@ -91,7 +91,7 @@ void LlamaModel::linear_forward(float* y, const float* x, int64_t layer, int mod
   int64_t in, out;
   linear_dimensions(config_, module, &in, &out);
   const Parameter& w = parameter(linear_weight_name(layer, module));
-  if (active_ && active_->targets[module]) {
+  if (active_ && active_->targets_slot(layer, module)) {
     const size_t slot = static_cast<size_t>(layer * kLinearModuleCount + module);
     lora_matmul_forward(y, x, w.view(), active_->a[slot].data(), active_->b[slot].data(), rows, in, out,
                         active_->rank, active_->scale);
@@ -106,7 +106,7 @@ void LlamaModel::linear_backward(float* dx, const float* dy, const float* x, int
   int64_t in, out;
   linear_dimensions(config_, module, &in, &out);
   Parameter& w = parameter(linear_weight_name(layer, module));
-  if (active_ && active_->targets[module]) {
+  if (active_ && active_->targets_slot(layer, module)) {
     const size_t slot = static_cast<size_t>(layer * kLinearModuleCount + module);
     const bool train_lora = mode == TrainMode::Lora;
     lora_matmul_backward(dx, train_lora ? scratch_a : nullptr, train_lora ? scratch_b : nullptr, dy, x, w.view(),

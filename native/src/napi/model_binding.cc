@@ -227,7 +227,7 @@ class ModelObject : public Napi::ObjectWrap<ModelObject> {
     });
   }
 
-  // addAdapter(name, { rank, scale, targetModules: string[] })
+  // addAdapter(name, { rank, scale, targetModules: string[], layers?: number[] })
   Napi::Value add_adapter(const Napi::CallbackInfo& info) {
     return call(info, [&]() -> Napi::Value {
       Napi::Env env = info.Env();
@@ -250,7 +250,22 @@ class ModelObject : public Napi::ObjectWrap<ModelObject> {
         }
         modules.push_back(index);
       }
-      model_->add_adapter(name, rank, static_cast<float>(scale), modules);
+      std::vector<int64_t> layers;
+      Napi::Value layers_value = o.Get("layers");
+      if (!layers_value.IsUndefined() && !layers_value.IsNull()) {
+        if (!layers_value.IsArray()) throw_error(env, kErrorType, "options.layers must be an array of layer indices");
+        Napi::Array layers_array = layers_value.As<Napi::Array>();
+        for (uint32_t i = 0; i < layers_array.Length(); ++i) {
+          Napi::Value l = layers_array.Get(i);
+          const double layer = l.IsNumber() ? l.As<Napi::Number>().DoubleValue() : -1;
+          if (layer != std::floor(layer) || layer < 0 || layer > 1e6) {
+            throw_error(env, kErrorArgument, "options.layers[" + std::to_string(i) + "] must be an integer >= 0");
+          }
+          layers.push_back(static_cast<int64_t>(layer));
+        }
+        if (layers.empty()) throw_error(env, kErrorArgument, "options.layers must not be empty (omit it for every layer)");
+      }
+      model_->add_adapter(name, rank, static_cast<float>(scale), modules, layers);
       return env.Undefined();
     });
   }

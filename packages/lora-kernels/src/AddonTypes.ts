@@ -190,7 +190,8 @@ export interface NativeLlamaModel {
   /** data: f32 values, or a Uint16Array of raw bf16 bits. storeAs "bf16" keeps linear weights in bf16. */
   setTensor(name: string, data: Float32Array | Uint16Array, storeAs?: "f32" | "bf16"): void;
   getTensor(name: string): Float32Array;
-  addAdapter(name: string, options: { rank: number; scale: number; targetModules: NativeLoraModule[] }): void;
+  /** layers: the adapted layers (PEFT layers_to_transform); omitted = all. */
+  addAdapter(name: string, options: { rank: number; scale: number; targetModules: NativeLoraModule[]; layers?: number[] }): void;
   removeAdapter(name: string): void;
   adapterNames(): string[];
   setAdapterTensor(adapter: string, layer: number, module: NativeLoraModule, which: "A" | "B", data: Float32Array): void;

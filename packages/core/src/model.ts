@@ -1,0 +1,555 @@
+// A loaded LLaMA-family model: the HF config, the tokenizer and the native model object (weights,
+// LoRA adapters, KV cache). Every whole-model step is one native call that runs off the JS thread.
+import fs from "node:fs";
+import path from "node:path";
+import { loadAddon, type NativeLlamaModel, type NativeModelConfig, type NativeTrainMode, sample, setThreads } from "@pillow/lora-kernels";
+import { type ModelConfig, readModelConfig } from "./config.js";
+import { CheckpointError } from "./errors.js";
+import {
+  ADAPTER_WEIGHTS_FILE,
+  hfTensorName,
+  isLoraTarget,
+  LINEAR_MODULES,
+  type LinearModule,
+  type LoraConfig,
+  loraScale,
+  parsePeftTensorName,
+  peftTensorName,
+  readAdapterConfig,
+  writeAdapterConfig,
+} from "./peft.js";
+import { Random } from "./random.js";
+import { SafetensorsCheckpoint, writeSafetensors } from "./safetensors.js";
+import { Tokenizer } from "./tokenizer.js";
+
+export type ModelDtype = "f32" | "bf16";
+export type TrainMode = NativeTrainMode;
+
+export type LoadModelOptions = {
+  /** Weight storage: f32 (default), or bf16 linear weights with f32 compute (inference and LoRA training). */
+  dtype?: ModelDtype;
+  /** Native thread-pool size (process-wide). Default: every core. */
+  threads?: number;
+};
+
+export type AdapterOptions = {
+  r: number;
+  alpha: number;
+  targetModules: LinearModule[];
+  /** Recorded in adapter_config.json; training does not apply dropout (see README). */
+  dropout?: number;
+  rslora?: boolean;
+  /** Seed of the A initialisation (kaiming-uniform, as PEFT); B starts at zero. */
+  seed?: number;
+};
+
+export type GenerationOptions = {
+  maxNewTokens?: number;
+  /** 0 (default) = greedy. */
+  temperature?: number;
+  topK?: number;
+  topP?: number;
+  minP?: number;
+  repetitionPenalty?: number;
+  seed?: number;
+  /** Stop before the first occurrence of any of these strings (not included in the text). */
+  stop?: string[];
+  /** Keep going past end-of-sequence tokens. */
+  ignoreEos?: boolean;
+  /** Encode the prompt with the tokenizer's special tokens (BOS). Default true. */
+  addSpecialTokens?: boolean;
+};
+
+export type GenerationResult = { text: string; tokens: Int32Array; finishReason: "stop" | "length" | "eos" };
+export type GenerationChunk = { token: number; text: string };
+
+export type LossAndGradInput = {
+  tokens: Int32Array;
+  /** Aligned with tokens (HF `labels`): the loss at position t predicts labels[t + 1]; -100 = ignored. */
+  labels: Int32Array;
+  /** Sequences of equal length concatenated in tokens/labels. Default 1. */
+  batch?: number;
+  /** Default: "lora" when an adapter is active, else "full". */
+  mode?: TrainMode;
+};
+
+/** Number of targets the loss averages over: labels[t + 1] != -100 within each sequence. */
+export function countTargets(labels: Int32Array, batch = 1): number {
+  const length = labels.length / batch;
+  let count = 0;
+  for (let b = 0; b < batch; b++) {
+    for (let t = 1; t < length; t++) if (labels[b * length + t] !== -100) count++;
+  }
+  return count;
+}
+
+export class ModelError extends Error {
+  readonly code: string;
+  constructor(code: string, message: string) {
+    super(message);
+    this.name = "ModelError";
+    this.code = code;
+  }
+}
+
+function nativeConfig(config: ModelConfig): NativeModelConfig {
+  return {
+    vocabSize: config.vocabSize,
+    hiddenSize: config.hiddenSize,
+    intermediateSize: config.intermediateSize,
+    numLayers: config.numLayers,
+    numHeads: config.numHeads,
+    numKeyValueHeads: config.numKeyValueHeads,
+    headDim: config.headDim,
+    maxPositionEmbeddings: config.maxPositionEmbeddings,
+    rmsNormEps: config.rmsNormEps,
+    ropeTheta: config.ropeTheta,
+    ropeScaling: config.ropeScaling,
+    tieWordEmbeddings: config.tieWordEmbeddings,
+    attentionBias: config.attentionBias,
+  };
+}
+
+function linearInFeatures(config: ModelConfig, module: LinearModule): number {
+  if (module === "o_proj") return config.numHeads * config.headDim;
+  if (module === "down_proj") return config.intermediateSize;
+  return config.hiddenSize;
+}
+
+/** The layers a LoRA config adapts, or undefined for all (throws for a selection native cannot hold). */
+function adaptedLayers(config: ModelConfig, lora: LoraConfig, source: string): { modules: LinearModule[]; layers?: number[] } {
+  const modules = LINEAR_MODULES.filter((module) => Array.from({ length: config.numLayers }, (_, l) => l).some((l) => isLoraTarget(lora, l, module)));
+  const layers = Array.from({ length: config.numLayers }, (_, l) => l).filter((l) => modules.some((module) => isLoraTarget(lora, l, module)));
+  for (const l of layers) {
+    for (const module of modules) {
+      if (!isLoraTarget(lora, l, module)) {
+        throw new ModelError("E_UNSUPPORTED", `${source}: the adapter targets ${module} in some layers but not in layer ${l}; pillow needs the same modules in every adapted layer`);
+      }
+    }
+  }
+  if (modules.length === 0) throw new ModelError("E_ARGUMENT", `${source}: the adapter targets no linear module of this model`);
+  return { modules, layers: layers.length === config.numLayers ? undefined : layers };
+}
+
+export class Model {
+  readonly config: ModelConfig;
+  /** null when the model folder has no tokenizer.json (token-id input only). */
+  readonly tokenizer: Tokenizer | null;
+  readonly directory: string;
+  readonly dtype: ModelDtype;
+  /** The native model object; use the methods of Model unless you need the raw steps. */
+  readonly native: NativeLlamaModel;
+  private readonly adapters = new Map<string, LoraConfig>();
+  private active: string | null = null;
+  private queue: Promise<unknown> = Promise.resolve();
+
+  constructor(config: ModelConfig, native: NativeLlamaModel, tokenizer: Tokenizer | null, directory: string, dtype: ModelDtype) {
+    this.config = config;
+    this.native = native;
+    this.tokenizer = tokenizer;
+    this.directory = directory;
+    this.dtype = dtype;
+  }
+
+  /** Runs steps that use the KV cache or the active adapter one at a time (generation is several calls). */
+  exclusive<T>(body: () => Promise<T>): Promise<T> {
+    const run = this.queue.then(body, body);
+    this.queue = run.catch(() => undefined);
+    return run;
+  }
+
+  private requireTokenizer(): Tokenizer {
+    if (!this.tokenizer) throw new ModelError("E_NO_TOKENIZER", `${this.directory} has no tokenizer.json: pass token ids (Int32Array) instead of text`);
+    return this.tokenizer;
+  }
+
+  private checkTokens(tokens: Int32Array, what = "tokens"): void {
+    if (!(tokens instanceof Int32Array)) throw new ModelError("E_TYPE", `${what} must be an Int32Array`);
+    if (tokens.length === 0) throw new ModelError("E_SHAPE", `${what} must not be empty`);
+    for (let i = 0; i < tokens.length; i++) {
+      if (tokens[i] < 0 || tokens[i] >= this.config.vocabSize) {
+        throw new ModelError("E_ARGUMENT", `${what}[${i}] = ${tokens[i]} is outside the vocabulary [0, ${this.config.vocabSize})`);
+      }
+    }
+  }
+
+  /** Logits [T, vocab] (row-major) of one sequence, with the active adapter applied. */
+  forward(tokens: Int32Array): Promise<Float32Array> {
+    this.checkTokens(tokens);
+    return this.native.forward(tokens, {});
+  }
+
+  // ------------------------------------------------------------------ adapters
+
+  get activeAdapter(): string | null {
+    return this.active;
+  }
+
+  adapterNames(): string[] {
+    return [...this.adapters.keys()];
+  }
+
+  adapterConfig(name: string): LoraConfig {
+    const config = this.adapters.get(name);
+    if (!config) throw new ModelError("E_ARGUMENT", `no adapter named "${name}" (have: ${this.adapterNames().join(", ") || "none"})`);
+    return config;
+  }
+
+  private registerAdapter(name: string, lora: LoraConfig, source: string): { modules: LinearModule[]; layers?: number[] } {
+    if (typeof name !== "string" || name.length === 0) throw new ModelError("E_ARGUMENT", "adapter name must be a non-empty string");
+    if (this.adapters.has(name)) throw new ModelError("E_ARGUMENT", `an adapter named "${name}" already exists`);
+    const selection = adaptedLayers(this.config, lora, source);
+    this.native.addAdapter(name, { rank: lora.r, scale: loraScale(lora), targetModules: selection.modules, layers: selection.layers });
+    this.adapters.set(name, lora);
+    return selection;
+  }
+
+  /** A new adapter initialised as PEFT does: A ~ kaiming-uniform(a=√5) = U(−1/√in, 1/√in), B = 0. */
+  addAdapter(name: string, options: AdapterOptions): void {
+    const { r, alpha } = options;
+    if (!Number.isInteger(r) || r < 1) throw new ModelError("E_ARGUMENT", `r must be an integer >= 1, got ${String(r)}`);
+    if (typeof alpha !== "number" || !Number.isFinite(alpha) || alpha <= 0) throw new ModelError("E_ARGUMENT", `alpha must be a number > 0, got ${String(alpha)}`);
+    if (!Array.isArray(options.targetModules) || options.targetModules.length === 0) {
+      throw new ModelError("E_ARGUMENT", `targetModules must list some of ${LINEAR_MODULES.join(", ")}`);
+    }
+    for (const module of options.targetModules) {
+      if (!(LINEAR_MODULES as readonly string[]).includes(module)) {
+        throw new ModelError("E_ARGUMENT", `targetModules: "${String(module)}" is not one of ${LINEAR_MODULES.join(", ")}`);
+      }
+    }
+    const dropout = options.dropout ?? 0;
+    if (!(dropout >= 0 && dropout < 1)) throw new ModelError("E_ARGUMENT", `dropout must be in [0, 1), got ${String(dropout)}`);
+    const lora: LoraConfig = {
+      r,
+      alpha,
+      targetModules: [...new Set(options.targetModules)],
+      dropout,
+      rslora: options.rslora ?? false,
+      bias: "none",
+      baseModel: this.directory,
+    };
+    const { modules, layers } = this.registerAdapter(name, lora, "addAdapter");
+    const random = new Random(options.seed ?? 0);
+    for (const layer of layers ?? Array.from({ length: this.config.numLayers }, (_, l) => l)) {
+      for (const module of modules) {
+        const inFeatures = linearInFeatures(this.config, module);
+        const bound = 1 / Math.sqrt(inFeatures);
+        const a = new Float32Array(r * inFeatures);
+        for (let i = 0; i < a.length; i++) a[i] = (2 * random.next() - 1) * bound;
+        this.native.setAdapterTensor(name, layer, module, "A", a);
+      }
+    }
+  }
+
+  /** Loads a PEFT adapter folder (adapter_config.json + adapter_model.safetensors). Returns its name. */
+  loadAdapter(dir: string, name: string = path.basename(path.resolve(dir))): string {
+    const lora = readAdapterConfig(dir);
+    const file = path.join(dir, ADAPTER_WEIGHTS_FILE);
+    const checkpoint = SafetensorsCheckpoint.open(file);
+    try {
+      const { modules, layers } = adaptedLayers(this.config, lora, file);
+      const expected = new Set<string>();
+      for (const layer of layers ?? Array.from({ length: this.config.numLayers }, (_, l) => l)) {
+        for (const module of modules) for (const part of ["A", "B"] as const) expected.add(peftTensorName(layer, module, part));
+      }
+      const found = new Map<string, string>();
+      for (const tensorName of checkpoint.names()) {
+        const parsed = parsePeftTensorName(tensorName);
+        if (!parsed) throw new CheckpointError("E_ARGUMENT", "not a LoRA factor of a linear layer (pillow loads lora_A/lora_B only)", { file, tensor: tensorName });
+        const canonical = peftTensorName(parsed.layer, parsed.module, parsed.part);
+        if (!expected.has(canonical)) throw new CheckpointError("E_ARGUMENT", "the adapter config does not target this layer/module", { file, tensor: tensorName });
+        found.set(canonical, tensorName);
+      }
+      for (const canonical of expected) {
+        if (!found.has(canonical)) throw new CheckpointError("E_MISSING_TENSOR", "missing from the adapter", { file, tensor: canonical });
+      }
+      this.registerAdapter(name, lora, file);
+      try {
+        for (const [canonical, tensorName] of found) {
+          const parsed = parsePeftTensorName(canonical);
+          if (!parsed) continue;
+          const info = checkpoint.info(tensorName);
+          const inFeatures = linearInFeatures(this.config, parsed.module);
+          const outFeatures = this.native.tensorShape(hfTensorName(parsed.layer, parsed.module))[0];
+          const want = parsed.part === "A" ? [lora.r, inFeatures] : [outFeatures, lora.r];
+          if (info.shape.length !== 2 || info.shape[0] !== want[0] || info.shape[1] !== want[1]) {
+            throw new CheckpointError("E_SHAPE", `shape [${info.shape.join(", ")}] does not match [${want.join(", ")}] (r = ${lora.r})`, { file, tensor: tensorName });
+          }
+          this.native.setAdapterTensor(name, parsed.layer, parsed.module, parsed.part, checkpoint.readFloat32(tensorName));
+        }
+      } catch (error) {
+        this.native.removeAdapter(name);
+        this.adapters.delete(name);
+        throw error;
+      }
+    } finally {
+      checkpoint.close();
+    }
+    return name;
+  }
+
+  /** The adapter's factors keyed by PEFT tensor names. */
+  adapterTensors(name: string): Record<string, Float32Array> {
+    const lora = this.adapterConfig(name);
+    const { modules, layers } = adaptedLayers(this.config, lora, name);
+    const tensors: Record<string, Float32Array> = {};
+    for (const layer of layers ?? Array.from({ length: this.config.numLayers }, (_, l) => l)) {
+      for (const module of modules) {
+        for (const part of ["A", "B"] as const) tensors[peftTensorName(layer, module, part)] = this.native.getAdapterTensor(name, layer, module, part);
+      }
+    }
+    return tensors;
+  }
+
+  /** Writes the adapter in PEFT format (adapter_config.json + adapter_model.safetensors, atomically). */
+  saveAdapter(name: string, dir: string): void {
+    const lora = this.adapterConfig(name);
+    fs.mkdirSync(dir, { recursive: true });
+    const tensors: Record<string, { dtype: "F32"; shape: number[]; data: Float32Array }> = {};
+    for (const [tensorName, data] of Object.entries(this.adapterTensors(name))) {
+      const parsed = parsePeftTensorName(tensorName);
+      if (!parsed) continue;
+      const inFeatures = linearInFeatures(this.config, parsed.module);
+      const shape = parsed.part === "A" ? [lora.r, inFeatures] : [data.length / lora.r, lora.r];
+      tensors[tensorName] = { dtype: "F32", shape, data };
+    }
+    writeSafetensors(path.join(dir, ADAPTER_WEIGHTS_FILE), tensors, { format: "pt" });
+    writeAdapterConfig(dir, lora);
+  }
+
+  setActiveAdapter(name: string | null): void {
+    if (name !== null) this.adapterConfig(name);
+    this.native.setActiveAdapter(name);
+    this.active = name;
+  }
+
+  removeAdapter(name: string): void {
+    this.adapterConfig(name);
+    this.native.removeAdapter(name);
+    this.adapters.delete(name);
+    if (this.active === name) this.active = null;
+  }
+
+  // ------------------------------------------------------------------ training steps
+
+  private resolveMode(mode: TrainMode | undefined): TrainMode {
+    const resolved = mode ?? (this.active ? "lora" : "full");
+    if (resolved !== "lora" && resolved !== "full") throw new ModelError("E_ARGUMENT", `mode must be "lora" or "full", got ${String(mode)}`);
+    if (resolved === "lora" && !this.active) throw new ModelError("E_ARGUMENT", "mode \"lora\" needs an active adapter (setActiveAdapter)");
+    if (resolved === "full" && this.active) throw new ModelError("E_ARGUMENT", "mode \"full\" trains the base weights: call setActiveAdapter(null) first");
+    if (resolved === "full" && this.dtype !== "f32") throw new ModelError("E_ARGUMENT", "full training needs dtype \"f32\"");
+    return resolved;
+  }
+
+  private checkLabels(input: LossAndGradInput): number {
+    this.checkTokens(input.tokens);
+    if (!(input.labels instanceof Int32Array)) throw new ModelError("E_TYPE", "labels must be an Int32Array");
+    if (input.labels.length !== input.tokens.length) {
+      throw new ModelError("E_SHAPE", `labels has length ${input.labels.length}, expected ${input.tokens.length} (one per token, HF-aligned)`);
+    }
+    const batch = input.batch ?? 1;
+    if (!Number.isInteger(batch) || batch < 1 || input.tokens.length % batch !== 0) {
+      throw new ModelError("E_SHAPE", `batch ${String(batch)} does not divide ${input.tokens.length} tokens`);
+    }
+    for (let i = 0; i < input.labels.length; i++) {
+      const label = input.labels[i];
+      if (label !== -100 && (label < 0 || label >= this.config.vocabSize)) {
+        throw new ModelError("E_ARGUMENT", `labels[${i}] = ${label} is outside the vocabulary [0, ${this.config.vocabSize}) and is not -100`);
+      }
+    }
+    return batch;
+  }
+
+  /** Gradient keys of the native model mapped to PEFT names (lora) or kept as HF names (full). */
+  private publicGradients(mode: TrainMode, native: Record<string, Float32Array>): Record<string, Float32Array> {
+    if (mode === "full") return native;
+    const grads: Record<string, Float32Array> = {};
+    for (const [key, value] of Object.entries(native)) {
+      const [, layer, module, part] = key.split(".");
+      grads[peftTensorName(Number(layer), module as LinearModule, part as "A" | "B")] = value;
+    }
+    return grads;
+  }
+
+  /**
+   * Mean cross-entropy over the non-ignored next-token targets and its gradients: the active
+   * adapter's A/B keyed by PEFT names (lora), or every weight keyed by HF names (full). With no
+   * target at all the loss is 0 and the gradients are zero.
+   */
+  async lossAndGrad(input: LossAndGradInput): Promise<{ loss: number; count: number; grads: Record<string, Float32Array> }> {
+    const mode = this.resolveMode(input.mode);
+    const batch = this.checkLabels(input);
+    const count = countTargets(input.labels, batch);
+    const result = await this.native.lossAndGrad(input.tokens, input.labels, { batch, mode, accumulate: false, gradScale: count > 0 ? 1 / count : 0 });
+    return { loss: count > 0 ? result.lossSum / count : 0, count, grads: this.publicGradients(mode, this.native.gradients(mode)) };
+  }
+
+  /** Adds the gradients of gradScale·Σloss to the native buffers; returns Σloss and the target count. */
+  accumulateGradients(input: LossAndGradInput, gradScale: number): Promise<{ lossSum: number; count: number }> {
+    const mode = this.resolveMode(input.mode);
+    const batch = this.checkLabels(input);
+    return this.native.lossAndGrad(input.tokens, input.labels, { batch, mode, accumulate: true, gradScale });
+  }
+
+  // ------------------------------------------------------------------ generation
+
+  private encodePrompt(prompt: string | Int32Array, addSpecialTokens: boolean): Int32Array {
+    const tokens = typeof prompt === "string" ? this.requireTokenizer().encode(prompt, { addSpecialTokens }) : prompt;
+    this.checkTokens(tokens, "prompt tokens");
+    return tokens;
+  }
+
+  private pick(logits: Float32Array, options: GenerationOptions, step: number, history: Int32Array): number {
+    const temperature = options.temperature ?? 0;
+    if (temperature === 0 && (options.repetitionPenalty ?? 1) === 1) {
+      let best = 0;
+      for (let i = 1; i < logits.length; i++) if (logits[i] > logits[best]) best = i;
+      if (!Number.isFinite(logits[best])) throw new ModelError("E_NONFINITE_LOGITS", "the model produced non-finite logits");
+      return best;
+    }
+    const result = sample(logits, { rows: 1, vocab: logits.length }, {
+      temperature,
+      topK: options.topK,
+      topP: options.topP,
+      minP: options.minP,
+      repetitionPenalty: options.repetitionPenalty,
+      previousTokens: [history],
+      seed: options.seed === undefined ? undefined : options.seed + step,
+    });
+    return result.tokens[0];
+  }
+
+  /**
+   * Streams generated tokens (KV cache: one prefill, then one native call per token). Each chunk
+   * carries the token and the text it adds; stop strings are never emitted.
+   */
+  async *generateStream(prompt: string | Int32Array, options: GenerationOptions = {}): AsyncGenerator<GenerationChunk, GenerationResult> {
+    const promptTokens = this.encodePrompt(prompt, options.addSpecialTokens ?? true);
+    const room = this.config.maxPositionEmbeddings - promptTokens.length;
+    if (room < 1) {
+      throw new ModelError("E_ARGUMENT", `the prompt has ${promptTokens.length} tokens; max_position_embeddings is ${this.config.maxPositionEmbeddings}`);
+    }
+    const maxNewTokens = Math.min(options.maxNewTokens ?? 128, room);
+    if (!Number.isInteger(maxNewTokens) || maxNewTokens < 0) throw new ModelError("E_ARGUMENT", `maxNewTokens must be an integer >= 0, got ${String(options.maxNewTokens)}`);
+    const stops = (options.stop ?? []).filter((s) => s.length > 0);
+    const eos = new Set(options.ignoreEos ? [] : [...this.config.eosTokenIds, ...(this.tokenizer?.eosTokenIds ?? [])]);
+    const generated: number[] = [];
+    let emitted = "";
+    let finishReason: GenerationResult["finishReason"] = "length";
+    const history = new Int32Array(promptTokens.length + maxNewTokens);
+    history.set(promptTokens);
+    let finalText = "";
+    // The KV cache and the active adapter must not change under us between the calls of one generation.
+    let release: () => void = () => undefined;
+    const turn = new Promise<void>((resolve) => {
+      release = resolve;
+    });
+    const previous = this.queue;
+    this.queue = previous.then(() => turn);
+    await previous.catch(() => undefined);
+    try {
+      if (maxNewTokens === 0) return { text: "", tokens: new Int32Array(0), finishReason };
+      let logits = await this.native.forward(promptTokens, { useCache: true, startPosition: 0, lastOnly: true });
+      for (let step = 0; step < maxNewTokens; step++) {
+        const token = this.pick(logits, options, step, history.subarray(0, promptTokens.length + generated.length));
+        if (eos.has(token)) {
+          finishReason = "eos";
+          break;
+        }
+        generated.push(token);
+        history[promptTokens.length + generated.length - 1] = token;
+        if (this.tokenizer) {
+          const text = this.tokenizer.decode(generated, { skipSpecialTokens: true });
+          const stopAt = stops.reduce((best, s) => {
+            const at = text.indexOf(s);
+            return at >= 0 && (best < 0 || at < best) ? at : best;
+          }, -1);
+          if (stopAt >= 0) {
+            finalText = text.slice(0, stopAt);
+            if (finalText.length > emitted.length) yield { token, text: finalText.slice(emitted.length) };
+            emitted = finalText;
+            finishReason = "stop";
+            break;
+          }
+          // Hold back text that could be the start of a stop string, and incomplete UTF-8 (U+FFFD).
+          let safe = text.endsWith("\uFFFD") ? text.slice(0, text.lastIndexOf("\uFFFD")) : text;
+          for (const s of stops) {
+            for (let k = Math.min(s.length - 1, safe.length); k > 0; k--) {
+              if (safe.endsWith(s.slice(0, k))) {
+                safe = safe.slice(0, safe.length - k);
+                break;
+              }
+            }
+          }
+          const delta = safe.length > emitted.length && safe.startsWith(emitted) ? safe.slice(emitted.length) : "";
+          emitted += delta;
+          finalText = text;
+          yield { token, text: delta };
+        } else {
+          yield { token, text: "" };
+        }
+        if (step + 1 < maxNewTokens) {
+          logits = await this.native.forward(Int32Array.of(token), { useCache: true, startPosition: promptTokens.length + generated.length - 1, lastOnly: true });
+        }
+      }
+    } finally {
+      release();
+    }
+    return { text: finalText, tokens: Int32Array.from(generated), finishReason };
+  }
+
+  /** Generates a continuation; `onToken` sees each chunk as it is produced. */
+  async generate(prompt: string | Int32Array, options: GenerationOptions & { onToken?: (chunk: GenerationChunk) => void } = {}): Promise<GenerationResult> {
+    const stream = this.generateStream(prompt, options);
+    for (;;) {
+      const next = await stream.next();
+      if (next.done) return next.value;
+      options.onToken?.(next.value);
+    }
+  }
+
+  /** One generation per prompt (run one after another: the KV cache holds one sequence). */
+  async generateBatch(prompts: Array<string | Int32Array>, options: GenerationOptions = {}): Promise<GenerationResult[]> {
+    const results: GenerationResult[] = [];
+    for (const prompt of prompts) results.push(await this.generate(prompt, options));
+    return results;
+  }
+
+  /** Mean-pooled final hidden states (after the final norm), one [hidden] vector per text. */
+  async embed(texts: Array<string | Int32Array>): Promise<Float32Array[]> {
+    const vectors: Float32Array[] = [];
+    for (const text of texts) {
+      const tokens = this.encodePrompt(text, true);
+      vectors.push(await this.exclusive(() => this.native.embed(tokens, {})));
+    }
+    return vectors;
+  }
+}
+
+/** Loads an HF model folder: config.json, model.safetensors (or a sharded index), tokenizer.json. */
+export async function loadModel(dir: string, options: LoadModelOptions = {}): Promise<Model> {
+  const dtype = options.dtype ?? "f32";
+  if (dtype !== "f32" && dtype !== "bf16") throw new ModelError("E_ARGUMENT", `dtype must be "f32" or "bf16", got ${String(dtype)}`);
+  if (options.threads !== undefined) setThreads(options.threads);
+  const config = readModelConfig(dir);
+  const tokenizer = fs.existsSync(path.join(dir, "tokenizer.json")) ? await Tokenizer.load(dir) : null;
+  const addon = loadAddon();
+  const native = new addon.LlamaModel(nativeConfig(config));
+  const checkpoint = SafetensorsCheckpoint.open(dir);
+  try {
+    for (const name of native.tensorNames()) {
+      const where = { file: checkpoint.path, tensor: name };
+      if (!checkpoint.has(name)) throw new CheckpointError("E_MISSING_TENSOR", "missing from the checkpoint (required by config.json)", where);
+      const info = checkpoint.info(name);
+      const want = native.tensorShape(name);
+      if (info.shape.length !== want.length || info.shape.some((d, i) => d !== want[i])) {
+        throw new CheckpointError("E_SHAPE", `shape [${info.shape.join(", ")}] does not match config.json's [${want.join(", ")}]`, where);
+      }
+      if (dtype === "bf16" && info.dtype === "BF16") native.setTensor(name, checkpoint.readBf16Bits(name), "bf16");
+      else native.setTensor(name, checkpoint.readFloat32(name), dtype);
+    }
+  } finally {
+    checkpoint.close();
+  }
+  return new Model(config, native, tokenizer, path.resolve(dir), dtype);
+}
