@@ -1,11 +1,4 @@
 export type { GenerateOptions, Generation, GenerationBackend } from "./backend.js";
-export {
-  createOpenAIBackend,
-  normalizeEndpoint,
-  OpenAIBackendError,
-  type OpenAIBackend,
-  type OpenAIBackendOptions,
-} from "./openai-backend.js";
 export type { Architecture, ModelConfig, RopeScaling } from "./config.js";
 export { parseModelConfig, readModelConfig, SUPPORTED_ARCHITECTURES, toHfConfigJson } from "./config.js";
 export type { CheckpointErrorCode, ConfigErrorCode, DataErrorCode } from "./errors.js";
@@ -19,6 +12,28 @@ export {
   float32ToBfloat16Bits,
   float32ToFloat16Bits,
 } from "./float16.js";
+export {
+  type AdapterOptions,
+  countTargets,
+  type GenerationChunk,
+  type GenerationOptions,
+  type GenerationResult,
+  type LoadModelOptions,
+  type LossAndGradInput,
+  loadModel,
+  Model,
+  type ModelDtype,
+  ModelError,
+  type TrainMode,
+} from "./model.js";
+export { NativeBackend, type NativeBackendOptions } from "./native-backend.js";
+export {
+  createOpenAIBackend,
+  normalizeEndpoint,
+  type OpenAIBackend,
+  OpenAIBackendError,
+  type OpenAIBackendOptions,
+} from "./openai-backend.js";
 export type { LinearModule, LoraConfig } from "./peft.js";
 export {
   ADAPTER_CONFIG_FILE,
@@ -35,6 +50,7 @@ export {
   toAdapterConfigJson,
   writeAdapterConfig,
 } from "./peft.js";
+export { Random } from "./random.js";
 export type { SafetensorsDType, TensorInfo, WritableTensor } from "./safetensors.js";
 export {
   SAFETENSORS_DTYPE_SIZES,
@@ -43,6 +59,16 @@ export {
   writeFileAtomically,
   writeSafetensors,
 } from "./safetensors.js";
+export { saveModel, TOKENIZER_FILES } from "./save-model.js";
+export {
+  BYTE_BOS_ID,
+  BYTE_EOS_ID,
+  BYTE_PAD_ID,
+  BYTE_VOCAB_SIZE,
+  byteTokenizerJson,
+  createTinyModel,
+  type TinyModelOptions,
+} from "./tiny-model.js";
 export type { ChatMessage } from "./tokenizer.js";
 export { Tokenizer } from "./tokenizer.js";
 export type { AlpacaExample, ChatExample, CompletionExample, InstructionExample, PromptFormatting } from "./data.js";
@@ -53,3 +79,4 @@ export type { GgufValue } from "./gguf-format.js";
 export { GgmlType, GgufTokenType, GgufValueType } from "./gguf-format.js";
 export type { GgufFile, GgufMetadataValue, GgufTensorInfo } from "./gguf-reader.js";
 export { readGguf } from "./gguf-reader.js";
+export { learningRateAt, type TrainingExample, type TrainOptions, type TrainResult, type TrainStepInfo, tokenizeExample, train } from "./train.js";

@@ -2,7 +2,8 @@
 // LoRA adapters, KV cache). Every whole-model step is one native call that runs off the JS thread.
 import fs from "node:fs";
 import path from "node:path";
-import { loadAddon, type NativeLlamaModel, type NativeModelConfig, type NativeTrainMode, sample, setThreads } from "@pillow/lora-kernels";
+import * as kernels from "@pillow/lora-kernels";
+import { loadAddon, type NativeLlamaModel, type NativeModelConfig, type NativeTrainMode, setThreads } from "@pillow/lora-kernels";
 import { type ModelConfig, readModelConfig } from "./config.js";
 import { CheckpointError } from "./errors.js";
 import {
@@ -60,7 +61,14 @@ export type GenerationOptions = {
   addSpecialTokens?: boolean;
 };
 
+type SampleFunction = (
+  logits: Float32Array,
+  shape: { rows: number; vocab: number },
+  options: { temperature?: number; topK?: number; topP?: number; minP?: number; repetitionPenalty?: number; previousTokens?: Int32Array[]; seed?: number },
+) => { tokens: Int32Array };
+
 export type GenerationResult = { text: string; tokens: Int32Array; finishReason: "stop" | "length" | "eos" };
+/** A generated token and the text it completes; token -1 is a final flush of held-back text. */
 export type GenerationChunk = { token: number; text: string };
 
 export type LossAndGradInput = {
@@ -407,6 +415,8 @@ export class Model {
       if (!Number.isFinite(logits[best])) throw new ModelError("E_NONFINITE_LOGITS", "the model produced non-finite logits");
       return best;
     }
+    const sample = (kernels as Record<string, unknown>).sample as SampleFunction | undefined;
+    if (typeof sample !== "function") throw new ModelError("E_UNSUPPORTED", "this build of @pillow/lora-kernels has no sampler: use temperature 0");
     const result = sample(logits, { rows: 1, vocab: logits.length }, {
       temperature,
       topK: options.topK,
@@ -421,25 +431,10 @@ export class Model {
 
   /**
    * Streams generated tokens (KV cache: one prefill, then one native call per token). Each chunk
-   * carries the token and the text it adds; stop strings are never emitted.
+   * carries the token and the text it adds; stop strings are never emitted. The model is held
+   * (see exclusive) from the first chunk to the end, so finish or return() the iterator.
    */
   async *generateStream(prompt: string | Int32Array, options: GenerationOptions = {}): AsyncGenerator<GenerationChunk, GenerationResult> {
-    const promptTokens = this.encodePrompt(prompt, options.addSpecialTokens ?? true);
-    const room = this.config.maxPositionEmbeddings - promptTokens.length;
-    if (room < 1) {
-      throw new ModelError("E_ARGUMENT", `the prompt has ${promptTokens.length} tokens; max_position_embeddings is ${this.config.maxPositionEmbeddings}`);
-    }
-    const maxNewTokens = Math.min(options.maxNewTokens ?? 128, room);
-    if (!Number.isInteger(maxNewTokens) || maxNewTokens < 0) throw new ModelError("E_ARGUMENT", `maxNewTokens must be an integer >= 0, got ${String(options.maxNewTokens)}`);
-    const stops = (options.stop ?? []).filter((s) => s.length > 0);
-    const eos = new Set(options.ignoreEos ? [] : [...this.config.eosTokenIds, ...(this.tokenizer?.eosTokenIds ?? [])]);
-    const generated: number[] = [];
-    let emitted = "";
-    let finishReason: GenerationResult["finishReason"] = "length";
-    const history = new Int32Array(promptTokens.length + maxNewTokens);
-    history.set(promptTokens);
-    let finalText = "";
-    // The KV cache and the active adapter must not change under us between the calls of one generation.
     let release: () => void = () => undefined;
     const turn = new Promise<void>((resolve) => {
       release = resolve;
@@ -448,59 +443,84 @@ export class Model {
     this.queue = previous.then(() => turn);
     await previous.catch(() => undefined);
     try {
-      if (maxNewTokens === 0) return { text: "", tokens: new Int32Array(0), finishReason };
-      let logits = await this.native.forward(promptTokens, { useCache: true, startPosition: 0, lastOnly: true });
-      for (let step = 0; step < maxNewTokens; step++) {
-        const token = this.pick(logits, options, step, history.subarray(0, promptTokens.length + generated.length));
-        if (eos.has(token)) {
-          finishReason = "eos";
-          break;
-        }
-        generated.push(token);
-        history[promptTokens.length + generated.length - 1] = token;
-        if (this.tokenizer) {
-          const text = this.tokenizer.decode(generated, { skipSpecialTokens: true });
-          const stopAt = stops.reduce((best, s) => {
-            const at = text.indexOf(s);
-            return at >= 0 && (best < 0 || at < best) ? at : best;
-          }, -1);
-          if (stopAt >= 0) {
-            finalText = text.slice(0, stopAt);
-            if (finalText.length > emitted.length) yield { token, text: finalText.slice(emitted.length) };
-            emitted = finalText;
-            finishReason = "stop";
-            break;
-          }
-          // Hold back text that could be the start of a stop string, and incomplete UTF-8 (U+FFFD).
-          let safe = text.endsWith("\uFFFD") ? text.slice(0, text.lastIndexOf("\uFFFD")) : text;
-          for (const s of stops) {
-            for (let k = Math.min(s.length - 1, safe.length); k > 0; k--) {
-              if (safe.endsWith(s.slice(0, k))) {
-                safe = safe.slice(0, safe.length - k);
-                break;
-              }
-            }
-          }
-          const delta = safe.length > emitted.length && safe.startsWith(emitted) ? safe.slice(emitted.length) : "";
-          emitted += delta;
-          finalText = text;
-          yield { token, text: delta };
-        } else {
-          yield { token, text: "" };
-        }
-        if (step + 1 < maxNewTokens) {
-          logits = await this.native.forward(Int32Array.of(token), { useCache: true, startPosition: promptTokens.length + generated.length - 1, lastOnly: true });
-        }
-      }
+      return yield* this.streamUnlocked(prompt, options);
     } finally {
       release();
+    }
+  }
+
+  /** generateStream for a caller that already holds exclusive(). */
+  async *streamUnlocked(prompt: string | Int32Array, options: GenerationOptions = {}): AsyncGenerator<GenerationChunk, GenerationResult> {
+    const promptTokens = this.encodePrompt(prompt, options.addSpecialTokens ?? true);
+    const room = this.config.maxPositionEmbeddings - promptTokens.length;
+    if (room < 1) {
+      throw new ModelError("E_ARGUMENT", `the prompt has ${promptTokens.length} tokens; max_position_embeddings is ${this.config.maxPositionEmbeddings}`);
+    }
+    const requested = options.maxNewTokens ?? 128;
+    if (!Number.isInteger(requested) || requested < 0) throw new ModelError("E_ARGUMENT", `maxNewTokens must be an integer >= 0, got ${String(options.maxNewTokens)}`);
+    const maxNewTokens = Math.min(requested, room);
+    const stops = (options.stop ?? []).filter((s) => typeof s === "string" && s.length > 0);
+    const eos = new Set(options.ignoreEos ? [] : [...this.config.eosTokenIds, ...(this.tokenizer?.eosTokenIds ?? [])]);
+    const generated: number[] = [];
+    const history = new Int32Array(promptTokens.length + maxNewTokens);
+    history.set(promptTokens);
+    let emitted = "";
+    let finalText = "";
+    let finishReason: GenerationResult["finishReason"] = "length";
+    if (maxNewTokens === 0) return { text: "", tokens: new Int32Array(0), finishReason };
+    let logits = await this.native.forward(promptTokens, { useCache: true, startPosition: 0, lastOnly: true });
+    for (let step = 0; step < maxNewTokens; step++) {
+      const token = this.pick(logits, options, step, history.subarray(0, promptTokens.length + generated.length));
+      if (eos.has(token)) {
+        finishReason = "eos";
+        break;
+      }
+      generated.push(token);
+      history[promptTokens.length + generated.length - 1] = token;
+      if (this.tokenizer) {
+        const text = this.tokenizer.decode(generated, { skipSpecialTokens: true });
+        let stopAt = -1;
+        for (const s of stops) {
+          const at = text.indexOf(s);
+          if (at >= 0 && (stopAt < 0 || at < stopAt)) stopAt = at;
+        }
+        if (stopAt >= 0) {
+          finalText = text.slice(0, stopAt);
+          if (finalText.length > emitted.length && finalText.startsWith(emitted)) yield { token, text: finalText.slice(emitted.length) };
+          finishReason = "stop";
+          break;
+        }
+        // Hold back text that may begin a stop string, and an incomplete UTF-8 sequence (U+FFFD).
+        let safe = text.replace(/\uFFFD+$/, "");
+        for (const s of stops) {
+          for (let k = Math.min(s.length - 1, safe.length); k > 0; k--) {
+            if (safe.endsWith(s.slice(0, k))) {
+              safe = safe.slice(0, safe.length - k);
+              break;
+            }
+          }
+        }
+        const delta = safe.length > emitted.length && safe.startsWith(emitted) ? safe.slice(emitted.length) : "";
+        emitted += delta;
+        finalText = text;
+        yield { token, text: delta };
+      } else {
+        yield { token, text: "" };
+      }
+      if (step + 1 < maxNewTokens) {
+        logits = await this.native.forward(Int32Array.of(token), { useCache: true, startPosition: promptTokens.length + generated.length - 1, lastOnly: true });
+      }
+    }
+    // Text held back (a partial stop string or UTF-8 sequence) is flushed once generation is over.
+    if (finishReason !== "stop" && finalText.length > emitted.length && finalText.startsWith(emitted)) {
+      yield { token: -1, text: finalText.slice(emitted.length) };
     }
     return { text: finalText, tokens: Int32Array.from(generated), finishReason };
   }
 
-  /** Generates a continuation; `onToken` sees each chunk as it is produced. */
-  async generate(prompt: string | Int32Array, options: GenerationOptions & { onToken?: (chunk: GenerationChunk) => void } = {}): Promise<GenerationResult> {
-    const stream = this.generateStream(prompt, options);
+  /** generate for a caller that already holds exclusive(). */
+  async generateUnlocked(prompt: string | Int32Array, options: GenerationOptions & { onToken?: (chunk: GenerationChunk) => void } = {}): Promise<GenerationResult> {
+    const stream = this.streamUnlocked(prompt, options);
     for (;;) {
       const next = await stream.next();
       if (next.done) return next.value;
@@ -508,20 +528,29 @@ export class Model {
     }
   }
 
+  /** Generates a continuation; `onToken` sees each chunk as it is produced. */
+  generate(prompt: string | Int32Array, options: GenerationOptions & { onToken?: (chunk: GenerationChunk) => void } = {}): Promise<GenerationResult> {
+    return this.exclusive(() => this.generateUnlocked(prompt, options));
+  }
+
   /** One generation per prompt (run one after another: the KV cache holds one sequence). */
-  async generateBatch(prompts: Array<string | Int32Array>, options: GenerationOptions = {}): Promise<GenerationResult[]> {
-    const results: GenerationResult[] = [];
-    for (const prompt of prompts) results.push(await this.generate(prompt, options));
-    return results;
+  generateBatch(prompts: Array<string | Int32Array>, options: GenerationOptions = {}): Promise<GenerationResult[]> {
+    return this.exclusive(async () => {
+      const results: GenerationResult[] = [];
+      for (const prompt of prompts) results.push(await this.generateUnlocked(prompt, options));
+      return results;
+    });
   }
 
   /** Mean-pooled final hidden states (after the final norm), one [hidden] vector per text. */
-  async embed(texts: Array<string | Int32Array>): Promise<Float32Array[]> {
+  embed(texts: Array<string | Int32Array>): Promise<Float32Array[]> {
+    return this.exclusive(() => this.embedUnlocked(texts));
+  }
+
+  /** embed for a caller that already holds exclusive(). */
+  async embedUnlocked(texts: Array<string | Int32Array>): Promise<Float32Array[]> {
     const vectors: Float32Array[] = [];
-    for (const text of texts) {
-      const tokens = this.encodePrompt(text, true);
-      vectors.push(await this.exclusive(() => this.native.embed(tokens, {})));
-    }
+    for (const text of texts) vectors.push(await this.native.embed(this.encodePrompt(text, true), {}));
     return vectors;
   }
 }

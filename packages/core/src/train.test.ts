@@ -1,0 +1,133 @@
+// Training, adapters and saving on a small random model with the byte tokenizer.
+import fs from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { loadModel } from "./model.js";
+import { NativeBackend } from "./native-backend.js";
+import { saveModel } from "./save-model.js";
+import { createTinyModel } from "./tiny-model.js";
+import { learningRateAt, type TrainingExample, train } from "./train.js";
+
+let root = "";
+let modelDir = "";
+
+beforeAll(() => {
+  root = fs.mkdtempSync(path.join(os.tmpdir(), "pillow-train-"));
+  modelDir = path.join(root, "tiny");
+  createTinyModel(modelDir, { hiddenSize: 32, numLayers: 2, numHeads: 4, numKeyValueHeads: 2, maxPositionEmbeddings: 128, seed: 7, initStd: 0.3 });
+});
+
+afterAll(() => fs.rmSync(root, { recursive: true, force: true }));
+
+const ALL = ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"] as const;
+const dataset: TrainingExample[] = Array.from({ length: 12 }, (_, i) => ({ prompt: `n=${i};`, response: `${"ab"[i % 2].repeat(3)}` }));
+
+function logitsEqual(a: Float32Array, b: Float32Array): boolean {
+  return a.length === b.length && a.every((value, i) => value === b[i]);
+}
+
+describe("learning-rate schedule (HF semantics)", () => {
+  it("warms up linearly from 0 and decays by a half cosine", () => {
+    expect(learningRateAt(0, 10, 1, 2, "cosine")).toBe(0);
+    expect(learningRateAt(1, 10, 1, 2, "cosine")).toBe(0.5);
+    expect(learningRateAt(2, 10, 1, 2, "cosine")).toBe(1);
+    expect(learningRateAt(6, 10, 1, 2, "cosine")).toBeCloseTo(0.5, 12);
+    expect(learningRateAt(10, 10, 1, 2, "cosine")).toBeCloseTo(0, 12);
+    expect(learningRateAt(7, 10, 3, 2, "constant")).toBe(3);
+  });
+});
+
+describe("LoRA training", () => {
+  it("lowers the loss; the saved adapter loads back to identical logits", async () => {
+    const model = await loadModel(modelDir);
+    model.addAdapter("task", { r: 4, alpha: 8, targetModules: [...ALL], seed: 1 });
+    model.setActiveAdapter("task");
+    const probe = model.tokenizer?.encode("n=3;aaa") as Int32Array;
+    // B starts at zero: the fresh adapter changes nothing.
+    model.setActiveAdapter(null);
+    const base = await model.forward(probe);
+    model.setActiveAdapter("task");
+    expect(logitsEqual(await model.forward(probe), base)).toBe(true);
+    const result = await train(model, dataset, { epochs: 8, batchSize: 4, lr: 2e-2, warmup: 2 });
+    expect(result.steps).toBe(24);
+    expect(result.losses.every(Number.isFinite)).toBe(true);
+    expect(result.finalLoss).toBeLessThan(result.losses[0] * 0.5);
+    const trained = await model.forward(probe);
+    expect(logitsEqual(trained, base)).toBe(false);
+    const adapterDir = path.join(root, "adapter");
+    model.saveAdapter("task", adapterDir);
+    const config = JSON.parse(fs.readFileSync(path.join(adapterDir, "adapter_config.json"), "utf8"));
+    expect(config).toMatchObject({ r: 4, lora_alpha: 8, peft_type: "LORA" });
+    const reloaded = await loadModel(modelDir);
+    reloaded.loadAdapter(adapterDir, "again");
+    reloaded.setActiveAdapter("again");
+    expect(logitsEqual(await reloaded.forward(probe), trained)).toBe(true);
+    // The model learned the task: greedy answer for an even n is "aaa".
+    const answer = await model.generate("n=4;", { maxNewTokens: 3 });
+    expect(answer.text).toBe("aaa");
+  });
+
+  it("resume continues the exact same loss curve", async () => {
+    const options = { epochs: 4, batchSize: 2, gradAccum: 2, lr: 1e-2, warmup: 1, seed: 5 } as const;
+    const reference = await loadModel(modelDir);
+    reference.addAdapter("a", { r: 2, alpha: 4, targetModules: ["q_proj", "v_proj", "down_proj"], seed: 9 });
+    reference.setActiveAdapter("a");
+    const full = await train(reference, dataset, options);
+
+    const checkpointDir = path.join(root, "checkpoints");
+    const first = await loadModel(modelDir);
+    first.addAdapter("a", { r: 2, alpha: 4, targetModules: ["q_proj", "v_proj", "down_proj"], seed: 9 });
+    first.setActiveAdapter("a");
+    const part = await train(first, dataset, { ...options, checkpointDir, checkpointEvery: 2, maxSteps: 5 });
+    expect(part.steps).toBe(5);
+    expect(fs.readdirSync(checkpointDir).sort()).toEqual(["checkpoint-5", "latest.json"]);
+
+    const second = await loadModel(modelDir);
+    second.addAdapter("a", { r: 2, alpha: 4, targetModules: ["q_proj", "v_proj", "down_proj"], seed: 123 });
+    second.setActiveAdapter("a");
+    const rest = await train(second, dataset, { ...options, checkpointDir, resume: true });
+    expect(rest.resumedFrom).toBe(5);
+    expect(rest.losses).toEqual(full.losses);
+  });
+});
+
+describe("full training and saveModel", () => {
+  it("lowers the loss and the saved model loads back identically", async () => {
+    const model = await loadModel(modelDir);
+    const texts: TrainingExample[] = Array.from({ length: 8 }, () => ({ text: "abcabcabcabc" }));
+    const result = await train(model, texts, { mode: "full", epochs: 6, batchSize: 4, lr: 1e-2 });
+    expect(result.finalLoss).toBeLessThan(result.losses[0] * 0.5);
+    const probe = Int32Array.of(256, 97, 98, 99, 97);
+    const logits = await model.forward(probe);
+    const saved = path.join(root, "saved");
+    saveModel(model, saved);
+    expect(fs.existsSync(path.join(saved, "tokenizer.json"))).toBe(true);
+    const reloaded = await loadModel(saved);
+    expect(logitsEqual(await reloaded.forward(probe), logits)).toBe(true);
+    expect(reloaded.config.hiddenSize).toBe(32);
+  });
+});
+
+describe("generation", () => {
+  it("streams, stops at stop strings, and serves as a GenerationBackend", async () => {
+    const model = await loadModel(modelDir);
+    await train(model, Array.from({ length: 4 }, () => ({ text: "hello abcabcabcabc" })), { mode: "full", epochs: 10, batchSize: 4, lr: 2e-2 });
+    const chunks: string[] = [];
+    const greedy = await model.generate("hello ", { maxNewTokens: 8, ignoreEos: true, onToken: (c) => chunks.push(c.text) });
+    expect(greedy.tokens.length).toBe(8);
+    expect(greedy.text).toBe("abcabcab");
+    expect(chunks.join("")).toBe(greedy.text);
+    const stopped = await model.generate("hello ", { maxNewTokens: 8, ignoreEos: true, stop: ["ca"] });
+    expect(stopped.finishReason).toBe("stop");
+    expect(stopped.text).toBe("ab");
+    const backend = new NativeBackend(model);
+    const [a, b] = await backend.generateBatch(["hello ", "hello abc"], { maxNewTokens: 3 });
+    expect(a.text).toBe("abc");
+    expect(b.text).toBe("abc");
+    const embeddings = await backend.embed(["abc", "abd"]);
+    expect(embeddings).toHaveLength(2);
+    expect(embeddings[0].length).toBe(32);
+    expect(embeddings[0]).not.toEqual(embeddings[1]);
+  });
+});
