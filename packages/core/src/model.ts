@@ -2,8 +2,7 @@
 // LoRA adapters, KV cache). Every whole-model step is one native call that runs off the JS thread.
 import fs from "node:fs";
 import path from "node:path";
-import * as kernels from "@pillow/lora-kernels";
-import { loadAddon, type NativeLlamaModel, type NativeModelConfig, type NativeTrainMode, setThreads } from "@pillow/lora-kernels";
+import { loadAddon, type NativeLlamaModel, type NativeModelConfig, type NativeTrainMode, sample, setThreads } from "@pillow/lora-kernels";
 import { type ModelConfig, readModelConfig } from "./config.js";
 import { CheckpointError } from "./errors.js";
 import {
@@ -60,12 +59,6 @@ export type GenerationOptions = {
   /** Encode the prompt with the tokenizer's special tokens (BOS). Default true. */
   addSpecialTokens?: boolean;
 };
-
-type SampleFunction = (
-  logits: Float32Array,
-  shape: { rows: number; vocab: number },
-  options: { temperature?: number; topK?: number; topP?: number; minP?: number; repetitionPenalty?: number; previousTokens?: Int32Array[]; seed?: number },
-) => { tokens: Int32Array };
 
 export type GenerationResult = { text: string; tokens: Int32Array; finishReason: "stop" | "length" | "eos" };
 /** A generated token and the text it completes; token -1 is a final flush of held-back text. */
@@ -415,8 +408,6 @@ export class Model {
       if (!Number.isFinite(logits[best])) throw new ModelError("E_NONFINITE_LOGITS", "the model produced non-finite logits");
       return best;
     }
-    const sample = (kernels as Record<string, unknown>).sample as SampleFunction | undefined;
-    if (typeof sample !== "function") throw new ModelError("E_UNSUPPORTED", "this build of @pillow/lora-kernels has no sampler: use temperature 0");
     const result = sample(logits, { rows: 1, vocab: logits.length }, {
       temperature,
       topK: options.topK,

@@ -121,6 +121,10 @@ describe("generation", () => {
     const stopped = await model.generate("hello ", { maxNewTokens: 8, ignoreEos: true, stop: ["ca"] });
     expect(stopped.finishReason).toBe("stop");
     expect(stopped.text).toBe("ab");
+    const sampledA = await model.generate("hello ", { maxNewTokens: 6, temperature: 1.5, topK: 50, seed: 11, ignoreEos: true });
+    const sampledB = await model.generate("hello ", { maxNewTokens: 6, temperature: 1.5, topK: 50, seed: 11, ignoreEos: true });
+    expect(sampledA.tokens).toEqual(sampledB.tokens);
+    expect(sampledA.tokens.length).toBe(6);
     const backend = new NativeBackend(model);
     const [a, b] = await backend.generateBatch(["hello ", "hello abc"], { maxNewTokens: 3 });
     expect(a.text).toBe("abc");
