@@ -1,6 +1,8 @@
 export type { GenerateOptions, Generation, GenerationBackend } from "./backend.js";
 export type { Architecture, ModelConfig, RopeScaling } from "./config.js";
 export { parseModelConfig, readModelConfig, SUPPORTED_ARCHITECTURES, toHfConfigJson } from "./config.js";
+export type { AlpacaExample, ChatExample, CompletionExample, InstructionExample, PromptFormatting } from "./data.js";
+export { parseInstructionRecord, readInstructionFile, toPromptCompletion } from "./data.js";
 export type { CheckpointErrorCode, ConfigErrorCode, DataErrorCode } from "./errors.js";
 export { CheckpointError, ConfigError, DataError } from "./errors.js";
 export {
@@ -12,6 +14,12 @@ export {
   float32ToBfloat16Bits,
   float32ToFloat16Bits,
 } from "./float16.js";
+export type { GgufLoraExport, GgufModelExport, TensorRecord, TensorSource } from "./gguf.js";
+export { ggufTensorName, llama3RopeFactors, permuteRowsForGgufRope, writeGguf, writeLoraGguf } from "./gguf.js";
+export type { GgufValue } from "./gguf-format.js";
+export { GgmlType, GgufTokenType, GgufValueType } from "./gguf-format.js";
+export type { GgufFile, GgufMetadataValue, GgufTensorInfo } from "./gguf-reader.js";
+export { readGguf } from "./gguf-reader.js";
 export {
   type AdapterOptions,
   countTargets,
@@ -71,12 +79,4 @@ export {
 } from "./tiny-model.js";
 export type { ChatMessage } from "./tokenizer.js";
 export { Tokenizer } from "./tokenizer.js";
-export type { AlpacaExample, ChatExample, CompletionExample, InstructionExample, PromptFormatting } from "./data.js";
-export { parseInstructionRecord, readInstructionFile, toPromptCompletion } from "./data.js";
-export type { GgufLoraExport, GgufModelExport, TensorRecord, TensorSource } from "./gguf.js";
-export { ggufTensorName, llama3RopeFactors, permuteRowsForGgufRope, writeGguf, writeLoraGguf } from "./gguf.js";
-export type { GgufValue } from "./gguf-format.js";
-export { GgmlType, GgufTokenType, GgufValueType } from "./gguf-format.js";
-export type { GgufFile, GgufMetadataValue, GgufTensorInfo } from "./gguf-reader.js";
-export { readGguf } from "./gguf-reader.js";
 export { learningRateAt, type TrainingExample, type TrainOptions, type TrainResult, type TrainStepInfo, tokenizeExample, train } from "./train.js";
