@@ -1,7 +1,23 @@
 // @pillow/suite: the 16-task instruction suite, its prompt template and the tiny model's assets.
+export { buildPretrainingCorpus, type CorpusDocument, type CorpusOptions } from "./corpus.js";
+export {
+  buildEvaluationPrompts,
+  type EvaluationPrompt,
+  evaluationTable,
+  scoreEvaluation,
+  type TaskScore,
+  tinyPromptBudget,
+} from "./evaluation.js";
 export { type ExportedFile, exportSuiteJsonl } from "./export.js";
-export { fitDemonstrations, formatDemonstration, formatPrompt, type PromptInput, promptStopStrings } from "./prompt.js";
+export {
+  fitDemonstrations,
+  formatDemonstration,
+  formatPrompt,
+  type PromptInput,
+  promptStopStrings,
+} from "./prompt.js";
 export { createRandom, hashString, type Random } from "./random.js";
+export { longestCommonSubsequence, rougeL, rougeTokens } from "./rouge.js";
 export {
   buildSuite,
   type Instance,
@@ -13,3 +29,20 @@ export {
   type SuiteTask,
 } from "./suite.js";
 export { type TaskName, taskNames } from "./tasks/index.js";
+export {
+  type TinyModelShape,
+  tinyGenerationConfig,
+  tinyModelConfig,
+  tinyModelDir,
+  tinyModelShape,
+  writeTinyModelAssets,
+} from "./tinyModel.js";
+export {
+  bosTokenId,
+  buildByteTokenizerJson,
+  buildTokenizerConfigJson,
+  byteTokenizerVocabSize,
+  eosTokenId,
+  padTokenId,
+  tinyChatTemplate,
+} from "./tokenizer.js";
