@@ -1,28 +1,35 @@
-// The `pillow` command line, built with commander. Each subcommand lives in its own file.
-import { Command } from "commander";
+// The `pillow` command line, built with commander. Each subcommand lives in its own file under
+// commands/; this file holds the global flags and the order of the help listing.
 import { setThreads } from "@pillow/lora-kernels";
-import { collectInfo, formatInfo } from "./info.js";
+import { Command, InvalidArgumentError } from "commander";
+import { registerInfo } from "./commands/info.js";
 
 export function createProgram(): Command {
   const program = new Command();
   program
     .name("pillow")
     .description("LoRA fine-tuning and inference, PILLOW prompt matching and InsCL continual instruction tuning")
-    .option("--threads <n>", "native CPU threads (default: all cores)", (value) => Number.parseInt(value, 10))
-    .hook("preAction", (command) => {
-      const threads = command.opts().threads as number | undefined;
+    .option("--threads <n>", "native CPU threads (default: all cores)", (value) => {
+      const threads = Number(value);
+      if (!Number.isInteger(threads) || threads < 1) throw new InvalidArgumentError("expects an integer ≥ 1");
+      return threads;
+    })
+    .option("--config <file>", "config file (default: ./pillow.config.json when present)")
+    .option("-q, --quiet", "no progress bars or log lines")
+    .hook("preAction", (_program, action) => {
+      const threads = (action.optsWithGlobals().threads as number | undefined) ?? undefined;
       if (threads !== undefined) setThreads(threads);
     })
-    .showHelpAfterError();
+    .showHelpAfterError("(run `pillow help [command]` for usage and examples)")
+    // Errors come back to bin.ts as exceptions so it can choose the exit code (2 for usage errors).
+    .exitOverride()
+    .addHelpText(
+      "after",
+      `
+Exit codes: 0 ok · 1 the work failed · 2 bad command line or config · 3 bad input file · 130 Ctrl-C
+Config: flags override ./pillow.config.json (or --config FILE), which overrides the defaults.`,
+    );
 
-  program
-    .command("info")
-    .description("print the version, the native backend (CPU ISA, threads, CUDA) and exit")
-    .option("--json", "print as JSON")
-    .addHelpText("after", "\nExamples:\n  pillow info\n  pillow info --json")
-    .action((options: { json?: boolean }) => {
-      const report = collectInfo();
-      console.log(options.json ? JSON.stringify(report, null, 2) : formatInfo(report));
-    });
+  registerInfo(program);
   return program;
 }
