@@ -2,7 +2,10 @@
 // commands/; this file holds the global flags and the order of the help listing.
 import { setThreads } from "@pillow/lora-kernels";
 import { Command, InvalidArgumentError } from "commander";
+import { loadConfig } from "./config.js";
 import { registerInfo } from "./commands/info.js";
+import { registerInspect } from "./commands/inspect.js";
+import { registerSuite } from "./commands/suite.js";
 
 export function createProgram(): Command {
   const program = new Command();
@@ -17,7 +20,10 @@ export function createProgram(): Command {
     .option("--config <file>", "config file (default: ./pillow.config.json when present)")
     .option("-q, --quiet", "no progress bars or log lines")
     .hook("preAction", (_program, action) => {
-      const threads = (action.optsWithGlobals().threads as number | undefined) ?? undefined;
+      const globals = action.optsWithGlobals() as { threads?: number; config?: string };
+      // Validate the config file before any command runs, so a typo in it is never silently ignored.
+      const { config } = loadConfig(globals.config);
+      const threads = globals.threads ?? config.threads;
       if (threads !== undefined) setThreads(threads);
     })
     .showHelpAfterError("(run `pillow help [command]` for usage and examples)")
@@ -31,5 +37,7 @@ Config: flags override ./pillow.config.json (or --config FILE), which overrides 
     );
 
   registerInfo(program);
+  registerInspect(program);
+  registerSuite(program);
   return program;
 }

@@ -1,0 +1,112 @@
+// The `pillow` binary as users run it (spawned from dist/): output, --json and exit codes.
+import { spawnSync } from "node:child_process";
+import fs from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+import { peftTensorName, writeAdapterConfig, writeSafetensors } from "@pillow/core";
+import { describe, expect, it } from "vitest";
+
+const bin = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..", "dist", "bin.js");
+
+function pillow(args: string[], cwd?: string) {
+  const result = spawnSync(process.execPath, [bin, ...args], { encoding: "utf8", cwd, timeout: 60_000 });
+  return { status: result.status, stdout: result.stdout, stderr: result.stderr };
+}
+
+const temporary = () => fs.mkdtempSync(path.join(os.tmpdir(), "pillow-cli-"));
+
+const f32 = (shape: number[]) => ({ dtype: "F32" as const, shape, data: new Float32Array(shape.reduce((a, b) => a * b, 1)) });
+
+describe("pillow inspect", () => {
+  it("summarises a model folder from its headers", () => {
+    const directory = temporary();
+    fs.writeFileSync(
+      path.join(directory, "config.json"),
+      JSON.stringify({
+        architectures: ["LlamaForCausalLM"],
+        model_type: "llama",
+        hidden_size: 8,
+        intermediate_size: 16,
+        num_hidden_layers: 1,
+        num_attention_heads: 2,
+        num_key_value_heads: 1,
+        vocab_size: 10,
+        rms_norm_eps: 1e-5,
+        max_position_embeddings: 32,
+        tie_word_embeddings: true,
+      }),
+    );
+    writeSafetensors(path.join(directory, "model.safetensors"), {
+      "model.embed_tokens.weight": f32([10, 8]),
+      "model.layers.0.self_attn.q_proj.weight": f32([8, 8]),
+      "model.layers.0.self_attn.k_proj.weight": f32([4, 8]),
+      "model.layers.0.mlp.up_proj.weight": { dtype: "BF16", shape: [16, 8], data: new Uint16Array(128) },
+      "model.norm.weight": f32([8]),
+    });
+    const result = pillow(["inspect", directory, "--json"]);
+    expect(result.status, result.stderr).toBe(0);
+    const report = JSON.parse(result.stdout);
+    expect(report.kind).toBe("model");
+    expect(report.architecture).toBe("LlamaForCausalLM");
+    expect([report.layers, report.hiddenSize, report.keyValueHeads]).toEqual([1, 8, 1]);
+    expect(report.tokenizer).toBe(false);
+    // 80 + 64 + 32 + 128 + 8 parameters; 4 bytes each except the BF16 tensor's 2.
+    expect(report.tensors).toEqual({ count: 5, parameters: 312, bytes: 184 * 4 + 128 * 2, dtypes: { F32: 4, BF16: 1 } });
+    const text = pillow(["inspect", directory]);
+    expect(text.stdout).toContain("tokenizer.json: missing — pass --tokenizer");
+    expect(text.stdout).toContain("312 parameters");
+  });
+
+  it("summarises a PEFT adapter folder", () => {
+    const directory = temporary();
+    writeAdapterConfig(directory, { r: 2, alpha: 8, targetModules: ["q_proj", "v_proj"], dropout: 0, rslora: false, bias: "none" });
+    const tensors: Record<string, ReturnType<typeof f32>> = {};
+    for (const layer of [0, 1]) {
+      for (const module of ["q_proj", "v_proj"] as const) {
+        tensors[peftTensorName(layer, module, "A")] = f32([2, 8]);
+        tensors[peftTensorName(layer, module, "B")] = f32([8, 2]);
+      }
+    }
+    writeSafetensors(path.join(directory, "adapter_model.safetensors"), tensors);
+    const report = JSON.parse(pillow(["inspect", directory, "--json"]).stdout);
+    expect(report).toMatchObject({ kind: "adapter", r: 2, alpha: 8, scale: 4, layers: [0, 1], targetModules: ["q_proj", "v_proj"] });
+    expect(report.tensors.parameters).toBe(2 * 2 * (2 * 8 + 8 * 2)); // layers × modules × (A + B)
+  });
+
+  it("exits 3 with what to pass when the path is wrong", () => {
+    const missing = pillow(["inspect", path.join(temporary(), "nope")]);
+    expect(missing.status).toBe(3);
+    expect(missing.stderr).toContain("does not exist");
+    expect(missing.stderr).toContain("→ pass a model folder");
+    const empty = pillow(["inspect", temporary()]);
+    expect(empty.status).toBe(3);
+    expect(empty.stderr).toContain("neither config.json");
+  });
+});
+
+describe("pillow suite export", () => {
+  it("writes train and test JSONL for all 16 tasks", () => {
+    const directory = temporary();
+    const result = pillow(["suite", "export", "--out", directory, "--train-per-task", "3", "--test-per-task", "2", "--json"]);
+    expect(result.status, result.stderr).toBe(0);
+    const files = JSON.parse(result.stdout) as { task: string; split: string; path: string; count: number }[];
+    expect(files.length).toBe(32);
+    const first = fs.readFileSync(files[0].path, "utf8").trim().split("\n").map((line) => JSON.parse(line));
+    expect(first.length).toBe(3);
+    expect(Object.keys(first[0]).sort()).toEqual(["input", "instruction", "output", "task"]);
+    expect(files.filter((file) => file.split === "test").every((file) => file.count === 2)).toBe(true);
+  });
+});
+
+describe("global flags, config and exit codes", () => {
+  it("exits 2 on usage errors and 3 on a bad config file", () => {
+    expect(pillow(["suite", "export"]).status).toBe(2); // --out missing
+    expect(pillow(["--threads", "0", "info"]).status).toBe(2);
+    const directory = temporary();
+    fs.writeFileSync(path.join(directory, "pillow.config.json"), JSON.stringify({ lora: { rank: 4 } }));
+    const bad = pillow(["--config", path.join(directory, "pillow.config.json"), "suite", "export", "--out", directory]);
+    expect(bad.status, bad.stderr).toBe(3);
+    expect(bad.stderr).toContain("lora: unknown key(s) rank");
+  });
+});
