@@ -25,12 +25,18 @@ function objective(
 }
 
 describe("MatchingNetwork gradients", () => {
-  for (const allowStop of [false, true]) {
-    it(`match central finite differences of weighted log-prob + entropy (allowStop=${allowStop})`, () => {
+  for (const [allowStop, similarityPrior] of [
+    [false, 0],
+    [true, 0],
+    [true, 2.5],
+    [false, -1.5],
+  ] as const) {
+    it(`match central finite differences of weighted log-prob + entropy (allowStop=${allowStop}, similarityPrior=${similarityPrior})`, () => {
       const embedDim = 5;
-      const network = new MatchingNetwork({ embedDim, hidden: 4, steps: 3, allowStop, seed: 3 });
+      const network = new MatchingNetwork({ embedDim, hidden: 4, steps: 3, allowStop, seed: 3, similarityPrior });
       // Larger weights than the default initialisation so the policy is far from uniform.
       for (let i = 0; i < network.parameters.length; i++) network.parameters[i] *= 2.5;
+      if (similarityPrior !== 0) expect(network.tensor("similarity.weight")[0]).toBe(2.5 * similarityPrior);
       if (allowStop) network.tensor("stop").set([0.3, -0.2, 0.5, 0.1]);
       network.parametersChanged();
       const pool = { embeddings: randomVectors(6, embedDim, 11) };
@@ -151,6 +157,28 @@ describe("MatchingNetwork selection", () => {
     expect(network.select(query, pool, { budget: { limit: 4, costs } }).ids).toEqual([]);
   });
 
+  it("with a similarity prior and tiny MLP weights, greedy selection is the cosine top-k", () => {
+    const network = new MatchingNetwork({ embedDim, hidden: 5, steps: 3, seed: 4, similarityPrior: 10 });
+    const weight = network.tensor("similarity.weight")[0];
+    for (let i = 0; i < network.parameters.length; i++) network.parameters[i] *= 1e-6;
+    network.tensor("similarity.weight")[0] = weight;
+    network.parametersChanged();
+    const cosine = (a: Float32Array, b: Float32Array) => {
+      let product = 0;
+      let aa = 0;
+      let bb = 0;
+      for (let i = 0; i < a.length; i++) {
+        product += a[i] * b[i];
+        aa += a[i] * a[i];
+        bb += b[i] * b[i];
+      }
+      return product / Math.sqrt(aa * bb);
+    };
+    const ranked = pool.embeddings.map((vector, index) => [cosine(query, vector), index]).sort((a, b) => b[0] - a[0]);
+    expect(network.select(query, pool).ids).toEqual(ranked.slice(0, 3).map(([, index]) => index));
+    expect(() => new MatchingNetwork({ embedDim, similarityPrior: Number.NaN })).toThrow(/similarityPrior must be a finite number/);
+  });
+
   it("rejects wrong dimensions and bad options with clear errors", () => {
     expect(() => new MatchingNetwork({ embedDim: 0 })).toThrow(/embedDim must be a positive integer/);
     const network = new MatchingNetwork({ embedDim, hidden: 2 });
@@ -163,7 +191,7 @@ describe("MatchingNetwork selection", () => {
   it("save/load round-trips to identical selections and log-probabilities", async () => {
     const directory = await mkdtemp(join(tmpdir(), "pillow-matcher-"));
     try {
-      const network = new MatchingNetwork({ embedDim, hidden: 6, steps: 3, allowStop: true, seed: 8 });
+      const network = new MatchingNetwork({ embedDim, hidden: 6, steps: 3, allowStop: true, seed: 8, similarityPrior: 3 });
       network.tensor("stop").fill(0.25);
       network.parametersChanged();
       await network.save(directory);

@@ -24,6 +24,12 @@ export type MatchingNetworkOptions = {
   seed?: number;
   /** L2-normalise embeddings before the MLPs (embedders differ wildly in scale). Default true. */
   normalizeInputs?: boolean;
+  /**
+   * Initial value of a learned weight w on cosine(query, entry) added to every entry's score
+   * (score = s·z_p + w·cos). 0 (default) is the plain PILLOW network and w stays 0; a positive value
+   * starts the policy from kNN-like behaviour that RL then refines — useful when rewards are sparse.
+   */
+  similarityPrior?: number;
 };
 
 export type MatchingNetworkConfig = Required<MatchingNetworkOptions>;
@@ -71,6 +77,8 @@ export type SelectionStep = {
   /** Pool indices that could be chosen at this step; -1 stands for STOP. */
   candidates: Int32Array;
   probabilities: Float64Array;
+  /** cosine(query, entry) per candidate (0 for STOP); only kept when the similarity prior is on. */
+  similarities: Float64Array | undefined;
   /** Position in `candidates` of the action taken. */
   choice: number;
   logProb: number;
@@ -107,6 +115,7 @@ export class MatchingNetwork {
       ["state.layer2.bias", [hidden]],
     ];
     if (allowStop) shapes.push(["stop", [hidden]]);
+    if (this.config.similarityPrior !== 0) shapes.push(["similarity.weight", [1]]);
     let offset = 0;
     this.layout = shapes.map(([name, shape]) => {
       const size = shape.reduce((product, value) => product * value, 1);
@@ -119,6 +128,7 @@ export class MatchingNetwork {
     this.gradients = new Float64Array(offset);
     void steps;
     this.initialise(createRandom(this.config.seed));
+    if (this.config.similarityPrior !== 0) this.tensor("similarity.weight")[0] = this.config.similarityPrior;
   }
 
   get stateDimension(): number {
@@ -228,6 +238,19 @@ export class MatchingNetwork {
     const w2 = this.tensor("state.layer2.weight");
     const b2 = this.tensor("state.layer2.bias");
     const stopVector = allowStop ? this.tensor("stop") : undefined;
+    const similarityWeight = this.config.similarityPrior !== 0 ? this.tensor("similarity.weight")[0] : 0;
+    const queryNorm = Math.sqrt(query.reduce((sum, value) => sum + value * value, 0));
+    const cosine = (p: number): number => {
+      const input = encoding.inputs.subarray(p * embedDim, (p + 1) * embedDim);
+      let product = 0;
+      let squared = 0;
+      for (let d = 0; d < embedDim; d++) {
+        product += query[d] * input[d];
+        squared += input[d] * input[d];
+      }
+      const denominator = queryNorm * Math.sqrt(squared);
+      return denominator === 0 ? 0 : product / denominator;
+    };
 
     for (let step = 0; step < steps; step++) {
       const candidateList: number[] = [];
@@ -255,12 +278,17 @@ export class MatchingNetwork {
       mlpForward(w1, b1, w2, b2, stateInput, stateHidden, state);
 
       const probabilities = new Float64Array(candidates.length);
+      const similarities = this.config.similarityPrior !== 0 ? new Float64Array(candidates.length) : undefined;
       let maximum = Number.NEGATIVE_INFINITY;
       for (let c = 0; c < candidates.length; c++) {
         const p = candidates[c];
         const z = p === STOP ? stopVector! : encoding.outputs.subarray(p * hidden, (p + 1) * hidden);
         let score = 0;
         for (let h = 0; h < hidden; h++) score += state[h] * z[h];
+        if (similarities && p !== STOP) {
+          similarities[c] = cosine(p);
+          score += similarityWeight * similarities[c];
+        }
         probabilities[c] = score;
         if (score > maximum) maximum = score;
       }
@@ -296,7 +324,7 @@ export class MatchingNetwork {
       }
       const stepLogProb = Math.log(probabilities[choice]);
       logProb += stepLogProb;
-      trace.push({ stateInput, stateHidden, state, candidates, probabilities, choice, logProb: stepLogProb, entropy });
+      trace.push({ stateInput, stateHidden, state, candidates, probabilities, similarities, choice, logProb: stepLogProb, entropy });
 
       const action = candidates[choice];
       if (action === STOP) {
@@ -335,6 +363,7 @@ export class MatchingNetwork {
     const stopVector = this.config.allowStop ? this.tensor("stop") : undefined;
     const stopGradient = this.config.allowStop ? this.tensor("stop", "gradients") : undefined;
     const stateGradient = new Float64Array(hidden);
+    const similarityGradient = this.config.similarityPrior !== 0 ? this.tensor("similarity.weight", "gradients") : undefined;
 
     trace.steps.forEach((step, t) => {
       const logProbWeight = typeof logProbWeights === "number" ? logProbWeights : logProbWeights[t];
@@ -348,6 +377,7 @@ export class MatchingNetwork {
         let scoreGradient = logProbWeight * ((c === step.choice ? 1 : 0) - probability);
         if (probability > 0) scoreGradient -= entropyWeight * probability * (Math.log(probability) + step.entropy);
         if (scoreGradient === 0) continue;
+        if (similarityGradient && step.similarities) similarityGradient[0] += scoreGradient * step.similarities[c];
         const p = candidates[c];
         const z = p === STOP ? stopVector! : encoding.outputs.subarray(p * hidden, (p + 1) * hidden);
         const zGradient = p === STOP ? stopGradient! : encoding.outputGradients.subarray(p * hidden, (p + 1) * hidden);
@@ -524,6 +554,7 @@ function validateOptions(options: MatchingNetworkOptions): MatchingNetworkConfig
     allowStop: options.allowStop ?? false,
     seed: options.seed ?? 0,
     normalizeInputs: options.normalizeInputs ?? true,
+    similarityPrior: options.similarityPrior ?? 0,
   };
   for (const key of ["embedDim", "hidden", "steps"] as const) {
     if (!Number.isInteger(config[key]) || config[key] < 1) {
@@ -531,6 +562,9 @@ function validateOptions(options: MatchingNetworkOptions): MatchingNetworkConfig
     }
   }
   if (typeof config.allowStop !== "boolean") throw new Error("MatchingNetwork: allowStop must be a boolean");
+  if (!Number.isFinite(config.similarityPrior)) {
+    throw new Error(`MatchingNetwork: similarityPrior must be a finite number, got ${config.similarityPrior}`);
+  }
   if (!Number.isFinite(config.seed)) throw new Error(`MatchingNetwork: seed must be a finite number, got ${config.seed}`);
   return config;
 }

@@ -45,7 +45,10 @@ export async function compareSelectors(options: {
   reward?: RewardFunction | RewardName;
   template?: PromptTemplate;
   generation?: GenerateOptions;
+  /** Budget every selector (PILLOW included) gets at evaluation. */
   budget?: ContextBudget;
+  /** Budget while training; a function gives each query its own. Default: `budget`. */
+  trainingBudget?: TrainMatcherOptions["budget"];
   matcher?: Omit<MatchingNetworkOptions, "embedDim" | "steps" | "seed">;
   training?: Pick<
     TrainMatcherOptions,
@@ -69,7 +72,7 @@ export async function compareSelectors(options: {
   let trainingSeconds = 0;
   for (const seed of seeds) {
     const matcher = new MatchingNetwork({ hidden: 64, ...options.matcher, embedDim, steps: k, seed });
-    const training = await trainMatcher({ ...shared, ...options.training, matcher, embedder, data: options.train, seed, budget });
+    const training = await trainMatcher({ ...shared, ...options.training, matcher, embedder, data: options.train, seed, budget: options.trainingBudget ?? budget });
     trainingSeconds += training.seconds;
     const evaluations = await evaluateSelectors({
       ...shared,
