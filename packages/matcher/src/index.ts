@@ -29,6 +29,7 @@ export { createRandom, hashString, type Random, shuffled } from "./random.js";
 export { readSafetensorsFile, type Tensor, writeSafetensorsFile } from "./safetensors.js";
 export {
   bm25Selector,
+  demoSelector,
   knnSelector,
   matcherSelector,
   noneSelector,

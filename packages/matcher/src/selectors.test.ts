@@ -6,7 +6,7 @@ import { CachedEmbedder } from "./embedder.js";
 import { MatchingNetwork } from "./matching-network.js";
 import { PromptPool } from "./pool.js";
 import { readSafetensorsFile, writeSafetensorsFile } from "./safetensors.js";
-import { bm25Selector, knnSelector, matcherSelector, noneSelector, randomSelector } from "./selectors.js";
+import { bm25Selector, demoSelector, knnSelector, matcherSelector, noneSelector, randomSelector } from "./selectors.js";
 
 const pool = new PromptPool([
   { id: "sum", instruction: "Add the two numbers", input: "2 3", output: "5" },
@@ -67,6 +67,14 @@ describe("selectors", () => {
     const selector = matcherSelector({ matcher, pool, embedder });
     const [queryEmbedding] = await embedder.embed(["Add 2 and 2"]);
     expect(await selector.select({ text: "Add 2 and 2" })).toEqual(matcher.select(queryEmbedding, pool).ids);
+  });
+
+  it("demoSelector returns pool entries, cut to the requested count", async () => {
+    const demos = demoSelector(bm25Selector({ pool, k: 2 }), pool);
+    expect(demos.name).toBe("bm25");
+    expect((await demos.select("Add the numbers")).map((entry) => entry.id).sort()).toEqual(["sum", "sum2"]);
+    expect((await demos.select("capital of the country", 1)).map((entry) => entry.id)).toEqual(["capital"]);
+    await expect(demos.select("x", -1)).rejects.toThrow(/count must be a non-negative integer/);
   });
 });
 

@@ -4,7 +4,7 @@
 import { Bm25Index, topIndices } from "./bm25.js";
 import type { Embedder } from "./embedder.js";
 import type { ContextBudget, EmbeddedPool, MatchingNetwork } from "./matching-network.js";
-import { entryText, type PromptPool } from "./pool.js";
+import { entryText, type PromptEntry, type PromptPool } from "./pool.js";
 import { createRandom, hashString } from "./random.js";
 import { cosineSimilarity } from "./vectors.js";
 
@@ -121,4 +121,24 @@ function checkQuery(query: SelectorQuery): void {
 
 function checkK(k: number, who: string): void {
   if (!Number.isInteger(k) || k < 0) throw new Error(`${who}: k must be a non-negative integer, got ${k}`);
+}
+
+/**
+ * Adapts a selector to "query text → demonstrations" (the shape `pillow serve` asks for): the
+ * selector's choice, cut to `count` when given, as pool entries.
+ */
+export function demoSelector(
+  selector: Selector,
+  pool: PromptPool,
+): { readonly name: string; select(query: string, count?: number): Promise<PromptEntry[]> } {
+  return {
+    name: selector.name,
+    select: async (query, count) => {
+      if (count !== undefined && (!Number.isInteger(count) || count < 0)) {
+        throw new Error(`demoSelector: count must be a non-negative integer, got ${count}`);
+      }
+      const ids = await selector.select({ text: query });
+      return (count === undefined ? ids : ids.slice(0, count)).map((id) => pool.get(id));
+    },
+  };
 }

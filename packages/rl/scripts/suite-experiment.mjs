@@ -1,0 +1,151 @@
+// The end-to-end PILLOW result: on the built-in suite, with the tiny model (optionally with a LoRA
+// adapter), train the matching network on training queries and compare none / random / bm25 / knn /
+// PILLOW (greedy) by ROUGE-L on held-out queries over several seeds.
+//
+//   pnpm build && node packages/rl/scripts/suite-experiment.mjs [--model DIR] [--adapter NAME]
+//     [--seeds 0,1,2] [--steps 60] [--pool-per-task 4] [--train-per-task 8] [--test-per-task 5]
+//     [--embedder tfidf|llm] [--algorithm reinforce-loo|ppo] [--similarity-prior 10] [--out results.json]
+//     [--backend native|copy-last-demo]
+//
+// `--backend copy-last-demo` replaces the LLM by a stand-in that answers with the output of the last
+// demonstration in its prompt: no model needed, and the reward then measures how often a selector
+// puts a demonstration with the right answer last — a check of the training loop on real suite text.
+//
+// Numbers go to stdout as a Markdown table and, with --out, as JSON.
+import { writeFile } from "node:fs/promises";
+import { parseArgs } from "node:util";
+import { loadModel, NativeBackend } from "@pillow/core";
+import { createEmbedder, entryText, PromptPool } from "@pillow/matcher";
+import { buildSuite, formatDemonstration, formatPrompt, promptStopStrings, tinyModelDir, tinyPromptBudget } from "@pillow/suite";
+import { compareSelectors } from "../dist/index.js";
+
+const { values } = parseArgs({
+  options: {
+    model: { type: "string" },
+    adapter: { type: "string" },
+    seeds: { type: "string", default: "0,1,2" },
+    steps: { type: "string", default: "60" },
+    "pool-per-task": { type: "string", default: "4" },
+    "train-per-task": { type: "string", default: "8" },
+    "test-per-task": { type: "string", default: "5" },
+    "samples-per-query": { type: "string", default: "4" },
+    "queries-per-step": { type: "string", default: "8" },
+    embedder: { type: "string", default: "tfidf" },
+    algorithm: { type: "string", default: "reinforce-loo" },
+    lr: { type: "string", default: "0.01" },
+    entropy: { type: "string", default: "0.05" },
+    out: { type: "string" },
+    backend: { type: "string", default: "native" },
+    "similarity-prior": { type: "string", default: "10" },
+  },
+});
+const integer = (name) => {
+  const value = Number(values[name]);
+  if (!Number.isInteger(value) || value < 0) throw new Error(`--${name} must be a non-negative integer, got ${values[name]}`);
+  return value;
+};
+const seeds = values.seeds.split(",").map(Number);
+const poolPerTask = integer("pool-per-task");
+const trainPerTask = integer("train-per-task");
+const testPerTask = integer("test-per-task");
+const bytes = (text) => Buffer.byteLength(text, "utf8");
+
+const started = performance.now();
+const suite = buildSuite({ seed: 0, trainPerTask: poolPerTask + trainPerTask, testPerTask });
+const trainInstances = suite.tasks.flatMap((task) => task.train);
+// Pool: the first poolPerTask training instances of every task; training queries: the rest.
+const poolInstances = suite.tasks.flatMap((task) => task.train.slice(0, poolPerTask));
+const queryInstances = suite.tasks.flatMap((task) => task.train.slice(poolPerTask));
+const pool = await PromptPool.fromDataset(
+  poolInstances.map((instance, index) => ({ ...instance, id: `${instance.task}-${index}` })),
+);
+const toExample = (instance) => ({ query: instance.instruction, input: instance.input, reference: instance.output });
+const train = queryInstances.map(toExample);
+const test = suite.tasks.flatMap((task) => task.test).map(toExample);
+
+if (values.backend !== "native" && values.backend !== "copy-last-demo") {
+  throw new Error(`--backend must be native or copy-last-demo, got ${values.backend}`);
+}
+const lastDemoOutput = (prompt) => {
+  const parts = prompt.split("### Response:\n");
+  return parts.length > 2 ? parts[parts.length - 2].split("\n")[0] : "";
+};
+const backend =
+  values.backend === "native"
+    ? new NativeBackend(await loadModel(values.model ?? tinyModelDir), values.adapter ? { adapter: values.adapter } : {})
+    : {
+        name: "copy-last-demo",
+        generate: async (prompt) => ({ text: lastDemoOutput(prompt) }),
+        generateBatch: async (prompts) => prompts.map((prompt) => ({ text: lastDemoOutput(prompt) })),
+      };
+const embedder =
+  values.embedder === "llm"
+    ? createEmbedder({ kind: "llm", backend })
+    : createEmbedder({ kind: "tfidf", corpus: trainInstances.map((instance) => entryText(instance)) });
+await pool.embed(embedder);
+
+// The tiny model's context: the prompt (demos + query) must fit tinyPromptBudget bytes. Entries that
+// would overflow are masked for every selector; formatPrompt drops any that still do not fit.
+const demoBytes = pool.costs((entry) => bytes(formatDemonstration(entry)));
+const queryBytes = (example) => bytes(formatPrompt({ instruction: example.query, input: example.input }));
+const budgetFor = (example) => ({ limit: tinyPromptBudget, costs: demoBytes, used: queryBytes(example) });
+const template = (demos, query, input) => formatPrompt({ instruction: query, input, demos, maxBytes: tinyPromptBudget });
+const generation = { maxNewTokens: 32, temperature: 0, stop: promptStopStrings };
+
+const result = await compareSelectors({
+  backend,
+  pool,
+  embedder,
+  train,
+  test,
+  k: 3,
+  seeds,
+  reward: "rougeL",
+  template,
+  generation,
+  // Selectors share one static budget (the longest query); training masks per query.
+  budget: { limit: tinyPromptBudget, costs: demoBytes, used: Math.max(...test.map(queryBytes)) },
+  trainingBudget: budgetFor,
+  matcher: { hidden: 64, similarityPrior: Number(values["similarity-prior"]) },
+  training: {
+    algorithm: values.algorithm,
+    steps: integer("steps"),
+    samplesPerQuery: integer("samples-per-query"),
+    queriesPerStep: integer("queries-per-step"),
+    lr: Number(values.lr),
+    entropy: Number(values.entropy),
+    onStep: (record) => {
+      if (record.step % 10 === 0) {
+        console.error(
+          `step ${record.step}: reward ${record.meanReward.toFixed(3)} entropy ${record.entropy.toFixed(3)} llm ${record.llmCalls} hits ${record.cacheHits} ${record.seconds.toFixed(1)} s`,
+        );
+      }
+    },
+  },
+  onSeed: (seed, evaluations) =>
+    console.error(`seed ${seed}: ${evaluations.map((e) => `${e.selector} ${(100 * e.meanReward).toFixed(1)}`).join(", ")}`),
+});
+
+const seconds = (performance.now() - started) / 1000;
+console.log(`pool ${pool.size} (${poolPerTask}/task), ${train.length} training queries, ${test.length} held-out queries, seeds ${seeds.join(",")}`);
+console.log(
+  `backend ${backend.name}${values.adapter ? ` + adapter ${values.adapter}` : ""}, embedder ${embedder.name}, ${values.algorithm}, ${values.steps} steps, similarity prior ${values["similarity-prior"]}`,
+);
+console.log("\n| selector | ROUGE-L ×100 (mean ± sd over seeds) | per seed |\n| --- | --- | --- |");
+for (const row of result.summary) {
+  console.log(`| ${row.selector} | ${(100 * row.mean).toFixed(1)} ± ${(100 * row.standardDeviation).toFixed(1)} | ${row.perSeed.map((v) => (100 * v).toFixed(1)).join(" / ")} |`);
+}
+console.log(
+  `\nmatcher training ${result.trainingSeconds.toFixed(0)} s total; LLM calls ${result.llmCalls}, answered from cache ${result.cacheHits} (${((100 * result.cacheHits) / (result.cacheHits + result.llmCalls)).toFixed(0)} %); wall ${seconds.toFixed(0)} s`,
+);
+if (values.out) {
+  const json = {
+    summary: result.summary,
+    perSeed: result.perSeed.map((run) => ({ seed: run.seed, evaluations: run.evaluations.map(({ rewards, ...rest }) => rest), rewardPerStep: run.training.steps.map((s) => s.meanReward) })),
+    llmCalls: result.llmCalls,
+    cacheHits: result.cacheHits,
+    trainingSeconds: result.trainingSeconds,
+    wallSeconds: seconds,
+  };
+  await writeFile(values.out, `${JSON.stringify(json, null, 2)}\n`);
+}
