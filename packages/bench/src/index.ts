@@ -1,6 +1,8 @@
 // pnpm bench [suite]: runs the benchmark suites against their peers. Filled in by the kernel,
 // core and replay issues; each suite prints a table of ratios measured in the same run.
-const suites: Record<string, () => Promise<void>> = {};
+import { replayBenchmark } from "./replay-bench.js";
+
+const suites: Record<string, () => Promise<void>> = { replay: replayBenchmark };
 
 const requested = process.argv.slice(2);
 const names = requested.length > 0 ? requested : Object.keys(suites);

@@ -53,6 +53,47 @@ function prepareRows(points: PointSet, normalise: boolean, argumentName: string)
   return rows;
 }
 
+/**
+ * D[i·m + j] = ⟨left_i, right_j⟩ in f64. Four columns at a time share each load of left_i (register
+ * blocking): the loop is bound by loads, and this cuts them by almost half.
+ */
+function dotProducts(left: Float64Array, right: Float64Array, n: number, m: number, dim: number): Float64Array {
+  const result = new Float64Array(n * m);
+  const blockedColumns = m - (m % 4);
+  for (let i = 0; i < n; i++) {
+    const leftBase = i * dim;
+    const resultBase = i * m;
+    for (let j = 0; j < blockedColumns; j += 4) {
+      const base0 = j * dim;
+      const base1 = base0 + dim;
+      const base2 = base1 + dim;
+      const base3 = base2 + dim;
+      let sum0 = 0;
+      let sum1 = 0;
+      let sum2 = 0;
+      let sum3 = 0;
+      for (let k = 0; k < dim; k++) {
+        const x = left[leftBase + k];
+        sum0 += x * right[base0 + k];
+        sum1 += x * right[base1 + k];
+        sum2 += x * right[base2 + k];
+        sum3 += x * right[base3 + k];
+      }
+      result[resultBase + j] = sum0;
+      result[resultBase + j + 1] = sum1;
+      result[resultBase + j + 2] = sum2;
+      result[resultBase + j + 3] = sum3;
+    }
+    for (let j = blockedColumns; j < m; j++) {
+      const rightBase = j * dim;
+      let sum = 0;
+      for (let k = 0; k < dim; k++) sum += left[leftBase + k] * right[rightBase + k];
+      result[resultBase + j] = sum;
+    }
+  }
+  return result;
+}
+
 /** C[i·m + j] = cost(a_i, b_j), an n × m row-major f64 matrix. */
 export function computeCostMatrix(a: PointSet, b: PointSet, cost: GroundCost): Float64Array {
   if (a.dim !== b.dim) throw new RangeError(`wasserstein: a.dim = ${a.dim} but b.dim = ${b.dim}; they must match`);
@@ -64,19 +105,13 @@ export function computeCostMatrix(a: PointSet, b: PointSet, cost: GroundCost): F
   const right = prepareRows(b, isCosine, "b");
   const result = new Float64Array(n * m);
   if (isCosine) {
-    for (let i = 0; i < n; i++) {
-      const leftBase = i * dim;
-      const resultBase = i * m;
-      for (let j = 0; j < m; j++) {
-        const rightBase = j * dim;
-        let dot = 0;
-        for (let k = 0; k < dim; k++) dot += left[leftBase + k] * right[rightBase + k];
-        // Round-off can leave 1 − cos slightly below zero for (nearly) parallel vectors.
-        const distance = 1 - dot;
-        result[resultBase + j] = Math.max(distance, 0);
-      }
+    const dots = dotProducts(left, right, n, m, dim);
+    for (let k = 0; k < dots.length; k++) {
+      // Round-off can leave 1 − cos slightly below zero for (nearly) parallel vectors.
+      const distance = 1 - dots[k];
+      dots[k] = distance > 0 ? distance : 0;
     }
-    return result;
+    return dots;
   }
   for (let i = 0; i < n; i++) {
     const leftBase = i * dim;
