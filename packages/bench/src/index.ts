@@ -14,4 +14,4 @@ for (const name of names) {
   }
   await suite();
 }
-export {};
+

@@ -6,9 +6,10 @@ import { spawnSync } from "node:child_process";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
-import { computeCostMatrix, createRandom, solveTransport, wasserstein } from "@pillow/replay";
+import { earthMoversDistance, pairwiseCost } from "@pillow/lora-kernels";
+import { computeCostMatrix, createRandom, nativeSolverAvailable, solveTransport, wasserstein } from "@pillow/replay";
 
-const potScript = String.raw`
+const potScript = `
 import json, sys, time
 import numpy as np
 import ot
@@ -62,18 +63,29 @@ export async function replayBenchmark(): Promise<void> {
   const uniformA = new Float64Array(n).fill(1 / n);
   const uniformB = new Float64Array(m).fill(1 / m);
 
+  if (!nativeSolverAvailable()) throw new Error("the native addon with earthMoversDistance is not built: run pnpm build");
   // Warm-up (JIT), then the best of `repeats` for each part and for the whole call.
-  const value = wasserstein(a, b);
+  const value = wasserstein(a, b, { solver: "native" });
+  const typescriptValue = wasserstein(a, b, { solver: "typescript" });
   const costs = computeCostMatrix(a, b, "cosine");
+  const shape = { n, m, dim };
+  const nativeCostTime = minimumOf(repeats, () => pairwiseCost(a.data, b.data, shape, "cosine"));
+  let nativePivots = 0;
+  const nativeSolveTime = minimumOf(repeats, () => {
+    nativePivots = earthMoversDistance(uniformA, uniformB, costs).pivots;
+  });
+  const nativeTotalTime = minimumOf(repeats, () => wasserstein(a, b, { solver: "native" }));
   const costTime = minimumOf(repeats, () => computeCostMatrix(a, b, "cosine"));
   let pivots = 0;
   const solveTime = minimumOf(repeats, () => {
     pivots = solveTransport(uniformA, uniformB, costs).pivots;
   });
-  const totalTime = minimumOf(repeats, () => wasserstein(a, b));
+  const totalTime = minimumOf(repeats, () => wasserstein(a, b, { solver: "typescript" }));
 
+  const ms = (seconds: number) => `${(seconds * 1000).toFixed(1)} ms`;
   console.log(`replay: exact EMD, n = m = ${n}, dim ${dim}, cosine, uniform weights (best of ${repeats})`);
-  console.log(`  pillow  cost matrix ${(costTime * 1000).toFixed(1)} ms, network simplex ${(solveTime * 1000).toFixed(1)} ms (${pivots} pivots), wasserstein() ${(totalTime * 1000).toFixed(1)} ms, value ${value.toFixed(9)}`);
+  console.log(`  pillow native      cost matrix ${ms(nativeCostTime)}, network simplex ${ms(nativeSolveTime)} (${nativePivots} pivots), wasserstein() ${ms(nativeTotalTime)}, value ${value.toFixed(9)}`);
+  console.log(`  pillow TypeScript  cost matrix ${ms(costTime)}, network simplex ${ms(solveTime)} (${pivots} pivots), wasserstein() ${ms(totalTime)}, value ${typescriptValue.toFixed(9)}`);
 
   const python = findPython();
   if (!python) {
@@ -93,10 +105,12 @@ export async function replayBenchmark(): Promise<void> {
     if (run.status !== 0) throw new Error(`POT benchmark failed: ${run.stderr}`);
     const pot = JSON.parse(run.stdout.trim().split("\n").pop()!) as { value: number; dist: number; emd2: number; version: string };
     console.log(`  POT ${pot.version}  ot.dist ${(pot.dist * 1000).toFixed(1)} ms, ot.emd2 ${(pot.emd2 * 1000).toFixed(1)} ms, total ${((pot.dist + pot.emd2) * 1000).toFixed(1)} ms, value ${pot.value.toFixed(9)}`);
-    console.log(`  |Δ value| = ${Math.abs(pot.value - value).toExponential(2)}`);
+    console.log(`  |Δ value| vs POT: native ${Math.abs(pot.value - value).toExponential(2)}, TypeScript ${Math.abs(pot.value - typescriptValue).toExponential(2)}`);
     console.log("  ratio (pillow time / POT time; ≤ 1.0 means pillow is at least as fast):");
-    console.log(`    solver only   network simplex / ot.emd2          ${(solveTime / pot.emd2).toFixed(2)}×`);
-    console.log(`    whole call    wasserstein() / (ot.dist + emd2)   ${(totalTime / (pot.dist + pot.emd2)).toFixed(2)}×`);
+    console.log(`    native      solver  network simplex / ot.emd2          ${(nativeSolveTime / pot.emd2).toFixed(2)}×`);
+    console.log(`    native      whole   wasserstein() / (ot.dist + emd2)   ${(nativeTotalTime / (pot.dist + pot.emd2)).toFixed(2)}×`);
+    console.log(`    TypeScript  solver  network simplex / ot.emd2          ${(solveTime / pot.emd2).toFixed(2)}×`);
+    console.log(`    TypeScript  whole   wasserstein() / (ot.dist + emd2)   ${(totalTime / (pot.dist + pot.emd2)).toFixed(2)}×`);
   } finally {
     rmSync(directory, { recursive: true, force: true });
   }

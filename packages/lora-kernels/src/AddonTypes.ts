@@ -63,6 +63,10 @@ export type BackendInfo = {
   cuda: { compiled: boolean; devices: number; runtimeVersion?: number; error?: string };
 };
 
+export type PairwiseCostShape = { n: number; m: number; dim: number };
+export type PairwiseCostMetric = "cosine" | "euclidean" | "sqeuclidean";
+export type EarthMoversDistanceResult = { cost: number; pivots: number };
+
 export type AddonTypes = {
   backendInfo(): BackendInfo;
   /** Resizes the native thread pool; returns the new size. */
@@ -119,6 +123,15 @@ export type AddonTypes = {
   sampleAsync(logits: Float32Array, shape: SampleShape, options: NativeSamplingOptions): Promise<SampleResult>;
   /** The native LLaMA-family model object (native/src/napi/model_binding.cc). */
   LlamaModel: NativeLlamaModelConstructor;
+  /** costs[n, m] in f64 between the f32 rows of a[n, dim] and b[m, dim]; cosine = 1 − cos (zero rows: E_ARGUMENT). */
+  pairwiseCost(a: Float32Array, b: Float32Array, shape: PairwiseCostShape, metric: PairwiseCostMetric): Float64Array;
+  /** Exact optimal transport cost (network simplex); a and b ≥ 0 with equal sums, costs[a.length, b.length]. */
+  earthMoversDistance(
+    a: Float64Array,
+    b: Float64Array,
+    costs: Float64Array,
+    options?: { maxPivots?: number },
+  ): EarthMoversDistanceResult;
 };
 
 // ---------------------------------------------------------------- LlamaModel (model_binding.cc)

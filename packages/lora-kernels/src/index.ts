@@ -19,8 +19,10 @@ export type {
   SampleShape,
 } from "./AddonTypes.js";
 export { Bf16Array, bf16, fromBf16, isBf16Array, toBf16 } from "./bf16.js";
+export type { EarthMoversDistanceResult, PairwiseCostMetric, PairwiseCostShape } from "./AddonTypes.js";
 export { BUILD_COMMAND, KernelError, type LoadAttempt, NativeAddonNotFoundError } from "./errors.js";
 export { backendInfo, matmul, matmulAsync, setThreads } from "./kernels.js";
+export { earthMoversDistance, hasEarthMoversDistance, pairwiseCost } from "./kernels.js";
 export { candidateAddonPaths, loadAddon } from "./loader.js";
 export {
   loraMatmul,

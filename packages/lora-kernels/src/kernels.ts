@@ -1,6 +1,12 @@
 // The public kernel API: thin, typed wrappers over the addon. Argument checks happen in native
 // code (so the addon is safe to call directly too); errors carry a stable `code`.
-import type { BackendInfo, MatmulShape } from "./AddonTypes.js";
+import type {
+  BackendInfo,
+  EarthMoversDistanceResult,
+  MatmulShape,
+  PairwiseCostMetric,
+  PairwiseCostShape,
+} from "./AddonTypes.js";
 import { loadAddon } from "./loader.js";
 
 export function backendInfo(): BackendInfo {
@@ -20,4 +26,37 @@ export function matmul(x: Float32Array, w: Float32Array, shape: MatmulShape): Fl
 /** As `matmul`, computed off the JS thread. */
 export function matmulAsync(x: Float32Array, w: Float32Array, shape: MatmulShape): Promise<Float32Array> {
   return loadAddon().matmulAsync(x, w, shape);
+}
+
+/** Pairwise ground costs in f64 between the rows of a[n, dim] and b[m, dim] (cosine: 1 − cos). */
+export function pairwiseCost(
+  a: Float32Array,
+  b: Float32Array,
+  shape: PairwiseCostShape,
+  metric: PairwiseCostMetric,
+): Float64Array {
+  return loadAddon().pairwiseCost(a, b, shape, metric);
+}
+
+/** Exact earth mover's distance by the native network simplex: min ⟨X, C⟩ over plans with marginals a, b. */
+export function earthMoversDistance(
+  a: Float64Array,
+  b: Float64Array,
+  costs: Float64Array,
+  options?: { maxPivots?: number },
+): EarthMoversDistanceResult {
+  return loadAddon().earthMoversDistance(a, b, costs, options);
+}
+
+/**
+ * Whether the loaded addon has the optimal-transport kernels (false when no addon loads, or an older
+ * prebuilt one lacks them): callers such as @pillow/replay then use their TypeScript solver.
+ */
+export function hasEarthMoversDistance(): boolean {
+  try {
+    const addon = loadAddon() as Partial<ReturnType<typeof loadAddon>>;
+    return typeof addon.earthMoversDistance === "function" && typeof addon.pairwiseCost === "function";
+  } catch {
+    return false;
+  }
 }

@@ -1,6 +1,6 @@
 // @pillow/replay: InsCL continual instruction tuning — exact Wasserstein distance between tasks'
 // instructions, replay allocation, InsInfo, intention taggers, continual-learning metrics.
-export { wasserstein, transportCost, normaliseWeights } from "./wasserstein/wasserstein.js";
+export { wasserstein, transportCost, normaliseWeights, nativeSolverAvailable } from "./wasserstein/wasserstein.js";
 export type { WassersteinOptions, GroundCost, PointSet } from "./wasserstein/wasserstein.js";
 export { computeCostMatrix } from "./wasserstein/cost-matrix.js";
 export { solveTransport } from "./wasserstein/network-simplex.js";

@@ -108,8 +108,7 @@ export function computeCostMatrix(a: PointSet, b: PointSet, cost: GroundCost): F
     const dots = dotProducts(left, right, n, m, dim);
     for (let k = 0; k < dots.length; k++) {
       // Round-off can leave 1 − cos slightly below zero for (nearly) parallel vectors.
-      const distance = 1 - dots[k];
-      dots[k] = distance > 0 ? distance : 0;
+      dots[k] = Math.max(1 - dots[k], 0);
     }
     return dots;
   }

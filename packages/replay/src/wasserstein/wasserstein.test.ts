@@ -3,7 +3,7 @@ import { fileURLToPath } from "node:url";
 import { describe, expect, it } from "vitest";
 import { computeCostMatrix } from "./cost-matrix.js";
 import { solveTransport } from "./network-simplex.js";
-import { type GroundCost, wasserstein } from "./wasserstein.js";
+import { type GroundCost, nativeSolverAvailable, wasserstein } from "./wasserstein.js";
 
 type ReferenceCase = {
   name: string;
@@ -62,22 +62,29 @@ function bruteForceAssignment(costs: Float64Array, n: number): number {
 }
 
 describe("wasserstein against POT", () => {
-  it("has reference cases", () => {
+  it("has reference cases, and the native addon provides the solver", () => {
     expect(reference.cases.length).toBeGreaterThanOrEqual(10);
+    // The addon is built before the tests (pnpm build / pnpm test); both solvers are checked below.
+    expect(nativeSolverAvailable()).toBe(true);
   });
+  for (const solver of ["typescript", "native"] as const) {
+    for (const testCase of reference.cases) {
+      it(`exact (${solver}): ${testCase.name} matches ot.emd2 within 1e-6`, () => {
+        const value = wasserstein(
+          pointSet(testCase.a, testCase.n, testCase.dim),
+          pointSet(testCase.b, testCase.m, testCase.dim),
+          {
+            cost: testCase.cost,
+            weightsA: testCase.weightsA ?? undefined,
+            weightsB: testCase.weightsB ?? undefined,
+            solver,
+          },
+        );
+        expect(Math.abs(value - testCase.exact)).toBeLessThanOrEqual(1e-6);
+      });
+    }
+  }
   for (const testCase of reference.cases) {
-    it(`exact: ${testCase.name} matches ot.emd2 within 1e-6`, () => {
-      const value = wasserstein(
-        pointSet(testCase.a, testCase.n, testCase.dim),
-        pointSet(testCase.b, testCase.m, testCase.dim),
-        {
-          cost: testCase.cost,
-          weightsA: testCase.weightsA ?? undefined,
-          weightsB: testCase.weightsB ?? undefined,
-        },
-      );
-      expect(Math.abs(value - testCase.exact)).toBeLessThanOrEqual(1e-6);
-    });
     if (testCase.sinkhorn !== undefined) {
       it(`sinkhorn: ${testCase.name} matches ot.sinkhorn2 within 1e-3`, () => {
         const value = wasserstein(
@@ -95,6 +102,25 @@ describe("wasserstein against POT", () => {
       });
     }
   }
+  it("native and TypeScript solvers agree on random weighted problems (up to 500 × 400, dim 32)", () => {
+    const random = mulberry32(21);
+    for (const [n, m, dim] of [
+      [1, 5, 3],
+      [9, 2, 4],
+      [64, 64, 8],
+      [500, 400, 32],
+    ]) {
+      const a = { data: Float32Array.from({ length: n * dim }, () => random() - 0.5), n, dim };
+      const b = { data: Float32Array.from({ length: m * dim }, () => random() - 0.5), n: m, dim };
+      const weightsA = Array.from({ length: n }, () => random());
+      const weightsB = Array.from({ length: m }, () => random());
+      for (const cost of ["cosine", "euclidean", "sqeuclidean"] as const) {
+        const viaNative = wasserstein(a, b, { weightsA, weightsB, cost, solver: "native" });
+        const viaTypescript = wasserstein(a, b, { weightsA, weightsB, cost, solver: "typescript" });
+        expect(Math.abs(viaNative - viaTypescript)).toBeLessThanOrEqual(1e-9);
+      }
+    }
+  });
 });
 
 describe("wasserstein: exact solver properties", () => {
@@ -185,6 +211,7 @@ describe("wasserstein: bad input", () => {
   it("rejects zero vectors under the cosine cost", () => {
     const zero = { data: Float32Array.from([1, 0, 0, 0]), n: 2, dim: 2 };
     expect(() => wasserstein(good, zero)).toThrow(/b: point 1 is the zero vector/);
+    expect(() => wasserstein(good, zero, { solver: "native" })).toThrow(/b: point 1 is the zero vector/);
     expect(wasserstein(good, zero, { cost: "euclidean" })).toBeGreaterThan(0);
   });
   it("rejects bad weights", () => {
@@ -200,6 +227,7 @@ describe("wasserstein: bad input", () => {
       /a.data: point 0, coordinate 1 is NaN/,
     );
     expect(() => wasserstein(good, good, { cost: "manhattan" as GroundCost })).toThrow(/options.cost/);
+    expect(() => wasserstein(good, good, { solver: "gpu" as "native" })).toThrow(/options.solver/);
     expect(() => wasserstein(good, good, { method: "sinkhorn", epsilon: 0 })).toThrow(/epsilon/);
     expect(() => wasserstein(good, { data: new Float32Array(0), n: 0, dim: 2 })).toThrow(/b.n: expected an integer ≥ 1/);
   });

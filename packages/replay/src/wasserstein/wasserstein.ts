@@ -1,5 +1,6 @@
 // Earth mover's (Wasserstein-1 under the chosen ground cost) distance between two weighted point sets.
 
+import { earthMoversDistance, hasEarthMoversDistance, pairwiseCost } from "@pillow/lora-kernels";
 import { computeCostMatrix, type GroundCost, type PointSet, validatePointSet } from "./cost-matrix.js";
 import { solveTransport } from "./network-simplex.js";
 import { sinkhornLog } from "./sinkhorn.js";
@@ -19,7 +20,33 @@ export type WassersteinOptions = {
   epsilon?: number;
   /** Sinkhorn iteration cap (default 10 000). */
   maxIterations?: number;
+  /**
+   * Exact solver: "native" (the addon's C++ network simplex, via @pillow/lora-kernels), "typescript"
+   * (the same algorithm here), or "auto" (default: native when the addon has it).
+   */
+  solver?: "auto" | "native" | "typescript";
 };
+
+let nativeChecked: boolean | undefined;
+/** Whether the native optimal-transport kernels can be used (checked once). */
+export function nativeSolverAvailable(): boolean {
+  nativeChecked ??= hasEarthMoversDistance();
+  return nativeChecked;
+}
+
+function useNative(solver: WassersteinOptions["solver"]): boolean {
+  if (solver === "typescript") return false;
+  if (solver === "native") {
+    if (!nativeSolverAvailable()) {
+      throw new Error('wasserstein: solver "native" requested but the native addon (with earthMoversDistance) could not be loaded');
+    }
+    return true;
+  }
+  if (solver !== undefined && solver !== "auto") {
+    throw new RangeError(`wasserstein: options.solver must be "auto", "native" or "typescript", got ${String(solver)}`);
+  }
+  return nativeSolverAvailable();
+}
 
 /** Checks and normalises a weight vector to sum 1; uniform when absent. */
 export function normaliseWeights(
@@ -61,8 +88,15 @@ export function wasserstein(a: PointSet, b: PointSet, options: WassersteinOption
   }
   const weightsA = normaliseWeights(options.weightsA, a.n, "weightsA");
   const weightsB = normaliseWeights(options.weightsB, b.n, "weightsB");
-  const costs = computeCostMatrix(a, b, cost);
-  return transportCost(weightsA, weightsB, costs, method, options);
+  const native = useNative(options.solver);
+  if (a.dim !== b.dim) throw new RangeError(`wasserstein: a.dim = ${a.dim} but b.dim = ${b.dim}; they must match`);
+  // The native cost kernel reads f32 rows; f64 input keeps the TypeScript path so no precision is lost.
+  // Zero rows under the cosine cost are caught first by the TypeScript check, with its clearer message.
+  const costs =
+    native && a.data instanceof Float32Array && b.data instanceof Float32Array && !hasZeroRow(a, b, cost)
+      ? pairwiseCost(a.data, b.data, { n: a.n, m: b.n, dim: a.dim }, cost)
+      : computeCostMatrix(a, b, cost);
+  return transportCost(weightsA, weightsB, costs, method, { ...options, solver: native ? "native" : "typescript" });
 }
 
 /** The same on a precomputed n × m cost matrix (row-major, f64) and already-normalised weights. */
@@ -71,7 +105,7 @@ export function transportCost(
   weightsB: Float64Array,
   costs: Float64Array,
   method: "exact" | "sinkhorn" = "exact",
-  options: { epsilon?: number; maxIterations?: number } = {},
+  options: { epsilon?: number; maxIterations?: number; solver?: WassersteinOptions["solver"] } = {},
 ): number {
   if (method === "sinkhorn") {
     return sinkhornLog(weightsA, weightsB, costs, {
@@ -85,5 +119,23 @@ export function transportCost(
     for (let k = 0; k < costs.length; k++) total += costs[k] * (weightsA.length === 1 ? weightsB[k] : weightsA[k]);
     return total;
   }
+  if (useNative(options.solver)) return earthMoversDistance(weightsA, weightsB, costs).cost;
   return solveTransport(weightsA, weightsB, costs).cost;
+}
+
+function hasZeroRow(a: PointSet, b: PointSet, cost: GroundCost): boolean {
+  if (cost !== "cosine") return false;
+  for (const points of [a, b]) {
+    for (let i = 0; i < points.n; i++) {
+      let any = false;
+      for (let k = i * points.dim; k < (i + 1) * points.dim; k++) {
+        if (points.data[k] !== 0) {
+          any = true;
+          break;
+        }
+      }
+      if (!any) return true;
+    }
+  }
+  return false;
 }
