@@ -39,5 +39,8 @@ export type {
   ReplayPlanSummary,
   StageReport,
 } from "./continual/run-continual.js";
+export { alpacaPrompt, createLoraLearner } from "./continual/lora-learner.js";
+export type { LoraLearnerOptions } from "./continual/lora-learner.js";
+export { rougeLF1 } from "./continual/rouge-l.js";
 export { createRandom, deriveSeed } from "./random.js";
 export type { Random } from "./random.js";

@@ -1,0 +1,75 @@
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import { createTinyModel, loadModel } from "@pillow/core";
+import { buildSuite, formatPrompt, rougeL } from "@pillow/suite";
+import { afterAll, describe, expect, it } from "vitest";
+import { alpacaPrompt, createLoraLearner } from "./lora-learner.js";
+import { rougeLF1 } from "./rouge-l.js";
+import { runContinual } from "./run-continual.js";
+
+describe("rougeLF1", () => {
+  it("matches hand-computed LCS scores and the suite's ROUGE-L", () => {
+    // LCS("the cat sat", "the cat on the mat") = "the cat" = 2; P = 2/3, R = 2/5 → F1 = 0.5.
+    expect(rougeLF1("The cat sat", "the cat on the mat")).toBeCloseTo(0.5, 14);
+    expect(rougeLF1("", "")).toBe(1);
+    expect(rougeLF1("x", "")).toBe(0);
+    expect(rougeLF1("a b c", "c b a")).toBeCloseTo(1 / 3, 14);
+    for (const [prediction, reference] of [
+      ["Paris is the capital", "the capital is Paris"],
+      ["forty two", "forty-two"],
+      ["1 2 3 4", "2 4 6"],
+    ]) {
+      expect(rougeLF1(prediction, reference)).toBeCloseTo(rougeL(prediction, reference), 14);
+    }
+  });
+  it("formats the suite's prompt by default", () => {
+    const instance = { instruction: "Pluralise the word.", input: "cat", output: "cats" };
+    expect(alpacaPrompt(instance)).toBe(formatPrompt(instance));
+    expect(alpacaPrompt({ instruction: "Say hi.", output: "hi" })).toBe(formatPrompt({ instruction: "Say hi." }));
+  });
+});
+
+describe("createLoraLearner on a tiny random LLaMA (3 suite tasks)", () => {
+  const directory = mkdtempSync(path.join(tmpdir(), "pillow-replay-learner-"));
+  afterAll(() => rmSync(directory, { recursive: true, force: true }));
+
+  it("trains one adapter stage by stage, evaluates by generation + ROUGE-L, and runs runContinual", async () => {
+    createTinyModel(directory, { hiddenSize: 32, numLayers: 1, numHeads: 2, seed: 3 });
+    const model = await loadModel(directory);
+    const learner = createLoraLearner(model, {
+      adapter: { r: 4, alpha: 8, targetModules: ["q_proj", "v_proj"], seed: 1 },
+      train: { lr: 5e-3, batchSize: 4, maxLength: 192 },
+      generate: { maxNewTokens: 6 },
+    });
+    expect(model.activeAdapter).toBe(learner.adapter);
+
+    const suite = buildSuite({ seed: 1, trainPerTask: 12, testPerTask: 3 });
+    const tasks = suite.tasks.slice(0, 3).map((task) => ({ name: task.name, train: task.train, test: task.test }));
+
+    // evaluate() is the mean of ROUGE-L · 100 over greedy generations, recomputed here independently.
+    const test = tasks[0].test;
+    const score = await learner.evaluate(test, tasks[0].name);
+    const generations = await model.generateBatch(test.map((instance) => formatPrompt(instance)), { maxNewTokens: 6, stop: ["\n"] });
+    const expected = generations.reduce((sum, generation, k) => sum + rougeL(generation.text.trim(), test[k].output) * 100, 0) / test.length;
+    expect(score).toBeCloseTo(expected, 10);
+
+    const losses: number[][] = [];
+    const result = await runContinual({
+      learner,
+      tasks,
+      strategy: "inscl",
+      replayPerTask: 4,
+      seed: 5,
+      tagMerge: { minSamples: 2 },
+      onStage: (report) => void losses.push(report.losses),
+    });
+    expect(result.scores.map((row) => row.length)).toEqual([1, 2, 3]);
+    for (const row of result.scores) for (const value of row) expect(value).toBeGreaterThanOrEqual(0);
+    for (const row of result.scores) for (const value of row) expect(value).toBeLessThanOrEqual(100);
+    // 12 task instances (+4·i replayed) in batches of 4 → 3, 4, 5 optimizer steps, each with a finite loss.
+    expect(losses.map((stage) => stage.length)).toEqual([3, 4, 5]);
+    for (const stage of losses) for (const loss of stage) expect(Number.isFinite(loss)).toBe(true);
+    expect(result.plans[2].perTask.reduce((sum, entry) => sum + entry.count, 0)).toBe(8);
+  });
+});
