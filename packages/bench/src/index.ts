@@ -1,8 +1,9 @@
 // pnpm bench [suite]: runs the benchmark suites against their peers. Filled in by the kernel,
 // core and replay issues; each suite prints a table of ratios measured in the same run.
+import { runCoreBench } from "./core.js";
 import { replayBenchmark } from "./replay-bench.js";
 
-const suites: Record<string, () => Promise<void>> = { replay: replayBenchmark };
+const suites: Record<string, () => Promise<void>> = { core: runCoreBench, replay: replayBenchmark };
 
 const requested = process.argv.slice(2);
 const names = requested.length > 0 ? requested : Object.keys(suites);
@@ -14,4 +15,3 @@ for (const name of names) {
   }
   await suite();
 }
-
