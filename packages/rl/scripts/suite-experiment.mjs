@@ -2,10 +2,13 @@
 // adapter), train the matching network on training queries and compare none / random / bm25 / knn /
 // PILLOW (greedy) by ROUGE-L on held-out queries over several seeds.
 //
-//   pnpm build && node packages/rl/scripts/suite-experiment.mjs [--model DIR] [--adapter NAME]
+//   pnpm build && node packages/rl/scripts/suite-experiment.mjs [--model DIR] [--adapter PEFT_DIR]
 //     [--seeds 0,1,2] [--steps 60] [--pool-per-task 4] [--train-per-task 8] [--test-per-task 5]
 //     [--embedder tfidf|llm] [--algorithm reinforce-loo|ppo] [--similarity-prior 10] [--out results.json]
-//     [--backend native|copy-last-demo]
+//     [--backend native|copy-last-demo] [--finetune-epochs 1]
+//
+// `--finetune-epochs N` first LoRA-tunes the model (r 8, all linear modules) for N epochs on the
+// training split (zero-shot prompts, loss on the answer), the "LoRA-tuned tiny model" of the issue.
 //
 // `--backend copy-last-demo` replaces the LLM by a stand-in that answers with the output of the last
 // demonstration in its prompt: no model needed, and the reward then measures how often a selector
@@ -14,7 +17,7 @@
 // Numbers go to stdout as a Markdown table and, with --out, as JSON.
 import { writeFile } from "node:fs/promises";
 import { parseArgs } from "node:util";
-import { loadModel, NativeBackend } from "@pillow/core";
+import { loadModel, NativeBackend, train as trainModel } from "@pillow/core";
 import { createEmbedder, entryText, PromptPool } from "@pillow/matcher";
 import { buildSuite, formatDemonstration, formatPrompt, promptStopStrings, tinyModelDir, tinyPromptBudget } from "@pillow/suite";
 import { compareSelectors } from "../dist/index.js";
@@ -37,6 +40,7 @@ const { values } = parseArgs({
     out: { type: "string" },
     backend: { type: "string", default: "native" },
     "similarity-prior": { type: "string", default: "10" },
+    "finetune-epochs": { type: "string", default: "0" },
   },
 });
 const integer = (name) => {
@@ -70,9 +74,29 @@ const lastDemoOutput = (prompt) => {
   const parts = prompt.split("### Response:\n");
   return parts.length > 2 ? parts[parts.length - 2].split("\n")[0] : "";
 };
+async function nativeBackend() {
+  const model = await loadModel(values.model ?? tinyModelDir);
+  if (values.adapter) model.loadAdapter(values.adapter, "adapter");
+  const epochs = integer("finetune-epochs");
+  if (epochs > 0) {
+    const tuneStarted = performance.now();
+    model.addAdapter("suite-lora", {
+      r: 8,
+      alpha: 16,
+      targetModules: ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"],
+      seed: 0,
+    });
+    model.setActiveAdapter("suite-lora");
+    const examples = trainInstances.map((instance) => ({ prompt: formatPrompt(instance), response: instance.output }));
+    const result = await trainModel(model, examples, { epochs, lr: 1e-3, batchSize: 8, seed: 0, warmup: 5 });
+    console.error(`LoRA fine-tune: ${result.steps} steps, final loss ${result.finalLoss.toFixed(3)}, ${((performance.now() - tuneStarted) / 1000).toFixed(0)} s`);
+  }
+  const adapter = epochs > 0 ? "suite-lora" : values.adapter ? "adapter" : null;
+  return new NativeBackend(model, { adapter });
+}
 const backend =
   values.backend === "native"
-    ? new NativeBackend(await loadModel(values.model ?? tinyModelDir), values.adapter ? { adapter: values.adapter } : {})
+    ? await nativeBackend()
     : {
         name: "copy-last-demo",
         generate: async (prompt) => ({ text: lastDemoOutput(prompt) }),
