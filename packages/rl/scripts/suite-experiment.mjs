@@ -3,8 +3,8 @@
 // PILLOW (greedy) by ROUGE-L on held-out queries over several seeds.
 //
 //   pnpm build && node packages/rl/scripts/suite-experiment.mjs [--model DIR] [--adapter PEFT_DIR]
-//     [--seeds 0,1,2] [--steps 60] [--pool-per-task 4] [--train-per-task 8] [--test-per-task 5]
-//     [--embedder tfidf|llm] [--algorithm reinforce-loo|ppo] [--similarity-prior 10] [--out results.json]
+//     [--seeds 0,1,2] [--steps 60] [--pool-per-task 4] [--train-per-task 30] [--test-per-task 5]
+//     [--embedder tfidf|llm] [--algorithm reinforce-loo|ppo] [--similarity-prior 20] [--hidden 32] [--lr 0.003] [--entropy 0.001] [--out results.json]
 //     [--backend native|copy-last-demo] [--finetune-epochs 1]
 //
 // `--finetune-epochs N` first LoRA-tunes the model (r 8, all linear modules) for N epochs on the
@@ -29,18 +29,19 @@ const { values } = parseArgs({
     seeds: { type: "string", default: "0,1,2" },
     steps: { type: "string", default: "60" },
     "pool-per-task": { type: "string", default: "4" },
-    "train-per-task": { type: "string", default: "8" },
+    "train-per-task": { type: "string", default: "30" },
     "test-per-task": { type: "string", default: "5" },
     "samples-per-query": { type: "string", default: "4" },
     "queries-per-step": { type: "string", default: "8" },
     embedder: { type: "string", default: "tfidf" },
     algorithm: { type: "string", default: "reinforce-loo" },
-    lr: { type: "string", default: "0.01" },
-    entropy: { type: "string", default: "0.05" },
+    lr: { type: "string", default: "0.003" },
+    entropy: { type: "string", default: "0.001" },
     out: { type: "string" },
     backend: { type: "string", default: "native" },
-    "similarity-prior": { type: "string", default: "10" },
+    "similarity-prior": { type: "string", default: "20" },
     "finetune-epochs": { type: "string", default: "0" },
+    hidden: { type: "string", default: "32" },
   },
 });
 const integer = (name) => {
@@ -130,7 +131,7 @@ const result = await compareSelectors({
   // Selectors share one static budget (the longest query); training masks per query.
   budget: { limit: tinyPromptBudget, costs: demoBytes, used: Math.max(...test.map(queryBytes)) },
   trainingBudget: budgetFor,
-  matcher: { hidden: 64, similarityPrior: Number(values["similarity-prior"]) },
+  matcher: { hidden: integer("hidden"), similarityPrior: Number(values["similarity-prior"]) },
   training: {
     algorithm: values.algorithm,
     steps: integer("steps"),
