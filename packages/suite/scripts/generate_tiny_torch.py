@@ -3,7 +3,7 @@
 
 usage: python3 generate_tiny_torch.py MODEL_DIR PROMPTS.jsonl ANSWERS.jsonl [--max-new-tokens 32]
 
-Decodes with a KV cache and stops at the first newline (the suite's stop string) or </s>.
+MODEL_DIR is a shipped folder (written by export_tiny_model.py). Decodes with a KV cache and stops at the first newline (the suite's stop string) or </s>.
 """
 
 import argparse
@@ -12,7 +12,7 @@ import os
 
 import torch
 
-from tiny_llama_torch import Config, TinyLlama, read_safetensors
+from tiny_llama_torch import Config, TinyLlama, read_safetensors, to_trainer_layout
 
 BOS, EOS, BYTE_OFFSET = 1, 2, 3
 
@@ -50,7 +50,8 @@ def main():
     torch.set_num_threads(args.threads)
     config = Config(**json.load(open(os.path.join(args.model_dir, "config.json"))))
     model = TinyLlama(config)
-    model.load_hf_state_dict(read_safetensors(os.path.join(args.model_dir, "model.safetensors")))
+    # The folder holds the shipped layout (see export_tiny_model.py); decode in the trainer's.
+    model.load_hf_state_dict(to_trainer_layout(read_safetensors(os.path.join(args.model_dir, "model.safetensors"))))
     model.eval()
     with open(args.answers, "w") as out:
         for line in open(args.prompts):

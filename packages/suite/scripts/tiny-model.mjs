@@ -4,12 +4,18 @@
 //   node scripts/tiny-model.mjs assets DIR                       config, generation config, tokenizer files
 //   node scripts/tiny-model.mjs eval-prompts OUT.jsonl [seed]    suite test split, zero-shot and 3-shot
 //   node scripts/tiny-model.mjs score PROMPTS.jsonl ANSWERS.jsonl  per-task ROUGE-L table (Markdown)
+//   node scripts/tiny-model.mjs evaluate MODEL_DIR [seed] [ANSWERS.jsonl]  answers through @pillow/core, then the table
+//   node scripts/tiny-model.mjs pretrain OUT_DIR STEPS [seed]   core's full-parameter pretraining
 import { readFileSync, writeFileSync } from "node:fs";
+import { loadModel } from "@pillow/core";
 import {
+  answerEvaluationPrompts,
   buildEvaluationPrompts,
   buildPretrainingCorpus,
   buildSuite,
   evaluationTable,
+  pretrainTinyModel,
+  promptStopStrings,
   scoreEvaluation,
   writeTinyModelAssets,
 } from "../dist/index.js";
@@ -37,7 +43,26 @@ if (command === "corpus" && target) {
   console.log(`wrote ${prompts.length} prompts to ${target}`);
 } else if (command === "score" && target && rest[0]) {
   console.log(evaluationTable(scoreEvaluation(readJsonl(target), readJsonl(rest[0]))));
+} else if (command === "evaluate" && target) {
+  const seed = Number(rest[0] ?? 0);
+  const prompts = buildEvaluationPrompts(buildSuite({ seed }), { seed });
+  const model = await loadModel(target);
+  const started = Date.now();
+  const answers = await answerEvaluationPrompts(prompts, async (batch) =>
+    (await model.generateBatch(batch, { maxNewTokens: 32, stop: promptStopStrings })).map((result) => result.text),
+  );
+  if (rest[1]) writeFileSync(rest[1], answers.map((answer) => JSON.stringify(answer)).join("\n") + "\n");
+  console.log(evaluationTable(scoreEvaluation(prompts, answers)));
+  console.log(`\n${prompts.length} test instances, ${((Date.now() - started) / 1000).toFixed(0)} s of generation`);
+} else if (command === "pretrain" && target && rest[0]) {
+  const result = await pretrainTinyModel({
+    outDir: target,
+    steps: Number(rest[0]),
+    seed: Number(rest[1] ?? 0),
+    onStep: (info) => console.log(JSON.stringify({ step: info.step, loss: info.loss, lr: info.learningRate })),
+  });
+  console.log(JSON.stringify(result));
 } else {
-  console.error("usage: tiny-model.mjs corpus OUT.jsonl [size] [seed] | assets DIR | eval-prompts OUT.jsonl [seed] | score PROMPTS ANSWERS");
+  console.error("usage: tiny-model.mjs corpus OUT.jsonl [size] [seed] | assets DIR | eval-prompts OUT.jsonl [seed] | score PROMPTS ANSWERS | evaluate MODEL_DIR [seed] [ANSWERS] | pretrain OUT_DIR STEPS [seed]");
   process.exit(2);
 }

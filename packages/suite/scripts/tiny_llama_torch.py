@@ -153,6 +153,27 @@ class TinyLlama(torch.nn.Module):
                     getattr(layer, name).weight.copy_(tensors[p + f"mlp.{name}.weight"])
 
 
+# The trainer's own token layout (pad 0, bos 1, eos 2, byte b at 3 + b) differs from the shipped
+# tokenizer.json's (@pillow/core's: byte b at b, <s> 256, </s> 257, <pad> 258). With tied embeddings a
+# permutation of the embedding rows converts one into the other exactly.
+TRAINER_TO_SHIPPED_ROWS = [3 + b for b in range(256)] + [1, 2, 0]
+
+
+def to_shipped_layout(tensors):
+    out = dict(tensors)
+    out["model.embed_tokens.weight"] = tensors["model.embed_tokens.weight"][TRAINER_TO_SHIPPED_ROWS].contiguous()
+    return out
+
+
+def to_trainer_layout(tensors):
+    inverse = [0] * len(TRAINER_TO_SHIPPED_ROWS)
+    for shipped, trainer in enumerate(TRAINER_TO_SHIPPED_ROWS):
+        inverse[trainer] = shipped
+    out = dict(tensors)
+    out["model.embed_tokens.weight"] = tensors["model.embed_tokens.weight"][inverse].contiguous()
+    return out
+
+
 def write_safetensors(path, tensors, metadata=None):
     """Safetensors: u64 little-endian header length, JSON header, raw little-endian f32 data."""
     header = {"__metadata__": metadata or {"format": "pt"}}

@@ -86,3 +86,23 @@ export function evaluationTable(scores: TaskScore[]): string {
   lines.push("", `Few-shot beats zero-shot on ${better} of ${scores.length} tasks.`);
   return lines.join("\n");
 }
+
+/** Asks a model every prompt zero-shot and few-shot, `batch` prompts at a time. */
+export async function answerEvaluationPrompts(
+  prompts: EvaluationPrompt[],
+  generateBatch: (prompts: string[]) => Promise<string[]>,
+  batch = 16,
+): Promise<{ zeroShot: string; fewShot: string }[]> {
+  const answers: { zeroShot: string; fewShot: string }[] = [];
+  for (let start = 0; start < prompts.length; start += batch) {
+    const slice = prompts.slice(start, start + batch);
+    const texts = await generateBatch([...slice.map((p) => p.zeroShot), ...slice.map((p) => p.fewShot)]);
+    if (texts.length !== 2 * slice.length) {
+      throw new Error(`answerEvaluationPrompts: generateBatch returned ${texts.length} texts for ${2 * slice.length} prompts`);
+    }
+    slice.forEach((_, i) => {
+      answers.push({ zeroShot: texts[i], fewShot: texts[slice.length + i] });
+    });
+  }
+  return answers;
+}

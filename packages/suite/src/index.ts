@@ -1,6 +1,7 @@
 // @pillow/suite: the 16-task instruction suite, its prompt template and the tiny model's assets.
 export { buildPretrainingCorpus, type CorpusDocument, type CorpusOptions } from "./corpus.js";
 export {
+  answerEvaluationPrompts,
   buildEvaluationPrompts,
   type EvaluationPrompt,
   evaluationTable,
@@ -9,6 +10,7 @@ export {
   tinyPromptBudget,
 } from "./evaluation.js";
 export { type ExportedFile, exportSuiteJsonl } from "./export.js";
+export { corpusExample, type PretrainOptions, type PretrainResult, pretrainTinyModel } from "./pretrain.js";
 export {
   fitDemonstrations,
   formatDemonstration,

@@ -7,23 +7,26 @@ import {
   buildByteTokenizerJson,
   buildTokenizerConfigJson,
   byteTokenizerVocabSize,
-  byteToUnicode,
+  eosTokenId,
+  padTokenId,
   tinyChatTemplate,
 } from "./tokenizer.js";
 
 const tokenizer = new Tokenizer(buildByteTokenizerJson() as any, buildTokenizerConfigJson() as any);
 
 describe("byte-level tokenizer.json", () => {
-  it("has one symbol per byte, all distinct, matching GPT-2's published table at known points", () => {
-    const table = byteToUnicode();
-    expect(new Set(table).size).toBe(256);
-    expect(table[" ".charCodeAt(0)]).toBe("\u0120"); // "Ġ"
-    expect(table[10]).toBe("\u010a"); // "Ċ"
-    expect(table["A".charCodeAt(0)]).toBe("A");
+  it("has one vocabulary symbol per byte (GPT-2's byte table) plus three special tokens", () => {
+    const vocab = (buildByteTokenizerJson().model as { vocab: Record<string, number> }).vocab;
+    expect(Object.keys(vocab)).toHaveLength(256);
+    expect(new Set(Object.values(vocab)).size).toBe(256);
+    expect(vocab["\u0120"]).toBe(32); // "Ġ" is the space byte
+    expect(vocab["\u010a"]).toBe(10); // "Ċ" is the newline byte
+    expect(vocab.A).toBe(65);
+    expect([bosTokenId, eosTokenId, padTokenId]).toEqual([256, 257, 258]);
     expect(byteTokenizerVocabSize).toBe(259);
   });
 
-  it("encodes through @huggingface/tokenizers as <s> followed by 3 + each byte, and round-trips", () => {
+  it("encodes through @huggingface/tokenizers as <s> followed by each byte, and round-trips", () => {
     const samples = [
       "Hello World",
       formatPrompt({ instruction: "Answer.", input: "x=3; x+=2; print x" }),
@@ -32,7 +35,7 @@ describe("byte-level tokenizer.json", () => {
     ];
     for (const text of samples) {
       const encoded = tokenizer.encode(text);
-      const expected = [bosTokenId, ...Buffer.from(text, "utf8").map((byte) => 3 + byte)];
+      const expected = [bosTokenId, ...Buffer.from(text, "utf8")];
       expect(encoded.ids).toEqual(expected);
       expect(tokenizer.decode(encoded.ids, { skip_special_tokens: true })).toBe(text);
     }
@@ -42,6 +45,7 @@ describe("byte-level tokenizer.json", () => {
 
   it("has a chat template that renders the same blocks as formatPrompt", () => {
     const rendered = new Template(tinyChatTemplate).render({
+      bos_token: "<s>",
       messages: [
         { role: "user", content: "Pluralize: cat" },
         { role: "assistant", content: "cats" },
@@ -49,7 +53,8 @@ describe("byte-level tokenizer.json", () => {
       ],
     });
     expect(rendered).toBe(
-      formatDemonstration({ instruction: "Pluralize: cat", input: "", output: "cats" }) +
+      "<s>" +
+        formatDemonstration({ instruction: "Pluralize: cat", input: "", output: "cats" }) +
         formatPrompt({ instruction: "Pluralize: dog" }),
     );
   });
