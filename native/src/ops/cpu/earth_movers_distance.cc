@@ -135,6 +135,14 @@ void earth_movers_distance_forward(double* out_cost, int64_t* out_pivots, const 
   for (int64_t j = 0; j < m; ++j) {
     if (!(b[j] >= 0) || !std::isfinite(b[j])) throw_argument_error("earth_movers_distance_forward: b must be finite and >= 0");
   }
+  // Unequal masses would leave flow on the artificial arcs and a meaningless cost: refuse them.
+  double supply = 0, demand = 0;
+  for (int64_t i = 0; i < n; ++i) supply += a[i];
+  for (int64_t j = 0; j < m; ++j) demand += b[j];
+  if (!(supply > 0) || std::fabs(supply - demand) > 1e-9 * std::fmax(supply, demand)) {
+    throw_argument_error("earth_movers_distance_forward: a and b must have equal, positive sums (got " +
+                         std::to_string(supply) + " and " + std::to_string(demand) + ")");
+  }
 
   const int64_t nodes = n + m + 1;
   const int64_t root = n + m;

@@ -1,3 +1,4 @@
+import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { allocateReplay } from "./allocate-replay.js";
 import { insInfo, normaliseWithinTask } from "./instruction-information.js";
@@ -139,5 +140,27 @@ describe("planReplay", () => {
     expect(() => planReplay({ stage: 2, tasks, strategy: "inscl", replayPerTask: 20, seed: 1 })).toThrow(/needs 2 task distances/);
     expect(() => planReplay({ stage: 9, tasks, strategy: "random", replayPerTask: 20, seed: 1 })).toThrow(/stage must be/);
     expect(() => planReplay({ stage: 1, tasks, strategy: "bogus" as "none", replayPerTask: 20, seed: 1 })).toThrow(/strategy must be one of/);
+  });
+});
+
+describe("allocateReplay properties (fast-check)", () => {
+  it("sums to the budget and is monotone in the distance", () => {
+    fc.assert(
+      fc.property(
+        fc.array(fc.double({ min: 0, max: 10, noNaN: true }), { minLength: 1, maxLength: 20 }),
+        fc.integer({ min: 0, max: 5000 }),
+        (distances, budget) => {
+          const counts = allocateReplay(distances, budget);
+          expect(counts.reduce((sum, count) => sum + count, 0)).toBe(budget);
+          for (let x = 0; x < distances.length; x++) {
+            for (let y = 0; y < distances.length; y++) {
+              // A more distant task never gets less replay than a closer one.
+              if (distances[x] > distances[y]) expect(counts[x]).toBeGreaterThanOrEqual(counts[y]);
+            }
+          }
+        },
+      ),
+      { numRuns: 300, seed: 42 },
+    );
   });
 });

@@ -49,6 +49,20 @@ export function solveTransport(
   if (costs.length !== n * m) {
     throw new Error(`solveTransport: cost matrix has ${costs.length} entries, expected ${n}·${m} = ${n * m}`);
   }
+  let supply = 0;
+  let demand = 0;
+  for (let i = 0; i < n; i++) {
+    if (!(a[i] >= 0) || a[i] === Infinity) throw new RangeError(`solveTransport: a[${i}] is ${a[i]}; masses must be finite and ≥ 0`);
+    supply += a[i];
+  }
+  for (let j = 0; j < m; j++) {
+    if (!(b[j] >= 0) || b[j] === Infinity) throw new RangeError(`solveTransport: b[${j}] is ${b[j]}; masses must be finite and ≥ 0`);
+    demand += b[j];
+  }
+  // Unequal masses would leave flow on the artificial arcs and a meaningless cost: refuse them.
+  if (!(supply > 0) || Math.abs(supply - demand) > 1e-9 * Math.max(supply, demand)) {
+    throw new RangeError(`solveTransport: a and b must have equal, positive sums (got ${supply} and ${demand})`);
+  }
   const nodeCount = n + m + 1;
   const root = n + m;
   const realArcCount = n * m;
@@ -157,14 +171,18 @@ export function solveTransport(
         const piRow = potential[row];
         const rowBase = row * m;
         let threshold = minimum - piRow;
+        let best = -1;
         for (let j = column; j < end; j++) {
           const value = costs[rowBase + j] - sinkPotential[j];
           if (value < threshold) {
             threshold = value;
-            enteringArc = rowBase + j;
+            best = j;
           }
         }
-        minimum = threshold + piRow;
+        if (best !== -1) {
+          enteringArc = rowBase + best;
+          minimum = threshold + piRow;
+        }
         blockLeft -= span;
         column = end;
         if (column === m) {

@@ -232,3 +232,18 @@ describe("wasserstein: bad input", () => {
     expect(() => wasserstein(good, { data: new Float32Array(0), n: 0, dim: 2 })).toThrow(/b.n: expected an integer ≥ 1/);
   });
 });
+
+describe("solvers refuse unequal masses", () => {
+  it("TypeScript and native", async () => {
+    const { earthMoversDistance } = await import("@pillow/lora-kernels");
+    const costs = Float64Array.from([0, 1, 1, 0]);
+    expect(() => solveTransport(Float64Array.from([0.5, 0.5]), Float64Array.from([0.5, 0.6]), costs)).toThrow(
+      /equal, positive sums \(got 1 and 1.1\)/,
+    );
+    expect(() => solveTransport(Float64Array.from([0.5, -0.5]), Float64Array.from([0.5, 0.5]), costs)).toThrow(/a\[1\] is -0.5/);
+    expect(() => earthMoversDistance(Float64Array.from([0.5, 0.5]), Float64Array.from([0.5, 0.6]), costs)).toThrow(
+      /equal, positive sums/,
+    );
+    expect(earthMoversDistance(Float64Array.from([0.5, 0.5]), Float64Array.from([0.25, 0.75]), costs).cost).toBeCloseTo(0.25, 14);
+  });
+});
