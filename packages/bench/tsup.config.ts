@@ -1,10 +1,3 @@
-import { defineConfig } from "tsup";
+import { packageBuildConfig } from "../../tsup.shared";
 
-export default defineConfig({
-  entry: ["src/index.ts"],
-  format: ["esm"],
-  dts: false, // private: nothing imports its types
-  sourcemap: true,
-  clean: true,
-  target: "node20",
-});
+export default packageBuildConfig({ declarations: false });
