@@ -71,5 +71,17 @@ describe("createLoraLearner on a tiny random LLaMA (3 suite tasks)", () => {
     expect(losses.map((stage) => stage.length)).toEqual([3, 4, 5]);
     for (const stage of losses) for (const loss of stage) expect(Number.isFinite(loss)).toBe(true);
     expect(result.plans[2].perTask.reduce((sum, entry) => sum + entry.count, 0)).toBe(8);
+
+    // runContinual({ model }) wraps a core Model in a LoRA learner of its own.
+    const fresh = await loadModel(directory);
+    const viaModel = await runContinual({
+      model: fresh,
+      loraLearner: { adapter: { r: 2, alpha: 4, targetModules: ["v_proj"] }, train: { batchSize: 8 }, generate: { maxNewTokens: 2 } },
+      tasks: tasks.slice(0, 2),
+      strategy: "uniform",
+      replayPerTask: 2,
+    });
+    expect(fresh.activeAdapter).toBe("continual");
+    expect(viaModel.scores.map((row) => row.length)).toEqual([1, 2]);
   });
 });

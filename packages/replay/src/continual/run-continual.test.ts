@@ -98,6 +98,10 @@ describe("runContinual with a simulated learner", () => {
   it("rejects malformed tasks and learners with clear messages", async () => {
     const tasks = makeTasks();
     await expect(runContinual({ learner: {} as ContinualLearner<Item>, tasks, strategy: "none" })).rejects.toThrow(/learner must have/);
+    await expect(runContinual({ tasks, strategy: "none" })).rejects.toThrow(/learner must have/);
+    await expect(
+      runContinual({ learner: simulatedLearner(), model: {} as never, tasks, strategy: "none" }),
+    ).rejects.toThrow(/either learner or model, not both/);
     await expect(runContinual({ learner: simulatedLearner(), tasks: [], strategy: "none" })).rejects.toThrow(/non-empty/);
     await expect(
       runContinual({ learner: simulatedLearner(), tasks: [tasks[0], { ...tasks[1], name: tasks[0].name }], strategy: "none" }),

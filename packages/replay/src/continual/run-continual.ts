@@ -1,6 +1,8 @@
 // The continual instruction tuning loop: for each task in order, plan the replay, train on the task
 // plus the replay, evaluate on every task seen so far; then the CL metrics over R[i][j].
 
+import type { Model } from "@pillow/core";
+import { createLoraLearner, type LoraLearnerOptions } from "./lora-learner.js";
 import { createHashingEmbedder, type Embedder, stackVectors } from "../embedding/embedder.js";
 import { type ContinualMetrics, continualMetrics } from "../metrics/continual-metrics.js";
 import {
@@ -45,7 +47,12 @@ export type StageReport = {
 };
 
 export type RunContinualOptions<T extends InstructionInstance> = {
-  learner: ContinualLearner<T>;
+  /** What is trained and evaluated. Give either a learner or a core Model (wrapped by createLoraLearner). */
+  learner?: ContinualLearner<T>;
+  /** A core Model: one LoRA adapter is trained across the stages (see createLoraLearner). */
+  model?: Model;
+  /** Options of the learner built for `model`. */
+  loraLearner?: LoraLearnerOptions<T>;
   tasks: readonly ContinualTask<T>[];
   strategy: ReplayStrategy;
   /** Replayed instances per earlier task: stage i replays replayPerTask · i in total (default 200). */
@@ -72,10 +79,10 @@ export type RunContinualResult = {
   distances: number[][];
 };
 
-function validate<T extends InstructionInstance>(options: RunContinualOptions<T>): void {
-  const { learner, tasks, strategy } = options;
+function validate<T extends InstructionInstance>(options: RunContinualOptions<T>, learner: ContinualLearner<T> | undefined): void {
+  const { tasks, strategy } = options;
   if (!learner || typeof learner.trainStage !== "function" || typeof learner.evaluate !== "function") {
-    throw new TypeError("runContinual: learner must have trainStage(instances, stage, task) and evaluate(test, task)");
+    throw new TypeError("runContinual: learner must have trainStage(instances, stage, task) and evaluate(test, task) (or pass model)");
   }
   if (!replayStrategies.includes(strategy)) {
     throw new RangeError(`runContinual: strategy must be one of ${replayStrategies.join(", ")}, got ${String(strategy)}`);
@@ -99,8 +106,12 @@ function validate<T extends InstructionInstance>(options: RunContinualOptions<T>
 }
 
 export async function runContinual<T extends InstructionInstance>(options: RunContinualOptions<T>): Promise<RunContinualResult> {
-  validate(options);
-  const { learner, tasks, strategy } = options;
+  if (options.learner && options.model) throw new TypeError("runContinual: give either learner or model, not both");
+  const learner: ContinualLearner<T> | undefined =
+    options.learner ?? (options.model ? createLoraLearner<T>(options.model, options.loraLearner) : undefined);
+  validate(options, learner);
+  const { tasks, strategy } = options;
+  if (!learner) throw new TypeError("runContinual: learner or model is required");
   const replayPerTask = options.replayPerTask ?? 200;
   const seed = options.seed ?? 0;
   const embedder = options.embedder ?? createHashingEmbedder();

@@ -45,7 +45,7 @@ export function scoreHeatmapSvg(scores: readonly (readonly number[])[], options:
   const maximum = options.maximum ?? Math.max(1, ...values);
   const cell = 44;
   const labelWidth = 9 + 7 * Math.max(...options.labels.slice(0, stages).map((label) => label.length), 6);
-  const titleHeight = options.title ? 28 : 8;
+  const titleHeight = options.title ? 44 : 24;
   const left = labelWidth + 8;
   const top = titleHeight + labelWidth;
   const width = left + stages * cell + 16;
@@ -55,6 +55,9 @@ export function scoreHeatmapSvg(scores: readonly (readonly number[])[], options:
     `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}" font-family="sans-serif" font-size="11">`,
   );
   if (options.title) parts.push(`<text x="${width / 2}" y="18" text-anchor="middle" font-size="14">${escapeXml(options.title)}</text>`);
+  parts.push(
+    `<text x="${width / 2}" y="${titleHeight - 8}" text-anchor="middle" fill="#555">row: after training on · column: evaluated on</text>`,
+  );
   for (let i = 0; i < stages; i++) {
     const label = escapeXml(options.labels[i]);
     const y = top + i * cell + cell / 2 + 4;
