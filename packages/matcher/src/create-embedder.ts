@@ -2,10 +2,11 @@
 
 import type { GenerationBackend } from "@pillow/core";
 import { CachedEmbedder, type Embedder } from "./embedder.js";
-import { TfidfModel, type TfidfOptions } from "./tfidf.js";
+import { TfidfModel, type TfidfOptions, type TfidfState } from "./tfidf.js";
 
 export type EmbedderOptions =
   | ({ kind: "tfidf"; corpus: readonly string[] } & TfidfOptions)
+  | { kind: "tfidf"; state: TfidfState }
   | { kind: "llm"; backend: GenerationBackend; batchSize?: number }
   | {
       kind: "openai";
@@ -22,8 +23,11 @@ export function createEmbedder(options: EmbedderOptions): Embedder {
   if (typeof options !== "object" || options === null) throw new Error("createEmbedder: options are required");
   switch (options.kind) {
     case "tfidf": {
-      const model = new TfidfModel(options.corpus, options);
-      return new CachedEmbedder(`tfidf:${model.dimension}`, async (texts) => texts.map((text) => model.transform(text)));
+      const model = "state" in options ? TfidfModel.fromState(options.state) : new TfidfModel(options.corpus, options);
+      return new CachedEmbedder(`tfidf:${model.dimension}`, async (texts) => texts.map((text) => model.transform(text)), {
+        kind: "tfidf",
+        state: model.toState(),
+      });
     }
     case "llm": {
       const { backend } = options;
@@ -37,7 +41,7 @@ export function createEmbedder(options: EmbedderOptions): Embedder {
           result.push(...(await backend.embed!(texts.slice(start, start + batchSize))));
         }
         return result;
-      });
+      }, { kind: "llm", backend: backend.name });
     }
     case "openai":
       return createOpenAIEmbedder(options);
@@ -86,7 +90,7 @@ function createOpenAIEmbedder(options: Extract<EmbedderOptions, { kind: "openai"
       }
     }
     return result;
-  });
+  }, { kind: "openai", model: options.model, baseUrl: root });
 }
 
 function positiveInteger(value: number, name: string): number {

@@ -1,9 +1,17 @@
 // The embedder contract. Embedders are frozen (no training touches them) and cache every text they
 // have seen, because the same pool entries and queries are embedded again and again during training.
 
+/** What it takes to recreate an embedder (saved beside a trained matcher; never holds secrets). */
+export type EmbedderSpec =
+  | { kind: "tfidf"; state: import("./tfidf.js").TfidfState }
+  | { kind: "llm"; backend: string }
+  | { kind: "openai"; model: string; baseUrl: string };
+
 export interface Embedder {
   /** For logs and cache keys, e.g. "tfidf:2048" or "openai:text-embedding-3-small". */
   readonly name: string;
+  /** Set by createEmbedder: lets saveMatcherBundle store the embedder. */
+  readonly spec?: EmbedderSpec;
   /** One vector per text, in order. Vectors are shared with the cache: treat them as read-only. */
   embed(texts: readonly string[]): Promise<Float32Array[]>;
 }
@@ -14,14 +22,16 @@ export interface Embedder {
  */
 export class CachedEmbedder implements Embedder {
   readonly name: string;
+  readonly spec?: EmbedderSpec;
   private readonly cache = new Map<string, Float32Array>();
   private readonly compute: (texts: string[]) => Promise<Float32Array[]>;
   private expectedDimension: number | undefined;
   hits = 0;
   misses = 0;
 
-  constructor(name: string, compute: (texts: string[]) => Promise<Float32Array[]>) {
+  constructor(name: string, compute: (texts: string[]) => Promise<Float32Array[]>, spec?: EmbedderSpec) {
     this.name = name;
+    this.spec = spec;
     this.compute = compute;
   }
 

@@ -1,8 +1,9 @@
 // @pillow/matcher — PILLOW prompt matching: prompt pools, frozen embedders, the matching network
 // and the selectors it is compared with. See README.md.
+export { loadMatcherBundle, type MatcherBundle, saveMatcherBundle } from "./bundle.js";
 export { Bm25Index, type Bm25Options, topIndices } from "./bm25.js";
 export { createEmbedder, type EmbedderOptions } from "./create-embedder.js";
-export { CachedEmbedder, type Embedder } from "./embedder.js";
+export { CachedEmbedder, type Embedder, type EmbedderSpec } from "./embedder.js";
 export { kMeans, type KMeansResult } from "./kmeans.js";
 export {
   type ContextBudget,
@@ -38,6 +39,6 @@ export {
   type SelectorKind,
   type SelectorQuery,
 } from "./selectors.js";
-export { TfidfModel, type TfidfOptions } from "./tfidf.js";
+export { TfidfModel, type TfidfOptions, type TfidfState } from "./tfidf.js";
 export { cosineSimilarity } from "./vectors.js";
 export { words } from "./words.js";

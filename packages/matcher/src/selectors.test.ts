@@ -2,6 +2,8 @@ import { mkdtemp, readFile, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
+import { loadMatcherBundle, saveMatcherBundle } from "./bundle.js";
+import { createEmbedder } from "./create-embedder.js";
 import { CachedEmbedder } from "./embedder.js";
 import { MatchingNetwork } from "./matching-network.js";
 import { PromptPool } from "./pool.js";
@@ -75,6 +77,35 @@ describe("selectors", () => {
     expect((await demos.select("Add the numbers")).map((entry) => entry.id).sort()).toEqual(["sum", "sum2"]);
     expect((await demos.select("capital of the country", 1)).map((entry) => entry.id)).toEqual(["capital"]);
     await expect(demos.select("x", -1)).rejects.toThrow(/count must be a non-negative integer/);
+  });
+});
+
+describe("matcher bundle", () => {
+  it("saves network, pool and TF-IDF embedder, and reloads to identical selections", async () => {
+    const directory = await mkdtemp(join(tmpdir(), "pillow-bundle-"));
+    try {
+      const embedder = createEmbedder({ kind: "tfidf", corpus: pool.texts() });
+      const bundlePool = new PromptPool(pool.entries);
+      await bundlePool.embed(embedder);
+      const matcher = new MatchingNetwork({ embedDim: bundlePool.embeddings[0].length, hidden: 8, steps: 2, seed: 7, similarityPrior: 5 });
+      await saveMatcherBundle(directory, { matcher, pool: bundlePool, embedder });
+      const loaded = await loadMatcherBundle(directory);
+      expect(loaded.pool.entries).toEqual(bundlePool.entries);
+      expect(loaded.embedder.name).toBe(embedder.name);
+      for (const text of ["Add 4 and 5", "capital of Peru", "Translate hello to French"]) {
+        const [original] = await embedder.embed([text]);
+        const [again] = await loaded.embedder.embed([text]);
+        expect(Array.from(again)).toEqual(Array.from(original));
+        expect(loaded.matcher.select(again, loaded.pool)).toEqual(matcher.select(original, bundlePool));
+      }
+      await expect(saveMatcherBundle(directory, { matcher, pool: bundlePool, embedder: { name: "x", embed: embedder.embed } })).rejects.toThrow(
+        /has no spec/,
+      );
+      await (await import("node:fs/promises")).writeFile(join(directory, "embedder.json"), '{"kind":"llm","backend":"native:tiny"}');
+      await expect(loadMatcherBundle(directory)).rejects.toThrow(/embeds with the LLM "native:tiny"; pass its backend/);
+    } finally {
+      await rm(directory, { recursive: true, force: true });
+    }
   });
 });
 

@@ -10,10 +10,38 @@ export type TfidfOptions = {
   sublinearTf?: boolean;
 };
 
+/** A fitted model in JSON form (what a saved matcher keeps, instead of the corpus). */
+export type TfidfState = { vocabulary: string[]; inverseDocumentFrequency: number[]; sublinearTf: boolean };
+
 export class TfidfModel {
   readonly vocabulary: ReadonlyMap<string, number>;
   readonly inverseDocumentFrequency: Float64Array;
-  private readonly sublinearTf: boolean;
+  readonly sublinearTf: boolean;
+
+  static fromState(state: TfidfState): TfidfModel {
+    const { vocabulary, inverseDocumentFrequency, sublinearTf } = state ?? ({} as TfidfState);
+    if (!Array.isArray(vocabulary) || !Array.isArray(inverseDocumentFrequency) || vocabulary.length !== inverseDocumentFrequency.length) {
+      throw new Error("tfidf: the saved state needs vocabulary and inverseDocumentFrequency arrays of equal length");
+    }
+    if (vocabulary.length === 0 || inverseDocumentFrequency.some((value) => !Number.isFinite(value))) {
+      throw new Error("tfidf: the saved state is empty or has non-finite idf values");
+    }
+    const model = Object.create(TfidfModel.prototype) as TfidfModel;
+    Object.assign(model, {
+      vocabulary: new Map(vocabulary.map((word, index) => [word, index])),
+      inverseDocumentFrequency: Float64Array.from(inverseDocumentFrequency),
+      sublinearTf: sublinearTf !== false,
+    });
+    return model;
+  }
+
+  toState(): TfidfState {
+    return {
+      vocabulary: [...this.vocabulary.keys()],
+      inverseDocumentFrequency: Array.from(this.inverseDocumentFrequency),
+      sublinearTf: this.sublinearTf,
+    };
+  }
 
   constructor(corpus: readonly string[], options: TfidfOptions = {}) {
     if (!Array.isArray(corpus) || corpus.length === 0) {

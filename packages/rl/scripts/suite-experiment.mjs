@@ -4,7 +4,7 @@
 //
 //   pnpm build && node packages/rl/scripts/suite-experiment.mjs [--model DIR] [--adapter PEFT_DIR]
 //     [--seeds 0,1,2] [--steps 60] [--pool-per-task 4] [--train-per-task 30] [--test-per-task 5]
-//     [--embedder tfidf|llm] [--algorithm reinforce-loo|ppo] [--similarity-prior 20] [--hidden 32] [--lr 0.003] [--entropy 0.001] [--out results.json]
+//     [--embedder tfidf|llm] [--algorithm reinforce-loo|ppo] [--similarity-prior 20] [--hidden 32] [--lr 0.003] [--entropy 0.001] [--out results.json] [--save BUNDLE_DIR]
 //     [--backend native|copy-last-demo] [--finetune-epochs 1]
 //
 // `--finetune-epochs N` first LoRA-tunes the model (r 8, all linear modules) for N epochs on the
@@ -18,7 +18,7 @@
 import { writeFile } from "node:fs/promises";
 import { parseArgs } from "node:util";
 import { loadModel, NativeBackend, train as trainModel } from "@pillow/core";
-import { createEmbedder, entryText, PromptPool } from "@pillow/matcher";
+import { createEmbedder, entryText, PromptPool, saveMatcherBundle } from "@pillow/matcher";
 import { buildSuite, formatDemonstration, formatPrompt, promptStopStrings, tinyModelDir, tinyPromptBudget } from "@pillow/suite";
 import { compareSelectors } from "../dist/index.js";
 
@@ -42,6 +42,7 @@ const { values } = parseArgs({
     "similarity-prior": { type: "string", default: "20" },
     "finetune-epochs": { type: "string", default: "0" },
     hidden: { type: "string", default: "32" },
+    save: { type: "string" },
   },
 });
 const integer = (name) => {
@@ -163,6 +164,11 @@ for (const row of result.summary) {
 console.log(
   `\nmatcher training ${result.trainingSeconds.toFixed(0)} s total; LLM calls ${result.llmCalls}, answered from cache ${result.cacheHits} (${((100 * result.cacheHits) / (result.cacheHits + result.llmCalls)).toFixed(0)} %); wall ${seconds.toFixed(0)} s`,
 );
+if (values.save) {
+  // The first seed's matcher, with its pool and embedder, for `--matcher DIR` elsewhere.
+  await saveMatcherBundle(values.save, { matcher: result.perSeed[0].matcher, pool, embedder });
+  console.log(`saved the seed-${result.perSeed[0].seed} matcher bundle to ${values.save}`);
+}
 if (values.out) {
   const json = {
     summary: result.summary,
