@@ -240,7 +240,7 @@ let failures = 0;
 // 48 positions, so low rotary frequencies (the ones Llama-3 scaling changes) turn far enough to matter.
 const tokens = [266, ...Array.from({ length: 47 }, (_, i) => (i * 37 + 11) % 271)];
 
-async function llamaCppLogits(modelPath, loraPath, checkTokenizer) {
+async function llamaCppLogits(modelPath, loraPath, checkTokenizer, evaluated = tokens) {
   const model = await llama.loadModel({ modelPath });
   try {
     if (checkTokenizer) {
@@ -255,9 +255,9 @@ async function llamaCppLogits(modelPath, loraPath, checkTokenizer) {
     // An f32 KV cache, so the comparison measures the export and not llama.cpp's f16 cache rounding.
     const context = await model.createContext({ contextSize: 64, flashAttention: false, experimentalKvCacheKeyType: "F32", experimentalKvCacheValueType: "F32", ...(loraPath ? { lora: loraPath } : {}) });
     const sequence = context.getSequence();
-    const input = tokens.map((token, index) => (index === tokens.length - 1 ? [token, { generateNext: { logits: true } }] : token));
+    const input = evaluated.map((token, index) => (index === evaluated.length - 1 ? [token, { generateNext: { logits: true } }] : token));
     const result = await sequence.controlledEvaluate(input);
-    const map = result[tokens.length - 1].next.logits;
+    const map = result[evaluated.length - 1].next.logits;
     const out = new Float64Array(map.size);
     for (const [token, value] of map) out[token] = value;
     await context.dispose();
@@ -298,6 +298,33 @@ for (const variant of [
   if (relative > 1e-4) failures++;
   // How far the adapter moves the logits, so the agreement above means something.
   compare("  (the adapter's effect: base reference vs adapted llama.cpp)", expected, await llamaCppLogits(baseFile, adapterFile, false));
+}
+// The embedded tiny model's shape and byte-level tokenizer (@pillow/suite): no merges, no Split regex.
+{
+  const suite = await import(pathToFileURL(path.join(here, "..", "..", "suite", "dist", "index.js")).href);
+  const config = core.parseModelConfig(suite.tinyModelConfig(), "tiny/config.json");
+  const byteTokenizer = suite.buildByteTokenizerJson();
+  const byteTokenizerConfig = suite.buildTokenizerConfigJson();
+  const pillowByteTokenizer = core.Tokenizer.fromJson(byteTokenizer, byteTokenizerConfig);
+  const weights = makeWeights(config, 31);
+  const file = path.join(folder, "tiny.gguf");
+  core.writeGguf(file, { config, tokenizerJson: byteTokenizer, tokenizerConfig: byteTokenizerConfig, tensors: weights });
+  const model = await llama.loadModel({ modelPath: file });
+  for (const text of ["### Instruction:\nPluralize the word.\n### Input:\nmouse\n### Response:\n", "héllo wörld 👋, 12345!"]) {
+    const theirs = Array.from(model.tokenize(text));
+    const ours = Array.from(pillowByteTokenizer.encode(text, { addSpecialTokens: false }));
+    const same = JSON.stringify(theirs) === JSON.stringify(ours);
+    console.log(`tiny byte tokenizer, ${JSON.stringify(text).slice(0, 30)}…: llama.cpp ${same ? "=" : "≠"} pillow (${ours.length} tokens)`);
+    if (!same) failures++;
+    if (model.detokenize(theirs) !== text) {
+      console.log("  llama.cpp does not detokenize it back");
+      failures++;
+    }
+  }
+  await model.dispose();
+  const tinyTokens = Array.from(pillowByteTokenizer.encode("### Instruction:\nName the capital.\n### Input:\nFrance\n### Response:\n"));
+  const expected = referenceLogits(config, weights, tinyTokens);
+  if (compare("tiny model shape, byte tokenizer, f32", expected, await llamaCppLogits(file, undefined, false, tinyTokens)) > 1e-4) failures++;
 }
 fs.rmSync(folder, { recursive: true, force: true });
 console.log(failures === 0 ? "llama.cpp agrees with pillow's export" : `${failures} check(s) failed`);

@@ -1,8 +1,9 @@
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
+import fc from "fast-check";
 import { afterAll, describe, expect, it } from "vitest";
-import { readInstructionFile, toPromptCompletion } from "./data.js";
+import { parseInstructionRecord, readInstructionFile, toPromptCompletion } from "./data.js";
 import { DataError } from "./errors.js";
 
 const scratch = fs.mkdtempSync(path.join(os.tmpdir(), "pillow-data-"));
@@ -112,5 +113,37 @@ describe("toPromptCompletion", () => {
     expect(toPromptCompletion(chat, { chatTemplate })).toEqual({ prompt: "<user>hi</s><assistant>", completion: "yo</s>" });
     expect(() => toPromptCompletion(alpaca)).toThrowError(/forms\.jsonl:1: .*prompt template/);
     expect(() => toPromptCompletion(chat)).toThrowError(/forms\.jsonl:3: .*chat template/);
+  });
+});
+
+describe("parseInstructionRecord (property)", () => {
+  it("gives a typed DataError naming FILE:LINE, or a record with the documented fields, for any JSON value", () => {
+    const shaped = fc.record(
+      {
+        instruction: fc.oneof(fc.string(), fc.jsonValue()),
+        input: fc.oneof(fc.string(), fc.jsonValue()),
+        output: fc.oneof(fc.string(), fc.jsonValue()),
+        prompt: fc.oneof(fc.string(), fc.jsonValue()),
+        completion: fc.string(),
+        messages: fc.oneof(fc.array(fc.record({ role: fc.constantFrom("user", "assistant", ""), content: fc.oneof(fc.string(), fc.integer()) })), fc.jsonValue()),
+        task: fc.oneof(fc.string(), fc.integer()),
+      },
+      { requiredKeys: [] },
+    );
+    fc.assert(
+      fc.property(fc.oneof(shaped, fc.jsonValue()), (record) => {
+        try {
+          const example = parseInstructionRecord(record, { file: "fuzz.jsonl", line: 9 });
+          expect(example.line).toBe(9);
+          if (example.format === "alpaca") expect(typeof example.instruction + typeof example.input + typeof example.output).toBe("stringstringstring");
+          if (example.format === "completion") expect(typeof example.prompt + typeof example.completion).toBe("stringstring");
+          if (example.format === "chat") expect(example.messages.at(-1)?.role).toBe("assistant");
+        } catch (error) {
+          expect(error).toBeInstanceOf(DataError);
+          expect((error as Error).message.startsWith("fuzz.jsonl:9: ")).toBe(true);
+        }
+      }),
+      { numRuns: 1500, seed: 11 },
+    );
   });
 });

@@ -124,6 +124,42 @@ describe("writeSafetensors", () => {
     expect(fs.readdirSync(scratch).filter((name) => name.includes(".tmp-"))).toEqual([]);
   });
 
+  it("round-trips random tensor sets exactly (property)", () => {
+    const tensor = fc.record({
+      dtype: fc.constantFrom("F32" as const, "BF16" as const, "F16" as const),
+      shape: fc.array(fc.integer({ min: 0, max: 5 }), { maxLength: 3 }),
+      seed: fc.integer(),
+    });
+    fc.assert(
+      fc.property(fc.dictionary(fc.string({ minLength: 1, maxLength: 12 }), tensor, { minKeys: 1, maxKeys: 5 }), (spec) => {
+        const target = path.join(scratch, "property.safetensors");
+        const tensors: Record<string, { dtype: "F32" | "BF16" | "F16"; shape: number[]; data: Float32Array | Uint16Array }> = {};
+        for (const [name, { dtype, shape, seed }] of Object.entries(spec)) {
+          const count = shape.reduce((a, b) => a * b, 1);
+          // 16-bit tensors get raw bit patterns (NaN payloads excluded), f32 arbitrary finite values.
+          tensors[name] =
+            dtype === "F32"
+              ? { dtype, shape, data: Float32Array.from({ length: count }, (_, i) => Math.fround(Math.sin(seed + i) * 1e4)) }
+              : { dtype, shape, data: Uint16Array.from({ length: count }, (_, i) => ((seed + i * 7919) & 0x7bff) >>> 0) };
+        }
+        writeSafetensors(target, tensors);
+        const file = SafetensorsFile.open(target);
+        try {
+          expect(file.names().sort()).toEqual(Object.keys(tensors).sort());
+          for (const [name, written] of Object.entries(tensors)) {
+            expect(file.info(name).shape).toEqual(written.shape);
+            expect(file.info(name).dtype).toBe(written.dtype);
+            const raw = file.readRaw(name);
+            expect(raw).toEqual(new Uint8Array(written.data.buffer, written.data.byteOffset, written.data.byteLength));
+          }
+        } finally {
+          file.close();
+        }
+      }),
+      { numRuns: 150, seed: 7 },
+    );
+  });
+
   it("writes Uint16Array data as raw bits", () => {
     const target = path.join(scratch, "bits.safetensors");
     writeSafetensors(target, { w: { dtype: "BF16", shape: [2], data: new Uint16Array([0x3f80, 0xc000]) } });
