@@ -4,6 +4,7 @@
 // normal range. Inputs below −87 give 0 (as e^x underflows there anyway); +inf is not expected
 // (softmax inputs are <= 0 after subtracting the row max).
 #pragma once
+#include <math.h>
 #include <stdint.h>
 #include <string.h>
 
@@ -13,7 +14,7 @@ namespace pillow {
 
 PILLOW_HOST_DEVICE float fast_exp(float x) {
   x = x < -87.0f ? -87.0f : (x > 88.0f ? 88.0f : x);
-  const float n = __builtin_floorf(x * 1.44269504088896341f + 0.5f);
+  const float n = floorf(x * 1.44269504088896341f + 0.5f);
   const float r = (x - n * 0.693359375f) + n * 2.12194440e-4f;
   float p = 1.9875691500e-4f;
   p = p * r + 1.3981999507e-3f;
@@ -23,8 +24,12 @@ PILLOW_HOST_DEVICE float fast_exp(float x) {
   p = p * r + 5.0000001201e-1f;
   p = p * r * r + r + 1.0f;
   const int32_t bits = (static_cast<int32_t>(n) + 127) << 23;
+#if defined(__CUDA_ARCH__)
+  const float scale = __int_as_float(bits);
+#else
   float scale;
   memcpy(&scale, &bits, sizeof(scale));
+#endif
   return p * scale;
 }
 

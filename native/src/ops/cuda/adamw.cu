@@ -1,0 +1,83 @@
+// CUDA twin of ops/cpu/adamw.cc: one launch per tensor (the per-element update is ops/common/adamw_math.h)
+// and a grid-stride squared norm accumulated in double.
+#include <cmath>
+#include <string>
+
+#include "ops/common/adamw_math.h"
+#include "ops/cuda/cuda_launch.h"
+#include "ops/cuda/model_ops_cuda.h"
+#include "runtime/errors.h"
+
+namespace pillow {
+
+namespace {
+
+__global__ void adamw_kernel(float* param, float* m, float* v, const float* grad, int64_t size, float weight_decay,
+                             AdamWHyper h) {
+  const int64_t i = static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x;
+  if (i < size) adamw_element(&param[i], &m[i], &v[i], grad[i], weight_decay, h);
+}
+
+__global__ void squared_norm_kernel(double* total, const float* grad, int64_t size) {
+  __shared__ float scratch[kThreads / 32];
+  float sum = 0.0f;
+  for (int64_t i = static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x; i < size;
+       i += static_cast<int64_t>(gridDim.x) * blockDim.x) {
+    sum += grad[i] * grad[i];
+  }
+  sum = block_sum(sum, scratch);
+  if (threadIdx.x == 0) atomicAdd(total, static_cast<double>(sum));
+}
+
+}  // namespace
+
+void adamw_update_cuda(const AdamWTensor* tensors, int64_t count, const AdamWOptions& o) {
+  if (count < 0) throw_shape_error("adamw_update (cuda): count must be >= 0");
+  if (o.step < 1) throw_argument_error("adamw_update (cuda): step must be >= 1");
+  if (!(o.learning_rate >= 0) || !std::isfinite(o.learning_rate)) {
+    throw_argument_error("adamw_update (cuda): learning rate must be a finite number >= 0");
+  }
+  if (!(o.beta1 >= 0 && o.beta1 < 1) || !(o.beta2 >= 0 && o.beta2 < 1) || !(o.epsilon > 0)) {
+    throw_argument_error("adamw_update (cuda): betas must be in [0, 1) and epsilon > 0");
+  }
+  AdamWHyper h;
+  h.learning_rate = o.learning_rate;
+  h.beta1 = o.beta1;
+  h.beta2 = o.beta2;
+  h.epsilon = o.epsilon;
+  h.bias_correction1 = static_cast<float>(1.0 - std::pow(static_cast<double>(o.beta1), static_cast<double>(o.step)));
+  h.bias_correction2 = static_cast<float>(1.0 - std::pow(static_cast<double>(o.beta2), static_cast<double>(o.step)));
+  h.gradient_scale = o.gradient_scale;
+  for (int64_t t = 0; t < count; ++t) {
+    const AdamWTensor& x = tensors[t];
+    if (x.size < 0 || (x.size > 0 && (!x.param || !x.grad || !x.m || !x.v))) {
+      throw_argument_error("adamw_update (cuda): tensor " + std::to_string(t) + " has a missing buffer");
+    }
+    if (x.size == 0) continue;
+    adamw_kernel<<<grid_for(x.size), kThreads>>>(x.param, x.m, x.v, x.grad, x.size, x.weight_decay, h);
+    check_cuda(cudaGetLastError(), "adamw_kernel launch");
+  }
+}
+
+double gradient_squared_norm_cuda(const float* const* grads, const int64_t* sizes, int64_t count) {
+  double* total = nullptr;
+  check_cuda(cudaMalloc(&total, sizeof(double)), "cudaMalloc (gradient norm)");
+  double result = 0.0;
+  try {
+    check_cuda(cudaMemset(total, 0, sizeof(double)), "cudaMemset (gradient norm)");
+    for (int64_t t = 0; t < count; ++t) {
+      if (sizes[t] <= 0) continue;
+      const unsigned blocks = static_cast<unsigned>(std::min<int64_t>(1024, (sizes[t] + kThreads - 1) / kThreads));
+      squared_norm_kernel<<<blocks, kThreads>>>(total, grads[t], sizes[t]);
+      check_cuda(cudaGetLastError(), "squared_norm_kernel launch");
+    }
+    check_cuda(cudaMemcpy(&result, total, sizeof(double), cudaMemcpyDeviceToHost), "gradient norm copy");
+  } catch (...) {
+    cudaFree(total);
+    throw;
+  }
+  cudaFree(total);
+  return result;
+}
+
+}  // namespace pillow
