@@ -1,9 +1,11 @@
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
-import { createTinyModel, loadModel } from "@pillow/core";
+import { createTinyModel, loadModel, NativeBackend } from "@pillow/core";
 import { buildSuite, formatPrompt, rougeL } from "@pillow/suite";
 import { afterAll, describe, expect, it } from "vitest";
+import { backendEmbedder } from "../embedding/embedder.js";
+import { createLlmTagger } from "../tagging/llm-tagger.js";
 import { alpacaPrompt, createLoraLearner } from "./lora-learner.js";
 import { rougeLF1 } from "./rouge-l.js";
 import { runContinual } from "./run-continual.js";
@@ -83,5 +85,15 @@ describe("createLoraLearner on a tiny random LLaMA (3 suite tasks)", () => {
     });
     expect(fresh.activeAdapter).toBe("continual");
     expect(viaModel.scores.map((row) => row.length)).toEqual([1, 2]);
+
+    // The same Model behind core's NativeBackend: its embeddings feed the task distances, and the LLM
+    // tagger, asking an untrained model for JSON, fails with the clear error after its retries.
+    const backend = new NativeBackend(fresh);
+    const embed = backendEmbedder(backend);
+    const vectors = await embed(["Classify the word.", "Pluralise the noun."]);
+    expect(vectors.map((vector) => vector.length)).toEqual([32, 32]);
+    await expect(createLlmTagger(backend, { attempts: 2, generate: { maxNewTokens: 4 } }).tag(["Pluralise the noun."])).rejects.toThrow(
+      /no JSON tag list for instruction 0 \("Pluralise the noun\."\) after 2 attempts/,
+    );
   });
 });
