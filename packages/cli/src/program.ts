@@ -3,6 +3,7 @@
 import { setThreads } from "@pillow/lora-kernels";
 import { Command, InvalidArgumentError } from "commander";
 import { loadConfig } from "./config.js";
+import { registerDemo } from "./commands/demo.js";
 import { registerInfo } from "./commands/info.js";
 import { registerInspect } from "./commands/inspect.js";
 import { registerSuite } from "./commands/suite.js";
@@ -36,6 +37,7 @@ Exit codes: 0 ok · 1 the work failed · 2 bad command line or config · 3 bad i
 Config: flags override ./pillow.config.json (or --config FILE), which overrides the defaults.`,
     );
 
+  registerDemo(program);
   registerInfo(program);
   registerInspect(program);
   registerSuite(program);

@@ -1,0 +1,321 @@
+// `pillow demo`: the whole pipeline on the embedded tiny model and the built-in suite.
+//  1. continual LoRA fine-tuning over the tasks with replay none / random / inscl (one adapter each),
+//     R[i][j] = ROUGE-L ×100 on every seen task's test split after each stage;
+//  2. the PILLOW matcher trained by policy gradient on the final InsCL adapter;
+//  3. none / random / kNN / BM25 / PILLOW demonstrations compared on held-out queries;
+//  4. the HTML report and the JSON summary.
+// Results are written as they finish (results.json, adapters/, matcher/), so Ctrl-C keeps them.
+import fs from "node:fs";
+import path from "node:path";
+import { loadModel, type Model, NativeBackend } from "@pillow/core";
+import { createEmbedder, PromptPool } from "@pillow/matcher";
+import { continualMetrics, type ReplayStrategy, runContinual } from "@pillow/replay";
+import { compareSelectors } from "@pillow/rl";
+import {
+  buildSuite,
+  formatPrompt,
+  type Instance,
+  promptStopStrings,
+  type SuiteTask,
+  tinyModelDir,
+  tinyPromptBudget,
+} from "@pillow/suite";
+import { inputError } from "../cli-error.js";
+import { createProgress, type ProgressMode } from "../progress.js";
+import type { DemoSummary, StrategySummary } from "../report/summary.js";
+import { writeFileAtomic, writeReport } from "../report/write-report.js";
+import { createLoraLearner } from "./lora-learner.js";
+
+export type DemoSettings = {
+  tasks: number;
+  trainPerTask: number;
+  testPerTask: number;
+  epochs: number;
+  batchSize: number;
+  learningRate: number;
+  replayPerTask: number;
+  rank: number;
+  maxNewTokens: number;
+  matcher: {
+    poolPerTask: number;
+    trainQueriesPerTask: number;
+    testQueriesPerTask: number;
+    steps: number;
+    samplesPerQuery: number;
+    queriesPerStep: number;
+    k: number;
+  };
+};
+
+/** ~1 minute on 2 cores: enough to exercise every phase. */
+export const quickSettings: DemoSettings = {
+  tasks: 3,
+  trainPerTask: 24,
+  testPerTask: 6,
+  epochs: 2,
+  batchSize: 8,
+  learningRate: 3e-3,
+  replayPerTask: 6,
+  rank: 8,
+  maxNewTokens: 24,
+  matcher: { poolPerTask: 4, trainQueriesPerTask: 6, testQueriesPerTask: 6, steps: 6, samplesPerQuery: 4, queriesPerStep: 4, k: 2 },
+};
+
+/** The full demo: under 10 minutes on 2 cores. */
+export const fullSettings: DemoSettings = {
+  tasks: 6,
+  trainPerTask: 48,
+  testPerTask: 10,
+  epochs: 3,
+  batchSize: 8,
+  learningRate: 3e-3,
+  replayPerTask: 12,
+  rank: 8,
+  maxNewTokens: 24,
+  matcher: { poolPerTask: 6, trainQueriesPerTask: 12, testQueriesPerTask: 10, steps: 30, samplesPerQuery: 4, queriesPerStep: 8, k: 3 },
+};
+
+export type DemoOptions = {
+  quick?: boolean;
+  /** Report folder (default pillow-report). */
+  out: string;
+  /** Also write the summary here. */
+  json?: string;
+  /** Model folder (default: the suite's tiny model). */
+  model?: string;
+  strategies?: ReplayStrategy[];
+  /** Task names to use instead of the first `settings.tasks` of the curriculum. */
+  taskNames?: string[];
+  seed?: number;
+  progress: ProgressMode;
+  log: (line: string) => void;
+  /** Throws when the user pressed Ctrl-C (checked between steps). */
+  checkInterrupted?: () => void;
+  settings?: Partial<DemoSettings>;
+};
+
+const LORA_TARGETS = ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"] as const;
+
+const finiteOr = (value: number, fallback: number) => (Number.isFinite(value) ? value : fallback);
+const mean = (values: number[]) => (values.length === 0 ? 0 : values.reduce((sum, value) => sum + value, 0) / values.length);
+
+export function resolveModelDirectory(explicit?: string): string {
+  const directory = explicit ?? tinyModelDir;
+  if (!fs.existsSync(path.join(directory, "config.json"))) {
+    throw inputError(
+      `no model in ${directory} (config.json missing)`,
+      explicit ? "pass a Hugging Face model folder with --model" : "run `pillow pretrain --out DIR` and pass --model DIR",
+    );
+  }
+  const hasWeights = fs.existsSync(path.join(directory, "model.safetensors")) || fs.existsSync(path.join(directory, "model.safetensors.index.json"));
+  if (!hasWeights) {
+    throw inputError(`no weights in ${directory} (model.safetensors missing)`, "run `pillow pretrain --out DIR` and pass --model DIR");
+  }
+  return directory;
+}
+
+/** Steps train() will take for n examples (as core computes them). */
+const stepsFor = (examples: number, settings: DemoSettings) => Math.ceil(examples / settings.batchSize) * settings.epochs;
+
+function pickTasks(all: SuiteTask[], settings: DemoSettings, names?: string[]): SuiteTask[] {
+  if (!names || names.length === 0) return all.slice(0, settings.tasks);
+  return names.map((name) => {
+    const found = all.find((task) => task.name === name);
+    if (!found) throw inputError(`unknown task "${name}"`, `choose from ${all.map((task) => task.name).join(", ")}`);
+    return found;
+  });
+}
+
+async function runStrategy(
+  model: Model,
+  strategy: ReplayStrategy,
+  tasks: SuiteTask[],
+  settings: DemoSettings,
+  options: DemoOptions,
+): Promise<StrategySummary> {
+  const started = performance.now();
+  const adapter = `cl-${strategy}`;
+  if (model.adapterNames().includes(adapter)) model.removeAdapter(adapter);
+  // Same initial adapter for every strategy: only the replay differs.
+  model.addAdapter(adapter, { r: settings.rank, alpha: 2 * settings.rank, targetModules: [...LORA_TARGETS], seed: options.seed ?? 0 });
+  const total = tasks.reduce((sum, task, stage) => {
+    const replay = strategy === "none" ? 0 : settings.replayPerTask * stage;
+    return sum + stepsFor(task.train.length + replay, settings) + (stage + 1) * settings.testPerTask;
+  }, 0);
+  const progress = createProgress(`continual ${strategy}`, total, options.progress);
+  let lastLoss = Number.NaN;
+  const learner = createLoraLearner(model, {
+    adapter,
+    epochs: settings.epochs,
+    batchSize: settings.batchSize,
+    learningRate: settings.learningRate,
+    maxNewTokens: settings.maxNewTokens,
+    seed: options.seed ?? 0,
+    onStep: (loss) => {
+      lastLoss = loss;
+      progress.tick(1, `loss ${loss.toFixed(3)}`);
+    },
+    onEvaluated: () => progress.tick(1, `loss ${lastLoss.toFixed(3)} · evaluating`),
+    checkInterrupted: options.checkInterrupted,
+  });
+  try {
+    const result = await runContinual<Instance>({
+      learner,
+      tasks: tasks.map((task) => ({ name: task.name, train: task.train, test: task.test })),
+      strategy,
+      replayPerTask: settings.replayPerTask,
+      seed: options.seed ?? 0,
+      onStage: (report) => {
+        options.checkInterrupted?.();
+        const ap = mean(report.scores);
+        if (options.progress !== "bar") options.log(`  ${strategy} stage ${report.stage + 1}/${tasks.length} ${report.task}: AP ${ap.toFixed(1)} (${report.trainingSize} examples)`);
+      },
+    });
+    const metrics = continualMetrics(result.scores);
+    const earlier = metrics.forgetting.slice(0, -1);
+    return {
+      scores: result.scores.map((row, stage) => row.slice(0, stage + 1)),
+      ap: metrics.ap,
+      // Stage 0 has no earlier task; a stage whose earlier tasks all scored 0 has no ratio either (0 here).
+      relativeGain: metrics.relativeGain.slice(1).map((value) => finiteOr(value, 0)),
+      bwt: finiteOr(metrics.bwt, 0),
+      forgetting: mean(earlier),
+      losses: learner.stageLosses,
+      replayed: result.plans.map((plan) => plan.budget),
+      seconds: (performance.now() - started) / 1000,
+    };
+  } finally {
+    progress.stop();
+  }
+}
+
+type MatchingResult = { matching: DemoSummary["matching"]; matcher: DemoSummary["matcher"] };
+
+async function runMatching(model: Model, adapter: string, tasks: SuiteTask[], settings: DemoSettings, options: DemoOptions, out: string): Promise<MatchingResult> {
+  const matcherSettings = settings.matcher;
+  const seed = options.seed ?? 0;
+  const trainInstances = tasks.flatMap((task) => task.train);
+  const pool = await PromptPool.fromDataset(trainInstances, { perTask: matcherSettings.poolPerTask, seed });
+  const inPool = new Set(pool.entries.map((entry) => `${entry.instruction}\n${entry.input ?? ""}`));
+  // Training queries: train-split instances that are not pool entries; test queries: held-out test splits.
+  const trainQueries = tasks.flatMap((task) =>
+    task.train
+      .filter((instance) => !inPool.has(`${instance.instruction}\n${instance.input}`))
+      .slice(0, matcherSettings.trainQueriesPerTask)
+      .map((instance) => ({ query: instance.instruction, input: instance.input || undefined, reference: instance.output })),
+  );
+  const testQueries = tasks.flatMap((task) =>
+    task.test.slice(0, matcherSettings.testQueriesPerTask).map((instance) => ({ query: instance.instruction, input: instance.input || undefined, reference: instance.output })),
+  );
+  const embedder = createEmbedder({ kind: "tfidf", corpus: pool.texts() });
+  await pool.embed(embedder);
+  const backend = new NativeBackend(model, { adapter });
+  const progress = createProgress("PILLOW matcher", matcherSettings.steps, options.progress);
+  const rewards: number[] = [];
+  try {
+    const comparison = await compareSelectors({
+      backend,
+      pool,
+      embedder,
+      train: trainQueries,
+      test: testQueries,
+      k: matcherSettings.k,
+      seeds: [seed],
+      reward: "rougeL",
+      // The suite's template, fitted to the tiny model's 512-byte context.
+      template: (demos, query, input) =>
+        formatPrompt({
+          instruction: query,
+          input,
+          demos: demos.map((demo) => ({ instruction: demo.instruction, input: demo.input ?? "", output: demo.output })),
+          maxBytes: tinyPromptBudget,
+        }),
+      generation: { maxNewTokens: settings.maxNewTokens, temperature: 0, stop: promptStopStrings },
+      training: {
+        steps: matcherSettings.steps,
+        samplesPerQuery: matcherSettings.samplesPerQuery,
+        queriesPerStep: matcherSettings.queriesPerStep,
+        onStep: (record) => {
+          rewards.push(record.meanReward);
+          progress.tick(1, `reward ${record.meanReward.toFixed(3)}`);
+          options.checkInterrupted?.();
+        },
+      },
+    });
+    progress.stop();
+    const byName = Object.fromEntries(comparison.summary.map((entry) => [entry.selector, entry.mean * 100]));
+    const matcher = comparison.perSeed[0].matcher;
+    await matcher.save(path.join(out, "matcher"));
+    writeFileAtomic(
+      path.join(out, "matcher", "pool.jsonl"),
+      `${pool.entries.map((entry) => JSON.stringify(entry)).join("\n")}\n`,
+    );
+    writeFileAtomic(
+      path.join(out, "matcher", "pillow-matcher.json"),
+      `${JSON.stringify({ format: "pillow-matcher-bundle", version: 1, embedder: { kind: "tfidf" }, k: matcherSettings.k, adapter, template: "suite" }, null, 2)}\n`,
+    );
+    return {
+      matching: { none: byName.none, random: byName.random, bm25: byName.bm25, knn: byName.knn, pillow: byName.pillow },
+      matcher: { rewards: rewards.map((reward) => reward * 100), queries: testQueries.length, poolSize: pool.size },
+    };
+  } finally {
+    progress.stop();
+  }
+}
+
+export type DemoResult = { summary: DemoSummary; report: string };
+
+export async function runDemo(options: DemoOptions): Promise<DemoResult> {
+  const started = performance.now();
+  const settings: DemoSettings = { ...(options.quick ? quickSettings : fullSettings), ...options.settings };
+  const strategies = options.strategies ?? (["none", "random", "inscl"] as ReplayStrategy[]);
+  const out = path.resolve(options.out);
+  fs.mkdirSync(out, { recursive: true });
+  const modelDirectory = resolveModelDirectory(options.model);
+  const phases: Record<string, number> = {};
+  const phase = async <T>(name: string, body: () => Promise<T>): Promise<T> => {
+    const phaseStarted = performance.now();
+    try {
+      return await body();
+    } finally {
+      phases[name] = (performance.now() - phaseStarted) / 1000;
+    }
+  };
+
+  const model = await phase("load", () => loadModel(modelDirectory));
+  const suite = buildSuite({ seed: options.seed ?? 0, trainPerTask: settings.trainPerTask, testPerTask: settings.testPerTask });
+  const tasks = pickTasks(suite.tasks, settings, options.taskNames);
+  options.log(
+    `pillow demo${options.quick ? " --quick" : ""}: ${path.basename(modelDirectory)} · ${tasks.length} tasks (${tasks.map((task) => task.name).join(", ")}) · replay ${strategies.join(", ")}`,
+  );
+
+  const continual: Record<string, StrategySummary> = {};
+  const partial = () => ({ model: modelDirectory, tasks: tasks.map((task) => task.name), quick: options.quick === true, continual, phases });
+  for (const strategy of strategies) {
+    continual[strategy] = await phase(`continual ${strategy}`, () => runStrategy(model, strategy, tasks, settings, options));
+    model.saveAdapter(`cl-${strategy}`, path.join(out, "adapters", strategy));
+    // Written after every strategy: an interrupted demo keeps what finished.
+    writeFileAtomic(path.join(out, "results.json"), `${JSON.stringify(partial(), null, 2)}\n`);
+    const result = continual[strategy];
+    options.log(`  replay ${strategy}: final AP ${result.ap.at(-1)!.toFixed(1)}, BWT ${result.bwt.toFixed(1)}, ${result.seconds.toFixed(0)} s`);
+  }
+
+  const finalAdapter = strategies.includes("inscl") ? "cl-inscl" : `cl-${strategies.at(-1)}`;
+  const { matching, matcher } = await phase("matching", () => runMatching(model, finalAdapter, tasks, settings, options, out));
+  options.log(
+    `  held-out ROUGE-L: ${Object.entries(matching)
+      .map(([name, score]) => `${name} ${score.toFixed(1)}`)
+      .join(" · ")}`,
+  );
+
+  const summary: DemoSummary = {
+    ...partial(),
+    matching,
+    matcher,
+    seconds: (performance.now() - started) / 1000,
+  };
+  writeFileAtomic(path.join(out, "results.json"), `${JSON.stringify(summary, null, 2)}\n`);
+  const written = await writeReport(summary, out);
+  if (options.json) writeFileAtomic(path.resolve(options.json), `${JSON.stringify(summary, null, 2)}\n`);
+  return { summary, report: written.index };
+}
