@@ -4,10 +4,10 @@ import path from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { type ModelConfig, parseModelConfig } from "./config.js";
 import { CheckpointError } from "./errors.js";
-import { llama3RopeFactors, permuteRowsForGgufRope, writeGguf, writeLoraGguf } from "./gguf.js";
+import { exportAdapterToGguf, exportModelToGguf, llama3RopeFactors, permuteRowsForGgufRope, writeGguf, writeLoraGguf } from "./gguf.js";
 import { GgmlType, GgufTokenType, GgufValueType } from "./gguf-format.js";
 import { readGguf } from "./gguf-reader.js";
-import { LINEAR_MODULES, type LoraConfig, peftTensorName } from "./peft.js";
+import { LINEAR_MODULES, type LoraConfig, peftTensorName, writeAdapterConfig } from "./peft.js";
 import { SafetensorsCheckpoint, writeSafetensors } from "./safetensors.js";
 import { byteLevelBpe, LLAMA3_SPECIALS } from "./test-tokenizers.js";
 
@@ -372,5 +372,54 @@ describe("writeLoraGguf", () => {
     const lora: LoraConfig = { r: 1, alpha: 1, targetModules: ["q_proj"], dropout: 0, rslora: false, bias: "none" };
     expect(() => writeLoraGguf(path.join(scratch, "x.gguf"), { config, lora, tensors: { "lm_head.weight": { shape: [1, 1], data: new Float32Array(1) } } })).toThrowError(/"lm_head\.weight": not a PEFT LoRA/);
     expect(() => writeLoraGguf(path.join(scratch, "x.gguf"), { config, lora, tensors: {} })).toThrowError(/no LoRA tensors/);
+  });
+});
+
+describe("exportModelToGguf / exportAdapterToGguf (folders)", () => {
+  it("exports a BF16 HF folder and a PEFT adapter folder", () => {
+    const config = tinyConfig({ tie_word_embeddings: true });
+    const tensors = tinyTensors(config, 8);
+    const modelDir = path.join(scratch, "hf-model");
+    fs.mkdirSync(modelDir);
+    fs.writeFileSync(path.join(modelDir, "config.json"), JSON.stringify(config.raw));
+    fs.writeFileSync(path.join(modelDir, "tokenizer.json"), JSON.stringify(byteLevelBpe()));
+    fs.writeFileSync(path.join(modelDir, "tokenizer_config.json"), JSON.stringify({ bos_token: "<|begin_of_text|>", eos_token: "<|eot_id|>" }));
+    fs.writeFileSync(path.join(modelDir, "chat_template.jinja"), "{{ bos_token }}");
+    writeSafetensors(path.join(modelDir, "model.safetensors"), Object.fromEntries(Object.entries(tensors).map(([name, t]) => [name, { dtype: "BF16" as const, ...t }])));
+    const summary = exportModelToGguf(modelDir, path.join(scratch, "folder.gguf"));
+    expect(summary.tensors).toBe(2 + 2 * 9);
+    expect(summary.bytes).toBe(fs.statSync(path.join(scratch, "folder.gguf")).size);
+    const gguf = readGguf(summary.file);
+    expect(gguf.metadata.get("general.name")).toBe("hf-model");
+    expect(gguf.metadata.get("tokenizer.chat_template")).toBe("{{ bos_token }}");
+    // BF16 weights widen exactly to f32.
+    const norm = gguf.readFloat32("output_norm.weight");
+    const bf16 = SafetensorsCheckpoint.open(modelDir);
+    expect(norm).toEqual(bf16.readFloat32("model.norm.weight"));
+    bf16.close();
+
+    const adapterDir = path.join(scratch, "adapter");
+    const lora: LoraConfig = { r: 2, alpha: 4, targetModules: ["q_proj", "v_proj"], dropout: 0, rslora: false, bias: "none" };
+    writeAdapterConfig(adapterDir, lora);
+    const next = random(3);
+    const factors: Record<string, { dtype: "F32"; shape: number[]; data: Float32Array }> = {};
+    for (let layer = 0; layer < 2; layer++) {
+      for (const module of ["q_proj", "v_proj"] as const) {
+        const out = module === "q_proj" ? 16 : 8;
+        factors[peftTensorName(layer, module, "A")] = { dtype: "F32", shape: [2, 16], data: Float32Array.from({ length: 32 }, next) };
+        factors[peftTensorName(layer, module, "B")] = { dtype: "F32", shape: [out, 2], data: Float32Array.from({ length: out * 2 }, next) };
+      }
+    }
+    writeSafetensors(path.join(adapterDir, "adapter_model.safetensors"), factors);
+    const adapter = exportAdapterToGguf(adapterDir, modelDir, path.join(scratch, "folder-adapter.gguf"));
+    expect(adapter.tensors).toBe(8);
+    expect(readGguf(adapter.file).metadata.get("adapter.lora.alpha")).toBe(4);
+  });
+
+  it("explains a folder without a tokenizer", () => {
+    const modelDir = path.join(scratch, "no-tokenizer");
+    fs.mkdirSync(modelDir);
+    fs.writeFileSync(path.join(modelDir, "config.json"), JSON.stringify(tinyConfig().raw));
+    expect(() => exportModelToGguf(modelDir, path.join(scratch, "x.gguf"))).toThrowError(`no tokenizer.json in ${modelDir} — pass --tokenizer`);
   });
 });

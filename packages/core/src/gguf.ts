@@ -3,8 +3,10 @@
 // llama.cpp's `blk.N.<op>.weight.lora_a/lora_b`). Tensors are streamed one at a time, so exporting
 // never holds more than one tensor in memory.
 
-import type { ModelConfig } from "./config.js";
-import { CheckpointError } from "./errors.js";
+import fs from "node:fs";
+import path from "node:path";
+import { type ModelConfig, readModelConfig } from "./config.js";
+import { CheckpointError, ConfigError } from "./errors.js";
 import { float32ToFloat16Bits } from "./float16.js";
 import {
   alignUp,
@@ -18,8 +20,8 @@ import {
   GgufValueType,
   SCALAR_TYPE_CODES,
 } from "./gguf-format.js";
-import { type LinearModule, type LoraConfig, loraScale, parsePeftTensorName } from "./peft.js";
-import { writeAll, writeFileAtomically } from "./safetensors.js";
+import { ADAPTER_WEIGHTS_FILE, type LinearModule, type LoraConfig, loraScale, parsePeftTensorName, readAdapterConfig } from "./peft.js";
+import { SafetensorsCheckpoint, writeAll, writeFileAtomically } from "./safetensors.js";
 
 /** Anything that lists tensors and reads them as f32 (a SafetensorsCheckpoint does). */
 export type TensorSource = {
@@ -486,4 +488,80 @@ export function writeLoraGguf(file: string, input: GgufLoraExport): void {
     ["adapter.lora.alpha", { type: "f32", value: alpha }],
   ];
   writeGgufFile(file, metadata, planned);
+}
+
+export type GgufExportSummary = { file: string; tensors: number; bytes: number };
+
+function readJsonFile(file: string): Record<string, unknown> {
+  let json: unknown;
+  try {
+    json = JSON.parse(fs.readFileSync(file, "utf8"));
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    throw new ConfigError(code === "ENOENT" ? "E_FILE_NOT_FOUND" : "E_JSON", code === "ENOENT" ? "not found" : `not valid JSON (${(error as Error).message})`, { file });
+  }
+  if (typeof json !== "object" || json === null || Array.isArray(json)) throw new ConfigError("E_JSON", "not a JSON object", { file });
+  return json as Record<string, unknown>;
+}
+
+/**
+ * Exports an HF model folder (config.json, safetensors, tokenizer.json [+ tokenizer_config.json,
+ * chat_template.jinja]) to one GGUF file; what `pillow export gguf` calls.
+ */
+export function exportModelToGguf(
+  modelDir: string,
+  outFile: string,
+  options: { dtype?: "f32" | "f16"; name?: string; tokenizerDir?: string; tokenizerPre?: string } = {},
+): GgufExportSummary {
+  const config = readModelConfig(modelDir);
+  const tokenizerDir = options.tokenizerDir ?? modelDir;
+  const tokenizerFile = path.join(tokenizerDir, "tokenizer.json");
+  if (!fs.existsSync(tokenizerFile)) {
+    throw new ConfigError("E_FILE_NOT_FOUND", `no tokenizer.json in ${tokenizerDir} — pass --tokenizer`, { file: tokenizerFile });
+  }
+  const tokenizerJson = readJsonFile(tokenizerFile);
+  const configFile = path.join(tokenizerDir, "tokenizer_config.json");
+  const tokenizerConfig = fs.existsSync(configFile) ? readJsonFile(configFile) : {};
+  const templateFile = path.join(tokenizerDir, "chat_template.jinja");
+  if (fs.existsSync(templateFile)) tokenizerConfig.chat_template = fs.readFileSync(templateFile, "utf8");
+  const checkpoint = SafetensorsCheckpoint.open(modelDir);
+  try {
+    writeGguf(outFile, {
+      config,
+      tokenizerJson,
+      tokenizerConfig,
+      tensors: checkpoint,
+      dtype: options.dtype,
+      name: options.name ?? path.basename(path.resolve(modelDir)),
+      tokenizerPre: options.tokenizerPre,
+    });
+  } finally {
+    checkpoint.close();
+  }
+  return { file: outFile, tensors: readGgufTensorCount(outFile), bytes: fs.statSync(outFile).size };
+}
+
+/** Exports a PEFT adapter folder (adapter_config.json + adapter_model.safetensors) for the model in modelDir. */
+export function exportAdapterToGguf(adapterDir: string, modelDir: string, outFile: string, options: { dtype?: "f32" | "f16"; name?: string } = {}): GgufExportSummary {
+  const config = readModelConfig(modelDir);
+  const lora = readAdapterConfig(adapterDir);
+  const checkpoint = SafetensorsCheckpoint.open(path.join(adapterDir, ADAPTER_WEIGHTS_FILE));
+  try {
+    writeLoraGguf(outFile, { config, lora, tensors: checkpoint, dtype: options.dtype, name: options.name ?? path.basename(path.resolve(adapterDir)) });
+  } finally {
+    checkpoint.close();
+  }
+  return { file: outFile, tensors: readGgufTensorCount(outFile), bytes: fs.statSync(outFile).size };
+}
+
+/** The tensor count from a GGUF header (bytes 8..16), without reading the rest. */
+function readGgufTensorCount(file: string): number {
+  const fd = fs.openSync(file, "r");
+  try {
+    const header = Buffer.alloc(16);
+    fs.readSync(fd, header, 0, 16, 0);
+    return Number(header.readBigUInt64LE(8));
+  } finally {
+    fs.closeSync(fd);
+  }
 }

@@ -14,8 +14,16 @@ export {
   float32ToBfloat16Bits,
   float32ToFloat16Bits,
 } from "./float16.js";
-export type { GgufLoraExport, GgufModelExport, TensorRecord, TensorSource } from "./gguf.js";
-export { ggufTensorName, llama3RopeFactors, permuteRowsForGgufRope, writeGguf, writeLoraGguf } from "./gguf.js";
+export type { GgufExportSummary, GgufLoraExport, GgufModelExport, TensorRecord, TensorSource } from "./gguf.js";
+export {
+  exportAdapterToGguf,
+  exportModelToGguf,
+  ggufTensorName,
+  llama3RopeFactors,
+  permuteRowsForGgufRope,
+  writeGguf,
+  writeLoraGguf,
+} from "./gguf.js";
 export type { GgufValue } from "./gguf-format.js";
 export { GgmlType, GgufTokenType, GgufValueType } from "./gguf-format.js";
 export type { GgufFile, GgufMetadataValue, GgufTensorInfo } from "./gguf-reader.js";
