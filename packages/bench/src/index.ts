@@ -1,9 +1,14 @@
 // pnpm bench [suite]: runs the benchmark suites against their peers. Filled in by the kernel,
 // core and replay issues; each suite prints a table of ratios measured in the same run.
 import { runCoreBench } from "./core.js";
+import { kernelsSuite } from "./kernels.js";
 import { replayBenchmark } from "./replay-bench.js";
 
-const suites: Record<string, () => Promise<void>> = { core: runCoreBench, replay: replayBenchmark };
+const suites: Record<string, () => Promise<void>> = {
+  core: runCoreBench,
+  kernels: kernelsSuite,
+  replay: replayBenchmark,
+};
 
 const requested = process.argv.slice(2);
 const names = requested.length > 0 ? requested : Object.keys(suites);

@@ -7,6 +7,7 @@
 
 #include "ops/common/bf16.h"
 #include "ops/cpu/kernel_table.h"
+#include "runtime/errors.h"
 #include "runtime/thread_pool.h"
 
 namespace pillow {
@@ -15,7 +16,7 @@ namespace {
 
 // Block sizes (BLIS terms): a kc x NR panel of B stays in L1 while the MR-row panels of an
 // mc x kc block of A stream from L2; a chunk of kChunkColumns columns is one unit of parallel work.
-constexpr int64_t kBlockK = 256;
+constexpr int64_t kBlockK = 384;
 constexpr int64_t kBlockRowsTiles = 12;     // mc = 12 * MR
 constexpr int64_t kChunkColumnTiles = 8;    // chunk = 8 * NR columns
 
@@ -85,49 +86,115 @@ void pack_panel(float* dst, const GemmOperand& op, int64_t row0, int rows, int64
 
 namespace {
 
+// The K dimension of a problem is the concatenation of its segments, cut into blocks of about
+// kBlockK (evenly, so a short LoRA segment never becomes a pass of its own over C).
+struct KBlocks {
+  int64_t total;
+  int64_t count;
+  int64_t begin(int64_t i) const { return total * i / count; }
+  int64_t end(int64_t i) const { return total * (i + 1) / count; }
+};
+
+KBlocks k_blocks(const GemmProblem& problem) {
+  int64_t total = 0;
+  for (int s = 0; s < problem.segment_count; ++s) total += problem.segments[s].k_length;
+  return KBlocks{total, std::max<int64_t>(1, (total + kBlockK - 1) / kBlockK)};
+}
+
+// Calls part(segment, segment_k0, length, offset) for each part of the segments in logical [k0, k0 + kc).
+template <typename Part>
+void for_each_part(const GemmProblem& problem, int64_t k0, int64_t kc, Part part) {
+  int64_t segment_start = 0;
+  for (int s = 0; s < problem.segment_count; ++s) {
+    const int64_t length = problem.segments[s].k_length;
+    const int64_t lo = std::max(k0, segment_start), hi = std::min(k0 + kc, segment_start + length);
+    if (lo < hi) part(problem.segments[s], lo - segment_start, hi - lo, lo - k0);
+    segment_start += length;
+  }
+}
+
 // One unit of parallel work: a column chunk x row range of one problem.
 struct WorkItem {
   int64_t problem;
   int64_t n0, n1, m0, m1;
 };
 
-void run_item(const KernelTable& kernel, const GemmProblem& problem, const WorkItem& item, bool accumulate,
-              float* a_packed, float* b_packed) {
+// A's rows [m0, m1) of one problem packed by the thread that uses them, all K at once: for each
+// logical k block (k0, kc), the row panels follow each other, kc x MR floats each.
+struct PackedRows {
+  int64_t problem = -1;
+  int64_t m0 = 0, m1 = 0;
+  int64_t rows_padded = 0;
+  const float* data = nullptr;
+  const float* panel(int64_t k0, int64_t kc, int64_t m) const { return data + k0 * rows_padded + (m - m0) * kc; }
+};
+
+void pack_b_block(const KernelTable& kernel, float* dst, const GemmOperand& b, int64_t n, int cols, int64_t k0,
+                  int64_t kc) {
+  const int nr = kernel.gemm_columns;
+  if (cols == nr && b.k_stride == 1) {
+    const void* src = b.type == WeightType::BF16
+                          ? static_cast<const void*>(static_cast<const uint16_t*>(b.data) + n * b.row_stride + k0)
+                          : static_cast<const void*>(static_cast<const float*>(b.data) + n * b.row_stride + k0);
+    if (kernel.gemm_pack_b(dst, src, b.type == WeightType::BF16 ? 1 : 0, b.row_stride, kc)) return;
+  }
+  pack_panel(dst, b, n, cols, k0, kc, nr);
+}
+
+void run_item(const KernelTable& kernel, const GemmProblem& problem, const PackedRows& a, const WorkItem& item,
+              bool accumulate, float* b_packed) {
   const int mr = kernel.gemm_rows;
   const int nr = kernel.gemm_columns;
   const int64_t block_rows = kBlockRowsTiles * mr;
   float* c = problem.c;
   const int64_t ldc = problem.ldc;
-  bool accumulate_block = accumulate;
-  for (int s = 0; s < problem.segment_count; ++s) {
-    const GemmSegment& segment = problem.segments[s];
-    for (int64_t k0 = 0; k0 < segment.k_length; k0 += kBlockK) {
-      const int64_t kc = std::min(kBlockK, segment.k_length - k0);
+  const KBlocks blocks = k_blocks(problem);
+  if (blocks.total == 0) {  // no K at all: the product is zero
+    if (!accumulate) {
+      for (int64_t m = item.m0; m < item.m1; ++m) std::fill(c + m * ldc + item.n0, c + m * ldc + item.n1, 0.0f);
+    }
+    return;
+  }
+  for (int64_t block = 0; block < blocks.count; ++block) {
+    const int64_t k0 = blocks.begin(block);
+    const int64_t kc = blocks.end(block) - k0;
+    const bool accumulate_block = accumulate || block > 0;
+    for (int64_t n = item.n0; n < item.n1; n += nr) {
+      const int cols = static_cast<int>(std::min<int64_t>(nr, item.n1 - n));
+      float* dst = b_packed + (n - item.n0) * kc;
+      for_each_part(problem, k0, kc, [&](const GemmSegment& segment, int64_t segment_k0, int64_t length, int64_t offset) {
+        pack_b_block(kernel, dst + offset * nr, segment.b, n, cols, segment_k0, length);
+      });
+    }
+    for (int64_t mb = item.m0; mb < item.m1; mb += block_rows) {
+      const int64_t mb_end = std::min(item.m1, mb + block_rows);
       for (int64_t n = item.n0; n < item.n1; n += nr) {
-        pack_panel(b_packed + (n - item.n0) * kc, segment.b, n, static_cast<int>(std::min<int64_t>(nr, item.n1 - n)),
-                   k0, kc, nr);
-      }
-      for (int64_t mb = item.m0; mb < item.m1; mb += block_rows) {
-        const int64_t mb_end = std::min(item.m1, mb + block_rows);
+        const int cols = static_cast<int>(std::min<int64_t>(nr, item.n1 - n));
+        const float* b_panel = b_packed + (n - item.n0) * kc;
         for (int64_t m = mb; m < mb_end; m += mr) {
-          pack_panel(a_packed + (m - mb) * kc, segment.a, m, static_cast<int>(std::min<int64_t>(mr, mb_end - m)), k0,
-                     kc, mr);
-        }
-        for (int64_t n = item.n0; n < item.n1; n += nr) {
-          const int cols = static_cast<int>(std::min<int64_t>(nr, item.n1 - n));
-          const float* b_panel = b_packed + (n - item.n0) * kc;
-          for (int64_t m = mb; m < mb_end; m += mr) {
-            const int tile_rows = static_cast<int>(std::min<int64_t>(mr, mb_end - m));
-            kernel.gemm_micro(c + m * ldc + n, ldc, a_packed + (m - mb) * kc, b_panel, kc, tile_rows, cols,
-                              accumulate_block);
-          }
+          const int tile_rows = static_cast<int>(std::min<int64_t>(mr, mb_end - m));
+          kernel.gemm_micro(c + m * ldc + n, ldc, a.panel(k0, kc, m), b_panel, kc, tile_rows, cols, accumulate_block);
         }
       }
-      accumulate_block = true;
     }
   }
-  if (!accumulate_block) {  // no K at all: the product is zero
-    for (int64_t m = item.m0; m < item.m1; ++m) std::fill(c + m * ldc + item.n0, c + m * ldc + item.n1, 0.0f);
+}
+
+// Packs A's rows [m0, m1) of `problem` for every logical k block into `buffer`.
+void pack_rows(const KernelTable& kernel, const GemmProblem& problem, int64_t m0, int64_t m1, float* buffer,
+               int64_t rows_padded) {
+  const int mr = kernel.gemm_rows;
+  const KBlocks blocks = k_blocks(problem);
+  for (int64_t block = 0; block < blocks.count && blocks.total > 0; ++block) {
+    const int64_t k0 = blocks.begin(block);
+    const int64_t kc = blocks.end(block) - k0;
+    for (int64_t m = m0; m < m1; m += mr) {
+      const int rows = static_cast<int>(std::min<int64_t>(mr, m1 - m));
+      float* dst = buffer + k0 * rows_padded + (m - m0) * kc;
+      for_each_part(problem, k0, kc, [&](const GemmSegment& segment, int64_t segment_k0, int64_t length, int64_t offset) {
+        pack_panel(dst + offset * mr, segment.a, m, rows, segment_k0, length, mr);
+      });
+    }
   }
 }
 
@@ -140,23 +207,29 @@ void gemm_batched(const GemmProblem* problems, int64_t problem_count, bool accum
   const int64_t block_rows = kBlockRowsTiles * mr;
   const int64_t chunk_columns = kChunkColumnTiles * nr;
   const int64_t threads = thread_count();
+  // Each thread packs the rows of A it works on itself (A is the small operand: packing it twice
+  // across threads costs less than a barrier between a packing phase and a compute phase, which
+  // matters on a loaded machine). A row range holds at most 16 MiB of packed A.
+  const int64_t budget = int64_t{1} << 22;
 
   // Work: column chunks, each streaming its slice of B once; when a problem has too few chunks to
-  // feed every thread, its rows are split as well (B's slice is then packed once per row split).
+  // feed every thread, its rows are split as well (B's slice is then packed once per split).
+  // Items are ordered row range first, so a thread's contiguous share reuses its packed rows.
   std::vector<WorkItem> items;
   double flops = 0;
   for (int64_t p = 0; p < problem_count; ++p) {
     const GemmProblem& problem = problems[p];
     if (problem.rows <= 0 || problem.columns <= 0) continue;
-    int64_t total_k = 0;
-    for (int s = 0; s < problem.segment_count; ++s) total_k += problem.segments[s].k_length;
+    const int64_t total_k = k_blocks(problem).total;
     flops += 2.0 * problem.rows * problem.columns * static_cast<double>(std::max<int64_t>(total_k, 1));
     const int64_t column_chunks = (problem.columns + chunk_columns - 1) / chunk_columns;
     const int64_t row_blocks = (problem.rows + block_rows - 1) / block_rows;
-    const int64_t row_splits =
-        std::min(row_blocks, std::max<int64_t>(1, (2 * threads + column_chunks - 1) / column_chunks));
-    for (int64_t chunk = 0; chunk < column_chunks; ++chunk) {
-      for (int64_t split = 0; split < row_splits; ++split) {
+    const int64_t max_blocks_per_range = std::max<int64_t>(1, budget / std::max<int64_t>(total_k, 1) / block_rows);
+    const int64_t row_splits = std::max(
+        (row_blocks + max_blocks_per_range - 1) / max_blocks_per_range,
+        std::min(row_blocks, std::max<int64_t>(1, (2 * threads + column_chunks - 1) / column_chunks)));
+    for (int64_t split = 0; split < row_splits; ++split) {
+      for (int64_t chunk = 0; chunk < column_chunks; ++chunk) {
         WorkItem item;
         item.problem = p;
         item.n0 = chunk * chunk_columns;
@@ -169,14 +242,26 @@ void gemm_batched(const GemmProblem* problems, int64_t problem_count, bool accum
   }
   if (items.empty()) return;
   const int64_t count = static_cast<int64_t>(items.size());
-  // Small products are not worth waking the pool for (~10 µs); 1 MFLOP takes ~20 µs on one core.
-  const int64_t grain = flops >= 2e6 ? 1 : count;
+  // Small products are not worth waking the pool for (~10 µs); 4 MFLOP take ~60 µs on one core.
+  const int64_t grain = flops >= 4e6 ? 1 : count;
   parallel_for(count, grain, [&](int64_t begin, int64_t end) {
     static thread_local Scratch a_scratch, b_scratch;
     float* b_packed = b_scratch.get(static_cast<size_t>(kBlockK * chunk_columns));
-    float* a_packed = a_scratch.get(static_cast<size_t>(kBlockK * block_rows));
+    PackedRows packed;
     for (int64_t i = begin; i < end; ++i) {
-      run_item(kernel, problems[items[i].problem], items[i], accumulate, a_packed, b_packed);
+      const WorkItem& item = items[i];
+      const GemmProblem& problem = problems[item.problem];
+      if (packed.problem != item.problem || packed.m0 != item.m0 || packed.m1 != item.m1) {
+        packed.problem = item.problem;
+        packed.m0 = item.m0;
+        packed.m1 = item.m1;
+        packed.rows_padded = (item.m1 - item.m0 + mr - 1) / mr * mr;
+        float* buffer =
+            a_scratch.get(static_cast<size_t>(std::max<int64_t>(1, packed.rows_padded * k_blocks(problem).total)));
+        pack_rows(kernel, problem, item.m0, item.m1, buffer, packed.rows_padded);
+        packed.data = buffer;
+      }
+      run_item(kernel, problem, packed, item, accumulate, b_packed);
     }
   });
 }

@@ -18,6 +18,15 @@ struct KernelTable {
   int gemm_columns;
   void (*gemm_micro)(float* c, int64_t ldc, const float* a_packed, const float* b_packed, int64_t k, int rows,
                      int cols, bool accumulate);
+  // Packs gemm_columns full rows of a k-contiguous operand (type 0 = f32, 1 = bf16 bits) for the
+  // micro-kernel; returns false when the ISA has no fast path.
+  bool (*gemm_pack_b)(float* dst, const void* src, int type, int64_t row_stride, int64_t kc);
+  // Decode GEMV (kernels/gemv_kernel.h): y[t*ldy + o] (+)= x[t]·w[o] for 1..4 tokens, o in [o_begin, o_end);
+  // type 0 = f32 weights, 1 = bf16 bits.
+  void (*gemv)(float* y, int64_t ldy, const float* x, int64_t ldx, const void* w, int type, int64_t in,
+               int64_t o_begin, int64_t o_end, int tokens, bool accumulate);
+  // Sampling (kernels/sampling_kernel.h): z = (z - max)·inverse_temperature, weight = exp(z).
+  void (*sampling_weights)(float* weight, float* z, int64_t n, float max_value, float inverse_temperature);
 };
 
 namespace portable { const KernelTable& kernel_table(); }

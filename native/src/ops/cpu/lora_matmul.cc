@@ -5,23 +5,20 @@
 #include <string>
 #include <vector>
 
+#include "ops/common/argument_checks.h"
 #include "ops/cpu/gemm.h"
+#include "ops/cpu/kernel_table.h"
+#include "runtime/thread_pool.h"
 #include "runtime/errors.h"
 
 namespace pillow {
 
 namespace {
 
-void check_scale(const char* op, float scale) {
-  if (!std::isfinite(scale)) throw_argument_error(std::string(op) + ": scale must be finite, got " + std::to_string(scale));
-}
+void check_scale(const char* op, float scale) { check_lora_scale(op, scale); }
 
 void check_rank(const char* op, int64_t rank, int64_t in_features, int64_t out_features) {
-  if (rank < 0) throw_shape_error(std::string(op) + ": rank must be >= 0, got " + std::to_string(rank));
-  const int64_t limit = int64_t{1} << 40;
-  if (rank > 0 && (rank > limit / in_features || rank > limit / out_features)) {
-    throw_shape_error(std::string(op) + ": rank too large");
-  }
+  check_lora_rank(op, rank, in_features, out_features);
 }
 
 // u[T, r] = scale · x[T, in] · A[r, in]ᵀ
@@ -32,6 +29,32 @@ void lora_down(float* u, const float* x, const float* a, int64_t tokens, int64_t
   if (scale != 1.0f) {
     for (int64_t i = 0; i < tokens * rank; ++i) u[i] *= scale;
   }
+}
+
+// Decode (a few tokens): W is streamed once by the GEMV kernel, split by rows across threads; the
+// rank-r term is a second, tiny GEMV over the same rows of B while they are in cache.
+constexpr int64_t kGemvMaxTokens = 4;
+
+void lora_matmul_forward_gemv(float* y, const float* x, WeightView w, const float* a, const float* b, int64_t tokens,
+                              int64_t in_features, int64_t out_features, int64_t rank, float scale) {
+  const KernelTable& kernel = kernels();
+  const int type = w.type == WeightType::BF16 ? 1 : 0;
+  std::vector<float> u(static_cast<size_t>(tokens * rank));
+  if (rank > 0) {
+    kernel.gemv(u.data(), rank, x, in_features, a, 0, in_features, 0, rank, static_cast<int>(tokens), false);
+    for (float& value : u) value *= scale;
+  }
+  const int64_t block = 64;
+  const int64_t blocks = (out_features + block - 1) / block;
+  const int64_t grain = std::max<int64_t>(1, (int64_t{1} << 16) / std::max<int64_t>(1, block * in_features));
+  parallel_for(blocks, grain, [&](int64_t begin, int64_t end) {
+    const int64_t o_begin = begin * block, o_end = std::min(out_features, end * block);
+    kernel.gemv(y, out_features, x, in_features, w.data, type, in_features, o_begin, o_end, static_cast<int>(tokens),
+                false);
+    if (rank > 0) {
+      kernel.gemv(y, out_features, u.data(), rank, b, 0, rank, o_begin, o_end, static_cast<int>(tokens), true);
+    }
+  });
 }
 
 }  // namespace
@@ -47,6 +70,11 @@ void lora_matmul_forward(float* y, const float* x, WeightView w, const float* a,
   const bool with_lora = a != nullptr && rank > 0;
   if (with_lora && b == nullptr) throw_argument_error(std::string(op) + ": b is null while a is given");
 
+  if (tokens <= kGemvMaxTokens) {
+    lora_matmul_forward_gemv(y, x, w, with_lora ? a : nullptr, b, tokens, in_features, out_features,
+                             with_lora ? rank : 0, scale);
+    return;
+  }
   GemmSegment segments[2];
   segments[0] = GemmSegment{f32_operand(x, in_features, 1), GemmOperand{w.data, w.type, in_features, 1}, in_features};
   if (!with_lora) {

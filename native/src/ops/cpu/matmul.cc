@@ -2,36 +2,26 @@
 
 #include <string>
 
+#include "ops/common/argument_checks.h"
 #include "ops/cpu/gemm.h"
+#include "ops/cpu/lora_matmul.h"
 #include "runtime/errors.h"
 
 namespace pillow {
 
 void check_matmul_dimensions(const char* op, int64_t tokens, int64_t in_features, int64_t out_features) {
-  if (tokens < 1 || in_features < 1 || out_features < 1) {
-    throw_shape_error(std::string(op) + ": tokens, inFeatures and outFeatures must be >= 1 (got " +
-                      std::to_string(tokens) + ", " + std::to_string(in_features) + ", " +
-                      std::to_string(out_features) + ")");
-  }
-  const int64_t limit = int64_t{1} << 40;  // elements; far beyond any real layer, far below overflow
-  if (tokens > limit / in_features || tokens > limit / out_features || out_features > limit / in_features) {
-    throw_shape_error(std::string(op) + ": shape too large");
-  }
+  check_matmul_shape(op, tokens, in_features, out_features);
 }
 
-void check_weight_view(const char* op, WeightView w) {
-  if (w.data == nullptr) throw_argument_error(std::string(op) + ": w is null");
-  if (w.type != WeightType::F32 && w.type != WeightType::BF16) {
-    throw_argument_error(std::string(op) + ": unknown weight type " + std::to_string(static_cast<int>(w.type)));
-  }
-}
+void check_weight_view(const char* op, WeightView w) { check_weight(op, w); }
 
 void matmul_forward(float* out, const float* x, const float* w, int64_t tokens, int64_t in_features,
                     int64_t out_features) {
   check_matmul_dimensions("matmul", tokens, in_features, out_features);
   if (out == nullptr || x == nullptr || w == nullptr) throw_argument_error("matmul: null pointer argument");
-  const GemmSegment segment{f32_operand(x, in_features, 1), f32_operand(w, in_features, 1), in_features};
-  gemm(out, out_features, tokens, out_features, &segment, 1, false);
+  // The LoRA forward with no adapter: GEMV for a few tokens, the packed GEMM otherwise.
+  lora_matmul_forward(out, x, WeightView{w, WeightType::F32}, nullptr, nullptr, tokens, in_features, out_features, 0,
+                      1.0f);
 }
 
 void matmul_backward_weight(float* dw, const float* dy, const float* x, int64_t tokens, int64_t in_features,

@@ -2,10 +2,12 @@
 
 #include <algorithm>
 #include <cmath>
+#include <functional>
 #include <limits>
 #include <string>
 #include <vector>
 
+#include "ops/cpu/kernel_table.h"
 #include "runtime/errors.h"
 #include "runtime/thread_pool.h"
 
@@ -18,6 +20,7 @@ struct RowScratch {
   std::vector<float> weight;     // exp(z): unnormalised probabilities, the largest is 1
   std::vector<int32_t> candidates;
   std::vector<int32_t> history;
+  std::vector<float> values;     // scratch copy for top-k selection
 };
 
 std::string describe_nonfinite(float value) {
@@ -25,38 +28,41 @@ std::string describe_nonfinite(float value) {
   return value > 0 ? "+Infinity" : "-Infinity";
 }
 
-// The smallest z-threshold whose kept set {z >= τ} (within `candidates`) holds at least `need` of
-// the mass: the top-p boundary, found by quickselect-style partitioning instead of a full sort.
-// Expected O(n): each round keeps the side of a pivot where the boundary lies.
-float top_p_threshold(int32_t* begin, int32_t* end, const float* z, const float* weight, double need,
-                      uint64_t pivot_seed) {
-  double above = 0;  // mass of tokens already known to be kept (strictly above the current range)
-  uint64_t state = pivot_seed;
-  while (true) {
-    const int64_t n = end - begin;
-    if (n == 1) return z[*begin];
-    // Median of three pseudo-random entries: robust against sorted or adversarial inputs.
-    float picks[3];
-    for (float& pick : picks) {
-      state = splitmix64(state);
-      pick = z[begin[state % static_cast<uint64_t>(n)]];
-    }
-    std::sort(picks, picks + 3);
-    const float pivot = picks[1];
-    int32_t* high_end = std::partition(begin, end, [&](int32_t i) { return z[i] > pivot; });
-    int32_t* equal_end = std::partition(high_end, end, [&](int32_t i) { return z[i] == pivot; });
-    double high_mass = 0, equal_mass = 0;
-    for (int32_t* p = begin; p < high_end; ++p) high_mass += weight[*p];
-    for (int32_t* p = high_end; p < equal_end; ++p) equal_mass += weight[*p];
-    if (above + high_mass >= need && high_end > begin) {
-      end = high_end;
-    } else if (above + high_mass + equal_mass >= need || equal_end == end) {
-      return pivot;
-    } else {
-      above += high_mass + equal_mass;
-      begin = equal_end;
-    }
+// The top-p boundary without sorting the vocabulary: the z-threshold τ such that the tokens with
+// z >= τ are the smallest most-likely set holding at least `need` mass. One pass builds a
+// histogram of mass over z-buckets, which locates the bucket holding the boundary; only that
+// bucket's few tokens are then sorted. Tokens with z < lowest are known to lie outside.
+float top_p_threshold(const float* z, const float* weight, int64_t n, float lowest, double need,
+                      std::vector<int32_t>& boundary_tokens) {
+  if (!(lowest < 0.0f)) return 0.0f;  // only the max (z = 0) can be kept
+  constexpr int kBuckets = 2048;
+  double mass[kBuckets] = {};
+  const float scale = static_cast<float>(kBuckets) / -lowest;
+  auto bucket_of = [&](float value) {
+    const int b = static_cast<int>(-value * scale);
+    return b < kBuckets ? b : kBuckets - 1;
+  };
+  for (int64_t i = 0; i < n; ++i) {
+    if (z[i] >= lowest) mass[bucket_of(z[i])] += weight[i];
   }
+  double above = 0;
+  int boundary = 0;
+  for (; boundary < kBuckets; ++boundary) {
+    if (above + mass[boundary] >= need) break;
+    above += mass[boundary];
+  }
+  if (boundary == kBuckets) return lowest;  // rounding: keep every candidate
+  boundary_tokens.clear();
+  for (int64_t i = 0; i < n; ++i) {
+    if (z[i] >= lowest && bucket_of(z[i]) == boundary) boundary_tokens.push_back(static_cast<int32_t>(i));
+  }
+  std::sort(boundary_tokens.begin(), boundary_tokens.end(),
+            [&](int32_t left, int32_t right) { return z[left] > z[right] || (z[left] == z[right] && left < right); });
+  for (int32_t i : boundary_tokens) {
+    above += weight[i];
+    if (above >= need) return z[i];
+  }
+  return boundary_tokens.empty() ? lowest : z[boundary_tokens.back()];
 }
 
 void sample_row(int32_t* token_out, float* logprob_out, const float* logits, int64_t row, int64_t vocab,
@@ -96,49 +102,46 @@ void sample_row(int32_t* token_out, float* logprob_out, const float* logits, int
     }
   }
 
-  int32_t best = 0;
-  for (int64_t i = 1; i < vocab; ++i) {
-    if (z[i] > z[best]) best = static_cast<int32_t>(i);
-  }
+  // The max by independent lanes (no loop-carried compare chain), then its first index.
+  float lane_max[8];
+  for (int j = 0; j < 8; ++j) lane_max[j] = z[0];
+  int64_t i = 0;
+  for (; i + 8 <= vocab; i += 8)
+    for (int j = 0; j < 8; ++j) lane_max[j] = z[i + j] > lane_max[j] ? z[i + j] : lane_max[j];
+  float max_seen = *std::max_element(lane_max, lane_max + 8);
+  for (; i < vocab; ++i) max_seen = z[i] > max_seen ? z[i] : max_seen;
+  int32_t best = static_cast<int32_t>(std::find(z.begin(), z.end(), max_seen) - z.begin());
   if (options.temperature == 0.0f) {
     *token_out = best;
     *logprob_out = 0.0f;  // greedy: the filtered distribution is a point mass
     return;
   }
   const float max_value = z[best];
-  const float inverse_temperature = 1.0f / options.temperature;
   std::vector<float>& weight = scratch.weight;
   weight.resize(static_cast<size_t>(vocab));
-  for (int64_t i = 0; i < vocab; ++i) {
-    const float scaled = (z[i] - max_value) * inverse_temperature;
-    z[i] = scaled;
-    weight[i] = std::exp(scaled);
-  }
+  kernels().sampling_weights(weight.data(), z.data(), vocab, max_value, 1.0f / options.temperature);
 
   // Every filter is a threshold on z (kept: z >= threshold), so they compose by taking the max.
   float threshold = -std::numeric_limits<float>::infinity();
-  const bool top_k = options.top_k > 0 && options.top_k < vocab;
-  const bool top_p = options.top_p < 1.0f;
-  if (top_k || top_p) {
-    std::vector<int32_t>& candidates = scratch.candidates;
-    candidates.resize(static_cast<size_t>(vocab));
-    for (int64_t i = 0; i < vocab; ++i) candidates[i] = static_cast<int32_t>(i);
-    if (top_k) {
-      std::nth_element(candidates.begin(), candidates.begin() + (options.top_k - 1), candidates.end(),
-                       [&](int32_t left, int32_t right) { return z[left] > z[right]; });
-      threshold = z[candidates[options.top_k - 1]];
-      // nth_element leaves every larger value before position k-1; ties may sit after it.
-      candidates.erase(std::remove_if(candidates.begin() + options.top_k, candidates.end(),
-                                      [&](int32_t i) { return z[i] < threshold; }),
-                       candidates.end());
+  if (options.top_k > 0 && options.top_k < vocab) {
+    // The k-th largest z by selection on a copy of the values (linear time, sequential access).
+    std::vector<float>& values = scratch.values;
+    values.assign(z.begin(), z.end());
+    std::nth_element(values.begin(), values.begin() + (options.top_k - 1), values.end(), std::greater<float>());
+    threshold = values[options.top_k - 1];
+  }
+  if (options.top_p < 1.0f) {
+    // Tokens lighter than (1 - p)/V together hold less than (1 - p) of the mass (the max weighs 1),
+    // so none of them is in the nucleus: they are left out of the histogram, which keeps its
+    // buckets narrow where the boundary can be.
+    const float light = (1.0f - options.top_p) / static_cast<float>(vocab) * 0.999f;
+    const float lowest = std::max(threshold, std::log(light));
+    double mass = 0;
+    for (int64_t i = 0; i < vocab; ++i) {
+      if (z[i] >= threshold) mass += weight[i];
     }
-    if (top_p) {
-      double mass = 0;
-      for (int32_t i : candidates) mass += weight[i];
-      const float p_threshold = top_p_threshold(candidates.data(), candidates.data() + candidates.size(), z.data(),
-                                                weight.data(), static_cast<double>(options.top_p) * mass, seed ^ 0x5bd1e995u);
-      threshold = std::max(threshold, p_threshold);
-    }
+    threshold = std::max(threshold, top_p_threshold(z.data(), weight.data(), vocab, lowest,
+                                                    static_cast<double>(options.top_p) * mass, scratch.candidates));
   }
   const bool min_p = options.min_p > 0.0f;
   // min-p keeps p_i >= min_p · p_max; p_max is weight 1 (z = 0) before normalisation.

@@ -9,6 +9,10 @@
 #include <cstdint>
 #include <cstring>
 
+#if defined(__AVX2__)
+#include <immintrin.h>
+#endif
+
 namespace PILLOW_ISA_NAMESPACE {
 
 #if defined(__AVX512F__)
@@ -37,11 +41,17 @@ inline void gemm_store(float* p, gemm_vector v) { std::memcpy(p, &v, sizeof(v));
 // for r < rows, j < cols (rows <= MR, cols <= NR; the packed panels are zero-padded to full size).
 inline void gemm_micro(float* c, int64_t ldc, const float* a_packed, const float* b_packed, int64_t k, int rows,
                        int cols, bool accumulate) {
+  // Pull the C tile toward L1 while the k loop runs; it is read (or written) once at the end.
+  for (int r = 0; r < kGemmRows; ++r) {
+    __builtin_prefetch(c + r * ldc, 1);
+    __builtin_prefetch(c + r * ldc + kGemmColumns - 1, 1);
+  }
   gemm_vector acc[kGemmRows][kGemmVectors];
 #pragma GCC unroll 16
   for (int r = 0; r < kGemmRows; ++r)
 #pragma GCC unroll 4
     for (int v = 0; v < kGemmVectors; ++v) acc[r][v] = gemm_vector{} ;
+#pragma GCC unroll 4
   for (int64_t p = 0; p < k; ++p) {
     gemm_vector b[kGemmVectors];
 #pragma GCC unroll 4
@@ -73,5 +83,85 @@ inline void gemm_micro(float* c, int64_t ldc, const float* a_packed, const float
   for (int r = 0; r < rows; ++r)
     for (int j = 0; j < cols; ++j) c[r * ldc + j] = accumulate ? c[r * ldc + j] + tile[r][j] : tile[r][j];
 }
+
+// Packs a full panel of kGemmColumns rows of a k-contiguous operand (W in x·Wᵀ, f32 or bf16 bits)
+// into the micro-kernel's layout dst[p * NR + r] = src[r * row_stride + p], for p < kc.
+// Returns false when this ISA has no fast path (the caller then packs element by element).
+// AVX2/AVX-512: 8 rows x 8 k at a time through an in-register 8x8 transpose, so the reads are
+// contiguous 32-byte rows and the writes contiguous 32-byte columns.
+#if defined(__AVX2__)
+inline void transpose8(__m256& r0, __m256& r1, __m256& r2, __m256& r3, __m256& r4, __m256& r5, __m256& r6,
+                       __m256& r7) {
+  const __m256 t0 = _mm256_unpacklo_ps(r0, r1), t1 = _mm256_unpackhi_ps(r0, r1);
+  const __m256 t2 = _mm256_unpacklo_ps(r2, r3), t3 = _mm256_unpackhi_ps(r2, r3);
+  const __m256 t4 = _mm256_unpacklo_ps(r4, r5), t5 = _mm256_unpackhi_ps(r4, r5);
+  const __m256 t6 = _mm256_unpacklo_ps(r6, r7), t7 = _mm256_unpackhi_ps(r6, r7);
+  const __m256 u0 = _mm256_shuffle_ps(t0, t2, 0x44), u1 = _mm256_shuffle_ps(t0, t2, 0xEE);
+  const __m256 u2 = _mm256_shuffle_ps(t1, t3, 0x44), u3 = _mm256_shuffle_ps(t1, t3, 0xEE);
+  const __m256 u4 = _mm256_shuffle_ps(t4, t6, 0x44), u5 = _mm256_shuffle_ps(t4, t6, 0xEE);
+  const __m256 u6 = _mm256_shuffle_ps(t5, t7, 0x44), u7 = _mm256_shuffle_ps(t5, t7, 0xEE);
+  r0 = _mm256_permute2f128_ps(u0, u4, 0x20);
+  r1 = _mm256_permute2f128_ps(u1, u5, 0x20);
+  r2 = _mm256_permute2f128_ps(u2, u6, 0x20);
+  r3 = _mm256_permute2f128_ps(u3, u7, 0x20);
+  r4 = _mm256_permute2f128_ps(u0, u4, 0x31);
+  r5 = _mm256_permute2f128_ps(u1, u5, 0x31);
+  r6 = _mm256_permute2f128_ps(u2, u6, 0x31);
+  r7 = _mm256_permute2f128_ps(u3, u7, 0x31);
+}
+
+inline __m256 load8_widened(const float* p) { return _mm256_loadu_ps(p); }
+inline __m256 load8_widened(const uint16_t* p) {
+  const __m128i bits = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p));
+  return _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_cvtepu16_epi32(bits), 16));
+}
+
+template <typename T>
+inline void pack_rows_transposed(float* dst, const T* src, int64_t row_stride, int64_t kc) {
+  int64_t p = 0;
+  for (; p + 8 <= kc; p += 8) {
+    for (int g = 0; g < kGemmColumns; g += 8) {
+      const T* base = src + g * row_stride + p;
+      __m256 r0 = load8_widened(base), r1 = load8_widened(base + row_stride);
+      __m256 r2 = load8_widened(base + 2 * row_stride), r3 = load8_widened(base + 3 * row_stride);
+      __m256 r4 = load8_widened(base + 4 * row_stride), r5 = load8_widened(base + 5 * row_stride);
+      __m256 r6 = load8_widened(base + 6 * row_stride), r7 = load8_widened(base + 7 * row_stride);
+      transpose8(r0, r1, r2, r3, r4, r5, r6, r7);
+      float* out = dst + p * kGemmColumns + g;
+      _mm256_storeu_ps(out, r0);
+      _mm256_storeu_ps(out + kGemmColumns, r1);
+      _mm256_storeu_ps(out + 2 * kGemmColumns, r2);
+      _mm256_storeu_ps(out + 3 * kGemmColumns, r3);
+      _mm256_storeu_ps(out + 4 * kGemmColumns, r4);
+      _mm256_storeu_ps(out + 5 * kGemmColumns, r5);
+      _mm256_storeu_ps(out + 6 * kGemmColumns, r6);
+      _mm256_storeu_ps(out + 7 * kGemmColumns, r7);
+    }
+  }
+  for (; p < kc; ++p) {
+    for (int r = 0; r < kGemmColumns; ++r) {
+      float value;
+      if constexpr (sizeof(T) == 2) {
+        const uint32_t wide = static_cast<uint32_t>(src[r * row_stride + p]) << 16;
+        std::memcpy(&value, &wide, sizeof(value));
+      } else {
+        value = src[r * row_stride + p];
+      }
+      dst[p * kGemmColumns + r] = value;
+    }
+  }
+}
+
+inline bool gemm_pack_b(float* dst, const void* src, int type, int64_t row_stride, int64_t kc) {
+  if (type == 1) {
+    pack_rows_transposed(dst, static_cast<const uint16_t*>(src), row_stride, kc);
+  } else {
+    pack_rows_transposed(dst, static_cast<const float*>(src), row_stride, kc);
+  }
+  return true;
+}
+#else
+inline bool gemm_pack_b(float*, const void*, int, int64_t, int64_t) { return false; }
+#endif
 
 }  // namespace PILLOW_ISA_NAMESPACE

@@ -1,0 +1,93 @@
+// The decode-time matrix-vector kernel: y = x·Wᵀ for 1..4 tokens, streaming each row of W once
+// (memory-bound: W is read exactly once, x stays in L1). W is f32 or bf16 bits; bf16 is widened
+// in registers (a shift), so a bf16 weight costs half the memory traffic of an f32 one.
+#pragma once
+#include <cstdint>
+#include <cstring>
+
+#include "ops/common/bf16.h"
+#include "ops/cpu/kernels/vector.h"
+
+#if defined(__AVX2__)
+#include <immintrin.h>
+#endif
+
+namespace PILLOW_ISA_NAMESPACE {
+
+inline float8 load_weights8(const float* p) { return load8(p); }
+
+inline float8 load_weights8(const uint16_t* p) {
+#if defined(__AVX2__)
+  const __m128i bits = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p));
+  const __m256 wide = _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_cvtepu16_epi32(bits), 16));
+  float8 v;
+  std::memcpy(&v, &wide, sizeof(v));
+  return v;
+#else
+  float8 v;
+  for (int i = 0; i < 8; ++i) v[i] = ::pillow::bf16_to_f32(p[i]);
+  return v;
+#endif
+}
+
+inline float widen_weight(float v) { return v; }
+inline float widen_weight(uint16_t v) { return ::pillow::bf16_to_f32(v); }
+
+// ROWS rows of W against TOKENS rows of x; two k-steps per iteration hide the FMA latency.
+template <typename T, int ROWS, int TOKENS>
+inline void gemv_tile(float* y, int64_t ldy, const float* x, int64_t ldx, const T* w, int64_t in, int64_t o,
+                      bool accumulate) {
+  float8 acc[ROWS][TOKENS];
+  for (int r = 0; r < ROWS; ++r)
+    for (int t = 0; t < TOKENS; ++t) acc[r][t] = broadcast8(0.0f);
+  int64_t k = 0;
+  for (; k + 8 <= in; k += 8) {
+    float8 xv[TOKENS];
+    for (int t = 0; t < TOKENS; ++t) xv[t] = load8(x + t * ldx + k);
+    for (int r = 0; r < ROWS; ++r) {
+      const float8 wv = load_weights8(w + (o + r) * in + k);
+      for (int t = 0; t < TOKENS; ++t) acc[r][t] += wv * xv[t];
+    }
+  }
+  for (int r = 0; r < ROWS; ++r) {
+    for (int t = 0; t < TOKENS; ++t) {
+      float total = sum8(acc[r][t]);
+      for (int64_t kk = k; kk < in; ++kk) total += x[t * ldx + kk] * widen_weight(w[(o + r) * in + kk]);
+      float* dst = y + t * ldy + o + r;
+      *dst = accumulate ? *dst + total : total;
+    }
+  }
+}
+
+template <typename T, int TOKENS>
+inline void gemv_typed(float* y, int64_t ldy, const float* x, int64_t ldx, const T* w, int64_t in, int64_t o_begin,
+                       int64_t o_end, bool accumulate) {
+  constexpr int ROWS = TOKENS == 1 ? 4 : 2;
+  int64_t o = o_begin;
+  for (; o + ROWS <= o_end; o += ROWS) gemv_tile<T, ROWS, TOKENS>(y, ldy, x, ldx, w, in, o, accumulate);
+  for (; o < o_end; ++o) gemv_tile<T, 1, TOKENS>(y, ldy, x, ldx, w, in, o, accumulate);
+}
+
+template <typename T>
+inline void gemv_dispatch(float* y, int64_t ldy, const float* x, int64_t ldx, const T* w, int64_t in, int64_t o_begin,
+                          int64_t o_end, int tokens, bool accumulate) {
+  switch (tokens) {
+    case 1: gemv_typed<T, 1>(y, ldy, x, ldx, w, in, o_begin, o_end, accumulate); break;
+    case 2: gemv_typed<T, 2>(y, ldy, x, ldx, w, in, o_begin, o_end, accumulate); break;
+    case 3: gemv_typed<T, 3>(y, ldy, x, ldx, w, in, o_begin, o_end, accumulate); break;
+    default: gemv_typed<T, 4>(y, ldy, x, ldx, w, in, o_begin, o_end, accumulate); break;
+  }
+}
+
+// y[t * ldy + o] (+)= Σ_k x[t * ldx + k] · w[o * in + k], t < tokens (1..4), o in [o_begin, o_end).
+// type 0: w is f32; type 1: w is bf16 bits.
+inline void gemv(float* y, int64_t ldy, const float* x, int64_t ldx, const void* w, int type, int64_t in,
+                 int64_t o_begin, int64_t o_end, int tokens, bool accumulate) {
+  if (type == 1) {
+    gemv_dispatch(y, ldy, x, ldx, static_cast<const uint16_t*>(w), in, o_begin, o_end, tokens, accumulate);
+  } else {
+    gemv_dispatch(y, ldy, x, ldx, static_cast<const float*>(w), in, o_begin, o_end, tokens, accumulate);
+  }
+}
+
+}  // namespace PILLOW_ISA_NAMESPACE

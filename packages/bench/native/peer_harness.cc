@@ -1,0 +1,172 @@
+// Peer baselines for `pnpm bench kernels`, compiled at bench time (never part of the addon):
+//   sgemm M N K repeats         OpenBLAS cblas_sgemm, C[M,N] = A[M,K]·B[N,K]ᵀ (the LoRA layout)
+//   lora_unfused T IN OUT R repeats   the unfused LoRA forward as PEFT runs it on BLAS: y = x·Wᵀ,
+//                               u = x·Aᵀ, y += s·u·Bᵀ (three sgemm calls)
+//   sgemv IN OUT repeats        OpenBLAS cblas_sgemv, y = W·x (decode, T = 1)
+//   bandwidth MiB repeats       read bandwidth of this machine with every hardware thread
+//   sort_sample rows vocab top_k top_p repeats   a sort-based sampler (softmax, full sort, top-k,
+//                               top-p, draw), the way a straightforward implementation does it
+// Each prints one JSON line: {"median_ms": ..., "best_ms": ..., ...}.
+#include <cblas.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <numeric>
+#include <random>
+#include <string>
+#include <thread>
+#include <vector>
+
+namespace {
+
+double now_ms() {
+  return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now().time_since_epoch()).count();
+}
+
+template <typename F>
+void report(const char* what, int repeats, F body, const std::string& extra = "") {
+  body();  // warm-up
+  std::vector<double> times;
+  for (int i = 0; i < repeats; ++i) {
+    const double start = now_ms();
+    body();
+    times.push_back(now_ms() - start);
+  }
+  std::sort(times.begin(), times.end());
+  std::printf("{\"what\":\"%s\",\"median_ms\":%.6f,\"best_ms\":%.6f%s}\n", what, times[times.size() / 2], times[0],
+              extra.c_str());
+}
+
+std::vector<float> random_values(size_t n, unsigned seed) {
+  std::mt19937 rng(seed);
+  std::uniform_real_distribution<float> dist(-1.0f, 1.0f);
+  std::vector<float> v(n);
+  for (auto& x : v) x = dist(rng);
+  return v;
+}
+
+int sgemm(int argc, char** argv) {
+  if (argc < 6) return 2;
+  const int m = std::atoi(argv[2]), n = std::atoi(argv[3]), k = std::atoi(argv[4]), repeats = std::atoi(argv[5]);
+  auto a = random_values(size_t(m) * k, 1), b = random_values(size_t(n) * k, 2);
+  std::vector<float> c(size_t(m) * n);
+  report("sgemm", repeats, [&] {
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, m, n, k, 1.0f, a.data(), k, b.data(), k, 0.0f, c.data(), n);
+  }, ",\"config\":\"" + std::string(openblas_get_config()) + "\",\"core\":\"" + openblas_get_corename() + "\"");
+  return 0;
+}
+
+int lora_unfused(int argc, char** argv) {
+  if (argc < 7) return 2;
+  const int t = std::atoi(argv[2]), in = std::atoi(argv[3]), out = std::atoi(argv[4]), r = std::atoi(argv[5]);
+  const int repeats = std::atoi(argv[6]);
+  auto x = random_values(size_t(t) * in, 1), w = random_values(size_t(out) * in, 2);
+  auto a = random_values(size_t(r) * in, 3), b = random_values(size_t(out) * r, 4);
+  std::vector<float> y(size_t(t) * out), u(size_t(t) * r);
+  report("lora_unfused", repeats, [&] {
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, t, out, in, 1.0f, x.data(), in, w.data(), in, 0.0f, y.data(), out);
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, t, r, in, 1.0f, x.data(), in, a.data(), in, 0.0f, u.data(), r);
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, t, out, r, 2.0f, u.data(), r, b.data(), r, 1.0f, y.data(), out);
+  });
+  return 0;
+}
+
+int sgemv(int argc, char** argv) {
+  if (argc < 5) return 2;
+  const int in = std::atoi(argv[2]), out = std::atoi(argv[3]), repeats = std::atoi(argv[4]);
+  auto x = random_values(static_cast<size_t>(in), 1), w = random_values(size_t(out) * in, 2);
+  std::vector<float> y(static_cast<size_t>(out));
+  report("sgemv", repeats, [&] {
+    cblas_sgemv(CblasRowMajor, CblasNoTrans, out, in, 1.0f, w.data(), in, x.data(), 1, 0.0f, y.data(), 1);
+  });
+  return 0;
+}
+
+int bandwidth(int argc, char** argv) {
+  if (argc < 4) return 2;
+  const size_t bytes = size_t(std::atoi(argv[2])) << 20;
+  const int repeats = std::atoi(argv[3]);
+  const unsigned threads = std::max(1u, std::thread::hardware_concurrency());
+  const size_t count = bytes / sizeof(float);
+  std::vector<float> data(count, 1.0f);
+  std::vector<double> sums(threads);
+  report("bandwidth", repeats, [&] {
+    std::vector<std::thread> pool;
+    for (unsigned t = 0; t < threads; ++t) {
+      pool.emplace_back([&, t] {
+        const size_t begin = count * t / threads, end = count * (t + 1) / threads;
+        float acc[16] = {};
+        for (size_t i = begin; i + 16 <= end; i += 16)
+          for (int j = 0; j < 16; ++j) acc[j] += data[i + j];
+        sums[t] = std::accumulate(acc, acc + 16, 0.0);
+      });
+    }
+    for (auto& thread : pool) thread.join();
+  }, ",\"bytes\":" + std::to_string(bytes));
+  if (!(sums[0] > 0)) return 1;  // keeps the reads from being optimised away
+  return 0;
+}
+
+int sort_sample(int argc, char** argv) {
+  if (argc < 7) return 2;
+  const int rows = std::atoi(argv[2]), vocab = std::atoi(argv[3]), top_k = std::atoi(argv[4]);
+  const float top_p = std::strtof(argv[5], nullptr);
+  const int repeats = std::atoi(argv[6]);
+  auto logits = random_values(size_t(rows) * vocab, 3);
+  for (auto& v : logits) v *= 8.0f;
+  std::vector<int> chosen(rows);
+  std::mt19937_64 rng(7);
+  report("sort_sample", repeats, [&] {
+    std::vector<int> order(vocab);
+    std::vector<float> probs(vocab);
+    for (int r = 0; r < rows; ++r) {
+      const float* row = logits.data() + size_t(r) * vocab;
+      const float max = *std::max_element(row, row + vocab);
+      double total = 0;
+      for (int i = 0; i < vocab; ++i) total += (probs[i] = std::exp(row[i] - max));
+      std::iota(order.begin(), order.end(), 0);
+      std::sort(order.begin(), order.end(), [&](int a, int b) { return probs[a] > probs[b]; });
+      int kept = top_k > 0 ? std::min(top_k, vocab) : vocab;
+      double mass = 0;
+      for (int i = 0; i < kept; ++i) mass += probs[order[i]];
+      double cumulative = 0;
+      int cut = kept;
+      for (int i = 0; i < kept; ++i) {
+        cumulative += probs[order[i]];
+        if (cumulative >= top_p * mass) { cut = i + 1; break; }
+      }
+      double kept_mass = 0;
+      for (int i = 0; i < cut; ++i) kept_mass += probs[order[i]];
+      const double target = std::uniform_real_distribution<double>(0, kept_mass)(rng);
+      cumulative = 0;
+      chosen[r] = order[cut - 1];
+      for (int i = 0; i < cut; ++i) {
+        cumulative += probs[order[i]];
+        if (cumulative > target) { chosen[r] = order[i]; break; }
+      }
+    }
+  });
+  return chosen[0] >= 0 ? 0 : 1;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  if (argc < 2) {
+    std::fprintf(stderr, "usage: peer_harness sgemm|lora_unfused|sgemv|bandwidth|sort_sample ...\n");
+    return 2;
+  }
+  const std::string command = argv[1];
+  int status = 2;
+  if (command == "sgemm") status = sgemm(argc, argv);
+  else if (command == "bandwidth") status = bandwidth(argc, argv);
+  else if (command == "lora_unfused") status = lora_unfused(argc, argv);
+  else if (command == "sgemv") status = sgemv(argc, argv);
+  else if (command == "sort_sample") status = sort_sample(argc, argv);
+  if (status == 2) std::fprintf(stderr, "bad arguments for %s\n", command.c_str());
+  return status;
+}

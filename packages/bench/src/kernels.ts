@@ -1,0 +1,211 @@
+// `pnpm bench kernels`: pillow's CPU kernels against OpenBLAS (Debian's libopenblas) and a
+// sort-based sampler, every ratio measured in the same run. The peer harness (../native/
+// peer_harness.cc) is compiled here, at bench time, and never ships in the addon.
+import { execFileSync, spawnSync } from "node:child_process";
+import fs from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+import {
+  backendInfo,
+  type LoraAdapter,
+  loraMatmul,
+  loraMatmulMulti,
+  matmul,
+  sample,
+  toBf16,
+} from "@pillow/lora-kernels";
+
+type PeerResult = { median_ms: number; best_ms: number; core?: string; bytes?: number };
+type Row = { what: string; ours: string; peer: string; ratio: string; note: string };
+
+const harnessSource = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..", "native", "peer_harness.cc");
+const REPEATS = Number(process.env.PILLOW_BENCH_REPEATS ?? 7);
+
+function buildHarness(): string {
+  const directory = path.join(os.tmpdir(), "pillow-bench");
+  fs.mkdirSync(directory, { recursive: true });
+  const binary = path.join(directory, "peer_harness");
+  const fresh = fs.existsSync(binary) && fs.statSync(binary).mtimeMs > fs.statSync(harnessSource).mtimeMs;
+  if (!fresh) {
+    try {
+      execFileSync("g++", ["-O2", "-std=c++17", "-pthread", harnessSource, "-o", binary, "-lopenblas"], {
+        stdio: "inherit",
+      });
+    } catch {
+      throw new Error("could not build the OpenBLAS peer harness: install g++ and libopenblas-dev (apt-get install libopenblas-dev)");
+    }
+  }
+  return binary;
+}
+
+function peer(binary: string, args: string[], coretype?: string): PeerResult | undefined {
+  const env = { ...process.env };
+  if (coretype) env.OPENBLAS_CORETYPE = coretype;
+  else delete env.OPENBLAS_CORETYPE;
+  const result = spawnSync(binary, args, { env, encoding: "utf8", timeout: 300_000 });
+  if (result.status !== 0) return undefined; // e.g. a coretype this CPU lacks (SIGILL)
+  return JSON.parse(result.stdout.trim().split("\n").pop() ?? "{}") as PeerResult;
+}
+
+/** Median and best wall time of `body` in ms, after one warm-up call. */
+function time(body: () => unknown, repeats = REPEATS): { median: number; best: number } {
+  body();
+  const times: number[] = [];
+  for (let i = 0; i < repeats; i++) {
+    const start = performance.now();
+    body();
+    times.push(performance.now() - start);
+  }
+  times.sort((a, b) => a - b);
+  return { median: times[Math.floor(times.length / 2)], best: times[0] };
+}
+
+function random(length: number, scale = 1): Float32Array {
+  const values = new Float32Array(length);
+  let state = 12345;
+  for (let i = 0; i < length; i++) {
+    state = (Math.imul(state, 1103515245) + 12345) >>> 0;
+    values[i] = ((state / 4294967296) * 2 - 1) * scale;
+  }
+  return values;
+}
+
+const gflops = (flops: number, ms: number) => (flops / ms / 1e6).toFixed(1);
+
+export async function kernelsSuite(): Promise<void> {
+  const binary = buildHarness();
+  const info = backendInfo();
+  const rows: Row[] = [];
+  console.log(`pillow kernels: isa ${info.cpu.isa}, ${info.cpu.threads} threads; ${os.cpus()[0]?.model ?? "cpu"}`);
+  console.log(`load average at start: ${os.loadavg().map((v) => v.toFixed(1)).join(" ")}`);
+
+  // --- GEMM: T=512, 2048 -> 2048, rank 16 --------------------------------------------------
+  const T = 512;
+  const I = 2048;
+  const O = 2048;
+  const R = 16;
+  const flops = 2 * T * I * O;
+  let best: { core: string; result: PeerResult } | undefined;
+  for (const core of [undefined, "Haswell", "Zen", "SkylakeX", "SapphireRapids"]) {
+    const result = peer(binary, ["sgemm", `${T}`, `${O}`, `${I}`, `${REPEATS}`], core);
+    const label = core ?? `auto (${result?.core ?? "?"})`;
+    console.log(`  OpenBLAS sgemm coretype ${label}: ${result ? `${result.median_ms.toFixed(1)} ms` : "failed (not supported here)"}`);
+    if (result && (!best || result.median_ms < best.result.median_ms)) best = { core: label, result };
+  }
+  if (!best) throw new Error("OpenBLAS sgemm failed for every coretype");
+  const blas = best.result.median_ms;
+  const x = random(T * I);
+  const w = random(O * I, 0.05);
+  const a = random(R * I, 0.05);
+  const b = random(O * R, 0.05);
+  const shape = { tokens: T, inFeatures: I, outFeatures: O, rank: R };
+  const base = time(() => matmul(x, w, shape)).median;
+  const fused = time(() => loraMatmul(x, w, a, b, shape, 2)).median;
+  const wBf16 = toBf16(w);
+  const fusedBf16 = time(() => loraMatmul(x, wBf16, a, b, shape, 2)).median;
+  const unfused = peer(binary, ["lora_unfused", `${T}`, `${I}`, `${O}`, `${R}`, `${REPEATS}`], best.core.startsWith("auto") ? undefined : best.core);
+  rows.push({
+    what: `base GEMM ${T}x${I}->${O} f32`,
+    ours: `${base.toFixed(1)} ms (${gflops(flops, base)} GFLOP/s)`,
+    peer: `${blas.toFixed(1)} ms (${gflops(flops, blas)} GFLOP/s), OpenBLAS ${best.core}`,
+    ratio: `${(base / blas).toFixed(2)}x time`,
+    note: "",
+  });
+  rows.push({
+    what: `fused LoRA r=${R} f32 (vs base-only sgemm)`,
+    ours: `${fused.toFixed(1)} ms`,
+    peer: `${blas.toFixed(1)} ms`,
+    ratio: `${(fused / blas).toFixed(2)}x time`,
+    note: "goal <= 1.0x",
+  });
+  if (unfused) {
+    rows.push({
+      what: `unfused LoRA r=${R} on OpenBLAS (3 sgemm)`,
+      ours: `${fused.toFixed(1)} ms (fused)`,
+      peer: `${unfused.median_ms.toFixed(1)} ms`,
+      ratio: `${(fused / unfused.median_ms).toFixed(2)}x time`,
+      note: "",
+    });
+  }
+  rows.push({
+    what: `fused LoRA r=${R}, bf16 W`,
+    ours: `${fusedBf16.toFixed(1)} ms`,
+    peer: `${blas.toFixed(1)} ms (f32 sgemm)`,
+    ratio: `${(fusedBf16 / blas).toFixed(2)}x time`,
+    note: "",
+  });
+
+  // --- decode GEMV: T=1, 4096 -> 8192 (W larger than the L3 cache) --------------------------
+  const bandwidth = peer(binary, ["bandwidth", "1024", `${REPEATS}`]);
+  const bandwidthGBs = bandwidth?.bytes ? bandwidth.bytes / (bandwidth.median_ms * 1e6) : Number.NaN;
+  const DI = 4096;
+  const DO = 8192;
+  const dx = random(DI);
+  const dw = random(DO * DI, 0.05);
+  const dwBf16 = toBf16(dw);
+  const da = random(R * DI, 0.05);
+  const db = random(DO * R, 0.05);
+  const dShape = { tokens: 1, inFeatures: DI, outFeatures: DO, rank: R };
+  const decodeF32 = time(() => loraMatmul(dx, dw, da, db, dShape, 2)).median;
+  const decodeBf16 = time(() => loraMatmul(dx, dwBf16, da, db, dShape, 2)).median;
+  const sgemv = peer(binary, ["sgemv", `${DI}`, `${DO}`, `${REPEATS}`], best.core.startsWith("auto") ? undefined : best.core);
+  const gbs = (bytes: number, ms: number) => bytes / (ms * 1e6);
+  for (const [label, ms, bytes] of [
+    ["f32", decodeF32, DO * DI * 4],
+    ["bf16", decodeBf16, DO * DI * 2],
+  ] as const) {
+    rows.push({
+      what: `decode T=1 ${DI}->${DO} LoRA r=${R}, ${label} W`,
+      ours: `${ms.toFixed(2)} ms (${gbs(bytes, ms).toFixed(1)} GB/s)`,
+      peer: `${bandwidthGBs.toFixed(1)} GB/s read bandwidth${label === "f32" && sgemv ? `; OpenBLAS sgemv ${sgemv.median_ms.toFixed(2)} ms` : ""}`,
+      ratio: `${((100 * gbs(bytes, ms)) / bandwidthGBs).toFixed(0)}% of bandwidth`,
+      note: "goal >= 90%",
+    });
+  }
+
+  // --- many adapters: 8 adapters mixed in 64 rows --------------------------------------------
+  const MT = 64;
+  const mx = random(MT * I);
+  const adapters: LoraAdapter[] = Array.from({ length: 8 }, (_, j) => ({
+    a: random(R * I, 0.05 + j * 0.001),
+    b: random(O * R, 0.05),
+    rank: R,
+    scale: 2,
+  }));
+  const index = Int32Array.from({ length: MT }, (_, t) => t % 8);
+  const single = time(() => loraMatmul(mx, w, a, b, { tokens: MT, inFeatures: I, outFeatures: O, rank: R }, 2)).median;
+  const multi = time(() => loraMatmulMulti(mx, w, adapters, index, { tokens: MT, inFeatures: I, outFeatures: O })).median;
+  rows.push({
+    what: `8 adapters mixed in ${MT} rows (${I}->${O}, r=${R})`,
+    ours: `${multi.toFixed(2)} ms`,
+    peer: `${single.toFixed(2)} ms single adapter`,
+    ratio: `${(single / multi).toFixed(2)}x throughput`,
+    note: "goal >= 0.9x",
+  });
+
+  // --- sampling over a 128k vocabulary ------------------------------------------------------
+  const vocab = 128256;
+  for (const sampleRows of [1, 64]) {
+    const logits = random(sampleRows * vocab, 8);
+    for (const [label, options, topK, topP] of [
+      ["top-p 0.9", { topP: 0.9 }, 0, 0.9],
+      ["top-k 50", { topK: 50 }, 50, 1],
+    ] as const) {
+      const ours = time(() => sample(logits, { rows: sampleRows, vocab }, { ...options, seed: 1 })).median;
+      const sorted = peer(binary, ["sort_sample", `${sampleRows}`, `${vocab}`, `${topK}`, `${topP}`, `${Math.min(REPEATS, 5)}`]);
+      rows.push({
+        what: `sample ${label}, ${sampleRows} x ${vocab}`,
+        ours: `${ours.toFixed(2)} ms`,
+        peer: sorted ? `${sorted.median_ms.toFixed(2)} ms sort-based (C++)` : "failed",
+        ratio: sorted ? `${(sorted.median_ms / ours).toFixed(1)}x faster` : "",
+        note: "goal >= 5x",
+      });
+    }
+  }
+
+  console.log(`load average at end: ${os.loadavg().map((v) => v.toFixed(1)).join(" ")}\n`);
+  console.log("| case | pillow | peer | ratio | goal |");
+  console.log("| --- | --- | --- | --- | --- |");
+  for (const row of rows) console.log(`| ${row.what} | ${row.ours} | ${row.peer} | ${row.ratio} | ${row.note} |`);
+}
