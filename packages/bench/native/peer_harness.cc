@@ -8,6 +8,7 @@
 //                               top-p, draw), the way a straightforward implementation does it
 // Each prints one JSON line: {"median_ms": ..., "best_ms": ..., ...}.
 #include <cblas.h>
+#include <sys/resource.h>
 
 #include <algorithm>
 #include <chrono>
@@ -23,6 +24,14 @@
 
 namespace {
 
+// CPU time of the whole process (all threads), in ms: less sensitive than wall time to other
+// processes competing for the cores.
+double cpu_ms() {
+  rusage usage{};
+  getrusage(RUSAGE_SELF, &usage);
+  return (usage.ru_utime.tv_sec + usage.ru_stime.tv_sec) * 1e3 + (usage.ru_utime.tv_usec + usage.ru_stime.tv_usec) / 1e3;
+}
+
 double now_ms() {
   return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now().time_since_epoch()).count();
 }
@@ -30,15 +39,17 @@ double now_ms() {
 template <typename F>
 void report(const char* what, int repeats, F body, const std::string& extra = "") {
   body();  // warm-up
-  std::vector<double> times;
+  std::vector<double> times, cpu_times;
   for (int i = 0; i < repeats; ++i) {
-    const double start = now_ms();
+    const double start = now_ms(), cpu_start = cpu_ms();
     body();
     times.push_back(now_ms() - start);
+    cpu_times.push_back(cpu_ms() - cpu_start);
   }
   std::sort(times.begin(), times.end());
-  std::printf("{\"what\":\"%s\",\"median_ms\":%.6f,\"best_ms\":%.6f%s}\n", what, times[times.size() / 2], times[0],
-              extra.c_str());
+  std::sort(cpu_times.begin(), cpu_times.end());
+  std::printf("{\"what\":\"%s\",\"median_ms\":%.6f,\"best_ms\":%.6f,\"cpu_median_ms\":%.6f%s}\n", what,
+              times[times.size() / 2], times[0], cpu_times[cpu_times.size() / 2], extra.c_str());
 }
 
 std::vector<float> random_values(size_t n, unsigned seed) {

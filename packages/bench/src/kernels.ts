@@ -13,10 +13,11 @@ import {
   loraMatmulMulti,
   matmul,
   sample,
+  setThreads,
   toBf16,
 } from "@pillow/lora-kernels";
 
-type PeerResult = { median_ms: number; best_ms: number; core?: string; bytes?: number };
+type PeerResult = { median_ms: number; best_ms: number; cpu_median_ms: number; core?: string; bytes?: number };
 type Row = { what: string; ours: string; peer: string; ratio: string; note: string };
 
 const harnessSource = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..", "native", "peer_harness.cc");
@@ -39,8 +40,9 @@ function buildHarness(): string {
   return binary;
 }
 
-function peer(binary: string, args: string[], coretype?: string): PeerResult | undefined {
+function peer(binary: string, args: string[], coretype?: string, threads?: number): PeerResult | undefined {
   const env = { ...process.env };
+  if (threads) env.OPENBLAS_NUM_THREADS = String(threads);
   if (coretype) env.OPENBLAS_CORETYPE = coretype;
   else delete env.OPENBLAS_CORETYPE;
   const result = spawnSync(binary, args, { env, encoding: "utf8", timeout: 300_000 });
@@ -48,17 +50,22 @@ function peer(binary: string, args: string[], coretype?: string): PeerResult | u
   return JSON.parse(result.stdout.trim().split("\n").pop() ?? "{}") as PeerResult;
 }
 
-/** Median and best wall time of `body` in ms, after one warm-up call. */
-function time(body: () => unknown, repeats = REPEATS): { median: number; best: number } {
+/** Median and best wall time, and median process CPU time, of `body` in ms, after one warm-up call. */
+function time(body: () => unknown, repeats = REPEATS): { median: number; best: number; cpu: number } {
   body();
   const times: number[] = [];
+  const cpuTimes: number[] = [];
   for (let i = 0; i < repeats; i++) {
     const start = performance.now();
+    const cpuStart = process.cpuUsage();
     body();
     times.push(performance.now() - start);
+    const cpu = process.cpuUsage(cpuStart);
+    cpuTimes.push((cpu.user + cpu.system) / 1000);
   }
   times.sort((a, b) => a - b);
-  return { median: times[Math.floor(times.length / 2)], best: times[0] };
+  cpuTimes.sort((a, b) => a - b);
+  return { median: times[Math.floor(times.length / 2)], best: times[0], cpu: cpuTimes[Math.floor(cpuTimes.length / 2)] };
 }
 
 function random(length: number, scale = 1): Float32Array {
@@ -135,6 +142,43 @@ export async function kernelsSuite(): Promise<void> {
     ratio: `${(fusedBf16 / blas).toFixed(2)}x time`,
     note: "",
   });
+
+  // --- one thread, CPU time: per-core efficiency, the comparison least disturbed by other
+  // processes on a shared machine (OpenBLAS's idle threads spin, so multi-threaded CPU time
+  // would not compare fairly).
+  const threadsBefore = info.cpu.threads;
+  setThreads(1);
+  const blasSingle = peer(binary, ["sgemm", `${T}`, `${O}`, `${I}`, `${REPEATS}`], best.core.startsWith("auto") ? undefined : best.core, 1);
+  const baseSingle = time(() => matmul(x, w, shape));
+  const fusedSingle = time(() => loraMatmul(x, w, a, b, shape, 2));
+  const unfusedSingle = peer(binary, ["lora_unfused", `${T}`, `${I}`, `${O}`, `${R}`, `${REPEATS}`], best.core.startsWith("auto") ? undefined : best.core, 1);
+  setThreads(threadsBefore);
+  if (blasSingle) {
+    const peerCpu = blasSingle.cpu_median_ms;
+    rows.push({
+      what: "1 thread, CPU time: base GEMM f32",
+      ours: `${baseSingle.cpu.toFixed(1)} ms (${gflops(flops, baseSingle.cpu)} GFLOP/s)`,
+      peer: `${peerCpu.toFixed(1)} ms (${gflops(flops, peerCpu)} GFLOP/s)`,
+      ratio: `${(baseSingle.cpu / peerCpu).toFixed(2)}x time`,
+      note: "",
+    });
+    rows.push({
+      what: `1 thread, CPU time: fused LoRA r=${R} (vs base-only sgemm)`,
+      ours: `${fusedSingle.cpu.toFixed(1)} ms`,
+      peer: `${peerCpu.toFixed(1)} ms`,
+      ratio: `${(fusedSingle.cpu / peerCpu).toFixed(2)}x time`,
+      note: "goal <= 1.0x",
+    });
+    if (unfusedSingle) {
+      rows.push({
+        what: `1 thread, CPU time: unfused LoRA r=${R} on OpenBLAS`,
+        ours: `${fusedSingle.cpu.toFixed(1)} ms (fused)`,
+        peer: `${unfusedSingle.cpu_median_ms.toFixed(1)} ms`,
+        ratio: `${(fusedSingle.cpu / unfusedSingle.cpu_median_ms).toFixed(2)}x time`,
+        note: "",
+      });
+    }
+  }
 
   // --- decode GEMV: T=1, 4096 -> 8192 (W larger than the L3 cache) --------------------------
   const bandwidth = peer(binary, ["bandwidth", "1024", `${REPEATS}`]);

@@ -21,13 +21,15 @@ void check_rank(const char* op, int64_t rank, int64_t in_features, int64_t out_f
   check_lora_rank(op, rank, in_features, out_features);
 }
 
-// u[T, r] = scale · x[T, in] · A[r, in]ᵀ
-void lora_down(float* u, const float* x, const float* a, int64_t tokens, int64_t in_features, int64_t rank,
-               float scale) {
-  const GemmSegment segment{f32_operand(x, in_features, 1), f32_operand(a, in_features, 1), in_features};
-  gemm(u, rank, tokens, rank, &segment, 1, false);
+// uᵀ[r, T] = scale · A[r, in] · x[T, in]ᵀ. Computed transposed on purpose: the GEMM then packs
+// the r rows of A as its small operand and streams x through the fast B packing, instead of
+// packing all of x a second time; consumers read u through strides.
+void lora_down_transposed(float* u_transposed, const float* x, const float* a, int64_t tokens, int64_t in_features,
+                          int64_t rank, float scale) {
+  const GemmSegment segment{f32_operand(a, in_features, 1), f32_operand(x, in_features, 1), in_features};
+  gemm(u_transposed, tokens, rank, tokens, &segment, 1, false);
   if (scale != 1.0f) {
-    for (int64_t i = 0; i < tokens * rank; ++i) u[i] *= scale;
+    for (int64_t i = 0; i < tokens * rank; ++i) u_transposed[i] *= scale;
   }
 }
 
@@ -82,9 +84,9 @@ void lora_matmul_forward(float* y, const float* x, WeightView w, const float* a,
     return;
   }
   // y = [x | s·xAᵀ] · [W | B]ᵀ: the rank-r columns are r more steps of the base GEMM's K loop.
-  std::vector<float> u(static_cast<size_t>(tokens * rank));
-  lora_down(u.data(), x, a, tokens, in_features, rank, scale);
-  segments[1] = GemmSegment{f32_operand(u.data(), rank, 1), f32_operand(b, rank, 1), rank};
+  std::vector<float> u_transposed(static_cast<size_t>(tokens * rank));
+  lora_down_transposed(u_transposed.data(), x, a, tokens, in_features, rank, scale);
+  segments[1] = GemmSegment{f32_operand(u_transposed.data(), 1, tokens), f32_operand(b, rank, 1), rank};
   gemm(y, out_features, tokens, out_features, segments, 2, false);
 }
 
@@ -110,30 +112,30 @@ void lora_matmul_backward(float* dx, float* da, float* db, const float* dy, cons
     if (dx != nullptr) matmul_backward_input(dx, dy, w, tokens, in_features, out_features);
     return;
   }
-  // g[T, r] = scale · dy · B   (B indexed (j, o) = B[o, j])
-  std::vector<float> g(static_cast<size_t>(tokens * rank));
+  // gᵀ[r, T] = scale · Bᵀ · dyᵀ, i.e. g = scale · dy · B kept transposed (see lora_down_transposed).
+  std::vector<float> g_transposed(static_cast<size_t>(tokens * rank));
   {
-    const GemmSegment segment{f32_operand(dy, out_features, 1), f32_operand(b, 1, rank), out_features};
-    gemm(g.data(), rank, tokens, rank, &segment, 1, false);
-    for (float& value : g) value *= scale;
+    const GemmSegment segment{f32_operand(b, 1, rank), f32_operand(dy, out_features, 1), out_features};
+    gemm(g_transposed.data(), tokens, rank, tokens, &segment, 1, false);
+    for (float& value : g_transposed) value *= scale;
   }
   if (dx != nullptr) {
     // dx = dy·W + g·A as one GEMM over K = out + r.
     const GemmSegment segments[2] = {
         GemmSegment{f32_operand(dy, out_features, 1), GemmOperand{w.data, w.type, 1, in_features}, out_features},
-        GemmSegment{f32_operand(g.data(), rank, 1), f32_operand(a, 1, in_features), rank}};
+        GemmSegment{f32_operand(g_transposed.data(), 1, tokens), f32_operand(a, 1, in_features), rank}};
     gemm(dx, in_features, tokens, in_features, segments, 2, false);
   }
   if (da != nullptr) {
     // da(j, i) = Σ_t g(t, j)·x(t, i)
-    const GemmSegment segment{f32_operand(g.data(), 1, rank), f32_operand(x, 1, in_features), tokens};
+    const GemmSegment segment{f32_operand(g_transposed.data(), tokens, 1), f32_operand(x, 1, in_features), tokens};
     gemm(da, in_features, rank, in_features, &segment, 1, false);
   }
   if (db != nullptr) {
     // db(o, j) = Σ_t dy(t, o)·u(t, j) with u = scale · x·Aᵀ
-    std::vector<float> u(static_cast<size_t>(tokens * rank));
-    lora_down(u.data(), x, a, tokens, in_features, rank, scale);
-    const GemmSegment segment{f32_operand(dy, 1, out_features), f32_operand(u.data(), 1, rank), tokens};
+    std::vector<float> u_transposed(static_cast<size_t>(tokens * rank));
+    lora_down_transposed(u_transposed.data(), x, a, tokens, in_features, rank, scale);
+    const GemmSegment segment{f32_operand(dy, 1, out_features), f32_operand(u_transposed.data(), tokens, 1), tokens};
     gemm(db, rank, out_features, rank, &segment, 1, false);
   }
 }

@@ -1,5 +1,7 @@
 // Fused LoRA matmul, PEFT layouts: W [out, in] (f32 or bf16, frozen), A [rank, in], B [out, rank],
 // x [T, in]; scale s = alpha/rank (or alpha/√rank for rsLoRA), chosen by the caller.
+// Every op here checks its arguments (PillowError E_SHAPE / E_ARGUMENT) before any work, runs on
+// the shared thread pool, and so must not be called from inside a parallel_for body.
 #pragma once
 #include <cstdint>
 
