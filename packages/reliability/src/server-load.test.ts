@@ -109,7 +109,7 @@ describe("pillow serve under load", () => {
     const answers = await Promise.all(Array.from({ length: 12 }, (_, i) => streamChat(server?.url ?? "", `quick ${i}`)));
     const elapsed = Date.now() - started;
     // The scripted engine answers a chat with its "role: content" transcript reversed.
-    answers.forEach((answer, i) => expect(answer).toBe(expectedAnswer(`user: quick ${i}`)));
+    for (const [i, answer] of answers.entries()) expect(answer).toBe(expectedAnswer(`user: quick ${i}`));
     console.log(`slow client: 12 other streams finished in ${elapsed} ms`);
     expect(elapsed).toBeLessThan(15_000);
     slow.destroy();
@@ -132,6 +132,7 @@ describe("pillow serve under load", () => {
     expect((await post("{not json")).status).toBe(400);
     const ok = await post({ model: "tiny:good", prompt: "hi", max_tokens: 40 });
     expect(ok.status).toBe(200);
-    expect((await ok.json()).choices[0].text).toBe(expectedAnswer("hi", "good"));
+    const completion = (await ok.json()) as { choices: { text: string }[] };
+    expect(completion.choices[0].text).toBe(expectedAnswer("hi", "good"));
   });
 });
