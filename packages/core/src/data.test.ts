@@ -90,6 +90,8 @@ describe("readInstructionFile", () => {
     expectDataError(write("blank.jsonl", "\n  \n"), `${path.join(scratch, "blank.jsonl")}: the file is empty: no training examples`);
     expectDataError(write("empty.json", "[]"), `${path.join(scratch, "empty.json")}: no training examples (the JSON array is empty)`);
     expect(() => readInstructionFile(path.join(scratch, "missing.jsonl"))).toThrowError(/missing\.jsonl: cannot read \(ENOENT\)/);
+    const object = write("object.json", JSON.stringify({ data: [{ instruction: "a", output: "b" }] }, null, 2));
+    expectDataError(object, `${object}:1: a .json training file must hold an array of records (or use .jsonl: one record a line)`);
   });
 });
 

@@ -120,7 +120,12 @@ export function readInstructionFile(file: string): InstructionExample[] {
   if (text.trim().length === 0) throw new DataError("E_EMPTY", "the file is empty: no training examples", { file });
 
   const examples: InstructionExample[] = [];
-  if (text.trimStart().startsWith("[")) {
+  const isJsonArray = text.trimStart().startsWith("[");
+  if (!isJsonArray && file.toLowerCase().endsWith(".json") && text.trim().split("\n").length > 1) {
+    // A pretty-printed object in a .json file would otherwise fail as "bad JSON on line 1".
+    throw new DataError("E_JSON", "a .json training file must hold an array of records (or use .jsonl: one record a line)", { file, line: 1 });
+  }
+  if (isJsonArray) {
     let parsed: unknown;
     try {
       parsed = JSON.parse(text);
