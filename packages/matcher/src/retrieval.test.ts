@@ -53,6 +53,9 @@ describe("tfidf embedder", () => {
     const [again] = await embedder.embed(["a b"]);
     expect(again).toBe(first); // served from the cache, the very same vector
     expect(() => createEmbedder({ kind: "tfidf", corpus: [] })).toThrow(/non-empty array/);
+    const restored = TfidfModel.fromState(model.toState());
+    expect(Array.from(restored.transform("A a b zzz"))).toEqual(Array.from(vector));
+    expect(() => TfidfModel.fromState({ vocabulary: ["a"], inverseDocumentFrequency: [], sublinearTf: true })).toThrow(/equal length/);
   });
 });
 
