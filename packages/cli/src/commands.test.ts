@@ -110,3 +110,43 @@ describe("global flags, config and exit codes", () => {
     expect(bad.stderr).toContain("lora: unknown key(s) rank");
   });
 });
+
+describe("pillow finetune and generate", () => {
+  it("trains a PEFT adapter from JSONL and generates with it", async () => {
+    const { createTinyModel } = await import("@pillow/core");
+    const directory = temporary();
+    const model = path.join(directory, "model");
+    createTinyModel(model, { hiddenSize: 32, numLayers: 2, numHeads: 2, maxPositionEmbeddings: 256, seed: 2 });
+    const data = path.join(directory, "data.jsonl");
+    fs.writeFileSync(
+      data,
+      `${Array.from({ length: 6 }, (_, index) => JSON.stringify({ instruction: "Repeat the word.", input: `w${index}`, output: `w${index}` })).join("\n")}\n`,
+    );
+    const out = path.join(directory, "adapter");
+    const tuned = pillow(["finetune", "--model", model, "--data", data, "--out", out, "--epochs", "2", "--batch-size", "3", "--lr", "0.01", "--r", "4", "--json"]);
+    expect(tuned.status, tuned.stderr).toBe(0);
+    const result = JSON.parse(tuned.stdout);
+    expect(result.steps).toBe(4); // ceil(6 / 3) × 2 epochs
+    expect(result.losses.length).toBe(4);
+    expect(result.losses.every((loss: number) => Number.isFinite(loss) && loss > 0)).toBe(true);
+    const inspected = JSON.parse(pillow(["inspect", out, "--json"]).stdout);
+    expect(inspected).toMatchObject({ kind: "adapter", r: 4, alpha: 8 });
+    const generated = pillow(["generate", "--model", model, "--adapter", out, "Repeat the word.", "--input", "w1", "--max-tokens", "4", "--json"]);
+    expect(generated.status, generated.stderr).toBe(0);
+    const answer = JSON.parse(generated.stdout);
+    expect(answer.prompt).toBe("### Instruction:\nRepeat the word.\n### Input:\nw1\n### Response:\n");
+    expect(typeof answer.text).toBe("string");
+  });
+
+  it("reports a malformed data line as FILE:LINE and exits 3", async () => {
+    const { createTinyModel } = await import("@pillow/core");
+    const directory = temporary();
+    const model = path.join(directory, "model");
+    createTinyModel(model, { hiddenSize: 32, numLayers: 1, numHeads: 2, maxPositionEmbeddings: 64, seed: 2 });
+    const data = path.join(directory, "bad.jsonl");
+    fs.writeFileSync(data, `${JSON.stringify({ instruction: "a", output: "b" })}\n{"instruction": 3, "output": "x"}\n`);
+    const result = pillow(["finetune", "--model", model, "--data", data, "--out", path.join(directory, "out")]);
+    expect(result.status).toBe(3);
+    expect(result.stderr).toContain(`${data}:2`);
+  });
+});

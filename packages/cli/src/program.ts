@@ -4,7 +4,10 @@ import { setThreads } from "@pillow/lora-kernels";
 import { Command, InvalidArgumentError } from "commander";
 import { loadConfig } from "./config.js";
 import { registerDemo } from "./commands/demo.js";
+import { registerFinetune } from "./commands/finetune.js";
+import { registerGenerate } from "./commands/generate.js";
 import { registerInfo } from "./commands/info.js";
+import { registerServe } from "./commands/serve.js";
 import { registerInspect } from "./commands/inspect.js";
 import { registerSuite } from "./commands/suite.js";
 
@@ -39,6 +42,9 @@ Config: flags override ./pillow.config.json (or --config FILE), which overrides 
 
   registerDemo(program);
   registerInfo(program);
+  registerFinetune(program);
+  registerGenerate(program);
+  registerServe(program);
   registerInspect(program);
   registerSuite(program);
   return program;

@@ -24,6 +24,7 @@ import { inputError } from "../cli-error.js";
 import { createProgress, type ProgressMode } from "../progress.js";
 import type { DemoSummary, StrategySummary } from "../report/summary.js";
 import { writeFileAtomic, writeReport } from "../report/write-report.js";
+import { saveMatcherBundle } from "../matching/bundle.js";
 import { createLoraLearner } from "./lora-learner.js";
 
 export type DemoSettings = {
@@ -244,16 +245,7 @@ async function runMatching(model: Model, adapter: string, tasks: SuiteTask[], se
     });
     progress.stop();
     const byName = Object.fromEntries(comparison.summary.map((entry) => [entry.selector, entry.mean * 100]));
-    const matcher = comparison.perSeed[0].matcher;
-    await matcher.save(path.join(out, "matcher"));
-    writeFileAtomic(
-      path.join(out, "matcher", "pool.jsonl"),
-      `${pool.entries.map((entry) => JSON.stringify(entry)).join("\n")}\n`,
-    );
-    writeFileAtomic(
-      path.join(out, "matcher", "pillow-matcher.json"),
-      `${JSON.stringify({ format: "pillow-matcher-bundle", version: 1, embedder: { kind: "tfidf" }, k: matcherSettings.k, adapter, template: "suite" }, null, 2)}\n`,
-    );
+    await saveMatcherBundle(path.join(out, "matcher"), comparison.perSeed[0].matcher, pool, { embedder: { kind: "tfidf" }, k: matcherSettings.k, adapter, template: "suite" });
     return {
       matching: { none: byName.none, random: byName.random, bm25: byName.bm25, knn: byName.knn, pillow: byName.pillow },
       matcher: { rewards: rewards.map((reward) => reward * 100), queries: testQueries.length, poolSize: pool.size },
