@@ -11,6 +11,7 @@
 #include "ops/cpu/lora_matmul.h"
 #include "reference.h"
 #include "runtime/errors.h"
+#include "runtime/thread_pool.h"
 #include "test_harness.h"
 
 using namespace pillow;
@@ -286,4 +287,21 @@ TEST(gemv_kernel_of_every_runnable_isa_matches_reference) {
       }
     }
   }
+}
+
+TEST(parallel_for_dynamic_covers_every_index_once) {
+  for (int threads : {1, 2, 3}) {
+    set_thread_count(threads);
+    for (int64_t step : {1L, 7L}) {
+      std::vector<int> hits(1000, 0);
+      parallel_for_dynamic(1000, step, 2, [&](int64_t begin, int64_t end) {
+        CHECK(end - begin <= step);
+        for (int64_t i = begin; i < end; ++i) hits[i] += 1;
+      });
+      bool all_once = true;
+      for (int h : hits) all_once = all_once && h == 1;
+      CHECK(all_once);
+    }
+  }
+  set_thread_count(2);
 }

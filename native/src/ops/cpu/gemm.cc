@@ -1,6 +1,7 @@
 #include "ops/cpu/gemm.h"
 
 #include <algorithm>
+#include <atomic>
 #include <cstdlib>
 #include <memory>
 #include <vector>
@@ -242,12 +243,21 @@ void gemm_batched(const GemmProblem* problems, int64_t problem_count, bool accum
   }
   if (items.empty()) return;
   const int64_t count = static_cast<int64_t>(items.size());
-  // Small products are not worth waking the pool for (~10 µs); 4 MFLOP take ~60 µs on one core.
-  const int64_t grain = flops >= 4e6 ? 1 : count;
-  parallel_for(count, grain, [&](int64_t begin, int64_t end) {
+  // Items are taken one at a time from a shared counter (a loaded machine deschedules threads;
+  // static halves would wait for the slowest). Small products are not worth waking the pool
+  // for (~10 µs); 4 MFLOP take ~60 µs on one core.
+  // Each call gets a fresh id, so a thread's packed rows are never mistaken for another call's.
+  static std::atomic<uint64_t> call_counter{0};
+  const uint64_t call_id = call_counter.fetch_add(1) + 1;
+  parallel_for_dynamic(count, 1, flops >= 4e6 ? 2 : count + 1, [&](int64_t begin, int64_t end) {
     static thread_local Scratch a_scratch, b_scratch;
+    static thread_local PackedRows packed;
+    static thread_local uint64_t packed_call = 0;  // the call `packed` belongs to
+    if (packed_call != call_id) {
+      packed = PackedRows{};
+      packed_call = call_id;
+    }
     float* b_packed = b_scratch.get(static_cast<size_t>(kBlockK * chunk_columns));
-    PackedRows packed;
     for (int64_t i = begin; i < end; ++i) {
       const WorkItem& item = items[i];
       const GemmProblem& problem = problems[item.problem];

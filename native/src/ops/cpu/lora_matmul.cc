@@ -46,10 +46,12 @@ void lora_matmul_forward_gemv(float* y, const float* x, WeightView w, const floa
     kernel.gemv(u.data(), rank, x, in_features, a, 0, in_features, 0, rank, static_cast<int>(tokens), false);
     for (float& value : u) value *= scale;
   }
+  // Blocks of 64 rows of W taken from a shared counter: the stream of W never waits on a
+  // descheduled thread's fixed half.
   const int64_t block = 64;
   const int64_t blocks = (out_features + block - 1) / block;
-  const int64_t grain = std::max<int64_t>(1, (int64_t{1} << 16) / std::max<int64_t>(1, block * in_features));
-  parallel_for(blocks, grain, [&](int64_t begin, int64_t end) {
+  const int64_t minimum_blocks = block * in_features >= (int64_t{1} << 14) ? 2 : blocks + 1;
+  parallel_for_dynamic(blocks, 1, minimum_blocks, [&](int64_t begin, int64_t end) {
     const int64_t o_begin = begin * block, o_end = std::min(out_features, end * block);
     kernel.gemv(y, out_features, x, in_features, w.data, type, in_features, o_begin, o_end, static_cast<int>(tokens),
                 false);

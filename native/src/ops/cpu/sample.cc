@@ -211,8 +211,9 @@ void sample_forward(int32_t* tokens, float* logprobs, const float* logits, int64
       }
     }
   }
-  const int64_t grain = vocab >= 4096 ? 1 : std::max<int64_t>(1, 65536 / vocab);
-  parallel_for(rows, grain, [&](int64_t begin, int64_t end) {
+  // Rows are taken one at a time from a shared counter; tiny batches stay on the calling thread.
+  const int64_t minimum_rows = rows * vocab >= 65536 ? 2 : rows + 1;
+  parallel_for_dynamic(rows, 1, minimum_rows, [&](int64_t begin, int64_t end) {
     static thread_local RowScratch scratch;
     for (int64_t row = begin; row < end; ++row) {
       const int32_t* history = previous_tokens != nullptr ? previous_tokens[row] : nullptr;
