@@ -93,8 +93,11 @@ class LlamaModel {
   // With use_cache the keys/values are written to (and attention reads) the KV cache, so a prefill
   // followed by one-token decode steps continues a sequence; start_position must be <= the cached
   // length (smaller values rewind). Without use_cache, start_position must be 0.
+  // paddings (optional, [B]): sequence b starts with paddings[b] padding tokens (a left-padded ragged
+  // batch): they are masked out of attention and positions count from the first real token. With the
+  // KV cache they are given at startPosition 0 and kept for the following decode steps.
   std::vector<float> forward(const int32_t* tokens, int64_t batch, int64_t seq_len, int64_t start_position,
-                             bool use_cache, bool last_only);
+                             bool use_cache, bool last_only, const int32_t* paddings = nullptr);
   // Mean over the T positions of the final (normalised) hidden states: [B, H].
   std::vector<float> embed(const int32_t* tokens, int64_t batch, int64_t seq_len);
   void reset_cache();
@@ -143,7 +146,7 @@ class LlamaModel {
   void linear_backward(float* dx, const float* dy, const float* x, int64_t layer, int module, int64_t rows,
                        TrainMode mode, float* scratch_a, float* scratch_b);
   void run_forward(const int32_t* tokens, int64_t batch, int64_t seq_len, int64_t start_position, bool use_cache,
-                   bool training);
+                   bool training, const int32_t* paddings = nullptr);
   std::vector<Trainable> trainables(TrainMode mode, bool allocate);
 
   LlamaConfig config_;
@@ -157,6 +160,7 @@ class LlamaModel {
   // KV cache: per layer [cache_batch, cache_capacity, kv_heads·head_dim]
   std::vector<std::vector<float>> cache_k_, cache_v_;
   int64_t cache_batch_ = 0, cache_capacity_ = 0, cache_length_ = 0;
+  std::vector<int32_t> cache_padding_;  // left padding per cached sequence (empty = none)
   std::unique_ptr<Workspace> work_;
 };
 

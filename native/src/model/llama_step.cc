@@ -126,7 +126,7 @@ void LlamaModel::linear_backward(float* dx, const float* dy, const float* x, int
 }
 
 void LlamaModel::run_forward(const int32_t* tokens, int64_t batch, int64_t seq_len, int64_t start_position,
-                             bool use_cache, bool training) {
+                             bool use_cache, bool training, const int32_t* paddings) {
   const LlamaConfig& c = config_;
   Workspace& w = *work_;
   const int64_t N = batch * seq_len, H = c.hidden_size, I = c.intermediate_size, D = c.head_dim;
@@ -166,9 +166,31 @@ void LlamaModel::run_forward(const int32_t* tokens, int64_t batch, int64_t seq_l
   }
   ensure_rope(start_position + seq_len);
 
+  // Left padding: given with the tokens, or remembered by the KV cache from its prefill.
+  const int32_t* padding = paddings;
+  if (use_cache) {
+    if (paddings) {
+      if (start_position != 0) throw_argument_error("model: paddings can only be given with startPosition 0");
+      cache_padding_.assign(paddings, paddings + batch);
+    } else if (start_position == 0) {
+      cache_padding_.clear();
+    }
+    padding = cache_padding_.empty() ? nullptr : cache_padding_.data();
+  }
+  if (padding) {
+    for (int64_t b = 0; b < batch; ++b) {
+      if (padding[b] < 0 || (paddings && padding[b] >= seq_len)) {
+        throw_argument_error("model: paddings[" + std::to_string(b) + "] = " + std::to_string(padding[b]) +
+                             " must be in [0, " + std::to_string(seq_len) + ")");
+      }
+    }
+  }
   w.rows = N;
   w.positions.resize(static_cast<size_t>(N));
-  for (int64_t n = 0; n < N; ++n) w.positions[n] = static_cast<int32_t>(start_position + n % seq_len);
+  for (int64_t n = 0; n < N; ++n) {
+    const int64_t position = start_position + n % seq_len - (padding ? padding[n / seq_len] : 0);
+    w.positions[n] = static_cast<int32_t>(std::max<int64_t>(position, 0));
+  }
   ensure(w.x, N * H);
   ensure(w.projection, N * H);
   if (training) {
@@ -226,6 +248,7 @@ void LlamaModel::run_forward(const int32_t* tokens, int64_t batch, int64_t seq_l
     rope_forward(q, q, w.positions.data(), rope_cos_.data(), rope_sin_.data(), N, c.heads, D, rope_positions_);
     rope_forward(k, k, w.positions.data(), rope_cos_.data(), rope_sin_.data(), N, c.kv_heads, D, rope_positions_);
     AttentionShape shape{batch, seq_len, seq_len, seq_len, c.heads, c.kv_heads, D};
+    shape.key_begin = padding;
     if (use_cache) {
       for (int64_t b = 0; b < batch; ++b) {
         const int64_t row = b * cache_capacity_ + start_position;
@@ -257,11 +280,11 @@ void LlamaModel::run_forward(const int32_t* tokens, int64_t batch, int64_t seq_l
 }
 
 std::vector<float> LlamaModel::forward(const int32_t* tokens, int64_t batch, int64_t seq_len, int64_t start_position,
-                                       bool use_cache, bool last_only) {
+                                       bool use_cache, bool last_only, const int32_t* paddings) {
   std::lock_guard<std::mutex> lock(mutex_);
   check_ready();
   check_sequence_shape(batch, seq_len, batch * seq_len);
-  run_forward(tokens, batch, seq_len, start_position, use_cache, false);
+  run_forward(tokens, batch, seq_len, start_position, use_cache, false, paddings);
   const int64_t H = config_.hidden_size, V = config_.vocab_size;
   const int64_t rows = last_only ? batch : batch * seq_len;
   const float* hidden = work_->final_normed.data();

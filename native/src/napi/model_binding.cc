@@ -361,7 +361,7 @@ class ModelObject : public Napi::ObjectWrap<ModelObject> {
     return batch;
   }
 
-  // forward(tokens, { batch, startPosition, useCache, lastOnly }) -> Promise<Float32Array>
+  // forward(tokens, { batch, startPosition, useCache, lastOnly, paddings }) -> Promise<Float32Array>
   Napi::Value forward(const Napi::CallbackInfo& info) {
     return call(info, [&]() -> Napi::Value {
       Napi::Env env = info.Env();
@@ -371,10 +371,27 @@ class ModelObject : public Napi::ObjectWrap<ModelObject> {
       const int64_t start = integer_field(env, o, "options", "startPosition", false, 0, 0);
       const bool use_cache = bool_field(env, o, "options", "useCache", false);
       const bool last_only = bool_field(env, o, "options", "lastOnly", false);
+      auto paddings = std::make_shared<std::vector<int32_t>>();
+      Napi::Value paddings_value = o.Get("paddings");
+      if (!paddings_value.IsUndefined() && !paddings_value.IsNull()) {
+        if (!paddings_value.IsTypedArray() || paddings_value.As<Napi::TypedArray>().TypedArrayType() != napi_int32_array) {
+          throw_error(env, kErrorType, "options.paddings must be an Int32Array");
+        }
+        Napi::Int32Array array = paddings_value.As<Napi::Int32Array>();
+        if (static_cast<int64_t>(array.ElementLength()) != batch) {
+          throw_error(env, kErrorShape, "options.paddings has length " + std::to_string(array.ElementLength()) +
+                                            ", expected " + std::to_string(batch) + " (one per sequence)");
+        }
+        paddings->assign(array.Data(), array.Data() + array.ElementLength());
+      }
       auto model = model_;
       const int64_t seq_len = static_cast<int64_t>(tokens->size()) / batch;
       return run_async<std::vector<float>>(
-          info, [=] { return model->forward(tokens->data(), batch, seq_len, start, use_cache, last_only); },
+          info,
+          [=] {
+            return model->forward(tokens->data(), batch, seq_len, start, use_cache, last_only,
+                                  paddings->empty() ? nullptr : paddings->data());
+          },
           [](Napi::Env e, std::vector<float>& out) -> Napi::Value { return to_float32_array(e, out); });
     });
   }

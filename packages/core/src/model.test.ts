@@ -147,6 +147,24 @@ describe("model behaviour on the reference checkpoints", () => {
     }
   });
 
+  it("batched generation of ragged prompts (left padding) equals one-by-one generation", async () => {
+    model.setActiveAdapter("reference");
+    const prompts = [tokens.subarray(0, 9), tokens.subarray(3, 7), tokens.subarray(10, 30)];
+    const batched = await model.generateBatch(prompts, { maxNewTokens: 10, ignoreEos: true });
+    for (let i = 0; i < prompts.length; i++) {
+      const single = await model.generate(prompts[i], { maxNewTokens: 10, ignoreEos: true });
+      expect(Array.from(batched[i].tokens)).toEqual(Array.from(single.tokens));
+    }
+    // The padded prefill's last-position logits equal each prompt's own.
+    const vocab = model.config.vocabSize;
+    const padded = new Int32Array(2 * 9);
+    padded.set(tokens.subarray(3, 7), 5);
+    padded.set(tokens.subarray(0, 9), 9);
+    const logits = await model.native.forward(padded, { batch: 2, lastOnly: true, paddings: Int32Array.of(5, 0) });
+    const alone = await model.forward(tokens.subarray(3, 7));
+    expect(relativeError(logits.subarray(0, vocab), alone.subarray(3 * vocab, 4 * vocab))).toBeLessThan(1e-5);
+  });
+
   it("a batch of two sequences gives the sum of their losses and gradients", async () => {
     model.setActiveAdapter("reference");
     const single = await model.lossAndGrad({ tokens, labels });

@@ -524,13 +524,69 @@ export class Model {
     return this.exclusive(() => this.generateUnlocked(prompt, options));
   }
 
-  /** One generation per prompt (run one after another: the KV cache holds one sequence). */
+  /**
+   * One generation per prompt, decoded together as one batch (left-padded; each step is one native
+   * call for every sequence). Same options and results as generate, per prompt.
+   */
   generateBatch(prompts: Array<string | Int32Array>, options: GenerationOptions = {}): Promise<GenerationResult[]> {
-    return this.exclusive(async () => {
-      const results: GenerationResult[] = [];
-      for (const prompt of prompts) results.push(await this.generateUnlocked(prompt, options));
-      return results;
+    return this.exclusive(() => this.generateBatchUnlocked(prompts, options));
+  }
+
+  /** generateBatch for a caller that already holds exclusive(). */
+  async generateBatchUnlocked(prompts: Array<string | Int32Array>, options: GenerationOptions = {}): Promise<GenerationResult[]> {
+    if (!Array.isArray(prompts)) throw new ModelError("E_TYPE", "prompts must be an array");
+    if (prompts.length === 0) return [];
+    if (prompts.length === 1) return [await this.generateUnlocked(prompts[0], options)];
+    const encoded = prompts.map((prompt) => this.encodePrompt(prompt, options.addSpecialTokens ?? true));
+    const batch = encoded.length;
+    const length = Math.max(...encoded.map((tokens) => tokens.length));
+    const room = this.config.maxPositionEmbeddings - length;
+    if (room < 1) throw new ModelError("E_ARGUMENT", `the longest prompt has ${length} tokens; max_position_embeddings is ${this.config.maxPositionEmbeddings}`);
+    const requested = options.maxNewTokens ?? 128;
+    if (!Number.isInteger(requested) || requested < 0) throw new ModelError("E_ARGUMENT", `maxNewTokens must be an integer >= 0, got ${String(options.maxNewTokens)}`);
+    const maxNewTokens = Math.min(requested, room);
+    if (maxNewTokens === 0) return encoded.map(() => ({ text: "", tokens: new Int32Array(0), finishReason: "length" as const }));
+    const stops = (options.stop ?? []).filter((s) => typeof s === "string" && s.length > 0);
+    const eos = new Set(options.ignoreEos ? [] : [...this.config.eosTokenIds, ...(this.tokenizer?.eosTokenIds ?? [])]);
+    const tokens = new Int32Array(batch * length);
+    const paddings = new Int32Array(batch);
+    encoded.forEach((prompt, b) => {
+      paddings[b] = length - prompt.length;
+      tokens.set(prompt, b * length + paddings[b]);
     });
+    const generated: number[][] = encoded.map(() => []);
+    const texts: string[] = encoded.map(() => "");
+    const finish: Array<GenerationResult["finishReason"] | null> = encoded.map(() => null);
+    const vocab = this.config.vocabSize;
+    let logits = await this.native.forward(tokens, { batch, useCache: true, startPosition: 0, lastOnly: true, paddings });
+    for (let step = 0; step < maxNewTokens; step++) {
+      const next = new Int32Array(batch);
+      for (let b = 0; b < batch; b++) {
+        if (finish[b] !== null) continue;
+        const history = Int32Array.from([...encoded[b], ...generated[b]]);
+        const token = this.pick(logits.subarray(b * vocab, (b + 1) * vocab), options, step, history);
+        next[b] = token;
+        if (eos.has(token)) {
+          finish[b] = "eos";
+          continue;
+        }
+        generated[b].push(token);
+        if (this.tokenizer) {
+          const text = this.tokenizer.decode(generated[b], { skipSpecialTokens: true });
+          let stopAt = -1;
+          for (const s of stops) {
+            const at = text.indexOf(s);
+            if (at >= 0 && (stopAt < 0 || at < stopAt)) stopAt = at;
+          }
+          texts[b] = stopAt >= 0 ? text.slice(0, stopAt) : text;
+          if (stopAt >= 0) finish[b] = "stop";
+        }
+      }
+      if (finish.every((f) => f !== null) || step + 1 === maxNewTokens) break;
+      // Finished rows keep decoding their last token; their output is ignored.
+      logits = await this.native.forward(next, { batch, useCache: true, startPosition: length + step, lastOnly: true });
+    }
+    return encoded.map((_, b) => ({ text: texts[b], tokens: Int32Array.from(generated[b]), finishReason: finish[b] ?? "length" }));
   }
 
   /** Mean-pooled final hidden states (after the final norm), one [hidden] vector per text. */

@@ -41,12 +41,8 @@ export class NativeBackend implements GenerationBackend {
     const merged: GenerationOptions = { ...this.defaults, ...options };
     // Adapter switch and generation stay together: other users of the model wait their turn.
     return this.withAdapter(async () => {
-      const results: Generation[] = [];
-      for (const prompt of prompts) {
-        const result = await this.model.generateUnlocked(prompt, merged);
-        results.push({ text: result.text, tokens: result.tokens });
-      }
-      return results;
+      const results = await this.model.generateBatchUnlocked(prompts, merged);
+      return results.map((result) => ({ text: result.text, tokens: result.tokens }));
     });
   }
 

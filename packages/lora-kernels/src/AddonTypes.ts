@@ -169,6 +169,11 @@ export type NativeForwardOptions = {
   useCache?: boolean;
   /** Logits of each sequence's last position only ([batch, vocab]). Default false. */
   lastOnly?: boolean;
+  /**
+   * Left padding per sequence ([batch]) of a ragged batch: masked out of attention, positions count from
+   * the first real token. With useCache it is given at startPosition 0 and kept for the decode steps.
+   */
+  paddings?: Int32Array;
 };
 
 export type NativeLossAndGradOptions = {

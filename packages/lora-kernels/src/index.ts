@@ -1,7 +1,7 @@
 export type {
   AddonTypes,
   BackendInfo,
-  CpuIsa,
+  CpuIsa,EarthMoversDistanceResult, 
   LoraAdapter,
   LoraGradients,
   LoraShape,
@@ -14,15 +14,13 @@ export type {
   NativeLoraModule,
   NativeLossAndGradOptions,
   NativeModelConfig,
-  NativeTrainMode,
+  NativeTrainMode,PairwiseCostMetric, PairwiseCostShape, 
   SampleResult,
-  SampleShape,
+  SampleShape
 } from "./AddonTypes.js";
 export { Bf16Array, bf16, fromBf16, isBf16Array, toBf16 } from "./bf16.js";
-export type { EarthMoversDistanceResult, PairwiseCostMetric, PairwiseCostShape } from "./AddonTypes.js";
 export { BUILD_COMMAND, KernelError, type LoadAttempt, NativeAddonNotFoundError } from "./errors.js";
-export { backendInfo, matmul, matmulAsync, setThreads } from "./kernels.js";
-export { earthMoversDistance, hasEarthMoversDistance, pairwiseCost } from "./kernels.js";
+export { backendInfo, earthMoversDistance, hasEarthMoversDistance, matmul, matmulAsync, pairwiseCost, setThreads } from "./kernels.js";
 export { candidateAddonPaths, loadAddon } from "./loader.js";
 export {
   loraMatmul,

@@ -161,10 +161,11 @@ void attention_forward(float* out, float* lse, const float* q, const float* k, c
       const float* qi = q + ((b * s.q_len + i) * H + h) * D;
       const float* kth = kt.data() + (b * KH + kh) * D * L;
       const float* vb = v + (b * s.kv_batch_stride * KH + kh) * D;
-      const int64_t last = offset + i;  // causal: keys 0..last
-      row_scores(scores.data(), qi, kth, last, L, D, scale);
-      const float row_lse =
-          row_softmax_values(out + ((b * s.q_len + i) * H + h) * D, scores.data(), vb, last, KH * D, D);
+      const int64_t last = offset + i;  // causal: keys first..last
+      const int64_t first = s.key_begin ? std::min<int64_t>(std::max<int32_t>(s.key_begin[b], 0), last) : 0;
+      row_scores(scores.data(), qi, kth + first, last - first, L, D, scale);
+      const float row_lse = row_softmax_values(out + ((b * s.q_len + i) * H + h) * D, scores.data(),
+                                               vb + first * KH * D, last - first, KH * D, D);
       if (lse) lse[(b * H + h) * s.q_len + i] = row_lse;
     }
   });

@@ -14,6 +14,9 @@ struct AttentionShape {
   int64_t heads;
   int64_t kv_heads;         // divides heads
   int64_t head_dim;
+  // Optional, forward only: key_begin[b] masks keys 0 … key_begin[b]−1 of sequence b (left padding of
+  // a ragged batch). A query row with no key left (a padding row) attends to itself only.
+  const int32_t* key_begin = nullptr;
 };
 
 // out[B, q_len, heads·D]; lse[B, heads, q_len] (log-sum-exp of each softmax row, kept for the

@@ -41,7 +41,8 @@ __global__ void attention_forward_kernel(float* out, float* lse, const float* q,
   }
   float m = -INFINITY, l = 0.0f;
   const int64_t last = s.kv_len - s.q_len + i;
-  for (int64_t j = 0; j <= last; ++j) {
+  const int64_t first = s.key_begin ? min(max(static_cast<int64_t>(s.key_begin[b]), int64_t{0}), last) : 0;
+  for (int64_t j = first; j <= last; ++j) {
     const float* kj = kb + j * KVD;
     float partial = 0.0f;
     for (int t = 0; t < kMaxDimsPerLane; ++t) {
@@ -127,7 +128,7 @@ unsigned blocks_for(int64_t units) { return static_cast<unsigned>((units + kWarp
 
 void attention_forward_cuda(float* out, float* lse, const float* q, const float* k, const float* v,
                             const AttentionShape& shape) {
-  check("attention_forward (cuda)", shape);
+  check("attention_forward (cuda)", shape);  // shape.key_begin, when given, is a device pointer
   const float scale = 1.0f / sqrtf(static_cast<float>(shape.head_dim));
   attention_forward_kernel<<<blocks_for(shape.batch * shape.heads * shape.q_len), 32 * kWarpsPerBlock>>>(
       out, lse, q, k, v, shape, scale);
