@@ -150,3 +150,43 @@ describe("pillow finetune and generate", () => {
     expect(result.stderr).toContain(`${data}:2`);
   });
 });
+
+describe("pillow continual and pretrain", () => {
+  it("tunes over task files with replay and reports a lower-triangular R with its metrics", async () => {
+    const { createTinyModel } = await import("@pillow/core");
+    const directory = temporary();
+    const model = path.join(directory, "model");
+    createTinyModel(model, { hiddenSize: 32, numLayers: 1, numHeads: 2, maxPositionEmbeddings: 256, seed: 4 });
+    const files = ["upper", "echo"].map((task) => {
+      const file = path.join(directory, `${task}.jsonl`);
+      const lines = Array.from({ length: 5 }, (_, index) =>
+        JSON.stringify({ instruction: `Do ${task}.`, input: `x${index}`, output: task === "upper" ? `X${index}` : `x${index}` }),
+      );
+      fs.writeFileSync(file, `${lines.join("\n")}\n`);
+      return file;
+    });
+    const out = path.join(directory, "run");
+    const args = ["continual", "--model", model, "--tasks", ...files, "--replay", "random", "--replay-per-task", "2", "--epochs", "1", "--batch-size", "4"];
+    const result = pillow([...args, "--out", out, "--max-tokens", "4", "--json"]);
+    expect(result.status, result.stderr).toBe(0);
+    const summary = JSON.parse(result.stdout);
+    expect(summary.tasks).toEqual(["upper", "echo"]);
+    expect(summary.scores.length).toBe(2);
+    expect(summary.scores[0].length).toBeGreaterThanOrEqual(1);
+    expect(summary.ap[1]).toBeCloseTo((summary.scores[1][0] + summary.scores[1][1]) / 2, 9);
+    expect(summary.plans.map((plan: { budget: number }) => plan.budget)).toEqual([0, 2]);
+    expect(summary.stages.map((stage: { trainingSize: number }) => stage.trainingSize)).toEqual([4, 6]); // 4 train + 2 replayed
+    expect(fs.existsSync(path.join(out, "adapter", "adapter_model.safetensors"))).toBe(true);
+  });
+
+  it("pretrains the tiny model into a loadable HF folder", () => {
+    const out = path.join(temporary(), "tiny");
+    const result = pillow(["pretrain", "--out", out, "--steps", "1", "--batch-size", "1", "--grad-accum", "1", "--json"]);
+    expect(result.status, result.stderr).toBe(0);
+    const summary = JSON.parse(result.stdout);
+    expect(summary.steps).toBe(1);
+    expect(Number.isFinite(summary.finalLoss)).toBe(true);
+    const inspected = JSON.parse(pillow(["inspect", out, "--json"]).stdout);
+    expect(inspected).toMatchObject({ kind: "model", architecture: "LlamaForCausalLM", tokenizer: true });
+  });
+});

@@ -3,10 +3,12 @@
 import { setThreads } from "@pillow/lora-kernels";
 import { Command, InvalidArgumentError } from "commander";
 import { loadConfig } from "./config.js";
+import { registerContinual } from "./commands/continual.js";
 import { registerDemo } from "./commands/demo.js";
 import { registerFinetune } from "./commands/finetune.js";
 import { registerGenerate } from "./commands/generate.js";
 import { registerInfo } from "./commands/info.js";
+import { registerPretrain } from "./commands/pretrain.js";
 import { registerServe } from "./commands/serve.js";
 import { registerInspect } from "./commands/inspect.js";
 import { registerSuite } from "./commands/suite.js";
@@ -42,7 +44,9 @@ Config: flags override ./pillow.config.json (or --config FILE), which overrides 
 
   registerDemo(program);
   registerInfo(program);
+  registerPretrain(program);
   registerFinetune(program);
+  registerContinual(program);
   registerGenerate(program);
   registerServe(program);
   registerInspect(program);
