@@ -190,3 +190,27 @@ describe("pillow continual and pretrain", () => {
     expect(inspected).toMatchObject({ kind: "model", architecture: "LlamaForCausalLM", tokenizer: true });
   });
 });
+
+describe("pillow chat", () => {
+  it("answers each stdin line with the chat template and keeps the conversation", async () => {
+    const { createTinyModel, loadModel } = await import("@pillow/core");
+    const { writeTinyModelAssets } = await import("@pillow/suite");
+    const model = path.join(temporary(), "model");
+    // The suite's tokenizer files (with its chat template), then random weights of a smaller shape.
+    await writeTinyModelAssets(model);
+    createTinyModel(model, { hiddenSize: 32, numLayers: 1, numHeads: 2, maxPositionEmbeddings: 512, seed: 5, tokenizer: false });
+    const result = spawnSync(process.execPath, [bin, "chat", "--model", model, "--temperature", "0", "--max-tokens", "6"], {
+      encoding: "utf8",
+      input: "hello\nagain\n",
+      timeout: 60_000,
+    });
+    expect(result.status, result.stderr).toBe(0);
+    // The first answer equals greedy generation on the templated first turn, computed in-process.
+    const loaded = await loadModel(model);
+    const prompt = loaded.tokenizer!.applyChatTemplate([{ role: "user", content: "hello" }], { addGenerationPrompt: true });
+    const bos = loaded.tokenizer!.bosToken;
+    const expected = await loaded.generate(prompt, { maxNewTokens: 6, temperature: 0, addSpecialTokens: !(bos && prompt.startsWith(bos)) });
+    expect(result.stdout.startsWith(`${expected.text}\n`)).toBe(true);
+    expect(result.stdout.split("\n").length).toBeGreaterThanOrEqual(3);
+  });
+});

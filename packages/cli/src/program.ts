@@ -3,6 +3,7 @@
 import { setThreads } from "@pillow/lora-kernels";
 import { Command, InvalidArgumentError } from "commander";
 import { loadConfig } from "./config.js";
+import { registerChat } from "./commands/chat.js";
 import { registerContinual } from "./commands/continual.js";
 import { registerDemo } from "./commands/demo.js";
 import { registerFinetune } from "./commands/finetune.js";
@@ -48,6 +49,7 @@ Config: flags override ./pillow.config.json (or --config FILE), which overrides 
   registerFinetune(program);
   registerContinual(program);
   registerGenerate(program);
+  registerChat(program);
   registerServe(program);
   registerInspect(program);
   registerSuite(program);
