@@ -214,3 +214,36 @@ describe("pillow chat", () => {
     expect(result.stdout.split("\n").length).toBeGreaterThanOrEqual(3);
   });
 });
+
+describe("pillow match train / eval", () => {
+  it("trains a matcher folder and compares the five selectors on held-out queries", async () => {
+    const { createTinyModel } = await import("@pillow/core");
+    const directory = temporary();
+    const model = path.join(directory, "model");
+    createTinyModel(model, { hiddenSize: 32, numLayers: 1, numHeads: 2, maxPositionEmbeddings: 512, seed: 6 });
+    const write = (name: string, records: object[]) => {
+      const file = path.join(directory, name);
+      fs.writeFileSync(file, `${records.map((record) => JSON.stringify(record)).join("\n")}\n`);
+      return file;
+    };
+    const record = (task: string, index: number) => ({ instruction: `Apply ${task}.`, input: `${task}${index}`, output: `${task.toUpperCase()}${index}` });
+    const pool = write("pool.jsonl", ["up", "cap", "low"].flatMap((task) => [0, 1].map((index) => ({ id: `${task}-${index}`, ...record(task, index) }))));
+    const train = write("train.jsonl", ["up", "cap", "low"].map((task) => record(task, 5)));
+    const test = write("test.jsonl", ["up", "cap"].map((task) => record(task, 9)));
+    const out = path.join(directory, "matcher");
+    const trained = pillow(["match", "train", "--model", model, "--data", train, "--pool", pool, "--out", out, "--k", "2", "--steps", "2", "--samples", "2", "--max-tokens", "4", "--json"]);
+    expect(trained.status, trained.stderr).toBe(0);
+    const history = JSON.parse(trained.stdout);
+    expect(history.rewards.length).toBe(2);
+    expect(history.rewards.every((reward: number) => Number.isFinite(reward))).toBe(true);
+    for (const file of ["config.json", "model.safetensors", "pool.jsonl", "pillow-matcher.json"]) expect(fs.existsSync(path.join(out, file)), file).toBe(true);
+    const evaluated = pillow(["match", "eval", "--model", model, "--matcher", out, "--data", test, "--max-tokens", "4", "--json"]);
+    expect(evaluated.status, evaluated.stderr).toBe(0);
+    const results = JSON.parse(evaluated.stdout);
+    expect(Object.keys(results)).toEqual(["none", "random", "bm25", "knn", "pillow"]);
+    expect(results.none.meanDemos).toBe(0);
+    expect(results.bm25.meanDemos).toBe(2);
+    expect(results.pillow.meanDemos).toBeLessThanOrEqual(2);
+    for (const result of Object.values(results) as { rougeL: number }[]) expect(Number.isFinite(result.rougeL)).toBe(true);
+  });
+});

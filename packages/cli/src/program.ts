@@ -9,6 +9,7 @@ import { registerDemo } from "./commands/demo.js";
 import { registerFinetune } from "./commands/finetune.js";
 import { registerGenerate } from "./commands/generate.js";
 import { registerInfo } from "./commands/info.js";
+import { registerMatch } from "./commands/match.js";
 import { registerPretrain } from "./commands/pretrain.js";
 import { registerServe } from "./commands/serve.js";
 import { registerInspect } from "./commands/inspect.js";
@@ -50,6 +51,7 @@ Config: flags override ./pillow.config.json (or --config FILE), which overrides 
   registerContinual(program);
   registerGenerate(program);
   registerChat(program);
+  registerMatch(program);
   registerServe(program);
   registerInspect(program);
   registerSuite(program);
