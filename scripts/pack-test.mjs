@@ -94,6 +94,23 @@ console.log("kernels ok", JSON.stringify(y));
   check("installed @pillow/lora-kernels loads the prebuilt addon and computes a hand-checked case", kernels.ok, kernels.output);
   const info = run("npx", ["--no-install", "pillow", "info"], { cwd: app, env });
   check("npx pillow info from the installed @pillow/cli", info.ok && info.output.includes("cpu:"), info.output);
+  // Each README's "Quick start" block, run as written against the installed packages.
+  for (const name of ["lora-kernels", "suite"]) {
+    const readme = fs.readFileSync(path.join(root, "packages", name, "README.md"), "utf8");
+    const block = /## Quick start[^\n]*\n+```js\n([\s\S]*?)```/.exec(readme)?.[1];
+    check(`@pillow/${name} README has a Quick start block`, !!block);
+    if (!block) continue;
+    fs.writeFileSync(path.join(app, `readme-${name}.mjs`), block);
+    const result = run(process.execPath, [`readme-${name}.mjs`], { cwd: app, env });
+    check(`@pillow/${name} README Quick start runs against the installed packages (loads the tiny model and generates for suite)`, result.ok, result.output);
+  }
+  const demo = run("npx", ["--no-install", "pillow", "demo", "--quick", "--json", "out.json", "--out", "demo-report"], { cwd: app, env });
+  let demoSummaryOk = false;
+  if (demo.ok && fs.existsSync(path.join(app, "out.json"))) {
+    const summary = JSON.parse(fs.readFileSync(path.join(app, "out.json"), "utf8"));
+    demoSummaryOk = !!summary.continual && !!summary.matching && Number.isFinite(summary.seconds);
+  }
+  check("npx pillow demo --quick --json out.json from the installed @pillow/cli", demo.ok && demoSummaryOk, demo.output.slice(-3000));
   // Installed sizes, for the release notes.
   const sizes = run("sh", ["-c", "du -sk node_modules/@pillow/* | sort -n"], { cwd: app }).output.trim();
   console.log(`installed sizes (KiB):\n${sizes}`);

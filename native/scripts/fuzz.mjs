@@ -30,7 +30,7 @@ let failed = 0;
 let totalRuns = 0;
 for (const target of targets) {
   const corpus = fs.mkdtempSync(path.join(os.tmpdir(), `${target}-`));
-  const result = spawnSync(path.join(buildDir, target), [corpus, `-max_total_time=${seconds}`, "-seed=1", "-rss_limit_mb=2048", "-print_final_stats=1"], {
+  const result = spawnSync(path.join(buildDir, target), [corpus, `-max_total_time=${seconds}`, `-artifact_prefix=${os.tmpdir()}/`, "-seed=1", "-rss_limit_mb=2048", "-print_final_stats=1"], {
     encoding: "utf8",
     env: { ...process.env, ASAN_OPTIONS: "detect_leaks=1", UBSAN_OPTIONS: "print_stacktrace=1:halt_on_error=1" },
   });

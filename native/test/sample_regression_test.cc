@@ -49,3 +49,17 @@ TEST(sample_one_token_vocab_with_denormal_temperature) {
   }
   CHECK(refused || (token == 0 && logprob == 0.0f));
 }
+
+TEST(sample_top_p_with_a_denormal_logit_spread) {
+  // fuzz/sample_fuzz.cc under UBSan: when the logits differ by a denormal, the top-p histogram's
+  // scale was infinite and -z·scale overflowed the int bucket index (undefined behaviour).
+  SamplingOptions options;
+  options.top_p = 0.5f;
+  const std::vector<float> logits = {0.0f, -1e-44f, -2e-44f};
+  const uint64_t seeds[] = {3};
+  int32_t token = -1;
+  float logprob = 1.0f;
+  sample_forward(&token, &logprob, logits.data(), 1, 3, options, seeds, nullptr, nullptr);
+  CHECK(token >= 0 && token < 3);
+  CHECK(std::isfinite(logprob) && logprob <= 0.0f);
+}

@@ -37,10 +37,13 @@ float top_p_threshold(const float* z, const float* weight, int64_t n, float lowe
   if (!(lowest < 0.0f)) return 0.0f;  // only the max (z = 0) can be kept
   constexpr int kBuckets = 2048;
   double mass[kBuckets] = {};
-  const float scale = static_cast<float>(kBuckets) / -lowest;
+  // A tiny |lowest| (e.g. a denormal) would make the scale infinite and -value·scale overflow the
+  // int cast (undefined behaviour, found by fuzz/sample_fuzz.cc under UBSan): clamp both.
+  const float scale = std::min(static_cast<float>(kBuckets) / -lowest, std::numeric_limits<float>::max());
   auto bucket_of = [&](float value) {
-    const int b = static_cast<int>(-value * scale);
-    return b < kBuckets ? b : kBuckets - 1;
+    const float position = -value * scale;
+    if (!(position > 0.0f)) return 0;
+    return position < static_cast<float>(kBuckets) ? static_cast<int>(position) : kBuckets - 1;
   };
   for (int64_t i = 0; i < n; ++i) {
     if (z[i] >= lowest) mass[bucket_of(z[i])] += weight[i];
