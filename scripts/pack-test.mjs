@@ -95,14 +95,14 @@ console.log("kernels ok", JSON.stringify(y));
   const info = run("npx", ["--no-install", "pillow", "info"], { cwd: app, env });
   check("npx pillow info from the installed @pillow/cli", info.ok && info.output.includes("cpu:"), info.output);
   // Each README's "Quick start" block, run as written against the installed packages.
-  for (const name of ["lora-kernels", "suite"]) {
+  for (const name of ["lora-kernels", "core", "suite", "matcher", "rl", "replay"]) {
     const readme = fs.readFileSync(path.join(root, "packages", name, "README.md"), "utf8");
     const block = /## Quick start[^\n]*\n+```js\n([\s\S]*?)```/.exec(readme)?.[1];
     check(`@pillow/${name} README has a Quick start block`, !!block);
     if (!block) continue;
     fs.writeFileSync(path.join(app, `readme-${name}.mjs`), block);
     const result = run(process.execPath, [`readme-${name}.mjs`], { cwd: app, env });
-    check(`@pillow/${name} README Quick start runs against the installed packages (loads the tiny model and generates for suite)`, result.ok, result.output);
+    check(`@pillow/${name} README Quick start runs as written against the installed packages`, result.ok, result.output);
   }
   const demo = run("npx", ["--no-install", "pillow", "demo", "--quick", "--json", "out.json", "--out", "demo-report"], { cwd: app, env });
   let demoSummaryOk = false;
