@@ -3,9 +3,11 @@
 import { setThreads } from "@pillow/lora-kernels";
 import { Command, InvalidArgumentError } from "commander";
 import { loadConfig } from "./config.js";
+import { registerBench } from "./commands/bench.js";
 import { registerChat } from "./commands/chat.js";
 import { registerContinual } from "./commands/continual.js";
 import { registerDemo } from "./commands/demo.js";
+import { registerExport } from "./commands/export.js";
 import { registerFinetune } from "./commands/finetune.js";
 import { registerGenerate } from "./commands/generate.js";
 import { registerInfo } from "./commands/info.js";
@@ -53,6 +55,8 @@ Config: flags override ./pillow.config.json (or --config FILE), which overrides 
   registerChat(program);
   registerMatch(program);
   registerServe(program);
+  registerBench(program);
+  registerExport(program);
   registerInspect(program);
   registerSuite(program);
   return program;
