@@ -31,14 +31,6 @@ std::vector<Chunk> chunk_tensors(const int64_t* sizes, int64_t count) {
 
 void adamw_update(const AdamWTensor* tensors, int64_t count, const AdamWOptions& o) {
   if (count < 0) throw_shape_error("adamw_update: count must be >= 0");
-  if (o.step < 1) throw_argument_error("adamw_update: step must be >= 1");
-  if (!(o.learning_rate >= 0) || !std::isfinite(o.learning_rate)) {
-    throw_argument_error("adamw_update: learning rate must be a finite number >= 0");
-  }
-  if (!(o.beta1 >= 0 && o.beta1 < 1) || !(o.beta2 >= 0 && o.beta2 < 1) || !(o.epsilon > 0)) {
-    throw_argument_error("adamw_update: betas must be in [0, 1) and epsilon > 0");
-  }
-  if (!std::isfinite(o.gradient_scale)) throw_argument_error("adamw_update: gradient scale is not finite");
   std::vector<int64_t> sizes(static_cast<size_t>(count));
   for (int64_t t = 0; t < count; ++t) {
     if (tensors[t].size < 0 || (tensors[t].size > 0 && (!tensors[t].param || !tensors[t].grad || !tensors[t].m || !tensors[t].v))) {
@@ -46,14 +38,7 @@ void adamw_update(const AdamWTensor* tensors, int64_t count, const AdamWOptions&
     }
     sizes[t] = tensors[t].size;
   }
-  AdamWHyper h;
-  h.learning_rate = o.learning_rate;
-  h.beta1 = o.beta1;
-  h.beta2 = o.beta2;
-  h.epsilon = o.epsilon;
-  h.bias_correction1 = static_cast<float>(1.0 - std::pow(static_cast<double>(o.beta1), static_cast<double>(o.step)));
-  h.bias_correction2 = static_cast<float>(1.0 - std::pow(static_cast<double>(o.beta2), static_cast<double>(o.step)));
-  h.gradient_scale = o.gradient_scale;
+  const AdamWHyper h = checked_adamw_hyper(o, "adamw_update");
   const std::vector<Chunk> chunks = chunk_tensors(sizes.data(), count);
   parallel_for(static_cast<int64_t>(chunks.size()), 1, [&](int64_t begin, int64_t end) {
     for (int64_t c = begin; c < end; ++c) {

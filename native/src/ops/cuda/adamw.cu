@@ -33,21 +33,7 @@ __global__ void squared_norm_kernel(double* total, const float* grad, int64_t si
 
 void adamw_update_cuda(const AdamWTensor* tensors, int64_t count, const AdamWOptions& o) {
   if (count < 0) throw_shape_error("adamw_update (cuda): count must be >= 0");
-  if (o.step < 1) throw_argument_error("adamw_update (cuda): step must be >= 1");
-  if (!(o.learning_rate >= 0) || !std::isfinite(o.learning_rate)) {
-    throw_argument_error("adamw_update (cuda): learning rate must be a finite number >= 0");
-  }
-  if (!(o.beta1 >= 0 && o.beta1 < 1) || !(o.beta2 >= 0 && o.beta2 < 1) || !(o.epsilon > 0)) {
-    throw_argument_error("adamw_update (cuda): betas must be in [0, 1) and epsilon > 0");
-  }
-  AdamWHyper h;
-  h.learning_rate = o.learning_rate;
-  h.beta1 = o.beta1;
-  h.beta2 = o.beta2;
-  h.epsilon = o.epsilon;
-  h.bias_correction1 = static_cast<float>(1.0 - std::pow(static_cast<double>(o.beta1), static_cast<double>(o.step)));
-  h.bias_correction2 = static_cast<float>(1.0 - std::pow(static_cast<double>(o.beta2), static_cast<double>(o.step)));
-  h.gradient_scale = o.gradient_scale;
+  const AdamWHyper h = checked_adamw_hyper(o, "adamw_update (cuda)");
   for (int64_t t = 0; t < count; ++t) {
     const AdamWTensor& x = tensors[t];
     if (x.size < 0 || (x.size > 0 && (!x.param || !x.grad || !x.m || !x.v))) {
