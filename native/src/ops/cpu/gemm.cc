@@ -17,9 +17,9 @@ namespace {
 
 // Block sizes (BLIS terms): a kc x NR panel of B stays in L1 while the MR-row panels of an
 // mc x kc block of A stream from L2; a chunk of kChunkColumns columns is one unit of parallel work.
-constexpr int64_t kBlockK = 384;
-constexpr int64_t kBlockRowsTiles = 12;     // mc = 12 * MR
-constexpr int64_t kChunkColumnTiles = 8;    // chunk = 8 * NR columns
+constexpr int64_t kBlockK = 1024;
+constexpr int64_t kBlockRowsTiles = 8;      // mc = 8 * MR
+constexpr int64_t kChunkColumnTiles = 4;    // chunk = 4 * NR columns
 
 // A 64-byte aligned scratch buffer per thread, grown on demand and kept between calls.
 struct Scratch {
@@ -142,6 +142,18 @@ void pack_b_block(const KernelTable& kernel, float* dst, const GemmOperand& b, i
   pack_panel(dst, b, n, cols, k0, kc, nr);
 }
 
+void pack_a_block(const KernelTable& kernel, float* dst, const GemmOperand& a, int64_t m, int rows, int64_t k0,
+                  int64_t kc) {
+  const int mr = kernel.gemm_rows;
+  if (rows == mr && a.k_stride == 1) {
+    const void* src = a.type == WeightType::BF16
+                          ? static_cast<const void*>(static_cast<const uint16_t*>(a.data) + m * a.row_stride + k0)
+                          : static_cast<const void*>(static_cast<const float*>(a.data) + m * a.row_stride + k0);
+    if (kernel.gemm_pack_a(dst, src, a.type == WeightType::BF16 ? 1 : 0, a.row_stride, kc)) return;
+  }
+  pack_panel(dst, a, m, rows, k0, kc, mr);
+}
+
 void run_item(const KernelTable& kernel, const GemmProblem& problem, const PackedRows& a, const WorkItem& item,
               bool accumulate, float* b_packed) {
   const int mr = kernel.gemm_rows;
@@ -193,7 +205,7 @@ void pack_rows(const KernelTable& kernel, const GemmProblem& problem, int64_t m0
       const int rows = static_cast<int>(std::min<int64_t>(mr, m1 - m));
       float* dst = buffer + k0 * rows_padded + (m - m0) * kc;
       for_each_part(problem, k0, kc, [&](const GemmSegment& segment, int64_t segment_k0, int64_t length, int64_t offset) {
-        pack_panel(dst + offset * mr, segment.a, m, rows, segment_k0, length, mr);
+        pack_a_block(kernel, dst + offset * mr, segment.a, m, rows, segment_k0, length);
       });
     }
   }

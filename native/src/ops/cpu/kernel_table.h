@@ -21,6 +21,8 @@ struct KernelTable {
   // Packs gemm_columns full rows of a k-contiguous operand (type 0 = f32, 1 = bf16 bits) for the
   // micro-kernel; returns false when the ISA has no fast path.
   bool (*gemm_pack_b)(float* dst, const void* src, int type, int64_t row_stride, int64_t kc);
+  // The same for gemm_rows full rows into the A layout (dst[p * gemm_rows + r]).
+  bool (*gemm_pack_a)(float* dst, const void* src, int type, int64_t row_stride, int64_t kc);
   // Decode GEMV (kernels/gemv_kernel.h): y[t*ldy + o] (+)= x[t]·w[o] for 1..4 tokens, o in [o_begin, o_end);
   // type 0 = f32 weights, 1 = bf16 bits.
   void (*gemv)(float* y, int64_t ldy, const float* x, int64_t ldx, const void* w, int type, int64_t in,
