@@ -205,10 +205,69 @@ void pack_rows(const KernelTable& kernel, const GemmProblem& problem, int64_t m0
       const int rows = static_cast<int>(std::min<int64_t>(mr, m1 - m));
       float* dst = buffer + k0 * rows_padded + (m - m0) * kc;
       for_each_part(problem, k0, kc, [&](const GemmSegment& segment, int64_t segment_k0, int64_t length, int64_t offset) {
-        pack_a_block(kernel, dst + offset * mr, segment.a, m, rows, segment_k0, length);
+        if (segment.derived == nullptr) pack_a_block(kernel, dst + offset * mr, segment.a, m, rows, segment_k0, length);
       });
     }
   }
+}
+
+// Fills the packed k steps of every derived segment of rows [m0, m1) (see GemmDerivedOperand),
+// after pack_rows has packed the source segments: the micro-kernel runs on the source's packed
+// panels against D packed as B panels, and the scaled tile is scattered to the segment's k steps.
+void fill_derived_rows(const KernelTable& kernel, const GemmProblem& problem, int64_t m0, int64_t m1, float* buffer,
+                       int64_t rows_padded, Scratch& scratch) {
+  const int mr = kernel.gemm_rows;
+  const int nr = kernel.gemm_columns;
+  const KBlocks blocks = k_blocks(problem);
+  int64_t derived_start = 0;
+  for (int d = 0; d < problem.segment_count; derived_start += problem.segments[d].k_length, ++d) {
+    const GemmSegment& segment = problem.segments[d];
+    if (segment.derived == nullptr || segment.k_length == 0) continue;
+    const GemmDerivedOperand& derived = *segment.derived;
+    int64_t source_start = 0;
+    for (int s = 0; s < derived.source; ++s) source_start += problem.segments[s].k_length;
+    const int64_t source_length = problem.segments[derived.source].k_length;
+    const int64_t rank = segment.k_length;
+    const int64_t panels = (rank + nr - 1) / nr;
+    const int64_t rank_padded = panels * nr;
+    float* down = scratch.get(static_cast<size_t>(rank_padded * source_length + mr * rank_padded));
+    float* tile = down + rank_padded * source_length;  // [mr, rank_padded]
+    for (int64_t panel = 0; panel < panels; ++panel) {
+      const int cols = static_cast<int>(std::min<int64_t>(nr, rank - panel * nr));
+      if (source_length > 0) pack_b_block(kernel, down + panel * nr * source_length, derived.down, panel * nr, cols, 0, source_length);
+    }
+    for (int64_t m = m0; m < m1; m += mr) {
+      bool first = true;
+      for (int64_t block = 0; block < blocks.count; ++block) {
+        const int64_t k0 = blocks.begin(block), kc = blocks.end(block) - k0;
+        const int64_t lo = std::max(k0, source_start), hi = std::min(k0 + kc, source_start + source_length);
+        if (lo >= hi) continue;
+        const float* a_panel = buffer + k0 * rows_padded + (m - m0) * kc + (lo - k0) * mr;
+        for (int64_t panel = 0; panel < panels; ++panel) {
+          kernel.gemm_micro(tile + panel * nr, rank_padded, a_panel, down + panel * nr * source_length + (lo - source_start) * nr,
+                            hi - lo, mr, nr, !first);
+        }
+        first = false;
+      }
+      if (first) std::fill(tile, tile + mr * rank_padded, 0.0f);
+      for (int64_t block = 0; block < blocks.count; ++block) {
+        const int64_t k0 = blocks.begin(block), kc = blocks.end(block) - k0;
+        const int64_t lo = std::max(k0, derived_start), hi = std::min(k0 + kc, derived_start + rank);
+        float* panel = buffer + k0 * rows_padded + (m - m0) * kc;
+        for (int64_t position = lo; position < hi; ++position) {
+          float* dst = panel + (position - k0) * mr;
+          const float* column = tile + (position - derived_start);
+          for (int r = 0; r < mr; ++r) dst[r] = derived.scale * column[r * rank_padded];
+        }
+      }
+    }
+  }
+}
+
+bool has_derived(const GemmProblem& problem) {
+  for (int s = 0; s < problem.segment_count; ++s)
+    if (problem.segments[s].derived != nullptr) return true;
+  return false;
 }
 
 }  // namespace
@@ -262,7 +321,7 @@ void gemm_batched(const GemmProblem* problems, int64_t problem_count, bool accum
   static std::atomic<uint64_t> call_counter{0};
   const uint64_t call_id = call_counter.fetch_add(1) + 1;
   parallel_for_dynamic(count, 1, flops >= 4e6 ? 2 : count + 1, [&](int64_t begin, int64_t end) {
-    static thread_local Scratch a_scratch, b_scratch;
+    static thread_local Scratch a_scratch, b_scratch, derived_scratch;
     static thread_local PackedRows packed;
     static thread_local uint64_t packed_call = 0;  // the call `packed` belongs to
     if (packed_call != call_id) {
@@ -281,6 +340,7 @@ void gemm_batched(const GemmProblem* problems, int64_t problem_count, bool accum
         float* buffer =
             a_scratch.get(static_cast<size_t>(std::max<int64_t>(1, packed.rows_padded * k_blocks(problem).total)));
         pack_rows(kernel, problem, item.m0, item.m1, buffer, packed.rows_padded);
+        if (has_derived(problem)) fill_derived_rows(kernel, problem, item.m0, item.m1, buffer, packed.rows_padded, derived_scratch);
         packed.data = buffer;
       }
       run_item(kernel, problem, packed, item, accumulate, b_packed);

@@ -18,11 +18,23 @@ struct GemmOperand {
   int64_t k_stride;
 };
 
+// An A operand the GEMM computes itself while packing: A(m, j) = scale · Σ_k S(m, k)·D(j, k), where
+// S is the A operand of the earlier segment `source` (over its whole k_length) and D is indexed
+// (j, k). The fused LoRA forward uses it for u = s·x·Aᵀ: each thread derives u for the rows of x it
+// has just packed, from those packed panels, so the rank-r down projection is neither a GEMM call
+// of its own nor a second pass over x.
+struct GemmDerivedOperand {
+  GemmOperand down;  // D
+  float scale;
+  int source;  // index of a non-derived segment before this one
+};
+
 // One term of the product: sum over k in [0, k_length) of A(m, k) · B(n, k).
 struct GemmSegment {
-  GemmOperand a;  // indexed (m, k)
+  GemmOperand a;  // indexed (m, k); unused when `derived` is set
   GemmOperand b;  // indexed (n, k)
   int64_t k_length;
+  const GemmDerivedOperand* derived = nullptr;
 };
 
 // c[m * ldc + n] = (accumulate ? c : 0) + Σ_segments Σ_k A(m, k)·B(n, k), for m < rows, n < columns.

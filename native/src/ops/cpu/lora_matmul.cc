@@ -85,10 +85,10 @@ void lora_matmul_forward(float* y, const float* x, WeightView w, const float* a,
     gemm(y, out_features, tokens, out_features, segments, 1, false);
     return;
   }
-  // y = [x | s·xAᵀ] · [W | B]ᵀ: the rank-r columns are r more steps of the base GEMM's K loop.
-  std::vector<float> u_transposed(static_cast<size_t>(tokens * rank));
-  lora_down_transposed(u_transposed.data(), x, a, tokens, in_features, rank, scale);
-  segments[1] = GemmSegment{f32_operand(u_transposed.data(), 1, tokens), f32_operand(b, rank, 1), rank};
+  // y = [x | s·xAᵀ] · [W | B]ᵀ: the rank-r columns are r more steps of the base GEMM's K loop, and
+  // u = s·xAᵀ itself is derived inside the GEMM from x's packed rows (no separate pass over x).
+  const GemmDerivedOperand down{f32_operand(a, in_features, 1), scale, 0};
+  segments[1] = GemmSegment{GemmOperand{nullptr, WeightType::F32, 0, 0}, f32_operand(b, rank, 1), rank, &down};
   gemm(y, out_features, tokens, out_features, segments, 2, false);
 }
 
