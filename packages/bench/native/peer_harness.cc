@@ -3,7 +3,8 @@
 //   lora_unfused T IN OUT R repeats   the unfused LoRA forward as PEFT runs it on BLAS: y = x·Wᵀ,
 //                               u = x·Aᵀ, y += s·u·Bᵀ (three sgemm calls)
 //   sgemv IN OUT repeats        OpenBLAS cblas_sgemv, y = W·x (decode, T = 1)
-//   bandwidth MiB repeats       read bandwidth of this machine with every hardware thread
+//   bandwidth MiB repeats       memory read bandwidth with every hardware thread (vector loads,
+//                               dynamic 1 MiB chunks, persistent threads; MiB >> last-level cache)
 //   sort_sample rows vocab top_k top_p repeats   a sort-based sampler (softmax, full sort, top-k,
 //                               top-p, draw), the way a straightforward implementation does it
 // Each prints one JSON line: {"median_ms": ..., "best_ms": ..., ...}.
@@ -11,6 +12,7 @@
 #include <sys/resource.h>
 
 #include <algorithm>
+#include <atomic>
 #include <chrono>
 #include <cmath>
 #include <cstdio>
@@ -97,29 +99,85 @@ int sgemv(int argc, char** argv) {
   return 0;
 }
 
+// Sums `count` floats with four independent vector accumulators: one 32-byte load per add, so
+// the loop is bound by memory, never by the adds (AVX2 code chosen at run time; the harness is
+// built without -m flags). Returns the sum so the reads cannot be optimised away.
+__attribute__((target("avx2"))) float sum_avx2(const float* p, size_t count) {
+  typedef float v8 __attribute__((vector_size(32)));
+  v8 a0{}, a1{}, a2{}, a3{};
+  for (size_t i = 0; i + 32 <= count; i += 32) {
+    v8 x0, x1, x2, x3;
+    std::memcpy(&x0, p + i, 32);
+    std::memcpy(&x1, p + i + 8, 32);
+    std::memcpy(&x2, p + i + 16, 32);
+    std::memcpy(&x3, p + i + 24, 32);
+    a0 += x0; a1 += x1; a2 += x2; a3 += x3;
+  }
+  const v8 total = (a0 + a1) + (a2 + a3);
+  float sum = 0;
+  for (int i = 0; i < 8; ++i) sum += total[i];
+  return sum;
+}
+
+float sum_portable(const float* p, size_t count) {
+  float acc[16] = {};
+  for (size_t i = 0; i + 16 <= count; i += 16)
+    for (int j = 0; j < 16; ++j) acc[j] += p[i + j];
+  return std::accumulate(acc, acc + 16, 0.0f);
+}
+
+// Memory read bandwidth with every hardware thread: a buffer far larger than any cache, read in
+// 1 MiB chunks that the threads take from a shared counter (as pillow's GEMV takes its row blocks),
+// so one thread descheduled by other work on a shared machine does not leave the others idle. The
+// threads start once and wait on a generation counter between repeats, so thread start-up is not
+// timed.
 int bandwidth(int argc, char** argv) {
   if (argc < 4) return 2;
   const size_t bytes = size_t(std::atoi(argv[2])) << 20;
   const int repeats = std::atoi(argv[3]);
   const unsigned threads = std::max(1u, std::thread::hardware_concurrency());
   const size_t count = bytes / sizeof(float);
-  std::vector<float> data(count, 1.0f);
-  std::vector<double> sums(threads);
-  report("bandwidth", repeats, [&] {
-    std::vector<std::thread> pool;
-    for (unsigned t = 0; t < threads; ++t) {
-      pool.emplace_back([&, t] {
-        const size_t begin = count * t / threads, end = count * (t + 1) / threads;
-        float acc[16] = {};
-        for (size_t i = begin; i + 16 <= end; i += 16)
-          for (int j = 0; j < 16; ++j) acc[j] += data[i + j];
-        sums[t] = std::accumulate(acc, acc + 16, 0.0);
-      });
+  const size_t chunk = (size_t{1} << 20) / sizeof(float);
+  const size_t chunks = count / chunk;
+  std::vector<float> data(count, 1.0f);  // written once, so every page is mapped before timing
+  const bool avx2 = __builtin_cpu_supports("avx2");
+  std::atomic<size_t> next{0};
+  std::atomic<int> generation{0}, finished{0};
+  std::atomic<bool> stop{false};
+  std::atomic<double> checksum{0};
+  auto drain = [&] {
+    double local = 0;
+    for (size_t c; (c = next.fetch_add(1)) < chunks;) {
+      const float* p = data.data() + c * chunk;
+      local += avx2 ? sum_avx2(p, chunk) : sum_portable(p, chunk);
     }
-    for (auto& thread : pool) thread.join();
-  }, ",\"bytes\":" + std::to_string(bytes));
-  if (!(sums[0] > 0)) return 1;  // keeps the reads from being optimised away
-  return 0;
+    double expected = checksum.load();
+    while (!checksum.compare_exchange_weak(expected, expected + local)) {
+    }
+  };
+  std::vector<std::thread> pool;
+  for (unsigned t = 1; t < threads; ++t) {
+    pool.emplace_back([&] {
+      int seen = 0;
+      while (true) {
+        while (generation.load() == seen && !stop.load()) std::this_thread::yield();
+        if (stop.load()) return;
+        seen = generation.load();
+        drain();
+        finished.fetch_add(1);
+      }
+    });
+  }
+  report("bandwidth", repeats, [&] {
+    next.store(0);
+    finished.store(0);
+    generation.fetch_add(1);
+    drain();
+    while (finished.load() < static_cast<int>(threads) - 1) std::this_thread::yield();
+  }, ",\"bytes\":" + std::to_string(chunks * chunk * sizeof(float)) + ",\"threads\":" + std::to_string(threads));
+  stop.store(true);
+  for (auto& thread : pool) thread.join();
+  return checksum.load() > 0 ? 0 : 1;  // keeps the reads from being optimised away
 }
 
 int sort_sample(int argc, char** argv) {

@@ -33,14 +33,33 @@ inline float8 load_weights8(const uint16_t* p) {
 inline float widen_weight(float v) { return v; }
 inline float widen_weight(uint16_t v) { return ::pillow::bf16_to_f32(v); }
 
-// ROWS rows of W against TOKENS rows of x; two k-steps per iteration hide the FMA latency.
+// ROWS rows of W against TOKENS rows of x; ROWS x TOKENS independent accumulators hide the FMA
+// latency. `next` is the first of the ROWS rows the caller streams after these (or these rows
+// again when there are none). For bf16 one cache line of each is prefetched per line consumed
+// here, so their streams are already running when the hardware prefetcher would only start to
+// train on them: bf16's rows are half as long in bytes, and without this they streamed at ~85 %
+// of the f32 rate; for f32 the same prefetches measured slightly slower, so they are left out.
 template <typename T, int ROWS, int TOKENS>
 inline void gemv_tile(float* y, int64_t ldy, const float* x, int64_t ldx, const T* w, int64_t in, int64_t o,
-                      bool accumulate) {
+                      const T* next, bool accumulate) {
+  constexpr int64_t kLine = 64 / sizeof(T);  // elements of W per cache line
   float8 acc[ROWS][TOKENS];
   for (int r = 0; r < ROWS; ++r)
     for (int t = 0; t < TOKENS; ++t) acc[r][t] = broadcast8(0.0f);
   int64_t k = 0;
+  for (; k + kLine <= in; k += kLine) {
+    if constexpr (sizeof(T) == 2) {  // f32 rows are long enough for the hardware prefetcher alone
+      for (int r = 0; r < ROWS; ++r) __builtin_prefetch(next + r * in + k, 0, 0);
+    }
+    for (int64_t j = 0; j < kLine; j += 8) {
+      float8 xv[TOKENS];
+      for (int t = 0; t < TOKENS; ++t) xv[t] = load8(x + t * ldx + k + j);
+      for (int r = 0; r < ROWS; ++r) {
+        const float8 wv = load_weights8(w + (o + r) * in + k + j);
+        for (int t = 0; t < TOKENS; ++t) acc[r][t] += wv * xv[t];
+      }
+    }
+  }
   for (; k + 8 <= in; k += 8) {
     float8 xv[TOKENS];
     for (int t = 0; t < TOKENS; ++t) xv[t] = load8(x + t * ldx + k);
@@ -64,8 +83,11 @@ inline void gemv_typed(float* y, int64_t ldy, const float* x, int64_t ldx, const
                        int64_t o_end, bool accumulate) {
   constexpr int ROWS = TOKENS == 1 ? 4 : 2;
   int64_t o = o_begin;
-  for (; o + ROWS <= o_end; o += ROWS) gemv_tile<T, ROWS, TOKENS>(y, ldy, x, ldx, w, in, o, accumulate);
-  for (; o < o_end; ++o) gemv_tile<T, 1, TOKENS>(y, ldy, x, ldx, w, in, o, accumulate);
+  for (; o + ROWS <= o_end; o += ROWS) {
+    const int64_t next = o + 2 * ROWS <= o_end ? o + ROWS : o;
+    gemv_tile<T, ROWS, TOKENS>(y, ldy, x, ldx, w, in, o, w + next * in, accumulate);
+  }
+  for (; o < o_end; ++o) gemv_tile<T, 1, TOKENS>(y, ldy, x, ldx, w, in, o, w + o * in, accumulate);
 }
 
 template <typename T>
