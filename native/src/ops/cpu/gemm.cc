@@ -4,6 +4,7 @@
 #include <atomic>
 #include <cstdlib>
 #include <memory>
+#include <thread>
 #include <vector>
 
 #include "ops/common/bf16.h"
@@ -200,73 +201,22 @@ void run_item(const KernelTable& kernel, const GemmProblem& problem, const Packe
   }
 }
 
-// Packs A's rows [m0, m1) of `problem` for every logical k block into `buffer`.
-void pack_rows(const KernelTable& kernel, const GemmProblem& problem, int64_t m0, int64_t m1, float* buffer,
-               int64_t rows_padded) {
+// Packs rows [m_begin, m_end) of A, part of the row range that starts at range_m0, for every
+// logical k block into `buffer` (the range's layout: see PackedRows). Derived segments are left
+// for fill_derived_rows.
+void pack_rows(const KernelTable& kernel, const GemmProblem& problem, int64_t range_m0, int64_t m_begin, int64_t m_end,
+               float* buffer, int64_t rows_padded) {
   const int mr = kernel.gemm_rows;
   const KBlocks blocks = k_blocks(problem);
   for (int64_t block = 0; block < blocks.count && blocks.total > 0; ++block) {
     const int64_t k0 = blocks.begin(block);
     const int64_t kc = blocks.end(block) - k0;
-    for (int64_t m = m0; m < m1; m += mr) {
-      const int rows = static_cast<int>(std::min<int64_t>(mr, m1 - m));
-      float* dst = buffer + k0 * rows_padded + (m - m0) * kc;
+    for (int64_t m = m_begin; m < m_end; m += mr) {
+      const int rows = static_cast<int>(std::min<int64_t>(mr, m_end - m));
+      float* dst = buffer + k0 * rows_padded + (m - range_m0) * kc;
       for_each_part(problem, k0, kc, [&](const GemmSegment& segment, int64_t segment_k0, int64_t length, int64_t offset) {
         if (segment.derived == nullptr) pack_a_block(kernel, dst + offset * mr, segment.a, m, rows, segment_k0, length);
       });
-    }
-  }
-}
-
-// Fills the packed k steps of every derived segment of rows [m0, m1) (see GemmDerivedOperand),
-// after pack_rows has packed the source segments: the micro-kernel runs on the source's packed
-// panels against D packed as B panels, and the scaled tile is scattered to the segment's k steps.
-void fill_derived_rows(const KernelTable& kernel, const GemmProblem& problem, int64_t m0, int64_t m1, float* buffer,
-                       int64_t rows_padded, Scratch& scratch) {
-  const int mr = kernel.gemm_rows;
-  const int nr = kernel.gemm_columns;
-  const KBlocks blocks = k_blocks(problem);
-  int64_t derived_start = 0;
-  for (int d = 0; d < problem.segment_count; derived_start += problem.segments[d].k_length, ++d) {
-    const GemmSegment& segment = problem.segments[d];
-    if (segment.derived == nullptr || segment.k_length == 0) continue;
-    const GemmDerivedOperand& derived = *segment.derived;
-    int64_t source_start = 0;
-    for (int s = 0; s < derived.source; ++s) source_start += problem.segments[s].k_length;
-    const int64_t source_length = problem.segments[derived.source].k_length;
-    const int64_t rank = segment.k_length;
-    const int64_t panels = (rank + nr - 1) / nr;
-    const int64_t rank_padded = panels * nr;
-    float* down = scratch.get(static_cast<size_t>(rank_padded * source_length + mr * rank_padded));
-    float* tile = down + rank_padded * source_length;  // [mr, rank_padded]
-    for (int64_t panel = 0; panel < panels; ++panel) {
-      const int cols = static_cast<int>(std::min<int64_t>(nr, rank - panel * nr));
-      if (source_length > 0) pack_b_block(kernel, down + panel * nr * source_length, derived.down, panel * nr, cols, 0, source_length);
-    }
-    for (int64_t m = m0; m < m1; m += mr) {
-      bool first = true;
-      for (int64_t block = 0; block < blocks.count; ++block) {
-        const int64_t k0 = blocks.begin(block), kc = blocks.end(block) - k0;
-        const int64_t lo = std::max(k0, source_start), hi = std::min(k0 + kc, source_start + source_length);
-        if (lo >= hi) continue;
-        const float* a_panel = buffer + k0 * rows_padded + (m - m0) * kc + (lo - k0) * mr;
-        for (int64_t panel = 0; panel < panels; ++panel) {
-          kernel.gemm_micro(tile + panel * nr, rank_padded, a_panel, down + panel * nr * source_length + (lo - source_start) * nr,
-                            hi - lo, mr, nr, !first);
-        }
-        first = false;
-      }
-      if (first) std::fill(tile, tile + mr * rank_padded, 0.0f);
-      for (int64_t block = 0; block < blocks.count; ++block) {
-        const int64_t k0 = blocks.begin(block), kc = blocks.end(block) - k0;
-        const int64_t lo = std::max(k0, derived_start), hi = std::min(k0 + kc, derived_start + rank);
-        float* panel = buffer + k0 * rows_padded + (m - m0) * kc;
-        for (int64_t position = lo; position < hi; ++position) {
-          float* dst = panel + (position - k0) * mr;
-          const float* column = tile + (position - derived_start);
-          for (int r = 0; r < mr; ++r) dst[r] = derived.scale * column[r * rank_padded];
-        }
-      }
     }
   }
 }
@@ -277,6 +227,106 @@ bool has_derived(const GemmProblem& problem) {
   return false;
 }
 
+int64_t segment_start(const GemmProblem& problem, int segment) {
+  int64_t start = 0;
+  for (int s = 0; s < segment; ++s) start += problem.segments[s].k_length;
+  return start;
+}
+
+// D of every derived segment of `problem`, packed as B panels over its source's whole k, one
+// segment after another, followed by room for one [MR, rank] tile. Packed once per thread and call.
+const float* pack_derived_downs(const KernelTable& kernel, const GemmProblem& problem, Scratch& scratch) {
+  const int mr = kernel.gemm_rows;
+  const int nr = kernel.gemm_columns;
+  int64_t size = 0, tile = 0;
+  for (int d = 0; d < problem.segment_count; ++d) {
+    const GemmSegment& segment = problem.segments[d];
+    if (segment.derived == nullptr) continue;
+    const int64_t rank_padded = (segment.k_length + nr - 1) / nr * nr;
+    size += rank_padded * problem.segments[segment.derived->source].k_length;
+    tile = std::max(tile, mr * rank_padded);
+  }
+  float* data = scratch.get(static_cast<size_t>(std::max<int64_t>(1, size + tile)));
+  float* out = data;
+  for (int d = 0; d < problem.segment_count; ++d) {
+    const GemmSegment& segment = problem.segments[d];
+    if (segment.derived == nullptr) continue;
+    const int64_t rank = segment.k_length;
+    const int64_t source_length = problem.segments[segment.derived->source].k_length;
+    for (int64_t panel = 0; panel * nr < rank; ++panel) {
+      const int cols = static_cast<int>(std::min<int64_t>(nr, rank - panel * nr));
+      if (source_length > 0) pack_b_block(kernel, out + panel * nr * source_length, segment.derived->down, panel * nr, cols, 0, source_length);
+    }
+    out += (rank + nr - 1) / nr * nr * source_length;
+  }
+  return data;
+}
+
+// Fills the packed k steps of every derived segment (see GemmDerivedOperand) for rows
+// [m_begin, m_end) of the range at range_m0, after pack_rows packed their sources: the
+// micro-kernel runs on the source's packed panels against D (from pack_derived_downs), and the
+// scaled tile is scattered to the segment's k steps.
+void fill_derived_rows(const KernelTable& kernel, const GemmProblem& problem, int64_t range_m0, int64_t m_begin,
+                       int64_t m_end, float* buffer, int64_t rows_padded, const float* downs) {
+  const int mr = kernel.gemm_rows;
+  const int nr = kernel.gemm_columns;
+  const KBlocks blocks = k_blocks(problem);
+  int64_t downs_size = 0;
+  for (int d = 0; d < problem.segment_count; ++d) {
+    const GemmSegment& segment = problem.segments[d];
+    if (segment.derived != nullptr)
+      downs_size += (segment.k_length + nr - 1) / nr * nr * problem.segments[segment.derived->source].k_length;
+  }
+  float* tile = const_cast<float*>(downs) + downs_size;  // the [MR, rank_padded] room after the panels
+  const float* down = downs;
+  for (int d = 0; d < problem.segment_count; ++d) {
+    const GemmSegment& segment = problem.segments[d];
+    if (segment.derived == nullptr) continue;
+    const GemmDerivedOperand& derived = *segment.derived;
+    const int64_t derived_start = segment_start(problem, d);
+    const int64_t source_start = segment_start(problem, derived.source);
+    const int64_t source_length = problem.segments[derived.source].k_length;
+    const int64_t rank = segment.k_length;
+    const int64_t panels = (rank + nr - 1) / nr;
+    const int64_t rank_padded = panels * nr;
+    for (int64_t m = m_begin; m < m_end; m += mr) {
+      bool first = true;
+      for (int64_t block = 0; block < blocks.count; ++block) {
+        const int64_t k0 = blocks.begin(block), kc = blocks.end(block) - k0;
+        const int64_t lo = std::max(k0, source_start), hi = std::min(k0 + kc, source_start + source_length);
+        if (lo >= hi) continue;
+        const float* a_panel = buffer + k0 * rows_padded + (m - range_m0) * kc + (lo - k0) * mr;
+        for (int64_t panel = 0; panel < panels; ++panel) {
+          kernel.gemm_micro(tile + panel * nr, rank_padded, a_panel, down + panel * nr * source_length + (lo - source_start) * nr,
+                            hi - lo, mr, nr, !first);
+        }
+        first = false;
+      }
+      if (first) std::fill(tile, tile + mr * rank_padded, 0.0f);
+      for (int64_t block = 0; block < blocks.count; ++block) {
+        const int64_t k0 = blocks.begin(block), kc = blocks.end(block) - k0;
+        const int64_t lo = std::max(k0, derived_start), hi = std::min(k0 + kc, derived_start + rank);
+        float* panel = buffer + k0 * rows_padded + (m - range_m0) * kc;
+        for (int64_t position = lo; position < hi; ++position) {
+          float* dst = panel + (position - k0) * mr;
+          const float* column = tile + (position - derived_start);
+          for (int r = 0; r < mr; ++r) dst[r] = derived.scale * column[r * rank_padded];
+        }
+      }
+    }
+    down += rank_padded * source_length;
+  }
+}
+
+// A row range of one problem whose packed rows all threads share: each MR-row panel is packed
+// (and its derived columns filled) by whichever thread claims it first, so two threads split the
+// packing of A instead of each packing all of it (that duplicate was ~3 % of a 2-thread GEMM).
+struct SharedRows {
+  int64_t problem, m0, m1, rows_padded;
+  float* data;
+  std::atomic<uint8_t>* states;  // per panel: 0 unpacked, 1 being packed, 2 ready
+};
+
 }  // namespace
 
 void gemm_batched(const GemmProblem* problems, int64_t problem_count, bool accumulate) {
@@ -286,15 +336,16 @@ void gemm_batched(const GemmProblem* problems, int64_t problem_count, bool accum
   const int64_t block_rows = kBlockRowsTiles * mr;
   const int64_t chunk_columns = kChunkColumnTiles * nr;
   const int64_t threads = thread_count();
-  // Each thread packs the rows of A it works on itself (A is the small operand: packing it twice
-  // across threads costs less than a barrier between a packing phase and a compute phase, which
-  // matters on a loaded machine). A row range holds at most 16 MiB of packed A.
+  // A row range holds at most 16 MiB of packed A.
   const int64_t budget = int64_t{1} << 22;
 
   // Work: column chunks, each streaming its slice of B once; when a problem has too few chunks to
   // feed every thread, its rows are split as well (B's slice is then packed once per split).
   // Items are ordered row range first, so a thread's contiguous share reuses its packed rows.
   std::vector<WorkItem> items;
+  std::vector<int64_t> item_range;  // index into `ranges`
+  std::vector<SharedRows> ranges;
+  int64_t packed_floats = 0;
   double flops = 0;
   for (int64_t p = 0; p < problem_count; ++p) {
     const GemmProblem& problem = problems[p];
@@ -308,19 +359,49 @@ void gemm_batched(const GemmProblem* problems, int64_t problem_count, bool accum
         (row_blocks + max_blocks_per_range - 1) / max_blocks_per_range,
         std::min(row_blocks, std::max<int64_t>(1, (2 * threads + column_chunks - 1) / column_chunks)));
     for (int64_t split = 0; split < row_splits; ++split) {
+      SharedRows range{p, std::min(problem.rows, (row_blocks * split / row_splits) * block_rows),
+                       std::min(problem.rows, (row_blocks * (split + 1) / row_splits) * block_rows), 0, nullptr, nullptr};
+      if (range.m0 >= range.m1) continue;
+      range.rows_padded = (range.m1 - range.m0 + mr - 1) / mr * mr;
+      packed_floats += std::max<int64_t>(1, range.rows_padded * total_k);
+      ranges.push_back(range);
       for (int64_t chunk = 0; chunk < column_chunks; ++chunk) {
         WorkItem item;
         item.problem = p;
         item.n0 = chunk * chunk_columns;
         item.n1 = std::min(problem.columns, item.n0 + chunk_columns);
-        item.m0 = std::min(problem.rows, (row_blocks * split / row_splits) * block_rows);
-        item.m1 = std::min(problem.rows, (row_blocks * (split + 1) / row_splits) * block_rows);
-        if (item.m0 < item.m1) items.push_back(item);
+        item.m0 = range.m0;
+        item.m1 = range.m1;
+        items.push_back(item);
+        item_range.push_back(static_cast<int64_t>(ranges.size()) - 1);
       }
     }
   }
   if (items.empty()) return;
   const int64_t count = static_cast<int64_t>(items.size());
+
+  // Packed rows are shared by all threads when they take no more memory than the threads' own
+  // scratches would (the buffer belongs to the calling thread, so concurrent calls from different
+  // threads never share one); larger products fall back to each thread packing the row range it
+  // works on itself.
+  const bool shared = packed_floats <= budget * std::max<int64_t>(threads, 1);
+  std::unique_ptr<std::atomic<uint8_t>[]> states;
+  if (shared) {
+    static thread_local Scratch shared_scratch;
+    float* buffer = shared_scratch.get(static_cast<size_t>(packed_floats));
+    int64_t panels = 0;
+    for (const SharedRows& range : ranges) panels += range.rows_padded / mr;
+    states.reset(new std::atomic<uint8_t>[static_cast<size_t>(std::max<int64_t>(1, panels))]);
+    for (int64_t i = 0; i < panels; ++i) states[i].store(0, std::memory_order_relaxed);
+    int64_t offset = 0, state = 0;
+    for (SharedRows& range : ranges) {
+      range.data = buffer + offset;
+      range.states = states.get() + state;
+      offset += std::max<int64_t>(1, range.rows_padded * k_blocks(problems[range.problem]).total);
+      state += range.rows_padded / mr;
+    }
+  }
+
   // Items are taken one at a time from a shared counter (a loaded machine deschedules threads;
   // static halves would wait for the slowest). Small products are not worth waking the pool
   // for (~10 µs); 4 MFLOP take ~60 µs on one core.
@@ -331,23 +412,53 @@ void gemm_batched(const GemmProblem* problems, int64_t problem_count, bool accum
     static thread_local Scratch a_scratch, b_scratch, derived_scratch;
     static thread_local PackedRows packed;
     static thread_local uint64_t packed_call = 0;  // the call `packed` belongs to
+    static thread_local uint64_t downs_call = 0;   // the call and problem `downs` belong to
+    static thread_local int64_t downs_problem = -1;
+    static thread_local const float* downs = nullptr;
     if (packed_call != call_id) {
       packed = PackedRows{};
       packed_call = call_id;
     }
+    auto downs_for = [&](int64_t p) {
+      if (downs_call != call_id || downs_problem != p) {
+        downs = pack_derived_downs(kernel, problems[p], derived_scratch);
+        downs_call = call_id;
+        downs_problem = p;
+      }
+      return downs;
+    };
     float* b_packed = b_scratch.get(static_cast<size_t>(2 * kBlockK * chunk_columns));
     for (int64_t i = begin; i < end; ++i) {
       const WorkItem& item = items[i];
       const GemmProblem& problem = problems[item.problem];
-      if (packed.problem != item.problem || packed.m0 != item.m0 || packed.m1 != item.m1) {
+      const bool derived = has_derived(problem);
+      if (shared) {
+        const SharedRows& range = ranges[item_range[i]];
+        const int64_t panels = range.rows_padded / mr;
+        for (int64_t panel = 0; panel < panels; ++panel) {
+          if (range.states[panel].load(std::memory_order_relaxed) != 0) continue;
+          uint8_t expected = 0;
+          if (!range.states[panel].compare_exchange_strong(expected, 1, std::memory_order_acq_rel)) continue;
+          const int64_t m_begin = range.m0 + panel * mr, m_end = std::min(range.m1, m_begin + mr);
+          pack_rows(kernel, problem, range.m0, m_begin, m_end, range.data, range.rows_padded);
+          if (derived)
+            fill_derived_rows(kernel, problem, range.m0, m_begin, m_end, range.data, range.rows_padded, downs_for(item.problem));
+          range.states[panel].store(2, std::memory_order_release);
+        }
+        for (int64_t panel = 0; panel < panels; ++panel) {
+          while (range.states[panel].load(std::memory_order_acquire) != 2) std::this_thread::yield();
+        }
+        packed = PackedRows{item.problem, range.m0, range.m1, range.rows_padded, range.data};
+      } else if (packed.problem != item.problem || packed.m0 != item.m0 || packed.m1 != item.m1) {
         packed.problem = item.problem;
         packed.m0 = item.m0;
         packed.m1 = item.m1;
         packed.rows_padded = (item.m1 - item.m0 + mr - 1) / mr * mr;
         float* buffer =
             a_scratch.get(static_cast<size_t>(std::max<int64_t>(1, packed.rows_padded * k_blocks(problem).total)));
-        pack_rows(kernel, problem, item.m0, item.m1, buffer, packed.rows_padded);
-        if (has_derived(problem)) fill_derived_rows(kernel, problem, item.m0, item.m1, buffer, packed.rows_padded, derived_scratch);
+        pack_rows(kernel, problem, item.m0, item.m0, item.m1, buffer, packed.rows_padded);
+        if (derived)
+          fill_derived_rows(kernel, problem, item.m0, item.m0, item.m1, buffer, packed.rows_padded, downs_for(item.problem));
         packed.data = buffer;
       }
       run_item(kernel, problem, packed, item, accumulate, b_packed);
