@@ -435,14 +435,16 @@ void gemm_batched(const GemmProblem* problems, int64_t problem_count, bool accum
       if (shared) {
         const SharedRows& range = ranges[item_range[i]];
         const int64_t panels = range.rows_padded / mr;
+        // Anything that can throw (the scratch allocation) happens before a panel is claimed: a
+        // claimed panel never left unpacked is what keeps the other threads' waits finite.
+        const float* item_downs = derived ? downs_for(item.problem) : nullptr;
         for (int64_t panel = 0; panel < panels; ++panel) {
           if (range.states[panel].load(std::memory_order_relaxed) != 0) continue;
           uint8_t expected = 0;
           if (!range.states[panel].compare_exchange_strong(expected, 1, std::memory_order_acq_rel)) continue;
           const int64_t m_begin = range.m0 + panel * mr, m_end = std::min(range.m1, m_begin + mr);
           pack_rows(kernel, problem, range.m0, m_begin, m_end, range.data, range.rows_padded);
-          if (derived)
-            fill_derived_rows(kernel, problem, range.m0, m_begin, m_end, range.data, range.rows_padded, downs_for(item.problem));
+          if (derived) fill_derived_rows(kernel, problem, range.m0, m_begin, m_end, range.data, range.rows_padded, item_downs);
           range.states[panel].store(2, std::memory_order_release);
         }
         for (int64_t panel = 0; panel < panels; ++panel) {
