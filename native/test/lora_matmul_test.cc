@@ -126,10 +126,18 @@ TEST(lora_forward_and_backward_match_reference_on_odd_shapes) {
 }
 
 TEST(lora_large_rank_and_block_crossing_shapes) {
-  // K, M and N cross the 256-wide K block, the row blocks and the column chunks. Sums of ~600
+  // M and N cross the row blocks and the column chunks, on several threads. Sums of ~600
   // unit-size products carry ~1e-5 of f32 rounding, so the bound is the 1e-4 relative.
   check_lora_case({64, 300, 300, 256, WeightType::F32, 0.125f}, 7, 1e-4);
   check_lora_case({70, 513, 130, 64, WeightType::BF16, 2.0f}, 9, 1e-4);
+}
+
+TEST(lora_k_blocks_shared_packing_and_derived_columns_crossing_a_block) {
+  // K = 2100 + 20 is two K blocks of 1060 (the boundary inside x), on several threads, with the
+  // last items cut by rows; then K = 1000 + 1100, whose block boundary (1050) falls inside the
+  // LoRA columns that the GEMM derives from x's packed panels. Bound: ~2000-term f32 sums.
+  check_lora_case({100, 2100, 200, 20, WeightType::F32, 0.5f}, 11, 2e-4);
+  check_lora_case({20, 1000, 64, 1100, WeightType::BF16, 0.25f}, 13, 2e-4);
 }
 
 TEST(lora_without_adapter_is_the_base_product) {

@@ -378,7 +378,6 @@ void gemm_batched(const GemmProblem* problems, int64_t problem_count, bool accum
     }
   }
   if (items.empty()) return;
-  const int64_t count = static_cast<int64_t>(items.size());
 
   // Packed rows are shared by all threads when they take no more memory than the threads' own
   // scratches would (the buffer belongs to the calling thread, so concurrent calls from different
@@ -401,6 +400,38 @@ void gemm_batched(const GemmProblem* problems, int64_t problem_count, bool accum
       state += range.rows_padded / mr;
     }
   }
+
+  // The last few items are cut by rows as well, so the job ends on short items: with 64-column
+  // chunks of a 512-row product an item is ~1/32 of the work, and a thread finishing its last one
+  // alone cost up to that much wall time. The pieces read the range's shared packed rows.
+  if (shared && threads > 1) {
+    const int64_t last_range = item_range.back();
+    int64_t tail = 0;
+    while (tail < threads && tail < static_cast<int64_t>(items.size()) &&
+           item_range[items.size() - 1 - static_cast<size_t>(tail)] == last_range)
+      ++tail;
+    const SharedRows& range = ranges[last_range];
+    const int64_t panels = range.rows_padded / mr;
+    if (panels >= 2 * threads) {
+      std::vector<WorkItem> pieces;
+      for (int64_t t = 0; t < tail; ++t) {
+        const WorkItem whole = items[items.size() - static_cast<size_t>(tail - t)];
+        for (int64_t part = 0; part < threads; ++part) {
+          WorkItem piece = whole;
+          piece.m0 = range.m0 + panels * part / threads * mr;
+          piece.m1 = std::min(range.m1, range.m0 + panels * (part + 1) / threads * mr);
+          pieces.push_back(piece);
+        }
+      }
+      items.resize(items.size() - static_cast<size_t>(tail));
+      item_range.resize(items.size());
+      for (const WorkItem& piece : pieces) {
+        items.push_back(piece);
+        item_range.push_back(last_range);
+      }
+    }
+  }
+  const int64_t count = static_cast<int64_t>(items.size());
 
   // Items are taken one at a time from a shared counter (a loaded machine deschedules threads;
   // static halves would wait for the slowest). Small products are not worth waking the pool
