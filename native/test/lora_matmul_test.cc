@@ -273,23 +273,26 @@ TEST(gemv_kernel_of_every_runnable_isa_matches_reference) {
   std::vector<const KernelTable*> tables = {&portable::kernel_table()};
   if (selected_isa() >= CpuIsa::Avx2) tables.push_back(&avx2::kernel_table());
   if (selected_isa() >= CpuIsa::Avx512) tables.push_back(&avx512::kernel_table());
-  const int64_t in = 37, out = 11;
-  auto x = random_vector(4 * in, 31);
-  auto w = random_vector(out * in, 32);
-  auto w_bf16 = to_bf16(w);
-  for (const KernelTable* table : tables) {
-    for (int tokens = 1; tokens <= 4; ++tokens) {
-      for (int type = 0; type < 2; ++type) {
-        auto we = effective_weight(w, type == 0 ? WeightType::F32 : WeightType::BF16);
-        std::vector<float> y(tokens * out, 2.0f);
-        const void* data = type == 0 ? static_cast<const void*>(w.data()) : w_bf16.data();
-        table->gemv(y.data(), out, x.data(), in, data, type, in, 1, out, tokens, true);  // rows 1.. accumulate
-        for (int t = 0; t < tokens; ++t) {
-          CHECK(y[t * out] == 2.0f);  // row 0 untouched
-          for (int64_t o = 1; o < out; ++o) {
-            double acc = 0;
-            for (int64_t k = 0; k < in; ++k) acc += double(x[t * in + k]) * we[o * in + k];
-            CHECK_NEAR(y[t * out + o], 2.0 + acc, 1e-5);
+  // in = 37, 53, 64: the bf16 one-token kernel's 2-block step, its 1-block step, and its scalar tail.
+  for (const int64_t in : {int64_t{37}, int64_t{53}, int64_t{64}}) {
+    const int64_t out = 11;
+    auto x = random_vector(4 * in, 31);
+    auto w = random_vector(out * in, 32);
+    auto w_bf16 = to_bf16(w);
+    for (const KernelTable* table : tables) {
+      for (int tokens = 1; tokens <= 4; ++tokens) {
+        for (int type = 0; type < 2; ++type) {
+          auto we = effective_weight(w, type == 0 ? WeightType::F32 : WeightType::BF16);
+          std::vector<float> y(tokens * out, 2.0f);
+          const void* data = type == 0 ? static_cast<const void*>(w.data()) : w_bf16.data();
+          table->gemv(y.data(), out, x.data(), in, data, type, in, 1, out, tokens, true);  // rows 1.. accumulate
+          for (int t = 0; t < tokens; ++t) {
+            CHECK(y[t * out] == 2.0f);  // row 0 untouched
+            for (int64_t o = 1; o < out; ++o) {
+              double acc = 0;
+              for (int64_t k = 0; k < in; ++k) acc += double(x[t * in + k]) * we[o * in + k];
+              CHECK_NEAR(y[t * out + o], 2.0 + acc, 1e-5);
+            }
           }
         }
       }

@@ -1,100 +1,286 @@
-// `pnpm bench core`: the native model runtime (@pillow/core) against plain PyTorch 1.13 (same
-// LLaMA + LoRA math, torch.optim.AdamW) in the same run. Models are random-weight HF folders
-// written by createTinyModel: the demo's tiny model, and (BENCH_CORE_LARGE=1) the issue's 134M
-// reference (hidden 768, 12 layers, 12 heads, intermediate 2048, vocab 32000).
+// `pnpm bench core`: the native model runtime (@pillow/core) against its peers in the same run:
+// plain PyTorch 1.13 for LoRA training (same LLaMA + LoRA math, torch.optim.AdamW), and llama.cpp
+// (node-llama-cpp's prebuilt CPU binary, on the same weights exported as GGUF) for prefill and
+// decode. Models are random-weight HF folders written by createTinyModel: the demo's tiny model,
+// and (BENCH_CORE_LARGE=1) the issue's 134M reference (hidden 768, 12 layers, 12 heads,
+// intermediate 2048, vocab 32000). The machine is shared, so every peer is measured interleaved
+// with pillow, repeated (BENCH_CORE_ROUNDS, default 3), and medians are reported with the load.
 import { spawnSync } from "node:child_process";
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
-import { createTinyModel, loadModel } from "@pillow/core";
+import { createTinyModel, exportModelToGguf, loadModel, type Model } from "@pillow/core";
+import { type LlamaCppRunner, llamaCppDecode, llamaCppLogits, llamaCppPrefill, openLlamaCppModel } from "./llama-cpp-peer.js";
+import { buildHarness, peer } from "./peer-harness.js";
 
-type Shape = { name: string; hidden: number; intermediate: number; layers: number; heads: number; vocab: number; seq: number; batch: number; rank: number };
+type Shape = {
+  name: string;
+  hidden: number;
+  intermediate: number;
+  layers: number;
+  heads: number;
+  vocab: number;
+  seq: number;
+  batch: number;
+  rank: number;
+  /** A separate output layer (lm_head) instead of the embedding matrix reused. */
+  untied?: boolean;
+};
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const torchScript = path.resolve(here, "..", "tools", "torch_lora_train.py");
 const python = process.env.PILLOW_PYTHON ?? (fs.existsSync("/usr/bin/python3") ? "/usr/bin/python3" : "python3");
 const threads = Number(process.env.BENCH_THREADS ?? 2);
+const rounds = Number(process.env.BENCH_CORE_ROUNDS ?? 3);
+/** The machine's f32 peak as stated in the issue (2 cores × AVX2 FMA); model FLOP/s are reported against it. */
+const PEAK_GFLOPS = Number(process.env.BENCH_PEAK_GFLOPS ?? 294);
 const ALL = ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"] as const;
+const DECODE_TOKENS = 32;
+const DECODE_PROMPT = 16;
 
+/** Weights of the model (tied embeddings counted once: the output layer reuses them). */
 function parameterCount(s: Shape): number {
-  return s.layers * (4 * s.hidden * s.hidden + 3 * s.hidden * s.intermediate + 2 * s.hidden) + s.vocab * s.hidden + s.hidden;
+  return s.layers * (4 * s.hidden * s.hidden + 3 * s.hidden * s.intermediate + 2 * s.hidden) + (s.untied ? 2 : 1) * s.vocab * s.hidden + s.hidden;
 }
 
-async function measure(shape: Shape, steps: number) {
+/** Weights read per decoded token: everything but the embedding table (one row of it is read). */
+function decodeWeightCount(s: Shape): number {
+  return parameterCount(s) - (s.untied ? s.vocab * s.hidden : 0);
+}
+
+const median = (values: number[]): number => {
+  const sorted = [...values].sort((a, b) => a - b);
+  const middle = Math.floor(sorted.length / 2);
+  return sorted.length % 2 ? sorted[middle] : (sorted[middle - 1] + sorted[middle]) / 2;
+};
+const load = () => os.loadavg()[0].toFixed(1);
+const promptOf = (shape: Shape, length: number) => Int32Array.from({ length }, (_, i) => 3 + ((i * 7919) % Math.min(256, shape.vocab - 3)));
+
+function writeModel(dir: string, shape: Shape): void {
+  createTinyModel(dir, {
+    hiddenSize: shape.hidden,
+    intermediateSize: shape.intermediate,
+    numLayers: shape.layers,
+    numHeads: shape.heads,
+    vocabSize: shape.vocab,
+    maxPositionEmbeddings: Math.max(512, shape.seq + DECODE_PROMPT + DECODE_TOKENS),
+    tieWordEmbeddings: !shape.untied,
+  });
+}
+
+/** LoRA or full training tokens/s: lossAndGrad + AdamW per step, after one warm-up step. */
+async function pillowTrainRate(model: Model, shape: Shape, mode: "lora" | "full", steps: number): Promise<number> {
+  const tokens = new Int32Array(shape.batch * shape.seq).map((_, i) => (i * 7919) % shape.vocab);
+  model.setActiveAdapter(mode === "lora" ? "bench" : null);
+  const step = async (index: number) => {
+    await model.native.lossAndGrad(tokens, tokens, { batch: shape.batch, mode, gradScale: 1 / tokens.length });
+    await model.native.adamwStep(mode, { learningRate: 1e-5, step: index + 1 });
+  };
+  await step(0);
+  const started = performance.now();
+  for (let i = 1; i <= steps; i++) await step(i);
+  model.setActiveAdapter(null);
+  return (shape.batch * shape.seq * steps) / ((performance.now() - started) / 1000);
+}
+
+function torchTrainRate(shape: Shape, steps: number): number {
+  const run = spawnSync(
+    python,
+    [torchScript, ...[shape.hidden, shape.intermediate, shape.layers, shape.heads, shape.vocab, shape.seq, shape.batch, shape.rank, steps, threads].map(String)],
+    { encoding: "utf8" },
+  );
+  if (run.status !== 0) {
+    console.warn(`PyTorch peer failed (${python}): ${run.stderr.trim().split("\n").pop()}`);
+    return Number.NaN;
+  }
+  return JSON.parse(run.stdout.trim().split("\n").pop() as string).train_tokens_per_second as number;
+}
+
+/** Prefill tokens/s: the whole prompt through the model into an empty KV cache, last logits only. */
+async function pillowPrefill(model: Model, prompt: Int32Array): Promise<number> {
+  const started = performance.now();
+  await model.native.forward(prompt, { useCache: true, startPosition: 0, lastOnly: true });
+  return prompt.length / ((performance.now() - started) / 1000);
+}
+
+/** Greedy decode tokens/s: one token per step through the model, its output layer and an argmax. */
+async function pillowDecode(model: Model, prompt: Int32Array, count: number): Promise<number> {
+  let logits = await model.native.forward(prompt, { useCache: true, startPosition: 0, lastOnly: true });
+  const started = performance.now();
+  for (let i = 0; i < count; i++) {
+    let best = 0;
+    for (let v = 1; v < logits.length; v++) if (logits[v] > logits[best]) best = v;
+    logits = await model.native.forward(Int32Array.of(best), { useCache: true, startPosition: prompt.length + i, lastOnly: true });
+  }
+  return count / ((performance.now() - started) / 1000);
+}
+
+/** max |a - b| / max |b| over the logits. */
+function relativeError(actual: Float32Array, expected: Float32Array): number {
+  let error = 0;
+  let scale = 0;
+  for (let i = 0; i < expected.length; i++) {
+    error = Math.max(error, Math.abs(actual[i] - expected[i]));
+    scale = Math.max(scale, Math.abs(expected[i]));
+  }
+  return error / scale;
+}
+
+/** The demo model (and any shape without the llama.cpp comparison): pillow vs PyTorch training. */
+async function trainingTable(shape: Shape, steps: number): Promise<Record<string, string>> {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), `pillow-bench-${shape.name}-`));
   try {
-    createTinyModel(dir, {
-      hiddenSize: shape.hidden,
-      intermediateSize: shape.intermediate,
-      numLayers: shape.layers,
-      numHeads: shape.heads,
-      vocabSize: shape.vocab,
-      maxPositionEmbeddings: Math.max(512, shape.seq),
-      tokenizer: false,
-    });
+    writeModel(dir, shape);
     const model = await loadModel(dir, { threads });
     model.addAdapter("bench", { r: shape.rank, alpha: 2 * shape.rank, targetModules: [...ALL] });
-    const tokens = new Int32Array(shape.batch * shape.seq).map((_, i) => (i * 7919) % shape.vocab);
-    const labels = Int32Array.from(tokens);
-    const trainRate = async (mode: "lora" | "full") => {
-      model.setActiveAdapter(mode === "lora" ? "bench" : null);
-      const step = async (index: number) => {
-        await model.native.lossAndGrad(tokens, labels, { batch: shape.batch, mode, gradScale: 1 / tokens.length });
-        await model.native.adamwStep(mode, { learningRate: 1e-5, step: index + 1 });
-      };
-      await step(0);
-      const started = performance.now();
-      for (let i = 1; i <= steps; i++) await step(i);
-      return (shape.batch * shape.seq * steps) / ((performance.now() - started) / 1000);
-    };
-    const lora = await trainRate("lora");
-    const full = await trainRate("full");
-    model.setActiveAdapter(null);
-    const prompt = tokens.subarray(0, shape.seq);
-    await model.native.forward(prompt, { lastOnly: true });
-    let started = performance.now();
-    for (let i = 0; i < steps; i++) await model.native.forward(prompt, { lastOnly: true });
-    const prefill = (shape.seq * steps) / ((performance.now() - started) / 1000);
-    const decodeTokens = 32;
-    await model.native.forward(prompt.subarray(0, 16), { useCache: true, startPosition: 0, lastOnly: true });
-    started = performance.now();
-    for (let i = 0; i < decodeTokens; i++) {
-      await model.native.forward(Int32Array.of(i % shape.vocab), { useCache: true, startPosition: 16 + i, lastOnly: true });
+    const lora: number[] = [];
+    const torch: number[] = [];
+    for (let round = 0; round < rounds; round++) {
+      lora.push(await pillowTrainRate(model, shape, "lora", steps));
+      torch.push(torchTrainRate(shape, steps));
     }
-    const decode = decodeTokens / ((performance.now() - started) / 1000);
-    const torchRun = spawnSync(
-      python,
-      [torchScript, ...[shape.hidden, shape.intermediate, shape.layers, shape.heads, shape.vocab, shape.seq, shape.batch, shape.rank, steps, threads].map(String)],
-      { encoding: "utf8" },
-    );
-    const torch = torchRun.status === 0 ? (JSON.parse(torchRun.stdout.trim().split("\n").pop() as string).train_tokens_per_second as number) : Number.NaN;
-    return { lora, full, prefill, decode, torch };
+    const full = await pillowTrainRate(model, shape, "full", steps);
+    const prefill = await pillowPrefill(model, promptOf(shape, shape.seq));
+    const decode = await pillowDecode(model, promptOf(shape, DECODE_PROMPT), DECODE_TOKENS);
+    return {
+      model: `${shape.name} (${(parameterCount(shape) / 1e6).toFixed(1)}M)`,
+      "lora train tok/s": median(lora).toFixed(0),
+      "torch lora tok/s": median(torch).toFixed(0),
+      "vs torch": `${(median(lora) / median(torch)).toFixed(2)}x`,
+      "full train tok/s": full.toFixed(0),
+      [`prefill ${shape.seq} tok/s`]: prefill.toFixed(0),
+      "decode tok/s": decode.toFixed(1),
+    };
   } finally {
     fs.rmSync(dir, { recursive: true, force: true });
   }
 }
 
-export async function runCoreBench(): Promise<void> {
-  const shapes: Shape[] = [{ name: "demo-3M", hidden: 256, intermediate: 688, layers: 4, heads: 8, vocab: 259, seq: 256, batch: 8, rank: 8 }];
-  if (process.env.BENCH_CORE_LARGE === "1") {
-    shapes.push({ name: "ref-134M", hidden: 768, intermediate: 2048, layers: 12, heads: 12, vocab: 32000, seq: 256, batch: 1, rank: 16 });
-  }
-  console.log(`core: ${threads} threads, load average ${os.loadavg()[0].toFixed(1)} (timings on a shared machine are noisy)`);
-  const rows = [];
-  for (const shape of shapes) {
-    const r = await measure(shape, shape.name === "ref-134M" ? 2 : 4);
-    const flops = 4 * parameterCount(shape) * r.lora;
-    rows.push({
-      model: `${shape.name} (${(parameterCount(shape) / 1e6).toFixed(1)}M)`,
-      "lora train tok/s": r.lora.toFixed(0),
-      "torch lora tok/s": r.torch.toFixed(0),
-      "vs torch": `${(r.lora / r.torch).toFixed(2)}x`,
-      "lora GFLOP/s (4·params)": (flops / 1e9).toFixed(1),
-      "full train tok/s": r.full.toFixed(0),
-      [`prefill ${shape.seq} tok/s`]: r.prefill.toFixed(0),
-      "decode tok/s": r.decode.toFixed(1),
+type Engine = { label: string; bytesPerWeight: number; prefill: (p: Int32Array) => Promise<number>; decode: (p: Int32Array) => Promise<number> };
+
+/** The 134M reference: pillow vs llama.cpp (prefill, decode), and pillow vs PyTorch (LoRA training). */
+async function referenceComparison(shape: Shape): Promise<void> {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), `pillow-bench-${shape.name}-`));
+  const runners: LlamaCppRunner[] = [];
+  try {
+    const hf = path.join(dir, "hf");
+    writeModel(hf, shape);
+    exportModelToGguf(hf, path.join(dir, "f32.gguf"), { dtype: "f32" });
+    exportModelToGguf(hf, path.join(dir, "f16.gguf"), { dtype: "f16" });
+    const pillowF32 = await loadModel(hf, { threads });
+    const pillowBf16 = await loadModel(hf, { threads, dtype: "bf16" });
+    const contextSize = 512;
+    const llamaF32 = await openLlamaCppModel(path.join(dir, "f32.gguf"), { threads, contextSize, batchSize: shape.seq });
+    const llamaF16 = await openLlamaCppModel(path.join(dir, "f16.gguf"), { threads, contextSize, batchSize: shape.seq });
+    runners.push(llamaF32, llamaF16);
+
+    // Same weights, same tokens: llama.cpp's logits (as it ships: F16 KV cache) against pillow f32's.
+    const check = promptOf(shape, 32);
+    const reference = await pillowF32.native.forward(check, {});
+    const bf16Logits = await pillowBf16.native.forward(check, {});
+    console.log(
+      `logits cross-check on 32 tokens, max |Δ| / max |logit| vs pillow f32: llama.cpp f32 ${relativeError(await llamaCppLogits(llamaF32, check, shape.vocab), reference).toExponential(1)}, ` +
+        `llama.cpp f16 ${relativeError(await llamaCppLogits(llamaF16, check, shape.vocab), reference).toExponential(1)}, pillow bf16 ${relativeError(bf16Logits, reference).toExponential(1)}`,
+    );
+
+    const pillowEngine = (label: string, model: Model, bytesPerWeight: number): Engine => ({
+      label,
+      bytesPerWeight,
+      prefill: (p) => pillowPrefill(model, p),
+      decode: (p) => pillowDecode(model, p, DECODE_TOKENS),
     });
+    const llamaEngine = (label: string, runner: LlamaCppRunner, bytesPerWeight: number): Engine => ({
+      label,
+      bytesPerWeight,
+      prefill: (p) => llamaCppPrefill(runner, p),
+      decode: (p) => llamaCppDecode(runner, p, DECODE_TOKENS),
+    });
+    const engines = [
+      pillowEngine("pillow f32", pillowF32, 4),
+      llamaEngine("llama.cpp f32", llamaF32, 4),
+      pillowEngine("pillow bf16", pillowBf16, 2),
+      llamaEngine("llama.cpp f16", llamaF16, 2),
+    ];
+    const prefillPrompt = promptOf(shape, shape.seq);
+    const decodePrompt = promptOf(shape, DECODE_PROMPT);
+    // Warm-up: page in every weight and let each runtime size its buffers.
+    for (const engine of engines) {
+      await engine.prefill(prefillPrompt);
+      await engine.decode(decodePrompt);
+    }
+    const binary = buildHarness();
+    const loadStart = load();
+    const prefill = new Map<string, number[]>();
+    const decode = new Map<string, number[]>();
+    const bandwidth: number[] = [];
+    for (let round = 0; round < rounds; round++) {
+      for (const engine of engines) {
+        prefill.set(engine.label, [...(prefill.get(engine.label) ?? []), await engine.prefill(prefillPrompt)]);
+        decode.set(engine.label, [...(decode.get(engine.label) ?? []), await engine.decode(decodePrompt)]);
+      }
+      const probe = peer(binary, ["bandwidth", "1024", "3"]);
+      // The best of the probe's repeats: other jobs on the machine only ever make it slower.
+      if (probe?.bytes) bandwidth.push(probe.bytes / (probe.best_ms * 1e6));
+    }
+    const readGBs = Math.max(...bandwidth);
+    console.log(`prefill/decode: ${rounds} interleaved rounds, ${threads} threads, load average ${loadStart} → ${load()}; read bandwidth (peer harness, all hardware threads) ${readGBs.toFixed(1)} GB/s`);
+    const rows = engines.map((engine, index) => {
+      const peerLabel = index % 2 === 0 ? engines[index + 1].label : undefined;
+      const decodeRate = median(decode.get(engine.label) ?? []);
+      const prefillRate = median(prefill.get(engine.label) ?? []);
+      // Decode reads every weight once per token (and one row of the embedding table).
+      const roofline = (readGBs * 1e9) / (decodeWeightCount(shape) * engine.bytesPerWeight);
+      return {
+        engine: engine.label,
+        [`prefill ${shape.seq} tok/s`]: prefillRate.toFixed(0),
+        "prefill ratio": peerLabel ? `${(prefillRate / median(prefill.get(peerLabel) ?? [])).toFixed(2)}x` : "",
+        "decode tok/s": decodeRate.toFixed(1),
+        "decode ratio": peerLabel ? `${(decodeRate / median(decode.get(peerLabel) ?? [])).toFixed(2)}x` : "",
+        "decode % of roofline": `${((100 * decodeRate) / roofline).toFixed(0)}%`,
+        "all runs (prefill | decode)": `${(prefill.get(engine.label) ?? []).map((v) => v.toFixed(0)).join(" ")} | ${(decode.get(engine.label) ?? []).map((v) => v.toFixed(1)).join(" ")}`,
+      };
+    });
+    console.table(rows);
+    for (const runner of runners.splice(0)) await runner.dispose();
+
+    // LoRA training (r = 16 on every linear layer, seq 256) against PyTorch, interleaved.
+    pillowF32.addAdapter("bench", { r: shape.rank, alpha: 2 * shape.rank, targetModules: [...ALL] });
+    const trainLoadStart = load();
+    const lora: number[] = [];
+    const torch: number[] = [];
+    const trainRounds = Math.max(1, Math.min(rounds, 2));
+    for (let round = 0; round < trainRounds; round++) {
+      lora.push(await pillowTrainRate(pillowF32, shape, "lora", 2));
+      torch.push(torchTrainRate(shape, 2));
+    }
+    // LoRA model FLOPs per trained token: 2·N forward + 2·N for the input gradients (no weight
+    // gradients of frozen weights) = 4·N, N = the weights in matmuls (the embedding table is a
+    // lookup, not counted); attention scores and the rank-16 factors are left out (a few %).
+    const gflops = (4 * decodeWeightCount(shape) * median(lora)) / 1e9;
+    console.log(`LoRA training: ${trainRounds} interleaved rounds, load average ${trainLoadStart} → ${load()}`);
+    console.table([
+      {
+        model: `${shape.name} (${(parameterCount(shape) / 1e6).toFixed(1)}M), r ${shape.rank} all linear, seq ${shape.seq}`,
+        "pillow lora tok/s": median(lora).toFixed(1),
+        "torch lora tok/s": median(torch).toFixed(1),
+        ratio: `${(median(lora) / median(torch)).toFixed(2)}x`,
+        [`model GFLOP/s (4·${(decodeWeightCount(shape) / 1e6).toFixed(1)}M per token)`]: gflops.toFixed(1),
+        [`% of ${PEAK_GFLOPS} GFLOP/s peak`]: `${((100 * gflops) / PEAK_GFLOPS).toFixed(0)}%`,
+        "all runs (pillow | torch)": `${lora.map((v) => v.toFixed(1)).join(" ")} | ${torch.map((v) => v.toFixed(1)).join(" ")}`,
+      },
+    ]);
+  } finally {
+    for (const runner of runners) await runner.dispose();
+    fs.rmSync(dir, { recursive: true, force: true });
   }
-  console.table(rows);
+}
+
+export async function runCoreBench(): Promise<void> {
+  console.log(`core: ${threads} threads, load average ${load()} (a shared machine: medians of interleaved runs)`);
+  const demo: Shape = { name: "demo-3M", hidden: 256, intermediate: 688, layers: 4, heads: 8, vocab: 259, seq: 256, batch: 8, rank: 8 };
+  if (process.env.BENCH_CORE_DEMO !== "0") console.table([await trainingTable(demo, 4)]);
+  if (process.env.BENCH_CORE_LARGE === "1") {
+    await referenceComparison({ name: "ref-134M", hidden: 768, intermediate: 2048, layers: 12, heads: 12, vocab: 32000, seq: 256, batch: 1, rank: 16, untied: true });
+  }
 }

