@@ -2,7 +2,7 @@
 // entry (src/index.ts), source maps. Packages add entries (a bin) or turn declarations off.
 import { defineConfig, type Options } from "tsup";
 
-export function packageBuildConfig(options: { entry?: string[]; declarations?: boolean } = {}) {
+export function packageBuildConfig(options: { entry?: string[]; declarations?: boolean; external?: string[] } = {}) {
   const config: Options = {
     entry: options.entry ?? ["src/index.ts"],
     format: ["esm"],
@@ -10,6 +10,8 @@ export function packageBuildConfig(options: { entry?: string[]; declarations?: b
     sourcemap: true,
     clean: true,
     target: "node20",
+    // devDependencies are bundled unless listed here (e.g. a peer with native binaries).
+    external: options.external,
   };
   return defineConfig(config);
 }

@@ -1,3 +1,4 @@
 import { packageBuildConfig } from "../../tsup.shared";
 
-export default packageBuildConfig({ declarations: false });
+// node-llama-cpp (the llama.cpp peer) loads its prebuilt binaries at run time: never bundle it.
+export default packageBuildConfig({ declarations: false, external: ["node-llama-cpp"] });
