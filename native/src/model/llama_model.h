@@ -79,6 +79,11 @@ class LlamaModel {
   // layers: the adapted layers (PEFT layers_to_transform); empty = every layer.
   void add_adapter(const std::string& name, int64_t rank, float scale, const std::vector<int>& modules,
                    const std::vector<int64_t>& layers);
+  // LoRA dropout (PEFT lora_dropout): during loss_and_grad in Lora mode, each adapted module's
+  // LoRA branch sees its input with elements zeroed with this probability and the rest scaled by
+  // 1/(1-p); the base weight's input is untouched. forward/generation never drop. The mask is a
+  // pure function of (seed, step, layer, module, row, feature): see lora_dropout_keep().
+  void set_adapter_dropout(const std::string& name, float probability, uint64_t seed);
   void remove_adapter(const std::string& name);
   std::vector<std::string> adapter_names() const;
   void set_adapter_tensor(const std::string& adapter, int64_t layer, int module, bool is_b, const float* data,
@@ -106,8 +111,9 @@ class LlamaModel {
   // targets happens inside, per sequence). Gradients of gradient_scale·loss_sum are added to the
   // gradient buffers (set accumulate=false to overwrite them). Lora mode: the active adapter's A/B;
   // Full mode: every weight (requires f32 weights and no active adapter).
+  // dropout_step picks the LoRA dropout masks of this call (callers pass their micro-step count).
   LossResult loss_and_grad(const int32_t* tokens, const int32_t* labels, int64_t batch, int64_t seq_len,
-                           TrainMode mode, bool accumulate, float gradient_scale);
+                           TrainMode mode, bool accumulate, float gradient_scale, uint64_t dropout_step = 0);
   void zero_gradients(TrainMode mode);
   // Keys: "lora.<layer>.<module>.A|B" (active adapter) or HF tensor names (full).
   std::map<std::string, std::vector<float>> gradients(TrainMode mode) const;
@@ -145,6 +151,10 @@ class LlamaModel {
   void linear_forward(float* y, const float* x, int64_t layer, int module, int64_t rows);
   void linear_backward(float* dx, const float* dy, const float* x, int64_t layer, int module, int64_t rows,
                        TrainMode mode, float* scratch_a, float* scratch_b);
+  // The dropout twins of linear_forward/linear_backward (llama_dropout.cc).
+  void apply_lora_dropout(float* dropped, const float* x, int64_t layer, int module, int64_t rows, int64_t in) const;
+  void linear_forward_dropout(float* y, const float* x, int64_t layer, int module, int64_t rows);
+  void linear_backward_dropout(float* dx, const float* dy, const float* x, int64_t layer, int module, int64_t rows);
   void run_forward(const int32_t* tokens, int64_t batch, int64_t seq_len, int64_t start_position, bool use_cache,
                    bool training, const int32_t* paddings = nullptr);
   std::vector<Trainable> trainables(TrainMode mode, bool allocate);
@@ -155,6 +165,9 @@ class LlamaModel {
   std::map<std::string, size_t> parameter_index_;
   std::map<std::string, std::unique_ptr<Adapter>> adapters_;
   Adapter* active_ = nullptr;
+  // Set for the duration of a Lora-mode loss_and_grad whose adapter has dropout; else false.
+  bool dropout_on_ = false;
+  uint64_t dropout_step_ = 0;
   std::vector<float> inv_freq_, rope_cos_, rope_sin_;
   int64_t rope_positions_ = 0;
   // KV cache: per layer [cache_batch, cache_capacity, kv_heads·head_dim]

@@ -33,6 +33,8 @@ struct LlamaModel::Adapter {
   float scale = 1.0f;
   std::array<bool, kLinearModuleCount> targets{};
   std::vector<bool> layers;  // PEFT layers_to_transform: the layers adapted (all by default)
+  float dropout = 0.0f;       // PEFT lora_dropout, applied in Lora-mode loss_and_grad only
+  uint64_t dropout_seed = 0;
 
   bool targets_slot(int64_t layer, int module) const { return targets[module] && layers[static_cast<size_t>(layer)]; }
   // [layer · kLinearModuleCount + module]; A is [rank, in], B is [out, rank] (PEFT layouts)
@@ -53,7 +55,28 @@ struct LlamaModel::Workspace {
       rstd_now, projection;
   // backward scratch
   std::vector<float> scratch_a, scratch_b, dx, dh, dh_part, dact, dgate, dup, datt, dq, dk, dv;
+  // LoRA dropout scratch: the dropped input [N, in], rank-r rows [N, r] and a wide product [N, max(in, out)]
+  std::vector<float> dropped, low_a, low_b, wide;
 };
+
+// Whether LoRA dropout keeps element (row, feature) of module `module` in layer `layer` at step
+// `step`: splitmix64 over a counter unique to the element, its top 53 bits as u in [0, 1), kept
+// iff u >= probability. Pure and portable, so a reference (the TypeScript test) can rebuild masks.
+inline bool lora_dropout_keep(uint64_t seed, uint64_t step, int64_t layers, int64_t layer, int module, int64_t rows,
+                              int64_t row, int64_t in, int64_t feature, double probability) {
+  const uint64_t counter =
+      ((((step * static_cast<uint64_t>(layers) + static_cast<uint64_t>(layer)) * kLinearModuleCount +
+         static_cast<uint64_t>(module)) *
+            static_cast<uint64_t>(rows) +
+        static_cast<uint64_t>(row)) *
+           static_cast<uint64_t>(in) +
+       static_cast<uint64_t>(feature));
+  uint64_t z = seed + (counter + 1) * 0x9E3779B97F4A7C15ull;
+  z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+  z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+  z ^= z >> 31;
+  return static_cast<double>(z >> 11) * 0x1.0p-53 >= probability;
+}
 
 // Input/output widths of a linear module.
 inline void linear_dimensions(const LlamaConfig& c, int module, int64_t* in, int64_t* out) {

@@ -90,6 +90,10 @@ void LlamaModel::ensure_rope(int64_t positions) {
 void LlamaModel::linear_forward(float* y, const float* x, int64_t layer, int module, int64_t rows) {
   int64_t in, out;
   linear_dimensions(config_, module, &in, &out);
+  if (dropout_on_ && active_->targets_slot(layer, module)) {
+    linear_forward_dropout(y, x, layer, module, rows);
+    return;
+  }
   const Parameter& w = parameter(linear_weight_name(layer, module));
   if (active_ && active_->targets_slot(layer, module)) {
     const size_t slot = static_cast<size_t>(layer * kLinearModuleCount + module);
@@ -105,6 +109,10 @@ void LlamaModel::linear_backward(float* dx, const float* dy, const float* x, int
                                  TrainMode mode, float* scratch_a, float* scratch_b) {
   int64_t in, out;
   linear_dimensions(config_, module, &in, &out);
+  if (dropout_on_ && mode == TrainMode::Lora && active_->targets_slot(layer, module)) {
+    linear_backward_dropout(dx, dy, x, layer, module, rows);
+    return;
+  }
   Parameter& w = parameter(linear_weight_name(layer, module));
   if (active_ && active_->targets_slot(layer, module)) {
     const size_t slot = static_cast<size_t>(layer * kLinearModuleCount + module);
@@ -319,8 +327,15 @@ std::vector<float> LlamaModel::embed(const int32_t* tokens, int64_t batch, int64
 }
 
 LossResult LlamaModel::loss_and_grad(const int32_t* tokens, const int32_t* labels, int64_t batch, int64_t seq_len,
-                                     TrainMode mode, bool accumulate, float gradient_scale) {
+                                     TrainMode mode, bool accumulate, float gradient_scale, uint64_t dropout_step) {
   std::lock_guard<std::mutex> lock(mutex_);
+  // LoRA dropout only inside this call (forward/generation never drop), whatever way it exits.
+  struct DropoutScope {
+    bool& on;
+    ~DropoutScope() { on = false; }
+  } dropout_scope{dropout_on_};
+  dropout_on_ = mode == TrainMode::Lora && active_ != nullptr && active_->dropout > 0.0f;
+  dropout_step_ = dropout_step;
   check_ready();
   check_sequence_shape(batch, seq_len, batch * seq_len);
   if (!std::isfinite(gradient_scale)) throw_argument_error("lossAndGrad: gradScale must be finite");

@@ -227,7 +227,7 @@ class ModelObject : public Napi::ObjectWrap<ModelObject> {
     });
   }
 
-  // addAdapter(name, { rank, scale, targetModules: string[], layers?: number[] })
+  // addAdapter(name, { rank, scale, targetModules: string[], layers?: number[], dropout?, dropoutSeed? })
   Napi::Value add_adapter(const Napi::CallbackInfo& info) {
     return call(info, [&]() -> Napi::Value {
       Napi::Env env = info.Env();
@@ -265,7 +265,13 @@ class ModelObject : public Napi::ObjectWrap<ModelObject> {
         }
         if (layers.empty()) throw_error(env, kErrorArgument, "options.layers must not be empty (omit it for every layer)");
       }
+      const double dropout = number_field(env, o, "options", "dropout", false, 0.0);
+      if (!(dropout >= 0.0 && dropout < 1.0)) {
+        throw_error(env, kErrorArgument, "options.dropout must be in [0, 1), got " + std::to_string(dropout));
+      }
+      const int64_t dropout_seed = integer_field(env, o, "options", "dropoutSeed", false, 0, 0);
       model_->add_adapter(name, rank, static_cast<float>(scale), modules, layers);
+      model_->set_adapter_dropout(name, static_cast<float>(dropout), static_cast<uint64_t>(dropout_seed));
       return env.Undefined();
     });
   }
@@ -418,7 +424,7 @@ class ModelObject : public Napi::ObjectWrap<ModelObject> {
     });
   }
 
-  // lossAndGrad(tokens, labels, { batch, mode, accumulate, gradScale }) -> Promise<{ lossSum, count }>
+  // lossAndGrad(tokens, labels, { batch, mode, accumulate, gradScale, dropoutStep? }) -> Promise<{ lossSum, count }>
   Napi::Value loss_and_grad(const Napi::CallbackInfo& info) {
     return call(info, [&]() -> Napi::Value {
       Napi::Env env = info.Env();
@@ -434,11 +440,15 @@ class ModelObject : public Napi::ObjectWrap<ModelObject> {
       const TrainMode mode = mode_field(env, o);
       const bool accumulate = bool_field(env, o, "options", "accumulate", false);
       const float scale = static_cast<float>(number_field(env, o, "options", "gradScale", false, 1.0));
+      const uint64_t dropout_step = static_cast<uint64_t>(integer_field(env, o, "options", "dropoutStep", false, 0, 0));
       auto model = model_;
       const int64_t seq_len = static_cast<int64_t>(tokens->size()) / batch;
       return run_async<LossResult>(
           info,
-          [=] { return model->loss_and_grad(tokens->data(), labels->data(), batch, seq_len, mode, accumulate, scale); },
+          [=] {
+            return model->loss_and_grad(tokens->data(), labels->data(), batch, seq_len, mode, accumulate, scale,
+                                        dropout_step);
+          },
           [](Napi::Env e, LossResult& r) -> Napi::Value {
             Napi::Object result = Napi::Object::New(e);
             result.Set("lossSum", r.loss_sum);

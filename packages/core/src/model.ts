@@ -36,10 +36,14 @@ export type AdapterOptions = {
   r: number;
   alpha: number;
   targetModules: LinearModule[];
-  /** Recorded in adapter_config.json; training does not apply dropout (see README). */
+  /**
+   * PEFT lora_dropout: in lossAndGrad/train (lora mode) each adapted module's LoRA branch sees its
+   * input with this fraction of elements zeroed and the rest scaled by 1/(1−p) (inverted dropout);
+   * forward and generation never drop. Recorded in adapter_config.json.
+   */
   dropout?: number;
   rslora?: boolean;
-  /** Seed of the A initialisation (kaiming-uniform, as PEFT); B starts at zero. */
+  /** Seed of the A initialisation (kaiming-uniform, as PEFT) and of the dropout masks; B starts at zero. */
   seed?: number;
 };
 
@@ -72,6 +76,12 @@ export type LossAndGradInput = {
   batch?: number;
   /** Default: "lora" when an adapter is active, else "full". */
   mode?: TrainMode;
+  /**
+   * Picks the LoRA dropout masks (an adapter with dropout > 0): masks are a pure function of the
+   * adapter's seed, this step, the layer, module and element. Default: a counter of this model's
+   * lossAndGrad calls, so successive calls draw fresh masks.
+   */
+  dropoutStep?: number;
 };
 
 /** Number of targets the loss averages over: labels[t + 1] != -100 within each sequence. */
@@ -196,11 +206,18 @@ export class Model {
     return config;
   }
 
-  private registerAdapter(name: string, lora: LoraConfig, source: string): { modules: LinearModule[]; layers?: number[] } {
+  private registerAdapter(name: string, lora: LoraConfig, source: string, seed = 0): { modules: LinearModule[]; layers?: number[] } {
     if (typeof name !== "string" || name.length === 0) throw new ModelError("E_ARGUMENT", "adapter name must be a non-empty string");
     if (this.adapters.has(name)) throw new ModelError("E_ARGUMENT", `an adapter named "${name}" already exists`);
     const selection = adaptedLayers(this.config, lora, source);
-    this.native.addAdapter(name, { rank: lora.r, scale: loraScale(lora), targetModules: selection.modules, layers: selection.layers });
+    this.native.addAdapter(name, {
+      rank: lora.r,
+      scale: loraScale(lora),
+      targetModules: selection.modules,
+      layers: selection.layers,
+      dropout: lora.dropout,
+      dropoutSeed: seed,
+    });
     this.adapters.set(name, lora);
     return selection;
   }
@@ -229,8 +246,10 @@ export class Model {
       bias: "none",
       baseModel: this.directory,
     };
-    const { modules, layers } = this.registerAdapter(name, lora, "addAdapter");
-    const random = new Random(options.seed ?? 0);
+    const seed = options.seed ?? 0;
+    if (!Number.isInteger(seed) || seed < 0 || seed > Number.MAX_SAFE_INTEGER) throw new ModelError("E_ARGUMENT", `seed must be an integer >= 0, got ${String(seed)}`);
+    const { modules, layers } = this.registerAdapter(name, lora, "addAdapter", seed);
+    const random = new Random(seed);
     for (const layer of layers ?? Array.from({ length: this.config.numLayers }, (_, l) => l)) {
       for (const module of modules) {
         const inFeatures = linearInFeatures(this.config, module);
@@ -381,7 +400,13 @@ export class Model {
     const mode = this.resolveMode(input.mode);
     const batch = this.checkLabels(input);
     const count = countTargets(input.labels, batch);
-    const result = await this.native.lossAndGrad(input.tokens, input.labels, { batch, mode, accumulate: false, gradScale: count > 0 ? 1 / count : 0 });
+    const result = await this.native.lossAndGrad(input.tokens, input.labels, {
+      batch,
+      mode,
+      accumulate: false,
+      gradScale: count > 0 ? 1 / count : 0,
+      dropoutStep: this.nextDropoutStep(input),
+    });
     return { loss: count > 0 ? result.lossSum / count : 0, count, grads: this.publicGradients(mode, this.native.gradients(mode)) };
   }
 
@@ -389,7 +414,18 @@ export class Model {
   accumulateGradients(input: LossAndGradInput, gradScale: number): Promise<{ lossSum: number; count: number }> {
     const mode = this.resolveMode(input.mode);
     const batch = this.checkLabels(input);
-    return this.native.lossAndGrad(input.tokens, input.labels, { batch, mode, accumulate: true, gradScale });
+    return this.native.lossAndGrad(input.tokens, input.labels, { batch, mode, accumulate: true, gradScale, dropoutStep: this.nextDropoutStep(input) });
+  }
+
+  private dropoutCalls = 0;
+
+  /** The dropout step of this call: the caller's, else the next of this model's call counter. */
+  private nextDropoutStep(input: LossAndGradInput): number {
+    if (input.dropoutStep === undefined) return this.dropoutCalls++;
+    if (!Number.isInteger(input.dropoutStep) || input.dropoutStep < 0) {
+      throw new ModelError("E_ARGUMENT", `dropoutStep must be an integer >= 0, got ${String(input.dropoutStep)}`);
+    }
+    return input.dropoutStep;
   }
 
   // ------------------------------------------------------------------ generation

@@ -317,9 +317,11 @@ export async function train(model: Model, dataset: TrainingExample[], options: T
       model.setActiveAdapter(adapter);
       model.native.zeroGradients(mode);
       let lossSum = 0;
-      for (const b of microBatches) {
+      for (const [index, b] of microBatches.entries()) {
         if (b.targets === 0) continue;
-        const result = await model.native.lossAndGrad(b.tokens, b.labels, { batch: b.batch, mode, accumulate: true, gradScale: 1 / targets });
+        // Dropout masks follow the optimizer step, so a resumed run draws the masks it would have.
+        const dropoutStep = state.step * gradAccum + index;
+        const result = await model.native.lossAndGrad(b.tokens, b.labels, { batch: b.batch, mode, accumulate: true, gradScale: 1 / targets, dropoutStep });
         lossSum += result.lossSum;
       }
       if (targets === 0) return { loss: 0, gradNorm: 0 };

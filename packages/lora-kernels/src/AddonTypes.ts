@@ -183,6 +183,8 @@ export type NativeLossAndGradOptions = {
   accumulate?: boolean;
   /** Gradients are those of gradScale · lossSum. Default 1. */
   gradScale?: number;
+  /** Picks the LoRA dropout masks of this call (an adapter with dropout > 0 in lora mode). Default 0. */
+  dropoutStep?: number;
 };
 
 export type NativeAdamWOptions = {
@@ -209,7 +211,11 @@ export interface NativeLlamaModel {
   setTensor(name: string, data: Float32Array | Uint16Array, storeAs?: "f32" | "bf16"): void;
   getTensor(name: string): Float32Array;
   /** layers: the adapted layers (PEFT layers_to_transform); omitted = all. */
-  addAdapter(name: string, options: { rank: number; scale: number; targetModules: NativeLoraModule[]; layers?: number[] }): void;
+  /** dropout: PEFT lora_dropout, applied in lossAndGrad (lora mode) only; dropoutSeed seeds its masks. */
+  addAdapter(
+    name: string,
+    options: { rank: number; scale: number; targetModules: NativeLoraModule[]; layers?: number[]; dropout?: number; dropoutSeed?: number },
+  ): void;
   removeAdapter(name: string): void;
   adapterNames(): string[];
   setAdapterTensor(adapter: string, layer: number, module: NativeLoraModule, which: "A" | "B", data: Float32Array): void;
