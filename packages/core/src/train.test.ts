@@ -90,6 +90,25 @@ describe("LoRA training", () => {
     expect(rest.resumedFrom).toBe(5);
     expect(rest.losses).toEqual(full.losses);
   });
+
+  it("resume with LoRA dropout draws the same masks (adapter created with the same seed)", async () => {
+    const options = { epochs: 2, batchSize: 2, gradAccum: 2, lr: 1e-2, warmup: 1, seed: 5 } as const;
+    const adapter = { r: 2, alpha: 4, targetModules: ["q_proj", "v_proj", "down_proj"], seed: 9 } as const;
+    const runs = async (dropout: number, checkpoint?: { dir: string; maxSteps?: number; resume?: boolean }) => {
+      const model = await loadModel(modelDir);
+      model.addAdapter("a", { ...adapter, targetModules: [...adapter.targetModules], dropout });
+      model.setActiveAdapter("a");
+      return train(model, dataset, checkpoint ? { ...options, checkpointDir: checkpoint.dir, checkpointEvery: 2, maxSteps: checkpoint.maxSteps, resume: checkpoint.resume } : options);
+    };
+    const full = await runs(0.2);
+    const withoutDropout = await runs(0);
+    expect(full.losses).not.toEqual(withoutDropout.losses);
+    const dir = path.join(root, "checkpoints-dropout");
+    await runs(0.2, { dir, maxSteps: 3 });
+    const rest = await runs(0.2, { dir, resume: true });
+    expect(rest.resumedFrom).toBe(3);
+    expect(rest.losses).toEqual(full.losses);
+  });
 });
 
 describe("full training and saveModel", () => {
