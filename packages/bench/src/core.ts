@@ -276,10 +276,11 @@ async function referenceComparison(shape: Shape): Promise<void> {
     const trainLoadStart = load();
     const lora: number[] = [];
     const torch: number[] = [];
-    const trainRounds = Math.max(1, Math.min(rounds, 2));
+    // Each round: 3 timed steps after a warm-up step, pillow then PyTorch.
+    const trainRounds = Math.max(1, rounds);
     for (let round = 0; round < trainRounds; round++) {
-      lora.push(await pillowTrainRate(pillowF32, shape, "lora", 2));
-      torch.push(torchTrainRate(shape, 2));
+      lora.push(await pillowTrainRate(pillowF32, shape, "lora", 3));
+      torch.push(torchTrainRate(shape, 3));
     }
     // LoRA model FLOPs per trained token: 2·N forward + 2·N for the input gradients (no weight
     // gradients of frozen weights) = 4·N, N = the weights in matmuls (the embedding table is a
