@@ -48,6 +48,15 @@ function random(length: number, scale = 1): Float32Array {
 
 const gflops = (flops: number, ms: number) => (flops / ms / 1e6).toFixed(1);
 
+/** Rounds of alternating pillow/OpenBLAS timings for the GEMM rows (median over rounds). */
+const ROUNDS = Number(process.env.PILLOW_BENCH_ROUNDS ?? 3);
+
+function median(values: number[]): number {
+  const sorted = [...values].sort((p, q) => p - q);
+  const middle = Math.floor(sorted.length / 2);
+  return sorted.length % 2 === 1 ? sorted[middle] : (sorted[middle - 1] + sorted[middle]) / 2;
+}
+
 export async function kernelsSuite(): Promise<void> {
   const binary = buildHarness();
   const info = backendInfo();
@@ -69,17 +78,36 @@ export async function kernelsSuite(): Promise<void> {
     if (result && (!best || result.median_ms < best.result.median_ms)) best = { core: label, result };
   }
   if (!best) throw new Error("OpenBLAS sgemm failed for every coretype");
-  const blas = best.result.median_ms;
+  const bestCore = best.core.startsWith("auto") ? undefined : best.core;
   const x = random(T * I);
   const w = random(O * I, 0.05);
   const a = random(R * I, 0.05);
   const b = random(O * R, 0.05);
   const shape = { tokens: T, inFeatures: I, outFeatures: O, rank: R };
-  const base = time(() => matmul(x, w, shape)).median;
-  const fused = time(() => loraMatmul(x, w, a, b, shape, 2)).median;
   const wBf16 = toBf16(w);
-  const fusedBf16 = time(() => loraMatmul(x, wBf16, a, b, shape, 2)).median;
-  const unfused = peer(binary, ["lora_unfused", `${T}`, `${I}`, `${O}`, `${R}`, `${REPEATS}`], best.core.startsWith("auto") ? undefined : best.core);
+  // The best coretype is then timed again in alternating rounds with pillow, and each side's
+  // result is the median over the rounds: on a shared machine the load drifts within seconds, and
+  // comparing pillow's one sample against the fastest of five OpenBLAS samples would favour
+  // whichever side happened to run in the quieter moment.
+  const blasRounds: number[] = [];
+  const baseRounds: number[] = [];
+  const fusedRounds: number[] = [];
+  const fusedBf16Rounds: number[] = [];
+  const unfusedRounds: number[] = [];
+  for (let round = 0; round < ROUNDS; round++) {
+    const again = peer(binary, ["sgemm", `${T}`, `${O}`, `${I}`, `${REPEATS}`], bestCore);
+    if (again) blasRounds.push(again.median_ms);
+    baseRounds.push(time(() => matmul(x, w, shape)).median);
+    fusedRounds.push(time(() => loraMatmul(x, w, a, b, shape, 2)).median);
+    fusedBf16Rounds.push(time(() => loraMatmul(x, wBf16, a, b, shape, 2)).median);
+    const unfusedRound = peer(binary, ["lora_unfused", `${T}`, `${I}`, `${O}`, `${R}`, `${REPEATS}`], bestCore);
+    if (unfusedRound) unfusedRounds.push(unfusedRound.median_ms);
+  }
+  const blas = blasRounds.length > 0 ? median(blasRounds) : best.result.median_ms;
+  const base = median(baseRounds);
+  const fused = median(fusedRounds);
+  const fusedBf16 = median(fusedBf16Rounds);
+  const unfused = unfusedRounds.length > 0 ? { median_ms: median(unfusedRounds) } : undefined;
   rows.push({
     what: `base GEMM ${T}x${I}->${O} f32`,
     ours: `${base.toFixed(1)} ms (${gflops(flops, base)} GFLOP/s)`,
@@ -116,13 +144,24 @@ export async function kernelsSuite(): Promise<void> {
   // would not compare fairly).
   const threadsBefore = info.cpu.threads;
   setThreads(1);
-  const blasSingle = peer(binary, ["sgemm", `${T}`, `${O}`, `${I}`, `${REPEATS}`], best.core.startsWith("auto") ? undefined : best.core, 1);
-  const baseSingle = time(() => matmul(x, w, shape));
-  const fusedSingle = time(() => loraMatmul(x, w, a, b, shape, 2));
-  const unfusedSingle = peer(binary, ["lora_unfused", `${T}`, `${I}`, `${O}`, `${R}`, `${REPEATS}`], best.core.startsWith("auto") ? undefined : best.core, 1);
+  const blasSingleRounds: number[] = [];
+  const baseSingleRounds: number[] = [];
+  const fusedSingleRounds: number[] = [];
+  const unfusedSingleRounds: number[] = [];
+  for (let round = 0; round < ROUNDS; round++) {
+    const blasRound = peer(binary, ["sgemm", `${T}`, `${O}`, `${I}`, `${REPEATS}`], bestCore, 1);
+    if (blasRound) blasSingleRounds.push(blasRound.cpu_median_ms);
+    baseSingleRounds.push(time(() => matmul(x, w, shape)).cpu);
+    fusedSingleRounds.push(time(() => loraMatmul(x, w, a, b, shape, 2)).cpu);
+    const unfusedRound = peer(binary, ["lora_unfused", `${T}`, `${I}`, `${O}`, `${R}`, `${REPEATS}`], bestCore, 1);
+    if (unfusedRound) unfusedSingleRounds.push(unfusedRound.cpu_median_ms);
+  }
   setThreads(threadsBefore);
-  if (blasSingle) {
-    const peerCpu = blasSingle.cpu_median_ms;
+  const baseSingle = { cpu: median(baseSingleRounds) };
+  const fusedSingle = { cpu: median(fusedSingleRounds) };
+  const unfusedSingle = unfusedSingleRounds.length > 0 ? { cpu_median_ms: median(unfusedSingleRounds) } : undefined;
+  if (blasSingleRounds.length > 0) {
+    const peerCpu = median(blasSingleRounds);
     rows.push({
       what: "1 thread, CPU time: base GEMM f32",
       ours: `${baseSingle.cpu.toFixed(1)} ms (${gflops(flops, baseSingle.cpu)} GFLOP/s)`,
@@ -149,14 +188,13 @@ export async function kernelsSuite(): Promise<void> {
   }
 
   // --- decode GEMV: T=1, 4096 -> 8192 (W larger than the L3 cache) --------------------------
-  // The probe runs right before and right after the decode timings (memory bandwidth on a shared
-  // machine drifts with other work); the higher of its two medians is the reference, so the
-  // "% of bandwidth" is never flattered by a probe that happened to run in a busy moment.
+  // Rounds of: bandwidth probe, f32 decode, bf16 decode, probe again. Each round's reference is
+  // the higher of its two probes (memory bandwidth on a shared machine drifts with other work, and
+  // the higher one never flatters the GEMV); the rows give the medians over rounds.
   const probeGBs = () => {
     const probe = peer(binary, ["bandwidth", "1024", `${REPEATS}`]);
     return probe?.bytes ? probe.bytes / (probe.median_ms * 1e6) : Number.NaN;
   };
-  const bandwidthBefore = probeGBs();
   const DI = 4096;
   const DO = 8192;
   const dx = random(DI);
@@ -165,24 +203,38 @@ export async function kernelsSuite(): Promise<void> {
   const da = random(R * DI, 0.05);
   const db = random(DO * R, 0.05);
   const dShape = { tokens: 1, inFeatures: DI, outFeatures: DO, rank: R };
-  const decodeF32 = time(() => loraMatmul(dx, dw, da, db, dShape, 2)).median;
-  const decodeBf16 = time(() => loraMatmul(dx, dwBf16, da, db, dShape, 2)).median;
-  const sgemv = peer(binary, ["sgemv", `${DI}`, `${DO}`, `${REPEATS}`], best.core.startsWith("auto") ? undefined : best.core);
-  const bandwidthAfter = probeGBs();
-  const bandwidthGBs = Math.max(bandwidthBefore, bandwidthAfter);
-  console.log(
-    `  read bandwidth (${os.cpus().length} threads, 1 GiB): ${bandwidthBefore.toFixed(1)} GB/s before, ${bandwidthAfter.toFixed(1)} GB/s after the decode timings`,
-  );
   const gbs = (bytes: number, ms: number) => bytes / (ms * 1e6);
-  for (const [label, ms, bytes] of [
-    ["f32", decodeF32, DO * DI * 4],
-    ["bf16", decodeBf16, DO * DI * 2],
+  const decodeF32Rounds: number[] = [];
+  const decodeBf16Rounds: number[] = [];
+  const bandwidthRounds: number[] = [];
+  const percentF32Rounds: number[] = [];
+  const percentBf16Rounds: number[] = [];
+  for (let round = 0; round < ROUNDS; round++) {
+    const before = probeGBs();
+    const f32 = time(() => loraMatmul(dx, dw, da, db, dShape, 2)).median;
+    const bf16 = time(() => loraMatmul(dx, dwBf16, da, db, dShape, 2)).median;
+    const after = probeGBs();
+    const reference = Math.max(before, after);
+    console.log(
+      `  decode round ${round + 1}: read bandwidth ${before.toFixed(1)} / ${after.toFixed(1)} GB/s (before / after); f32 ${gbs(DO * DI * 4, f32).toFixed(1)} GB/s, bf16 ${gbs(DO * DI * 2, bf16).toFixed(1)} GB/s`,
+    );
+    decodeF32Rounds.push(f32);
+    decodeBf16Rounds.push(bf16);
+    bandwidthRounds.push(reference);
+    percentF32Rounds.push((100 * gbs(DO * DI * 4, f32)) / reference);
+    percentBf16Rounds.push((100 * gbs(DO * DI * 2, bf16)) / reference);
+  }
+  const sgemv = peer(binary, ["sgemv", `${DI}`, `${DO}`, `${REPEATS}`], bestCore);
+  const bandwidthGBs = median(bandwidthRounds);
+  for (const [label, ms, bytes, percent] of [
+    ["f32", median(decodeF32Rounds), DO * DI * 4, median(percentF32Rounds)],
+    ["bf16", median(decodeBf16Rounds), DO * DI * 2, median(percentBf16Rounds)],
   ] as const) {
     rows.push({
       what: `decode T=1 ${DI}->${DO} LoRA r=${R}, ${label} W`,
       ours: `${ms.toFixed(2)} ms (${gbs(bytes, ms).toFixed(1)} GB/s)`,
       peer: `${bandwidthGBs.toFixed(1)} GB/s read bandwidth${label === "f32" && sgemv ? `; OpenBLAS sgemv ${sgemv.median_ms.toFixed(2)} ms (${gbs(bytes, sgemv.median_ms).toFixed(1)} GB/s)` : ""}`,
-      ratio: `${((100 * gbs(bytes, ms)) / bandwidthGBs).toFixed(0)}% of bandwidth`,
+      ratio: `${percent.toFixed(0)}% of bandwidth`,
       note: "goal >= 90%",
     });
   }
