@@ -1,6 +1,7 @@
 // `pnpm bench kernels`: pillow's CPU kernels against OpenBLAS (Debian's libopenblas) and a
 // sort-based sampler, every ratio measured in the same run. The peer harness (../native/
 // peer_harness.cc) is compiled here, at bench time, and never ships in the addon.
+import { spawnSync } from "node:child_process";
 import os from "node:os";
 import {
   backendInfo,
@@ -12,7 +13,7 @@ import {
   setThreads,
   toBf16,
 } from "@pillow/lora-kernels";
-import { buildHarness, type PeerResult, peer } from "./peer-harness.js";
+import { buildHarness, buildPairHarness, type PairResult, type PeerResult, peer } from "./peer-harness.js";
 
 const REPEATS = Number(process.env.PILLOW_BENCH_REPEATS ?? 7);
 
@@ -183,6 +184,33 @@ export async function kernelsSuite(): Promise<void> {
         peer: `${unfusedSingle.cpu_median_ms.toFixed(1)} ms`,
         ratio: `${(fusedSingle.cpu / unfusedSingle.cpu_median_ms).toFixed(2)}x time`,
         note: "",
+      });
+    }
+  }
+
+  // --- same process, one thread, thread CPU time: the kernels alone (no Node allocation or GC),
+  // pillow and OpenBLAS calls alternating, so load drifts hit both alike.
+  const pairBinary = buildPairHarness();
+  if (pairBinary) {
+    const env = { ...process.env };
+    if (bestCore) env.OPENBLAS_CORETYPE = bestCore;
+    else delete env.OPENBLAS_CORETYPE;
+    const run = spawnSync(pairBinary, [`${T}`, `${I}`, `${O}`, `${R}`, `${3 * REPEATS}`], { env, encoding: "utf8", timeout: 300_000 });
+    if (run.status === 0) {
+      const pair = JSON.parse(run.stdout.trim().split("\n").pop() ?? "{}") as PairResult;
+      rows.push({
+        what: "same process, 1 thread, thread CPU time: base GEMM f32",
+        ours: `${pair.base_ms.toFixed(1)} ms (${gflops(flops, pair.base_ms)} GFLOP/s)`,
+        peer: `${pair.sgemm_ms.toFixed(1)} ms (${gflops(flops, pair.sgemm_ms)} GFLOP/s), OpenBLAS ${pair.core}`,
+        ratio: `${(pair.base_ms / pair.sgemm_ms).toFixed(2)}x time`,
+        note: "",
+      });
+      rows.push({
+        what: `same process, 1 thread, thread CPU time: fused LoRA r=${R} (vs base-only sgemm)`,
+        ours: `${pair.fused_ms.toFixed(1)} ms`,
+        peer: `${pair.sgemm_ms.toFixed(1)} ms`,
+        ratio: `${(pair.fused_ms / pair.sgemm_ms).toFixed(2)}x time`,
+        note: "goal <= 1.0x",
       });
     }
   }

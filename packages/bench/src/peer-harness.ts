@@ -37,3 +37,29 @@ export function peer(binary: string, args: string[], coretype?: string, threads?
   return JSON.parse(result.stdout.trim().split("\n").pop() ?? "{}") as PeerResult;
 }
 
+const pairSource = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..", "native", "gemm_pair.cc");
+const nativeDirectory = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..", "..", "..", "native");
+
+export type PairResult = { base_ms: number; fused_ms: number; sgemm_ms: number; core: string };
+
+/**
+ * The same-process pillow/OpenBLAS harness (../native/gemm_pair.cc), linked against the built
+ * native core (native/build/libpillow_core.a); undefined when that library or OpenBLAS is missing.
+ */
+export function buildPairHarness(): string | undefined {
+  const core = path.join(nativeDirectory, "build", "libpillow_core.a");
+  if (!fs.existsSync(core)) return undefined;
+  const directory = path.join(os.tmpdir(), "pillow-bench");
+  fs.mkdirSync(directory, { recursive: true });
+  const binary = path.join(directory, "gemm_pair");
+  try {
+    execFileSync(
+      "g++",
+      ["-O2", "-std=c++17", "-pthread", `-I${path.join(nativeDirectory, "src")}`, pairSource, core, "-o", binary, "-lopenblas"],
+      { stdio: "inherit" },
+    );
+  } catch {
+    return undefined;
+  }
+  return binary;
+}
