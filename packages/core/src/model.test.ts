@@ -147,6 +147,22 @@ describe("model behaviour on the reference checkpoints", () => {
     }
   });
 
+  it("KV-cache steps of 1, 3 and 6 tokens give the full forward's logits", async () => {
+    // Steps of <= 4 tokens read the cached keys in place; longer ones transpose them first.
+    model.setActiveAdapter("reference");
+    const vocab = model.config.vocabSize;
+    const sequence = tokens.subarray(0, 24);
+    const full = await model.forward(sequence);
+    await model.native.forward(sequence.subarray(0, 8), { useCache: true, startPosition: 0 });
+    let position = 8;
+    for (const length of [1, 1, 3, 6, 1, 3, 1]) {
+      const step = await model.native.forward(sequence.subarray(position, position + length), { useCache: true, startPosition: position });
+      expect(relativeError(step, full.subarray(position * vocab, (position + length) * vocab))).toBeLessThan(1e-5);
+      position += length;
+    }
+    expect(position).toBe(24);
+  });
+
   it("batched generation of ragged prompts (left padding) equals one-by-one generation", async () => {
     model.setActiveAdapter("reference");
     const prompts = [tokens.subarray(0, 9), tokens.subarray(3, 7), tokens.subarray(10, 30)];

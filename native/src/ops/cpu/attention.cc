@@ -66,6 +66,25 @@ PILLOW_VECTOR_CLONES void row_scores(float* __restrict__ scores, const float* __
   }
 }
 
+// scores[j] = scale · q·k_j for j <= last, keys read in place as rows `stride` floats apart (the
+// KV cache layout). Decode's few query rows use this: transposing every cached key of every layer
+// for each new token would copy the whole cache per token. Eight partial sums vectorise over d.
+PILLOW_VECTOR_CLONES void row_scores_in_place(float* __restrict__ scores, const float* __restrict__ q,
+                                              const float* __restrict__ k, int64_t last, int64_t stride, int64_t D,
+                                              float scale) {
+  for (int64_t j = 0; j <= last; ++j) {
+    const float* kj = k + j * stride;
+    float partial[8] = {0.0f, 0.0f, 0.0f, 0.0f, 0.0f, 0.0f, 0.0f, 0.0f};
+    int64_t d = 0;
+    for (; d + 8 <= D; d += 8) {
+      for (int i = 0; i < 8; ++i) partial[i] += q[d + i] * kj[d + i];
+    }
+    float dot = ((partial[0] + partial[4]) + (partial[1] + partial[5])) + ((partial[2] + partial[6]) + (partial[3] + partial[7]));
+    for (; d < D; ++d) dot += q[d] * kj[d];
+    scores[j] = dot * scale;
+  }
+}
+
 // One query row: softmax over scores[0..last] and out = Σ p_j v_j. Returns the log-sum-exp.
 PILLOW_VECTOR_CLONES float row_softmax_values(float* __restrict__ out, float* __restrict__ scores,
                                               const float* __restrict__ v, int64_t last, int64_t v_row_stride,
@@ -148,8 +167,11 @@ void attention_forward(float* out, float* lse, const float* q, const float* k, c
   const int64_t D = s.head_dim, H = s.heads, KH = s.kv_heads, group = s.heads / s.kv_heads, L = s.kv_len;
   const float scale = 1.0f / std::sqrt(static_cast<float>(D));
   const int64_t offset = s.kv_len - s.q_len;
-  std::vector<float> kt(static_cast<size_t>(s.batch * KH * D * L));
-  transpose_heads(kt.data(), k, s);
+  // Few query rows (decode): keys read in place. Many (prefill, training): keys transposed once so
+  // the score loops run over contiguous keys.
+  const bool in_place = s.q_len <= 4;
+  std::vector<float> kt(in_place ? 0 : static_cast<size_t>(s.batch * KH * D * L));
+  if (!in_place) transpose_heads(kt.data(), k, s);
   const int64_t units = s.batch * H * s.q_len;
   const int64_t grain = std::max<int64_t>(1, 16384 / std::max<int64_t>(1, L * D));
   parallel_for(units, grain, [&](int64_t begin, int64_t end) {
@@ -159,11 +181,16 @@ void attention_forward(float* out, float* lse, const float* q, const float* k, c
       const int64_t i = balanced_row(u % s.q_len, s.q_len);
       const int64_t b = bh / H, h = bh % H, kh = h / group;
       const float* qi = q + ((b * s.q_len + i) * H + h) * D;
-      const float* kth = kt.data() + (b * KH + kh) * D * L;
       const float* vb = v + (b * s.kv_batch_stride * KH + kh) * D;
       const int64_t last = offset + i;  // causal: keys first..last
       const int64_t first = s.key_begin ? std::min<int64_t>(std::max<int32_t>(s.key_begin[b], 0), last) : 0;
-      row_scores(scores.data(), qi, kth + first, last - first, L, D, scale);
+      if (in_place) {
+        const float* kb = k + (b * s.kv_batch_stride * KH + kh) * D;
+        row_scores_in_place(scores.data(), qi, kb + first * KH * D, last - first, KH * D, D, scale);
+      } else {
+        const float* kth = kt.data() + (b * KH + kh) * D * L;
+        row_scores(scores.data(), qi, kth + first, last - first, L, D, scale);
+      }
       const float row_lse = row_softmax_values(out + ((b * s.q_len + i) * H + h) * D, scores.data(),
                                                vb + first * KH * D, last - first, KH * D, D);
       if (lse) lse[(b * H + h) * s.q_len + i] = row_lse;
