@@ -189,18 +189,21 @@ TEST(gemm_micro_kernel_of_every_runnable_isa_matches_reference) {
     const int64_t k = 19;
     auto a = random_vector(k * mr, 21);
     auto b = random_vector(k * nr, 22);
-    for (int rows : {mr, 1}) {
-      for (bool accumulate : {false, true}) {
-        std::vector<float> c(mr * nr, 1.5f);
-        table->gemm_micro(c.data(), nr, a.data(), b.data(), k, rows, rows == mr ? nr : 3, accumulate);
-        for (int r = 0; r < mr; ++r)
-          for (int j = 0; j < nr; ++j) {
-            const bool inside = r < rows && j < (rows == mr ? nr : 3);
-            double acc = 0;
-            for (int64_t p = 0; p < k; ++p) acc += double(a[p * mr + r]) * b[p * nr + j];
-            const double expected = inside ? (accumulate ? 1.5 + acc : acc) : 1.5;
-            CHECK_NEAR(c[r * nr + j], expected, 1e-5);
-          }
+    // Every tile height (rows <= MR/2 take the half-height loop), full width and an edge width.
+    for (int rows = mr; rows >= 1; --rows) {
+      for (int cols : {nr, 3}) {
+        for (bool accumulate : {false, true}) {
+          std::vector<float> c(mr * nr, 1.5f);
+          table->gemm_micro(c.data(), nr, a.data(), b.data(), k, rows, cols, accumulate);
+          for (int r = 0; r < mr; ++r)
+            for (int j = 0; j < nr; ++j) {
+              const bool inside = r < rows && j < cols;
+              double acc = 0;
+              for (int64_t p = 0; p < k; ++p) acc += double(a[p * mr + r]) * b[p * nr + j];
+              const double expected = inside ? (accumulate ? 1.5 + acc : acc) : 1.5;
+              CHECK_NEAR(c[r * nr + j], expected, 1e-5);
+            }
+        }
       }
     }
   }

@@ -37,27 +37,28 @@ inline gemm_vector gemm_load(const float* p) {
 
 inline void gemm_store(float* p, gemm_vector v) { std::memcpy(p, &v, sizeof(v)); }
 
-// c[r * ldc + j] = (accumulate ? c : 0) + sum_p a_packed[p*MR + r] * b_packed[p*NR + j]
-// for r < rows, j < cols (rows <= MR, cols <= NR; the packed panels are zero-padded to full size).
-inline void gemm_micro(float* c, int64_t ldc, const float* a_packed, const float* b_packed, int64_t k, int rows,
-                       int cols, bool accumulate) {
+// The tile loop for the first ROWS rows of the packed A panel (ROWS <= MR; a_packed keeps its
+// MR stride). rows <= ROWS and cols <= NR rows and columns of C are written.
+template <int ROWS>
+inline void gemm_micro_rows(float* c, int64_t ldc, const float* a_packed, const float* b_packed, int64_t k, int rows,
+                            int cols, bool accumulate) {
   // Pull the C tile toward L1 while the k loop runs; it is read (or written) once at the end.
-  for (int r = 0; r < kGemmRows; ++r) {
+  for (int r = 0; r < ROWS; ++r) {
     __builtin_prefetch(c + r * ldc, 1);
     __builtin_prefetch(c + r * ldc + kGemmColumns - 1, 1);
   }
-  gemm_vector acc[kGemmRows][kGemmVectors];
+  gemm_vector acc[ROWS][kGemmVectors];
 #pragma GCC unroll 16
-  for (int r = 0; r < kGemmRows; ++r)
+  for (int r = 0; r < ROWS; ++r)
 #pragma GCC unroll 4
-    for (int v = 0; v < kGemmVectors; ++v) acc[r][v] = gemm_vector{} ;
+    for (int v = 0; v < kGemmVectors; ++v) acc[r][v] = gemm_vector{};
 #pragma GCC unroll 4
   for (int64_t p = 0; p < k; ++p) {
     gemm_vector b[kGemmVectors];
 #pragma GCC unroll 4
     for (int v = 0; v < kGemmVectors; ++v) b[v] = gemm_load(b_packed + v * kGemmLanes);
 #pragma GCC unroll 16
-    for (int r = 0; r < kGemmRows; ++r) {
+    for (int r = 0; r < ROWS; ++r) {
       const gemm_vector a = a_packed[r] - gemm_vector{};  // a splat (x - 0 folds to x)
 #pragma GCC unroll 4
       for (int v = 0; v < kGemmVectors; ++v) acc[r][v] += a * b[v];
@@ -65,9 +66,9 @@ inline void gemm_micro(float* c, int64_t ldc, const float* a_packed, const float
     a_packed += kGemmRows;
     b_packed += kGemmColumns;
   }
-  if (rows == kGemmRows && cols == kGemmColumns) {
+  if (rows == ROWS && cols == kGemmColumns) {
 #pragma GCC unroll 16
-    for (int r = 0; r < kGemmRows; ++r) {
+    for (int r = 0; r < ROWS; ++r) {
 #pragma GCC unroll 4
       for (int v = 0; v < kGemmVectors; ++v) {
         float* dst = c + r * ldc + v * kGemmLanes;
@@ -77,11 +78,24 @@ inline void gemm_micro(float* c, int64_t ldc, const float* a_packed, const float
     return;
   }
   // Edge tile: spill to a buffer and copy the valid part.
-  float tile[kGemmRows][kGemmColumns];
-  for (int r = 0; r < kGemmRows; ++r)
+  float tile[ROWS][kGemmColumns];
+  for (int r = 0; r < ROWS; ++r)
     for (int v = 0; v < kGemmVectors; ++v) gemm_store(&tile[r][v * kGemmLanes], acc[r][v]);
   for (int r = 0; r < rows; ++r)
     for (int j = 0; j < cols; ++j) c[r * ldc + j] = accumulate ? c[r * ldc + j] + tile[r][j] : tile[r][j];
+}
+
+// c[r * ldc + j] = (accumulate ? c : 0) + sum_p a_packed[p*MR + r] * b_packed[p*NR + j]
+// for r < rows, j < cols (rows <= MR, cols <= NR; the packed panels are zero-padded to full size).
+// A tile of at most MR/2 rows (the last one when M is not a multiple of MR, e.g. 2 of 512 rows
+// with MR = 6) runs a half-height loop: half the FMAs, instead of computing the zero rows.
+inline void gemm_micro(float* c, int64_t ldc, const float* a_packed, const float* b_packed, int64_t k, int rows,
+                       int cols, bool accumulate) {
+  if (rows <= kGemmRows / 2) {
+    gemm_micro_rows<kGemmRows / 2>(c, ldc, a_packed, b_packed, k, rows, cols, accumulate);
+  } else {
+    gemm_micro_rows<kGemmRows>(c, ldc, a_packed, b_packed, k, rows, cols, accumulate);
+  }
 }
 
 // Packs a full panel of kGemmColumns rows of a k-contiguous operand (W in x·Wᵀ, f32 or bf16 bits)
