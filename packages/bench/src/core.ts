@@ -11,6 +11,7 @@ import os from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { createTinyModel, exportModelToGguf, loadModel, type Model } from "@pillow/core";
+import { setThreads } from "@pillow/lora-kernels";
 import { type LlamaCppRunner, llamaCppDecode, llamaCppLogits, llamaCppPrefill, openLlamaCppModel } from "./llama-cpp-peer.js";
 import { buildHarness, peer } from "./peer-harness.js";
 
@@ -201,13 +202,23 @@ async function referenceComparison(shape: Shape): Promise<void> {
         `llama.cpp f16 ${relativeError(await llamaCppLogits(llamaF16, check, shape.vocab), reference).toExponential(1)}, pillow bf16 ${relativeError(bf16Logits, reference).toExponential(1)}`,
     );
 
-    const pillowEngine = (label: string, model: Model, bytesPerWeight: number): Engine => ({
+    // pillow's pool size is process-wide: a 1-thread row shrinks it for its own timings only.
+    const withThreads = async (count: number, body: () => Promise<number>) => {
+      if (count === threads) return body();
+      setThreads(count);
+      try {
+        return await body();
+      } finally {
+        setThreads(threads);
+      }
+    };
+    const pillowEngine = (label: string, model: Model, bytesPerWeight: number, count = threads): Engine => ({
       label,
       precision: bytesPerWeight === 4 ? "f32" : "16-bit",
       isPeer: false,
       bytesPerWeight,
-      prefill: (p) => pillowPrefill(model, p),
-      decode: (p) => pillowDecode(model, p, DECODE_TOKENS),
+      prefill: (p) => withThreads(count, () => pillowPrefill(model, p)),
+      decode: (p) => withThreads(count, () => pillowDecode(model, p, DECODE_TOKENS)),
     });
     const llamaEngine = (label: string, runner: LlamaCppRunner, bytesPerWeight: number): Engine => ({
       label,
@@ -217,11 +228,14 @@ async function referenceComparison(shape: Shape): Promise<void> {
       prefill: (p) => llamaCppPrefill(runner, p),
       decode: (p) => llamaCppDecode(runner, p, DECODE_TOKENS),
     });
+    // With the 1-thread llama.cpp rows come 1-thread pillow rows: kernel against kernel, no barriers.
     const engines = [
       pillowEngine(`pillow f32, ${threads} threads`, pillowF32, 4),
+      ...(singleThreaded ? [pillowEngine("pillow f32, 1 thread", pillowF32, 4, 1)] : []),
       llamaEngine(`llama.cpp f32, ${threads} threads`, llamaF32, 4),
       ...(llamaF32Single ? [llamaEngine("llama.cpp f32, 1 thread", llamaF32Single, 4)] : []),
       pillowEngine(`pillow bf16, ${threads} threads`, pillowBf16, 2),
+      ...(singleThreaded ? [pillowEngine("pillow bf16, 1 thread", pillowBf16, 2, 1)] : []),
       llamaEngine(`llama.cpp f16, ${threads} threads`, llamaF16, 2),
       ...(llamaF16Single ? [llamaEngine("llama.cpp f16, 1 thread", llamaF16Single, 2)] : []),
     ];
