@@ -3,7 +3,7 @@
 
 usage: python3 generate_tiny_torch.py MODEL_DIR PROMPTS.jsonl ANSWERS.jsonl [--max-new-tokens 32]
 
-MODEL_DIR is a shipped folder (written by export_tiny_model.py). Decodes with a KV cache and stops at the first newline (the suite's stop string) or </s>.
+MODEL_DIR is a shipped folder (written by @pillow/core's saveModel). Decodes with a KV cache and stops at the first newline (the suite's stop string) or </s>.
 """
 
 import argparse
@@ -50,7 +50,7 @@ def main():
     torch.set_num_threads(args.threads)
     config = Config(**json.load(open(os.path.join(args.model_dir, "config.json"))))
     model = TinyLlama(config)
-    # The folder holds the shipped layout (see export_tiny_model.py); decode in the trainer's.
+    # The folder holds the shipped layout (see tiny_llama_torch.py); decode in the trainer's.
     model.load_hf_state_dict(to_trainer_layout(read_safetensors(os.path.join(args.model_dir, "model.safetensors"))))
     model.eval()
     with open(args.answers, "w") as out:

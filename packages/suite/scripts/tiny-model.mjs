@@ -55,12 +55,20 @@ if (command === "corpus" && target) {
   console.log(evaluationTable(scoreEvaluation(prompts, answers)));
   console.log(`\n${prompts.length} test instances, ${((Date.now() - started) / 1000).toFixed(0)} s of generation`);
 } else if (command === "pretrain" && target && rest[0]) {
+  // The per-step log and the summary are written beside the checkpoint: the recipe's evidence.
+  const log = [];
   const result = await pretrainTinyModel({
     outDir: target,
     steps: Number(rest[0]),
     seed: Number(rest[1] ?? 0),
-    onStep: (info) => console.log(JSON.stringify({ step: info.step, loss: info.loss, lr: info.learningRate })),
+    onStep: (info) => {
+      const record = { step: info.step, loss: info.loss, lr: info.learningRate };
+      log.push(JSON.stringify(record));
+      console.log(log[log.length - 1]);
+    },
   });
+  writeFileSync(`${target}/train_log.jsonl`, `${log.join("\n")}\n`);
+  writeFileSync(`${target}/pretrain_result.json`, `${JSON.stringify(result, null, 2)}\n`);
   console.log(JSON.stringify(result));
 } else {
   console.error("usage: tiny-model.mjs corpus OUT.jsonl [size] [seed] | assets DIR | eval-prompts OUT.jsonl [seed] | score PROMPTS ANSWERS | evaluate MODEL_DIR [seed] [ANSWERS] | pretrain OUT_DIR STEPS [seed]");

@@ -1,5 +1,5 @@
 // The shipped tiny model through @pillow/core's runtime: it loads, computes the same logits as the
-// PyTorch model that trained it (reference written by scripts/export_tiny_model.py), and generates.
+// independent plain-PyTorch LLaMA of scripts/tiny_llama_torch.py (reference written by scripts/reference_tiny_model.py), and generates.
 import { readFileSync } from "node:fs";
 import path from "node:path";
 import { loadModel, type Model } from "@pillow/core";
