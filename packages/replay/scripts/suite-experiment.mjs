@@ -14,7 +14,7 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import { parseArgs } from "node:util";
 import { createTinyModel, loadModel } from "@pillow/core";
-import { buildSuite, formatPrompt, tinyModelDir } from "@pillow/suite";
+import { buildSuite, formatPrompt, formatResponse, tinyModelDir } from "@pillow/suite";
 import { createHashingEmbedder, createLoraLearner, replayStrategies, runContinual, scoreHeatmapSvg } from "../dist/index.js";
 
 const { values } = parseArgs({
@@ -63,8 +63,10 @@ for (const strategy of strategies) {
   const model = await loadModel(modelDir);
   const learner = createLoraLearner(model, {
     adapter: { r: integer("rank"), alpha: 2 * integer("rank"), targetModules: ["q_proj", "k_proj", "v_proj", "o_proj"], seed },
-    train: { epochs: integer("epochs"), lr: Number(values.lr), batchSize: integer("batch-size"), seed },
+    // Answers end with a newline and no EOS, as the tiny model was pretrained (see formatResponse).
+    train: { epochs: integer("epochs"), lr: Number(values.lr), batchSize: integer("batch-size"), seed, appendEos: false },
     formatPrompt: (instance) => formatPrompt(instance),
+    formatResponse: (instance) => formatResponse(instance.output),
     generate: { maxNewTokens: 32 },
   });
   const embedder = values.embedder === "model" ? (texts) => model.embed(texts) : createHashingEmbedder();

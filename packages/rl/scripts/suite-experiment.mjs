@@ -19,7 +19,7 @@ import { writeFile } from "node:fs/promises";
 import { parseArgs } from "node:util";
 import { loadModel, NativeBackend, train as trainModel } from "@pillow/core";
 import { createEmbedder, entryText, PromptPool, saveMatcherBundle } from "@pillow/matcher";
-import { buildSuite, formatDemonstration, formatPrompt, promptStopStrings, tinyModelDir, tinyPromptBudget } from "@pillow/suite";
+import { buildSuite, formatDemonstration, formatPrompt, formatResponse, promptStopStrings, tinyModelDir, tinyPromptBudget } from "@pillow/suite";
 import { compareSelectors } from "../dist/index.js";
 
 const { values } = parseArgs({
@@ -89,8 +89,9 @@ async function nativeBackend() {
       seed: 0,
     });
     model.setActiveAdapter("suite-lora");
-    const examples = trainInstances.map((instance) => ({ prompt: formatPrompt(instance), response: instance.output }));
-    const result = await trainModel(model, examples, { epochs, lr: 1e-3, batchSize: 8, seed: 0, warmup: 5 });
+    // Answers end with a newline and no EOS, as the tiny model was pretrained (see formatResponse).
+    const examples = trainInstances.map((instance) => ({ prompt: formatPrompt(instance), response: formatResponse(instance.output) }));
+    const result = await trainModel(model, examples, { epochs, lr: 1e-3, batchSize: 8, seed: 0, warmup: 5, appendEos: false });
     console.error(`LoRA fine-tune: ${result.steps} steps, final loss ${result.finalLoss.toFixed(3)}, ${((performance.now() - tuneStarted) / 1000).toFixed(0)} s`);
   }
   const adapter = epochs > 0 ? "suite-lora" : values.adapter ? "adapter" : null;

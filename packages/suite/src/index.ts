@@ -15,6 +15,7 @@ export {
   fitDemonstrations,
   formatDemonstration,
   formatPrompt,
+  formatResponse,
   type PromptInput,
   promptStopStrings,
 } from "./prompt.js";

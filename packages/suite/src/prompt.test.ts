@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { fitDemonstrations, formatDemonstration, formatPrompt, promptStopStrings } from "./prompt.js";
+import { fitDemonstrations, formatDemonstration, formatPrompt, formatResponse, promptStopStrings } from "./prompt.js";
 
 const demos = [
   { instruction: "Pluralize the word.", input: "cat", output: "cats" },
@@ -41,5 +41,13 @@ describe("formatPrompt", () => {
     const demo = { instruction: "Answer.", input: "caf\u00e9", output: "ok" };
     const exact = Buffer.byteLength(formatPrompt({ ...query, demos: [demo] }));
     expect(formatPrompt({ ...query, demos: [demo], maxBytes: exact - 1 })).toBe(formatPrompt(query));
+  });
+});
+
+describe("formatResponse", () => {
+  it("is the answer exactly as a demonstration renders it after the prompt (answer, newline)", () => {
+    const demo = { instruction: "Pluralize the word.", input: "cat", output: "cats" };
+    expect(formatPrompt(demo) + formatResponse(demo.output)).toBe(formatDemonstration(demo).slice(0, -1));
+    expect(formatResponse("cats").endsWith(promptStopStrings[0])).toBe(true);
   });
 });

@@ -3,7 +3,7 @@
 // is greedy generation on a test split scored by ROUGE-L F1 × 100.
 import { type Model, train } from "@pillow/core";
 import type { ContinualLearner } from "@pillow/replay";
-import { formatPrompt, type Instance, promptStopStrings, rougeL } from "@pillow/suite";
+import { formatPrompt, formatResponse, type Instance, promptStopStrings, rougeL } from "@pillow/suite";
 
 export type LoraLearnerOptions = {
   /** The adapter trained stage after stage (must already exist on the model). */
@@ -46,9 +46,11 @@ export function createLoraLearner(model: Model, options: LoraLearnerOptions): Lo
       const losses: number[] = [];
       await train(
         model,
-        instances.map((instance) => ({ prompt: promptOf(instance), response: instance.output })),
+        // Answers end with a newline and no EOS, as the suite's model was pretrained (see formatResponse).
+        instances.map((instance) => ({ prompt: promptOf(instance), response: formatResponse(instance.output) })),
         {
           mode: "lora",
+          appendEos: false,
           epochs: options.epochs,
           batchSize: options.batchSize,
           lr: options.learningRate,

@@ -1,8 +1,8 @@
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
-import { createTinyModel, loadModel, NativeBackend } from "@pillow/core";
-import { buildSuite, formatPrompt, rougeL } from "@pillow/suite";
+import { type AdapterOptions, createTinyModel, loadModel, NativeBackend, train } from "@pillow/core";
+import { buildSuite, formatPrompt, formatResponse, rougeL } from "@pillow/suite";
 import { afterAll, describe, expect, it } from "vitest";
 import { backendEmbedder } from "../embedding/embedder.js";
 import { createLlmTagger } from "../tagging/llm-tagger.js";
@@ -95,5 +95,41 @@ describe("createLoraLearner on a tiny random LLaMA (3 suite tasks)", () => {
     await expect(createLlmTagger(backend, { attempts: 2, generate: { maxNewTokens: 4 } }).tag(["Pluralise the noun."])).rejects.toThrow(
       /no JSON tag list for instruction 0 \("Pluralise the noun\."\) after 2 attempts/,
     );
+  });
+});
+
+describe("createLoraLearner's training target", () => {
+  const directory = mkdtempSync(path.join(tmpdir(), "pillow-replay-target-"));
+  afterAll(() => rmSync(directory, { recursive: true, force: true }));
+
+  it("trains on formatResponse's text with the given train options (same losses as core's train on those pairs)", async () => {
+    createTinyModel(directory, { hiddenSize: 32, numLayers: 1, numHeads: 2, seed: 5 });
+    const instances = buildSuite({ seed: 2, trainPerTask: 6, testPerTask: 1 }).tasks[0].train;
+    const adapter: AdapterOptions = { r: 4, alpha: 8, targetModules: ["q_proj", "v_proj"], seed: 2 };
+    const trainOptions = { lr: 5e-3, batchSize: 3, appendEos: false, seed: 7 } as const;
+
+    const learnerModel = await loadModel(directory);
+    const learner = createLoraLearner(learnerModel, {
+      adapter,
+      train: trainOptions,
+      formatPrompt: (instance) => formatPrompt(instance),
+      formatResponse: (instance) => formatResponse(instance.output),
+    });
+    const losses = (await learner.trainStage(instances, 0, "first"))?.losses ?? [];
+
+    const referenceModel = await loadModel(directory);
+    referenceModel.addAdapter("reference", adapter);
+    referenceModel.setActiveAdapter("reference");
+    const pairs = instances.map((instance) => ({ prompt: formatPrompt(instance), response: `${instance.output}\n` }));
+    const reference = await train(referenceModel, pairs, { ...trainOptions, epochs: 1, mode: "lora", seed: 7 });
+    expect(losses.length).toBe(reference.losses.length);
+    for (const [i, loss] of losses.entries()) expect(loss).toBeCloseTo(reference.losses[i], 10);
+
+    // With the default target (output + EOS) the first loss differs: the target text really changed.
+    const eosModel = await loadModel(directory);
+    const eosLearner = createLoraLearner(eosModel, { adapter, train: { ...trainOptions, appendEos: true } });
+    const eosLosses = (await eosLearner.trainStage(instances, 0, "first"))?.losses ?? [];
+    expect(eosLosses.length).toBe(losses.length);
+    expect(Math.abs(eosLosses[0] - losses[0])).toBeGreaterThan(1e-3);
   });
 });

@@ -15,6 +15,12 @@ export type LoraLearnerOptions<T extends InstructionInstance> = {
    * ("### Instruction:\n…\n### Input:\n…\n### Response:\n"); pass the suite's formatPrompt to be sure.
    */
   formatPrompt?: (instance: T) => string;
+  /**
+   * Training target of an instance (default: its output). For a model pretrained on a template whose
+   * answers end with a newline (the suite's tiny model), pass the suite's formatResponse and
+   * `train: { appendEos: false }`: training an end token the model never saw damages every task.
+   */
+  formatResponse?: (instance: T) => string;
   /** Greedy, 48 new tokens, stop at the first newline unless given. */
   generate?: GenerationOptions;
   /** Score of one prediction against its reference, in [0, 100] (default ROUGE-L F1 · 100). */
@@ -38,6 +44,7 @@ export function createLoraLearner<T extends InstructionInstance>(
     model.setActiveAdapter(adapter);
   }
   const formatPrompt = options.formatPrompt ?? alpacaPrompt;
+  const formatResponse = options.formatResponse ?? ((instance: T) => instance.output);
   const score = options.score ?? ((prediction: string, reference: string) => rougeLF1(prediction, reference) * 100);
   const generateOptions: GenerationOptions = { maxNewTokens: 48, temperature: 0, stop: ["\n"], ...options.generate };
   const baseSeed = options.train?.seed ?? 0;
@@ -45,7 +52,7 @@ export function createLoraLearner<T extends InstructionInstance>(
     adapter,
     async trainStage(instances, stage) {
       if (instances.length === 0) return { losses: [] };
-      const dataset = instances.map((instance) => ({ prompt: formatPrompt(instance), response: instance.output }));
+      const dataset = instances.map((instance) => ({ prompt: formatPrompt(instance), response: formatResponse(instance) }));
       const result = await train(model, dataset, { epochs: 1, lr: 2e-4, ...options.train, mode: "lora", seed: baseSeed + stage });
       return { losses: result.losses };
     },
