@@ -4,7 +4,7 @@
 //
 //   pnpm build && node packages/rl/scripts/suite-experiment.mjs [--model DIR] [--adapter PEFT_DIR]
 //     [--seeds 0,1,2] [--steps 60] [--pool-per-task 4] [--train-per-task 30] [--test-per-task 5]
-//     [--embedder tfidf|llm] [--algorithm reinforce-loo|ppo] [--similarity-prior 20] [--hidden 32] [--lr 0.003] [--entropy 0.001] [--out results.json] [--save BUNDLE_DIR]
+//     [--embedder tfidf|llm] [--algorithm reinforce-loo|ppo] [--similarity-prior 20] [--hidden 32] [--allow-stop] [--lr 0.003] [--entropy 0.001] [--out results.json] [--save BUNDLE_DIR]
 //     [--backend native|copy-last-demo] [--finetune-epochs 1]
 //
 // `--finetune-epochs N` first LoRA-tunes the model (r 8, all linear modules) for N epochs on the
@@ -13,6 +13,8 @@
 // `--backend copy-last-demo` replaces the LLM by a stand-in that answers with the output of the last
 // demonstration in its prompt: no model needed, and the reward then measures how often a selector
 // puts a demonstration with the right answer last — a check of the training loop on real suite text.
+//
+// `--allow-stop` gives the matcher a STOP action: it may choose fewer than k demonstrations (none at all).
 //
 // Numbers go to stdout as a Markdown table and, with --out, as JSON.
 import { writeFile } from "node:fs/promises";
@@ -42,6 +44,7 @@ const { values } = parseArgs({
     "similarity-prior": { type: "string", default: "20" },
     "finetune-epochs": { type: "string", default: "0" },
     hidden: { type: "string", default: "32" },
+    "allow-stop": { type: "boolean", default: false },
     save: { type: "string" },
   },
 });
@@ -133,7 +136,7 @@ const result = await compareSelectors({
   // Selectors share one static budget (the longest query); training masks per query.
   budget: { limit: tinyPromptBudget, costs: demoBytes, used: Math.max(...test.map(queryBytes)) },
   trainingBudget: budgetFor,
-  matcher: { hidden: integer("hidden"), similarityPrior: Number(values["similarity-prior"]) },
+  matcher: { hidden: integer("hidden"), similarityPrior: Number(values["similarity-prior"]), allowStop: values["allow-stop"] },
   training: {
     algorithm: values.algorithm,
     steps: integer("steps"),
@@ -156,7 +159,7 @@ const result = await compareSelectors({
 const seconds = (performance.now() - started) / 1000;
 console.log(`pool ${pool.size} (${poolPerTask}/task), ${train.length} training queries, ${test.length} held-out queries, seeds ${seeds.join(",")}`);
 console.log(
-  `backend ${backend.name}${values.adapter ? ` + adapter ${values.adapter}` : ""}, embedder ${embedder.name}, ${values.algorithm}, ${values.steps} steps, similarity prior ${values["similarity-prior"]}`,
+  `backend ${backend.name}${values.adapter ? ` + adapter ${values.adapter}` : ""}, embedder ${embedder.name}, ${values.algorithm}, ${values.steps} steps, similarity prior ${values["similarity-prior"]}${values["allow-stop"] ? ", STOP allowed" : ""}`,
 );
 console.log("\n| selector | ROUGE-L ×100 (mean ± sd over seeds) | per seed |\n| --- | --- | --- |");
 for (const row of result.summary) {
