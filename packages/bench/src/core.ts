@@ -12,7 +12,7 @@ import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { createTinyModel, exportModelToGguf, loadModel, type Model } from "@pillow/core";
 import { setThreads } from "@pillow/lora-kernels";
-import { type LlamaCppRunner, llamaCppDecode, llamaCppLogits, llamaCppPrefill, openLlamaCppModel } from "./llama-cpp-peer.js";
+import { type LlamaCppRunner, llamaCppDecode, llamaCppLogits, llamaCppPrefill, openLlamaCppModel, relativeError } from "./llama-cpp-peer.js";
 import { buildHarness, peer } from "./peer-harness.js";
 
 type Shape = {
@@ -117,17 +117,6 @@ async function pillowDecode(model: Model, prompt: Int32Array, count: number): Pr
     logits = await model.native.forward(Int32Array.of(best), { useCache: true, startPosition: prompt.length + i, lastOnly: true });
   }
   return count / ((performance.now() - started) / 1000);
-}
-
-/** max |a - b| / max |b| over the logits. */
-function relativeError(actual: Float32Array, expected: Float32Array): number {
-  let error = 0;
-  let scale = 0;
-  for (let i = 0; i < expected.length; i++) {
-    error = Math.max(error, Math.abs(actual[i] - expected[i]));
-    scale = Math.max(scale, Math.abs(expected[i]));
-  }
-  return error / scale;
 }
 
 /** The demo model (and any shape without the llama.cpp comparison): pillow vs PyTorch training. */

@@ -6,7 +6,7 @@ import os from "node:os";
 import path from "node:path";
 import { createTinyModel, exportModelToGguf, loadModel } from "@pillow/core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { llamaCppDecode, llamaCppLogits, llamaCppPrefill, openLlamaCppModel } from "./llama-cpp-peer.js";
+import { llamaCppDecode, llamaCppLogits, llamaCppPrefill, openLlamaCppModel, relativeError } from "./llama-cpp-peer.js";
 
 const vocab = 300;
 let dir: string;
@@ -18,17 +18,6 @@ beforeAll(() => {
   createTinyModel(path.join(dir, "hf"), { hiddenSize: 64, intermediateSize: 160, numLayers: 2, numHeads: 4, numKeyValueHeads: 2, vocabSize: vocab, tieWordEmbeddings: false, seed: 7 });
 });
 afterAll(() => fs.rmSync(dir, { recursive: true, force: true }));
-
-/** max |a - b| / max |b|: the logits' error relative to their scale. */
-function relativeError(actual: Float32Array, expected: Float32Array): number {
-  let error = 0;
-  let scale = 0;
-  for (let i = 0; i < expected.length; i++) {
-    error = Math.max(error, Math.abs(actual[i] - expected[i]));
-    scale = Math.max(scale, Math.abs(expected[i]));
-  }
-  return error / scale;
-}
 
 describe("llama.cpp (node-llama-cpp prebuilt CPU binary) on pillow's GGUF export", () => {
   const tokens = Int32Array.from({ length: 23 }, (_, i) => (i * 37 + 5) % 259);

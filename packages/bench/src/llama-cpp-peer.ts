@@ -89,3 +89,14 @@ export async function llamaCppDecode(runner: LlamaCppRunner, prompt: Int32Array,
   }
   return count / ((performance.now() - started) / 1000);
 }
+
+/** max |a - b| / max |b|: logits' error relative to their scale (the bench's and the test's cross-check). */
+export function relativeError(actual: Float32Array, expected: Float32Array): number {
+  let error = 0;
+  let scale = 0;
+  for (let i = 0; i < expected.length; i++) {
+    error = Math.max(error, Math.abs(actual[i] - expected[i]));
+    scale = Math.max(scale, Math.abs(expected[i]));
+  }
+  return error / scale;
+}
