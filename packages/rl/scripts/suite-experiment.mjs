@@ -5,10 +5,13 @@
 //   pnpm build && node packages/rl/scripts/suite-experiment.mjs [--model DIR] [--adapter PEFT_DIR]
 //     [--seeds 0,1,2] [--steps 60] [--pool-per-task 4] [--train-per-task 30] [--test-per-task 5]
 //     [--embedder tfidf|llm] [--algorithm reinforce-loo|ppo] [--similarity-prior 20] [--hidden 32] [--allow-stop] [--lr 0.003] [--entropy 0.001] [--out results.json] [--save BUNDLE_DIR]
-//     [--backend native|copy-last-demo] [--finetune-epochs 1]
+//     [--backend native|copy-last-demo] [--finetune-epochs 1] [--finetune-phrasings seen|all]
 //
 // `--finetune-epochs N` first LoRA-tunes the model (r 8, all linear modules) for N epochs on the
 // training split (zero-shot prompts, loss on the answer), the "LoRA-tuned tiny model" of the issue.
+// As in PILLOW's setting, the LoRA tuning is general instruction tuning: by default
+// (`--finetune-phrasings seen`) it sees only the phrasings of the pretraining corpus, while the
+// user's pool and queries also carry the suite's "unseen" phrasings (the user's own wordings).
 //
 // `--backend copy-last-demo` replaces the LLM by a stand-in that answers with the output of the last
 // demonstration in its prompt: no model needed, and the reward then measures how often a selector
@@ -43,6 +46,7 @@ const { values } = parseArgs({
     backend: { type: "string", default: "native" },
     "similarity-prior": { type: "string", default: "20" },
     "finetune-epochs": { type: "string", default: "0" },
+    "finetune-phrasings": { type: "string", default: "seen" },
     hidden: { type: "string", default: "32" },
     "allow-stop": { type: "boolean", default: false },
     save: { type: "string" },
@@ -93,9 +97,14 @@ async function nativeBackend() {
     });
     model.setActiveAdapter("suite-lora");
     // Answers end with a newline and no EOS, as the tiny model was pretrained (see formatResponse).
-    const examples = trainInstances.map((instance) => ({ prompt: formatPrompt(instance), response: formatResponse(instance.output) }));
+    if (!["seen", "all"].includes(values["finetune-phrasings"])) {
+      throw new Error(`--finetune-phrasings must be seen or all, got ${values["finetune-phrasings"]}`);
+    }
+    const unseen = new Set(suite.tasks.flatMap((task) => task.unseenInstructions));
+    const tuning = values["finetune-phrasings"] === "all" ? trainInstances : trainInstances.filter((instance) => !unseen.has(instance.instruction));
+    const examples = tuning.map((instance) => ({ prompt: formatPrompt(instance), response: formatResponse(instance.output) }));
     const result = await trainModel(model, examples, { epochs, lr: 1e-3, batchSize: 8, seed: 0, warmup: 5, appendEos: false });
-    console.error(`LoRA fine-tune: ${result.steps} steps, final loss ${result.finalLoss.toFixed(3)}, ${((performance.now() - tuneStarted) / 1000).toFixed(0)} s`);
+    console.error(`LoRA fine-tune on ${tuning.length} instances (${values["finetune-phrasings"]} phrasings): ${result.steps} steps, final loss ${result.finalLoss.toFixed(3)}, ${((performance.now() - tuneStarted) / 1000).toFixed(0)} s`);
   }
   const adapter = epochs > 0 ? "suite-lora" : values.adapter ? "adapter" : null;
   return new NativeBackend(model, { adapter });
@@ -165,6 +174,30 @@ console.log("\n| selector | ROUGE-L ×100 (mean ± sd over seeds) | per seed |\n
 for (const row of result.summary) {
   console.log(`| ${row.selector} | ${(100 * row.mean).toFixed(1)} ± ${(100 * row.standardDeviation).toFixed(1)} | ${row.perSeed.map((v) => (100 * v).toFixed(1)).join(" / ")} |`);
 }
+// The held-out queries by instruction kind: specific, vague (shared by a task family) or unseen.
+const kindOf = new Map();
+for (const task of suite.tasks) {
+  for (const instruction of task.instructions) kindOf.set(instruction, "specific");
+  for (const instruction of task.vagueInstructions) kindOf.set(instruction, "vague");
+  for (const instruction of task.unseenInstructions) kindOf.set(instruction, "unseen");
+}
+const kinds = ["specific", "vague", "unseen"];
+const byKind = {};
+console.log(`\n| selector | ${kinds.map((kind) => `${kind} (${test.filter((example) => kindOf.get(example.query) === kind).length})`).join(" | ")} |\n| --- |${kinds.map(() => " --- |").join("")}`);
+for (const selector of result.summary.map((row) => row.selector)) {
+  byKind[selector] = {};
+  for (const kind of kinds) {
+    const values = [];
+    for (const run of result.perSeed) {
+      const evaluation = run.evaluations.find((e) => e.selector === selector);
+      evaluation.rewards.forEach((reward, i) => {
+        if (kindOf.get(test[i].query) === kind) values.push(reward);
+      });
+    }
+    byKind[selector][kind] = values.reduce((sum, value) => sum + value, 0) / Math.max(1, values.length);
+  }
+  console.log(`| ${selector} | ${kinds.map((kind) => (100 * byKind[selector][kind]).toFixed(1)).join(" | ")} |`);
+}
 console.log(
   `\nmatcher training ${result.trainingSeconds.toFixed(0)} s total; LLM calls ${result.llmCalls}, answered from cache ${result.cacheHits} (${((100 * result.cacheHits) / (result.cacheHits + result.llmCalls)).toFixed(0)} %); wall ${seconds.toFixed(0)} s`,
 );
@@ -176,6 +209,7 @@ if (values.save) {
 if (values.out) {
   const json = {
     summary: result.summary,
+    byInstructionKind: byKind,
     perSeed: result.perSeed.map((run) => ({ seed: run.seed, evaluations: run.evaluations.map(({ rewards, ...rest }) => rest), rewardPerStep: run.training.steps.map((s) => s.meanReward) })),
     llmCalls: result.llmCalls,
     cacheHits: result.cacheHits,

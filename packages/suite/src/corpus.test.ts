@@ -52,6 +52,14 @@ describe("buildPretrainingCorpus", () => {
     }
   });
 
+  it("never uses a task's unseen phrasings (they stand for a user's own wordings)", () => {
+    const unseen = new Set(buildSuite({ seed: 1, trainPerTask: 0, testPerTask: 0 }).tasks.flatMap((task) => task.unseenInstructions));
+    expect(unseen.size).toBe(32);
+    for (const document of corpus) {
+      for (const part of document.text.split("### Instruction:\n").slice(1)) expect(unseen.has(part.split("\n")[0])).toBe(false);
+    }
+  });
+
   it("rejects bad options with a clear error", () => {
     expect(() => buildPretrainingCorpus({ size: -1 })).toThrow(/size must be a non-negative integer/);
     expect(() => buildPretrainingCorpus({ size: 1, maxBytes: 10 })).toThrow(/maxBytes/);

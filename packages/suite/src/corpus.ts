@@ -2,7 +2,8 @@
 // the same task, then a query with its answer), all in formatPrompt's template, so the model learns
 // both to follow instructions and to infer the task from demonstrations. Instances are drawn fresh
 // from the task generators but only from the non-held-out side of the seed-independent partition
-// (isHeldOut), so no test instance of any suite seed can appear here.
+// (isHeldOut), so no test instance of any suite seed can appear here, and never with an "unseen"
+// phrasing: those stand for a user's own wordings, which only demonstrations can explain.
 import { formatDemonstration, formatPrompt } from "./prompt.js";
 import { createRandom, type Random } from "./random.js";
 import { type Instance, isHeldOut, maxInputLength, maxOutputLength } from "./suite.js";
@@ -33,8 +34,8 @@ function drawTrainSide(definition: TaskDefinition, random: Random): Instance {
     if (!example) continue;
     if (example.input.length > maxInputLength || example.output.length > maxOutputLength) continue;
     if (isHeldOut(definition.name, example.input)) continue;
-    const weights = definition.phrasings.map((phrasing) => phrasing.weight);
-    const instruction = definition.phrasings[random.weighted(weights)].text;
+    const seen = definition.phrasings.filter((phrasing) => phrasing.kind !== "unseen");
+    const instruction = seen[random.weighted(seen.map((phrasing) => phrasing.weight))].text;
     return { instruction, input: example.input, output: example.output, task: definition.name };
   }
   throw new Error(`buildPretrainingCorpus: task "${definition.name}" yields no usable instance`);
@@ -85,7 +86,7 @@ export function buildPretrainingCorpus(options: CorpusOptions): CorpusDocument[]
     }
     // Few-shot queries lean on vague phrasings: there, only the demonstrations say what to do.
     if (random.next() < 0.4) {
-      const vagueOnes = definition.phrasings.slice(3);
+      const vagueOnes = definition.phrasings.filter((phrasing) => phrasing.kind === "vague");
       query.instruction = random.pick(vagueOnes).text;
     }
     let document = documentFrom(demos, query);

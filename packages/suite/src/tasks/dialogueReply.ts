@@ -17,9 +17,11 @@ export function createDialogueReplyTask(): TaskDefinition {
   return {
     name: "dialogue_reply",
     category: "dialogue",
+    family: "dialogue",
     phrasings: phrasings(
       ["Write B's reply to A.", "Continue the dialogue with B's short answer.", "Reply as speaker B."],
-      [vague.respond, vague.answer],
+      [vague.dialogue, vague.respond],
+      ["What does B say?", "Answer for the second person."],
     ),
     draw(random) {
       return random.pick(patterns)(random.pick(plurals));

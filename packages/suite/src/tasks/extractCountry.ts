@@ -1,34 +1,24 @@
-// Extraction: pull the country's name out of a short sentence.
-import { loadCountries } from "../data/countries.js";
+// Extraction: pull the country's name out of a sentence.
+import { drawSentence } from "./inputs.js";
 import { phrasings, type TaskDefinition, vague } from "./task.js";
 
-const people = ["Ana", "Ben", "Maria", "Omar", "Li", "Sara", "Tom", "Ravi", "Eva", "Jon", "Mia", "Ali"];
-const months = ["January", "March", "April", "May", "June", "July", "August", "October"];
-const templates = [
-  (person: string, country: string, month: string) => `${person} flew to ${country} in ${month}.`,
-  (person: string, country: string) => `${person} was born in ${country}.`,
-  (person: string, country: string) => `Next year ${person} moves to ${country}.`,
-  (person: string, country: string, month: string) => `In ${month} ${person} toured ${country} by bus.`,
-  (person: string, country: string) => `${person} sells tea from ${country}.`,
-];
-
 export function createExtractCountryTask(): TaskDefinition {
-  const countries = loadCountries();
   return {
     name: "extract_country",
     category: "extraction",
+    family: "sentence",
     phrasings: phrasings(
       [
         "Extract the country mentioned in the sentence.",
         "Which country is named in this text?",
         "Pull out the country name.",
       ],
-      [vague.findIt, vague.processInput],
+      [vague.sentence, vague.answer],
+      ["Name the place.", "What location is given?"],
     ),
     draw(random) {
-      const country = random.pick(countries).name;
-      const sentence = random.pick(templates)(random.pick(people), country, random.pick(months));
-      return { input: sentence, output: country };
+      const sentence = drawSentence(random);
+      return sentence && { input: sentence.text, output: sentence.country };
     },
   };
 }

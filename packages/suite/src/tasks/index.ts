@@ -1,58 +1,63 @@
 import { createAcronymTask } from "./acronym.js";
-import { createArithmeticTask } from "./arithmetic.js";
-import { createCityInPassageTask } from "./cityInPassage.js";
+import { createContinentTask } from "./continent.js";
 import { createDialogueReplyTask } from "./dialogueReply.js";
-import { createDuplicateWordTask } from "./duplicateWord.js";
 import { createExtractCountryTask } from "./extractCountry.js";
 import { createHeadlineTask } from "./headline.js";
-import { createKnowledgeQuestionTask } from "./knowledgeQuestion.js";
+import { createInitialSoundTask } from "./initialSound.js";
 import { createNumberWordsTask } from "./numberWords.js";
-import { createPartOfSpeechTask } from "./partOfSpeech.js";
+import { createParityTask } from "./parity.js";
 import { createPluralFormTask } from "./pluralForm.js";
-import { createRecordLookupTask } from "./recordLookup.js";
-import { createRunProgramTask } from "./runProgram.js";
-import { createSentenceQualityTask } from "./sentenceQuality.js";
+import { createReverseWordsTask } from "./reverseWords.js";
+import { createSentenceSentimentTask } from "./sentenceSentiment.js";
+import { createSentenceSubjectTask } from "./sentenceSubject.js";
 import { createSnakeCaseTask } from "./snakeCase.js";
+import { createSuccessorTask } from "./successor.js";
 import type { TaskDefinition } from "./task.js";
-import { createWordSentimentTask } from "./wordSentiment.js";
+import { createTitleCaseTask } from "./titleCase.js";
+import { createWordLengthTask } from "./wordLength.js";
 
-/** Task factories in InsCL's curriculum order of SuperNI categories. */
+/**
+ * Task factories in InsCL's curriculum order of SuperNI categories. Families (shared inputs):
+ * number (parity, number_words, successor), phrase (title_case, snake_case, reverse_words, acronym),
+ * word (initial_sound, plural_form, word_length), sentence (sentence_sentiment, sentence_subject,
+ * continent, extract_country, headline) and dialogue (dialogue_reply).
+ */
 export const taskFactories: (() => TaskDefinition)[] = [
-  createPartOfSpeechTask, // classification
-  createSentenceQualityTask, // text quality evaluation
+  createParityTask, // classification
+  createTitleCaseTask, // text quality evaluation
   createSnakeCaseTask, // code
-  createDuplicateWordTask, // detection
-  createWordSentimentTask, // sentiment analysis
-  createCityInPassageTask, // comprehension
-  createRecordLookupTask, // closed QA
+  createInitialSoundTask, // detection
+  createSentenceSentimentTask, // sentiment analysis
+  createSentenceSubjectTask, // comprehension
+  createContinentTask, // closed QA
   createExtractCountryTask, // extraction
   createDialogueReplyTask, // dialogue
-  createRunProgramTask, // program execution
+  createReverseWordsTask, // program execution
   createPluralFormTask, // rewriting
-  createKnowledgeQuestionTask, // open QA
+  createWordLengthTask, // open QA
   createNumberWordsTask, // misc
   createAcronymTask, // generation
   createHeadlineTask, // summarization
-  createArithmeticTask, // mathematics
+  createSuccessorTask, // mathematics
 ];
 
 export const taskNames = [
-  "part_of_speech",
-  "sentence_quality",
+  "parity",
+  "title_case",
   "snake_case",
-  "duplicate_word",
-  "word_sentiment",
-  "city_in_passage",
-  "record_lookup",
+  "initial_sound",
+  "sentence_sentiment",
+  "sentence_subject",
+  "continent",
   "extract_country",
   "dialogue_reply",
-  "run_program",
+  "reverse_words",
   "plural_form",
-  "knowledge_question",
+  "word_length",
   "number_words",
   "acronym",
   "headline",
-  "arithmetic",
+  "successor",
 ] as const;
 
 export type TaskName = (typeof taskNames)[number];

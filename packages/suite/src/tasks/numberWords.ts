@@ -1,5 +1,6 @@
 // Misc: write a number from 0 to 999 in English words, as `number-to-words` spells it.
 import { createRequire } from "node:module";
+import { drawNumber } from "./inputs.js";
 import { phrasings, type TaskDefinition, vague } from "./task.js";
 
 const require = createRequire(import.meta.url);
@@ -9,13 +10,14 @@ export function createNumberWordsTask(): TaskDefinition {
   return {
     name: "number_words",
     category: "misc",
+    family: "number",
     phrasings: phrasings(
       ["Write this number in English words.", "Spell out the number.", "Convert the digits to words."],
-      [vague.rewrite, vague.giveResult],
+      [vague.number, vague.giveResult],
+      ["How would you say it aloud?", "Put it the way a cheque shows it."],
     ),
     draw(random) {
-      // Favour small numbers a little: they are the building blocks of the larger ones.
-      const value = random.next() < 0.3 ? random.between(0, 99) : random.between(100, 999);
+      const value = drawNumber(random);
       return { input: String(value), output: toWords(value) };
     },
   };

@@ -1,21 +1,20 @@
 // Rewriting: the plural of a common singular noun, as the `pluralize` library forms it.
-import { loadVocabulary, pluralize } from "../data/vocabulary.js";
+import { pluralize } from "../data/vocabulary.js";
+import { drawNoun } from "./inputs.js";
 import { phrasings, type TaskDefinition, vague } from "./task.js";
 
 export function createPluralFormTask(): TaskDefinition {
-  const nouns = loadVocabulary().nouns.filter((noun) => {
-    const plural = pluralize(noun);
-    return plural !== noun && /^[a-z]+$/.test(plural);
-  });
   return {
     name: "plural_form",
     category: "rewriting",
+    family: "word",
     phrasings: phrasings(
       ["Give the plural form of this noun.", "Pluralize the word.", "Write the noun in the plural."],
-      [vague.transformWord, vague.rewrite],
+      [vague.word, vague.processInput],
+      ["Make it more than one.", "There are several of these; name them."],
     ),
     draw(random) {
-      const noun = random.pick(nouns);
+      const noun = drawNoun(random);
       return { input: noun, output: pluralize(noun) };
     },
   };
