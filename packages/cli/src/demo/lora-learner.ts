@@ -1,8 +1,8 @@
-// The learner glue between InsCL's continual loop (@pillow/replay) and the native model (@pillow/core):
-// each stage LoRA-trains one adapter on the stage's instances (current task + replay), and evaluation
-// is greedy generation on a test split scored by ROUGE-L F1 × 100.
-import { type Model, train } from "@pillow/core";
-import type { ContinualLearner } from "@pillow/replay";
+// The CLI's settings for @pillow/replay's LoRA learner on suite-format instances: the suite's prompt
+// template and newline-terminated targets without EOS (as the tiny model was pretrained), greedy
+// answers scored by the suite's ROUGE-L × 100, and the progress and Ctrl-C hooks the commands need.
+import type { Model } from "@pillow/core";
+import { type ContinualLearner, createLoraLearner as createReplayLearner } from "@pillow/replay";
 import { formatPrompt, formatResponse, type Instance, promptStopStrings, rougeL } from "@pillow/suite";
 
 export type LoraLearnerOptions = {
@@ -15,60 +15,33 @@ export type LoraLearnerOptions = {
   seed: number;
   /** Called after every optimizer step (progress bars). */
   onStep?: (loss: number) => void;
-  /** Called after each evaluated test instance (progress bars). */
-  onEvaluated?: () => void;
+  /** Called after each evaluated batch with its number of test instances (progress bars). */
+  onEvaluated?: (count: number) => void;
   /** Checked between steps: throw to stop (Ctrl-C). */
   checkInterrupted?: () => void;
 };
 
 export type LoraLearner = ContinualLearner<Instance> & { readonly stageLosses: number[][] };
 
-export const promptOf = (instance: Pick<Instance, "instruction" | "input">) =>
-  formatPrompt({ instruction: instance.instruction, input: instance.input });
-
-/** Mean ROUGE-L F1 × 100 of greedy answers on `test` with the model's active adapter. */
-export async function scoreOn(model: Model, test: readonly Instance[], maxNewTokens: number, onEach?: () => void): Promise<number> {
-  let total = 0;
-  for (const instance of test) {
-    const result = await model.generate(promptOf(instance), { maxNewTokens, temperature: 0, stop: promptStopStrings });
-    total += rougeL(result.text.trim(), instance.output);
-    onEach?.();
-  }
-  return (total / test.length) * 100;
-}
-
 export function createLoraLearner(model: Model, options: LoraLearnerOptions): LoraLearner {
-  const stageLosses: number[][] = [];
-  return {
-    stageLosses,
-    async trainStage(instances, stage) {
-      model.setActiveAdapter(options.adapter);
-      const losses: number[] = [];
-      await train(
-        model,
-        // Answers end with a newline and no EOS, as the suite's model was pretrained (see formatResponse).
-        instances.map((instance) => ({ prompt: promptOf(instance), response: formatResponse(instance.output) })),
-        {
-          mode: "lora",
-          appendEos: false,
-          epochs: options.epochs,
-          batchSize: options.batchSize,
-          lr: options.learningRate,
-          warmup: 0,
-          seed: options.seed + stage,
-          onStep: (info) => {
-            losses.push(info.loss);
-            options.onStep?.(info.loss);
-            options.checkInterrupted?.();
-          },
-        },
-      );
-      stageLosses.push(losses);
-      return { losses };
+  return createReplayLearner<Instance>(model, {
+    adapter: options.adapter,
+    formatPrompt: (instance) => formatPrompt({ instruction: instance.instruction, input: instance.input }),
+    formatResponse: (instance) => formatResponse(instance.output),
+    train: {
+      appendEos: false,
+      epochs: options.epochs,
+      batchSize: options.batchSize,
+      lr: options.learningRate,
+      warmup: 0,
+      seed: options.seed,
+      onStep: (info) => {
+        options.onStep?.(info.loss);
+        options.checkInterrupted?.();
+      },
     },
-    async evaluate(test) {
-      model.setActiveAdapter(options.adapter);
-      return scoreOn(model, test, options.maxNewTokens, options.onEvaluated);
-    },
-  };
+    generate: { maxNewTokens: options.maxNewTokens, temperature: 0, stop: promptStopStrings },
+    score: (prediction, reference) => rougeL(prediction, reference) * 100,
+    onEvaluated: options.onEvaluated,
+  });
 }

@@ -156,7 +156,7 @@ async function runStrategy(
       lastLoss = loss;
       progress.tick(1, `loss ${loss.toFixed(3)}`);
     },
-    onEvaluated: () => progress.tick(1, `loss ${lastLoss.toFixed(3)} · evaluating`),
+    onEvaluated: (count) => progress.tick(count, `loss ${lastLoss.toFixed(3)} · evaluating`),
     checkInterrupted: options.checkInterrupted,
   });
   try {

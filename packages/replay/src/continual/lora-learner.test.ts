@@ -98,6 +98,40 @@ describe("createLoraLearner on a tiny random LLaMA (3 suite tasks)", () => {
   });
 });
 
+describe("createLoraLearner with a named adapter", () => {
+  const directory = mkdtempSync(path.join(tmpdir(), "pillow-replay-named-"));
+  afterAll(() => rmSync(directory, { recursive: true, force: true }));
+
+  it("trains and scores the named adapter even when another is active, and reports progress", async () => {
+    createTinyModel(directory, { hiddenSize: 32, numLayers: 1, numHeads: 2, seed: 4 });
+    const model = await loadModel(directory);
+    const options: AdapterOptions = { r: 2, alpha: 4, targetModules: ["v_proj"], seed: 1 };
+    model.addAdapter("other", options);
+    model.addAdapter("mine", options);
+    expect(() => createLoraLearner(model, { adapter: "missing" })).toThrow(/no adapter "missing" \(it has: other, mine\)/);
+    const evaluated: number[] = [];
+    const learner = createLoraLearner(model, {
+      adapter: "mine",
+      train: { lr: 1e-2, batchSize: 4, maxLength: 128 },
+      generate: { maxNewTokens: 2 },
+      onEvaluated: (count) => evaluated.push(count),
+    });
+    const instances = buildSuite({ seed: 3, trainPerTask: 8, testPerTask: 2 }).tasks[0];
+    const tokens = model.tokenizer!.encode(formatPrompt(instances.test[0]));
+    model.setActiveAdapter("other");
+    const otherBefore = await model.forward(tokens);
+    await learner.trainStage(instances.train, 0, "first");
+    await learner.evaluate(instances.test, "first");
+    expect(learner.stageLosses.map((losses) => losses.length)).toEqual([2]);
+    expect(evaluated).toEqual([2]);
+    // Only "mine" moved: "other" gives the same logits as before, "mine" different ones.
+    model.setActiveAdapter("other");
+    expect(Array.from(await model.forward(tokens))).toEqual(Array.from(otherBefore));
+    model.setActiveAdapter("mine");
+    expect(Array.from(await model.forward(tokens))).not.toEqual(Array.from(otherBefore));
+  });
+});
+
 describe("createLoraLearner's training target", () => {
   const directory = mkdtempSync(path.join(tmpdir(), "pillow-replay-target-"));
   afterAll(() => rmSync(directory, { recursive: true, force: true }));

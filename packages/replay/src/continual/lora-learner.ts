@@ -6,8 +6,13 @@ import type { ContinualLearner } from "./run-continual.js";
 import { rougeLF1 } from "./rouge-l.js";
 
 export type LoraLearnerOptions<T extends InstructionInstance> = {
-  /** Adapter to create and activate when the model has no active one (default r 8, alpha 16, q/v projections). */
-  adapter?: AdapterOptions & { name?: string };
+  /**
+   * The adapter trained stage after stage: the name of one the model already has, or options for a
+   * new one. Default: the model's active adapter, else a new one (r 8, alpha 16, q/v projections).
+   * The learner activates it before every stage and evaluation, so other users of the model (another
+   * learner, a server) cannot make it train or score the wrong adapter.
+   */
+  adapter?: string | (AdapterOptions & { name?: string });
   /** Passed to core's train() at every stage; the seed is offset by the stage. Default: 1 epoch, lr 2e-4. */
   train?: Omit<TrainOptions, "resume" | "checkpointDir">;
   /**
@@ -25,6 +30,8 @@ export type LoraLearnerOptions<T extends InstructionInstance> = {
   generate?: GenerationOptions;
   /** Score of one prediction against its reference, in [0, 100] (default ROUGE-L F1 · 100). */
   score?: (prediction: string, reference: string) => number;
+  /** Called after each evaluated batch with the number of instances it held (progress bars). */
+  onEvaluated?: (count: number) => void;
 };
 
 export function alpacaPrompt(instance: InstructionInstance): string {
@@ -35,14 +42,22 @@ export function alpacaPrompt(instance: InstructionInstance): string {
 export function createLoraLearner<T extends InstructionInstance>(
   model: Model,
   options: LoraLearnerOptions<T> = {},
-): ContinualLearner<T> & { readonly adapter: string } {
-  let adapter = model.activeAdapter;
-  if (!adapter) {
+): ContinualLearner<T> & { readonly adapter: string; readonly stageLosses: number[][] } {
+  let adapter: string;
+  if (typeof options.adapter === "string") {
+    if (!model.adapterNames().includes(options.adapter)) {
+      throw new Error(`lora learner: the model has no adapter "${options.adapter}" (it has: ${model.adapterNames().join(", ") || "none"})`);
+    }
+    adapter = options.adapter;
+  } else if (model.activeAdapter && options.adapter === undefined) {
+    adapter = model.activeAdapter;
+  } else {
     const { name, ...adapterOptions } = options.adapter ?? { r: 8, alpha: 16, targetModules: ["q_proj", "v_proj"] };
     adapter = name ?? "continual";
     model.addAdapter(adapter, adapterOptions as AdapterOptions);
-    model.setActiveAdapter(adapter);
   }
+  model.setActiveAdapter(adapter);
+  const stageLosses: number[][] = [];
   const formatPrompt = options.formatPrompt ?? alpacaPrompt;
   const formatResponse = options.formatResponse ?? ((instance: T) => instance.output);
   const score = options.score ?? ((prediction: string, reference: string) => rougeLF1(prediction, reference) * 100);
@@ -50,14 +65,21 @@ export function createLoraLearner<T extends InstructionInstance>(
   const baseSeed = options.train?.seed ?? 0;
   return {
     adapter,
+    stageLosses,
     async trainStage(instances, stage) {
-      if (instances.length === 0) return { losses: [] };
+      if (instances.length === 0) {
+        stageLosses.push([]);
+        return { losses: [] };
+      }
+      model.setActiveAdapter(adapter);
       const dataset = instances.map((instance) => ({ prompt: formatPrompt(instance), response: formatResponse(instance) }));
       const result = await train(model, dataset, { epochs: 1, lr: 2e-4, ...options.train, mode: "lora", seed: baseSeed + stage });
+      stageLosses.push(result.losses);
       return { losses: result.losses };
     },
     async evaluate(test, task) {
       if (test.length === 0) throw new Error(`lora learner: task "${task}" has no test instances`);
+      model.setActiveAdapter(adapter);
       const generations = await model.generateBatch(
         test.map((instance) => formatPrompt(instance)),
         generateOptions,
@@ -66,6 +88,7 @@ export function createLoraLearner<T extends InstructionInstance>(
       generations.forEach((generation, index) => {
         total += score(generation.text.trim(), test[index].output);
       });
+      options.onEvaluated?.(test.length);
       return total / test.length;
     },
   };
