@@ -5,7 +5,8 @@
 //   node scripts/tiny-model.mjs eval-prompts OUT.jsonl [seed]    suite test split, zero-shot and 3-shot
 //   node scripts/tiny-model.mjs score PROMPTS.jsonl ANSWERS.jsonl  per-task ROUGE-L table (Markdown)
 //   node scripts/tiny-model.mjs evaluate MODEL_DIR [seed] [ANSWERS.jsonl]  answers through @pillow/core, then the table
-//   node scripts/tiny-model.mjs pretrain OUT_DIR STEPS [seed]   core's full-parameter pretraining
+//   node scripts/tiny-model.mjs pretrain OUT_DIR STEPS [seed] [FROM_DIR] [lr]   core's full-parameter pretraining
+//                                                              (FROM_DIR: continue from that checkpoint's weights)
 import { readFileSync, writeFileSync } from "node:fs";
 import { loadModel } from "@pillow/core";
 import {
@@ -61,6 +62,8 @@ if (command === "corpus" && target) {
     outDir: target,
     steps: Number(rest[0]),
     seed: Number(rest[1] ?? 0),
+    ...(rest[2] ? { initialModel: rest[2] } : {}),
+    ...(rest[3] ? { lr: Number(rest[3]) } : {}),
     onStep: (info) => {
       const record = { step: info.step, loss: info.loss, lr: info.learningRate };
       log.push(JSON.stringify(record));

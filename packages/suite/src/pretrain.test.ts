@@ -46,6 +46,29 @@ describe("pretrainTinyModel", () => {
       const model = await loadModel(directory);
       const generated = await model.generate("### Instruction:\nAnswer.\n### Response:\n", { maxNewTokens: 4 });
       expect(generated.tokens.length).toBeGreaterThan(0);
+
+      // A second phase starts from the first phase's weights: its first loss continues the curve
+      // (well below the random-init loss) instead of starting over.
+      const second = `${directory}-phase2`;
+      try {
+        const secondLosses: number[] = [];
+        await pretrainTinyModel({
+          outDir: second,
+          seed: 2,
+          steps: 2,
+          shape: { hiddenSize: 32, layers: 1, attentionHeads: 2, keyValueHeads: 1, intermediateSize: 64 },
+          batchSize: 4,
+          gradAccum: 1,
+          lr: 1e-3,
+          warmup: 1,
+          initialModel: directory,
+          onStep: (info) => secondLosses.push(info.loss),
+        });
+        expect(secondLosses[0]).toBeLessThan(losses[0] - 1);
+        expect(JSON.parse(await readFile(path.join(second, "config.json"), "utf8")).hidden_size).toBe(32);
+      } finally {
+        await rm(second, { recursive: true, force: true });
+      }
     } finally {
       await rm(directory, { recursive: true, force: true });
     }

@@ -1,6 +1,6 @@
 // pretrainTinyModel: random-initialise the tiny LLaMA from a seed and pretrain every parameter on
 // the suite's corpus with @pillow/core's native trainer, then save it in HF format.
-import { writeFile } from "node:fs/promises";
+import { copyFile, mkdir, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { createTinyModel, loadModel, saveModel, type TrainingExample, type TrainStepInfo, train } from "@pillow/core";
 import { buildPretrainingCorpus, type CorpusDocument } from "./corpus.js";
@@ -21,6 +21,12 @@ export type PretrainOptions = {
   warmup?: number;
   /** Native threads (default: every core). */
   threads?: number;
+  /**
+   * Start from this checkpoint's weights (an earlier run's output folder) instead of a random
+   * initialisation: a second phase with its own warm-up and cosine schedule, on a corpus drawn from
+   * `seed` (use another seed than the first phase so the documents are new).
+   */
+  initialModel?: string;
   onStep?: (info: TrainStepInfo) => void;
 };
 
@@ -52,16 +58,26 @@ export async function pretrainTinyModel(options: PretrainOptions): Promise<Pretr
   const batchSize = options.batchSize ?? 4;
   const gradAccum = options.gradAccum ?? 4;
   const started = Date.now();
-  createTinyModel(outDir, {
-    hiddenSize: shape.hiddenSize,
-    intermediateSize: shape.intermediateSize,
-    numLayers: shape.layers,
-    numHeads: shape.attentionHeads,
-    numKeyValueHeads: shape.keyValueHeads,
-    maxPositionEmbeddings: 512,
-    tieWordEmbeddings: true,
-    seed,
-  });
+  if (options.initialModel !== undefined) {
+    await mkdir(outDir, { recursive: true });
+    for (const file of ["config.json", "model.safetensors", "tokenizer.json"]) {
+      const source = path.join(options.initialModel, file);
+      await copyFile(source, path.join(outDir, file)).catch((error: Error) => {
+        throw new Error(`pretrainTinyModel: cannot read the initial model's ${source}: ${error.message}`);
+      });
+    }
+  } else {
+    createTinyModel(outDir, {
+      hiddenSize: shape.hiddenSize,
+      intermediateSize: shape.intermediateSize,
+      numLayers: shape.layers,
+      numHeads: shape.attentionHeads,
+      numKeyValueHeads: shape.keyValueHeads,
+      maxPositionEmbeddings: 512,
+      tieWordEmbeddings: true,
+      seed,
+    });
+  }
   await writeFile(path.join(outDir, "tokenizer_config.json"), `${JSON.stringify(buildTokenizerConfigJson(), null, 2)}\n`);
   await writeFile(path.join(outDir, "generation_config.json"), `${JSON.stringify(tinyGenerationConfig(), null, 2)}\n`);
   const model = await loadModel(outDir, options.threads === undefined ? {} : { threads: options.threads });
