@@ -17,6 +17,7 @@ import {
   evaluationTable,
   pretrainTinyModel,
   promptStopStrings,
+  rougeL,
   scoreEvaluation,
   writeTinyModelAssets,
 } from "../dist/index.js";
@@ -54,6 +55,22 @@ if (command === "corpus" && target) {
   );
   if (rest[1]) writeFileSync(rest[1], answers.map((answer) => JSON.stringify(answer)).join("\n") + "\n");
   console.log(evaluationTable(scoreEvaluation(prompts, answers)));
+  // The same scores by the kind of the test instance's instruction (prompts follow the suite's order).
+  const suite = buildSuite({ seed });
+  const kinds = new Map();
+  for (const task of suite.tasks) {
+    for (const instruction of task.instructions) kinds.set(instruction, "specific");
+    for (const instruction of task.vagueInstructions) kinds.set(instruction, "vague");
+    for (const instruction of task.unseenInstructions) kinds.set(instruction, "unseen");
+  }
+  const instances = suite.tasks.flatMap((task) => task.test);
+  console.log("\n| instruction kind | instances | zero-shot | 3-shot | gain |\n|---|---:|---:|---:|---:|");
+  for (const kind of ["specific", "vague", "unseen"]) {
+    const chosen = instances.map((instance, i) => [instance, i]).filter(([instance]) => kinds.get(instance.instruction) === kind);
+    const zero = chosen.reduce((sum, [, i]) => sum + rougeL(answers[i].zeroShot.split("\n")[0], prompts[i].reference), 0) / chosen.length;
+    const few = chosen.reduce((sum, [, i]) => sum + rougeL(answers[i].fewShot.split("\n")[0], prompts[i].reference), 0) / chosen.length;
+    console.log(`| ${kind} | ${chosen.length} | ${(100 * zero).toFixed(1)} | ${(100 * few).toFixed(1)} | ${(100 * (few - zero)).toFixed(1)} |`);
+  }
   console.log(`\n${prompts.length} test instances, ${((Date.now() - started) / 1000).toFixed(0)} s of generation`);
 } else if (command === "pretrain" && target && rest[0]) {
   // The per-step log and the summary are written beside the checkpoint: the recipe's evidence.
@@ -74,6 +91,6 @@ if (command === "corpus" && target) {
   writeFileSync(`${target}/pretrain_result.json`, `${JSON.stringify(result, null, 2)}\n`);
   console.log(JSON.stringify(result));
 } else {
-  console.error("usage: tiny-model.mjs corpus OUT.jsonl [size] [seed] | assets DIR | eval-prompts OUT.jsonl [seed] | score PROMPTS ANSWERS | evaluate MODEL_DIR [seed] [ANSWERS] | pretrain OUT_DIR STEPS [seed]");
+  console.error("usage: tiny-model.mjs corpus OUT.jsonl [size] [seed] | assets DIR | eval-prompts OUT.jsonl [seed] | score PROMPTS ANSWERS | evaluate MODEL_DIR [seed] [ANSWERS] | pretrain OUT_DIR STEPS [seed] [FROM_DIR] [lr]");
   process.exit(2);
 }
