@@ -1,8 +1,11 @@
 // The fused LoRA matmul, its backward, the matmul gradients and the multi-adapter forward against
 // plain double-precision loops, over odd shapes, f32 and bf16 weights and every ISA table.
+#include <algorithm>
+#include <chrono>
 #include <cmath>
 #include <cstring>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "ops/common/bf16.h"
@@ -313,6 +316,87 @@ TEST(parallel_for_dynamic_covers_every_index_once) {
       std::vector<int> hits(1000, 0);
       parallel_for_dynamic(1000, step, 2, [&](int64_t begin, int64_t end) {
         CHECK(end - begin <= step);
+        for (int64_t i = begin; i < end; ++i) hits[i] += 1;
+      });
+      bool all_once = true;
+      for (int h : hits) all_once = all_once && h == 1;
+      CHECK(all_once);
+    }
+  }
+  set_thread_count(2);
+}
+
+TEST(lora_shared_input_equals_one_forward_per_output) {
+  // q/k/v-like outputs of different heights (crossing the 64-row decode blocks), f32 and bf16
+  // weights, with and without LoRA, in one call: each must equal its own lora_matmul_forward bit
+  // for bit, for decode (T <= 4, one parallel region) and for the GEMM form (T > 4).
+  const int64_t I = 200;
+  const int64_t heights[3] = {130, 64, 7};
+  const WeightType types[3] = {WeightType::F32, WeightType::BF16, WeightType::F32};
+  const int64_t ranks[3] = {4, 0, 3};
+  std::vector<std::vector<float>> w(3), a(3), b(3);
+  std::vector<std::vector<uint16_t>> w_bf16(3);
+  for (int i = 0; i < 3; ++i) {
+    w[i] = random_vector(heights[i] * I, 40 + i);
+    w_bf16[i] = to_bf16(w[i]);
+    a[i] = random_vector(std::max<int64_t>(ranks[i], 1) * I, 50 + i);
+    b[i] = random_vector(heights[i] * std::max<int64_t>(ranks[i], 1), 60 + i);
+  }
+  auto view = [&](int i) {
+    return WeightView{types[i] == WeightType::F32 ? static_cast<const void*>(w[i].data()) : w_bf16[i].data(), types[i]};
+  };
+  for (int threads : {1, 2, 3}) {
+    set_thread_count(threads);
+    for (int64_t T : {int64_t{1}, int64_t{3}, int64_t{9}}) {
+      auto x = random_vector(T * I, 70 + T);
+      std::vector<std::vector<float>> together(3), alone(3);
+      LoraMatmulOutput outputs[3];
+      for (int i = 0; i < 3; ++i) {
+        together[i].assign(T * heights[i], 7.0f);
+        alone[i].assign(T * heights[i], 5.0f);
+        outputs[i] = LoraMatmulOutput{together[i].data(), view(i), ranks[i] > 0 ? a[i].data() : nullptr,
+                                      ranks[i] > 0 ? b[i].data() : nullptr, heights[i], ranks[i], 0.5f};
+        lora_matmul_forward(alone[i].data(), x.data(), view(i), outputs[i].a, outputs[i].b, T, I, heights[i], ranks[i],
+                            0.5f);
+      }
+      lora_matmul_forward_shared_input(outputs, 3, x.data(), T, I);
+      for (int i = 0; i < 3; ++i) CHECK(together[i] == alone[i]);
+    }
+  }
+  set_thread_count(2);
+}
+
+TEST(lora_shared_input_checks_every_output_before_any_work) {
+  float x[8] = {1, 2, 3, 4, 5, 6, 7, 8}, w[16] = {1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1};
+  float y0[2] = {9, 9}, y1[2] = {9, 9};
+  auto code_of = [](auto&& call) -> std::string {
+    try {
+      call();
+    } catch (const PillowError& e) {
+      return e.code();
+    }
+    return "none";
+  };
+  const WeightView view{w, WeightType::F32};
+  LoraMatmulOutput outputs[2] = {{y0, view, nullptr, nullptr, 2, 0, 1.0f}, {y1, view, w, nullptr, 2, 1, 1.0f}};
+  CHECK(code_of([&] { lora_matmul_forward_shared_input(outputs, 2, x, 1, 8); }) == kErrorArgument);  // b missing
+  CHECK(y0[0] == 9.0f && y0[1] == 9.0f);  // the valid first output was not computed either
+  outputs[1] = LoraMatmulOutput{y1, view, nullptr, nullptr, 0, 0, 1.0f};
+  CHECK(code_of([&] { lora_matmul_forward_shared_input(outputs, 2, x, 1, 8); }) == kErrorShape);
+  CHECK(code_of([&] { lora_matmul_forward_shared_input(outputs, 0, x, 1, 8); }) == kErrorArgument);
+  CHECK(code_of([&] { lora_matmul_forward_shared_input(nullptr, 1, x, 1, 8); }) == kErrorArgument);
+}
+
+TEST(parallel_for_back_to_back_and_after_idle_pauses) {
+  // The pool's threads spin briefly between jobs and then sleep: jobs that follow each other at
+  // once (spinning workers) and jobs after a pause longer than the spin (sleeping workers) must
+  // both run every index exactly once.
+  for (int threads : {2, 3}) {
+    set_thread_count(threads);
+    for (int round = 0; round < 400; ++round) {
+      if (round % 100 == 99) std::this_thread::sleep_for(std::chrono::milliseconds(2));
+      std::vector<int> hits(97, 0);
+      parallel_for_dynamic(97, 5, 2, [&](int64_t begin, int64_t end) {
         for (int64_t i = begin; i < end; ++i) hits[i] += 1;
       });
       bool all_once = true;

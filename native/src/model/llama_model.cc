@@ -184,7 +184,7 @@ std::vector<float> LlamaModel::get_tensor(const std::string& name) const {
   std::lock_guard<std::mutex> lock(mutex_);
   const Parameter& p = parameter(name);
   if (!p.present) throw_argument_error("tensor \"" + name + "\" has not been loaded");
-  if (p.type == WeightType::F32) return p.f32;
+  if (p.type == WeightType::F32) return std::vector<float>(p.f32.begin(), p.f32.end());
   std::vector<float> out(static_cast<size_t>(p.size));
   for (int64_t i = 0; i < p.size; ++i) out[i] = bf16_to_f32(p.bf16[i]);
   return out;

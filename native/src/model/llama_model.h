@@ -149,6 +149,10 @@ class LlamaModel {
   void check_ready() const;
   void ensure_rope(int64_t positions);
   void linear_forward(float* y, const float* x, int64_t layer, int module, int64_t rows);
+  // linear_forward of `count` modules of one layer that read the same x (q/k/v, gate/up): ys[i] =
+  // modules[i](x). Decode runs them as one parallel region (lora_matmul_forward_shared_input).
+  void linear_forward_shared_input(float* const* ys, const int* modules, int count, const float* x, int64_t layer,
+                                   int64_t rows);
   void linear_backward(float* dx, const float* dy, const float* x, int64_t layer, int module, int64_t rows,
                        TrainMode mode, float* scratch_a, float* scratch_b);
   // The dropout twins of linear_forward/linear_backward (llama_dropout.cc).

@@ -7,6 +7,7 @@
 
 #include "model/llama_model.h"
 #include "ops/common/bf16.h"
+#include "runtime/huge_page_allocator.h"
 
 namespace pillow {
 
@@ -18,8 +19,9 @@ struct LlamaModel::Parameter {
   bool decays = false;     // weight decay applies in full training (not to norms and biases)
   bool present = false;
   WeightType type = WeightType::F32;
-  std::vector<float> f32;
-  std::vector<uint16_t> bf16;
+  // Weights on huge pages where the system allows: decode streams all of them once per token.
+  std::vector<float, HugePageAllocator<float>> f32;
+  std::vector<uint16_t, HugePageAllocator<uint16_t>> bf16;
   std::vector<float> grad, m, v;  // full training, allocated on first use
 
   WeightView view() const {

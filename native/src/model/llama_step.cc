@@ -104,6 +104,30 @@ void LlamaModel::linear_forward(float* y, const float* x, int64_t layer, int mod
   }
 }
 
+void LlamaModel::linear_forward_shared_input(float* const* ys, const int* modules, int count, const float* x,
+                                             int64_t layer, int64_t rows) {
+  if (dropout_on_) {  // training with LoRA dropout: each module draws its own mask
+    for (int i = 0; i < count; ++i) linear_forward(ys[i], x, layer, modules[i], rows);
+    return;
+  }
+  LoraMatmulOutput outputs[kLinearModuleCount];
+  int64_t in = 0;
+  for (int i = 0; i < count; ++i) {
+    int64_t out;
+    linear_dimensions(config_, modules[i], &in, &out);
+    const Parameter& w = parameter(linear_weight_name(layer, modules[i]));
+    outputs[i] = LoraMatmulOutput{ys[i], w.view(), nullptr, nullptr, out, 0, 0.0f};
+    if (active_ && active_->targets_slot(layer, modules[i])) {
+      const size_t slot = static_cast<size_t>(layer * kLinearModuleCount + modules[i]);
+      outputs[i].a = active_->a[slot].data();
+      outputs[i].b = active_->b[slot].data();
+      outputs[i].rank = active_->rank;
+      outputs[i].scale = active_->scale;
+    }
+  }
+  lora_matmul_forward_shared_input(outputs, count, x, rows, in);
+}
+
 // dx (overwritten; may be nullptr) and the trainable gradients (accumulated) of y = linear(x).
 void LlamaModel::linear_backward(float* dx, const float* dy, const float* x, int64_t layer, int module, int64_t rows,
                                  TrainMode mode, float* scratch_a, float* scratch_b) {
@@ -245,9 +269,11 @@ void LlamaModel::run_forward(const int32_t* tokens, int64_t batch, int64_t seq_l
     if (training) std::memcpy(w.layer_input[l].data(), x, sizeof(float) * N * H);
 
     rmsnorm_forward(normed1, rstd1, x, layer_parameter(l, "input_layernorm.weight").f32.data(), N, H, c.rms_eps);
-    linear_forward(q, normed1, l, kQProj, N);
-    linear_forward(k, normed1, l, kKProj, N);
-    linear_forward(v, normed1, l, kVProj, N);
+    {
+      float* const qkv[] = {q, k, v};
+      const int modules[] = {kQProj, kKProj, kVProj};
+      linear_forward_shared_input(qkv, modules, 3, normed1, l, N);
+    }
     if (c.attention_bias) {
       add_bias(q, layer_parameter(l, "self_attn.q_proj.bias").f32.data(), N, QD);
       add_bias(k, layer_parameter(l, "self_attn.k_proj.bias").f32.data(), N, KVD);
@@ -275,8 +301,11 @@ void LlamaModel::run_forward(const int32_t* tokens, int64_t batch, int64_t seq_l
 
     rmsnorm_forward(normed2, rstd2, x, layer_parameter(l, "post_attention_layernorm.weight").f32.data(), N, H,
                     c.rms_eps);
-    linear_forward(gate, normed2, l, kGateProj, N);
-    linear_forward(up, normed2, l, kUpProj, N);
+    {
+      float* const gate_up[] = {gate, up};
+      const int modules[] = {kGateProj, kUpProj};
+      linear_forward_shared_input(gate_up, modules, 2, normed2, l, N);
+    }
     swiglu_forward(activation, gate, up, N * I);
     linear_forward(w.projection.data(), activation, l, kDownProj, N);
     residual_forward(x, x, w.projection.data(), N * H);

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <chrono>
 #include <condition_variable>
 #include <exception>
 #include <memory>
@@ -14,6 +15,34 @@
 namespace pillow {
 
 namespace {
+
+// How long a thread waits actively (spinning) for the next job or for the join before it sleeps on
+// a condition variable. A decode step is ~60 parallel regions of 20-200 us each with a few us of
+// serial work between them: a worker that went to sleep after each region is woken by a futex and
+// rescheduled 10-50 us later (on this VM), so it joined most regions late or not at all, and the
+// caller slept and woke the same way at every join. A short bounded spin keeps both threads hot
+// within a step; between steps (and on an idle pool) they still sleep, so an idle process costs
+// nothing and a loaded machine loses at most this much CPU per region.
+constexpr auto kSpinDuration = std::chrono::microseconds(60);
+
+inline void cpu_relax() {
+#if defined(__x86_64__) || defined(__i386__)
+  __builtin_ia32_pause();
+#elif defined(__aarch64__)
+  asm volatile("yield");
+#endif
+}
+
+// Spins until ready() or kSpinDuration has passed; returns ready().
+template <typename Ready>
+bool spin_until(const Ready& ready) {
+  const auto deadline = std::chrono::steady_clock::now() + kSpinDuration;
+  for (int i = 1;; ++i) {
+    if (ready()) return true;
+    cpu_relax();
+    if ((i & 63) == 0 && std::chrono::steady_clock::now() >= deadline) return ready();
+  }
+}
 
 // One parallel_for call. Workers hold it through a shared_ptr, so a worker that wakes late
 // only finds its chunks all claimed and never touches the next job's state.
@@ -57,13 +86,19 @@ class ThreadPool {
     {
       std::lock_guard<std::mutex> lock(mutex_);
       job_ = job;
-      ++generation_;
+      generation_.fetch_add(1, std::memory_order_release);
     }
-    wake_.notify_all();
+    // Workers that are spinning see the new generation by themselves; the futex wake is only paid
+    // for sleeping ones (sleepers_ changes under mutex_, so none is missed).
+    if (sleepers_.load(std::memory_order_acquire) > 0) wake_.notify_all();
     work_on(*job);
-    {
+    const auto finished = [&] { return job->finished_chunks.load(std::memory_order_acquire) == job->chunks; };
+    if (!spin_until(finished)) {
       std::unique_lock<std::mutex> lock(mutex_);
-      done_.wait(lock, [&] { return job->finished_chunks.load() == job->chunks; });
+      done_.wait(lock, finished);
+    }
+    {
+      std::lock_guard<std::mutex> lock(mutex_);
       job_.reset();
     }
     if (job->error) std::rethrow_exception(job->error);
@@ -79,7 +114,7 @@ class ThreadPool {
     {
       std::lock_guard<std::mutex> lock(mutex_);
       shutting_down_ = true;
-      ++generation_;
+      generation_.fetch_add(1, std::memory_order_release);
     }
     wake_.notify_all();
     for (auto& t : workers_) t.join();
@@ -106,14 +141,19 @@ class ThreadPool {
   }
 
   void worker_loop() {
-    uint64_t seen = 0;
+    uint64_t seen = generation_.load(std::memory_order_acquire);
     for (;;) {
       std::shared_ptr<Job> job;
+      spin_until([&] { return generation_.load(std::memory_order_acquire) != seen; });
       {
         std::unique_lock<std::mutex> lock(mutex_);
-        wake_.wait(lock, [&] { return shutting_down_ || generation_ != seen; });
+        if (generation_.load(std::memory_order_relaxed) == seen && !shutting_down_) {
+          ++sleepers_;
+          wake_.wait(lock, [&] { return shutting_down_ || generation_.load(std::memory_order_relaxed) != seen; });
+          --sleepers_;
+        }
         if (shutting_down_) return;
-        seen = generation_;
+        seen = generation_.load(std::memory_order_relaxed);
         job = job_;
       }
       if (job) work_on(*job);
@@ -126,7 +166,8 @@ class ThreadPool {
   std::condition_variable wake_;
   std::condition_variable done_;
   std::shared_ptr<Job> job_;
-  uint64_t generation_ = 0;
+  std::atomic<uint64_t> generation_{0};  // written under mutex_, read by spinning workers without it
+  std::atomic<int> sleepers_{0};          // workers blocked on wake_ (changed under mutex_)
   bool shutting_down_ = false;
 };
 

@@ -33,63 +33,111 @@ void lora_down_transposed(float* u_transposed, const float* x, const float* a, i
   }
 }
 
-// Decode (a few tokens): W is streamed once by the GEMV kernel, split by rows across threads; the
-// rank-r term is a second, tiny GEMV over the same rows of B while they are in cache.
+// Decode (a few tokens): every W is streamed once by the GEMV kernel, its rows split into blocks
+// that the threads take from one shared counter (over all the outputs at once, so several small
+// matrices make one parallel region); the rank-r term is a second, tiny GEMV over the same rows of
+// B while they are in cache.
 constexpr int64_t kGemvMaxTokens = 4;
+constexpr int64_t kGemvBlockRows = 64;
 
-void lora_matmul_forward_gemv(float* y, const float* x, WeightView w, const float* a, const float* b, int64_t tokens,
-                              int64_t in_features, int64_t out_features, int64_t rank, float scale) {
+void lora_matmul_forward_gemv(const LoraMatmulOutput* outputs, int64_t output_count, const float* x, int64_t tokens,
+                              int64_t in_features) {
   const KernelTable& kernel = kernels();
-  const int type = w.type == WeightType::BF16 ? 1 : 0;
-  std::vector<float> u(static_cast<size_t>(tokens * rank));
-  if (rank > 0) {
-    kernel.gemv(u.data(), rank, x, in_features, a, 0, in_features, 0, rank, static_cast<int>(tokens), false);
-    for (float& value : u) value *= scale;
+  // u_i = scale_i · x·A_iᵀ [T, r_i], and the first block of each output in the shared block range.
+  std::vector<std::vector<float>> u(static_cast<size_t>(output_count));
+  std::vector<int64_t> first_block(static_cast<size_t>(output_count) + 1, 0);
+  for (int64_t i = 0; i < output_count; ++i) {
+    const LoraMatmulOutput& output = outputs[i];
+    if (output.rank > 0) {
+      u[i].resize(static_cast<size_t>(tokens * output.rank));
+      kernel.gemv(u[i].data(), output.rank, x, in_features, output.a, 0, in_features, 0, output.rank,
+                  static_cast<int>(tokens), false);
+      for (float& value : u[i]) value *= output.scale;
+    }
+    first_block[i + 1] = first_block[i] + (output.out_features + kGemvBlockRows - 1) / kGemvBlockRows;
   }
-  // Blocks of 64 rows of W taken from a shared counter: the stream of W never waits on a
-  // descheduled thread's fixed half.
-  const int64_t block = 64;
-  const int64_t blocks = (out_features + block - 1) / block;
-  const int64_t minimum_blocks = block * in_features >= (int64_t{1} << 14) ? 2 : blocks + 1;
+  const int64_t blocks = first_block[output_count];
+  // Threads only when a block holds enough weights to pay for a hand-off.
+  const int64_t minimum_blocks = kGemvBlockRows * in_features >= (int64_t{1} << 14) ? 2 : blocks + 1;
   parallel_for_dynamic(blocks, 1, minimum_blocks, [&](int64_t begin, int64_t end) {
-    const int64_t o_begin = begin * block, o_end = std::min(out_features, end * block);
-    kernel.gemv(y, out_features, x, in_features, w.data, type, in_features, o_begin, o_end, static_cast<int>(tokens),
-                false);
-    if (rank > 0) {
-      kernel.gemv(y, out_features, u.data(), rank, b, 0, rank, o_begin, o_end, static_cast<int>(tokens), true);
+    for (int64_t block = begin; block < end; ++block) {
+      int64_t i = 0;
+      while (block >= first_block[i + 1]) ++i;
+      const LoraMatmulOutput& output = outputs[i];
+      const int type = output.w.type == WeightType::BF16 ? 1 : 0;
+      const int64_t o_begin = (block - first_block[i]) * kGemvBlockRows;
+      const int64_t o_end = std::min(output.out_features, o_begin + kGemvBlockRows);
+      kernel.gemv(output.y, output.out_features, x, in_features, output.w.data, type, in_features, o_begin, o_end,
+                  static_cast<int>(tokens), false);
+      if (output.rank > 0) {
+        kernel.gemv(output.y, output.out_features, u[i].data(), output.rank, output.b, 0, output.rank, o_begin, o_end,
+                    static_cast<int>(tokens), true);
+      }
     }
   });
+}
+
+// Arguments of one product (lora_matmul_forward's checks); returns the output with rank 0 when
+// there is no LoRA term.
+LoraMatmulOutput checked_output(const char* op, LoraMatmulOutput output, const float* x, int64_t tokens,
+                                int64_t in_features) {
+  check_matmul_dimensions(op, tokens, in_features, output.out_features);
+  check_weight_view(op, output.w);
+  check_rank(op, output.rank, in_features, output.out_features);
+  check_scale(op, output.scale);
+  if (output.y == nullptr || x == nullptr) throw_argument_error(std::string(op) + ": y and x must not be null");
+  const bool with_lora = output.a != nullptr && output.rank > 0;
+  if (with_lora && output.b == nullptr) throw_argument_error(std::string(op) + ": b is null while a is given");
+  if (!with_lora) {
+    output.a = nullptr;
+    output.rank = 0;
+  }
+  return output;
+}
+
+// The GEMM form (T > kGemvMaxTokens) of one checked product.
+void lora_matmul_forward_gemm(const LoraMatmulOutput& output, const float* x, int64_t tokens, int64_t in_features) {
+  GemmSegment segments[2];
+  segments[0] =
+      GemmSegment{f32_operand(x, in_features, 1), GemmOperand{output.w.data, output.w.type, in_features, 1}, in_features};
+  if (output.rank == 0) {
+    gemm(output.y, output.out_features, tokens, output.out_features, segments, 1, false);
+    return;
+  }
+  // y = [x | s·xAᵀ] · [W | B]ᵀ: the rank-r columns are r more steps of the base GEMM's K loop, and
+  // u = s·xAᵀ itself is derived inside the GEMM from x's packed rows (no separate pass over x).
+  const GemmDerivedOperand down{f32_operand(output.a, in_features, 1), output.scale, 0};
+  segments[1] = GemmSegment{GemmOperand{nullptr, WeightType::F32, 0, 0}, f32_operand(output.b, output.rank, 1),
+                            output.rank, &down};
+  gemm(output.y, output.out_features, tokens, output.out_features, segments, 2, false);
 }
 
 }  // namespace
 
 void lora_matmul_forward(float* y, const float* x, WeightView w, const float* a, const float* b, int64_t tokens,
                          int64_t in_features, int64_t out_features, int64_t rank, float scale) {
-  const char* op = "lora_matmul_forward";
-  check_matmul_dimensions(op, tokens, in_features, out_features);
-  check_weight_view(op, w);
-  check_rank(op, rank, in_features, out_features);
-  check_scale(op, scale);
-  if (y == nullptr || x == nullptr) throw_argument_error(std::string(op) + ": y and x must not be null");
-  const bool with_lora = a != nullptr && rank > 0;
-  if (with_lora && b == nullptr) throw_argument_error(std::string(op) + ": b is null while a is given");
-
+  const LoraMatmulOutput output =
+      checked_output("lora_matmul_forward", LoraMatmulOutput{y, w, a, b, out_features, rank, scale}, x, tokens, in_features);
   if (tokens <= kGemvMaxTokens) {
-    lora_matmul_forward_gemv(y, x, w, with_lora ? a : nullptr, b, tokens, in_features, out_features,
-                             with_lora ? rank : 0, scale);
-    return;
+    lora_matmul_forward_gemv(&output, 1, x, tokens, in_features);
+  } else {
+    lora_matmul_forward_gemm(output, x, tokens, in_features);
   }
-  GemmSegment segments[2];
-  segments[0] = GemmSegment{f32_operand(x, in_features, 1), GemmOperand{w.data, w.type, in_features, 1}, in_features};
-  if (!with_lora) {
-    gemm(y, out_features, tokens, out_features, segments, 1, false);
-    return;
+}
+
+void lora_matmul_forward_shared_input(const LoraMatmulOutput* outputs, int64_t output_count, const float* x,
+                                      int64_t tokens, int64_t in_features) {
+  const char* op = "lora_matmul_forward_shared_input";
+  if (outputs == nullptr || output_count < 1) {
+    throw_argument_error(std::string(op) + ": at least one output is needed");
   }
-  // y = [x | s·xAᵀ] · [W | B]ᵀ: the rank-r columns are r more steps of the base GEMM's K loop, and
-  // u = s·xAᵀ itself is derived inside the GEMM from x's packed rows (no separate pass over x).
-  const GemmDerivedOperand down{f32_operand(a, in_features, 1), scale, 0};
-  segments[1] = GemmSegment{GemmOperand{nullptr, WeightType::F32, 0, 0}, f32_operand(b, rank, 1), rank, &down};
-  gemm(y, out_features, tokens, out_features, segments, 2, false);
+  std::vector<LoraMatmulOutput> checked(static_cast<size_t>(output_count));
+  for (int64_t i = 0; i < output_count; ++i) checked[i] = checked_output(op, outputs[i], x, tokens, in_features);
+  if (tokens <= kGemvMaxTokens) {
+    lora_matmul_forward_gemv(checked.data(), output_count, x, tokens, in_features);
+  } else {
+    for (const LoraMatmulOutput& output : checked) lora_matmul_forward_gemm(output, x, tokens, in_features);
+  }
 }
 
 void lora_matmul_backward(float* dx, float* da, float* db, const float* dy, const float* x, WeightView w,

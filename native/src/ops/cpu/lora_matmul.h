@@ -5,6 +5,7 @@
 #pragma once
 #include <cstdint>
 
+#include "ops/common/lora_matmul_output.h"
 #include "ops/common/weight_view.h"
 #include "ops/cpu/matmul.h"
 
@@ -14,6 +15,13 @@ namespace pillow {
 // The rank-r product is computed once and folded into the base GEMM as extra K columns.
 void lora_matmul_forward(float* y, const float* x, WeightView w, const float* a, const float* b, int64_t tokens,
                          int64_t in_features, int64_t out_features, int64_t rank, float scale);
+
+// lora_matmul_forward for every outputs[i], all on the same x [T, in]. Decode (T <= 4) streams the
+// rows of every W in one parallel region instead of one region per matrix: each region ends in a
+// join, and a decode step is nothing but short regions. Larger T runs each product as its GEMM.
+// Results equal lora_matmul_forward's, bit for bit. Every output is checked before any work.
+void lora_matmul_forward_shared_input(const LoraMatmulOutput* outputs, int64_t output_count, const float* x,
+                                      int64_t tokens, int64_t in_features);
 
 // Gradients for a frozen W; every output may be nullptr (not wanted) and is overwritten, not accumulated.
 //   dx[T, in]  = dy·W + scale·(dy·B)·A

@@ -170,6 +170,25 @@ void lora_matmul_forward_cuda(float* y, const float* x, WeightView w, const floa
   check_cuda(cudaDeviceSynchronize(), "lora_matmul_forward_cuda");
 }
 
+void lora_matmul_forward_shared_input_cuda(const LoraMatmulOutput* outputs, int64_t output_count, const float* x,
+                                           int64_t tokens, int64_t in_features) {
+  const char* op = "lora_matmul_forward_shared_input (cuda)";
+  if (outputs == nullptr || output_count < 1) throw_argument_error(std::string(op) + ": at least one output is needed");
+  for (int64_t i = 0; i < output_count; ++i) {  // every output checked before any kernel runs
+    const LoraMatmulOutput& o = outputs[i];
+    check_matmul_shape(op, tokens, in_features, o.out_features);
+    check_weight(op, o.w);
+    check_lora_rank(op, o.rank, in_features, o.out_features);
+    check_lora_scale(op, o.scale);
+    if (o.y == nullptr || x == nullptr) throw_argument_error(std::string(op) + ": y and x must not be null");
+    if (o.a != nullptr && o.rank > 0 && o.b == nullptr) throw_argument_error(std::string(op) + ": b is null while a is given");
+  }
+  for (int64_t i = 0; i < output_count; ++i) {
+    const LoraMatmulOutput& o = outputs[i];
+    lora_matmul_forward_cuda(o.y, x, o.w, o.a, o.b, tokens, in_features, o.out_features, o.rank, o.scale);
+  }
+}
+
 void lora_matmul_backward_cuda(float* dx, float* da, float* db, const float* dy, const float* x, WeightView w,
                                const float* a, const float* b, int64_t tokens, int64_t in_features,
                                int64_t out_features, int64_t rank, float scale) {

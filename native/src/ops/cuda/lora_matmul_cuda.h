@@ -5,12 +5,18 @@
 #pragma once
 #include <cstdint>
 
+#include "ops/common/lora_matmul_output.h"
 #include "ops/common/weight_view.h"
 
 namespace pillow {
 
 void lora_matmul_forward_cuda(float* y, const float* x, WeightView w, const float* a, const float* b, int64_t tokens,
                               int64_t in_features, int64_t out_features, int64_t rank, float scale);
+
+// Every output's product on the same x; the outputs array lives on the host. A GPU has no pool
+// join to save, so this is the single-product forward per output.
+void lora_matmul_forward_shared_input_cuda(const LoraMatmulOutput* outputs, int64_t output_count, const float* x,
+                                           int64_t tokens, int64_t in_features);
 
 void lora_matmul_backward_cuda(float* dx, float* da, float* db, const float* dy, const float* x, WeightView w,
                                const float* a, const float* b, int64_t tokens, int64_t in_features,
