@@ -68,9 +68,14 @@ void pack_panel_typed(float* dst, const T* base, const GemmOperand& op, int64_t 
       for (int64_t p = 0; p < kc; ++p) out[p * width] = widen(src[p]);
     }
   } else if (op.row_stride == 1) {
-    // Consecutive rows adjacent in memory (W in dy·W): each k step is one contiguous copy.
+    // Consecutive rows adjacent in memory (W in dy·W): each k step is one contiguous copy, from a
+    // different row of W (k_stride apart). Those loads missed cache one after the other (~90 % of
+    // this loop's samples sat on them in a 134M LoRA step), so the copy kPackPrefetchSteps steps
+    // ahead is prefetched: the misses overlap instead.
+    constexpr int64_t kPackPrefetchSteps = 16;
     for (int64_t p = 0; p < kc; ++p) {
       const T* src = base + (k0 + p) * op.k_stride + row0;
+      __builtin_prefetch(src + kPackPrefetchSteps * op.k_stride, 0, 0);  // never faults, even past the end
       float* out = dst + p * width;
       for (int r = 0; r < rows; ++r) out[r] = widen(src[r]);
     }
