@@ -281,7 +281,8 @@ TEST(gemv_kernel_of_every_runnable_isa_matches_reference) {
   if (selected_isa() >= CpuIsa::Avx512) tables.push_back(&avx512::kernel_table());
   // in = 37, 53, 64: the bf16 one-token kernel's 2-block step, its 1-block step, and its scalar
   // tail; in = 2061: its four-row kernel (rows of 2048 and more; 10 rows = two 4-row tiles, the
-  // first prefetching the second, then two single rows) with a 13-weight tail.
+  // first prefetching the second, then two single rows) with a 13-weight tail. The f32 one-token
+  // kernel: 32-weight steps, then 8-weight steps, then a scalar tail (37, 53), exact steps (64).
   for (const int64_t in : {int64_t{37}, int64_t{53}, int64_t{64}, int64_t{2061}}) {
     const double tolerance = in > 64 ? 1e-4 : 1e-5;  // ~2000-term f32 sums
     const int64_t out = 11;

@@ -200,6 +200,32 @@ inline void gemv_bf16_one_token(float* y, const float* x, const uint16_t* w, int
 }
 #endif
 
+#if defined(__AVX2__)
+// One token against f32 W, one row at a time: four accumulators over 32 consecutive weights, so
+// the whole of W is one sequential stream.
+inline void gemv_f32_one_token(float* y, const float* x, const float* w, int64_t in, int64_t o_begin, int64_t o_end,
+                               bool accumulate) {
+  for (int64_t o = o_begin; o < o_end; ++o) {
+    const float* row = w + o * in;
+    __m256 a0 = _mm256_setzero_ps(), a1 = _mm256_setzero_ps(), a2 = _mm256_setzero_ps(), a3 = _mm256_setzero_ps();
+    int64_t k = 0;
+    for (; k + 32 <= in; k += 32) {
+      a0 = _mm256_fmadd_ps(_mm256_loadu_ps(row + k), _mm256_loadu_ps(x + k), a0);
+      a1 = _mm256_fmadd_ps(_mm256_loadu_ps(row + k + 8), _mm256_loadu_ps(x + k + 8), a1);
+      a2 = _mm256_fmadd_ps(_mm256_loadu_ps(row + k + 16), _mm256_loadu_ps(x + k + 16), a2);
+      a3 = _mm256_fmadd_ps(_mm256_loadu_ps(row + k + 24), _mm256_loadu_ps(x + k + 24), a3);
+    }
+    for (; k + 8 <= in; k += 8) a0 = _mm256_fmadd_ps(_mm256_loadu_ps(row + k), _mm256_loadu_ps(x + k), a0);
+    const __m256 both = _mm256_add_ps(_mm256_add_ps(a0, a1), _mm256_add_ps(a2, a3));
+    float8 lanes;
+    std::memcpy(&lanes, &both, sizeof(lanes));
+    float total = sum8(lanes);
+    for (; k < in; ++k) total += x[k] * row[k];
+    y[o] = accumulate ? y[o] + total : total;
+  }
+}
+#endif
+
 // y[t * ldy + o] (+)= Σ_k x[t * ldx + k] · w[o * in + k], t < tokens (1..4), o in [o_begin, o_end).
 // type 0: w is f32; type 1: w is bf16 bits.
 inline void gemv(float* y, int64_t ldy, const float* x, int64_t ldx, const void* w, int type, int64_t in,
@@ -213,6 +239,12 @@ inline void gemv(float* y, int64_t ldy, const float* x, int64_t ldx, const void*
 #endif
     gemv_dispatch(y, ldy, x, ldx, static_cast<const uint16_t*>(w), in, o_begin, o_end, tokens, accumulate);
   } else {
+#if defined(__AVX2__)
+    if (tokens == 1) {
+      gemv_f32_one_token(y, x, static_cast<const float*>(w), in, o_begin, o_end, accumulate);
+      return;
+    }
+#endif
     gemv_dispatch(y, ldy, x, ldx, static_cast<const float*>(w), in, o_begin, o_end, tokens, accumulate);
   }
 }
