@@ -133,6 +133,9 @@ TEST(lora_large_rank_and_block_crossing_shapes) {
   // unit-size products carry ~1e-5 of f32 rounding, so the bound is the 1e-4 relative.
   check_lora_case({64, 300, 300, 256, WeightType::F32, 0.125f}, 7, 1e-4);
   check_lora_case({70, 513, 130, 64, WeightType::BF16, 2.0f}, 9, 1e-4);
+  // Decode (T <= 4): 300 rows are 64-row blocks, then 16-row tail blocks (the last 128 rows).
+  check_lora_case({1, 200, 300, 5, WeightType::F32, 0.5f}, 15);
+  check_lora_case({3, 200, 300, 5, WeightType::BF16, 0.5f}, 17);
 }
 
 TEST(lora_k_blocks_shared_packing_and_derived_columns_crossing_a_block) {
@@ -332,7 +335,7 @@ TEST(lora_shared_input_equals_one_forward_per_output) {
   // weights, with and without LoRA, in one call: each must equal its own lora_matmul_forward bit
   // for bit, for decode (T <= 4, one parallel region) and for the GEMM form (T > 4).
   const int64_t I = 200;
-  const int64_t heights[3] = {130, 64, 7};
+  const int64_t heights[3] = {130, 7, 200};  // the last one also gets the 16-row tail blocks
   const WeightType types[3] = {WeightType::F32, WeightType::BF16, WeightType::F32};
   const int64_t ranks[3] = {4, 0, 3};
   std::vector<std::vector<float>> w(3), a(3), b(3);

@@ -39,13 +39,22 @@ void lora_down_transposed(float* u_transposed, const float* x, const float* a, i
 // B while they are in cache.
 constexpr int64_t kGemvMaxTokens = 4;
 constexpr int64_t kGemvBlockRows = 64;
+// The region's last rows go in blocks of kGemvTailRows: a thread that finds the counter exhausted
+// waits at the join for the others' current blocks, so the last blocks are kept short (a 64-row
+// f32 block of a 768-wide matrix streams for ~10 us, and a decode step has ~60 such joins).
+constexpr int64_t kGemvTailRows = 16;
+constexpr int64_t kGemvTailBlocks = 8;
+
+struct GemvBlock {
+  int64_t output;
+  int64_t o_begin, o_end;
+};
 
 void lora_matmul_forward_gemv(const LoraMatmulOutput* outputs, int64_t output_count, const float* x, int64_t tokens,
                               int64_t in_features) {
   const KernelTable& kernel = kernels();
-  // u_i = scale_i · x·A_iᵀ [T, r_i], and the first block of each output in the shared block range.
+  // u_i = scale_i · x·A_iᵀ [T, r_i]
   std::vector<std::vector<float>> u(static_cast<size_t>(output_count));
-  std::vector<int64_t> first_block(static_cast<size_t>(output_count) + 1, 0);
   for (int64_t i = 0; i < output_count; ++i) {
     const LoraMatmulOutput& output = outputs[i];
     if (output.rank > 0) {
@@ -54,24 +63,28 @@ void lora_matmul_forward_gemv(const LoraMatmulOutput* outputs, int64_t output_co
                   static_cast<int>(tokens), false);
       for (float& value : u[i]) value *= output.scale;
     }
-    first_block[i + 1] = first_block[i] + (output.out_features + kGemvBlockRows - 1) / kGemvBlockRows;
   }
-  const int64_t blocks = first_block[output_count];
-  // Threads only when a block holds enough weights to pay for a hand-off.
-  const int64_t minimum_blocks = kGemvBlockRows * in_features >= (int64_t{1} << 14) ? 2 : blocks + 1;
-  parallel_for_dynamic(blocks, 1, minimum_blocks, [&](int64_t begin, int64_t end) {
-    for (int64_t block = begin; block < end; ++block) {
-      int64_t i = 0;
-      while (block >= first_block[i + 1]) ++i;
-      const LoraMatmulOutput& output = outputs[i];
+  // Blocks in order: every output's rows in kGemvBlockRows, the last output's final rows shorter.
+  std::vector<GemvBlock> blocks;
+  for (int64_t i = 0; i < output_count; ++i) {
+    const int64_t rows = outputs[i].out_features;
+    const int64_t tail_begin = i + 1 == output_count ? std::max<int64_t>(0, rows - kGemvTailRows * kGemvTailBlocks) : rows;
+    for (int64_t o = 0; o < tail_begin; o += kGemvBlockRows) blocks.push_back({i, o, std::min(tail_begin, o + kGemvBlockRows)});
+    for (int64_t o = tail_begin; o < rows; o += kGemvTailRows) blocks.push_back({i, o, std::min(rows, o + kGemvTailRows)});
+  }
+  const int64_t count = static_cast<int64_t>(blocks.size());
+  // Threads only when a full block holds enough weights to pay for a hand-off.
+  const int64_t minimum_blocks = kGemvBlockRows * in_features >= (int64_t{1} << 14) ? 2 : count + 1;
+  parallel_for_dynamic(count, 1, minimum_blocks, [&](int64_t begin, int64_t end) {
+    for (int64_t index = begin; index < end; ++index) {
+      const GemvBlock& block = blocks[index];
+      const LoraMatmulOutput& output = outputs[block.output];
       const int type = output.w.type == WeightType::BF16 ? 1 : 0;
-      const int64_t o_begin = (block - first_block[i]) * kGemvBlockRows;
-      const int64_t o_end = std::min(output.out_features, o_begin + kGemvBlockRows);
-      kernel.gemv(output.y, output.out_features, x, in_features, output.w.data, type, in_features, o_begin, o_end,
-                  static_cast<int>(tokens), false);
+      kernel.gemv(output.y, output.out_features, x, in_features, output.w.data, type, in_features, block.o_begin,
+                  block.o_end, static_cast<int>(tokens), false);
       if (output.rank > 0) {
-        kernel.gemv(output.y, output.out_features, u[i].data(), output.rank, output.b, 0, output.rank, o_begin, o_end,
-                    static_cast<int>(tokens), true);
+        kernel.gemv(output.y, output.out_features, u[block.output].data(), output.rank, output.b, 0, output.rank,
+                    block.o_begin, block.o_end, static_cast<int>(tokens), true);
       }
     }
   });
