@@ -5,6 +5,7 @@
 #include <cstring>
 #include <string>
 
+#include "ops/common/fast_exp.h"
 #include "runtime/errors.h"
 #include "runtime/thread_pool.h"
 
@@ -26,14 +27,39 @@ int64_t check(const char* op, const int32_t* targets, int64_t rows, int64_t voca
   return counted;
 }
 
-// max and log Σ exp(x − max) of one row, in f32 as PyTorch does on CPU.
-inline void row_statistics(const float* x, int64_t vocab, float* max_out, float* log_sum_out) {
+// The loops over a row are compiled twice, for x86-64-v3 (AVX2 + FMA) and the baseline, and picked
+// at load time, since this file is built with generic flags; fast_exp (ops/common, shared with the
+// CUDA twin) vectorises where std::exp does not: over a 32000-word vocabulary the exp passes were
+// ~6 % of a 134M LoRA step.
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
+#define PILLOW_VECTOR_CLONES __attribute__((target_clones("arch=x86-64-v3", "default")))
+#else
+#define PILLOW_VECTOR_CLONES
+#endif
+
+// max and log Σ exp(x − max) of one row, in f32 as PyTorch does on CPU; the sum is taken in f32
+// within blocks of 256 words (eight lanes) and over the blocks in double.
+PILLOW_VECTOR_CLONES void row_statistics(const float* __restrict__ x, int64_t vocab, float* max_out,
+                                         float* log_sum_out) {
   float m = x[0];
   for (int64_t i = 1; i < vocab; ++i) m = std::max(m, x[i]);
   double sum = 0.0;
-  for (int64_t i = 0; i < vocab; ++i) sum += std::exp(x[i] - m);
+  int64_t i = 0;
+  for (; i + 256 <= vocab; i += 256) {
+    float lanes[8] = {0.0f, 0.0f, 0.0f, 0.0f, 0.0f, 0.0f, 0.0f, 0.0f};  // eight partial sums: one vector
+    for (int64_t j = 0; j < 256; j += 8) {
+      for (int l = 0; l < 8; ++l) lanes[l] += fast_exp(x[i + j + l] - m);
+    }
+    sum += ((lanes[0] + lanes[4]) + (lanes[1] + lanes[5])) + ((lanes[2] + lanes[6]) + (lanes[3] + lanes[7]));
+  }
+  for (; i < vocab; ++i) sum += fast_exp(x[i] - m);
   *max_out = m;
   *log_sum_out = static_cast<float>(std::log(sum));
+}
+
+// d[i] = exp(x[i] − shift)·scale (d may be x itself).
+PILLOW_VECTOR_CLONES void scaled_probabilities(float* d, const float* x, int64_t vocab, float shift, float scale) {
+  for (int64_t i = 0; i < vocab; ++i) d[i] = fast_exp(x[i] - shift) * scale;
 }
 
 }  // namespace
@@ -70,7 +96,7 @@ void cross_entropy_backward(float* dlogits, const float* logits, const int32_t* 
       float m, log_sum;
       row_statistics(x, vocab, &m, &log_sum);
       const float shift = m + log_sum;
-      for (int64_t i = 0; i < vocab; ++i) d[i] = std::exp(x[i] - shift) * loss_scale;
+      scaled_probabilities(d, x, vocab, shift, loss_scale);
       d[targets[n]] -= loss_scale;
     }
   });

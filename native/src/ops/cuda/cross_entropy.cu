@@ -1,6 +1,7 @@
 // CUDA twin of ops/cpu/cross_entropy.cc: one block per row (max, then Σ exp, then the gradient).
 #include <string>
 
+#include "ops/common/fast_exp.h"
 #include "ops/cpu/cross_entropy.h"
 #include "ops/cuda/cuda_launch.h"
 #include "ops/cuda/model_ops_cuda.h"
@@ -31,7 +32,7 @@ __device__ void row_statistics(const float* x, int64_t vocab, float* scratch, fl
   for (int64_t i = threadIdx.x; i < vocab; i += blockDim.x) m = fmaxf(m, x[i]);
   m = block_max(m, scratch);
   float sum = 0.0f;
-  for (int64_t i = threadIdx.x; i < vocab; i += blockDim.x) sum += expf(x[i] - m);
+  for (int64_t i = threadIdx.x; i < vocab; i += blockDim.x) sum += fast_exp(x[i] - m);
   sum = block_sum(sum, scratch);
   *max_out = m;
   *log_sum_out = logf(sum);
@@ -66,7 +67,7 @@ __global__ void cross_entropy_backward_kernel(float* dlogits, const float* logit
   __syncthreads();  // every thread has read x before d (which may alias it) is written
   const float shift = m + log_sum;
   for (int64_t i = threadIdx.x; i < vocab; i += blockDim.x) {
-    d[i] = (expf(x[i] - shift) - (i == target ? 1.0f : 0.0f)) * loss_scale;
+    d[i] = (fast_exp(x[i] - shift) - (i == target ? 1.0f : 0.0f)) * loss_scale;
   }
 }
 
