@@ -2,11 +2,15 @@
 #pragma once
 #include <math.h>
 
+#include "ops/common/fast_exp.h"
 #include "ops/common/host_device.h"
 
 namespace pillow {
 
-PILLOW_HOST_DEVICE float sigmoid_value(float x) { return 1.0f / (1.0f + expf(-x)); }
+// fast_exp (relative error ~2e-7) instead of expf: it vectorises on the CPU, where SwiGLU's
+// forward and backward over [T, intermediate] were ~3 % of a 134M LoRA step with a scalar expf.
+// Its clamp keeps 1 + e^-x finite (x < -88 gives ~6e-39 instead of 0, x > 87 gives 1).
+PILLOW_HOST_DEVICE float sigmoid_value(float x) { return 1.0f / (1.0f + fast_exp(-x)); }
 
 PILLOW_HOST_DEVICE float swiglu_value(float gate, float up) { return gate * sigmoid_value(gate) * up; }
 

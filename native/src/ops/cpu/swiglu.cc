@@ -4,19 +4,42 @@
 #include "runtime/errors.h"
 #include "runtime/thread_pool.h"
 
+// The loops are compiled twice, for x86-64-v3 (AVX2 + FMA) and the baseline, picked at load time
+// (this file is built with generic flags, plus -fno-trapping-math so fast_exp's clamp vectorises).
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
+#define PILLOW_VECTOR_CLONES __attribute__((target_clones("arch=x86-64-v3", "default")))
+#else
+#define PILLOW_VECTOR_CLONES
+#endif
+
 namespace pillow {
+
+namespace {
+
+PILLOW_VECTOR_CLONES void swiglu_values(float* out, const float* gate,
+                                        const float* up, int64_t count) {
+  for (int64_t n = 0; n < count; ++n) out[n] = swiglu_value(gate[n], up[n]);
+}
+
+PILLOW_VECTOR_CLONES void swiglu_gradients(float* dgate, float* dup,
+                                           const float* dout, const float* gate,
+                                           const float* up, int64_t count) {
+  for (int64_t n = 0; n < count; ++n) swiglu_gradient(dout[n], gate[n], up[n], &dgate[n], &dup[n]);
+}
+
+}  // namespace
 
 void swiglu_forward(float* out, const float* gate, const float* up, int64_t count) {
   if (count < 1) throw_shape_error("swiglu_forward: count must be >= 1");
   parallel_for(count, 16384, [&](int64_t begin, int64_t end) {
-    for (int64_t n = begin; n < end; ++n) out[n] = swiglu_value(gate[n], up[n]);
+    swiglu_values(out + begin, gate + begin, up + begin, end - begin);
   });
 }
 
 void swiglu_backward(float* dgate, float* dup, const float* dout, const float* gate, const float* up, int64_t count) {
   if (count < 1) throw_shape_error("swiglu_backward: count must be >= 1");
   parallel_for(count, 16384, [&](int64_t begin, int64_t end) {
-    for (int64_t n = begin; n < end; ++n) swiglu_gradient(dout[n], gate[n], up[n], &dgate[n], &dup[n]);
+    swiglu_gradients(dgate + begin, dup + begin, dout + begin, gate + begin, up + begin, end - begin);
   });
 }
 
