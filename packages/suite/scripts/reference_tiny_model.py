@@ -22,10 +22,10 @@ BYTE_OFFSET = 3
 
 PROMPTS = [
     "### Instruction:\nPluralize the word.\n### Input:\nwindow\n### Response:\n",
-    "### Instruction:\nGive the result.\n### Input:\n12 + 30\n### Response:\n42\n\n"
-    "### Instruction:\nGive the result.\n### Input:\n7 + 5\n### Response:\n",
-    "### Instruction:\nTransform this word.\n### Input:\nbigHouse\n### Response:\nbig_house\n\n"
-    "### Instruction:\nTransform this word.\n### Input:\nredCar\n### Response:\n",
+    "### Instruction:\nUse this number.\n### Input:\n41\n### Response:\n42\n\n"
+    "### Instruction:\nUse this number.\n### Input:\n199\n### Response:\n",
+    "### Instruction:\nChange these words.\n### Input:\nbig house\n### Response:\nbig_house\n\n"
+    "### Instruction:\nChange these words.\n### Input:\nred car\n### Response:\n",
 ]
 
 
