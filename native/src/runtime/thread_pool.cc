@@ -18,11 +18,12 @@ namespace {
 
 // How long a thread waits actively (spinning) for the next job or for the join before it sleeps on
 // a condition variable. A decode step is ~60 parallel regions of 20-200 us each with a few us of
-// serial work between them: a worker that went to sleep after each region is woken by a futex and
-// rescheduled 10-50 us later (on this VM), so it joined most regions late or not at all, and the
-// caller slept and woke the same way at every join. A short bounded spin keeps both threads hot
-// within a step; between steps (and on an idle pool) they still sleep, so an idle process costs
-// nothing and a loaded machine loses at most this much CPU per region.
+// serial work between them; a worker that sleeps after each region has to be woken through a futex
+// and rescheduled before it joins the next one, and the caller sleeps and wakes the same way at each
+// join. A short bounded spin keeps both threads ready within a step; between steps (and on an idle
+// pool) they still sleep, so an idle process costs nothing. Measured at load ~4 (2-thread 134M
+// decode, same-process A/B against a build without the spin): no difference either way (f32 31.4
+// vs 33.2, bf16 51.4 vs 55.7 tok/s, within the noise); its effect on an idle machine is unmeasured.
 constexpr auto kSpinDuration = std::chrono::microseconds(60);
 
 inline void cpu_relax() {
