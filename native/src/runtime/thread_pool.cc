@@ -21,9 +21,9 @@ namespace {
 // serial work between them; a worker that sleeps after each region has to be woken through a futex
 // and rescheduled before it joins the next one, and the caller sleeps and wakes the same way at each
 // join. A short bounded spin keeps both threads ready within a step; between steps (and on an idle
-// pool) they still sleep, so an idle process costs nothing. Measured at load ~4 (2-thread 134M
-// decode, same-process A/B against a build without the spin): no difference either way (f32 31.4
-// vs 33.2, bf16 51.4 vs 55.7 tok/s, within the noise); its effect on an idle machine is unmeasured.
+// pool) they still sleep, so an idle process costs nothing. 2-thread 134M decode, same-process A/B
+// against a build without the spin: on the quiet machine f32 53.3 -> 57.1 and bf16 84.4 -> 93.2
+// tok/s; at load ~4 (a CI run) no difference either way (31.4 vs 33.2, 51.4 vs 55.7, noise).
 constexpr auto kSpinDuration = std::chrono::microseconds(60);
 
 inline void cpu_relax() {
