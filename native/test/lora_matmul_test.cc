@@ -22,6 +22,17 @@ using namespace pillow_test;
 
 namespace {
 
+// The error code a call throws ("none" when it returns normally).
+template <typename Call>
+std::string code_of(Call&& call) {
+  try {
+    call();
+  } catch (const PillowError& e) {
+    return e.code();
+  }
+  return "none";
+}
+
 using Matrix = std::vector<double>;
 
 // Weight values as the kernel sees them (bf16 rounded when the weight is bf16).
@@ -251,14 +262,6 @@ TEST(lora_multi_matches_per_row_single_adapter) {
 
 TEST(lora_rejects_bad_arguments_with_codes) {
   float buffer[64] = {};
-  auto code_of = [](auto&& call) -> std::string {
-    try {
-      call();
-    } catch (const PillowError& e) {
-      return e.code();
-    }
-    return "none";
-  };
   const WeightView view{buffer, WeightType::F32};
   CHECK(code_of([&] { lora_matmul_forward(buffer, buffer, view, buffer, buffer, 0, 2, 2, 1, 1.0f); }) == kErrorShape);
   CHECK(code_of([&] { lora_matmul_forward(buffer, buffer, view, buffer, buffer, 1, 2, 2, -1, 1.0f); }) == kErrorShape);
@@ -373,14 +376,6 @@ TEST(lora_shared_input_equals_one_forward_per_output) {
 TEST(lora_shared_input_checks_every_output_before_any_work) {
   float x[8] = {1, 2, 3, 4, 5, 6, 7, 8}, w[16] = {1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1};
   float y0[2] = {9, 9}, y1[2] = {9, 9};
-  auto code_of = [](auto&& call) -> std::string {
-    try {
-      call();
-    } catch (const PillowError& e) {
-      return e.code();
-    }
-    return "none";
-  };
   const WeightView view{w, WeightType::F32};
   LoraMatmulOutput outputs[2] = {{y0, view, nullptr, nullptr, 2, 0, 1.0f}, {y1, view, w, nullptr, 2, 1, 1.0f}};
   CHECK(code_of([&] { lora_matmul_forward_shared_input(outputs, 2, x, 1, 8); }) == kErrorArgument);  // b missing
