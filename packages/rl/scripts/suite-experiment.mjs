@@ -24,7 +24,7 @@ import { writeFile } from "node:fs/promises";
 import { parseArgs } from "node:util";
 import { loadModel, NativeBackend, train as trainModel } from "@pillow/core";
 import { createEmbedder, entryText, PromptPool, saveMatcherBundle } from "@pillow/matcher";
-import { buildSuite, formatDemonstration, formatPrompt, formatResponse, promptStopStrings, tinyModelDir, tinyPromptBudget } from "@pillow/suite";
+import { buildSuite, formatDemonstration, instructionKindMap, instructionKinds, formatPrompt, formatResponse, promptStopStrings, tinyModelDir, tinyPromptBudget } from "@pillow/suite";
 import { compareSelectors } from "../dist/index.js";
 
 const { values } = parseArgs({
@@ -175,13 +175,8 @@ for (const row of result.summary) {
   console.log(`| ${row.selector} | ${(100 * row.mean).toFixed(1)} ± ${(100 * row.standardDeviation).toFixed(1)} | ${row.perSeed.map((v) => (100 * v).toFixed(1)).join(" / ")} |`);
 }
 // The held-out queries by instruction kind: specific, vague (shared by a task family) or unseen.
-const kindOf = new Map();
-for (const task of suite.tasks) {
-  for (const instruction of task.instructions) kindOf.set(instruction, "specific");
-  for (const instruction of task.vagueInstructions) kindOf.set(instruction, "vague");
-  for (const instruction of task.unseenInstructions) kindOf.set(instruction, "unseen");
-}
-const kinds = ["specific", "vague", "unseen"];
+const kindOf = instructionKindMap(suite);
+const kinds = instructionKinds;
 const byKind = {};
 console.log(`\n| selector | ${kinds.map((kind) => `${kind} (${test.filter((example) => kindOf.get(example.query) === kind).length})`).join(" | ")} |\n| --- |${kinds.map(() => " --- |").join("")}`);
 for (const selector of result.summary.map((row) => row.selector)) {

@@ -15,6 +15,8 @@ import {
   buildPretrainingCorpus,
   buildSuite,
   evaluationTable,
+  instructionKindMap,
+  instructionKinds,
   pretrainTinyModel,
   promptStopStrings,
   rougeL,
@@ -57,15 +59,10 @@ if (command === "corpus" && target) {
   console.log(evaluationTable(scoreEvaluation(prompts, answers)));
   // The same scores by the kind of the test instance's instruction (prompts follow the suite's order).
   const suite = buildSuite({ seed });
-  const kinds = new Map();
-  for (const task of suite.tasks) {
-    for (const instruction of task.instructions) kinds.set(instruction, "specific");
-    for (const instruction of task.vagueInstructions) kinds.set(instruction, "vague");
-    for (const instruction of task.unseenInstructions) kinds.set(instruction, "unseen");
-  }
+  const kinds = instructionKindMap(suite);
   const instances = suite.tasks.flatMap((task) => task.test);
   console.log("\n| instruction kind | instances | zero-shot | 3-shot | gain |\n|---|---:|---:|---:|---:|");
-  for (const kind of ["specific", "vague", "unseen"]) {
+  for (const kind of instructionKinds) {
     const chosen = instances.map((instance, i) => [instance, i]).filter(([instance]) => kinds.get(instance.instruction) === kind);
     const zero = chosen.reduce((sum, [, i]) => sum + rougeL(answers[i].zeroShot.split("\n")[0], prompts[i].reference), 0) / chosen.length;
     const few = chosen.reduce((sum, [, i]) => sum + rougeL(answers[i].fewShot.split("\n")[0], prompts[i].reference), 0) / chosen.length;

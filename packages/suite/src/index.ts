@@ -24,6 +24,9 @@ export { longestCommonSubsequence, rougeL, rougeTokens } from "./rouge.js";
 export {
   buildSuite,
   type Instance,
+  type InstructionKind,
+  instructionKindMap,
+  instructionKinds,
   isHeldOut,
   maxInputLength,
   maxOutputLength,

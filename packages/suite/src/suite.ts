@@ -112,3 +112,17 @@ export function buildSuite(options: SuiteOptions = {}): Suite {
     }),
   };
 }
+
+export type InstructionKind = "specific" | "vague" | "unseen";
+export const instructionKinds: readonly InstructionKind[] = ["specific", "vague", "unseen"];
+
+/** The kind of every instruction of the suite: specific, vague (shared by a family) or unseen. */
+export function instructionKindMap(suite: Suite): Map<string, InstructionKind> {
+  const kinds = new Map<string, InstructionKind>();
+  for (const task of suite.tasks) {
+    for (const instruction of task.instructions) kinds.set(instruction, "specific");
+    for (const instruction of task.vagueInstructions) kinds.set(instruction, "vague");
+    for (const instruction of task.unseenInstructions) kinds.set(instruction, "unseen");
+  }
+  return kinds;
+}
