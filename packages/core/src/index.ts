@@ -88,3 +88,4 @@ export {
 export type { ChatMessage } from "./tokenizer.js";
 export { Tokenizer } from "./tokenizer.js";
 export { learningRateAt, type TrainingExample, type TrainOptions, type TrainResult, type TrainStepInfo, tokenizeExample, train } from "./train.js";
+export { longestCommonSubsequence, type RougeScore, rougeL, rougeLOfTokens, rougeTokens } from "./rouge.js";

@@ -41,6 +41,7 @@ export type {
 } from "./continual/run-continual.js";
 export { alpacaPrompt, createLoraLearner } from "./continual/lora-learner.js";
 export type { LoraLearnerOptions } from "./continual/lora-learner.js";
-export { rougeLF1 } from "./continual/rouge-l.js";
+// ROUGE-L F1 from @pillow/core, under the name this package has always exported.
+export { rougeL as rougeLF1 } from "@pillow/core";
 export { createRandom, deriveSeed } from "./random.js";
 export type { Random } from "./random.js";

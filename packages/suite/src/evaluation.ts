@@ -2,7 +2,7 @@
 // k demonstrations of the same task (drawn from the train split), scored by ROUGE-L.
 import { formatPrompt } from "./prompt.js";
 import { createRandom } from "./random.js";
-import { rougeL } from "./rouge.js";
+import { rougeL } from "@pillow/core";
 import type { Suite } from "./suite.js";
 
 export type EvaluationPrompt = {

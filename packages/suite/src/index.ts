@@ -20,7 +20,8 @@ export {
   promptStopStrings,
 } from "./prompt.js";
 export { createRandom, hashString, type Random } from "./random.js";
-export { longestCommonSubsequence, rougeL, rougeTokens } from "./rouge.js";
+// ROUGE-L lives in @pillow/core (the one implementation, scoring as rouge-score does); re-exported here.
+export { longestCommonSubsequence, rougeL, rougeTokens } from "@pillow/core";
 export {
   buildSuite,
   type Instance,

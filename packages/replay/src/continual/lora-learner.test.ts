@@ -7,24 +7,9 @@ import { afterAll, describe, expect, it } from "vitest";
 import { backendEmbedder } from "../embedding/embedder.js";
 import { createLlmTagger } from "../tagging/llm-tagger.js";
 import { alpacaPrompt, createLoraLearner } from "./lora-learner.js";
-import { rougeLF1 } from "./rouge-l.js";
 import { runContinual } from "./run-continual.js";
 
-describe("rougeLF1", () => {
-  it("matches hand-computed LCS scores and the suite's ROUGE-L", () => {
-    // LCS("the cat sat", "the cat on the mat") = "the cat" = 2; P = 2/3, R = 2/5 → F1 = 0.5.
-    expect(rougeLF1("The cat sat", "the cat on the mat")).toBeCloseTo(0.5, 14);
-    expect(rougeLF1("", "")).toBe(1);
-    expect(rougeLF1("x", "")).toBe(0);
-    expect(rougeLF1("a b c", "c b a")).toBeCloseTo(1 / 3, 14);
-    for (const [prediction, reference] of [
-      ["Paris is the capital", "the capital is Paris"],
-      ["forty two", "forty-two"],
-      ["1 2 3 4", "2 4 6"],
-    ]) {
-      expect(rougeLF1(prediction, reference)).toBeCloseTo(rougeL(prediction, reference), 14);
-    }
-  });
+describe("alpacaPrompt", () => {
   it("formats the suite's prompt by default", () => {
     const instance = { instruction: "Pluralise the word.", input: "cat", output: "cats" };
     expect(alpacaPrompt(instance)).toBe(formatPrompt(instance));

@@ -3,7 +3,7 @@
 import { type AdapterOptions, type GenerationOptions, type Model, type TrainOptions, train } from "@pillow/core";
 import type { InstructionInstance } from "../planning/replay-plan.js";
 import type { ContinualLearner } from "./run-continual.js";
-import { rougeLF1 } from "./rouge-l.js";
+import { rougeL } from "@pillow/core";
 
 export type LoraLearnerOptions<T extends InstructionInstance> = {
   /**
@@ -60,7 +60,7 @@ export function createLoraLearner<T extends InstructionInstance>(
   const stageLosses: number[][] = [];
   const formatPrompt = options.formatPrompt ?? alpacaPrompt;
   const formatResponse = options.formatResponse ?? ((instance: T) => instance.output);
-  const score = options.score ?? ((prediction: string, reference: string) => rougeLF1(prediction, reference) * 100);
+  const score = options.score ?? ((prediction: string, reference: string) => rougeL(prediction, reference) * 100);
   const generateOptions: GenerationOptions = { maxNewTokens: 48, temperature: 0, stop: ["\n"], ...options.generate };
   const baseSeed = options.train?.seed ?? 0;
   return {

@@ -64,5 +64,6 @@ export function resolveReward(reward: RewardName | RewardFunction | undefined): 
 
 export { type BleuOptions, bleu } from "./bleu.js";
 export { type ChrfOptions, chrF } from "./chrf.js";
-export { longestCommonSubsequence, type RougeOptions, type RougeScore, rougeLScore, rougeNScore } from "./rouge.js";
+export { longestCommonSubsequence } from "@pillow/core";
+export { type RougeOptions, type RougeScore, rougeLScore, rougeNScore } from "./rouge.js";
 export { pythonSplit, rougeTokens, type Tokenizer, tokenize13a, unicodeTokens } from "./tokenize.js";

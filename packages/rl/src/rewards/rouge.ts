@@ -1,9 +1,10 @@
 // ROUGE as Google's rouge-score computes it by default (no stemming): n-gram overlap for
 // ROUGE-N, longest common subsequence for ROUGE-L; F1 of precision and recall.
 
+import { type RougeScore, rougeLOfTokens } from "@pillow/core";
 import { type Tokenizer, tokenizeWith } from "./tokenize.js";
 
-export type RougeScore = { precision: number; recall: number; fmeasure: number };
+export type { RougeScore };
 export type RougeOptions = { tokenizer?: Tokenizer };
 
 function fmeasure(precision: number, recall: number): number {
@@ -37,26 +38,7 @@ export function rougeNScore(prediction: string, reference: string, n: number, op
   return { precision, recall, fmeasure: fmeasure(precision, recall) };
 }
 
-/** Length of the longest common subsequence (two-row dynamic programme). */
-export function longestCommonSubsequence(a: readonly string[], b: readonly string[]): number {
-  if (a.length === 0 || b.length === 0) return 0;
-  let previous = new Int32Array(b.length + 1);
-  let current = new Int32Array(b.length + 1);
-  for (let i = 1; i <= a.length; i++) {
-    for (let j = 1; j <= b.length; j++) {
-      current[j] = a[i - 1] === b[j - 1] ? previous[j - 1] + 1 : Math.max(previous[j], current[j - 1]);
-    }
-    [previous, current] = [current, previous];
-  }
-  return previous[b.length];
-}
-
+/** ROUGE-L through @pillow/core's implementation, with this package's choice of tokeniser. */
 export function rougeLScore(prediction: string, reference: string, options: RougeOptions = {}): RougeScore {
-  const predictionTokens = tokenizeWith(options.tokenizer, prediction);
-  const referenceTokens = tokenizeWith(options.tokenizer, reference);
-  if (predictionTokens.length === 0 || referenceTokens.length === 0) return { precision: 0, recall: 0, fmeasure: 0 };
-  const common = longestCommonSubsequence(referenceTokens, predictionTokens);
-  const precision = common / predictionTokens.length;
-  const recall = common / referenceTokens.length;
-  return { precision, recall, fmeasure: fmeasure(precision, recall) };
+  return rougeLOfTokens(tokenizeWith(options.tokenizer, prediction), tokenizeWith(options.tokenizer, reference));
 }

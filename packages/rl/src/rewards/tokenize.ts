@@ -1,20 +1,12 @@
 // Tokenisers for the text rewards.
 
+import { rougeTokens } from "@pillow/core";
 import { words } from "@pillow/matcher";
 
 export type Tokenizer = "default" | "unicode" | ((text: string) => string[]);
 
-/**
- * Google rouge-score's default tokeniser: lower-case, every run of characters outside [a-z0-9]
- * becomes a separator, no stemming. Non-ASCII letters therefore separate words and vanish.
- */
-export function rougeTokens(text: string): string[] {
-  return text
-    .toLowerCase()
-    .replace(/[^a-z0-9]+/g, " ")
-    .split(" ")
-    .filter((token) => token !== "");
-}
+// Google rouge-score's default tokeniser (lower-case; runs outside [a-z0-9] separate; no stemming).
+export { rougeTokens };
 
 /** Unicode-aware alternative: letters and digits of every script, CJK characters one token each. */
 export const unicodeTokens = words;
