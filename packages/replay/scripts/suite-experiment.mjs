@@ -5,7 +5,7 @@
 //   pnpm build && node packages/replay/scripts/suite-experiment.mjs [--model DIR] [--random-model]
 //     [--strategies none,random,uniform,inscl-dynamic,inscl] [--tasks 16] [--train-per-task 40]
 //     [--test-per-task 8] [--replay-per-task 10] [--epochs 2] [--lr 0.002] [--batch-size 8]
-//     [--rank 8] [--seed 0] [--embedder hashing|model] [--out DIR]
+//     [--rank 8] [--seed 0] [--embedder hashing|model] [--instruction-kinds specific,vague,unseen] [--out DIR]
 //
 // --model defaults to the suite's tiny model (packages/suite/model); --random-model writes a small
 // random-weight model instead (a smoke run of the pipeline: its scores mean nothing).
@@ -13,9 +13,9 @@ import { mkdirSync, mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { parseArgs } from "node:util";
-import { createTinyModel, loadModel } from "@pillow/core";
-import { buildSuite, formatPrompt, formatResponse, tinyModelDir } from "@pillow/suite";
-import { createHashingEmbedder, createLoraLearner, replayStrategies, runContinual, scoreHeatmapSvg } from "../dist/index.js";
+import { createTinyModel, loadModel, NativeBackend } from "@pillow/core";
+import { buildSuite, formatPrompt, formatResponse, instructionKindMap, instructionKinds, tinyModelDir } from "@pillow/suite";
+import { backendEmbedder, createHashingEmbedder, createLoraLearner, replayStrategies, runContinual, scoreHeatmapSvg } from "../dist/index.js";
 
 const { values } = parseArgs({
   options: {
@@ -32,6 +32,7 @@ const { values } = parseArgs({
     rank: { type: "string", default: "8" },
     seed: { type: "string", default: "0" },
     embedder: { type: "string", default: "hashing" },
+    "instruction-kinds": { type: "string", default: instructionKinds.join(",") },
     out: { type: "string" },
   },
 });
@@ -53,7 +54,16 @@ if (values["random-model"]) {
 }
 const seed = integer("seed");
 const suite = buildSuite({ seed, trainPerTask: integer("train-per-task"), testPerTask: integer("test-per-task") });
-const tasks = suite.tasks.slice(0, integer("tasks")).map((task) => ({ name: task.name, train: task.train, test: task.test }));
+// --instruction-kinds keeps only the instances whose instruction is of the named kinds (train and test).
+const keptKinds = values["instruction-kinds"].split(",").map((kind) => kind.trim());
+for (const kind of keptKinds) {
+  if (!instructionKinds.includes(kind)) throw new Error(`--instruction-kinds: unknown kind "${kind}"; known: ${instructionKinds.join(", ")}`);
+}
+const kindOf = instructionKindMap(suite);
+const keep = (instance) => keptKinds.includes(kindOf.get(instance.instruction));
+const tasks = suite.tasks
+  .slice(0, integer("tasks"))
+  .map((task) => ({ name: task.name, train: task.train.filter(keep), test: task.test.filter(keep) }));
 const results = {};
 const outDir = values.out;
 if (outDir) mkdirSync(outDir, { recursive: true });
@@ -69,7 +79,9 @@ for (const strategy of strategies) {
     formatResponse: (instance) => formatResponse(instance.output),
     generate: { maxNewTokens: 32 },
   });
-  const embedder = values.embedder === "model" ? (texts) => model.embed(texts) : createHashingEmbedder();
+  // "model": mean-pooled hidden states of the frozen base model (no adapter), as InsCL embeds
+  // instructions with a fixed encoder; the learner re-activates its adapter before every stage.
+  const embedder = values.embedder === "model" ? backendEmbedder(new NativeBackend(model)) : createHashingEmbedder();
   const started = Date.now();
   const result = await runContinual({
     learner,

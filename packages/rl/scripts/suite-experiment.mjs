@@ -6,12 +6,18 @@
 //     [--seeds 0,1,2] [--steps 60] [--pool-per-task 4] [--train-per-task 30] [--test-per-task 5]
 //     [--embedder tfidf|llm] [--algorithm reinforce-loo|ppo] [--similarity-prior 20] [--hidden 32] [--allow-stop] [--lr 0.003] [--entropy 0.001] [--out results.json] [--save BUNDLE_DIR]
 //     [--backend native|copy-last-demo] [--finetune-epochs 1] [--finetune-phrasings seen|all]
+//     [--finetune-demos 0] [--finetune-same-task 0.5]
 //
 // `--finetune-epochs N` first LoRA-tunes the model (r 8, all linear modules) for N epochs on the
 // training split (zero-shot prompts, loss on the answer), the "LoRA-tuned tiny model" of the issue.
 // As in PILLOW's setting, the LoRA tuning is general instruction tuning: by default
 // (`--finetune-phrasings seen`) it sees only the phrasings of the pretraining corpus, while the
 // user's pool and queries also carry the suite's "unseen" phrasings (the user's own wordings).
+//
+// `--finetune-demos K` tunes on prompts that carry 0..K demonstrations from the pool (the count drawn
+// uniformly), each from the query's own task with probability --finetune-same-task and from any other
+// task otherwise: the model then sees at training time the prompt shape a selector gives it at
+// inference, and learns to use demonstrations of its task and to look past those of other tasks.
 //
 // `--backend copy-last-demo` replaces the LLM by a stand-in that answers with the output of the last
 // demonstration in its prompt: no model needed, and the reward then measures how often a selector
@@ -24,7 +30,7 @@ import { writeFile } from "node:fs/promises";
 import { parseArgs } from "node:util";
 import { loadModel, NativeBackend, train as trainModel } from "@pillow/core";
 import { createEmbedder, entryText, PromptPool, saveMatcherBundle } from "@pillow/matcher";
-import { buildSuite, formatDemonstration, instructionKindMap, instructionKinds, formatPrompt, formatResponse, promptStopStrings, tinyModelDir, tinyPromptBudget } from "@pillow/suite";
+import { buildSuite, createRandom, formatDemonstration, instructionKindMap, instructionKinds, formatPrompt, formatResponse, promptStopStrings, tinyModelDir, tinyPromptBudget } from "@pillow/suite";
 import { compareSelectors } from "../dist/index.js";
 
 const { values } = parseArgs({
@@ -47,6 +53,8 @@ const { values } = parseArgs({
     "similarity-prior": { type: "string", default: "20" },
     "finetune-epochs": { type: "string", default: "0" },
     "finetune-phrasings": { type: "string", default: "seen" },
+    "finetune-demos": { type: "string", default: "0" },
+    "finetune-same-task": { type: "string", default: "0.5" },
     hidden: { type: "string", default: "32" },
     "allow-stop": { type: "boolean", default: false },
     save: { type: "string" },
@@ -102,9 +110,25 @@ async function nativeBackend() {
     }
     const unseen = new Set(suite.tasks.flatMap((task) => task.unseenInstructions));
     const tuning = values["finetune-phrasings"] === "all" ? trainInstances : trainInstances.filter((instance) => !unseen.has(instance.instruction));
-    const examples = tuning.map((instance) => ({ prompt: formatPrompt(instance), response: formatResponse(instance.output) }));
+    const maxDemos = integer("finetune-demos");
+    const sameTask = Number(values["finetune-same-task"]);
+    if (!(sameTask >= 0 && sameTask <= 1)) throw new Error(`--finetune-same-task must be in [0, 1], got ${values["finetune-same-task"]}`);
+    const random = createRandom("finetune-demos");
+    const poolByTask = new Map(suite.tasks.map((task) => [task.name, poolInstances.filter((entry) => entry.task === task.name)]));
+    const demosFor = (instance) => {
+      const demos = [];
+      for (let count = random.between(0, maxDemos); count > 0; count--) {
+        const candidates = random.next() < sameTask ? poolByTask.get(instance.task) : poolInstances.filter((entry) => entry.task !== instance.task);
+        demos.push(random.pick(candidates.filter((entry) => entry !== instance && !demos.includes(entry))));
+      }
+      return demos;
+    };
+    const examples = tuning.map((instance) => ({
+      prompt: formatPrompt({ ...instance, demos: maxDemos > 0 ? demosFor(instance) : [], maxBytes: tinyPromptBudget }),
+      response: formatResponse(instance.output),
+    }));
     const result = await trainModel(model, examples, { epochs, lr: 1e-3, batchSize: 8, seed: 0, warmup: 5, appendEos: false });
-    console.error(`LoRA fine-tune on ${tuning.length} instances (${values["finetune-phrasings"]} phrasings): ${result.steps} steps, final loss ${result.finalLoss.toFixed(3)}, ${((performance.now() - tuneStarted) / 1000).toFixed(0)} s`);
+    console.error(`LoRA fine-tune on ${tuning.length} instances (${values["finetune-phrasings"]} phrasings, 0-${maxDemos} demos): ${result.steps} steps, final loss ${result.finalLoss.toFixed(3)}, ${((performance.now() - tuneStarted) / 1000).toFixed(0)} s`);
   }
   const adapter = epochs > 0 ? "suite-lora" : values.adapter ? "adapter" : null;
   return new NativeBackend(model, { adapter });
