@@ -5,7 +5,7 @@
 //   node scripts/tiny-model.mjs eval-prompts OUT.jsonl [seed]    suite test split, zero-shot and 3-shot
 //   node scripts/tiny-model.mjs score PROMPTS.jsonl ANSWERS.jsonl  per-task ROUGE-L table (Markdown)
 //   node scripts/tiny-model.mjs evaluate MODEL_DIR [seed] [ANSWERS.jsonl]  answers through @pillow/core, then the table
-//   node scripts/tiny-model.mjs pretrain OUT_DIR STEPS [seed] [FROM_DIR] [lr]   core's full-parameter pretraining
+//   node scripts/tiny-model.mjs pretrain OUT_DIR STEPS [seed] [FROM_DIR] [lr] [distractorShare]   core's full-parameter pretraining
 //                                                              (FROM_DIR: continue from that checkpoint's weights)
 import { readFileSync, writeFileSync } from "node:fs";
 import { loadModel } from "@pillow/core";
@@ -78,6 +78,7 @@ if (command === "corpus" && target) {
     seed: Number(rest[1] ?? 0),
     ...(rest[2] ? { initialModel: rest[2] } : {}),
     ...(rest[3] ? { lr: Number(rest[3]) } : {}),
+    ...(rest[4] ? { distractorShare: Number(rest[4]) } : {}),
     onStep: (info) => {
       const record = { step: info.step, loss: info.loss, lr: info.learningRate };
       log.push(JSON.stringify(record));
@@ -88,6 +89,6 @@ if (command === "corpus" && target) {
   writeFileSync(`${target}/pretrain_result.json`, `${JSON.stringify(result, null, 2)}\n`);
   console.log(JSON.stringify(result));
 } else {
-  console.error("usage: tiny-model.mjs corpus OUT.jsonl [size] [seed] | assets DIR | eval-prompts OUT.jsonl [seed] | score PROMPTS ANSWERS | evaluate MODEL_DIR [seed] [ANSWERS] | pretrain OUT_DIR STEPS [seed] [FROM_DIR] [lr]");
+  console.error("usage: tiny-model.mjs corpus OUT.jsonl [size] [seed] | assets DIR | eval-prompts OUT.jsonl [seed] | score PROMPTS ANSWERS | evaluate MODEL_DIR [seed] [ANSWERS] | pretrain OUT_DIR STEPS [seed] [FROM_DIR] [lr] [distractorShare]");
   process.exit(2);
 }

@@ -27,6 +27,8 @@ export type PretrainOptions = {
    * `seed` (use another seed than the first phase so the documents are new).
    */
   initialModel?: string;
+  /** Share of few-shot documents with other tasks' demonstrations (CorpusOptions.distractorShare; default 0). */
+  distractorShare?: number;
   onStep?: (info: TrainStepInfo) => void;
 };
 
@@ -83,7 +85,11 @@ export async function pretrainTinyModel(options: PretrainOptions): Promise<Pretr
   const model = await loadModel(outDir, options.threads === undefined ? {} : { threads: options.threads });
   const tokenizer = model.tokenizer!;
   // Exactly one epoch of `steps` optimizer steps, so the cosine schedule ends on the last step.
-  const documents = buildPretrainingCorpus({ seed, size: steps * batchSize * gradAccum });
+  const documents = buildPretrainingCorpus({
+    seed,
+    size: steps * batchSize * gradAccum,
+    ...(options.distractorShare === undefined ? {} : { distractorShare: options.distractorShare }),
+  });
   const dataset = documents.map((document) => corpusExample(document, (text) => tokenizer.encode(text)));
   const result = await train(model, dataset, {
     mode: "full",
