@@ -96,7 +96,7 @@ function distractorDocument(
   // Drop from the front until it fits, but never the vague query's own-task demonstration.
   while (Buffer.byteLength(document.text) > maxBytes && demos.length > 0) {
     const drop = demos.findIndex((demo) => demo.task !== query.task || !vague.some((phrasing) => phrasing.text === query.instruction));
-    demos.splice(drop >= 0 ? drop : 0, 1);
+    demos.splice(Math.max(drop, 0), 1);
     document = documentFrom(demos, query);
   }
   return document;
