@@ -61,12 +61,13 @@ if (command === "corpus" && target) {
   const suite = buildSuite({ seed });
   const kinds = instructionKindMap(suite);
   const instances = suite.tasks.flatMap((task) => task.test);
-  console.log("\n| instruction kind | instances | zero-shot | 3-shot | gain |\n|---|---:|---:|---:|---:|");
+  console.log("\n| instruction kind | instances | zero-shot | 3-shot | gain | 3 other-task demos |\n|---|---:|---:|---:|---:|---:|");
   for (const kind of instructionKinds) {
     const chosen = instances.map((instance, i) => [instance, i]).filter(([instance]) => kinds.get(instance.instruction) === kind);
     const zero = chosen.reduce((sum, [, i]) => sum + rougeL(answers[i].zeroShot.split("\n")[0], prompts[i].reference), 0) / chosen.length;
     const few = chosen.reduce((sum, [, i]) => sum + rougeL(answers[i].fewShot.split("\n")[0], prompts[i].reference), 0) / chosen.length;
-    console.log(`| ${kind} | ${chosen.length} | ${(100 * zero).toFixed(1)} | ${(100 * few).toFixed(1)} | ${(100 * (few - zero)).toFixed(1)} |`);
+    const distracted = chosen.reduce((sum, [, i]) => sum + rougeL(answers[i].distracted.split("\n")[0], prompts[i].reference), 0) / chosen.length;
+    console.log(`| ${kind} | ${chosen.length} | ${(100 * zero).toFixed(1)} | ${(100 * few).toFixed(1)} | ${(100 * (few - zero)).toFixed(1)} | ${(100 * distracted).toFixed(1)} |`);
   }
   console.log(`\n${prompts.length} test instances, ${((Date.now() - started) / 1000).toFixed(0)} s of generation`);
 } else if (command === "pretrain" && target && rest[0]) {

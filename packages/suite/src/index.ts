@@ -6,6 +6,7 @@ export {
   type EvaluationPrompt,
   evaluationTable,
   scoreEvaluation,
+  type EvaluationAnswer,
   type TaskScore,
   tinyPromptBudget,
 } from "./evaluation.js";
