@@ -188,6 +188,17 @@ describe("pillow continual and pretrain", () => {
     expect(Number.isFinite(summary.finalLoss)).toBe(true);
     const inspected = JSON.parse(pillow(["inspect", out, "--json"]).stdout);
     expect(inspected).toMatchObject({ kind: "model", architecture: "LlamaForCausalLM", tokenizer: true });
+    // A second phase from that checkpoint, on a corpus with mixed demonstrations.
+    const second = path.join(temporary(), "tiny-2");
+    const args = ["pretrain", "--out", second, "--steps", "1", "--batch-size", "1", "--grad-accum", "1", "--seed", "1"];
+    const continued = pillow([...args, "--from", out, "--lr", "0.001", "--distractor-share", "0.5", "--json"]);
+    expect(continued.status, continued.stderr).toBe(0);
+    expect(JSON.parse(continued.stdout).steps).toBe(1);
+    const untouched = path.join(temporary(), "tiny-bad");
+    const bad = pillow(["pretrain", "--out", untouched, "--steps", "1", "--distractor-share", "1.5"]);
+    expect(bad.status).not.toBe(0);
+    expect(bad.stderr).toMatch(/distractorShare must be in \[0, 1\], got 1.5/);
+    expect(fs.existsSync(untouched)).toBe(false);
   });
 });
 

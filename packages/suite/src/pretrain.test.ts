@@ -1,3 +1,4 @@
+import { existsSync } from "node:fs";
 import { mkdtemp, readFile, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
@@ -74,5 +75,9 @@ describe("pretrainTinyModel", () => {
     }
     await expect(pretrainTinyModel({ outDir: "", steps: 1 })).rejects.toThrow(/outDir/);
     await expect(pretrainTinyModel({ outDir: "x", steps: 0 })).rejects.toThrow(/steps must be a positive integer/);
+    // A bad share is refused before the folder is made.
+    const untouched = path.join(tmpdir(), `pillow-pretrain-untouched-${process.pid}`);
+    await expect(pretrainTinyModel({ outDir: untouched, steps: 1, distractorShare: 1.5 })).rejects.toThrow(/distractorShare must be in \[0, 1\], got 1.5/);
+    expect(existsSync(untouched)).toBe(false);
   });
 });

@@ -55,6 +55,11 @@ export async function pretrainTinyModel(options: PretrainOptions): Promise<Pretr
   const { outDir, steps } = options;
   if (typeof outDir !== "string" || outDir.length === 0) throw new Error("pretrainTinyModel: outDir must be a path");
   if (!Number.isInteger(steps) || steps < 1) throw new Error(`pretrainTinyModel: steps must be a positive integer, got ${steps}`);
+  // Checked before anything is written, so bad options leave no half-made model folder behind.
+  const distractorShare = options.distractorShare ?? 0;
+  if (!(distractorShare >= 0 && distractorShare <= 1)) {
+    throw new Error(`pretrainTinyModel: distractorShare must be in [0, 1], got ${options.distractorShare}`);
+  }
   const seed = options.seed ?? 0;
   const shape = options.shape ?? tinyModelShape;
   const batchSize = options.batchSize ?? 4;
@@ -88,7 +93,7 @@ export async function pretrainTinyModel(options: PretrainOptions): Promise<Pretr
   const documents = buildPretrainingCorpus({
     seed,
     size: steps * batchSize * gradAccum,
-    ...(options.distractorShare === undefined ? {} : { distractorShare: options.distractorShare }),
+    distractorShare,
   });
   const dataset = documents.map((document) => corpusExample(document, (text) => tokenizer.encode(text)));
   const result = await train(model, dataset, {

@@ -4,6 +4,18 @@ import type { Command } from "commander";
 import { commandContext, parseInteger, parseNumber } from "../context.js";
 import { createProgress } from "../progress.js";
 
+type PretrainFlags = {
+  out: string;
+  steps: number;
+  seed: number;
+  batchSize?: number;
+  gradAccum?: number;
+  lr?: number;
+  from?: string;
+  distractorShare?: number;
+  json?: boolean;
+};
+
 export function registerPretrain(program: Command): void {
   program
     .command("pretrain")
@@ -14,9 +26,18 @@ export function registerPretrain(program: Command): void {
     .option("--batch-size <n>", "documents per micro-batch (default 4)", parseInteger("--batch-size", 1))
     .option("--grad-accum <n>", "micro-batches per step (default 4)", parseInteger("--grad-accum", 1))
     .option("--lr <rate>", "peak learning rate (default 3e-3)", parseNumber("--lr", 0))
+    .option("--from <dir>", "continue from this checkpoint's weights (a second phase) instead of a random initialisation")
+    .option(
+      "--distractor-share <share>",
+      "share of few-shot documents that mix in other tasks' demonstrations, 0-1 (default 0)",
+      parseNumber("--distractor-share", 0),
+    )
     .option("--json", "print the result as JSON")
-    .addHelpText("after", "\nExamples:\n  pillow pretrain --out tiny-model --steps 600\n  pillow demo --model tiny-model")
-    .action(async (flags: { out: string; steps: number; seed: number; batchSize?: number; gradAccum?: number; lr?: number; json?: boolean }, command: Command) => {
+    .addHelpText(
+      "after",
+      "\nExamples:\n  pillow pretrain --out tiny-model --steps 600\n  pillow pretrain --out tiny-model-2 --steps 600 --seed 1 --from tiny-model --lr 0.001 --distractor-share 0.5\n  pillow demo --model tiny-model",
+    )
+    .action(async (flags: PretrainFlags, command: Command) => {
       const context = commandContext(command, { json: flags.json });
       const progress = createProgress("pretrain", flags.steps, context.progress);
       try {
@@ -27,6 +48,8 @@ export function registerPretrain(program: Command): void {
           batchSize: flags.batchSize,
           gradAccum: flags.gradAccum,
           lr: flags.lr,
+          ...(flags.from === undefined ? {} : { initialModel: path.resolve(flags.from) }),
+          ...(flags.distractorShare === undefined ? {} : { distractorShare: flags.distractorShare }),
           onStep: (info) => progress.tick(1, `loss ${info.loss.toFixed(3)}`),
         });
         progress.stop();
