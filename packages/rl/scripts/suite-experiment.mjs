@@ -119,7 +119,9 @@ async function nativeBackend() {
       const demos = [];
       for (let count = random.between(0, maxDemos); count > 0; count--) {
         const candidates = random.next() < sameTask ? poolByTask.get(instance.task) : poolInstances.filter((entry) => entry.task !== instance.task);
-        demos.push(random.pick(candidates.filter((entry) => entry !== instance && !demos.includes(entry))));
+        const fresh = candidates.filter((entry) => entry !== instance && !demos.includes(entry));
+        // A small pool can run out of entries of the query's own task: then the prompt has fewer demos.
+        if (fresh.length > 0) demos.push(random.pick(fresh));
       }
       return demos;
     };
