@@ -92,10 +92,11 @@ function distractorDocument(
     for (let count = random.between(1, 3); count > 0; count--) demos.push(drawTrainSide(random.pick(others), random, true));
   }
   demos = demos.filter((demo) => demo.input !== query.input || demo.task !== query.task);
+  const queryIsVague = vague.some((phrasing) => phrasing.text === query.instruction);
   let document = documentFrom(demos, query);
-  // Drop from the front until it fits, but never the vague query's own-task demonstration.
+  // Drop from the front until it fits, the vague query's own-task demonstration last of all.
   while (Buffer.byteLength(document.text) > maxBytes && demos.length > 0) {
-    const drop = demos.findIndex((demo) => demo.task !== query.task || !vague.some((phrasing) => phrasing.text === query.instruction));
+    const drop = demos.findIndex((demo) => !queryIsVague || demo.task !== query.task);
     demos.splice(Math.max(drop, 0), 1);
     document = documentFrom(demos, query);
   }
