@@ -19,7 +19,6 @@ import {
   instructionKinds,
   pretrainTinyModel,
   promptStopStrings,
-  rougeL,
   scoreEvaluation,
   writeTinyModelAssets,
 } from "../dist/index.js";
@@ -63,10 +62,11 @@ if (command === "corpus" && target) {
   const instances = suite.tasks.flatMap((task) => task.test);
   console.log("\n| instruction kind | instances | zero-shot | 3-shot | gain | 3 other-task demos |\n|---|---:|---:|---:|---:|---:|");
   for (const kind of instructionKinds) {
-    const chosen = instances.map((instance, i) => [instance, i]).filter(([instance]) => kinds.get(instance.instruction) === kind);
-    const zero = chosen.reduce((sum, [, i]) => sum + rougeL(answers[i].zeroShot.split("\n")[0], prompts[i].reference), 0) / chosen.length;
-    const few = chosen.reduce((sum, [, i]) => sum + rougeL(answers[i].fewShot.split("\n")[0], prompts[i].reference), 0) / chosen.length;
-    const distracted = chosen.reduce((sum, [, i]) => sum + rougeL(answers[i].distracted.split("\n")[0], prompts[i].reference), 0) / chosen.length;
+    // The suite's own scorer over this kind's instances; its per-task means weighted back to instances.
+    const chosen = instances.map((instance, i) => i).filter((i) => kinds.get(instances[i].instruction) === kind);
+    const scores = scoreEvaluation(chosen.map((i) => prompts[i]), chosen.map((i) => answers[i]));
+    const mean = (field) => scores.reduce((sum, score) => sum + score[field] * score.count, 0) / chosen.length;
+    const [zero, few, distracted] = [mean("zeroShot"), mean("fewShot"), mean("distracted")];
     console.log(`| ${kind} | ${chosen.length} | ${(100 * zero).toFixed(1)} | ${(100 * few).toFixed(1)} | ${(100 * (few - zero)).toFixed(1)} | ${(100 * distracted).toFixed(1)} |`);
   }
   console.log(`\n${prompts.length} test instances, ${((Date.now() - started) / 1000).toFixed(0)} s of generation`);
