@@ -63,7 +63,7 @@ if (command === "corpus" && target) {
   console.log("\n| instruction kind | instances | zero-shot | 3-shot | gain | 3 other-task demos |\n|---|---:|---:|---:|---:|---:|");
   for (const kind of instructionKinds) {
     // The suite's own scorer over this kind's instances; its per-task means weighted back to instances.
-    const chosen = instances.map((instance, i) => i).filter((i) => kinds.get(instances[i].instruction) === kind);
+    const chosen = instances.map((_, i) => i).filter((i) => kinds.get(instances[i].instruction) === kind);
     const scores = scoreEvaluation(chosen.map((i) => prompts[i]), chosen.map((i) => answers[i]));
     const mean = (field) => scores.reduce((sum, score) => sum + score[field] * score.count, 0) / chosen.length;
     const [zero, few, distracted] = [mean("zeroShot"), mean("fewShot"), mean("distracted")];
