@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "ops/common/fast_exp.h"
+#include "ops/cpu/gemm.h"
 #include "runtime/errors.h"
 #include "runtime/thread_pool.h"
 
@@ -34,55 +35,64 @@ void check(const char* op, const AttentionShape& s) {
   }
 }
 
-// Query rows visited in the order 0, T−1, 1, T−2, …: contiguous chunks of this order carry equal
-// causal work, so parallel_for's static split stays balanced.
-inline int64_t balanced_row(int64_t t, int64_t rows) { return (t % 2 == 0) ? t / 2 : rows - 1 - t / 2; }
+// Query rows per block of the blocked (prefill/training) path: a multiple of every ISA's GEMM tile
+// height (6 for AVX2, 8 for AVX-512, 4 for SSE2), so the score products run on full tiles. A block
+// only computes the keys its last row sees, so with T = 256 the causal products cost 64 % of the
+// full T×T ones (48 rows: blocks end at 48, 96, …, 256).
+constexpr int64_t kQueryBlock = 48;
 
-// kt[(b·KH + kh)·D + d][j] = x[b, j, kh, d] for j < kv_len: keys (or values) of one head as rows of
-// length kv_len, so score loops run over contiguous j and vectorise.
-void transpose_heads(float* kt, const float* x, const AttentionShape& s) {
-  const int64_t D = s.head_dim, KH = s.kv_heads, L = s.kv_len;
-  parallel_for(s.batch * KH, 1, [&](int64_t begin, int64_t end) {
-    for (int64_t bk = begin; bk < end; ++bk) {
-      const int64_t b = bk / KH, kh = bk % KH;
-      float* out = kt + bk * D * L;
-      const float* in = x + (b * s.kv_batch_stride * KH + kh) * D;
-      for (int64_t j = 0; j < L; ++j) {
-        const float* row = in + j * KH * D;
-        for (int64_t d = 0; d < D; ++d) out[d * L + j] = row[d];
-      }
-    }
-  });
+// One query row's softmax over scores[first..last] (scaled first), in place: p_j for j in the
+// range, 0 for the other columns [0, columns). Returns the log-sum-exp of the scaled scores.
+PILLOW_VECTOR_CLONES float row_softmax_in_place(float* __restrict__ scores, int64_t first, int64_t last,
+                                                int64_t columns, float scale) {
+  float max_score = -std::numeric_limits<float>::infinity();
+  for (int64_t j = first; j <= last; ++j) max_score = std::max(max_score, scores[j] * scale);
+  float sum = 0.0f;
+  for (int64_t j = first; j <= last; ++j) {
+    const float e = fast_exp(scores[j] * scale - max_score);
+    scores[j] = e;
+    sum += e;
+  }
+  const float inverse = 1.0f / sum;
+  for (int64_t j = 0; j < first; ++j) scores[j] = 0.0f;
+  for (int64_t j = first; j <= last; ++j) scores[j] *= inverse;
+  for (int64_t j = last + 1; j < columns; ++j) scores[j] = 0.0f;
+  return max_score + std::log(sum);
 }
 
-// scores[j] = scale · q·k_j for j <= last, from the transposed keys kt[D][L].
-PILLOW_VECTOR_CLONES void row_scores(float* __restrict__ scores, const float* __restrict__ q,
-                                     const float* __restrict__ kt, int64_t last, int64_t L, int64_t D, float scale) {
-  for (int64_t j = 0; j <= last; ++j) scores[j] = 0.0f;
-  for (int64_t d = 0; d < D; ++d) {
-    const float qd = q[d] * scale;
-    const float* row = kt + d * L;
-    for (int64_t j = 0; j <= last; ++j) scores[j] += qd * row[j];
+// One query row of the backward: p_j = exp(scale·s_j − lse) and ds_j = p_j·(dp_j − delta)·scale for
+// the keys j <= last; both 0 past it (up to `columns`). s becomes p, dp becomes ds.
+PILLOW_VECTOR_CLONES void row_probability_gradients(float* __restrict__ s, float* __restrict__ dp, float row_lse,
+                                                    float delta, float scale, int64_t last, int64_t columns) {
+  for (int64_t j = 0; j <= last; ++j) {
+    const float probability = fast_exp(s[j] * scale - row_lse);
+    s[j] = probability;
+    dp[j] = probability * (dp[j] - delta) * scale;
   }
+  for (int64_t j = last + 1; j < columns; ++j) {
+    s[j] = 0.0f;
+    dp[j] = 0.0f;
+  }
+}
+
+PILLOW_VECTOR_CLONES float dot(const float* __restrict__ a, const float* __restrict__ b, int64_t n) {
+  float partial[8] = {0.0f, 0.0f, 0.0f, 0.0f, 0.0f, 0.0f, 0.0f, 0.0f};
+  int64_t i = 0;
+  for (; i + 8 <= n; i += 8) {
+    for (int l = 0; l < 8; ++l) partial[l] += a[i + l] * b[i + l];
+  }
+  float sum = ((partial[0] + partial[4]) + (partial[1] + partial[5])) + ((partial[2] + partial[6]) + (partial[3] + partial[7]));
+  for (; i < n; ++i) sum += a[i] * b[i];
+  return sum;
 }
 
 // scores[j] = scale · q·k_j for j <= last, keys read in place as rows `stride` floats apart (the
-// KV cache layout). Decode's few query rows use this: transposing every cached key of every layer
-// for each new token would copy the whole cache per token. Eight partial sums vectorise over d.
+// KV cache layout). Decode's few query rows use this: a GEMM over one to four rows would pack more
+// than it computes. Eight partial sums vectorise over d.
 PILLOW_VECTOR_CLONES void row_scores_in_place(float* __restrict__ scores, const float* __restrict__ q,
                                               const float* __restrict__ k, int64_t last, int64_t stride, int64_t D,
                                               float scale) {
-  for (int64_t j = 0; j <= last; ++j) {
-    const float* kj = k + j * stride;
-    float partial[8] = {0.0f, 0.0f, 0.0f, 0.0f, 0.0f, 0.0f, 0.0f, 0.0f};
-    int64_t d = 0;
-    for (; d + 8 <= D; d += 8) {
-      for (int i = 0; i < 8; ++i) partial[i] += q[d + i] * kj[d + i];
-    }
-    float dot = ((partial[0] + partial[4]) + (partial[1] + partial[5])) + ((partial[2] + partial[6]) + (partial[3] + partial[7]));
-    for (; d < D; ++d) dot += q[d] * kj[d];
-    scores[j] = dot * scale;
-  }
+  for (int64_t j = 0; j <= last; ++j) scores[j] = dot(q, k + j * stride, D) * scale;
 }
 
 // One query row: softmax over scores[0..last] and out = Σ p_j v_j. Returns the log-sum-exp.
@@ -104,60 +114,10 @@ PILLOW_VECTOR_CLONES float row_softmax_values(float* __restrict__ out, float* __
   return max_score + std::log(sum);
 }
 
-// The backward of one (sequence, head): every query row i, keys j <= i. dq rows are written,
-// dk_head / dv_head [T, D] accumulated.
-// One key row's share of the rank-1 updates; restrict lets the compiler vectorise over d.
-inline void key_row_update(float* __restrict__ dq, float* __restrict__ dk, float* __restrict__ dv,
-                           const float* __restrict__ k, const float* __restrict__ q, const float* __restrict__ g,
-                           float ds, float p, int64_t D) {
-  for (int64_t d = 0; d < D; ++d) {
-    dq[d] += ds * k[d];
-    dk[d] += ds * q[d];
-    dv[d] += p * g[d];
-  }
-}
-
-inline void probabilities(float* __restrict__ p, float* __restrict__ dp, float row_lse, float delta, float scale,
-                          int64_t count) {
-  for (int64_t j = 0; j < count; ++j) {
-    const float probability = fast_exp(p[j] - row_lse);
-    p[j] = probability;
-    dp[j] = probability * (dp[j] - delta) * scale;  // ds_j
-  }
-}
-
-inline void two_scores(float* __restrict__ p, float* __restrict__ dp, const float* __restrict__ krow,
-                       const float* __restrict__ vrow, float qd, float gd, int64_t count) {
-  for (int64_t j = 0; j < count; ++j) {
-    p[j] += qd * krow[j];
-    dp[j] += gd * vrow[j];
-  }
-}
-
-PILLOW_VECTOR_CLONES void head_backward(float* dq, float* dk_head, float* dv_head, float* __restrict__ p,
-                                        float* __restrict__ dp, const float* dout, const float* q, const float* k,
-                                        const float* kt, const float* vt, const float* out, const float* lse,
-                                        int64_t T, int64_t D, int64_t q_row_stride, int64_t kv_row_stride,
-                                        float scale) {
-  for (int64_t i = 0; i < T; ++i) {
-    const float* qi = q + i * q_row_stride;
-    const float* doi = dout + i * q_row_stride;
-    const float* oi = out + i * q_row_stride;
-    float* dqi = dq + i * q_row_stride;
-    float delta = 0.0f;
-    for (int64_t d = 0; d < D; ++d) delta += doi[d] * oi[d];
-    for (int64_t j = 0; j <= i; ++j) {
-      p[j] = 0.0f;
-      dp[j] = 0.0f;
-    }
-    for (int64_t d = 0; d < D; ++d) two_scores(p, dp, kt + d * T, vt + d * T, qi[d] * scale, doi[d], i + 1);
-    probabilities(p, dp, lse[i], delta, scale, i + 1);
-    for (int64_t d = 0; d < D; ++d) dqi[d] = 0.0f;
-    for (int64_t j = 0; j <= i; ++j) {
-      key_row_update(dqi, dk_head + j * D, dv_head + j * D, k + j * kv_row_stride, qi, doi, dp[j], p[j], D);
-    }
-  }
-}
+// A (sequence, head, query block) of the blocked forward, largest blocks first.
+struct QueryBlock {
+  int64_t bh, i0, i1;
+};
 
 }  // namespace
 
@@ -167,33 +127,60 @@ void attention_forward(float* out, float* lse, const float* q, const float* k, c
   const int64_t D = s.head_dim, H = s.heads, KH = s.kv_heads, group = s.heads / s.kv_heads, L = s.kv_len;
   const float scale = 1.0f / std::sqrt(static_cast<float>(D));
   const int64_t offset = s.kv_len - s.q_len;
-  // Few query rows (decode): keys read in place. Many (prefill, training): keys transposed once so
-  // the score loops run over contiguous keys.
-  const bool in_place = s.q_len <= 4;
-  std::vector<float> kt(in_place ? 0 : static_cast<size_t>(s.batch * KH * D * L));
-  if (!in_place) transpose_heads(kt.data(), k, s);
-  const int64_t units = s.batch * H * s.q_len;
-  const int64_t grain = std::max<int64_t>(1, 16384 / std::max<int64_t>(1, L * D));
-  parallel_for(units, grain, [&](int64_t begin, int64_t end) {
-    std::vector<float> scores(static_cast<size_t>(L));
-    for (int64_t u = begin; u < end; ++u) {
-      const int64_t bh = u / s.q_len;
-      const int64_t i = balanced_row(u % s.q_len, s.q_len);
-      const int64_t b = bh / H, h = bh % H, kh = h / group;
-      const float* qi = q + ((b * s.q_len + i) * H + h) * D;
-      const float* vb = v + (b * s.kv_batch_stride * KH + kh) * D;
-      const int64_t last = offset + i;  // causal: keys first..last
-      const int64_t first = s.key_begin ? std::min<int64_t>(std::max<int32_t>(s.key_begin[b], 0), last) : 0;
-      if (in_place) {
+  auto first_key = [&](int64_t b, int64_t last) {
+    return s.key_begin ? std::min<int64_t>(std::max<int32_t>(s.key_begin[b], 0), last) : 0;
+  };
+  if (s.q_len <= 4) {
+    // Decode: a row at a time, keys read in place from the cache.
+    parallel_for(s.batch * H * s.q_len, std::max<int64_t>(1, 16384 / std::max<int64_t>(1, L * D)),
+                 [&](int64_t begin, int64_t end) {
+      std::vector<float> scores(static_cast<size_t>(L));
+      for (int64_t u = begin; u < end; ++u) {
+        const int64_t bh = u / s.q_len, i = u % s.q_len;
+        const int64_t b = bh / H, h = bh % H, kh = h / group;
+        const float* qi = q + ((b * s.q_len + i) * H + h) * D;
+        const int64_t last = offset + i;
+        const int64_t first = first_key(b, last);
         const float* kb = k + (b * s.kv_batch_stride * KH + kh) * D;
+        const float* vb = v + (b * s.kv_batch_stride * KH + kh) * D;
         row_scores_in_place(scores.data(), qi, kb + first * KH * D, last - first, KH * D, D, scale);
-      } else {
-        const float* kth = kt.data() + (b * KH + kh) * D * L;
-        row_scores(scores.data(), qi, kth + first, last - first, L, D, scale);
+        const float row_lse = row_softmax_values(out + ((b * s.q_len + i) * H + h) * D, scores.data(),
+                                                 vb + first * KH * D, last - first, KH * D, D);
+        if (lse) lse[(b * H + h) * s.q_len + i] = row_lse;
       }
-      const float row_lse = row_softmax_values(out + ((b * s.q_len + i) * H + h) * D, scores.data(),
-                                               vb + first * KH * D, last - first, KH * D, D);
-      if (lse) lse[(b * H + h) * s.q_len + i] = row_lse;
+    });
+    return;
+  }
+  // Prefill and training: per block of query rows, scores = Q·Kᵀ over the keys the block sees, a
+  // softmax per row, out = P·V: two products on the GEMM micro-kernel instead of dot products
+  // row by row (those ran the FMA units at a fraction of their rate: loads and stores per FMA).
+  std::vector<QueryBlock> blocks;
+  for (int64_t i0 = (s.q_len - 1) / kQueryBlock * kQueryBlock; i0 >= 0; i0 -= kQueryBlock) {
+    for (int64_t bh = 0; bh < s.batch * H; ++bh) blocks.push_back({bh, i0, std::min(s.q_len, i0 + kQueryBlock)});
+  }
+  parallel_for_dynamic(static_cast<int64_t>(blocks.size()), 1, 2, [&](int64_t begin, int64_t end) {
+    static thread_local std::vector<float> scores;
+    for (int64_t u = begin; u < end; ++u) {
+      const QueryBlock& block = blocks[static_cast<size_t>(u)];
+      const int64_t b = block.bh / H, h = block.bh % H, kh = h / group, rows = block.i1 - block.i0;
+      // Keys [c0, c1): from the first row's first key (first keys never decrease down the rows)
+      // to the last row's last key.
+      const int64_t c0 = first_key(b, offset + block.i0), c1 = offset + block.i1, columns = c1 - c0;
+      if (static_cast<int64_t>(scores.size()) < rows * columns) scores.resize(static_cast<size_t>(rows * columns));
+      const float* q_block = q + ((b * s.q_len + block.i0) * H + h) * D;
+      const float* k_head = k + ((b * s.kv_batch_stride + c0) * KH + kh) * D;
+      const float* v_head = v + ((b * s.kv_batch_stride + c0) * KH + kh) * D;
+      gemm_on_this_thread(scores.data(), columns, rows, columns, f32_operand(q_block, H * D, 1),
+                          f32_operand(k_head, KH * D, 1), D, false);
+      for (int64_t r = 0; r < rows; ++r) {
+        const int64_t i = block.i0 + r, last = offset + i;
+        const float row_lse = row_softmax_in_place(scores.data() + r * columns, first_key(b, last) - c0, last - c0,
+                                                   columns, scale);
+        if (lse) lse[(b * H + h) * s.q_len + i] = row_lse;
+      }
+      // out rows = P · V: B(n = d, k = j) = V[j][d].
+      gemm_on_this_thread(out + ((b * s.q_len + block.i0) * H + h) * D, H * D, rows, D,
+                          f32_operand(scores.data(), columns, 1), f32_operand(v_head, 1, KH * D), columns, false);
     }
   });
 }
@@ -206,22 +193,44 @@ void attention_backward(float* dq, float* dk, float* dv, const float* dout, cons
   }
   const int64_t T = s.q_len, D = s.head_dim, H = s.heads, KH = s.kv_heads, group = H / KH;
   const float scale = 1.0f / std::sqrt(static_cast<float>(D));
-  std::vector<float> kt(static_cast<size_t>(s.batch * KH * D * T)), vt(kt.size());
-  transpose_heads(kt.data(), k, s);
-  transpose_heads(vt.data(), v, s);
   // Key/value gradients per query head first (so heads of one group run in parallel), then summed
   // over each group in a fixed order (deterministic for any thread count).
   std::vector<float> dk_heads(static_cast<size_t>(s.batch * H * T * D), 0.0f);
   std::vector<float> dv_heads(static_cast<size_t>(s.batch * H * T * D), 0.0f);
+  // One (sequence, head) per unit: its query blocks all add into the head's dk and dv. Per block of
+  // query rows [i0, i1) and the keys [0, i1) they see, with the probabilities recomputed from lse:
+  //   S = Q·Kᵀ, dP = dO·Vᵀ  →  P = exp(scale·S − lse), dS = P ⊙ (dP − rowsum(dO ⊙ O))·scale
+  //   dQ = dS·K,  dK += dSᵀ·Q,  dV += Pᵀ·dO
   parallel_for(s.batch * H, 1, [&](int64_t begin, int64_t end) {
-    std::vector<float> p(static_cast<size_t>(T)), dp(static_cast<size_t>(T));
+    std::vector<float> p(static_cast<size_t>(kQueryBlock * T)), ds(p.size());
     for (int64_t bh = begin; bh < end; ++bh) {
       const int64_t b = bh / H, h = bh % H, kh = h / group;
-      const int64_t q_offset = (b * T * H + h) * D;
-      head_backward(dq + q_offset, dk_heads.data() + bh * T * D, dv_heads.data() + bh * T * D, p.data(), dp.data(),
-                    dout + q_offset, q + q_offset, k + (b * T * KH + kh) * D, kt.data() + (b * KH + kh) * D * T,
-                    vt.data() + (b * KH + kh) * D * T, out + q_offset, lse + (b * H + h) * T, T, D, H * D, KH * D,
-                    scale);
+      const float* k_head = k + (b * T * KH + kh) * D;
+      const float* v_head = v + (b * T * KH + kh) * D;
+      float* dk_head = dk_heads.data() + bh * T * D;
+      float* dv_head = dv_heads.data() + bh * T * D;
+      for (int64_t i0 = 0; i0 < T; i0 += kQueryBlock) {
+        const int64_t i1 = std::min(T, i0 + kQueryBlock), rows = i1 - i0, columns = i1;
+        const int64_t q_offset = ((b * T + i0) * H + h) * D;
+        gemm_on_this_thread(p.data(), columns, rows, columns, f32_operand(q + q_offset, H * D, 1),
+                            f32_operand(k_head, KH * D, 1), D, false);
+        gemm_on_this_thread(ds.data(), columns, rows, columns, f32_operand(dout + q_offset, H * D, 1),
+                            f32_operand(v_head, KH * D, 1), D, false);
+        for (int64_t r = 0; r < rows; ++r) {
+          const int64_t i = i0 + r;
+          const float delta = dot(dout + q_offset + r * H * D, out + q_offset + r * H * D, D);
+          row_probability_gradients(p.data() + r * columns, ds.data() + r * columns, lse[(b * H + h) * T + i], delta,
+                                    scale, i, columns);
+        }
+        // dQ rows = dS · K: B(n = d, k = j) = K[j][d].
+        gemm_on_this_thread(dq + q_offset, H * D, rows, D, f32_operand(ds.data(), columns, 1),
+                            f32_operand(k_head, 1, KH * D), columns, false);
+        // dK[j] += Σ_i dS[i][j]·Q[i], dV[j] += Σ_i P[i][j]·dO[i]: A(m = j, k = i) = dS[i][j].
+        gemm_on_this_thread(dk_head, D, columns, D, f32_operand(ds.data(), 1, columns),
+                            f32_operand(q + q_offset, 1, H * D), rows, true);
+        gemm_on_this_thread(dv_head, D, columns, D, f32_operand(p.data(), 1, columns),
+                            f32_operand(dout + q_offset, 1, H * D), rows, true);
+      }
     }
   });
   parallel_for(s.batch * T, std::max<int64_t>(1, 4096 / (KH * D)), [&](int64_t begin, int64_t end) {

@@ -155,6 +155,27 @@ void pack_b_block(const KernelTable& kernel, float* dst, const GemmOperand& b, i
   pack_panel(dst, b, n, cols, k0, kc, nr);
 }
 
+// B panels for columns [n0, n1), panel i at dst + i·panel_stride. An operand read down its columns
+// (row_stride 1: W in dy·W) is packed for all full panels in one pass over its rows.
+void pack_b_chunk(const KernelTable& kernel, float* dst, int64_t panel_stride, const GemmOperand& b, int64_t n0,
+                  int64_t n1, int64_t k0, int64_t kc) {
+  const int nr = kernel.gemm_columns;
+  int64_t n = n0;
+  const int full_panels = static_cast<int>((n1 - n0) / nr);
+  if (b.row_stride == 1 && b.k_stride != 1 && full_panels > 0) {
+    const void* src = b.type == WeightType::BF16
+                          ? static_cast<const void*>(static_cast<const uint16_t*>(b.data) + k0 * b.k_stride + n0)
+                          : static_cast<const void*>(static_cast<const float*>(b.data) + k0 * b.k_stride + n0);
+    if (kernel.gemm_pack_b_columns(dst, panel_stride, src, b.type == WeightType::BF16 ? 1 : 0, b.k_stride, kc,
+                                   full_panels)) {
+      n += static_cast<int64_t>(full_panels) * nr;
+    }
+  }
+  for (; n < n1; n += nr) {
+    pack_b_block(kernel, dst + (n - n0) / nr * panel_stride, b, n, static_cast<int>(std::min<int64_t>(nr, n1 - n)), k0, kc);
+  }
+}
+
 void pack_a_block(const KernelTable& kernel, float* dst, const GemmOperand& a, int64_t m, int rows, int64_t k0,
                   int64_t kc) {
   const int mr = kernel.gemm_rows;
@@ -185,13 +206,9 @@ void run_item(const KernelTable& kernel, const GemmProblem& problem, const Packe
     const int64_t k0 = blocks.begin(block);
     const int64_t kc = blocks.end(block) - k0;
     const bool accumulate_block = accumulate || block > 0;
-    for (int64_t n = item.n0; n < item.n1; n += nr) {
-      const int cols = static_cast<int>(std::min<int64_t>(nr, item.n1 - n));
-      float* dst = b_packed + (n - item.n0) * kc;
-      for_each_part(problem, k0, kc, [&](const GemmSegment& segment, int64_t segment_k0, int64_t length, int64_t offset) {
-        pack_b_block(kernel, dst + offset * nr, segment.b, n, cols, segment_k0, length);
-      });
-    }
+    for_each_part(problem, k0, kc, [&](const GemmSegment& segment, int64_t segment_k0, int64_t length, int64_t offset) {
+      pack_b_chunk(kernel, b_packed + offset * nr, nr * kc, segment.b, item.n0, item.n1, segment_k0, length);
+    });
     for (int64_t mb = item.m0; mb < item.m1; mb += block_rows) {
       const int64_t mb_end = std::min(item.m1, mb + block_rows);
       for (int64_t n = item.n0; n < item.n1; n += nr) {
@@ -502,6 +519,42 @@ void gemm_batched(const GemmProblem* problems, int64_t problem_count, bool accum
       run_item(kernel, problem, packed, item, accumulate, b_packed);
     }
   });
+}
+
+void gemm_on_this_thread(float* c, int64_t ldc, int64_t rows, int64_t columns, const GemmOperand& a,
+                         const GemmOperand& b, int64_t k_length, bool accumulate) {
+  if (rows <= 0 || columns <= 0) return;
+  if (k_length <= 0) {
+    if (!accumulate) {
+      for (int64_t m = 0; m < rows; ++m) std::fill(c + m * ldc, c + m * ldc + columns, 0.0f);
+    }
+    return;
+  }
+  const KernelTable& kernel = kernels();
+  const int mr = kernel.gemm_rows;
+  const int nr = kernel.gemm_columns;
+  const int64_t rows_padded = (rows + mr - 1) / mr * mr;
+  const int64_t columns_padded = (columns + nr - 1) / nr * nr;
+  const int64_t blocks = std::max<int64_t>(1, k_length / kBlockK);
+  const int64_t longest_block = k_length - k_length * (blocks - 1) / blocks;
+  static thread_local Scratch a_scratch, b_scratch;
+  float* a_packed = a_scratch.get(static_cast<size_t>(rows_padded * longest_block));
+  float* b_packed = b_scratch.get(static_cast<size_t>(columns_padded * longest_block));
+  for (int64_t block = 0; block < blocks; ++block) {
+    const int64_t k0 = k_length * block / blocks, kc = k_length * (block + 1) / blocks - k0;
+    for (int64_t m = 0; m < rows; m += mr) {
+      pack_a_block(kernel, a_packed + m * kc, a, m, static_cast<int>(std::min<int64_t>(mr, rows - m)), k0, kc);
+    }
+    pack_b_chunk(kernel, b_packed, nr * kc, b, 0, columns, k0, kc);
+    // B panels outside, so one kc x NR panel stays in L1 while the A panels stream past it.
+    for (int64_t n = 0; n < columns; n += nr) {
+      const int cols = static_cast<int>(std::min<int64_t>(nr, columns - n));
+      for (int64_t m = 0; m < rows; m += mr) {
+        kernel.gemm_micro(c + m * ldc + n, ldc, a_packed + m * kc, b_packed + n * kc, kc,
+                          static_cast<int>(std::min<int64_t>(mr, rows - m)), cols, accumulate || block > 0);
+      }
+    }
+  }
 }
 
 void gemm(float* c, int64_t ldc, int64_t rows, int64_t columns, const GemmSegment* segments, int segment_count,

@@ -53,6 +53,12 @@ struct GemmProblem {
 };
 void gemm_batched(const GemmProblem* problems, int64_t problem_count, bool accumulate);
 
+// The same product for small operands, on the calling thread only: packs into this thread's scratch
+// and never touches the pool, so it may run inside a parallel_for body (attention runs one per
+// head and query block). c[m * ldc + n] = (accumulate ? c : 0) + Σ_k A(m, k)·B(n, k).
+void gemm_on_this_thread(float* c, int64_t ldc, int64_t rows, int64_t columns, const GemmOperand& a,
+                         const GemmOperand& b, int64_t k_length, bool accumulate);
+
 // Element (row, k) as f32.
 inline GemmOperand f32_operand(const float* data, int64_t row_stride, int64_t k_stride) {
   return GemmOperand{data, WeightType::F32, row_stride, k_stride};

@@ -21,6 +21,10 @@ struct KernelTable {
   // Packs gemm_columns full rows of a k-contiguous operand (type 0 = f32, 1 = bf16 bits) for the
   // micro-kernel; returns false when the ISA has no fast path.
   bool (*gemm_pack_b)(float* dst, const void* src, int type, int64_t row_stride, int64_t kc);
+  // Packs `panels` full B panels of an operand with adjacent columns and k steps k_stride apart
+  // (W in dy·W): dst[j * panel_stride + p * gemm_columns + r] = src[p * k_stride + j * gemm_columns + r].
+  bool (*gemm_pack_b_columns)(float* dst, int64_t panel_stride, const void* src, int type, int64_t k_stride,
+                              int64_t kc, int panels);
   // The same for gemm_rows full rows into the A layout (dst[p * gemm_rows + r]).
   bool (*gemm_pack_a)(float* dst, const void* src, int type, int64_t row_stride, int64_t kc);
   // Decode GEMV (kernels/gemv_kernel.h): y[t*ldy + o] (+)= x[t]·w[o] for 1..4 tokens, o in [o_begin, o_end);

@@ -103,6 +103,47 @@ inline void gemm_micro(float* c, int64_t ldc, const float* a_packed, const float
 // Returns false when this ISA has no fast path (the caller then packs element by element).
 // AVX2/AVX-512: 8 rows x 8 k at a time through an in-register 8x8 transpose, so the reads are
 // contiguous 32-byte rows and the writes contiguous 32-byte columns.
+// Packs `panels` full panels of an operand whose columns are adjacent in memory and whose k steps
+// are k_stride apart (W in dy·W, read down its columns): dst[j·panel_stride + p·NR + r] =
+// src[p·k_stride + j·NR + r] (f32, or bf16 bits widened). All panels of a column chunk come from
+// one pass over the rows: each row's panels·NR values are contiguous, so the cache lines of a row
+// are fetched together, and the rows kPackAhead steps ahead are prefetched (rows are a whole
+// weight row apart, a stride the hardware prefetchers do not follow: packed panel by panel, these
+// misses were ~11 % of a 134M LoRA training step).
+template <typename T>
+inline void pack_columns_typed(float* dst, int64_t panel_stride, const T* src, int64_t k_stride, int64_t kc,
+                               int panels) {
+  constexpr int64_t kPackAhead = 8;
+  const int64_t row_bytes = static_cast<int64_t>(panels) * kGemmColumns * static_cast<int64_t>(sizeof(T));
+  for (int64_t p = 0; p < kc; ++p) {
+    const T* row = src + p * k_stride;
+    const char* ahead = reinterpret_cast<const char*>(row + kPackAhead * k_stride);
+    for (int64_t byte = 0; byte < row_bytes; byte += 64) __builtin_prefetch(ahead + byte, 0, 3);  // never faults
+    for (int j = 0; j < panels; ++j) {
+      float* out = dst + j * panel_stride + p * kGemmColumns;
+      const T* in = row + j * kGemmColumns;
+      if constexpr (sizeof(T) == 2) {
+        for (int r = 0; r < kGemmColumns; ++r) {
+          const uint32_t wide = static_cast<uint32_t>(in[r]) << 16;
+          std::memcpy(out + r, &wide, sizeof(float));
+        }
+      } else {
+        std::memcpy(out, in, sizeof(float) * kGemmColumns);
+      }
+    }
+  }
+}
+
+inline bool gemm_pack_b_columns(float* dst, int64_t panel_stride, const void* src, int type, int64_t k_stride,
+                                int64_t kc, int panels) {
+  if (type == 1) {
+    pack_columns_typed(dst, panel_stride, static_cast<const uint16_t*>(src), k_stride, kc, panels);
+  } else {
+    pack_columns_typed(dst, panel_stride, static_cast<const float*>(src), k_stride, kc, panels);
+  }
+  return true;
+}
+
 #if defined(__AVX2__)
 inline void transpose8(__m256& r0, __m256& r1, __m256& r2, __m256& r3, __m256& r4, __m256& r5, __m256& r6,
                        __m256& r7) {
