@@ -193,22 +193,42 @@ void attention_backward(float* dq, float* dk, float* dv, const float* dout, cons
   }
   const int64_t T = s.q_len, D = s.head_dim, H = s.heads, KH = s.kv_heads, group = H / KH;
   const float scale = 1.0f / std::sqrt(static_cast<float>(D));
-  // Key/value gradients per query head first (so heads of one group run in parallel), then summed
-  // over each group in a fixed order (deterministic for any thread count).
-  std::vector<float> dk_heads(static_cast<size_t>(s.batch * H * T * D), 0.0f);
-  std::vector<float> dv_heads(static_cast<size_t>(s.batch * H * T * D), 0.0f);
+  // Key/value gradients: without GQA each head adds straight into dk and dv; with it, per query
+  // head first (so heads of one group run in parallel), then summed over each group in a fixed
+  // order (deterministic for any thread count). The per-head buffers are kept between calls: freed
+  // and allocated again every layer of every step, they cost page faults and page clearing.
+  const bool per_head = group > 1;
+  // (thread_local names resolve per thread, so the parallel bodies below see them only through
+  // these pointers, which point at the calling thread's buffers.)
+  static thread_local std::vector<float> dk_storage, dv_storage;
+  float* dk_heads = nullptr;
+  float* dv_heads = nullptr;
+  if (per_head) {
+    dk_storage.assign(static_cast<size_t>(s.batch * H * T * D), 0.0f);
+    dv_storage.assign(dk_storage.size(), 0.0f);
+    dk_heads = dk_storage.data();
+    dv_heads = dv_storage.data();
+  } else {
+    std::fill(dk, dk + s.batch * T * KH * D, 0.0f);
+    std::fill(dv, dv + s.batch * T * KH * D, 0.0f);
+  }
   // One (sequence, head) per unit: its query blocks all add into the head's dk and dv. Per block of
   // query rows [i0, i1) and the keys [0, i1) they see, with the probabilities recomputed from lse:
   //   S = Q·Kᵀ, dP = dO·Vᵀ  →  P = exp(scale·S − lse), dS = P ⊙ (dP − rowsum(dO ⊙ O))·scale
   //   dQ = dS·K,  dK += dSᵀ·Q,  dV += Pᵀ·dO
   parallel_for(s.batch * H, 1, [&](int64_t begin, int64_t end) {
-    std::vector<float> p(static_cast<size_t>(kQueryBlock * T)), ds(p.size());
+    static thread_local std::vector<float> p, ds;
+    if (static_cast<int64_t>(p.size()) < kQueryBlock * T) {
+      p.resize(static_cast<size_t>(kQueryBlock * T));
+      ds.resize(p.size());
+    }
     for (int64_t bh = begin; bh < end; ++bh) {
       const int64_t b = bh / H, h = bh % H, kh = h / group;
       const float* k_head = k + (b * T * KH + kh) * D;
       const float* v_head = v + (b * T * KH + kh) * D;
-      float* dk_head = dk_heads.data() + bh * T * D;
-      float* dv_head = dv_heads.data() + bh * T * D;
+      float* dk_head = per_head ? dk_heads + bh * T * D : dk + (b * T * KH + kh) * D;
+      float* dv_head = per_head ? dv_heads + bh * T * D : dv + (b * T * KH + kh) * D;
+      const int64_t ld_head = per_head ? D : KH * D;
       for (int64_t i0 = 0; i0 < T; i0 += kQueryBlock) {
         const int64_t i1 = std::min(T, i0 + kQueryBlock), rows = i1 - i0, columns = i1;
         const int64_t q_offset = ((b * T + i0) * H + h) * D;
@@ -226,13 +246,14 @@ void attention_backward(float* dq, float* dk, float* dv, const float* dout, cons
         gemm_on_this_thread(dq + q_offset, H * D, rows, D, f32_operand(ds.data(), columns, 1),
                             f32_operand(k_head, 1, KH * D), columns, false);
         // dK[j] += Σ_i dS[i][j]·Q[i], dV[j] += Σ_i P[i][j]·dO[i]: A(m = j, k = i) = dS[i][j].
-        gemm_on_this_thread(dk_head, D, columns, D, f32_operand(ds.data(), 1, columns),
+        gemm_on_this_thread(dk_head, ld_head, columns, D, f32_operand(ds.data(), 1, columns),
                             f32_operand(q + q_offset, 1, H * D), rows, true);
-        gemm_on_this_thread(dv_head, D, columns, D, f32_operand(p.data(), 1, columns),
+        gemm_on_this_thread(dv_head, ld_head, columns, D, f32_operand(p.data(), 1, columns),
                             f32_operand(dout + q_offset, 1, H * D), rows, true);
       }
     }
   });
+  if (!per_head) return;
   parallel_for(s.batch * T, std::max<int64_t>(1, 4096 / (KH * D)), [&](int64_t begin, int64_t end) {
     for (int64_t bt = begin; bt < end; ++bt) {
       const int64_t b = bt / T, t = bt % T;
@@ -243,8 +264,8 @@ void attention_backward(float* dq, float* dk, float* dv, const float* dout, cons
         std::memset(dvr, 0, sizeof(float) * D);
         for (int64_t g = 0; g < group; ++g) {
           const int64_t h = kh * group + g;
-          const float* src_k = dk_heads.data() + ((b * H + h) * T + t) * D;
-          const float* src_v = dv_heads.data() + ((b * H + h) * T + t) * D;
+          const float* src_k = dk_heads + ((b * H + h) * T + t) * D;
+          const float* src_v = dv_heads + ((b * H + h) * T + t) * D;
           for (int64_t d = 0; d < D; ++d) {
             dkr[d] += src_k[d];
             dvr[d] += src_v[d];
