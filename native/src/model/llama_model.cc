@@ -2,11 +2,15 @@
 // The forward and backward passes are in llama_step.cc.
 #include <algorithm>
 #include <cmath>
+#include <cstdlib>
 #include <cstring>
 
 #include "model/llama_model_internal.h"
 #include "ops/cpu/adamw.h"
+#include "ops/cpu/gemm.h"
 #include "runtime/errors.h"
+
+#include <unistd.h>
 
 namespace pillow {
 
@@ -155,6 +159,8 @@ void LlamaModel::set_tensor(const std::string& name, const float* data, const ui
     throw_shape_error("tensor \"" + name + "\" has " + std::to_string(size) + " values, expected " +
                       std::to_string(p.size));
   }
+  p.drop_packed();  // packed copies of the old values
+  packed_weights_tried_ = false;
   const bool as_bf16 = store_bf16 && p.is_linear;
   if (as_bf16) {
     p.type = WeightType::BF16;
@@ -356,6 +362,7 @@ std::map<std::string, std::vector<float>> LlamaModel::gradients(TrainMode mode) 
 
 double LlamaModel::adamw_step(TrainMode mode, const AdamWStepOptions& o) {
   std::lock_guard<std::mutex> lock(mutex_);
+  if (mode == TrainMode::Full) drop_packed_weights();
   if (!(o.weight_decay >= 0) || !std::isfinite(o.weight_decay)) throw_argument_error("weight decay must be >= 0");
   if (!std::isfinite(o.max_grad_norm)) throw_argument_error("maxGradNorm must be finite");
   std::vector<Trainable> list = trainables(mode, true);
@@ -423,6 +430,50 @@ void LlamaModel::reset_optimizer_state(TrainMode mode) {
   for (Trainable& t : trainables(mode, false)) {
     t.m->clear();
     t.v->clear();
+  }
+}
+
+// ---------------------------------------------------------------- packed weights
+
+void LlamaModel::drop_packed_weights() {
+  for (auto& p : parameters_) p->drop_packed();
+  packed_weights_tried_ = false;
+}
+
+void LlamaModel::prepare_packed_weights() {
+  if (packed_weights_tried_) return;
+  packed_weights_tried_ = true;
+  // The matmul weights [out, in]: the seven linear modules of every layer and the output layer.
+  std::vector<Parameter*> weights;
+  for (auto& p : parameters_) {
+    if (p->is_linear && p->shape.size() == 2) weights.push_back(p.get());
+  }
+  Parameter* head = &lm_head_parameter();
+  if (std::find(weights.begin(), weights.end(), head) == weights.end()) weights.push_back(head);
+  int64_t floats = 0;
+  for (const Parameter* p : weights) {
+    floats += gemm_prepacked_size(p->shape[0], p->shape[1]) + gemm_prepacked_size(p->shape[1], p->shape[0]);
+  }
+  int64_t budget_mb = 0;
+  if (const char* setting = std::getenv("PILLOW_PACKED_WEIGHTS_MB")) {
+    budget_mb = std::max<long long>(0, std::atoll(setting));
+  } else {
+    const long pages = sysconf(_SC_PHYS_PAGES), page_size = sysconf(_SC_PAGE_SIZE);
+    budget_mb = pages > 0 && page_size > 0 ? static_cast<int64_t>(pages) * page_size / 4 / (1 << 20) : 0;
+  }
+  if (floats * static_cast<int64_t>(sizeof(float)) > budget_mb * (int64_t{1} << 20)) return;
+  try {
+    for (Parameter* p : weights) {
+      const int64_t out = p->shape[0], in = p->shape[1];
+      const WeightView w = p->view();
+      p->packed_rows.resize(static_cast<size_t>(gemm_prepacked_size(out, in)));
+      gemm_prepack(p->packed_rows.data(), GemmOperand{w.data, w.type, in, 1}, out, in);
+      p->packed_columns.resize(static_cast<size_t>(gemm_prepacked_size(in, out)));
+      gemm_prepack(p->packed_columns.data(), GemmOperand{w.data, w.type, 1, in}, in, out);
+    }
+  } catch (const std::bad_alloc&) {
+    // Out of memory after all: train without them (slower, same results up to rounding).
+    for (Parameter* p : weights) p->drop_packed();
   }
 }
 

@@ -162,6 +162,12 @@ class LlamaModel {
   void run_forward(const int32_t* tokens, int64_t batch, int64_t seq_len, int64_t start_position, bool use_cache,
                    bool training, const int32_t* paddings = nullptr);
   std::vector<Trainable> trainables(TrainMode mode, bool allocate);
+  // LoRA training: packs every frozen matmul weight (and the output layer) once, in both layouts the
+  // steps use, when they fit the budget (PILLOW_PACKED_WEIGHTS_MB, default a quarter of the
+  // machine's memory; 0 turns it off). drop_packed_weights frees them (weights about to change).
+  void prepare_packed_weights();
+  void drop_packed_weights();
+  bool packed_weights_tried_ = false;
 
   LlamaConfig config_;
   mutable std::mutex mutex_;

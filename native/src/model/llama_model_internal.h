@@ -23,9 +23,20 @@ struct LlamaModel::Parameter {
   std::vector<float, HugePageAllocator<float>> f32;
   std::vector<uint16_t, HugePageAllocator<uint16_t>> bf16;
   std::vector<float> grad, m, v;  // full training, allocated on first use
+  // The weight in the GEMM's packed B layouts (gemm_prepack) for x·Wᵀ and for dy·W, made by
+  // prepare_packed_weights for LoRA training while the weight is frozen; empty otherwise.
+  std::vector<float, HugePageAllocator<float>> packed_rows, packed_columns;
 
   WeightView view() const {
-    return type == WeightType::F32 ? WeightView{f32.data(), WeightType::F32} : WeightView{bf16.data(), WeightType::BF16};
+    WeightView view = type == WeightType::F32 ? WeightView{f32.data(), WeightType::F32}
+                                              : WeightView{bf16.data(), WeightType::BF16};
+    if (!packed_rows.empty()) view.packed_rows = packed_rows.data();
+    if (!packed_columns.empty()) view.packed_columns = packed_columns.data();
+    return view;
+  }
+  void drop_packed() {
+    decltype(packed_rows)().swap(packed_rows);
+    decltype(packed_columns)().swap(packed_columns);
   }
 };
 

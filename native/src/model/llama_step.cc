@@ -385,6 +385,11 @@ LossResult LlamaModel::loss_and_grad(const int32_t* tokens, const int32_t* label
     const int64_t t = n % seq_len;
     w.targets[n] = t + 1 < seq_len ? labels[n + 1] : kIgnoreIndex;
   }
+  if (mode == TrainMode::Full) {
+    drop_packed_weights();  // the weights are about to change
+  } else {
+    prepare_packed_weights();
+  }
   std::vector<Trainable> trainable = trainables(mode, true);
   if (!accumulate) {
     for (Trainable& t : trainable) std::fill(t.grad, t.grad + t.size, 0.0f);

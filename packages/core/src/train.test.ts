@@ -68,6 +68,36 @@ describe("LoRA training", () => {
     expect(answer.text).toBe("aaa");
   });
 
+  it("packed weight copies are only a cache: identical loss and gradients without them; setTensor refreshes them", async () => {
+    // LoRA training packs the frozen weights once (PILLOW_PACKED_WEIGHTS_MB = 0 turns that off).
+    const tokens = Int32Array.from({ length: 24 }, (_, i) => 3 + ((i * 7) % 200));
+    const labels = tokens.slice();
+    const withAdapter = async () => {
+      const model = await loadModel(modelDir);
+      model.addAdapter("task", { r: 4, alpha: 8, targetModules: [...ALL], seed: 3 });
+      model.setActiveAdapter("task");
+      return model;
+    };
+    const packed = await withAdapter();
+    const first = await packed.lossAndGrad({ tokens, labels });
+    const unpacked = await withAdapter();
+    process.env.PILLOW_PACKED_WEIGHTS_MB = "0";  // read when the first LoRA step prepares the copies
+    const second = await unpacked.lossAndGrad({ tokens, labels }).finally(() => {
+      delete process.env.PILLOW_PACKED_WEIGHTS_MB;
+    });
+    expect(second.loss).toBe(first.loss);
+    expect(Object.keys(second.grads).sort()).toEqual(Object.keys(first.grads).sort());
+    for (const [name, grad] of Object.entries(first.grads)) expect(logitsEqual(second.grads[name], grad), name).toBe(true);
+    // New values for a weight the packed model has packed: its next forward must use them.
+    const name = "model.layers.0.mlp.up_proj.weight";
+    const changed = packed.native.getTensor(name).map((value: number, i: number) => value + ((i % 5) - 2) * 0.01);
+    packed.native.setTensor(name, changed, "f32");
+    unpacked.native.setTensor(name, changed, "f32");
+    const after = await packed.forward(tokens);
+    expect(logitsEqual(after, await unpacked.forward(tokens))).toBe(true);
+    expect((await packed.lossAndGrad({ tokens, labels })).loss).not.toBe(first.loss);
+  });
+
   it("resume continues the exact same loss curve", async () => {
     const options = { epochs: 4, batchSize: 2, gradAccum: 2, lr: 1e-2, warmup: 1, seed: 5 } as const;
     const reference = await loadModel(modelDir);

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <atomic>
 #include <cstdlib>
+#include <cstring>
 #include <memory>
 #include <thread>
 #include <vector>
@@ -206,14 +207,43 @@ void run_item(const KernelTable& kernel, const GemmProblem& problem, const Packe
     const int64_t k0 = blocks.begin(block);
     const int64_t kc = blocks.end(block) - k0;
     const bool accumulate_block = accumulate || block > 0;
-    for_each_part(problem, k0, kc, [&](const GemmSegment& segment, int64_t segment_k0, int64_t length, int64_t offset) {
-      pack_b_chunk(kernel, b_packed + offset * nr, nr * kc, segment.b, item.n0, item.n1, segment_k0, length);
+    // A block that is one prepacked part reads its panels in place. Otherwise prepacked parts are
+    // copied (contiguous runs) and the others packed into b_packed, and the block runs as one
+    // micro-kernel pass either way: the same sums in the same order as without prepacking, so a
+    // model gives bit-identical results whether its weights are prepacked or not.
+    // Panel n of the block: in place (panels k_length·NR apart) or in b_packed (kc·NR apart).
+    const float* in_place = nullptr;
+    int64_t in_place_stride = 0;
+    int parts = 0;
+    for_each_part(problem, k0, kc, [&](const GemmSegment& segment, int64_t segment_k0, int64_t length, int64_t) {
+      ++parts;
+      if (segment.b.prepacked && length == kc) {
+        in_place = segment.b.prepacked + segment_k0 * nr;
+        in_place_stride = segment.k_length * nr;
+      }
     });
+    if (parts != 1) in_place = nullptr;
+    if (in_place == nullptr) {
+      for_each_part(problem, k0, kc, [&](const GemmSegment& segment, int64_t segment_k0, int64_t length, int64_t offset) {
+        if (segment.b.prepacked == nullptr) {
+          pack_b_chunk(kernel, b_packed + offset * nr, nr * kc, segment.b, item.n0, item.n1, segment_k0, length);
+          return;
+        }
+        for (int64_t n = item.n0; n < item.n1; n += nr) {
+          std::memcpy(b_packed + (n - item.n0) * kc + offset * nr,
+                      segment.b.prepacked + (n / nr) * segment.k_length * nr + segment_k0 * nr,
+                      sizeof(float) * static_cast<size_t>(length * nr));
+        }
+      });
+    }
+    auto b_panel_of = [&](int64_t n) {
+      return in_place ? in_place + (n / nr) * in_place_stride : b_packed + (n - item.n0) * kc;
+    };
     for (int64_t mb = item.m0; mb < item.m1; mb += block_rows) {
       const int64_t mb_end = std::min(item.m1, mb + block_rows);
       for (int64_t n = item.n0; n < item.n1; n += nr) {
         const int cols = static_cast<int>(std::min<int64_t>(nr, item.n1 - n));
-        const float* b_panel = b_packed + (n - item.n0) * kc;
+        const float* b_panel = b_panel_of(n);
         for (int64_t m = mb; m < mb_end; m += mr) {
           const int tile_rows = static_cast<int>(std::min<int64_t>(mr, mb_end - m));
           kernel.gemm_micro(c + m * ldc + n, ldc, a.panel(k0, kc, m), b_panel, kc, tile_rows, cols, accumulate_block);
@@ -517,6 +547,26 @@ void gemm_batched(const GemmProblem* problems, int64_t problem_count, bool accum
         packed.data = buffer;
       }
       run_item(kernel, problem, packed, item, accumulate, b_packed);
+    }
+  });
+}
+
+int64_t gemm_prepacked_size(int64_t rows, int64_t k_length) {
+  const int64_t nr = kernels().gemm_columns;
+  return (rows + nr - 1) / nr * nr * std::max<int64_t>(k_length, 0);
+}
+
+void gemm_prepack(float* dst, const GemmOperand& b, int64_t rows, int64_t k_length) {
+  const KernelTable& kernel = kernels();
+  const int64_t nr = kernel.gemm_columns;
+  const int64_t chunk = kChunkColumnTiles * nr;
+  GemmOperand source = b;
+  source.prepacked = nullptr;
+  // Panel j over the whole k range is panel j of pack_b_chunk with panel stride k_length·NR.
+  parallel_for((rows + chunk - 1) / chunk, 1, [&](int64_t begin, int64_t end) {
+    for (int64_t i = begin; i < end; ++i) {
+      const int64_t n0 = i * chunk, n1 = std::min(rows, n0 + chunk);
+      pack_b_chunk(kernel, dst + n0 * k_length, nr * k_length, source, n0, n1, 0, k_length);
     }
   });
 }

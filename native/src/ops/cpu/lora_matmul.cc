@@ -112,7 +112,7 @@ LoraMatmulOutput checked_output(const char* op, LoraMatmulOutput output, const f
 void lora_matmul_forward_gemm(const LoraMatmulOutput& output, const float* x, int64_t tokens, int64_t in_features) {
   GemmSegment segments[2];
   segments[0] =
-      GemmSegment{f32_operand(x, in_features, 1), GemmOperand{output.w.data, output.w.type, in_features, 1}, in_features};
+      GemmSegment{f32_operand(x, in_features, 1), GemmOperand{output.w.data, output.w.type, in_features, 1, output.w.packed_rows}, in_features};
   if (output.rank == 0) {
     gemm(output.y, output.out_features, tokens, output.out_features, segments, 1, false);
     return;
@@ -185,7 +185,7 @@ void lora_matmul_backward(float* dx, float* da, float* db, const float* dy, cons
   if (dx != nullptr) {
     // dx = dy·W + g·A as one GEMM over K = out + r.
     const GemmSegment segments[2] = {
-        GemmSegment{f32_operand(dy, out_features, 1), GemmOperand{w.data, w.type, 1, in_features}, out_features},
+        GemmSegment{f32_operand(dy, out_features, 1), GemmOperand{w.data, w.type, 1, in_features, w.packed_columns}, out_features},
         GemmSegment{f32_operand(g_transposed.data(), 1, tokens), f32_operand(a, 1, in_features), rank}};
     gemm(dx, in_features, tokens, in_features, segments, 2, false);
   }
@@ -265,7 +265,7 @@ void lora_matmul_multi_forward(float* y, const float* x, WeightView w, const flo
   }
   // y_sorted = x_sorted·Wᵀ over all rows (W packed once), then each group adds u_j·B_jᵀ.
   std::vector<float> y_sorted(static_cast<size_t>(tokens * out_features));
-  const GemmSegment base{f32_operand(x_sorted.data(), in_features, 1), GemmOperand{w.data, w.type, in_features, 1},
+  const GemmSegment base{f32_operand(x_sorted.data(), in_features, 1), GemmOperand{w.data, w.type, in_features, 1, w.packed_rows},
                          in_features};
   gemm(y_sorted.data(), out_features, tokens, out_features, &base, 1, false);
   std::vector<GemmSegment> up_segments(static_cast<size_t>(groups));
