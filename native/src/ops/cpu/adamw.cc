@@ -9,9 +9,24 @@
 #include "runtime/errors.h"
 #include "runtime/thread_pool.h"
 
+// The update loop is compiled for x86-64-v3 (AVX2 + FMA) and the baseline, picked at load time:
+// built with generic flags it ran one scalar sqrt and division per parameter (~1 % of a 134M LoRA
+// step for its 2.8M adapter weights).
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
+#define PILLOW_VECTOR_CLONES __attribute__((target_clones("arch=x86-64-v3", "default")))
+#else
+#define PILLOW_VECTOR_CLONES
+#endif
+
 namespace pillow {
 
 namespace {
+
+PILLOW_VECTOR_CLONES void adamw_range(float* __restrict__ param, float* __restrict__ m, float* __restrict__ v,
+                                      const float* __restrict__ grad, int64_t count, float weight_decay,
+                                      const AdamWHyper h) {
+  for (int64_t i = 0; i < count; ++i) adamw_element(&param[i], &m[i], &v[i], grad[i], weight_decay, h);
+}
 
 struct Chunk {
   int64_t tensor, begin, end;
@@ -44,9 +59,8 @@ void adamw_update(const AdamWTensor* tensors, int64_t count, const AdamWOptions&
     for (int64_t c = begin; c < end; ++c) {
       const Chunk& chunk = chunks[c];
       const AdamWTensor& t = tensors[chunk.tensor];
-      for (int64_t i = chunk.begin; i < chunk.end; ++i) {
-        adamw_element(&t.param[i], &t.m[i], &t.v[i], t.grad[i], t.weight_decay, h);
-      }
+      adamw_range(t.param + chunk.begin, t.m + chunk.begin, t.v + chunk.begin, t.grad + chunk.begin,
+                  chunk.end - chunk.begin, t.weight_decay, h);
     }
   });
 }
