@@ -195,11 +195,17 @@ void lora_matmul_backward(float* dx, float* da, float* db, const float* dy, cons
     gemm(da, in_features, rank, in_features, &segment, 1, false);
   }
   if (db != nullptr) {
-    // db(o, j) = Σ_t dy(t, o)·u(t, j) with u = scale · x·Aᵀ
+    // db(o, j) = Σ_t dy(t, o)·u(t, j) with u = scale · x·Aᵀ, computed as dbᵀ = uᵀ·dy and transposed:
+    // dy then enters as the B operand read down its columns (packed a chunk of columns per pass)
+    // rather than as an A operand packed six columns at a time.
     std::vector<float> u_transposed(static_cast<size_t>(tokens * rank));
     lora_down_transposed(u_transposed.data(), x, a, tokens, in_features, rank, scale);
-    const GemmSegment segment{f32_operand(dy, 1, out_features), f32_operand(u_transposed.data(), tokens, 1), tokens};
-    gemm(db, rank, out_features, rank, &segment, 1, false);
+    std::vector<float> db_transposed(static_cast<size_t>(rank * out_features));
+    const GemmSegment segment{f32_operand(u_transposed.data(), tokens, 1), f32_operand(dy, 1, out_features), tokens};
+    gemm(db_transposed.data(), out_features, rank, out_features, &segment, 1, false);
+    for (int64_t o = 0; o < out_features; ++o) {
+      for (int64_t j = 0; j < rank; ++j) db[o * rank + j] = db_transposed[j * out_features + o];
+    }
   }
 }
 
