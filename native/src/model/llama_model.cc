@@ -450,9 +450,12 @@ void LlamaModel::prepare_packed_weights() {
   }
   Parameter* head = &lm_head_parameter();
   if (std::find(weights.begin(), weights.end(), head) == weights.end()) weights.push_back(head);
+  // Linear weights get room for the active adapter's rank after their k steps (see lora_view).
+  const int64_t rank = active_ ? active_->rank : 0;
+  auto room = [&](const Parameter* p) { return p == head ? int64_t{0} : rank; };
   int64_t floats = 0;
   for (const Parameter* p : weights) {
-    floats += gemm_prepacked_size(p->shape[0], p->shape[1]) + gemm_prepacked_size(p->shape[1], p->shape[0]);
+    floats += gemm_prepacked_size(p->shape[0], p->shape[1] + room(p)) + gemm_prepacked_size(p->shape[1], p->shape[0] + room(p));
   }
   int64_t budget_mb = 0;
   if (const char* setting = std::getenv("PILLOW_PACKED_WEIGHTS_MB")) {
@@ -463,13 +466,16 @@ void LlamaModel::prepare_packed_weights() {
   }
   if (floats * static_cast<int64_t>(sizeof(float)) > budget_mb * (int64_t{1} << 20)) return;
   try {
+    const int64_t nr = gemm_panel_width();
     for (Parameter* p : weights) {
-      const int64_t out = p->shape[0], in = p->shape[1];
+      const int64_t out = p->shape[0], in = p->shape[1], r = room(p);
       const WeightView w = p->view();
-      p->packed_rows.resize(static_cast<size_t>(gemm_prepacked_size(out, in)));
-      gemm_prepack(p->packed_rows.data(), GemmOperand{w.data, w.type, in, 1}, out, in);
-      p->packed_columns.resize(static_cast<size_t>(gemm_prepacked_size(in, out)));
-      gemm_prepack(p->packed_columns.data(), GemmOperand{w.data, w.type, 1, in}, in, out);
+      p->packed_rows.resize(static_cast<size_t>(gemm_prepacked_size(out, in + r)));
+      gemm_prepack(p->packed_rows.data(), GemmOperand{w.data, w.type, in, 1}, out, in, (in + r) * nr);
+      p->packed_columns.resize(static_cast<size_t>(gemm_prepacked_size(in, out + r)));
+      gemm_prepack(p->packed_columns.data(), GemmOperand{w.data, w.type, 1, in}, in, out, (out + r) * nr);
+      p->packed_rank = r;
+      p->packed_panel_width = nr;
     }
   } catch (const std::bad_alloc&) {
     // Out of memory after all: train without them (slower, same results up to rounding).

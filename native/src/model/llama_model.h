@@ -166,6 +166,10 @@ class LlamaModel {
   // steps use, when they fit the budget (PILLOW_PACKED_WEIGHTS_MB, default a quarter of the
   // machine's memory; 0 turns it off). drop_packed_weights frees them (weights about to change).
   void prepare_packed_weights();
+  // The view of weight w for module `module` of `layer`: when its packed copies have room for the
+  // active adapter's rank, that adapter's factor (B for the forward, A for the backward's dx) is
+  // written into the room first and the view points at it (products of more than 4 rows only).
+  WeightView lora_view(Parameter& w, int64_t layer, int module, bool backward, int64_t rows);
   void drop_packed_weights();
   bool packed_weights_tried_ = false;
 

@@ -25,18 +25,27 @@ struct LlamaModel::Parameter {
   std::vector<float> grad, m, v;  // full training, allocated on first use
   // The weight in the GEMM's packed B layouts (gemm_prepack) for x·Wᵀ and for dy·W, made by
   // prepare_packed_weights for LoRA training while the weight is frozen; empty otherwise.
+  // Each panel has room for packed_rank more k steps after W's: the active adapter's LoRA factor,
+  // written there before each product (lora_view in llama_step.cc).
   std::vector<float, HugePageAllocator<float>> packed_rows, packed_columns;
+  int64_t packed_rank = 0;
+  int64_t packed_panel_width = 0;  // NR of the GEMM that packed them
 
   WeightView view() const {
     WeightView view = type == WeightType::F32 ? WeightView{f32.data(), WeightType::F32}
                                               : WeightView{bf16.data(), WeightType::BF16};
-    if (!packed_rows.empty()) view.packed_rows = packed_rows.data();
-    if (!packed_columns.empty()) view.packed_columns = packed_columns.data();
+    if (!packed_rows.empty()) {
+      view.packed_rows = packed_rows.data();
+      view.packed_rows_stride = (shape[1] + packed_rank) * packed_panel_width;
+      view.packed_columns = packed_columns.data();
+      view.packed_columns_stride = (shape[0] + packed_rank) * packed_panel_width;
+    }
     return view;
   }
   void drop_packed() {
     decltype(packed_rows)().swap(packed_rows);
     decltype(packed_columns)().swap(packed_columns);
+    packed_rank = 0;
   }
 };
 

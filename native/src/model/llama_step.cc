@@ -87,6 +87,42 @@ void LlamaModel::ensure_rope(int64_t positions) {
   rope_positions_ = n;
 }
 
+WeightView LlamaModel::lora_view(Parameter& w, int64_t layer, int module, bool backward, int64_t rows) {
+  WeightView view = w.view();
+  // Decode's few rows go through the GEMV kernel (lora_matmul.cc, up to 4 rows), which reads W itself:
+  // writing the factor there would only cost time per token.
+  constexpr int64_t kGemvRows = 4;
+  if (rows <= kGemvRows || w.packed_rows.empty() || !active_ || !active_->targets_slot(layer, module) || w.packed_rank != active_->rank) {
+    return view;
+  }
+  const size_t slot = static_cast<size_t>(layer * kLinearModuleCount + module);
+  const int64_t r = active_->rank, nr = w.packed_panel_width;
+  const int64_t out = w.shape[0], in = w.shape[1];
+  // room[j·stride + p·NR + c] = factor(row j·NR + c of the product's B operand, k step p); 0 past its rows.
+  auto fill = [&](float* room, int64_t stride, int64_t operand_rows, auto value) {
+    parallel_for((operand_rows + nr - 1) / nr, 16, [&](int64_t begin, int64_t end) {
+      for (int64_t j = begin; j < end; ++j) {
+        for (int64_t p = 0; p < r; ++p) {
+          float* out_step = room + j * stride + p * nr;
+          for (int64_t c = 0; c < nr; ++c) out_step[c] = j * nr + c < operand_rows ? value(j * nr + c, p) : 0.0f;
+        }
+      }
+    });
+  };
+  if (backward) {
+    const float* a = active_->a[slot].data();  // [r, in]: B operand (n = input i, k = p) = a[p][i]
+    float* room = w.packed_columns.data() + out * nr;
+    fill(room, view.packed_columns_stride, in, [&](int64_t i, int64_t p) { return a[p * in + i]; });
+    view.packed_columns_lora = room;
+  } else {
+    const float* b = active_->b[slot].data();  // [out, r]: B operand (n = output o, k = p) = b[o][p]
+    float* room = w.packed_rows.data() + in * nr;
+    fill(room, view.packed_rows_stride, out, [&](int64_t o, int64_t p) { return b[o * r + p]; });
+    view.packed_rows_lora = room;
+  }
+  return view;
+}
+
 void LlamaModel::linear_forward(float* y, const float* x, int64_t layer, int module, int64_t rows) {
   int64_t in, out;
   linear_dimensions(config_, module, &in, &out);
@@ -94,11 +130,11 @@ void LlamaModel::linear_forward(float* y, const float* x, int64_t layer, int mod
     linear_forward_dropout(y, x, layer, module, rows);
     return;
   }
-  const Parameter& w = parameter(linear_weight_name(layer, module));
+  Parameter& w = parameter(linear_weight_name(layer, module));
   if (active_ && active_->targets_slot(layer, module)) {
     const size_t slot = static_cast<size_t>(layer * kLinearModuleCount + module);
-    lora_matmul_forward(y, x, w.view(), active_->a[slot].data(), active_->b[slot].data(), rows, in, out,
-                        active_->rank, active_->scale);
+    lora_matmul_forward(y, x, lora_view(w, layer, module, false, rows), active_->a[slot].data(), active_->b[slot].data(),
+                        rows, in, out, active_->rank, active_->scale);
   } else {
     lora_matmul_forward(y, x, w.view(), nullptr, nullptr, rows, in, out, 0, 0.0f);
   }
@@ -115,8 +151,8 @@ void LlamaModel::linear_forward_shared_input(float* const* ys, const int* module
   for (int i = 0; i < count; ++i) {
     int64_t out;
     linear_dimensions(config_, modules[i], &in, &out);
-    const Parameter& w = parameter(linear_weight_name(layer, modules[i]));
-    outputs[i] = LoraMatmulOutput{ys[i], w.view(), nullptr, nullptr, out, 0, 0.0f};
+    Parameter& w = parameter(linear_weight_name(layer, modules[i]));
+    outputs[i] = LoraMatmulOutput{ys[i], lora_view(w, layer, modules[i], false, rows), nullptr, nullptr, out, 0, 0.0f};
     if (active_ && active_->targets_slot(layer, modules[i])) {
       const size_t slot = static_cast<size_t>(layer * kLinearModuleCount + modules[i]);
       outputs[i].a = active_->a[slot].data();
@@ -141,7 +177,8 @@ void LlamaModel::linear_backward(float* dx, const float* dy, const float* x, int
   if (active_ && active_->targets_slot(layer, module)) {
     const size_t slot = static_cast<size_t>(layer * kLinearModuleCount + module);
     const bool train_lora = mode == TrainMode::Lora;
-    lora_matmul_backward(dx, train_lora ? scratch_a : nullptr, train_lora ? scratch_b : nullptr, dy, x, w.view(),
+    lora_matmul_backward(dx, train_lora ? scratch_a : nullptr, train_lora ? scratch_b : nullptr, dy, x,
+                         dx ? lora_view(w, layer, module, true, rows) : w.view(),
                          active_->a[slot].data(), active_->b[slot].data(), rows, in, out, active_->rank,
                          active_->scale);
     if (train_lora) {

@@ -207,31 +207,34 @@ void run_item(const KernelTable& kernel, const GemmProblem& problem, const Packe
     const int64_t k0 = blocks.begin(block);
     const int64_t kc = blocks.end(block) - k0;
     const bool accumulate_block = accumulate || block > 0;
-    // A block that is one prepacked part reads its panels in place. Otherwise prepacked parts are
-    // copied (contiguous runs) and the others packed into b_packed, and the block runs as one
-    // micro-kernel pass either way: the same sums in the same order as without prepacking, so a
-    // model gives bit-identical results whether its weights are prepacked or not.
-    // Panel n of the block: in place (panels k_length·NR apart) or in b_packed (kc·NR apart).
+    // A block whose parts are all prepacked and adjacent in memory reads its panels in place.
+    // Otherwise prepacked parts are copied (contiguous runs) and the others packed into b_packed,
+    // and the block runs as one micro-kernel pass either way: the same sums in the same order as
+    // without prepacking, so a model gives bit-identical results whether its weights are prepacked.
     const float* in_place = nullptr;
     int64_t in_place_stride = 0;
-    int parts = 0;
+    bool contiguous = true;
+    const float* next = nullptr;  // where the next part must start to continue the run
     for_each_part(problem, k0, kc, [&](const GemmSegment& segment, int64_t segment_k0, int64_t length, int64_t) {
-      ++parts;
-      if (segment.b.prepacked && length == kc) {
-        in_place = segment.b.prepacked + segment_k0 * nr;
-        in_place_stride = segment.k_length * nr;
+      const int64_t stride = segment.b.panel_stride > 0 ? segment.b.panel_stride : segment.k_length * nr;
+      const float* start = segment.b.prepacked ? segment.b.prepacked + segment_k0 * nr : nullptr;
+      if (start == nullptr || (in_place != nullptr && (start != next || stride != in_place_stride))) contiguous = false;
+      if (in_place == nullptr && start != nullptr) {
+        in_place = start;
+        in_place_stride = stride;
       }
+      next = start ? start + length * nr : nullptr;
     });
-    if (parts != 1) in_place = nullptr;
+    if (!contiguous) in_place = nullptr;
     if (in_place == nullptr) {
       for_each_part(problem, k0, kc, [&](const GemmSegment& segment, int64_t segment_k0, int64_t length, int64_t offset) {
         if (segment.b.prepacked == nullptr) {
           pack_b_chunk(kernel, b_packed + offset * nr, nr * kc, segment.b, item.n0, item.n1, segment_k0, length);
           return;
         }
+        const int64_t stride = segment.b.panel_stride > 0 ? segment.b.panel_stride : segment.k_length * nr;
         for (int64_t n = item.n0; n < item.n1; n += nr) {
-          std::memcpy(b_packed + (n - item.n0) * kc + offset * nr,
-                      segment.b.prepacked + (n / nr) * segment.k_length * nr + segment_k0 * nr,
+          std::memcpy(b_packed + (n - item.n0) * kc + offset * nr, segment.b.prepacked + (n / nr) * stride + segment_k0 * nr,
                       sizeof(float) * static_cast<size_t>(length * nr));
         }
       });
@@ -556,17 +559,20 @@ int64_t gemm_prepacked_size(int64_t rows, int64_t k_length) {
   return (rows + nr - 1) / nr * nr * std::max<int64_t>(k_length, 0);
 }
 
-void gemm_prepack(float* dst, const GemmOperand& b, int64_t rows, int64_t k_length) {
+int64_t gemm_panel_width() { return kernels().gemm_columns; }
+
+void gemm_prepack(float* dst, const GemmOperand& b, int64_t rows, int64_t k_length, int64_t panel_stride) {
   const KernelTable& kernel = kernels();
   const int64_t nr = kernel.gemm_columns;
   const int64_t chunk = kChunkColumnTiles * nr;
   GemmOperand source = b;
   source.prepacked = nullptr;
-  // Panel j over the whole k range is panel j of pack_b_chunk with panel stride k_length·NR.
+  const int64_t stride = panel_stride > 0 ? panel_stride : nr * k_length;
+  // Panel j over the whole k range is panel j of pack_b_chunk with that panel stride.
   parallel_for((rows + chunk - 1) / chunk, 1, [&](int64_t begin, int64_t end) {
     for (int64_t i = begin; i < end; ++i) {
       const int64_t n0 = i * chunk, n1 = std::min(rows, n0 + chunk);
-      pack_b_chunk(kernel, dst + n0 * k_length, nr * k_length, source, n0, n1, 0, k_length);
+      pack_b_chunk(kernel, dst + n0 / nr * stride, stride, source, n0, n1, 0, k_length);
     }
   });
 }

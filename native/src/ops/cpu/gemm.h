@@ -13,13 +13,16 @@ namespace pillow {
 // Element (row, k) of the operand is data[row * row_stride + k * k_stride], an f32 or a bf16.
 // prepacked (B operands only; may be nullptr): the operand already in the micro-kernel's layout over
 // the segment's whole k_length, from gemm_prepack: panel j (rows j·NR … j·NR + NR − 1, zero-padded)
-// at prepacked + j·k_length·NR, k step p at + p·NR. The GEMM then reads its panels in place.
+// at prepacked + j·panel_stride (0: k_length·NR), k step p at + p·NR. A K block whose parts are all
+// prepacked and follow each other in memory (a weight's panels with room after them for the LoRA
+// factor's k steps, see WeightView) is read in place; other prepacked parts are copied.
 struct GemmOperand {
   const void* data;
   WeightType type;
   int64_t row_stride;
   int64_t k_stride;
   const float* prepacked = nullptr;
+  int64_t panel_stride = 0;
 };
 
 // An A operand the GEMM computes itself while packing: A(m, j) = scale · Σ_k S(m, k)·D(j, k), where
@@ -63,10 +66,13 @@ void gemm_batched(const GemmProblem* problems, int64_t problem_count, bool accum
 void gemm_on_this_thread(float* c, int64_t ldc, int64_t rows, int64_t columns, const GemmOperand& a,
                          const GemmOperand& b, int64_t k_length, bool accumulate);
 
+// NR: the columns of one packed B panel.
+int64_t gemm_panel_width();
 // Floats gemm_prepack writes for an operand of `rows` rows (the product's columns) and k_length steps.
 int64_t gemm_prepacked_size(int64_t rows, int64_t k_length);
-// dst = b packed as GemmOperand::prepacked describes (runs on the thread pool).
-void gemm_prepack(float* dst, const GemmOperand& b, int64_t rows, int64_t k_length);
+// dst = b packed as GemmOperand::prepacked describes, panels panel_stride floats apart (>= k_length·NR;
+// 0 means k_length·NR; the floats between are left as they are). Runs on the thread pool.
+void gemm_prepack(float* dst, const GemmOperand& b, int64_t rows, int64_t k_length, int64_t panel_stride = 0);
 
 // Element (row, k) as f32.
 inline GemmOperand f32_operand(const float* data, int64_t row_stride, int64_t k_stride) {

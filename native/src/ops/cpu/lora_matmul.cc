@@ -112,7 +112,7 @@ LoraMatmulOutput checked_output(const char* op, LoraMatmulOutput output, const f
 void lora_matmul_forward_gemm(const LoraMatmulOutput& output, const float* x, int64_t tokens, int64_t in_features) {
   GemmSegment segments[2];
   segments[0] =
-      GemmSegment{f32_operand(x, in_features, 1), GemmOperand{output.w.data, output.w.type, in_features, 1, output.w.packed_rows}, in_features};
+      GemmSegment{f32_operand(x, in_features, 1), GemmOperand{output.w.data, output.w.type, in_features, 1, output.w.packed_rows, output.w.packed_rows_stride}, in_features};
   if (output.rank == 0) {
     gemm(output.y, output.out_features, tokens, output.out_features, segments, 1, false);
     return;
@@ -120,8 +120,10 @@ void lora_matmul_forward_gemm(const LoraMatmulOutput& output, const float* x, in
   // y = [x | s·xAᵀ] · [W | B]ᵀ: the rank-r columns are r more steps of the base GEMM's K loop, and
   // u = s·xAᵀ itself is derived inside the GEMM from x's packed rows (no separate pass over x).
   const GemmDerivedOperand down{f32_operand(output.a, in_features, 1), output.scale, 0};
-  segments[1] = GemmSegment{GemmOperand{nullptr, WeightType::F32, 0, 0}, f32_operand(output.b, output.rank, 1),
-                            output.rank, &down};
+  GemmOperand b = f32_operand(output.b, output.rank, 1);
+  b.prepacked = output.w.packed_rows_lora;
+  b.panel_stride = output.w.packed_rows_stride;
+  segments[1] = GemmSegment{GemmOperand{nullptr, WeightType::F32, 0, 0}, b, output.rank, &down};
   gemm(output.y, output.out_features, tokens, output.out_features, segments, 2, false);
 }
 
@@ -184,9 +186,13 @@ void lora_matmul_backward(float* dx, float* da, float* db, const float* dy, cons
   }
   if (dx != nullptr) {
     // dx = dy·W + g·A as one GEMM over K = out + r.
+    GemmOperand a_operand = f32_operand(a, 1, in_features);
+    a_operand.prepacked = w.packed_columns_lora;
+    a_operand.panel_stride = w.packed_columns_stride;
     const GemmSegment segments[2] = {
-        GemmSegment{f32_operand(dy, out_features, 1), GemmOperand{w.data, w.type, 1, in_features, w.packed_columns}, out_features},
-        GemmSegment{f32_operand(g_transposed.data(), 1, tokens), f32_operand(a, 1, in_features), rank}};
+        GemmSegment{f32_operand(dy, out_features, 1),
+                    GemmOperand{w.data, w.type, 1, in_features, w.packed_columns, w.packed_columns_stride}, out_features},
+        GemmSegment{f32_operand(g_transposed.data(), 1, tokens), a_operand, rank}};
     gemm(dx, in_features, tokens, in_features, segments, 2, false);
   }
   if (da != nullptr) {
@@ -271,7 +277,7 @@ void lora_matmul_multi_forward(float* y, const float* x, WeightView w, const flo
   }
   // y_sorted = x_sorted·Wᵀ over all rows (W packed once), then each group adds u_j·B_jᵀ.
   std::vector<float> y_sorted(static_cast<size_t>(tokens * out_features));
-  const GemmSegment base{f32_operand(x_sorted.data(), in_features, 1), GemmOperand{w.data, w.type, in_features, 1, w.packed_rows},
+  const GemmSegment base{f32_operand(x_sorted.data(), in_features, 1), GemmOperand{w.data, w.type, in_features, 1, w.packed_rows, w.packed_rows_stride},
                          in_features};
   gemm(y_sorted.data(), out_features, tokens, out_features, &base, 1, false);
   std::vector<GemmSegment> up_segments(static_cast<size_t>(groups));

@@ -39,7 +39,7 @@ void matmul_backward_input(float* dx, const float* dy, WeightView w, int64_t tok
   check_weight_view("matmul_backward_input", w);
   if (dx == nullptr || dy == nullptr) throw_argument_error("matmul_backward_input: null pointer argument");
   // dx(t, i) = Σ_o dy(t, o)·W(o, i): B indexed (i, o) is W read down its columns.
-  const GemmSegment segment{f32_operand(dy, out_features, 1), GemmOperand{w.data, w.type, 1, in_features, w.packed_columns}, out_features};
+  const GemmSegment segment{f32_operand(dy, out_features, 1), GemmOperand{w.data, w.type, 1, in_features, w.packed_columns, w.packed_columns_stride}, out_features};
   gemm(dx, in_features, tokens, in_features, &segment, 1, false);
 }
 
