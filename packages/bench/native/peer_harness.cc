@@ -5,6 +5,8 @@
 //   sgemv IN OUT repeats        OpenBLAS cblas_sgemv, y = W·x (decode, T = 1)
 //   bandwidth MiB repeats       memory read bandwidth with every hardware thread (vector loads,
 //                               dynamic 1 MiB chunks, persistent threads; MiB >> last-level cache)
+//   fma_peak threads repeats    f32 FMA throughput: 12 independent 8-wide FMA chains per thread (AVX2
+//                               + FMA; covers 2 pipes x 4-cycle latency), every thread at once
 //   sort_sample rows vocab top_k top_p repeats   a sort-based sampler (softmax, full sort, top-k,
 //                               top-p, draw), the way a straightforward implementation does it
 // Each prints one JSON line: {"median_ms": ..., "best_ms": ..., ...}.
@@ -126,6 +128,45 @@ float sum_portable(const float* p, size_t count) {
   return std::accumulate(acc, acc + 16, 0.0f);
 }
 
+// The machine's f32 FMA peak as it runs now (clock and all): each thread keeps 12 independent
+// 8-wide FMA chains going, which fills two FMA pipes of 4-cycle latency, for `iterations` steps.
+__attribute__((target("avx2,fma"))) float fma_chains(long iterations) {
+  typedef float v8 __attribute__((vector_size(32)));
+  v8 acc[12];
+  for (int i = 0; i < 12; ++i) acc[i] = v8{} + 1.0f + 0.001f * i;
+  v8 m = v8{} + 0.999999f, c = v8{} + 1e-7f;
+  asm volatile("" : "+x"(m), "+x"(c));  // opaque: nothing about the chains can be folded
+  for (long step = 0; step < iterations; ++step) {
+#pragma GCC unroll 12
+    for (int i = 0; i < 12; ++i) acc[i] = acc[i] * m + c;  // one FMA each (GNU mode contracts)
+  }
+  float sum = 0;
+  for (int i = 0; i < 12; ++i)
+    for (int l = 0; l < 8; ++l) sum += acc[i][l];
+  return sum;
+}
+
+int fma_peak(int argc, char** argv) {
+  if (argc < 4) return 2;
+  if (!__builtin_cpu_supports("avx2") || !__builtin_cpu_supports("fma")) return 3;
+  const int threads = std::max(1, std::atoi(argv[2])), repeats = std::atoi(argv[3]);
+  const long iterations = 20000000;  // ~0.1 s per thread at ~3 GHz
+  std::atomic<double> checksum{0};
+  report("fma_peak", repeats, [&] {
+    std::vector<std::thread> pool;
+    for (int t = 0; t < threads; ++t) {
+      pool.emplace_back([&] {
+        const float value = fma_chains(iterations);
+        double expected = checksum.load();
+        while (!checksum.compare_exchange_weak(expected, expected + value)) {
+        }
+      });
+    }
+    for (auto& thread : pool) thread.join();
+  }, ",\"flops\":" + std::to_string(double(threads) * iterations * 12 * 8 * 2) + ",\"threads\":" + std::to_string(threads));
+  return checksum.load() != 0 ? 0 : 1;
+}
+
 // Memory read bandwidth with every hardware thread: a buffer far larger than any cache, read in
 // 1 MiB chunks that the threads take from a shared counter (as pillow's GEMV takes its row blocks),
 // so one thread descheduled by other work on a shared machine does not leave the others idle. The
@@ -226,13 +267,14 @@ int sort_sample(int argc, char** argv) {
 
 int main(int argc, char** argv) {
   if (argc < 2) {
-    std::fprintf(stderr, "usage: peer_harness sgemm|lora_unfused|sgemv|bandwidth|sort_sample ...\n");
+    std::fprintf(stderr, "usage: peer_harness sgemm|lora_unfused|sgemv|bandwidth|fma_peak|sort_sample ...\n");
     return 2;
   }
   const std::string command = argv[1];
   int status = 2;
   if (command == "sgemm") status = sgemm(argc, argv);
   else if (command == "bandwidth") status = bandwidth(argc, argv);
+  else if (command == "fma_peak") status = fma_peak(argc, argv);
   else if (command == "lora_unfused") status = lora_unfused(argc, argv);
   else if (command == "sgemv") status = sgemv(argc, argv);
   else if (command == "sort_sample") status = sort_sample(argc, argv);
