@@ -469,6 +469,8 @@ void LlamaModel::prepare_packed_weights() {
     const int64_t nr = gemm_panel_width();
     for (Parameter* p : weights) {
       const int64_t out = p->shape[0], in = p->shape[1], r = room(p);
+      if (!p->packed_rows.empty() && p->packed_rank == r) continue;  // still current (setTensor drops only its own)
+      p->drop_packed();
       const WeightView w = p->view();
       p->packed_rows.resize(static_cast<size_t>(gemm_prepacked_size(out, in + r)));
       gemm_prepack(p->packed_rows.data(), GemmOperand{w.data, w.type, in, 1}, out, in, (in + r) * nr);
@@ -478,7 +480,7 @@ void LlamaModel::prepare_packed_weights() {
       p->packed_panel_width = nr;
     }
   } catch (const std::bad_alloc&) {
-    // Out of memory after all: train without them (slower, same results up to rounding).
+    // Out of memory after all: train without them (slower, the same results).
     for (Parameter* p : weights) p->drop_packed();
   }
 }
