@@ -89,10 +89,9 @@ void LlamaModel::ensure_rope(int64_t positions) {
 
 WeightView LlamaModel::lora_view(Parameter& w, int64_t layer, int module, bool backward, int64_t rows) {
   WeightView view = w.view();
-  // Decode's few rows go through the GEMV kernel (lora_matmul.cc, up to 4 rows), which reads W itself:
-  // writing the factor there would only cost time per token.
-  constexpr int64_t kGemvRows = 4;
-  if (rows <= kGemvRows || w.packed_rows.empty() || !active_ || !active_->targets_slot(layer, module) || w.packed_rank != active_->rank) {
+  // Decode's few rows go through the GEMV kernel, which reads W itself: writing the factor there
+  // would only cost time per token.
+  if (rows <= kLoraGemvMaxTokens || w.packed_rows.empty() || !active_ || !active_->targets_slot(layer, module) || w.packed_rank != active_->rank) {
     return view;
   }
   const size_t slot = static_cast<size_t>(layer * kLinearModuleCount + module);

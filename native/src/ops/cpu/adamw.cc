@@ -6,17 +6,12 @@
 #include <vector>
 
 #include "ops/common/adamw_math.h"
+#include "ops/cpu/vector_clones.h"
 #include "runtime/errors.h"
 #include "runtime/thread_pool.h"
 
-// The update loop is compiled for x86-64-v3 (AVX2 + FMA) and the baseline, picked at load time:
-// built with generic flags it ran one scalar sqrt and division per parameter (~1 % of a 134M LoRA
-// step for its 2.8M adapter weights).
-#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
-#define PILLOW_VECTOR_CLONES __attribute__((target_clones("arch=x86-64-v3", "default")))
-#else
-#define PILLOW_VECTOR_CLONES
-#endif
+// The update loop is PILLOW_VECTOR_CLONES: built with generic flags only, it ran one scalar sqrt and
+// division per parameter (~1 % of a 134M LoRA step for its 2.8M adapter weights).
 
 namespace pillow {
 

@@ -9,16 +9,10 @@
 
 #include "ops/common/fast_exp.h"
 #include "ops/cpu/gemm.h"
+#include "ops/cpu/vector_clones.h"
 #include "runtime/errors.h"
 #include "runtime/thread_pool.h"
 
-// The hot loops are compiled twice, for x86-64-v3 (AVX2 + FMA) and the baseline, and picked at
-// load time (GCC/Clang function multi-versioning), since this file is built with generic flags.
-#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
-#define PILLOW_VECTOR_CLONES __attribute__((target_clones("arch=x86-64-v3", "default")))
-#else
-#define PILLOW_VECTOR_CLONES
-#endif
 
 namespace pillow {
 

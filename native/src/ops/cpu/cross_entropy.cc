@@ -6,6 +6,7 @@
 #include <string>
 
 #include "ops/common/fast_exp.h"
+#include "ops/cpu/vector_clones.h"
 #include "runtime/errors.h"
 #include "runtime/thread_pool.h"
 
@@ -27,16 +28,10 @@ int64_t check(const char* op, const int32_t* targets, int64_t rows, int64_t voca
   return counted;
 }
 
-// The loops over a row are compiled twice, for x86-64-v3 (AVX2 + FMA) and the baseline, and picked
-// at load time, since this file is built with generic flags; fast_exp (ops/common, shared with the
-// CUDA twin) vectorises where std::exp does not: over a 32000-word vocabulary the exp passes were
-// ~6 % of a 134M LoRA step.
-#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
-#define PILLOW_VECTOR_CLONES __attribute__((target_clones("arch=x86-64-v3", "default")))
-#else
-#define PILLOW_VECTOR_CLONES
-#endif
-
+// The loops over a row are PILLOW_VECTOR_CLONES; fast_exp (ops/common, shared with the CUDA twin)
+// vectorises where std::exp does not: over a 32000-word vocabulary the exp passes were ~6 % of a
+// 134M LoRA step.
+//
 // max and log Σ exp(x − max) of one row, in f32 as PyTorch does on CPU; the sum is taken in f32
 // within blocks of 256 words (eight lanes) and over the blocks in double.
 PILLOW_VECTOR_CLONES void row_statistics(const float* __restrict__ x, int64_t vocab, float* max_out,

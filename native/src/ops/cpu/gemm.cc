@@ -177,6 +177,11 @@ void pack_b_chunk(const KernelTable& kernel, float* dst, int64_t panel_stride, c
   }
 }
 
+// Floats between consecutive panels of a prepacked B operand (GemmOperand::prepacked).
+int64_t prepacked_panel_stride(const GemmOperand& b, int64_t k_length, int nr) {
+  return b.panel_stride > 0 ? b.panel_stride : k_length * nr;
+}
+
 void pack_a_block(const KernelTable& kernel, float* dst, const GemmOperand& a, int64_t m, int rows, int64_t k0,
                   int64_t kc) {
   const int mr = kernel.gemm_rows;
@@ -216,7 +221,7 @@ void run_item(const KernelTable& kernel, const GemmProblem& problem, const Packe
     bool contiguous = true;
     const float* next = nullptr;  // where the next part must start to continue the run
     for_each_part(problem, k0, kc, [&](const GemmSegment& segment, int64_t segment_k0, int64_t length, int64_t) {
-      const int64_t stride = segment.b.panel_stride > 0 ? segment.b.panel_stride : segment.k_length * nr;
+      const int64_t stride = prepacked_panel_stride(segment.b, segment.k_length, nr);
       const float* start = segment.b.prepacked ? segment.b.prepacked + segment_k0 * nr : nullptr;
       if (start == nullptr || (in_place != nullptr && (start != next || stride != in_place_stride))) contiguous = false;
       if (in_place == nullptr && start != nullptr) {
@@ -232,7 +237,7 @@ void run_item(const KernelTable& kernel, const GemmProblem& problem, const Packe
           pack_b_chunk(kernel, b_packed + offset * nr, nr * kc, segment.b, item.n0, item.n1, segment_k0, length);
           return;
         }
-        const int64_t stride = segment.b.panel_stride > 0 ? segment.b.panel_stride : segment.k_length * nr;
+        const int64_t stride = prepacked_panel_stride(segment.b, segment.k_length, nr);
         for (int64_t n = item.n0; n < item.n1; n += nr) {
           std::memcpy(b_packed + (n - item.n0) * kc + offset * nr, segment.b.prepacked + (n / nr) * stride + segment_k0 * nr,
                       sizeof(float) * static_cast<size_t>(length * nr));
@@ -567,7 +572,8 @@ void gemm_prepack(float* dst, const GemmOperand& b, int64_t rows, int64_t k_leng
   const int64_t chunk = kChunkColumnTiles * nr;
   GemmOperand source = b;
   source.prepacked = nullptr;
-  const int64_t stride = panel_stride > 0 ? panel_stride : nr * k_length;
+  source.panel_stride = panel_stride;
+  const int64_t stride = prepacked_panel_stride(source, k_length, static_cast<int>(nr));
   // Panel j over the whole k range is panel j of pack_b_chunk with that panel stride.
   parallel_for((rows + chunk - 1) / chunk, 1, [&](int64_t begin, int64_t end) {
     for (int64_t i = begin; i < end; ++i) {

@@ -37,7 +37,6 @@ void lora_down_transposed(float* u_transposed, const float* x, const float* a, i
 // that the threads take from one shared counter (over all the outputs at once, so several small
 // matrices make one parallel region); the rank-r term is a second, tiny GEMV over the same rows of
 // B while they are in cache.
-constexpr int64_t kGemvMaxTokens = 4;
 constexpr int64_t kGemvBlockRows = 64;
 // The region's last rows go in blocks of kGemvTailRows: a thread that finds the counter exhausted
 // waits at the join for the others' current blocks, so the last blocks are kept short (a 64-row
@@ -108,11 +107,13 @@ LoraMatmulOutput checked_output(const char* op, LoraMatmulOutput output, const f
   return output;
 }
 
-// The GEMM form (T > kGemvMaxTokens) of one checked product.
+// The GEMM form (T > kLoraGemvMaxTokens) of one checked product.
 void lora_matmul_forward_gemm(const LoraMatmulOutput& output, const float* x, int64_t tokens, int64_t in_features) {
   GemmSegment segments[2];
   segments[0] =
-      GemmSegment{f32_operand(x, in_features, 1), GemmOperand{output.w.data, output.w.type, in_features, 1, output.w.packed_rows, output.w.packed_rows_stride}, in_features};
+      GemmSegment{f32_operand(x, in_features, 1),
+                  GemmOperand{output.w.data, output.w.type, in_features, 1, output.w.packed_rows, output.w.packed_rows_stride},
+                  in_features};
   if (output.rank == 0) {
     gemm(output.y, output.out_features, tokens, output.out_features, segments, 1, false);
     return;
@@ -133,7 +134,7 @@ void lora_matmul_forward(float* y, const float* x, WeightView w, const float* a,
                          int64_t in_features, int64_t out_features, int64_t rank, float scale) {
   const LoraMatmulOutput output =
       checked_output("lora_matmul_forward", LoraMatmulOutput{y, w, a, b, out_features, rank, scale}, x, tokens, in_features);
-  if (tokens <= kGemvMaxTokens) {
+  if (tokens <= kLoraGemvMaxTokens) {
     lora_matmul_forward_gemv(&output, 1, x, tokens, in_features);
   } else {
     lora_matmul_forward_gemm(output, x, tokens, in_features);
@@ -148,7 +149,7 @@ void lora_matmul_forward_shared_input(const LoraMatmulOutput* outputs, int64_t o
   }
   std::vector<LoraMatmulOutput> checked(static_cast<size_t>(output_count));
   for (int64_t i = 0; i < output_count; ++i) checked[i] = checked_output(op, outputs[i], x, tokens, in_features);
-  if (tokens <= kGemvMaxTokens) {
+  if (tokens <= kLoraGemvMaxTokens) {
     lora_matmul_forward_gemv(checked.data(), output_count, x, tokens, in_features);
   } else {
     for (const LoraMatmulOutput& output : checked) lora_matmul_forward_gemm(output, x, tokens, in_features);
@@ -201,17 +202,11 @@ void lora_matmul_backward(float* dx, float* da, float* db, const float* dy, cons
     gemm(da, in_features, rank, in_features, &segment, 1, false);
   }
   if (db != nullptr) {
-    // db(o, j) = Σ_t dy(t, o)·u(t, j) with u = scale · x·Aᵀ, computed as dbᵀ = uᵀ·dy and transposed:
-    // dy then enters as the B operand read down its columns (packed a chunk of columns per pass)
-    // rather than as an A operand packed six columns at a time.
+    // db(o, j) = Σ_t dy(t, o)·u(t, j) with u = scale · x·Aᵀ
     std::vector<float> u_transposed(static_cast<size_t>(tokens * rank));
     lora_down_transposed(u_transposed.data(), x, a, tokens, in_features, rank, scale);
-    std::vector<float> db_transposed(static_cast<size_t>(rank * out_features));
-    const GemmSegment segment{f32_operand(u_transposed.data(), tokens, 1), f32_operand(dy, 1, out_features), tokens};
-    gemm(db_transposed.data(), out_features, rank, out_features, &segment, 1, false);
-    for (int64_t o = 0; o < out_features; ++o) {
-      for (int64_t j = 0; j < rank; ++j) db[o * rank + j] = db_transposed[j * out_features + o];
-    }
+    const GemmSegment segment{f32_operand(dy, 1, out_features), f32_operand(u_transposed.data(), tokens, 1), tokens};
+    gemm(db, rank, out_features, rank, &segment, 1, false);
   }
 }
 

@@ -11,6 +11,10 @@
 
 namespace pillow {
 
+// Products of up to this many rows (decode) run as GEMVs that stream W itself; larger ones as GEMMs,
+// which read a WeightView's packed panels when it has them.
+inline constexpr int64_t kLoraGemvMaxTokens = 4;
+
 // y[T, out] = x·Wᵀ + scale·(x·Aᵀ)·Bᵀ. a == nullptr or rank == 0 means no LoRA (b is then ignored).
 // The rank-r product is computed once and folded into the base GEMM as extra K columns.
 void lora_matmul_forward(float* y, const float* x, WeightView w, const float* a, const float* b, int64_t tokens,

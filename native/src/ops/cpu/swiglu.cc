@@ -1,16 +1,12 @@
 #include "ops/cpu/swiglu.h"
 
 #include "ops/common/activation_math.h"
+#include "ops/cpu/vector_clones.h"
 #include "runtime/errors.h"
 #include "runtime/thread_pool.h"
 
-// The loops are compiled twice, for x86-64-v3 (AVX2 + FMA) and the baseline, picked at load time
-// (this file is built with generic flags, plus -fno-trapping-math so fast_exp's clamp vectorises).
-#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
-#define PILLOW_VECTOR_CLONES __attribute__((target_clones("arch=x86-64-v3", "default")))
-#else
-#define PILLOW_VECTOR_CLONES
-#endif
+// The loops are PILLOW_VECTOR_CLONES (this file is built with -fno-trapping-math as well, so
+// fast_exp's clamp vectorises).
 
 namespace pillow {
 

@@ -9,6 +9,8 @@
 #include <cstdint>
 #include <cstring>
 
+#include "ops/common/bf16.h"
+
 #if defined(__AVX2__)
 #include <immintrin.h>
 #endif
@@ -98,11 +100,6 @@ inline void gemm_micro(float* c, int64_t ldc, const float* a_packed, const float
   }
 }
 
-// Packs a full panel of kGemmColumns rows of a k-contiguous operand (W in x·Wᵀ, f32 or bf16 bits)
-// into the micro-kernel's layout dst[p * NR + r] = src[r * row_stride + p], for p < kc.
-// Returns false when this ISA has no fast path (the caller then packs element by element).
-// AVX2/AVX-512: 8 rows x 8 k at a time through an in-register 8x8 transpose, so the reads are
-// contiguous 32-byte rows and the writes contiguous 32-byte columns.
 // Packs `panels` full panels of an operand whose columns are adjacent in memory and whose k steps
 // are k_stride apart (W in dy·W, read down its columns): dst[j·panel_stride + p·NR + r] =
 // src[p·k_stride + j·NR + r] (f32, or bf16 bits widened). All panels of a column chunk come from
@@ -123,10 +120,7 @@ inline void pack_columns_typed(float* dst, int64_t panel_stride, const T* src, i
       float* out = dst + j * panel_stride + p * kGemmColumns;
       const T* in = row + j * kGemmColumns;
       if constexpr (sizeof(T) == 2) {
-        for (int r = 0; r < kGemmColumns; ++r) {
-          const uint32_t wide = static_cast<uint32_t>(in[r]) << 16;
-          std::memcpy(out + r, &wide, sizeof(float));
-        }
+        for (int r = 0; r < kGemmColumns; ++r) out[r] = bf16_to_f32(in[r]);
       } else {
         std::memcpy(out, in, sizeof(float) * kGemmColumns);
       }
@@ -144,6 +138,11 @@ inline bool gemm_pack_b_columns(float* dst, int64_t panel_stride, const void* sr
   return true;
 }
 
+// Packs a full panel of kGemmColumns rows of a k-contiguous operand (W in x·Wᵀ, f32 or bf16 bits)
+// into the micro-kernel's layout dst[p * NR + r] = src[r * row_stride + p], for p < kc.
+// Returns false when this ISA has no fast path (the caller then packs element by element).
+// AVX2/AVX-512: 8 rows x 8 k at a time through an in-register 8x8 transpose, so the reads are
+// contiguous 32-byte rows and the writes contiguous 32-byte columns.
 #if defined(__AVX2__)
 inline void transpose8(__m256& r0, __m256& r1, __m256& r2, __m256& r3, __m256& r4, __m256& r5, __m256& r6,
                        __m256& r7) {
