@@ -66,7 +66,7 @@ export {
   toAdapterConfigJson,
   writeAdapterConfig,
 } from "./peft.js";
-export { Random } from "./random.js";
+export { createRandom, deriveSeed, hashString, Random } from "./random.js";
 export type { SafetensorsDType, TensorInfo, WritableTensor } from "./safetensors.js";
 export {
   SAFETENSORS_DTYPE_SIZES,

@@ -26,7 +26,7 @@ export {
   type PromptEntry,
   PromptPool,
 } from "./pool.js";
-export { createRandom, hashString, type Random, shuffled } from "./random.js";
+export { createRandom, hashString, Random, shuffled } from "./random.js";
 export { readSafetensorsFile, type Tensor, writeSafetensorsFile } from "./safetensors.js";
 export {
   bm25Selector,

@@ -134,7 +134,7 @@ export function buildPretrainingCorpus(options: CorpusOptions): CorpusDocument[]
       documents.push(distractorDocument(definition, query, definitions, random, maxBytes));
       continue;
     }
-    const shots = [1, 2, 2, 3, 3, 3, 4][random.int(7)];
+    const shots = [1, 2, 2, 3, 3, 3, 4][random.integer(7)];
     const demos: Instance[] = [];
     while (demos.length < shots) {
       const demo = drawTrainSide(definition, random);

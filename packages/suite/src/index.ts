@@ -20,7 +20,7 @@ export {
   type PromptInput,
   promptStopStrings,
 } from "./prompt.js";
-export { createRandom, hashString, type Random } from "./random.js";
+export { createRandom, hashString, Random } from "./random.js";
 // ROUGE-L lives in @pillow/core (the one implementation, scoring as rouge-score does); re-exported here.
 export { longestCommonSubsequence, rougeL, rougeTokens } from "@pillow/core";
 export {
