@@ -35,5 +35,6 @@ export function generationOptionsOf(body: CompletionBody | ChatBody, limits: Tok
     repetitionPenalty: body.repetition_penalty,
     frequencyPenalty: body.frequency_penalty,
     presencePenalty: body.presence_penalty,
+    ignoreEos: body.ignore_eos,
   };
 }
