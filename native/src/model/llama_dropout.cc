@@ -19,10 +19,6 @@ namespace pillow {
 
 namespace {
 
-void ensure(std::vector<float>& buffer, int64_t n) {
-  if (static_cast<int64_t>(buffer.size()) < n) buffer.resize(static_cast<size_t>(n));
-}
-
 void add_into(float* destination, const float* source, int64_t count) {
   parallel_for(count, 32768, [&](int64_t begin, int64_t end) {
     for (int64_t i = begin; i < end; ++i) destination[i] += source[i];

@@ -53,6 +53,15 @@ struct AdamWStepOptions {
   float max_grad_norm = 0.0f;  // <= 0: no clipping
 };
 
+// One sequence's share of a forward_sequences step: `count` tokens at positions start … start+count−1
+// of sequence `sequence` (from create_sequence), through adapter `adapter` ("" = the base model).
+struct SequenceStep {
+  int64_t sequence = 0;
+  int64_t start = 0;
+  int64_t count = 0;
+  std::string adapter;
+};
+
 struct LossResult {
   double loss_sum = 0.0;  // Σ cross-entropy over the counted (non-ignored) targets
   int64_t counted = 0;
@@ -107,6 +116,24 @@ class LlamaModel {
   std::vector<float> embed(const int32_t* tokens, int64_t batch, int64_t seq_len);
   void reset_cache();
 
+  // ---- sequences (continuous batching, llama_sequences.cc)
+  // A sequence owns a KV cache of `capacity` positions, allocated here at once (the caller budgets
+  // memory with sequence_bytes); ids are never reused. Independent of forward()'s KV cache and of
+  // the active adapter.
+  int64_t create_sequence(int64_t capacity);
+  void release_sequence(int64_t sequence);
+  // Bytes of KV cache a sequence of `capacity` positions holds.
+  int64_t sequence_bytes(int64_t capacity) const;
+  int64_t sequence_count() const;
+  // One step over several sequences: tokens[Σ count] (each step's tokens in order) continue their
+  // sequences (start must equal the sequence's cached length), each row through its own adapter.
+  // Returns the logits of each step's last token, [steps, V]. Every linear product runs on the
+  // GEMM (never the GEMV decode kernels, which sum in another order) and attention runs per
+  // sequence, so a row's numbers depend on its own sequence alone, never on its companions: a
+  // greedy continuation is the same text alone or in any batch.
+  std::vector<float> forward_sequences(const int32_t* tokens, int64_t token_count,
+                                       const std::vector<SequenceStep>& steps);
+
   // Forward + backward over tokens/labels [B·T] (labels aligned with tokens; the shift to next-token
   // targets happens inside, per sequence). Gradients of gradient_scale·loss_sum are added to the
   // gradient buffers (set accumulate=false to overwrite them). Lora mode: the active adapter's A/B;
@@ -129,6 +156,7 @@ class LlamaModel {
   struct Parameter;
   struct Adapter;
   struct Workspace;
+  struct SequenceCache;
   struct Trainable {
     std::string key;
     float* param;
@@ -189,6 +217,8 @@ class LlamaModel {
   int64_t cache_batch_ = 0, cache_capacity_ = 0, cache_length_ = 0;
   std::vector<int32_t> cache_padding_;  // left padding per cached sequence (empty = none)
   std::unique_ptr<Workspace> work_;
+  std::map<int64_t, std::unique_ptr<SequenceCache>> sequences_;
+  int64_t next_sequence_ = 1;
 };
 
 }  // namespace pillow

@@ -1,6 +1,7 @@
 // The private parts of LlamaModel shared by llama_model.cc (storage, adapters, optimizer) and
 // llama_step.cc (forward and backward).
 #pragma once
+#include <algorithm>
 #include <cstdint>
 #include <string>
 #include <vector>
@@ -8,6 +9,7 @@
 #include "model/llama_model.h"
 #include "ops/common/bf16.h"
 #include "runtime/huge_page_allocator.h"
+#include "runtime/thread_pool.h"
 
 namespace pillow {
 
@@ -63,6 +65,14 @@ struct LlamaModel::Adapter {
   std::vector<std::vector<float>> a, b, grad_a, grad_b, m_a, v_a, m_b, v_b;
 };
 
+// The KV cache of one sequence (forward_sequences): per layer [capacity, kv_heads·head_dim] keys and
+// values, layer after layer in one allocation each.
+struct LlamaModel::SequenceCache {
+  int64_t capacity = 0;
+  int64_t length = 0;  // positions written so far
+  std::vector<float> k, v;
+};
+
 // Activations kept by a training forward for the backward, and scratch buffers; resized per call.
 struct LlamaModel::Workspace {
   int64_t rows = 0;
@@ -98,6 +108,20 @@ inline bool lora_dropout_keep(uint64_t seed, uint64_t step, int64_t layers, int6
   z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
   z ^= z >> 31;
   return static_cast<double>(z >> 11) * 0x1.0p-53 >= probability;
+}
+
+// Grows (never shrinks) a buffer to at least n floats.
+inline void ensure(std::vector<float>& buffer, int64_t n) {
+  if (static_cast<int64_t>(buffer.size()) < n) buffer.resize(static_cast<size_t>(n));
+}
+
+// y[N, width] += bias[width] for every row.
+inline void add_bias(float* y, const float* bias, int64_t rows, int64_t width) {
+  parallel_for(rows, std::max<int64_t>(1, 8192 / width), [&](int64_t begin, int64_t end) {
+    for (int64_t r = begin; r < end; ++r) {
+      for (int64_t i = 0; i < width; ++i) y[r * width + i] += bias[i];
+    }
+  });
 }
 
 // Input/output widths of a linear module.

@@ -26,11 +26,6 @@ namespace pillow {
 
 namespace {
 
-// Grows (never shrinks) a buffer to at least n floats.
-void ensure(std::vector<float>& buffer, int64_t n) {
-  if (static_cast<int64_t>(buffer.size()) < n) buffer.resize(static_cast<size_t>(n));
-}
-
 void ensure_layers(std::vector<std::vector<float>>& buffers, int64_t layers, int64_t n) {
   if (static_cast<int64_t>(buffers.size()) < layers) buffers.resize(static_cast<size_t>(layers));
   for (int64_t l = 0; l < layers; ++l) ensure(buffers[l], n);
@@ -39,15 +34,6 @@ void ensure_layers(std::vector<std::vector<float>>& buffers, int64_t layers, int
 void add_into(float* destination, const float* source, int64_t count) {
   parallel_for(count, 32768, [&](int64_t begin, int64_t end) {
     for (int64_t i = begin; i < end; ++i) destination[i] += source[i];
-  });
-}
-
-// y[N, width] += bias[width] for every row.
-void add_bias(float* y, const float* bias, int64_t rows, int64_t width) {
-  parallel_for(rows, std::max<int64_t>(1, 8192 / width), [&](int64_t begin, int64_t end) {
-    for (int64_t r = begin; r < end; ++r) {
-      for (int64_t i = 0; i < width; ++i) y[r * width + i] += bias[i];
-    }
   });
 }
 

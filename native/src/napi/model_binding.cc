@@ -156,6 +156,11 @@ class ModelObject : public Napi::ObjectWrap<ModelObject> {
          InstanceMethod("forward", &ModelObject::forward),
          InstanceMethod("embed", &ModelObject::embed),
          InstanceMethod("resetCache", &ModelObject::reset_cache),
+         InstanceMethod("createSequence", &ModelObject::create_sequence),
+         InstanceMethod("releaseSequence", &ModelObject::release_sequence),
+         InstanceMethod("sequenceBytes", &ModelObject::sequence_bytes),
+         InstanceMethod("sequenceCount", &ModelObject::sequence_count),
+         InstanceMethod("forwardSequences", &ModelObject::forward_sequences),
          InstanceMethod("lossAndGrad", &ModelObject::loss_and_grad),
          InstanceMethod("zeroGradients", &ModelObject::zero_gradients),
          InstanceMethod("gradients", &ModelObject::gradients),
@@ -421,6 +426,74 @@ class ModelObject : public Napi::ObjectWrap<ModelObject> {
     return call(info, [&]() -> Napi::Value {
       model_->reset_cache();
       return info.Env().Undefined();
+    });
+  }
+
+  // createSequence(capacity) -> id
+  Napi::Value create_sequence(const Napi::CallbackInfo& info) {
+    return call(info, [&]() -> Napi::Value {
+      const double capacity = finite_number_argument(info, 0, "capacity");
+      if (capacity != std::floor(capacity) || capacity < 1) {
+        throw_error(info.Env(), kErrorArgument, "capacity must be an integer >= 1, got " + std::to_string(capacity));
+      }
+      return Napi::Number::New(info.Env(), static_cast<double>(model_->create_sequence(static_cast<int64_t>(capacity))));
+    });
+  }
+
+  Napi::Value release_sequence(const Napi::CallbackInfo& info) {
+    return call(info, [&]() -> Napi::Value {
+      const double id = finite_number_argument(info, 0, "sequence");
+      if (id != std::floor(id)) throw_error(info.Env(), kErrorArgument, "sequence must be an integer id");
+      model_->release_sequence(static_cast<int64_t>(id));
+      return info.Env().Undefined();
+    });
+  }
+
+  Napi::Value sequence_bytes(const Napi::CallbackInfo& info) {
+    return call(info, [&]() -> Napi::Value {
+      const double capacity = finite_number_argument(info, 0, "capacity");
+      if (capacity != std::floor(capacity) || capacity < 0) {
+        throw_error(info.Env(), kErrorArgument, "capacity must be an integer >= 0, got " + std::to_string(capacity));
+      }
+      return Napi::Number::New(info.Env(), static_cast<double>(model_->sequence_bytes(static_cast<int64_t>(capacity))));
+    });
+  }
+
+  Napi::Value sequence_count(const Napi::CallbackInfo& info) {
+    return call(info, [&]() -> Napi::Value {
+      return Napi::Number::New(info.Env(), static_cast<double>(model_->sequence_count()));
+    });
+  }
+
+  // forwardSequences(tokens, [{ sequence, start, count, adapter }]) -> Promise<Float32Array [steps, vocab]>
+  Napi::Value forward_sequences(const Napi::CallbackInfo& info) {
+    return call(info, [&]() -> Napi::Value {
+      Napi::Env env = info.Env();
+      auto tokens = std::make_shared<std::vector<int32_t>>(int32_vector(info, 0, "tokens"));
+      if (info.Length() < 2 || !info[1].IsArray()) throw_error(env, kErrorType, "steps must be an array");
+      Napi::Array array = info[1].As<Napi::Array>();
+      auto steps = std::make_shared<std::vector<SequenceStep>>(array.Length());
+      for (uint32_t i = 0; i < array.Length(); ++i) {
+        const std::string name = "steps[" + std::to_string(i) + "]";
+        Napi::Value value = array.Get(i);
+        if (!value.IsObject()) throw_error(env, kErrorType, name + " must be an object");
+        Napi::Object o = value.As<Napi::Object>();
+        SequenceStep& step = (*steps)[i];
+        step.sequence = integer_field(env, o, name.c_str(), "sequence", true, 0, 0);
+        step.start = integer_field(env, o, name.c_str(), "start", true, 0, 0);
+        step.count = integer_field(env, o, name.c_str(), "count", true, 0, 1);
+        Napi::Value adapter = o.Get("adapter");
+        if (!adapter.IsUndefined() && !adapter.IsNull()) {
+          if (!adapter.IsString()) throw_error(env, kErrorType, name + ".adapter must be a string or null");
+          step.adapter = adapter.As<Napi::String>().Utf8Value();
+          if (step.adapter.empty()) throw_error(env, kErrorArgument, name + ".adapter must not be empty (null = base model)");
+        }
+      }
+      auto model = model_;
+      const int64_t count = static_cast<int64_t>(tokens->size());
+      return run_async<std::vector<float>>(
+          info, [=] { return model->forward_sequences(tokens->data(), count, *steps); },
+          [](Napi::Env e, std::vector<float>& out) -> Napi::Value { return to_float32_array(e, out); });
     });
   }
 

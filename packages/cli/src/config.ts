@@ -81,6 +81,8 @@ export const configSchema = z.strictObject({
       maxBodyBytes: positiveInt.optional(),
       concurrency: positiveInt.optional(),
       queue: z.number().int().min(0).optional(),
+      kvCacheMb: positiveInt.optional(),
+      prefillChunk: positiveInt.optional(),
     })
     .optional(),
   report: z.strictObject({ out: z.string().min(1).optional() }).optional(),

@@ -4,6 +4,7 @@ export { createServeApp, resolveModel, type ServeApp, type ServeAppOptions } fro
 export { formatDemosAlpaca, type DemoFormatter } from "./server/demos.js";
 export type { ChatMessage, Demo, DemoSelector, EngineChunk, EngineRequest, EngineResult, ServeEngine } from "./server/engine.js";
 export { startServer, type ListenOptions, type RunningServer } from "./server/listen.js";
+export { createNativeEngine, type NativeEngineOptions } from "./server/native-engine.js";
 export { createScriptedEngine, type ScriptedEngine } from "./server/scripted-engine.js";
 export { demoCharts, renderSvg, type Chart } from "./report/charts.js";
 export { findChromium, screenshot } from "./report/chromium.js";

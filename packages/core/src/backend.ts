@@ -2,26 +2,19 @@
 // in-process native model and the OpenAI-compatible HTTP client both implement it, so the work can
 // move to other machines without changing the caller.
 
-export type GenerateOptions = {
-  maxNewTokens?: number;
-  /** 0 = greedy (argmax). */
-  temperature?: number;
-  topK?: number;
-  topP?: number;
-  minP?: number;
-  seed?: number;
-  /** Generation stops before the first occurrence of any of these strings. */
-  stop?: string[];
-};
+import type { GenerationOptions } from "./generation-options.js";
+
+/** The same type as GenerationOptions (generation-options.ts), under its older name. */
+export type GenerateOptions = GenerationOptions;
 
 export type Generation = { text: string; tokens?: Int32Array };
 
 export interface GenerationBackend {
   /** For logs and cache keys, e.g. "native:tiny-llama+adapter" or "openai:http://host:8000". */
   readonly name: string;
-  generate(prompt: string, options?: GenerateOptions): Promise<Generation>;
+  generate(prompt: string, options?: GenerationOptions): Promise<Generation>;
   /** Many prompts at once; backends batch them where they can. */
-  generateBatch(prompts: string[], options?: GenerateOptions): Promise<Generation[]>;
+  generateBatch(prompts: string[], options?: GenerationOptions): Promise<Generation[]>;
   /** Frozen sentence embeddings (e.g. mean-pooled hidden states), one vector per text. */
   embed?(texts: string[]): Promise<Float32Array[]>;
 }

@@ -29,11 +29,26 @@ export { GgmlType, GgufTokenType, GgufValueType } from "./gguf-format.js";
 export type { GgufFile, GgufMetadataValue, GgufTensorInfo } from "./gguf-reader.js";
 export { readGguf } from "./gguf-reader.js";
 export {
-  type AdapterOptions,
-  countTargets,
+  type BatchRequest,
+  type BatchResult,
+  type BatchStream,
+  ContinuousBatcher,
+  type ContinuousBatcherOptions,
+  defaultKvCacheBytes,
+} from "./continuous-batcher.js";
+export {
+  argmax,
+  type FinishReason,
   type GenerationChunk,
   type GenerationOptions,
   type GenerationResult,
+  isGreedy,
+  samplingFor,
+} from "./generation-options.js";
+export { StreamedText, type TextStep } from "./streamed-text.js";
+export {
+  type AdapterOptions,
+  countTargets,
   type LoadModelOptions,
   type LossAndGradInput,
   loadModel,
@@ -42,7 +57,7 @@ export {
   ModelError,
   type TrainMode,
 } from "./model.js";
-export { NativeBackend, type NativeBackendOptions } from "./native-backend.js";
+export { type BackendRequest, type BackendResult, NativeBackend, type NativeBackendOptions } from "./native-backend.js";
 export {
   createOpenAIBackend,
   normalizeEndpoint,

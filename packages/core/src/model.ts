@@ -5,6 +5,7 @@ import path from "node:path";
 import { loadAddon, type NativeLlamaModel, type NativeModelConfig, type NativeTrainMode, sample, setThreads } from "@pillow/lora-kernels";
 import { type ModelConfig, readModelConfig } from "./config.js";
 import { CheckpointError } from "./errors.js";
+import { argmax, type GenerationChunk, type GenerationOptions, type GenerationResult, isGreedy, samplingFor } from "./generation-options.js";
 import {
   ADAPTER_WEIGHTS_FILE,
   hfTensorName,
@@ -20,6 +21,7 @@ import {
 } from "./peft.js";
 import { Random } from "./random.js";
 import { SafetensorsCheckpoint, writeSafetensors } from "./safetensors.js";
+import { StreamedText } from "./streamed-text.js";
 import { Tokenizer } from "./tokenizer.js";
 
 export type ModelDtype = "f32" | "bf16";
@@ -47,26 +49,7 @@ export type AdapterOptions = {
   seed?: number;
 };
 
-export type GenerationOptions = {
-  maxNewTokens?: number;
-  /** 0 (default) = greedy. */
-  temperature?: number;
-  topK?: number;
-  topP?: number;
-  minP?: number;
-  repetitionPenalty?: number;
-  seed?: number;
-  /** Stop before the first occurrence of any of these strings (not included in the text). */
-  stop?: string[];
-  /** Keep going past end-of-sequence tokens. */
-  ignoreEos?: boolean;
-  /** Encode the prompt with the tokenizer's special tokens (BOS). Default true. */
-  addSpecialTokens?: boolean;
-};
-
-export type GenerationResult = { text: string; tokens: Int32Array; finishReason: "stop" | "length" | "eos" };
-/** A generated token and the text it completes; token -1 is a final flush of held-back text. */
-export type GenerationChunk = { token: number; text: string };
+export type { FinishReason, GenerationChunk, GenerationOptions, GenerationResult } from "./generation-options.js";
 
 export type LossAndGradInput = {
   tokens: Int32Array;
@@ -430,30 +413,34 @@ export class Model {
 
   // ------------------------------------------------------------------ generation
 
-  private encodePrompt(prompt: string | Int32Array, addSpecialTokens: boolean): Int32Array {
+  /**
+   * How many tokens may follow a prompt of `promptLength`: maxNewTokens (default 128) capped by the
+   * context. A prompt that leaves no room is E_CONTEXT_LENGTH, naming the limit.
+   */
+  newTokenLimit(promptLength: number, options: GenerationOptions): number {
+    const context = this.config.maxPositionEmbeddings;
+    if (promptLength >= context) {
+      throw new ModelError("E_CONTEXT_LENGTH", `the prompt has ${promptLength} tokens; this model's context (max_position_embeddings) is ${context} tokens, prompt and completion together`);
+    }
+    const requested = options.maxNewTokens ?? 128;
+    if (!Number.isInteger(requested) || requested < 0) throw new ModelError("E_ARGUMENT", `maxNewTokens must be an integer >= 0, got ${String(options.maxNewTokens)}`);
+    return Math.min(requested, context - promptLength);
+  }
+
+  /** The prompt as checked token ids (text is encoded with the tokenizer). */
+  encodePrompt(prompt: string | Int32Array, addSpecialTokens = true): Int32Array {
     const tokens = typeof prompt === "string" ? this.requireTokenizer().encode(prompt, { addSpecialTokens }) : prompt;
     this.checkTokens(tokens, "prompt tokens");
     return tokens;
   }
 
   private pick(logits: Float32Array, options: GenerationOptions, step: number, history: Int32Array): number {
-    const temperature = options.temperature ?? 0;
-    if (temperature === 0 && (options.repetitionPenalty ?? 1) === 1) {
-      let best = 0;
-      for (let i = 1; i < logits.length; i++) if (logits[i] > logits[best]) best = i;
+    if (isGreedy(options)) {
+      const best = argmax(logits);
       if (!Number.isFinite(logits[best])) throw new ModelError("E_NONFINITE_LOGITS", "the model produced non-finite logits");
       return best;
     }
-    const result = sample(logits, { rows: 1, vocab: logits.length }, {
-      temperature,
-      topK: options.topK,
-      topP: options.topP,
-      minP: options.minP,
-      repetitionPenalty: options.repetitionPenalty,
-      previousTokens: [history],
-      seed: options.seed === undefined ? undefined : options.seed + step,
-    });
-    return result.tokens[0];
+    return sample(logits, { rows: 1, vocab: logits.length }, samplingFor(options, step, history)).tokens[0];
   }
 
   /**
@@ -479,20 +466,12 @@ export class Model {
   /** generateStream for a caller that already holds exclusive(). */
   async *streamUnlocked(prompt: string | Int32Array, options: GenerationOptions = {}): AsyncGenerator<GenerationChunk, GenerationResult> {
     const promptTokens = this.encodePrompt(prompt, options.addSpecialTokens ?? true);
-    const room = this.config.maxPositionEmbeddings - promptTokens.length;
-    if (room < 1) {
-      throw new ModelError("E_ARGUMENT", `the prompt has ${promptTokens.length} tokens; max_position_embeddings is ${this.config.maxPositionEmbeddings}`);
-    }
-    const requested = options.maxNewTokens ?? 128;
-    if (!Number.isInteger(requested) || requested < 0) throw new ModelError("E_ARGUMENT", `maxNewTokens must be an integer >= 0, got ${String(options.maxNewTokens)}`);
-    const maxNewTokens = Math.min(requested, room);
-    const stops = (options.stop ?? []).filter((s) => typeof s === "string" && s.length > 0);
-    const eos = new Set(options.ignoreEos ? [] : [...this.config.eosTokenIds, ...(this.tokenizer?.eosTokenIds ?? [])]);
+    const maxNewTokens = this.newTokenLimit(promptTokens.length, options);
+    const eos = this.eosTokens(options);
     const generated: number[] = [];
     const history = new Int32Array(promptTokens.length + maxNewTokens);
     history.set(promptTokens);
-    let emitted = "";
-    let finalText = "";
+    const text = this.tokenizer ? new StreamedText(this.tokenizer, options.stop) : null;
     let finishReason: GenerationResult["finishReason"] = "length";
     if (maxNewTokens === 0) return { text: "", tokens: new Int32Array(0), finishReason };
     let logits = await this.native.forward(promptTokens, { useCache: true, startPosition: 0, lastOnly: true });
@@ -504,32 +483,13 @@ export class Model {
       }
       generated.push(token);
       history[promptTokens.length + generated.length - 1] = token;
-      if (this.tokenizer) {
-        const text = this.tokenizer.decode(generated, { skipSpecialTokens: true });
-        let stopAt = -1;
-        for (const s of stops) {
-          const at = text.indexOf(s);
-          if (at >= 0 && (stopAt < 0 || at < stopAt)) stopAt = at;
-        }
-        if (stopAt >= 0) {
-          finalText = text.slice(0, stopAt);
-          if (finalText.length > emitted.length && finalText.startsWith(emitted)) yield { token, text: finalText.slice(emitted.length) };
+      if (text) {
+        const { delta, stopped } = text.update(generated);
+        if (stopped) {
+          if (delta) yield { token, text: delta };
           finishReason = "stop";
           break;
         }
-        // Hold back text that may begin a stop string, and an incomplete UTF-8 sequence (U+FFFD).
-        let safe = text.replace(/\uFFFD+$/, "");
-        for (const s of stops) {
-          for (let k = Math.min(s.length - 1, safe.length); k > 0; k--) {
-            if (safe.endsWith(s.slice(0, k))) {
-              safe = safe.slice(0, safe.length - k);
-              break;
-            }
-          }
-        }
-        const delta = safe.length > emitted.length && safe.startsWith(emitted) ? safe.slice(emitted.length) : "";
-        emitted += delta;
-        finalText = text;
         yield { token, text: delta };
       } else {
         yield { token, text: "" };
@@ -539,10 +499,14 @@ export class Model {
       }
     }
     // Text held back (a partial stop string or UTF-8 sequence) is flushed once generation is over.
-    if (finishReason !== "stop" && finalText.length > emitted.length && finalText.startsWith(emitted)) {
-      yield { token: -1, text: finalText.slice(emitted.length) };
-    }
-    return { text: finalText, tokens: Int32Array.from(generated), finishReason };
+    const rest = text?.flush() ?? "";
+    if (rest) yield { token: -1, text: rest };
+    return { text: text?.value ?? "", tokens: Int32Array.from(generated), finishReason };
+  }
+
+  /** End-of-sequence ids of this model (config and tokenizer), none with ignoreEos. */
+  eosTokens(options: GenerationOptions): Set<number> {
+    return new Set(options.ignoreEos ? [] : [...this.config.eosTokenIds, ...(this.tokenizer?.eosTokenIds ?? [])]);
   }
 
   /** generate for a caller that already holds exclusive(). */
@@ -576,14 +540,10 @@ export class Model {
     const encoded = prompts.map((prompt) => this.encodePrompt(prompt, options.addSpecialTokens ?? true));
     const batch = encoded.length;
     const length = Math.max(...encoded.map((tokens) => tokens.length));
-    const room = this.config.maxPositionEmbeddings - length;
-    if (room < 1) throw new ModelError("E_ARGUMENT", `the longest prompt has ${length} tokens; max_position_embeddings is ${this.config.maxPositionEmbeddings}`);
-    const requested = options.maxNewTokens ?? 128;
-    if (!Number.isInteger(requested) || requested < 0) throw new ModelError("E_ARGUMENT", `maxNewTokens must be an integer >= 0, got ${String(options.maxNewTokens)}`);
-    const maxNewTokens = Math.min(requested, room);
+    const maxNewTokens = this.newTokenLimit(length, options);
     if (maxNewTokens === 0) return encoded.map(() => ({ text: "", tokens: new Int32Array(0), finishReason: "length" as const }));
-    const stops = (options.stop ?? []).filter((s) => typeof s === "string" && s.length > 0);
-    const eos = new Set(options.ignoreEos ? [] : [...this.config.eosTokenIds, ...(this.tokenizer?.eosTokenIds ?? [])]);
+    const eos = this.eosTokens(options);
+    const texts = this.tokenizer ? encoded.map(() => new StreamedText(this.tokenizer as Tokenizer, options.stop)) : null;
     const tokens = new Int32Array(batch * length);
     const paddings = new Int32Array(batch);
     encoded.forEach((prompt, b) => {
@@ -591,7 +551,6 @@ export class Model {
       tokens.set(prompt, b * length + paddings[b]);
     });
     const generated: number[][] = encoded.map(() => []);
-    const texts: string[] = encoded.map(() => "");
     const finish: Array<GenerationResult["finishReason"] | null> = encoded.map(() => null);
     const vocab = this.config.vocabSize;
     let logits = await this.native.forward(tokens, { batch, useCache: true, startPosition: 0, lastOnly: true, paddings });
@@ -607,22 +566,13 @@ export class Model {
           continue;
         }
         generated[b].push(token);
-        if (this.tokenizer) {
-          const text = this.tokenizer.decode(generated[b], { skipSpecialTokens: true });
-          let stopAt = -1;
-          for (const s of stops) {
-            const at = text.indexOf(s);
-            if (at >= 0 && (stopAt < 0 || at < stopAt)) stopAt = at;
-          }
-          texts[b] = stopAt >= 0 ? text.slice(0, stopAt) : text;
-          if (stopAt >= 0) finish[b] = "stop";
-        }
+        if (texts?.[b].update(generated[b]).stopped) finish[b] = "stop";
       }
       if (finish.every((f) => f !== null) || step + 1 === maxNewTokens) break;
       // Finished rows keep decoding their last token; their output is ignored.
       logits = await this.native.forward(next, { batch, useCache: true, startPosition: length + step, lastOnly: true });
     }
-    return encoded.map((_, b) => ({ text: texts[b], tokens: Int32Array.from(generated[b]), finishReason: finish[b] ?? "length" }));
+    return encoded.map((_, b) => ({ text: texts?.[b].value ?? "", tokens: Int32Array.from(generated[b]), finishReason: finish[b] ?? "length" }));
   }
 
   /** Mean-pooled final hidden states (after the final norm), one [hidden] vector per text. */

@@ -183,6 +183,87 @@ describe("createOpenAIBackend", () => {
     await expect(backend.generate("x")).rejects.toThrow(/answered without choices\[0\]\.text/);
   });
 
+  it("streams completions over SSE, split across packets, and sends every sampling field", async () => {
+    let attempts = 0;
+    const server = await startServer((request, response) => {
+      attempts += 1;
+      if (attempts === 1) return json(response, 503, { error: { message: "warming up" } }, { "retry-after": "0" });
+      response.writeHead(200, { "content-type": "text/event-stream" });
+      const events = ["Hel", "lo", " wor", "ld"].map((text) => `data: ${JSON.stringify({ choices: [{ index: 0, text, finish_reason: null }] })}\n\n`);
+      events.push(`data: ${JSON.stringify({ choices: [{ index: 0, text: "", finish_reason: "length" }] })}\n\n`, "data: [DONE]\n\n");
+      // One event cut in the middle of a line: the client must join packets before parsing.
+      const wire = events.join("");
+      response.write(wire.slice(0, 37));
+      setTimeout(() => response.end(wire.slice(37)), 20);
+    });
+    const backend = createOpenAIBackend({ endpoints: [server.url], model: "m", backoffMs: 1 });
+    const stream = backend.generateStream("hi", { maxNewTokens: 4, frequencyPenalty: 0.5, presencePenalty: 0.25, repetitionPenalty: 1.1, ignoreEos: true, seed: 7 });
+    const pieces: string[] = [];
+    let end: { text: string; finishReason: string | null } | undefined;
+    for (;;) {
+      const next = await stream.next();
+      if (next.done) {
+        end = next.value;
+        break;
+      }
+      pieces.push(next.value.text);
+    }
+    expect(pieces).toEqual(["Hel", "lo", " wor", "ld"]);
+    expect(end).toEqual({ text: "Hello world", finishReason: "length" });
+    expect(server.requests[1].body).toMatchObject({
+      model: "m",
+      prompt: "hi",
+      stream: true,
+      max_tokens: 4,
+      frequency_penalty: 0.5,
+      presence_penalty: 0.25,
+      repetition_penalty: 1.1,
+      ignore_eos: true,
+      seed: 7,
+    });
+  });
+
+  it("streams chat deltas, and an error event mid-stream throws naming the server's message", async () => {
+    const server = await startServer((request, response) => {
+      response.writeHead(200, { "content-type": "text/event-stream" });
+      if (request.body.messages[0].content === "fail") {
+        response.end(`data: ${JSON.stringify({ choices: [{ delta: { content: "x" } }] })}\n\ndata: ${JSON.stringify({ error: { message: "out of memory" } })}\n\n`);
+        return;
+      }
+      const chunks = [{ delta: { role: "assistant", content: "" } }, { delta: { content: "ok" } }, { delta: {}, finish_reason: "stop" }];
+      response.end(`${chunks.map((choice) => `data: ${JSON.stringify({ choices: [choice] })}`).join("\n\n")}\n\ndata: [DONE]\n\n`);
+    });
+    const backend = createOpenAIBackend({ endpoints: [server.url], model: "m", completionPath: "chat" });
+    const texts: string[] = [];
+    for await (const chunk of backend.generateStream("hello")) texts.push(chunk.text);
+    expect(texts).toEqual(["ok"]);
+    await expect(
+      (async () => {
+        for await (const _ of backend.generateStream("fail"));
+      })(),
+    ).rejects.toMatchObject({ code: "STREAM_ERROR", message: expect.stringContaining("out of memory") });
+  });
+
+  it("aborts a stream when the caller's signal fires", async () => {
+    const server = await startServer((_request, response) => {
+      response.writeHead(200, { "content-type": "text/event-stream" });
+      response.write(`data: ${JSON.stringify({ choices: [{ text: "a" }] })}\n\n`);
+      // never ends on its own
+    });
+    const backend = createOpenAIBackend({ endpoints: [server.url], model: "m" });
+    const controller = new AbortController();
+    const seen: string[] = [];
+    await expect(
+      (async () => {
+        for await (const chunk of backend.generateStream("x", {}, controller.signal)) {
+          seen.push(chunk.text);
+          controller.abort();
+        }
+      })(),
+    ).rejects.toThrow();
+    expect(seen).toEqual(["a"]);
+  });
+
   it("validates its options", () => {
     expect(() => createOpenAIBackend({ endpoints: [], model: "m" })).toThrow(/no endpoints/);
     expect(() => createOpenAIBackend({ endpoints: ["http://a"], model: "" })).toThrow(/model is empty/);

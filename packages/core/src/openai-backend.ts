@@ -2,7 +2,8 @@
 // llama.cpp's server, Ollama, TGI, `pillow serve`) behind the same GenerationBackend contract as the
 // in-process model. Several endpoints are balanced (least busy first, round-robin among equals), so
 // matching, RL rollouts and continual evaluation can fan out past one machine.
-import type { GenerateOptions, Generation, GenerationBackend } from "./backend.js";
+import type { Generation, GenerationBackend } from "./backend.js";
+import type { GenerationOptions } from "./generation-options.js";
 
 export type OpenAIBackendOptions = {
   /** Base URLs, e.g. "http://10.0.0.5:8000" or "http://10.0.0.5:8000/v1" (the "/v1" is added when missing). */
@@ -49,13 +50,25 @@ export class OpenAIBackendError extends Error {
   }
 }
 
+/** One streamed piece of a completion; the stream's return value has the finish reason. */
+export type OpenAIStreamChunk = { text: string };
+export type OpenAIStreamEnd = { text: string; finishReason: string | null };
+
 export interface OpenAIBackend extends GenerationBackend {
   embed(texts: string[]): Promise<Float32Array[]>;
+  /**
+   * One completion streamed over SSE (`stream: true`) as its text arrives. Retries (429, 5xx,
+   * network) happen before the first byte only; `signal` aborts the request.
+   */
+  generateStream(prompt: string, options?: GenerationOptions, signal?: AbortSignal): AsyncGenerator<OpenAIStreamChunk, OpenAIStreamEnd>;
   /** Requests currently in flight per endpoint (for logs and tests). */
   inFlight(): Record<string, number>;
 }
 
 type Endpoint = { url: string; inFlight: number; failures: number; unhealthyUntil: number };
+
+/** An SSE response whose body the caller reads (attempt in streaming mode). */
+type OpenStream = { response: Response; controller: AbortController; detach: () => void };
 
 type AttemptFailure = { retryable: boolean; error: OpenAIBackendError; retryAfterMs?: number };
 
@@ -137,10 +150,13 @@ export function createOpenAIBackend(options: OpenAIBackendOptions): OpenAIBacken
     return retryAfterMs !== undefined ? Math.min(maxBackoffMs, Math.max(retryAfterMs, jittered)) : jittered;
   }
 
-  async function attempt(endpoint: Endpoint, route: string, body: unknown): Promise<unknown> {
+  async function attempt(endpoint: Endpoint, route: string, body: unknown, stream?: { signal?: AbortSignal }): Promise<unknown> {
     const url = `${endpoint.url}/${route}`;
     const controller = new AbortController();
     const timer = setTimeout(() => controller.abort(), timeoutMs);
+    const onCallerAbort = () => controller.abort();
+    stream?.signal?.addEventListener("abort", onCallerAbort, { once: true });
+    let handedOver = false;
     const headers: Record<string, string> = { "content-type": "application/json", ...options.headers };
     if (options.apiKey) headers.authorization = `Bearer ${options.apiKey}`;
     endpoint.inFlight += 1;
@@ -154,8 +170,15 @@ export function createOpenAIBackend(options: OpenAIBackendOptions): OpenAIBacken
           body: JSON.stringify(body),
           signal: controller.signal,
         });
+        if (stream && response.ok) {
+          // The body is read by the caller: the timeout covered the wait for the headers only.
+          clearTimeout(timer);
+          handedOver = true;
+          return { response, controller, detach: () => stream.signal?.removeEventListener("abort", onCallerAbort) } satisfies OpenStream;
+        }
         text = await response.text();
       } catch (cause) {
+        if (stream?.signal?.aborted) throw stream.signal.reason ?? cause;
         const timedOut = controller.signal.aborted;
         const reason = timedOut
           ? `timed out after ${timeoutMs} ms`
@@ -205,17 +228,18 @@ export function createOpenAIBackend(options: OpenAIBackendOptions): OpenAIBacken
     } finally {
       clearTimeout(timer);
       endpoint.inFlight -= 1;
+      if (!handedOver) stream?.signal?.removeEventListener("abort", onCallerAbort);
     }
   }
 
-  async function request(route: string, body: unknown): Promise<{ json: unknown; endpoint: string }> {
+  async function request(route: string, body: unknown, stream?: { signal?: AbortSignal }): Promise<{ json: unknown; endpoint: string }> {
     let previous: Endpoint | undefined;
     let lastFailure: AttemptFailure | undefined;
     for (let attemptIndex = 0; attemptIndex <= retries; attemptIndex++) {
       // A retry goes to another endpoint when there is one: the failing server may be the problem.
       const endpoint = pickEndpoint(previous);
       try {
-        const json = await attempt(endpoint, route, body);
+        const json = await attempt(endpoint, route, body, stream);
         endpoint.failures = 0;
         endpoint.unhealthyUntil = 0;
         return { json, endpoint: endpoint.url };
@@ -234,7 +258,7 @@ export function createOpenAIBackend(options: OpenAIBackendOptions): OpenAIBacken
     throw error;
   }
 
-  function samplingFields(generateOptions: GenerateOptions = {}): Record<string, unknown> {
+  function samplingFields(generateOptions: GenerationOptions = {}): Record<string, unknown> {
     const fields: Record<string, unknown> = {
       model: options.model,
       temperature: generateOptions.temperature ?? options.defaultTemperature ?? 0,
@@ -246,10 +270,15 @@ export function createOpenAIBackend(options: OpenAIBackendOptions): OpenAIBacken
     if (generateOptions.minP !== undefined) fields.min_p = generateOptions.minP;
     if (generateOptions.seed !== undefined) fields.seed = generateOptions.seed;
     if (generateOptions.stop !== undefined && generateOptions.stop.length > 0) fields.stop = generateOptions.stop;
+    if (generateOptions.frequencyPenalty !== undefined) fields.frequency_penalty = generateOptions.frequencyPenalty;
+    if (generateOptions.presencePenalty !== undefined) fields.presence_penalty = generateOptions.presencePenalty;
+    // repetition_penalty and ignore_eos: vLLM's and pillow serve's extensions.
+    if (generateOptions.repetitionPenalty !== undefined) fields.repetition_penalty = generateOptions.repetitionPenalty;
+    if (generateOptions.ignoreEos) fields.ignore_eos = true;
     return fields;
   }
 
-  async function generate(prompt: string, generateOptions?: GenerateOptions): Promise<Generation> {
+  async function generate(prompt: string, generateOptions?: GenerationOptions): Promise<Generation> {
     if (typeof prompt !== "string") throw new TypeError("openai backend: prompt must be a string");
     const fields = samplingFields(generateOptions);
     if (completionPath === "chat") {
@@ -318,9 +347,62 @@ export function createOpenAIBackend(options: OpenAIBackendOptions): OpenAIBacken
     return vectors.flat();
   }
 
+  async function* generateStream(prompt: string, generateOptions?: GenerationOptions, signal?: AbortSignal): AsyncGenerator<OpenAIStreamChunk, OpenAIStreamEnd> {
+    if (typeof prompt !== "string") throw new TypeError("openai backend: prompt must be a string");
+    const chat = completionPath === "chat";
+    const route = chat ? "chat/completions" : "completions";
+    const body = { ...samplingFields(generateOptions), ...(chat ? { messages: [{ role: "user", content: prompt }] } : { prompt }), stream: true };
+    const { json, endpoint } = await request(route, body, { signal });
+    const { response, controller, detach } = json as OpenStream;
+    const reader = (response.body as ReadableStream<Uint8Array>).pipeThrough(new TextDecoderStream()).getReader();
+    let text = "";
+    let finishReason: string | null = null;
+    let buffer = "";
+    try {
+      while (true) {
+        const { value, done } = await reader.read();
+        if (done) break;
+        buffer += value;
+        let newline = buffer.indexOf("\n");
+        while (newline >= 0) {
+          const line = buffer.slice(0, newline).replace(/\r$/, "");
+          buffer = buffer.slice(newline + 1);
+          newline = buffer.indexOf("\n");
+          if (!line.startsWith("data:")) continue;
+          const data = line.slice(5).trim();
+          if (data === "[DONE]") return { text, finishReason };
+          let event: { error?: { message?: string } | string; choices?: { text?: string; delta?: { content?: string | null }; finish_reason?: string | null }[] };
+          try {
+            event = JSON.parse(data);
+          } catch {
+            throw new OpenAIBackendError(`openai backend: ${endpoint}/${route} streamed invalid JSON: ${data.slice(0, 200)}`, "BAD_RESPONSE", endpoint);
+          }
+          if (event.error !== undefined) {
+            const message = typeof event.error === "string" ? event.error : (event.error.message ?? "unknown error");
+            throw new OpenAIBackendError(`openai backend: ${endpoint}/${route} failed while streaming: ${message}`, "STREAM_ERROR", endpoint);
+          }
+          const choice = event.choices?.[0];
+          if (!choice) continue; // the usage chunk
+          const piece = (chat ? choice.delta?.content : choice.text) ?? "";
+          if (choice.finish_reason) finishReason = choice.finish_reason;
+          if (piece) {
+            text += piece;
+            yield { text: piece };
+          }
+        }
+      }
+      throw new OpenAIBackendError(`openai backend: ${endpoint}/${route} ended the stream without data: [DONE]`, "BAD_RESPONSE", endpoint);
+    } finally {
+      detach();
+      controller.abort(); // a consumer that stops early closes the connection
+      reader.releaseLock();
+    }
+  }
+
   return {
     name: `openai:${endpoints.map((endpoint) => endpoint.url).join(",")}#${options.model}`,
     generate,
+    generateStream,
     generateBatch: (prompts, generateOptions) => mapConcurrent(prompts, (prompt) => generate(prompt, generateOptions)),
     embed,
     inFlight: () => Object.fromEntries(endpoints.map((endpoint) => [endpoint.url, endpoint.inFlight])),

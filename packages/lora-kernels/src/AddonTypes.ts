@@ -176,6 +176,18 @@ export type NativeForwardOptions = {
   paddings?: Int32Array;
 };
 
+/** One sequence's share of a forwardSequences step (see NativeLlamaModel.forwardSequences). */
+export type NativeSequenceStep = {
+  /** An id from createSequence. */
+  sequence: number;
+  /** Position of the first token: the sequence's cached length. */
+  start: number;
+  /** Tokens of this sequence in the step (a prefill chunk, or 1 when decoding). */
+  count: number;
+  /** The adapter for these rows; null or omitted = the base model. */
+  adapter?: string | null;
+};
+
 export type NativeLossAndGradOptions = {
   batch?: number;
   mode: NativeTrainMode;
@@ -227,6 +239,21 @@ export interface NativeLlamaModel {
   /** Mean-pooled final hidden states [batch, hidden]. */
   embed(tokens: Int32Array, options?: { batch?: number }): Promise<Float32Array>;
   resetCache(): void;
+  /**
+   * A sequence with its own KV cache of `capacity` positions (allocated now), independent of
+   * forward's cache and of the active adapter. Returns its id (never reused).
+   */
+  createSequence(capacity: number): number;
+  releaseSequence(sequence: number): void;
+  /** Bytes of KV cache one sequence of `capacity` positions holds. */
+  sequenceBytes(capacity: number): number;
+  sequenceCount(): number;
+  /**
+   * One step over several sequences (continuous batching): tokens holds each step's tokens in
+   * order; each row goes through its step's adapter. Logits of each step's last token, [steps, vocab].
+   * A row's numbers depend on its own sequence alone, never on the other steps.
+   */
+  forwardSequences(tokens: Int32Array, steps: NativeSequenceStep[]): Promise<Float32Array>;
   /** labels aligned with tokens (HF); -100 = ignored. lossSum over `count` predicted targets. */
   lossAndGrad(tokens: Int32Array, labels: Int32Array, options: NativeLossAndGradOptions): Promise<{ lossSum: number; count: number }>;
   zeroGradients(mode: NativeTrainMode): void;

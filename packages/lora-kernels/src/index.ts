@@ -9,6 +9,7 @@ export type {
   NativeAdamWOptions,
   NativeErrorCode,
   NativeForwardOptions,
+  NativeSequenceStep,
   NativeLlamaModel,
   NativeLlamaModelConstructor,
   NativeLoraModule,

@@ -3,7 +3,8 @@ import type { Command } from "commander";
 import { commandContext, parseInteger } from "../context.js";
 import { collect, openModel, parseAdapterSpec } from "../model-options.js";
 import { startServer } from "../server/listen.js";
-import { createModelEngine } from "../server/model-engine.js";
+import { NativeBackend } from "@pillow/core";
+import { createNativeEngine } from "../server/native-engine.js";
 import { pick } from "../config.js";
 import { loadMatcherSelector } from "../matching/bundle.js";
 
@@ -18,6 +19,8 @@ type ServeFlags = {
   maxBody?: number;
   concurrency?: number;
   queue?: number;
+  kvCacheMb?: number;
+  prefillChunk?: number;
 };
 
 export function registerServe(program: Command): void {
@@ -32,8 +35,10 @@ export function registerServe(program: Command): void {
     .option("--api-key <key>", "require `Authorization: Bearer <key>` (or set PILLOW_API_KEY)")
     .option("--max-tokens <n>", "largest max_tokens a request may ask for (default 2048)", parseInteger("--max-tokens", 1))
     .option("--max-body <bytes>", "largest request body (default 1048576)", parseInteger("--max-body", 1))
-    .option("--concurrency <n>", "requests generating at once (default 4)", parseInteger("--concurrency", 1))
-    .option("--queue <n>", "requests allowed to wait; more get 429 (default 32)", parseInteger("--queue", 0))
+    .option("--concurrency <n>", "requests generating at once, batched into the same decode steps (default 64)", parseInteger("--concurrency", 1))
+    .option("--queue <n>", "requests allowed to wait for a slot; more get 429 (default 256)", parseInteger("--queue", 0))
+    .option("--kv-cache-mb <n>", "KV-cache budget of the running requests; the rest wait (default: 64 full-context sequences, at most a quarter of free memory)", parseInteger("--kv-cache-mb", 1))
+    .option("--prefill-chunk <n>", "prompt tokens a request feeds per decode step while it starts (default 64)", parseInteger("--prefill-chunk", 1))
     .addHelpText(
       "after",
       `
@@ -49,7 +54,16 @@ Examples:
       const adapters = (flags.adapter ?? []).map(parseAdapterSpec);
       for (const adapter of adapters) model.loadAdapter(adapter.directory, adapter.name);
       const baseName = path.basename(path.resolve(model.directory));
-      const engine = createModelEngine(model, { baseName, adapters: adapters.map((adapter) => adapter.name) });
+      const kvCacheMb = flags.kvCacheMb ?? serveConfig.kvCacheMb;
+      const concurrency = pick(flags.concurrency, serveConfig.concurrency, 64);
+      const backend = new NativeBackend(model, {
+        batching: {
+          kvCacheBytes: kvCacheMb === undefined ? undefined : kvCacheMb * 2 ** 20,
+          prefillChunk: flags.prefillChunk ?? serveConfig.prefillChunk,
+          maxSequences: concurrency,
+        },
+      });
+      const engine = createNativeEngine(backend, { baseName, adapters: adapters.map((adapter) => adapter.name) });
       const matcher = flags.matcher ? await loadMatcherSelector(flags.matcher) : undefined;
       const server = await startServer({
         engine,
@@ -58,13 +72,14 @@ Examples:
         apiKey: flags.apiKey ?? serveConfig.apiKey ?? process.env.PILLOW_API_KEY,
         maxTokens: pick(flags.maxTokens, serveConfig.maxTokens, 2048),
         maxBodyBytes: pick(flags.maxBody, serveConfig.maxBodyBytes, 1024 * 1024),
-        concurrency: pick(flags.concurrency, serveConfig.concurrency, 4),
-        queueCapacity: pick(flags.queue, serveConfig.queue, 32),
+        concurrency,
+        queueCapacity: pick(flags.queue, serveConfig.queue, 256),
         demoSelector: matcher?.selector,
         formatDemos: matcher?.formatDemos,
         log: context.quiet ? undefined : (line) => process.stderr.write(`${line}\n`),
       });
-      process.stderr.write(`pillow serve: ${server.url}/v1 · models ${engine.models().join(", ")}${matcher ? " · PILLOW matcher on" : ""}\n`);
+      const budget = (backend.batcher.kvCacheBytes / 2 ** 20).toFixed(0);
+      process.stderr.write(`pillow serve: ${server.url}/v1 · models ${engine.models().join(", ")} · KV cache ${budget} MiB${matcher ? " · PILLOW matcher on" : ""}\n`);
       await new Promise<void>((resolve) => {
         const stop = () => {
           process.stderr.write("pillow serve: shutting down (finishing running requests)\n");

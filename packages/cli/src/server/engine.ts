@@ -1,6 +1,9 @@
 // What `pillow serve` asks of whatever runs the model. The HTTP layer (app.ts) owns protocol,
 // limits, auth and queueing; an engine only turns one validated request into text. Tests drive the
-// server with a scripted engine; `pillow serve --model DIR` plugs in the native model (model-engine.ts).
+// server with a scripted engine; `pillow serve --model DIR` plugs in core's NativeBackend
+// (native-engine.ts), whose continuous batcher runs every request in the same decode steps.
+
+import type { GenerationOptions } from "@pillow/core";
 
 export type ChatMessage = { role: "system" | "user" | "assistant" | "tool"; content: string };
 
@@ -14,16 +17,8 @@ export type EngineRequest = {
   /** Exactly one of prompt (/v1/completions) and messages (/v1/chat/completions) is set. */
   prompt?: string;
   messages?: ChatMessage[];
-  maxTokens: number;
-  temperature: number;
-  topP?: number;
-  topK?: number;
-  minP?: number;
-  seed?: number;
-  stop?: string[];
-  repetitionPenalty?: number;
-  frequencyPenalty?: number;
-  presencePenalty?: number;
+  /** What the request body asked for, passed to the model unchanged (maxNewTokens always set). */
+  options: GenerationOptions & { maxNewTokens: number };
   /** Aborted when the client goes away or the server shuts down: stop generating. */
   signal: AbortSignal;
 };

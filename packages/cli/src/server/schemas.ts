@@ -27,6 +27,8 @@ const sampling = {
   repetition_penalty: z.number().gt(0).optional(),
   frequency_penalty: z.number().min(-2).max(2).optional(),
   presence_penalty: z.number().min(-2).max(2).optional(),
+  /** vLLM's extension: keep generating past end-of-sequence tokens. */
+  ignore_eos: z.boolean().optional(),
   pillow: pillowExtension,
   pillow_matcher: z.boolean().optional(),
 };

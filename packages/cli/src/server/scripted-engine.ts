@@ -40,12 +40,12 @@ export function createScriptedEngine(options: ScriptedEngineOptions = {}): Scrip
     const prompt = promptText(request);
     let text = `${request.adapter ?? "base"}|${[...prompt].reverse().join("")}`;
     let finishReason: EngineResult["finishReason"] = "stop";
-    for (const stop of request.stop ?? []) {
+    for (const stop of request.options.stop ?? []) {
       const at = text.indexOf(stop);
       if (at >= 0) text = text.slice(0, at);
     }
-    if ([...text].length > request.maxTokens) {
-      text = [...text].slice(0, request.maxTokens).join("");
+    if ([...text].length > request.options.maxNewTokens) {
+      text = [...text].slice(0, request.options.maxNewTokens).join("");
       finishReason = "length";
     }
     return { text, finishReason, promptTokens: [...prompt].length, completionTokens: [...text].length };

@@ -51,8 +51,8 @@ describe("pillow serve (OpenAI-compatible)", () => {
     const batch = await geo.generateBatch(["one", "two", "three"]);
     expect(batch.map((generation) => generation.text)).toEqual(["geo|eno", "geo|owt", "geo|eerht"]);
     expect(engine.requests.at(-1)?.adapter).toBe("geo");
-    expect(engine.requests[1].maxTokens).toBe(3);
-    expect(engine.requests[0].temperature).toBe(0);
+    expect(engine.requests[1].options.maxNewTokens).toBe(3);
+    expect(engine.requests[0].options.temperature).toBe(0);
     const vectors = await base.embed(["hello", "a"]);
     expect(vectors.map((vector) => Array.from(vector))).toEqual([
       [5, 2, 104],

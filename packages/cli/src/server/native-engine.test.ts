@@ -3,10 +3,10 @@
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
-import { createOpenAIBackend, createTinyModel, loadModel, type Model, train } from "@pillow/core";
+import { createOpenAIBackend, createTinyModel, loadModel, type Model, NativeBackend, train } from "@pillow/core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type RunningServer, startServer } from "./listen.js";
-import { createModelEngine } from "./model-engine.js";
+import { createNativeEngine } from "./native-engine.js";
 
 let model: Model;
 let server: RunningServer;
@@ -20,7 +20,7 @@ beforeAll(async () => {
   model.setActiveAdapter("echo");
   await train(model, [{ prompt: "say:", completion: " zebra zebra" }], { mode: "lora", epochs: 30, lr: 3e-2 });
   model.setActiveAdapter(null);
-  server = await startServer({ engine: createModelEngine(model, { baseName: "tiny", adapters: ["echo"] }), port: 0 });
+  server = await startServer({ engine: createNativeEngine(new NativeBackend(model), { baseName: "tiny", adapters: ["echo"] }), port: 0 });
 });
 
 afterAll(async () => {
