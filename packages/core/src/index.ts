@@ -1,4 +1,4 @@
-export type { GenerateOptions, Generation, GenerationBackend } from "./backend.js";
+export type { GenerateOptions, Generation, GenerationBackend, ScoredContinuation } from "./backend.js";
 export type { Architecture, ModelConfig, RopeScaling } from "./config.js";
 export { parseModelConfig, readModelConfig, SUPPORTED_ARCHITECTURES, toHfConfigJson } from "./config.js";
 export type { AlpacaExample, ChatExample, CompletionExample, InstructionExample, PromptFormatting } from "./data.js";
@@ -30,6 +30,7 @@ export type { GgufFile, GgufMetadataValue, GgufTensorInfo } from "./gguf-reader.
 export { readGguf } from "./gguf-reader.js";
 export {
   type AdapterOptions,
+  type ContinuationScore,
   countTargets,
   type GenerationChunk,
   type GenerationOptions,
@@ -37,9 +38,12 @@ export {
   type LoadModelOptions,
   type LossAndGradInput,
   loadModel,
+  logSoftmaxAt,
   Model,
   type ModelDtype,
   ModelError,
+  type ScoringOptions,
+  type ScoringPair,
   type TrainMode,
 } from "./model.js";
 export { NativeBackend, type NativeBackendOptions } from "./native-backend.js";

@@ -1,5 +1,5 @@
 // The in-process GenerationBackend: a loaded Model, optionally with one of its LoRA adapters.
-import type { GenerateOptions, Generation, GenerationBackend } from "./backend.js";
+import type { GenerateOptions, Generation, GenerationBackend, ScoredContinuation } from "./backend.js";
 import type { GenerationOptions, Model } from "./model.js";
 
 export type NativeBackendOptions = {
@@ -44,6 +44,10 @@ export class NativeBackend implements GenerationBackend {
       const results = await this.model.generateBatchUnlocked(prompts, merged);
       return results.map((result) => ({ text: result.text, tokens: result.tokens }));
     });
+  }
+
+  score(pairs: { prompt: string; continuation: string }[]): Promise<ScoredContinuation[]> {
+    return this.withAdapter(() => this.model.scoreContinuationsUnlocked(pairs));
   }
 
   embed(texts: string[]): Promise<Float32Array[]> {
