@@ -5,7 +5,7 @@ import { collect, openModel, parseAdapterSpec } from "../model-options.js";
 import { startServer } from "../server/listen.js";
 import { createModelEngine } from "../server/model-engine.js";
 import { pick } from "../config.js";
-import { loadMatcherSelector } from "../matching/bundle.js";
+import { loadMatcherSelector } from "../matching/matcher-demos.js";
 
 type ServeFlags = {
   model?: string;
