@@ -9,6 +9,9 @@ export type GenerateOptions = GenerationOptions;
 
 export type Generation = { text: string; tokens?: Int32Array };
 
+/** Σ log-probability of a continuation's tokens given its prompt, and the token count. */
+export type ScoredContinuation = { logProb: number; count: number };
+
 export interface GenerationBackend {
   /** For logs and cache keys, e.g. "native:tiny-llama+adapter" or "openai:http://host:8000". */
   readonly name: string;
@@ -17,4 +20,9 @@ export interface GenerationBackend {
   generateBatch(prompts: string[], options?: GenerationOptions): Promise<Generation[]>;
   /** Frozen sentence embeddings (e.g. mean-pooled hidden states), one vector per text. */
   embed?(texts: string[]): Promise<Float32Array[]>;
+  /**
+   * Teacher-forced log-likelihood of each continuation given its prompt (no generation): one
+   * batched forward pass in the native backend. Used by the matcher's "loglik" reward.
+   */
+  score?(pairs: { prompt: string; continuation: string }[]): Promise<ScoredContinuation[]>;
 }

@@ -1,4 +1,4 @@
-export type { GenerateOptions, Generation, GenerationBackend } from "./backend.js";
+export type { GenerateOptions, Generation, GenerationBackend, ScoredContinuation } from "./backend.js";
 export type { Architecture, ModelConfig, RopeScaling } from "./config.js";
 export { parseModelConfig, readModelConfig, SUPPORTED_ARCHITECTURES, toHfConfigJson } from "./config.js";
 export type { AlpacaExample, ChatExample, CompletionExample, InstructionExample, PromptFormatting } from "./data.js";
@@ -48,13 +48,17 @@ export {
 export { StreamedText, type TextStep } from "./streamed-text.js";
 export {
   type AdapterOptions,
+  type ContinuationScore,
   countTargets,
   type LoadModelOptions,
   type LossAndGradInput,
   loadModel,
+  logSoftmaxAt,
   Model,
   type ModelDtype,
   ModelError,
+  type ScoringOptions,
+  type ScoringPair,
   type TrainMode,
 } from "./model.js";
 export { type BackendRequest, type BackendResult, NativeBackend, type NativeBackendOptions } from "./native-backend.js";

@@ -77,6 +77,25 @@ export function countTargets(labels: Int32Array, batch = 1): number {
   return count;
 }
 
+export type ScoringPair = { prompt: string | Int32Array; continuation: string | Int32Array };
+export type ScoringOptions = {
+  /** Padded tokens per forward pass (batch × longest sequence). Default 8192. */
+  maxBatchTokens?: number;
+  /** Encode the prompt with the tokenizer's special tokens (BOS). Default true. */
+  addSpecialTokens?: boolean;
+};
+/** Σ log-probability of the continuation's tokens and how many there are. */
+export type ContinuationScore = { logProb: number; count: number };
+
+/** log softmax(row)[target], computed stably in float64. */
+export function logSoftmaxAt(row: ArrayLike<number>, target: number): number {
+  let maximum = Number.NEGATIVE_INFINITY;
+  for (let i = 0; i < row.length; i++) if (row[i] > maximum) maximum = row[i];
+  let total = 0;
+  for (let i = 0; i < row.length; i++) total += Math.exp(row[i] - maximum);
+  return row[target] - maximum - Math.log(total);
+}
+
 export class ModelError extends Error {
   readonly code: string;
   constructor(code: string, message: string) {
@@ -573,6 +592,73 @@ export class Model {
       logits = await this.native.forward(next, { batch, useCache: true, startPosition: length + step, lastOnly: true });
     }
     return encoded.map((_, b) => ({ text: texts?.[b].value ?? "", tokens: Int32Array.from(generated[b]), finishReason: finish[b] ?? "length" }));
+  }
+
+  /**
+   * Teacher-forced log-likelihood of each continuation given its prompt, with the active adapter:
+   * Σ_t log p(continuation_t | prompt, continuation_<t) and the number of continuation tokens. The
+   * prompt is encoded with special tokens (BOS), the continuation without, as `train` tokenizes a
+   * {prompt, response} pair; so −logProb/count is lossAndGrad's loss on that pair. Sequences are
+   * left-padded into batches of at most `maxBatchTokens` padded tokens, one forward each.
+   */
+  scoreContinuations(pairs: ScoringPair[], options: ScoringOptions = {}): Promise<ContinuationScore[]> {
+    return this.exclusive(() => this.scoreContinuationsUnlocked(pairs, options));
+  }
+
+  /** scoreContinuations for a caller that already holds exclusive(). */
+  async scoreContinuationsUnlocked(pairs: ScoringPair[], options: ScoringOptions = {}): Promise<ContinuationScore[]> {
+    if (!Array.isArray(pairs)) throw new ModelError("E_TYPE", "pairs must be an array of {prompt, continuation}");
+    const maxBatchTokens = options.maxBatchTokens ?? 8192;
+    if (!Number.isInteger(maxBatchTokens) || maxBatchTokens < 1) {
+      throw new ModelError("E_ARGUMENT", `maxBatchTokens must be a positive integer, got ${String(options.maxBatchTokens)}`);
+    }
+    const sequences = pairs.map((pair, index) => {
+      if (!pair || (typeof pair.prompt !== "string" && !(pair.prompt instanceof Int32Array))) {
+        throw new ModelError("E_TYPE", `pairs[${index}].prompt must be a string or an Int32Array`);
+      }
+      const prompt = this.encodePrompt(pair.prompt, options.addSpecialTokens ?? true);
+      const continuation =
+        typeof pair.continuation === "string"
+          ? this.requireTokenizer().encode(pair.continuation, { addSpecialTokens: false })
+          : pair.continuation;
+      if (!(continuation instanceof Int32Array)) throw new ModelError("E_TYPE", `pairs[${index}].continuation must be a string or an Int32Array`);
+      if (continuation.length > 0) this.checkTokens(continuation, `pairs[${index}] continuation tokens`);
+      const tokens = new Int32Array(prompt.length + continuation.length);
+      tokens.set(prompt);
+      tokens.set(continuation, prompt.length);
+      if (tokens.length > this.config.maxPositionEmbeddings) {
+        throw new ModelError("E_ARGUMENT", `pairs[${index}] has ${tokens.length} tokens; max_position_embeddings is ${this.config.maxPositionEmbeddings}`);
+      }
+      return { tokens, promptLength: prompt.length, index };
+    });
+    const results: ContinuationScore[] = new Array(pairs.length);
+    // Longest first, so each batch pads little.
+    const order = [...sequences].sort((a, b) => b.tokens.length - a.tokens.length);
+    const vocab = this.config.vocabSize;
+    for (let start = 0; start < order.length; ) {
+      const length = order[start].tokens.length;
+      const batch = Math.max(1, Math.min(order.length - start, Math.floor(maxBatchTokens / length)));
+      const group = order.slice(start, start + batch);
+      start += batch;
+      const tokens = new Int32Array(batch * length);
+      const paddings = new Int32Array(batch);
+      group.forEach((sequence, b) => {
+        paddings[b] = length - sequence.tokens.length;
+        tokens.set(sequence.tokens, b * length + paddings[b]);
+      });
+      const logits = await this.native.forward(tokens, batch > 1 ? { batch, paddings } : {});
+      group.forEach((sequence, b) => {
+        let logProb = 0;
+        // Position p predicts token p + 1; the continuation starts at promptLength.
+        for (let t = sequence.promptLength; t < sequence.tokens.length; t++) {
+          const row = logits.subarray((b * length + paddings[b] + t - 1) * vocab, (b * length + paddings[b] + t) * vocab);
+          logProb += logSoftmaxAt(row, sequence.tokens[t]);
+        }
+        if (!Number.isFinite(logProb)) throw new ModelError("E_NONFINITE_LOGITS", "the model produced non-finite logits");
+        results[sequence.index] = { logProb, count: sequence.tokens.length - sequence.promptLength };
+      });
+    }
+    return results;
   }
 
   /** Mean-pooled final hidden states (after the final norm), one [hidden] vector per text. */

@@ -2,7 +2,7 @@
 // generate/generateBatch for library callers (one adapter, the model's batch decode), and
 // stream/complete for servers (any adapter per request, chat templates, client aborts), which run
 // through a ContinuousBatcher so concurrent requests share every decode step.
-import type { Generation, GenerationBackend } from "./backend.js";
+import type { Generation, GenerationBackend, ScoredContinuation } from "./backend.js";
 import { type BatchResult, type BatchStream, ContinuousBatcher, type ContinuousBatcherOptions } from "./continuous-batcher.js";
 import type { GenerationChunk, GenerationOptions } from "./generation-options.js";
 import { type Model, ModelError } from "./model.js";
@@ -110,6 +110,11 @@ export class NativeBackend implements GenerationBackend {
       this.model.setActiveAdapter(chosen);
       return this.model.embedUnlocked(texts);
     });
+  }
+
+  /** Teacher-forced log-likelihood of each continuation given its prompt, with the backend's adapter. */
+  score(pairs: { prompt: string; continuation: string }[]): Promise<ScoredContinuation[]> {
+    return this.withAdapter(() => this.model.scoreContinuationsUnlocked(pairs));
   }
 
   /** Stops the batcher (requests still running fail with E_CLOSED). */

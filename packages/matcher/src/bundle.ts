@@ -1,9 +1,16 @@
-// A trained matcher bundle: everything `pillow serve --matcher DIR` or `pillow generate --matcher DIR`
-// needs to pick demonstrations again — the network (model.safetensors + config.json), the prompt
-// pool (pool.jsonl) and how to rebuild the frozen embedder (embedder.json; a TF-IDF embedder keeps
-// its fitted vocabulary, an LLM or OpenAI one its settings, never an API key).
+// The matcher bundle: the one folder format every command reads and writes (`pillow match train`,
+// `match compare --save`, `pillow demo`, `serve --matcher`, `generate --matcher`, rl's experiment).
+//
+//   pillow-matcher.json   manifest: format "pillow-matcher-bundle", version, k, adapter?, template?
+//   config.json + model.safetensors   the MatchingNetwork (its own format version inside)
+//   pool.jsonl            the prompt pool it chooses from
+//   embedder.json         how to recreate the frozen embedder (a TF-IDF embedder keeps its fitted
+//                         vocabulary, an LLM or OpenAI one its settings, never an API key)
+//
+// The manifest is written last, so a folder without one is unfinished, foreign or from before this
+// format; loading it fails with a message that says so and what to do.
 
-import { readFile, writeFile } from "node:fs/promises";
+import { mkdir, readFile, rename, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import type { GenerationBackend } from "@pillow/core";
 import { createEmbedder } from "./create-embedder.js";
@@ -11,17 +18,66 @@ import type { Embedder, EmbedderSpec } from "./embedder.js";
 import { MatchingNetwork } from "./matching-network.js";
 import { PromptPool } from "./pool.js";
 
-export type MatcherBundle = { matcher: MatchingNetwork; pool: PromptPool; embedder: Embedder };
+export const BUNDLE_MANIFEST_FILE = "pillow-matcher.json";
+export const BUNDLE_FORMAT = "pillow-matcher-bundle";
+export const BUNDLE_VERSION = 2;
 
-export async function saveMatcherBundle(directory: string, bundle: MatcherBundle): Promise<void> {
+export type BundleManifest = {
+  format: typeof BUNDLE_FORMAT;
+  version: typeof BUNDLE_VERSION;
+  /** Demonstrations per query (the network's steps). */
+  k: number;
+  /** The adapter (or served model) the matcher was trained against, for the record. */
+  adapter?: string;
+  /** The prompt template the matcher was trained with ("suite": @pillow/suite's formatPrompt). */
+  template?: string;
+};
+
+export type MatcherBundle = { matcher: MatchingNetwork; pool: PromptPool; embedder: Embedder };
+export type LoadedMatcherBundle = MatcherBundle & { manifest: BundleManifest };
+
+export async function saveMatcherBundle(
+  directory: string,
+  bundle: MatcherBundle,
+  manifest: { adapter?: string; template?: string } = {},
+): Promise<void> {
   const { matcher, pool, embedder } = bundle;
   if (!embedder?.spec) {
     throw new Error("saveMatcherBundle: the embedder has no spec (make it with createEmbedder so it can be recreated)");
   }
+  await mkdir(directory, { recursive: true });
   await matcher.save(directory);
-  const lines = pool.entries.map((entry) => JSON.stringify(entry));
-  await writeFile(join(directory, "pool.jsonl"), `${lines.join("\n")}\n`);
-  await writeFile(join(directory, "embedder.json"), `${JSON.stringify(embedder.spec)}\n`);
+  await writeAtomically(join(directory, "pool.jsonl"), `${pool.entries.map((entry) => JSON.stringify(entry)).join("\n")}\n`);
+  await writeAtomically(join(directory, "embedder.json"), `${JSON.stringify(embedder.spec)}\n`);
+  const full: BundleManifest = { format: BUNDLE_FORMAT, version: BUNDLE_VERSION, k: matcher.config.steps, ...manifest };
+  await writeAtomically(join(directory, BUNDLE_MANIFEST_FILE), `${JSON.stringify(full, null, 2)}\n`);
+}
+
+/** Reads and checks the manifest; the error names the file and says what to do. */
+export async function readBundleManifest(directory: string): Promise<BundleManifest> {
+  const path = join(directory, BUNDLE_MANIFEST_FILE);
+  let text: string;
+  try {
+    text = await readFile(path, "utf8");
+  } catch {
+    throw new Error(
+      `${directory}: not a matcher bundle (no ${BUNDLE_MANIFEST_FILE}); pass a folder written by \`pillow match train\`, \`pillow match compare --save\` or \`pillow demo\` (<report>/matcher), or train one again`,
+    );
+  }
+  let manifest: Record<string, unknown>;
+  try {
+    manifest = JSON.parse(text);
+  } catch (error) {
+    throw new Error(`${path}: not valid JSON (${(error as Error).message})`);
+  }
+  if (manifest?.format !== BUNDLE_FORMAT) throw new Error(`${path}: "format" is ${JSON.stringify(manifest?.format)}, not "${BUNDLE_FORMAT}"`);
+  if (manifest.version !== BUNDLE_VERSION) {
+    throw new Error(
+      `${path}: bundle version ${JSON.stringify(manifest.version)}, this pillow reads version ${BUNDLE_VERSION}; train the matcher again with \`pillow match train\``,
+    );
+  }
+  if (!Number.isInteger(manifest.k) || (manifest.k as number) < 1) throw new Error(`${path}: "k" must be a positive integer, got ${JSON.stringify(manifest.k)}`);
+  return manifest as BundleManifest;
 }
 
 /**
@@ -31,7 +87,8 @@ export async function saveMatcherBundle(directory: string, bundle: MatcherBundle
 export async function loadMatcherBundle(
   directory: string,
   options: { backend?: GenerationBackend; apiKey?: string; fetch?: typeof fetch } = {},
-): Promise<MatcherBundle> {
+): Promise<LoadedMatcherBundle> {
+  const manifest = await readBundleManifest(directory);
   const matcher = await MatchingNetwork.load(directory);
   const pool = await PromptPool.fromJsonl(join(directory, "pool.jsonl"));
   const specPath = join(directory, "embedder.json");
@@ -62,5 +119,12 @@ export async function loadMatcherBundle(
       `${directory}: the embedder gives ${pool.embeddings[0].length}-dimensional vectors but the matcher expects ${matcher.config.embedDim}`,
     );
   }
-  return { matcher, pool, embedder };
+  if (manifest.k !== matcher.config.steps) throw new Error(`${join(directory, BUNDLE_MANIFEST_FILE)}: k ${manifest.k} differs from the network's steps ${matcher.config.steps}`);
+  return { matcher, pool, embedder, manifest };
+}
+
+async function writeAtomically(path: string, text: string): Promise<void> {
+  const temporary = `${path}.tmp-${process.pid}`;
+  await writeFile(temporary, text);
+  await rename(temporary, path);
 }

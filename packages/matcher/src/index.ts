@@ -1,13 +1,32 @@
 // @pillow/matcher — PILLOW prompt matching: prompt pools, frozen embedders, the matching network
 // and the selectors it is compared with. See README.md.
-export { loadMatcherBundle, type MatcherBundle, saveMatcherBundle } from "./bundle.js";
+export {
+  BUNDLE_FORMAT,
+  BUNDLE_MANIFEST_FILE,
+  BUNDLE_VERSION,
+  type BundleManifest,
+  type LoadedMatcherBundle,
+  loadMatcherBundle,
+  type MatcherBundle,
+  readBundleManifest,
+  saveMatcherBundle,
+} from "./bundle.js";
 export { Bm25Index, type Bm25Options, topIndices } from "./bm25.js";
+export {
+  type CandidateFeatureName,
+  CandidateFeatureSpace,
+  candidateFeatureNames,
+  type FeatureQuery,
+  isCandidateFeatureName,
+  normalizedInstruction,
+} from "./candidate-features.js";
 export { createEmbedder, type EmbedderOptions } from "./create-embedder.js";
 export { CachedEmbedder, type Embedder, type EmbedderSpec } from "./embedder.js";
 export { kMeans, type KMeansResult } from "./kmeans.js";
 export {
   type ContextBudget,
   type EmbeddedPool,
+  MATCHER_FORMAT_VERSION,
   MatchingNetwork,
   type MatchingNetworkConfig,
   type MatchingNetworkOptions,

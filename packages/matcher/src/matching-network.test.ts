@@ -1,4 +1,4 @@
-import { mkdtemp, rm } from "node:fs/promises";
+import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
@@ -19,34 +19,43 @@ function objective(
   logProbWeights: number[],
   entropyWeights: number[],
   budget?: { limit: number; costs: number[] },
+  features?: Float64Array,
 ): number {
-  const trace = network.trace(query, network.encodePool(pool), { forced: trajectory, budget });
+  const trace = network.trace(query, network.encodePool(pool), { forced: trajectory, budget, features });
   return trace.steps.reduce((sum, step, t) => sum + logProbWeights[t] * step.logProb + entropyWeights[t] * step.entropy, 0);
 }
 
 describe("MatchingNetwork gradients", () => {
-  for (const [allowStop, similarityPrior] of [
-    [false, 0],
-    [true, 0],
-    [true, 2.5],
-    [false, -1.5],
+  for (const [allowStop, features] of [
+    [false, {}],
+    [true, {}],
+    [true, { cosine: 2.5 }],
+    [false, { cosine: -1.5 }],
+    [true, { cosine: 1, bm25: 0.8, sameInstruction: -0.6 }],
+    [false, { bm25: 1.2, sameInstruction: 2 }],
   ] as const) {
-    it(`match central finite differences of weighted log-prob + entropy (allowStop=${allowStop}, similarityPrior=${similarityPrior})`, () => {
+    it(`match central finite differences of weighted log-prob + entropy (allowStop=${allowStop}, features=${JSON.stringify(features)})`, () => {
       const embedDim = 5;
-      const network = new MatchingNetwork({ embedDim, hidden: 4, steps: 3, allowStop, seed: 3, similarityPrior });
+      const network = new MatchingNetwork({ embedDim, hidden: 4, steps: 3, allowStop, seed: 3, features });
+      const featureCount = network.featureNames.length;
+      expect(network.featureNames).toEqual(Object.keys(features));
       // Larger weights than the default initialisation so the policy is far from uniform.
       for (let i = 0; i < network.parameters.length; i++) network.parameters[i] *= 2.5;
-      if (similarityPrior !== 0) expect(network.tensor("similarity.weight")[0]).toBe(2.5 * similarityPrior);
+      if (featureCount > 0) expect(Array.from(network.tensor("features.weight"))).toEqual(Object.values(features).map((w) => 2.5 * w));
       if (allowStop) network.tensor("stop").set([0.3, -0.2, 0.5, 0.1]);
       network.parametersChanged();
       const pool = { embeddings: randomVectors(6, embedDim, 11) };
       const query = randomVectors(1, embedDim, 12)[0];
       const trajectory = allowStop ? { ids: [4, 1], stopped: true } : { ids: [4, 1, 2], stopped: false };
+      // Feature values as a CandidateFeatureSpace would give them: continuous and 0/1 columns.
+      const random = createRandom(13);
+      const featureMatrix =
+        featureCount > 0 ? Float64Array.from({ length: 6 * featureCount }, (_, i) => (i % 3 === 2 ? Number(random.next() < 0.5) : random.next())) : undefined;
       const logProbWeights = [0.7, -1.3, 0.4];
       const entropyWeights = [0.2, 0.5, -0.3];
 
       const encoding = network.encodePool(pool);
-      const trace: SelectionTrace = network.trace(query, encoding, { forced: trajectory });
+      const trace: SelectionTrace = network.trace(query, encoding, { forced: trajectory, features: featureMatrix });
       expect(trace.ids).toEqual(trajectory.ids);
       network.zeroGradients();
       network.accumulateGradients(trace, encoding, logProbWeights.slice(0, trace.steps.length), entropyWeights.slice(0, trace.steps.length));
@@ -58,9 +67,9 @@ describe("MatchingNetwork gradients", () => {
       for (let i = 0; i < network.parameters.length; i++) {
         const original = network.parameters[i];
         network.parameters[i] = original + epsilon;
-        const plus = objective(network, query, pool, trajectory, logProbWeights, entropyWeights);
+        const plus = objective(network, query, pool, trajectory, logProbWeights, entropyWeights, undefined, featureMatrix);
         network.parameters[i] = original - epsilon;
-        const minus = objective(network, query, pool, trajectory, logProbWeights, entropyWeights);
+        const minus = objective(network, query, pool, trajectory, logProbWeights, entropyWeights, undefined, featureMatrix);
         network.parameters[i] = original;
         const numeric = (plus - minus) / (2 * epsilon);
         worst = Math.max(worst, Math.abs(numeric - analytic[i]) / Math.max(1, Math.abs(numeric)));
@@ -68,6 +77,10 @@ describe("MatchingNetwork gradients", () => {
       expect(worst).toBeLessThan(1e-7);
       // The check is not vacuous: the gradient is far from zero.
       expect(Math.max(...Array.from(analytic, Math.abs))).toBeGreaterThan(1e-2);
+      if (featureCount > 0) {
+        const featureGradient = network.tensor("features.weight", "gradients");
+        expect(Math.min(...Array.from(featureGradient, Math.abs))).toBeGreaterThan(1e-4);
+      }
     });
   }
 
@@ -157,11 +170,11 @@ describe("MatchingNetwork selection", () => {
     expect(network.select(query, pool, { budget: { limit: 4, costs } }).ids).toEqual([]);
   });
 
-  it("with a similarity prior and tiny MLP weights, greedy selection is the cosine top-k", () => {
-    const network = new MatchingNetwork({ embedDim, hidden: 5, steps: 3, seed: 4, similarityPrior: 10 });
-    const weight = network.tensor("similarity.weight")[0];
+  it("with a cosine feature weight and tiny MLP weights, greedy selection is the cosine top-k", () => {
+    const network = new MatchingNetwork({ embedDim, hidden: 5, steps: 3, seed: 4, features: { cosine: 10 } });
+    const weight = network.tensor("features.weight")[0];
     for (let i = 0; i < network.parameters.length; i++) network.parameters[i] *= 1e-6;
-    network.tensor("similarity.weight")[0] = weight;
+    network.tensor("features.weight")[0] = weight;
     network.parametersChanged();
     const cosine = (a: Float32Array, b: Float32Array) => {
       let product = 0;
@@ -175,8 +188,11 @@ describe("MatchingNetwork selection", () => {
       return product / Math.sqrt(aa * bb);
     };
     const ranked = pool.embeddings.map((vector, index) => [cosine(query, vector), index]).sort((a, b) => b[0] - a[0]);
-    expect(network.select(query, pool).ids).toEqual(ranked.slice(0, 3).map(([, index]) => index));
-    expect(() => new MatchingNetwork({ embedDim, similarityPrior: Number.NaN })).toThrow(/similarityPrior must be a finite number/);
+    const features = Float64Array.from(pool.embeddings, (vector) => cosine(query, vector));
+    expect(network.select(query, pool, { features }).ids).toEqual(ranked.slice(0, 3).map(([, index]) => index));
+    expect(() => network.select(query, pool)).toThrow(/scores with features \[cosine\]: pass options.features with 4 × 1 values/);
+    expect(() => new MatchingNetwork({ embedDim, features: { cosine: Number.NaN } })).toThrow(/features.cosine must be a finite number/);
+    expect(() => new MatchingNetwork({ embedDim, features: { length: 1 } as never })).toThrow(/unknown feature "length"/);
   });
 
   it("rejects wrong dimensions and bad options with clear errors", () => {
@@ -191,7 +207,8 @@ describe("MatchingNetwork selection", () => {
   it("save/load round-trips to identical selections and log-probabilities", async () => {
     const directory = await mkdtemp(join(tmpdir(), "pillow-matcher-"));
     try {
-      const network = new MatchingNetwork({ embedDim, hidden: 6, steps: 3, allowStop: true, seed: 8, similarityPrior: 3 });
+      const network = new MatchingNetwork({ embedDim, hidden: 6, steps: 3, allowStop: true, seed: 8, features: { bm25: 3 } });
+      const features = Float64Array.from({ length: pool.embeddings.length }, (_, i) => i / 4);
       network.tensor("stop").fill(0.25);
       network.parametersChanged();
       await network.save(directory);
@@ -200,10 +217,15 @@ describe("MatchingNetwork selection", () => {
       expect(Array.from(loaded.parameters)).toEqual(Array.from(network.parameters));
       for (let seed = 0; seed < 10; seed++) {
         const q = randomVectors(1, embedDim, 100 + seed)[0];
-        expect(loaded.select(q, pool, { mode: "sample", seed })).toEqual(network.select(q, pool, { mode: "sample", seed }));
-        expect(loaded.select(q, pool)).toEqual(network.select(q, pool));
+        expect(loaded.select(q, pool, { mode: "sample", seed, features })).toEqual(network.select(q, pool, { mode: "sample", seed, features }));
+        expect(loaded.select(q, pool, { features })).toEqual(network.select(q, pool, { features }));
       }
       await expect(MatchingNetwork.load(join(directory, "missing"))).rejects.toThrow(/cannot read the matcher config/);
+      // A folder of the version-1 format (before candidate features) is refused with what to do.
+      const configPath = join(directory, "config.json");
+      const config = JSON.parse(await readFile(configPath, "utf8"));
+      await writeFile(configPath, JSON.stringify({ ...config, version: 1, similarityPrior: 20 }));
+      await expect(MatchingNetwork.load(directory)).rejects.toThrow(/matcher format version 1, this pillow reads version 2; train the matcher again/);
     } finally {
       await rm(directory, { recursive: true, force: true });
     }

@@ -1,6 +1,7 @@
 // The PILLOW matching network. A pool MLP maps each pool entry's embedding e_p to z_p; a state MLP
 // maps x_t = [query embedding; mean embedding of the prompts chosen so far; one-hot step t] to s_t;
-// the score of entry p at step t is s_t · z_p (and s_t · z_stop for the optional STOP action).
+// the score of entry p at step t is s_t · z_p + Σ_f w_f · feature_f(query, p) (candidate features,
+// candidate-features.ts, each with a learned weight w_f), and s_t · z_stop for the optional STOP action.
 // Chosen entries and entries that would overflow the context budget are masked; a softmax over the
 // rest gives the policy. Selection runs for `steps` steps (or until STOP / nothing fits).
 //
@@ -10,6 +11,7 @@
 
 import { mkdir, readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
+import { type CandidateFeatureName, candidateFeatureNames, isCandidateFeatureName } from "./candidate-features.js";
 import { createRandom, type Random } from "./random.js";
 import { readSafetensorsFile, writeSafetensorsFile } from "./safetensors.js";
 
@@ -25,14 +27,21 @@ export type MatchingNetworkOptions = {
   /** L2-normalise embeddings before the MLPs (embedders differ wildly in scale). Default true. */
   normalizeInputs?: boolean;
   /**
-   * Initial value of a learned weight w on cosine(query, entry) added to every entry's score
-   * (score = s·z_p + w·cos). 0 (default) is the plain PILLOW network and w stays 0; a positive value
-   * starts the policy from kNN-like behaviour that RL then refines — useful when rewards are sparse.
+   * Candidate features added to every entry's score, each with a learned weight initialised to the
+   * value given here: e.g. `{ cosine: 20 }` starts the policy near kNN's ranking. Absent features
+   * are not used (the plain PILLOW network has none). Their values come from a
+   * CandidateFeatureSpace through SelectOptions.features.
    */
-  similarityPrior?: number;
+  features?: Partial<Record<CandidateFeatureName, number>>;
 };
 
-export type MatchingNetworkConfig = Required<MatchingNetworkOptions>;
+export type MatchingNetworkConfig = Required<Omit<MatchingNetworkOptions, "features">> & {
+  /** Initial weight per used feature, in candidateFeatureNames order. */
+  features: Partial<Record<CandidateFeatureName, number>>;
+};
+
+/** The version `save` writes into config.json; `load` refuses other versions. */
+export const MATCHER_FORMAT_VERSION = 2;
 
 export type ContextBudget = {
   /** Total tokens the chosen demonstrations may use. */
@@ -49,6 +58,8 @@ export type SelectOptions = {
   /** Used instead of `seed` when given (the trainer shares one stream). */
   random?: Random;
   budget?: ContextBudget;
+  /** [pool size × featureNames.length] candidate features of this query (CandidateFeatureSpace.compute). */
+  features?: ArrayLike<number>;
 };
 
 export type Selection = { ids: number[]; logProb: number; stopped: boolean };
@@ -77,8 +88,8 @@ export type SelectionStep = {
   /** Pool indices that could be chosen at this step; -1 stands for STOP. */
   candidates: Int32Array;
   probabilities: Float64Array;
-  /** cosine(query, entry) per candidate (0 for STOP); only kept when the similarity prior is on. */
-  similarities: Float64Array | undefined;
+  /** [candidates × features] feature values (0 for STOP); undefined without features. */
+  features: Float64Array | undefined;
   /** Position in `candidates` of the action taken. */
   choice: number;
   logProb: number;
@@ -115,7 +126,7 @@ export class MatchingNetwork {
       ["state.layer2.bias", [hidden]],
     ];
     if (allowStop) shapes.push(["stop", [hidden]]);
-    if (this.config.similarityPrior !== 0) shapes.push(["similarity.weight", [1]]);
+    if (this.featureNames.length > 0) shapes.push(["features.weight", [this.featureNames.length]]);
     let offset = 0;
     this.layout = shapes.map(([name, shape]) => {
       const size = shape.reduce((product, value) => product * value, 1);
@@ -128,7 +139,12 @@ export class MatchingNetwork {
     this.gradients = new Float64Array(offset);
     void steps;
     this.initialise(createRandom(this.config.seed));
-    if (this.config.similarityPrior !== 0) this.tensor("similarity.weight")[0] = this.config.similarityPrior;
+    if (this.featureNames.length > 0) this.tensor("features.weight").set(this.featureNames.map((name) => this.config.features[name]!));
+  }
+
+  /** The candidate features this network scores with, in the order of its feature weights. */
+  get featureNames(): CandidateFeatureName[] {
+    return candidateFeatureNames.filter((name) => this.config.features[name] !== undefined);
   }
 
   get stateDimension(): number {
@@ -238,19 +254,16 @@ export class MatchingNetwork {
     const w2 = this.tensor("state.layer2.weight");
     const b2 = this.tensor("state.layer2.bias");
     const stopVector = allowStop ? this.tensor("stop") : undefined;
-    const similarityWeight = this.config.similarityPrior !== 0 ? this.tensor("similarity.weight")[0] : 0;
-    const queryNorm = Math.sqrt(query.reduce((sum, value) => sum + value * value, 0));
-    const cosine = (p: number): number => {
-      const input = encoding.inputs.subarray(p * embedDim, (p + 1) * embedDim);
-      let product = 0;
-      let squared = 0;
-      for (let d = 0; d < embedDim; d++) {
-        product += query[d] * input[d];
-        squared += input[d] * input[d];
+    const featureCount = this.featureNames.length;
+    const featureWeights = featureCount > 0 ? this.tensor("features.weight") : undefined;
+    const featureMatrix = options.features;
+    if (featureCount > 0) {
+      if (!featureMatrix || featureMatrix.length !== encoding.size * featureCount) {
+        throw new Error(
+          `MatchingNetwork: this network scores with features [${this.featureNames}]: pass options.features with ${encoding.size} × ${featureCount} values (CandidateFeatureSpace.compute), got ${featureMatrix?.length ?? "none"}`,
+        );
       }
-      const denominator = queryNorm * Math.sqrt(squared);
-      return denominator === 0 ? 0 : product / denominator;
-    };
+    }
 
     for (let step = 0; step < steps; step++) {
       const candidateList: number[] = [];
@@ -278,16 +291,19 @@ export class MatchingNetwork {
       mlpForward(w1, b1, w2, b2, stateInput, stateHidden, state);
 
       const probabilities = new Float64Array(candidates.length);
-      const similarities = this.config.similarityPrior !== 0 ? new Float64Array(candidates.length) : undefined;
+      const features = featureCount > 0 ? new Float64Array(candidates.length * featureCount) : undefined;
       let maximum = Number.NEGATIVE_INFINITY;
       for (let c = 0; c < candidates.length; c++) {
         const p = candidates[c];
         const z = p === STOP ? stopVector! : encoding.outputs.subarray(p * hidden, (p + 1) * hidden);
         let score = 0;
         for (let h = 0; h < hidden; h++) score += state[h] * z[h];
-        if (similarities && p !== STOP) {
-          similarities[c] = cosine(p);
-          score += similarityWeight * similarities[c];
+        if (features && p !== STOP) {
+          for (let f = 0; f < featureCount; f++) {
+            const value = featureMatrix![p * featureCount + f];
+            features[c * featureCount + f] = value;
+            score += featureWeights![f] * value;
+          }
         }
         probabilities[c] = score;
         if (score > maximum) maximum = score;
@@ -324,7 +340,7 @@ export class MatchingNetwork {
       }
       const stepLogProb = Math.log(probabilities[choice]);
       logProb += stepLogProb;
-      trace.push({ stateInput, stateHidden, state, candidates, probabilities, similarities, choice, logProb: stepLogProb, entropy });
+      trace.push({ stateInput, stateHidden, state, candidates, probabilities, features, choice, logProb: stepLogProb, entropy });
 
       const action = candidates[choice];
       if (action === STOP) {
@@ -363,7 +379,8 @@ export class MatchingNetwork {
     const stopVector = this.config.allowStop ? this.tensor("stop") : undefined;
     const stopGradient = this.config.allowStop ? this.tensor("stop", "gradients") : undefined;
     const stateGradient = new Float64Array(hidden);
-    const similarityGradient = this.config.similarityPrior !== 0 ? this.tensor("similarity.weight", "gradients") : undefined;
+    const featureCount = this.featureNames.length;
+    const featureGradient = featureCount > 0 ? this.tensor("features.weight", "gradients") : undefined;
 
     trace.steps.forEach((step, t) => {
       const logProbWeight = typeof logProbWeights === "number" ? logProbWeights : logProbWeights[t];
@@ -377,7 +394,9 @@ export class MatchingNetwork {
         let scoreGradient = logProbWeight * ((c === step.choice ? 1 : 0) - probability);
         if (probability > 0) scoreGradient -= entropyWeight * probability * (Math.log(probability) + step.entropy);
         if (scoreGradient === 0) continue;
-        if (similarityGradient && step.similarities) similarityGradient[0] += scoreGradient * step.similarities[c];
+        if (featureGradient && step.features) {
+          for (let f = 0; f < featureCount; f++) featureGradient[f] += scoreGradient * step.features[c * featureCount + f];
+        }
         const p = candidates[c];
         const z = p === STOP ? stopVector! : encoding.outputs.subarray(p * hidden, (p + 1) * hidden);
         const zGradient = p === STOP ? stopGradient! : encoding.outputGradients.subarray(p * hidden, (p + 1) * hidden);
@@ -437,7 +456,7 @@ export class MatchingNetwork {
     await writeSafetensorsFile(join(directory, "model.safetensors"), tensors, { format: "pillow-matcher" });
     await writeFile(
       join(directory, "config.json"),
-      `${JSON.stringify({ format: "pillow-matcher", version: 1, ...this.config }, null, 2)}\n`,
+      `${JSON.stringify({ format: "pillow-matcher", version: MATCHER_FORMAT_VERSION, ...this.config }, null, 2)}\n`,
     );
   }
 
@@ -450,7 +469,13 @@ export class MatchingNetwork {
       throw new Error(`${configPath}: cannot read the matcher config: ${(error as Error).message}`);
     }
     if (config.format !== "pillow-matcher") throw new Error(`${configPath}: "format" is not "pillow-matcher"`);
-    const network = new MatchingNetwork(config as unknown as MatchingNetworkOptions);
+    if (config.version !== MATCHER_FORMAT_VERSION) {
+      throw new Error(
+        `${configPath}: matcher format version ${JSON.stringify(config.version)}, this pillow reads version ${MATCHER_FORMAT_VERSION}; train the matcher again (\`pillow match train\`)`,
+      );
+    }
+    const { format: _format, version: _version, ...options } = config;
+    const network = new MatchingNetwork(options as unknown as MatchingNetworkOptions);
     const weightsPath = join(directory, "model.safetensors");
     const { tensors } = await readSafetensorsFile(weightsPath);
     for (const slot of network.layout) {
@@ -554,7 +579,7 @@ function validateOptions(options: MatchingNetworkOptions): MatchingNetworkConfig
     allowStop: options.allowStop ?? false,
     seed: options.seed ?? 0,
     normalizeInputs: options.normalizeInputs ?? true,
-    similarityPrior: options.similarityPrior ?? 0,
+    features: validateFeatures(options.features),
   };
   for (const key of ["embedDim", "hidden", "steps"] as const) {
     if (!Number.isInteger(config[key]) || config[key] < 1) {
@@ -562,9 +587,22 @@ function validateOptions(options: MatchingNetworkOptions): MatchingNetworkConfig
     }
   }
   if (typeof config.allowStop !== "boolean") throw new Error("MatchingNetwork: allowStop must be a boolean");
-  if (!Number.isFinite(config.similarityPrior)) {
-    throw new Error(`MatchingNetwork: similarityPrior must be a finite number, got ${config.similarityPrior}`);
-  }
   if (!Number.isFinite(config.seed)) throw new Error(`MatchingNetwork: seed must be a finite number, got ${config.seed}`);
   return config;
+}
+
+function validateFeatures(features: MatchingNetworkOptions["features"]): MatchingNetworkConfig["features"] {
+  if (features === undefined) return {};
+  if (typeof features !== "object" || features === null || Array.isArray(features)) {
+    throw new Error("MatchingNetwork: features must be an object { featureName: initialWeight }");
+  }
+  const result: MatchingNetworkConfig["features"] = {};
+  for (const [name, weight] of Object.entries(features)) {
+    if (!isCandidateFeatureName(name)) throw new Error(`MatchingNetwork: unknown feature "${name}" (use ${candidateFeatureNames.join(", ")})`);
+    if (weight === undefined) continue;
+    if (typeof weight !== "number" || !Number.isFinite(weight)) throw new Error(`MatchingNetwork: features.${name} must be a finite number, got ${weight}`);
+  }
+  // Canonical order, so saved configs compare equal.
+  for (const name of candidateFeatureNames) if (features[name] !== undefined) result[name] = features[name];
+  return result;
 }

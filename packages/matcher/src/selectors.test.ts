@@ -87,22 +87,36 @@ describe("matcher bundle", () => {
       const embedder = createEmbedder({ kind: "tfidf", corpus: pool.texts() });
       const bundlePool = new PromptPool(pool.entries);
       await bundlePool.embed(embedder);
-      const matcher = new MatchingNetwork({ embedDim: bundlePool.embeddings[0].length, hidden: 8, steps: 2, seed: 7, similarityPrior: 5 });
-      await saveMatcherBundle(directory, { matcher, pool: bundlePool, embedder });
+      const matcher = new MatchingNetwork({ embedDim: bundlePool.embeddings[0].length, hidden: 8, steps: 2, seed: 7, features: { cosine: 5, sameInstruction: 2 } });
+      await saveMatcherBundle(directory, { matcher, pool: bundlePool, embedder }, { adapter: "cl-inscl", template: "suite" });
       const loaded = await loadMatcherBundle(directory);
+      expect(loaded.manifest).toEqual({ format: "pillow-matcher-bundle", version: 2, k: 2, adapter: "cl-inscl", template: "suite" });
+      const originalSelector = matcherSelector({ matcher, pool: bundlePool, embedder });
+      const reloaded = matcherSelector({ matcher: loaded.matcher, pool: loaded.pool, embedder: loaded.embedder });
       expect(loaded.pool.entries).toEqual(bundlePool.entries);
       expect(loaded.embedder.name).toBe(embedder.name);
       for (const text of ["Add 4 and 5", "capital of Peru", "Translate hello to French"]) {
         const [original] = await embedder.embed([text]);
         const [again] = await loaded.embedder.embed([text]);
         expect(Array.from(again)).toEqual(Array.from(original));
-        expect(loaded.matcher.select(again, loaded.pool)).toEqual(matcher.select(original, bundlePool));
+        const query = { text, instruction: text };
+        expect(await reloaded.select(query)).toEqual(await originalSelector.select(query));
       }
+      expect(() => matcherSelector({ matcher, pool: { embeddings: bundlePool.embeddings }, embedder })).toThrow(/scores with features \[cosine,sameInstruction\]; pass a PromptPool/);
       await expect(saveMatcherBundle(directory, { matcher, pool: bundlePool, embedder: { name: "x", embed: embedder.embed } })).rejects.toThrow(
         /has no spec/,
       );
       await (await import("node:fs/promises")).writeFile(join(directory, "embedder.json"), '{"kind":"llm","backend":"native:tiny"}');
       await expect(loadMatcherBundle(directory)).rejects.toThrow(/embeds with the LLM "native:tiny"; pass its backend/);
+      // Old or foreign folders: no manifest, another format, an older version.
+      const manifestPath = join(directory, "pillow-matcher.json");
+      const { writeFile: write, rm: remove } = await import("node:fs/promises");
+      await write(manifestPath, JSON.stringify({ format: "pillow-matcher-bundle", version: 1, k: 2 }));
+      await expect(loadMatcherBundle(directory)).rejects.toThrow(/bundle version 1, this pillow reads version 2; train the matcher again/);
+      await write(manifestPath, JSON.stringify({ format: "something-else" }));
+      await expect(loadMatcherBundle(directory)).rejects.toThrow(/"format" is "something-else", not "pillow-matcher-bundle"/);
+      await remove(manifestPath);
+      await expect(loadMatcherBundle(directory)).rejects.toThrow(/not a matcher bundle \(no pillow-matcher.json\)/);
     } finally {
       await rm(directory, { recursive: true, force: true });
     }

@@ -2,13 +2,15 @@
 // (none, random, kNN, BM25) are compared under identical conditions (same k, same budget).
 
 import { Bm25Index, topIndices } from "./bm25.js";
+import { CandidateFeatureSpace } from "./candidate-features.js";
 import type { Embedder } from "./embedder.js";
 import type { ContextBudget, EmbeddedPool, MatchingNetwork } from "./matching-network.js";
 import { entryText, type PromptEntry, type PromptPool } from "./pool.js";
 import { createRandom, hashString } from "./random.js";
 import { cosineSimilarity } from "./vectors.js";
 
-export type SelectorQuery = { text: string; embedding?: ArrayLike<number> };
+/** `text` is instruction + input (entryText); `instruction` alone, where known, for the sameInstruction feature. */
+export type SelectorQuery = { text: string; instruction?: string; embedding?: ArrayLike<number> };
 
 export interface Selector {
   readonly name: string;
@@ -76,21 +78,25 @@ export function bm25Selector(options: {
   };
 }
 
-/** The trained matching network (greedy by default). */
+/** The trained matching network (greedy by default). A network with candidate features needs the pool's entries. */
 export function matcherSelector(options: {
   matcher: MatchingNetwork;
-  pool: EmbeddedPool;
+  pool: EmbeddedPool & { readonly entries?: readonly PromptEntry[] };
   embedder?: Embedder;
   mode?: "greedy" | "sample";
   seed?: number;
   budget?: ContextBudget;
 }): Selector {
   const { matcher, pool, embedder, mode = "greedy", seed = 0, budget } = options;
+  const names = matcher.featureNames;
+  if (names.length > 0 && !pool.entries) throw new Error(`matcherSelector: the matcher scores with features [${names}]; pass a PromptPool`);
+  const space = names.length > 0 ? new CandidateFeatureSpace({ entries: pool.entries!, embeddings: pool.embeddings }, names) : undefined;
   return {
     name: "matcher",
     select: async (query) => {
       const embedding = await queryEmbedding(query, embedder, "matcherSelector");
-      return matcher.select(embedding, pool, { mode, seed: hashString(query.text, seed), budget }).ids;
+      const features = space?.compute({ text: query.text, instruction: query.instruction, embedding });
+      return matcher.select(embedding, pool, { mode, seed: hashString(query.text, seed), budget, features }).ids;
     },
   };
 }

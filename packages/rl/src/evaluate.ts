@@ -3,8 +3,7 @@
 
 import type { GenerateOptions, GenerationBackend } from "@pillow/core";
 import { entryText, type PromptPool, type Selector } from "@pillow/matcher";
-import type { RewardFunction, RewardName } from "./rewards/index.js";
-import { defaultGeneration, type PromptTemplate, type RolloutCache, runRollouts } from "./rollout.js";
+import { defaultGeneration, type PromptTemplate, type RolloutCache, type RolloutReward, runRollouts } from "./rollout.js";
 
 export type EvaluationQuery = { query: string; input?: string; reference: string; embedding?: ArrayLike<number> };
 
@@ -16,6 +15,8 @@ export type SelectorEvaluation = {
   rewards: number[];
   /** Mean number of demonstrations chosen. */
   meanDemos: number;
+  /** Demonstrations chosen per query. */
+  demoCounts: number[];
 };
 
 export async function evaluateSelectors(options: {
@@ -23,10 +24,11 @@ export async function evaluateSelectors(options: {
   pool: PromptPool;
   queries: readonly EvaluationQuery[];
   selectors: readonly Selector[];
-  reward?: RewardFunction | RewardName;
+  reward?: RolloutReward;
   template?: PromptTemplate;
   generation?: GenerateOptions;
   cache?: RolloutCache;
+  continuation?: (reference: string) => string;
 }): Promise<SelectorEvaluation[]> {
   const { queries, selectors } = options;
   if (!Array.isArray(queries) || queries.length === 0) throw new Error("evaluateSelectors: queries must be a non-empty array");
@@ -36,7 +38,7 @@ export async function evaluateSelectors(options: {
     // Selectors see instruction + input, the same text the pool entries are represented by.
     const chosen = await Promise.all(
       queries.map((query) =>
-        selector.select({ text: entryText({ instruction: query.query, input: query.input }), embedding: query.embedding }),
+        selector.select({ text: entryText({ instruction: query.query, input: query.input }), instruction: query.query, embedding: query.embedding }),
       ),
     );
     const rollouts = await runRollouts(
@@ -47,6 +49,7 @@ export async function evaluateSelectors(options: {
         reward: options.reward,
         generation: options.generation ?? defaultGeneration,
         cache: options.cache,
+        continuation: options.continuation,
       },
       queries.map((query, index) => ({ query: query.query, input: query.input, reference: query.reference, ids: chosen[index] })),
     );
@@ -59,6 +62,7 @@ export async function evaluateSelectors(options: {
       standardError: Math.sqrt(variance / rewards.length),
       rewards,
       meanDemos: chosen.reduce((sum, ids) => sum + ids.length, 0) / chosen.length,
+      demoCounts: chosen.map((ids) => ids.length),
     });
   }
   return results;

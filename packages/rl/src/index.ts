@@ -10,6 +10,7 @@ export {
   type PromptTemplate,
   RolloutCache,
   type RolloutContext,
+  type RolloutReward,
   type RolloutRequest,
   type RolloutResult,
   runRollouts,
@@ -21,4 +22,26 @@ export {
   type TrainStepRecord,
   trainMatcher,
 } from "./train.js";
-export { type ComparisonResult, compareSelectors, type SelectorSummary } from "./compare.js";
+export {
+  baselineNames,
+  type CompareOptions,
+  type ComparisonResult,
+  compareSelectors,
+  type KindSummary,
+  type SeedRun,
+  type SelectorName,
+  type SelectorSummary,
+  selectorNames,
+  type WarmStartSettings,
+  type WarmStartTeacher,
+} from "./compare.js";
+export { type BootstrapOptions, bootstrapInterval, type Interval, pairedBootstrap } from "./statistics.js";
+export {
+  type BestPerQueryTeacher,
+  bestPerQueryTeacher,
+  selectorTeacher,
+  type TeacherSelection,
+  type WarmStartRecord,
+  type WarmStartResult,
+  warmStartMatcher,
+} from "./warm-start.js";

@@ -10,6 +10,7 @@
 
 import type { GenerateOptions, GenerationBackend } from "@pillow/core";
 import {
+  CandidateFeatureSpace,
   type ContextBudget,
   createRandom,
   type Embedder,
@@ -20,8 +21,7 @@ import {
   shuffled,
 } from "@pillow/matcher";
 import { Adam } from "./adam.js";
-import type { RewardFunction, RewardName } from "./rewards/index.js";
-import { defaultGeneration, type PromptTemplate, RolloutCache, runRollouts } from "./rollout.js";
+import { defaultGeneration, type PromptTemplate, RolloutCache, type RolloutReward, runRollouts } from "./rollout.js";
 
 /** `query` is the instruction; `input` its optional input. Both are embedded together, like pool entries. */
 export type TrainingExample = { query: string; input?: string; reference: string; embedding?: ArrayLike<number> };
@@ -56,7 +56,10 @@ export type TrainMatcherOptions = {
   data: readonly TrainingExample[];
   /** Embeds queries that come without an embedding. */
   embedder?: Embedder;
-  reward?: RewardFunction | RewardName;
+  /** "loglik" (dense: log-likelihood of the reference, no generation), "rougeL" (default), … or a function. */
+  reward?: RolloutReward;
+  /** "loglik": the reference as the model should produce it (the suite: formatResponse). */
+  continuation?: (reference: string) => string;
   algorithm?: "reinforce-loo" | "ppo";
   /** G: selections sampled per query (>= 2 for the leave-one-out baseline). Default 4. */
   samplesPerQuery?: number;
@@ -112,6 +115,7 @@ export async function trainMatcher(options: TrainMatcherOptions): Promise<Traini
   if (!(clip > 0) || !Number.isInteger(epochs) || epochs < 1) throw new Error("trainMatcher: ppo needs clip > 0 and integer epochs >= 1");
 
   const embeddings = await queryEmbeddings(data, options.embedder, matcher.config.embedDim);
+  const features = exampleFeatures(matcher, pool, data, embeddings);
   const budgets = data.map((example) => (typeof options.budget === "function" ? options.budget(example) : options.budget));
   const cache = options.cache ?? new RolloutCache();
   const rolloutContext = {
@@ -120,6 +124,7 @@ export async function trainMatcher(options: TrainMatcherOptions): Promise<Traini
     template: options.template,
     reward: options.reward,
     generation: options.generation ?? defaultGeneration,
+    continuation: options.continuation,
     cache,
   };
   const optimizer = new Adam(matcher.parameters.length, { lr, maxGradientNorm: options.maxGradientNorm });
@@ -140,7 +145,12 @@ export async function trainMatcher(options: TrainMatcherOptions): Promise<Traini
     const samples: Sample[] = [];
     for (const exampleIndex of batch) {
       for (let g = 0; g < samplesPerQuery; g++) {
-        const trace = matcher.trace(embeddings[exampleIndex], encoding, { mode: "sample", random, budget: budgets[exampleIndex] });
+        const trace = matcher.trace(embeddings[exampleIndex], encoding, {
+          mode: "sample",
+          random,
+          budget: budgets[exampleIndex],
+          features: features[exampleIndex],
+        });
         samples.push({ exampleIndex, trace, reward: 0, advantage: 0 });
       }
     }
@@ -181,6 +191,7 @@ export async function trainMatcher(options: TrainMatcherOptions): Promise<Traini
             : matcher.trace(embeddings[sample.exampleIndex], encoding, {
                 forced: { ids: sample.trace.ids, stopped: sample.trace.stopped },
                 budget: budgets[sample.exampleIndex],
+                features: features[sample.exampleIndex],
               });
         const logProbWeights = current.steps.map((currentStep, t) => {
           const ratio = Math.exp(currentStep.logProb - sample.trace.steps[t].logProb);
@@ -218,7 +229,22 @@ export async function trainMatcher(options: TrainMatcherOptions): Promise<Traini
   return history;
 }
 
-async function queryEmbeddings(
+/** The candidate-feature matrix of every example (undefined for a network without features). */
+export function exampleFeatures(
+  matcher: MatchingNetwork,
+  pool: PromptPool,
+  data: readonly TrainingExample[],
+  embeddings: readonly ArrayLike<number>[],
+): (Float64Array | undefined)[] {
+  const names = matcher.featureNames;
+  if (names.length === 0) return data.map(() => undefined);
+  const space = new CandidateFeatureSpace(pool, names);
+  return data.map((example, index) =>
+    space.compute({ text: entryText({ instruction: example.query, input: example.input }), instruction: example.query, embedding: embeddings[index] }),
+  );
+}
+
+export async function queryEmbeddings(
   data: readonly TrainingExample[],
   embedder: Embedder | undefined,
   embedDim: number,

@@ -4,7 +4,7 @@ import type { Command } from "commander";
 import { usageError } from "../cli-error.js";
 import { pick } from "../config.js";
 import { commandContext, parseInteger, parseNumber } from "../context.js";
-import { loadMatcherSelector } from "../matching/bundle.js";
+import { loadMatcherSelector } from "../matching/matcher-demos.js";
 import { openModel, parseAdapterSpec } from "../model-options.js";
 
 type GenerateFlags = {

@@ -6,7 +6,7 @@ import { startServer } from "../server/listen.js";
 import { NativeBackend } from "@pillow/core";
 import { createNativeEngine } from "../server/native-engine.js";
 import { pick } from "../config.js";
-import { loadMatcherSelector } from "../matching/bundle.js";
+import { loadMatcherSelector } from "../matching/matcher-demos.js";
 
 type ServeFlags = {
   model?: string;

@@ -8,7 +8,7 @@
 import fs from "node:fs";
 import path from "node:path";
 import { loadModel, type Model, NativeBackend } from "@pillow/core";
-import { createEmbedder, PromptPool } from "@pillow/matcher";
+import { createEmbedder, PromptPool, saveMatcherBundle } from "@pillow/matcher";
 import { continualMetrics, type ReplayStrategy, runContinual } from "@pillow/replay";
 import { compareSelectors } from "@pillow/rl";
 import {
@@ -24,7 +24,6 @@ import { inputError } from "../cli-error.js";
 import { createProgress, type ProgressMode } from "../progress.js";
 import type { DemoSummary, StrategySummary } from "../report/summary.js";
 import { writeFileAtomic, writeReport } from "../report/write-report.js";
-import { saveMatcherBundle } from "../matching/bundle.js";
 import { createLoraLearner } from "./lora-learner.js";
 
 export type DemoSettings = {
@@ -245,7 +244,7 @@ async function runMatching(model: Model, adapter: string, tasks: SuiteTask[], se
     });
     progress.stop();
     const byName = Object.fromEntries(comparison.summary.map((entry) => [entry.selector, entry.mean * 100]));
-    await saveMatcherBundle(path.join(out, "matcher"), comparison.perSeed[0].matcher, pool, { embedder: { kind: "tfidf" }, k: matcherSettings.k, adapter, template: "suite" });
+    await saveMatcherBundle(path.join(out, "matcher"), { matcher: comparison.perSeed[0].matcher, pool, embedder }, { adapter, template: "suite" });
     return {
       matching: { none: byName.none, random: byName.random, bm25: byName.bm25, knn: byName.knn, pillow: byName.pillow },
       matcher: { rewards: rewards.map((reward) => reward * 100), queries: testQueries.length, poolSize: pool.size },

@@ -1,0 +1,109 @@
+// `pillow match compare --suite`: the built-in suite's matching experiment with the shipped tiny
+// model. Four disjoint sets from the suite's splits: per task, the first poolPerTask training
+// instances form the prompt pool, the next trainPerTask are the matcher's training queries and the
+// next validationPerTask its validation queries; test queries come from the held-out split (every
+// instruction kind: specific, vague, unseen). Unless an adapter is given, the model is first
+// LoRA-tuned (r 8, all linear modules) for tuneEpochs on the training split's seen phrasings — general
+// instruction tuning as in PILLOW's setting; the pool and queries also carry the unseen wordings.
+import { type GenerationBackend, loadModel, NativeBackend, train as trainModel } from "@pillow/core";
+import { createEmbedder, entryText, PromptPool } from "@pillow/matcher";
+import type { EvaluationQuery, TrainingExample } from "@pillow/rl";
+import {
+  buildSuite,
+  formatDemonstration,
+  formatPrompt,
+  formatResponse,
+  type Instance,
+  instructionKindMap,
+  promptStopStrings,
+  tinyModelDir,
+  tinyPromptBudget,
+} from "@pillow/suite";
+import type { MatchingSetup } from "./matching-setup.js";
+
+export type SuiteSizes = { poolPerTask: number; trainPerTask: number; validationPerTask: number; testPerTask: number; tuneEpochs: number };
+
+export const defaultSuiteSizes: SuiteSizes = { poolPerTask: 8, trainPerTask: 30, validationPerTask: 10, testPerTask: 40, tuneEpochs: 1 };
+
+const LORA_TARGETS = ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"];
+
+const bytes = (text: string) => Buffer.byteLength(text, "utf8");
+
+export const toQuery = (instance: Pick<Instance, "instruction" | "input" | "output">): TrainingExample & EvaluationQuery => ({
+  query: instance.instruction,
+  input: instance.input || undefined,
+  reference: instance.output,
+});
+
+/** The suite's template inside the tiny model's prompt budget. */
+export const suiteTemplate = (demos: readonly { instruction: string; input?: string; output: string }[], query: string, input?: string) =>
+  formatPrompt({ instruction: query, input, demos: demos.map((demo) => ({ instruction: demo.instruction, input: demo.input ?? "", output: demo.output })), maxBytes: tinyPromptBudget });
+
+/**
+ * Context budgets in UTF-8 bytes for the tiny model: entries that would overflow are masked. Every
+ * selector shares the static budget of the longest test query; training masks per query.
+ */
+export function suiteBudgets(pool: PromptPool, test: readonly EvaluationQuery[]) {
+  const costs = pool.costs((entry) => bytes(formatDemonstration({ instruction: entry.instruction, input: entry.input ?? "", output: entry.output })));
+  const queryBytes = (example: { query: string; input?: string }) => bytes(formatPrompt({ instruction: example.query, input: example.input }));
+  return {
+    budget: { limit: tinyPromptBudget, costs, used: Math.max(...test.map(queryBytes)) },
+    trainingBudget: (example: TrainingExample) => ({ limit: tinyPromptBudget, costs, used: queryBytes(example) }),
+  };
+}
+
+export async function suiteMatchingSetup(
+  sizes: SuiteSizes,
+  options: { model?: string; adapter?: string; maxNewTokens?: number; log: (line: string) => void },
+): Promise<MatchingSetup> {
+  const { poolPerTask, trainPerTask, validationPerTask, testPerTask } = sizes;
+  const suite = buildSuite({ seed: 0, trainPerTask: poolPerTask + trainPerTask + validationPerTask, testPerTask });
+  for (const task of suite.tasks) {
+    if (task.train.length < poolPerTask + trainPerTask + validationPerTask || task.test.length < testPerTask) {
+      throw new Error(`suite task ${task.name} has ${task.train.length} training and ${task.test.length} test instances; fewer than asked for`);
+    }
+  }
+  const poolInstances = suite.tasks.flatMap((task) => task.train.slice(0, poolPerTask));
+  const pool = new PromptPool(poolInstances.map((instance, index) => ({ ...instance, id: `${instance.task}-${index}` })));
+  const train = suite.tasks.flatMap((task) => task.train.slice(poolPerTask, poolPerTask + trainPerTask)).map(toQuery);
+  const validation = suite.tasks.flatMap((task) => task.train.slice(poolPerTask + trainPerTask, poolPerTask + trainPerTask + validationPerTask)).map(toQuery);
+  const test = suite.tasks.flatMap((task) => task.test.slice(0, testPerTask)).map(toQuery);
+  const trainInstances = suite.tasks.flatMap((task) => task.train);
+  const model = await loadModel(options.model ?? tinyModelDir);
+  let adapter: string | null = null;
+  if (options.adapter) {
+    model.loadAdapter(options.adapter, "adapter");
+    adapter = "adapter";
+  } else if (sizes.tuneEpochs > 0) {
+    const started = performance.now();
+    model.addAdapter("suite-lora", { r: 8, alpha: 16, targetModules: LORA_TARGETS as never, seed: 0 });
+    model.setActiveAdapter("suite-lora");
+    const unseen = new Set(suite.tasks.flatMap((task) => task.unseenInstructions));
+    const tuning = trainInstances.filter((instance) => !unseen.has(instance.instruction));
+    // Answers end with a newline and no EOS, as the tiny model was pretrained (see formatResponse).
+    const examples = tuning.map((instance) => ({ prompt: formatPrompt({ ...instance, maxBytes: tinyPromptBudget }), response: formatResponse(instance.output) }));
+    const result = await trainModel(model, examples, { epochs: sizes.tuneEpochs, lr: 1e-3, batchSize: 8, seed: 0, warmup: 5, appendEos: false });
+    options.log(`LoRA-tuned the tiny model on ${tuning.length} instances (seen phrasings): ${result.steps} steps, loss ${result.finalLoss.toFixed(3)}, ${((performance.now() - started) / 1000).toFixed(0)} s`);
+    adapter = "suite-lora";
+  }
+  const backend: GenerationBackend = new NativeBackend(model, { adapter });
+  // TF-IDF fitted on the training split's texts (pool and queries come from it).
+  const embedder = createEmbedder({ kind: "tfidf", corpus: trainInstances.map((instance) => entryText(instance)) });
+  await pool.embed(embedder);
+  const kinds = instructionKindMap(suite);
+  return {
+    backend,
+    pool,
+    embedder,
+    train,
+    validation,
+    test,
+    kindOf: (query) => kinds.get(query.query) ?? "other",
+    template: suiteTemplate,
+    ...suiteBudgets(pool, test),
+    generation: { maxNewTokens: options.maxNewTokens ?? 32, temperature: 0, stop: promptStopStrings },
+    continuation: formatResponse,
+    adapter: adapter ?? undefined,
+    description: `built-in suite: pool ${pool.size} (${poolPerTask}/task), ${train.length} training, ${validation.length} validation, ${test.length} test queries; tiny model${adapter ? ` + ${adapter}` : ""}`,
+  };
+}
