@@ -32,8 +32,8 @@ export type { ContinualMetrics } from "./metrics/continual-metrics.js";
 export { scoreHeatmapSvg } from "./metrics/heatmap-svg.js";
 export type { HeatmapOptions } from "./metrics/heatmap-svg.js";
 export { runContinual } from "./continual/run-continual.js";
+export type { ContinualLearner, InterferenceProbe } from "./continual/continual-learner.js";
 export type {
-  ContinualLearner,
   RunContinualOptions,
   RunContinualResult,
   ReplayPlanSummary,
