@@ -79,6 +79,11 @@ export type RunContinualOptions<T extends InstructionInstance> = {
    */
   startStage?: number;
   previousScores?: readonly (readonly number[])[];
+  /**
+   * "all" (default): R[i][j] for every j ≤ i. "diagonal-and-final": only R[i][i] and the last row
+   * (what final AP, RG and BWT need; the rest is NaN), about a fifth of the evaluation on 16 tasks.
+   */
+  evaluation?: "all" | "diagonal-and-final";
   onStage?: (report: StageReport) => void | Promise<void>;
 };
 
@@ -112,10 +117,13 @@ function validate<T extends InstructionInstance>(options: RunContinualOptions<T>
     throw new RangeError(`runContinual: startStage ${startStage} needs ${startStage} rows of previousScores, got ${options.previousScores?.length ?? 0}`);
   }
   options.previousScores?.forEach((row, i) => {
-    if (!Array.isArray(row) || row.length !== i + 1 || !row.every(Number.isFinite)) {
-      throw new RangeError(`runContinual: previousScores[${i}] must hold ${i + 1} finite scores`);
+    if (!Array.isArray(row) || row.length !== i + 1 || !row.every((value, j) => Number.isFinite(value) || (j < i && Number.isNaN(value)))) {
+      throw new RangeError(`runContinual: previousScores[${i}] must hold ${i + 1} scores (finite; NaN = not evaluated, off the diagonal)`);
     }
   });
+  if (options.evaluation !== undefined && options.evaluation !== "all" && options.evaluation !== "diagonal-and-final") {
+    throw new RangeError(`runContinual: evaluation must be "all" or "diagonal-and-final", got ${String(options.evaluation)}`);
+  }
   const probePerTask = options.probePerTask ?? 8;
   if (!Number.isInteger(probePerTask) || probePerTask < 1) throw new RangeError(`runContinual: probePerTask must be an integer ≥ 1, got ${probePerTask}`);
   const names = new Set<string>();
@@ -268,7 +276,12 @@ export async function runContinual<T extends InstructionInstance>(options: RunCo
     const trained = await learner.trainStage(trainingSet, stage, task.name);
     const evaluateStarted = performance.now();
     const row: number[] = [];
+    const everyTask = options.evaluation !== "diagonal-and-final" || stage === tasks.length - 1;
     for (let j = 0; j <= stage; j++) {
+      if (!everyTask && j < stage) {
+        row.push(Number.NaN);
+        continue;
+      }
       const score = await learner.evaluate(tasks[j].test, tasks[j].name);
       if (typeof score !== "number" || !Number.isFinite(score)) {
         throw new Error(`runContinual: learner.evaluate returned ${score} for task "${tasks[j].name}" after stage ${stage}`);
