@@ -60,7 +60,7 @@ export const configSchema = z.strictObject({
     .optional(),
   continual: z
     .strictObject({
-      replay: z.enum(["none", "random", "uniform", "inscl-dynamic", "inscl"]).optional(),
+      replay: z.enum(["none", "random", "uniform", "inscl-dynamic", "inscl", "interference"]).optional(),
       replayPerTask: z.number().int().min(0).optional(),
     })
     .optional(),

@@ -106,5 +106,6 @@ export {
 } from "./tiny-model.js";
 export type { ChatMessage } from "./tokenizer.js";
 export { Tokenizer } from "./tokenizer.js";
+export { exampleLosses, type ExampleLossOptions } from "./example-loss.js";
 export { learningRateAt, type TrainingExample, type TrainOptions, type TrainResult, type TrainStepInfo, tokenizeExample, train } from "./train.js";
 export { longestCommonSubsequence, type RougeScore, rougeL, rougeLOfTokens, rougeTokens } from "./rouge.js";

@@ -263,6 +263,20 @@ export class Model {
     }
   }
 
+  /**
+   * A new adapter `to` with the configuration and a copy of the factors of `from` (a look-ahead trains
+   * the copy and removes it, so the original is never written). Dropout masks of the copy use seed 0.
+   */
+  copyAdapter(from: string, to: string): void {
+    const lora = this.adapterConfig(from);
+    const { modules, layers } = this.registerAdapter(to, { ...lora, targetModules: [...lora.targetModules] }, "copyAdapter");
+    for (const layer of layers ?? Array.from({ length: this.config.numLayers }, (_, l) => l)) {
+      for (const module of modules) {
+        for (const part of ["A", "B"] as const) this.native.setAdapterTensor(to, layer, module, part, this.native.getAdapterTensor(from, layer, module, part));
+      }
+    }
+  }
+
   /** Loads a PEFT adapter folder (adapter_config.json + adapter_model.safetensors). Returns its name. */
   loadAdapter(dir: string, name: string = path.basename(path.resolve(dir))): string {
     const lora = readAdapterConfig(dir);

@@ -32,8 +32,9 @@ export type { ContinualMetrics } from "./metrics/continual-metrics.js";
 export { scoreHeatmapSvg } from "./metrics/heatmap-svg.js";
 export type { HeatmapOptions } from "./metrics/heatmap-svg.js";
 export { runContinual } from "./continual/run-continual.js";
+export type { ContinualLearner, InterferenceProbe } from "./continual/continual-learner.js";
+export type { LookAheadReport } from "./continual/run-continual.js";
 export type {
-  ContinualLearner,
   RunContinualOptions,
   RunContinualResult,
   ReplayPlanSummary,
@@ -45,3 +46,13 @@ export type { LoraLearnerOptions } from "./continual/lora-learner.js";
 export { rougeL as rougeLF1 } from "@pillow/core";
 export { createRandom, deriveSeed } from "./random.js";
 export type { Random } from "./random.js";
+export { allocateWithFloor } from "./planning/allocate-with-floor.js";
+export { usesInstructionTags, defaultFloorShare } from "./planning/replay-plan.js";
+export { resolveOrders } from "./protocol/training-orders.js";
+export type { TrainingOrder } from "./protocol/training-orders.js";
+export { pairedBootstrap } from "./protocol/paired-bootstrap.js";
+export type { PairedInterval } from "./protocol/paired-bootstrap.js";
+export { runCompareCell } from "./protocol/compare-strategies.js";
+export type { CompareRun, CompareCellOptions } from "./protocol/compare-strategies.js";
+export { summariseCompare, compareTableMarkdown, meanScores } from "./protocol/compare-summary.js";
+export type { CompareSummary, StrategySummary as CompareStrategySummary } from "./protocol/compare-summary.js";

@@ -1,26 +1,27 @@
 import fs from "node:fs";
 import path from "node:path";
-import { readInstructionFile } from "@pillow/core";
-import { continualMetrics, type ReplayStrategy, runContinual } from "@pillow/replay";
-import type { Instance } from "@pillow/suite";
+import { continualMetrics, type ReplayStrategy, replayStrategies, runContinual } from "@pillow/replay";
 import type { Command } from "commander";
-import { inputError, usageError } from "../cli-error.js";
+import { usageError } from "../cli-error.js";
 import { pick } from "../config.js";
 import { commandContext, parseInteger, parseNumber } from "../context.js";
 import { createLoraLearner } from "../demo/lora-learner.js";
 import { guardInterrupts } from "../interrupt.js";
 import { openModel } from "../model-options.js";
 import { writeFileAtomic } from "../report/write-report.js";
+import { readTasks } from "./continual-tasks.js";
+import { registerContinualCompare } from "./continual-compare.js";
+import { registerContinualPlan } from "./continual-plan.js";
 
-const STRATEGIES = ["none", "random", "uniform", "inscl-dynamic", "inscl"];
+const STRATEGIES: readonly string[] = replayStrategies;
 
 type ContinualFlags = {
   model?: string;
-  tasks: string[];
+  tasks?: string[];
   replay?: string;
   replayPerTask?: number;
   testShare: number;
-  out: string;
+  out?: string;
   r?: number;
   epochs?: number;
   lr?: number;
@@ -30,26 +31,19 @@ type ContinualFlags = {
   json?: boolean;
 };
 
-/** Alpaca records of one task file, split deterministically: the last `share` of the file is the test set. */
-function readTask(file: string, share: number): { name: string; train: Instance[]; test: Instance[] } {
-  const name = path.basename(file).replace(/\.(train\.)?jsonl?$/i, "");
-  const instances = readInstructionFile(file).map((example) => {
-    if (example.format !== "alpaca") {
-      throw inputError(`${example.file}:${example.line}: continual tuning needs instruction/input/output records`, "convert the file to Alpaca style");
-    }
-    return { instruction: example.instruction, input: example.input, output: example.output, task: name };
-  });
-  const testCount = Math.max(1, Math.round(instances.length * share));
-  if (instances.length - testCount < 1) throw inputError(`${file}: too few records (${instances.length}) for a train/test split`, "add records or lower --test-share");
-  return { name, train: instances.slice(0, -testCount), test: instances.slice(-testCount) };
-}
-
 export function registerContinual(program: Command): void {
-  program
+  // `continual` itself has no options: `run` (the default) and `compare` / `plan` each own theirs, so
+  // commander never hands a subcommand's --out or --json to the parent.
+  const continual = program
     .command("continual")
+    .description("continual LoRA instruction tuning: run (default) one strategy, compare strategies under the paper's protocol, plan stages for an external trainer");
+  registerContinualCompare(continual);
+  registerContinualPlan(continual);
+  continual
+    .command("run", { isDefault: true })
     .description("continual LoRA instruction tuning over a sequence of task files, with replay (InsCL and baselines); reports R[i][j], AP, RG, BWT")
-    .requiredOption("--tasks <files...>", "one Alpaca JSONL/JSON file per task, in training order")
-    .requiredOption("--out <dir>", "folder for the adapter and results.json")
+    .option("--tasks <files...>", "one Alpaca JSONL/JSON file per task, in training order (required)")
+    .option("--out <dir>", "folder for the adapter and results.json (required)")
     .option("--model <dir>", "base model folder")
     .option("--replay <strategy>", `replay strategy: ${STRATEGIES.join(", ")} (default inscl)`)
     .option("--replay-per-task <n>", "replayed instances per earlier task (default 200)", parseInteger("--replay-per-task", 0))
@@ -70,15 +64,17 @@ Examples:
     )
     .action(async (flags: ContinualFlags, command: Command) => {
       const context = commandContext(command, { json: flags.json });
+      if (!flags.tasks) throw usageError("required option '--tasks <files...>' not specified", "or run `pillow continual compare` / `pillow continual plan`");
+      if (!flags.out) throw usageError("required option '--out <dir>' not specified");
+      const out = flags.out;
       const strategy = pick(flags.replay, context.config.continual?.replay, "inscl");
       if (!STRATEGIES.includes(strategy)) throw usageError(`unknown replay strategy "${strategy}"`, `choose from ${STRATEGIES.join(", ")}`);
-      if (!(flags.testShare > 0 && flags.testShare < 1)) throw usageError("--test-share must be between 0 and 1");
-      const tasks = flags.tasks.map((file) => readTask(file, flags.testShare));
+      const tasks = readTasks(flags.tasks, flags.testShare);
       const model = await openModel(flags.model, context.config);
       const r = pick(flags.r, context.config.lora?.r, 8);
       model.addAdapter("continual", { r, alpha: 2 * r, targetModules: ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"], seed: flags.seed });
       const guard = guardInterrupts();
-      fs.mkdirSync(flags.out, { recursive: true });
+      fs.mkdirSync(out, { recursive: true });
       const stages: { task: string; scores: number[]; losses: number[]; trainingSize: number }[] = [];
       const learner = createLoraLearner(model, {
         adapter: "continual",
@@ -99,16 +95,16 @@ Examples:
           onStage: (report) => {
             stages.push({ task: report.task, scores: report.scores, losses: report.losses, trainingSize: report.trainingSize });
             // After every stage: the adapter so far and the scores so far (Ctrl-C keeps them).
-            model.saveAdapter("continual", path.join(flags.out, "adapter"));
-            writeFileAtomic(path.join(flags.out, "results.json"), `${JSON.stringify({ strategy, stages }, null, 2)}\n`);
+            model.saveAdapter("continual", path.join(out, "adapter"));
+            writeFileAtomic(path.join(out, "results.json"), `${JSON.stringify({ strategy, stages }, null, 2)}\n`);
             context.log(`stage ${report.stage + 1}/${tasks.length} ${report.task}: ${report.scores.map((score) => score.toFixed(1)).join(" ")}`);
           },
         });
         const metrics = continualMetrics(result.scores);
         const summary = { strategy, tasks: tasks.map((task) => task.name), scores: result.scores, ...metrics, plans: result.plans, stages };
-        writeFileAtomic(path.join(flags.out, "results.json"), `${JSON.stringify(summary, null, 2)}\n`);
+        writeFileAtomic(path.join(out, "results.json"), `${JSON.stringify(summary, null, 2)}\n`);
         if (flags.json) console.log(JSON.stringify(summary, null, 2));
-        else context.log(`final AP ${metrics.ap.at(-1)!.toFixed(1)}, BWT ${Number.isFinite(metrics.bwt) ? metrics.bwt.toFixed(1) : "n/a"}; adapter in ${path.join(flags.out, "adapter")}`);
+        else context.log(`final AP ${metrics.ap.at(-1)!.toFixed(1)}, BWT ${Number.isFinite(metrics.bwt) ? metrics.bwt.toFixed(1) : "n/a"}; adapter in ${path.join(out, "adapter")}`);
       } finally {
         guard.dispose();
       }

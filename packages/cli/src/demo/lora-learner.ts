@@ -19,6 +19,8 @@ export type LoraLearnerOptions = {
   onEvaluated?: (count: number) => void;
   /** Checked between steps: throw to stop (Ctrl-C). */
   checkInterrupted?: () => void;
+  /** Optimizer steps of the interference strategy's look-ahead (default 4, see @pillow/replay). */
+  lookAheadSteps?: number;
 };
 
 export type LoraLearner = ContinualLearner<Instance> & { readonly stageLosses: number[][] };
@@ -43,5 +45,6 @@ export function createLoraLearner(model: Model, options: LoraLearnerOptions): Lo
     generate: { maxNewTokens: options.maxNewTokens, temperature: 0, stop: promptStopStrings },
     score: (prediction, reference) => rougeL(prediction, reference) * 100,
     onEvaluated: options.onEvaluated,
+    lookAheadSteps: options.lookAheadSteps,
   });
 }

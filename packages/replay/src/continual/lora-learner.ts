@@ -1,8 +1,8 @@
 // A ContinualLearner over @pillow/core's Model: one LoRA adapter trained task after task (that is
 // where forgetting comes from), evaluated by greedy generation and ROUGE-L against the references.
-import { type AdapterOptions, type GenerationOptions, type Model, type TrainOptions, train } from "@pillow/core";
+import { type AdapterOptions, exampleLosses, type GenerationOptions, type Model, type TrainOptions, train } from "@pillow/core";
 import type { InstructionInstance } from "../planning/replay-plan.js";
-import type { ContinualLearner } from "./run-continual.js";
+import type { ContinualLearner } from "./continual-learner.js";
 import { rougeL } from "@pillow/core";
 
 export type LoraLearnerOptions<T extends InstructionInstance> = {
@@ -32,6 +32,11 @@ export type LoraLearnerOptions<T extends InstructionInstance> = {
   score?: (prediction: string, reference: string) => number;
   /** Called after each evaluated batch with the number of instances it held (progress bars). */
   onEvaluated?: (count: number) => void;
+  /**
+   * The look-ahead of the "interference" strategy: optimizer steps on a copy of the adapter at the
+   * stage's peak learning rate (constant schedule), batch size as in training. Default 4 steps.
+   */
+  lookAheadSteps?: number;
 };
 
 export function alpacaPrompt(instance: InstructionInstance): string {
@@ -63,6 +68,23 @@ export function createLoraLearner<T extends InstructionInstance>(
   const score = options.score ?? ((prediction: string, reference: string) => rougeL(prediction, reference) * 100);
   const generateOptions: GenerationOptions = { maxNewTokens: 48, temperature: 0, stop: ["\n"], ...options.generate };
   const baseSeed = options.train?.seed ?? 0;
+  const lookAheadSteps = options.lookAheadSteps ?? 4;
+  if (!Number.isInteger(lookAheadSteps) || lookAheadSteps < 1) {
+    throw new RangeError(`lora learner: lookAheadSteps must be an integer ≥ 1, got ${lookAheadSteps}`);
+  }
+  const toExample = (instance: T) => ({ prompt: formatPrompt(instance), response: formatResponse(instance) });
+  const lossOptions = { appendEos: options.train?.appendEos ?? true, maxLength: options.train?.maxLength, batchSize: options.train?.batchSize ?? 8 };
+  async function probeLosses(probes: T[][]): Promise<number[]> {
+    const flat = probes.flat();
+    const losses = flat.length > 0 ? await exampleLosses(model, flat.map(toExample), lossOptions) : new Float64Array(0);
+    let offset = 0;
+    return probes.map((probe) => {
+      let total = 0;
+      for (let k = 0; k < probe.length; k++) total += losses[offset + k];
+      offset += probe.length;
+      return probe.length > 0 ? total / probe.length : 0;
+    });
+  }
   return {
     adapter,
     stageLosses,
@@ -76,6 +98,33 @@ export function createLoraLearner<T extends InstructionInstance>(
       const result = await train(model, dataset, { epochs: 1, lr: 2e-4, ...options.train, mode: "lora", seed: baseSeed + stage });
       stageLosses.push(result.losses);
       return { losses: result.losses };
+    },
+    async probeInterference(current, probes, stage) {
+      if (current.length === 0) throw new Error("lora learner: the look-ahead needs the current task's training instances");
+      model.setActiveAdapter(adapter);
+      const before = await probeLosses(probes);
+      // The look-ahead trains a copy: the learner's adapter is never written (tests check bit-identity).
+      const copy = `${adapter}#look-ahead`;
+      model.copyAdapter(adapter, copy);
+      try {
+        model.setActiveAdapter(copy);
+        const { onStep: _onStep, ...trainOptions } = options.train ?? {};
+        await train(model, current.map(toExample), {
+          epochs: 1,
+          lr: 2e-4,
+          ...trainOptions,
+          warmup: 0,
+          schedule: "constant",
+          maxSteps: lookAheadSteps,
+          mode: "lora",
+          seed: baseSeed + stage,
+        });
+        const after = await probeLosses(probes);
+        return { before, after };
+      } finally {
+        model.setActiveAdapter(adapter);
+        model.removeAdapter(copy);
+      }
     },
     async evaluate(test, task) {
       if (test.length === 0) throw new Error(`lora learner: task "${task}" has no test instances`);

@@ -1,7 +1,8 @@
 import { describe, expect, it } from "vitest";
 import { continualMetrics } from "../metrics/continual-metrics.js";
 import type { ContinualTask } from "../planning/replay-plan.js";
-import { type ContinualLearner, runContinual, type StageReport } from "./run-continual.js";
+import type { ContinualLearner } from "./continual-learner.js";
+import { runContinual, type StageReport } from "./run-continual.js";
 
 type Item = { instruction: string; input: string; output: string; task: string };
 

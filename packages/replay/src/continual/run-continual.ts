@@ -2,6 +2,7 @@
 // plus the replay, evaluate on every task seen so far; then the CL metrics over R[i][j].
 
 import type { Model } from "@pillow/core";
+import type { ContinualLearner } from "./continual-learner.js";
 import { createLoraLearner, type LoraLearnerOptions } from "./lora-learner.js";
 import { createHashingEmbedder, type Embedder, stackVectors } from "../embedding/embedder.js";
 import { type ContinualMetrics, continualMetrics } from "../metrics/continual-metrics.js";
@@ -13,6 +14,7 @@ import {
   type ReplayPlan,
   type ReplayStrategy,
   replayStrategies,
+  usesInstructionTags,
 } from "../planning/replay-plan.js";
 import { createRandom, deriveSeed } from "../random.js";
 import { createKeyphraseTagger } from "../tagging/keyphrase-tagger.js";
@@ -20,21 +22,16 @@ import { mergeSimilarTags } from "../tagging/merge-tags.js";
 import type { Tagger } from "../tagging/tagger.js";
 import { wasserstein } from "../wasserstein/wasserstein.js";
 
-/** What runContinual trains and evaluates: e.g. a LoRA model (see the CLI) or a simulation in tests. */
-export interface ContinualLearner<T extends InstructionInstance = InstructionInstance> {
-  /** Trains on the stage's data (the current task's training set plus the replay, shuffled). */
-  trainStage(instances: T[], stage: number, task: string): Promise<{ losses?: number[] } | undefined | undefined>;
-  /** Mean score (e.g. ROUGE-L F1 · 100) on a test set. */
-  evaluate(test: T[], task: string): Promise<number>;
-}
-
 export type ReplayPlanSummary = {
   stage: number;
   task: string;
   strategy: ReplayStrategy;
   budget: number;
-  perTask: { task: string; count: number; distance?: number }[];
+  perTask: { task: string; count: number; distance?: number; increase?: number }[];
 };
+
+/** The interference strategy's look-ahead at one stage: probe losses per earlier task and its cost. */
+export type LookAheadReport = { before: number[]; after: number[]; seconds: number };
 
 export type StageReport = {
   stage: number;
@@ -44,6 +41,9 @@ export type StageReport = {
   losses: number[];
   /** R[stage][j] for j ≤ stage. */
   scores: number[];
+  /** Wall-clock seconds of the stage's training, its evaluation and (interference) its look-ahead. */
+  seconds: { train: number; evaluate: number; lookAhead: number };
+  lookAhead?: LookAheadReport;
 };
 
 export type RunContinualOptions<T extends InstructionInstance> = {
@@ -68,6 +68,22 @@ export type RunContinualOptions<T extends InstructionInstance> = {
   /** Exact EMD while n·m stays under this many cost entries (default 4 000 000), log-domain Sinkhorn above. */
   exactLimit?: number;
   seed?: number;
+  /** interference: training instances per earlier task whose loss the look-ahead probes (default 8). */
+  probePerTask?: number;
+  /** interference: share of the budget spread equally before the split by increase (default 0.25). */
+  floorShare?: number;
+  /**
+   * Start at this stage with R's earlier rows given (previousScores) and the learner already trained
+   * through stage startStage − 1, e.g. stage 0 trained once and shared by every strategy (its plan
+   * is empty for all of them). Default 0.
+   */
+  startStage?: number;
+  previousScores?: readonly (readonly number[])[];
+  /**
+   * "all" (default): R[i][j] for every j ≤ i. "diagonal-and-final": only R[i][i] and the last row
+   * (what final AP, RG and BWT need; the rest is NaN), about a fifth of the evaluation on 16 tasks.
+   */
+  evaluation?: "all" | "diagonal-and-final";
   onStage?: (report: StageReport) => void | Promise<void>;
 };
 
@@ -77,6 +93,8 @@ export type RunContinualResult = {
   plans: ReplayPlanSummary[];
   /** W[i][j]: earth mover's distance between the instructions of tasks i and j < i (inscl strategies). */
   distances: number[][];
+  /** Per stage: the look-ahead (interference; undefined elsewhere). */
+  lookAheads: (LookAheadReport | undefined)[];
 };
 
 function validate<T extends InstructionInstance>(options: RunContinualOptions<T>, learner: ContinualLearner<T> | undefined): void {
@@ -88,6 +106,26 @@ function validate<T extends InstructionInstance>(options: RunContinualOptions<T>
     throw new RangeError(`runContinual: strategy must be one of ${replayStrategies.join(", ")}, got ${String(strategy)}`);
   }
   if (!Array.isArray(tasks) || tasks.length === 0) throw new RangeError("runContinual: tasks must be a non-empty array");
+  if (strategy === "interference" && typeof learner.probeInterference !== "function") {
+    throw new TypeError('runContinual: strategy "interference" needs a learner with probeInterference (a model to run the look-ahead on)');
+  }
+  const startStage = options.startStage ?? 0;
+  if (!Number.isInteger(startStage) || startStage < 0 || startStage >= tasks.length) {
+    throw new RangeError(`runContinual: startStage must be an integer in [0, ${tasks.length - 1}], got ${startStage}`);
+  }
+  if ((options.previousScores?.length ?? 0) !== startStage) {
+    throw new RangeError(`runContinual: startStage ${startStage} needs ${startStage} rows of previousScores, got ${options.previousScores?.length ?? 0}`);
+  }
+  options.previousScores?.forEach((row, i) => {
+    if (!Array.isArray(row) || row.length !== i + 1 || !row.every((value, j) => Number.isFinite(value) || (j < i && Number.isNaN(value)))) {
+      throw new RangeError(`runContinual: previousScores[${i}] must hold ${i + 1} scores (finite; NaN = not evaluated, off the diagonal)`);
+    }
+  });
+  if (options.evaluation !== undefined && options.evaluation !== "all" && options.evaluation !== "diagonal-and-final") {
+    throw new RangeError(`runContinual: evaluation must be "all" or "diagonal-and-final", got ${String(options.evaluation)}`);
+  }
+  const probePerTask = options.probePerTask ?? 8;
+  if (!Number.isInteger(probePerTask) || probePerTask < 1) throw new RangeError(`runContinual: probePerTask must be an integer ≥ 1, got ${probePerTask}`);
   const names = new Set<string>();
   tasks.forEach((task, index) => {
     if (!task || typeof task.name !== "string" || task.name === "") throw new TypeError(`runContinual: tasks[${index}].name must be a non-empty string`);
@@ -142,10 +180,24 @@ export async function runContinual<T extends InstructionInstance>(options: RunCo
   }
   const rawTags = new Map<string, string[]>();
 
-  const scores: number[][] = [];
+  // The look-ahead's probe set of each task: a fixed seeded sample of its training instances.
+  const probePerTask = options.probePerTask ?? 8;
+  const probes = tasks.map((task) =>
+    createRandom(deriveSeed(seed, "probe", task.name)).sample(task.train, Math.min(probePerTask, task.train.length)),
+  );
+
+  const startStage = options.startStage ?? 0;
+  const scores: number[][] = (options.previousScores ?? []).map((row) => [...row]);
   const plans: ReplayPlanSummary[] = [];
   const distanceMatrix: number[][] = [];
-  for (let stage = 0; stage < tasks.length; stage++) {
+  const lookAheads: (LookAheadReport | undefined)[] = [];
+  for (let stage = 0; stage < startStage; stage++) {
+    // Skipped stages: their plans are recomputed (cheap), the learner is not called.
+    plans.push({ stage, task: tasks[stage].name, strategy, budget: 0, perTask: [] });
+    distanceMatrix.push([]);
+    lookAheads.push(undefined);
+  }
+  for (let stage = startStage; stage < tasks.length; stage++) {
     const task = tasks[stage];
     let distances: number[] | undefined;
     if (usesDistance && stage > 0) {
@@ -166,8 +218,19 @@ export async function runContinual<T extends InstructionInstance>(options: RunCo
     }
     distanceMatrix.push(distances ?? []);
 
+    let lookAhead: LookAheadReport | undefined;
+    if (strategy === "interference" && stage > 0) {
+      const started = performance.now();
+      const probe = await learner.probeInterference!(task.train, probes.slice(0, stage), stage);
+      if (probe?.before?.length !== stage || probe.after?.length !== stage) {
+        throw new Error(`runContinual: learner.probeInterference returned ${probe?.before?.length} / ${probe?.after?.length} losses for ${stage} earlier tasks`);
+      }
+      lookAhead = { before: probe.before, after: probe.after, seconds: (performance.now() - started) / 1000 };
+    }
+    lookAheads.push(lookAhead);
+
     let instructionTags: Map<string, string[]> | undefined;
-    if (strategy === "inscl" && stage > 0) {
+    if (usesInstructionTags(strategy) && stage > 0) {
       const seen = [...new Set(taskInstructions.slice(0, stage + 1).flatMap((entry) => entry.instructions))];
       const untagged = seen.filter((instruction) => !rawTags.has(instruction));
       if (untagged.length > 0) {
@@ -191,20 +254,34 @@ export async function runContinual<T extends InstructionInstance>(options: RunCo
       seed,
       distances,
       instructionTags,
+      increases: lookAhead?.after.map((after, j) => after - lookAhead.before[j]),
+      floorShare: options.floorShare,
     });
     const summary: ReplayPlanSummary = {
       stage,
       task: task.name,
       strategy,
       budget: plan.budget,
-      perTask: plan.perTask.map(({ task: name, count, distance }) => (distance === undefined ? { task: name, count } : { task: name, count, distance })),
+      perTask: plan.perTask.map(({ task: name, count, distance, increase }) => ({
+        task: name,
+        count,
+        ...(distance === undefined ? {} : { distance }),
+        ...(increase === undefined ? {} : { increase }),
+      })),
     };
     plans.push(summary);
 
     const trainingSet = createRandom(deriveSeed(seed, "stage-order", stage)).shuffled([...task.train, ...plan.instances]);
+    const trainStarted = performance.now();
     const trained = await learner.trainStage(trainingSet, stage, task.name);
+    const evaluateStarted = performance.now();
     const row: number[] = [];
+    const everyTask = options.evaluation !== "diagonal-and-final" || stage === tasks.length - 1;
     for (let j = 0; j <= stage; j++) {
+      if (!everyTask && j < stage) {
+        row.push(Number.NaN);
+        continue;
+      }
       const score = await learner.evaluate(tasks[j].test, tasks[j].name);
       if (typeof score !== "number" || !Number.isFinite(score)) {
         throw new Error(`runContinual: learner.evaluate returned ${score} for task "${tasks[j].name}" after stage ${stage}`);
@@ -212,6 +289,7 @@ export async function runContinual<T extends InstructionInstance>(options: RunCo
       row.push(score);
     }
     scores.push(row);
+    const evaluated = performance.now();
     await options.onStage?.({
       stage,
       task: task.name,
@@ -219,7 +297,13 @@ export async function runContinual<T extends InstructionInstance>(options: RunCo
       trainingSize: trainingSet.length,
       losses: (trained?.losses) || [],
       scores: row,
+      seconds: {
+        train: (evaluateStarted - trainStarted) / 1000,
+        evaluate: (evaluated - evaluateStarted) / 1000,
+        lookAhead: lookAhead?.seconds ?? 0,
+      },
+      ...(lookAhead ? { lookAhead } : {}),
     });
   }
-  return { scores, metrics: continualMetrics(scores), plans, distances: distanceMatrix };
+  return { scores, metrics: continualMetrics(scores), plans, distances: distanceMatrix, lookAheads };
 }

@@ -18,7 +18,9 @@ function checkScores(scores: readonly (readonly number[])[]): void {
       throw new RangeError(`continualMetrics: scores[${i}] must hold the scores of tasks 0..${i} (got ${row?.length ?? 0})`);
     }
     for (let j = 0; j <= i; j++) {
-      if (typeof row[j] !== "number" || !Number.isFinite(row[j])) {
+      // Off the diagonal and before the last row, NaN marks a score that was not evaluated.
+      const skippable = j < i && i < scores.length - 1 && Number.isNaN(row[j]);
+      if (!skippable && (typeof row[j] !== "number" || !Number.isFinite(row[j]))) {
         throw new RangeError(`continualMetrics: scores[${i}][${j}] is ${row[j]}; scores must be finite numbers`);
       }
     }
@@ -30,7 +32,10 @@ function mean(values: number[]): number {
 }
 
 /**
- * R is lower-triangular: row i holds (at least) tasks 0..i; entries beyond i are ignored.
+ * R is lower-triangular: row i holds (at least) tasks 0..i; entries beyond i are ignored. Entries
+ * off the diagonal of rows before the last may be NaN (not evaluated): AP and RG of those rows are
+ * then NaN, and so is the forgetting of a task with a missing intermediate score; the final AP, RG
+ * and BWT need only the diagonal and the last row.
  * Relative Gain skips earlier tasks whose own score R[j][j] is 0 (the ratio is undefined there).
  */
 export function continualMetrics(scores: readonly (readonly number[])[]): ContinualMetrics {
@@ -49,7 +54,7 @@ export function continualMetrics(scores: readonly (readonly number[])[]): Contin
   const forgetting = last.slice(0, stages).map((finalScore, j) => {
     if (j === stages - 1) return 0;
     let best = -Infinity;
-    for (let l = j; l < stages - 1; l++) best = Math.max(best, scores[l][j]);
+    for (let l = j; l < stages - 1; l++) best = Math.max(best, scores[l][j]); // NaN propagates
     return best - finalScore;
   });
   return { ap, relativeGain, bwt, forgetting };

@@ -2,10 +2,16 @@
 
 import { createRandom, deriveSeed, type Random } from "../random.js";
 import { allocateReplay } from "./allocate-replay.js";
+import { allocateWithFloor } from "./allocate-with-floor.js";
 import { insInfo, normaliseWithinTask } from "./instruction-information.js";
 
-export type ReplayStrategy = "none" | "random" | "uniform" | "inscl-dynamic" | "inscl";
-export const replayStrategies: readonly ReplayStrategy[] = ["none", "random", "uniform", "inscl-dynamic", "inscl"];
+export type ReplayStrategy = "none" | "random" | "uniform" | "inscl-dynamic" | "inscl" | "interference";
+export const replayStrategies: readonly ReplayStrategy[] = ["none", "random", "uniform", "inscl-dynamic", "inscl", "interference"];
+
+/** Strategies whose within-task choice is InsInfo-ranked (they need instruction tags). */
+export function usesInstructionTags(strategy: ReplayStrategy): boolean {
+  return strategy === "inscl" || strategy === "interference";
+}
 
 /** The fields replay needs; the suite's and the CLI's instance types both fit. */
 export type InstructionInstance = { instruction: string; input?: string; output: string };
@@ -33,6 +39,8 @@ export type TaskReplay<T> = {
   task: string;
   /** Earth mover's distance to the current task (inscl, inscl-dynamic). */
   distance?: number;
+  /** Probe-loss increase in the look-ahead (interference). */
+  increase?: number;
   count: number;
   instances: T[];
 };
@@ -56,9 +64,15 @@ export type PlanReplayOptions<T extends InstructionInstance> = {
   seed: number;
   /** W(current, j) for each earlier task j; required by inscl and inscl-dynamic. */
   distances?: readonly number[];
-  /** Tags of each unique instruction of tasks 0..stage (after merging); required by inscl. */
+  /** Tags of each unique instruction of tasks 0..stage (after merging); required by inscl and interference. */
   instructionTags?: ReadonlyMap<string, readonly string[]>;
+  /** Each earlier task's probe-loss increase in the look-ahead; required by interference. */
+  increases?: readonly number[];
+  /** interference: share of the budget spread equally as a floor before the split by increase (default 0.25). */
+  floorShare?: number;
 };
+
+export const defaultFloorShare = 0.25;
 
 /** Caps each count at what its task holds and hands the excess to tasks with room, largest share first. */
 function capCounts(counts: number[], capacities: number[], shares: number[]): number[] {
@@ -135,8 +149,13 @@ function validateOptions<T extends InstructionInstance>(options: PlanReplayOptio
       );
     }
   }
-  if (strategy === "inscl" && stage > 0 && !options.instructionTags) {
-    throw new RangeError('planReplay: strategy "inscl" needs instructionTags');
+  if (strategy === "interference" && stage > 0 && (!options.increases || options.increases.length !== stage)) {
+    throw new RangeError(
+      `planReplay: strategy "interference" at stage ${stage} needs ${stage} probe-loss increases, got ${options.increases?.length ?? "none"}`,
+    );
+  }
+  if (usesInstructionTags(strategy) && stage > 0 && !options.instructionTags) {
+    throw new RangeError(`planReplay: strategy "${strategy}" needs instructionTags`);
   }
 }
 
@@ -161,18 +180,28 @@ export function planReplay<T extends InstructionInstance>(options: PlanReplayOpt
     return { stage, strategy, budget, perTask, instances: perTask.flatMap((entry) => entry.instances) };
   }
 
-  const distances = strategy === "uniform" ? earlier.map(() => 0) : [...options.distances!];
-  const total = distances.reduce((sum, value) => sum + value, 0);
-  const shares = distances.map((value) => (total > 0 ? value / total : 1 / distances.length));
+  let planned: number[];
+  let shares: number[];
+  let distances: number[] = [];
+  if (strategy === "interference") {
+    planned = allocateWithFloor(options.increases!, budget, options.floorShare ?? defaultFloorShare);
+    shares = planned.map((value) => value / budget);
+  } else {
+    distances = strategy === "uniform" ? earlier.map(() => 0) : [...options.distances!];
+    const total = distances.reduce((sum, value) => sum + value, 0);
+    shares = distances.map((value) => (total > 0 ? value / total : 1 / distances.length));
+    planned = allocateReplay(distances, budget);
+  }
+  // A task smaller than its count gives the excess to the tasks with the largest shares first.
   const counts = capCounts(
-    allocateReplay(distances, budget),
+    planned,
     earlier.map((task) => task.train.length),
     shares,
   );
 
   let rates: number[][] = [];
   const groupsPerTask = earlier.map((task) => groupByInstruction(task.train));
-  if (strategy === "inscl") {
+  if (usesInstructionTags(strategy)) {
     // InsInfo over every unique instruction of tasks 0..stage (N counts them all), then normalised
     // within each earlier task.
     const allGroups = tasks.slice(0, stage + 1).map((task) => groupByInstruction(task.train));
@@ -190,12 +219,12 @@ export function planReplay<T extends InstructionInstance>(options: PlanReplayOpt
   const perTask = earlier.map((task, taskIndex) => {
     const taskRandom = createRandom(deriveSeed(seed, "replay", stage, strategy, taskIndex));
     const count = counts[taskIndex];
-    const instances =
-      strategy === "inscl"
+    const instances = usesInstructionTags(strategy)
         ? selectByInformation(groupsPerTask[taskIndex], rates[taskIndex], count, taskRandom)
         : taskRandom.sample(task.train, count);
     const entry: TaskReplay<T> = { task: task.name, count: instances.length, instances };
-    if (strategy !== "uniform") entry.distance = distances[taskIndex];
+    if (strategy === "interference") entry.increase = options.increases![taskIndex];
+    else if (strategy !== "uniform") entry.distance = distances[taskIndex];
     return entry;
   });
   return { stage, strategy, budget, perTask, instances: perTask.flatMap((entry) => entry.instances) };

@@ -1,0 +1,38 @@
+// Task files of the continual commands: one Alpaca JSONL/JSON file per task, the last share held out
+// as the test set; names from the file names, each used once.
+import path from "node:path";
+import { readInstructionFile } from "@pillow/core";
+import type { Instance } from "@pillow/suite";
+import { inputError, usageError } from "../cli-error.js";
+
+export type TaskFromFile = { name: string; file: string; train: Instance[]; test: Instance[] };
+
+export const taskNameOf = (file: string) => path.basename(file).replace(/\.(train\.)?jsonl?$/i, "");
+
+/** Alpaca records of one task file, split deterministically: the last `share` of the file is the test set. */
+export function readTask(file: string, share: number): TaskFromFile {
+  const name = taskNameOf(file);
+  const instances = readInstructionFile(file).map((example) => {
+    if (example.format !== "alpaca") {
+      throw inputError(`${example.file}:${example.line}: continual tuning needs instruction/input/output records`, "convert the file to Alpaca style");
+    }
+    return { instruction: example.instruction, input: example.input, output: example.output, task: name };
+  });
+  if (instances.length === 0) throw inputError(`${file}: the task file has no instances`, "give each task at least two records (train and test)");
+  const testCount = Math.max(1, Math.round(instances.length * share));
+  if (instances.length - testCount < 1) throw inputError(`${file}: too few records (${instances.length}) for a train/test split`, "add records or lower --test-share");
+  return { name, file, train: instances.slice(0, -testCount), test: instances.slice(-testCount) };
+}
+
+/** Every task file, with a clear error when two files give the same task name. */
+export function readTasks(files: readonly string[], share: number): TaskFromFile[] {
+  if (!(share > 0 && share < 1)) throw usageError("--test-share must be between 0 and 1");
+  const tasks = files.map((file) => readTask(file, share));
+  const seen = new Map<string, string>();
+  for (const task of tasks) {
+    const other = seen.get(task.name);
+    if (other !== undefined) throw usageError(`duplicate task name "${task.name}": ${other} and ${task.file}`, "rename one of the files (the task name is the file name)");
+    seen.set(task.name, task.file);
+  }
+  return tasks;
+}
