@@ -72,9 +72,9 @@ export {
   SAFETENSORS_DTYPE_SIZES,
   SafetensorsCheckpoint,
   SafetensorsFile,
-  writeFileAtomically,
   writeSafetensors,
 } from "./safetensors.js";
+export { writeFileAtomically } from "./write-file-atomically.js";
 export { saveModel, TOKENIZER_FILES } from "./save-model.js";
 export {
   BYTE_BOS_ID,
