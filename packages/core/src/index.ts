@@ -3,8 +3,8 @@ export type { Architecture, ModelConfig, RopeScaling } from "./config.js";
 export { parseModelConfig, readModelConfig, SUPPORTED_ARCHITECTURES, toHfConfigJson } from "./config.js";
 export type { AlpacaExample, ChatExample, CompletionExample, InstructionExample, PromptFormatting } from "./data.js";
 export { parseInstructionRecord, readInstructionFile, toPromptCompletion } from "./data.js";
-export type { CheckpointErrorCode, ConfigErrorCode, DataErrorCode } from "./errors.js";
-export { CheckpointError, ConfigError, DataError } from "./errors.js";
+export type { CheckpointErrorCode, ConfigErrorCode, DataErrorCode, ModelErrorCode } from "./errors.js";
+export { CheckpointError, ConfigError, DataError, ModelError } from "./errors.js";
 export {
   bfloat16BitsToFloat32,
   float16BitsToBfloat16Bits,
@@ -39,7 +39,6 @@ export {
   loadModel,
   Model,
   type ModelDtype,
-  ModelError,
   type TrainMode,
 } from "./model.js";
 export { NativeBackend, type NativeBackendOptions } from "./native-backend.js";

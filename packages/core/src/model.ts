@@ -4,7 +4,7 @@ import fs from "node:fs";
 import path from "node:path";
 import { loadAddon, type NativeLlamaModel, type NativeModelConfig, type NativeTrainMode, sample, setThreads } from "@pillow/lora-kernels";
 import { type ModelConfig, readModelConfig } from "./config.js";
-import { CheckpointError } from "./errors.js";
+import { CheckpointError, ModelError } from "./errors.js";
 import {
   ADAPTER_WEIGHTS_FILE,
   hfTensorName,
@@ -92,15 +92,6 @@ export function countTargets(labels: Int32Array, batch = 1): number {
     for (let t = 1; t < length; t++) if (labels[b * length + t] !== -100) count++;
   }
   return count;
-}
-
-export class ModelError extends Error {
-  readonly code: string;
-  constructor(code: string, message: string) {
-    super(message);
-    this.name = "ModelError";
-    this.code = code;
-  }
 }
 
 function nativeConfig(config: ModelConfig): NativeModelConfig {

@@ -5,7 +5,7 @@
 import fs from "node:fs";
 import path from "node:path";
 import type { Model, TrainMode } from "./model.js";
-import { ModelError } from "./model.js";
+import { ModelError } from "./errors.js";
 import { Random } from "./random.js";
 import { SafetensorsCheckpoint, type WritableTensor, writeSafetensors } from "./safetensors.js";
 import { writeFileAtomically } from "./write-file-atomically.js";
