@@ -88,3 +88,19 @@ export type { ChatMessage } from "./tokenizer.js";
 export { Tokenizer } from "./tokenizer.js";
 export { learningRateAt, type TrainingExample, type TrainOptions, type TrainResult, type TrainStepInfo, tokenizeExample, train } from "./train.js";
 export { longestCommonSubsequence, type RougeScore, rougeL, rougeLOfTokens, rougeTokens } from "./rouge.js";
+// What the layers above take from the native side, re-exported: cli and replay import these from core,
+// never from @pillow/lora-kernels (scripts/check-layers.mjs, run by `pnpm lint`, enforces it).
+export {
+  type BackendInfo,
+  backendInfo,
+  earthMoversDistance,
+  hasEarthMoversDistance,
+  KernelError,
+  loraMatmul,
+  matmul,
+  NativeAddonNotFoundError,
+  type NativeErrorCode,
+  pairwiseCost,
+  sample,
+  setThreads,
+} from "@pillow/lora-kernels";
