@@ -1,5 +1,5 @@
 // `pillow info`: version, native backend (ISA, threads, CUDA) — the first thing to run on a new machine.
-import { backendInfo, type BackendInfo } from "@pillow/lora-kernels";
+import { backendInfo, type BackendInfo } from "@pillow/core";
 import { createRequire } from "node:module";
 
 const require = createRequire(import.meta.url);

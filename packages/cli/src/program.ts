@@ -1,6 +1,6 @@
 // The `pillow` command line, built with commander. Each subcommand lives in its own file under
 // commands/; this file holds the global flags and the order of the help listing.
-import { setThreads } from "@pillow/lora-kernels";
+import { setThreads } from "@pillow/core";
 import { Command, InvalidArgumentError } from "commander";
 import { loadConfig } from "./config.js";
 import { registerBench } from "./commands/bench.js";

@@ -68,3 +68,27 @@ export class DataError extends Error {
     this.line = where.line;
   }
 }
+
+export type ModelErrorCode =
+  | "E_ARGUMENT"
+  | "E_TYPE"
+  | "E_SHAPE"
+  | "E_NO_TOKENIZER"
+  | "E_UNSUPPORTED"
+  | "E_CHECKPOINT"
+  | "E_NONFINITE_LOGITS"
+  // The serving engine (continuous batcher): a prompt past the context, a request aborted by its
+  // client, a batcher that was closed.
+  | "E_CONTEXT_LENGTH"
+  | "E_ABORTED"
+  | "E_CLOSED";
+
+/** A bad argument to the model runtime (model, generation, training); `code` is stable across releases. */
+export class ModelError extends Error {
+  readonly code: ModelErrorCode;
+  constructor(code: ModelErrorCode, message: string) {
+    super(message);
+    this.name = "ModelError";
+    this.code = code;
+  }
+}

@@ -21,7 +21,8 @@ import {
   SCALAR_TYPE_CODES,
 } from "./gguf-format.js";
 import { ADAPTER_WEIGHTS_FILE, type LinearModule, type LoraConfig, loraScale, parsePeftTensorName, readAdapterConfig } from "./peft.js";
-import { SafetensorsCheckpoint, writeAll, writeFileAtomically } from "./safetensors.js";
+import { SafetensorsCheckpoint } from "./safetensors.js";
+import { writeAll, writeFileAtomically } from "./write-file-atomically.js";
 
 /** Anything that lists tensors and reads them as f32 (a SafetensorsCheckpoint does). */
 export type TensorSource = {

@@ -3,8 +3,8 @@ export type { Architecture, ModelConfig, RopeScaling } from "./config.js";
 export { parseModelConfig, readModelConfig, SUPPORTED_ARCHITECTURES, toHfConfigJson } from "./config.js";
 export type { AlpacaExample, ChatExample, CompletionExample, InstructionExample, PromptFormatting } from "./data.js";
 export { parseInstructionRecord, readInstructionFile, toPromptCompletion } from "./data.js";
-export type { CheckpointErrorCode, ConfigErrorCode, DataErrorCode } from "./errors.js";
-export { CheckpointError, ConfigError, DataError } from "./errors.js";
+export type { CheckpointErrorCode, ConfigErrorCode, DataErrorCode, ModelErrorCode } from "./errors.js";
+export { CheckpointError, ConfigError, DataError, ModelError } from "./errors.js";
 export {
   bfloat16BitsToFloat32,
   float16BitsToBfloat16Bits,
@@ -56,7 +56,6 @@ export {
   logSoftmaxAt,
   Model,
   type ModelDtype,
-  ModelError,
   type ScoringOptions,
   type ScoringPair,
   type TrainMode,
@@ -91,9 +90,9 @@ export {
   SAFETENSORS_DTYPE_SIZES,
   SafetensorsCheckpoint,
   SafetensorsFile,
-  writeFileAtomically,
   writeSafetensors,
 } from "./safetensors.js";
+export { writeFileAtomically } from "./write-file-atomically.js";
 export { saveModel, TOKENIZER_FILES } from "./save-model.js";
 export {
   BYTE_BOS_ID,
@@ -109,3 +108,19 @@ export { Tokenizer } from "./tokenizer.js";
 export { exampleLosses, type ExampleLossOptions } from "./example-loss.js";
 export { learningRateAt, type TrainingExample, type TrainOptions, type TrainResult, type TrainStepInfo, tokenizeExample, train } from "./train.js";
 export { longestCommonSubsequence, type RougeScore, rougeL, rougeLOfTokens, rougeTokens } from "./rouge.js";
+// What the layers above take from the native side, re-exported: cli and replay import these from core,
+// never from @pillow/lora-kernels (scripts/check-layers.mjs, run by `pnpm lint`, enforces it).
+export {
+  type BackendInfo,
+  backendInfo,
+  earthMoversDistance,
+  hasEarthMoversDistance,
+  KernelError,
+  loraMatmul,
+  matmul,
+  NativeAddonNotFoundError,
+  type NativeErrorCode,
+  pairwiseCost,
+  sample,
+  setThreads,
+} from "@pillow/lora-kernels";

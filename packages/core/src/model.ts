@@ -4,7 +4,7 @@ import fs from "node:fs";
 import path from "node:path";
 import { loadAddon, type NativeLlamaModel, type NativeModelConfig, type NativeTrainMode, sample, setThreads } from "@pillow/lora-kernels";
 import { type ModelConfig, readModelConfig } from "./config.js";
-import { CheckpointError } from "./errors.js";
+import { CheckpointError, ModelError } from "./errors.js";
 import { argmax, type GenerationChunk, type GenerationOptions, type GenerationResult, isGreedy, samplingFor } from "./generation-options.js";
 import {
   ADAPTER_WEIGHTS_FILE,
@@ -94,15 +94,6 @@ export function logSoftmaxAt(row: ArrayLike<number>, target: number): number {
   let total = 0;
   for (let i = 0; i < row.length; i++) total += Math.exp(row[i] - maximum);
   return row[target] - maximum - Math.log(total);
-}
-
-export class ModelError extends Error {
-  readonly code: string;
-  constructor(code: string, message: string) {
-    super(message);
-    this.name = "ModelError";
-    this.code = code;
-  }
 }
 
 function nativeConfig(config: ModelConfig): NativeModelConfig {

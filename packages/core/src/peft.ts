@@ -5,7 +5,7 @@ import fs from "node:fs";
 import path from "node:path";
 import { z } from "zod";
 import { ConfigError } from "./errors.js";
-import { writeAll, writeFileAtomically } from "./safetensors.js";
+import { writeFileAtomically } from "./write-file-atomically.js";
 
 export const LINEAR_MODULES = ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"] as const;
 export type LinearModule = (typeof LINEAR_MODULES)[number];
@@ -209,5 +209,5 @@ export function toAdapterConfigJson(config: LoraConfig): Record<string, unknown>
 export function writeAdapterConfig(dir: string, config: LoraConfig): void {
   fs.mkdirSync(dir, { recursive: true });
   const bytes = Buffer.from(`${JSON.stringify(toAdapterConfigJson(config), null, 2)}\n`, "utf8");
-  writeFileAtomically(path.join(dir, ADAPTER_CONFIG_FILE), (fd) => writeAll(fd, bytes));
+  writeFileAtomically(path.join(dir, ADAPTER_CONFIG_FILE), bytes);
 }

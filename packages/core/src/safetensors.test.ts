@@ -168,6 +168,24 @@ describe("writeSafetensors", () => {
     file.close();
   });
 
+  it("writes F64 from a Float64Array, widest first, and refuses other data for it", () => {
+    const target = path.join(scratch, "f64.safetensors");
+    const doubles = Float64Array.of(0.1, -2, 1e300);
+    writeSafetensors(target, { f: { dtype: "F32", shape: [1], data: Float32Array.of(3) }, d: { dtype: "F64", shape: [3], data: doubles } });
+    const file = SafetensorsFile.open(target);
+    expect(file.info("d")).toMatchObject({ dtype: "F64", shape: [3], byteLength: 24 });
+    expect(file.info("d").byteOffset).toBeLessThan(file.info("f").byteOffset);
+    expect(Array.from(new Float64Array(file.readRaw("d").buffer))).toEqual([0.1, -2, 1e300]);
+    file.close();
+    expectCheckpointError(
+      () => writeSafetensors(target, { d: { dtype: "F64", shape: [1], data: Float32Array.of(1) } }),
+      "E_ARGUMENT",
+      "f64.safetensors",
+      '"d"',
+      "Float64Array",
+    );
+  });
+
   it("rejects data whose length does not match the shape, and leaves no file behind", () => {
     const target = path.join(scratch, "bad-write.safetensors");
     expectCheckpointError(

@@ -8,6 +8,7 @@ import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { CheckpointError } from "./errors.js";
+import { writeAll, writeFileAtomically } from "./write-file-atomically.js";
 import {
   float16BitsToBfloat16Bits,
   float16ToFloat32Table,
@@ -455,16 +456,16 @@ export class SafetensorsCheckpoint {
 }
 
 export type WritableTensor = {
-  dtype: "F32" | "BF16" | "F16";
+  dtype: "F64" | "F32" | "BF16" | "F16";
   shape: number[];
-  /** F32: Float32Array. BF16/F16: Uint16Array of raw bits, or Float32Array (rounded to nearest even). */
-  data: Float32Array | Uint16Array;
+  /** F64: Float64Array. F32: Float32Array. BF16/F16: Uint16Array of raw bits, or Float32Array (rounded to nearest even). */
+  data: Float64Array | Float32Array | Uint16Array;
 };
 
 function tensorBytes(name: string, tensor: WritableTensor, file: string): Uint8Array {
   const where = { file, tensor: name };
-  if (!Object.hasOwn(SAFETENSORS_DTYPE_SIZES, tensor.dtype) || !["F32", "BF16", "F16"].includes(tensor.dtype)) {
-    throw new CheckpointError("E_DTYPE", `cannot write dtype ${JSON.stringify(tensor.dtype)} (F32, BF16 or F16)`, where);
+  if (!Object.hasOwn(SAFETENSORS_DTYPE_SIZES, tensor.dtype) || !["F64", "F32", "BF16", "F16"].includes(tensor.dtype)) {
+    throw new CheckpointError("E_DTYPE", `cannot write dtype ${JSON.stringify(tensor.dtype)} (F64, F32, BF16 or F16)`, where);
   }
   if (!Array.isArray(tensor.shape) || !tensor.shape.every((d) => Number.isSafeInteger(d) && d >= 0)) {
     throw new CheckpointError("E_SHAPE", `shape ${JSON.stringify(tensor.shape)} is not a list of non-negative integers`, where);
@@ -473,8 +474,10 @@ function tensorBytes(name: string, tensor: WritableTensor, file: string): Uint8A
   if (tensor.data.length !== count) {
     throw new CheckpointError("E_SHAPE", `shape [${tensor.shape.join(", ")}] has ${count} elements but data has ${tensor.data.length}`, where);
   }
-  let data: Float32Array | Uint16Array = tensor.data;
-  if (tensor.dtype === "F32") {
+  let data: Float64Array | Float32Array | Uint16Array = tensor.data;
+  if (tensor.dtype === "F64") {
+    if (!(data instanceof Float64Array)) throw new CheckpointError("E_ARGUMENT", "F64 data must be a Float64Array", where);
+  } else if (tensor.dtype === "F32") {
     if (!(data instanceof Float32Array)) throw new CheckpointError("E_ARGUMENT", "F32 data must be a Float32Array", where);
   } else if (data instanceof Float32Array) {
     data = tensor.dtype === "BF16" ? float32ToBfloat16Bits(data) : float32ToFloat16Bits(data);
@@ -482,41 +485,6 @@ function tensorBytes(name: string, tensor: WritableTensor, file: string): Uint8A
     throw new CheckpointError("E_ARGUMENT", `${tensor.dtype} data must be a Uint16Array of bits or a Float32Array`, where);
   }
   return new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
-}
-
-/** Writes `data` to `filePath` atomically: a temporary file beside it, fsync, then rename over. */
-export function writeFileAtomically(filePath: string, write: (fd: number) => void): void {
-  const temporary = `${filePath}.tmp-${process.pid}-${Math.random().toString(36).slice(2)}`;
-  let fd: number | null = null;
-  try {
-    fd = fs.openSync(temporary, "w");
-    write(fd);
-    fs.fsyncSync(fd);
-    fs.closeSync(fd);
-    fd = null;
-    fs.renameSync(temporary, filePath);
-  } catch (error) {
-    if (fd !== null) fs.closeSync(fd);
-    fs.rmSync(temporary, { force: true });
-    if (error instanceof CheckpointError) throw error;
-    throw new CheckpointError("E_WRITE", `cannot write (${(error as Error).message})`, { file: filePath });
-  }
-  // Persist the rename itself; not every platform lets a directory be fsynced, which is harmless.
-  try {
-    const directory = fs.openSync(path.dirname(filePath), "r");
-    try {
-      fs.fsyncSync(directory);
-    } finally {
-      fs.closeSync(directory);
-    }
-  } catch {
-    // best effort
-  }
-}
-
-export function writeAll(fd: number, bytes: Uint8Array): void {
-  let done = 0;
-  while (done < bytes.length) done += fs.writeSync(fd, bytes, done, Math.min(bytes.length - done, MAX_READ_BYTES));
 }
 
 /**

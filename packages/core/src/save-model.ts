@@ -4,7 +4,8 @@ import fs from "node:fs";
 import path from "node:path";
 import { toHfConfigJson } from "./config.js";
 import type { Model } from "./model.js";
-import { type WritableTensor, writeFileAtomically, writeSafetensors } from "./safetensors.js";
+import { type WritableTensor, writeSafetensors } from "./safetensors.js";
+import { writeFileAtomically } from "./write-file-atomically.js";
 
 /** Files next to the weights that describe the tokenizer and generation defaults. */
 export const TOKENIZER_FILES = [
@@ -28,7 +29,7 @@ export function saveModel(model: Model, dir: string): void {
   fs.rmSync(path.join(dir, "model.safetensors.index.json"), { force: true });
   const config = { ...toHfConfigJson(model.config), torch_dtype: model.dtype === "bf16" ? "bfloat16" : "float32" };
   const configBytes = Buffer.from(`${JSON.stringify(config, null, 2)}\n`, "utf8");
-  writeFileAtomically(path.join(dir, "config.json"), (fd) => fs.writeSync(fd, configBytes));
+  writeFileAtomically(path.join(dir, "config.json"), configBytes);
   if (path.resolve(dir) !== model.directory) {
     for (const file of TOKENIZER_FILES) {
       const source = path.join(model.directory, file);

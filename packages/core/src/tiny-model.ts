@@ -4,7 +4,8 @@
 import fs from "node:fs";
 import path from "node:path";
 import { Random } from "./random.js";
-import { type WritableTensor, writeFileAtomically, writeSafetensors } from "./safetensors.js";
+import { type WritableTensor, writeSafetensors } from "./safetensors.js";
+import { writeFileAtomically } from "./write-file-atomically.js";
 
 export type TinyModelOptions = {
   hiddenSize?: number;
@@ -80,7 +81,7 @@ export function byteTokenizerJson(): Record<string, unknown> {
 
 function writeJson(file: string, value: unknown): void {
   const bytes = Buffer.from(`${JSON.stringify(value, null, 2)}\n`, "utf8");
-  writeFileAtomically(file, (fd) => fs.writeSync(fd, bytes));
+  writeFileAtomically(file, bytes);
 }
 
 /** Writes config.json, model.safetensors and (by default) the byte tokenizer into dir. */

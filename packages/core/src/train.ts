@@ -5,9 +5,10 @@
 import fs from "node:fs";
 import path from "node:path";
 import type { Model, TrainMode } from "./model.js";
-import { ModelError } from "./model.js";
+import { ModelError } from "./errors.js";
 import { Random } from "./random.js";
-import { SafetensorsCheckpoint, type WritableTensor, writeFileAtomically, writeSafetensors } from "./safetensors.js";
+import { SafetensorsCheckpoint, type WritableTensor, writeSafetensors } from "./safetensors.js";
+import { writeFileAtomically } from "./write-file-atomically.js";
 import { saveModel } from "./save-model.js";
 
 /** Instruction pairs (loss on the response only), raw text (loss on every token), or token ids. */
@@ -178,14 +179,14 @@ function writeCheckpoint(model: Model, mode: TrainMode, dir: string, state: Trai
   }
   writeSafetensors(path.join(temporary, OPTIMIZER_FILE), optimizer);
   const stateBytes = Buffer.from(JSON.stringify(state), "utf8");
-  writeFileAtomically(path.join(temporary, STATE_FILE), (fd) => fs.writeSync(fd, stateBytes));
+  writeFileAtomically(path.join(temporary, STATE_FILE), stateBytes);
   const final = path.join(dir, name);
   fs.rmSync(final, { recursive: true, force: true });
   fs.renameSync(temporary, final);
   // The pointer is replaced atomically last: a crash before it leaves the previous checkpoint current.
   const previous = readLatest(dir);
   const latestBytes = Buffer.from(JSON.stringify({ checkpoint: name, step: state.step }), "utf8");
-  writeFileAtomically(path.join(dir, LATEST_FILE), (fd) => fs.writeSync(fd, latestBytes));
+  writeFileAtomically(path.join(dir, LATEST_FILE), latestBytes);
   if (previous && previous !== name) fs.rmSync(path.join(dir, previous), { recursive: true, force: true });
 }
 

@@ -1,14 +1,9 @@
 // The typed contract between TypeScript and pillow_native.node. Every function the addon exports
 // is declared here, and only here; the rest of the package talks to the addon through this type.
 
-/** Stable error codes thrown by the addon (and by this package's own checks). */
-export type NativeErrorCode =
-  | "E_SHAPE"
-  | "E_TYPE"
-  | "E_ARGUMENT"
-  | "E_NONFINITE_LOGITS"
-  | "E_CUDA"
-  | "E_INTERNAL";
+/** Stable error codes thrown by the addon (and by this package's own checks); native/src/runtime/errors.h mirrors them. */
+export const NATIVE_ERROR_CODES = ["E_SHAPE", "E_TYPE", "E_ARGUMENT", "E_NONFINITE_LOGITS", "E_CUDA", "E_INTERNAL"] as const;
+export type NativeErrorCode = (typeof NATIVE_ERROR_CODES)[number];
 
 export type MatmulShape = { tokens: number; inFeatures: number; outFeatures: number };
 

@@ -24,11 +24,14 @@ export class NativeAddonNotFoundError extends Error {
   }
 }
 
-/** An error raised by a kernel or by argument checks; `code` is stable across releases. */
+/**
+ * An error raised by a kernel or by argument checks — this package's own, or the addon's (mapped by the
+ * loader, the native error as `cause`); `code` is stable across releases.
+ */
 export class KernelError extends Error {
   readonly code: NativeErrorCode;
-  constructor(code: NativeErrorCode, message: string) {
-    super(message);
+  constructor(code: NativeErrorCode, message: string, options?: ErrorOptions) {
+    super(message, options);
     this.name = "KernelError";
     this.code = code;
   }

@@ -8,6 +8,7 @@ import path from "node:path";
 import { fileURLToPath } from "node:url";
 import type { AddonTypes } from "./AddonTypes.js";
 import { type LoadAttempt, NativeAddonNotFoundError } from "./errors.js";
+import { withKernelErrors } from "./native-errors.js";
 
 const require = createRequire(import.meta.url);
 const ADDON_FILE = "pillow_native.node";
@@ -83,15 +84,18 @@ function tryLoad(file: string): { addon?: AddonTypes; reason?: string } {
   }
 }
 
-/** Loads the addon (once) or throws NativeAddonNotFoundError listing every path tried and why. */
+/**
+ * Loads the addon (once) or throws NativeAddonNotFoundError listing every path tried and why. Every
+ * native failure with a stable code reaches callers as a KernelError (see native-errors.ts).
+ */
 export function loadAddon(): AddonTypes {
   if (cachedAddon) return cachedAddon;
   const attempts: LoadAttempt[] = [];
   for (const file of candidateAddonPaths()) {
     const { addon, reason } = tryLoad(file);
     if (addon) {
-      cachedAddon = addon;
-      return addon;
+      cachedAddon = withKernelErrors(addon);
+      return cachedAddon;
     }
     attempts.push({ path: file, reason: reason ?? "unknown" });
   }

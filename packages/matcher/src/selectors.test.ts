@@ -1,4 +1,4 @@
-import { mkdtemp, readFile, rm } from "node:fs/promises";
+import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
@@ -7,7 +7,6 @@ import { createEmbedder } from "./create-embedder.js";
 import { CachedEmbedder } from "./embedder.js";
 import { MatchingNetwork } from "./matching-network.js";
 import { PromptPool } from "./pool.js";
-import { readSafetensorsFile, writeSafetensorsFile } from "./safetensors.js";
 import { bm25Selector, demoSelector, knnSelector, matcherSelector, noneSelector, randomSelector } from "./selectors.js";
 
 const pool = new PromptPool([
@@ -117,41 +116,6 @@ describe("matcher bundle", () => {
       await expect(loadMatcherBundle(directory)).rejects.toThrow(/"format" is "something-else", not "pillow-matcher-bundle"/);
       await remove(manifestPath);
       await expect(loadMatcherBundle(directory)).rejects.toThrow(/not a matcher bundle \(no pillow-matcher.json\)/);
-    } finally {
-      await rm(directory, { recursive: true, force: true });
-    }
-  });
-});
-
-describe("safetensors", () => {
-  it("writes the standard layout and reads it back", async () => {
-    const directory = await mkdtemp(join(tmpdir(), "pillow-st-"));
-    try {
-      const path = join(directory, "t.safetensors");
-      await writeSafetensorsFile(
-        path,
-        { a: { dtype: "F64", shape: [2, 2], data: Float64Array.of(1, 2, 3, 4) }, b: { dtype: "F32", shape: [3], data: Float32Array.of(0.5, -1, 2) } },
-        { note: "x" },
-      );
-      const bytes = await readFile(path);
-      const headerLength = Number(bytes.readBigUInt64LE(0));
-      expect(headerLength % 8).toBe(0);
-      const header = JSON.parse(bytes.subarray(8, 8 + headerLength).toString());
-      expect(header.a).toEqual({ dtype: "F64", shape: [2, 2], data_offsets: [0, 32] });
-      expect(header.b).toEqual({ dtype: "F32", shape: [3], data_offsets: [32, 44] });
-      expect(header.__metadata__).toEqual({ note: "x" });
-      expect(bytes.length).toBe(8 + headerLength + 44);
-      expect(bytes.readDoubleLE(8 + headerLength + 24)).toBe(4);
-      const { tensors, metadata } = await readSafetensorsFile(path);
-      expect(Array.from(tensors.a.data)).toEqual([1, 2, 3, 4]);
-      expect(Array.from(tensors.b.data)).toEqual([0.5, -1, 2]);
-      expect(metadata).toEqual({ note: "x" });
-      await expect(
-        writeSafetensorsFile(path, { bad: { dtype: "F64", shape: [3], data: new Float64Array(2) } }),
-      ).rejects.toThrow(/shape \[3\] but 2 values/);
-      const truncated = join(directory, "bad.safetensors");
-      await (await import("node:fs/promises")).writeFile(truncated, bytes.subarray(0, 20));
-      await expect(readSafetensorsFile(truncated)).rejects.toThrow(/runs past the end of the file/);
     } finally {
       await rm(directory, { recursive: true, force: true });
     }

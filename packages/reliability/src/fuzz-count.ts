@@ -2,6 +2,7 @@
 // (the reliability bar asks for at least 10,000 cases per CI run across targets).
 import fs from "node:fs";
 import path from "node:path";
+import { writeFileAtomically } from "@pillow/core";
 
 export function recordFuzzCases(target: string, cases: number): void {
   const directory = process.env.PILLOW_TEST_REPORT_DIR;
@@ -15,7 +16,5 @@ export function recordFuzzCases(target: string, cases: number): void {
     // first writer
   }
   counts[target] = (counts[target] ?? 0) + cases;
-  const temporary = `${file}.${process.pid}.tmp`;
-  fs.writeFileSync(temporary, JSON.stringify(counts, null, 2));
-  fs.renameSync(temporary, file);
+  writeFileAtomically(file, JSON.stringify(counts, null, 2));
 }

@@ -2,8 +2,7 @@
 // unfused form (base GEMM + two rank-r GEMMs), the sampler, and the tiny model's prefill, decode and
 // LoRA training. Peers (OpenBLAS, PyTorch, POT, llama.cpp) are compared in the repository's
 // `pnpm bench`, which needs them installed; this command needs nothing but pillow.
-import { backendInfo, loraMatmul, matmul, sample } from "@pillow/lora-kernels";
-import { loadModel, train } from "@pillow/core";
+import { backendInfo, loadModel, loraMatmul, matmul, sample, train } from "@pillow/core";
 import { tinyModelDir } from "@pillow/suite";
 import type { Command } from "commander";
 import { commandContext } from "../context.js";

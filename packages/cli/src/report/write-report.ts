@@ -2,15 +2,15 @@
 // (temp file + rename) so an interrupted run never leaves a half-written report behind.
 import fs from "node:fs";
 import path from "node:path";
+import { writeFileAtomically } from "@pillow/core";
 import { demoCharts, renderSvg } from "./charts.js";
 import { reportHtml, type RenderedChart } from "./html.js";
 import { type DemoSummary, demoSummarySchema } from "./summary.js";
 
+/** Creates the parent folder, then writes through core's one atomic writer (temporary file, fsync, rename). */
 export function writeFileAtomic(file: string, contents: string): void {
   fs.mkdirSync(path.dirname(file), { recursive: true });
-  const temporary = `${file}.${process.pid}.tmp`;
-  fs.writeFileSync(temporary, contents);
-  fs.renameSync(temporary, file);
+  writeFileAtomically(file, contents);
 }
 
 export type WrittenReport = { index: string; plots: string[] };

@@ -235,7 +235,7 @@ describe("wasserstein: bad input", () => {
 
 describe("solvers refuse unequal masses", () => {
   it("TypeScript and native", async () => {
-    const { earthMoversDistance } = await import("@pillow/lora-kernels");
+    const { earthMoversDistance } = await import("@pillow/core");
     const costs = Float64Array.from([0, 1, 1, 0]);
     expect(() => solveTransport(Float64Array.from([0.5, 0.5]), Float64Array.from([0.5, 0.6]), costs)).toThrow(
       /equal, positive sums \(got 1 and 1.1\)/,

@@ -1,6 +1,6 @@
 // Earth mover's (Wasserstein-1 under the chosen ground cost) distance between two weighted point sets.
 
-import { earthMoversDistance, hasEarthMoversDistance, pairwiseCost } from "@pillow/lora-kernels";
+import { earthMoversDistance, hasEarthMoversDistance, pairwiseCost } from "@pillow/core";
 import { computeCostMatrix, type GroundCost, type PointSet, validatePointSet } from "./cost-matrix.js";
 import { solveTransport } from "./network-simplex.js";
 import { sinkhornLog } from "./sinkhorn.js";
