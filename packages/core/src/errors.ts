@@ -15,6 +15,7 @@ export type CheckpointErrorCode =
   | "E_INDEX"
   | "E_WRITE"
   | "E_ARGUMENT"
+  | "E_KV_BUDGET"
   | "E_CLOSED";
 
 /** A safetensors / GGUF / checkpoint-folder problem. */
@@ -81,6 +82,7 @@ export type ModelErrorCode =
   // client, a batcher that was closed.
   | "E_CONTEXT_LENGTH"
   | "E_ABORTED"
+  | "E_KV_BUDGET"
   | "E_CLOSED";
 
 /** A bad argument to the model runtime (model, generation, training); `code` is stable across releases. */
