@@ -7,9 +7,64 @@
 //   node packages/cli/scripts/bench-serve.mjs [--model DIR] [--tokens 48] [--streams 1,8,64] [--rounds 2]
 // (build first: pnpm build). The machine is shared: the load average is printed beside each table.
 import os from "node:os";
-import { loadModel, NativeBackend, Random } from "@pillow/core";
-import { tinyModelDir } from "@pillow/suite";
-import { createNativeEngine, startServer } from "../dist/index.js";
+import { fork } from "node:child_process";
+import { fileURLToPath } from "node:url";
+
+// The clients run in a child process: real clients are other processes, SSE parsing on the
+// server's event loop would be billed to the server, and the server's CPU time is then its own.
+const isMainThread = !process.argv.includes("--client");
+
+async function streamOnce(url, body) {
+  const started = performance.now();
+  const response = await fetch(`${url}/v1/completions`, {
+    method: "POST",
+    headers: { "content-type": "application/json" },
+    body: JSON.stringify({ ...body, stream: true, stream_options: { include_usage: true } }),
+  });
+  if (response.status !== 200) throw new Error(`HTTP ${response.status}: ${await response.text()}`);
+  const reader = response.body.pipeThrough(new TextDecoderStream()).getReader();
+  let buffer = "";
+  let text = "";
+  let firstToken;
+  let completionTokens = 0;
+  for (;;) {
+    const { value, done } = await reader.read();
+    if (done) break;
+    buffer += value;
+    let newline = buffer.indexOf("\n");
+    while (newline >= 0) {
+      const line = buffer.slice(0, newline);
+      buffer = buffer.slice(newline + 1);
+      newline = buffer.indexOf("\n");
+      if (!line.startsWith("data: ") || line === "data: [DONE]") continue;
+      const event = JSON.parse(line.slice(6));
+      if (event.error) throw new Error(event.error.message);
+      if (event.usage) completionTokens = event.usage.completion_tokens;
+      const piece = event.choices?.[0]?.text ?? "";
+      if (piece && firstToken === undefined) firstToken = performance.now() - started;
+      text += piece;
+    }
+  }
+  return { text, completionTokens, firstToken: firstToken ?? performance.now() - started };
+}
+
+if (!isMainThread) {
+  process.on("message", async ({ url, bodies }) => {
+    const settled = await Promise.allSettled(bodies.map((body) => streamOnce(url, body)));
+    process.send(settled.map((result) => (result.status === "fulfilled" ? result.value : { error: String(result.reason) })));
+  });
+}
+
+const { loadModel, NativeBackend, Random } = isMainThread ? await import("@pillow/core") : {};
+const { tinyModelDir } = isMainThread ? await import("@pillow/suite") : {};
+const { createNativeEngine, startServer } = isMainThread ? await import("../dist/index.js") : {};
+const client = isMainThread ? fork(fileURLToPath(import.meta.url), ["--client"]) : null;
+/** Runs the streams in the client worker; one result per body ({ error } for a failed one). */
+const runStreams = (url, bodies) =>
+  new Promise((resolve) => {
+    client.once("message", resolve);
+    client.send({ url, bodies });
+  });
 
 function flag(name, fallback) {
   const index = process.argv.indexOf(name);
@@ -76,40 +131,6 @@ function serialEngine(model, baseName, adapters) {
   };
 }
 
-async function streamOnce(url, body) {
-  const started = performance.now();
-  const response = await fetch(`${url}/v1/completions`, {
-    method: "POST",
-    headers: { "content-type": "application/json" },
-    body: JSON.stringify({ ...body, stream: true, stream_options: { include_usage: true } }),
-  });
-  if (response.status !== 200) throw new Error(`HTTP ${response.status}: ${await response.text()}`);
-  const reader = response.body.pipeThrough(new TextDecoderStream()).getReader();
-  let buffer = "";
-  let text = "";
-  let firstToken;
-  let completionTokens = 0;
-  for (;;) {
-    const { value, done } = await reader.read();
-    if (done) break;
-    buffer += value;
-    let newline = buffer.indexOf("\n");
-    while (newline >= 0) {
-      const line = buffer.slice(0, newline);
-      buffer = buffer.slice(newline + 1);
-      newline = buffer.indexOf("\n");
-      if (!line.startsWith("data: ") || line === "data: [DONE]") continue;
-      const event = JSON.parse(line.slice(6));
-      if (event.error) throw new Error(event.error.message);
-      if (event.usage) completionTokens = event.usage.completion_tokens;
-      const piece = event.choices?.[0]?.text ?? "";
-      if (piece && firstToken === undefined) firstToken = performance.now() - started;
-      text += piece;
-    }
-  }
-  return { text, completionTokens, firstToken: firstToken ?? performance.now() - started };
-}
-
 const quantile = (values, q) => {
   const sorted = [...values].sort((a, b) => a - b);
   return sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))];
@@ -117,14 +138,19 @@ const quantile = (values, q) => {
 
 async function measure(url, bodies, alone) {
   const started = performance.now();
-  const settled = await Promise.allSettled(bodies.map((body) => streamOnce(url, body)));
+  const cpuBefore = process.cpuUsage();
+  const settled = await runStreams(url, bodies);
   const seconds = (performance.now() - started) / 1000;
-  const ok = settled.filter((result) => result.status === "fulfilled").map((result) => result.value);
+  const cpu = process.cpuUsage(cpuBefore);
+  const cpuSeconds = (cpu.user + cpu.system) / 1e6;
+  const ok = settled.filter((result) => result.error === undefined);
   const errors = settled.length - ok.length;
   const total = ok.reduce((sum, result) => sum + result.completionTokens, 0);
-  const identical = alone ? settled.every((result, i) => result.status === "fulfilled" && result.value.text === alone[i]) : null;
+  const identical = alone ? settled.every((result, i) => result.error === undefined && result.text === alone[i]) : null;
   return {
     tokensPerSecond: total / seconds,
+    tokensPerCpuSecond: total / cpuSeconds,
+    cores: cpuSeconds / seconds,
     p50: quantile(ok.map((result) => result.firstToken), 0.5),
     p99: quantile(ok.map((result) => result.firstToken), 0.99),
     errors,
@@ -150,6 +176,7 @@ function randomAdapter(model, name, seed) {
   }
 }
 
+if (isMainThread) {
 const model = await loadModel(modelDir);
 const adapters = Array.from({ length: 8 }, (_, i) => `a${i}`);
 for (const [i, name] of adapters.entries()) randomAdapter(model, name, 100 + i);
@@ -162,9 +189,11 @@ try {
   const maxStreams = Math.max(...streamCounts);
   const baseBodies = prompts(maxStreams, [base]);
   const alone = [];
-  for (const body of baseBodies) alone.push((await streamOnce(batching.url, body)).text);
-  console.log(`\n| streams | server | tokens/s | vs 1 stream (same server) | vs old server | TTFT p50 ms | TTFT p99 ms | errors | identical to alone | load |`);
-  console.log(`|---|---|---|---|---|---|---|---|---|---|`);
+  for (const body of baseBodies) alone.push((await runStreams(batching.url, [body]))[0].text);
+  console.log(
+    `\n| streams | server | tokens/s | vs 1 stream (same server) | vs old server | tokens per server CPU-s | server cores used | TTFT p50 ms | TTFT p99 ms | errors | identical to alone | load |`,
+  );
+  console.log(`|---|---|---|---|---|---|---|---|---|---|---|---|`);
   const single = {};
   for (const streams of streamCounts) {
     const bodies = baseBodies.slice(0, streams);
@@ -182,7 +211,7 @@ try {
       const ratio = single[name] ? (result.tokensPerSecond / single[name]).toFixed(2) : "–";
       const versusOld = name === "batching" ? (result.tokensPerSecond / best["old (serial)"].tokensPerSecond).toFixed(2) : "1.00";
       console.log(
-        `| ${streams} | ${name} | ${result.tokensPerSecond.toFixed(0)} | ${ratio}× | ${versusOld}× | ${result.p50.toFixed(0)} | ${result.p99.toFixed(0)} | ${result.errors} | ${result.identical ?? "–"} | ${load} |`,
+        `| ${streams} | ${name} | ${result.tokensPerSecond.toFixed(0)} | ${ratio}× | ${versusOld}× | ${result.tokensPerCpuSecond.toFixed(0)} | ${result.cores.toFixed(2)} | ${result.p50.toFixed(0)} | ${result.p99.toFixed(0)} | ${result.errors} | ${result.identical ?? "–"} | ${load} |`,
       );
     }
   }
@@ -199,7 +228,38 @@ try {
   const bestEight = Math.max(...eight);
   console.log(`| one adapter | ${bestOne.toFixed(0)} | 1.00 | ${os.loadavg()[0].toFixed(1)} |`);
   console.log(`| 8 adapters mixed | ${bestEight.toFixed(0)} | ${(bestEight / bestOne).toFixed(2)} | ${os.loadavg()[0].toFixed(1)} |`);
+  // A 64-stream burst against a small KV budget: requests wait for room, none fails, memory stays flat.
+  const kvCacheMb = Number(flag("--burst-kv-cache-mb", "4"));
+  const burstBackend = new NativeBackend(model, { batching: { kvCacheBytes: kvCacheMb * 2 ** 20 } });
+  const burst = await startServer({ engine: createNativeEngine(burstBackend, { baseName: base, adapters }), port: 0, concurrency: 64, queueCapacity: 256 });
+  try {
+    const mib = (bytes) => (bytes / 2 ** 20).toFixed(1);
+    await measure(burst.url, prompts(4, [base]), null); // warm: workspace buffers, rope tables
+    const rssBefore = process.memoryUsage().rss;
+    let rssPeak = rssBefore;
+    let running = 0;
+    let waiting = 0;
+    let kvPeak = 0;
+    const sampler = setInterval(() => {
+      rssPeak = Math.max(rssPeak, process.memoryUsage().rss);
+      const stats = burstBackend.batcher.stats();
+      running = Math.max(running, stats.running);
+      waiting = Math.max(waiting, stats.waiting);
+      kvPeak = Math.max(kvPeak, stats.kvCacheBytesUsed);
+    }, 5);
+    const result = await measure(burst.url, prompts(64, [base]), null);
+    clearInterval(sampler);
+    const rssAfter = process.memoryUsage().rss;
+    console.log(`\n| burst: 64 streams, --kv-cache-mb ${kvCacheMb} | value |\n|---|---|`);
+    console.log(`| errors | ${result.errors} |\n| most running at once | ${running} |\n| most waiting for KV room | ${waiting} |`);
+    console.log(`| KV cache held, peak | ${mib(kvPeak)} MiB of ${kvCacheMb} |\n| RSS before / peak / after | ${mib(rssBefore)} / ${mib(rssPeak)} / ${mib(rssAfter)} MiB |`);
+    console.log(`| tokens/s | ${result.tokensPerSecond.toFixed(0)} (load ${os.loadavg()[0].toFixed(1)}) |`);
+  } finally {
+    await burst.close(1000);
+  }
 } finally {
   await batching.close(1000);
   await serial.close(1000);
+  client.kill();
+}
 }
