@@ -127,15 +127,7 @@ std::vector<float> LlamaModel::forward_sequences(const int32_t* tokens, int64_t 
   }
   ensure(w.x, N * H);
   ensure(w.projection, N * H);
-  ensure(w.normed_now, N * H);
-  ensure(w.rstd_now, N);
-  ensure(w.q_now, N * QD);
-  ensure(w.attention_now, N * QD);
-  ensure(w.k_now, N * KVD);
-  ensure(w.v_now, N * KVD);
-  ensure(w.gate_now, N * I);
-  ensure(w.up_now, N * I);
-  ensure(w.activation_now, N * I);
+  w.ensure_inference(c, N);
 
   // y = module(x) for every row, each through its row's adapter where that adapter targets the slot.
   std::vector<const float*> a_factors, b_factors;
@@ -176,13 +168,7 @@ std::vector<float> LlamaModel::forward_sequences(const int32_t* tokens, int64_t 
     linear(q, normed, l, kQProj);
     linear(k, normed, l, kKProj);
     linear(v, normed, l, kVProj);
-    if (c.attention_bias) {
-      add_bias(q, layer_parameter(l, "self_attn.q_proj.bias").f32.data(), N, QD);
-      add_bias(k, layer_parameter(l, "self_attn.k_proj.bias").f32.data(), N, KVD);
-      add_bias(v, layer_parameter(l, "self_attn.v_proj.bias").f32.data(), N, KVD);
-    }
-    rope_forward(q, q, w.positions.data(), rope_cos_.data(), rope_sin_.data(), N, c.heads, D, rope_positions_);
-    rope_forward(k, k, w.positions.data(), rope_cos_.data(), rope_sin_.data(), N, c.kv_heads, D, rope_positions_);
+    finish_attention_inputs(q, k, v, l, N);
     // Decode rows (one token) share one parallel region; prefill chunks run attention per sequence.
     decode_rows.clear();
     for (int64_t i = 0; i < S; ++i) {
