@@ -177,6 +177,8 @@ class LlamaModel {
   void check_ready() const;
   void ensure_rope(int64_t positions);
   void linear_forward(float* y, const float* x, int64_t layer, int module, int64_t rows);
+  // q/k/v of `rows` rows after their projections: the biases (Qwen2) and rope at work_->positions.
+  void finish_attention_inputs(float* q, float* k, float* v, int64_t layer, int64_t rows);
   // linear_forward of `count` modules of one layer that read the same x (q/k/v, gate/up): ys[i] =
   // modules[i](x). Decode runs them as one parallel region (lora_matmul_forward_shared_input).
   void linear_forward_shared_input(float* const* ys, const int* modules, int count, const float* x, int64_t layer,

@@ -89,6 +89,9 @@ struct LlamaModel::Workspace {
   std::vector<float> scratch_a, scratch_b, dx, dh, dh_part, dact, dgate, dup, datt, dq, dk, dv;
   // LoRA dropout scratch: the dropped input [N, in], rank-r rows [N, r] and a wide product [N, max(in, out)]
   std::vector<float> dropped, low_a, low_b, wide;
+
+  // Grows the one-layer scratch an inference forward of N rows reuses layer after layer.
+  void ensure_inference(const LlamaConfig& c, int64_t N);
 };
 
 // Whether LoRA dropout keeps element (row, feature) of module `module` in layer `layer` at step
@@ -122,6 +125,19 @@ inline void add_bias(float* y, const float* bias, int64_t rows, int64_t width) {
       for (int64_t i = 0; i < width; ++i) y[r * width + i] += bias[i];
     }
   });
+}
+
+inline void LlamaModel::Workspace::ensure_inference(const LlamaConfig& c, int64_t N) {
+  const int64_t H = c.hidden_size, I = c.intermediate_size, QD = c.heads * c.head_dim, KVD = c.kv_heads * c.head_dim;
+  ensure(normed_now, N * H);
+  ensure(rstd_now, N);
+  ensure(q_now, N * QD);
+  ensure(attention_now, N * QD);
+  ensure(k_now, N * KVD);
+  ensure(v_now, N * KVD);
+  ensure(gate_now, N * I);
+  ensure(up_now, N * I);
+  ensure(activation_now, N * I);
 }
 
 // Input/output widths of a linear module.

@@ -127,15 +127,7 @@ std::vector<float> LlamaModel::forward_sequences(const int32_t* tokens, int64_t 
   }
   ensure(w.x, N * H);
   ensure(w.projection, N * H);
-  ensure(w.normed_now, N * H);
-  ensure(w.rstd_now, N);
-  ensure(w.q_now, N * QD);
-  ensure(w.attention_now, N * QD);
-  ensure(w.k_now, N * KVD);
-  ensure(w.v_now, N * KVD);
-  ensure(w.gate_now, N * I);
-  ensure(w.up_now, N * I);
-  ensure(w.activation_now, N * I);
+  w.ensure_inference(c, N);
 
   // y = module(x) for every row, each through its row's adapter where that adapter targets the slot.
   std::vector<const float*> a_factors, b_factors;
@@ -170,18 +162,15 @@ std::vector<float> LlamaModel::forward_sequences(const int32_t* tokens, int64_t 
         *v = w.v_now.data(), *attention = w.attention_now.data(), *gate = w.gate_now.data(), *up = w.up_now.data(),
         *activation = w.activation_now.data(), *projection = w.projection.data();
   embedding_forward(x, tokens, embed_parameter().f32.data(), N, V, H);
+  std::vector<AttentionDecodeRow> decode_rows;
   for (int64_t l = 0; l < c.layers; ++l) {
     rmsnorm_forward(normed, rstd, x, layer_parameter(l, "input_layernorm.weight").f32.data(), N, H, c.rms_eps);
     linear(q, normed, l, kQProj);
     linear(k, normed, l, kKProj);
     linear(v, normed, l, kVProj);
-    if (c.attention_bias) {
-      add_bias(q, layer_parameter(l, "self_attn.q_proj.bias").f32.data(), N, QD);
-      add_bias(k, layer_parameter(l, "self_attn.k_proj.bias").f32.data(), N, KVD);
-      add_bias(v, layer_parameter(l, "self_attn.v_proj.bias").f32.data(), N, KVD);
-    }
-    rope_forward(q, q, w.positions.data(), rope_cos_.data(), rope_sin_.data(), N, c.heads, D, rope_positions_);
-    rope_forward(k, k, w.positions.data(), rope_cos_.data(), rope_sin_.data(), N, c.kv_heads, D, rope_positions_);
+    finish_attention_inputs(q, k, v, l, N);
+    // Decode rows (one token) share one parallel region; prefill chunks run attention per sequence.
+    decode_rows.clear();
     for (int64_t i = 0; i < S; ++i) {
       SequenceCache& cache = *caches[static_cast<size_t>(i)];
       const SequenceStep& step = steps[static_cast<size_t>(i)];
@@ -189,9 +178,18 @@ std::vector<float> LlamaModel::forward_sequences(const int32_t* tokens, int64_t 
       const int64_t rows = row_begin[i + 1] - row_begin[i];
       std::memcpy(cache.k.data() + layer_offset + step.start * KVD, k + row_begin[i] * KVD, sizeof(float) * rows * KVD);
       std::memcpy(cache.v.data() + layer_offset + step.start * KVD, v + row_begin[i] * KVD, sizeof(float) * rows * KVD);
+      if (rows == 1) {
+        decode_rows.push_back(AttentionDecodeRow{attention + row_begin[i] * QD, q + row_begin[i] * QD,
+                                                 cache.k.data() + layer_offset, cache.v.data() + layer_offset,
+                                                 step.start + 1});
+        continue;
+      }
       const AttentionShape shape{1, rows, step.start + rows, cache.capacity, c.heads, c.kv_heads, D};
       attention_forward(attention + row_begin[i] * QD, nullptr, q + row_begin[i] * QD, cache.k.data() + layer_offset,
                         cache.v.data() + layer_offset, shape);
+    }
+    if (!decode_rows.empty()) {
+      attention_decode_rows(decode_rows.data(), static_cast<int64_t>(decode_rows.size()), c.heads, c.kv_heads, D);
     }
     linear(projection, attention, l, kOProj);
     residual_forward(x, x, projection, N * H);

@@ -108,6 +108,19 @@ WeightView LlamaModel::lora_view(Parameter& w, int64_t layer, int module, bool b
   return view;
 }
 
+void LlamaModel::finish_attention_inputs(float* q, float* k, float* v, int64_t layer, int64_t rows) {
+  const LlamaConfig& c = config_;
+  const int64_t QD = c.heads * c.head_dim, KVD = c.kv_heads * c.head_dim;
+  if (c.attention_bias) {
+    add_bias(q, layer_parameter(layer, "self_attn.q_proj.bias").f32.data(), rows, QD);
+    add_bias(k, layer_parameter(layer, "self_attn.k_proj.bias").f32.data(), rows, KVD);
+    add_bias(v, layer_parameter(layer, "self_attn.v_proj.bias").f32.data(), rows, KVD);
+  }
+  const int32_t* positions = work_->positions.data();
+  rope_forward(q, q, positions, rope_cos_.data(), rope_sin_.data(), rows, c.heads, c.head_dim, rope_positions_);
+  rope_forward(k, k, positions, rope_cos_.data(), rope_sin_.data(), rows, c.kv_heads, c.head_dim, rope_positions_);
+}
+
 void LlamaModel::linear_forward(float* y, const float* x, int64_t layer, int module, int64_t rows) {
   int64_t in, out;
   linear_dimensions(config_, module, &in, &out);
@@ -261,15 +274,7 @@ void LlamaModel::run_forward(const int32_t* tokens, int64_t batch, int64_t seq_l
     ensure_layers(w.activation, c.layers, N * I);
     ensure(w.final_input, N * H);
   } else {
-    ensure(w.normed_now, N * H);
-    ensure(w.rstd_now, N);
-    ensure(w.q_now, N * QD);
-    ensure(w.attention_now, N * QD);
-    ensure(w.k_now, N * KVD);
-    ensure(w.v_now, N * KVD);
-    ensure(w.gate_now, N * I);
-    ensure(w.up_now, N * I);
-    ensure(w.activation_now, N * I);
+    w.ensure_inference(c, N);
   }
   ensure(w.final_normed, N * H);
   ensure(w.final_rstd, N);
@@ -296,13 +301,7 @@ void LlamaModel::run_forward(const int32_t* tokens, int64_t batch, int64_t seq_l
       const int modules[] = {kQProj, kKProj, kVProj};
       linear_forward_shared_input(qkv, modules, 3, normed1, l, N);
     }
-    if (c.attention_bias) {
-      add_bias(q, layer_parameter(l, "self_attn.q_proj.bias").f32.data(), N, QD);
-      add_bias(k, layer_parameter(l, "self_attn.k_proj.bias").f32.data(), N, KVD);
-      add_bias(v, layer_parameter(l, "self_attn.v_proj.bias").f32.data(), N, KVD);
-    }
-    rope_forward(q, q, w.positions.data(), rope_cos_.data(), rope_sin_.data(), N, c.heads, D, rope_positions_);
-    rope_forward(k, k, w.positions.data(), rope_cos_.data(), rope_sin_.data(), N, c.kv_heads, D, rope_positions_);
+    finish_attention_inputs(q, k, v, l, N);
     AttentionShape shape{batch, seq_len, seq_len, seq_len, c.heads, c.kv_heads, D};
     shape.key_begin = padding;
     if (use_cache) {

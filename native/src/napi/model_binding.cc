@@ -429,33 +429,35 @@ class ModelObject : public Napi::ObjectWrap<ModelObject> {
     });
   }
 
+  // An integer argument >= minimum (ids and capacities), named in the error.
+  static int64_t integer_argument(const Napi::CallbackInfo& info, size_t index, const char* name, int64_t minimum) {
+    const double value = finite_number_argument(info, index, name);
+    if (value != std::floor(value) || value < static_cast<double>(minimum) || value > 9007199254740991.0) {
+      throw_error(info.Env(), kErrorArgument,
+                  std::string(name) + " must be an integer >= " + std::to_string(minimum) + ", got " + std::to_string(value));
+    }
+    return static_cast<int64_t>(value);
+  }
+
   // createSequence(capacity) -> id
   Napi::Value create_sequence(const Napi::CallbackInfo& info) {
     return call(info, [&]() -> Napi::Value {
-      const double capacity = finite_number_argument(info, 0, "capacity");
-      if (capacity != std::floor(capacity) || capacity < 1) {
-        throw_error(info.Env(), kErrorArgument, "capacity must be an integer >= 1, got " + std::to_string(capacity));
-      }
-      return Napi::Number::New(info.Env(), static_cast<double>(model_->create_sequence(static_cast<int64_t>(capacity))));
+      const int64_t id = model_->create_sequence(integer_argument(info, 0, "capacity", 1));
+      return Napi::Number::New(info.Env(), static_cast<double>(id));
     });
   }
 
   Napi::Value release_sequence(const Napi::CallbackInfo& info) {
     return call(info, [&]() -> Napi::Value {
-      const double id = finite_number_argument(info, 0, "sequence");
-      if (id != std::floor(id)) throw_error(info.Env(), kErrorArgument, "sequence must be an integer id");
-      model_->release_sequence(static_cast<int64_t>(id));
+      model_->release_sequence(integer_argument(info, 0, "sequence", 0));
       return info.Env().Undefined();
     });
   }
 
   Napi::Value sequence_bytes(const Napi::CallbackInfo& info) {
     return call(info, [&]() -> Napi::Value {
-      const double capacity = finite_number_argument(info, 0, "capacity");
-      if (capacity != std::floor(capacity) || capacity < 0) {
-        throw_error(info.Env(), kErrorArgument, "capacity must be an integer >= 0, got " + std::to_string(capacity));
-      }
-      return Napi::Number::New(info.Env(), static_cast<double>(model_->sequence_bytes(static_cast<int64_t>(capacity))));
+      const int64_t bytes = model_->sequence_bytes(integer_argument(info, 0, "capacity", 0));
+      return Napi::Number::New(info.Env(), static_cast<double>(bytes));
     });
   }
 

@@ -18,7 +18,7 @@ export type ContinuousBatcherOptions = {
   kvCacheBytes?: number;
   /** Prompt tokens a sequence feeds per step while it prefills (default 64). */
   prefillChunk?: number;
-  /** Prefill tokens per step on top of the decode rows (default 128; one chunk always goes). */
+  /** Prefill tokens per step on top of the decode rows (default 256; one chunk always goes). */
   prefillTokensPerStep?: number;
   /** Sequences running at once (default 64). */
   maxSequences?: number;
@@ -144,7 +144,7 @@ export class ContinuousBatcher {
   ) {
     this.kvCacheBytes = positive(options.kvCacheBytes ?? defaultKvCacheBytes(model), "kvCacheBytes");
     this.prefillChunk = positive(options.prefillChunk ?? 64, "prefillChunk");
-    this.prefillTokensPerStep = positive(options.prefillTokensPerStep ?? 128, "prefillTokensPerStep");
+    this.prefillTokensPerStep = positive(options.prefillTokensPerStep ?? 256, "prefillTokensPerStep");
     this.maxSequences = positive(options.maxSequences ?? 64, "maxSequences");
   }
 

@@ -4,19 +4,15 @@
 // sampler everywhere.
 import type { SamplingOptions } from "@pillow/lora-kernels";
 
-export type GenerationOptions = {
+/**
+ * The sampler's knobs keep their one definition (lora-kernels' SamplingOptions: top-k, top-p, min-p,
+ * repetition/frequency/presence penalties, the last two over the prompt and generated tokens);
+ * generation adds what a request needs around them.
+ */
+export type GenerationOptions = Pick<SamplingOptions, "topK" | "topP" | "minP" | "repetitionPenalty" | "frequencyPenalty" | "presencePenalty"> & {
   maxNewTokens?: number;
   /** 0 (default) = greedy. */
   temperature?: number;
-  topK?: number;
-  topP?: number;
-  minP?: number;
-  /** CTRL/HF repetition penalty (1 = off). */
-  repetitionPenalty?: number;
-  /** OpenAI frequency_penalty: subtract this × the count of each token seen (prompt and generated). */
-  frequencyPenalty?: number;
-  /** OpenAI presence_penalty: subtract this once from each token seen (prompt and generated). */
-  presencePenalty?: number;
   /** Step t of a generation samples with seed + t: reproducible per request, whatever else runs. */
   seed?: number;
   /** Stop before the first occurrence of any of these strings (not included in the text). */

@@ -185,7 +185,7 @@ describe("createOpenAIBackend", () => {
 
   it("streams completions over SSE, split across packets, and sends every sampling field", async () => {
     let attempts = 0;
-    const server = await startServer((request, response) => {
+    const server = await startServer((_request, response) => {
       attempts += 1;
       if (attempts === 1) return json(response, 503, { error: { message: "warming up" } }, { "retry-after": "0" });
       response.writeHead(200, { "content-type": "text/event-stream" });

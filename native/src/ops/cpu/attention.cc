@@ -179,6 +179,34 @@ void attention_forward(float* out, float* lse, const float* q, const float* k, c
   });
 }
 
+void attention_decode_rows(const AttentionDecodeRow* rows, int64_t row_count, int64_t heads, int64_t kv_heads,
+                           int64_t head_dim) {
+  if (row_count < 0 || heads < 1 || kv_heads < 1 || head_dim < 1 || heads % kv_heads != 0) {
+    throw_shape_error("attention_decode_rows: need row_count >= 0, heads, kv_heads, head_dim >= 1, kv_heads | heads");
+  }
+  for (int64_t r = 0; r < row_count; ++r) {
+    if (!rows[r].out || !rows[r].q || !rows[r].k || !rows[r].v || rows[r].kv_len < 1) {
+      throw_argument_error("attention_decode_rows: row " + std::to_string(r) + " needs out, q, k, v and kv_len >= 1");
+    }
+  }
+  const int64_t D = head_dim, H = heads, KH = kv_heads, group = heads / kv_heads;
+  const float scale = 1.0f / std::sqrt(static_cast<float>(D));
+  int64_t longest = 1;
+  for (int64_t r = 0; r < row_count; ++r) longest = std::max(longest, rows[r].kv_len);
+  // The per-row functions of attention_forward's decode path, in the same order: a row's result is
+  // the same bits as attention_forward gives that sequence alone.
+  parallel_for(row_count * H, std::max<int64_t>(1, 16384 / std::max<int64_t>(1, longest * D)), [&](int64_t begin, int64_t end) {
+    std::vector<float> scores(static_cast<size_t>(longest));
+    for (int64_t u = begin; u < end; ++u) {
+      const int64_t r = u / H, h = u % H, kh = h / group;
+      const AttentionDecodeRow& row = rows[r];
+      const int64_t last = row.kv_len - 1;
+      row_scores_in_place(scores.data(), row.q + h * D, row.k + kh * D, last, KH * D, D, scale);
+      row_softmax_values(row.out + h * D, scores.data(), row.v + kh * D, last, KH * D, D);
+    }
+  });
+}
+
 void attention_backward(float* dq, float* dk, float* dv, const float* dout, const float* q, const float* k,
                         const float* v, const float* out, const float* lse, const AttentionShape& s) {
   check("attention_backward", s);

@@ -24,6 +24,20 @@ struct AttentionShape {
 void attention_forward(float* out, float* lse, const float* q, const float* k, const float* v,
                        const AttentionShape& shape);
 
+// One query row per sequence, each over its own cache (continuous batching's decode rows): a row's
+// query q[heads·D] attends to keys/values k, v [kv_len, kv_heads·D] (positions 0 … kv_len−1, the
+// last its own) into out[heads·D]. Every row and head in one parallel region; each row's numbers
+// equal attention_forward's for that sequence alone with q_len = 1.
+struct AttentionDecodeRow {
+  float* out;
+  const float* q;
+  const float* k;
+  const float* v;
+  int64_t kv_len;
+};
+void attention_decode_rows(const AttentionDecodeRow* rows, int64_t row_count, int64_t heads, int64_t kv_heads,
+                           int64_t head_dim);
+
 // Training form only (q_len == kv_len == kv_batch_stride = T). Overwrites dq[B,T,heads·D] and
 // dk, dv[B,T,kv_heads·D] from dout[B,T,heads·D] and the forward's q, k, v, out and lse. The
 // probabilities are recomputed from lse (flash-attention style), never stored.
