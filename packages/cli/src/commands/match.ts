@@ -35,6 +35,7 @@ type CompareFlags = BackendFlags & {
   features: string;
   warmStart: string;
   warmStartEpochs: number;
+  teacherReward: string;
   stop?: boolean;
   k: number;
   steps: number;
@@ -189,6 +190,7 @@ export function registerMatch(program: Command): void {
     .option("--features <list>", `candidate features in the score (${defaultPillowSettings.features.join(",")} or none)`, defaultPillowSettings.features.join(","))
     .option("--warm-start <teacher>", "imitation warm start: best-per-instruction, best-per-query, best-baseline, bm25, knn or off", defaultPillowSettings.warmStart)
     .option("--warm-start-epochs <n>", "warm-start passes over the training queries", parseInteger("--warm-start-epochs", 0), defaultPillowSettings.warmStartEpochs)
+    .option("--teacher-reward <name>", "reward deciding the per-query / per-instruction teacher: rougeL or loglik", defaultPillowSettings.teacherReward)
     .option("--no-stop", "no STOP action: always k demonstrations")
     .option("--k <n>", "demonstrations per query (default 3)", parseInteger("--k", 1), 3)
     .option("--steps <n>", "policy-gradient steps per seed", parseInteger("--steps", 0), defaultPillowSettings.steps)
@@ -218,6 +220,7 @@ export function registerMatch(program: Command): void {
         features: parseFeatures(flags.features),
         warmStart: parseWarmStart(flags.warmStart),
         warmStartEpochs: flags.warmStartEpochs,
+        teacherReward: parseReward(flags.teacherReward),
         allowStop: flags.stop !== false,
         steps: flags.steps,
         samplesPerQuery: flags.samples,

@@ -8,22 +8,17 @@
 import fs from "node:fs";
 import path from "node:path";
 import { loadModel, type Model, NativeBackend } from "@pillow/core";
-import { createEmbedder, PromptPool, saveMatcherBundle } from "@pillow/matcher";
+import { createEmbedder, entryText, PromptPool, saveMatcherBundle } from "@pillow/matcher";
 import { continualMetrics, type ReplayStrategy, runContinual } from "@pillow/replay";
 import { compareSelectors } from "@pillow/rl";
-import {
-  buildSuite,
-  formatPrompt,
-  type Instance,
-  promptStopStrings,
-  type SuiteTask,
-  tinyModelDir,
-  tinyPromptBudget,
-} from "@pillow/suite";
+import { buildSuite, formatResponse, type Instance, instructionKindMap, promptStopStrings, type Suite, type SuiteTask, tinyModelDir } from "@pillow/suite";
 import { inputError } from "../cli-error.js";
 import { createProgress, type ProgressMode } from "../progress.js";
 import type { DemoSummary, StrategySummary } from "../report/summary.js";
 import { writeFileAtomic, writeReport } from "../report/write-report.js";
+import { comparisonJson, comparisonVerdict } from "../matching/comparison-report.js";
+import { compareOptionsFor, defaultPillowSettings } from "../matching/pillow-settings.js";
+import { suiteBudgets, suiteTemplate, toQuery } from "../matching/suite-comparison.js";
 import { createLoraLearner } from "./lora-learner.js";
 
 export type DemoSettings = {
@@ -39,10 +34,13 @@ export type DemoSettings = {
   matcher: {
     poolPerTask: number;
     trainQueriesPerTask: number;
+    validationQueriesPerTask: number;
     testQueriesPerTask: number;
+    warmStartEpochs: number;
     steps: number;
     samplesPerQuery: number;
     queriesPerStep: number;
+    validationEvery: number;
     k: number;
   };
 };
@@ -58,7 +56,7 @@ export const quickSettings: DemoSettings = {
   replayPerTask: 6,
   rank: 8,
   maxNewTokens: 24,
-  matcher: { poolPerTask: 4, trainQueriesPerTask: 6, testQueriesPerTask: 6, steps: 6, samplesPerQuery: 4, queriesPerStep: 4, k: 2 },
+  matcher: { poolPerTask: 4, trainQueriesPerTask: 8, validationQueriesPerTask: 4, testQueriesPerTask: 6, warmStartEpochs: 10, steps: 6, samplesPerQuery: 4, queriesPerStep: 4, validationEvery: 3, k: 2 },
 };
 
 /** The full demo: under 10 minutes on 2 cores. */
@@ -72,7 +70,7 @@ export const fullSettings: DemoSettings = {
   replayPerTask: 12,
   rank: 8,
   maxNewTokens: 24,
-  matcher: { poolPerTask: 6, trainQueriesPerTask: 12, testQueriesPerTask: 10, steps: 30, samplesPerQuery: 4, queriesPerStep: 8, k: 3 },
+  matcher: { poolPerTask: 6, trainQueriesPerTask: 20, validationQueriesPerTask: 8, testQueriesPerTask: 10, warmStartEpochs: 15, steps: 30, samplesPerQuery: 4, queriesPerStep: 8, validationEvery: 10, k: 3 },
 };
 
 export type DemoOptions = {
@@ -191,50 +189,49 @@ async function runStrategy(
 
 type MatchingResult = { matching: DemoSummary["matching"]; matcher: DemoSummary["matcher"] };
 
-async function runMatching(model: Model, adapter: string, tasks: SuiteTask[], settings: DemoSettings, options: DemoOptions, out: string): Promise<MatchingResult> {
-  const matcherSettings = settings.matcher;
+/**
+ * The matching comparison of `pillow match compare` on the demo's tasks: per task, pool, training
+ * and validation queries from the training split (disjoint), test queries from the held-out split
+ * (every instruction kind); one seed; PILLOW with its default levers.
+ */
+async function runMatching(model: Model, adapter: string, suite: Suite, tasks: SuiteTask[], settings: DemoSettings, options: DemoOptions, out: string): Promise<MatchingResult> {
+  const sizes = settings.matcher;
   const seed = options.seed ?? 0;
-  const trainInstances = tasks.flatMap((task) => task.train);
-  const pool = await PromptPool.fromDataset(trainInstances, { perTask: matcherSettings.poolPerTask, seed });
-  const inPool = new Set(pool.entries.map((entry) => `${entry.instruction}\n${entry.input ?? ""}`));
-  // Training queries: train-split instances that are not pool entries; test queries: held-out test splits.
-  const trainQueries = tasks.flatMap((task) =>
-    task.train
-      .filter((instance) => !inPool.has(`${instance.instruction}\n${instance.input}`))
-      .slice(0, matcherSettings.trainQueriesPerTask)
-      .map((instance) => ({ query: instance.instruction, input: instance.input || undefined, reference: instance.output })),
-  );
-  const testQueries = tasks.flatMap((task) =>
-    task.test.slice(0, matcherSettings.testQueriesPerTask).map((instance) => ({ query: instance.instruction, input: instance.input || undefined, reference: instance.output })),
-  );
-  const embedder = createEmbedder({ kind: "tfidf", corpus: pool.texts() });
+  const needed = sizes.poolPerTask + sizes.trainQueriesPerTask + sizes.validationQueriesPerTask;
+  for (const task of tasks) {
+    if (task.train.length < needed) throw inputError(`task ${task.name} has ${task.train.length} training instances; matching needs ${needed}`, "raise trainPerTask or lower the matcher's sizes");
+  }
+  const slice = (from: number, count: number) => tasks.flatMap((task) => task.train.slice(from, from + count));
+  const pool = new PromptPool(slice(0, sizes.poolPerTask).map((instance, index) => ({ ...instance, id: `${instance.task}-${index}` })));
+  const train = slice(sizes.poolPerTask, sizes.trainQueriesPerTask).map(toQuery);
+  const validation = slice(sizes.poolPerTask + sizes.trainQueriesPerTask, sizes.validationQueriesPerTask).map(toQuery);
+  const test = tasks.flatMap((task) => task.test.slice(0, sizes.testQueriesPerTask)).map(toQuery);
+  const embedder = createEmbedder({ kind: "tfidf", corpus: tasks.flatMap((task) => task.train).map((instance) => entryText(instance)) });
   await pool.embed(embedder);
   const backend = new NativeBackend(model, { adapter });
-  const progress = createProgress("PILLOW matcher", matcherSettings.steps, options.progress);
+  const pillow = { ...defaultPillowSettings, steps: sizes.steps, samplesPerQuery: sizes.samplesPerQuery, queriesPerStep: sizes.queriesPerStep, validationEvery: sizes.validationEvery, warmStartEpochs: sizes.warmStartEpochs };
+  const progress = createProgress("PILLOW matcher", sizes.steps, options.progress);
   const rewards: number[] = [];
+  const kinds = instructionKindMap(suite);
   try {
+    const compareOptions = compareOptionsFor(pillow, true);
     const comparison = await compareSelectors({
       backend,
       pool,
       embedder,
-      train: trainQueries,
-      test: testQueries,
-      k: matcherSettings.k,
+      train,
+      validation,
+      test,
+      k: sizes.k,
       seeds: [seed],
-      reward: "rougeL",
-      // The suite's template, fitted to the tiny model's 512-byte context.
-      template: (demos, query, input) =>
-        formatPrompt({
-          instruction: query,
-          input,
-          demos: demos.map((demo) => ({ instruction: demo.instruction, input: demo.input ?? "", output: demo.output })),
-          maxBytes: tinyPromptBudget,
-        }),
+      template: suiteTemplate,
       generation: { maxNewTokens: settings.maxNewTokens, temperature: 0, stop: promptStopStrings },
+      continuation: formatResponse,
+      ...suiteBudgets(pool, test),
+      kindOf: (query) => kinds.get(query.query) ?? "other",
+      ...compareOptions,
       training: {
-        steps: matcherSettings.steps,
-        samplesPerQuery: matcherSettings.samplesPerQuery,
-        queriesPerStep: matcherSettings.queriesPerStep,
+        ...compareOptions.training,
         onStep: (record) => {
           rewards.push(record.meanReward);
           progress.tick(1, `reward ${record.meanReward.toFixed(3)}`);
@@ -243,11 +240,25 @@ async function runMatching(model: Model, adapter: string, tasks: SuiteTask[], se
       },
     });
     progress.stop();
-    const byName = Object.fromEntries(comparison.summary.map((entry) => [entry.selector, entry.mean * 100]));
     await saveMatcherBundle(path.join(out, "matcher"), { matcher: comparison.perSeed[0].matcher, pool, embedder }, { adapter, template: "suite" });
+    const json = comparisonJson(comparison);
+    const selectors = Object.fromEntries(
+      Object.entries(json.selectors).map(([name, entry]) => [
+        name,
+        { mean: entry.mean, low: entry.interval.low, high: entry.interval.high, meanDemos: entry.meanDemos, byKind: Object.fromEntries(Object.entries(entry.byKind).map(([kind, value]) => [kind, value.mean])) },
+      ]),
+    ) as DemoSummary["matching"]["selectors"];
+    const first = Object.values(json.selectors)[0];
     return {
-      matching: { none: byName.none, random: byName.random, bm25: byName.bm25, knn: byName.knn, pillow: byName.pillow },
-      matcher: { rewards: rewards.map((reward) => reward * 100), queries: testQueries.length, poolSize: pool.size },
+      matching: {
+        selectors,
+        bestBaseline: comparison.bestBaseline as DemoSummary["matching"]["bestBaseline"],
+        difference: { mean: json.pillowMinusBestBaseline.mean, low: json.pillowMinusBestBaseline.low, high: json.pillowMinusBestBaseline.high },
+        kinds: comparison.kinds,
+        kindCounts: Object.fromEntries(Object.entries(first.byKind).map(([kind, value]) => [kind, value.count])),
+        verdict: comparisonVerdict(comparison),
+      },
+      matcher: { rewards, queries: test.length, poolSize: pool.size, reward: pillow.reward },
     };
   } finally {
     progress.stop();
@@ -292,12 +303,13 @@ export async function runDemo(options: DemoOptions): Promise<DemoResult> {
   }
 
   const finalAdapter = strategies.includes("inscl") ? "cl-inscl" : `cl-${strategies.at(-1)}`;
-  const { matching, matcher } = await phase("matching", () => runMatching(model, finalAdapter, tasks, settings, options, out));
+  const { matching, matcher } = await phase("matching", () => runMatching(model, finalAdapter, suite, tasks, settings, options, out));
   options.log(
-    `  held-out ROUGE-L: ${Object.entries(matching)
-      .map(([name, score]) => `${name} ${score.toFixed(1)}`)
+    `  test ROUGE-L: ${Object.entries(matching.selectors)
+      .map(([name, entry]) => `${name} ${entry.mean.toFixed(1)} [${entry.low.toFixed(1)}, ${entry.high.toFixed(1)}]`)
       .join(" · ")}`,
   );
+  options.log(`  ${matching.verdict}`);
 
   const summary: DemoSummary = {
     ...partial(),

@@ -3,6 +3,7 @@
 // (suite-comparison.ts). Files are checked before any model work: every record well-formed, no file
 // empty, the pool at least k entries, and the four sets disjoint by (instruction, input), with the
 // file and line of the first offending record.
+import fs from "node:fs";
 import type { GenerateOptions, GenerationBackend } from "@pillow/core";
 import { readInstructionFile } from "@pillow/core";
 import { type ContextBudget, createEmbedder, type Embedder, type PromptPool, PromptPool as Pool } from "@pillow/matcher";
@@ -32,6 +33,9 @@ export type LocatedQuery = EvaluationQuery & { file: string; line: number };
 /** Alpaca records of one file as queries, each with its file and line. */
 export function readQueryFile(file: string, role: string): LocatedQuery[] {
   let examples: ReturnType<typeof readInstructionFile>;
+  if (fs.existsSync(file) && fs.readFileSync(file, "utf8").trim() === "") {
+    throw inputError(`${file}: the ${role} file has no records`, "give one JSON record {instruction, input?, output} a line");
+  }
   try {
     examples = readInstructionFile(file);
   } catch (error) {
