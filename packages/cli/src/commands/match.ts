@@ -46,6 +46,7 @@ type CompareFlags = BackendFlags & {
   hidden: number;
   validationEvery: number;
   maxTokens: number;
+  suiteTunePerTask: number;
   suitePoolPerTask: number;
   suiteTrainPerTask: number;
   suiteValidationPerTask: number;
@@ -201,6 +202,7 @@ export function registerMatch(program: Command): void {
     .option("--hidden <n>", "matching-network width", parseInteger("--hidden", 1), defaultPillowSettings.hidden)
     .option("--validation-every <n>", "score the matcher on validation every n RL steps and keep the best (0: never)", parseInteger("--validation-every", 0), defaultPillowSettings.validationEvery)
     .option("--max-tokens <n>", "tokens per answer", parseInteger("--max-tokens", 1), 32)
+    .option("--suite-tune-per-task <n>", "--suite: LoRA-tuning-only instances per task (never queries)", parseInteger("--suite-tune-per-task", 0), defaultSuiteSizes.tunePerTask)
     .option("--suite-pool-per-task <n>", "--suite: pool entries per task", parseInteger("--suite-pool-per-task", 1), defaultSuiteSizes.poolPerTask)
     .option("--suite-train-per-task <n>", "--suite: training queries per task", parseInteger("--suite-train-per-task", 1), defaultSuiteSizes.trainPerTask)
     .option("--suite-validation-per-task <n>", "--suite: validation queries per task", parseInteger("--suite-validation-per-task", 0), defaultSuiteSizes.validationPerTask)
@@ -235,7 +237,7 @@ export function registerMatch(program: Command): void {
         if (flags.pool || flags.train || flags.test || flags.validation) throw usageError("--suite brings its own pool and queries", "drop --pool/--train/--validation/--test, or drop --suite");
         if (flags.backend && flags.backend !== "native") throw usageError("--suite runs the shipped tiny model in-process", "drop --backend");
         setup = await suiteMatchingSetup(
-          { poolPerTask: flags.suitePoolPerTask, trainPerTask: flags.suiteTrainPerTask, validationPerTask: flags.suiteValidationPerTask, testPerTask: flags.suiteTestPerTask, tuneEpochs: flags.suiteTuneEpochs },
+          { tunePerTask: flags.suiteTunePerTask, poolPerTask: flags.suitePoolPerTask, trainPerTask: flags.suiteTrainPerTask, validationPerTask: flags.suiteValidationPerTask, testPerTask: flags.suiteTestPerTask, tuneEpochs: flags.suiteTuneEpochs },
           { model: flags.model, adapter: flags.adapter ? parseAdapterSpec(flags.adapter).directory : undefined, maxNewTokens: flags.maxTokens, log: context.log },
         );
       } else {

@@ -190,23 +190,28 @@ async function runStrategy(
 type MatchingResult = { matching: DemoSummary["matching"]; matcher: DemoSummary["matcher"] };
 
 /**
- * The matching comparison of `pillow match compare` on the demo's tasks: per task, pool, training
- * and validation queries from the training split (disjoint), test queries from the held-out split
- * (every instruction kind); one seed; PILLOW with its default levers.
+ * The matching comparison of `pillow match compare` on the demo's tasks, one seed, PILLOW with its
+ * default levers. Per task: the pool is the first poolPerTask continual-training instances; the
+ * training and validation queries are the instances after the continual training data (never
+ * tuned on, like the test queries: tuning on them made "no demonstrations" look best there);
+ * test queries come from the held-out split (every instruction kind).
  */
 async function runMatching(model: Model, adapter: string, suite: Suite, tasks: SuiteTask[], settings: DemoSettings, options: DemoOptions, out: string): Promise<MatchingResult> {
   const sizes = settings.matcher;
   const seed = options.seed ?? 0;
-  const needed = sizes.poolPerTask + sizes.trainQueriesPerTask + sizes.validationQueriesPerTask;
+  const tuned = settings.trainPerTask;
+  const needed = tuned + sizes.trainQueriesPerTask + sizes.validationQueriesPerTask;
   for (const task of tasks) {
-    if (task.train.length < needed) throw inputError(`task ${task.name} has ${task.train.length} training instances; matching needs ${needed}`, "raise trainPerTask or lower the matcher's sizes");
+    if (task.train.length < needed || sizes.poolPerTask > tuned) {
+      throw inputError(`task ${task.name} has ${task.train.length} training instances; matching needs ${needed} and a pool within the first ${tuned}`, "lower the matcher's sizes");
+    }
   }
   const slice = (from: number, count: number) => tasks.flatMap((task) => task.train.slice(from, from + count));
   const pool = new PromptPool(slice(0, sizes.poolPerTask).map((instance, index) => ({ ...instance, id: `${instance.task}-${index}` })));
-  const train = slice(sizes.poolPerTask, sizes.trainQueriesPerTask).map(toQuery);
-  const validation = slice(sizes.poolPerTask + sizes.trainQueriesPerTask, sizes.validationQueriesPerTask).map(toQuery);
+  const train = slice(tuned, sizes.trainQueriesPerTask).map(toQuery);
+  const validation = slice(tuned + sizes.trainQueriesPerTask, sizes.validationQueriesPerTask).map(toQuery);
   const test = tasks.flatMap((task) => task.test.slice(0, sizes.testQueriesPerTask)).map(toQuery);
-  const embedder = createEmbedder({ kind: "tfidf", corpus: tasks.flatMap((task) => task.train).map((instance) => entryText(instance)) });
+  const embedder = createEmbedder({ kind: "tfidf", corpus: tasks.flatMap((task) => task.train.slice(0, tuned)).map((instance) => entryText(instance)) });
   await pool.embed(embedder);
   const backend = new NativeBackend(model, { adapter });
   const pillow = { ...defaultPillowSettings, steps: sizes.steps, samplesPerQuery: sizes.samplesPerQuery, queriesPerStep: sizes.queriesPerStep, validationEvery: sizes.validationEvery, warmStartEpochs: sizes.warmStartEpochs };
@@ -285,8 +290,12 @@ export async function runDemo(options: DemoOptions): Promise<DemoResult> {
   };
 
   const model = await phase("load", () => loadModel(modelDirectory));
-  const suite = buildSuite({ seed: options.seed ?? 0, trainPerTask: settings.trainPerTask, testPerTask: settings.testPerTask });
-  const tasks = pickTasks(suite.tasks, settings, options.taskNames);
+  // Beyond the continual training data, each task draws the matcher's training and validation
+  // queries: instances the adapters never saw, as the test queries (see runMatching).
+  const queriesPerTask = settings.matcher.trainQueriesPerTask + settings.matcher.validationQueriesPerTask;
+  const suite = buildSuite({ seed: options.seed ?? 0, trainPerTask: settings.trainPerTask + queriesPerTask, testPerTask: Math.max(settings.testPerTask, settings.matcher.testQueriesPerTask) });
+  const allTasks = pickTasks(suite.tasks, settings, options.taskNames);
+  const tasks = allTasks.map((task) => ({ ...task, train: task.train.slice(0, settings.trainPerTask), test: task.test.slice(0, settings.testPerTask) }));
   options.log(
     `pillow demo${options.quick ? " --quick" : ""}: ${path.basename(modelDirectory)} · ${tasks.length} tasks (${tasks.map((task) => task.name).join(", ")}) · replay ${strategies.join(", ")}`,
   );
@@ -303,7 +312,7 @@ export async function runDemo(options: DemoOptions): Promise<DemoResult> {
   }
 
   const finalAdapter = strategies.includes("inscl") ? "cl-inscl" : `cl-${strategies.at(-1)}`;
-  const { matching, matcher } = await phase("matching", () => runMatching(model, finalAdapter, suite, tasks, settings, options, out));
+  const { matching, matcher } = await phase("matching", () => runMatching(model, finalAdapter, suite, allTasks, settings, options, out));
   options.log(
     `  test ROUGE-L: ${Object.entries(matching.selectors)
       .map(([name, entry]) => `${name} ${entry.mean.toFixed(1)} [${entry.low.toFixed(1)}, ${entry.high.toFixed(1)}]`)

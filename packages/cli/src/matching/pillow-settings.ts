@@ -28,13 +28,13 @@ export const defaultPillowSettings: PillowSettings = {
   warmStartEpochs: 15,
   teacherReward: "rougeL",
   allowStop: true,
-  steps: 60,
+  steps: 30,
   samplesPerQuery: 4,
   queriesPerStep: 8,
   lr: 0.003,
   entropy: 0.001,
   hidden: 32,
-  validationEvery: 20,
+  validationEvery: 15,
 };
 
 export function parseFeatures(value: string): CandidateFeatureName[] {
