@@ -2,16 +2,15 @@ import fs from "node:fs";
 import path from "node:path";
 import { createOpenAIBackend, type GenerationBackend, NativeBackend, readInstructionFile } from "@pillow/core";
 import { bm25Selector, createEmbedder, knnSelector, MatchingNetwork, matcherSelector, noneSelector, PromptPool, randomSelector, saveMatcherBundle } from "@pillow/matcher";
-import { compareSelectors, evaluateSelectors, trainMatcher } from "@pillow/rl";
+import { evaluateSelectors, trainMatcher } from "@pillow/rl";
 import { formatPrompt, promptStopStrings } from "@pillow/suite";
 import type { Command } from "commander";
 import { inputError, usageError } from "../cli-error.js";
 import { type CommandContext, commandContext, parseInteger, parseNumber } from "../context.js";
 import { comparisonJson, comparisonTables } from "../matching/comparison-report.js";
 import { openMatcherBundle } from "../matching/matcher-demos.js";
-import { fileMatchingSetup, type MatchingSetup } from "../matching/matching-setup.js";
+import { compareOnSetup, fileMatchingSetup, type MatchingSetup } from "../matching/matching-setup.js";
 import {
-  compareOptionsFor,
   defaultPillowSettings,
   type PillowSettings,
   parseFeatures,
@@ -253,28 +252,12 @@ export function registerMatch(program: Command): void {
       }
       context.log(`pillow match compare: ${setup.description}; seeds ${seeds.join(",")}; reward ${settings.reward}, features ${settings.features.join(",") || "none"}, warm start ${settings.warmStart}, STOP ${settings.allowStop ? "on" : "off"}`);
       const progress = createProgress("match compare", seeds.length * settings.steps, context.progress);
-      let result: Awaited<ReturnType<typeof compareSelectors>>;
+      let result: Awaited<ReturnType<typeof compareOnSetup>>;
       try {
-        result = await compareSelectors({
-          backend: setup.backend,
-          pool: setup.pool,
-          embedder: setup.embedder,
-          train: setup.train,
-          validation: setup.validation,
-          test: setup.test,
+        result = await compareOnSetup(setup, settings, {
           k: flags.k,
           seeds,
-          template: setup.template,
-          generation: setup.generation,
-          continuation: setup.continuation,
-          budget: setup.budget,
-          trainingBudget: setup.trainingBudget,
-          kindOf: setup.kindOf,
-          ...compareOptionsFor(settings, (setup.validation?.length ?? 0) > 0),
-          training: {
-            ...compareOptionsFor(settings, (setup.validation?.length ?? 0) > 0).training,
-            onStep: (record) => progress.tick(1, `reward ${record.meanReward.toFixed(3)}`),
-          },
+          onStep: (record) => progress.tick(1, `reward ${record.meanReward.toFixed(3)}`),
           onPhase: (message) => {
             if (context.progress !== "bar") context.log(message);
           },

@@ -10,14 +10,14 @@ import path from "node:path";
 import { loadModel, type Model, NativeBackend } from "@pillow/core";
 import { createEmbedder, entryText, PromptPool, saveMatcherBundle } from "@pillow/matcher";
 import { continualMetrics, type ReplayStrategy, runContinual } from "@pillow/replay";
-import { compareSelectors } from "@pillow/rl";
 import { buildSuite, formatResponse, type Instance, instructionKindMap, promptStopStrings, type Suite, type SuiteTask, tinyModelDir } from "@pillow/suite";
 import { inputError } from "../cli-error.js";
 import { createProgress, type ProgressMode } from "../progress.js";
 import type { DemoSummary, StrategySummary } from "../report/summary.js";
 import { writeFileAtomic, writeReport } from "../report/write-report.js";
 import { comparisonJson, comparisonVerdict } from "../matching/comparison-report.js";
-import { compareOptionsFor, defaultPillowSettings } from "../matching/pillow-settings.js";
+import { compareOnSetup, type MatchingSetup } from "../matching/matching-setup.js";
+import { defaultPillowSettings } from "../matching/pillow-settings.js";
 import { suiteBudgets, suiteTemplate, toQuery } from "../matching/suite-comparison.js";
 import { createLoraLearner } from "./lora-learner.js";
 
@@ -219,29 +219,28 @@ async function runMatching(model: Model, adapter: string, suite: Suite, tasks: S
   const rewards: number[] = [];
   const kinds = instructionKindMap(suite);
   try {
-    const compareOptions = compareOptionsFor(pillow, true);
-    const comparison = await compareSelectors({
+    const setup: MatchingSetup = {
       backend,
       pool,
       embedder,
       train,
       validation,
       test,
-      k: sizes.k,
-      seeds: [seed],
+      kindOf: (query) => kinds.get(query.query) ?? "other",
       template: suiteTemplate,
+      ...suiteBudgets(pool, test),
       generation: { maxNewTokens: settings.maxNewTokens, temperature: 0, stop: promptStopStrings },
       continuation: formatResponse,
-      ...suiteBudgets(pool, test),
-      kindOf: (query) => kinds.get(query.query) ?? "other",
-      ...compareOptions,
-      training: {
-        ...compareOptions.training,
-        onStep: (record) => {
-          rewards.push(record.meanReward);
-          progress.tick(1, `reward ${record.meanReward.toFixed(3)}`);
-          options.checkInterrupted?.();
-        },
+      adapter,
+      description: `demo tasks: pool ${pool.size}, ${train.length} training, ${validation.length} validation, ${test.length} test queries`,
+    };
+    const comparison = await compareOnSetup(setup, pillow, {
+      k: sizes.k,
+      seeds: [seed],
+      onStep: (record) => {
+        rewards.push(record.meanReward);
+        progress.tick(1, `reward ${record.meanReward.toFixed(3)}`);
+        options.checkInterrupted?.();
       },
     });
     progress.stop();

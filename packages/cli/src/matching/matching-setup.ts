@@ -7,9 +7,18 @@ import fs from "node:fs";
 import type { GenerateOptions, GenerationBackend } from "@pillow/core";
 import { readInstructionFile } from "@pillow/core";
 import { type ContextBudget, createEmbedder, type Embedder, type PromptPool, PromptPool as Pool } from "@pillow/matcher";
-import type { EvaluationQuery, PromptTemplate, TrainingExample, TrainMatcherOptions } from "@pillow/rl";
+import {
+  type CompareOptions,
+  type ComparisonResult,
+  compareSelectors,
+  type EvaluationQuery,
+  type PromptTemplate,
+  type TrainingExample,
+  type TrainMatcherOptions,
+} from "@pillow/rl";
 import { formatPrompt, formatResponse, promptStopStrings } from "@pillow/suite";
 import { inputError } from "../cli-error.js";
+import { compareOptionsFor, type PillowSettings } from "./pillow-settings.js";
 
 export type MatchingSetup = {
   backend: GenerationBackend;
@@ -114,4 +123,33 @@ export async function fileMatchingSetup(options: {
     adapter: options.adapter,
     description: `pool ${options.pool} (${pool.size}), ${train.length} training, ${validation?.length ?? 0} validation, ${test.length} test queries; backend ${options.backend.name}`,
   };
+}
+
+/** compareSelectors on a setup with PILLOW's settings: what `match compare` and the demo run. */
+export function compareOnSetup(
+  setup: MatchingSetup,
+  settings: PillowSettings,
+  options: Pick<CompareOptions, "k" | "seeds" | "onPhase" | "onSeed"> & { onStep?: NonNullable<CompareOptions["training"]>["onStep"] },
+): Promise<ComparisonResult> {
+  const levers = compareOptionsFor(settings, (setup.validation?.length ?? 0) > 0);
+  return compareSelectors({
+    backend: setup.backend,
+    pool: setup.pool,
+    embedder: setup.embedder,
+    train: setup.train,
+    validation: setup.validation,
+    test: setup.test,
+    template: setup.template,
+    generation: setup.generation,
+    continuation: setup.continuation,
+    budget: setup.budget,
+    trainingBudget: setup.trainingBudget,
+    kindOf: setup.kindOf,
+    k: options.k,
+    seeds: options.seeds,
+    onPhase: options.onPhase,
+    onSeed: options.onSeed,
+    ...levers,
+    training: { ...levers.training, onStep: options.onStep },
+  });
 }
