@@ -258,3 +258,95 @@ describe("pillow match train / eval", () => {
     for (const result of Object.values(results) as { rougeL: number }[]) expect(Number.isFinite(result.rougeL)).toBe(true);
   });
 });
+
+describe("pillow match compare", () => {
+  const setUp = async () => {
+    const { createTinyModel } = await import("@pillow/core");
+    const directory = temporary();
+    const model = path.join(directory, "model");
+    createTinyModel(model, { hiddenSize: 32, numLayers: 1, numHeads: 2, maxPositionEmbeddings: 512, seed: 6 });
+    const write = (name: string, lines: string[]) => {
+      const file = path.join(directory, name);
+      fs.writeFileSync(file, lines.length > 0 ? `${lines.join("\n")}\n` : "");
+      return file;
+    };
+    const record = (task: string, index: number) => JSON.stringify({ instruction: `Apply ${task}.`, input: `${task}${index}`, output: `${task.toUpperCase()}${index}` });
+    const tasks = ["up", "cap", "low"];
+    const files = {
+      pool: write("pool.jsonl", tasks.flatMap((task) => [0, 1].map((index) => record(task, index)))),
+      train: write("train.jsonl", tasks.flatMap((task) => [5, 6].map((index) => record(task, index)))),
+      validation: write("validation.jsonl", tasks.map((task) => record(task, 7))),
+      test: write("test.jsonl", tasks.flatMap((task) => [8, 9].map((index) => record(task, index)))),
+    };
+    return { directory, model, write, record, files };
+  };
+
+  it("trains a matcher per seed and reports every selector with intervals, the paired difference and the costs", async () => {
+    const { directory, model, files } = await setUp();
+    const json = path.join(directory, "compare.json");
+    const saved = path.join(directory, "matcher");
+    const args = ["match", "compare", "--model", model, "--pool", files.pool, "--train", files.train, "--validation", files.validation, "--test", files.test];
+    const result = pillow([...args, "--seeds", "0,1", "--k", "2", "--steps", "2", "--samples", "2", "--queries-per-step", "2", "--warm-start-epochs", "2", "--validation-every", "1", "--max-tokens", "4", "--json", json, "--save", saved]);
+    expect(result.status, result.stderr).toBe(0);
+    expect(result.stdout).toMatch(/\| pillow \| [\d.]+ \| \[[\d.]+, [\d.]+\] \|/);
+    expect(result.stdout).toMatch(/PILLOW [+-][\d.]+ ROUGE-L vs the best fixed selector \((none|random|bm25|knn)\), 95 % interval/);
+    const report = JSON.parse(fs.readFileSync(json, "utf8"));
+    expect(Object.keys(report.selectors)).toEqual(["none", "random", "bm25", "knn", "pillow"]);
+    for (const entry of Object.values(report.selectors) as { mean: number; interval: { low: number; high: number }; perSeed: number[]; meanDemos: number }[]) {
+      expect(entry.perSeed.length).toBe(2);
+      for (const value of [entry.mean, entry.interval.low, entry.interval.high, entry.meanDemos, ...entry.perSeed]) expect(Number.isFinite(value)).toBe(true);
+      expect(entry.interval.low).toBeLessThanOrEqual(entry.mean + 1e-9);
+      expect(entry.interval.high).toBeGreaterThanOrEqual(entry.mean - 1e-9);
+    }
+    expect(report.selectors.none.meanDemos).toBe(0);
+    expect(["none", "random", "bm25", "knn"]).toContain(report.bestBaseline);
+    const difference = report.pillowMinusBestBaseline;
+    expect(difference.mean).toBeCloseTo(report.selectors.pillow.mean - report.selectors[report.bestBaseline].mean, 9);
+    expect(difference.low).toBeLessThanOrEqual(difference.high);
+    expect(difference.perSeed.length).toBe(2);
+    expect(report.perSeed.map((run: { seed: number }) => run.seed)).toEqual([0, 1]);
+    for (const run of report.perSeed) {
+      expect(run.warmStart.teacher).toBe("best-per-instruction");
+      expect(run.rewardPerStep.length).toBe(2);
+      // loglik rewards are mean log-probabilities: finite and <= 0.
+      for (const reward of run.rewardPerStep) expect(reward).toBeLessThanOrEqual(0);
+      expect(run.validationCurve.map((point: { step: number }) => point.step)).toEqual([0, 1, 2]);
+    }
+    expect(report.settings.reward).toBe("loglik");
+    expect(report.llmCalls).toBeGreaterThan(0);
+    expect(report.cacheHits).toBeGreaterThan(0);
+    expect(report.seconds).toBeGreaterThan(0);
+    expect(fs.existsSync(path.join(saved, "pillow-matcher.json"))).toBe(true);
+    // The saved bundle is what generate --matcher reads.
+    const generated = pillow(["generate", "--model", model, "--matcher", saved, "--max-tokens", "2", "Apply up.", "--input", "up3"]);
+    expect(generated.status, generated.stderr).toBe(0);
+  }, 60_000);
+
+  it("names the file and line of empty, malformed, too-small and overlapping inputs", async () => {
+    const { model, write, record, files } = await setUp();
+    const run = (overrides: Record<string, string>, extra: string[] = []) => {
+      const chosen = { ...files, ...overrides };
+      return pillow(["match", "compare", "--model", model, "--pool", chosen.pool, "--train", chosen.train, "--test", chosen.test, "--steps", "1", ...extra]);
+    };
+    const empty = run({ train: write("empty.jsonl", []) });
+    expect(empty.status).toBe(3);
+    expect(empty.stderr).toMatch(/empty\.jsonl: the training file has no records/);
+    const malformed = run({ test: write("bad.jsonl", [record("up", 20), "{not json"]) });
+    expect(malformed.status).toBe(3);
+    expect(malformed.stderr).toMatch(/bad\.jsonl:2/);
+    const small = run({ pool: write("small.jsonl", [record("up", 30), record("cap", 30)]) });
+    expect(small.status).toBe(3);
+    expect(small.stderr).toMatch(/small\.jsonl: the pool has 2 entries, fewer than k = 3/);
+    const overlapping = run({ test: write("overlap.jsonl", [record("up", 40), record("cap", 5)]) });
+    expect(overlapping.status).toBe(3);
+    expect(overlapping.stderr).toMatch(/overlap\.jsonl:2: this test record has the same instruction and input as training .*train\.jsonl:3/);
+    const pooled = run({ train: write("pooled.jsonl", [record("low", 1)]) });
+    expect(pooled.stderr).toMatch(/pooled\.jsonl:1: this training record has the same instruction and input as pool entry .*pool\.jsonl \(id "line-6"\)/);
+    const usage = pillow(["match", "compare", "--model", model, "--pool", files.pool]);
+    expect(usage.status).toBe(2);
+    expect(usage.stderr).toMatch(/needs --pool, --train and --test \(or --suite\)/);
+    const badFeature = run({}, ["--features", "cosine,length"]);
+    expect(badFeature.status).toBe(2);
+    expect(badFeature.stderr).toMatch(/--features: unknown feature "length"/);
+  }, 60_000);
+});

@@ -45,7 +45,16 @@ export type SelectorName = (typeof selectorNames)[number];
  * (the baseline with the best mean training reward over the queries sharing the query's instruction).
  */
 export type WarmStartTeacher = "bm25" | "knn" | "best-baseline" | "best-per-query" | "best-per-instruction";
-export type WarmStartSettings = { teacher: WarmStartTeacher; epochs?: number; lr?: number };
+export type WarmStartSettings = {
+  teacher: WarmStartTeacher;
+  epochs?: number;
+  lr?: number;
+  /**
+   * The reward that decides the best-per-query / best-per-instruction teacher. Default: the
+   * evaluation reward (ROUGE-L of the greedy answer; one generation per training query and baseline).
+   */
+  reward?: RolloutReward;
+};
 
 export type KindSummary = { count: number; mean: number; meanDemos: number };
 
@@ -172,7 +181,8 @@ export async function compareSelectors(options: CompareOptions): Promise<Compari
     const seedStarted = performance.now();
     let warmStart: SeedRun["warmStart"];
     if (options.warmStart) {
-      const { teacher, teacherChoices } = await teacherSelections(options, options.warmStart.teacher, baselines(seed), trainingContext, validationBaselines);
+      const teacherContext = { ...evaluation, reward: options.warmStart.reward ?? evaluation.reward };
+      const { teacher, teacherChoices } = await teacherSelections(options, options.warmStart.teacher, baselines(seed), teacherContext, validationBaselines);
       options.onPhase?.(`seed ${seed}: warm start towards ${options.warmStart.teacher === "best-baseline" ? `the best baseline (${teacher.name})` : teacher.name}`);
       const result = await warmStartMatcher({
         matcher,

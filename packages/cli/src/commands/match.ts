@@ -2,16 +2,15 @@ import fs from "node:fs";
 import path from "node:path";
 import { createOpenAIBackend, type GenerationBackend, NativeBackend, readInstructionFile } from "@pillow/core";
 import { bm25Selector, createEmbedder, knnSelector, MatchingNetwork, matcherSelector, noneSelector, PromptPool, randomSelector, saveMatcherBundle } from "@pillow/matcher";
-import { compareSelectors, evaluateSelectors, trainMatcher } from "@pillow/rl";
+import { evaluateSelectors, trainMatcher } from "@pillow/rl";
 import { formatPrompt, promptStopStrings } from "@pillow/suite";
 import type { Command } from "commander";
 import { inputError, usageError } from "../cli-error.js";
 import { type CommandContext, commandContext, parseInteger, parseNumber } from "../context.js";
 import { comparisonJson, comparisonTables } from "../matching/comparison-report.js";
 import { openMatcherBundle } from "../matching/matcher-demos.js";
-import { fileMatchingSetup, type MatchingSetup } from "../matching/matching-setup.js";
+import { compareOnSetup, fileMatchingSetup, type MatchingSetup } from "../matching/matching-setup.js";
 import {
-  compareOptionsFor,
   defaultPillowSettings,
   type PillowSettings,
   parseFeatures,
@@ -35,6 +34,7 @@ type CompareFlags = BackendFlags & {
   features: string;
   warmStart: string;
   warmStartEpochs: number;
+  teacherReward: string;
   stop?: boolean;
   k: number;
   steps: number;
@@ -45,6 +45,7 @@ type CompareFlags = BackendFlags & {
   hidden: number;
   validationEvery: number;
   maxTokens: number;
+  suiteTunePerTask: number;
   suitePoolPerTask: number;
   suiteTrainPerTask: number;
   suiteValidationPerTask: number;
@@ -189,6 +190,7 @@ export function registerMatch(program: Command): void {
     .option("--features <list>", `candidate features in the score (${defaultPillowSettings.features.join(",")} or none)`, defaultPillowSettings.features.join(","))
     .option("--warm-start <teacher>", "imitation warm start: best-per-instruction, best-per-query, best-baseline, bm25, knn or off", defaultPillowSettings.warmStart)
     .option("--warm-start-epochs <n>", "warm-start passes over the training queries", parseInteger("--warm-start-epochs", 0), defaultPillowSettings.warmStartEpochs)
+    .option("--teacher-reward <name>", "reward deciding the per-query / per-instruction teacher: rougeL or loglik", defaultPillowSettings.teacherReward)
     .option("--no-stop", "no STOP action: always k demonstrations")
     .option("--k <n>", "demonstrations per query (default 3)", parseInteger("--k", 1), 3)
     .option("--steps <n>", "policy-gradient steps per seed", parseInteger("--steps", 0), defaultPillowSettings.steps)
@@ -199,6 +201,7 @@ export function registerMatch(program: Command): void {
     .option("--hidden <n>", "matching-network width", parseInteger("--hidden", 1), defaultPillowSettings.hidden)
     .option("--validation-every <n>", "score the matcher on validation every n RL steps and keep the best (0: never)", parseInteger("--validation-every", 0), defaultPillowSettings.validationEvery)
     .option("--max-tokens <n>", "tokens per answer", parseInteger("--max-tokens", 1), 32)
+    .option("--suite-tune-per-task <n>", "--suite: LoRA-tuning-only instances per task (never queries)", parseInteger("--suite-tune-per-task", 0), defaultSuiteSizes.tunePerTask)
     .option("--suite-pool-per-task <n>", "--suite: pool entries per task", parseInteger("--suite-pool-per-task", 1), defaultSuiteSizes.poolPerTask)
     .option("--suite-train-per-task <n>", "--suite: training queries per task", parseInteger("--suite-train-per-task", 1), defaultSuiteSizes.trainPerTask)
     .option("--suite-validation-per-task <n>", "--suite: validation queries per task", parseInteger("--suite-validation-per-task", 0), defaultSuiteSizes.validationPerTask)
@@ -218,6 +221,7 @@ export function registerMatch(program: Command): void {
         features: parseFeatures(flags.features),
         warmStart: parseWarmStart(flags.warmStart),
         warmStartEpochs: flags.warmStartEpochs,
+        teacherReward: parseReward(flags.teacherReward),
         allowStop: flags.stop !== false,
         steps: flags.steps,
         samplesPerQuery: flags.samples,
@@ -232,7 +236,7 @@ export function registerMatch(program: Command): void {
         if (flags.pool || flags.train || flags.test || flags.validation) throw usageError("--suite brings its own pool and queries", "drop --pool/--train/--validation/--test, or drop --suite");
         if (flags.backend && flags.backend !== "native") throw usageError("--suite runs the shipped tiny model in-process", "drop --backend");
         setup = await suiteMatchingSetup(
-          { poolPerTask: flags.suitePoolPerTask, trainPerTask: flags.suiteTrainPerTask, validationPerTask: flags.suiteValidationPerTask, testPerTask: flags.suiteTestPerTask, tuneEpochs: flags.suiteTuneEpochs },
+          { tunePerTask: flags.suiteTunePerTask, poolPerTask: flags.suitePoolPerTask, trainPerTask: flags.suiteTrainPerTask, validationPerTask: flags.suiteValidationPerTask, testPerTask: flags.suiteTestPerTask, tuneEpochs: flags.suiteTuneEpochs },
           { model: flags.model, adapter: flags.adapter ? parseAdapterSpec(flags.adapter).directory : undefined, maxNewTokens: flags.maxTokens, log: context.log },
         );
       } else {
@@ -248,28 +252,12 @@ export function registerMatch(program: Command): void {
       }
       context.log(`pillow match compare: ${setup.description}; seeds ${seeds.join(",")}; reward ${settings.reward}, features ${settings.features.join(",") || "none"}, warm start ${settings.warmStart}, STOP ${settings.allowStop ? "on" : "off"}`);
       const progress = createProgress("match compare", seeds.length * settings.steps, context.progress);
-      let result: Awaited<ReturnType<typeof compareSelectors>>;
+      let result: Awaited<ReturnType<typeof compareOnSetup>>;
       try {
-        result = await compareSelectors({
-          backend: setup.backend,
-          pool: setup.pool,
-          embedder: setup.embedder,
-          train: setup.train,
-          validation: setup.validation,
-          test: setup.test,
+        result = await compareOnSetup(setup, settings, {
           k: flags.k,
           seeds,
-          template: setup.template,
-          generation: setup.generation,
-          continuation: setup.continuation,
-          budget: setup.budget,
-          trainingBudget: setup.trainingBudget,
-          kindOf: setup.kindOf,
-          ...compareOptionsFor(settings, (setup.validation?.length ?? 0) > 0),
-          training: {
-            ...compareOptionsFor(settings, (setup.validation?.length ?? 0) > 0).training,
-            onStep: (record) => progress.tick(1, `reward ${record.meanReward.toFixed(3)}`),
-          },
+          onStep: (record) => progress.tick(1, `reward ${record.meanReward.toFixed(3)}`),
           onPhase: (message) => {
             if (context.progress !== "bar") context.log(message);
           },

@@ -40,7 +40,15 @@ describe("pillow demo --quick", () => {
     expect(numbers.length).toBeGreaterThan(50);
     expect(numbers.filter((entry) => !Number.isFinite(entry.value))).toEqual([]);
     expect(Object.keys(summary.continual)).toEqual(["none", "random", "inscl"]);
-    expect(Object.keys(summary.matching).sort()).toEqual(["bm25", "knn", "none", "pillow", "random"]);
+    expect(Object.keys(summary.matching.selectors)).toEqual(["none", "random", "bm25", "knn", "pillow"]);
+    for (const entry of Object.values(summary.matching.selectors) as { mean: number; low: number; high: number }[]) {
+      expect(entry.low).toBeLessThanOrEqual(entry.mean + 1e-9);
+      expect(entry.high).toBeGreaterThanOrEqual(entry.mean - 1e-9);
+    }
+    const best = summary.matching.selectors[summary.matching.bestBaseline];
+    expect(summary.matching.difference.mean).toBeCloseTo(summary.matching.selectors.pillow.mean - best.mean, 9);
+    expect(summary.matching.verdict).toMatch(/^PILLOW [+-][\d.]+ ROUGE-L vs the best fixed selector/);
+    expect(summary.matching.kinds.length).toBeGreaterThan(0);
     for (const strategy of Object.values(summary.continual) as { scores: number[][]; ap: number[]; relativeGain: number[]; losses: number[][] }[]) {
       expect(strategy.scores.map((row) => row.length)).toEqual([1, 2, 3]);
       expect(strategy.ap.length).toBe(3);

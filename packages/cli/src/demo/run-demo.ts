@@ -8,22 +8,17 @@
 import fs from "node:fs";
 import path from "node:path";
 import { loadModel, type Model, NativeBackend } from "@pillow/core";
-import { createEmbedder, PromptPool, saveMatcherBundle } from "@pillow/matcher";
+import { createEmbedder, entryText, PromptPool, saveMatcherBundle } from "@pillow/matcher";
 import { continualMetrics, type ReplayStrategy, runContinual } from "@pillow/replay";
-import { compareSelectors } from "@pillow/rl";
-import {
-  buildSuite,
-  formatPrompt,
-  type Instance,
-  promptStopStrings,
-  type SuiteTask,
-  tinyModelDir,
-  tinyPromptBudget,
-} from "@pillow/suite";
+import { buildSuite, formatResponse, type Instance, instructionKindMap, promptStopStrings, type Suite, type SuiteTask, tinyModelDir } from "@pillow/suite";
 import { inputError } from "../cli-error.js";
 import { createProgress, type ProgressMode } from "../progress.js";
 import type { DemoSummary, StrategySummary } from "../report/summary.js";
 import { writeFileAtomic, writeReport } from "../report/write-report.js";
+import { comparisonJson, comparisonVerdict } from "../matching/comparison-report.js";
+import { compareOnSetup, type MatchingSetup } from "../matching/matching-setup.js";
+import { defaultPillowSettings } from "../matching/pillow-settings.js";
+import { suiteBudgets, suiteTemplate, toQuery } from "../matching/suite-comparison.js";
 import { createLoraLearner } from "./lora-learner.js";
 
 export type DemoSettings = {
@@ -39,10 +34,13 @@ export type DemoSettings = {
   matcher: {
     poolPerTask: number;
     trainQueriesPerTask: number;
+    validationQueriesPerTask: number;
     testQueriesPerTask: number;
+    warmStartEpochs: number;
     steps: number;
     samplesPerQuery: number;
     queriesPerStep: number;
+    validationEvery: number;
     k: number;
   };
 };
@@ -58,7 +56,7 @@ export const quickSettings: DemoSettings = {
   replayPerTask: 6,
   rank: 8,
   maxNewTokens: 24,
-  matcher: { poolPerTask: 4, trainQueriesPerTask: 6, testQueriesPerTask: 6, steps: 6, samplesPerQuery: 4, queriesPerStep: 4, k: 2 },
+  matcher: { poolPerTask: 4, trainQueriesPerTask: 8, validationQueriesPerTask: 4, testQueriesPerTask: 6, warmStartEpochs: 10, steps: 6, samplesPerQuery: 4, queriesPerStep: 4, validationEvery: 3, k: 2 },
 };
 
 /** The full demo: under 10 minutes on 2 cores. */
@@ -72,7 +70,7 @@ export const fullSettings: DemoSettings = {
   replayPerTask: 12,
   rank: 8,
   maxNewTokens: 24,
-  matcher: { poolPerTask: 6, trainQueriesPerTask: 12, testQueriesPerTask: 10, steps: 30, samplesPerQuery: 4, queriesPerStep: 8, k: 3 },
+  matcher: { poolPerTask: 6, trainQueriesPerTask: 20, validationQueriesPerTask: 8, testQueriesPerTask: 10, warmStartEpochs: 15, steps: 30, samplesPerQuery: 4, queriesPerStep: 8, validationEvery: 10, k: 3 },
 };
 
 export type DemoOptions = {
@@ -191,63 +189,80 @@ async function runStrategy(
 
 type MatchingResult = { matching: DemoSummary["matching"]; matcher: DemoSummary["matcher"] };
 
-async function runMatching(model: Model, adapter: string, tasks: SuiteTask[], settings: DemoSettings, options: DemoOptions, out: string): Promise<MatchingResult> {
-  const matcherSettings = settings.matcher;
+/**
+ * The matching comparison of `pillow match compare` on the demo's tasks, one seed, PILLOW with its
+ * default levers. Per task: the pool is the first poolPerTask continual-training instances; the
+ * training and validation queries are the instances after the continual training data (never
+ * tuned on, like the test queries: tuning on them made "no demonstrations" look best there);
+ * test queries come from the held-out split (every instruction kind).
+ */
+async function runMatching(model: Model, adapter: string, suite: Suite, tasks: SuiteTask[], settings: DemoSettings, options: DemoOptions, out: string): Promise<MatchingResult> {
+  const sizes = settings.matcher;
   const seed = options.seed ?? 0;
-  const trainInstances = tasks.flatMap((task) => task.train);
-  const pool = await PromptPool.fromDataset(trainInstances, { perTask: matcherSettings.poolPerTask, seed });
-  const inPool = new Set(pool.entries.map((entry) => `${entry.instruction}\n${entry.input ?? ""}`));
-  // Training queries: train-split instances that are not pool entries; test queries: held-out test splits.
-  const trainQueries = tasks.flatMap((task) =>
-    task.train
-      .filter((instance) => !inPool.has(`${instance.instruction}\n${instance.input}`))
-      .slice(0, matcherSettings.trainQueriesPerTask)
-      .map((instance) => ({ query: instance.instruction, input: instance.input || undefined, reference: instance.output })),
-  );
-  const testQueries = tasks.flatMap((task) =>
-    task.test.slice(0, matcherSettings.testQueriesPerTask).map((instance) => ({ query: instance.instruction, input: instance.input || undefined, reference: instance.output })),
-  );
-  const embedder = createEmbedder({ kind: "tfidf", corpus: pool.texts() });
+  const tuned = settings.trainPerTask;
+  const needed = tuned + sizes.trainQueriesPerTask + sizes.validationQueriesPerTask;
+  for (const task of tasks) {
+    if (task.train.length < needed || sizes.poolPerTask > tuned) {
+      throw inputError(`task ${task.name} has ${task.train.length} training instances; matching needs ${needed} and a pool within the first ${tuned}`, "lower the matcher's sizes");
+    }
+  }
+  const slice = (from: number, count: number) => tasks.flatMap((task) => task.train.slice(from, from + count));
+  const pool = new PromptPool(slice(0, sizes.poolPerTask).map((instance, index) => ({ ...instance, id: `${instance.task}-${index}` })));
+  const train = slice(tuned, sizes.trainQueriesPerTask).map(toQuery);
+  const validation = slice(tuned + sizes.trainQueriesPerTask, sizes.validationQueriesPerTask).map(toQuery);
+  const test = tasks.flatMap((task) => task.test.slice(0, sizes.testQueriesPerTask)).map(toQuery);
+  const embedder = createEmbedder({ kind: "tfidf", corpus: tasks.flatMap((task) => task.train.slice(0, tuned)).map((instance) => entryText(instance)) });
   await pool.embed(embedder);
   const backend = new NativeBackend(model, { adapter });
-  const progress = createProgress("PILLOW matcher", matcherSettings.steps, options.progress);
+  const pillow = { ...defaultPillowSettings, steps: sizes.steps, samplesPerQuery: sizes.samplesPerQuery, queriesPerStep: sizes.queriesPerStep, validationEvery: sizes.validationEvery, warmStartEpochs: sizes.warmStartEpochs };
+  const progress = createProgress("PILLOW matcher", sizes.steps, options.progress);
   const rewards: number[] = [];
+  const kinds = instructionKindMap(suite);
   try {
-    const comparison = await compareSelectors({
+    const setup: MatchingSetup = {
       backend,
       pool,
       embedder,
-      train: trainQueries,
-      test: testQueries,
-      k: matcherSettings.k,
-      seeds: [seed],
-      reward: "rougeL",
-      // The suite's template, fitted to the tiny model's 512-byte context.
-      template: (demos, query, input) =>
-        formatPrompt({
-          instruction: query,
-          input,
-          demos: demos.map((demo) => ({ instruction: demo.instruction, input: demo.input ?? "", output: demo.output })),
-          maxBytes: tinyPromptBudget,
-        }),
+      train,
+      validation,
+      test,
+      kindOf: (query) => kinds.get(query.query) ?? "other",
+      template: suiteTemplate,
+      ...suiteBudgets(pool, test),
       generation: { maxNewTokens: settings.maxNewTokens, temperature: 0, stop: promptStopStrings },
-      training: {
-        steps: matcherSettings.steps,
-        samplesPerQuery: matcherSettings.samplesPerQuery,
-        queriesPerStep: matcherSettings.queriesPerStep,
-        onStep: (record) => {
-          rewards.push(record.meanReward);
-          progress.tick(1, `reward ${record.meanReward.toFixed(3)}`);
-          options.checkInterrupted?.();
-        },
+      continuation: formatResponse,
+      adapter,
+      description: `demo tasks: pool ${pool.size}, ${train.length} training, ${validation.length} validation, ${test.length} test queries`,
+    };
+    const comparison = await compareOnSetup(setup, pillow, {
+      k: sizes.k,
+      seeds: [seed],
+      onStep: (record) => {
+        rewards.push(record.meanReward);
+        progress.tick(1, `reward ${record.meanReward.toFixed(3)}`);
+        options.checkInterrupted?.();
       },
     });
     progress.stop();
-    const byName = Object.fromEntries(comparison.summary.map((entry) => [entry.selector, entry.mean * 100]));
     await saveMatcherBundle(path.join(out, "matcher"), { matcher: comparison.perSeed[0].matcher, pool, embedder }, { adapter, template: "suite" });
+    const json = comparisonJson(comparison);
+    const selectors = Object.fromEntries(
+      Object.entries(json.selectors).map(([name, entry]) => [
+        name,
+        { mean: entry.mean, low: entry.interval.low, high: entry.interval.high, meanDemos: entry.meanDemos, byKind: Object.fromEntries(Object.entries(entry.byKind).map(([kind, value]) => [kind, value.mean])) },
+      ]),
+    ) as DemoSummary["matching"]["selectors"];
+    const first = Object.values(json.selectors)[0];
     return {
-      matching: { none: byName.none, random: byName.random, bm25: byName.bm25, knn: byName.knn, pillow: byName.pillow },
-      matcher: { rewards: rewards.map((reward) => reward * 100), queries: testQueries.length, poolSize: pool.size },
+      matching: {
+        selectors,
+        bestBaseline: comparison.bestBaseline as DemoSummary["matching"]["bestBaseline"],
+        difference: { mean: json.pillowMinusBestBaseline.mean, low: json.pillowMinusBestBaseline.low, high: json.pillowMinusBestBaseline.high },
+        kinds: comparison.kinds,
+        kindCounts: Object.fromEntries(Object.entries(first.byKind).map(([kind, value]) => [kind, value.count])),
+        verdict: comparisonVerdict(comparison),
+      },
+      matcher: { rewards, queries: test.length, poolSize: pool.size, reward: pillow.reward },
     };
   } finally {
     progress.stop();
@@ -274,8 +289,12 @@ export async function runDemo(options: DemoOptions): Promise<DemoResult> {
   };
 
   const model = await phase("load", () => loadModel(modelDirectory));
-  const suite = buildSuite({ seed: options.seed ?? 0, trainPerTask: settings.trainPerTask, testPerTask: settings.testPerTask });
-  const tasks = pickTasks(suite.tasks, settings, options.taskNames);
+  // Beyond the continual training data, each task draws the matcher's training and validation
+  // queries: instances the adapters never saw, as the test queries (see runMatching).
+  const queriesPerTask = settings.matcher.trainQueriesPerTask + settings.matcher.validationQueriesPerTask;
+  const suite = buildSuite({ seed: options.seed ?? 0, trainPerTask: settings.trainPerTask + queriesPerTask, testPerTask: Math.max(settings.testPerTask, settings.matcher.testQueriesPerTask) });
+  const allTasks = pickTasks(suite.tasks, settings, options.taskNames);
+  const tasks = allTasks.map((task) => ({ ...task, train: task.train.slice(0, settings.trainPerTask), test: task.test.slice(0, settings.testPerTask) }));
   options.log(
     `pillow demo${options.quick ? " --quick" : ""}: ${path.basename(modelDirectory)} · ${tasks.length} tasks (${tasks.map((task) => task.name).join(", ")}) · replay ${strategies.join(", ")}`,
   );
@@ -292,12 +311,13 @@ export async function runDemo(options: DemoOptions): Promise<DemoResult> {
   }
 
   const finalAdapter = strategies.includes("inscl") ? "cl-inscl" : `cl-${strategies.at(-1)}`;
-  const { matching, matcher } = await phase("matching", () => runMatching(model, finalAdapter, tasks, settings, options, out));
+  const { matching, matcher } = await phase("matching", () => runMatching(model, finalAdapter, suite, allTasks, settings, options, out));
   options.log(
-    `  held-out ROUGE-L: ${Object.entries(matching)
-      .map(([name, score]) => `${name} ${score.toFixed(1)}`)
+    `  test ROUGE-L: ${Object.entries(matching.selectors)
+      .map(([name, entry]) => `${name} ${entry.mean.toFixed(1)} [${entry.low.toFixed(1)}, ${entry.high.toFixed(1)}]`)
       .join(" · ")}`,
   );
+  options.log(`  ${matching.verdict}`);
 
   const summary: DemoSummary = {
     ...partial(),

@@ -3,12 +3,22 @@
 // (suite-comparison.ts). Files are checked before any model work: every record well-formed, no file
 // empty, the pool at least k entries, and the four sets disjoint by (instruction, input), with the
 // file and line of the first offending record.
+import fs from "node:fs";
 import type { GenerateOptions, GenerationBackend } from "@pillow/core";
 import { readInstructionFile } from "@pillow/core";
 import { type ContextBudget, createEmbedder, type Embedder, type PromptPool, PromptPool as Pool } from "@pillow/matcher";
-import type { EvaluationQuery, PromptTemplate, TrainingExample, TrainMatcherOptions } from "@pillow/rl";
+import {
+  type CompareOptions,
+  type ComparisonResult,
+  compareSelectors,
+  type EvaluationQuery,
+  type PromptTemplate,
+  type TrainingExample,
+  type TrainMatcherOptions,
+} from "@pillow/rl";
 import { formatPrompt, formatResponse, promptStopStrings } from "@pillow/suite";
 import { inputError } from "../cli-error.js";
+import { compareOptionsFor, type PillowSettings } from "./pillow-settings.js";
 
 export type MatchingSetup = {
   backend: GenerationBackend;
@@ -32,6 +42,9 @@ export type LocatedQuery = EvaluationQuery & { file: string; line: number };
 /** Alpaca records of one file as queries, each with its file and line. */
 export function readQueryFile(file: string, role: string): LocatedQuery[] {
   let examples: ReturnType<typeof readInstructionFile>;
+  if (fs.existsSync(file) && fs.readFileSync(file, "utf8").trim() === "") {
+    throw inputError(`${file}: the ${role} file has no records`, "give one JSON record {instruction, input?, output} a line");
+  }
   try {
     examples = readInstructionFile(file);
   } catch (error) {
@@ -110,4 +123,33 @@ export async function fileMatchingSetup(options: {
     adapter: options.adapter,
     description: `pool ${options.pool} (${pool.size}), ${train.length} training, ${validation?.length ?? 0} validation, ${test.length} test queries; backend ${options.backend.name}`,
   };
+}
+
+/** compareSelectors on a setup with PILLOW's settings: what `match compare` and the demo run. */
+export function compareOnSetup(
+  setup: MatchingSetup,
+  settings: PillowSettings,
+  options: Pick<CompareOptions, "k" | "seeds" | "onPhase" | "onSeed"> & { onStep?: NonNullable<CompareOptions["training"]>["onStep"] },
+): Promise<ComparisonResult> {
+  const levers = compareOptionsFor(settings, (setup.validation?.length ?? 0) > 0);
+  return compareSelectors({
+    backend: setup.backend,
+    pool: setup.pool,
+    embedder: setup.embedder,
+    train: setup.train,
+    validation: setup.validation,
+    test: setup.test,
+    template: setup.template,
+    generation: setup.generation,
+    continuation: setup.continuation,
+    budget: setup.budget,
+    trainingBudget: setup.trainingBudget,
+    kindOf: setup.kindOf,
+    k: options.k,
+    seeds: options.seeds,
+    onPhase: options.onPhase,
+    onSeed: options.onSeed,
+    ...levers,
+    training: { ...levers.training, onStep: options.onStep },
+  });
 }

@@ -9,6 +9,8 @@ export type PillowSettings = {
   features: CandidateFeatureName[];
   warmStart: WarmStartTeacher | "off";
   warmStartEpochs: number;
+  /** The reward that decides the per-query / per-instruction teacher. */
+  teacherReward: "loglik" | "rougeL";
   allowStop: boolean;
   steps: number;
   samplesPerQuery: number;
@@ -24,14 +26,15 @@ export const defaultPillowSettings: PillowSettings = {
   features: [...candidateFeatureNames],
   warmStart: "best-per-instruction",
   warmStartEpochs: 15,
+  teacherReward: "rougeL",
   allowStop: true,
-  steps: 60,
+  steps: 30,
   samplesPerQuery: 4,
   queriesPerStep: 8,
   lr: 0.003,
   entropy: 0.001,
   hidden: 32,
-  validationEvery: 20,
+  validationEvery: 15,
 };
 
 export function parseFeatures(value: string): CandidateFeatureName[] {
@@ -72,7 +75,7 @@ export function compareOptionsFor(settings: PillowSettings, hasValidation: boole
     reward: settings.reward as RolloutReward,
     matcher: { hidden: settings.hidden, allowStop: settings.allowStop, features: Object.fromEntries(settings.features.map((name) => [name, 1])) },
     training: { steps: settings.steps, samplesPerQuery: settings.samplesPerQuery, queriesPerStep: settings.queriesPerStep, lr: settings.lr, entropy: settings.entropy },
-    warmStart: settings.warmStart === "off" ? undefined : { teacher: settings.warmStart, epochs: settings.warmStartEpochs },
+    warmStart: settings.warmStart === "off" ? undefined : { teacher: settings.warmStart, epochs: settings.warmStartEpochs, reward: settings.teacherReward },
     validationEvery: hasValidation && settings.validationEvery > 0 ? settings.validationEvery : undefined,
   };
 }

@@ -1,10 +1,14 @@
 // `pillow match compare --suite`: the built-in suite's matching experiment with the shipped tiny
-// model. Four disjoint sets from the suite's splits: per task, the first poolPerTask training
-// instances form the prompt pool, the next trainPerTask are the matcher's training queries and the
-// next validationPerTask its validation queries; test queries come from the held-out split (every
-// instruction kind: specific, vague, unseen). Unless an adapter is given, the model is first
-// LoRA-tuned (r 8, all linear modules) for tuneEpochs on the training split's seen phrasings — general
-// instruction tuning as in PILLOW's setting; the pool and queries also carry the unseen wordings.
+// model. Disjoint sets from the suite's splits, per task: the first tunePerTask training instances
+// are LoRA-tuning data only, the next poolPerTask form the prompt pool (tuned on as well: the pool is
+// training data the user has), the next trainPerTask are the matcher's training queries and the next
+// validationPerTask its validation queries; test queries come from the held-out split (every
+// instruction kind: specific, vague, unseen). Training and validation queries are never tuned on, so
+// they stand where test queries stand: answers the LoRA has not memorised (tuning on them made "no
+// demonstrations" look best on every training query and misled the warm start and the checkpoint
+// choice). Unless an adapter is given, the model is first LoRA-tuned (r 8, all linear modules) for
+// tuneEpochs on the tuning and pool instances with seen phrasings — general instruction tuning as in
+// PILLOW's setting; the pool and queries also carry the unseen wordings.
 import { type GenerationBackend, loadModel, NativeBackend, train as trainModel } from "@pillow/core";
 import { createEmbedder, entryText, PromptPool } from "@pillow/matcher";
 import type { EvaluationQuery, TrainingExample } from "@pillow/rl";
@@ -21,9 +25,16 @@ import {
 } from "@pillow/suite";
 import type { MatchingSetup } from "./matching-setup.js";
 
-export type SuiteSizes = { poolPerTask: number; trainPerTask: number; validationPerTask: number; testPerTask: number; tuneEpochs: number };
+export type SuiteSizes = {
+  tunePerTask: number;
+  poolPerTask: number;
+  trainPerTask: number;
+  validationPerTask: number;
+  testPerTask: number;
+  tuneEpochs: number;
+};
 
-export const defaultSuiteSizes: SuiteSizes = { poolPerTask: 8, trainPerTask: 30, validationPerTask: 10, testPerTask: 40, tuneEpochs: 1 };
+export const defaultSuiteSizes: SuiteSizes = { tunePerTask: 30, poolPerTask: 8, trainPerTask: 30, validationPerTask: 10, testPerTask: 40, tuneEpochs: 1 };
 
 const LORA_TARGETS = ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"];
 
@@ -56,19 +67,22 @@ export async function suiteMatchingSetup(
   sizes: SuiteSizes,
   options: { model?: string; adapter?: string; maxNewTokens?: number; log: (line: string) => void },
 ): Promise<MatchingSetup> {
-  const { poolPerTask, trainPerTask, validationPerTask, testPerTask } = sizes;
-  const suite = buildSuite({ seed: 0, trainPerTask: poolPerTask + trainPerTask + validationPerTask, testPerTask });
+  const { tunePerTask, poolPerTask, trainPerTask, validationPerTask, testPerTask } = sizes;
+  const total = tunePerTask + poolPerTask + trainPerTask + validationPerTask;
+  const suite = buildSuite({ seed: 0, trainPerTask: total, testPerTask });
   for (const task of suite.tasks) {
-    if (task.train.length < poolPerTask + trainPerTask + validationPerTask || task.test.length < testPerTask) {
+    if (task.train.length < total || task.test.length < testPerTask) {
       throw new Error(`suite task ${task.name} has ${task.train.length} training and ${task.test.length} test instances; fewer than asked for`);
     }
   }
-  const poolInstances = suite.tasks.flatMap((task) => task.train.slice(0, poolPerTask));
+  const slice = (from: number, count: number) => suite.tasks.flatMap((task) => task.train.slice(from, from + count));
+  const poolInstances = slice(tunePerTask, poolPerTask);
   const pool = new PromptPool(poolInstances.map((instance, index) => ({ ...instance, id: `${instance.task}-${index}` })));
-  const train = suite.tasks.flatMap((task) => task.train.slice(poolPerTask, poolPerTask + trainPerTask)).map(toQuery);
-  const validation = suite.tasks.flatMap((task) => task.train.slice(poolPerTask + trainPerTask, poolPerTask + trainPerTask + validationPerTask)).map(toQuery);
+  const train = slice(tunePerTask + poolPerTask, trainPerTask).map(toQuery);
+  const validation = slice(tunePerTask + poolPerTask + trainPerTask, validationPerTask).map(toQuery);
   const test = suite.tasks.flatMap((task) => task.test.slice(0, testPerTask)).map(toQuery);
-  const trainInstances = suite.tasks.flatMap((task) => task.train);
+  // What the LoRA is tuned on and the TF-IDF fitted on: the tuning and pool instances, never a query.
+  const trainInstances = slice(0, tunePerTask + poolPerTask);
   const model = await loadModel(options.model ?? tinyModelDir);
   let adapter: string | null = null;
   if (options.adapter) {
@@ -87,7 +101,7 @@ export async function suiteMatchingSetup(
     adapter = "suite-lora";
   }
   const backend: GenerationBackend = new NativeBackend(model, { adapter });
-  // TF-IDF fitted on the training split's texts (pool and queries come from it).
+  // TF-IDF fitted on the tuning and pool instances' texts.
   const embedder = createEmbedder({ kind: "tfidf", corpus: trainInstances.map((instance) => entryText(instance)) });
   await pool.embed(embedder);
   const kinds = instructionKindMap(suite);
@@ -104,6 +118,6 @@ export async function suiteMatchingSetup(
     generation: { maxNewTokens: options.maxNewTokens ?? 32, temperature: 0, stop: promptStopStrings },
     continuation: formatResponse,
     adapter: adapter ?? undefined,
-    description: `built-in suite: pool ${pool.size} (${poolPerTask}/task), ${train.length} training, ${validation.length} validation, ${test.length} test queries; tiny model${adapter ? ` + ${adapter}` : ""}`,
+    description: `built-in suite: LoRA tuning ${tunePerTask}/task + pool ${pool.size} (${poolPerTask}/task), ${train.length} training, ${validation.length} validation, ${test.length} test queries; tiny model${adapter ? ` + ${adapter}` : ""}`,
   };
 }

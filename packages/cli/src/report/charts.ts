@@ -85,27 +85,28 @@ export function forgettingHeatmap(strategy: string, scores: number[][], tasks: s
   };
 }
 
-/** The PILLOW matcher's mean reward per training epoch. */
-export function rewardChart(rewards: number[]): Chart {
+/** The PILLOW matcher's mean training reward per RL step. */
+export function rewardChart(rewards: number[], reward = "ROUGE-L"): Chart {
   return {
     id: "matcher-reward",
-    title: "PILLOW matcher: mean reward (ROUGE-L) per training epoch",
+    title: `PILLOW matcher: mean training reward (${reward}) per RL step`,
     spec: {
       $schema: "https://vega.github.io/schema/vega-lite/v6.json",
       width: WIDTH,
       height: HEIGHT,
-      data: { values: rewards.map((reward, epoch) => ({ epoch: epoch + 1, reward })) },
+      data: { values: rewards.map((value, step) => ({ step: step + 1, reward: value })) },
       mark: { type: "line", point: true },
       encoding: {
-        x: { field: "epoch", type: "quantitative", title: "epoch", axis: { tickMinStep: 1 } },
+        x: { field: "step", type: "quantitative", title: "RL step", axis: { tickMinStep: 1 } },
         y: { field: "reward", type: "quantitative", title: "mean reward", scale: { zero: false } },
       },
     },
   };
 }
 
-/** Bars of one score per name (selectors on held-out queries; strategies' final AP). */
-export function comparisonBars(id: string, title: string, entries: { name: string; score: number }[], axisTitle: string): Chart {
+/** Bars of one score per name (selectors on held-out queries; strategies' final AP), with intervals when given. */
+export function comparisonBars(id: string, title: string, entries: { name: string; score: number; low?: number; high?: number }[], axisTitle: string): Chart {
+  const withIntervals = entries.some((entry) => entry.low !== undefined && entry.high !== undefined);
   return {
     id,
     title,
@@ -120,7 +121,8 @@ export function comparisonBars(id: string, title: string, entries: { name: strin
       },
       layer: [
         { mark: { type: "bar", color: "#4c78a8" } },
-        { mark: { type: "text", dy: -6 }, encoding: { text: { field: "score", type: "quantitative", format: ".1f" } } },
+        ...(withIntervals ? [{ mark: { type: "rule" as const, color: "black" }, encoding: { y: { field: "low", type: "quantitative" as const }, y2: { field: "high" } } }] : []),
+        { mark: { type: "text", dy: -6, dx: withIntervals ? 14 : 0 }, encoding: { text: { field: "score", type: "quantitative", format: ".1f" } } },
       ],
     },
   };
@@ -132,8 +134,8 @@ export function demoCharts(summary: DemoSummary): Chart[] {
   return [
     comparisonBars(
       "matching-bars",
-      "Held-out ROUGE-L ×100 by demonstration selector",
-      Object.entries(summary.matching).map(([name, score]) => ({ name, score })),
+      "Test ROUGE-L ×100 by demonstration selector (bootstrap 95 % intervals)",
+      Object.entries(summary.matching.selectors).map(([name, entry]) => ({ name, score: entry.mean, low: entry.low, high: entry.high })),
       "ROUGE-L ×100",
     ),
     comparisonBars(
@@ -144,6 +146,6 @@ export function demoCharts(summary: DemoSummary): Chart[] {
     ),
     ...strategies.map(([name, result]) => forgettingHeatmap(name, result.scores, summary.tasks)),
     ...strategies.map(([name, result]) => lossChart(name, result.losses, summary.tasks)),
-    rewardChart(summary.matcher.rewards),
+    rewardChart(summary.matcher.rewards, summary.matcher.reward),
   ];
 }

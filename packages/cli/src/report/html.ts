@@ -60,8 +60,18 @@ export function reportHtml(summary: DemoSummary, charts: RenderedChart[]): strin
 <p class="meta">model <b>${escapeHtml(summary.model)}</b> · ${summary.tasks.length} tasks · ${summary.quick ? "quick run" : "full run"} · ${number(summary.seconds, 0)} s (${number(minutes, 1)} min)</p>
 
 <h2>PILLOW prompt matching</h2>
-<p>ROUGE-L ×100 on held-out queries with the final adapter, by how demonstrations are chosen (${summary.matcher.queries} queries, pool of ${summary.matcher.poolSize}).</p>
-${table(["selector", "ROUGE-L ×100"], Object.entries(summary.matching).map(([name, score]) => [name, score]))}
+<p>ROUGE-L ×100 of the greedy answer on ${summary.matcher.queries} test queries with the final adapter, by how demonstrations are chosen (pool of ${summary.matcher.poolSize}); intervals are bootstrap 95 % over queries.</p>
+<p><b>${escapeHtml(summary.matching.verdict)}</b></p>
+${table(
+  ["selector", "ROUGE-L ×100", "95 % interval", "demos", ...summary.matching.kinds.map((kind) => `${kind} (${summary.matching.kindCounts[kind]})`)],
+  Object.entries(summary.matching.selectors).map(([name, entry]) => [
+    name,
+    entry.mean,
+    `[${number(entry.low, 1)}, ${number(entry.high, 1)}]`,
+    number(entry.meanDemos, 2),
+    ...summary.matching.kinds.map((kind) => entry.byKind[kind]),
+  ]),
+)}
 <div class="plots">${chart("matching-bars")}${chart("matcher-reward")}</div>
 
 <h2>Continual instruction tuning (InsCL)</h2>

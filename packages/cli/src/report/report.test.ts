@@ -78,8 +78,8 @@ describe("report", () => {
     expect(demoSummarySchema.safeParse(summary).success).toBe(false);
     await expect(writeReport(summary, temporary())).rejects.toThrow(/^report: summary\.continual\.random\.ap\.2: .*NaN/);
     summary.continual.random.ap[2] = 1;
-    summary.matching.knn = Number.POSITIVE_INFINITY;
-    await expect(writeReport(summary, temporary())).rejects.toThrow(/^report: summary\.matching\.knn: /);
+    summary.matching.selectors.knn.mean = Number.POSITIVE_INFINITY;
+    await expect(writeReport(summary, temporary())).rejects.toThrow(/^report: summary\.matching\.selectors\.knn\.mean: /);
   });
 
   it("decodes a Chromium screenshot of known colours pixel-exactly", async () => {

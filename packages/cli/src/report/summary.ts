@@ -22,12 +22,27 @@ export const strategySummarySchema = z.object({
   seconds: finite,
 });
 
+const selectorSummarySchema = z.object({
+  /** ROUGE-L ×100 on the test queries, and its bootstrap 95 % interval over queries. */
+  mean: finite,
+  low: finite,
+  high: finite,
+  meanDemos: finite,
+  /** Mean ROUGE-L ×100 per instruction kind (specific / vague / unseen). */
+  byKind: z.record(z.string(), finite),
+});
+
 export const matchingSummarySchema = z.object({
-  none: finite,
-  random: finite,
-  bm25: finite,
-  knn: finite,
-  pillow: finite,
+  selectors: z.object({ none: selectorSummarySchema, random: selectorSummarySchema, bm25: selectorSummarySchema, knn: selectorSummarySchema, pillow: selectorSummarySchema }),
+  /** The baseline with the highest test mean. */
+  bestBaseline: z.enum(["none", "random", "bm25", "knn"]),
+  /** PILLOW − best baseline, paired bootstrap 95 % interval over the test queries. */
+  difference: z.object({ mean: finite, low: finite, high: finite }),
+  kinds: z.array(z.string()),
+  /** Test queries per kind. */
+  kindCounts: z.record(z.string(), finite),
+  /** One line: what the comparison found. */
+  verdict: z.string(),
 });
 
 export const demoSummarySchema = z.object({
@@ -36,8 +51,8 @@ export const demoSummarySchema = z.object({
   quick: z.boolean(),
   continual: z.record(z.string(), strategySummarySchema),
   matching: matchingSummarySchema,
-  /** The matcher's training curve: mean reward per training epoch. */
-  matcher: z.object({ rewards: z.array(finite), queries: finite, poolSize: finite }),
+  /** The matcher's RL curve: mean training reward per step (loglik: mean log-probability per token). */
+  matcher: z.object({ rewards: z.array(finite), queries: finite, poolSize: finite, reward: z.string() }),
   /** Wall-clock seconds per phase and in all. */
   phases: z.record(z.string(), finite),
   seconds: finite,
