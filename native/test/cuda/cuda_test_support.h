@@ -2,6 +2,7 @@
 // for a call that must finish (a kernel that never ends would otherwise hang the test binary).
 #pragma once
 #include <chrono>
+#include <cmath>
 #include <cstdio>
 #include <cstdlib>
 #include <functional>
@@ -34,6 +35,31 @@ inline bool finishes_within(double seconds, const char* what, const std::functio
   runner.join();
   done.get();  // rethrows what body threw
   return true;
+}
+
+}  // namespace pillow_test
+
+namespace pillow_test {
+
+// Every element within tolerance · (1 + |expected|); reports the first mismatch only.
+inline bool all_near(const std::vector<float>& actual, const std::vector<float>& expected, double tolerance,
+                     const char* what) {
+  if (actual.size() != expected.size()) {
+    std::fprintf(stderr, "  %s: %zu values, expected %zu\n", what, actual.size(), expected.size());
+    return false;
+  }
+  for (size_t i = 0; i < actual.size(); ++i) {
+    if (!(std::fabs(double(actual[i]) - expected[i]) <= tolerance * (1.0 + std::fabs(double(expected[i]))))) {
+      std::fprintf(stderr, "  %s[%zu] = %.9g, expected %.9g (tolerance %g)\n", what, i, actual[i], expected[i], tolerance);
+      return false;
+    }
+  }
+  return true;
+}
+
+// Bit for bit (the same arithmetic in the same order on both sides).
+inline bool all_equal(const std::vector<float>& actual, const std::vector<float>& expected, const char* what) {
+  return all_near(actual, expected, 0.0, what);
 }
 
 }  // namespace pillow_test
