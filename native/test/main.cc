@@ -1,8 +1,14 @@
+#include <cstring>
+
 #include "test_harness.h"
 
-int main() {
+// pillow_native_tests [PREFIX...]: only the tests whose names start with one of the prefixes.
+int main(int argc, char** argv) {
   int passed = 0, failed = 0;
   for (const auto& test : pillow_test::registry()) {
+    bool selected = argc < 2;
+    for (int i = 1; i < argc; ++i) selected |= std::strncmp(test.name, argv[i], std::strlen(argv[i])) == 0;
+    if (!selected) continue;
     pillow_test::current_failures() = 0;
     try {
       test.body();

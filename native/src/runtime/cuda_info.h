@@ -6,6 +6,7 @@ namespace pillow {
 
 struct CudaInfo {
   bool compiled = false;
+  bool emulated = false;  // PILLOW_CUDA=emulate: the kernels run on CPU threads (tests only)
   int devices = 0;
   int runtime_version = 0;
   std::string error;

@@ -5,6 +5,7 @@
 
 #include "ops/common/adamw_math.h"
 #include "ops/cuda/cuda_launch.h"
+#include "ops/cuda/kernel_launch.h"
 #include "ops/cuda/model_ops_cuda.h"
 #include "runtime/errors.h"
 
@@ -40,8 +41,7 @@ void adamw_update_cuda(const AdamWTensor* tensors, int64_t count, const AdamWOpt
       throw_argument_error("adamw_update (cuda): tensor " + std::to_string(t) + " has a missing buffer");
     }
     if (x.size == 0) continue;
-    adamw_kernel<<<grid_for(x.size), kThreads>>>(x.param, x.m, x.v, x.grad, x.size, x.weight_decay, h);
-    check_cuda(cudaGetLastError(), "adamw_kernel launch");
+    launch_kernel("adamw_kernel", adamw_kernel, grid_for(x.size), kThreads, 0, x.param, x.m, x.v, x.grad, x.size, x.weight_decay, h);
   }
 }
 
@@ -54,8 +54,7 @@ double gradient_squared_norm_cuda(const float* const* grads, const int64_t* size
     for (int64_t t = 0; t < count; ++t) {
       if (sizes[t] <= 0) continue;
       const unsigned blocks = static_cast<unsigned>(std::min<int64_t>(1024, (sizes[t] + kThreads - 1) / kThreads));
-      squared_norm_kernel<<<blocks, kThreads>>>(total, grads[t], sizes[t]);
-      check_cuda(cudaGetLastError(), "squared_norm_kernel launch");
+      launch_kernel("squared_norm_kernel", squared_norm_kernel, blocks, kThreads, 0, total, grads[t], sizes[t]);
     }
     check_cuda(cudaMemcpy(&result, total, sizeof(double), cudaMemcpyDeviceToHost), "gradient norm copy");
   } catch (...) {

@@ -5,6 +5,7 @@
 #include <string>
 
 #include "ops/cuda/cuda_launch.h"
+#include "ops/cuda/kernel_launch.h"
 #include "ops/cuda/model_ops_cuda.h"
 #include "runtime/errors.h"
 
@@ -130,9 +131,7 @@ void attention_forward_cuda(float* out, float* lse, const float* q, const float*
                             const AttentionShape& shape) {
   check("attention_forward (cuda)", shape);  // shape.key_begin, when given, is a device pointer
   const float scale = 1.0f / sqrtf(static_cast<float>(shape.head_dim));
-  attention_forward_kernel<<<blocks_for(shape.batch * shape.heads * shape.q_len), 32 * kWarpsPerBlock>>>(
-      out, lse, q, k, v, shape, scale);
-  check_cuda(cudaGetLastError(), "attention_forward_kernel launch");
+  launch_kernel("attention_forward_kernel", attention_forward_kernel, blocks_for(shape.batch * shape.heads * shape.q_len), 32 * kWarpsPerBlock, 0, out, lse, q, k, v, shape, scale);
 }
 
 void attention_backward_cuda(float* dq, float* dk, float* dv, const float* dout, const float* q, const float* k,
@@ -145,9 +144,7 @@ void attention_backward_cuda(float* dq, float* dk, float* dv, const float* dout,
   check_cuda(cudaMemset(dk, 0, kv_bytes), "attention_backward dk clear");
   check_cuda(cudaMemset(dv, 0, kv_bytes), "attention_backward dv clear");
   const float scale = 1.0f / sqrtf(static_cast<float>(shape.head_dim));
-  attention_backward_kernel<<<blocks_for(shape.batch * shape.heads * shape.q_len), 32 * kWarpsPerBlock>>>(
-      dq, dk, dv, dout, q, k, v, out, lse, shape, scale);
-  check_cuda(cudaGetLastError(), "attention_backward_kernel launch");
+  launch_kernel("attention_backward_kernel", attention_backward_kernel, blocks_for(shape.batch * shape.heads * shape.q_len), 32 * kWarpsPerBlock, 0, dq, dk, dv, dout, q, k, v, out, lse, shape, scale);
 }
 
 }  // namespace pillow

@@ -4,6 +4,7 @@
 #include "ops/common/fast_exp.h"
 #include "ops/cpu/cross_entropy.h"
 #include "ops/cuda/cuda_launch.h"
+#include "ops/cuda/kernel_launch.h"
 #include "ops/cuda/model_ops_cuda.h"
 #include "runtime/errors.h"
 
@@ -76,16 +77,14 @@ __global__ void cross_entropy_backward_kernel(float* dlogits, const float* logit
 int64_t cross_entropy_forward_cuda(float* losses, const float* logits, const int32_t* targets, int64_t rows,
                                    int64_t vocab) {
   const int64_t counted = check("cross_entropy_forward (cuda)", targets, rows, vocab);
-  cross_entropy_forward_kernel<<<static_cast<unsigned>(rows), kThreads>>>(losses, logits, targets, vocab);
-  check_cuda(cudaGetLastError(), "cross_entropy_forward_kernel launch");
+  launch_kernel("cross_entropy_forward_kernel", cross_entropy_forward_kernel, static_cast<unsigned>(rows), kThreads, 0, losses, logits, targets, vocab);
   return counted;
 }
 
 void cross_entropy_backward_cuda(float* dlogits, const float* logits, const int32_t* targets, float loss_scale,
                                  int64_t rows, int64_t vocab) {
   check("cross_entropy_backward (cuda)", targets, rows, vocab);
-  cross_entropy_backward_kernel<<<static_cast<unsigned>(rows), kThreads>>>(dlogits, logits, targets, loss_scale, vocab);
-  check_cuda(cudaGetLastError(), "cross_entropy_backward_kernel launch");
+  launch_kernel("cross_entropy_backward_kernel", cross_entropy_backward_kernel, static_cast<unsigned>(rows), kThreads, 0, dlogits, logits, targets, loss_scale, vocab);
 }
 
 }  // namespace pillow

@@ -10,7 +10,13 @@ namespace pillow {
 
 inline void check_cuda(cudaError_t status, const char* what) {
   if (status != cudaSuccess) {
-    throw PillowError(kErrorCuda, std::string(what) + ": " + cudaGetErrorString(status));
+    std::string message = std::string(what) + ": " + cudaGetErrorString(status);
+#if defined(PILLOW_CUDA_EMULATION)
+    // The emulation knows which block and thread failed and why; say it.
+    const std::string detail = cuda_emulation::take_fault_detail();
+    if (!detail.empty()) message += " (emulation: " + detail + ")";
+#endif
+    throw PillowError(kErrorCuda, message);
   }
 }
 

@@ -9,6 +9,9 @@ namespace pillow {
 CudaInfo cuda_info() {
   CudaInfo info;
   info.compiled = true;
+#if defined(PILLOW_CUDA_EMULATION)
+  info.emulated = true;
+#endif
   int count = 0;
   const cudaError_t status = cudaGetDeviceCount(&count);
   if (status != cudaSuccess) {

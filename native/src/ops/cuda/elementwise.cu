@@ -1,6 +1,7 @@
 // CUDA twins of ops/cpu/swiglu.cc and ops/cpu/residual.cc (element-wise; math in ops/common).
 #include "ops/common/activation_math.h"
 #include "ops/cuda/cuda_launch.h"
+#include "ops/cuda/kernel_launch.h"
 #include "ops/cuda/model_ops_cuda.h"
 #include "runtime/errors.h"
 
@@ -35,27 +36,23 @@ __global__ void residual_backward_kernel(float* da, float* db, const float* dout
 
 void swiglu_forward_cuda(float* out, const float* gate, const float* up, int64_t count) {
   if (count < 1) throw_shape_error("swiglu_forward (cuda): count must be >= 1");
-  swiglu_forward_kernel<<<grid_for(count), kThreads>>>(out, gate, up, count);
-  check_cuda(cudaGetLastError(), "swiglu_forward_kernel launch");
+  launch_kernel("swiglu_forward_kernel", swiglu_forward_kernel, grid_for(count), kThreads, 0, out, gate, up, count);
 }
 
 void swiglu_backward_cuda(float* dgate, float* dup, const float* dout, const float* gate, const float* up,
                           int64_t count) {
   if (count < 1) throw_shape_error("swiglu_backward (cuda): count must be >= 1");
-  swiglu_backward_kernel<<<grid_for(count), kThreads>>>(dgate, dup, dout, gate, up, count);
-  check_cuda(cudaGetLastError(), "swiglu_backward_kernel launch");
+  launch_kernel("swiglu_backward_kernel", swiglu_backward_kernel, grid_for(count), kThreads, 0, dgate, dup, dout, gate, up, count);
 }
 
 void residual_forward_cuda(float* out, const float* a, const float* b, int64_t count) {
   if (count < 1) throw_shape_error("residual_forward (cuda): count must be >= 1");
-  residual_forward_kernel<<<grid_for(count), kThreads>>>(out, a, b, count);
-  check_cuda(cudaGetLastError(), "residual_forward_kernel launch");
+  launch_kernel("residual_forward_kernel", residual_forward_kernel, grid_for(count), kThreads, 0, out, a, b, count);
 }
 
 void residual_backward_cuda(float* da, float* db, const float* dout, int64_t count) {
   if (count < 1) throw_shape_error("residual_backward (cuda): count must be >= 1");
-  residual_backward_kernel<<<grid_for(count), kThreads>>>(da, db, dout, count);
-  check_cuda(cudaGetLastError(), "residual_backward_kernel launch");
+  launch_kernel("residual_backward_kernel", residual_backward_kernel, grid_for(count), kThreads, 0, da, db, dout, count);
 }
 
 }  // namespace pillow

@@ -2,6 +2,7 @@
 #include <string>
 
 #include "ops/cuda/cuda_launch.h"
+#include "ops/cuda/kernel_launch.h"
 #include "ops/cuda/model_ops_cuda.h"
 #include "runtime/errors.h"
 
@@ -41,15 +42,13 @@ __global__ void embedding_backward_kernel(float* dtable, const float* dout, cons
 void embedding_forward_cuda(float* out, const int32_t* tokens, const float* table, int64_t count, int64_t vocab,
                             int64_t hidden) {
   check_tokens("embedding_forward (cuda)", tokens, count, vocab, hidden);
-  embedding_forward_kernel<<<grid_for(count * hidden), kThreads>>>(out, tokens, table, count, hidden);
-  check_cuda(cudaGetLastError(), "embedding_forward_kernel launch");
+  launch_kernel("embedding_forward_kernel", embedding_forward_kernel, grid_for(count * hidden), kThreads, 0, out, tokens, table, count, hidden);
 }
 
 void embedding_backward_cuda(float* dtable, const float* dout, const int32_t* tokens, int64_t count, int64_t vocab,
                              int64_t hidden) {
   check_tokens("embedding_backward (cuda)", tokens, count, vocab, hidden);
-  embedding_backward_kernel<<<grid_for(count * hidden), kThreads>>>(dtable, dout, tokens, count, hidden);
-  check_cuda(cudaGetLastError(), "embedding_backward_kernel launch");
+  launch_kernel("embedding_backward_kernel", embedding_backward_kernel, grid_for(count * hidden), kThreads, 0, dtable, dout, tokens, count, hidden);
 }
 
 }  // namespace pillow

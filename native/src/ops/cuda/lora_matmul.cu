@@ -9,6 +9,8 @@
 #include "ops/common/argument_checks.h"
 #include "ops/common/bf16.h"
 #include "ops/cuda/cuda_check.h"
+#include "ops/cuda/device_buffer.h"
+#include "ops/cuda/kernel_launch.h"
 #include "ops/cuda/lora_matmul_cuda.h"
 
 namespace pillow {
@@ -104,8 +106,7 @@ void gemm_segments(float* c, int64_t ldc, int64_t rows, int64_t columns, const D
   product.segment_count = segment_count;
   const dim3 block(16, 16);
   const dim3 grid(static_cast<unsigned>((columns + kTile - 1) / kTile), static_cast<unsigned>((rows + kTile - 1) / kTile));
-  gemm_segments_kernel<<<grid, block>>>(c, ldc, rows, columns, product, accumulate);
-  check_cuda(cudaGetLastError(), "gemm_segments_kernel launch");
+  launch_kernel("gemm_segments_kernel", gemm_segments_kernel, grid, block, 0, c, ldc, rows, columns, product, accumulate);
 }
 
 DeviceOperand f32(const float* data, int64_t row_stride, int64_t k_stride) {
@@ -123,20 +124,9 @@ __global__ void scale_kernel(float* values, int64_t count, float scale) {
 
 void scale_in_place(float* values, int64_t count, float scale) {
   if (count <= 0 || scale == 1.0f) return;
-  scale_kernel<<<static_cast<unsigned>((count + 255) / 256), 256>>>(values, count, scale);
-  check_cuda(cudaGetLastError(), "scale_kernel launch");
+  launch_kernel("scale_kernel", scale_kernel, static_cast<unsigned>((count + 255) / 256), 256, 0, values, count, scale);
 }
 
-// A device buffer freed on scope exit (also when a check throws).
-struct DeviceBuffer {
-  float* data = nullptr;
-  explicit DeviceBuffer(int64_t count) {
-    if (count > 0) check_cuda(cudaMalloc(&data, static_cast<size_t>(count) * sizeof(float)), "cudaMalloc");
-  }
-  ~DeviceBuffer() { cudaFree(data); }
-  DeviceBuffer(const DeviceBuffer&) = delete;
-  DeviceBuffer& operator=(const DeviceBuffer&) = delete;
-};
 
 // u[T, r] = scale · x · Aᵀ
 void lora_down(float* u, const float* x, const float* a, int64_t tokens, int64_t in_features, int64_t rank, float scale) {
@@ -163,9 +153,9 @@ void lora_matmul_forward_cuda(float* y, const float* x, WeightView w, const floa
     gemm_segments(y, out_features, tokens, out_features, segments, 1, false);
     return;
   }
-  DeviceBuffer u(tokens * rank);
-  lora_down(u.data, x, a, tokens, in_features, rank, scale);
-  segments[1] = DeviceSegment{f32(u.data, rank, 1), f32(b, rank, 1), rank};
+  DeviceBuffer<float> u(tokens * rank);
+  lora_down(u.data(), x, a, tokens, in_features, rank, scale);
+  segments[1] = DeviceSegment{f32(u.data(), rank, 1), f32(b, rank, 1), rank};
   gemm_segments(y, out_features, tokens, out_features, segments, 2, false);
   check_cuda(cudaDeviceSynchronize(), "lora_matmul_forward_cuda");
 }
@@ -207,26 +197,26 @@ void lora_matmul_backward_cuda(float* dx, float* da, float* db, const float* dy,
     if (dx != nullptr) matmul_backward_input_cuda(dx, dy, w, tokens, in_features, out_features);
     return;
   }
-  DeviceBuffer g(tokens * rank);  // scale · dy · B
+  DeviceBuffer<float> g(tokens * rank);  // scale · dy · B
   {
     const DeviceSegment segment{f32(dy, out_features, 1), f32(b, 1, rank), out_features};
-    gemm_segments(g.data, rank, tokens, rank, &segment, 1, false);
-    scale_in_place(g.data, tokens * rank, scale);
+    gemm_segments(g.data(), rank, tokens, rank, &segment, 1, false);
+    scale_in_place(g.data(), tokens * rank, scale);
   }
   if (dx != nullptr) {
     const DeviceSegment segments[2] = {
         DeviceSegment{f32(dy, out_features, 1), weight(w, 1, in_features), out_features},
-        DeviceSegment{f32(g.data, rank, 1), f32(a, 1, in_features), rank}};
+        DeviceSegment{f32(g.data(), rank, 1), f32(a, 1, in_features), rank}};
     gemm_segments(dx, in_features, tokens, in_features, segments, 2, false);
   }
   if (da != nullptr) {
-    const DeviceSegment segment{f32(g.data, 1, rank), f32(x, 1, in_features), tokens};
+    const DeviceSegment segment{f32(g.data(), 1, rank), f32(x, 1, in_features), tokens};
     gemm_segments(da, in_features, rank, in_features, &segment, 1, false);
   }
   if (db != nullptr) {
-    DeviceBuffer u(tokens * rank);
-    lora_down(u.data, x, a, tokens, in_features, rank, scale);
-    const DeviceSegment segment{f32(dy, 1, out_features), f32(u.data, 1, rank), tokens};
+    DeviceBuffer<float> u(tokens * rank);
+    lora_down(u.data(), x, a, tokens, in_features, rank, scale);
+    const DeviceSegment segment{f32(dy, 1, out_features), f32(u.data(), 1, rank), tokens};
     gemm_segments(db, rank, out_features, rank, &segment, 1, false);
     check_cuda(cudaDeviceSynchronize(), "lora_matmul_backward_cuda");
   }
@@ -283,22 +273,17 @@ void lora_matmul_multi_forward_cuda(float* y, const float* x, WeightView w, cons
       if (index[t] == j) rows.push_back(static_cast<int32_t>(t));
     if (rows.empty()) continue;
     const int64_t count = static_cast<int64_t>(rows.size());
-    int32_t* device_rows = nullptr;
-    check_cuda(cudaMalloc(&device_rows, rows.size() * sizeof(int32_t)), "cudaMalloc");
-    DeviceBuffer xg(count * in_features), u(count * ranks[j]), delta(count * out_features);
-    cudaError_t status = cudaMemcpy(device_rows, rows.data(), rows.size() * sizeof(int32_t), cudaMemcpyHostToDevice);
-    if (status == cudaSuccess) {
-      gather_rows_kernel<<<static_cast<unsigned>((count * in_features + 255) / 256), 256>>>(xg.data, x, device_rows,
-                                                                                            count, in_features);
-      lora_down(u.data, xg.data, a[j], count, in_features, ranks[j], scales[j]);
-      const DeviceSegment up{f32(u.data, ranks[j], 1), f32(b[j], ranks[j], 1), ranks[j]};
-      gemm_segments(delta.data, out_features, count, out_features, &up, 1, false);
-      scatter_add_rows_kernel<<<static_cast<unsigned>((count * out_features + 255) / 256), 256>>>(
-          y, delta.data, device_rows, count, out_features);
-      status = cudaDeviceSynchronize();
-    }
-    cudaFree(device_rows);
-    check_cuda(status, "lora_matmul_multi_forward_cuda");
+    const DeviceBuffer<int32_t> device_rows(rows.data(), count);
+    DeviceBuffer<float> xg(count * in_features), u(count * ranks[j]), delta(count * out_features);
+    launch_kernel("gather_rows_kernel", gather_rows_kernel, static_cast<unsigned>((count * in_features + 255) / 256), 256,
+                  0, xg.data(), x, device_rows.data(), count, in_features);
+    lora_down(u.data(), xg.data(), a[j], count, in_features, ranks[j], scales[j]);
+    const DeviceSegment up{f32(u.data(), ranks[j], 1), f32(b[j], ranks[j], 1), ranks[j]};
+    gemm_segments(delta.data(), out_features, count, out_features, &up, 1, false);
+    launch_kernel("scatter_add_rows_kernel", scatter_add_rows_kernel,
+                  static_cast<unsigned>((count * out_features + 255) / 256), 256, 0, y, delta.data(), device_rows.data(),
+                  count, out_features);
+    check_cuda(cudaDeviceSynchronize(), "lora_matmul_multi_forward_cuda");
   }
   check_cuda(cudaDeviceSynchronize(), "lora_matmul_multi_forward_cuda");
 }

@@ -3,6 +3,7 @@
 #include <string>
 
 #include "ops/cuda/cuda_check.h"
+#include "ops/cuda/kernel_launch.h"
 #include "ops/cuda/matmul_cuda.h"
 #include "runtime/errors.h"
 
@@ -43,8 +44,7 @@ void matmul_forward_cuda(float* out, const float* x, const float* w, int64_t tok
   const dim3 block(kTile, kTile);
   const dim3 grid(static_cast<unsigned>((out_features + kTile - 1) / kTile),
                   static_cast<unsigned>((tokens + kTile - 1) / kTile));
-  matmul_forward_kernel<<<grid, block>>>(out, x, w, tokens, in_features, out_features);
-  check_cuda(cudaGetLastError(), "matmul_forward_kernel launch");
+  launch_kernel("matmul_forward_kernel", matmul_forward_kernel, grid, block, 0, out, x, w, tokens, in_features, out_features);
 }
 
 }  // namespace pillow

@@ -2,6 +2,7 @@
 #include <string>
 
 #include "ops/cuda/cuda_launch.h"
+#include "ops/cuda/kernel_launch.h"
 #include "ops/cuda/model_ops_cuda.h"
 #include "runtime/errors.h"
 
@@ -45,15 +46,13 @@ void rmsnorm_forward_cuda(float* out, float* rstd, const float* x, const float* 
                           float eps) {
   if (rows < 1 || hidden < 1) throw_shape_error("rmsnorm_forward (cuda): rows and hidden must be >= 1");
   if (!(eps > 0.0f)) throw_argument_error("rmsnorm_forward (cuda): eps must be > 0");
-  rmsnorm_forward_kernel<<<static_cast<unsigned>(rows), kThreads>>>(out, rstd, x, weight, hidden, eps);
-  check_cuda(cudaGetLastError(), "rmsnorm_forward_kernel launch");
+  launch_kernel("rmsnorm_forward_kernel", rmsnorm_forward_kernel, static_cast<unsigned>(rows), kThreads, 0, out, rstd, x, weight, hidden, eps);
 }
 
 void rmsnorm_backward_cuda(float* dx, float* dweight, const float* dout, const float* x, const float* weight,
                            const float* rstd, int64_t rows, int64_t hidden) {
   if (rows < 1 || hidden < 1) throw_shape_error("rmsnorm_backward (cuda): rows and hidden must be >= 1");
-  rmsnorm_backward_kernel<<<static_cast<unsigned>(rows), kThreads>>>(dx, dweight, dout, x, weight, rstd, hidden);
-  check_cuda(cudaGetLastError(), "rmsnorm_backward_kernel launch");
+  launch_kernel("rmsnorm_backward_kernel", rmsnorm_backward_kernel, static_cast<unsigned>(rows), kThreads, 0, dx, dweight, dout, x, weight, rstd, hidden);
 }
 
 }  // namespace pillow

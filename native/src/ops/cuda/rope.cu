@@ -3,6 +3,7 @@
 
 #include "ops/common/rope_math.h"
 #include "ops/cuda/cuda_launch.h"
+#include "ops/cuda/kernel_launch.h"
 #include "ops/cuda/model_ops_cuda.h"
 #include "runtime/errors.h"
 
@@ -46,15 +47,13 @@ __global__ void rope_kernel(float* out, const float* x, const int32_t* positions
 void rope_forward_cuda(float* out, const float* x, const int32_t* positions, const float* cos_table,
                        const float* sin_table, int64_t rows, int64_t heads, int64_t head_dim, int64_t table_positions) {
   check("rope_forward (cuda)", positions, rows, heads, head_dim, table_positions);
-  rope_kernel<false><<<grid_for(rows * heads), kThreads>>>(out, x, positions, cos_table, sin_table, rows, heads, head_dim);
-  check_cuda(cudaGetLastError(), "rope_kernel launch");
+  launch_kernel("rope_kernel<false>", rope_kernel<false>, grid_for(rows * heads), kThreads, 0, out, x, positions, cos_table, sin_table, rows, heads, head_dim);
 }
 
 void rope_backward_cuda(float* dx, const float* dout, const int32_t* positions, const float* cos_table,
                         const float* sin_table, int64_t rows, int64_t heads, int64_t head_dim, int64_t table_positions) {
   check("rope_backward (cuda)", positions, rows, heads, head_dim, table_positions);
-  rope_kernel<true><<<grid_for(rows * heads), kThreads>>>(dx, dout, positions, cos_table, sin_table, rows, heads, head_dim);
-  check_cuda(cudaGetLastError(), "rope_kernel launch");
+  launch_kernel("rope_kernel<true>", rope_kernel<true>, grid_for(rows * heads), kThreads, 0, dx, dout, positions, cos_table, sin_table, rows, heads, head_dim);
 }
 
 }  // namespace pillow

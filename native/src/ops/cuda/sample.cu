@@ -11,7 +11,9 @@
 #include <vector>
 
 #include "ops/common/sampling_math.h"
+#include "ops/cpu/sample.h"
 #include "ops/cuda/cuda_check.h"
+#include "ops/cuda/kernel_launch.h"
 #include "ops/cuda/sample_cuda.h"
 #include "runtime/errors.h"
 
@@ -30,6 +32,13 @@ __device__ __forceinline__ uint32_t order_key(float value) {
 __device__ __forceinline__ float key_value(uint32_t key) {
   const uint32_t bits = (key & 0x80000000u) ? (key & 0x7fffffffu) : ~key;
   return __uint_as_float(bits);
+}
+
+// The upper midpoint of [low, high] for a bisection that keeps `low` when the test passes. In 64
+// bits: over the whole key range high - low + 1 is 2^32, which wraps to 0 in 32 bits, so mid
+// stayed 0 and the top-k loop never ended (the first top-k request hung the GPU).
+__device__ __forceinline__ uint32_t bisection_midpoint(uint32_t low, uint32_t high) {
+  return static_cast<uint32_t>(low + (static_cast<uint64_t>(high) - low + 1) / 2);
 }
 
 template <typename T>
@@ -151,7 +160,7 @@ __global__ void draw_kernel(int32_t* tokens, float* logprobs, float* z, const ui
     // Largest key K with count(key(z) >= K) >= k: the k-th largest value itself.
     uint32_t low = 0, high = 0xffffffffu;
     while (low < high) {
-      const uint32_t mid = low + (high - low + 1) / 2;
+      const uint32_t mid = bisection_midpoint(low, high);
       unsigned long long count = 0;
       for (int64_t i = threadIdx.x; i < vocab; i += kThreads) count += order_key(zr[i]) >= mid;
       count = block_sum(count, shared_count);
@@ -168,7 +177,7 @@ __global__ void draw_kernel(int32_t* tokens, float* logprobs, float* z, const ui
     // Largest key K whose set {z >= value(K)} (within top-k) holds at least `need`.
     uint32_t low = order_key(threshold == -INFINITY ? -INFINITY : threshold), high = order_key(0.0f);
     while (low < high) {
-      const uint32_t mid = low + (high - low + 1) / 2;
+      const uint32_t mid = bisection_midpoint(low, high);
       double kept = 0;
       for (int64_t i = threadIdx.x; i < vocab; i += kThreads)
         if (zr[i] >= threshold && order_key(zr[i]) >= mid) kept += expf(zr[i]);
@@ -232,13 +241,7 @@ void sample_forward_cuda(int32_t* tokens, float* logprobs, const float* logits, 
   if (tokens == nullptr || logprobs == nullptr || logits == nullptr || seeds == nullptr) {
     throw_argument_error("sample (cuda): null pointer argument");
   }
-  // Option checks are the CPU's (ops/cpu/sample.h declares check_sampling_options).
-  if (!(std::isfinite(options.temperature) && options.temperature >= 0.0f) || !(options.top_p > 0.0f && options.top_p <= 1.0f) ||
-      !(options.min_p >= 0.0f && options.min_p <= 1.0f) || options.top_k < 0 ||
-      !(std::isfinite(options.repetition_penalty) && options.repetition_penalty > 0.0f) ||
-      !std::isfinite(options.frequency_penalty) || !std::isfinite(options.presence_penalty)) {
-    throw_argument_error("sample (cuda): an option is out of range (see check_sampling_options)");
-  }
+  check_sampling_options(options);  // the CPU op's checks and messages
   float* z = nullptr;
   int64_t* bad_index = nullptr;
   int32_t* counts = nullptr;
@@ -250,8 +253,7 @@ void sample_forward_cuda(int32_t* tokens, float* logprobs, const float* logits, 
   try {
     check_cuda(cudaMalloc(&z, static_cast<size_t>(rows * vocab) * sizeof(float)), "cudaMalloc z");
     check_cuda(cudaMalloc(&bad_index, static_cast<size_t>(rows) * sizeof(int64_t)), "cudaMalloc flags");
-    prepare_kernel<<<static_cast<unsigned>(rows), kThreads>>>(z, bad_index, logits, vocab);
-    check_cuda(cudaGetLastError(), "prepare_kernel launch");
+    launch_kernel("prepare_kernel", prepare_kernel, static_cast<unsigned>(rows), kThreads, 0, z, bad_index, logits, vocab);
     std::vector<int64_t> bad(static_cast<size_t>(rows));
     check_cuda(cudaMemcpy(bad.data(), bad_index, bad.size() * sizeof(int64_t), cudaMemcpyDeviceToHost), "copy flags");
     for (int64_t row = 0; row < rows; ++row) {
@@ -279,14 +281,12 @@ void sample_forward_cuda(int32_t* tokens, float* logprobs, const float* logits, 
                                  "] = " + std::to_string(ids[i]) + " is outside the vocabulary");
           }
         }
-        count_kernel<<<static_cast<unsigned>((count + 255) / 256), 256>>>(counts, previous_tokens[row], count, row, vocab);
+        launch_kernel("count_kernel", count_kernel, static_cast<unsigned>((count + 255) / 256), 256, 0, counts, previous_tokens[row], count, row, vocab);
       }
       const int64_t total = rows * vocab;
-      penalty_kernel<<<static_cast<unsigned>((total + 255) / 256), 256>>>(z, counts, logits, total, options);
-      check_cuda(cudaGetLastError(), "penalty_kernel launch");
+      launch_kernel("penalty_kernel", penalty_kernel, static_cast<unsigned>((total + 255) / 256), 256, 0, z, counts, logits, total, options);
     }
-    draw_kernel<<<static_cast<unsigned>(rows), kThreads>>>(tokens, logprobs, z, seeds, vocab, options);
-    check_cuda(cudaGetLastError(), "draw_kernel launch");
+    launch_kernel("draw_kernel", draw_kernel, static_cast<unsigned>(rows), kThreads, 0, tokens, logprobs, z, seeds, vocab, options);
     check_cuda(cudaDeviceSynchronize(), "sample_forward_cuda");
   } catch (...) {
     release();
