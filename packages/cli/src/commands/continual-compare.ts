@@ -108,7 +108,10 @@ function readFinishedRuns(directory: string): CompareRun[] {
     .map((name) => {
       const file = path.join(runsDirectory, name);
       try {
-        return JSON.parse(fs.readFileSync(file, "utf8")) as CompareRun;
+        const run = JSON.parse(fs.readFileSync(file, "utf8")) as CompareRun;
+        // JSON writes NaN (RG of a run whose every R[j][j] is 0) as null: read it back as NaN.
+        for (const field of ["ap", "relativeGain", "bwt"] as const) run.final[field] ??= Number.NaN;
+        return run;
       } catch (error) {
         throw inputError(`${file}: not valid JSON (${(error as Error).message})`, "delete the file to run it again");
       }
