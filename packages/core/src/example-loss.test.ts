@@ -44,7 +44,7 @@ describe("exampleLosses", () => {
       }
       for (const batchSize of [1, 2, 3]) {
         const losses = await exampleLosses(model, dataset, { batchSize });
-        losses.forEach((loss, index) => expect(Math.abs(loss - reference[index])).toBeLessThan(1e-4));
+        for (const [index, loss] of losses.entries()) expect(Math.abs(loss - reference[index])).toBeLessThan(1e-4);
       }
     }
     model.setActiveAdapter(null);

@@ -31,7 +31,9 @@ export async function exampleLosses(model: Model, dataset: readonly TrainingExam
     // Right padding: causal attention keeps the real positions' logits as they are alone.
     const length = Math.max(...group.map((sequence) => sequence.tokens.length));
     const tokens = new Int32Array(group.length * length);
-    group.forEach((sequence, b) => tokens.set(sequence.tokens, b * length));
+    group.forEach((sequence, b) => {
+      tokens.set(sequence.tokens, b * length);
+    });
     const logits = await model.exclusive(() => {
       model.setActiveAdapter(adapter);
       return model.native.forward(tokens, { batch: group.length });

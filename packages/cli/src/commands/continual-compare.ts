@@ -26,7 +26,7 @@ import { createLoraLearner } from "../demo/lora-learner.js";
 import { guardInterrupts, Interrupted } from "../interrupt.js";
 import { modelDirectory } from "../model-options.js";
 import { writeFileAtomic } from "../report/write-report.js";
-import { readTasks } from "./continual-tasks.js";
+import { addTrainingOptions, readTasks } from "./continual-tasks.js";
 
 type CompareFlags = {
   tasks?: string[];
@@ -108,7 +108,10 @@ function readFinishedRuns(directory: string): CompareRun[] {
     .map((name) => {
       const file = path.join(runsDirectory, name);
       try {
-        return JSON.parse(fs.readFileSync(file, "utf8")) as CompareRun;
+        const run = JSON.parse(fs.readFileSync(file, "utf8")) as CompareRun;
+        // JSON writes NaN (RG of a run whose every R[j][j] is 0) as null: read it back as NaN.
+        for (const field of ["ap", "relativeGain", "bwt"] as const) run.final[field] ??= Number.NaN;
+        return run;
       } catch (error) {
         throw inputError(`${file}: not valid JSON (${(error as Error).message})`, "delete the file to run it again");
       }
@@ -116,8 +119,9 @@ function readFinishedRuns(directory: string): CompareRun[] {
 }
 
 export function registerContinualCompare(continual: Command): void {
-  continual
-    .command("compare")
+  const compare = continual.command("compare");
+  addTrainingOptions(compare, "");
+  compare
     .description("the paper's protocol: every replay strategy on every (training order, seed); AP, RG, BWT, forgetting; paired differences to random with bootstrap 95 % intervals")
     .option("--tasks <files...>", "one Alpaca JSONL/JSON file per task, in curriculum order")
     .option("--suite", "the built-in 16-task suite (curriculum order) on the shipped tiny model")
@@ -132,14 +136,7 @@ export function registerContinualCompare(continual: Command): void {
     .option("--train-per-task <n>", "--suite: training instances per task", parseInteger("--train-per-task", 1), 40)
     .option("--test-per-task <n>", "--suite: test instances per task", parseInteger("--test-per-task", 1), 20)
     .option("--test-share <fraction>", "--tasks: last share of each file held out for evaluation", parseNumber("--test-share", 0), 0.2)
-    .option("--r <n>", "LoRA rank (q/k/v/o projections)", parseInteger("--r", 1), 8)
-    .option("--epochs <n>", "epochs per stage", parseInteger("--epochs", 1), 1)
-    .option("--lr <rate>", "peak learning rate", parseNumber("--lr", 0), 2e-3)
-    .option("--batch-size <n>", "sequences per step", parseInteger("--batch-size", 1), 8)
     .option("--max-tokens <n>", "tokens generated per test answer", parseInteger("--max-tokens", 1), 32)
-    .option("--probe-per-task <n>", "interference: training instances per earlier task in the probe", parseInteger("--probe-per-task", 1), 6)
-    .option("--look-ahead-steps <n>", "interference: LoRA steps of the look-ahead", parseInteger("--look-ahead-steps", 1), 3)
-    .option("--floor-share <fraction>", "interference: share of the budget split equally as a floor", parseNumber("--floor-share", 0), 0.25)
     .option("--evaluation <which>", "first-order: full R on the first order, diagonal + last row on the others; all: full R everywhere", "first-order")
     .addHelpText(
       "after",

@@ -11,7 +11,7 @@ import { commandContext, parseInteger, parseNumber } from "../context.js";
 import { createLoraLearner } from "../demo/lora-learner.js";
 import { modelDirectory } from "../model-options.js";
 import { writeFileAtomic } from "../report/write-report.js";
-import { readTasks } from "./continual-tasks.js";
+import { addTrainingOptions, readTasks } from "./continual-tasks.js";
 
 type PlanFlags = {
   tasks: string[];
@@ -35,8 +35,9 @@ type PlanFlags = {
 export const stageFileName = (stage: number, task: string) => `stage-${String(stage).padStart(2, "0")}-${task.replace(/[^A-Za-z0-9_.-]+/g, "_")}.jsonl`;
 
 export function registerContinualPlan(continual: Command): void {
-  continual
-    .command("plan")
+  const plan = continual.command("plan");
+  addTrainingOptions(plan, "interference: ");
+  plan
     .description("write each stage's training set (current task + replay) as JSONL and a manifest.json, for an external trainer")
     .requiredOption("--tasks <files...>", "one Alpaca JSONL/JSON file per task, in training order")
     .requiredOption("--out <dir>", "folder for stage-NN-<task>.jsonl and manifest.json")
@@ -46,13 +47,6 @@ export function registerContinualPlan(continual: Command): void {
     .option("--seed <n>", "seed", parseInteger("--seed", 0), 0)
     .option("--model <dir>", "interference: the native model whose adapter is trained stage by stage to measure forgetting")
     .option("--backend <kind>", "interference: only native (the look-ahead trains LoRA steps)")
-    .option("--r <n>", "interference: LoRA rank", parseInteger("--r", 1), 8)
-    .option("--epochs <n>", "interference: epochs per stage", parseInteger("--epochs", 1), 1)
-    .option("--lr <rate>", "interference: peak learning rate", parseNumber("--lr", 0), 2e-3)
-    .option("--batch-size <n>", "interference: sequences per step", parseInteger("--batch-size", 1), 8)
-    .option("--probe-per-task <n>", "interference: training instances per earlier task in the probe", parseInteger("--probe-per-task", 1), 6)
-    .option("--look-ahead-steps <n>", "interference: LoRA steps of the look-ahead", parseInteger("--look-ahead-steps", 1), 3)
-    .option("--floor-share <fraction>", "interference: share of the budget split equally as a floor", parseNumber("--floor-share", 0), 0.25)
     .option("--json", "print the manifest as JSON")
     .addHelpText(
       "after",

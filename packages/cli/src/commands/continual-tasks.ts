@@ -1,9 +1,11 @@
 // Task files of the continual commands: one Alpaca JSONL/JSON file per task, the last share held out
 // as the test set; names from the file names, each used once.
 import path from "node:path";
+import type { Command } from "commander";
 import { readInstructionFile } from "@pillow/core";
 import type { Instance } from "@pillow/suite";
 import { inputError, usageError } from "../cli-error.js";
+import { parseInteger, parseNumber } from "../context.js";
 
 export type TaskFromFile = { name: string; file: string; train: Instance[]; test: Instance[] };
 
@@ -35,4 +37,16 @@ export function readTasks(files: readonly string[], share: number): TaskFromFile
     seen.set(task.name, task.file);
   }
   return tasks;
+}
+
+/** The training and look-ahead options that `continual compare` and `continual plan` share (one definition, one default each). */
+export function addTrainingOptions(command: Command, what: string): Command {
+  return command
+    .option("--r <n>", `${what}LoRA rank (q/k/v/o projections)`, parseInteger("--r", 1), 8)
+    .option("--epochs <n>", `${what}epochs per stage`, parseInteger("--epochs", 1), 1)
+    .option("--lr <rate>", `${what}peak learning rate`, parseNumber("--lr", 0), 2e-3)
+    .option("--batch-size <n>", `${what}sequences per step`, parseInteger("--batch-size", 1), 8)
+    .option("--probe-per-task <n>", "interference: training instances per earlier task in the probe", parseInteger("--probe-per-task", 1), 6)
+    .option("--look-ahead-steps <n>", "interference: LoRA steps of the look-ahead", parseInteger("--look-ahead-steps", 1), 3)
+    .option("--floor-share <fraction>", "interference: share of the budget split equally as a floor", parseNumber("--floor-share", 0), 0.25);
 }

@@ -1,12 +1,12 @@
 import path from "node:path";
-import type { ReplayStrategy } from "@pillow/replay";
+import { type ReplayStrategy, replayStrategies } from "@pillow/replay";
 import type { Command } from "commander";
 import { usageError } from "../cli-error.js";
 import { commandContext, parseInteger } from "../context.js";
 import { runDemo } from "../demo/run-demo.js";
 import { guardInterrupts } from "../interrupt.js";
 
-const STRATEGIES = ["none", "random", "uniform", "inscl-dynamic", "inscl"];
+const STRATEGIES: readonly string[] = replayStrategies;
 
 export function registerDemo(program: Command): void {
   program
@@ -18,7 +18,7 @@ export function registerDemo(program: Command): void {
     .option("--out <dir>", "report folder", "pillow-report")
     .option("--json <file>", "also write the summary (every number in the report) as JSON")
     .option("--model <dir>", "model folder (default: the suite's tiny model)")
-    .option("--replay <list>", "comma-separated replay strategies", "none,random,inscl")
+    .option("--replay <list>", "comma-separated replay strategies", "none,random,inscl,interference")
     .option("--tasks <list>", "comma-separated suite task names (default: the first of the curriculum)")
     .option("--seed <n>", "seed for data, adapters and the matcher", parseInteger("--seed"), 0)
     .addHelpText(

@@ -39,8 +39,17 @@ describe("pillow demo --quick", () => {
     const numbers = collectNumbers(summary);
     expect(numbers.length).toBeGreaterThan(50);
     expect(numbers.filter((entry) => !Number.isFinite(entry.value))).toEqual([]);
-    expect(Object.keys(summary.continual)).toEqual(["none", "random", "inscl"]);
-    expect(Object.keys(summary.matching.selectors)).toEqual(["none", "random", "bm25", "knn", "pillow"]);
+    expect(Object.keys(summary.continual)).toEqual(["none", "random", "inscl", "interference"]);
+    expect(summary.continual.random.versusRandom).toBeUndefined();
+    // interference − random, paired over the 2 earlier tasks: the mean is the difference of the final RGs.
+    const versus = summary.continual.interference.versusRandom;
+    if (versus) {
+      expect(versus.mean).toBeCloseTo(summary.continual.interference.relativeGain[1] - summary.continual.random.relativeGain[1], 6);
+      expect(versus.low).toBeLessThanOrEqual(versus.mean);
+      expect(versus.high).toBeGreaterThanOrEqual(versus.mean);
+      expect(summary.continualFinding).toMatch(/best replay against random: .* over \d earlier tasks/);
+    }
+        expect(Object.keys(summary.matching.selectors)).toEqual(["none", "random", "bm25", "knn", "pillow"]);
     for (const entry of Object.values(summary.matching.selectors) as { mean: number; low: number; high: number }[]) {
       expect(entry.low).toBeLessThanOrEqual(entry.mean + 1e-9);
       expect(entry.high).toBeGreaterThanOrEqual(entry.mean - 1e-9);
@@ -62,6 +71,7 @@ describe("pillow demo --quick", () => {
     }
     expect(summary.continual.none.replayed).toEqual([0, 0, 0]);
     expect(summary.continual.inscl.replayed).toEqual([0, 6, 12]);
+    expect(summary.continual.interference.replayed).toEqual([0, 6, 12]);
     expect(summary.matcher.rewards.length).toBe(6);
     const report = path.join(directory, "report");
     expect(fs.readFileSync(path.join(report, "index.html"), "utf8")).toContain("<svg");

@@ -1,5 +1,5 @@
 // `pillow demo`: the whole pipeline on the embedded tiny model and the built-in suite.
-//  1. continual LoRA fine-tuning over the tasks with replay none / random / inscl (one adapter each),
+//  1. continual LoRA fine-tuning over the tasks with replay none / random / inscl / interference (one adapter each),
 //     R[i][j] = ROUGE-L ×100 on every seen task's test split after each stage;
 //  2. the PILLOW matcher trained by policy gradient on the final InsCL adapter;
 //  3. none / random / kNN / BM25 / PILLOW demonstrations compared on held-out queries;
@@ -7,9 +7,9 @@
 // Results are written as they finish (results.json, adapters/, matcher/), so Ctrl-C keeps them.
 import fs from "node:fs";
 import path from "node:path";
-import { loadModel, type Model, NativeBackend } from "@pillow/core";
+import { bootstrapInterval, loadModel, type Model, NativeBackend } from "@pillow/core";
 import { createEmbedder, entryText, PromptPool, saveMatcherBundle } from "@pillow/matcher";
-import { continualMetrics, type ReplayStrategy, runContinual } from "@pillow/replay";
+import { continualMetrics, type PairedInterval, type ReplayStrategy, runContinual } from "@pillow/replay";
 import { buildSuite, formatResponse, type Instance, instructionKindMap, promptStopStrings, type Suite, type SuiteTask, tinyModelDir } from "@pillow/suite";
 import { inputError } from "../cli-error.js";
 import { createProgress, type ProgressMode } from "../progress.js";
@@ -187,6 +187,33 @@ async function runStrategy(
   }
 }
 
+/**
+ * Each strategy's final RG minus random's, paired over the earlier tasks, with a bootstrap 95 %
+ * interval (written into the summaries); returns the line on the best strategy, or undefined
+ * without random or with under two tasks.
+ */
+function compareToRandom(continual: Record<string, StrategySummary>): string | undefined {
+  const random = continual.random;
+  if (!random || random.scores.length < 2) return undefined;
+  const last = random.scores.length - 1;
+  const ratios = (result: StrategySummary) => result.scores[last].slice(0, last).map((score, j) => (result.scores[j][j] > 0 ? (score / result.scores[j][j]) * 100 : Number.NaN));
+  const reference = ratios(random);
+  let best: { name: string; interval: PairedInterval } | undefined;
+  for (const [name, result] of Object.entries(continual)) {
+    if (name === "random") continue;
+    const differences = ratios(result)
+      .map((ratio, j) => ratio - reference[j])
+      .filter(Number.isFinite);
+    if (differences.length === 0) continue;
+    const interval: PairedInterval = { ...bootstrapInterval(differences, { seed: 0 }), pairs: differences.length };
+    result.versusRandom = interval;
+    if (!best || interval.mean > best.interval.mean) best = { name, interval };
+  }
+  if (!best) return undefined;
+  const { mean: gain, low, high, pairs } = best.interval;
+  return `best replay against random: ${best.name}, RG ${gain >= 0 ? "+" : ""}${gain.toFixed(1)} [95 % CI ${low.toFixed(1)}, ${high.toFixed(1)}] over ${pairs} earlier tasks (one order, one seed; \`pillow continual compare\` runs the paper's protocol)`;
+}
+
 type MatchingResult = { matching: DemoSummary["matching"]; matcher: DemoSummary["matcher"] };
 
 /**
@@ -274,7 +301,7 @@ export type DemoResult = { summary: DemoSummary; report: string };
 export async function runDemo(options: DemoOptions): Promise<DemoResult> {
   const started = performance.now();
   const settings: DemoSettings = { ...(options.quick ? quickSettings : fullSettings), ...options.settings };
-  const strategies = options.strategies ?? (["none", "random", "inscl"] as ReplayStrategy[]);
+  const strategies = options.strategies ?? (["none", "random", "inscl", "interference"] as ReplayStrategy[]);
   const out = path.resolve(options.out);
   fs.mkdirSync(out, { recursive: true });
   const modelDirectory = resolveModelDirectory(options.model);
@@ -310,6 +337,9 @@ export async function runDemo(options: DemoOptions): Promise<DemoResult> {
     options.log(`  replay ${strategy}: final AP ${result.ap.at(-1)!.toFixed(1)}, BWT ${result.bwt.toFixed(1)}, ${result.seconds.toFixed(0)} s`);
   }
 
+  const continualFinding = compareToRandom(continual);
+  if (continualFinding) options.log(`  ${continualFinding}`);
+
   const finalAdapter = strategies.includes("inscl") ? "cl-inscl" : `cl-${strategies.at(-1)}`;
   const { matching, matcher } = await phase("matching", () => runMatching(model, finalAdapter, suite, allTasks, settings, options, out));
   options.log(
@@ -321,6 +351,7 @@ export async function runDemo(options: DemoOptions): Promise<DemoResult> {
 
   const summary: DemoSummary = {
     ...partial(),
+    ...(continualFinding ? { continualFinding } : {}),
     matching,
     matcher,
     seconds: (performance.now() - started) / 1000,

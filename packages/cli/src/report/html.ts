@@ -38,6 +38,7 @@ export function reportHtml(summary: DemoSummary, charts: RenderedChart[]): strin
     result.bwt,
     result.forgetting,
     result.replayed.reduce((sum, count) => sum + count, 0),
+    result.versusRandom ? `${result.versusRandom.mean >= 0 ? "+" : ""}${result.versusRandom.mean.toFixed(1)} [${result.versusRandom.low.toFixed(1)}, ${result.versusRandom.high.toFixed(1)}]` : "—",
     result.seconds,
   ]);
   const matrices = strategies
@@ -75,7 +76,8 @@ ${table(
 <div class="plots">${chart("matching-bars")}${chart("matcher-reward")}</div>
 
 <h2>Continual instruction tuning (InsCL)</h2>
-${table(["replay", "final AP", "final RG %", "BWT", "forgetting", "replayed examples", "seconds"], continualRows)}
+${table(["replay", "final AP", "final RG %", "BWT", "forgetting", "replayed examples", "RG − random [95 % CI over tasks]", "seconds"], continualRows)}
+${summary.continualFinding ? `<p>${escapeHtml(summary.continualFinding)}</p>` : ""}
 <div class="plots">${chart("continual-bars")}</div>
 <h3>Forgetting heat-maps</h3>
 <div class="plots">${strategies.map(([name]) => chart(`heatmap-${name}`)).join("")}</div>

@@ -20,6 +20,12 @@ export const strategySummarySchema = z.object({
   /** Replayed examples mixed into each stage. */
   replayed: z.array(finite),
   seconds: finite,
+  /**
+   * Final RG minus random's, paired over the earlier tasks (R[T−1][j]/R[j][j]·100 of both), with a
+   * bootstrap 95 % interval over those tasks: one order and one seed (`pillow continual compare`
+   * resamples (order, seed) cells instead). Absent for random itself.
+   */
+  versusRandom: z.object({ mean: finite, low: finite, high: finite, pairs: finite }).optional(),
 });
 
 const selectorSummarySchema = z.object({
@@ -50,6 +56,8 @@ export const demoSummarySchema = z.object({
   tasks: z.array(z.string()),
   quick: z.boolean(),
   continual: z.record(z.string(), strategySummarySchema),
+  /** One line on what the continual phase found (the best strategy against random, with its interval). */
+  continualFinding: z.string().optional(),
   matching: matchingSummarySchema,
   /** The matcher's RL curve: mean training reward per step (loglik: mean log-probability per token). */
   matcher: z.object({ rewards: z.array(finite), queries: finite, poolSize: finite, reward: z.string() }),

@@ -96,6 +96,51 @@ describe("runContinual with a simulated learner", () => {
     });
   }
 
+  it("interference: the measured increases drive the split (floor + ∝ increase), and a learner without a look-ahead is refused", async () => {
+    // A look-ahead that says only the first task is hurt (its probe loss rises by 1).
+    const learner = {
+      ...simulatedLearner(),
+      probes: [] as Item[][][],
+      async probeInterference(_current: Item[], probes: Item[][]) {
+        this.probes.push(probes);
+        return { before: probes.map(() => 1), after: probes.map((_, j) => (j === 0 ? 2 : 1)) };
+      },
+    };
+    const result = await runContinual({ learner, tasks: makeTasks(), strategy: "interference", replayPerTask: 10, seed: 7, probePerTask: 4, tagMerge: { minSamples: 2 } });
+    // Stage 3: R = 30, floor ⌊0.25·30/3⌋ = 2 each, the other 24 all to the first task.
+    expect(result.plans[3].perTask.map((entry) => entry.count)).toEqual([26, 2, 2]);
+    expect(result.plans[3].perTask.map((entry) => entry.increase)).toEqual([1, 0, 0]);
+    // Stage 1: R = 10, floor 2, the other 8 to the only earlier task.
+    expect(result.plans[1].perTask.map((entry) => entry.count)).toEqual([10]);
+    // The probe sets: 4 training instances of each earlier task, the same sample at every stage.
+    expect(learner.probes.map((probes) => probes.length)).toEqual([1, 2, 3]);
+    expect(learner.probes[2][0]).toEqual(learner.probes[0][0]);
+    const trainOfFirst = new Set(makeTasks()[0].train.map((instance) => instance.input));
+    for (const instance of learner.probes[2][0]) expect(trainOfFirst.has(instance.input)).toBe(true);
+    await expect(runContinual({ learner: simulatedLearner(), tasks: makeTasks(), strategy: "interference" })).rejects.toThrow(
+      /"interference" needs a learner with probeInterference/,
+    );
+  });
+
+  it("startStage + previousScores continue a run exactly; diagonal-and-final evaluates what the final metrics need", async () => {
+    const full = await runContinual({ learner: simulatedLearner(), tasks: makeTasks(), strategy: "none", seed: 1 });
+    // The simulated learner's state after stage 0, then the rest from stage 1.
+    const learner = simulatedLearner();
+    await learner.trainStage(makeTasks()[0].train, 0, "sentiment");
+    const rest = await runContinual({ learner, tasks: makeTasks(), strategy: "none", seed: 1, startStage: 1, previousScores: [full.scores[0]] });
+    expect(rest.scores).toEqual(full.scores);
+    const ends = await runContinual({ learner: simulatedLearner(), tasks: makeTasks(), strategy: "none", seed: 1, evaluation: "diagonal-and-final" });
+    expect(ends.scores[2][0]).toBeNaN();
+    expect(ends.scores[2][2]).toBe(full.scores[2][2]);
+    expect(ends.scores[3]).toEqual(full.scores[3]);
+    expect(ends.metrics.relativeGain[3]).toBeCloseTo(full.metrics.relativeGain[3], 12);
+    expect(ends.metrics.bwt).toBeCloseTo(full.metrics.bwt, 12);
+    expect(ends.metrics.forgetting[0]).toBeNaN();
+    await expect(runContinual({ learner: simulatedLearner(), tasks: makeTasks(), strategy: "none", startStage: 2, previousScores: [[1]] })).rejects.toThrow(
+      /startStage 2 needs 2 rows of previousScores, got 1/,
+    );
+  });
+
   it("rejects malformed tasks and learners with clear messages", async () => {
     const tasks = makeTasks();
     await expect(runContinual({ learner: {} as ContinualLearner<Item>, tasks, strategy: "none" })).rejects.toThrow(/learner must have/);

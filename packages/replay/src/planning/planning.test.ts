@@ -1,6 +1,7 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { allocateReplay } from "./allocate-replay.js";
+import { allocateWithFloor } from "./allocate-with-floor.js";
 import { insInfo, normaliseWithinTask } from "./instruction-information.js";
 import { type ContinualTask, groupByInstruction, planReplay, selectByInformation } from "./replay-plan.js";
 import { createRandom } from "../random.js";
@@ -161,6 +162,52 @@ describe("allocateReplay properties (fast-check)", () => {
         },
       ),
       { numRuns: 300, seed: 42 },
+    );
+  });
+});
+
+describe("allocateWithFloor (hand-computed)", () => {
+  it("gives each task the floor, then the rest ∝ the positive increases", () => {
+    // floor ⌊0.25·30/3⌋ = 2; the other 24 ∝ [3, 1, 0] → [18, 6, 0].
+    expect(allocateWithFloor([3, 1, 0], 30, 0.25)).toEqual([20, 8, 2]);
+    // floor ⌊0.25·10/3⌋ = 0 → raised to 1; 7 split equally → ⌊7/3⌋ = 2 each, remainder 1 to the first.
+    expect(allocateWithFloor([1, 1, 1], 10, 0.25)).toEqual([4, 3, 3]);
+    // A negative increase counts as 0: floor 1 each, the other 8 all to the second task.
+    expect(allocateWithFloor([-1, 2], 10, 0.25)).toEqual([1, 9]);
+    // No positive increase at all: the equal split.
+    expect(allocateWithFloor([-1, -2, 0], 9, 0.25)).toEqual([3, 3, 3]);
+    // Remainders go to the largest increases: floor 2 each (⌊0.5·12/3⌋), 6 ∝ [1, 1, 2] → [1, 1, 3] + 1 to the largest.
+    expect(allocateWithFloor([1, 1, 2], 12, 0.5)).toEqual([3, 3, 6]);
+    // floorShare 1: everything is the floor (the uniform split), whatever was measured.
+    expect(allocateWithFloor([5, 0], 10, 1)).toEqual([5, 5]);
+    // A budget below the number of tasks: no floor, ⌊w·R⌋ and the remainder to the largest.
+    expect(allocateWithFloor([1, 2, 3], 2, 0.25)).toEqual([0, 0, 2]);
+    expect(allocateWithFloor([], 0, 0.25)).toEqual([]);
+  });
+
+  it("rejects bad input", () => {
+    expect(() => allocateWithFloor([1, Number.NaN], 4, 0.25)).toThrow(/increases\[1\] is NaN/);
+    expect(() => allocateWithFloor([1], -1, 0.25)).toThrow(/budget must be an integer/);
+    expect(() => allocateWithFloor([1], 4, 1.5)).toThrow(/floorShare must be in \[0, 1\]/);
+  });
+
+  it("planReplay interference: a task smaller than its share hands the excess on, InsInfo within each task", () => {
+    const make = (name: string, count: number) => ({
+      name,
+      train: Array.from({ length: count }, (_, k) => ({ instruction: `${name} instruction ${k % 2}`, output: `${name} ${k}` })),
+      test: [{ instruction: `${name} instruction 0`, output: "t" }],
+    });
+    const tasks = [make("small", 2), make("large", 30), make("current", 5)];
+    const instructionTags = new Map(tasks.flatMap((task) => task.train.map((instance) => [instance.instruction, [instance.instruction.split(" ")[0]]] as [string, string[]])));
+    // Budget 2·10 = 20: floor ⌊0.25·20/2⌋ = 2 each, 16 ∝ [10, 0] → [18, 2]; "small" holds 2, so 16 move to "large".
+    const plan = planReplay({ stage: 2, tasks, strategy: "interference", replayPerTask: 10, seed: 3, increases: [10, 0], instructionTags });
+    expect(plan.perTask.map((entry) => entry.count)).toEqual([2, 18]);
+    expect(plan.perTask.map((entry) => entry.increase)).toEqual([10, 0]);
+    expect(plan.perTask[0].instances.every((instance) => instance.instruction.startsWith("small"))).toBe(true);
+    expect(plan.perTask[1].instances.every((instance) => instance.instruction.startsWith("large"))).toBe(true);
+    expect(new Set(plan.perTask[1].instances).size).toBe(18);
+    expect(() => planReplay({ stage: 2, tasks, strategy: "interference", replayPerTask: 10, seed: 3, instructionTags })).toThrow(
+      /needs 2 probe-loss increases, got none/,
     );
   });
 });
