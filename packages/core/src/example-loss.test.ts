@@ -56,7 +56,18 @@ describe("exampleLosses", () => {
     expect(Math.abs(withProbe[0] - (await exampleLosses(model, dataset))[0])).toBeGreaterThan(1e-4);
   });
 
+  it("scores a text example (every token after the first) as lossAndGrad does", async () => {
+    const model = await loadModel(modelDir);
+    const example = { text: "abc abc abc" };
+    const { tokens, labels } = tokenizeExample(model, example, { maxLength: 128, appendEos: true });
+    const reference = (await model.lossAndGrad({ tokens, labels, mode: "full" })).loss;
+    const [loss] = await exampleLosses(model, [example]);
+    expect(Math.abs(loss - reference)).toBeLessThan(1e-4);
+  });
+
   it("rejects bad options", async () => {
+    const relabelled = { tokens: Int32Array.of(1, 5, 6, 7), labels: Int32Array.of(-100, 5, -100, 7) };
+    await expect(exampleLosses(await loadModel(modelDir), [relabelled])).rejects.toThrow(/dataset\[0\] masks or relabels tokens after its prompt \(position 2\)/);
     const model = await loadModel(modelDir);
     await expect(exampleLosses(model, dataset, { batchSize: 0 })).rejects.toThrow(/batchSize must be an integer >= 1/);
     await expect(exampleLosses(model, dataset, { maxLength: 1000 })).rejects.toThrow(/maxLength must be an integer in \[2, 128\]/);

@@ -1,6 +1,8 @@
 // Loss only, no gradients: each example's mean next-token cross-entropy under the active adapter
 // (or the base model). Replay's look-ahead probes many small sets per stage, and a forward pass
-// costs about a third of lossAndGrad's forward + backward.
+// costs about a third of lossAndGrad's forward + backward. The forward and the log-softmax are
+// Model.scoreContinuations' (one definition of teacher-forced scoring); this file only turns a
+// training example into the (prompt, continuation) pair train() would learn from.
 import { type Model, ModelError } from "./model.js";
 import { type TrainingExample, tokenizeExample } from "./train.js";
 
@@ -22,39 +24,21 @@ export async function exampleLosses(model: Model, dataset: readonly TrainingExam
   if (!Number.isInteger(maxLength) || maxLength < 2 || maxLength > model.config.maxPositionEmbeddings) {
     throw new ModelError("E_ARGUMENT", `exampleLosses: maxLength must be an integer in [2, ${model.config.maxPositionEmbeddings}], got ${String(maxLength)}`);
   }
-  const sequences = dataset.map((example, index) => tokenizeExample(model, example, { maxLength, appendEos: options.appendEos ?? true }, index));
-  const vocab = model.config.vocabSize;
-  const adapter = model.activeAdapter;
-  const losses = new Float64Array(sequences.length);
-  for (let start = 0; start < sequences.length; start += batchSize) {
-    const group = sequences.slice(start, start + batchSize);
-    // Right padding: causal attention keeps the real positions' logits as they are alone.
-    const length = Math.max(...group.map((sequence) => sequence.tokens.length));
-    const tokens = new Int32Array(group.length * length);
-    group.forEach((sequence, b) => {
-      tokens.set(sequence.tokens, b * length);
-    });
-    const logits = await model.exclusive(() => {
-      model.setActiveAdapter(adapter);
-      return model.native.forward(tokens, { batch: group.length });
-    });
-    group.forEach((sequence, b) => {
-      let total = 0;
-      let count = 0;
-      // HF alignment: position t predicts labels[t + 1].
-      for (let t = 0; t + 1 < sequence.labels.length; t++) {
-        const target = sequence.labels[t + 1];
-        if (target === -100) continue;
-        const offset = (b * length + t) * vocab;
-        let max = Number.NEGATIVE_INFINITY;
-        for (let v = 0; v < vocab; v++) if (logits[offset + v] > max) max = logits[offset + v];
-        let sum = 0;
-        for (let v = 0; v < vocab; v++) sum += Math.exp(logits[offset + v] - max);
-        total += max + Math.log(sum) - logits[offset + target];
-        count++;
+  const pairs = dataset.map((example, index) => {
+    const { tokens, labels } = tokenizeExample(model, example, { maxLength, appendEos: options.appendEos ?? true }, index);
+    // The targets are the tokens after the prompt (labels -100 mark the prompt, as in train());
+    // the first token is never a target (nothing before it predicts it).
+    let promptLength = 0;
+    while (promptLength < labels.length && labels[promptLength] === -100) promptLength++;
+    promptLength = Math.max(1, promptLength);
+    for (let t = promptLength; t < labels.length; t++) {
+      if (labels[t] !== tokens[t]) {
+        throw new ModelError("E_ARGUMENT", `exampleLosses: dataset[${index}] masks or relabels tokens after its prompt (position ${t}); score it with lossAndGrad`);
       }
-      losses[start + b] = count > 0 ? total / count : 0;
-    });
-  }
-  return losses;
+    }
+    return { prompt: tokens.subarray(0, promptLength), continuation: tokens.subarray(promptLength) };
+  });
+  const longest = Math.max(1, ...pairs.map((pair) => pair.prompt.length + pair.continuation.length));
+  const scores = await model.scoreContinuations(pairs, { maxBatchTokens: batchSize * longest });
+  return Float64Array.from(scores, (score) => (score.count > 0 ? -score.logProb / score.count : 0));
 }

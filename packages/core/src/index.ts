@@ -3,6 +3,7 @@ export type { Architecture, ModelConfig, RopeScaling } from "./config.js";
 export { parseModelConfig, readModelConfig, SUPPORTED_ARCHITECTURES, toHfConfigJson } from "./config.js";
 export type { AlpacaExample, ChatExample, CompletionExample, InstructionExample, PromptFormatting } from "./data.js";
 export { parseInstructionRecord, readInstructionFile, toPromptCompletion } from "./data.js";
+export { type BootstrapOptions, bootstrapInterval, type Interval, pairedBootstrap } from "./bootstrap.js";
 export type { CheckpointErrorCode, ConfigErrorCode, DataErrorCode, ModelErrorCode } from "./errors.js";
 export { CheckpointError, ConfigError, DataError, ModelError } from "./errors.js";
 export {
@@ -48,7 +49,6 @@ export {
 export { StreamedText, type TextStep } from "./streamed-text.js";
 export {
   type AdapterOptions,
-  type ContinuationScore,
   countTargets,
   type LoadModelOptions,
   type LossAndGradInput,

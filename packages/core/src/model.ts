@@ -3,6 +3,7 @@
 import fs from "node:fs";
 import path from "node:path";
 import { loadAddon, type NativeLlamaModel, type NativeModelConfig, type NativeTrainMode, sample, setThreads } from "@pillow/lora-kernels";
+import type { ScoredContinuation } from "./backend.js";
 import { type ModelConfig, readModelConfig } from "./config.js";
 import { CheckpointError, ModelError } from "./errors.js";
 import { argmax, type GenerationChunk, type GenerationOptions, type GenerationResult, isGreedy, samplingFor } from "./generation-options.js";
@@ -84,8 +85,6 @@ export type ScoringOptions = {
   /** Encode the prompt with the tokenizer's special tokens (BOS). Default true. */
   addSpecialTokens?: boolean;
 };
-/** Σ log-probability of the continuation's tokens and how many there are. */
-export type ContinuationScore = { logProb: number; count: number };
 
 /** log softmax(row)[target], computed stably in float64. */
 export function logSoftmaxAt(row: ArrayLike<number>, target: number): number {
@@ -606,12 +605,12 @@ export class Model {
    * {prompt, response} pair; so −logProb/count is lossAndGrad's loss on that pair. Sequences are
    * left-padded into batches of at most `maxBatchTokens` padded tokens, one forward each.
    */
-  scoreContinuations(pairs: ScoringPair[], options: ScoringOptions = {}): Promise<ContinuationScore[]> {
+  scoreContinuations(pairs: ScoringPair[], options: ScoringOptions = {}): Promise<ScoredContinuation[]> {
     return this.exclusive(() => this.scoreContinuationsUnlocked(pairs, options));
   }
 
   /** scoreContinuations for a caller that already holds exclusive(). */
-  async scoreContinuationsUnlocked(pairs: ScoringPair[], options: ScoringOptions = {}): Promise<ContinuationScore[]> {
+  async scoreContinuationsUnlocked(pairs: ScoringPair[], options: ScoringOptions = {}): Promise<ScoredContinuation[]> {
     if (!Array.isArray(pairs)) throw new ModelError("E_TYPE", "pairs must be an array of {prompt, continuation}");
     const maxBatchTokens = options.maxBatchTokens ?? 8192;
     if (!Number.isInteger(maxBatchTokens) || maxBatchTokens < 1) {
@@ -636,7 +635,7 @@ export class Model {
       }
       return { tokens, promptLength: prompt.length, index };
     });
-    const results: ContinuationScore[] = new Array(pairs.length);
+    const results: ScoredContinuation[] = new Array(pairs.length);
     // Longest first, so each batch pads little.
     const order = [...sequences].sort((a, b) => b.tokens.length - a.tokens.length);
     const vocab = this.config.vocabSize;

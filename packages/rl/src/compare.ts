@@ -13,7 +13,7 @@
 // baseline with the best validation score, and RL checkpoints are kept by validation score.
 // One rollout cache is shared, so selectors that agree across seeds cost no extra LLM calls.
 
-import type { GenerateOptions, GenerationBackend } from "@pillow/core";
+import { type BootstrapOptions, bootstrapInterval, type GenerateOptions, type GenerationBackend, type Interval, pairedBootstrap } from "@pillow/core";
 import {
   bm25Selector,
   type ContextBudget,
@@ -30,7 +30,6 @@ import {
 } from "@pillow/matcher";
 import { type EvaluationQuery, evaluateSelectors, type SelectorEvaluation } from "./evaluate.js";
 import { defaultGeneration, type PromptTemplate, RolloutCache, type RolloutReward } from "./rollout.js";
-import { type BootstrapOptions, bootstrapInterval, type Interval, pairedBootstrap } from "./statistics.js";
 import { type TrainingExample, type TrainingHistory, type TrainMatcherOptions, trainMatcher } from "./train.js";
 import { bestPerQueryTeacher, selectorTeacher, type TeacherSelection, type WarmStartResult, warmStartMatcher } from "./warm-start.js";
 

@@ -35,7 +35,8 @@ export {
   type WarmStartSettings,
   type WarmStartTeacher,
 } from "./compare.js";
-export { type BootstrapOptions, bootstrapInterval, type Interval, pairedBootstrap } from "./statistics.js";
+// The bootstrap is core's (one definition for rl and replay), re-exported for rl's users.
+export { type BootstrapOptions, bootstrapInterval, type Interval, pairedBootstrap } from "@pillow/core";
 export {
   type BestPerQueryTeacher,
   bestPerQueryTeacher,

@@ -1,8 +1,11 @@
 // The compare table: per strategy the mean final AP / RG / BWT / forgetting over the (order, seed)
 // cells, and each strategy minus the baseline paired per cell with a bootstrap 95 % interval.
+import { bootstrapInterval, type Interval } from "@pillow/core";
 import type { ReplayStrategy } from "../planning/replay-plan.js";
 import type { CompareRun } from "./compare-strategies.js";
-import { type PairedInterval, pairedBootstrap } from "./paired-bootstrap.js";
+
+/** A paired difference over (order, seed) cells: its mean, bootstrap 95 % interval and the cell count. */
+export type PairedInterval = Interval & { pairs: number };
 
 export type StrategySummary = {
   strategy: ReplayStrategy;
@@ -74,7 +77,7 @@ export function summariseCompare(runs: readonly CompareRun[], strategies: readon
         // Cells where a metric is undefined for either side (NaN) are left out of that metric's pairs.
         const difference = (field: "relativeGain" | "ap" | "bwt") => {
           const values = paired.map((run) => run.final[field] - baselineRuns.get(cellKey(run))!.final[field]).filter(Number.isFinite);
-          return values.length > 0 ? pairedBootstrap(values, { seed: 0 }) : undefined;
+          return values.length > 0 ? { ...bootstrapInterval(values, { seed: 0 }), pairs: values.length } : undefined;
         };
         const relativeGain = difference("relativeGain");
         const ap = difference("ap");

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { bootstrapInterval, pairedBootstrap } from "./statistics.js";
+import { bootstrapInterval, pairedBootstrap } from "./bootstrap.js";
 
 describe("bootstrap intervals", () => {
   it("matches the hand-computed resampling distribution of [0, 0, 0, 1]", () => {
@@ -13,6 +13,10 @@ describe("bootstrap intervals", () => {
     expect(bootstrapInterval([0, 1], { resamples: 4000, seed: 2 })).toEqual({ mean: 0.5, low: 0, high: 1 });
     // At 40 % confidence the quantiles 0.3 and 0.7 both fall on 1/2.
     expect(bootstrapInterval([0, 1], { resamples: 4000, confidence: 0.4, seed: 2 })).toEqual({ mean: 0.5, low: 0.5, high: 0.5 });
+  });
+
+  it("constant values give a point interval", () => {
+    expect(bootstrapInterval([2, 2, 2])).toEqual({ mean: 2, low: 2, high: 2 });
   });
 
   it("paired differences cancel what the pairs share", () => {
@@ -33,7 +37,7 @@ describe("bootstrap intervals", () => {
 
   it("rejects empty, non-finite and unpaired input", () => {
     expect(() => bootstrapInterval([])).toThrow(/non-empty/);
-    expect(() => bootstrapInterval([1, Number.NaN])).toThrow(/finite/);
+    expect(() => bootstrapInterval([1, Number.NaN])).toThrow(/values\[1\] is NaN, not a finite number/);
     expect(() => pairedBootstrap([1], [1, 2])).toThrow(/paired/);
     expect(() => bootstrapInterval([1], { confidence: 1 })).toThrow(/confidence/);
   });
