@@ -1,7 +1,6 @@
 import { describe, expect, it } from "vitest";
 import type { CompareRun } from "./compare-strategies.js";
 import { compareTableMarkdown, meanScores, summariseCompare } from "./compare-summary.js";
-import { pairedBootstrap } from "./paired-bootstrap.js";
 import { resolveOrders } from "./training-orders.js";
 
 describe("resolveOrders", () => {
@@ -24,19 +23,6 @@ describe("resolveOrders", () => {
     expect(() => resolveOrders(["random:0"], tasks)).toThrow(/asks for no random order/);
     expect(() => resolveOrders(["curriculum"], ["a", "a"])).toThrow(/"a" is used twice/);
     expect(() => resolveOrders([], tasks)).toThrow(/at least one/);
-  });
-});
-
-describe("pairedBootstrap (hand-computed)", () => {
-  it("constant differences give a point interval; two values give the extreme means as the 95 % bounds", () => {
-    expect(pairedBootstrap([2, 2, 2])).toEqual({ mean: 2, low: 2, high: 2, pairs: 3 });
-    // Resampled means of [0, 1] are 0, ½, 1 with probabilities ¼, ½, ¼: the 2.5 % and 97.5 % points are 0 and 1.
-    const two = pairedBootstrap([0, 1], { resamples: 4000, seed: 3 });
-    expect(two.mean).toBe(0.5);
-    expect(two.low).toBe(0);
-    expect(two.high).toBe(1);
-    expect(() => pairedBootstrap([])).toThrow(/at least one/);
-    expect(() => pairedBootstrap([1, Number.NaN])).toThrow(/differences\[1\] is NaN/);
   });
 });
 
