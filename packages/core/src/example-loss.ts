@@ -3,7 +3,8 @@
 // costs about a third of lossAndGrad's forward + backward. The forward and the log-softmax are
 // Model.scoreContinuations' (one definition of teacher-forced scoring); this file only turns a
 // training example into the (prompt, continuation) pair train() would learn from.
-import { type Model, ModelError } from "./model.js";
+import { ModelError } from "./errors.js";
+import { type Model } from "./model.js";
 import { type TrainingExample, tokenizeExample } from "./train.js";
 
 export type ExampleLossOptions = {

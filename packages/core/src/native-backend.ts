@@ -5,7 +5,8 @@
 import type { Generation, GenerationBackend, ScoredContinuation } from "./backend.js";
 import { type BatchResult, type BatchStream, ContinuousBatcher, type ContinuousBatcherOptions } from "./continuous-batcher.js";
 import type { GenerationChunk, GenerationOptions } from "./generation-options.js";
-import { type Model, ModelError } from "./model.js";
+import { ModelError } from "./errors.js";
+import { type Model } from "./model.js";
 import type { ChatMessage } from "./tokenizer.js";
 
 export type NativeBackendOptions = {
