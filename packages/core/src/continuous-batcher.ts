@@ -11,7 +11,7 @@ import os from "node:os";
 import { type NativeSequenceStep, sample } from "@pillow/lora-kernels";
 import { argmax, type FinishReason, type GenerationChunk, type GenerationOptions, isGreedy, samplingFor } from "./generation-options.js";
 import { ModelError } from "./errors.js";
-import { type Model } from "./model.js";
+import type { Model } from "./model.js";
 import { StreamedText } from "./streamed-text.js";
 
 export type ContinuousBatcherOptions = {

@@ -4,7 +4,7 @@
 // Model.scoreContinuations' (one definition of teacher-forced scoring); this file only turns a
 // training example into the (prompt, continuation) pair train() would learn from.
 import { ModelError } from "./errors.js";
-import { type Model } from "./model.js";
+import type { Model } from "./model.js";
 import { type TrainingExample, tokenizeExample } from "./train.js";
 
 export type ExampleLossOptions = {

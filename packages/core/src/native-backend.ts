@@ -6,7 +6,7 @@ import type { Generation, GenerationBackend, ScoredContinuation } from "./backen
 import { type BatchResult, type BatchStream, ContinuousBatcher, type ContinuousBatcherOptions } from "./continuous-batcher.js";
 import type { GenerationChunk, GenerationOptions } from "./generation-options.js";
 import { ModelError } from "./errors.js";
-import { type Model } from "./model.js";
+import type { Model } from "./model.js";
 import type { ChatMessage } from "./tokenizer.js";
 
 export type NativeBackendOptions = {
