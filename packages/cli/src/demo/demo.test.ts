@@ -32,7 +32,7 @@ describe("pillow demo --quick", () => {
       await writeTinyModelAssets(model);
       args.push("--model", model);
     }
-    const result = spawnSync(process.execPath, [bin, ...args], { encoding: "utf8", timeout: 280_000 });
+    const result = spawnSync(process.execPath, [bin, ...args], { encoding: "utf8", timeout: 420_000 });
     expect(result.status, result.stderr).toBe(0);
     const summary = JSON.parse(fs.readFileSync(path.join(directory, "out.json"), "utf8"));
     expect(demoSummarySchema.safeParse(summary).success).toBe(true);
@@ -78,5 +78,6 @@ describe("pillow demo --quick", () => {
     expect(fs.existsSync(path.join(report, "adapters", "inscl", "adapter_model.safetensors"))).toBe(true);
     expect(fs.existsSync(path.join(report, "matcher", "model.safetensors"))).toBe(true);
     expect(JSON.parse(fs.readFileSync(path.join(report, "results.json"), "utf8")).seconds).toBe(summary.seconds);
-  });
+    // Four strategies (interference's look-ahead included): ~85 s at load 16, longer when the machine is shared.
+  }, 450_000);
 });
