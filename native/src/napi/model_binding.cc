@@ -167,7 +167,8 @@ class ModelObject : public Napi::ObjectWrap<ModelObject> {
          InstanceMethod("adamwStep", &ModelObject::adamw_step),
          InstanceMethod("optimizerState", &ModelObject::optimizer_state),
          InstanceMethod("setOptimizerState", &ModelObject::set_optimizer_state),
-         InstanceMethod("resetOptimizerState", &ModelObject::reset_optimizer_state)});
+         InstanceMethod("resetOptimizerState", &ModelObject::reset_optimizer_state),
+         InstanceMethod("dispose", &ModelObject::dispose)});
   }
 
   explicit ModelObject(const Napi::CallbackInfo& info) : Napi::ObjectWrap<ModelObject>(info) {
@@ -180,9 +181,19 @@ class ModelObject : public Napi::ObjectWrap<ModelObject> {
   }
 
  private:
+  // Every method runs through here, so none can reach the weights after dispose().
   template <typename Body>
   Napi::Value call(const Napi::CallbackInfo& info, Body body) {
+    if (!model_) throw_error(info.Env(), kErrorDisposed, "the model was disposed (dispose() frees its weights); load it again");
     return guarded(info, body);
+  }
+
+  // Frees the weights, adapters, caches and optimizer state now, not when the GC collects the object.
+  // A kernel still running on a worker holds its own reference: the memory goes when it finishes.
+  // Calling it again does nothing.
+  Napi::Value dispose(const Napi::CallbackInfo& info) {
+    model_.reset();
+    return info.Env().Undefined();
   }
 
   Napi::Value tensor_names(const Napi::CallbackInfo& info) {

@@ -13,6 +13,7 @@ inline constexpr const char* kErrorArgument = "E_ARGUMENT";       // a value out
 inline constexpr const char* kErrorNonFiniteLogits = "E_NONFINITE_LOGITS";
 inline constexpr const char* kErrorCuda = "E_CUDA";
 inline constexpr const char* kErrorInternal = "E_INTERNAL";
+inline constexpr const char* kErrorDisposed = "E_DISPOSED";    // a native object used after dispose()
 
 class PillowError : public std::runtime_error {
  public:

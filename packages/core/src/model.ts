@@ -154,6 +154,15 @@ export class Model {
     this.dtype = dtype;
   }
 
+  /** Frees the native weights now, not at garbage collection; any later use throws a KernelError E_DISPOSED. */
+  dispose(): void {
+    this.native.dispose();
+  }
+
+  [Symbol.dispose](): void {
+    this.dispose();
+  }
+
   /** Runs steps that use the KV cache or the active adapter one at a time (generation is several calls). */
   exclusive<T>(body: () => Promise<T>): Promise<T> {
     const run = this.queue.then(body, body);

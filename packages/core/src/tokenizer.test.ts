@@ -50,7 +50,12 @@ describe("Tokenizer on a byte-level BPE", () => {
     expect(tokenizer.decode(ids)).toBe("<|begin_of_text|>hello world");
     expect(tokenizer.decode(ids, { skipSpecialTokens: true })).toBe("hello world");
     expect(tokenizer.decode([])).toBe("");
-    expect(() => tokenizer.decode([271])).toThrowError(/outside the vocabulary/);
+    // Ids without a token (a padded embedding's extra rows) are skipped, as HF's decode skips them.
+    expect(tokenizer.decode([271])).toBe("");
+    expect(tokenizer.decode([259, 271, 100000, 264])).toBe("hello world");
+    expect(tokenizer.decode(Int32Array.of(266, 151900, 259), { skipSpecialTokens: true })).toBe("hello");
+    expect(() => tokenizer.decode([-1])).toThrowError(RangeError);
+    expect(() => tokenizer.decode([1.5])).toThrowError(/not a non-negative integer/);
   });
 
   it("renders a Llama-3 chat template", () => {

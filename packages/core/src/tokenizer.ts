@@ -53,11 +53,14 @@ export class Tokenizer {
   readonly tokenizerJson: Record<string, unknown>;
   readonly tokenizerConfig: TokenizerConfigJson;
   private readonly inner: HfTokenizer;
+  /** The tokenizer.json the tokenizer came from, named in its errors. */
+  private readonly source: string;
   private compiledTemplate: Template | null = null;
 
   private constructor(tokenizerJson: Record<string, unknown>, tokenizerConfig: TokenizerConfigJson, extraEosIds: number[], source: string) {
     this.tokenizerJson = tokenizerJson;
     this.tokenizerConfig = tokenizerConfig;
+    this.source = source;
     if (!isPlainObject(tokenizerJson.model)) {
       throw new ConfigError("E_FIELD", "missing or not an object", { file: source, field: "model" });
     }
@@ -132,13 +135,13 @@ export class Tokenizer {
 
   /** Token ids; `addSpecialTokens` (default true) applies the post-processor (e.g. Llama-3's BOS). */
   encode(text: string, options: { addSpecialTokens?: boolean } = {}): Int32Array {
-    const encoding = this.inner.encode(text, { add_special_tokens: options.addSpecialTokens ?? true });
+    const encoding = this.library("encode", () => this.inner.encode(text, { add_special_tokens: options.addSpecialTokens ?? true }));
     const ids = Int32Array.from(encoding.ids);
     // An unknown piece with no <unk> in the vocabulary comes back undefined → 0; refuse it instead.
     for (let i = 0; i < encoding.ids.length; i++) {
       if (!Number.isInteger(encoding.ids[i])) {
         throw new ConfigError("E_FIELD", `text piece ${JSON.stringify(encoding.tokens[i])} has no token and the vocabulary has no unk_token`, {
-          file: "tokenizer.json",
+          file: this.source,
           field: "model.vocab",
         });
       }
@@ -146,15 +149,33 @@ export class Tokenizer {
     return ids;
   }
 
+  /**
+   * The text of `ids`. An id the tokenizer has no token for is skipped, as HF's decode does (its
+   * `id_to_token` lookups drop such ids): a model with a padded vocabulary — Qwen2 has 151936 rows
+   * for 151646 tokens — can emit one. An id that is not a non-negative integer is a RangeError.
+   */
   decode(ids: ArrayLike<number>, options: { skipSpecialTokens?: boolean } = {}): string {
-    if (ids.length === 0) return "";
-    const list = Array.from(ids);
-    for (const id of list) {
-      if (!Number.isInteger(id) || id < 0 || id >= this.vocabSize) {
-        throw new RangeError(`token id ${id} is outside the vocabulary (0..${this.vocabSize - 1})`);
-      }
+    const known: number[] = [];
+    for (const id of Array.from(ids)) {
+      if (!Number.isInteger(id) || id < 0) throw new RangeError(`token id ${id} is not a non-negative integer`);
+      if (this.inner.id_to_token(id) !== undefined) known.push(id);
     }
-    return this.inner.decode(list, { skip_special_tokens: options.skipSpecialTokens ?? false });
+    if (known.length === 0) return "";
+    return this.library("decode", () => this.inner.decode(known, { skip_special_tokens: options.skipSpecialTokens ?? false }));
+  }
+
+  /**
+   * Runs the tokenizer library. Some malformed tokenizer.json sections (a post-processor or decoder of
+   * the wrong shape) are only read when used; their failure is a ConfigError naming the file, not a
+   * TypeError from inside the library.
+   */
+  private library<T>(what: string, run: () => T): T {
+    try {
+      return run();
+    } catch (error) {
+      if (error instanceof ConfigError) throw error;
+      throw new ConfigError("E_FIELD", `cannot ${what} with this tokenizer (${(error as Error).message})`, { file: this.source });
+    }
   }
 
   tokenToId(token: string): number | null {

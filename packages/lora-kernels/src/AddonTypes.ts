@@ -2,7 +2,7 @@
 // is declared here, and only here; the rest of the package talks to the addon through this type.
 
 /** Stable error codes thrown by the addon (and by this package's own checks); native/src/runtime/errors.h mirrors them. */
-export const NATIVE_ERROR_CODES = ["E_SHAPE", "E_TYPE", "E_ARGUMENT", "E_NONFINITE_LOGITS", "E_CUDA", "E_INTERNAL"] as const;
+export const NATIVE_ERROR_CODES = ["E_SHAPE", "E_TYPE", "E_ARGUMENT", "E_NONFINITE_LOGITS", "E_CUDA", "E_INTERNAL", "E_DISPOSED"] as const;
 export type NativeErrorCode = (typeof NATIVE_ERROR_CODES)[number];
 
 export type MatmulShape = { tokens: number; inFeatures: number; outFeatures: number };
@@ -257,6 +257,12 @@ export interface NativeLlamaModel {
   optimizerState(mode: NativeTrainMode): Record<string, { m: Float32Array; v: Float32Array }>;
   setOptimizerState(mode: NativeTrainMode, key: string, m: Float32Array, v: Float32Array): void;
   resetOptimizerState(mode: NativeTrainMode): void;
+  /**
+   * Frees the native weights, adapters, caches and optimizer state now (a kernel still running keeps
+   * them until it finishes); any later call throws E_DISPOSED. Idempotent. `using` calls it too.
+   */
+  dispose(): void;
+  [Symbol.dispose](): void;
 }
 
 export type NativeLlamaModelConstructor = new (config: NativeModelConfig) => NativeLlamaModel;

@@ -40,6 +40,8 @@ function wrapInstance<T extends object>(target: T): T {
   const methods = new Map<PropertyKey, AnyFunction>();
   return new Proxy(target, {
     get(object, property) {
+      // `using model = new LlamaModel(...)` disposes through the native dispose().
+      if (property === Symbol.dispose) property = "dispose";
       const value = Reflect.get(object, property, object);
       if (typeof value !== "function") return value;
       let method = methods.get(property);
