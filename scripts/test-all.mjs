@@ -1,7 +1,9 @@
 #!/usr/bin/env node
 // The project's test command (`pnpm test`): builds everything (the addon with CUDA when nvcc is
 // there), runs the native unit tests (and, with CI=true or --sanitize, again under ASan + UBSan),
-// then every package's vitest suite through turbo, and prints the totals as its last line:
+// then (CI, or --cuda-emulated) every CUDA kernel against its CPU op in the emulation build
+// (scripts/test-cuda-emulated.mjs), then every package's vitest suite through turbo, and prints
+// the totals as its last line:
 //   N passed, N failed
 import { spawnSync } from "node:child_process";
 import fs from "node:fs";
@@ -47,10 +49,29 @@ if (build.status !== 0) {
 
 countNative(run("native unit tests", "node", ["native/scripts/native-tests.mjs"]), "native unit tests");
 if (sanitize) {
+  // With the CUDA emulation compiled in, so ASan and UBSan also watch every CUDA kernel's memory.
   countNative(
-    run("native unit tests under AddressSanitizer + UBSan", "node", ["native/scripts/native-tests.mjs", "--sanitize"]),
+    run("native unit tests under AddressSanitizer + UBSan (with the CUDA emulation)", "node", [
+      "native/scripts/native-tests.mjs",
+      "--sanitize",
+      "--cuda",
+      "emulate",
+    ]),
     "native sanitizer tests",
   );
+}
+
+// Every CUDA kernel against its CPU op without a GPU (CI, or --cuda-emulated).
+if (process.env.CI === "true" || process.argv.includes("--cuda-emulated")) {
+  const emulated = run("CUDA kernels in the emulation (test:cuda-emulated)", "node", ["scripts/test-cuda-emulated.mjs"]);
+  const match = /cuda-emulated: (\d+) passed, (\d+) failed/.exec(emulated.stdout ?? "");
+  if (match) {
+    passed += Number(match[1]);
+    failed += Number(match[2]);
+  } else {
+    failed += 1;
+    problems.push("test:cuda-emulated: no summary line");
+  }
 }
 
 // libFuzzer targets (clang, ASan + UBSan), each for a bounded time (CI, or --fuzz).

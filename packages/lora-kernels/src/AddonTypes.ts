@@ -10,10 +10,13 @@ export type NativeErrorCode =
   | "E_CUDA"
   | "E_INTERNAL";
 
-export type MatmulShape = { tokens: number; inFeatures: number; outFeatures: number };
+/** The device field the addon reads from a shape or options object (default "cpu"). */
+export type NativeDevice = "cpu" | "cuda";
+
+export type MatmulShape = { tokens: number; inFeatures: number; outFeatures: number; device?: NativeDevice };
 
 /** Shape of a LoRA matmul: x [tokens, inFeatures], W [outFeatures, inFeatures], A [rank, inFeatures], B [outFeatures, rank]. */
-export type LoraShape = { tokens: number; inFeatures: number; outFeatures: number; rank: number };
+export type LoraShape = { tokens: number; inFeatures: number; outFeatures: number; rank: number; device?: NativeDevice };
 
 /** One adapter of a multi-adapter batch: A [rank, in], B [out, rank], y += scale·(x·Aᵀ)·Bᵀ. */
 export type LoraAdapter = { a: Float32Array; b: Float32Array; rank: number; scale: number };
@@ -35,6 +38,7 @@ export type NativeSamplingOptions = {
   presencePenalty?: number;
   previousTokens?: Int32Array[];
   seeds: number[];
+  device?: NativeDevice;
 };
 
 /**
@@ -60,7 +64,12 @@ export type BackendInfo = {
       avx512bf16: boolean;
     };
   };
-  cuda: { compiled: boolean; devices: number; runtimeVersion?: number; error?: string };
+  /** emulated: the PILLOW_CUDA=emulate build (CUDA kernels on CPU threads, for tests). */
+  cuda: { compiled: boolean; devices: number; runtimeVersion?: number; error?: string; emulated?: boolean };
+  /** The ops each device runs through the `device` option (cuda: empty when no device is usable). */
+  ops?: { cpu: string[]; cuda: string[] };
+  /** Set by the loader: which addon file it loaded and why it skipped the others. */
+  loader?: { path: string; skipped: { path: string; reason: string }[] };
 };
 
 export type PairwiseCostShape = { n: number; m: number; dim: number };

@@ -19,6 +19,7 @@ export type {
   SampleShape
 } from "./AddonTypes.js";
 export { Bf16Array, bf16, fromBf16, isBf16Array, toBf16 } from "./bf16.js";
+export { DEVICES, type Device, type DeviceOptions, resolveDevice } from "./device.js";
 export { BUILD_COMMAND, KernelError, type LoadAttempt, NativeAddonNotFoundError } from "./errors.js";
 export { backendInfo, earthMoversDistance, hasEarthMoversDistance, matmul, matmulAsync, pairwiseCost, setThreads } from "./kernels.js";
 export { candidateAddonPaths, loadAddon } from "./loader.js";
