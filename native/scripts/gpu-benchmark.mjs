@@ -54,7 +54,8 @@ const repeats = small ? 1 : 5;
   const flops = 2 * T * K * N + 2 * T * r * (K + N);
   for (const device of ["cuda", "cpu"]) {
     const fused = time(repeats, () => addon.loraMatmul(x, w, a, b, { tokens: T, inFeatures: K, outFeatures: N, rank: r, device }, 0.5));
-    const base = time(repeats, () => addon.loraMatmul(x, w, a, b, { tokens: T, inFeatures: K, outFeatures: N, rank: 0, device }, 0.5));
+    const none = new Float32Array(0);
+    const base = time(repeats, () => addon.loraMatmul(x, w, none, none, { tokens: T, inFeatures: K, outFeatures: N, rank: 0, device }, 0.5));
     rows.push([`fused LoRA forward T=${T} ${K}->${N} r=${r}`, device, fused, `${(flops / fused / 1e6).toFixed(1)} GFLOP/s`]);
     rows.push([`base-only GEMM (rank 0, own kernel) T=${T} ${K}->${N}`, device, base, `LoRA overhead ${((fused / base - 1) * 100).toFixed(1)} %`]);
   }
