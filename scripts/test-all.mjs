@@ -9,6 +9,7 @@ import { spawnSync } from "node:child_process";
 import fs from "node:fs";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
+import { countVitestReport } from "./vitest-report.mjs";
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
 const sanitize = process.argv.includes("--sanitize") || process.env.CI === "true";
@@ -116,16 +117,10 @@ for (const name of packageDirs) {
     }
     continue;
   }
-  const report = JSON.parse(fs.readFileSync(file, "utf8"));
-  passed += report.numPassedTests;
-  failed += report.numFailedTests;
-  // A file that fails to import counts as a failure even though no test in it ran.
-  for (const suite of report.testResults ?? []) {
-    if (suite.status === "failed" && (suite.assertionResults ?? []).length === 0) {
-      failed += 1;
-      problems.push(`${suite.name}: ${String(suite.message).split("\n")[0]}`);
-    }
-  }
+  const counts = countVitestReport(file);
+  passed += counts.passed;
+  failed += counts.failed;
+  problems.push(...counts.problems);
 }
 
 const fuzzCountsFile = path.join(reportDir, "fuzz-cases.json");

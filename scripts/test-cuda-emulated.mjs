@@ -11,6 +11,7 @@ import { spawnSync } from "node:child_process";
 import fs from "node:fs";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
+import { countVitestReport } from "./vitest-report.mjs";
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
 const addonBuildDir = "build-emulate";
@@ -74,15 +75,10 @@ if (build.status === 0) {
     { env: { ...process.env, PILLOW_NATIVE_PATH: addon } },
   );
   if (fs.existsSync(reportFile)) {
-    const report = JSON.parse(fs.readFileSync(reportFile, "utf8"));
-    passed += report.numPassedTests;
-    failed += report.numFailedTests;
-    for (const suite of report.testResults ?? []) {
-      if (suite.status === "failed" && (suite.assertionResults ?? []).length === 0) {
-        failed += 1;
-        problems.push(`${suite.name}: ${String(suite.message).split("\n")[0]}`);
-      }
-    }
+    const counts = countVitestReport(reportFile);
+    passed += counts.passed;
+    failed += counts.failed;
+    problems.push(...counts.problems);
   } else {
     failed += 1;
     problems.push("lora-kernels: no test report");
