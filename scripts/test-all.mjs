@@ -1,12 +1,15 @@
 #!/usr/bin/env node
 // The project's test command (`pnpm test`): builds everything (the addon with CUDA when nvcc is
 // there), runs the native unit tests (and, with CI=true or --sanitize, again under ASan + UBSan),
-// then every package's vitest suite through turbo, and prints the totals as its last line:
+// then (CI, or --cuda-emulated) every CUDA kernel against its CPU op in the emulation build
+// (scripts/test-cuda-emulated.mjs), then every package's vitest suite through turbo, and prints
+// the totals as its last line:
 //   N passed, N failed
 import { spawnSync } from "node:child_process";
 import fs from "node:fs";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
+import { countVitestReport } from "./vitest-report.mjs";
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
 const sanitize = process.argv.includes("--sanitize") || process.env.CI === "true";
@@ -47,10 +50,29 @@ if (build.status !== 0) {
 
 countNative(run("native unit tests", "node", ["native/scripts/native-tests.mjs"]), "native unit tests");
 if (sanitize) {
+  // With the CUDA emulation compiled in, so ASan and UBSan also watch every CUDA kernel's memory.
   countNative(
-    run("native unit tests under AddressSanitizer + UBSan", "node", ["native/scripts/native-tests.mjs", "--sanitize"]),
+    run("native unit tests under AddressSanitizer + UBSan (with the CUDA emulation)", "node", [
+      "native/scripts/native-tests.mjs",
+      "--sanitize",
+      "--cuda",
+      "emulate",
+    ]),
     "native sanitizer tests",
   );
+}
+
+// Every CUDA kernel against its CPU op without a GPU (CI, or --cuda-emulated).
+if (process.env.CI === "true" || process.argv.includes("--cuda-emulated")) {
+  const emulated = run("CUDA kernels in the emulation (test:cuda-emulated)", "node", ["scripts/test-cuda-emulated.mjs"]);
+  const match = /cuda-emulated: (\d+) passed, (\d+) failed/.exec(emulated.stdout ?? "");
+  if (match) {
+    passed += Number(match[1]);
+    failed += Number(match[2]);
+  } else {
+    failed += 1;
+    problems.push("test:cuda-emulated: no summary line");
+  }
 }
 
 // libFuzzer targets (clang, ASan + UBSan), each for a bounded time (CI, or --fuzz).
@@ -95,16 +117,10 @@ for (const name of packageDirs) {
     }
     continue;
   }
-  const report = JSON.parse(fs.readFileSync(file, "utf8"));
-  passed += report.numPassedTests;
-  failed += report.numFailedTests;
-  // A file that fails to import counts as a failure even though no test in it ran.
-  for (const suite of report.testResults ?? []) {
-    if (suite.status === "failed" && (suite.assertionResults ?? []).length === 0) {
-      failed += 1;
-      problems.push(`${suite.name}: ${String(suite.message).split("\n")[0]}`);
-    }
-  }
+  const counts = countVitestReport(file);
+  passed += counts.passed;
+  failed += counts.failed;
+  problems.push(...counts.problems);
 }
 
 const fuzzCountsFile = path.join(reportDir, "fuzz-cases.json");

@@ -1,8 +1,9 @@
 #!/usr/bin/env node
 // Builds pillow_native.node with cmake-js, offline: Node's headers come from the running Node
 // installation (…/include/node), never from a download.
-//   node scripts/build.mjs [--debug] [--cuda auto|on|off] [--build-dir DIR] [--copy-to DIR]
-//   env: PILLOW_CUDA=auto|on|off (default auto; --cuda wins). --build-dir is relative to native/
+//   node scripts/build.mjs [--debug] [--cuda auto|on|off|emulate] [--build-dir DIR] [--copy-to DIR]
+//   env: PILLOW_CUDA=auto|on|off|emulate (default auto; --cuda wins; emulate runs the CUDA kernels
+//   on CPU threads, for tests without a GPU). --build-dir is relative to native/
 //   (default build/); --copy-to copies the built pillow_native.node there (prebuilt packages).
 import { spawnSync } from "node:child_process";
 import fs from "node:fs";
@@ -42,8 +43,8 @@ if (!nodeDir) {
 }
 
 const cuda = flag("--cuda") ?? process.env.PILLOW_CUDA ?? "auto";
-if (!["auto", "on", "off"].includes(cuda)) {
-  console.error(`pillow native build: PILLOW_CUDA must be auto, on or off (got "${cuda}")`);
+if (!["auto", "on", "off", "emulate"].includes(cuda)) {
+  console.error(`pillow native build: PILLOW_CUDA must be auto, on, off or emulate (got "${cuda}")`);
   process.exit(1);
 }
 const version = JSON.parse(fs.readFileSync(path.join(nativeDir, "package.json"), "utf8")).version;

@@ -3,7 +3,8 @@
 //   node scripts/native-tests.mjs [--sanitize] [--cuda emulate|on]
 //   --sanitize: AddressSanitizer + UBSan build. --cuda emulate: also the CUDA-vs-CPU tests
 //   (test/cuda/) and the emulation's own tests (test/emulation/), every kernel on CPU threads;
-//   --cuda on: the CUDA-vs-CPU tests on a real GPU (needs nvcc).
+//   --cuda on: the CUDA-vs-CPU tests on a real GPU (needs nvcc). --only PREFIX[,PREFIX...]: only the
+//   tests whose names start with one of the prefixes (e.g. --only cuda_,emulation_).
 // Prints the test binary's own summary line ("N passed, N failed").
 import { spawnSync } from "node:child_process";
 import path from "node:path";
@@ -31,7 +32,9 @@ run("cmake", [
   `-DPILLOW_CUDA=${cuda}`, "-DPILLOW_TESTS=ON",
 ]);
 run("cmake", ["--build", buildDir, "--parallel", "2", "--target", "pillow_native_tests"]);
-run(path.join(buildDir, "pillow_native_tests"), [], {
+const onlyIndex = process.argv.indexOf("--only");
+const only = onlyIndex >= 0 ? process.argv[onlyIndex + 1].split(",").filter(Boolean) : [];
+run(path.join(buildDir, "pillow_native_tests"), only, {
   ...process.env,
   ASAN_OPTIONS: "detect_leaks=1:abort_on_error=0",
   UBSAN_OPTIONS: "print_stacktrace=1:halt_on_error=1",

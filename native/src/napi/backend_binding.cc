@@ -1,5 +1,6 @@
 // backendInfo() and setThreads(n).
 #include <cmath>
+#include <initializer_list>
 
 #include "napi/arguments.h"
 #include "napi/bindings.h"
@@ -42,7 +43,24 @@ Napi::Value backend_info(const Napi::CallbackInfo& info) {
     cuda.Set("devices", c.devices);
     if (c.runtime_version > 0) cuda.Set("runtimeVersion", c.runtime_version);
     if (!c.error.empty()) cuda.Set("error", c.error);
+    cuda.Set("emulated", c.emulated);
     result.Set("cuda", cuda);
+
+    // Which device runs which op (the `device` option): the CPU runs everything; CUDA runs the
+    // kernels the bindings reach, only when it is compiled and a device answered.
+    auto list = [&](std::initializer_list<const char*> names) {
+      Napi::Array array = Napi::Array::New(env, names.size());
+      uint32_t i = 0;
+      for (const char* name : names) array.Set(i++, Napi::String::New(env, name));
+      return array;
+    };
+    Napi::Object ops = Napi::Object::New(env);
+    ops.Set("cpu", list({"matmul", "loraMatmul", "loraMatmulBackward", "loraMatmulMulti", "sample", "pairwiseCost",
+                         "earthMoversDistance", "LlamaModel"}));
+    const bool cuda_usable = c.compiled && c.devices > 0;
+    ops.Set("cuda", cuda_usable ? list({"matmul", "loraMatmul", "loraMatmulBackward", "loraMatmulMulti", "sample"})
+                                : Napi::Array::New(env, 0));
+    result.Set("ops", ops);
     return result;
   });
 }

@@ -3,6 +3,7 @@
 //   loraMatmulBackward(dy, x, w, a, b, shape, scale) -> { dx, da, db }
 //   loraMatmulMulti(x, w, adapters [{a, b, rank, scale}], adapterIndex, shape) -> y
 // w is a Float32Array (f32) or a Uint16Array of bf16 bits. All checks run before any kernel.
+// shape.device: "cpu" (default) or "cuda" (see device_argument.h).
 #include <memory>
 #include <string>
 #include <vector>
@@ -10,8 +11,10 @@
 #include "napi/arguments.h"
 #include "napi/async_op.h"
 #include "napi/bindings.h"
+#include "napi/device_argument.h"
 #include "napi/weight_argument.h"
 #include "ops/cpu/lora_matmul.h"
+#include "ops/cuda/host_ops_cuda.h"
 
 namespace pillow::napi {
 
@@ -19,6 +22,7 @@ namespace {
 
 struct LoraShape {
   int64_t tokens, in_features, out_features, rank;
+  Device device;
 };
 
 LoraShape parse_shape(Napi::Env env, const Napi::Object& shape, bool with_rank) {
@@ -27,6 +31,7 @@ LoraShape parse_shape(Napi::Env env, const Napi::Object& shape, bool with_rank) 
   s.in_features = dimension_field(env, shape, "shape", "inFeatures");
   s.out_features = dimension_field(env, shape, "shape", "outFeatures");
   s.rank = with_rank ? integer_field(env, shape, "shape", "rank", 0) : 0;
+  s.device = device_field(env, shape, "shape");
   return s;
 }
 
@@ -60,6 +65,9 @@ std::function<void()> forward_work(ForwardCall c) {
   const float* b = c.shape.rank > 0 ? c.b.Data() : nullptr;
   const LoraShape s = c.shape;
   const float scale = c.scale;
+  if (s.device == Device::Cuda) {
+    return [=] { lora_matmul_forward_cuda_host(y, x, w, a, b, s.tokens, s.in_features, s.out_features, s.rank, scale); };
+  }
   return [=] { lora_matmul_forward(y, x, w, a, b, s.tokens, s.in_features, s.out_features, s.rank, scale); };
 }
 
@@ -121,6 +129,11 @@ std::function<void()> backward_work(BackwardCall c) {
   const float* b = c.shape.rank > 0 ? c.b.Data() : nullptr;
   const LoraShape s = c.shape;
   const float scale = c.scale;
+  if (s.device == Device::Cuda) {
+    return [=] {
+      lora_matmul_backward_cuda_host(dx, da, db, dy, x, w, a, b, s.tokens, s.in_features, s.out_features, s.rank, scale);
+    };
+  }
   return [=] {
     lora_matmul_backward(dx, da, db, dy, x, w, a, b, s.tokens, s.in_features, s.out_features, s.rank, scale);
   };
@@ -232,9 +245,10 @@ std::function<void()> multi_work(MultiCall c) {
   auto b = c.b_pointers;
   auto ranks = c.ranks;
   auto scales = c.scales;
+  const auto forward = s.device == Device::Cuda ? &lora_matmul_multi_forward_cuda_host : &lora_matmul_multi_forward;
   return [=] {
-    lora_matmul_multi_forward(y, x, w, a->data(), b->data(), ranks->data(), scales->data(),
-                              static_cast<int64_t>(ranks->size()), index, s.tokens, s.in_features, s.out_features);
+    forward(y, x, w, a->data(), b->data(), ranks->data(), scales->data(), static_cast<int64_t>(ranks->size()), index,
+            s.tokens, s.in_features, s.out_features);
   };
 }
 

@@ -1,8 +1,11 @@
 // matmul(x, w, shape) and matmulAsync(x, w, shape): y[T,out] = x[T,in]·w[out,in]ᵀ in f32.
+// shape.device: "cpu" (default) or "cuda" (see device_argument.h).
 #include "napi/arguments.h"
 #include "napi/async_op.h"
 #include "napi/bindings.h"
+#include "napi/device_argument.h"
 #include "ops/cpu/matmul.h"
+#include "ops/cuda/host_ops_cuda.h"
 
 namespace pillow::napi {
 
@@ -11,6 +14,7 @@ namespace {
 struct MatmulCall {
   Napi::Float32Array x, w, out;
   int64_t tokens, in_features, out_features;
+  Device device;
 };
 
 MatmulCall parse_matmul(const Napi::CallbackInfo& info) {
@@ -20,16 +24,27 @@ MatmulCall parse_matmul(const Napi::CallbackInfo& info) {
   call.tokens = dimension_field(env, shape, "shape", "tokens");
   call.in_features = dimension_field(env, shape, "shape", "inFeatures");
   call.out_features = dimension_field(env, shape, "shape", "outFeatures");
+  call.device = device_field(env, shape, "shape");
   call.x = float32_argument(info, 0, "x", checked_product(env, call.tokens, call.in_features, "x"));
   call.w = float32_argument(info, 1, "w", checked_product(env, call.out_features, call.in_features, "w"));
   call.out = Napi::Float32Array::New(env, checked_product(env, call.tokens, call.out_features, "output"));
   return call;
 }
 
+// The kernel call of a parsed matmul on its device, safe to run on any thread (raw pointers only).
+std::function<void()> matmul_work(MatmulCall c) {
+  float* out = c.out.Data();
+  const float* x = c.x.Data();
+  const float* w = c.w.Data();
+  const int64_t tokens = c.tokens, in_features = c.in_features, out_features = c.out_features;
+  if (c.device == Device::Cuda) return [=] { matmul_forward_cuda_host(out, x, w, tokens, in_features, out_features); };
+  return [=] { matmul_forward(out, x, w, tokens, in_features, out_features); };
+}
+
 Napi::Value matmul(const Napi::CallbackInfo& info) {
   return guarded(info, [&]() -> Napi::Value {
     MatmulCall c = parse_matmul(info);
-    matmul_forward(c.out.Data(), c.x.Data(), c.w.Data(), c.tokens, c.in_features, c.out_features);
+    matmul_work(c)();
     return c.out;
   });
 }
@@ -37,12 +52,8 @@ Napi::Value matmul(const Napi::CallbackInfo& info) {
 Napi::Value matmul_async(const Napi::CallbackInfo& info) {
   return guarded(info, [&]() -> Napi::Value {
     MatmulCall c = parse_matmul(info);
-    float* out = c.out.Data();
-    const float* x = c.x.Data();
-    const float* w = c.w.Data();
-    const int64_t tokens = c.tokens, in_features = c.in_features, out_features = c.out_features;
     auto* op = new AsyncOp(
-        info.Env(), [=] { matmul_forward(out, x, w, tokens, in_features, out_features); },
+        info.Env(), matmul_work(c),
         [out_ref = std::make_shared<Napi::Reference<Napi::Float32Array>>(Napi::Persistent(c.out))](Napi::Env) {
           return out_ref->Value();
         });

@@ -1,7 +1,8 @@
 // sample(logits, shape {rows, vocab}, options) -> { tokens: Int32Array, logprobs: Float32Array }
 // and sampleAsync. options: temperature, topK, topP, minP, repetitionPenalty, frequencyPenalty,
 // presencePenalty (all optional), previousTokens (optional Int32Array per row) and seeds (required:
-// one integer in [0, 2^53) per row; the TS wrapper derives them from `seed`).
+// one integer in [0, 2^53) per row; the TS wrapper derives them from `seed`); options.device:
+// "cpu" (default) or "cuda" (see device_argument.h).
 #include <cmath>
 #include <memory>
 #include <string>
@@ -10,7 +11,9 @@
 #include "napi/arguments.h"
 #include "napi/async_op.h"
 #include "napi/bindings.h"
+#include "napi/device_argument.h"
 #include "ops/cpu/sample.h"
+#include "ops/cuda/host_ops_cuda.h"
 
 namespace pillow::napi {
 
@@ -22,6 +25,7 @@ struct SampleCall {
   Napi::Float32Array logprobs;
   int64_t rows, vocab;
   SamplingOptions options;
+  Device device;
   std::vector<Napi::Int32Array> history_arrays;
   std::shared_ptr<std::vector<uint64_t>> seeds;
   std::shared_ptr<std::vector<const int32_t*>> histories;
@@ -43,6 +47,7 @@ SampleCall parse_sample(const Napi::CallbackInfo& info) {
   call.vocab = dimension_field(env, shape, "shape", "vocab");
   call.logits = float32_argument(info, 0, "logits", checked_product(env, call.rows, call.vocab, "logits"));
   Napi::Object options = object_argument(info, 2, "options");
+  call.device = device_field(env, options, "options");
   SamplingOptions& o = call.options;
   o.temperature = optional_number(env, options, "temperature", 1.0f);
   o.top_p = optional_number(env, options, "topP", 1.0f);
@@ -121,9 +126,10 @@ std::function<void()> sample_work(SampleCall c) {
   auto seeds = c.seeds;
   auto histories = c.histories;
   auto counts = c.history_counts;
+  const auto forward = c.device == Device::Cuda ? &sample_forward_cuda_host : &sample_forward;
   return [=] {
-    sample_forward(tokens, logprobs, logits, rows, vocab, options, seeds->data(),
-                   histories ? histories->data() : nullptr, counts ? counts->data() : nullptr);
+    forward(tokens, logprobs, logits, rows, vocab, options, seeds->data(), histories ? histories->data() : nullptr,
+            counts ? counts->data() : nullptr);
   };
 }
 

@@ -5,10 +5,13 @@
 export const NATIVE_ERROR_CODES = ["E_SHAPE", "E_TYPE", "E_ARGUMENT", "E_NONFINITE_LOGITS", "E_CUDA", "E_INTERNAL", "E_DISPOSED"] as const;
 export type NativeErrorCode = (typeof NATIVE_ERROR_CODES)[number];
 
-export type MatmulShape = { tokens: number; inFeatures: number; outFeatures: number };
+/** The device field the addon reads from a shape or options object (default "cpu"). */
+export type NativeDevice = "cpu" | "cuda";
+
+export type MatmulShape = { tokens: number; inFeatures: number; outFeatures: number; device?: NativeDevice };
 
 /** Shape of a LoRA matmul: x [tokens, inFeatures], W [outFeatures, inFeatures], A [rank, inFeatures], B [outFeatures, rank]. */
-export type LoraShape = { tokens: number; inFeatures: number; outFeatures: number; rank: number };
+export type LoraShape = { tokens: number; inFeatures: number; outFeatures: number; rank: number; device?: NativeDevice };
 
 /** One adapter of a multi-adapter batch: A [rank, in], B [out, rank], y += scale·(x·Aᵀ)·Bᵀ. */
 export type LoraAdapter = { a: Float32Array; b: Float32Array; rank: number; scale: number };
@@ -30,6 +33,7 @@ export type NativeSamplingOptions = {
   presencePenalty?: number;
   previousTokens?: Int32Array[];
   seeds: number[];
+  device?: NativeDevice;
 };
 
 /**
@@ -55,7 +59,12 @@ export type BackendInfo = {
       avx512bf16: boolean;
     };
   };
-  cuda: { compiled: boolean; devices: number; runtimeVersion?: number; error?: string };
+  /** emulated: the PILLOW_CUDA=emulate build (CUDA kernels on CPU threads, for tests). */
+  cuda: { compiled: boolean; devices: number; runtimeVersion?: number; error?: string; emulated?: boolean };
+  /** The ops each device runs through the `device` option (cuda: empty when no device is usable). */
+  ops?: { cpu: string[]; cuda: string[] };
+  /** Set by the loader: which addon file it loaded and why it skipped the others. */
+  loader?: { path: string; skipped: { path: string; reason: string }[] };
 };
 
 export type PairwiseCostShape = { n: number; m: number; dim: number };

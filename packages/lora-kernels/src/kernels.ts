@@ -7,10 +7,13 @@ import type {
   PairwiseCostMetric,
   PairwiseCostShape,
 } from "./AddonTypes.js";
-import { loadAddon } from "./loader.js";
+import { type DeviceOptions, onDevice } from "./device.js";
+import { loadAddon, loaderReport } from "./loader.js";
 
+/** What the loaded addon can do: CPU ISA and threads, the CUDA backend, the ops per device, and where it was loaded from. */
 export function backendInfo(): BackendInfo {
-  return loadAddon().backendInfo();
+  const info = loadAddon().backendInfo();
+  return { ...info, loader: loaderReport() };
 }
 
 /** Sets the number of threads the native CPU kernels use (default: all cores). */
@@ -19,13 +22,18 @@ export function setThreads(threads: number): number {
 }
 
 /** y[T,out] = x[T,in]·w[out,in]ᵀ in f32 (HF/PEFT layout: w is [out, in]). */
-export function matmul(x: Float32Array, w: Float32Array, shape: MatmulShape): Float32Array {
-  return loadAddon().matmul(x, w, shape);
+export function matmul(x: Float32Array, w: Float32Array, shape: MatmulShape, options?: DeviceOptions): Float32Array {
+  return loadAddon().matmul(x, w, onDevice(shape, options));
 }
 
 /** As `matmul`, computed off the JS thread. */
-export function matmulAsync(x: Float32Array, w: Float32Array, shape: MatmulShape): Promise<Float32Array> {
-  return loadAddon().matmulAsync(x, w, shape);
+export function matmulAsync(
+  x: Float32Array,
+  w: Float32Array,
+  shape: MatmulShape,
+  options?: DeviceOptions,
+): Promise<Float32Array> {
+  return loadAddon().matmulAsync(x, w, onDevice(shape, options));
 }
 
 /** Pairwise ground costs in f64 between the rows of a[n, dim] and b[m, dim] (cosine: 1 − cos). */

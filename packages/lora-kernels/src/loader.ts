@@ -1,7 +1,9 @@
 // Finds and loads pillow_native.node lazily, on the first call that needs it (never at import).
 // Order: PILLOW_NATIVE_PATH (if set, it is the only candidate), then a local cmake-js build, then
 // the prebuilt platform package (@pillow/native-<platform>-<arch>[-cuda]). A candidate whose version
-// differs from this package's is skipped: a stale build would otherwise fail in confusing ways.
+// differs from this package's is skipped: a stale build would otherwise fail in confusing ways. A
+// -cuda package is used only when its device probe (backendInfo().cuda.devices) finds a GPU;
+// otherwise it is skipped with the probe's reason, which backendInfo().loader reports.
 import fs from "node:fs";
 import { createRequire } from "node:module";
 import path from "node:path";
@@ -14,6 +16,7 @@ const require = createRequire(import.meta.url);
 const ADDON_FILE = "pillow_native.node";
 
 let cachedAddon: AddonTypes | undefined;
+let cachedReport: { path: string; skipped: LoadAttempt[] } | undefined;
 
 function nativeBuildDirectories(): string[] {
   const directories: string[] = [];
@@ -67,6 +70,11 @@ function packageVersion(): string | undefined {
   return undefined;
 }
 
+/** A prebuilt -cuda platform package (a local build is used as built, whatever its backend). */
+function isCudaPackage(file: string): boolean {
+  return /[\\/]native-[^\\/]+-cuda[\\/]/.test(file);
+}
+
 function tryLoad(file: string): { addon?: AddonTypes; reason?: string } {
   if (!path.isAbsolute(file)) return { reason: "package not installed" };
   if (!fs.existsSync(file)) return { reason: "no such file" };
@@ -74,9 +82,12 @@ function tryLoad(file: string): { addon?: AddonTypes; reason?: string } {
     const addon = require(file) as AddonTypes;
     if (typeof addon.backendInfo !== "function") return { reason: "loaded, but it is not pillow's addon (no backendInfo)" };
     const expected = packageVersion();
-    const actual = addon.backendInfo().version;
-    if (expected && actual !== expected) {
-      return { reason: `version ${actual} does not match @pillow/lora-kernels ${expected} (rebuild it)` };
+    const info = addon.backendInfo();
+    if (expected && info.version !== expected) {
+      return { reason: `version ${info.version} does not match @pillow/lora-kernels ${expected} (rebuild it)` };
+    }
+    if (isCudaPackage(file) && !(info.cuda.devices > 0)) {
+      return { reason: `CUDA device probe found no usable GPU (${info.cuda.error ?? "0 devices"}); using the CPU build` };
     }
     return { addon };
   } catch (error) {
@@ -95,9 +106,15 @@ export function loadAddon(): AddonTypes {
     const { addon, reason } = tryLoad(file);
     if (addon) {
       cachedAddon = withKernelErrors(addon);
+      cachedReport = { path: file, skipped: attempts };
       return cachedAddon;
     }
     attempts.push({ path: file, reason: reason ?? "unknown" });
   }
   throw new NativeAddonNotFoundError(attempts);
+}
+
+/** Which file loadAddon loaded and why it skipped the candidates before it (after a load). */
+export function loaderReport(): { path: string; skipped: LoadAttempt[] } | undefined {
+  return cachedReport;
 }

@@ -2,6 +2,7 @@
 // runs off the JS thread. Shapes and lengths are checked in native code (E_SHAPE naming the argument).
 import type { LoraAdapter, LoraGradients, LoraShape, MatmulShape, NativeWeight } from "./AddonTypes.js";
 import { type Bf16Array, isBf16Array } from "./bf16.js";
+import { type DeviceOptions, onDevice } from "./device.js";
 import { KernelError } from "./errors.js";
 import { loadAddon } from "./loader.js";
 
@@ -24,8 +25,9 @@ export function loraMatmul(
   b: Float32Array,
   shape: LoraShape,
   scale: number,
+  options?: DeviceOptions,
 ): Float32Array {
-  return loadAddon().loraMatmul(x, nativeWeight(w), a, b, shape, scale);
+  return loadAddon().loraMatmul(x, nativeWeight(w), a, b, onDevice(shape, options), scale);
 }
 
 /** As `loraMatmul`, computed off the JS thread. */
@@ -36,8 +38,9 @@ export function loraMatmulAsync(
   b: Float32Array,
   shape: LoraShape,
   scale: number,
+  options?: DeviceOptions,
 ): Promise<Float32Array> {
-  return loadAddon().loraMatmulAsync(x, nativeWeight(w), a, b, shape, scale);
+  return loadAddon().loraMatmulAsync(x, nativeWeight(w), a, b, onDevice(shape, options), scale);
 }
 
 /**
@@ -52,8 +55,9 @@ export function loraMatmulBackward(
   b: Float32Array,
   shape: LoraShape,
   scale: number,
+  options?: DeviceOptions,
 ): LoraGradients {
-  return loadAddon().loraMatmulBackward(dy, x, nativeWeight(w), a, b, shape, scale);
+  return loadAddon().loraMatmulBackward(dy, x, nativeWeight(w), a, b, onDevice(shape, options), scale);
 }
 
 /** As `loraMatmulBackward`, computed off the JS thread. */
@@ -65,8 +69,9 @@ export function loraMatmulBackwardAsync(
   b: Float32Array,
   shape: LoraShape,
   scale: number,
+  options?: DeviceOptions,
 ): Promise<LoraGradients> {
-  return loadAddon().loraMatmulBackwardAsync(dy, x, nativeWeight(w), a, b, shape, scale);
+  return loadAddon().loraMatmulBackwardAsync(dy, x, nativeWeight(w), a, b, onDevice(shape, options), scale);
 }
 
 /**
@@ -79,8 +84,9 @@ export function loraMatmulMulti(
   adapters: LoraAdapter[],
   adapterIndex: Int32Array,
   shape: Omit<LoraShape, "rank">,
+  options?: DeviceOptions,
 ): Float32Array {
-  return loadAddon().loraMatmulMulti(x, nativeWeight(w), adapters, adapterIndex, shape as MatmulShape);
+  return loadAddon().loraMatmulMulti(x, nativeWeight(w), adapters, adapterIndex, onDevice(shape as MatmulShape, options));
 }
 
 /** As `loraMatmulMulti`, computed off the JS thread. */
@@ -90,6 +96,13 @@ export function loraMatmulMultiAsync(
   adapters: LoraAdapter[],
   adapterIndex: Int32Array,
   shape: Omit<LoraShape, "rank">,
+  options?: DeviceOptions,
 ): Promise<Float32Array> {
-  return loadAddon().loraMatmulMultiAsync(x, nativeWeight(w), adapters, adapterIndex, shape as MatmulShape);
+  return loadAddon().loraMatmulMultiAsync(
+    x,
+    nativeWeight(w),
+    adapters,
+    adapterIndex,
+    onDevice(shape as MatmulShape, options),
+  );
 }

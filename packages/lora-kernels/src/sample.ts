@@ -2,6 +2,7 @@
 // log-probabilities, in native code with an ...Async twin.
 import { randomInt } from "node:crypto";
 import type { NativeSamplingOptions, SampleResult, SampleShape } from "./AddonTypes.js";
+import { type Device, resolveDevice } from "./device.js";
 import { KernelError } from "./errors.js";
 import { loadAddon } from "./loader.js";
 
@@ -27,6 +28,8 @@ export type SamplingOptions = {
    * Integers in [0, 2^53). Omitted: fresh random seeds.
    */
   seed?: number | number[];
+  /** Where to sample: "cpu" or "cuda"; default PILLOW_DEVICE, else "cpu". */
+  device?: Device;
 };
 
 const MAX_SEED = Number.MAX_SAFE_INTEGER;
@@ -51,9 +54,9 @@ function nativeOptions(shape: SampleShape, options: SamplingOptions): NativeSamp
   if (typeof shape !== "object" || shape === null) throw new KernelError("E_TYPE", "shape must be an object");
   if (typeof options !== "object" || options === null) throw new KernelError("E_TYPE", "options must be an object");
   const rows = Number.isInteger(shape.rows) && shape.rows > 0 ? shape.rows : 0;
-  const { seed, ...rest } = options;
+  const { seed, device, ...rest } = options;
   // An invalid rows value is reported by the native shape check; seeds only need a count here.
-  return { ...rest, seeds: rows > 0 ? resolveSeeds(seed, rows) : [] };
+  return { ...rest, seeds: rows > 0 ? resolveSeeds(seed, rows) : [], device: resolveDevice(device) };
 }
 
 /** Draws one token per row of logits [rows, vocab]; logprobs are under the final filtered distribution. */
