@@ -320,7 +320,7 @@ describe("pillow match compare", () => {
     // The saved bundle is what generate --matcher reads.
     const generated = pillow(["generate", "--model", model, "--matcher", saved, "--max-tokens", "2", "Apply up.", "--input", "up3"]);
     expect(generated.status, generated.stderr).toBe(0);
-  }, 60_000);
+  }, 180_000);
 
   it("names the file and line of empty, malformed, too-small and overlapping inputs", async () => {
     const { model, write, record, files } = await setUp();
@@ -348,5 +348,5 @@ describe("pillow match compare", () => {
     const badFeature = run({}, ["--features", "cosine,length"]);
     expect(badFeature.status).toBe(2);
     expect(badFeature.stderr).toMatch(/--features: unknown feature "length"/);
-  }, 60_000);
+  }, 180_000);
 });

@@ -227,7 +227,8 @@ export class MatchingNetwork {
   trace(
     queryEmbedding: ArrayLike<number>,
     encoding: PoolEncoding,
-    options: SelectOptions & { forced?: { ids: readonly number[]; stopped: boolean } } = {},
+    /** `forced.partial`: the trajectory is a prefix; the trace ends after its ids without STOP (imitation of a shorter choice). */
+    options: SelectOptions & { forced?: { ids: readonly number[]; stopped: boolean; partial?: boolean } } = {},
   ): SelectionTrace {
     const { embedDim, hidden, steps, allowStop } = this.config;
     if (!queryEmbedding || queryEmbedding.length !== embedDim) {
@@ -275,6 +276,7 @@ export class MatchingNetwork {
       // Nothing left that fits: the selection ends here with no decision (and no log-probability).
       if (candidateList.length === 0) break;
       if (forced && step >= forced.ids.length && !forced.stopped) {
+        if (forced.partial) break;
         throw new Error(
           `MatchingNetwork: forced trajectory [${forced.ids}] ends at step ${step} without STOP while entries remain`,
         );
@@ -353,7 +355,7 @@ export class MatchingNetwork {
       const input = encoding.inputs.subarray(action * embedDim, (action + 1) * embedDim);
       for (let d = 0; d < embedDim; d++) chosenSum[d] += input[d];
     }
-    if (forced && (forced.ids.length !== ids.length || forced.stopped !== stopped)) {
+    if (forced && (forced.ids.length !== ids.length || (forced.stopped !== stopped && !(forced.partial && !forced.stopped)))) {
       throw new Error(`MatchingNetwork: forced trajectory [${forced.ids}] (stopped=${forced.stopped}) cannot be replayed`);
     }
     return { ids, logProb, stopped, steps: trace };

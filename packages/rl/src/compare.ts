@@ -246,8 +246,9 @@ async function teacherSelections(
 ): Promise<{ teacher: { name: string; selections: TeacherSelection[] }; teacherChoices?: Record<string, number> }> {
   const byName = (name: string) => baselines.find((selector) => selector.name === name)!;
   if (kind === "best-per-query" || kind === "best-per-instruction") {
-    // The deterministic baselines; random's choice is no ranking to imitate.
-    const candidates = ["none", "bm25", "knn"].map(byName);
+    // The deterministic baselines; random's choice is no ranking to imitate, and none's (STOP at
+    // once) only when the network has STOP.
+    const candidates = (options.matcher?.allowStop ? ["none", "bm25", "knn"] : ["bm25", "knn"]).map(byName);
     const groupBy = kind === "best-per-instruction" ? (example: TrainingExample) => normalizedInstruction(example.query) : undefined;
     const { selections, chosen } = await bestPerQueryTeacher(context, candidates, options.train, groupBy);
     return { teacher: { name: kind, selections }, teacherChoices: chosen };

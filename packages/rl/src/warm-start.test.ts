@@ -74,6 +74,9 @@ describe("warmStartMatcher", () => {
     const train = queries(4, 0);
     const matcher = new MatchingNetwork({ embedDim: pool.embeddings[0].length, hidden: 4, steps: 2 });
     await expect(warmStartMatcher({ matcher, pool, data: train, teacher: [], embedder })).rejects.toThrow(/0 teacher selections for 4 examples/);
+    // A shorter choice without STOP is imitated as a prefix (here: one pick of two).
+    const prefix = await warmStartMatcher({ matcher, pool, data: train, teacher: train.map(() => ({ ids: [5], stopped: false })), embedder, epochs: 1 });
+    expect(prefix.epochs.length).toBe(1);
     const teacher = train.map(() => ({ ids: [3, 3], stopped: false }));
     await expect(warmStartMatcher({ matcher, pool, data: train, teacher, embedder, epochs: 1 })).rejects.toThrow(
       /teacher.s selection \[3,3\] for example \d cannot be replayed/,

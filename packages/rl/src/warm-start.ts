@@ -113,10 +113,11 @@ function replay(
   try {
     return matcher.trace(embedding, encoding, { forced, budget, features });
   } catch (error) {
-    // A selection shorter than k may have ended because nothing else fit the budget, not by STOP.
-    if (forced.stopped) {
+    // A selection shorter than k may have ended because nothing else fit the teacher's budget, not by
+    // STOP (or the network has no STOP): imitate its picks as a prefix.
+    if (forced.ids.length < matcher.config.steps) {
       try {
-        return matcher.trace(embedding, encoding, { forced: { ids: forced.ids, stopped: false }, budget, features });
+        return matcher.trace(embedding, encoding, { forced: { ids: forced.ids, stopped: false, partial: true }, budget, features });
       } catch {
         // fall through to the first error
       }

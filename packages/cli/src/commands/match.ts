@@ -244,7 +244,7 @@ export function registerMatch(program: Command): void {
         for (const [flag, file] of [["--pool", flags.pool], ["--train", flags.train], ["--test", flags.test], ["--validation", flags.validation]] as const) {
           if (file && !fs.existsSync(file)) throw inputError(`${flag} ${file}: no such file`);
         }
-        setup = await fileMatchingSetup({ pool: flags.pool, train: flags.train, validation: flags.validation, test: flags.test, k: flags.k, backend: await backendFor(flags, context), adapter: flags.adapter ?? flags.servedModel, maxNewTokens: flags.maxTokens });
+        setup = await fileMatchingSetup({ pool: flags.pool, train: flags.train, validation: flags.validation, test: flags.test, k: flags.k, openBackend: () => backendFor(flags, context), adapter: flags.adapter ?? flags.servedModel, maxNewTokens: flags.maxTokens });
       }
       if (setup.pool.size < flags.k) throw inputError(`the pool has ${setup.pool.size} entries, fewer than k = ${flags.k}`);
       if (settings.reward === "loglik" && typeof setup.backend.score !== "function") {

@@ -82,7 +82,8 @@ export async function fileMatchingSetup(options: {
   validation?: string;
   test: string;
   k: number;
-  backend: GenerationBackend;
+  /** Opened only after every file has been checked. */
+  openBackend: () => Promise<GenerationBackend>;
   adapter?: string;
   maxNewTokens: number;
 }): Promise<MatchingSetup> {
@@ -106,11 +107,12 @@ export async function fileMatchingSetup(options: {
     { name: "test", items: located(test) },
   ];
   for (let later = 1; later < sets.length; later++) for (let earlier = 0; earlier < later; earlier++) checkDisjoint(sets[earlier], sets[later]);
+  const backend = await options.openBackend();
   const embedder = createEmbedder({ kind: "tfidf", corpus: [...pool.texts(), ...train.map((query) => (query.input ? `${query.query}\n${query.input}` : query.query))] });
   await pool.embed(embedder);
   const strip = ({ file: _file, line: _line, ...query }: LocatedQuery) => query;
   return {
-    backend: options.backend,
+    backend,
     pool,
     embedder,
     train: train.map(strip),
@@ -121,7 +123,7 @@ export async function fileMatchingSetup(options: {
     generation: { maxNewTokens: options.maxNewTokens, temperature: 0, stop: promptStopStrings },
     continuation: formatResponse,
     adapter: options.adapter,
-    description: `pool ${options.pool} (${pool.size}), ${train.length} training, ${validation?.length ?? 0} validation, ${test.length} test queries; backend ${options.backend.name}`,
+    description: `pool ${options.pool} (${pool.size}), ${train.length} training, ${validation?.length ?? 0} validation, ${test.length} test queries; backend ${backend.name}`,
   };
 }
 
