@@ -54,20 +54,13 @@ type CompareFlags = {
 };
 
 /** Everything that decides a run's result: a resumed compare must have the same. */
-export type CompareSettings = {
+export type CompareSettings = Pick<
+  CompareFlags,
+  "replayPerTask" | "r" | "epochs" | "lr" | "batchSize" | "maxTokens" | "probePerTask" | "lookAheadSteps" | "floorShare" | "evaluation"
+> & {
   source: { suite: true; trainPerTask: number; testPerTask: number } | { files: string[]; testShare: number };
   model: string;
-  replayPerTask: number;
-  r: number;
   targetModules: string[];
-  epochs: number;
-  lr: number;
-  batchSize: number;
-  maxTokens: number;
-  probePerTask: number;
-  lookAheadSteps: number;
-  floorShare: number;
-  evaluation: string;
 };
 
 const TARGET_MODULES = ["q_proj", "k_proj", "v_proj", "o_proj"] as const;
