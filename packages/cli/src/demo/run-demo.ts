@@ -10,7 +10,7 @@ import path from "node:path";
 import { bootstrapInterval, loadModel, type Model, NativeBackend } from "@pillow/core";
 import { createEmbedder, entryText, PromptPool, saveMatcherBundle } from "@pillow/matcher";
 import { continualMetrics, type PairedInterval, type ReplayStrategy, runContinual } from "@pillow/replay";
-import { buildSuite, formatResponse, type Instance, instructionKindMap, promptStopStrings, type Suite, type SuiteTask, tinyModelDir } from "@pillow/suite";
+import { buildSuite, type Instance, type Suite, type SuiteTask, tinyModelDir } from "@pillow/suite";
 import { inputError } from "../cli-error.js";
 import { createProgress, type ProgressMode } from "../progress.js";
 import type { DemoSummary, StrategySummary } from "../report/summary.js";
@@ -18,7 +18,7 @@ import { writeFileAtomic, writeReport } from "../report/write-report.js";
 import { comparisonJson, comparisonVerdict } from "../matching/comparison-report.js";
 import { compareOnSetup, type MatchingSetup } from "../matching/matching-setup.js";
 import { defaultPillowSettings } from "../matching/pillow-settings.js";
-import { suiteBudgets, suiteTemplate, toQuery } from "../matching/suite-comparison.js";
+import { suiteSetupParts, toQuery } from "../matching/suite-comparison.js";
 import { createLoraLearner } from "./lora-learner.js";
 
 export type DemoSettings = {
@@ -244,7 +244,6 @@ async function runMatching(model: Model, adapter: string, suite: Suite, tasks: S
   const pillow = { ...defaultPillowSettings, steps: sizes.steps, samplesPerQuery: sizes.samplesPerQuery, queriesPerStep: sizes.queriesPerStep, validationEvery: sizes.validationEvery, warmStartEpochs: sizes.warmStartEpochs };
   const progress = createProgress("PILLOW matcher", sizes.steps, options.progress);
   const rewards: number[] = [];
-  const kinds = instructionKindMap(suite);
   try {
     const setup: MatchingSetup = {
       backend,
@@ -253,11 +252,7 @@ async function runMatching(model: Model, adapter: string, suite: Suite, tasks: S
       train,
       validation,
       test,
-      kindOf: (query) => kinds.get(query.query) ?? "other",
-      template: suiteTemplate,
-      ...suiteBudgets(pool, test),
-      generation: { maxNewTokens: settings.maxNewTokens, temperature: 0, stop: promptStopStrings },
-      continuation: formatResponse,
+      ...suiteSetupParts(suite, pool, test, settings.maxNewTokens),
       adapter,
       description: `demo tasks: pool ${pool.size}, ${train.length} training, ${validation.length} validation, ${test.length} test queries`,
     };

@@ -63,6 +63,22 @@ export function suiteBudgets(pool: PromptPool, test: readonly EvaluationQuery[])
   };
 }
 
+/**
+ * What a matching setup takes from the suite, shared by `match compare --suite` and the demo: each
+ * query's instruction kind, the suite's template and prompt budgets, greedy answers to the newline,
+ * and the answer format the log-likelihood reward scores.
+ */
+export function suiteSetupParts(suite: Parameters<typeof instructionKindMap>[0], pool: PromptPool, test: readonly EvaluationQuery[], maxNewTokens: number) {
+  const kinds = instructionKindMap(suite);
+  return {
+    kindOf: (query: EvaluationQuery) => kinds.get(query.query) ?? "other",
+    template: suiteTemplate,
+    ...suiteBudgets(pool, test),
+    generation: { maxNewTokens, temperature: 0, stop: promptStopStrings },
+    continuation: formatResponse,
+  } satisfies Partial<MatchingSetup>;
+}
+
 export async function suiteMatchingSetup(
   sizes: SuiteSizes,
   options: { model?: string; adapter?: string; maxNewTokens?: number; log: (line: string) => void },
@@ -104,7 +120,6 @@ export async function suiteMatchingSetup(
   // TF-IDF fitted on the tuning and pool instances' texts.
   const embedder = createEmbedder({ kind: "tfidf", corpus: trainInstances.map((instance) => entryText(instance)) });
   await pool.embed(embedder);
-  const kinds = instructionKindMap(suite);
   return {
     backend,
     pool,
@@ -112,11 +127,7 @@ export async function suiteMatchingSetup(
     train,
     validation,
     test,
-    kindOf: (query) => kinds.get(query.query) ?? "other",
-    template: suiteTemplate,
-    ...suiteBudgets(pool, test),
-    generation: { maxNewTokens: options.maxNewTokens ?? 32, temperature: 0, stop: promptStopStrings },
-    continuation: formatResponse,
+    ...suiteSetupParts(suite, pool, test, options.maxNewTokens ?? 32),
     adapter: adapter ?? undefined,
     description: `built-in suite: LoRA tuning ${tunePerTask}/task + pool ${pool.size} (${poolPerTask}/task), ${train.length} training, ${validation.length} validation, ${test.length} test queries; tiny model${adapter ? ` + ${adapter}` : ""}`,
   };
