@@ -84,6 +84,18 @@ export {
   toAdapterConfigJson,
   writeAdapterConfig,
 } from "./peft.js";
+export {
+  fitDemonstrations,
+  formatDemonstration,
+  formatInstructionBlock,
+  formatPrompt,
+  formatResponse,
+  type PromptDemonstration,
+  type PromptInput,
+  type PromptLayout,
+  type PromptQuery,
+  promptStopStrings,
+} from "./prompt-template.js";
 export { createRandom, deriveSeed, hashString, Random } from "./random.js";
 export type { SafetensorsDType, TensorInfo, WritableTensor } from "./safetensors.js";
 export {

@@ -40,7 +40,7 @@ export type {
   ReplayPlanSummary,
   StageReport,
 } from "./continual/run-continual.js";
-export { alpacaPrompt, createLoraLearner } from "./continual/lora-learner.js";
+export { createLoraLearner } from "./continual/lora-learner.js";
 export type { LoraLearnerOptions } from "./continual/lora-learner.js";
 // ROUGE-L F1 from @pillow/core, under the name this package has always exported.
 export { rougeL as rougeLF1 } from "@pillow/core";

@@ -6,7 +6,7 @@
 // token of the reference answer given the prompt (backend.score: one batched forward pass per
 // rollout batch in the native backend). Its scores are cached under the same key scheme.
 
-import type { GenerateOptions, GenerationBackend } from "@pillow/core";
+import { formatPrompt, type GenerateOptions, type GenerationBackend } from "@pillow/core";
 import type { PromptEntry, PromptPool } from "@pillow/matcher";
 import { type RewardFunction, type RewardName, resolveReward } from "./rewards/index.js";
 
@@ -16,15 +16,12 @@ import { type RewardFunction, type RewardName, resolveReward } from "./rewards/i
  */
 export type PromptTemplate = (demos: readonly PromptEntry[], query: string, input?: string) => string;
 
-/** A plain instruction template; the suite's formatPrompt replaces it in real runs. */
-export const defaultTemplate: PromptTemplate = (demos, query, input) => {
-  const shots = demos.map(
-    (demo) =>
-      `### Instruction:\n${demo.instruction}\n${demo.input ? `\n### Input:\n${demo.input}\n` : ""}\n### Response:\n${demo.output}\n\n`,
-  );
-  const inputPart = input ? `\n### Input:\n${input}\n` : "";
-  return `${shots.join("")}### Instruction:\n${query}\n${inputPart}\n### Response:\n`;
-};
+/**
+ * A plain instruction template: core's formatPrompt in its spaced layout (blank lines between the
+ * sections), no byte budget; the suite's compact formatPrompt replaces it in real runs.
+ */
+export const defaultTemplate: PromptTemplate = (demos, query, input) =>
+  formatPrompt({ instruction: query, input, demos, layout: "spaced" });
 
 export type CacheStats = { hits: number; misses: number; entries: number };
 

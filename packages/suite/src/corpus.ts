@@ -4,7 +4,7 @@
 // from the task generators but only from the non-held-out side of the seed-independent partition
 // (isHeldOut), so no test instance of any suite seed can appear here, and never with an "unseen"
 // phrasing: those stand for a user's own wordings, which only demonstrations can explain.
-import { formatDemonstration, formatPrompt } from "./prompt.js";
+import { formatDemonstration, formatPrompt } from "@pillow/core";
 import { createRandom, type Random } from "./random.js";
 import { type Instance, isHeldOut, maxInputLength, maxOutputLength } from "./suite.js";
 import { loadTaskDefinitions } from "./tasks/index.js";

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { buildEvaluationPrompts, evaluationTable, scoreEvaluation, tinyPromptBudget } from "./evaluation.js";
-import { formatPrompt } from "./prompt.js";
+import { formatPrompt } from "@pillow/core";
 import { createRandom } from "./random.js";
 import { buildSuite } from "./suite.js";
 

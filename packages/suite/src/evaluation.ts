@@ -1,9 +1,8 @@
 // In-context learning check for a model on the suite: every test instance asked zero-shot, with k
 // demonstrations of the same task (drawn from the train split), and with k demonstrations of other
 // tasks (what a random pick from a mixed prompt pool gives), scored by ROUGE-L.
-import { formatPrompt } from "./prompt.js";
+import { formatPrompt, rougeL } from "@pillow/core";
 import { createRandom } from "./random.js";
-import { rougeL } from "@pillow/core";
 import type { Suite } from "./suite.js";
 
 export type EvaluationPrompt = {

@@ -12,6 +12,8 @@ export {
 } from "./evaluation.js";
 export { type ExportedFile, exportSuiteJsonl } from "./export.js";
 export { corpusExample, type PretrainOptions, type PretrainResult, pretrainTinyModel } from "./pretrain.js";
+// The prompt template lives in @pillow/core (one definition for every layer); re-exported here, where
+// the suite's users have always found it. The suite's layout is the default "compact" one.
 export {
   fitDemonstrations,
   formatDemonstration,
@@ -19,7 +21,7 @@ export {
   formatResponse,
   type PromptInput,
   promptStopStrings,
-} from "./prompt.js";
+} from "@pillow/core";
 export { createRandom, hashString, Random } from "./random.js";
 // ROUGE-L lives in @pillow/core (the one implementation, scoring as rouge-score does); re-exported here.
 export { longestCommonSubsequence, rougeL, rougeTokens } from "@pillow/core";

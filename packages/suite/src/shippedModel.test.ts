@@ -2,9 +2,8 @@
 // independent plain-PyTorch LLaMA of scripts/tiny_llama_torch.py (reference written by scripts/reference_tiny_model.py), and generates.
 import { readFileSync } from "node:fs";
 import path from "node:path";
-import { loadModel, type Model } from "@pillow/core";
+import { loadModel, type Model, promptStopStrings } from "@pillow/core";
 import { beforeAll, describe, expect, it } from "vitest";
-import { promptStopStrings } from "./prompt.js";
 import { tinyModelDir } from "./tinyModel.js";
 
 const modelDir = process.env.PILLOW_TINY_MODEL_DIR ?? tinyModelDir;

@@ -3,7 +3,7 @@
 import { mkdir, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
-import { promptStopStrings } from "./prompt.js";
+import { promptStopStrings } from "@pillow/core";
 import {
   bosTokenId,
   buildByteTokenizerJson,

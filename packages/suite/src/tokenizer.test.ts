@@ -1,7 +1,7 @@
 import { Template } from "@huggingface/jinja";
 import { Tokenizer } from "@huggingface/tokenizers";
 import { describe, expect, it } from "vitest";
-import { formatDemonstration, formatPrompt } from "./prompt.js";
+import { formatDemonstration, formatPrompt } from "@pillow/core";
 import {
   bosTokenId,
   buildByteTokenizerJson,

@@ -2,14 +2,12 @@
 // use it: a demonstration selector over the bundle's pool and the suite's demonstration layout.
 import path from "node:path";
 import { type LoadedMatcherBundle, loadMatcherBundle, matcherSelector } from "@pillow/matcher";
-import { formatDemonstration } from "@pillow/suite";
 import { inputError } from "../cli-error.js";
-import type { DemoFormatter } from "../server/demos.js";
+import { type DemoFormatter, demoFormatter } from "../server/demos.js";
 import type { Demo, DemoSelector } from "../server/engine.js";
 
-/** The suite's demonstration layout, then the query as the client sent it. */
-export const suiteDemoFormatter: DemoFormatter = (demos, query) =>
-  `${demos.map((demo) => formatDemonstration({ instruction: demo.instruction, input: demo.input ?? "", output: demo.output })).join("")}${query}`;
+/** The suite's demonstration layout (compact), then the query as the client sent it. */
+export const suiteDemoFormatter: DemoFormatter = demoFormatter("compact");
 
 /** Loads a bundle; its errors (not a bundle, old version, bad file) become input errors. */
 export async function openMatcherBundle(directory: string): Promise<LoadedMatcherBundle> {

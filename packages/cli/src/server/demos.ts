@@ -1,17 +1,17 @@
 // PILLOW prompting on the server: demonstrations chosen for the user's query are written in front
 // of it, in the same Alpaca-style layout the models are tuned on, so the model can copy their form.
+import { formatDemonstration, type PromptLayout } from "@pillow/core";
 import type { ChatMessage, Demo } from "./engine.js";
 
 export type DemoFormatter = (demos: Demo[], query: string) => string;
 
-/** "### Instruction: … ### Input: … ### Response: …" per demo, then the query as given. */
-export const formatDemosAlpaca: DemoFormatter = (demos, query) => {
-  const blocks = demos.map((demo) => {
-    const input = demo.input ? `\n\n### Input:\n${demo.input}` : "";
-    return `### Instruction:\n${demo.instruction}${input}\n\n### Response:\n${demo.output}\n\n`;
-  });
-  return `${blocks.join("")}${query}`;
-};
+/** Core's demonstration blocks in the given layout, then the query as the client sent it. */
+export function demoFormatter(layout: PromptLayout): DemoFormatter {
+  return (demos, query) => `${demos.map((demo) => formatDemonstration(demo, layout)).join("")}${query}`;
+}
+
+/** "### Instruction: … ### Input: … ### Response: …" per demo, blank lines between the sections. */
+export const formatDemosAlpaca: DemoFormatter = demoFormatter("spaced");
 
 /** The text the matcher looks at: the last user turn of a chat. */
 export function chatQuery(messages: ChatMessage[]): string {

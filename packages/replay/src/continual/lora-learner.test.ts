@@ -6,16 +6,8 @@ import { buildSuite, formatPrompt, formatResponse, rougeL } from "@pillow/suite"
 import { afterAll, describe, expect, it } from "vitest";
 import { backendEmbedder } from "../embedding/embedder.js";
 import { createLlmTagger } from "../tagging/llm-tagger.js";
-import { alpacaPrompt, createLoraLearner } from "./lora-learner.js";
+import { createLoraLearner } from "./lora-learner.js";
 import { runContinual } from "./run-continual.js";
-
-describe("alpacaPrompt", () => {
-  it("formats the suite's prompt by default", () => {
-    const instance = { instruction: "Pluralise the word.", input: "cat", output: "cats" };
-    expect(alpacaPrompt(instance)).toBe(formatPrompt(instance));
-    expect(alpacaPrompt({ instruction: "Say hi.", output: "hi" })).toBe(formatPrompt({ instruction: "Say hi." }));
-  });
-});
 
 describe("createLoraLearner on a tiny random LLaMA (3 suite tasks)", () => {
   const directory = mkdtempSync(path.join(tmpdir(), "pillow-replay-learner-"));

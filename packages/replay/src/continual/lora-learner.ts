@@ -1,6 +1,14 @@
 // A ContinualLearner over @pillow/core's Model: one LoRA adapter trained task after task (that is
 // where forgetting comes from), evaluated by greedy generation and ROUGE-L against the references.
-import { type AdapterOptions, exampleLosses, type GenerationOptions, type Model, type TrainOptions, train } from "@pillow/core";
+import {
+  type AdapterOptions,
+  exampleLosses,
+  formatPrompt,
+  type GenerationOptions,
+  type Model,
+  type TrainOptions,
+  train,
+} from "@pillow/core";
 import type { InstructionInstance } from "../planning/replay-plan.js";
 import type { ContinualLearner } from "./continual-learner.js";
 import { rougeL } from "@pillow/core";
@@ -16,8 +24,8 @@ export type LoraLearnerOptions<T extends InstructionInstance> = {
   /** Passed to core's train() at every stage; the seed is offset by the stage. Default: 1 epoch, lr 2e-4. */
   train?: Omit<TrainOptions, "resume" | "checkpointDir">;
   /**
-   * Prompt of an instance. Default: the Alpaca-style block the suite uses
-   * ("### Instruction:\n…\n### Input:\n…\n### Response:\n"); pass the suite's formatPrompt to be sure.
+   * Prompt of an instance. Default: core's formatPrompt in its compact layout, the one the suite uses
+   * ("### Instruction:\n…\n### Input:\n…\n### Response:\n").
    */
   formatPrompt?: (instance: T) => string;
   /**
@@ -39,11 +47,6 @@ export type LoraLearnerOptions<T extends InstructionInstance> = {
   lookAheadSteps?: number;
 };
 
-export function alpacaPrompt(instance: InstructionInstance): string {
-  const inputPart = instance.input !== undefined && instance.input.length > 0 ? `### Input:\n${instance.input}\n` : "";
-  return `### Instruction:\n${instance.instruction}\n${inputPart}### Response:\n`;
-}
-
 export function createLoraLearner<T extends InstructionInstance>(
   model: Model,
   options: LoraLearnerOptions<T> = {},
@@ -63,7 +66,7 @@ export function createLoraLearner<T extends InstructionInstance>(
   }
   model.setActiveAdapter(adapter);
   const stageLosses: number[][] = [];
-  const formatPrompt = options.formatPrompt ?? alpacaPrompt;
+  const promptOf = options.formatPrompt ?? ((instance: T) => formatPrompt({ instruction: instance.instruction, input: instance.input }));
   const formatResponse = options.formatResponse ?? ((instance: T) => instance.output);
   const score = options.score ?? ((prediction: string, reference: string) => rougeL(prediction, reference) * 100);
   const generateOptions: GenerationOptions = { maxNewTokens: 48, temperature: 0, stop: ["\n"], ...options.generate };
@@ -72,7 +75,7 @@ export function createLoraLearner<T extends InstructionInstance>(
   if (!Number.isInteger(lookAheadSteps) || lookAheadSteps < 1) {
     throw new RangeError(`lora learner: lookAheadSteps must be an integer ≥ 1, got ${lookAheadSteps}`);
   }
-  const toExample = (instance: T) => ({ prompt: formatPrompt(instance), response: formatResponse(instance) });
+  const toExample = (instance: T) => ({ prompt: promptOf(instance), response: formatResponse(instance) });
   const lossOptions = { appendEos: options.train?.appendEos ?? true, maxLength: options.train?.maxLength, batchSize: options.train?.batchSize ?? 8 };
   async function probeLosses(probes: T[][]): Promise<number[]> {
     const flat = probes.flat();
@@ -94,7 +97,7 @@ export function createLoraLearner<T extends InstructionInstance>(
         return { losses: [] };
       }
       model.setActiveAdapter(adapter);
-      const dataset = instances.map((instance) => ({ prompt: formatPrompt(instance), response: formatResponse(instance) }));
+      const dataset = instances.map((instance) => ({ prompt: promptOf(instance), response: formatResponse(instance) }));
       const result = await train(model, dataset, { epochs: 1, lr: 2e-4, ...options.train, mode: "lora", seed: baseSeed + stage });
       stageLosses.push(result.losses);
       return { losses: result.losses };
@@ -130,7 +133,7 @@ export function createLoraLearner<T extends InstructionInstance>(
       if (test.length === 0) throw new Error(`lora learner: task "${task}" has no test instances`);
       model.setActiveAdapter(adapter);
       const generations = await model.generateBatch(
-        test.map((instance) => formatPrompt(instance)),
+        test.map((instance) => promptOf(instance)),
         generateOptions,
       );
       let total = 0;

@@ -1,12 +1,12 @@
 import { describe, expect, it } from "vitest";
-import { fitDemonstrations, formatDemonstration, formatPrompt, formatResponse, promptStopStrings } from "./prompt.js";
+import { fitDemonstrations, formatDemonstration, formatInstructionBlock, formatPrompt, formatResponse, promptStopStrings } from "./prompt-template.js";
 
 const demos = [
   { instruction: "Pluralize the word.", input: "cat", output: "cats" },
   { instruction: "Answer.", input: "2 + 2", output: "4" },
 ];
 
-describe("formatPrompt", () => {
+describe("formatPrompt, compact layout (the suite's tiny model)", () => {
   it("renders the query block alone, and omits an empty input section", () => {
     expect(formatPrompt({ instruction: "Calculate.", input: "1 + 2" })).toBe(
       "### Instruction:\nCalculate.\n### Input:\n1 + 2\n### Response:\n",
@@ -49,5 +49,47 @@ describe("formatResponse", () => {
     const demo = { instruction: "Pluralize the word.", input: "cat", output: "cats" };
     expect(formatPrompt(demo) + formatResponse(demo.output)).toBe(formatDemonstration(demo).slice(0, -1));
     expect(formatResponse("cats").endsWith(promptStopStrings[0])).toBe(true);
+  });
+});
+
+// The exact text each former copy produced (cli server/demos.ts formatDemosAlpaca, rl rollout.ts
+// defaultTemplate, replay alpacaPrompt), written out by hand: the move must not change a byte.
+describe("formatPrompt, spaced layout (the server's and rl's template)", () => {
+  const mixed = [
+    { instruction: "Pluralize the word.", input: "cat", output: "cats" },
+    { instruction: "Say hi.", input: "", output: "hi" },
+    { instruction: "Greet", output: "hello" },
+  ];
+  const spacedDemos =
+    "### Instruction:\nPluralize the word.\n\n### Input:\ncat\n\n### Response:\ncats\n\n" +
+    "### Instruction:\nSay hi.\n\n### Response:\nhi\n\n" +
+    "### Instruction:\nGreet\n\n### Response:\nhello\n\n";
+
+  it("separates the sections by blank lines, demonstrations with and without input", () => {
+    expect(mixed.map((demo) => formatDemonstration(demo, "spaced")).join("")).toBe(spacedDemos);
+    expect(formatPrompt({ instruction: "Add", input: "1 2", demos: mixed, layout: "spaced" })).toBe(
+      `${spacedDemos}### Instruction:\nAdd\n\n### Input:\n1 2\n\n### Response:\n`,
+    );
+    expect(formatPrompt({ instruction: "Add", input: "", demos: mixed, layout: "spaced" })).toBe(
+      `${spacedDemos}### Instruction:\nAdd\n\n### Response:\n`,
+    );
+    expect(formatPrompt({ instruction: "Add", layout: "spaced" })).toBe("### Instruction:\nAdd\n\n### Response:\n");
+  });
+
+  it("fits the byte budget by the spaced lengths", () => {
+    const query = { instruction: "Add", input: "1 2", layout: "spaced" as const };
+    const full = formatPrompt({ ...query, demos: mixed });
+    expect(formatPrompt({ ...query, demos: mixed, maxBytes: Buffer.byteLength(full) })).toBe(full);
+    expect(formatPrompt({ ...query, demos: mixed, maxBytes: Buffer.byteLength(full) - 1 })).toBe(
+      "### Instruction:\nSay hi.\n\n### Response:\nhi\n\n### Instruction:\nGreet\n\n### Response:\nhello\n\n" +
+        "### Instruction:\nAdd\n\n### Input:\n1 2\n\n### Response:\n",
+    );
+  });
+
+  it("compact and spaced differ only by the blank lines inside a block", () => {
+    expect(formatInstructionBlock({ instruction: "Add", input: "1 2" })).toBe("### Instruction:\nAdd\n### Input:\n1 2\n### Response:\n");
+    expect(formatInstructionBlock({ instruction: "Add", input: "1 2" }, "spaced").replaceAll("\n\n", "\n")).toBe(
+      formatInstructionBlock({ instruction: "Add", input: "1 2" }),
+    );
   });
 });
