@@ -20,7 +20,7 @@ const LAYERS = {
   "@pillow/rl": { runtime: ["@pillow/core", "@pillow/matcher"], dev: ["@pillow/suite"] },
   "@pillow/cli": { runtime: ["@pillow/core", "@pillow/matcher", "@pillow/rl", "@pillow/replay", "@pillow/suite"], dev: [] },
   // Tools, never depended on: the benchmarks and the fuzz/crash tests reach the kernels directly.
-  "@pillow/bench": { runtime: ["@pillow/core", "@pillow/lora-kernels", "@pillow/replay"], dev: [] },
+  "@pillow/bench": { runtime: ["@pillow/core", "@pillow/lora-kernels", "@pillow/replay", "@pillow/suite", "@pillow/cli"], dev: [] },
   "@pillow/reliability": { runtime: ["@pillow/core", "@pillow/lora-kernels", "@pillow/cli"], dev: [] },
 };
 /** Packages without TypeScript of their own (the addon and its prebuilt copies). */

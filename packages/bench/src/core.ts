@@ -15,7 +15,7 @@ import { setThreads } from "@pillow/lora-kernels";
 import { type LlamaCppRunner, llamaCppDecode, llamaCppLogits, llamaCppPrefill, openLlamaCppModel, relativeError } from "./llama-cpp-peer.js";
 import { buildHarness, peer } from "./peer-harness.js";
 
-type Shape = {
+export type Shape = {
   name: string;
   hidden: number;
   intermediate: number;
@@ -63,7 +63,8 @@ const median = (values: number[]): number => {
 const load = () => os.loadavg()[0].toFixed(1);
 const promptOf = (shape: Shape, length: number) => Int32Array.from({ length }, (_, i) => 3 + ((i * 7919) % Math.min(256, shape.vocab - 3)));
 
-function writeModel(dir: string, shape: Shape): void {
+/** A random-weight HF folder of `shape` (byte tokenizer included), written by core's createTinyModel. */
+export function writeModel(dir: string, shape: Shape): void {
   createTinyModel(dir, {
     hiddenSize: shape.hidden,
     intermediateSize: shape.intermediate,
@@ -317,11 +318,14 @@ async function referenceComparison(shape: Shape): Promise<void> {
   }
 }
 
+/** The issue's 134M reference model (random weights): hidden 768, 12 layers, 12 heads, vocab 32000, untied output. */
+export const REFERENCE_134M: Shape = { name: "ref-134M", hidden: 768, intermediate: 2048, layers: 12, heads: 12, vocab: 32000, seq: 256, batch: 1, rank: 16, untied: true };
+
 export async function runCoreBench(): Promise<void> {
   console.log(`core: ${threads} threads, load average ${load()} (a shared machine: medians of interleaved runs)`);
   const demo: Shape = { name: "demo-3M", hidden: 256, intermediate: 688, layers: 4, heads: 8, vocab: 259, seq: 256, batch: 8, rank: 8 };
   if (process.env.BENCH_CORE_DEMO !== "0") console.table([await trainingTable(demo, 4)]);
   if (process.env.BENCH_CORE_LARGE === "1") {
-    await referenceComparison({ name: "ref-134M", hidden: 768, intermediate: 2048, layers: 12, heads: 12, vocab: 32000, seq: 256, batch: 1, rank: 16, untied: true });
+    await referenceComparison(REFERENCE_134M);
   }
 }

@@ -3,11 +3,13 @@
 import { runCoreBench } from "./core.js";
 import { kernelsSuite } from "./kernels.js";
 import { replayBenchmark } from "./replay-bench.js";
+import { serveBenchmark } from "./serve-bench.js";
 
 const suites: Record<string, () => Promise<void>> = {
   core: runCoreBench,
   kernels: kernelsSuite,
   replay: replayBenchmark,
+  serve: serveBenchmark,
 };
 
 const requested = process.argv.slice(2);

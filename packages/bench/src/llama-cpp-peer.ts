@@ -14,7 +14,10 @@ export function openLlamaCpp(): Promise<Llama> {
 export type LlamaCppRunner = {
   model: LlamaModel;
   context: LlamaContext;
+  /** The context's first sequence (the one the single-sequence measurements use). */
   sequence: LlamaContextSequence;
+  /** All `sequences` of the context (batched decoding across them). */
+  sequences: LlamaContextSequence[];
   dispose(): Promise<void>;
 };
 
@@ -26,7 +29,7 @@ export type LlamaCppRunner = {
  */
 export async function openLlamaCppModel(
   file: string,
-  options: { threads: number; contextSize: number; batchSize: number; exact?: boolean },
+  options: { threads: number; contextSize: number; batchSize: number; exact?: boolean; sequences?: number },
 ): Promise<LlamaCppRunner> {
   const llama = await openLlamaCpp();
   const model = await llama.loadModel({ modelPath: file, gpuLayers: 0 });
@@ -34,14 +37,15 @@ export async function openLlamaCppModel(
     contextSize: options.contextSize,
     batchSize: options.batchSize,
     threads: { ideal: options.threads, min: options.threads },
-    sequences: 1,
+    sequences: options.sequences ?? 1,
     ...(options.exact ? { flashAttention: false, experimentalKvCacheKeyType: "F32", experimentalKvCacheValueType: "F32" } : {}),
   });
-  const sequence = context.getSequence();
+  const sequences = Array.from({ length: options.sequences ?? 1 }, () => context.getSequence());
   return {
     model,
     context,
-    sequence,
+    sequence: sequences[0],
+    sequences,
     async dispose() {
       await context.dispose();
       await model.dispose();
@@ -88,6 +92,34 @@ export async function llamaCppDecode(runner: LlamaCppRunner, prompt: Int32Array,
     next = token;
   }
   return count / ((performance.now() - started) / 1000);
+}
+
+export type ParallelDecode = { tokensPerSecond: number; firstTokenMs: number[]; tokens: number[][] };
+
+/**
+ * llama.cpp's batched decoding: every prompt on its own sequence of one context, all generating at
+ * once (node-llama-cpp gathers the sequences' pending tokens into one llama_decode per step), greedy,
+ * `count` tokens each. Aggregate tokens/s over the whole run (prefill included, as a server sees it).
+ */
+export async function llamaCppParallelDecode(runner: LlamaCppRunner, prompts: Int32Array[], count: number): Promise<ParallelDecode> {
+  if (prompts.length > runner.sequences.length) throw new Error(`${prompts.length} prompts for ${runner.sequences.length} sequences`);
+  for (const sequence of runner.sequences) await sequence.clearHistory();
+  const started = performance.now();
+  const results = await Promise.all(
+    prompts.map(async (prompt, i) => {
+      const tokens: number[] = [];
+      let firstTokenMs = 0;
+      for await (const token of runner.sequences[i].evaluate(toTokens(prompt), { temperature: 0 })) {
+        if (tokens.length === 0) firstTokenMs = performance.now() - started;
+        tokens.push(token);
+        if (tokens.length >= count) break;
+      }
+      return { tokens, firstTokenMs };
+    }),
+  );
+  const seconds = (performance.now() - started) / 1000;
+  const total = results.reduce((sum, result) => sum + result.tokens.length, 0);
+  return { tokensPerSecond: total / seconds, firstTokenMs: results.map((result) => result.firstTokenMs), tokens: results.map((result) => result.tokens) };
 }
 
 /** max |a - b| / max |b|: logits' error relative to their scale (the bench's and the test's cross-check). */

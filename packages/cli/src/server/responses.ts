@@ -2,10 +2,10 @@
 // `data: [DONE]`, in OpenAI's shapes (choices, deltas, usage, finish_reason).
 import { randomUUID } from "node:crypto";
 import type { Context } from "hono";
-import { streamSSE } from "hono/streaming";
 import type { Demo, EngineChunk, EngineRequest, ServeEngine } from "./engine.js";
 import { errorBody, httpErrorOf } from "./http-error.js";
 import type { ChatBody, CompletionBody } from "./schemas.js";
+import { sseResponse } from "./sse-sink.js";
 
 export type Kind = "completion" | "chat";
 
@@ -67,36 +67,42 @@ export async function respond(
     ],
     ...(first ? extension : {}),
   });
-  return streamSSE(
+  // The per-token event differs from chunk(text, null) only in its text: its JSON is built once
+  // around the text, not re-serialised from an object 48 times a stream.
+  const [tokenPrefix, tokenSuffix] = JSON.stringify(chunk(TEXT_MARK, null)).split(JSON.stringify(TEXT_MARK));
+  return sseResponse(
     c,
-    async (stream) => {
+    async (sink) => {
       try {
-        if (kind === "chat") await stream.writeSSE({ data: JSON.stringify(chunk("", null, true)) });
+        if (kind === "chat") await sink.send(JSON.stringify(chunk("", null, true)));
         let last: EngineChunk = { text: "" };
         let completionTokens = 0;
         for await (const piece of pieces) {
-          if (stream.aborted || request.signal.aborted) break;
+          if (sink.aborted || request.signal.aborted) break;
           last = piece;
           completionTokens += piece.text.length > 0 ? 1 : 0;
-          if (piece.text.length > 0) await stream.writeSSE({ data: JSON.stringify(chunk(piece.text, null)) });
+          if (piece.text.length > 0) await sink.send(tokenPrefix + JSON.stringify(piece.text) + tokenSuffix);
         }
-        if (!stream.aborted && !request.signal.aborted) {
-          await stream.writeSSE({ data: JSON.stringify(chunk(undefined, last.finishReason ?? "stop")) });
+        if (!sink.aborted && !request.signal.aborted) {
+          await sink.send(JSON.stringify(chunk(undefined, last.finishReason ?? "stop")));
           if (includeUsage) {
             const usage = usageOf(last.promptTokens ?? 0, last.completionTokens ?? completionTokens);
-            await stream.writeSSE({ data: JSON.stringify({ id, object: chunkObject, created, model: request.model, choices: [], usage }) });
+            await sink.send(JSON.stringify({ id, object: chunkObject, created, model: request.model, choices: [], usage }));
           }
-          await stream.writeSSE({ data: "[DONE]" });
+          await sink.send("[DONE]");
         }
       } finally {
         release();
       }
     },
-    async (error, stream) => {
+    async (error, sink) => {
       const failure = httpErrorOf(error);
       log?.(`stream error: ${failure.message}`);
-      await stream.writeSSE({ data: JSON.stringify(errorBody(failure)) });
-      await stream.writeSSE({ data: "[DONE]" });
+      await sink.send(JSON.stringify(errorBody(failure)));
+      await sink.send("[DONE]");
     },
   );
 }
+
+/** A string no generated text equals, marking where the text goes in the token event's JSON. */
+const TEXT_MARK = "\u0000pillow-text\u0000";
