@@ -61,7 +61,7 @@ describe.runIf(cudaUsable)("device cuda matches the CPU on the tiny model", () =
   let cuda: Model;
 
   beforeAll(async () => {
-    cpu = await loadModel(dir, { device: "cpu", threads: 1 });
+    cpu = await loadModel(dir, { device: "cpu" });
     cuda = await loadModel(dir, { device: "cuda" });
   });
 
@@ -83,6 +83,18 @@ describe.runIf(cudaUsable)("device cuda matches the CPU on the tiny model", () =
     const actual = await cuda.generate("pillow runs on", options);
     expect(actual.tokens).toEqual(expected.tokens);
     expect(actual.text).toBe(expected.text);
+  });
+
+  it("keeps bf16 weights bf16 on the device and gives the CPU's bf16 greedy text", async () => {
+    const cpuBf16 = await loadModel(dir, { device: "cpu", dtype: "bf16" });
+    const cudaBf16 = await loadModel(dir, { device: "cuda", dtype: "bf16" });
+    try {
+      const options = { maxNewTokens: 8, ignoreEos: true };
+      expect(Array.from((await cudaBf16.generate("bf16 weights", options)).tokens)).toEqual(Array.from((await cpuBf16.generate("bf16 weights", options)).tokens));
+    } finally {
+      cpuBf16.dispose();
+      cudaBf16.dispose();
+    }
   });
 
   it("gives the CPU's batched (left-padded) greedy generations and sampled tokens", async () => {
