@@ -3,7 +3,9 @@
 // backend in the emulation (PILLOW_CUDA=emulate: the same .cu sources on CPU fibers), runs the
 // native CUDA-vs-CPU tests and the emulation's own tests, then @pillow/lora-kernels' device tests
 // (src/device.test.ts: every public kernel call on "cuda" against "cpu" at tiny shapes, and
-// PILLOW_DEVICE=cuda) against the emulated addon. The package's whole suite with PILLOW_DEVICE=cuda
+// PILLOW_DEVICE=cuda) against the emulated addon, then @pillow/core's device tests (a cuda model
+// against a cpu model on a tiny model) and its PyTorch-reference tests with PILLOW_DEVICE=cuda
+// (logits, LoRA loss and gradients). lora-kernels' whole suite with PILLOW_DEVICE=cuda
 // is too slow in the emulation for CI (its shapes reach 257×257 at rank 256: not finished after
 // 12 min on the 2-core host). Prints the totals as its last line:
 //   cuda-emulated: N passed, N failed
@@ -16,7 +18,6 @@ import { countVitestReport } from "./vitest-report.mjs";
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
 const addonBuildDir = "build-emulate";
 const addon = path.join(root, "native", addonBuildDir, "Release", "pillow_native.node");
-const reportFile = path.join(root, ".test-results", "lora-kernels-cuda-emulated.json");
 let passed = 0;
 let failed = 0;
 const problems = [];
@@ -55,25 +56,14 @@ const build = run("addon build (PILLOW_CUDA=emulate)", "node", [
   "--build-dir",
   addonBuildDir,
 ]);
-if (build.status === 0) {
+// One vitest run against the emulated addon, counted from its JSON report.
+function vitestOnAddon(label, pkg, args, env, reportName) {
+  const reportFile = path.join(root, ".test-results", `${reportName}.json`);
   fs.mkdirSync(path.dirname(reportFile), { recursive: true });
   fs.rmSync(reportFile, { force: true });
-  run(
-    "@pillow/lora-kernels device tests on the emulated addon",
-    "pnpm",
-    [
-      "--filter",
-      "@pillow/lora-kernels",
-      "exec",
-      "vitest",
-      "run",
-      "src/device.test.ts",
-      "--reporter=default",
-      "--reporter=json",
-      `--outputFile.json=${reportFile}`,
-    ],
-    { env: { ...process.env, PILLOW_NATIVE_PATH: addon } },
-  );
+  run(label, "pnpm", ["--filter", pkg, "exec", "vitest", "run", ...args, "--reporter=default", "--reporter=json", `--outputFile.json=${reportFile}`], {
+    env: { ...process.env, PILLOW_NATIVE_PATH: addon, ...env },
+  });
   if (fs.existsSync(reportFile)) {
     const counts = countVitestReport(reportFile);
     passed += counts.passed;
@@ -81,8 +71,25 @@ if (build.status === 0) {
     problems.push(...counts.problems);
   } else {
     failed += 1;
-    problems.push("lora-kernels: no test report");
+    problems.push(`${label}: no test report`);
   }
+}
+
+if (build.status === 0) {
+  vitestOnAddon("@pillow/lora-kernels device tests on the emulated addon", "@pillow/lora-kernels", ["src/device.test.ts"], {}, "lora-kernels-cuda-emulated");
+  // loadModel(dir, { device: "cuda" }) against the CPU on a tiny model: greedy, batched and sampled
+  // text, LoRA loss, gradients and training steps, and the E_UNSUPPORTED refusals.
+  vitestOnAddon("@pillow/core device tests (cuda model vs cpu model)", "@pillow/core", ["src/model-device.test.ts"], {}, "core-device-cuda-emulated");
+  // core's PyTorch-reference tests with every model on "cuda" (PILLOW_DEVICE): logits with and without
+  // the PEFT adapter, LoRA loss and gradients, for all five reference checkpoints (GQA, T = 1, Qwen2
+  // tied + bias, Llama-3 and linear rope). The full-parameter ones are CPU-only (E_UNSUPPORTED).
+  vitestOnAddon(
+    "@pillow/core PyTorch-reference tests through device cuda",
+    "@pillow/core",
+    ["src/model.test.ts", "-t", "(base logits|logits with the PEFT adapter|LoRA loss and gradients)$"],
+    { PILLOW_DEVICE: "cuda" },
+    "core-reference-cuda-emulated",
+  );
 } else {
   failed += 1;
 }

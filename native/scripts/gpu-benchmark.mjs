@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 // The benchmark table of gpu-check.sh: device "cuda" against the CPU on the kernels the bindings
-// reach, through the addon as JS calls it (host arrays in and out, so each CUDA time includes the
+// reach and on a LlamaModel's decode, through the addon as JS calls it (host arrays in and out, so each CUDA time includes the
 // copies to and from the device).
 //   node scripts/gpu-benchmark.mjs ADDON [--small]
 // --small: tiny shapes, for a dry run in the PILLOW_CUDA=emulate build (the emulation is slow).
@@ -76,7 +76,33 @@ const repeats = small ? 1 : 5;
     rows.push([`sort-based reference (JS full sort per row), batch ${batch}`, "cpu", sortMs, ""]);
   }
 }
-rows.push(["decode tokens/s of the 134M model", "cuda", Number.NaN, "not measured: loadModel({ device: \"cuda\" }) is not built yet"]);
+{
+  // Greedy decode of the 134M reference shape (random LLaMA: hidden 768, 12 layers, 12 heads,
+  // intermediate 2048, vocab 32000; core's README) after a 16-token prompt, through a LlamaModel
+  // on each device: one native call per token (logits copied back, argmax in JS).
+  const config = small
+    ? { vocabSize: 64, hiddenSize: 16, intermediateSize: 24, numLayers: 1, numHeads: 2, numKeyValueHeads: 2, headDim: 8 }
+    : { vocabSize: 32000, hiddenSize: 768, intermediateSize: 2048, numLayers: 12, numHeads: 12, numKeyValueHeads: 12, headDim: 64 };
+  const full = { ...config, maxPositionEmbeddings: 2048, rmsNormEps: 1e-5, ropeTheta: 10000, ropeScaling: null, tieWordEmbeddings: false, attentionBias: false };
+  const steps = small ? 4 : 32;
+  const prompt = Int32Array.from({ length: 16 }, (_, i) => (i * 31 + 7) % config.vocabSize);
+  for (const device of ["cuda", "cpu"]) {
+    const model = new addon.LlamaModel(full, { device });
+    model.tensorNames().forEach((name, index) => {
+      const size = model.tensorShape(name).reduce((x, y) => x * y, 1);
+      model.setTensor(name, name.includes("norm") ? new Float32Array(size).fill(1) : random(size, 10 + index).map((v) => v * 0.02));
+    });
+    const argmax = (row) => row.reduce((best, v, i) => (v > row[best] ? i : best), 0);
+    let logits = await model.forward(prompt, { useCache: true, startPosition: 0, lastOnly: true });  // prefill; weights uploaded
+    const start = process.hrtime.bigint();
+    for (let step = 0; step < steps; step++) {
+      logits = await model.forward(Int32Array.of(argmax(logits)), { useCache: true, startPosition: prompt.length + step, lastOnly: true });
+    }
+    const ms = Number(process.hrtime.bigint() - start) / 1e6;
+    rows.push([`greedy decode, ${small ? "tiny" : "134M"} model, ${steps} tokens after 16`, device, ms / steps, `${((steps * 1000) / ms).toFixed(1)} tokens/s (ms per token)`]);
+    model.dispose();
+  }
+}
 
 const device = info.cuda.emulated ? "CUDA emulation (CPU fibers)" : `CUDA runtime ${info.cuda.runtimeVersion}, ${info.cuda.devices} device(s)`;
 console.log(`\ngpu-check benchmark: ${device}; median of ${repeats} after a warm-up; CUDA times include host<->device copies`);

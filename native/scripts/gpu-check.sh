@@ -3,7 +3,9 @@
 #   1. builds the native tests with PILLOW_CUDA=on and runs the CUDA-vs-CPU tests (test/cuda/) on
 #      the real device,
 #   2. builds the addon with PILLOW_CUDA=on,
-#   3. prints a short benchmark table (scripts/gpu-benchmark.mjs).
+#   3. checks a LlamaModel on device "cuda" against the CPU (scripts/gpu-model-check.mjs: prefill
+#      logits, greedy KV-cache decode, LoRA loss and gradients, three training steps),
+#   4. prints a short benchmark table (scripts/gpu-benchmark.mjs).
 # Must finish within 8 minutes; each step has its own time limit.
 #   bash native/scripts/gpu-check.sh            the real GPU
 #   PILLOW_CUDA=emulate bash native/scripts/gpu-check.sh
@@ -37,7 +39,10 @@ build_dir="build-gpu-check"
 [ "$mode" = emulate ] && build_dir="build-emulate"
 timeout 240 node scripts/build.mjs --cuda "$mode" --build-dir "$build_dir"
 
-echo "=== 3. benchmark"
+echo "=== 3. model on device cuda vs cpu"
+timeout 60 node scripts/gpu-model-check.mjs "$PWD/$build_dir/Release/pillow_native.node"
+
+echo "=== 4. benchmark"
 small=""
 [ "$mode" = emulate ] && small="--small"
 timeout 120 node scripts/gpu-benchmark.mjs "$PWD/$build_dir/Release/pillow_native.node" $small

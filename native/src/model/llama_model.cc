@@ -64,7 +64,8 @@ void validate_llama_config(const LlamaConfig& c) {
           "a dimension is unreasonably large");
 }
 
-LlamaModel::LlamaModel(const LlamaConfig& config) : config_(config), work_(std::make_unique<Workspace>()) {
+LlamaModel::LlamaModel(const LlamaConfig& config, ModelDevice device)
+    : config_(config), work_(std::make_unique<Workspace>()) {
   validate_llama_config(config_);
   const LlamaConfig& c = config_;
   auto add = [&](const std::string& name, std::vector<int64_t> shape, bool is_linear, bool decays) {
@@ -98,6 +99,12 @@ LlamaModel::LlamaModel(const LlamaConfig& config) : config_(config), work_(std::
   rope_inverse_frequencies(inv_freq_.data(), c.head_dim, c.rope_theta, c.rope_scaling);
   cache_k_.resize(static_cast<size_t>(c.layers));
   cache_v_.resize(static_cast<size_t>(c.layers));
+  if (device == ModelDevice::Cuda) create_device_state();
+}
+
+void LlamaModel::throw_cpu_only(const std::string& what) const {
+  throw PillowError(kErrorUnsupported, what + " runs on the CPU only for now; this model was loaded with device \"cuda\" "
+                                              "(load it with device \"cpu\" for this)");
 }
 
 LlamaModel::~LlamaModel() = default;
@@ -184,6 +191,7 @@ void LlamaModel::set_tensor(const std::string& name, const float* data, const ui
     }
   }
   p.present = true;
+  p.version = next_version();
 }
 
 std::vector<float> LlamaModel::get_tensor(const std::string& name) const {
@@ -243,6 +251,7 @@ void LlamaModel::add_adapter(const std::string& name, int64_t rank, float scale,
       a->b[slot].assign(static_cast<size_t>(out * rank), 0.0f);
     }
   }
+  a->version = next_version();
   adapters_[name] = std::move(a);
 }
 
@@ -287,6 +296,7 @@ void LlamaModel::set_adapter_tensor(const std::string& name, int64_t layer, int 
                       std::to_string(slot.size()));
   }
   std::memcpy(slot.data(), data, sizeof(float) * size);
+  a.version = next_version();
 }
 
 std::vector<float> LlamaModel::get_adapter_tensor(const std::string& name, int64_t layer, int module,
@@ -349,6 +359,7 @@ std::vector<LlamaModel::Trainable> LlamaModel::trainables(TrainMode mode, bool a
 void LlamaModel::zero_gradients(TrainMode mode) {
   std::lock_guard<std::mutex> lock(mutex_);
   for (Trainable& t : trainables(mode, true)) std::fill(t.grad, t.grad + t.size, 0.0f);
+  if (mode == TrainMode::Lora) active_->version = next_version();
 }
 
 std::map<std::string, std::vector<float>> LlamaModel::gradients(TrainMode mode) const {
@@ -365,6 +376,10 @@ double LlamaModel::adamw_step(TrainMode mode, const AdamWStepOptions& o) {
   if (mode == TrainMode::Full) drop_packed_weights();
   if (!(o.weight_decay >= 0) || !std::isfinite(o.weight_decay)) throw_argument_error("weight decay must be >= 0");
   if (!std::isfinite(o.max_grad_norm)) throw_argument_error("maxGradNorm must be finite");
+  if (device_) {
+    if (mode == TrainMode::Full) throw_cpu_only("full-parameter training (adamwStep mode \"full\")");
+    return adamw_step_cuda(o);
+  }
   std::vector<Trainable> list = trainables(mode, true);
   std::vector<const float*> grads;
   std::vector<int64_t> sizes;
@@ -376,17 +391,7 @@ double LlamaModel::adamw_step(TrainMode mode, const AdamWStepOptions& o) {
   if (!std::isfinite(norm)) {
     throw PillowError(kErrorArgument, "gradient norm is not finite (NaN or Inf in the gradients); step skipped");
   }
-  AdamWOptions options;
-  options.learning_rate = o.learning_rate;
-  options.beta1 = o.beta1;
-  options.beta2 = o.beta2;
-  options.epsilon = o.epsilon;
-  options.step = o.step;
-  // torch.nn.utils.clip_grad_norm_: scale by max_norm / (norm + 1e-6) when that is below 1.
-  if (o.max_grad_norm > 0) {
-    const double factor = o.max_grad_norm / (norm + 1e-6);
-    if (factor < 1.0) options.gradient_scale = static_cast<float>(factor);
-  }
+  const AdamWOptions options = adamw_options(o, norm);
   std::vector<AdamWTensor> tensors;
   for (Trainable& t : list) {
     if (t.m->size() != static_cast<size_t>(t.size)) t.m->assign(static_cast<size_t>(t.size), 0.0f);
@@ -394,6 +399,8 @@ double LlamaModel::adamw_step(TrainMode mode, const AdamWStepOptions& o) {
     tensors.push_back({t.param, t.grad, t.m->data(), t.v->data(), t.size, t.decays ? o.weight_decay : 0.0f});
   }
   adamw_update(tensors.data(), static_cast<int64_t>(tensors.size()), options);
+  if (mode == TrainMode::Lora) active_->version = next_version();
+  else for (auto& p : parameters_) p->version = next_version();
   return norm;
 }
 
@@ -420,6 +427,7 @@ void LlamaModel::set_optimizer_state(TrainMode mode, const std::string& key, con
     }
     t.m->assign(m, m + size);
     t.v->assign(v, v + size);
+    if (mode == TrainMode::Lora) active_->version = next_version();
     return;
   }
   throw_argument_error("optimizer state \"" + key + "\" matches no trainable tensor");
@@ -431,6 +439,7 @@ void LlamaModel::reset_optimizer_state(TrainMode mode) {
     t.m->clear();
     t.v->clear();
   }
+  if (mode == TrainMode::Lora && active_) active_->version = next_version();
 }
 
 // ---------------------------------------------------------------- packed weights

@@ -62,6 +62,13 @@ struct SequenceStep {
   std::string adapter;
 };
 
+// Where a model's weights live and its steps run. Cuda: weights (and the active adapter) are
+// uploaded to the device once (again only after set_tensor / set_adapter_tensor change them) and
+// forward, decode with the KV cache, embed, LoRA loss_and_grad and adamw_step run the CUDA ops
+// (llama_device.cu); full training, LoRA dropout and forward_sequences stay CPU-only for now and
+// throw E_UNSUPPORTED on a cuda model rather than falling back silently.
+enum class ModelDevice { Cpu = 0, Cuda = 1 };
+
 struct LossResult {
   double loss_sum = 0.0;  // Σ cross-entropy over the counted (non-ignored) targets
   int64_t counted = 0;
@@ -69,10 +76,12 @@ struct LossResult {
 
 class LlamaModel {
  public:
-  explicit LlamaModel(const LlamaConfig& config);
+  // device Cuda throws E_CUDA (with the reason) when the addon has no CUDA backend or no device answers.
+  explicit LlamaModel(const LlamaConfig& config, ModelDevice device = ModelDevice::Cpu);
   ~LlamaModel();
 
   const LlamaConfig& config() const { return config_; }
+  ModelDevice device() const { return device_ ? ModelDevice::Cuda : ModelDevice::Cpu; }
 
   // ---- weights (HF tensor names, e.g. "model.layers.0.self_attn.q_proj.weight")
   std::vector<std::string> tensor_names() const;
@@ -157,6 +166,12 @@ class LlamaModel {
   struct Adapter;
   struct Workspace;
   struct SequenceCache;
+  // The device copies of a cuda model (llama_device.cu); freed by a function of that file, so the
+  // CPU-only build never needs its definition.
+  struct DeviceState;
+  struct DeviceStateDeleter {
+    void operator()(DeviceState* state) const;
+  };
   struct Trainable {
     std::string key;
     float* param;
@@ -191,6 +206,34 @@ class LlamaModel {
   void linear_backward_dropout(float* dx, const float* dy, const float* x, int64_t layer, int module, int64_t rows);
   void run_forward(const int32_t* tokens, int64_t batch, int64_t seq_len, int64_t start_position, bool use_cache,
                    bool training, const int32_t* paddings = nullptr);
+  // The checks every forward step makes of its positions against the context and the KV cache.
+  void check_step_positions(int64_t batch, int64_t seq_len, int64_t start_position, bool use_cache) const;
+  // The KV cache capacity a step needs: 0 when the current one holds it, else the new capacity.
+  int64_t grown_cache_capacity(int64_t batch, int64_t start_position, int64_t seq_len) const;
+  // Left padding of the step (given, or remembered by the KV cache; checked) and work_->positions;
+  // returns the padding per sequence or nullptr.
+  const int32_t* step_positions(int64_t batch, int64_t seq_len, int64_t start_position, bool use_cache,
+                                const int32_t* paddings);
+  // HF label shift into work_->targets, checking every label against the vocabulary.
+  void shift_labels(const int32_t* labels, int64_t batch, int64_t seq_len);
+  // ---- the cuda model's steps (llama_device.cu; the CPU-only build's stubs throw E_CUDA)
+  void create_device_state();
+  void run_forward_cuda(const int32_t* tokens, int64_t batch, int64_t seq_len, int64_t start_position, bool use_cache,
+                        bool training, const int32_t* paddings);
+  std::vector<float> forward_cuda(const int32_t* tokens, int64_t batch, int64_t seq_len, int64_t start_position,
+                                  bool use_cache, bool last_only, const int32_t* paddings);
+  std::vector<float> embed_cuda(const int32_t* tokens, int64_t batch, int64_t seq_len);
+  LossResult loss_and_grad_cuda(const int32_t* tokens, int64_t batch, int64_t seq_len, bool accumulate,
+                                float gradient_scale);
+  double adamw_step_cuda(const AdamWStepOptions& options);
+  void reset_cache_cuda();
+  void linear_forward_cuda(float* y, const float* x, int64_t layer, int module, int64_t rows);
+  void linear_backward_cuda(float* dx, const float* dy, const float* x, int64_t layer, int module, int64_t rows,
+                            float* scratch_a, float* scratch_b);
+  [[noreturn]] void throw_cpu_only(const std::string& what) const;
+  // A host change of a tensor gets a new version, so the device copy knows to upload it again.
+  uint64_t next_version() { return ++version_counter_; }
+  uint64_t version_counter_ = 0;
   std::vector<Trainable> trainables(TrainMode mode, bool allocate);
   // LoRA training: packs every frozen matmul weight (and the output layer) once, in both layouts the
   // steps use, when they fit the budget (PILLOW_PACKED_WEIGHTS_MB, default a quarter of the
@@ -221,6 +264,7 @@ class LlamaModel {
   std::unique_ptr<Workspace> work_;
   std::map<int64_t, std::unique_ptr<SequenceCache>> sequences_;
   int64_t next_sequence_ = 1;
+  std::unique_ptr<DeviceState, DeviceStateDeleter> device_;
 };
 
 }  // namespace pillow

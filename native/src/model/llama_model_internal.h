@@ -8,6 +8,7 @@
 
 #include "model/llama_model.h"
 #include "ops/common/bf16.h"
+#include "ops/cpu/adamw.h"
 #include "runtime/huge_page_allocator.h"
 #include "runtime/thread_pool.h"
 
@@ -20,6 +21,7 @@ struct LlamaModel::Parameter {
   bool is_linear = false;  // may be stored in bf16
   bool decays = false;     // weight decay applies in full training (not to norms and biases)
   bool present = false;
+  uint64_t version = 0;  // LlamaModel::next_version() at the last set_tensor (a cuda model's upload check)
   WeightType type = WeightType::F32;
   // Weights on huge pages where the system allows: decode streams all of them once per token.
   std::vector<float, HugePageAllocator<float>> f32;
@@ -59,6 +61,8 @@ struct LlamaModel::Adapter {
   std::vector<bool> layers;  // PEFT layers_to_transform: the layers adapted (all by default)
   float dropout = 0.0f;       // PEFT lora_dropout, applied in Lora-mode loss_and_grad only
   uint64_t dropout_seed = 0;
+  // next_version() at the last host change of A, B, gradients or moments (a cuda model's upload check).
+  uint64_t version = 0;
 
   bool targets_slot(int64_t layer, int module) const { return targets[module] && layers[static_cast<size_t>(layer)]; }
   // [layer · kLinearModuleCount + module]; A is [rank, in], B is [out, rank] (PEFT layouts)
@@ -118,13 +122,33 @@ inline void ensure(std::vector<float>& buffer, int64_t n) {
   if (static_cast<int64_t>(buffer.size()) < n) buffer.resize(static_cast<size_t>(n));
 }
 
-// y[N, width] += bias[width] for every row.
-inline void add_bias(float* y, const float* bias, int64_t rows, int64_t width) {
-  parallel_for(rows, std::max<int64_t>(1, 8192 / width), [&](int64_t begin, int64_t end) {
-    for (int64_t r = begin; r < end; ++r) {
-      for (int64_t i = 0; i < width; ++i) y[r * width + i] += bias[i];
+// pooled[B, H] = the mean over each sequence's T rows of hidden[B·T, H] (embed()).
+inline std::vector<float> mean_over_positions(const float* hidden, int64_t batch, int64_t seq_len, int64_t H) {
+  std::vector<float> pooled(static_cast<size_t>(batch * H), 0.0f);
+  for (int64_t b = 0; b < batch; ++b) {
+    for (int64_t t = 0; t < seq_len; ++t) {
+      const float* row = hidden + (b * seq_len + t) * H;
+      for (int64_t i = 0; i < H; ++i) pooled[b * H + i] += row[i];
     }
-  });
+    for (int64_t i = 0; i < H; ++i) pooled[b * H + i] /= static_cast<float>(seq_len);
+  }
+  return pooled;
+}
+
+// The AdamW update's options for a step whose gradient norm (before clipping) is `norm`:
+// torch.nn.utils.clip_grad_norm_ scales by max_norm / (norm + 1e-6) when that is below 1.
+inline AdamWOptions adamw_options(const AdamWStepOptions& o, double norm) {
+  AdamWOptions options;
+  options.learning_rate = o.learning_rate;
+  options.beta1 = o.beta1;
+  options.beta2 = o.beta2;
+  options.epsilon = o.epsilon;
+  options.step = o.step;
+  if (o.max_grad_norm > 0) {
+    const double factor = o.max_grad_norm / (norm + 1e-6);
+    if (factor < 1.0) options.gradient_scale = static_cast<float>(factor);
+  }
+  return options;
 }
 
 inline void LlamaModel::Workspace::ensure_inference(const LlamaConfig& c, int64_t N) {

@@ -59,6 +59,7 @@ int64_t LlamaModel::sequence_count() const {
 std::vector<float> LlamaModel::forward_sequences(const int32_t* tokens, int64_t token_count,
                                                  const std::vector<SequenceStep>& steps) {
   std::lock_guard<std::mutex> lock(mutex_);
+  if (device_) throw_cpu_only("forwardSequences (continuous batching)");
   check_ready();
   const LlamaConfig& c = config_;
   const int64_t S = static_cast<int64_t>(steps.size());

@@ -11,6 +11,7 @@
 
 #include "model/llama_model_internal.h"
 #include "ops/cpu/attention.h"
+#include "ops/cpu/bias.h"
 #include "ops/cpu/cross_entropy.h"
 #include "ops/cpu/embedding.h"
 #include "ops/cpu/lora_matmul.h"
@@ -37,15 +38,6 @@ void add_into(float* destination, const float* source, int64_t count) {
   });
 }
 
-// dbias[width] += Σ_rows dy[r, :]
-void bias_backward(float* dbias, const float* dy, int64_t rows, int64_t width) {
-  parallel_for(width, 64, [&](int64_t begin, int64_t end) {
-    for (int64_t r = 0; r < rows; ++r) {
-      for (int64_t i = begin; i < end; ++i) dbias[i] += dy[r * width + i];
-    }
-  });
-}
-
 void check_sequence_shape(int64_t batch, int64_t seq_len, int64_t token_count) {
   if (batch < 1 || seq_len < 1) throw_shape_error("model: batch and sequence length must be >= 1");
   if (batch * seq_len != token_count) {
@@ -58,6 +50,7 @@ void check_sequence_shape(int64_t batch, int64_t seq_len, int64_t token_count) {
 
 void LlamaModel::reset_cache() {
   std::lock_guard<std::mutex> lock(mutex_);
+  if (device_) reset_cache_cuda();
   for (auto& c : cache_k_) std::vector<float>().swap(c);
   for (auto& c : cache_v_) std::vector<float>().swap(c);
   cache_batch_ = cache_capacity_ = cache_length_ = 0;
@@ -112,9 +105,9 @@ void LlamaModel::finish_attention_inputs(float* q, float* k, float* v, int64_t l
   const LlamaConfig& c = config_;
   const int64_t QD = c.heads * c.head_dim, KVD = c.kv_heads * c.head_dim;
   if (c.attention_bias) {
-    add_bias(q, layer_parameter(layer, "self_attn.q_proj.bias").f32.data(), rows, QD);
-    add_bias(k, layer_parameter(layer, "self_attn.k_proj.bias").f32.data(), rows, KVD);
-    add_bias(v, layer_parameter(layer, "self_attn.v_proj.bias").f32.data(), rows, KVD);
+    bias_forward(q, layer_parameter(layer, "self_attn.q_proj.bias").f32.data(), rows, QD);
+    bias_forward(k, layer_parameter(layer, "self_attn.k_proj.bias").f32.data(), rows, KVD);
+    bias_forward(v, layer_parameter(layer, "self_attn.v_proj.bias").f32.data(), rows, KVD);
   }
   const int32_t* positions = work_->positions.data();
   rope_forward(q, q, positions, rope_cos_.data(), rope_sin_.data(), rows, c.heads, c.head_dim, rope_positions_);
@@ -192,12 +185,8 @@ void LlamaModel::linear_backward(float* dx, const float* dy, const float* x, int
   }
 }
 
-void LlamaModel::run_forward(const int32_t* tokens, int64_t batch, int64_t seq_len, int64_t start_position,
-                             bool use_cache, bool training, const int32_t* paddings) {
+void LlamaModel::check_step_positions(int64_t batch, int64_t seq_len, int64_t start_position, bool use_cache) const {
   const LlamaConfig& c = config_;
-  Workspace& w = *work_;
-  const int64_t N = batch * seq_len, H = c.hidden_size, I = c.intermediate_size, D = c.head_dim;
-  const int64_t QD = c.heads * D, KVD = c.kv_heads * D;
   if (start_position < 0) throw_argument_error("model: startPosition must be >= 0");
   if (start_position + seq_len > c.max_positions) {
     throw_argument_error("model: positions up to " + std::to_string(start_position + seq_len) +
@@ -209,30 +198,20 @@ void LlamaModel::run_forward(const int32_t* tokens, int64_t batch, int64_t seq_l
                            " is past the cached sequence length " + std::to_string(cache_length_) +
                            " (or the batch size changed); start a new sequence at 0");
     }
-    const int64_t needed = start_position + seq_len;
-    if (cache_batch_ != batch || needed > cache_capacity_) {
-      const int64_t capacity = cache_batch_ != batch
-                                   ? std::min(c.max_positions, std::max<int64_t>(needed, 256))
-                                   : std::min(c.max_positions, std::max(needed, 2 * cache_capacity_));
-      const int64_t keep = cache_batch_ == batch ? std::min(start_position, cache_length_) : 0;
-      for (int64_t l = 0; l < c.layers; ++l) {
-        for (auto* cache : {&cache_k_[l], &cache_v_[l]}) {
-          std::vector<float> grown(static_cast<size_t>(batch * capacity * KVD), 0.0f);
-          for (int64_t b = 0; b < batch && keep > 0; ++b) {
-            std::memcpy(grown.data() + b * capacity * KVD, cache->data() + b * cache_capacity_ * KVD,
-                        sizeof(float) * keep * KVD);
-          }
-          cache->swap(grown);
-        }
-      }
-      cache_batch_ = batch;
-      cache_capacity_ = capacity;
-    }
   } else if (start_position != 0) {
     throw_argument_error("model: startPosition must be 0 without the KV cache");
   }
-  ensure_rope(start_position + seq_len);
+}
 
+int64_t LlamaModel::grown_cache_capacity(int64_t batch, int64_t start_position, int64_t seq_len) const {
+  const int64_t needed = start_position + seq_len;
+  if (cache_batch_ == batch && needed <= cache_capacity_) return 0;
+  return cache_batch_ != batch ? std::min(config_.max_positions, std::max<int64_t>(needed, 256))
+                               : std::min(config_.max_positions, std::max(needed, 2 * cache_capacity_));
+}
+
+const int32_t* LlamaModel::step_positions(int64_t batch, int64_t seq_len, int64_t start_position, bool use_cache,
+                                          const int32_t* paddings) {
   // Left padding: given with the tokens, or remembered by the KV cache from its prefill.
   const int32_t* padding = paddings;
   if (use_cache) {
@@ -252,12 +231,56 @@ void LlamaModel::run_forward(const int32_t* tokens, int64_t batch, int64_t seq_l
       }
     }
   }
-  w.rows = N;
-  w.positions.resize(static_cast<size_t>(N));
+  const int64_t N = batch * seq_len;
+  work_->rows = N;
+  work_->positions.resize(static_cast<size_t>(N));
   for (int64_t n = 0; n < N; ++n) {
     const int64_t position = start_position + n % seq_len - (padding ? padding[n / seq_len] : 0);
-    w.positions[n] = static_cast<int32_t>(std::max<int64_t>(position, 0));
+    work_->positions[n] = static_cast<int32_t>(std::max<int64_t>(position, 0));
   }
+  return padding;
+}
+
+void LlamaModel::shift_labels(const int32_t* labels, int64_t batch, int64_t seq_len) {
+  const int64_t N = batch * seq_len, V = config_.vocab_size;
+  // HF semantics: labels are aligned with the inputs; position t predicts labels[t + 1].
+  work_->targets.resize(static_cast<size_t>(N));
+  for (int64_t n = 0; n < N; ++n) {
+    if (labels[n] != kIgnoreIndex && (labels[n] < 0 || labels[n] >= V)) {
+      throw_argument_error("lossAndGrad: label " + std::to_string(labels[n]) + " at index " + std::to_string(n) +
+                           " is outside the vocabulary [0, " + std::to_string(V) + ") and is not -100");
+    }
+    const int64_t t = n % seq_len;
+    work_->targets[n] = t + 1 < seq_len ? labels[n + 1] : kIgnoreIndex;
+  }
+}
+
+void LlamaModel::run_forward(const int32_t* tokens, int64_t batch, int64_t seq_len, int64_t start_position,
+                             bool use_cache, bool training, const int32_t* paddings) {
+  const LlamaConfig& c = config_;
+  Workspace& w = *work_;
+  const int64_t N = batch * seq_len, H = c.hidden_size, I = c.intermediate_size, D = c.head_dim;
+  const int64_t QD = c.heads * D, KVD = c.kv_heads * D;
+  check_step_positions(batch, seq_len, start_position, use_cache);
+  if (use_cache) {
+    if (const int64_t capacity = grown_cache_capacity(batch, start_position, seq_len)) {
+      const int64_t keep = cache_batch_ == batch ? std::min(start_position, cache_length_) : 0;
+      for (int64_t l = 0; l < c.layers; ++l) {
+        for (auto* cache : {&cache_k_[l], &cache_v_[l]}) {
+          std::vector<float> grown(static_cast<size_t>(batch * capacity * KVD), 0.0f);
+          for (int64_t b = 0; b < batch && keep > 0; ++b) {
+            std::memcpy(grown.data() + b * capacity * KVD, cache->data() + b * cache_capacity_ * KVD,
+                        sizeof(float) * keep * KVD);
+          }
+          cache->swap(grown);
+        }
+      }
+      cache_batch_ = batch;
+      cache_capacity_ = capacity;
+    }
+  }
+  ensure_rope(start_position + seq_len);
+  const int32_t* padding = step_positions(batch, seq_len, start_position, use_cache, paddings);
   ensure(w.x, N * H);
   ensure(w.projection, N * H);
   if (training) {
@@ -342,6 +365,7 @@ std::vector<float> LlamaModel::forward(const int32_t* tokens, int64_t batch, int
   std::lock_guard<std::mutex> lock(mutex_);
   check_ready();
   check_sequence_shape(batch, seq_len, batch * seq_len);
+  if (device_) return forward_cuda(tokens, batch, seq_len, start_position, use_cache, last_only, paddings);
   run_forward(tokens, batch, seq_len, start_position, use_cache, false, paddings);
   const int64_t H = config_.hidden_size, V = config_.vocab_size;
   const int64_t rows = last_only ? batch : batch * seq_len;
@@ -363,17 +387,9 @@ std::vector<float> LlamaModel::embed(const int32_t* tokens, int64_t batch, int64
   std::lock_guard<std::mutex> lock(mutex_);
   check_ready();
   check_sequence_shape(batch, seq_len, batch * seq_len);
+  if (device_) return embed_cuda(tokens, batch, seq_len);
   run_forward(tokens, batch, seq_len, 0, false, false);
-  const int64_t H = config_.hidden_size;
-  std::vector<float> pooled(static_cast<size_t>(batch * H), 0.0f);
-  for (int64_t b = 0; b < batch; ++b) {
-    for (int64_t t = 0; t < seq_len; ++t) {
-      const float* row = work_->final_normed.data() + (b * seq_len + t) * H;
-      for (int64_t i = 0; i < H; ++i) pooled[b * H + i] += row[i];
-    }
-    for (int64_t i = 0; i < H; ++i) pooled[b * H + i] /= static_cast<float>(seq_len);
-  }
-  return pooled;
+  return mean_over_positions(work_->final_normed.data(), batch, seq_len, config_.hidden_size);
 }
 
 LossResult LlamaModel::loss_and_grad(const int32_t* tokens, const int32_t* labels, int64_t batch, int64_t seq_len,
@@ -396,15 +412,11 @@ LossResult LlamaModel::loss_and_grad(const int32_t* tokens, const int32_t* label
   const int64_t N = batch * seq_len, H = c.hidden_size, I = c.intermediate_size, V = c.vocab_size, D = c.head_dim;
   const int64_t QD = c.heads * D, KVD = c.kv_heads * D;
   Workspace& w = *work_;
-  // HF semantics: labels are aligned with the inputs; position t predicts labels[t + 1].
-  w.targets.resize(static_cast<size_t>(N));
-  for (int64_t n = 0; n < N; ++n) {
-    if (labels[n] != kIgnoreIndex && (labels[n] < 0 || labels[n] >= V)) {
-      throw_argument_error("lossAndGrad: label " + std::to_string(labels[n]) + " at index " + std::to_string(n) +
-                           " is outside the vocabulary [0, " + std::to_string(V) + ") and is not -100");
-    }
-    const int64_t t = n % seq_len;
-    w.targets[n] = t + 1 < seq_len ? labels[n + 1] : kIgnoreIndex;
+  shift_labels(labels, batch, seq_len);
+  if (device_) {
+    if (mode == TrainMode::Full) throw_cpu_only("full-parameter training (lossAndGrad mode \"full\")");
+    if (dropout_on_) throw_cpu_only("LoRA dropout in lossAndGrad");
+    return loss_and_grad_cuda(tokens, batch, seq_len, accumulate, gradient_scale);
   }
   if (mode == TrainMode::Full) {
     drop_packed_weights();  // the weights are about to change

@@ -57,9 +57,16 @@ Napi::Value backend_info(const Napi::CallbackInfo& info) {
     Napi::Object ops = Napi::Object::New(env);
     ops.Set("cpu", list({"matmul", "loraMatmul", "loraMatmulBackward", "loraMatmulMulti", "sample", "pairwiseCost",
                          "earthMoversDistance", "LlamaModel"}));
+    // A LlamaModel created with device "cuda" runs these steps on the device (llama_device.cu) and
+    // refuses the rest with E_UNSUPPORTED (never a silent CPU fallback): cudaMissing lists them.
     const bool cuda_usable = c.compiled && c.devices > 0;
-    ops.Set("cuda", cuda_usable ? list({"matmul", "loraMatmul", "loraMatmulBackward", "loraMatmulMulti", "sample"})
+    ops.Set("cuda", cuda_usable ? list({"matmul", "loraMatmul", "loraMatmulBackward", "loraMatmulMulti", "sample",
+                                        "LlamaModel.forward", "LlamaModel.embed", "LlamaModel.lossAndGrad(lora)",
+                                        "LlamaModel.adamwStep(lora)"})
                                 : Napi::Array::New(env, 0));
+    ops.Set("cudaMissing", list({"pairwiseCost", "earthMoversDistance", "LlamaModel.lossAndGrad(full)",
+                                 "LlamaModel.adamwStep(full)", "LlamaModel.lossAndGrad(lora dropout)",
+                                 "LlamaModel.forwardSequences"}));
     result.Set("ops", ops);
     return result;
   });

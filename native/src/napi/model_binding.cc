@@ -11,6 +11,7 @@
 #include "model/llama_model.h"
 #include "napi/arguments.h"
 #include "napi/async_op.h"
+#include "napi/device_argument.h"
 #include "napi/bindings.h"
 
 namespace pillow::napi {
@@ -168,13 +169,17 @@ class ModelObject : public Napi::ObjectWrap<ModelObject> {
          InstanceMethod("optimizerState", &ModelObject::optimizer_state),
          InstanceMethod("setOptimizerState", &ModelObject::set_optimizer_state),
          InstanceMethod("resetOptimizerState", &ModelObject::reset_optimizer_state),
+         InstanceMethod("device", &ModelObject::device),
          InstanceMethod("dispose", &ModelObject::dispose)});
   }
 
   explicit ModelObject(const Napi::CallbackInfo& info) : Napi::ObjectWrap<ModelObject>(info) {
     Napi::Env env = info.Env();
     try {
-      model_ = std::make_shared<LlamaModel>(parse_config(env, object_argument(info, 0, "config")));
+      const LlamaConfig config = parse_config(env, object_argument(info, 0, "config"));
+      // options.device: "cpu" (default) or "cuda"; a cuda request without a usable device is E_CUDA here.
+      const Device device = device_field(env, optional_object(info, 1, "options"), "options");
+      model_ = std::make_shared<LlamaModel>(config, device == Device::Cuda ? ModelDevice::Cuda : ModelDevice::Cpu);
     } catch (const PillowError& e) {
       throw make_error(env, e.code(), e.what());
     }
@@ -194,6 +199,13 @@ class ModelObject : public Napi::ObjectWrap<ModelObject> {
   Napi::Value dispose(const Napi::CallbackInfo& info) {
     model_.reset();
     return info.Env().Undefined();
+  }
+
+  // "cpu" or "cuda": where the weights live and the steps run.
+  Napi::Value device(const Napi::CallbackInfo& info) {
+    return call(info, [&]() -> Napi::Value {
+      return Napi::String::New(info.Env(), model_->device() == ModelDevice::Cuda ? "cuda" : "cpu");
+    });
   }
 
   Napi::Value tensor_names(const Napi::CallbackInfo& info) {

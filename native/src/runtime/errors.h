@@ -12,6 +12,7 @@ inline constexpr const char* kErrorType = "E_TYPE";               // wrong JS ty
 inline constexpr const char* kErrorArgument = "E_ARGUMENT";       // a value out of its range
 inline constexpr const char* kErrorNonFiniteLogits = "E_NONFINITE_LOGITS";
 inline constexpr const char* kErrorCuda = "E_CUDA";
+inline constexpr const char* kErrorUnsupported = "E_UNSUPPORTED";  // not built for this device yet
 inline constexpr const char* kErrorInternal = "E_INTERNAL";
 inline constexpr const char* kErrorDisposed = "E_DISPOSED";    // a native object used after dispose()
 

@@ -12,6 +12,7 @@
 #include "cuda/cuda_test_support.h"
 #include "ops/cpu/adamw.h"
 #include "ops/cpu/attention.h"
+#include "ops/cpu/bias.h"
 #include "ops/cpu/cross_entropy.h"
 #include "ops/cpu/embedding.h"
 #include "ops/cpu/residual.h"
@@ -50,6 +51,27 @@ TEST(cuda_swiglu_and_residual_match_cpu) {
   CHECK(all_equal(s.to_host(), sum, "residual out"));
   CHECK(all_equal(dda.to_host(), da, "residual da (accumulated)"));
   CHECK(all_equal(ddb.to_host(), db, "residual db (accumulated)"));
+}
+
+TEST(cuda_bias_matches_cpu_bit_for_bit) {
+  const int64_t rows = 5, width = 301;  // 1505 elements: six blocks forward; two blocks of columns backward
+  const auto y0 = random_vector(rows * width, 11), bias = random_vector(width, 12), dy = random_vector(rows * width, 13);
+  const auto dbias0 = random_vector(width, 14);
+  std::vector<float> y = y0, dbias = dbias0;
+  bias_forward(y.data(), bias.data(), rows, width);
+  bias_backward(dbias.data(), dy.data(), rows, width);
+  auto device_y = to_device(y0), device_bias = to_device(bias), device_dy = to_device(dy), device_dbias = to_device(dbias0);
+  bias_forward_cuda(device_y.data(), device_bias.data(), rows, width);
+  bias_backward_cuda(device_dbias.data(), device_dy.data(), rows, width);
+  CHECK(all_equal(device_y.to_host(), y, "bias forward"));
+  CHECK(all_equal(device_dbias.to_host(), dbias, "bias backward (accumulated)"));
+  bool refused = false;
+  try {
+    bias_forward_cuda(device_y.data(), device_bias.data(), 0, width);
+  } catch (const PillowError& e) {
+    refused = std::string(e.code()) == kErrorShape;
+  }
+  CHECK(refused);
 }
 
 TEST(cuda_embedding_matches_cpu) {

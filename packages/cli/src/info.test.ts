@@ -13,6 +13,11 @@ describe("pillow info", () => {
     const text = formatInfo(report);
     expect(text).toContain(`cpu:  ${report.backend.cpu.isa}`);
     expect(text).toContain("cuda:");
+    // The ops per device and the loader's probe are in the text, not only in --json.
+    expect(text).toContain(`ops on cpu:  ${report.backend.ops?.cpu.join(", ")}`);
+    expect(text).toMatch(/ops on cuda: /);
+    expect(text).toContain("not on cuda yet (cpu only): pairwiseCost");
+    expect(text).toContain(`addon loaded from ${report.backend.loader?.path}`);
   });
 
   it("runs as a command and prints JSON with --json", () => {

@@ -2,7 +2,7 @@
 // LoRA adapters, KV cache). Every whole-model step is one native call that runs off the JS thread.
 import fs from "node:fs";
 import path from "node:path";
-import { loadAddon, type NativeLlamaModel, type NativeModelConfig, type NativeTrainMode, sample, setThreads } from "@pillow/lora-kernels";
+import { type Device, loadAddon, type NativeLlamaModel, type NativeModelConfig, type NativeTrainMode, resolveDevice, sample, setThreads } from "@pillow/lora-kernels";
 import type { ScoredContinuation } from "./backend.js";
 import { type ModelConfig, readModelConfig } from "./config.js";
 import { CheckpointError, ModelError } from "./errors.js";
@@ -33,6 +33,14 @@ export type LoadModelOptions = {
   dtype?: ModelDtype;
   /** Native thread-pool size (process-wide). Default: every core. */
   threads?: number;
+  /**
+   * Where the weights live and the steps run. "cuda": weights and the active adapter are uploaded to
+   * the GPU once; forward, decode (KV cache on the GPU), sampling, embed and LoRA lossAndGrad/train
+   * run the CUDA kernels. Full-parameter training, LoRA dropout and continuous batching are CPU-only
+   * for now and throw E_UNSUPPORTED on a cuda model. Default: PILLOW_DEVICE, else "cpu"; "cuda"
+   * without a CUDA build or device is a KernelError E_CUDA saying why.
+   */
+  device?: Device;
 };
 
 export type AdapterOptions = {
@@ -140,6 +148,8 @@ export class Model {
   readonly tokenizer: Tokenizer | null;
   readonly directory: string;
   readonly dtype: ModelDtype;
+  /** Where the weights live and the steps run (LoadModelOptions.device). */
+  readonly device: Device;
   /** The native model object; use the methods of Model unless you need the raw steps. */
   readonly native: NativeLlamaModel;
   private readonly adapters = new Map<string, LoraConfig>();
@@ -152,6 +162,7 @@ export class Model {
     this.tokenizer = tokenizer;
     this.directory = directory;
     this.dtype = dtype;
+    this.device = native.device();
   }
 
   /** Frees the native weights now, not at garbage collection; any later use throws a KernelError E_DISPOSED. */
@@ -472,7 +483,7 @@ export class Model {
       if (!Number.isFinite(logits[best])) throw new ModelError("E_NONFINITE_LOGITS", "the model produced non-finite logits");
       return best;
     }
-    return sample(logits, { rows: 1, vocab: logits.length }, samplingFor(options, step, history)).tokens[0];
+    return sample(logits, { rows: 1, vocab: logits.length }, { ...samplingFor(options, step, history), device: this.device }).tokens[0];
   }
 
   /**
@@ -695,7 +706,7 @@ export async function loadModel(dir: string, options: LoadModelOptions = {}): Pr
   const config = readModelConfig(dir);
   const tokenizer = fs.existsSync(path.join(dir, "tokenizer.json")) ? await Tokenizer.load(dir) : null;
   const addon = loadAddon();
-  const native = new addon.LlamaModel(nativeConfig(config));
+  const native = new addon.LlamaModel(nativeConfig(config), { device: resolveDevice(options.device) });
   const checkpoint = SafetensorsCheckpoint.open(dir);
   try {
     for (const name of native.tensorNames()) {

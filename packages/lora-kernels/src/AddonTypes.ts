@@ -2,7 +2,7 @@
 // is declared here, and only here; the rest of the package talks to the addon through this type.
 
 /** Stable error codes thrown by the addon (and by this package's own checks); native/src/runtime/errors.h mirrors them. */
-export const NATIVE_ERROR_CODES = ["E_SHAPE", "E_TYPE", "E_ARGUMENT", "E_NONFINITE_LOGITS", "E_CUDA", "E_INTERNAL", "E_DISPOSED"] as const;
+export const NATIVE_ERROR_CODES = ["E_SHAPE", "E_TYPE", "E_ARGUMENT", "E_NONFINITE_LOGITS", "E_CUDA", "E_UNSUPPORTED", "E_INTERNAL", "E_DISPOSED"] as const;
 export type NativeErrorCode = (typeof NATIVE_ERROR_CODES)[number];
 
 /** The device field the addon reads from a shape or options object (default "cpu"). */
@@ -61,8 +61,12 @@ export type BackendInfo = {
   };
   /** emulated: the PILLOW_CUDA=emulate build (CUDA kernels on CPU threads, for tests). */
   cuda: { compiled: boolean; devices: number; runtimeVersion?: number; error?: string; emulated?: boolean };
-  /** The ops each device runs through the `device` option (cuda: empty when no device is usable). */
-  ops?: { cpu: string[]; cuda: string[] };
+  /**
+   * The ops each device runs through the `device` option (cuda: empty when no device is usable;
+   * "LlamaModel.*" are the steps of a model created with device "cuda"), and cudaMissing: what has
+   * no CUDA path yet (a cuda model refuses those steps with E_UNSUPPORTED, never a silent CPU run).
+   */
+  ops?: { cpu: string[]; cuda: string[]; cudaMissing?: string[] };
   /** Set by the loader: which addon file it loaded and why it skipped the others. */
   loader?: { path: string; skipped: { path: string; reason: string }[] };
 };
@@ -266,6 +270,8 @@ export interface NativeLlamaModel {
   optimizerState(mode: NativeTrainMode): Record<string, { m: Float32Array; v: Float32Array }>;
   setOptimizerState(mode: NativeTrainMode, key: string, m: Float32Array, v: Float32Array): void;
   resetOptimizerState(mode: NativeTrainMode): void;
+  /** Where the weights live and the steps run (the constructor's options.device). */
+  device(): NativeDevice;
   /**
    * Frees the native weights, adapters, caches and optimizer state now (a kernel still running keeps
    * them until it finishes); any later call throws E_DISPOSED. Idempotent. `using` calls it too.
@@ -274,4 +280,7 @@ export interface NativeLlamaModel {
   [Symbol.dispose](): void;
 }
 
-export type NativeLlamaModelConstructor = new (config: NativeModelConfig) => NativeLlamaModel;
+/** device "cuda": weights and the active adapter stay on the GPU; E_CUDA when no device is usable. */
+export type NativeModelOptions = { device?: NativeDevice };
+
+export type NativeLlamaModelConstructor = new (config: NativeModelConfig, options?: NativeModelOptions) => NativeLlamaModel;

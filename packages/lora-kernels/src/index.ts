@@ -15,6 +15,7 @@ export type {
   NativeLoraModule,
   NativeLossAndGradOptions,
   NativeModelConfig,
+  NativeModelOptions,
   NativeTrainMode,PairwiseCostMetric, PairwiseCostShape, 
   SampleResult,
   SampleShape

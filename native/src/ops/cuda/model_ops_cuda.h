@@ -1,4 +1,4 @@
-// CUDA twins of the model ops in ops/cpu/ (embedding, rmsnorm, rope, attention, swiglu, residual,
+// CUDA twins of the model ops in ops/cpu/ (embedding, rmsnorm, rope, attention, swiglu, bias, residual,
 // cross_entropy, adamw): the same arguments and semantics, every pointer on the device. Shapes are
 // checked on the host before any launch; errors are PillowError (E_SHAPE, E_ARGUMENT, E_CUDA).
 #pragma once
@@ -32,6 +32,9 @@ void attention_backward_cuda(float* dq, float* dk, float* dv, const float* dout,
 void swiglu_forward_cuda(float* out, const float* gate, const float* up, int64_t count);
 void swiglu_backward_cuda(float* dgate, float* dup, const float* dout, const float* gate, const float* up,
                           int64_t count);
+
+void bias_forward_cuda(float* y, const float* bias, int64_t rows, int64_t width);
+void bias_backward_cuda(float* dbias, const float* dy, int64_t rows, int64_t width);
 
 void residual_forward_cuda(float* out, const float* a, const float* b, int64_t count);
 void residual_backward_cuda(float* da, float* db, const float* dout, int64_t count);
