@@ -97,7 +97,7 @@ describe("warmStartMatcher", () => {
     const { selections, chosen } = await bestPerQueryTeacher({ backend, pool, reward: "rougeL" }, [noneSelector(), bm25, prefixSelector(bm25, 1)], train);
     expect(chosen).toEqual({ none: 0, bm25: 0, "bm25@1": 24 });
     const full = await selectorTeacher(bm25, train);
-    selections.forEach((selection, i) => expect(selection).toEqual({ ids: full[i].ids.slice(0, 1), stopped: true }));
+    expect(selections).toEqual(full.map((selection) => ({ ids: selection.ids.slice(0, 1), stopped: true })));
     const matcher = new MatchingNetwork({ embedDim: pool.embeddings[0].length, hidden: 8, steps: 2, seed: 3, allowStop: true, features: { bm25: 0 } });
     const result = await warmStartMatcher({ matcher, pool, data: train, teacher: selections, embedder, epochs: 60, lr: 0.05 });
     expect(result.agreement).toBe(1);
