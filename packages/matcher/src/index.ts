@@ -53,6 +53,7 @@ export {
   knnSelector,
   matcherSelector,
   noneSelector,
+  prefixSelector,
   randomSelector,
   type Selector,
   type SelectorKind,

@@ -7,7 +7,7 @@ import { createEmbedder } from "./create-embedder.js";
 import { CachedEmbedder } from "./embedder.js";
 import { MatchingNetwork } from "./matching-network.js";
 import { PromptPool } from "./pool.js";
-import { bm25Selector, demoSelector, knnSelector, matcherSelector, noneSelector, randomSelector } from "./selectors.js";
+import { bm25Selector, demoSelector, knnSelector, matcherSelector, noneSelector, prefixSelector, randomSelector } from "./selectors.js";
 
 const pool = new PromptPool([
   { id: "sum", instruction: "Add the two numbers", input: "2 3", output: "5" },
@@ -119,5 +119,19 @@ describe("matcher bundle", () => {
     } finally {
       await rm(directory, { recursive: true, force: true });
     }
+  });
+});
+
+describe("prefixSelector", () => {
+  it("keeps the first count choices of the wrapped selector, in order, and names itself NAME@count", async () => {
+    // Hand-checked: BM25 ranks "sum" (0) and "sum2" (3) above the rest for this query; @1 keeps the top one only.
+    const full = await bm25Selector({ pool, k: 3 }).select({ text: "Add the numbers 7 and 8" });
+    const one = prefixSelector(bm25Selector({ pool, k: 3 }), 1);
+    expect(one.name).toBe("bm25@1");
+    expect(await one.select({ text: "Add the numbers 7 and 8" })).toEqual(full.slice(0, 1));
+    expect(await prefixSelector(bm25Selector({ pool, k: 3 }), 2).select({ text: "Add the numbers 7 and 8" })).toEqual(full.slice(0, 2));
+    expect(await prefixSelector(bm25Selector({ pool, k: 2 }), 5).select({ text: "capital of Spain" })).toHaveLength(2);
+    expect(await prefixSelector(noneSelector(), 1).select({ text: "x" })).toEqual([]);
+    expect(() => prefixSelector(noneSelector(), -1)).toThrow(/prefixSelector: k must be a non-negative integer/);
   });
 });

@@ -78,6 +78,16 @@ export function bm25Selector(options: {
   };
 }
 
+/**
+ * The first `count` of another selector's choices, named "NAME@count": bm25 with one demonstration
+ * instead of k. The warm start's teachers use these so that "fewer demonstrations" is a choice to imitate.
+ */
+export function prefixSelector(selector: Selector, count: number): Selector {
+  checkK(count, "prefixSelector");
+  if (!selector || typeof selector.select !== "function") throw new Error("prefixSelector: selector must be a Selector");
+  return { name: `${selector.name}@${count}`, select: async (query) => (await selector.select(query)).slice(0, count) };
+}
+
 /** The trained matching network (greedy by default). A network with candidate features needs the pool's entries. */
 export function matcherSelector(options: {
   matcher: MatchingNetwork;

@@ -25,6 +25,7 @@ import {
   noneSelector,
   normalizedInstruction,
   type PromptPool,
+  prefixSelector,
   randomSelector,
   type Selector,
 } from "@pillow/matcher";
@@ -53,6 +54,12 @@ export type WarmStartSettings = {
    * evaluation reward (ROUGE-L of the greedy answer; one generation per training query and baseline).
    */
   reward?: RolloutReward;
+  /**
+   * best-per-query / best-per-instruction with STOP: the teacher also weighs each deterministic
+   * baseline's first 1 … k − 1 choices ("bm25@1", …, then STOP), so "fewer demonstrations" can win
+   * where the full k mislead. Default true (false without STOP: a shorter choice needs STOP).
+   */
+  prefixes?: boolean;
 };
 
 export type KindSummary = { count: number; mean: number; meanDemos: number };
@@ -248,7 +255,12 @@ async function teacherSelections(
   if (kind === "best-per-query" || kind === "best-per-instruction") {
     // The deterministic baselines; random's choice is no ranking to imitate, and none's (STOP at
     // once) only when the network has STOP.
-    const candidates = (options.matcher?.allowStop ? ["none", "bm25", "knn"] : ["bm25", "knn"]).map(byName);
+    const allowStop = options.matcher?.allowStop ?? false;
+    const full = ["bm25", "knn"].map(byName);
+    const k = options.k ?? 3;
+    const prefixes =
+      allowStop && (options.warmStart?.prefixes ?? true) ? full.flatMap((selector) => Array.from({ length: k - 1 }, (_, index) => prefixSelector(selector, index + 1))) : [];
+    const candidates = [...(allowStop ? [byName("none")] : []), ...full, ...prefixes];
     const groupBy = kind === "best-per-instruction" ? (example: TrainingExample) => normalizedInstruction(example.query) : undefined;
     const { selections, chosen } = await bestPerQueryTeacher(context, candidates, options.train, groupBy);
     return { teacher: { name: kind, selections }, teacherChoices: chosen };

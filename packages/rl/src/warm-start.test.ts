@@ -1,7 +1,7 @@
-import { bm25Selector, createEmbedder, entryText, MatchingNetwork, matcherSelector, noneSelector, PromptPool } from "@pillow/matcher";
+import { bm25Selector, createEmbedder, entryText, MatchingNetwork, matcherSelector, noneSelector, PromptPool, prefixSelector } from "@pillow/matcher";
 import { describe, expect, it } from "vitest";
 import type { TrainingExample } from "./train.js";
-import { selectorTeacher, warmStartMatcher } from "./warm-start.js";
+import { bestPerQueryTeacher, selectorTeacher, warmStartMatcher } from "./warm-start.js";
 
 // A synthetic pool: 6 topics × 4 entries, each entry with its topic's words and its own filler word.
 const topics = ["river boat", "mountain snow", "desert sand", "forest tree", "ocean wave", "city street"];
@@ -81,5 +81,30 @@ describe("warmStartMatcher", () => {
     await expect(warmStartMatcher({ matcher, pool, data: train, teacher, embedder, epochs: 1 })).rejects.toThrow(
       /teacher.s selection \[3,3\] for example \d cannot be replayed/,
     );
+  });
+
+  it("a prefix teacher (bm25@1 then STOP) wins where one demonstration is best, and the network learns to stop after one", async () => {
+    const embedder = await setUp();
+    const train = queries(24, 0).map((example) => ({ ...example, reference: "1" }));
+    // The stand-in LLM answers with the number of demonstrations in its prompt (defaultTemplate: one
+    // "### Instruction:" per demonstration plus the query's), so ROUGE-L is 1 exactly for one demonstration.
+    const backend = {
+      name: "count-demos",
+      generate: async () => ({ text: "" }),
+      generateBatch: async (prompts: string[]) => prompts.map((prompt) => ({ text: String(prompt.split("### Instruction:").length - 2) })),
+    };
+    const bm25 = bm25Selector({ pool, k: 2 });
+    const { selections, chosen } = await bestPerQueryTeacher({ backend, pool, reward: "rougeL" }, [noneSelector(), bm25, prefixSelector(bm25, 1)], train);
+    expect(chosen).toEqual({ none: 0, bm25: 0, "bm25@1": 24 });
+    const full = await selectorTeacher(bm25, train);
+    expect(selections).toEqual(full.map((selection) => ({ ids: selection.ids.slice(0, 1), stopped: true })));
+    const matcher = new MatchingNetwork({ embedDim: pool.embeddings[0].length, hidden: 8, steps: 2, seed: 3, allowStop: true, features: { bm25: 0 } });
+    const result = await warmStartMatcher({ matcher, pool, data: train, teacher: selections, embedder, epochs: 60, lr: 0.05 });
+    expect(result.agreement).toBe(1);
+    for (const example of queries(6, 3)) {
+      const query = { text: entryText({ instruction: example.query, input: example.input }), instruction: example.query };
+      // Unseen queries: one demonstration, then STOP (which one is the first test's business).
+      expect(await matcherSelector({ matcher, pool, embedder }).select(query)).toHaveLength(1);
+    }
   });
 });

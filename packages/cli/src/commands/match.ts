@@ -35,6 +35,7 @@ type CompareFlags = BackendFlags & {
   warmStart: string;
   warmStartEpochs: number;
   teacherReward: string;
+  teacherPrefixes?: boolean;
   stop?: boolean;
   k: number;
   steps: number;
@@ -191,6 +192,7 @@ export function registerMatch(program: Command): void {
     .option("--warm-start <teacher>", "imitation warm start: best-per-instruction, best-per-query, best-baseline, bm25, knn or off", defaultPillowSettings.warmStart)
     .option("--warm-start-epochs <n>", "warm-start passes over the training queries", parseInteger("--warm-start-epochs", 0), defaultPillowSettings.warmStartEpochs)
     .option("--teacher-reward <name>", "reward deciding the per-query / per-instruction teacher: rougeL or loglik", defaultPillowSettings.teacherReward)
+    .option("--no-teacher-prefixes", "the per-query / per-instruction teacher weighs only none and the full k of bm25 / knn, not their first 1 … k−1 choices")
     .option("--no-stop", "no STOP action: always k demonstrations")
     .option("--k <n>", "demonstrations per query (default 3)", parseInteger("--k", 1), 3)
     .option("--steps <n>", "policy-gradient steps per seed", parseInteger("--steps", 0), defaultPillowSettings.steps)
@@ -222,6 +224,7 @@ export function registerMatch(program: Command): void {
         warmStart: parseWarmStart(flags.warmStart),
         warmStartEpochs: flags.warmStartEpochs,
         teacherReward: parseReward(flags.teacherReward),
+        teacherPrefixes: flags.teacherPrefixes !== false,
         allowStop: flags.stop !== false,
         steps: flags.steps,
         samplesPerQuery: flags.samples,

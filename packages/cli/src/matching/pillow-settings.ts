@@ -11,6 +11,8 @@ export type PillowSettings = {
   warmStartEpochs: number;
   /** The reward that decides the per-query / per-instruction teacher. */
   teacherReward: "loglik" | "rougeL";
+  /** The teacher also weighs each baseline's first 1 … k − 1 choices (then STOP). */
+  teacherPrefixes: boolean;
   allowStop: boolean;
   steps: number;
   samplesPerQuery: number;
@@ -27,6 +29,7 @@ export const defaultPillowSettings: PillowSettings = {
   warmStart: "best-per-instruction",
   warmStartEpochs: 15,
   teacherReward: "rougeL",
+  teacherPrefixes: true,
   allowStop: true,
   steps: 30,
   samplesPerQuery: 4,
@@ -75,7 +78,7 @@ export function compareOptionsFor(settings: PillowSettings, hasValidation: boole
     reward: settings.reward as RolloutReward,
     matcher: { hidden: settings.hidden, allowStop: settings.allowStop, features: Object.fromEntries(settings.features.map((name) => [name, 1])) },
     training: { steps: settings.steps, samplesPerQuery: settings.samplesPerQuery, queriesPerStep: settings.queriesPerStep, lr: settings.lr, entropy: settings.entropy },
-    warmStart: settings.warmStart === "off" ? undefined : { teacher: settings.warmStart, epochs: settings.warmStartEpochs, reward: settings.teacherReward },
+    warmStart: settings.warmStart === "off" ? undefined : { teacher: settings.warmStart, epochs: settings.warmStartEpochs, reward: settings.teacherReward, prefixes: settings.teacherPrefixes },
     validationEvery: hasValidation && settings.validationEvery > 0 ? settings.validationEvery : undefined,
   };
 }
