@@ -7,6 +7,7 @@
 //
 // Settings as `pillow continual compare --suite`: LoRA r 8 on q/k/v/o, lr 2e-3, batch 8, 1 epoch,
 // replay 10 per earlier task, 3 look-ahead steps, 6 probes per task; R[j][j] and the last row only.
+import { appendFileSync } from "node:fs";
 import { parseArgs } from "node:util";
 import { loadModel } from "@pillow/core";
 import { buildSuite, formatPrompt, formatResponse, promptStopStrings, rougeL, tinyModelDir } from "@pillow/suite";
@@ -18,6 +19,7 @@ const { values } = parseArgs({
     order: { type: "string", default: "curriculum" },
     variants: { type: "string", default: "random;interference" },
     tasks: { type: "string", default: "16" },
+    dump: { type: "string" },
   },
 });
 const seed = Number(values.seed);
@@ -57,12 +59,15 @@ for (const variant of values.variants.split(";")) {
     probePerTask: Number(parsed.probes ?? 6),
     floorShare: Number(parsed.floor ?? 0.25),
     capShare: parsed.cap === undefined ? undefined : Number(parsed.cap),
+    directedShare: parsed.directed === undefined ? undefined : Number(parsed.directed),
     evaluation: "diagonal-and-final",
     onStage: (report) => {
       lookAhead += report.seconds.lookAhead;
     },
   });
   model.removeAdapter(adapter);
+  // --dump FILE: one JSON line per variant with R, the plans and the look-aheads (for analysis).
+  if (values.dump) appendFileSync(values.dump, `${JSON.stringify({ variant, order: order.name, seed, tasks: tasks.map((task) => task.name), scores: result.scores, plans: result.plans, lookAheads: result.lookAheads })}\n`);
   const last = tasks.length - 1;
   const diagonal = result.scores.map((row, i) => row[i]);
   const meanDiagonal = diagonal.reduce((sum, value) => sum + value, 0) / diagonal.length;

@@ -76,6 +76,11 @@ export type PlanReplayOptions<T extends InstructionInstance> = {
    * interferes with cannot outnumber the new task's own data. Default: no cap.
    */
   capShare?: number;
+  /**
+   * interference: at most ⌊directedShare · (current task's training instances)⌋ of the budget beyond
+   * the floor is split by increase; the remainder is split equally. Default: no limit.
+   */
+  directedShare?: number;
 };
 
 export const defaultFloorShare = 0.25;
@@ -163,6 +168,9 @@ function validateOptions<T extends InstructionInstance>(options: PlanReplayOptio
   if (options.capShare !== undefined && !(typeof options.capShare === "number" && options.capShare >= 0 && Number.isFinite(options.capShare))) {
     throw new RangeError(`planReplay: capShare must be a finite number ≥ 0, got ${options.capShare}`);
   }
+  if (options.directedShare !== undefined && !(typeof options.directedShare === "number" && options.directedShare >= 0 && Number.isFinite(options.directedShare))) {
+    throw new RangeError(`planReplay: directedShare must be a finite number ≥ 0, got ${options.directedShare}`);
+  }
   if (usesInstructionTags(strategy) && stage > 0 && !options.instructionTags) {
     throw new RangeError(`planReplay: strategy "${strategy}" needs instructionTags`);
   }
@@ -194,7 +202,8 @@ export function planReplay<T extends InstructionInstance>(options: PlanReplayOpt
   let distances: number[] = [];
   if (strategy === "interference") {
     const cap = options.capShare === undefined ? undefined : Math.floor(options.capShare * tasks[stage].train.length);
-    planned = allocateWithFloor(options.increases!, budget, options.floorShare ?? defaultFloorShare, cap);
+    const directed = options.directedShare === undefined ? undefined : Math.floor(options.directedShare * tasks[stage].train.length);
+    planned = allocateWithFloor(options.increases!, budget, options.floorShare ?? defaultFloorShare, cap, directed);
     shares = planned.map((value) => value / budget);
   } else {
     distances = strategy === "uniform" ? earlier.map(() => 0) : [...options.distances!];
