@@ -83,8 +83,11 @@ describe("pillow continual plan", () => {
     const manifest = JSON.parse(fs.readFileSync(path.join(out, "manifest.json"), "utf8")) as Manifest & { stages: { lookAhead?: { before: number[]; after: number[] } }[] };
     expect(manifest.stages[2].lookAhead!.before.length).toBe(2);
     expect(manifest.stages[2].replay.reduce((sum, entry) => sum + entry.count, 0)).toBe(8);
-    // Floor ⌊0.25·8/2⌋ = 1: no earlier task gets nothing.
+    // Floor ⌊0.25·8/2⌋ = 1: no earlier task gets nothing; the cap (default 0.5 of gamma's 4 training
+    // instances = 2, raised to the equal share ⌈8/2⌉ = 4) allows at most 4 per task, so 4 + 4.
     for (const entry of manifest.stages[2].replay) expect(entry.count).toBeGreaterThanOrEqual(1);
+    expect((manifest as unknown as { capShare: number }).capShare).toBe(0.5);
+    expect(manifest.stages[2].replay.map((entry) => entry.count)).toEqual([4, 4]);
   });
 });
 
@@ -154,5 +157,8 @@ describe("pillow continual compare", () => {
     const strategy = pillow(["continual", "compare", "--suite", "--strategies", "random,magic", "--out", path.join(directory, "v")]);
     expect(strategy.status).toBe(2);
     expect(strategy.stderr).toMatch(/unknown strategy "magic"/);
+    const cap = pillow(["continual", "compare", "--suite", "--cap-share", "-1", "--out", path.join(directory, "u")]);
+    expect(cap.status).toBe(2);
+    expect(cap.stderr).toMatch(/--cap-share must be a number ≥ 0 or "none", got "-1"/);
   });
 });

@@ -50,13 +50,14 @@ type CompareFlags = {
   probePerTask: number;
   lookAheadSteps: number;
   floorShare: number;
+  capShare: number | null;
   evaluation: string;
 };
 
 /** Everything that decides a run's result: a resumed compare must have the same. */
 export type CompareSettings = Pick<
   CompareFlags,
-  "replayPerTask" | "r" | "epochs" | "lr" | "batchSize" | "maxTokens" | "probePerTask" | "lookAheadSteps" | "floorShare" | "evaluation"
+  "replayPerTask" | "r" | "epochs" | "lr" | "batchSize" | "maxTokens" | "probePerTask" | "lookAheadSteps" | "floorShare" | "capShare" | "evaluation"
 > & {
   source: { suite: true; trainPerTask: number; testPerTask: number } | { files: string[]; testShare: number };
   model: string;
@@ -170,6 +171,7 @@ Examples:
         probePerTask: flags.probePerTask,
         lookAheadSteps: flags.lookAheadSteps,
         floorShare: flags.floorShare,
+        capShare: flags.capShare,
         evaluation: flags.evaluation,
       };
       const settingsFile = path.join(flags.out, "settings.json");
@@ -235,6 +237,7 @@ Examples:
                 replayPerTask: flags.replayPerTask,
                 probePerTask: flags.probePerTask,
                 floorShare: flags.floorShare,
+                capShare: flags.capShare ?? undefined,
                 evaluation: flags.evaluation === "all" || orderIndex === 0 ? "all" : "diagonal-and-final",
               },
               onRun: (run) => {

@@ -29,6 +29,7 @@ type PlanFlags = {
   probePerTask: number;
   lookAheadSteps: number;
   floorShare: number;
+  capShare: number | null;
   json?: boolean;
 };
 
@@ -106,6 +107,7 @@ Examples:
         seed: flags.seed,
         probePerTask: flags.probePerTask,
         floorShare: flags.floorShare,
+        capShare: flags.capShare ?? undefined,
         evaluation: "diagonal-and-final",
         onStage: (report) => context.log(`stage ${report.stage + 1}/${tasks.length} ${report.task}: ${report.trainingSize} instances (${report.plan.budget} replayed)`),
       });
@@ -129,7 +131,7 @@ Examples:
         seed: flags.seed,
         replayPerTask: flags.replayPerTask,
         testShare: flags.testShare,
-        ...(strategy === "interference" ? { model: path.resolve(flags.model!), lookAheadSteps: flags.lookAheadSteps, probePerTask: flags.probePerTask, floorShare: flags.floorShare } : {}),
+        ...(strategy === "interference" ? { model: path.resolve(flags.model!), lookAheadSteps: flags.lookAheadSteps, probePerTask: flags.probePerTask, floorShare: flags.floorShare, capShare: flags.capShare } : {}),
         tasks: tasks.map((task) => ({ name: task.name, file: path.resolve(task.file), train: task.train.length, test: task.test.length })),
         stages,
       };

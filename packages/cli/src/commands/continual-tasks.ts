@@ -39,6 +39,17 @@ export function readTasks(files: readonly string[], share: number): TaskFromFile
   return tasks;
 }
 
+/** The interference strategy's cap as chosen on validation (see the replay README). */
+export const CAP_SHARE_DEFAULT = 0.5;
+
+/** --cap-share: a number ≥ 0, or "none" for no cap (null, so that settings.json records it). */
+export function parseCapShare(value: string): number | null {
+  if (value === "none") return null;
+  const share = Number(value);
+  if (!Number.isFinite(share) || share < 0 || value.trim() === "") throw usageError(`--cap-share must be a number ≥ 0 or "none", got "${value}"`);
+  return share;
+}
+
 /** The training and look-ahead options that `continual compare` and `continual plan` share (one definition, one default each). */
 export function addTrainingOptions(command: Command, what: string): Command {
   return command
@@ -48,5 +59,11 @@ export function addTrainingOptions(command: Command, what: string): Command {
     .option("--batch-size <n>", `${what}sequences per step`, parseInteger("--batch-size", 1), 8)
     .option("--probe-per-task <n>", "interference: training instances per earlier task in the probe", parseInteger("--probe-per-task", 1), 6)
     .option("--look-ahead-steps <n>", "interference: LoRA steps of the look-ahead", parseInteger("--look-ahead-steps", 1), 3)
-    .option("--floor-share <fraction>", "interference: share of the budget split equally as a floor", parseNumber("--floor-share", 0), 0.25);
+    .option("--floor-share <fraction>", "interference: share of the budget split equally as a floor", parseNumber("--floor-share", 0), 0.25)
+    .option(
+      "--cap-share <fraction>",
+      "interference: no earlier task replayed more than this share of the current task's training instances (never below the equal share); none = no cap",
+      parseCapShare,
+      CAP_SHARE_DEFAULT,
+    );
 }

@@ -72,6 +72,10 @@ export type RunContinualOptions<T extends InstructionInstance> = {
   probePerTask?: number;
   /** interference: share of the budget spread equally before the split by increase (default 0.25). */
   floorShare?: number;
+  /** interference: cap per earlier task as a share of the current task's training instances (see planReplay; default none). */
+  capShare?: number;
+  /** interference: the budget split by increase is at most this share of the current task's size (see planReplay; default none). */
+  directedShare?: number;
   /**
    * Start at this stage with R's earlier rows given (previousScores) and the learner already trained
    * through stage startStage − 1, e.g. stage 0 trained once and shared by every strategy (its plan
@@ -256,6 +260,8 @@ export async function runContinual<T extends InstructionInstance>(options: RunCo
       instructionTags,
       increases: lookAhead?.after.map((after, j) => after - lookAhead.before[j]),
       floorShare: options.floorShare,
+      capShare: options.capShare,
+      directedShare: options.directedShare,
     });
     const summary: ReplayPlanSummary = {
       stage,

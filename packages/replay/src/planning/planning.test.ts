@@ -185,7 +185,31 @@ describe("allocateWithFloor (hand-computed)", () => {
     expect(allocateWithFloor([], 0, 0.25)).toEqual([]);
   });
 
+  it("caps each task and splits the excess again over the tasks below the cap", () => {
+    // floor 2 each, 24 ∝ [3, 1, 0] → [20, 8, 2]; cap max(12, ⌈30/3⌉) = 12: task 0 keeps 12, its 8
+    // go ∝ [1, 0] to task 1 (16 → 12), whose 4 go to task 2 (the only one left): [12, 12, 6].
+    expect(allocateWithFloor([3, 1, 0], 30, 0.25, 12)).toEqual([12, 12, 6]);
+    // A cap below the equal share is raised to it (⌈10/2⌉ = 5), so the whole budget is placed.
+    expect(allocateWithFloor([5, 0], 10, 0.25, 2)).toEqual([5, 5]);
+    // A cap nothing reaches changes nothing.
+    expect(allocateWithFloor([3, 1, 0], 30, 0.25, 100)).toEqual([20, 8, 2]);
+    // Remainders first, then the cap: floor 2, 6 ∝ [1, 1, 2] → [1, 1, 4] → [3, 3, 6]; cap 4 leaves 2,
+    // split equally over tasks 0 and 1 (equal increases): [4, 4, 4].
+    expect(allocateWithFloor([1, 1, 2], 12, 0.5, 4)).toEqual([4, 4, 4]);
+    const random = createRandom(3);
+    for (let trial = 0; trial < 200; trial++) {
+      const increases = Array.from({ length: 1 + random.integer(15) }, () => random.next() - 0.3);
+      const budget = random.integer(300);
+      const cap = random.integer(40);
+      const counts = allocateWithFloor(increases, budget, 0.25, cap);
+      expect(counts.reduce((sum, value) => sum + value, 0)).toBe(budget);
+      for (const value of counts) expect(value).toBeLessThanOrEqual(Math.max(cap, Math.ceil(budget / increases.length)));
+    }
+  });
+
   it("rejects bad input", () => {
+    expect(() => allocateWithFloor([1], 4, 0.25, -1)).toThrow(/cap must be an integer ≥ 0, got -1/);
+    expect(() => allocateWithFloor([1], 4, 0.25, 1.5)).toThrow(/cap must be an integer ≥ 0, got 1.5/);
     expect(() => allocateWithFloor([1, Number.NaN], 4, 0.25)).toThrow(/increases\[1\] is NaN/);
     expect(() => allocateWithFloor([1], -1, 0.25)).toThrow(/budget must be an integer/);
     expect(() => allocateWithFloor([1], 4, 1.5)).toThrow(/floorShare must be in \[0, 1\]/);

@@ -70,6 +70,17 @@ export type PlanReplayOptions<T extends InstructionInstance> = {
   increases?: readonly number[];
   /** interference: share of the budget spread equally as a floor before the split by increase (default 0.25). */
   floorShare?: number;
+  /**
+   * interference: no earlier task is replayed more than ⌊capShare · (current task's training
+   * instances)⌋ times (never below the equal share R / stage), so replay of the tasks the new one
+   * interferes with cannot outnumber the new task's own data. Default: no cap.
+   */
+  capShare?: number;
+  /**
+   * interference: at most ⌊directedShare · (current task's training instances)⌋ of the budget beyond
+   * the floor is split by increase; the remainder is split equally. Default: no limit.
+   */
+  directedShare?: number;
 };
 
 export const defaultFloorShare = 0.25;
@@ -154,6 +165,12 @@ function validateOptions<T extends InstructionInstance>(options: PlanReplayOptio
       `planReplay: strategy "interference" at stage ${stage} needs ${stage} probe-loss increases, got ${options.increases?.length ?? "none"}`,
     );
   }
+  if (options.capShare !== undefined && !(typeof options.capShare === "number" && options.capShare >= 0 && Number.isFinite(options.capShare))) {
+    throw new RangeError(`planReplay: capShare must be a finite number ≥ 0, got ${options.capShare}`);
+  }
+  if (options.directedShare !== undefined && !(typeof options.directedShare === "number" && options.directedShare >= 0 && Number.isFinite(options.directedShare))) {
+    throw new RangeError(`planReplay: directedShare must be a finite number ≥ 0, got ${options.directedShare}`);
+  }
   if (usesInstructionTags(strategy) && stage > 0 && !options.instructionTags) {
     throw new RangeError(`planReplay: strategy "${strategy}" needs instructionTags`);
   }
@@ -184,7 +201,9 @@ export function planReplay<T extends InstructionInstance>(options: PlanReplayOpt
   let shares: number[];
   let distances: number[] = [];
   if (strategy === "interference") {
-    planned = allocateWithFloor(options.increases!, budget, options.floorShare ?? defaultFloorShare);
+    const cap = options.capShare === undefined ? undefined : Math.floor(options.capShare * tasks[stage].train.length);
+    const directed = options.directedShare === undefined ? undefined : Math.floor(options.directedShare * tasks[stage].train.length);
+    planned = allocateWithFloor(options.increases!, budget, options.floorShare ?? defaultFloorShare, cap, directed);
     shares = planned.map((value) => value / budget);
   } else {
     distances = strategy === "uniform" ? earlier.map(() => 0) : [...options.distances!];

@@ -34,7 +34,7 @@ export type CompareCellOptions<T extends InstructionInstance> = {
   /** A learner training the named, existing adapter of `model`. */
   createLearner: (adapter: string) => ContinualLearner<T>;
   /** Passed to runContinual (replayPerTask, embedder, tagger, probePerTask, floorShare, evaluation...). */
-  run?: Pick<RunContinualOptions<T>, "replayPerTask" | "embedder" | "tagger" | "probePerTask" | "floorShare" | "evaluation" | "tagMerge" | "instructionWeights">;
+  run?: Pick<RunContinualOptions<T>, "replayPerTask" | "embedder" | "tagger" | "probePerTask" | "floorShare" | "capShare" | "directedShare" | "evaluation" | "tagMerge" | "instructionWeights">;
   /** Strategies already finished for this cell (resume): skipped. */
   skip?: ReadonlySet<ReplayStrategy>;
   onStage?: (strategy: ReplayStrategy, report: StageReport) => void;
