@@ -50,7 +50,7 @@ type CompareFlags = {
   probePerTask: number;
   lookAheadSteps: number;
   floorShare: number;
-  capShare: number | null;
+  capShare: number | "none";
   evaluation: string;
 };
 
@@ -237,7 +237,7 @@ Examples:
                 replayPerTask: flags.replayPerTask,
                 probePerTask: flags.probePerTask,
                 floorShare: flags.floorShare,
-                capShare: flags.capShare ?? undefined,
+                capShare: flags.capShare === "none" ? undefined : flags.capShare,
                 evaluation: flags.evaluation === "all" || orderIndex === 0 ? "all" : "diagonal-and-final",
               },
               onRun: (run) => {

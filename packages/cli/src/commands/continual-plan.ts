@@ -29,7 +29,7 @@ type PlanFlags = {
   probePerTask: number;
   lookAheadSteps: number;
   floorShare: number;
-  capShare: number | null;
+  capShare: number | "none";
   json?: boolean;
 };
 
@@ -107,7 +107,7 @@ Examples:
         seed: flags.seed,
         probePerTask: flags.probePerTask,
         floorShare: flags.floorShare,
-        capShare: flags.capShare ?? undefined,
+        capShare: flags.capShare === "none" ? undefined : flags.capShare,
         evaluation: "diagonal-and-final",
         onStage: (report) => context.log(`stage ${report.stage + 1}/${tasks.length} ${report.task}: ${report.trainingSize} instances (${report.plan.budget} replayed)`),
       });

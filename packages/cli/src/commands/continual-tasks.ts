@@ -42,9 +42,12 @@ export function readTasks(files: readonly string[], share: number): TaskFromFile
 /** The interference strategy's cap as chosen on validation (see the replay README). */
 export const CAP_SHARE_DEFAULT = 0.5;
 
-/** --cap-share: a number ≥ 0, or "none" for no cap (null, so that settings.json records it). */
-export function parseCapShare(value: string): number | null {
-  if (value === "none") return null;
+/**
+ * --cap-share: a number ≥ 0, or "none" for no cap. "none" stays a string: commander turns a null
+ * from a parser into "", and settings.json must record the choice as given.
+ */
+export function parseCapShare(value: string): number | "none" {
+  if (value === "none") return "none";
   const share = Number(value);
   if (!Number.isFinite(share) || share < 0 || value.trim() === "") throw usageError(`--cap-share must be a number ≥ 0 or "none", got "${value}"`);
   return share;
