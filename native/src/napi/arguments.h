@@ -45,19 +45,63 @@ inline Napi::Object object_argument(const Napi::CallbackInfo& info, size_t index
   return info[index].As<Napi::Object>();
 }
 
+// What each typed array is, for the check and its error text ("must be a Float32Array").
+template <typename Element>
+struct TypedArrayKind;
+template <>
+struct TypedArrayKind<float> {
+  static constexpr napi_typedarray_type type = napi_float32_array;
+  static constexpr const char* name = "a Float32Array";
+};
+template <>
+struct TypedArrayKind<double> {
+  static constexpr napi_typedarray_type type = napi_float64_array;
+  static constexpr const char* name = "a Float64Array";
+};
+template <>
+struct TypedArrayKind<int32_t> {
+  static constexpr napi_typedarray_type type = napi_int32_array;
+  static constexpr const char* name = "an Int32Array";
+};
+template <>
+struct TypedArrayKind<uint16_t> {
+  static constexpr napi_typedarray_type type = napi_uint16_array;
+  static constexpr const char* name = "a Uint16Array";
+};
+
+// E_SHAPE unless length == expected_length (a negative expected_length accepts any length).
+inline void check_length(Napi::Env env, const std::string& name, size_t length, int64_t expected_length) {
+  if (expected_length >= 0 && static_cast<int64_t>(length) != expected_length) {
+    throw_error(env, kErrorShape,
+                name + " has length " + std::to_string(length) + ", expected " + std::to_string(expected_length));
+  }
+}
+
+// The one typed-array check every binding uses: `value` (an argument or an object's field) must be a
+// TypedArrayOf<Element> (E_TYPE otherwise) of expected_length elements when that is >= 0 (E_SHAPE);
+// both errors name it.
+template <typename Element>
+Napi::TypedArrayOf<Element> typed_array_value(Napi::Env env, Napi::Value value, const std::string& name,
+                                              int64_t expected_length) {
+  if (!value.IsTypedArray() || value.As<Napi::TypedArray>().TypedArrayType() != TypedArrayKind<Element>::type) {
+    throw_error(env, kErrorType, name + " must be " + TypedArrayKind<Element>::name);
+  }
+  Napi::TypedArrayOf<Element> array = value.As<Napi::TypedArrayOf<Element>>();
+  check_length(env, name, array.ElementLength(), expected_length);
+  return array;
+}
+
+// The same for argument `index` (a missing argument reads as undefined, so it fails the type check).
+template <typename Element>
+Napi::TypedArrayOf<Element> typed_array_argument(const Napi::CallbackInfo& info, size_t index, const std::string& name,
+                                                 int64_t expected_length) {
+  return typed_array_value<Element>(info.Env(), info[index], name, expected_length);
+}
+
+// The names the bindings call it by.
 inline Napi::Float32Array float32_argument(const Napi::CallbackInfo& info, size_t index, const char* name,
                                            int64_t expected_length) {
-  if (info.Length() <= index || !info[index].IsTypedArray() ||
-      info[index].As<Napi::TypedArray>().TypedArrayType() != napi_float32_array) {
-    throw_error(info.Env(), kErrorType, std::string(name) + " must be a Float32Array");
-  }
-  Napi::Float32Array array = info[index].As<Napi::Float32Array>();
-  if (expected_length >= 0 && static_cast<int64_t>(array.ElementLength()) != expected_length) {
-    throw_error(info.Env(), kErrorShape,
-                std::string(name) + " has length " + std::to_string(array.ElementLength()) + ", expected " +
-                    std::to_string(expected_length));
-  }
-  return array;
+  return typed_array_argument<float>(info, index, name, expected_length);
 }
 
 // A positive integer field of a shape object, e.g. shape.tokens.
@@ -96,30 +140,12 @@ inline double finite_number_argument(const Napi::CallbackInfo& info, size_t inde
   return number;
 }
 
-// A Float32Array value (not necessarily an argument), checked for type and length.
 inline Napi::Float32Array float32_value(Napi::Env env, Napi::Value value, const std::string& name, int64_t expected_length) {
-  if (!value.IsTypedArray() || value.As<Napi::TypedArray>().TypedArrayType() != napi_float32_array) {
-    throw_error(env, kErrorType, name + " must be a Float32Array");
-  }
-  Napi::Float32Array array = value.As<Napi::Float32Array>();
-  if (expected_length >= 0 && static_cast<int64_t>(array.ElementLength()) != expected_length) {
-    throw_error(env, kErrorShape,
-                name + " has length " + std::to_string(array.ElementLength()) + ", expected " + std::to_string(expected_length));
-  }
-  return array;
+  return typed_array_value<float>(env, value, name, expected_length);
 }
 
-// An Int32Array value, checked for type and (when expected_length >= 0) length.
 inline Napi::Int32Array int32_value(Napi::Env env, Napi::Value value, const std::string& name, int64_t expected_length) {
-  if (!value.IsTypedArray() || value.As<Napi::TypedArray>().TypedArrayType() != napi_int32_array) {
-    throw_error(env, kErrorType, name + " must be an Int32Array");
-  }
-  Napi::Int32Array array = value.As<Napi::Int32Array>();
-  if (expected_length >= 0 && static_cast<int64_t>(array.ElementLength()) != expected_length) {
-    throw_error(env, kErrorShape,
-                name + " has length " + std::to_string(array.ElementLength()) + ", expected " + std::to_string(expected_length));
-  }
-  return array;
+  return typed_array_value<int32_t>(env, value, name, expected_length);
 }
 
 // Products of dimensions, checked so that a huge shape cannot overflow into a small allocation.

@@ -14,16 +14,7 @@ namespace pillow::napi {
 namespace {
 
 Napi::Float64Array float64_argument(const Napi::CallbackInfo& info, size_t index, const char* name, int64_t expected_length) {
-  if (info.Length() <= index || !info[index].IsTypedArray() ||
-      info[index].As<Napi::TypedArray>().TypedArrayType() != napi_float64_array) {
-    throw_error(info.Env(), kErrorType, std::string(name) + " must be a Float64Array");
-  }
-  Napi::Float64Array array = info[index].As<Napi::Float64Array>();
-  if (expected_length >= 0 && static_cast<int64_t>(array.ElementLength()) != expected_length) {
-    throw_error(info.Env(), kErrorShape,
-                std::string(name) + " has length " + std::to_string(array.ElementLength()) + ", expected " +
-                    std::to_string(expected_length));
-  }
+  Napi::Float64Array array = typed_array_argument<double>(info, index, name, expected_length);
   if (array.ElementLength() == 0) throw_error(info.Env(), kErrorShape, std::string(name) + " must not be empty");
   return array;
 }

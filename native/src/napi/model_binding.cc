@@ -13,6 +13,7 @@
 #include "napi/async_op.h"
 #include "napi/device_argument.h"
 #include "napi/bindings.h"
+#include "napi/weight_argument.h"
 
 namespace pillow::napi {
 
@@ -78,11 +79,7 @@ TrainMode mode_field(Napi::Env env, const Napi::Object& object) {
 }
 
 std::vector<int32_t> int32_vector(const Napi::CallbackInfo& info, size_t index, const char* name) {
-  if (info.Length() <= index || !info[index].IsTypedArray() ||
-      info[index].As<Napi::TypedArray>().TypedArrayType() != napi_int32_array) {
-    throw_error(info.Env(), kErrorType, std::string(name) + " must be an Int32Array");
-  }
-  Napi::Int32Array array = info[index].As<Napi::Int32Array>();
+  Napi::Int32Array array = typed_array_argument<int32_t>(info, index, name, -1);
   if (array.ElementLength() == 0) throw_error(info.Env(), kErrorShape, std::string(name) + " must not be empty");
   return std::vector<int32_t>(array.Data(), array.Data() + array.ElementLength());
 }
@@ -232,18 +229,12 @@ class ModelObject : public Napi::ObjectWrap<ModelObject> {
       const std::string name = string_argument(info, 0, "name");
       const std::string store = info.Length() > 2 && !info[2].IsUndefined() ? string_argument(info, 2, "storeAs") : "f32";
       if (store != "f32" && store != "bf16") throw_error(env, kErrorArgument, "storeAs must be \"f32\" or \"bf16\"");
-      if (info.Length() <= 1 || !info[1].IsTypedArray()) {
-        throw_error(env, kErrorType, "data for tensor \"" + name + "\" must be a Float32Array or a Uint16Array of bf16 bits");
-      }
-      Napi::TypedArray array = info[1].As<Napi::TypedArray>();
-      if (array.TypedArrayType() == napi_float32_array) {
-        Napi::Float32Array f = array.As<Napi::Float32Array>();
-        model_->set_tensor(name, f.Data(), nullptr, static_cast<int64_t>(f.ElementLength()), store == "bf16");
-      } else if (array.TypedArrayType() == napi_uint16_array) {
-        Napi::Uint16Array u = array.As<Napi::Uint16Array>();
-        model_->set_tensor(name, nullptr, u.Data(), static_cast<int64_t>(u.ElementLength()), store == "bf16");
+      const WeightArgument data = weight_argument(info, 1, "data for tensor \"" + name + "\"", -1);
+      const int64_t size = static_cast<int64_t>(data.array.ElementLength());
+      if (data.view.type == WeightType::F32) {
+        model_->set_tensor(name, static_cast<const float*>(data.view.data), nullptr, size, store == "bf16");
       } else {
-        throw_error(env, kErrorType, "data for tensor \"" + name + "\" must be a Float32Array or a Uint16Array of bf16 bits");
+        model_->set_tensor(name, nullptr, static_cast<const uint16_t*>(data.view.data), size, store == "bf16");
       }
       return env.Undefined();
     });
@@ -408,10 +399,7 @@ class ModelObject : public Napi::ObjectWrap<ModelObject> {
       auto paddings = std::make_shared<std::vector<int32_t>>();
       Napi::Value paddings_value = o.Get("paddings");
       if (!paddings_value.IsUndefined() && !paddings_value.IsNull()) {
-        if (!paddings_value.IsTypedArray() || paddings_value.As<Napi::TypedArray>().TypedArrayType() != napi_int32_array) {
-          throw_error(env, kErrorType, "options.paddings must be an Int32Array");
-        }
-        Napi::Int32Array array = paddings_value.As<Napi::Int32Array>();
+        Napi::Int32Array array = int32_value(env, paddings_value, "options.paddings", -1);
         if (static_cast<int64_t>(array.ElementLength()) != batch) {
           throw_error(env, kErrorShape, "options.paddings has length " + std::to_string(array.ElementLength()) +
                                             ", expected " + std::to_string(batch) + " (one per sequence)");

@@ -15,11 +15,12 @@ struct WeightArgument {
   WeightView view;
 };
 
-inline WeightArgument weight_argument(const Napi::CallbackInfo& info, size_t index, const char* name,
+// expected_length < 0 accepts any length.
+inline WeightArgument weight_argument(const Napi::CallbackInfo& info, size_t index, const std::string& name,
                                       int64_t expected_length) {
   Napi::Env env = info.Env();
   if (info.Length() <= index || !info[index].IsTypedArray()) {
-    throw_error(env, kErrorType, std::string(name) + " must be a Float32Array or a Bf16Array (Uint16Array of bf16 bits)");
+    throw_error(env, kErrorType, name + " must be a Float32Array or a Bf16Array (Uint16Array of bf16 bits)");
   }
   Napi::TypedArray array = info[index].As<Napi::TypedArray>();
   WeightArgument result{array, WeightView{nullptr, WeightType::F32}};
@@ -28,13 +29,9 @@ inline WeightArgument weight_argument(const Napi::CallbackInfo& info, size_t ind
   } else if (array.TypedArrayType() == napi_uint16_array) {
     result.view = WeightView{array.As<Napi::Uint16Array>().Data(), WeightType::BF16};
   } else {
-    throw_error(env, kErrorType, std::string(name) + " must be a Float32Array or a Bf16Array (Uint16Array of bf16 bits)");
+    throw_error(env, kErrorType, name + " must be a Float32Array or a Bf16Array (Uint16Array of bf16 bits)");
   }
-  if (static_cast<int64_t>(array.ElementLength()) != expected_length) {
-    throw_error(env, kErrorShape,
-                std::string(name) + " has length " + std::to_string(array.ElementLength()) + ", expected " +
-                    std::to_string(expected_length));
-  }
+  check_length(env, name, array.ElementLength(), expected_length);
   return result;
 }
 

@@ -1,4 +1,5 @@
 export type { GenerateOptions, Generation, GenerationBackend, ScoredContinuation } from "./backend.js";
+export type { Embedder } from "./embedder.js";
 export type { Architecture, ModelConfig, RopeScaling } from "./config.js";
 export { parseModelConfig, readModelConfig, SUPPORTED_ARCHITECTURES, toHfConfigJson } from "./config.js";
 export type { AlpacaExample, ChatExample, CompletionExample, InstructionExample, PromptFormatting } from "./data.js";

@@ -68,6 +68,34 @@ describe("native failures surface as KernelError", () => {
     expect(labels).toMatchObject({ code: "E_SHAPE", message: expect.stringContaining("labels has length 1") });
   });
 
+  it("names the argument in every native typed-array check (one helper in napi/arguments.h)", () => {
+    // Straight to the addon, past the TypeScript checks, so the messages come from the C++ helper.
+    const addon = loadAddon();
+    const wrongType = (run: () => unknown, text: string) => {
+      const error = caught(run);
+      expect(error).toMatchObject({ code: "E_TYPE", message: expect.stringContaining(text) });
+    };
+    wrongType(() => addon.matmul(new Float32Array(6), new Int32Array(12) as never, { tokens: 2, inFeatures: 3, outFeatures: 4 }), "w must be a Float32Array");
+    wrongType(() => addon.matmul(new Float64Array(6) as never, new Float32Array(12), { tokens: 2, inFeatures: 3, outFeatures: 4 }), "x must be a Float32Array");
+    wrongType(() => addon.earthMoversDistance(new Float32Array(1) as never, Float64Array.of(1), Float64Array.of(0)), "a must be a Float64Array");
+    expect(caught(() => addon.earthMoversDistance(Float64Array.of(1), Float64Array.of(1), new Float64Array(2)))).toMatchObject({
+      code: "E_SHAPE",
+      message: expect.stringContaining("costs has length 2, expected 1"),
+    });
+    expect(caught(() => addon.earthMoversDistance(new Float64Array(0), Float64Array.of(1), Float64Array.of(0)))).toMatchObject({
+      code: "E_SHAPE",
+      message: expect.stringContaining("a must not be empty"),
+    });
+    const model = new addon.LlamaModel(config);
+    wrongType(() => model.setTensor("model.norm.weight", new Int8Array(8) as never), 'data for tensor "model.norm.weight" must be a Float32Array or a');
+    wrongType(() => model.forward(Float32Array.of(1, 2) as never), "tokens must be an Int32Array");
+    wrongType(() => model.forward(Int32Array.of(1, 2), { batch: 1, paddings: Float32Array.of(0) } as never), "options.paddings must be an Int32Array");
+    expect(caught(() => model.forward(Int32Array.of(1, 2), { batch: 1, paddings: Int32Array.of(0, 0) } as never))).toMatchObject({
+      code: "E_SHAPE",
+      message: expect.stringContaining("options.paddings has length 2, expected 1 (one per sequence)"),
+    });
+  });
+
   it("leaves errors without a stable code unchanged", () => {
     const plain = new Error("not native");
     expect(asKernelError(plain)).toBe(plain);

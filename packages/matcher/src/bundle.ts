@@ -14,7 +14,7 @@ import { mkdir, readFile, rename, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import type { GenerationBackend } from "@pillow/core";
 import { createEmbedder } from "./create-embedder.js";
-import type { Embedder, EmbedderSpec } from "./embedder.js";
+import type { EmbedderSpec, SavableEmbedder } from "./embedder.js";
 import { MatchingNetwork } from "./matching-network.js";
 import { PromptPool } from "./pool.js";
 
@@ -33,7 +33,7 @@ export type BundleManifest = {
   template?: string;
 };
 
-export type MatcherBundle = { matcher: MatchingNetwork; pool: PromptPool; embedder: Embedder };
+export type MatcherBundle = { matcher: MatchingNetwork; pool: PromptPool; embedder: SavableEmbedder };
 export type LoadedMatcherBundle = MatcherBundle & { manifest: BundleManifest };
 
 export async function saveMatcherBundle(
@@ -98,7 +98,7 @@ export async function loadMatcherBundle(
   } catch (error) {
     throw new Error(`${specPath}: cannot read the embedder description: ${(error as Error).message}`);
   }
-  let embedder: Embedder;
+  let embedder: SavableEmbedder;
   switch (spec?.kind) {
     case "tfidf":
       embedder = createEmbedder({ kind: "tfidf", state: spec.state });

@@ -1,7 +1,7 @@
 // createEmbedder: one entry point for the three embedders. All are frozen and cached.
 
 import type { GenerationBackend } from "@pillow/core";
-import { CachedEmbedder, type Embedder } from "./embedder.js";
+import { CachedEmbedder, type SavableEmbedder } from "./embedder.js";
 import { TfidfModel, type TfidfOptions, type TfidfState } from "./tfidf.js";
 
 export type EmbedderOptions =
@@ -19,7 +19,7 @@ export type EmbedderOptions =
       fetch?: typeof fetch;
     };
 
-export function createEmbedder(options: EmbedderOptions): Embedder {
+export function createEmbedder(options: EmbedderOptions): SavableEmbedder {
   if (typeof options !== "object" || options === null) throw new Error("createEmbedder: options are required");
   switch (options.kind) {
     case "tfidf": {
@@ -52,7 +52,7 @@ export function createEmbedder(options: EmbedderOptions): Embedder {
   }
 }
 
-function createOpenAIEmbedder(options: Extract<EmbedderOptions, { kind: "openai" }>): Embedder {
+function createOpenAIEmbedder(options: Extract<EmbedderOptions, { kind: "openai" }>): SavableEmbedder {
   if (typeof options.model !== "string" || options.model === "") {
     throw new Error('createEmbedder({kind: "openai"}): "model" is required');
   }

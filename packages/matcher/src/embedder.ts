@@ -1,5 +1,9 @@
-// The embedder contract. Embedders are frozen (no training touches them) and cache every text they
-// have seen, because the same pool entries and queries are embedded again and again during training.
+// The matcher's embedders: core's Embedder contract, plus the spec that lets a bundle recreate one.
+// They cache every text they have seen, because the same pool entries and queries are embedded again
+// and again during training.
+import type { Embedder } from "@pillow/core";
+
+export type { Embedder };
 
 /** What it takes to recreate an embedder (saved beside a trained matcher; never holds secrets). */
 export type EmbedderSpec =
@@ -7,20 +11,14 @@ export type EmbedderSpec =
   | { kind: "llm"; backend: string }
   | { kind: "openai"; model: string; baseUrl: string };
 
-export interface Embedder {
-  /** For logs and cache keys, e.g. "tfidf:2048" or "openai:text-embedding-3-small". */
-  readonly name: string;
-  /** Set by createEmbedder: lets saveMatcherBundle store the embedder. */
-  readonly spec?: EmbedderSpec;
-  /** One vector per text, in order. Vectors are shared with the cache: treat them as read-only. */
-  embed(texts: readonly string[]): Promise<Float32Array[]>;
-}
+/** An embedder a matcher bundle can store: createEmbedder sets its spec. */
+export type SavableEmbedder = Embedder & { readonly spec?: EmbedderSpec };
 
 /**
  * Wraps an uncached embedding function with a text → vector cache. Texts already seen are never
  * recomputed, and a batch only sends the distinct texts that are new.
  */
-export class CachedEmbedder implements Embedder {
+export class CachedEmbedder implements SavableEmbedder {
   readonly name: string;
   readonly spec?: EmbedderSpec;
   private readonly cache = new Map<string, Float32Array>();

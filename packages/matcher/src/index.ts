@@ -21,7 +21,7 @@ export {
   normalizedInstruction,
 } from "./candidate-features.js";
 export { createEmbedder, type EmbedderOptions } from "./create-embedder.js";
-export { CachedEmbedder, type Embedder, type EmbedderSpec } from "./embedder.js";
+export { CachedEmbedder, type Embedder, type EmbedderSpec, type SavableEmbedder } from "./embedder.js";
 export { kMeans, type KMeansResult } from "./kmeans.js";
 export {
   type ContextBudget,

@@ -66,8 +66,7 @@ describe("createLoraLearner on a tiny random LLaMA (3 suite tasks)", () => {
     // The same Model behind core's NativeBackend: its embeddings feed the task distances, and the LLM
     // tagger, asking an untrained model for JSON, fails with the clear error after its retries.
     const backend = new NativeBackend(fresh);
-    const embed = backendEmbedder(backend);
-    const vectors = await embed(["Classify the word.", "Pluralise the noun."]);
+    const vectors = await backendEmbedder(backend).embed(["Classify the word.", "Pluralise the noun."]);
     expect(vectors.map((vector) => vector.length)).toEqual([32, 32]);
     await expect(createLlmTagger(backend, { attempts: 2, generate: { maxNewTokens: 4 } }).tag(["Pluralise the noun."])).rejects.toThrow(
       /no JSON tag list for instruction 0 \("Pluralise the noun\."\) after 2 attempts/,

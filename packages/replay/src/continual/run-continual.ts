@@ -174,7 +174,7 @@ export async function runContinual<T extends InstructionInstance>(options: RunCo
   async function embeddingOf(taskIndex: number) {
     if (!embeddings[taskIndex]) {
       const { instructions } = taskInstructions[taskIndex];
-      const vectors = await embedder(instructions);
+      const vectors = await embedder.embed(instructions);
       if (vectors.length !== instructions.length) {
         throw new Error(`runContinual: the embedder returned ${vectors.length} vectors for ${instructions.length} instructions`);
       }
@@ -245,7 +245,7 @@ export async function runContinual<T extends InstructionInstance>(options: RunCo
       }
       const merged = await mergeSimilarTags(
         seen.map((instruction) => rawTags.get(instruction)!),
-        { embed: embedder, ...options.tagMerge },
+        { embedder, ...options.tagMerge },
       );
       instructionTags = new Map(seen.map((instruction, k) => [instruction, merged.tags[k]]));
     }

@@ -10,8 +10,9 @@ function cosine(x: Float32Array, y: Float32Array): number {
 
 describe("hashing embedder", () => {
   it("gives unit vectors, deterministic, closer for similar texts", async () => {
-    const embed = createHashingEmbedder({ dimensions: 256 });
-    const [a, b, c, empty] = await embed([
+    const embedder = createHashingEmbedder({ dimensions: 256 });
+    expect(embedder.name).toBe("hashing:256");
+    const [a, b, c, empty] = await embedder.embed([
       "Classify the sentiment of this review.",
       "Classify the sentiment of the review below.",
       "Convert the number to English words.",
@@ -19,11 +20,12 @@ describe("hashing embedder", () => {
     ]);
     for (const vector of [a, b, c, empty]) expect(cosine(vector, vector)).toBeCloseTo(1, 6);
     expect(cosine(a, b)).toBeGreaterThan(cosine(a, c) + 0.3);
-    expect(Array.from((await embed(["Classify the sentiment of this review."]))[0])).toEqual(Array.from(a));
+    expect(Array.from((await embedder.embed(["Classify the sentiment of this review."]))[0])).toEqual(Array.from(a));
   });
   it("wraps a backend's embed and names a backend without one", async () => {
     const backend = { name: "b", embed: async (texts: string[]) => texts.map(() => Float32Array.from([1, 2])) } as unknown as GenerationBackend;
-    expect(await backendEmbedder(backend)(["x"])).toEqual([Float32Array.from([1, 2])]);
+    expect(backendEmbedder(backend).name).toBe("backend:b");
+    expect(await backendEmbedder(backend).embed(["x"])).toEqual([Float32Array.from([1, 2])]);
     expect(() => backendEmbedder({ name: "plain" } as GenerationBackend)).toThrow(/backend plain has no embed/);
   });
   it("stacks vectors and checks their dimensions", () => {

@@ -1,8 +1,8 @@
-// Text embedders for instructions and tags. Replay only needs a function texts → vectors: the
-// default is a local hashing embedder (no model needed), or a backend's frozen sentence embeddings.
-import type { GenerationBackend } from "@pillow/core";
+// Text embedders for instructions and tags, as core's Embedder: the default is a local hashing
+// embedder (no model needed), or a backend's frozen sentence embeddings.
+import type { Embedder, GenerationBackend } from "@pillow/core";
 
-export type Embedder = (texts: string[]) => Promise<Float32Array[]> | Float32Array[];
+export type { Embedder };
 
 function hashToken(text: string, salt: number): number {
   // FNV-1a, salted so word and character features land in independent buckets.
@@ -26,8 +26,9 @@ export function createHashingEmbedder(options: HashingEmbedderOptions = {}): Emb
   if (!Number.isInteger(dimensions) || dimensions < 8) {
     throw new RangeError(`createHashingEmbedder: dimensions must be an integer ≥ 8, got ${dimensions}`);
   }
-  return (texts) =>
-    texts.map((text, index) => {
+  return {
+    name: `hashing:${dimensions}`,
+    embed: async (texts) => texts.map((text, index) => {
       if (typeof text !== "string") throw new TypeError(`hashing embedder: text ${index} is not a string`);
       const counts = new Map<string, number>();
       const add = (feature: string) => counts.set(feature, (counts.get(feature) ?? 0) + 1);
@@ -59,7 +60,8 @@ export function createHashingEmbedder(options: HashingEmbedderOptions = {}): Emb
       const inverse = 1 / Math.sqrt(norm);
       for (let k = 0; k < dimensions; k++) vector[k] *= inverse;
       return vector;
-    });
+    }),
+  };
 }
 
 /** The backend's frozen sentence embeddings (e.g. mean-pooled hidden states of the base model). */
@@ -67,7 +69,7 @@ export function backendEmbedder(backend: GenerationBackend): Embedder {
   if (typeof backend.embed !== "function") {
     throw new Error(`backendEmbedder: backend ${backend.name} has no embed(); use createHashingEmbedder() instead`);
   }
-  return (texts) => backend.embed!(texts);
+  return { name: `backend:${backend.name}`, embed: (texts) => backend.embed!([...texts]) };
 }
 
 /** Stacks equal-length vectors into the row-major point set wasserstein() takes. */

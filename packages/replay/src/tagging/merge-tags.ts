@@ -1,6 +1,7 @@
 // Similar tags are merged as InsCL does: DBSCAN over tag embeddings with the cosine distance, each
 // cluster replaced by its most frequent tag. (The official code stops one cluster short and never
 // merges the last cluster; every cluster is merged here.)
+import type { Embedder } from "@pillow/core";
 
 export type DbscanOptions = { epsilon?: number; minSamples?: number };
 
@@ -63,9 +64,7 @@ export function dbscanCosine(vectors: readonly Float32Array[], options: DbscanOp
   return labels;
 }
 
-export type TagMergeOptions = DbscanOptions & {
-  embed: (texts: string[]) => Promise<Float32Array[]> | Float32Array[];
-};
+export type TagMergeOptions = DbscanOptions & { embedder: Embedder };
 
 /**
  * Replaces every tag by its cluster's most frequent tag (frequency = number of instructions carrying it;
@@ -80,7 +79,7 @@ export async function mergeSimilarTags(
   const unique = [...frequency.keys()].sort();
   const representative = new Map<string, string>(unique.map((tag) => [tag, tag]));
   if (unique.length > 0) {
-    const vectors = await options.embed(unique);
+    const vectors = await options.embedder.embed(unique);
     if (vectors.length !== unique.length) {
       throw new Error(`mergeSimilarTags: the embedder returned ${vectors.length} vectors for ${unique.length} tags`);
     }

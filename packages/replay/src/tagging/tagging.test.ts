@@ -118,7 +118,7 @@ describe("mergeSimilarTags", () => {
   it("maps every cluster, including the last one, to its most frequent tag", async () => {
     // Two clusters by construction: the embedder puts tags starting with "a" near 0° and "b" near 180°.
     const angleOf = (tag: string) => (tag.startsWith("a") ? 0 : 180) + Number(tag.slice(1)) * 3;
-    const embed = (tags: string[]) => tags.map((tag) => unitAt(angleOf(tag)));
+    const embedder = { name: "angles", embed: async (tags: readonly string[]) => tags.map((tag) => unitAt(angleOf(tag))) };
     const instructions = [
       ["a1", "b1"],
       ["a1", "b2"],
@@ -128,18 +128,18 @@ describe("mergeSimilarTags", () => {
       ["a1", "b5"],
       ["a5", "b2"],
     ];
-    const { tags, representative } = await mergeSimilarTags(instructions, { embed, epsilon: 0.1, minSamples: 5 });
+    const { tags, representative } = await mergeSimilarTags(instructions, { embedder, epsilon: 0.1, minSamples: 5 });
     expect(representative.get("a4")).toBe("a1"); // a1 appears 3 times
     expect(representative.get("b5")).toBe("b2"); // b2 appears 3 times: the last cluster is merged too
     expect(tags[0]).toEqual(["a1", "b2"]);
     expect(tags[6]).toEqual(["a1", "b2"]);
     // With minSamples above the cluster sizes nothing merges.
-    const unmerged = await mergeSimilarTags(instructions, { embed, epsilon: 0.1, minSamples: 6 });
+    const unmerged = await mergeSimilarTags(instructions, { embedder, epsilon: 0.1, minSamples: 6 });
     expect(unmerged.tags).toEqual(instructions);
   });
   it("leaves distinct tags alone with the hashing embedder", async () => {
     const { tags } = await mergeSimilarTags([["sentiment analysis"], ["code generation"]], {
-      embed: createHashingEmbedder(),
+      embedder: createHashingEmbedder(),
     });
     expect(tags).toEqual([["sentiment analysis"], ["code generation"]]);
   });
