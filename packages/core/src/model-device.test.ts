@@ -126,9 +126,9 @@ describe.runIf(cudaUsable)("device cuda matches the CPU on the tiny model", () =
     const cpuRun = await train(cpu, dataset, options);
     const cudaRun = await train(cuda, dataset, options);
     expect(cudaRun.losses.length).toBe(cpuRun.losses.length);
-    cudaRun.losses.forEach((loss, step) => {
+    for (const [step, loss] of cudaRun.losses.entries()) {
       expect(Math.abs(loss - cpuRun.losses[step]), `step ${step}`).toBeLessThan(1e-4 * Math.max(1, cpuRun.losses[step]));
-    });
+    }
     // The trained adapter (copied back from the device after each step) and the moments agree.
     for (const module of ["q_proj", "down_proj"] as const) {
       expect(relativeError(cuda.native.getAdapterTensor("test", 1, module, "B"), cpu.native.getAdapterTensor("test", 1, module, "B"))).toBeLessThan(1e-3);

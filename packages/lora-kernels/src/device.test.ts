@@ -41,10 +41,22 @@ describe("device selection", () => {
     const info = backendInfo();
     expect(info.ops?.cpu).toEqual(expect.arrayContaining(["matmul", "loraMatmul", "loraMatmulBackward", "loraMatmulMulti", "sample"]));
     if (info.cuda.compiled && info.cuda.devices > 0) {
-      expect(cudaOps).toEqual(["matmul", "loraMatmul", "loraMatmulBackward", "loraMatmulMulti", "sample"]);
+      expect(cudaOps).toEqual([
+        "matmul",
+        "loraMatmul",
+        "loraMatmulBackward",
+        "loraMatmulMulti",
+        "sample",
+        "LlamaModel.forward",
+        "LlamaModel.embed",
+        "LlamaModel.lossAndGrad(lora)",
+        "LlamaModel.adamwStep(lora)",
+      ]);
     } else {
       expect(cudaOps).toEqual([]);
     }
+    // What a cuda model refuses (E_UNSUPPORTED) is listed whether or not a device is usable.
+    expect(info.ops?.cudaMissing).toEqual(expect.arrayContaining(["LlamaModel.lossAndGrad(full)", "LlamaModel.forwardSequences", "pairwiseCost"]));
     expect(info.loader?.path).toMatch(/pillow_native\.node$/);
   });
 
