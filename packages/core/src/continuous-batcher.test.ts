@@ -10,6 +10,7 @@ import { loadModel, type Model } from "./model.js";
 import { peftTensorName } from "./peft.js";
 import { Random } from "./random.js";
 import { createTinyModel } from "./tiny-model.js";
+import { relativeError } from "./test-relative-error.js";
 
 let dir = "";
 let model: Model;
@@ -39,16 +40,6 @@ beforeAll(async () => {
 afterAll(() => {
   fs.rmSync(dir, { recursive: true, force: true });
 });
-
-function relativeError(actual: Float32Array, expected: Float32Array): number {
-  let difference = 0;
-  let scale = 0;
-  for (let i = 0; i < expected.length; i++) {
-    difference = Math.max(difference, Math.abs(actual[i] - expected[i]));
-    scale = Math.max(scale, Math.abs(expected[i]));
-  }
-  return difference / scale;
-}
 
 describe("forwardSequences", () => {
   it("matches the KV-cache forward per sequence, with mixed adapters and chunked prefill in one step", async () => {

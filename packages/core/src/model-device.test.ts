@@ -12,6 +12,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { loadModel, type Model } from "./model.js";
 import { createTinyModel } from "./tiny-model.js";
 import { train } from "./train.js";
+import { relativeError } from "./test-relative-error.js";
 
 const cudaUsable = (backendInfo().ops?.cuda ?? []).includes("LlamaModel.forward");
 
@@ -25,18 +26,6 @@ beforeAll(() => {
 afterAll(() => {
   if (dir) fs.rmSync(dir, { recursive: true, force: true });
 });
-
-/** max |a − b| / max |b|. */
-function relativeError(actual: Float32Array, expected: Float32Array): number {
-  expect(actual.length).toBe(expected.length);
-  let difference = 0;
-  let scale = 0;
-  for (let i = 0; i < actual.length; i++) {
-    difference = Math.max(difference, Math.abs(actual[i] - expected[i]));
-    scale = Math.max(scale, Math.abs(expected[i]));
-  }
-  return difference / Math.max(scale, 1e-30);
-}
 
 /** The same adapter on both models: A from the seeded init, B set to small nonzero values. */
 function addTestAdapter(model: Model): void {

@@ -10,6 +10,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { CheckpointError, ConfigError } from "./errors.js";
 import { loadModel, type Model } from "./model.js";
 import { SafetensorsCheckpoint, writeSafetensors } from "./safetensors.js";
+import { relativeError } from "./test-relative-error.js";
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const script = path.resolve(here, "..", "test-tools", "torch_reference.py");
@@ -33,18 +34,6 @@ function readCase(name: string): { reference: Reference; tensors: SafetensorsChe
   const dir = path.join(root, name);
   const reference = JSON.parse(fs.readFileSync(path.join(dir, "reference.json"), "utf8")) as Reference;
   return { reference, tensors: SafetensorsCheckpoint.open(path.join(dir, "reference.safetensors")), dir };
-}
-
-/** max |a − b| / max |b| over the whole tensor. */
-function relativeError(actual: Float32Array, expected: Float32Array): number {
-  expect(actual.length).toBe(expected.length);
-  let difference = 0;
-  let scale = 0;
-  for (let i = 0; i < actual.length; i++) {
-    difference = Math.max(difference, Math.abs(actual[i] - expected[i]));
-    scale = Math.max(scale, Math.abs(expected[i]));
-  }
-  return difference / Math.max(scale, 1e-30);
 }
 
 const CASES = ["llama_gqa", "llama_t1", "qwen2_tied_bias", "llama3_rope", "llama_linear_rope"];
