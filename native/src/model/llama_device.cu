@@ -254,34 +254,8 @@ void LlamaModel::run_forward_cuda(const int32_t* tokens, int64_t batch, int64_t 
     grow(d.padding, batch);
     d.padding.upload_prefix(padding, batch);
   }
-  grow(d.x, N * H);
-  grow(d.projection, N * H);
-  if (training) {
-    for (auto* buffers : {&d.layer_input, &d.normed1, &d.middle, &d.normed2}) grow_layers(*buffers, c.layers, N * H);
-    grow_layers(d.rstd1, c.layers, N);
-    grow_layers(d.rstd2, c.layers, N);
-    grow_layers(d.q, c.layers, N * QD);
-    grow_layers(d.attention, c.layers, N * QD);
-    grow_layers(d.k, c.layers, N * KVD);
-    grow_layers(d.v, c.layers, N * KVD);
-    grow_layers(d.lse, c.layers, batch * c.heads * seq_len);
-    grow_layers(d.gate, c.layers, N * I);
-    grow_layers(d.up, c.layers, N * I);
-    grow_layers(d.activation, c.layers, N * I);
-    grow(d.final_input, N * H);
-  } else {
-    grow(d.normed_now, N * H);
-    grow(d.rstd_now, N);
-    grow(d.q_now, N * QD);
-    grow(d.attention_now, N * QD);
-    grow(d.k_now, N * KVD);
-    grow(d.v_now, N * KVD);
-    grow(d.gate_now, N * I);
-    grow(d.up_now, N * I);
-    grow(d.activation_now, N * I);
-  }
-  grow(d.final_normed, N * H);
-  grow(d.final_rstd, N);
+  size_step_activations(
+      d, c, batch, seq_len, training, [](DeviceBuffer<float>& buffer, int64_t count) { grow(buffer, count); }, grow_layers);
 
   float* x = d.x.data();
   const int32_t* positions = d.positions.data();

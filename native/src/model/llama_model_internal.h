@@ -95,7 +95,6 @@ struct LlamaModel::Workspace {
   std::vector<float> dropped, low_a, low_b, wide;
 
   // Grows the one-layer scratch an inference forward of N rows reuses layer after layer.
-  void ensure_inference(const LlamaConfig& c, int64_t N);
 };
 
 // Whether LoRA dropout keeps element (row, feature) of module `module` in layer `layer` at step
@@ -120,6 +119,12 @@ inline bool lora_dropout_keep(uint64_t seed, uint64_t step, int64_t layers, int6
 // Grows (never shrinks) a buffer to at least n floats.
 inline void ensure(std::vector<float>& buffer, int64_t n) {
   if (static_cast<int64_t>(buffer.size()) < n) buffer.resize(static_cast<size_t>(n));
+}
+
+// One buffer per layer, each of at least n floats.
+inline void ensure_layers(std::vector<std::vector<float>>& buffers, int64_t layers, int64_t n) {
+  if (static_cast<int64_t>(buffers.size()) < layers) buffers.resize(static_cast<size_t>(layers));
+  for (int64_t l = 0; l < layers; ++l) ensure(buffers[static_cast<size_t>(l)], n);
 }
 
 // pooled[B, H] = the mean over each sequence's T rows of hidden[B·T, H] (embed()).
@@ -151,17 +156,44 @@ inline AdamWOptions adamw_options(const AdamWStepOptions& o, double norm) {
   return options;
 }
 
-inline void LlamaModel::Workspace::ensure_inference(const LlamaConfig& c, int64_t N) {
-  const int64_t H = c.hidden_size, I = c.intermediate_size, QD = c.heads * c.head_dim, KVD = c.kv_heads * c.head_dim;
-  ensure(normed_now, N * H);
-  ensure(rstd_now, N);
-  ensure(q_now, N * QD);
-  ensure(attention_now, N * QD);
-  ensure(k_now, N * KVD);
-  ensure(v_now, N * KVD);
-  ensure(gate_now, N * I);
-  ensure(up_now, N * I);
-  ensure(activation_now, N * I);
+// The activations one forward step writes for N = batch · seq_len tokens: with `training`, every
+// layer's (kept for the backward pass), else one layer's worth reused across layers. One list for
+// the CPU workspace and the CUDA model's device buffers (the members share their names), so the
+// two cannot drift apart; `grow(buffer, count)` and `grow_layers(buffers, layers, count)` size a
+// buffer of that kind to at least `count` floats.
+template <typename Buffers, typename Grow, typename GrowLayers>
+void size_step_activations(Buffers& b, const LlamaConfig& c, int64_t batch, int64_t seq_len, bool training, Grow&& grow,
+                           GrowLayers&& grow_layers) {
+  const int64_t N = batch * seq_len, H = c.hidden_size, I = c.intermediate_size;
+  const int64_t QD = c.heads * c.head_dim, KVD = c.kv_heads * c.head_dim;
+  grow(b.x, N * H);
+  grow(b.projection, N * H);
+  if (training) {
+    for (auto* buffers : {&b.layer_input, &b.normed1, &b.middle, &b.normed2}) grow_layers(*buffers, c.layers, N * H);
+    grow_layers(b.rstd1, c.layers, N);
+    grow_layers(b.rstd2, c.layers, N);
+    grow_layers(b.q, c.layers, N * QD);
+    grow_layers(b.attention, c.layers, N * QD);
+    grow_layers(b.k, c.layers, N * KVD);
+    grow_layers(b.v, c.layers, N * KVD);
+    grow_layers(b.lse, c.layers, batch * c.heads * seq_len);
+    grow_layers(b.gate, c.layers, N * I);
+    grow_layers(b.up, c.layers, N * I);
+    grow_layers(b.activation, c.layers, N * I);
+    grow(b.final_input, N * H);
+  } else {
+    grow(b.normed_now, N * H);
+    grow(b.rstd_now, N);
+    grow(b.q_now, N * QD);
+    grow(b.attention_now, N * QD);
+    grow(b.k_now, N * KVD);
+    grow(b.v_now, N * KVD);
+    grow(b.gate_now, N * I);
+    grow(b.up_now, N * I);
+    grow(b.activation_now, N * I);
+  }
+  grow(b.final_normed, N * H);
+  grow(b.final_rstd, N);
 }
 
 // Input/output widths of a linear module.

@@ -126,9 +126,9 @@ std::vector<float> LlamaModel::forward_sequences(const int32_t* tokens, int64_t 
       row_adapter[r] = step_adapter[static_cast<size_t>(i)];
     }
   }
-  ensure(w.x, N * H);
-  ensure(w.projection, N * H);
-  w.ensure_inference(c, N);
+  // One row per token, each its own "sequence" of length 1 as far as the buffers go.
+  size_step_activations(
+      w, c, 1, N, false, [](std::vector<float>& buffer, int64_t count) { ensure(buffer, count); }, ensure_layers);
 
   // y = module(x) for every row, each through its row's adapter where that adapter targets the slot.
   std::vector<const float*> a_factors, b_factors;

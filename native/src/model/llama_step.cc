@@ -27,11 +27,6 @@ namespace pillow {
 
 namespace {
 
-void ensure_layers(std::vector<std::vector<float>>& buffers, int64_t layers, int64_t n) {
-  if (static_cast<int64_t>(buffers.size()) < layers) buffers.resize(static_cast<size_t>(layers));
-  for (int64_t l = 0; l < layers; ++l) ensure(buffers[l], n);
-}
-
 void add_into(float* destination, const float* source, int64_t count) {
   parallel_for(count, 32768, [&](int64_t begin, int64_t end) {
     for (int64_t i = begin; i < end; ++i) destination[i] += source[i];
@@ -260,7 +255,7 @@ void LlamaModel::run_forward(const int32_t* tokens, int64_t batch, int64_t seq_l
   const LlamaConfig& c = config_;
   Workspace& w = *work_;
   const int64_t N = batch * seq_len, H = c.hidden_size, I = c.intermediate_size, D = c.head_dim;
-  const int64_t QD = c.heads * D, KVD = c.kv_heads * D;
+  const int64_t KVD = c.kv_heads * D;
   check_step_positions(batch, seq_len, start_position, use_cache);
   if (use_cache) {
     if (const int64_t capacity = grown_cache_capacity(batch, start_position, seq_len)) {
@@ -281,26 +276,8 @@ void LlamaModel::run_forward(const int32_t* tokens, int64_t batch, int64_t seq_l
   }
   ensure_rope(start_position + seq_len);
   const int32_t* padding = step_positions(batch, seq_len, start_position, use_cache, paddings);
-  ensure(w.x, N * H);
-  ensure(w.projection, N * H);
-  if (training) {
-    for (auto* buffers : {&w.layer_input, &w.normed1, &w.middle, &w.normed2}) ensure_layers(*buffers, c.layers, N * H);
-    ensure_layers(w.rstd1, c.layers, N);
-    ensure_layers(w.rstd2, c.layers, N);
-    ensure_layers(w.q, c.layers, N * QD);
-    ensure_layers(w.attention, c.layers, N * QD);
-    ensure_layers(w.k, c.layers, N * KVD);
-    ensure_layers(w.v, c.layers, N * KVD);
-    ensure_layers(w.lse, c.layers, batch * c.heads * seq_len);
-    ensure_layers(w.gate, c.layers, N * I);
-    ensure_layers(w.up, c.layers, N * I);
-    ensure_layers(w.activation, c.layers, N * I);
-    ensure(w.final_input, N * H);
-  } else {
-    w.ensure_inference(c, N);
-  }
-  ensure(w.final_normed, N * H);
-  ensure(w.final_rstd, N);
+  size_step_activations(
+      w, c, batch, seq_len, training, [](std::vector<float>& buffer, int64_t count) { ensure(buffer, count); }, ensure_layers);
 
   float* x = w.x.data();
   embedding_forward(x, tokens, embed_parameter().f32.data(), N, c.vocab_size, H);
