@@ -78,12 +78,12 @@ describe("pillow continual plan", () => {
     const openai = pillow(["continual", "plan", "--tasks", files.alpha, files.beta, "--replay", "interference", "--backend", "openai", "--out", out]);
     expect(openai.status).toBe(2);
     expect(openai.stderr).toMatch(/needs the native model/);
-    const planned = pillow(["continual", "plan", "--tasks", files.alpha, files.beta, files.gamma, "--replay", "interference", "--replay-per-task", "4", "--model", model, "--out", out]);
+    const planned = pillow(["continual", "plan", "--tasks", files.alpha, files.beta, files.gamma, "--replay", "interference", "--replay-per-task", "4", "--cap-share", "0.5", "--model", model, "--out", out]);
     expect(planned.status, planned.stderr).toBe(0);
     const manifest = JSON.parse(fs.readFileSync(path.join(out, "manifest.json"), "utf8")) as Manifest & { stages: { lookAhead?: { before: number[]; after: number[] } }[] };
     expect(manifest.stages[2].lookAhead!.before.length).toBe(2);
     expect(manifest.stages[2].replay.reduce((sum, entry) => sum + entry.count, 0)).toBe(8);
-    // Floor ⌊0.25·8/2⌋ = 1: no earlier task gets nothing; the cap (default 0.5 of gamma's 4 training
+    // Floor ⌊0.25·8/2⌋ = 1: no earlier task gets nothing; the cap (0.5 of gamma's 4 training
     // instances = 2, raised to the equal share ⌈8/2⌉ = 4) allows at most 4 per task, so 4 + 4.
     for (const entry of manifest.stages[2].replay) expect(entry.count).toBeGreaterThanOrEqual(1);
     expect((manifest as unknown as { capShare: number }).capShare).toBe(0.5);
