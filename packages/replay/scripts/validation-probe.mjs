@@ -29,7 +29,9 @@ const allTasks = suite.tasks.slice(0, Number(values.tasks)).map((task) => ({
   train: task.train.slice(0, 40),
   test: task.train.slice(40, 60), // validation: training-pool instances the run never trains on
 }));
-const [order] = resolveOrders([values.order], allTasks.map((task) => task.name));
+// "random-N" names the N-th seeded permutation, as the compare names it.
+const randomIndex = /^random-(\d+)$/.exec(values.order)?.[1];
+const order = resolveOrders([randomIndex ? `random:${randomIndex}` : values.order], allTasks.map((task) => task.name)).at(-1);
 const byName = new Map(allTasks.map((task) => [task.name, task]));
 const tasks = order.tasks.map((name) => byName.get(name));
 const model = await loadModel(tinyModelDir);
@@ -59,7 +61,8 @@ for (const variant of values.variants.split(";")) {
     probePerTask: Number(parsed.probes ?? 6),
     floorShare: Number(parsed.floor ?? 0.25),
     capShare: parsed.cap === undefined ? undefined : Number(parsed.cap),
-    directedShare: parsed.directed === undefined ? undefined : Number(parsed.directed),
+    // directed=none: no limit; absent: the package's default.
+    directedShare: parsed.directed === undefined ? undefined : parsed.directed === "none" ? null : Number(parsed.directed),
     evaluation: "diagonal-and-final",
     onStage: (report) => {
       lookAhead += report.seconds.lookAhead;

@@ -47,7 +47,7 @@ export { rougeL as rougeLF1 } from "@pillow/core";
 export { createRandom, deriveSeed } from "./random.js";
 export type { Random } from "./random.js";
 export { allocateWithFloor } from "./planning/allocate-with-floor.js";
-export { usesInstructionTags, defaultFloorShare } from "./planning/replay-plan.js";
+export { usesInstructionTags, defaultFloorShare, defaultDirectedShare } from "./planning/replay-plan.js";
 export { resolveOrders } from "./protocol/training-orders.js";
 export type { TrainingOrder } from "./protocol/training-orders.js";
 export type { PairedInterval } from "./protocol/compare-summary.js";

@@ -6,6 +6,7 @@ import os from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { createTinyModel } from "@pillow/core";
+import { defaultDirectedShare } from "@pillow/replay";
 import { beforeAll, describe, expect, it } from "vitest";
 
 const bin = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..", "..", "dist", "bin.js");
@@ -87,6 +88,8 @@ describe("pillow continual plan", () => {
     // instances = 2, raised to the equal share ⌈8/2⌉ = 4) allows at most 4 per task, so 4 + 4.
     for (const entry of manifest.stages[2].replay) expect(entry.count).toBeGreaterThanOrEqual(1);
     expect((manifest as unknown as { capShare: number }).capShare).toBe(0.5);
+    // --directed-share not given: the package's default, recorded as used.
+    expect((manifest as unknown as { directedShare: number }).directedShare).toBe(defaultDirectedShare);
     expect(manifest.stages[2].replay.map((entry) => entry.count)).toEqual([4, 4]);
   });
 });

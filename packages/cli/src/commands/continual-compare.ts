@@ -26,7 +26,7 @@ import { createLoraLearner } from "../demo/lora-learner.js";
 import { guardInterrupts, Interrupted } from "../interrupt.js";
 import { modelDirectory } from "../model-options.js";
 import { writeFileAtomic } from "../report/write-report.js";
-import { addTrainingOptions, readTasks } from "./continual-tasks.js";
+import { addTrainingOptions, readTasks, shareOrNull } from "./continual-tasks.js";
 
 type CompareFlags = {
   tasks?: string[];
@@ -51,13 +51,14 @@ type CompareFlags = {
   lookAheadSteps: number;
   floorShare: number;
   capShare: number | "none";
+  directedShare: number | "none";
   evaluation: string;
 };
 
 /** Everything that decides a run's result: a resumed compare must have the same. */
 export type CompareSettings = Pick<
   CompareFlags,
-  "replayPerTask" | "r" | "epochs" | "lr" | "batchSize" | "maxTokens" | "probePerTask" | "lookAheadSteps" | "floorShare" | "capShare" | "evaluation"
+  "replayPerTask" | "r" | "epochs" | "lr" | "batchSize" | "maxTokens" | "probePerTask" | "lookAheadSteps" | "floorShare" | "capShare" | "directedShare" | "evaluation"
 > & {
   source: { suite: true; trainPerTask: number; testPerTask: number } | { files: string[]; testShare: number };
   model: string;
@@ -172,6 +173,7 @@ Examples:
         lookAheadSteps: flags.lookAheadSteps,
         floorShare: flags.floorShare,
         capShare: flags.capShare,
+        directedShare: flags.directedShare,
         evaluation: flags.evaluation,
       };
       const settingsFile = path.join(flags.out, "settings.json");
@@ -237,7 +239,8 @@ Examples:
                 replayPerTask: flags.replayPerTask,
                 probePerTask: flags.probePerTask,
                 floorShare: flags.floorShare,
-                capShare: flags.capShare === "none" ? undefined : flags.capShare,
+                capShare: shareOrNull(flags.capShare) ?? undefined,
+                directedShare: shareOrNull(flags.directedShare),
                 evaluation: flags.evaluation === "all" || orderIndex === 0 ? "all" : "diagonal-and-final",
               },
               onRun: (run) => {

@@ -11,7 +11,7 @@ import { commandContext, parseInteger, parseNumber } from "../context.js";
 import { createLoraLearner } from "../demo/lora-learner.js";
 import { modelDirectory } from "../model-options.js";
 import { writeFileAtomic } from "../report/write-report.js";
-import { addTrainingOptions, readTasks } from "./continual-tasks.js";
+import { addTrainingOptions, readTasks, shareOrNull } from "./continual-tasks.js";
 
 type PlanFlags = {
   tasks: string[];
@@ -30,6 +30,7 @@ type PlanFlags = {
   lookAheadSteps: number;
   floorShare: number;
   capShare: number | "none";
+  directedShare: number | "none";
   json?: boolean;
 };
 
@@ -107,7 +108,8 @@ Examples:
         seed: flags.seed,
         probePerTask: flags.probePerTask,
         floorShare: flags.floorShare,
-        capShare: flags.capShare === "none" ? undefined : flags.capShare,
+        capShare: shareOrNull(flags.capShare) ?? undefined,
+        directedShare: shareOrNull(flags.directedShare),
         evaluation: "diagonal-and-final",
         onStage: (report) => context.log(`stage ${report.stage + 1}/${tasks.length} ${report.task}: ${report.trainingSize} instances (${report.plan.budget} replayed)`),
       });
@@ -131,7 +133,7 @@ Examples:
         seed: flags.seed,
         replayPerTask: flags.replayPerTask,
         testShare: flags.testShare,
-        ...(strategy === "interference" ? { model: path.resolve(flags.model!), lookAheadSteps: flags.lookAheadSteps, probePerTask: flags.probePerTask, floorShare: flags.floorShare, capShare: flags.capShare } : {}),
+        ...(strategy === "interference" ? { model: path.resolve(flags.model!), lookAheadSteps: flags.lookAheadSteps, probePerTask: flags.probePerTask, floorShare: flags.floorShare, capShare: flags.capShare, directedShare: flags.directedShare } : {}),
         tasks: tasks.map((task) => ({ name: task.name, file: path.resolve(task.file), train: task.train.length, test: task.test.length })),
         stages,
       };

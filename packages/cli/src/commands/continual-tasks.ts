@@ -3,6 +3,7 @@
 import path from "node:path";
 import type { Command } from "commander";
 import { readInstructionFile } from "@pillow/core";
+import { defaultDirectedShare } from "@pillow/replay";
 import type { Instance } from "@pillow/suite";
 import { inputError, usageError } from "../cli-error.js";
 import { parseInteger, parseNumber } from "../context.js";
@@ -47,15 +48,20 @@ export function readTasks(files: readonly string[], share: number): TaskFromFile
 export const CAP_SHARE_DEFAULT: number | "none" = "none";
 
 /**
- * --cap-share: a number ≥ 0, or "none" for no cap. "none" stays a string: commander turns a null
- * from a parser into "", and settings.json must record the choice as given.
+ * A share option that also takes "none" (--cap-share, --directed-share). "none" stays a string:
+ * commander turns a null from a parser into "", and settings.json must record the choice as given.
  */
-export function parseCapShare(value: string): number | "none" {
-  if (value === "none") return "none";
-  const share = Number(value);
-  if (!Number.isFinite(share) || share < 0 || value.trim() === "") throw usageError(`--cap-share must be a number ≥ 0 or "none", got "${value}"`);
-  return share;
-}
+export const parseShareOrNone =
+  (flag: string) =>
+  (value: string): number | "none" => {
+    if (value === "none") return "none";
+    const share = Number(value);
+    if (!Number.isFinite(share) || share < 0 || value.trim() === "") throw usageError(`${flag} must be a number ≥ 0 or "none", got "${value}"`);
+    return share;
+  };
+
+/** "none" → no limit (null) as the replay package takes it. */
+export const shareOrNull = (value: number | "none"): number | null => (value === "none" ? null : value);
 
 /** The training and look-ahead options that `continual compare` and `continual plan` share (one definition, one default each). */
 export function addTrainingOptions(command: Command, what: string): Command {
@@ -70,7 +76,13 @@ export function addTrainingOptions(command: Command, what: string): Command {
     .option(
       "--cap-share <fraction>",
       "interference: no earlier task replayed more than this share of the current task's training instances (never below the equal share); none = no cap",
-      parseCapShare,
+      parseShareOrNone("--cap-share"),
       CAP_SHARE_DEFAULT,
+    )
+    .option(
+      "--directed-share <fraction>",
+      "interference: at most this share of the current task's training instances is split by measured increase, the rest equally; none = no limit",
+      parseShareOrNone("--directed-share"),
+      defaultDirectedShare,
     );
 }

@@ -74,8 +74,8 @@ export type RunContinualOptions<T extends InstructionInstance> = {
   floorShare?: number;
   /** interference: cap per earlier task as a share of the current task's training instances (see planReplay; default none). */
   capShare?: number;
-  /** interference: the budget split by increase is at most this share of the current task's size (see planReplay; default none). */
-  directedShare?: number;
+  /** interference: the budget split by increase is at most this share of the current task's size; null = no limit (see planReplay; default defaultDirectedShare). */
+  directedShare?: number | null;
   /**
    * Start at this stage with R's earlier rows given (previousScores) and the learner already trained
    * through stage startStage − 1, e.g. stage 0 trained once and shared by every strategy (its plan

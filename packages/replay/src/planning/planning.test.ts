@@ -3,7 +3,7 @@ import { describe, expect, it } from "vitest";
 import { allocateReplay } from "./allocate-replay.js";
 import { allocateWithFloor } from "./allocate-with-floor.js";
 import { insInfo, normaliseWithinTask } from "./instruction-information.js";
-import { type ContinualTask, groupByInstruction, planReplay, selectByInformation } from "./replay-plan.js";
+import { type ContinualTask, defaultDirectedShare, groupByInstruction, planReplay, selectByInformation } from "./replay-plan.js";
 import { createRandom } from "../random.js";
 
 describe("allocateReplay (hand-computed)", () => {
@@ -205,6 +205,39 @@ describe("allocateWithFloor (hand-computed)", () => {
       expect(counts.reduce((sum, value) => sum + value, 0)).toBe(budget);
       for (const value of counts) expect(value).toBeLessThanOrEqual(Math.max(cap, Math.ceil(budget / increases.length)));
     }
+  });
+
+  it("splits at most directedLimit by increase, the rest equally with the floor", () => {
+    // floor 2 each, rest 24; directedLimit 6: 18 split equally [6, 6, 6] → [8, 8, 8], then 6 ∝ [3, 1, 0]:
+    // ⌊4.5⌋ = 4, ⌊1.5⌋ = 1, 0, the remainder 1 to the largest increase → [5, 1, 0].
+    expect(allocateWithFloor([3, 1, 0], 30, 0.25, undefined, 6)).toEqual([13, 9, 8]);
+    // A limit at least the rest changes nothing; limit 0 is the uniform split.
+    expect(allocateWithFloor([3, 1, 0], 30, 0.25, undefined, 24)).toEqual([20, 8, 2]);
+    expect(allocateWithFloor([3, 1, 0], 30, 0.25, undefined, 0)).toEqual([10, 10, 10]);
+    expect(() => allocateWithFloor([1], 4, 0.25, undefined, -1)).toThrow(/directedLimit must be an integer ≥ 0, got -1/);
+  });
+
+  it("planReplay interference: directedShare bounds the directed part by the current task's size (default 1, null = no limit)", () => {
+    const make = (name: string, count: number) => ({
+      name,
+      train: Array.from({ length: count }, (_, k) => ({ instruction: `${name} instruction ${k % 2}`, output: `${name} ${k}` })),
+      test: [{ instruction: `${name} instruction 0`, output: "t" }],
+    });
+    const tasks = [make("a", 40), make("b", 40), make("c", 40), make("current", 6)];
+    const instructionTags = new Map(tasks.flatMap((task) => task.train.map((instance) => [instance.instruction, [instance.instruction.split(" ")[0]]] as [string, string[]])));
+    const counts = (directedShare?: number | null) =>
+      planReplay({ stage: 3, tasks, strategy: "interference", replayPerTask: 10, seed: 3, increases: [3, 1, 0], instructionTags, directedShare }).perTask.map(
+        (entry) => entry.count,
+      );
+    // Budget 30, floor 2 each, rest 24. Default (1 · 6 = 6 directed): as allocateWithFloor's limit 6 above.
+    expect(defaultDirectedShare).toBe(1);
+    expect(counts()).toEqual([13, 9, 8]);
+    expect(counts(1)).toEqual([13, 9, 8]);
+    // No limit: all 24 by increase. 0.5 · 6 = 3 directed: 21 equally [7, 7, 7] + 2 → [9, 9, 9], 3 ∝ [3, 1, 0]:
+    // ⌊2.25⌋ = 2, ⌊0.75⌋ = 0, the remainder 1 to the largest → [3, 0, 0].
+    expect(counts(null)).toEqual([20, 8, 2]);
+    expect(counts(0.5)).toEqual([12, 9, 9]);
+    expect(() => counts(-1)).toThrow(/directedShare must be a finite number ≥ 0 or null/);
   });
 
   it("rejects bad input", () => {
