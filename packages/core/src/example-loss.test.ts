@@ -7,7 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { exampleLosses } from "./example-loss.js";
 import { loadModel } from "./model.js";
 import { createTinyModel } from "./tiny-model.js";
-import { tokenizeExample } from "./train.js";
+import { tokenizeExample } from "./training-examples.js";
 
 let root = "";
 let modelDir = "";

@@ -5,7 +5,7 @@
 // training example into the (prompt, continuation) pair train() would learn from.
 import { ModelError } from "./errors.js";
 import type { Model } from "./model.js";
-import { type TrainingExample, tokenizeExample } from "./train.js";
+import { type TrainingExample, tokenizeExample } from "./training-examples.js";
 
 export type ExampleLossOptions = {
   /** Append the end-of-sequence token to each response, as train() does (default true). */

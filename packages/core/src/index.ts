@@ -119,7 +119,9 @@ export {
 export type { ChatMessage } from "./tokenizer.js";
 export { Tokenizer } from "./tokenizer.js";
 export { exampleLosses, type ExampleLossOptions } from "./example-loss.js";
-export { learningRateAt, type TrainingExample, type TrainOptions, type TrainResult, type TrainStepInfo, tokenizeExample, train } from "./train.js";
+export { type TrainOptions, type TrainResult, type TrainStepInfo, train } from "./train.js";
+export { type TrainingExample, tokenizeExample } from "./training-examples.js";
+export { learningRateAt } from "./learning-rate-schedule.js";
 export { longestCommonSubsequence, type RougeScore, rougeL, rougeLOfTokens, rougeTokens } from "./rouge.js";
 // What the layers above take from the native side, re-exported: cli and replay import these from core,
 // never from @pillow/lora-kernels (scripts/check-layers.mjs, run by `pnpm lint`, enforces it).

@@ -7,7 +7,9 @@ import { loadModel } from "./model.js";
 import { NativeBackend } from "./native-backend.js";
 import { saveModel } from "./save-model.js";
 import { createTinyModel } from "./tiny-model.js";
-import { learningRateAt, type TrainingExample, train } from "./train.js";
+import { learningRateAt } from "./learning-rate-schedule.js";
+import { train } from "./train.js";
+import type { TrainingExample } from "./training-examples.js";
 
 let root = "";
 let modelDir = "";
