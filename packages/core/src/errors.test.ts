@@ -4,7 +4,7 @@ import path from "node:path";
 import { KernelError } from "@pillow/lora-kernels";
 import { afterAll, describe, expect, it } from "vitest";
 import { ModelError } from "./errors.js";
-import { loadModel } from "./model.js";
+import { loadModel } from "./load-model.js";
 import { createTinyModel } from "./tiny-model.js";
 
 const scratch = fs.mkdtempSync(path.join(os.tmpdir(), "pillow-errors-"));

@@ -5,7 +5,7 @@ import os from "node:os";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { exampleLosses } from "./example-loss.js";
-import { loadModel } from "./model.js";
+import { loadModel } from "./load-model.js";
 import { createTinyModel } from "./tiny-model.js";
 import { tokenizeExample } from "./training-examples.js";
 

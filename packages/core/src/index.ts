@@ -51,9 +51,7 @@ export { StreamedText, type TextStep } from "./streamed-text.js";
 export {
   type AdapterOptions,
   countTargets,
-  type LoadModelOptions,
   type LossAndGradInput,
-  loadModel,
   logSoftmaxAt,
   Model,
   type ModelDtype,
@@ -61,6 +59,7 @@ export {
   type ScoringPair,
   type TrainMode,
 } from "./model.js";
+export { type LoadModelOptions, loadModel } from "./load-model.js";
 export { type BackendRequest, type BackendResult, NativeBackend, type NativeBackendOptions } from "./native-backend.js";
 export {
   createOpenAIBackend,

@@ -3,7 +3,7 @@ import os from "node:os";
 import path from "node:path";
 import { KernelError, loadAddon } from "@pillow/lora-kernels";
 import { afterAll, describe, expect, it } from "vitest";
-import { loadModel } from "./model.js";
+import { loadModel } from "./load-model.js";
 import { createTinyModel } from "./tiny-model.js";
 
 const scratch = fs.mkdtempSync(path.join(os.tmpdir(), "pillow-dispose-"));

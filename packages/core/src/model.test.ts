@@ -8,7 +8,8 @@ import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { CheckpointError, ConfigError } from "./errors.js";
-import { loadModel, type Model } from "./model.js";
+import { loadModel } from "./load-model.js";
+import type { Model } from "./model.js";
 import { SafetensorsCheckpoint, writeSafetensors } from "./safetensors.js";
 import { relativeError } from "./test-relative-error.js";
 

@@ -1,47 +1,21 @@
 // A loaded LLaMA-family model: the HF config, the tokenizer and the native model object (weights,
 // LoRA adapters, KV cache). Every whole-model step is one native call that runs off the JS thread.
-import fs from "node:fs";
 import path from "node:path";
-import { type Device, loadAddon, type NativeLlamaModel, type NativeModelConfig, type NativeTrainMode, resolveDevice, sample, setThreads } from "@pillow/lora-kernels";
+import type { Device, NativeLlamaModel, NativeTrainMode } from "@pillow/lora-kernels";
+import { sample } from "@pillow/lora-kernels";
 import type { ScoredContinuation } from "./backend.js";
-import { type ModelConfig, readModelConfig } from "./config.js";
-import { CheckpointError, ModelError } from "./errors.js";
+import type { ModelConfig } from "./config.js";
+import { ModelError } from "./errors.js";
 import { argmax, type GenerationChunk, type GenerationOptions, type GenerationResult, isGreedy, samplingFor } from "./generation-options.js";
-import {
-  ADAPTER_WEIGHTS_FILE,
-  hfTensorName,
-  isLoraTarget,
-  LINEAR_MODULES,
-  type LinearModule,
-  type LoraConfig,
-  loraScale,
-  parsePeftTensorName,
-  peftTensorName,
-  readAdapterConfig,
-  writeAdapterConfig,
-} from "./peft.js";
+import { adaptedLayerIndices, adaptedLayers, linearInFeatures } from "./adapter-layout.js";
+import { readPeftAdapter, writePeftAdapter } from "./peft-adapter-files.js";
+import { ADAPTER_WEIGHTS_FILE, hfTensorName, LINEAR_MODULES, type LinearModule, type LoraConfig, loraScale, peftTensorName } from "./peft.js";
 import { Random } from "./random.js";
-import { SafetensorsCheckpoint, writeSafetensors } from "./safetensors.js";
 import { StreamedText } from "./streamed-text.js";
-import { Tokenizer } from "./tokenizer.js";
+import type { Tokenizer } from "./tokenizer.js";
 
 export type ModelDtype = "f32" | "bf16";
 export type TrainMode = NativeTrainMode;
-
-export type LoadModelOptions = {
-  /** Weight storage: f32 (default), or bf16 linear weights with f32 compute (inference and LoRA training). */
-  dtype?: ModelDtype;
-  /** Native thread-pool size (process-wide). Default: every core. */
-  threads?: number;
-  /**
-   * Where the weights live and the steps run. "cuda": weights and the active adapter are uploaded to
-   * the GPU once; forward, decode (KV cache on the GPU), sampling, embed and LoRA lossAndGrad/train
-   * run the CUDA kernels. Full-parameter training, LoRA dropout and continuous batching are CPU-only
-   * for now and throw E_UNSUPPORTED on a cuda model. Default: PILLOW_DEVICE, else "cpu"; "cuda"
-   * without a CUDA build or device is a KernelError E_CUDA saying why.
-   */
-  device?: Device;
-};
 
 export type AdapterOptions = {
   r: number;
@@ -101,45 +75,6 @@ export function logSoftmaxAt(row: ArrayLike<number>, target: number): number {
   let total = 0;
   for (let i = 0; i < row.length; i++) total += Math.exp(row[i] - maximum);
   return row[target] - maximum - Math.log(total);
-}
-
-function nativeConfig(config: ModelConfig): NativeModelConfig {
-  return {
-    vocabSize: config.vocabSize,
-    hiddenSize: config.hiddenSize,
-    intermediateSize: config.intermediateSize,
-    numLayers: config.numLayers,
-    numHeads: config.numHeads,
-    numKeyValueHeads: config.numKeyValueHeads,
-    headDim: config.headDim,
-    maxPositionEmbeddings: config.maxPositionEmbeddings,
-    rmsNormEps: config.rmsNormEps,
-    ropeTheta: config.ropeTheta,
-    ropeScaling: config.ropeScaling,
-    tieWordEmbeddings: config.tieWordEmbeddings,
-    attentionBias: config.attentionBias,
-  };
-}
-
-function linearInFeatures(config: ModelConfig, module: LinearModule): number {
-  if (module === "o_proj") return config.numHeads * config.headDim;
-  if (module === "down_proj") return config.intermediateSize;
-  return config.hiddenSize;
-}
-
-/** The layers a LoRA config adapts, or undefined for all (throws for a selection native cannot hold). */
-function adaptedLayers(config: ModelConfig, lora: LoraConfig, source: string): { modules: LinearModule[]; layers?: number[] } {
-  const modules = LINEAR_MODULES.filter((module) => Array.from({ length: config.numLayers }, (_, l) => l).some((l) => isLoraTarget(lora, l, module)));
-  const layers = Array.from({ length: config.numLayers }, (_, l) => l).filter((l) => modules.some((module) => isLoraTarget(lora, l, module)));
-  for (const l of layers) {
-    for (const module of modules) {
-      if (!isLoraTarget(lora, l, module)) {
-        throw new ModelError("E_UNSUPPORTED", `${source}: the adapter targets ${module} in some layers but not in layer ${l}; pillow needs the same modules in every adapted layer`);
-      }
-    }
-  }
-  if (modules.length === 0) throw new ModelError("E_ARGUMENT", `${source}: the adapter targets no linear module of this model`);
-  return { modules, layers: layers.length === config.numLayers ? undefined : layers };
 }
 
 export class Model {
@@ -262,7 +197,7 @@ export class Model {
     if (!Number.isInteger(seed) || seed < 0 || seed > Number.MAX_SAFE_INTEGER) throw new ModelError("E_ARGUMENT", `seed must be an integer >= 0, got ${String(seed)}`);
     const { modules, layers } = this.registerAdapter(name, lora, "addAdapter", seed);
     const random = new Random(seed);
-    for (const layer of layers ?? Array.from({ length: this.config.numLayers }, (_, l) => l)) {
+    for (const layer of adaptedLayerIndices(this.config, layers)) {
       for (const module of modules) {
         const inFeatures = linearInFeatures(this.config, module);
         const bound = 1 / Math.sqrt(inFeatures);
@@ -280,7 +215,7 @@ export class Model {
   copyAdapter(from: string, to: string): void {
     const lora = this.adapterConfig(from);
     const { modules, layers } = this.registerAdapter(to, { ...lora, targetModules: [...lora.targetModules] }, "copyAdapter");
-    for (const layer of layers ?? Array.from({ length: this.config.numLayers }, (_, l) => l)) {
+    for (const layer of adaptedLayerIndices(this.config, layers)) {
       for (const module of modules) {
         for (const part of ["A", "B"] as const) this.native.setAdapterTensor(to, layer, module, part, this.native.getAdapterTensor(from, layer, module, part));
       }
@@ -289,48 +224,10 @@ export class Model {
 
   /** Loads a PEFT adapter folder (adapter_config.json + adapter_model.safetensors). Returns its name. */
   loadAdapter(dir: string, name: string = path.basename(path.resolve(dir))): string {
-    const lora = readAdapterConfig(dir);
-    const file = path.join(dir, ADAPTER_WEIGHTS_FILE);
-    const checkpoint = SafetensorsCheckpoint.open(file);
-    try {
-      const { modules, layers } = adaptedLayers(this.config, lora, file);
-      const expected = new Set<string>();
-      for (const layer of layers ?? Array.from({ length: this.config.numLayers }, (_, l) => l)) {
-        for (const module of modules) for (const part of ["A", "B"] as const) expected.add(peftTensorName(layer, module, part));
-      }
-      const found = new Map<string, string>();
-      for (const tensorName of checkpoint.names()) {
-        const parsed = parsePeftTensorName(tensorName);
-        if (!parsed) throw new CheckpointError("E_ARGUMENT", "not a LoRA factor of a linear layer (pillow loads lora_A/lora_B only)", { file, tensor: tensorName });
-        const canonical = peftTensorName(parsed.layer, parsed.module, parsed.part);
-        if (!expected.has(canonical)) throw new CheckpointError("E_ARGUMENT", "the adapter config does not target this layer/module", { file, tensor: tensorName });
-        found.set(canonical, tensorName);
-      }
-      for (const canonical of expected) {
-        if (!found.has(canonical)) throw new CheckpointError("E_MISSING_TENSOR", "missing from the adapter", { file, tensor: canonical });
-      }
-      this.registerAdapter(name, lora, file);
-      try {
-        for (const [canonical, tensorName] of found) {
-          const parsed = parsePeftTensorName(canonical);
-          if (!parsed) continue;
-          const info = checkpoint.info(tensorName);
-          const inFeatures = linearInFeatures(this.config, parsed.module);
-          const outFeatures = this.native.tensorShape(hfTensorName(parsed.layer, parsed.module))[0];
-          const want = parsed.part === "A" ? [lora.r, inFeatures] : [outFeatures, lora.r];
-          if (info.shape.length !== 2 || info.shape[0] !== want[0] || info.shape[1] !== want[1]) {
-            throw new CheckpointError("E_SHAPE", `shape [${info.shape.join(", ")}] does not match [${want.join(", ")}] (r = ${lora.r})`, { file, tensor: tensorName });
-          }
-          this.native.setAdapterTensor(name, parsed.layer, parsed.module, parsed.part, checkpoint.readFloat32(tensorName));
-        }
-      } catch (error) {
-        this.native.removeAdapter(name);
-        this.adapters.delete(name);
-        throw error;
-      }
-    } finally {
-      checkpoint.close();
-    }
+    // Every tensor is read and checked before the adapter is registered, so a bad folder leaves nothing behind.
+    const { lora, factors } = readPeftAdapter(dir, this.config, (layer, module) => this.native.tensorShape(hfTensorName(layer, module))[0]);
+    this.registerAdapter(name, lora, path.join(dir, ADAPTER_WEIGHTS_FILE));
+    for (const factor of factors) this.native.setAdapterTensor(name, factor.layer, factor.module, factor.part, factor.data);
     return name;
   }
 
@@ -339,7 +236,7 @@ export class Model {
     const lora = this.adapterConfig(name);
     const { modules, layers } = adaptedLayers(this.config, lora, name);
     const tensors: Record<string, Float32Array> = {};
-    for (const layer of layers ?? Array.from({ length: this.config.numLayers }, (_, l) => l)) {
+    for (const layer of adaptedLayerIndices(this.config, layers)) {
       for (const module of modules) {
         for (const part of ["A", "B"] as const) tensors[peftTensorName(layer, module, part)] = this.native.getAdapterTensor(name, layer, module, part);
       }
@@ -349,18 +246,7 @@ export class Model {
 
   /** Writes the adapter in PEFT format (adapter_config.json + adapter_model.safetensors, atomically). */
   saveAdapter(name: string, dir: string): void {
-    const lora = this.adapterConfig(name);
-    fs.mkdirSync(dir, { recursive: true });
-    const tensors: Record<string, { dtype: "F32"; shape: number[]; data: Float32Array }> = {};
-    for (const [tensorName, data] of Object.entries(this.adapterTensors(name))) {
-      const parsed = parsePeftTensorName(tensorName);
-      if (!parsed) continue;
-      const inFeatures = linearInFeatures(this.config, parsed.module);
-      const shape = parsed.part === "A" ? [lora.r, inFeatures] : [data.length / lora.r, lora.r];
-      tensors[tensorName] = { dtype: "F32", shape, data };
-    }
-    writeSafetensors(path.join(dir, ADAPTER_WEIGHTS_FILE), tensors, { format: "pt" });
-    writeAdapterConfig(dir, lora);
+    writePeftAdapter(dir, this.config, this.adapterConfig(name), this.adapterTensors(name));
   }
 
   setActiveAdapter(name: string | null): void {
@@ -696,32 +582,4 @@ export class Model {
     for (const text of texts) vectors.push(await this.native.embed(this.encodePrompt(text, true), {}));
     return vectors;
   }
-}
-
-/** Loads an HF model folder: config.json, model.safetensors (or a sharded index), tokenizer.json. */
-export async function loadModel(dir: string, options: LoadModelOptions = {}): Promise<Model> {
-  const dtype = options.dtype ?? "f32";
-  if (dtype !== "f32" && dtype !== "bf16") throw new ModelError("E_ARGUMENT", `dtype must be "f32" or "bf16", got ${String(dtype)}`);
-  if (options.threads !== undefined) setThreads(options.threads);
-  const config = readModelConfig(dir);
-  const tokenizer = fs.existsSync(path.join(dir, "tokenizer.json")) ? await Tokenizer.load(dir) : null;
-  const addon = loadAddon();
-  const native = new addon.LlamaModel(nativeConfig(config), { device: resolveDevice(options.device) });
-  const checkpoint = SafetensorsCheckpoint.open(dir);
-  try {
-    for (const name of native.tensorNames()) {
-      const where = { file: checkpoint.path, tensor: name };
-      if (!checkpoint.has(name)) throw new CheckpointError("E_MISSING_TENSOR", "missing from the checkpoint (required by config.json)", where);
-      const info = checkpoint.info(name);
-      const want = native.tensorShape(name);
-      if (info.shape.length !== want.length || info.shape.some((d, i) => d !== want[i])) {
-        throw new CheckpointError("E_SHAPE", `shape [${info.shape.join(", ")}] does not match config.json's [${want.join(", ")}]`, where);
-      }
-      if (dtype === "bf16" && info.dtype === "BF16") native.setTensor(name, checkpoint.readBf16Bits(name), "bf16");
-      else native.setTensor(name, checkpoint.readFloat32(name), dtype);
-    }
-  } finally {
-    checkpoint.close();
-  }
-  return new Model(config, native, tokenizer, path.resolve(dir), dtype);
 }

@@ -5,7 +5,8 @@ import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { loadModel, type Model } from "./model.js";
+import { loadModel } from "./load-model.js";
+import type { Model } from "./model.js";
 import { NativeBackend } from "./native-backend.js";
 import { BYTE_VOCAB_SIZE, createTinyModel } from "./tiny-model.js";
 

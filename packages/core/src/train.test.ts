@@ -3,7 +3,7 @@ import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { loadModel } from "./model.js";
+import { loadModel } from "./load-model.js";
 import { NativeBackend } from "./native-backend.js";
 import { saveModel } from "./save-model.js";
 import { createTinyModel } from "./tiny-model.js";

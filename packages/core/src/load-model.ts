@@ -1,0 +1,71 @@
+// Loading an HF model folder: config.json → the native model's shapes, every tensor of
+// model.safetensors (or its shards) checked against them and copied in, tokenizer.json when present.
+import fs from "node:fs";
+import path from "node:path";
+import { type Device, loadAddon, type NativeModelConfig, resolveDevice, setThreads } from "@pillow/lora-kernels";
+import { type ModelConfig, readModelConfig } from "./config.js";
+import { CheckpointError, ModelError } from "./errors.js";
+import { Model, type ModelDtype } from "./model.js";
+import { SafetensorsCheckpoint } from "./safetensors.js";
+import { Tokenizer } from "./tokenizer.js";
+
+export type LoadModelOptions = {
+  /** Weight storage: f32 (default), or bf16 linear weights with f32 compute (inference and LoRA training). */
+  dtype?: ModelDtype;
+  /** Native thread-pool size (process-wide). Default: every core. */
+  threads?: number;
+  /**
+   * Where the weights live and the steps run. "cuda": weights and the active adapter are uploaded to
+   * the GPU once; forward, decode (KV cache on the GPU), sampling, embed and LoRA lossAndGrad/train
+   * run the CUDA kernels. Full-parameter training, LoRA dropout and continuous batching are CPU-only
+   * for now and throw E_UNSUPPORTED on a cuda model. Default: PILLOW_DEVICE, else "cpu"; "cuda"
+   * without a CUDA build or device is a KernelError E_CUDA saying why.
+   */
+  device?: Device;
+};
+
+function nativeConfig(config: ModelConfig): NativeModelConfig {
+  return {
+    vocabSize: config.vocabSize,
+    hiddenSize: config.hiddenSize,
+    intermediateSize: config.intermediateSize,
+    numLayers: config.numLayers,
+    numHeads: config.numHeads,
+    numKeyValueHeads: config.numKeyValueHeads,
+    headDim: config.headDim,
+    maxPositionEmbeddings: config.maxPositionEmbeddings,
+    rmsNormEps: config.rmsNormEps,
+    ropeTheta: config.ropeTheta,
+    ropeScaling: config.ropeScaling,
+    tieWordEmbeddings: config.tieWordEmbeddings,
+    attentionBias: config.attentionBias,
+  };
+}
+
+/** Loads an HF model folder: config.json, model.safetensors (or a sharded index), tokenizer.json. */
+export async function loadModel(dir: string, options: LoadModelOptions = {}): Promise<Model> {
+  const dtype = options.dtype ?? "f32";
+  if (dtype !== "f32" && dtype !== "bf16") throw new ModelError("E_ARGUMENT", `dtype must be "f32" or "bf16", got ${String(dtype)}`);
+  if (options.threads !== undefined) setThreads(options.threads);
+  const config = readModelConfig(dir);
+  const tokenizer = fs.existsSync(path.join(dir, "tokenizer.json")) ? await Tokenizer.load(dir) : null;
+  const addon = loadAddon();
+  const native = new addon.LlamaModel(nativeConfig(config), { device: resolveDevice(options.device) });
+  const checkpoint = SafetensorsCheckpoint.open(dir);
+  try {
+    for (const name of native.tensorNames()) {
+      const where = { file: checkpoint.path, tensor: name };
+      if (!checkpoint.has(name)) throw new CheckpointError("E_MISSING_TENSOR", "missing from the checkpoint (required by config.json)", where);
+      const info = checkpoint.info(name);
+      const want = native.tensorShape(name);
+      if (info.shape.length !== want.length || info.shape.some((d, i) => d !== want[i])) {
+        throw new CheckpointError("E_SHAPE", `shape [${info.shape.join(", ")}] does not match config.json's [${want.join(", ")}]`, where);
+      }
+      if (dtype === "bf16" && info.dtype === "BF16") native.setTensor(name, checkpoint.readBf16Bits(name), "bf16");
+      else native.setTensor(name, checkpoint.readFloat32(name), dtype);
+    }
+  } finally {
+    checkpoint.close();
+  }
+  return new Model(config, native, tokenizer, path.resolve(dir), dtype);
+}
