@@ -14,8 +14,8 @@ import { access, mkdir, readFile, rename, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import type { GenerationBackend } from "@pillow/core";
 import { createEmbedder } from "./create-embedder.js";
-import { MatcherError } from "./errors.js";
 import type { EmbedderSpec, SavableEmbedder } from "./embedder.js";
+import { MatcherError } from "./errors.js";
 import { MatchingNetwork } from "./matching-network.js";
 import { PromptPool } from "./pool.js";
 
