@@ -28,12 +28,26 @@ export class CliError extends Error {
 export const usageError = (message: string, hint?: string) => new CliError(message, EXIT.usage, hint);
 export const inputError = (message: string, hint?: string) => new CliError(message, EXIT.input, hint);
 
-/** Exit code for anything thrown: CliError carries its own; errors from the libraries with a data/checkpoint code are input errors. */
+/** The typed library errors that mean a bad input file or folder, by class name → the codes that do (all when undefined). */
+const inputErrors: Record<string, readonly string[] | undefined> = {
+  DataError: undefined,
+  CheckpointError: undefined,
+  ConfigError: undefined,
+  // A matcher bundle folder that is missing, truncated, foreign or of another version.
+  MatcherError: ["E_BUNDLE_FILE", "E_BUNDLE_JSON", "E_BUNDLE_FORMAT", "E_BUNDLE_VERSION", "E_BUNDLE_FIELD", "E_BUNDLE_MISMATCH"],
+  // A malformed WordNet file, an initial model folder without its files.
+  SuiteError: ["E_WORDNET", "E_MODEL_FILE"],
+};
+
+/** Exit code for anything thrown: CliError carries its own; errors from the libraries that name a bad input file are input errors. */
 export function exitCodeOf(error: unknown): number {
   if (error instanceof CliError) return error.exitCode;
   const name = error instanceof Error ? error.name : "";
-  if (name === "DataError" || name === "CheckpointError" || name === "ConfigError") return EXIT.input;
   const code = (error as { code?: unknown })?.code;
+  if (Object.hasOwn(inputErrors, name)) {
+    const codes = inputErrors[name];
+    if (codes === undefined || (typeof code === "string" && codes.includes(code))) return EXIT.input;
+  }
   if (typeof code === "string" && code.startsWith("commander.")) return EXIT.usage;
   return EXIT.failure;
 }

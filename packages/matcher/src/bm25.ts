@@ -18,10 +18,10 @@ export class Bm25Index {
     this.k1 = options.k1 ?? 1.2;
     this.b = options.b ?? 0.75;
     if (!(this.k1 >= 0) || !(this.b >= 0 && this.b <= 1)) {
-      throw new Error(`Bm25Index: need k1 >= 0 and 0 <= b <= 1, got k1=${this.k1}, b=${this.b}`);
+      throw new RangeError(`Bm25Index: need k1 >= 0 and 0 <= b <= 1, got k1=${this.k1}, b=${this.b}`);
     }
     this.termFrequencies = documents.map((document, index) => {
-      if (typeof document !== "string") throw new Error(`Bm25Index: documents[${index}] is not a string`);
+      if (typeof document !== "string") throw new TypeError(`Bm25Index: documents[${index}] is not a string`);
       const frequencies = new Map<string, number>();
       for (const word of words(document)) frequencies.set(word, (frequencies.get(word) ?? 0) + 1);
       for (const word of frequencies.keys()) this.documentFrequency.set(word, (this.documentFrequency.get(word) ?? 0) + 1);

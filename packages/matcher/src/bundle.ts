@@ -10,17 +10,20 @@
 // The manifest is written last, so a folder without one is unfinished, foreign or from before this
 // format; loading it fails with a message that says so and what to do.
 
-import { mkdir, readFile, rename, writeFile } from "node:fs/promises";
+import { access, mkdir, readFile, rename, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import type { GenerationBackend } from "@pillow/core";
 import { createEmbedder } from "./create-embedder.js";
 import type { EmbedderSpec, SavableEmbedder } from "./embedder.js";
+import { MatcherError } from "./errors.js";
 import { MatchingNetwork } from "./matching-network.js";
 import { PromptPool } from "./pool.js";
 
 export const BUNDLE_MANIFEST_FILE = "pillow-matcher.json";
 export const BUNDLE_FORMAT = "pillow-matcher-bundle";
 export const BUNDLE_VERSION = 2;
+/** The files beside the manifest, in the order they are written. */
+const BUNDLE_PARTS = ["model.safetensors", "config.json", "pool.jsonl", "embedder.json"] as const;
 
 export type BundleManifest = {
   format: typeof BUNDLE_FORMAT;
@@ -43,7 +46,7 @@ export async function saveMatcherBundle(
 ): Promise<void> {
   const { matcher, pool, embedder } = bundle;
   if (!embedder?.spec) {
-    throw new Error("saveMatcherBundle: the embedder has no spec (make it with createEmbedder so it can be recreated)");
+    throw new TypeError("saveMatcherBundle: bundle.embedder has no spec (make it with createEmbedder so it can be recreated)");
   }
   await mkdir(directory, { recursive: true });
   await matcher.save(directory);
@@ -60,23 +63,31 @@ export async function readBundleManifest(directory: string): Promise<BundleManif
   try {
     text = await readFile(path, "utf8");
   } catch {
-    throw new Error(
-      `${directory}: not a matcher bundle (no ${BUNDLE_MANIFEST_FILE}); pass a folder written by \`pillow match train\`, \`pillow match compare --save\` or \`pillow demo\` (<report>/matcher), or train one again`,
+    throw new MatcherError(
+      "E_BUNDLE_FILE",
+      `not a matcher bundle (no ${BUNDLE_MANIFEST_FILE}); pass a folder written by \`pillow match train\`, \`pillow match compare --save\` or \`pillow demo\` (<report>/matcher), or train one again`,
+      { file: directory },
     );
   }
   let manifest: Record<string, unknown>;
   try {
     manifest = JSON.parse(text);
   } catch (error) {
-    throw new Error(`${path}: not valid JSON (${(error as Error).message})`);
+    throw new MatcherError("E_BUNDLE_JSON", `not valid JSON (${(error as Error).message})`, { file: path });
   }
-  if (manifest?.format !== BUNDLE_FORMAT) throw new Error(`${path}: "format" is ${JSON.stringify(manifest?.format)}, not "${BUNDLE_FORMAT}"`);
+  if (manifest?.format !== BUNDLE_FORMAT) {
+    throw new MatcherError("E_BUNDLE_FORMAT", `"format" is ${JSON.stringify(manifest?.format)}, not "${BUNDLE_FORMAT}"`, { file: path, field: "format" });
+  }
   if (manifest.version !== BUNDLE_VERSION) {
-    throw new Error(
-      `${path}: bundle version ${JSON.stringify(manifest.version)}, this pillow reads version ${BUNDLE_VERSION}; train the matcher again with \`pillow match train\``,
+    throw new MatcherError(
+      "E_BUNDLE_VERSION",
+      `bundle version ${JSON.stringify(manifest.version)}, this pillow reads version ${BUNDLE_VERSION}; train the matcher again with \`pillow match train\``,
+      { file: path, field: "version" },
     );
   }
-  if (!Number.isInteger(manifest.k) || (manifest.k as number) < 1) throw new Error(`${path}: "k" must be a positive integer, got ${JSON.stringify(manifest.k)}`);
+  if (!Number.isInteger(manifest.k) || (manifest.k as number) < 1) {
+    throw new MatcherError("E_BUNDLE_FIELD", `"k" must be a positive integer, got ${JSON.stringify(manifest.k)}`, { file: path, field: "k" });
+  }
   return manifest as BundleManifest;
 }
 
@@ -89,37 +100,68 @@ export async function loadMatcherBundle(
   options: { backend?: GenerationBackend; apiKey?: string; fetch?: typeof fetch } = {},
 ): Promise<LoadedMatcherBundle> {
   const manifest = await readBundleManifest(directory);
+  // The manifest is written last, so a part missing beside it means a damaged folder, not a foreign one.
+  for (const part of BUNDLE_PARTS) {
+    try {
+      await access(join(directory, part));
+    } catch {
+      throw new MatcherError("E_BUNDLE_FILE", `the matcher bundle has no ${part} (copied in part?); save or train it again`, { file: directory });
+    }
+  }
   const matcher = await MatchingNetwork.load(directory);
   const pool = await PromptPool.fromJsonl(join(directory, "pool.jsonl"));
   const specPath = join(directory, "embedder.json");
+  let specText: string;
+  try {
+    specText = await readFile(specPath, "utf8");
+  } catch (error) {
+    throw new MatcherError("E_BUNDLE_FILE", `cannot read the embedder description: ${(error as Error).message}`, { file: specPath });
+  }
   let spec: EmbedderSpec;
   try {
-    spec = JSON.parse(await readFile(specPath, "utf8"));
+    spec = JSON.parse(specText);
   } catch (error) {
-    throw new Error(`${specPath}: cannot read the embedder description: ${(error as Error).message}`);
+    throw new MatcherError("E_BUNDLE_JSON", `cannot read the embedder description: ${(error as Error).message}`, { file: specPath });
   }
   let embedder: SavableEmbedder;
   switch (spec?.kind) {
     case "tfidf":
-      embedder = createEmbedder({ kind: "tfidf", state: spec.state });
+      try {
+        embedder = createEmbedder({ kind: "tfidf", state: spec.state });
+      } catch (error) {
+        // createEmbedder checks its arguments; read from the bundle, a bad state is a field of embedder.json.
+        throw new MatcherError("E_BUNDLE_FIELD", (error as Error).message, { file: specPath, field: "state" }, { cause: error });
+      }
       break;
     case "llm":
-      if (!options.backend) throw new Error(`${specPath}: this matcher embeds with the LLM "${spec.backend}"; pass its backend`);
+      if (!options.backend) {
+        throw new MatcherError("E_NEEDS_BACKEND", `this matcher embeds with the LLM "${spec.backend}"; pass its backend`, { file: specPath });
+      }
       embedder = createEmbedder({ kind: "llm", backend: options.backend });
       break;
     case "openai":
       embedder = createEmbedder({ kind: "openai", model: spec.model, baseUrl: spec.baseUrl, apiKey: options.apiKey, fetch: options.fetch });
       break;
     default:
-      throw new Error(`${specPath}: unknown embedder kind ${JSON.stringify((spec as { kind?: unknown })?.kind)}`);
+      throw new MatcherError("E_BUNDLE_FIELD", `unknown embedder kind ${JSON.stringify((spec as { kind?: unknown })?.kind)}`, {
+        file: specPath,
+        field: "kind",
+      });
   }
   await pool.embed(embedder);
   if (pool.embeddings[0].length !== matcher.config.embedDim) {
-    throw new Error(
-      `${directory}: the embedder gives ${pool.embeddings[0].length}-dimensional vectors but the matcher expects ${matcher.config.embedDim}`,
+    throw new MatcherError(
+      "E_BUNDLE_MISMATCH",
+      `the embedder gives ${pool.embeddings[0].length}-dimensional vectors but the matcher expects ${matcher.config.embedDim}`,
+      { file: directory },
     );
   }
-  if (manifest.k !== matcher.config.steps) throw new Error(`${join(directory, BUNDLE_MANIFEST_FILE)}: k ${manifest.k} differs from the network's steps ${matcher.config.steps}`);
+  if (manifest.k !== matcher.config.steps) {
+    throw new MatcherError("E_BUNDLE_MISMATCH", `k ${manifest.k} differs from the network's steps ${matcher.config.steps}`, {
+      file: join(directory, BUNDLE_MANIFEST_FILE),
+      field: "k",
+    });
+  }
   return { matcher, pool, embedder, manifest };
 }
 

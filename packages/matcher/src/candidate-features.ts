@@ -10,6 +10,7 @@
 //                    folded), else 0
 
 import { Bm25Index } from "./bm25.js";
+import { MatcherError } from "./errors.js";
 import type { EmbeddedPool } from "./matching-network.js";
 import { entryText, type PromptEntry } from "./pool.js";
 import { cosineSimilarity } from "./vectors.js";
@@ -39,18 +40,22 @@ export class CandidateFeatureSpace {
 
   constructor(pool: { readonly entries: readonly PromptEntry[] } & Partial<EmbeddedPool>, names: readonly CandidateFeatureName[]) {
     for (const name of names) {
-      if (!isCandidateFeatureName(name)) throw new Error(`CandidateFeatureSpace: unknown feature ${JSON.stringify(name)} (use ${candidateFeatureNames.join(", ")})`);
+      if (!isCandidateFeatureName(name)) {
+        throw new MatcherError("E_UNKNOWN_NAME", `CandidateFeatureSpace: unknown feature ${JSON.stringify(name)} (use ${candidateFeatureNames.join(", ")})`, {
+          field: "names",
+        });
+      }
     }
     this.names = [...names];
     this.size = pool.entries.length;
     this.embeddings = names.includes("cosine") ? pool.embeddings : undefined;
-    if (names.includes("cosine") && !this.embeddings) throw new Error("CandidateFeatureSpace: the cosine feature needs an embedded pool");
+    if (names.includes("cosine") && !this.embeddings) throw new TypeError("CandidateFeatureSpace: the cosine feature needs an embedded pool");
     this.bm25 = names.includes("bm25") ? new Bm25Index(pool.entries.map(entryText)) : undefined;
     this.instructions = pool.entries.map((entry) => normalizedInstruction(entry.instruction));
   }
 
   compute(query: FeatureQuery): Float64Array {
-    if (!query || typeof query.text !== "string") throw new Error("CandidateFeatureSpace: the query needs a text");
+    if (!query || typeof query.text !== "string") throw new TypeError("CandidateFeatureSpace: the query needs a text");
     const count = this.names.length;
     const features = new Float64Array(this.size * count);
     this.names.forEach((name, f) => {

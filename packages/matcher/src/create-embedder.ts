@@ -2,6 +2,7 @@
 
 import type { GenerationBackend } from "@pillow/core";
 import { CachedEmbedder, type SavableEmbedder } from "./embedder.js";
+import { MatcherError } from "./errors.js";
 import { TfidfModel, type TfidfOptions, type TfidfState } from "./tfidf.js";
 
 export type EmbedderOptions =
@@ -20,7 +21,7 @@ export type EmbedderOptions =
     };
 
 export function createEmbedder(options: EmbedderOptions): SavableEmbedder {
-  if (typeof options !== "object" || options === null) throw new Error("createEmbedder: options are required");
+  if (typeof options !== "object" || options === null) throw new TypeError("createEmbedder: options are required");
   switch (options.kind) {
     case "tfidf": {
       const model = "state" in options ? TfidfModel.fromState(options.state) : new TfidfModel(options.corpus, options);
@@ -32,7 +33,7 @@ export function createEmbedder(options: EmbedderOptions): SavableEmbedder {
     case "llm": {
       const { backend } = options;
       if (!backend || typeof backend.embed !== "function") {
-        throw new Error(`createEmbedder({kind: "llm"}): backend ${backend?.name ?? "(none)"} has no embed() method`);
+        throw new TypeError(`createEmbedder({kind: "llm"}): backend ${backend?.name ?? "(none)"} has no embed() method`);
       }
       const batchSize = positiveInteger(options.batchSize ?? 16, "batchSize");
       return new CachedEmbedder(`llm:${backend.name}`, async (texts) => {
@@ -46,15 +47,17 @@ export function createEmbedder(options: EmbedderOptions): SavableEmbedder {
     case "openai":
       return createOpenAIEmbedder(options);
     default:
-      throw new Error(
+      throw new MatcherError(
+        "E_UNKNOWN_NAME",
         `createEmbedder: unknown kind ${JSON.stringify((options as { kind?: unknown }).kind)} (expected "llm", "tfidf" or "openai")`,
+        { field: "kind" },
       );
   }
 }
 
 function createOpenAIEmbedder(options: Extract<EmbedderOptions, { kind: "openai" }>): SavableEmbedder {
   if (typeof options.model !== "string" || options.model === "") {
-    throw new Error('createEmbedder({kind: "openai"}): "model" is required');
+    throw new TypeError('createEmbedder({kind: "openai"}): "model" is required');
   }
   const root = (options.baseUrl ?? "https://api.openai.com/v1").replace(/\/+$/, "");
   const url = root.endsWith("/v1") ? `${root}/embeddings` : `${root}/v1/embeddings`;
@@ -75,16 +78,16 @@ function createOpenAIEmbedder(options: Extract<EmbedderOptions, { kind: "openai"
       });
       if (!response.ok) {
         const body = (await response.text()).slice(0, 300);
-        throw new Error(`openai embeddings: ${url} answered HTTP ${response.status}: ${body}`);
+        throw new MatcherError("E_EMBEDDING_SERVICE", `answered HTTP ${response.status}: ${body}`, { file: `openai embeddings: ${url}`, status: response.status });
       }
       const payload = (await response.json()) as { data?: { embedding?: unknown; index?: number }[] };
       if (!Array.isArray(payload.data) || payload.data.length !== batch.length) {
-        throw new Error(`openai embeddings: ${url} returned ${payload.data?.length ?? "no"} vectors for ${batch.length} texts`);
+        throw new MatcherError("E_EMBEDDING_SERVICE", `returned ${payload.data?.length ?? "no"} vectors for ${batch.length} texts`, { file: `openai embeddings: ${url}` });
       }
       const ordered = payload.data.slice().sort((a, b) => (a.index ?? 0) - (b.index ?? 0));
       for (const item of ordered) {
         if (!Array.isArray(item.embedding) || item.embedding.some((value) => typeof value !== "number")) {
-          throw new Error(`openai embeddings: ${url} returned an item without a numeric "embedding" array`);
+          throw new MatcherError("E_EMBEDDING_SERVICE", 'returned an item without a numeric "embedding" array', { file: `openai embeddings: ${url}` });
         }
         result.push(Float32Array.from(item.embedding as number[]));
       }
@@ -94,6 +97,6 @@ function createOpenAIEmbedder(options: Extract<EmbedderOptions, { kind: "openai"
 }
 
 function positiveInteger(value: number, name: string): number {
-  if (!Number.isInteger(value) || value < 1) throw new Error(`createEmbedder: ${name} must be a positive integer, got ${value}`);
+  if (!Number.isInteger(value) || value < 1) throw new RangeError(`createEmbedder: ${name} must be a positive integer, got ${value}`);
   return value;
 }

@@ -2,6 +2,7 @@
 // They cache every text they have seen, because the same pool entries and queries are embedded again
 // and again during training.
 import type { Embedder } from "@pillow/core";
+import { MatcherError } from "./errors.js";
 
 export type { Embedder };
 
@@ -34,12 +35,12 @@ export class CachedEmbedder implements SavableEmbedder {
   }
 
   async embed(texts: readonly string[]): Promise<Float32Array[]> {
-    if (!Array.isArray(texts)) throw new Error(`${this.name}: embed(texts) needs an array of strings`);
+    if (!Array.isArray(texts)) throw new TypeError(`${this.name}: embed(texts) needs an array of strings`);
     const missing: string[] = [];
     const seen = new Set<string>();
     texts.forEach((text, index) => {
       if (typeof text !== "string") {
-        throw new Error(`${this.name}: embed(texts): texts[${index}] is ${typeof text}, not a string`);
+        throw new TypeError(`${this.name}: embed(texts): texts[${index}] is ${typeof text}, not a string`);
       }
       if (this.cache.has(text)) this.hits++;
       else if (!seen.has(text)) {
@@ -51,12 +52,13 @@ export class CachedEmbedder implements SavableEmbedder {
     if (missing.length > 0) {
       const vectors = await this.compute(missing);
       if (vectors.length !== missing.length) {
-        throw new Error(`${this.name}: asked for ${missing.length} embeddings, got ${vectors.length}`);
+        throw new MatcherError("E_EMBEDDER_OUTPUT", `${this.name}: asked for ${missing.length} embeddings, got ${vectors.length}`);
       }
       vectors.forEach((vector, index) => {
         this.expectedDimension ??= vector.length;
         if (vector.length !== this.expectedDimension || vector.length === 0) {
-          throw new Error(
+          throw new MatcherError(
+            "E_EMBEDDER_OUTPUT",
             `${this.name}: embedding of length ${vector.length} differs from the first one (${this.expectedDimension})`,
           );
         }

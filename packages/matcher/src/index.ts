@@ -22,6 +22,7 @@ export {
 } from "./candidate-features.js";
 export { createEmbedder, type EmbedderOptions } from "./create-embedder.js";
 export { CachedEmbedder, type Embedder, type EmbedderSpec, type SavableEmbedder } from "./embedder.js";
+export { MatcherError, type MatcherErrorCode } from "./errors.js";
 export { kMeans, type KMeansResult } from "./kmeans.js";
 export {
   type ContextBudget,

@@ -17,8 +17,8 @@ export function kMeans(
   k: number,
   options: { seed?: number; iterations?: number } = {},
 ): KMeansResult {
-  if (!Number.isInteger(k) || k < 1) throw new Error(`kMeans: k must be a positive integer, got ${k}`);
-  if (points.length === 0) throw new Error("kMeans: no points");
+  if (!Number.isInteger(k) || k < 1) throw new RangeError(`kMeans: k must be a positive integer, got ${k}`);
+  if (points.length === 0) throw new RangeError("kMeans: no points");
   const clusters = Math.min(k, points.length);
   const dimension = points[0].length;
   const random = createRandom(options.seed ?? 0);

@@ -11,7 +11,9 @@
 
 import { mkdir, readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
+import { CheckpointError } from "@pillow/core";
 import { type CandidateFeatureName, candidateFeatureNames, isCandidateFeatureName } from "./candidate-features.js";
+import { MatcherError } from "./errors.js";
 import { createRandom, type Random } from "./random.js";
 import { readSafetensorsFile, writeSafetensorsFile } from "./safetensors.js";
 
@@ -154,7 +156,7 @@ export class MatchingNetwork {
   /** A view of one named tensor inside `parameters` (or `gradients`). */
   tensor(name: string, of: "parameters" | "gradients" = "parameters"): Float64Array {
     const slot = this.slots[name];
-    if (!slot) throw new Error(`MatchingNetwork: no tensor named "${name}"`);
+    if (!slot) throw new RangeError(`MatchingNetwork.tensor: no tensor named "${name}"`);
     return this[of].subarray(slot.offset, slot.offset + slot.size);
   }
 
@@ -183,11 +185,11 @@ export class MatchingNetwork {
     const embeddings = poolEmbeddings(pool);
     const { embedDim, hidden } = this.config;
     const size = embeddings.length;
-    if (size === 0) throw new Error("MatchingNetwork: the pool is empty");
+    if (size === 0) throw new RangeError("MatchingNetwork: the pool is empty");
     const inputs = new Float64Array(size * embedDim);
     embeddings.forEach((vector, index) => {
       if (vector.length !== embedDim) {
-        throw new Error(`MatchingNetwork: pool embedding ${index} has length ${vector.length}, expected embedDim ${embedDim}`);
+        throw new RangeError(`MatchingNetwork: pool embedding ${index} has length ${vector.length}, expected embedDim ${embedDim}`);
       }
       this.prepareInput(vector, inputs.subarray(index * embedDim, (index + 1) * embedDim));
     });
@@ -232,10 +234,10 @@ export class MatchingNetwork {
   ): SelectionTrace {
     const { embedDim, hidden, steps, allowStop } = this.config;
     if (!queryEmbedding || queryEmbedding.length !== embedDim) {
-      throw new Error(`MatchingNetwork: the query embedding has length ${queryEmbedding?.length}, expected embedDim ${embedDim}`);
+      throw new RangeError(`MatchingNetwork: the query embedding has length ${queryEmbedding?.length}, expected embedDim ${embedDim}`);
     }
     const mode = options.mode ?? "greedy";
-    if (mode !== "greedy" && mode !== "sample") throw new Error(`MatchingNetwork.select: unknown mode "${mode}"`);
+    if (mode !== "greedy" && mode !== "sample") throw new RangeError(`MatchingNetwork.select: options.mode must be "greedy" or "sample", got "${mode}" (unknown mode)`);
     const random = options.random ?? createRandom(options.seed ?? 0);
     const budget = options.budget;
     if (budget) validateBudget(budget, encoding.size);
@@ -260,7 +262,7 @@ export class MatchingNetwork {
     const featureMatrix = options.features;
     if (featureCount > 0) {
       if (!featureMatrix || featureMatrix.length !== encoding.size * featureCount) {
-        throw new Error(
+        throw new RangeError(
           `MatchingNetwork: this network scores with features [${this.featureNames}]: pass options.features with ${encoding.size} × ${featureCount} values (CandidateFeatureSpace.compute), got ${featureMatrix?.length ?? "none"}`,
         );
       }
@@ -277,8 +279,8 @@ export class MatchingNetwork {
       if (candidateList.length === 0) break;
       if (forced && step >= forced.ids.length && !forced.stopped) {
         if (forced.partial) break;
-        throw new Error(
-          `MatchingNetwork: forced trajectory [${forced.ids}] ends at step ${step} without STOP while entries remain`,
+        throw new RangeError(
+          `MatchingNetwork: options.forced: trajectory [${forced.ids}] ends at step ${step} without STOP while entries remain`,
         );
       }
       if (allowStop) candidateList.push(STOP);
@@ -325,7 +327,7 @@ export class MatchingNetwork {
       if (forced) {
         const wanted = step < forced.ids.length ? forced.ids[step] : STOP;
         choice = candidates.indexOf(wanted);
-        if (choice < 0) throw new Error(`MatchingNetwork: forced action ${wanted === STOP ? "STOP" : wanted} is not available at step ${step}`);
+        if (choice < 0) throw new RangeError(`MatchingNetwork: options.forced: action ${wanted === STOP ? "STOP" : wanted} is not available at step ${step}`);
       } else if (mode === "greedy") {
         choice = 0;
         for (let c = 1; c < candidates.length; c++) if (probabilities[c] > probabilities[choice]) choice = c;
@@ -356,7 +358,7 @@ export class MatchingNetwork {
       for (let d = 0; d < embedDim; d++) chosenSum[d] += input[d];
     }
     if (forced && (forced.ids.length !== ids.length || (forced.stopped !== stopped && !(forced.partial && !forced.stopped)))) {
-      throw new Error(`MatchingNetwork: forced trajectory [${forced.ids}] (stopped=${forced.stopped}) cannot be replayed`);
+      throw new RangeError(`MatchingNetwork: options.forced: trajectory [${forced.ids}] (stopped=${forced.stopped}) cannot be replayed`);
     }
     return { ids, logProb, stopped, steps: trace };
   }
@@ -440,7 +442,7 @@ export class MatchingNetwork {
     let squared = 0;
     for (let d = 0; d < into.length; d++) {
       const value = vector[d];
-      if (!Number.isFinite(value)) throw new Error(`MatchingNetwork: embedding has a non-finite value at ${d}`);
+      if (!Number.isFinite(value)) throw new RangeError(`MatchingNetwork: embedding has a non-finite value at ${d}`);
       into[d] = value;
       squared += value * value;
     }
@@ -464,27 +466,44 @@ export class MatchingNetwork {
 
   static async load(directory: string): Promise<MatchingNetwork> {
     const configPath = join(directory, "config.json");
+    let text: string;
+    try {
+      text = await readFile(configPath, "utf8");
+    } catch (error) {
+      throw new MatcherError("E_BUNDLE_FILE", `cannot read the matcher config: ${(error as Error).message}`, { file: configPath });
+    }
     let config: Record<string, unknown>;
     try {
-      config = JSON.parse(await readFile(configPath, "utf8"));
+      config = JSON.parse(text);
     } catch (error) {
-      throw new Error(`${configPath}: cannot read the matcher config: ${(error as Error).message}`);
+      throw new MatcherError("E_BUNDLE_JSON", `cannot read the matcher config: ${(error as Error).message}`, { file: configPath });
     }
-    if (config.format !== "pillow-matcher") throw new Error(`${configPath}: "format" is not "pillow-matcher"`);
+    if (config?.format !== "pillow-matcher") {
+      throw new MatcherError("E_BUNDLE_FORMAT", `"format" is ${JSON.stringify(config?.format)}, not "pillow-matcher"`, { file: configPath, field: "format" });
+    }
     if (config.version !== MATCHER_FORMAT_VERSION) {
-      throw new Error(
-        `${configPath}: matcher format version ${JSON.stringify(config.version)}, this pillow reads version ${MATCHER_FORMAT_VERSION}; train the matcher again (\`pillow match train\`)`,
+      throw new MatcherError(
+        "E_BUNDLE_VERSION",
+        `matcher format version ${JSON.stringify(config.version)}, this pillow reads version ${MATCHER_FORMAT_VERSION}; train the matcher again (\`pillow match train\`)`,
+        { file: configPath, field: "version" },
       );
     }
     const { format: _format, version: _version, ...options } = config;
-    const network = new MatchingNetwork(options as unknown as MatchingNetworkOptions);
+    let network: MatchingNetwork;
+    try {
+      network = new MatchingNetwork(options as unknown as MatchingNetworkOptions);
+    } catch (error) {
+      // The options were checked as arguments; read from a file, a bad one is a field of that file.
+      if (error instanceof MatcherError) throw new MatcherError(error.code, error.message, { file: configPath, field: error.field }, { cause: error });
+      throw new MatcherError("E_BUNDLE_FIELD", (error as Error).message, { file: configPath }, { cause: error });
+    }
     const weightsPath = join(directory, "model.safetensors");
     const { tensors } = await readSafetensorsFile(weightsPath);
     for (const slot of network.layout) {
       const tensor = tensors[slot.name];
-      if (!tensor) throw new Error(`${weightsPath}: tensor "${slot.name}" is missing`);
+      if (!tensor) throw new CheckpointError("E_MISSING_TENSOR", `tensor "${slot.name}" is missing`, { file: weightsPath });
       if (tensor.shape.join("x") !== slot.shape.join("x")) {
-        throw new Error(`${weightsPath}: tensor "${slot.name}" has shape [${tensor.shape}], config says [${slot.shape}]`);
+        throw new CheckpointError("E_SHAPE", `tensor "${slot.name}" has shape [${tensor.shape}], config.json says [${slot.shape}]`, { file: weightsPath });
       }
       network.tensor(slot.name).set(tensor.data);
     }
@@ -559,21 +578,21 @@ function mlpBackward(
 }
 
 function poolEmbeddings(pool: EmbeddedPool): readonly ArrayLike<number>[] {
-  if (!pool || typeof pool !== "object") throw new Error("MatchingNetwork: pool must be an object with embeddings");
+  if (!pool || typeof pool !== "object") throw new TypeError("MatchingNetwork: pool must be an object with embeddings");
   const embeddings = pool.embeddings;
-  if (!Array.isArray(embeddings)) throw new Error("MatchingNetwork: pool.embeddings must be an array of vectors");
+  if (!Array.isArray(embeddings)) throw new TypeError("MatchingNetwork: pool.embeddings must be an array of vectors");
   return embeddings;
 }
 
 function validateBudget(budget: ContextBudget, size: number): void {
-  if (!Number.isFinite(budget.limit) || budget.limit < 0) throw new Error(`MatchingNetwork: budget.limit must be >= 0, got ${budget.limit}`);
+  if (!Number.isFinite(budget.limit) || budget.limit < 0) throw new RangeError(`MatchingNetwork: budget.limit must be >= 0, got ${budget.limit}`);
   if (!budget.costs || budget.costs.length !== size) {
-    throw new Error(`MatchingNetwork: budget.costs has ${budget.costs?.length} values for a pool of ${size}`);
+    throw new RangeError(`MatchingNetwork: budget.costs has ${budget.costs?.length} values for a pool of ${size}`);
   }
 }
 
 function validateOptions(options: MatchingNetworkOptions): MatchingNetworkConfig {
-  if (typeof options !== "object" || options === null) throw new Error("MatchingNetwork: options are required");
+  if (typeof options !== "object" || options === null) throw new TypeError("MatchingNetwork: options are required");
   const config: MatchingNetworkConfig = {
     embedDim: options.embedDim,
     hidden: options.hidden ?? 64,
@@ -585,24 +604,26 @@ function validateOptions(options: MatchingNetworkOptions): MatchingNetworkConfig
   };
   for (const key of ["embedDim", "hidden", "steps"] as const) {
     if (!Number.isInteger(config[key]) || config[key] < 1) {
-      throw new Error(`MatchingNetwork: ${key} must be a positive integer, got ${config[key]}`);
+      throw new RangeError(`MatchingNetwork: ${key} must be a positive integer, got ${config[key]}`);
     }
   }
-  if (typeof config.allowStop !== "boolean") throw new Error("MatchingNetwork: allowStop must be a boolean");
-  if (!Number.isFinite(config.seed)) throw new Error(`MatchingNetwork: seed must be a finite number, got ${config.seed}`);
+  if (typeof config.allowStop !== "boolean") throw new TypeError("MatchingNetwork: allowStop must be a boolean");
+  if (!Number.isFinite(config.seed)) throw new RangeError(`MatchingNetwork: seed must be a finite number, got ${config.seed}`);
   return config;
 }
 
 function validateFeatures(features: MatchingNetworkOptions["features"]): MatchingNetworkConfig["features"] {
   if (features === undefined) return {};
   if (typeof features !== "object" || features === null || Array.isArray(features)) {
-    throw new Error("MatchingNetwork: features must be an object { featureName: initialWeight }");
+    throw new TypeError("MatchingNetwork: features must be an object { featureName: initialWeight }");
   }
   const result: MatchingNetworkConfig["features"] = {};
   for (const [name, weight] of Object.entries(features)) {
-    if (!isCandidateFeatureName(name)) throw new Error(`MatchingNetwork: unknown feature "${name}" (use ${candidateFeatureNames.join(", ")})`);
+    if (!isCandidateFeatureName(name)) {
+      throw new MatcherError("E_UNKNOWN_NAME", `MatchingNetwork: unknown feature "${name}" (use ${candidateFeatureNames.join(", ")})`, { field: `features.${name}` });
+    }
     if (weight === undefined) continue;
-    if (typeof weight !== "number" || !Number.isFinite(weight)) throw new Error(`MatchingNetwork: features.${name} must be a finite number, got ${weight}`);
+    if (typeof weight !== "number" || !Number.isFinite(weight)) throw new RangeError(`MatchingNetwork: features.${name} must be a finite number, got ${weight}`);
   }
   // Canonical order, so saved configs compare equal.
   for (const name of candidateFeatureNames) if (features[name] !== undefined) result[name] = features[name];

@@ -2,6 +2,7 @@
 // training data (a few per task, or k-means representatives).
 
 import { readFile } from "node:fs/promises";
+import { DataError } from "@pillow/core";
 import type { Embedder } from "./embedder.js";
 import { kMeans } from "./kmeans.js";
 import { createRandom, shuffled } from "./random.js";
@@ -51,8 +52,8 @@ export class PromptPool {
   constructor(entries: readonly PromptEntry[]) {
     entries.forEach((entry, index) => {
       const problem = entryProblem(entry);
-      if (problem) throw new Error(`PromptPool: entry ${index}: ${problem}`);
-      if (this.indexById.has(entry.id)) throw new Error(`PromptPool: entry ${index}: duplicate id "${entry.id}"`);
+      if (problem) throw new TypeError(`PromptPool: entry ${index}: ${problem}`);
+      if (this.indexById.has(entry.id)) throw new RangeError(`PromptPool: entry ${index}: duplicate id "${entry.id}"`);
       this.indexById.set(entry.id, index);
     });
     this.entries = entries.map((entry) => ({ ...entry }));
@@ -64,13 +65,13 @@ export class PromptPool {
 
   get(index: number): PromptEntry {
     const entry = this.entries[index];
-    if (!entry) throw new Error(`PromptPool: no entry at index ${index} (pool has ${this.size})`);
+    if (!entry) throw new RangeError(`PromptPool: no entry at index ${index} (pool has ${this.size})`);
     return entry;
   }
 
   indexOf(id: string): number {
     const index = this.indexById.get(id);
-    if (index === undefined) throw new Error(`PromptPool: no entry with id "${id}"`);
+    if (index === undefined) throw new RangeError(`PromptPool: no entry with id "${id}"`);
     return index;
   }
 
@@ -87,7 +88,7 @@ export class PromptPool {
   costs(costOf: (entry: PromptEntry) => number): Float64Array {
     return Float64Array.from(this.entries, (entry, index) => {
       const cost = costOf(entry);
-      if (!Number.isFinite(cost) || cost < 0) throw new Error(`PromptPool.costs: entry ${index} got cost ${cost}`);
+      if (!Number.isFinite(cost) || cost < 0) throw new RangeError(`PromptPool.costs: entry ${index} got cost ${cost}`);
       return cost;
     });
   }
@@ -97,7 +98,7 @@ export class PromptPool {
   }
 
   get embeddings(): Float32Array[] {
-    if (!this.vectors) throw new Error("PromptPool has no embeddings yet: call `await pool.embed(embedder)` first");
+    if (!this.vectors) throw new TypeError("PromptPool has no embeddings yet: call `await pool.embed(embedder)` first");
     return this.vectors;
   }
 
@@ -109,12 +110,12 @@ export class PromptPool {
 
   setEmbeddings(vectors: Float32Array[]): void {
     if (vectors.length !== this.size) {
-      throw new Error(`PromptPool.setEmbeddings: ${vectors.length} vectors for ${this.size} entries`);
+      throw new RangeError(`PromptPool.setEmbeddings: ${vectors.length} vectors for ${this.size} entries`);
     }
     const dimension = vectors[0]?.length;
     vectors.forEach((vector, index) => {
       if (vector.length !== dimension) {
-        throw new Error(`PromptPool.setEmbeddings: vector ${index} has length ${vector.length}, expected ${dimension}`);
+        throw new RangeError(`PromptPool.setEmbeddings: vector ${index} has length ${vector.length}, expected ${dimension}`);
       }
     });
     this.vectors = vectors;
@@ -125,7 +126,7 @@ export class PromptPool {
     try {
       text = await readFile(path, "utf8");
     } catch (error) {
-      throw new Error(`${path}: cannot read the prompt pool: ${(error as Error).message}`);
+      throw new DataError("E_FILE_NOT_FOUND", `cannot read the prompt pool: ${(error as Error).message}`, { file: path });
     }
     return PromptPool.parseJsonl(text, path);
   }
@@ -137,17 +138,17 @@ export class PromptPool {
     text.split(/\r?\n/).forEach((line, lineIndex) => {
       const lineNumber = lineIndex + 1;
       if (line.trim() === "") return;
-      const fail = (reason: string): never => {
-        throw new Error(`${source}:${lineNumber}: ${reason}`);
+      const fail = (reason: string, code: "E_JSON" | "E_FIELD" = "E_FIELD"): never => {
+        throw new DataError(code, reason, { file: source, line: lineNumber });
       };
       let value: unknown;
       try {
         value = JSON.parse(line);
       } catch (error) {
-        fail(`not valid JSON (${(error as Error).message})`);
+        fail(`not valid JSON (${(error as Error).message})`, "E_JSON");
       }
       if (typeof value !== "object" || value === null || Array.isArray(value)) {
-        fail("expected a JSON object {id?, instruction, input?, output}");
+        fail("expected a JSON object {id?, instruction, input?, output}", "E_JSON");
       }
       const record = value as Record<string, unknown>;
       const { id, instruction, input, output } = record;
@@ -173,7 +174,7 @@ export class PromptPool {
         ...(typeof record.task === "string" ? { task: record.task } : {}),
       });
     });
-    if (entries.length === 0) throw new Error(`${source}: the prompt pool is empty`);
+    if (entries.length === 0) throw new DataError("E_EMPTY", "the prompt pool is empty", { file: source });
     return new PromptPool(entries);
   }
 
@@ -182,18 +183,18 @@ export class PromptPool {
     options: FromDatasetOptions = {},
   ): Promise<PromptPool> {
     if (!Array.isArray(instances) || instances.length === 0) {
-      throw new Error("PromptPool.fromDataset: instances must be a non-empty array");
+      throw new TypeError("PromptPool.fromDataset: instances must be a non-empty array");
     }
     const { perTask, kmeans, seed = 0 } = options;
     if (perTask !== undefined && (!Number.isInteger(perTask) || perTask < 1)) {
-      throw new Error(`PromptPool.fromDataset: perTask must be a positive integer, got ${perTask}`);
+      throw new RangeError(`PromptPool.fromDataset: perTask must be a positive integer, got ${perTask}`);
     }
     if (kmeans && perTask === undefined && (kmeans.k === undefined || !Number.isInteger(kmeans.k) || kmeans.k < 1)) {
-      throw new Error("PromptPool.fromDataset: kmeans needs a positive integer k (or set perTask)");
+      throw new RangeError("PromptPool.fromDataset: kmeans needs a positive integer k (or set perTask)");
     }
     instances.forEach((instance, index) => {
       const problem = entryProblem({ ...instance, id: "checked-separately" } as PromptEntry);
-      if (problem) throw new Error(`PromptPool.fromDataset: instances[${index}]: ${problem}`);
+      if (problem) throw new TypeError(`PromptPool.fromDataset: instances[${index}]: ${problem}`);
     });
 
     const groups = new Map<string, number[]>();

@@ -1,6 +1,6 @@
 // The matcher's weights as .safetensors, through core's one reader and writer (atomic write, validated
 // header). Only F64 and F32 tensors are read back here: the matcher stores its parameters as F64.
-import { SafetensorsFile, writeSafetensors } from "@pillow/core";
+import { CheckpointError, SafetensorsFile, writeSafetensors } from "@pillow/core";
 
 export type Tensor = { dtype: "F64" | "F32"; shape: number[]; data: Float64Array | Float32Array };
 
@@ -20,7 +20,7 @@ export async function readSafetensorsFile(
     const tensors: Record<string, Tensor> = {};
     for (const info of file.tensors()) {
       if (info.dtype !== "F64" && info.dtype !== "F32") {
-        throw new Error(`${path}: tensor "${info.name}" has dtype ${info.dtype}; only F64 and F32 are read here`);
+        throw new CheckpointError("E_DTYPE", `tensor "${info.name}" has dtype ${info.dtype}; only F64 and F32 are read here`, { file: path });
       }
       // readRaw copies into a fresh, aligned buffer: the bytes need not be aligned inside the file.
       const bytes = file.readRaw(info.name);

@@ -84,7 +84,7 @@ export function bm25Selector(options: {
  */
 export function prefixSelector(selector: Selector, count: number): Selector {
   checkK(count, "prefixSelector");
-  if (!selector || typeof selector.select !== "function") throw new Error("prefixSelector: selector must be a Selector");
+  if (!selector || typeof selector.select !== "function") throw new TypeError("prefixSelector: selector must be a Selector");
   return { name: `${selector.name}@${count}`, select: async (query) => (await selector.select(query)).slice(0, count) };
 }
 
@@ -99,7 +99,7 @@ export function matcherSelector(options: {
 }): Selector {
   const { matcher, pool, embedder, mode = "greedy", seed = 0, budget } = options;
   const names = matcher.featureNames;
-  if (names.length > 0 && !pool.entries) throw new Error(`matcherSelector: the matcher scores with features [${names}]; pass a PromptPool`);
+  if (names.length > 0 && !pool.entries) throw new TypeError(`matcherSelector: the matcher scores with features [${names}]; pass a PromptPool`);
   const space = names.length > 0 ? new CandidateFeatureSpace({ entries: pool.entries!, embeddings: pool.embeddings }, names) : undefined;
   return {
     name: "matcher",
@@ -127,16 +127,16 @@ function takeWithinBudget(order: readonly number[], k: number, budget: ContextBu
 async function queryEmbedding(query: SelectorQuery, embedder: Embedder | undefined, who: string): Promise<ArrayLike<number>> {
   checkQuery(query);
   if (query.embedding) return query.embedding;
-  if (!embedder) throw new Error(`${who}: the query has no embedding and no embedder was given`);
+  if (!embedder) throw new TypeError(`${who}: the query has no embedding and no embedder was given`);
   return (await embedder.embed([query.text]))[0];
 }
 
 function checkQuery(query: SelectorQuery): void {
-  if (!query || typeof query.text !== "string") throw new Error("selector: query must be { text: string, embedding? }");
+  if (!query || typeof query.text !== "string") throw new TypeError("selector: query must be { text: string, embedding? }");
 }
 
 function checkK(k: number, who: string): void {
-  if (!Number.isInteger(k) || k < 0) throw new Error(`${who}: k must be a non-negative integer, got ${k}`);
+  if (!Number.isInteger(k) || k < 0) throw new RangeError(`${who}: k must be a non-negative integer, got ${k}`);
 }
 
 /**
@@ -151,7 +151,7 @@ export function demoSelector(
     name: selector.name,
     select: async (query, count) => {
       if (count !== undefined && (!Number.isInteger(count) || count < 0)) {
-        throw new Error(`demoSelector: count must be a non-negative integer, got ${count}`);
+        throw new RangeError(`demoSelector: count must be a non-negative integer, got ${count}`);
       }
       const ids = await selector.select({ text: query });
       return (count === undefined ? ids : ids.slice(0, count)).map((id) => pool.get(id));

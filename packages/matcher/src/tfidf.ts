@@ -21,10 +21,10 @@ export class TfidfModel {
   static fromState(state: TfidfState): TfidfModel {
     const { vocabulary, inverseDocumentFrequency, sublinearTf } = state ?? ({} as TfidfState);
     if (!Array.isArray(vocabulary) || !Array.isArray(inverseDocumentFrequency) || vocabulary.length !== inverseDocumentFrequency.length) {
-      throw new Error("tfidf: the saved state needs vocabulary and inverseDocumentFrequency arrays of equal length");
+      throw new TypeError("tfidf: the saved state needs vocabulary and inverseDocumentFrequency arrays of equal length");
     }
     if (vocabulary.length === 0 || inverseDocumentFrequency.some((value) => !Number.isFinite(value))) {
-      throw new Error("tfidf: the saved state is empty or has non-finite idf values");
+      throw new RangeError("tfidf: the saved state is empty or has non-finite idf values");
     }
     const model = Object.create(TfidfModel.prototype) as TfidfModel;
     Object.assign(model, {
@@ -45,23 +45,23 @@ export class TfidfModel {
 
   constructor(corpus: readonly string[], options: TfidfOptions = {}) {
     if (!Array.isArray(corpus) || corpus.length === 0) {
-      throw new Error("tfidf: the corpus to fit must be a non-empty array of strings");
+      throw new TypeError("tfidf: the corpus to fit must be a non-empty array of strings");
     }
     const maxFeatures = options.maxFeatures ?? 2048;
     if (!Number.isInteger(maxFeatures) || maxFeatures < 1) {
-      throw new Error(`tfidf: maxFeatures must be a positive integer, got ${maxFeatures}`);
+      throw new RangeError(`tfidf: maxFeatures must be a positive integer, got ${maxFeatures}`);
     }
     this.sublinearTf = options.sublinearTf ?? true;
     const documentFrequency = new Map<string, number>();
     corpus.forEach((text, index) => {
-      if (typeof text !== "string") throw new Error(`tfidf: corpus[${index}] is not a string`);
+      if (typeof text !== "string") throw new TypeError(`tfidf: corpus[${index}] is not a string`);
       for (const word of new Set(words(text))) documentFrequency.set(word, (documentFrequency.get(word) ?? 0) + 1);
     });
     // Most frequent first; ties broken alphabetically so the vocabulary is deterministic.
     const kept = [...documentFrequency.entries()]
       .sort((a, b) => b[1] - a[1] || (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0))
       .slice(0, maxFeatures);
-    if (kept.length === 0) throw new Error("tfidf: the corpus has no words");
+    if (kept.length === 0) throw new RangeError("tfidf: the corpus has no words");
     this.vocabulary = new Map(kept.map(([word], index) => [word, index]));
     const documents = corpus.length;
     this.inverseDocumentFrequency = Float64Array.from(

@@ -13,7 +13,7 @@ export function norm(a: ArrayLike<number>): number {
 /** Cosine similarity; 0 when either vector is all zeros (an empty text has no direction). */
 export function cosineSimilarity(a: ArrayLike<number>, b: ArrayLike<number>): number {
   if (a.length !== b.length) {
-    throw new Error(`cosineSimilarity: vectors differ in length (${a.length} vs ${b.length})`);
+    throw new RangeError(`cosineSimilarity: vectors differ in length (${a.length} vs ${b.length})`);
   }
   const denominator = norm(a) * norm(b);
   return denominator === 0 ? 0 : dot(a, b) / denominator;

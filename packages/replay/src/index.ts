@@ -28,6 +28,7 @@ export type { DbscanOptions, TagMergeOptions } from "./tagging/merge-tags.js";
 export { createHashingEmbedder, backendEmbedder, stackVectors } from "./embedding/embedder.js";
 export type { Embedder, HashingEmbedderOptions } from "./embedding/embedder.js";
 export { continualMetrics } from "./metrics/continual-metrics.js";
+export { ReplayError, type ReplayErrorCode } from "./errors.js";
 export type { ContinualMetrics } from "./metrics/continual-metrics.js";
 export { scoreHeatmapSvg } from "./metrics/heatmap-svg.js";
 export type { HeatmapOptions } from "./metrics/heatmap-svg.js";

@@ -1,6 +1,8 @@
 // Adam (Kingma & Ba 2015) over one flat parameter vector, ascending an objective (the trainer
 // maximises expected reward, so the update adds the step instead of subtracting it).
 
+import { RlError } from "./errors.js";
+
 export type AdamOptions = { lr: number; beta1?: number; beta2?: number; epsilon?: number; maxGradientNorm?: number };
 
 export class Adam {
@@ -14,7 +16,7 @@ export class Adam {
   private stepCount = 0;
 
   constructor(size: number, options: AdamOptions) {
-    if (!(options.lr > 0)) throw new Error(`Adam: lr must be positive, got ${options.lr}`);
+    if (!(options.lr > 0)) throw new RangeError(`Adam: lr must be positive, got ${options.lr}`);
     this.lr = options.lr;
     this.beta1 = options.beta1 ?? 0.9;
     this.beta2 = options.beta2 ?? 0.999;
@@ -29,7 +31,7 @@ export class Adam {
     let squared = 0;
     for (let i = 0; i < gradients.length; i++) squared += gradients[i] * gradients[i];
     const norm = Math.sqrt(squared);
-    if (!Number.isFinite(norm)) throw new Error("Adam: the gradient is not finite");
+    if (!Number.isFinite(norm)) throw new RlError("E_NONFINITE_GRADIENT", "Adam: the gradient is not finite (training diverged; lower the learning rate)");
     const scale = this.maxGradientNorm !== undefined && norm > this.maxGradientNorm ? this.maxGradientNorm / norm : 1;
     this.stepCount++;
     const correction1 = 1 - this.beta1 ** this.stepCount;

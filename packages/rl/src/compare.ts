@@ -29,6 +29,7 @@ import {
   randomSelector,
   type Selector,
 } from "@pillow/matcher";
+import { RlError } from "./errors.js";
 import { type EvaluationQuery, evaluateSelectors, type SelectorEvaluation } from "./evaluate.js";
 import { defaultGeneration, type PromptTemplate, RolloutCache, type RolloutReward } from "./rollout.js";
 import { type TrainingExample, type TrainingHistory, type TrainMatcherOptions, trainMatcher } from "./train.js";
@@ -146,14 +147,14 @@ export type CompareOptions = {
 export async function compareSelectors(options: CompareOptions): Promise<ComparisonResult> {
   const started = performance.now();
   const { backend, pool, embedder, k = 3, seeds = [0, 1, 2], budget, validation } = options;
-  if (!Array.isArray(seeds) || seeds.length === 0) throw new Error("compareSelectors: seeds must be a non-empty array");
-  if (!Array.isArray(options.test) || options.test.length === 0) throw new Error("compareSelectors: test must be a non-empty array");
+  if (!Array.isArray(seeds) || seeds.length === 0) throw new RangeError("compareSelectors: seeds must be a non-empty array");
+  if (!Array.isArray(options.test) || options.test.length === 0) throw new RangeError("compareSelectors: test must be a non-empty array");
   const needsValidation = options.warmStart?.teacher === "best-baseline" || options.validationEvery !== undefined;
   if (needsValidation && !(validation && validation.length > 0)) {
-    throw new Error("compareSelectors: the best-baseline teacher and validationEvery need validation queries");
+    throw new TypeError("compareSelectors: the best-baseline teacher and validationEvery need validation queries (options.validation)");
   }
   if (options.validationEvery !== undefined && !(Number.isInteger(options.validationEvery) && options.validationEvery > 0)) {
-    throw new Error(`compareSelectors: validationEvery must be a positive integer, got ${options.validationEvery}`);
+    throw new RangeError(`compareSelectors: validationEvery must be a positive integer, got ${options.validationEvery}`);
   }
   const cache = new RolloutCache();
   const embedDim = pool.embeddings[0].length;
@@ -266,7 +267,11 @@ async function teacherSelections(
     return { teacher: { name: kind, selections }, teacherChoices: chosen };
   }
   if (kind !== "bm25" && kind !== "knn" && kind !== "best-baseline") {
-    throw new Error(`compareSelectors: unknown warm-start teacher ${JSON.stringify(kind)} (bm25, knn, best-baseline, best-per-query, best-per-instruction)`);
+    throw new RlError(
+      "E_UNKNOWN_NAME",
+      `compareSelectors: unknown warm-start teacher ${JSON.stringify(kind)} (bm25, knn, best-baseline, best-per-query, best-per-instruction)`,
+      { field: "warmStart.teacher" },
+    );
   }
   let name: string = kind;
   if (kind === "best-baseline") {

@@ -31,8 +31,8 @@ export async function evaluateSelectors(options: {
   continuation?: (reference: string) => string;
 }): Promise<SelectorEvaluation[]> {
   const { queries, selectors } = options;
-  if (!Array.isArray(queries) || queries.length === 0) throw new Error("evaluateSelectors: queries must be a non-empty array");
-  if (!Array.isArray(selectors) || selectors.length === 0) throw new Error("evaluateSelectors: selectors must be a non-empty array");
+  if (!Array.isArray(queries) || queries.length === 0) throw new RangeError("evaluateSelectors: queries must be a non-empty array");
+  if (!Array.isArray(selectors) || selectors.length === 0) throw new RangeError("evaluateSelectors: selectors must be a non-empty array");
   const results: SelectorEvaluation[] = [];
   for (const selector of selectors) {
     // Selectors see instruction + input, the same text the pool entries are represented by.

@@ -1,6 +1,7 @@
 // @pillow/rl — rewards, rollouts with a cache, and the policy-gradient trainer for the PILLOW
 // matcher. See README.md.
 export { Adam, type AdamOptions } from "./adam.js";
+export { RlError, type RlErrorCode } from "./errors.js";
 export { type EvaluationQuery, evaluateSelectors, type SelectorEvaluation } from "./evaluate.js";
 export * from "./rewards/index.js";
 export {

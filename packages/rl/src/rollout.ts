@@ -8,6 +8,7 @@
 
 import { formatPrompt, type GenerateOptions, type GenerationBackend } from "@pillow/core";
 import type { PromptEntry, PromptPool } from "@pillow/matcher";
+import { RlError } from "./errors.js";
 import { type RewardFunction, type RewardName, resolveReward } from "./rewards/index.js";
 
 /**
@@ -84,7 +85,7 @@ export const defaultGeneration: GenerateOptions = { maxNewTokens: 64, temperatur
 /** Runs a batch of rollouts: cached answers are reused; the rest go to the backend in one batch. */
 export async function runRollouts(context: RolloutContext, requests: readonly RolloutRequest[]): Promise<RolloutResult[]> {
   const { backend } = context;
-  if (!backend || typeof backend.generateBatch !== "function") throw new Error("rollouts: backend must be a GenerationBackend");
+  if (!backend || typeof backend.generateBatch !== "function") throw new TypeError("rollouts: context.backend must be a GenerationBackend");
   if (context.reward === "loglik") return scoreRollouts(context, requests);
   const reward = resolveReward(context.reward);
   const generation = context.generation ?? defaultGeneration;
@@ -111,7 +112,7 @@ export async function runRollouts(context: RolloutContext, requests: readonly Ro
     try {
       const generations = await backend.generateBatch(pendingPrompts, generation);
       if (!Array.isArray(generations) || generations.length !== pendingPrompts.length) {
-        throw new Error(`rollouts: ${backend.name} returned ${generations?.length} generations for ${pendingPrompts.length} prompts`);
+        throw new RlError("E_BACKEND_OUTPUT", `rollouts: ${backend.name} returned ${generations?.length} generations for ${pendingPrompts.length} prompts`);
       }
       generations.forEach((generation, index) => {
         pendingResolvers[index].resolve(generation.text);
@@ -125,7 +126,7 @@ export async function runRollouts(context: RolloutContext, requests: readonly Ro
     texts.map(async (answer, index) => {
       const value = await reward(answer, requests[index].reference);
       if (typeof value !== "number" || Number.isNaN(value)) {
-        throw new Error(`rollouts: the reward returned ${value} for request ${index}; it must be a number`);
+        throw new TypeError(`rollouts: the reward returned ${value} for request ${index}; it must be a number`);
       }
       return { prompt: prompts[index], answer, reward: value };
     }),
@@ -136,7 +137,7 @@ export async function runRollouts(context: RolloutContext, requests: readonly Ro
 async function scoreRollouts(context: RolloutContext, requests: readonly RolloutRequest[]): Promise<RolloutResult[]> {
   const { backend } = context;
   if (typeof backend.score !== "function") {
-    throw new Error(`rollouts: reward "loglik" needs a backend that scores continuations (${backend.name} has no score(); the native backend does)`);
+    throw new RlError("E_BACKEND_CAPABILITY", `rollouts: reward "loglik" needs a backend that scores continuations (${backend.name} has no score(); the native backend does)`);
   }
   const cache = context.cache ?? new RolloutCache();
   const continuation = context.continuation ?? ((reference: string) => reference);
@@ -161,10 +162,10 @@ async function scoreRollouts(context: RolloutContext, requests: readonly Rollout
     try {
       const results = await backend.score(pending.map(({ prompt, continuation }) => ({ prompt, continuation })));
       if (!Array.isArray(results) || results.length !== pending.length) {
-        throw new Error(`rollouts: ${backend.name} returned ${results?.length} scores for ${pending.length} prompts`);
+        throw new RlError("E_BACKEND_OUTPUT", `rollouts: ${backend.name} returned ${results?.length} scores for ${pending.length} prompts`);
       }
       results.forEach((result, index) => {
-        if (!(result.count > 0)) throw new Error(`rollouts: the reference ${JSON.stringify(pending[index].continuation)} has no tokens to score`);
+        if (!(result.count > 0)) throw new RlError("E_EMPTY_REFERENCE", `rollouts: the reference ${JSON.stringify(pending[index].continuation)} has no tokens to score`);
         pending[index].resolve(result.logProb / result.count);
       });
     } catch (error) {
@@ -180,14 +181,14 @@ function renderPrompts(context: RolloutContext, requests: readonly RolloutReques
   const template = context.template ?? defaultTemplate;
   return requests.map((request, index) => {
     if (typeof request.query !== "string" || typeof request.reference !== "string") {
-      throw new Error(`rollouts: request ${index} needs string query and reference`);
+      throw new TypeError(`rollouts: requests[${index}] needs string query and reference`);
     }
     const prompt = template(
       request.ids.map((id) => pool.get(id)),
       request.query,
       request.input,
     );
-    if (typeof prompt !== "string") throw new Error(`rollouts: the template returned ${typeof prompt}, not a string`);
+    if (typeof prompt !== "string") throw new TypeError(`rollouts: the template returned ${typeof prompt}, not a string`);
     return prompt;
   });
 }

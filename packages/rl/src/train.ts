@@ -21,6 +21,7 @@ import {
   shuffled,
 } from "@pillow/matcher";
 import { Adam } from "./adam.js";
+import { RlError } from "./errors.js";
 import { defaultGeneration, type PromptTemplate, RolloutCache, type RolloutReward, runRollouts } from "./rollout.js";
 
 /** `query` is the instruction; `input` its optional input. Both are embedded together, like pool entries. */
@@ -96,23 +97,23 @@ export async function trainMatcher(options: TrainMatcherOptions): Promise<Traini
     entropy = 0.05,
     seed = 0,
   } = options;
-  if (!matcher || typeof matcher.trace !== "function") throw new Error("trainMatcher: matcher must be a MatchingNetwork");
+  if (!matcher || typeof matcher.trace !== "function") throw new TypeError("trainMatcher: matcher must be a MatchingNetwork");
   if (algorithm !== "reinforce-loo" && algorithm !== "ppo") {
-    throw new Error(`trainMatcher: algorithm must be "reinforce-loo" or "ppo", got ${JSON.stringify(algorithm)}`);
+    throw new RlError("E_UNKNOWN_NAME", `trainMatcher: algorithm must be "reinforce-loo" or "ppo", got ${JSON.stringify(algorithm)}`, { field: "algorithm" });
   }
-  if (!Array.isArray(data) || data.length === 0) throw new Error("trainMatcher: data must be a non-empty array");
+  if (!Array.isArray(data) || data.length === 0) throw new RangeError("trainMatcher: data must be a non-empty array");
   if (!Number.isInteger(samplesPerQuery) || samplesPerQuery < 2) {
-    throw new Error(`trainMatcher: samplesPerQuery must be an integer >= 2 (leave-one-out baseline), got ${samplesPerQuery}`);
+    throw new RangeError(`trainMatcher: samplesPerQuery must be an integer >= 2 (leave-one-out baseline), got ${samplesPerQuery}`);
   }
-  if (!Number.isInteger(steps) || steps < 0) throw new Error(`trainMatcher: steps must be a non-negative integer, got ${steps}`);
-  if (!(entropy >= 0)) throw new Error(`trainMatcher: entropy must be >= 0, got ${entropy}`);
+  if (!Number.isInteger(steps) || steps < 0) throw new RangeError(`trainMatcher: steps must be a non-negative integer, got ${steps}`);
+  if (!(entropy >= 0)) throw new RangeError(`trainMatcher: entropy must be >= 0, got ${entropy}`);
   const queriesPerStep = options.queriesPerStep ?? Math.min(8, data.length);
   if (!Number.isInteger(queriesPerStep) || queriesPerStep < 1) {
-    throw new Error(`trainMatcher: queriesPerStep must be a positive integer, got ${queriesPerStep}`);
+    throw new RangeError(`trainMatcher: queriesPerStep must be a positive integer, got ${queriesPerStep}`);
   }
   const clip = options.ppo?.clip ?? 0.2;
   const epochs = algorithm === "ppo" ? (options.ppo?.epochs ?? 4) : 1;
-  if (!(clip > 0) || !Number.isInteger(epochs) || epochs < 1) throw new Error("trainMatcher: ppo needs clip > 0 and integer epochs >= 1");
+  if (!(clip > 0) || !Number.isInteger(epochs) || epochs < 1) throw new RangeError("trainMatcher: ppo needs clip > 0 and integer epochs >= 1");
 
   const embeddings = await queryEmbeddings(data, options.embedder, matcher.config.embedDim);
   const features = exampleFeatures(matcher, pool, data, embeddings);
@@ -256,16 +257,16 @@ export async function queryEmbeddings(
       : embedder
         ? await embedder.embed(missing.map((index) => entryText({ instruction: data[index].query, input: data[index].input })))
         : (() => {
-            throw new Error(`trainMatcher: data[${missing[0]}] has no embedding and no embedder was given`);
+            throw new TypeError(`trainMatcher: data[${missing[0]}] has no embedding and no embedder was given`);
           })();
   const byIndex = new Map(missing.map((index, position) => [index, computed[position]]));
   return data.map((example, index) => {
     if (typeof example.query !== "string" || typeof example.reference !== "string") {
-      throw new Error(`trainMatcher: data[${index}] needs string "query" and "reference"`);
+      throw new TypeError(`trainMatcher: data[${index}] needs string "query" and "reference"`);
     }
     const vector = example.embedding ?? byIndex.get(index)!;
     if (vector.length !== embedDim) {
-      throw new Error(`trainMatcher: data[${index}] embedding has length ${vector.length}, the matcher expects ${embedDim}`);
+      throw new RangeError(`trainMatcher: data[${index}] embedding has length ${vector.length}, the matcher expects ${embedDim}`);
     }
     return vector;
   });

@@ -19,6 +19,7 @@ import {
   shuffled,
 } from "@pillow/matcher";
 import { Adam } from "./adam.js";
+import { RlError } from "./errors.js";
 import { type RolloutContext, runRollouts } from "./rollout.js";
 import { exampleFeatures, queryEmbeddings, type TrainingExample } from "./train.js";
 
@@ -49,12 +50,12 @@ export async function warmStartMatcher(options: {
   onEpoch?: (record: WarmStartRecord) => void;
 }): Promise<WarmStartResult> {
   const { matcher, pool, data, teacher, epochs = 40, lr = 0.01, batchSize = 32, seed = 0 } = options;
-  if (!Array.isArray(data) || data.length === 0) throw new Error("warmStartMatcher: data must be a non-empty array");
+  if (!Array.isArray(data) || data.length === 0) throw new RangeError("warmStartMatcher: data must be a non-empty array");
   if (!Array.isArray(teacher) || teacher.length !== data.length) {
-    throw new Error(`warmStartMatcher: ${teacher?.length} teacher selections for ${data.length} examples`);
+    throw new RangeError(`warmStartMatcher: ${teacher?.length} teacher selections for ${data.length} examples`);
   }
-  if (!Number.isInteger(epochs) || epochs < 0) throw new Error(`warmStartMatcher: epochs must be a non-negative integer, got ${epochs}`);
-  if (!Number.isInteger(batchSize) || batchSize < 1) throw new Error(`warmStartMatcher: batchSize must be a positive integer, got ${batchSize}`);
+  if (!Number.isInteger(epochs) || epochs < 0) throw new RangeError(`warmStartMatcher: epochs must be a non-negative integer, got ${epochs}`);
+  if (!Number.isInteger(batchSize) || batchSize < 1) throw new RangeError(`warmStartMatcher: batchSize must be a positive integer, got ${batchSize}`);
   const started = performance.now();
   const embeddings = await queryEmbeddings(data, options.embedder, matcher.config.embedDim);
   const features = exampleFeatures(matcher, pool, data, embeddings);
@@ -122,7 +123,12 @@ function replay(
         // fall through to the first error
       }
     }
-    throw new Error(`warmStartMatcher: the teacher's selection [${forced.ids}] for example ${index} cannot be replayed: ${(error as Error).message}`);
+    throw new RlError(
+      "E_TEACHER_REPLAY",
+      `warmStartMatcher: the teacher's selection [${forced.ids}] for example ${index} cannot be replayed: ${(error as Error).message}`,
+      {},
+      { cause: error },
+    );
   }
 }
 
@@ -162,7 +168,7 @@ export async function bestPerQueryTeacher(
   data: readonly TrainingExample[],
   groupBy?: (example: TrainingExample) => string,
 ): Promise<BestPerQueryTeacher> {
-  if (selectors.length === 0) throw new Error("bestPerQueryTeacher: give at least one selector");
+  if (selectors.length === 0) throw new RangeError("bestPerQueryTeacher: give at least one selector");
   const choices = await Promise.all(selectors.map((selector) => selectorTeacher(selector, data)));
   const rewards = await Promise.all(
     choices.map(async (selections) =>

@@ -5,6 +5,7 @@
 // (isHeldOut), so no test instance of any suite seed can appear here, and never with an "unseen"
 // phrasing: those stand for a user's own wordings, which only demonstrations can explain.
 import { formatDemonstration, formatPrompt } from "@pillow/core";
+import { SuiteError } from "./errors.js";
 import { createRandom, type Random } from "./random.js";
 import { type Instance, isHeldOut, maxInputLength, maxOutputLength } from "./suite.js";
 import { loadTaskDefinitions } from "./tasks/index.js";
@@ -48,7 +49,7 @@ function drawTrainSide(definition: TaskDefinition, random: Random, specificOnly 
     const instruction = seen[random.weighted(seen.map((phrasing) => phrasing.weight))].text;
     return { instruction, input: example.input, output: example.output, task: definition.name };
   }
-  throw new Error(`buildPretrainingCorpus: task "${definition.name}" yields no usable instance`);
+  throw new SuiteError("E_TOO_FEW_INSTANCES", `buildPretrainingCorpus: task "${definition.name}" yields no usable instance`, { task: definition.name });
 }
 
 function documentFrom(demos: Instance[], query: Instance): CorpusDocument {
@@ -110,14 +111,14 @@ export function buildPretrainingCorpus(options: CorpusOptions): CorpusDocument[]
   const zeroShotShare = options.zeroShotShare ?? 0.25;
   const distractorShare = options.distractorShare ?? 0;
   if (!Number.isInteger(size) || size < 0) {
-    throw new Error(`buildPretrainingCorpus: size must be a non-negative integer, got ${size}`);
+    throw new RangeError(`buildPretrainingCorpus: size must be a non-negative integer, got ${size}`);
   }
-  if (!(maxBytes >= 200)) throw new Error(`buildPretrainingCorpus: maxBytes must be at least 200, got ${maxBytes}`);
+  if (!(maxBytes >= 200)) throw new RangeError(`buildPretrainingCorpus: maxBytes must be at least 200, got ${maxBytes}`);
   if (!(zeroShotShare >= 0 && zeroShotShare <= 1)) {
-    throw new Error(`buildPretrainingCorpus: zeroShotShare must be in [0, 1], got ${zeroShotShare}`);
+    throw new RangeError(`buildPretrainingCorpus: zeroShotShare must be in [0, 1], got ${zeroShotShare}`);
   }
   if (!(distractorShare >= 0 && distractorShare <= 1)) {
-    throw new Error(`buildPretrainingCorpus: distractorShare must be in [0, 1], got ${distractorShare}`);
+    throw new RangeError(`buildPretrainingCorpus: distractorShare must be in [0, 1], got ${distractorShare}`);
   }
   const definitions = loadTaskDefinitions();
   const random = createRandom(`corpus:${seed}`);

@@ -2,6 +2,7 @@
 // demonstrations of the same task (drawn from the train split), and with k demonstrations of other
 // tasks (what a random pick from a mixed prompt pool gives), scored by ROUGE-L.
 import { formatPrompt, rougeL } from "@pillow/core";
+import { SuiteError } from "./errors.js";
 import { createRandom } from "./random.js";
 import type { Suite } from "./suite.js";
 
@@ -31,11 +32,17 @@ export function buildEvaluationPrompts(
   const prompts: EvaluationPrompt[] = [];
   for (const task of suite.tasks) {
     if (task.train.length < shots) {
-      throw new Error(`buildEvaluationPrompts: task "${task.name}" has ${task.train.length} train instances, fewer than ${shots} shots`);
+      throw new SuiteError("E_TOO_FEW_INSTANCES", `buildEvaluationPrompts: task "${task.name}" has ${task.train.length} train instances, fewer than ${shots} shots`, {
+        task: task.name,
+      });
     }
     const otherTrain = suite.tasks.filter((other) => other.name !== task.name).flatMap((other) => other.train);
     if (otherTrain.length < shots) {
-      throw new Error(`buildEvaluationPrompts: the other tasks have ${otherTrain.length} train instances, fewer than ${shots} shots`);
+      throw new SuiteError(
+        "E_TOO_FEW_INSTANCES",
+        `buildEvaluationPrompts: the other tasks than "${task.name}" have ${otherTrain.length} train instances, fewer than ${shots} shots`,
+        { task: task.name },
+      );
     }
     for (const instance of task.test) {
       const demos = random.sample(task.train, shots);
@@ -60,13 +67,13 @@ export type EvaluationAnswer = { zeroShot: string; fewShot: string; distracted: 
 /** Mean ROUGE-L per task of the zero-shot, few-shot and distracted answers (cut at the first newline). */
 export function scoreEvaluation(prompts: EvaluationPrompt[], answers: EvaluationAnswer[]): TaskScore[] {
   if (answers.length !== prompts.length) {
-    throw new Error(`scoreEvaluation: ${answers.length} answers for ${prompts.length} prompts`);
+    throw new RangeError(`scoreEvaluation: ${answers.length} answers for ${prompts.length} prompts`);
   }
   const byTask = new Map<string, TaskScore>();
   prompts.forEach((prompt, i) => {
     const score = byTask.get(prompt.task) ?? { task: prompt.task, category: prompt.category, count: 0, zeroShot: 0, fewShot: 0, distracted: 0 };
     if (typeof answers[i].distracted !== "string") {
-      throw new Error(`scoreEvaluation: answer ${i} has no "distracted" text (answers from before the distracted prompts?)`);
+      throw new TypeError(`scoreEvaluation: answer ${i} has no "distracted" text (answers from before the distracted prompts?)`);
     }
     score.count += 1;
     score.zeroShot += rougeL(answers[i].zeroShot.split("\n")[0], prompt.reference);
@@ -111,7 +118,7 @@ export async function answerEvaluationPrompts(
     const slice = prompts.slice(start, start + batch);
     const texts = await generateBatch([...slice.map((p) => p.zeroShot), ...slice.map((p) => p.fewShot), ...slice.map((p) => p.distracted)]);
     if (texts.length !== 3 * slice.length) {
-      throw new Error(`answerEvaluationPrompts: generateBatch returned ${texts.length} texts for ${3 * slice.length} prompts`);
+      throw new SuiteError("E_BACKEND_OUTPUT", `answerEvaluationPrompts: generateBatch returned ${texts.length} texts for ${3 * slice.length} prompts`);
     }
     slice.forEach((_, i) => {
       answers.push({ zeroShot: texts[i], fewShot: texts[slice.length + i], distracted: texts[2 * slice.length + i] });

@@ -7,7 +7,7 @@ export type ExportedFile = { task: string; split: "train" | "test"; path: string
 
 export async function exportSuiteJsonl(directory: string, suite: Suite): Promise<ExportedFile[]> {
   if (typeof directory !== "string" || directory.length === 0) {
-    throw new Error("exportSuiteJsonl: directory must be a non-empty path");
+    throw new TypeError("exportSuiteJsonl: directory must be a non-empty path");
   }
   await mkdir(directory, { recursive: true });
   const written: ExportedFile[] = [];

@@ -10,6 +10,7 @@ export {
   type TaskScore,
   tinyPromptBudget,
 } from "./evaluation.js";
+export { SuiteError, type SuiteErrorCode } from "./errors.js";
 export { type ExportedFile, exportSuiteJsonl } from "./export.js";
 export { corpusExample, type PretrainOptions, type PretrainResult, pretrainTinyModel } from "./pretrain.js";
 // The prompt template lives in @pillow/core (one definition for every layer); re-exported here, where

@@ -4,6 +4,7 @@ import { copyFile, mkdir, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { createTinyModel, loadModel, saveModel, type TrainingExample, type TrainStepInfo, train } from "@pillow/core";
 import { buildPretrainingCorpus, type CorpusDocument } from "./corpus.js";
+import { SuiteError } from "./errors.js";
 import { type TinyModelShape, tinyGenerationConfig, tinyModelShape } from "./tinyModel.js";
 import { buildTokenizerConfigJson } from "./tokenizer.js";
 
@@ -42,7 +43,7 @@ export type PretrainResult = { steps: number; finalLoss: number; seconds: number
 export function corpusExample(document: CorpusDocument, encode: (text: string) => Int32Array): TrainingExample {
   const tokens = encode(document.text);
   if (tokens.length !== Buffer.byteLength(document.text) + 1) {
-    throw new Error("corpusExample: the tokenizer must be byte-level with a BOS token (one token per byte)");
+    throw new TypeError("corpusExample: encode (the tokenizer) must be byte-level with a BOS token (one token per byte)");
   }
   const labels = new Int32Array(tokens.length).fill(-100);
   for (const [start, end] of document.answerSpans) {
@@ -53,12 +54,12 @@ export function corpusExample(document: CorpusDocument, encode: (text: string) =
 
 export async function pretrainTinyModel(options: PretrainOptions): Promise<PretrainResult> {
   const { outDir, steps } = options;
-  if (typeof outDir !== "string" || outDir.length === 0) throw new Error("pretrainTinyModel: outDir must be a path");
-  if (!Number.isInteger(steps) || steps < 1) throw new Error(`pretrainTinyModel: steps must be a positive integer, got ${steps}`);
+  if (typeof outDir !== "string" || outDir.length === 0) throw new TypeError("pretrainTinyModel: outDir must be a path");
+  if (!Number.isInteger(steps) || steps < 1) throw new RangeError(`pretrainTinyModel: steps must be a positive integer, got ${steps}`);
   // Checked before anything is written, so bad options leave no half-made model folder behind.
   const distractorShare = options.distractorShare ?? 0;
   if (!(distractorShare >= 0 && distractorShare <= 1)) {
-    throw new Error(`pretrainTinyModel: distractorShare must be in [0, 1], got ${options.distractorShare}`);
+    throw new RangeError(`pretrainTinyModel: distractorShare must be in [0, 1], got ${options.distractorShare}`);
   }
   const seed = options.seed ?? 0;
   const shape = options.shape ?? tinyModelShape;
@@ -70,7 +71,7 @@ export async function pretrainTinyModel(options: PretrainOptions): Promise<Pretr
     for (const file of ["config.json", "model.safetensors", "tokenizer.json"]) {
       const source = path.join(options.initialModel, file);
       await copyFile(source, path.join(outDir, file)).catch((error: Error) => {
-        throw new Error(`pretrainTinyModel: cannot read the initial model's ${source}: ${error.message}`);
+        throw new SuiteError("E_MODEL_FILE", `pretrainTinyModel: cannot read the initial model's ${file} (${error.message})`, { file: source }, { cause: error });
       });
     }
   } else {

@@ -1,4 +1,5 @@
 // buildSuite: the 16 tasks with deterministic, disjoint train/test splits.
+import { SuiteError } from "./errors.js";
 import { createRandom, hashString } from "./random.js";
 import { loadTaskDefinitions } from "./tasks/index.js";
 import type { TaskDefinition } from "./tasks/task.js";
@@ -40,7 +41,7 @@ export function isHeldOut(task: string, input: string): boolean {
 function checkCount(name: string, value: number | undefined, fallback: number): number {
   const count = value ?? fallback;
   if (!Number.isInteger(count) || count < 0) {
-    throw new Error(`buildSuite: ${name} must be a non-negative integer, got ${value}`);
+    throw new RangeError(`buildSuite: ${name} must be a non-negative integer, got ${value}`);
   }
   return count;
 }
@@ -83,9 +84,11 @@ export function buildTaskSplit(
     }
   }
   if (train.length < trainCount || test.length < testCount) {
-    throw new Error(
+    throw new SuiteError(
+      "E_TOO_FEW_INSTANCES",
       `buildSuite: task "${definition.name}" has only ${train.length} train / ${test.length} test distinct inputs ` +
         `within reach; ask for fewer than trainPerTask=${trainCount} / testPerTask=${testCount}`,
+      { task: definition.name },
     );
   }
   return { train, test };
@@ -93,7 +96,7 @@ export function buildTaskSplit(
 
 export function buildSuite(options: SuiteOptions = {}): Suite {
   const seed = options.seed ?? 0;
-  if (!Number.isFinite(seed)) throw new Error(`buildSuite: seed must be a finite number, got ${options.seed}`);
+  if (!Number.isFinite(seed)) throw new RangeError(`buildSuite: seed must be a finite number, got ${options.seed}`);
   const trainCount = checkCount("trainPerTask", options.trainPerTask, 100);
   const testCount = checkCount("testPerTask", options.testPerTask, 20);
   return {

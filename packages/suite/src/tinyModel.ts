@@ -36,7 +36,7 @@ export const tinyModelShape: TinyModelShape = {
 /** HF LlamaForCausalLM config.json for the tiny model. */
 export function tinyModelConfig(shape: TinyModelShape = tinyModelShape): Record<string, unknown> {
   if (shape.hiddenSize % shape.attentionHeads !== 0 || shape.attentionHeads % shape.keyValueHeads !== 0) {
-    throw new Error("tinyModelConfig: hiddenSize must divide by attentionHeads, attentionHeads by keyValueHeads");
+    throw new RangeError("tinyModelConfig: hiddenSize must divide by attentionHeads, attentionHeads by keyValueHeads");
   }
   return {
     architectures: ["LlamaForCausalLM"],

@@ -9,6 +9,7 @@ import {
   type TrainOptions,
   train,
 } from "@pillow/core";
+import { ReplayError } from "../errors.js";
 import type { InstructionInstance } from "../planning/replay-plan.js";
 import type { ContinualLearner } from "./continual-learner.js";
 import { rougeL } from "@pillow/core";
@@ -54,7 +55,11 @@ export function createLoraLearner<T extends InstructionInstance>(
   let adapter: string;
   if (typeof options.adapter === "string") {
     if (!model.adapterNames().includes(options.adapter)) {
-      throw new Error(`lora learner: the model has no adapter "${options.adapter}" (it has: ${model.adapterNames().join(", ") || "none"})`);
+      throw new ReplayError(
+        "E_UNKNOWN_ADAPTER",
+        `lora learner: the model has no adapter "${options.adapter}" (it has: ${model.adapterNames().join(", ") || "none"})`,
+        { field: "adapter" },
+      );
     }
     adapter = options.adapter;
   } else if (model.activeAdapter && options.adapter === undefined) {
@@ -103,7 +108,7 @@ export function createLoraLearner<T extends InstructionInstance>(
       return { losses: result.losses };
     },
     async probeInterference(current, probes, stage) {
-      if (current.length === 0) throw new Error("lora learner: the look-ahead needs the current task's training instances");
+      if (current.length === 0) throw new RangeError("lora learner: probeInterference: the look-ahead needs the current task's training instances");
       model.setActiveAdapter(adapter);
       const before = await probeLosses(probes);
       // The look-ahead trains a copy: the learner's adapter is never written (tests check bit-identity).
@@ -130,7 +135,7 @@ export function createLoraLearner<T extends InstructionInstance>(
       }
     },
     async evaluate(test, task) {
-      if (test.length === 0) throw new Error(`lora learner: task "${task}" has no test instances`);
+      if (test.length === 0) throw new RangeError(`lora learner: evaluate: task "${task}" has no test instances`);
       model.setActiveAdapter(adapter);
       const generations = await model.generateBatch(
         test.map((instance) => promptOf(instance)),

@@ -67,7 +67,7 @@ export function createHashingEmbedder(options: HashingEmbedderOptions = {}): Emb
 /** The backend's frozen sentence embeddings (e.g. mean-pooled hidden states of the base model). */
 export function backendEmbedder(backend: GenerationBackend): Embedder {
   if (typeof backend.embed !== "function") {
-    throw new Error(`backendEmbedder: backend ${backend.name} has no embed(); use createHashingEmbedder() instead`);
+    throw new TypeError(`backendEmbedder: backend ${backend.name} has no embed(); use createHashingEmbedder() instead`);
   }
   return { name: `backend:${backend.name}`, embed: (texts) => backend.embed!([...texts]) };
 }

@@ -1,6 +1,7 @@
 // InsCL's "intention tagging system": a language model is asked for a JSON list of
 // {tag, explanation}; the reply is parsed leniently because models wrap, truncate or decorate JSON.
 import type { GenerateOptions, GenerationBackend } from "@pillow/core";
+import { ReplayError } from "../errors.js";
 import { normaliseTag } from "./normalise-tag.js";
 import type { Tagger } from "./tagger.js";
 
@@ -114,7 +115,7 @@ export function createLlmTagger(backend: GenerationBackend, options: LlmTaggerOp
             );
           } catch (error) {
             if (attempt === attempts - 1) {
-              throw new Error(`llm tagger: backend ${backend.name} failed on attempt ${attempt + 1}: ${(error as Error).message}`);
+              throw new ReplayError("E_TAGGER_BACKEND", `llm tagger: backend ${backend.name} failed on attempt ${attempt + 1}: ${(error as Error).message}`, {}, { cause: error });
             }
             continue;
           }
@@ -128,7 +129,8 @@ export function createLlmTagger(backend: GenerationBackend, options: LlmTaggerOp
       const failed = result.indexOf(undefined);
       if (failed !== -1) {
         const reply = lastReply[failed].slice(0, 200);
-        throw new Error(
+        throw new ReplayError(
+          "E_TAGGER_REPLY",
           `llm tagger: no JSON tag list for instruction ${failed} ("${instructions[failed].slice(0, 80)}") after ${attempts} attempts; last reply: ${JSON.stringify(reply)}`,
         );
       }

@@ -2,6 +2,7 @@
 // cluster replaced by its most frequent tag. (The official code stops one cluster short and never
 // merges the last cluster; every cluster is merged here.)
 import type { Embedder } from "@pillow/core";
+import { ReplayError } from "../errors.js";
 
 export type DbscanOptions = { epsilon?: number; minSamples?: number };
 
@@ -81,7 +82,7 @@ export async function mergeSimilarTags(
   if (unique.length > 0) {
     const vectors = await options.embedder.embed(unique);
     if (vectors.length !== unique.length) {
-      throw new Error(`mergeSimilarTags: the embedder returned ${vectors.length} vectors for ${unique.length} tags`);
+      throw new ReplayError("E_EMBEDDER_OUTPUT", `mergeSimilarTags: the embedder returned ${vectors.length} vectors for ${unique.length} tags`);
     }
     const labels = dbscanCosine(vectors, options);
     const clusterCount = labels.reduce((maximum, label) => Math.max(maximum, label + 1), 0);

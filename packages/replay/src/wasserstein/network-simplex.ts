@@ -17,6 +17,8 @@
 //
 // Everything is in typed arrays: the reduced-cost scan is the hot loop and walks C row by row.
 
+import { ReplayError } from "../errors.js";
+
 const DIRECTION_UP = 1; // the tree arc points from the node to its parent
 const DIRECTION_DOWN = -1; // the tree arc points from the parent to the node
 
@@ -47,7 +49,7 @@ export function solveTransport(
   const n = a.length;
   const m = b.length;
   if (costs.length !== n * m) {
-    throw new Error(`solveTransport: cost matrix has ${costs.length} entries, expected ${n}·${m} = ${n * m}`);
+    throw new RangeError(`solveTransport: costs (the cost matrix) has ${costs.length} entries, expected ${n}·${m} = ${n * m}`);
   }
   let supply = 0;
   let demand = 0;
@@ -82,7 +84,7 @@ export function solveTransport(
   for (let e = 0; e < realArcCount; e++) {
     const c = costs[e];
     if (!Number.isFinite(c)) {
-      throw new Error(`solveTransport: cost matrix entry ${e} (row ${Math.floor(e / m)}, column ${e % m}) is ${c}`);
+      throw new RangeError(`solveTransport: costs: cost matrix entry ${e} (row ${Math.floor(e / m)}, column ${e % m}) is ${c}`);
     }
     const absolute = c < 0 ? -c : c;
     if (absolute > maxCost) maxCost = absolute;
@@ -197,7 +199,7 @@ export function solveTransport(
     searchColumn = column;
 
     if (++pivots > maxPivots) {
-      throw new Error(`solveTransport: no optimum after ${maxPivots} pivots (n=${n}, m=${m}); the costs may be ill-scaled`);
+      throw new ReplayError("E_SOLVER", `solveTransport: no optimum after ${maxPivots} pivots (n=${n}, m=${m}); the costs may be ill-scaled`);
     }
 
     // 2. The cycle: flow goes first → second on the entering arc, then up from second to the join
@@ -242,7 +244,7 @@ export function solveTransport(
       }
     }
     if (leavingNode === -1) {
-      throw new Error("solveTransport: unbounded cycle (internal error: every arc cost must be finite)");
+      throw new ReplayError("E_SOLVER", "solveTransport: unbounded cycle (internal error: every arc cost must be finite)");
     }
 
     // 4a. Push delta around the cycle.

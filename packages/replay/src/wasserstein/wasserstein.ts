@@ -1,6 +1,7 @@
 // Earth mover's (Wasserstein-1 under the chosen ground cost) distance between two weighted point sets.
 
 import { earthMoversDistance, hasEarthMoversDistance, pairwiseCost } from "@pillow/core";
+import { ReplayError } from "../errors.js";
 import { computeCostMatrix, type GroundCost, type PointSet, validatePointSet } from "./cost-matrix.js";
 import { solveTransport } from "./network-simplex.js";
 import { sinkhornLog } from "./sinkhorn.js";
@@ -38,7 +39,11 @@ function useNative(solver: WassersteinOptions["solver"]): boolean {
   if (solver === "typescript") return false;
   if (solver === "native") {
     if (!nativeSolverAvailable()) {
-      throw new Error('wasserstein: solver "native" requested but the native addon (with earthMoversDistance) could not be loaded');
+      throw new ReplayError(
+        "E_NATIVE_UNAVAILABLE",
+        'wasserstein: solver "native" requested but the native addon (with earthMoversDistance) could not be loaded; use solver "typescript" or "auto"',
+        { field: "solver" },
+      );
     }
     return true;
   }

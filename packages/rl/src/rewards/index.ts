@@ -2,6 +2,7 @@
 // higher is better; any function of that shape (sync or async) can be used instead.
 
 import { cosineSimilarity, type Embedder } from "@pillow/matcher";
+import { RlError } from "../errors.js";
 import { bleu } from "./bleu.js";
 import { chrF } from "./chrf.js";
 import { type RougeOptions, rougeLScore, rougeNScore } from "./rouge.js";
@@ -22,7 +23,7 @@ export function exactMatch(prediction: string, reference: string, options: Exact
 
 /** Cosine similarity of the two texts' embeddings under a frozen embedder (in [-1, 1]). */
 export function embeddingCosine(embedder: Embedder): RewardFunction {
-  if (!embedder || typeof embedder.embed !== "function") throw new Error("embeddingCosine: needs an Embedder");
+  if (!embedder || typeof embedder.embed !== "function") throw new TypeError("embeddingCosine: embedder must be an Embedder");
   return async (prediction, reference) => {
     if (prediction.trim() === "" || reference.trim() === "") return 0;
     const [a, b] = await embedder.embed([prediction, reference]);
@@ -58,7 +59,7 @@ export function resolveReward(reward: RewardName | RewardFunction | undefined): 
     exactMatch: (a, b) => exactMatch(a, b),
   };
   const found = named[reward as RewardName];
-  if (!found) throw new Error(`unknown reward "${reward}" (expected ${Object.keys(named).join(", ")} or a function)`);
+  if (!found) throw new RlError("E_UNKNOWN_NAME", `unknown reward "${reward}" (expected ${Object.keys(named).join(", ")} or a function)`, { field: "reward" });
   return found;
 }
 

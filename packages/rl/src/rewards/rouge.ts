@@ -22,7 +22,7 @@ function ngramCounts(tokens: readonly string[], n: number): Map<string, number> 
 }
 
 export function rougeNScore(prediction: string, reference: string, n: number, options: RougeOptions = {}): RougeScore {
-  if (!Number.isInteger(n) || n < 1) throw new Error(`rougeN: n must be a positive integer, got ${n}`);
+  if (!Number.isInteger(n) || n < 1) throw new RangeError(`rougeN: n must be a positive integer, got ${n}`);
   const predictionCounts = ngramCounts(tokenizeWith(options.tokenizer, prediction), n);
   const referenceCounts = ngramCounts(tokenizeWith(options.tokenizer, reference), n);
   let overlap = 0;

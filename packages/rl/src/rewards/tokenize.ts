@@ -2,6 +2,7 @@
 
 import { rougeTokens } from "@pillow/core";
 import { words } from "@pillow/matcher";
+import { RlError } from "../errors.js";
 
 export type Tokenizer = "default" | "unicode" | ((text: string) => string[]);
 
@@ -12,11 +13,13 @@ export { rougeTokens };
 export const unicodeTokens = words;
 
 export function tokenizeWith(tokenizer: Tokenizer | undefined, text: string): string[] {
-  if (typeof text !== "string") throw new Error(`reward: expected a string, got ${typeof text}`);
+  if (typeof text !== "string") throw new TypeError(`reward: expected a string, got ${typeof text}`);
   if (tokenizer === undefined || tokenizer === "default") return rougeTokens(text);
   if (tokenizer === "unicode") return unicodeTokens(text);
   if (typeof tokenizer === "function") return tokenizer(text);
-  throw new Error(`reward: unknown tokenizer ${JSON.stringify(tokenizer)} (expected "default", "unicode" or a function)`);
+  throw new RlError("E_UNKNOWN_NAME", `reward: unknown tokenizer ${JSON.stringify(tokenizer)} (expected "default", "unicode" or a function)`, {
+    field: "tokenizer",
+  });
 }
 
 // Python's str.split()/str.isspace() whitespace, which sacrebleu relies on (differs from JS \s:

@@ -4,6 +4,7 @@
 import { readFileSync } from "node:fs";
 import { createRequire } from "node:module";
 import path from "node:path";
+import { SuiteError } from "../errors.js";
 
 export type PartOfSpeech = "noun" | "verb" | "adjective" | "adverb";
 
@@ -48,7 +49,7 @@ export function parseIndexFile(text: string, fileName: string): Map<string, Inde
       offsets.length !== synsetCount ||
       offsets.some((offset) => !Number.isInteger(offset))
     ) {
-      throw new Error(`${fileName}:${lineNumber + 1}: malformed WordNet index line`);
+      throw new SuiteError("E_WORDNET", "malformed WordNet index line", { file: fileName, line: lineNumber + 1 });
     }
     entries.set(fields[0], { lemma: fields[0], offsets, taggedSenses });
   }
@@ -66,13 +67,13 @@ export type Synset = {
 export function parseSynsetAt(data: Buffer, offset: number, fileName: string): Synset {
   const end = data.indexOf(10, offset);
   if (offset < 0 || offset >= data.length || end < 0) {
-    throw new Error(`${fileName}: synset offset ${offset} is outside the file`);
+    throw new SuiteError("E_WORDNET", `synset offset ${offset} is outside the file`, { file: fileName });
   }
   const line = data.toString("latin1", offset, end);
   const bar = line.indexOf(" | ");
   const fields = (bar >= 0 ? line.slice(0, bar) : line).trim().split(" ");
   if (Number(fields[0]) !== offset) {
-    throw new Error(`${fileName}: no synset starts at byte offset ${offset}`);
+    throw new SuiteError("E_WORDNET", `no synset starts at byte offset ${offset}`, { file: fileName });
   }
   const wordCount = Number.parseInt(fields[3], 16);
   const words: string[] = [];
@@ -97,7 +98,7 @@ export function parseSynsetAt(data: Buffer, offset: number, fileName: string): S
     cursor += 4;
   }
   if (words.length !== wordCount || pointers.some((p) => !Number.isInteger(p.offset))) {
-    throw new Error(`${fileName}: malformed synset at byte offset ${offset}`);
+    throw new SuiteError("E_WORDNET", `malformed synset at byte offset ${offset}`, { file: fileName });
   }
   return { offset, words, pointers, gloss: bar >= 0 ? line.slice(bar + 3).trim() : "" };
 }
