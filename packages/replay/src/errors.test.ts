@@ -6,6 +6,7 @@ import path from "node:path";
 import { createTinyModel, type GenerationBackend, loadModel } from "@pillow/core";
 import { afterAll, describe, expect, it } from "vitest";
 import { createLoraLearner } from "./continual/lora-learner.js";
+import { runContinual } from "./continual/run-continual.js";
 import { ReplayError } from "./errors.js";
 import { createLlmTagger } from "./tagging/llm-tagger.js";
 import { mergeSimilarTags } from "./tagging/merge-tags.js";
@@ -47,6 +48,24 @@ describe("ReplayError", () => {
     const error = await rejection(mergeSimilarTags([["sum"], ["addition"]], { embedder }));
     expect(error).toBeInstanceOf(ReplayError);
     expect(error).toMatchObject({ code: "E_EMBEDDER_OUTPUT" });
+  });
+
+  it("a learner whose evaluate or look-ahead answers malformed results: E_LEARNER_OUTPUT", async () => {
+    const tasks = ["a", "b"].map((name) => ({
+      name,
+      train: [{ instruction: `${name} instruction`, output: name }],
+      test: [{ instruction: `${name} instruction`, output: name }],
+    }));
+    const learner = (evaluate: number, losses: number) => ({
+      trainStage: async () => undefined,
+      evaluate: async () => evaluate,
+      probeInterference: async () => ({ before: new Array(losses).fill(1), after: new Array(losses).fill(1) }),
+    });
+    const notFinite = await rejection(runContinual({ learner: learner(Number.NaN, 1), tasks, strategy: "random", replayPerTask: 1 }));
+    expect(notFinite).toBeInstanceOf(ReplayError);
+    expect(notFinite).toMatchObject({ code: "E_LEARNER_OUTPUT", message: expect.stringMatching(/learner.evaluate returned NaN for task "a"/) });
+    const short = await rejection(runContinual({ learner: learner(50, 0), tasks, strategy: "interference", replayPerTask: 1 }));
+    expect(short).toMatchObject({ code: "E_LEARNER_OUTPUT", message: expect.stringMatching(/probeInterference returned 0 \/ 0 losses for 1 earlier tasks/) });
   });
 
   it("the exact solver out of pivots: E_SOLVER; a cost matrix of the wrong size stays a RangeError", () => {

@@ -16,7 +16,9 @@ export type ReplayErrorCode =
   /** The model has no LoRA adapter of the name given (`field: "adapter"`). */
   | "E_UNKNOWN_ADAPTER"
   /** An embedder returned a different number of vectors than texts. */
-  | "E_EMBEDDER_OUTPUT";
+  | "E_EMBEDDER_OUTPUT"
+  /** A continual learner's probeInterference or evaluate returned a malformed result (wrong length, not a finite score). */
+  | "E_LEARNER_OUTPUT";
 
 export class ReplayError extends Error {
   readonly code: ReplayErrorCode;

@@ -5,6 +5,7 @@ import type { Model } from "@pillow/core";
 import type { ContinualLearner } from "./continual-learner.js";
 import { createLoraLearner, type LoraLearnerOptions } from "./lora-learner.js";
 import { createHashingEmbedder, type Embedder, stackVectors } from "../embedding/embedder.js";
+import { ReplayError } from "../errors.js";
 import { type ContinualMetrics, continualMetrics } from "../metrics/continual-metrics.js";
 import {
   type ContinualTask,
@@ -176,7 +177,7 @@ export async function runContinual<T extends InstructionInstance>(options: RunCo
       const { instructions } = taskInstructions[taskIndex];
       const vectors = await embedder.embed(instructions);
       if (vectors.length !== instructions.length) {
-        throw new Error(`runContinual: the embedder returned ${vectors.length} vectors for ${instructions.length} instructions`);
+        throw new ReplayError("E_EMBEDDER_OUTPUT", `runContinual: the embedder returned ${vectors.length} vectors for ${instructions.length} instructions`);
       }
       embeddings[taskIndex] = stackVectors(vectors, `embeddings of task "${tasks[taskIndex].name}"`);
     }
@@ -227,7 +228,7 @@ export async function runContinual<T extends InstructionInstance>(options: RunCo
       const started = performance.now();
       const probe = await learner.probeInterference!(task.train, probes.slice(0, stage), stage);
       if (probe?.before?.length !== stage || probe.after?.length !== stage) {
-        throw new Error(`runContinual: learner.probeInterference returned ${probe?.before?.length} / ${probe?.after?.length} losses for ${stage} earlier tasks`);
+        throw new ReplayError("E_LEARNER_OUTPUT", `runContinual: learner.probeInterference returned ${probe?.before?.length} / ${probe?.after?.length} losses for ${stage} earlier tasks`);
       }
       lookAhead = { before: probe.before, after: probe.after, seconds: (performance.now() - started) / 1000 };
     }
@@ -290,7 +291,7 @@ export async function runContinual<T extends InstructionInstance>(options: RunCo
       }
       const score = await learner.evaluate(tasks[j].test, tasks[j].name);
       if (typeof score !== "number" || !Number.isFinite(score)) {
-        throw new Error(`runContinual: learner.evaluate returned ${score} for task "${tasks[j].name}" after stage ${stage}`);
+        throw new ReplayError("E_LEARNER_OUTPUT", `runContinual: learner.evaluate returned ${score} for task "${tasks[j].name}" after stage ${stage}`);
       }
       row.push(score);
     }
