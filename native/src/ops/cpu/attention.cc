@@ -115,6 +115,13 @@ PILLOW_VECTOR_CLONES float row_softmax_values(float* __restrict__ out, float* __
 }
 
 #ifdef PILLOW_ATTENTION_AVX512
+// GCC 12's avx512fintrin.h makes the "undefined" source operand of the unmasked intrinsics as
+// `__m512 __Y = __Y;`, which -Wall reports once per inlined call; nothing here reads such a value.
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wuninitialized"
+#ifndef __clang__
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#endif
 // fast_exp (ops/common/fast_exp.h) on 16 lanes: the same clamp, range reduction and polynomial.
 PILLOW_AVX512_TARGET inline __m512 fast_exp16(__m512 x) {
   x = _mm512_min_ps(_mm512_max_ps(x, _mm512_set1_ps(-87.0f)), _mm512_set1_ps(88.0f));
@@ -221,6 +228,7 @@ PILLOW_AVX512_TARGET float decode_head_avx512(float* out, float* scores, const f
   }
   return row_max + std::log(total);
 }
+#pragma GCC diagnostic pop
 #endif
 
 // Head dimensions the AVX-512 decode path takes (multiples of 16 up to 128); others run the
