@@ -161,36 +161,44 @@ TEST(attention_results_do_not_depend_on_the_thread_count) {
 }
 
 TEST(attention_decode_rows_equal_each_sequence_alone_bit_for_bit_and_the_reference) {
-  // Three sequences of different lengths, each in its own cache (capacity 64), one decode row each:
-  // the ragged call must give every row exactly attention_forward's bits for that sequence alone
-  // (continuous batching relies on it), and the reference's numbers.
-  const int64_t H = 4, KH = 2, D = 32, capacity = 64;
-  const int64_t lengths[] = {1, 17, 60};
-  std::vector<std::vector<float>> caches_k, caches_v, queries;
-  for (int s = 0; s < 3; ++s) {
-    caches_k.push_back(random_vector(capacity * KH * D, 40 + s, 2.0f));
-    caches_v.push_back(random_vector(capacity * KH * D, 50 + s));
-    queries.push_back(random_vector(H * D, 60 + s, 2.0f));
+  // Sequences of different lengths, each in its own cache (capacity 128), one decode row each: the
+  // ragged call must give every row exactly attention_forward's bits for that sequence alone
+  // (continuous batching relies on it), and the reference's numbers (the log-sum-exp too). Head
+  // dimensions 32, 64 and 128 take the AVX-512 decode row where the CPU has it (lengths below, at
+  // and past its 16-key blocks), 24 the generic one.
+  const int64_t H = 4, KH = 2, capacity = 128;
+  const int64_t lengths[] = {1, 15, 16, 17, 60, 100};
+  constexpr int kSequences = 6;
+  for (const int64_t D : {32, 64, 128, 24}) {
+    std::vector<std::vector<float>> caches_k, caches_v, queries;
+    for (int s = 0; s < kSequences; ++s) {
+      caches_k.push_back(random_vector(capacity * KH * D, 40 + s, 2.0f));
+      caches_v.push_back(random_vector(capacity * KH * D, 50 + s));
+      queries.push_back(random_vector(H * D, 60 + s, 2.0f));
+    }
+    std::vector<std::vector<float>> together(kSequences, std::vector<float>(H * D, 0.0f));
+    std::vector<AttentionDecodeRow> rows;
+    for (int s = 0; s < kSequences; ++s) {
+      rows.push_back(AttentionDecodeRow{together[s].data(), queries[s].data(), caches_k[s].data(), caches_v[s].data(), lengths[s]});
+    }
+    attention_decode_rows(rows.data(), kSequences, H, KH, D);
+    for (int s = 0; s < kSequences; ++s) {
+      std::vector<float> alone(H * D), lse(H);
+      const AttentionShape shape{1, 1, lengths[s], capacity, H, KH, D};
+      attention_forward(alone.data(), lse.data(), queries[s].data(), caches_k[s].data(), caches_v[s].data(), shape);
+      CHECK(alone == together[s]);
+      const std::vector<float> k_dense(caches_k[s].begin(), caches_k[s].begin() + lengths[s] * KH * D);
+      const std::vector<float> v_dense(caches_v[s].begin(), caches_v[s].begin() + lengths[s] * KH * D);
+      const Dense expected = reference_attention(queries[s], k_dense, v_dense, nullptr, 1, 1, lengths[s], H, KH, D, nullptr);
+      CHECK(max_relative(together[s], expected.out) < 1e-5);
+      CHECK(max_relative(lse, expected.lse) < 1e-5);
+    }
   }
-  std::vector<std::vector<float>> together(3, std::vector<float>(H * D, 0.0f));
-  std::vector<AttentionDecodeRow> rows;
-  for (int s = 0; s < 3; ++s) {
-    rows.push_back(AttentionDecodeRow{together[s].data(), queries[s].data(), caches_k[s].data(), caches_v[s].data(), lengths[s]});
-  }
-  attention_decode_rows(rows.data(), 3, H, KH, D);
-  for (int s = 0; s < 3; ++s) {
-    std::vector<float> alone(H * D);
-    const AttentionShape shape{1, 1, lengths[s], capacity, H, KH, D};
-    attention_forward(alone.data(), nullptr, queries[s].data(), caches_k[s].data(), caches_v[s].data(), shape);
-    CHECK(alone == together[s]);
-    const std::vector<float> k_dense(caches_k[s].begin(), caches_k[s].begin() + lengths[s] * KH * D);
-    const std::vector<float> v_dense(caches_v[s].begin(), caches_v[s].begin() + lengths[s] * KH * D);
-    const Dense expected = reference_attention(queries[s], k_dense, v_dense, nullptr, 1, 1, lengths[s], H, KH, D, nullptr);
-    CHECK(max_relative(together[s], expected.out) < 1e-5);
-  }
+  const int64_t D = 32;
+  std::vector<float> out(H * D), q = random_vector(H * D, 1), k = random_vector(KH * D, 2), v = random_vector(KH * D, 3);
   bool threw = false;
   try {
-    AttentionDecodeRow bad{together[0].data(), queries[0].data(), caches_k[0].data(), caches_v[0].data(), 0};
+    AttentionDecodeRow bad{out.data(), q.data(), k.data(), v.data(), 0};
     attention_decode_rows(&bad, 1, H, KH, D);
   } catch (const std::exception&) {
     threw = true;

@@ -167,7 +167,7 @@ void LlamaModel::set_tensor(const std::string& name, const float* data, const ui
                       std::to_string(p.size));
   }
   p.drop_packed();  // packed copies of the old values
-  packed_weights_tried_ = false;
+  packed_for_training_tried_ = packed_for_inference_tried_ = false;
   const bool as_bf16 = store_bf16 && p.is_linear;
   if (as_bf16) {
     p.type = WeightType::BF16;
@@ -446,12 +446,13 @@ void LlamaModel::reset_optimizer_state(TrainMode mode) {
 
 void LlamaModel::drop_packed_weights() {
   for (auto& p : parameters_) p->drop_packed();
-  packed_weights_tried_ = false;
+  packed_for_training_tried_ = packed_for_inference_tried_ = false;
 }
 
-void LlamaModel::prepare_packed_weights() {
-  if (packed_weights_tried_) return;
-  packed_weights_tried_ = true;
+void LlamaModel::prepare_packed_weights(bool for_training) {
+  bool& tried = for_training ? packed_for_training_tried_ : packed_for_inference_tried_;
+  if (tried) return;
+  tried = true;
   // The matmul weights [out, in]: the seven linear modules of every layer and the output layer.
   std::vector<Parameter*> weights;
   for (auto& p : parameters_) {
@@ -459,12 +460,18 @@ void LlamaModel::prepare_packed_weights() {
   }
   Parameter* head = &lm_head_parameter();
   if (std::find(weights.begin(), weights.end(), head) == weights.end()) weights.push_back(head);
-  // Linear weights get room for the active adapter's rank after their k steps (see lora_view).
-  const int64_t rank = active_ ? active_->rank : 0;
+  // For training, linear weights get room for the active adapter's rank after their k steps (see
+  // lora_view). Inference takes packed rows with any room (the view's stride skips it).
+  const int64_t rank = for_training && active_ ? active_->rank : 0;
   auto room = [&](const Parameter* p) { return p == head ? int64_t{0} : rank; };
+  auto current = [&](const Parameter* p) {
+    return !p->packed_rows.empty() && (for_training ? p->packed_rank == room(p) && !p->packed_columns.empty() : true);
+  };
   int64_t floats = 0;
   for (const Parameter* p : weights) {
-    floats += gemm_prepacked_size(p->shape[0], p->shape[1] + room(p)) + gemm_prepacked_size(p->shape[1], p->shape[0] + room(p));
+    if (current(p)) continue;
+    floats += gemm_prepacked_size(p->shape[0], p->shape[1] + room(p));
+    if (for_training) floats += gemm_prepacked_size(p->shape[1], p->shape[0] + room(p));
   }
   int64_t budget_mb = 0;
   if (const char* setting = std::getenv("PILLOW_PACKED_WEIGHTS_MB")) {
@@ -478,13 +485,15 @@ void LlamaModel::prepare_packed_weights() {
     const int64_t nr = gemm_panel_width();
     for (Parameter* p : weights) {
       const int64_t out = p->shape[0], in = p->shape[1], r = room(p);
-      if (!p->packed_rows.empty() && p->packed_rank == r) continue;  // still current (setTensor drops only its own)
+      if (current(p)) continue;  // still current (setTensor drops only its own)
       p->drop_packed();
       const WeightView w = p->view();
       p->packed_rows.resize(static_cast<size_t>(gemm_prepacked_size(out, in + r)));
       gemm_prepack(p->packed_rows.data(), GemmOperand{w.data, w.type, in, 1}, out, in, (in + r) * nr);
-      p->packed_columns.resize(static_cast<size_t>(gemm_prepacked_size(in, out + r)));
-      gemm_prepack(p->packed_columns.data(), GemmOperand{w.data, w.type, 1, in}, in, out, (out + r) * nr);
+      if (for_training) {
+        p->packed_columns.resize(static_cast<size_t>(gemm_prepacked_size(in, out + r)));
+        gemm_prepack(p->packed_columns.data(), GemmOperand{w.data, w.type, 1, in}, in, out, (out + r) * nr);
+      }
       p->packed_rank = r;
       p->packed_panel_width = nr;
     }

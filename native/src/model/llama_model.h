@@ -235,16 +235,19 @@ class LlamaModel {
   uint64_t next_version() { return ++version_counter_; }
   uint64_t version_counter_ = 0;
   std::vector<Trainable> trainables(TrainMode mode, bool allocate);
-  // LoRA training: packs every frozen matmul weight (and the output layer) once, in both layouts the
-  // steps use, when they fit the budget (PILLOW_PACKED_WEIGHTS_MB, default a quarter of the
-  // machine's memory; 0 turns it off). drop_packed_weights frees them (weights about to change).
-  void prepare_packed_weights();
+  // Packs every frozen matmul weight (and the output layer) once, when they fit the budget
+  // (PILLOW_PACKED_WEIGHTS_MB, default a quarter of the machine's memory; 0 turns it off):
+  // for_training (LoRA training) in both layouts the steps use, with room for the active adapter's
+  // rank; otherwise (forward_sequences, whose every product is a GEMM) the x·Wᵀ layout only, so no
+  // step packs W again. drop_packed_weights frees them (weights about to change).
+  void prepare_packed_weights(bool for_training);
   // The view of weight w for module `module` of `layer`: when its packed copies have room for the
   // active adapter's rank, that adapter's factor (B for the forward, A for the backward's dx) is
   // written into the room first and the view points at it (products of more than 4 rows only).
   WeightView lora_view(Parameter& w, int64_t layer, int module, bool backward, int64_t rows);
   void drop_packed_weights();
-  bool packed_weights_tried_ = false;
+  bool packed_for_training_tried_ = false;
+  bool packed_for_inference_tried_ = false;
 
   LlamaConfig config_;
   mutable std::mutex mutex_;

@@ -28,7 +28,8 @@ struct LlamaModel::Parameter {
   std::vector<uint16_t, HugePageAllocator<uint16_t>> bf16;
   std::vector<float> grad, m, v;  // full training, allocated on first use
   // The weight in the GEMM's packed B layouts (gemm_prepack) for x·Wᵀ and for dy·W, made by
-  // prepare_packed_weights for LoRA training while the weight is frozen; empty otherwise.
+  // prepare_packed_weights for LoRA training while the weight is frozen (packed_rows alone for
+  // forward_sequences); empty otherwise.
   // Each panel has room for packed_rank more k steps after W's: the active adapter's LoRA factor,
   // written there before each product (lora_view in llama_step.cc).
   std::vector<float, HugePageAllocator<float>> packed_rows, packed_columns;

@@ -118,6 +118,9 @@ std::vector<float> LlamaModel::forward_sequences(const int32_t* tokens, int64_t 
   const int64_t QD = c.heads * D, KVD = c.kv_heads * D;
   Workspace& w = *work_;
   ensure_rope(positions_needed);
+  // Every product here is a GEMM over W's packed panels: packed once, not again every step (the
+  // panels hold the same numbers, so the sums and the results are the same).
+  prepare_packed_weights(false);
   w.positions.resize(static_cast<size_t>(N));
   std::vector<int32_t> row_adapter(static_cast<size_t>(N));
   for (int64_t i = 0; i < S; ++i) {

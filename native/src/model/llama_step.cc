@@ -398,7 +398,7 @@ LossResult LlamaModel::loss_and_grad(const int32_t* tokens, const int32_t* label
   if (mode == TrainMode::Full) {
     drop_packed_weights();  // the weights are about to change
   } else {
-    prepare_packed_weights();
+    prepare_packed_weights(true);
   }
   std::vector<Trainable> trainable = trainables(mode, true);
   if (!accumulate) {

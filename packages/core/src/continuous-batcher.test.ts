@@ -77,6 +77,32 @@ describe("forwardSequences", () => {
     expect(model.native.sequenceCount()).toBe(0);
   });
 
+  it("reads a weight changed after an earlier step (its packed copy is not kept)", async () => {
+    const prompt = model.encodePrompt("weights change between steps");
+    const vocab = model.config.vocabSize;
+    const run = async () => {
+      const id = model.native.createSequence(prompt.length);
+      try {
+        return (await model.native.forwardSequences(prompt, [{ sequence: id, start: 0, count: prompt.length }])).slice(0, vocab);
+      } finally {
+        model.native.releaseSequence(id);
+      }
+    };
+    const name = "model.layers.0.mlp.up_proj.weight";
+    const original = model.native.getTensor(name);
+    const before = await run();
+    try {
+      model.native.setTensor(name, Float32Array.from(original, (value, i) => value * (1 + 0.5 * Math.sin(i))));
+      const after = await run();
+      const expected = await model.native.forward(prompt, { useCache: true, startPosition: 0, lastOnly: true });
+      expect(relativeError(after, expected)).toBeLessThan(1e-5);
+      expect(relativeError(after, before)).toBeGreaterThan(1e-3);
+    } finally {
+      model.native.setTensor(name, original);
+    }
+    expect(relativeError(await run(), before)).toBe(0);
+  });
+
   it("rejects bad steps before any work, naming the step", async () => {
     const id = model.native.createSequence(8);
     try {

@@ -236,6 +236,14 @@ void lora_matmul_multi_forward(float* y, const float* x, WeightView w, const flo
     }
   }
 
+  // No adapter: one GEMM straight from x into y (grouping would only copy x and y around; the
+  // product is the same, its sums in the same order).
+  if (adapter_count == 0) {
+    const GemmSegment base{f32_operand(x, in_features, 1), GemmOperand{w.data, w.type, in_features, 1, w.packed_rows, w.packed_rows_stride},
+                           in_features};
+    gemm(y, out_features, tokens, out_features, &base, 1, false);
+    return;
+  }
   // Rows grouped by adapter (group 0: base only), so each group is a contiguous GEMM whose K
   // loop carries its own adapter's rank-r columns; all groups then run as one parallel job.
   const int64_t groups = adapter_count + 1;
