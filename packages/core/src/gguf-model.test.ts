@@ -10,7 +10,10 @@ import { afterAll, describe, expect, it } from "vitest";
 import { type ModelConfig, parseModelConfig, toHfConfigJson } from "./config.js";
 import { CheckpointError, ConfigError } from "./errors.js";
 import { exportModelToGguf, llama3RopeFactors } from "./gguf.js";
+import { GGML_TYPES } from "./gguf-format.js";
+import { readGguf } from "./gguf-reader.js";
 import { loadModel } from "./load-model.js";
+import { dequantizeQ4_0, dequantizeQ8_0, quantizeQ4_0, quantizeQ8_0 } from "./quantized-blocks.js";
 import { writeSafetensors } from "./safetensors.js";
 import { byteTokenizerJson, createTinyModel } from "./tiny-model.js";
 
@@ -162,6 +165,31 @@ describe("loadModel on a GGUF file exported by pillow", () => {
     reference.dispose();
     model.dispose();
   });
+});
+
+describe("loadModel on a Q8_0 / Q4_0 GGUF (dequantized into f32 at load)", () => {
+  for (const dtype of ["q8_0", "q4_0"] as const) {
+    it(`holds exactly the dequantized blocks of each HF matrix (${dtype})`, async () => {
+      const hf = path.join(scratch, `quantized-${dtype}`);
+      writeHfFolder(hf, CASES["llama, GQA, untied"], 21);
+      const file = path.join(scratch, `model-${dtype}.gguf`);
+      exportModelToGguf(hf, file, { dtype });
+      const gguf = readGguf(file);
+      const types = new Set(gguf.tensors.filter((t) => t.dims.length === 2).map((t) => GGML_TYPES[t.type].name));
+      expect([...types]).toEqual([dtype.toUpperCase()]);
+      const reference = await loadModel(hf, { threads: 2 });
+      const model = await loadModel(file, { threads: 2 });
+      const [quantize, dequantize] = dtype === "q8_0" ? [quantizeQ8_0, dequantizeQ8_0] : [quantizeQ4_0, dequantizeQ4_0];
+      for (const name of reference.native.tensorNames()) {
+        const original = reference.native.getTensor(name);
+        // Blocks run along rows, so the q/k row permutation does not change which values share a block.
+        const expected = reference.native.tensorShape(name).length === 2 ? dequantize(quantize(original), original.length) : original;
+        expect(model.native.getTensor(name), name).toEqual(expected);
+      }
+      reference.dispose();
+      model.dispose();
+    });
+  }
 });
 
 /** The offset of `text` in the file (its first occurrence), for corrupting one field. */

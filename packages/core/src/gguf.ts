@@ -130,7 +130,8 @@ function needsRopePermutation(config: ModelConfig): boolean {
   return ggufArchitecture(config) === "llama";
 }
 
-type PlannedTensor = {
+/** One tensor of a GGUF file to write: its ggml name, PyTorch-order shape, ggml type and values. */
+export type PlannedTensor = {
   name: string;
   /** PyTorch order (outermost first). */
   shape: number[];
@@ -280,8 +281,12 @@ function encodeTensor(type: GgmlTypeCode, values: Float32Array): ArrayBufferView
   }
 }
 
-/** Writes the GGUF container: header, metadata, tensor infos, then each tensor's data, aligned. */
-function writeGgufFile(file: string, metadata: [string, GgufValue][], tensors: PlannedTensor[]): void {
+/**
+ * Writes the GGUF container: header, metadata, tensor infos, then each tensor's data, aligned. The
+ * model and adapter writers build on it; tools and tests that need other metadata (another tokenizer
+ * model, say) call it directly.
+ */
+export function writeGgufFile(file: string, metadata: [string, GgufValue][], tensors: PlannedTensor[]): void {
   const header = new ByteWriter();
   header.u32(GGUF_MAGIC);
   header.u32(GGUF_VERSION);

@@ -16,7 +16,7 @@ export {
   float32ToBfloat16Bits,
   float32ToFloat16Bits,
 } from "./float16.js";
-export type { GgufExportSummary, GgufLoraExport, GgufModelDtype, GgufModelExport, TensorRecord, TensorSource } from "./gguf.js";
+export type { GgufExportSummary, GgufLoraExport, GgufModelDtype, GgufModelExport, PlannedTensor, TensorRecord, TensorSource } from "./gguf.js";
 export {
   exportAdapterToGguf,
   exportModelToGguf,
@@ -25,6 +25,7 @@ export {
   permuteRowsForGgufRope,
   unpermuteRowsFromGgufRope,
   writeGguf,
+  writeGgufFile,
   writeLoraGguf,
 } from "./gguf.js";
 export type { GgufValue } from "./gguf-format.js";
