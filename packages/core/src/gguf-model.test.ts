@@ -15,6 +15,7 @@ import { readGguf } from "./gguf-reader.js";
 import { loadModel } from "./load-model.js";
 import { dequantizeQ4_0, dequantizeQ8_0, quantizeQ4_0, quantizeQ8_0 } from "./quantized-blocks.js";
 import { writeSafetensors } from "./safetensors.js";
+import { saveModel } from "./save-model.js";
 import { byteTokenizerJson, createTinyModel } from "./tiny-model.js";
 
 const scratch = fs.mkdtempSync(path.join(os.tmpdir(), "pillow-gguf-model-"));
@@ -162,6 +163,13 @@ describe("loadModel on a GGUF file exported by pillow", () => {
       expect(Array.from(embedded.encode(text)), text).toEqual(Array.from(original.encode(text)));
       expect(embedded.decode(embedded.encode(text, { addSpecialTokens: false }))).toBe(text);
     }
+    // saveModel writes an HF folder, tokenizer files built from the GGUF's metadata included.
+    const saved = path.join(scratch, "tiny-saved");
+    saveModel(model, saved);
+    const again = await loadModel(saved, { threads: 2 });
+    expect(Array.from(again.tokenizer!.encode("héllo <s>"))).toEqual(Array.from(original.encode("héllo <s>")));
+    expect(await again.forward(tokens)).toEqual(await model.forward(tokens));
+    again.dispose();
     reference.dispose();
     model.dispose();
   });
