@@ -31,7 +31,7 @@ import {
 } from "@pillow/core";
 import type { Token } from "node-llama-cpp";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { llamaCppLogits, openLlamaCpp, openLlamaCppModel, relativeError } from "./llama-cpp-peer.js";
+import { llamaCppGreedyTokens, llamaCppLogits, openLlamaCpp, openLlamaCppModel, relativeError } from "./llama-cpp-peer.js";
 
 const vocab = 300;
 let dir: string;
@@ -48,12 +48,7 @@ afterAll(() => fs.rmSync(dir, { recursive: true, force: true }));
 async function llamaCppGreedy(file: string, prompt: Int32Array, count: number): Promise<number[]> {
   const runner = await openLlamaCppModel(file, { threads: 2, contextSize: 128, batchSize: 128, exact: true });
   try {
-    const tokens: number[] = [];
-    for await (const token of runner.sequence.evaluate(Array.from(prompt, (id) => id as Token), { temperature: 0 })) {
-      tokens.push(token);
-      if (tokens.length >= count) break;
-    }
-    return tokens;
+    return await llamaCppGreedyTokens(runner, prompt, count);
   } finally {
     await runner.dispose();
   }
