@@ -118,28 +118,59 @@ describe("llama.cpp on the Q8_0 / Q4_0 GGUFs pillow quantize writes", () => {
   }
 });
 
-describe("llama.cpp's own dequantization of pillow's blocks", () => {
+/** Random block bytes with each f16 scale field (at `scaleOffsets` in every block) a finite value of about 0.01. */
+function randomBlocks(blocks: number, blockBytes: number, scaleOffsets: number[], seed: number): Uint8Array {
+  const bytes = new Uint8Array(blocks * blockBytes);
+  let state = seed >>> 0;
+  for (let i = 0; i < bytes.length; i++) {
+    state = (Math.imul(state, 1664525) + 1013904223) >>> 0;
+    bytes[i] = state >>> 24;
+  }
+  for (let block = 0; block < blocks; block++) {
+    for (const offset of scaleOffsets) {
+      // f16 exponent 8 (2^-7) with a random mantissa: 0.0078 … 0.0156.
+      const bits = 0x2000 | (bytes[block * blockBytes + offset] & 0x3) << 8 | bytes[block * blockBytes + offset + 1];
+      bytes[block * blockBytes + offset] = bits & 0xff;
+      bytes[block * blockBytes + offset + 1] = bits >> 8;
+    }
+  }
+  return bytes;
+}
+
+describe("llama.cpp's own dequantization of the blocks pillow reads", () => {
   // Zero layers (q, k, v, o, gate, up, down all 0) leave each position's hidden state equal to its
-  // token's embedding row, which llama.cpp reads with get_rows — dequantize_row_q8_0/q4_0 into f32,
-  // no activation quantization — and an F32 output layer keeps the rest exact. So llama.cpp's logits
+  // token's embedding row, which llama.cpp reads with get_rows — its dequantize_row_* into f32, no
+  // activation quantization — and an F32 output layer keeps the rest exact. So llama.cpp's logits
   // equal pillow's to f32 rounding exactly when both decode every block of token_embd alike.
-  for (const [dtype, type] of [
-    ["q8_0", GgmlType.Q8_0],
-    ["q4_0", GgmlType.Q4_0],
-  ] as const) {
-    it(`decodes every block of a ${dtype} token embedding to the same values as pillow (logits within 1e-5)`, async () => {
-      const hidden = 64;
-      const file = path.join(dir, `embedding-${dtype}.gguf`);
+  // Q8_0 / Q4_0: the blocks pillow's quantizer writes; Q4_K / Q5_K / Q6_K (the blocks of "Q4_K_M" and
+  // "Q5_K_M" downloads, which pillow reads but does not write): random bytes.
+  const cases = [
+    { label: "q8_0", type: GgmlType.Q8_0, hidden: 64, raw: undefined },
+    { label: "q4_0", type: GgmlType.Q4_0, hidden: 64, raw: undefined },
+    { label: "q4_k", type: GgmlType.Q4_K, hidden: 256, raw: { blockBytes: 144, scales: [0, 2] } },
+    { label: "q5_k", type: GgmlType.Q5_K, hidden: 256, raw: { blockBytes: 176, scales: [0, 2] } },
+    { label: "q6_k", type: GgmlType.Q6_K, hidden: 256, raw: { blockBytes: 210, scales: [208] } },
+  ];
+  for (const { label, type, hidden, raw } of cases) {
+    it(`decodes every block of a ${label} token embedding to the same values as pillow (logits within 1e-5)`, async () => {
+      const file = path.join(dir, `embedding-${label}.gguf`);
       const wave = (count: number, scale: number, seed: number) => Float32Array.from({ length: count }, (_, i) => Math.sin(i * 0.37 + seed) * scale * (1 + (i % 5)));
+      const embedding = raw
+        ? () => randomBlocks((vocab * hidden) / 256, raw.blockBytes, raw.scales, 17)
+        : () => wave(vocab * hidden, 0.5, 1);
+      // Layer matrices are all zero: in the embedding's type where pillow can write it, else F32.
+      const layerType = raw ? GgmlType.F32 : type;
+      const zeros = (name: string, shape: number[]): PlannedTensor => ({ name, shape, type: layerType, produce: () => new Float32Array(shape[0] * shape[1]) });
       const tensors: PlannedTensor[] = [
-        { name: "token_embd.weight", shape: [vocab, hidden], type, produce: () => wave(vocab * hidden, 0.5, 1) },
+        { name: "token_embd.weight", shape: [vocab, hidden], type, produce: embedding },
         { name: "output_norm.weight", shape: [hidden], type: GgmlType.F32, produce: () => wave(hidden, 0.3, 2).map((v) => 1 + v) },
         { name: "output.weight", shape: [vocab, hidden], type: GgmlType.F32, produce: () => wave(vocab * hidden, 0.2, 3) },
         { name: "blk.0.attn_norm.weight", shape: [hidden], type: GgmlType.F32, produce: () => new Float32Array(hidden).fill(1) },
         { name: "blk.0.ffn_norm.weight", shape: [hidden], type: GgmlType.F32, produce: () => new Float32Array(hidden).fill(1) },
-        ...(["attn_q", "attn_k", "attn_v", "attn_output"] as const).map((name) => ({ name: `blk.0.${name}.weight`, shape: [hidden, hidden], type, produce: () => new Float32Array(hidden * hidden) })),
-        ...(["ffn_gate", "ffn_up"] as const).map((name) => ({ name: `blk.0.${name}.weight`, shape: [128, hidden], type, produce: () => new Float32Array(128 * hidden) })),
-        { name: "blk.0.ffn_down.weight", shape: [hidden, 128], type, produce: () => new Float32Array(128 * hidden) },
+        ...["attn_q", "attn_k", "attn_v", "attn_output"].map((name) => zeros(`blk.0.${name}.weight`, [hidden, hidden])),
+        zeros("blk.0.ffn_gate.weight", [128, hidden]),
+        zeros("blk.0.ffn_up.weight", [128, hidden]),
+        zeros("blk.0.ffn_down.weight", [hidden, 128]),
       ];
       const u32 = (value: number): GgufValue => ({ type: "u32", value });
       writeGgufFile(
@@ -150,7 +181,7 @@ describe("llama.cpp's own dequantization of pillow's blocks", () => {
           ["llama.embedding_length", u32(hidden)],
           ["llama.block_count", u32(1)],
           ["llama.feed_forward_length", u32(128)],
-          ["llama.rope.dimension_count", u32(16)],
+          ["llama.rope.dimension_count", u32(hidden / 4)],
           ["llama.attention.head_count", u32(4)],
           ["llama.attention.head_count_kv", u32(4)],
           ["llama.attention.layer_norm_rms_epsilon", { type: "f32", value: 1e-5 }],

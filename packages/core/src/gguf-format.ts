@@ -24,8 +24,8 @@ export const GgufValueType = {
 } as const;
 export type GgufValueTypeCode = (typeof GgufValueType)[keyof typeof GgufValueType];
 
-/** The ggml tensor types pillow writes and reads (F32, F16, BF16 and the Q8_0/Q4_0 block formats). */
-export const GgmlType = { F32: 0, F16: 1, Q4_0: 2, Q8_0: 8, BF16: 30 } as const;
+/** The ggml tensor types pillow reads (F32, F16, BF16, Q8_0, Q4_0, Q4_K, Q5_K, Q6_K); it writes all but BF16 and the k-quants. */
+export const GgmlType = { F32: 0, F16: 1, Q4_0: 2, Q8_0: 8, Q4_K: 12, Q5_K: 13, Q6_K: 14, BF16: 30 } as const;
 export type GgmlTypeCode = (typeof GgmlType)[keyof typeof GgmlType];
 
 /**

@@ -9,7 +9,7 @@ import path from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { type ModelConfig, parseModelConfig, toHfConfigJson } from "./config.js";
 import { CheckpointError, ConfigError } from "./errors.js";
-import { exportModelToGguf, llama3RopeFactors } from "./gguf.js";
+import { exportModelToGguf, llama3RopeFactors, writeGgufFile } from "./gguf.js";
 import { GGML_TYPES } from "./gguf-format.js";
 import { readGguf } from "./gguf-reader.js";
 import { loadModel } from "./load-model.js";
@@ -271,6 +271,14 @@ describe("loadModel on a bad GGUF file", () => {
     );
     expect((q4k as CheckpointError).code).toBe("E_SHAPE");
     expect(q4k.message).toContain("Q4_K's block size 256");
+  });
+
+  it("a well-formed tensor of a type pillow does not decode (Q2_K) names the type", () => {
+    const file = path.join(scratch, "q2k.gguf");
+    writeGgufFile(file, [["general.alignment", { type: "u32", value: 32 }]], [{ name: "w", shape: [2, 256], type: 10 /* Q2_K */, produce: () => new Uint8Array(2 * 84) }]);
+    const gguf = readGguf(file);
+    expect(gguf.tensors[0].byteLength).toBe(168);
+    expect(() => gguf.readFloat32("w")).toThrow(/tensor "w": ggml type Q2_K cannot be read/);
   });
 
   it("a misaligned tensor offset", async () => {

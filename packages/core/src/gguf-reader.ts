@@ -1,12 +1,13 @@
 // A GGUF v2/v3 reader: metadata, the tensor table checked in full before any data is read (every
 // type known, sizes = type × shape, offsets aligned, inside the file and not overlapping), then
 // tensors read lazily, one positioned read each (the file is never held whole in memory). Decodes
-// F32, F16, BF16, Q8_0 and Q4_0 to f32; the model loader (gguf-model.ts) builds on it.
+// F32, F16, BF16, Q8_0, Q4_0, Q4_K, Q5_K and Q6_K to f32; the model loader (gguf-model.ts) builds on it.
 
 import fs from "node:fs";
 import { CheckpointError } from "./errors.js";
 import { bfloat16BitsToFloat32, float16BitsToFloat32 } from "./float16.js";
 import { alignUp, GGML_TYPES, GGUF_DEFAULT_ALIGNMENT, GGUF_MAGIC, GgmlType, GgufValueType, ggmlTensorBytes } from "./gguf-format.js";
+import { dequantizeQ4_K, dequantizeQ5_K, dequantizeQ6_K } from "./k-quant-blocks.js";
 import { dequantizeQ4_0, dequantizeQ8_0 } from "./quantized-blocks.js";
 
 export type GgufMetadataValue = number | bigint | boolean | string | GgufMetadataValue[];
@@ -31,7 +32,7 @@ export type GgufFile = {
   tensors: GgufTensorInfo[];
   alignment: number;
   dataStart: number;
-  /** The tensor's values as f32 (F32, F16, BF16, Q8_0, Q4_0); another type is a CheckpointError E_DTYPE. */
+  /** The tensor's values as f32 (F32, F16, BF16, Q8_0, Q4_0, Q4_K, Q5_K, Q6_K); another type is a CheckpointError E_DTYPE. */
   readFloat32(name: string): Float32Array;
   /** The tensor's stored bytes, as they are in the file. */
   readBytes(name: string): Uint8Array;
@@ -229,10 +230,13 @@ function readHeader(file: string, fd: number): GgufFile {
         [GgmlType.BF16]: (bytes) => bfloat16BitsToFloat32(new Uint16Array(bytes.buffer, bytes.byteOffset, elements)),
         [GgmlType.Q8_0]: (bytes) => dequantizeQ8_0(bytes, elements),
         [GgmlType.Q4_0]: (bytes) => dequantizeQ4_0(bytes, elements),
+        [GgmlType.Q4_K]: (bytes) => dequantizeQ4_K(bytes, elements),
+        [GgmlType.Q5_K]: (bytes) => dequantizeQ5_K(bytes, elements),
+        [GgmlType.Q6_K]: (bytes) => dequantizeQ6_K(bytes, elements),
       };
       const decode = decoders[tensor.type];
       if (!decode) {
-        throw new CheckpointError("E_DTYPE", `ggml type ${GGML_TYPES[tensor.type].name} cannot be read (F32, F16, BF16, Q8_0, Q4_0)`, { file, tensor: name });
+        throw new CheckpointError("E_DTYPE", `ggml type ${GGML_TYPES[tensor.type].name} cannot be read (F32, F16, BF16, Q8_0, Q4_0, Q4_K, Q5_K, Q6_K)`, { file, tensor: name });
       }
       return decode(readBytes(name));
     },

@@ -135,8 +135,10 @@ export type PlannedTensor = {
   name: string;
   /** PyTorch order (outermost first). */
   shape: number[];
-  type: GgmlTypeCode;
-  produce: () => Float32Array;
+  /** A ggml type code (GGML_TYPES): pillow encodes F32, F16, Q8_0 and Q4_0; other types come as bytes. */
+  type: number;
+  /** The values (encoded into `type` on write), or the tensor's bytes already in `type`. */
+  produce: () => Float32Array | Uint8Array;
 };
 
 /**
@@ -265,8 +267,9 @@ class ByteWriter {
   }
 }
 
-/** A tensor's values in its ggml type's bytes. */
-function encodeTensor(type: GgmlTypeCode, values: Float32Array): ArrayBufferView {
+/** A tensor's values in its ggml type's bytes (raw bytes pass through: types pillow does not quantize to). */
+function encodeTensor(type: number, values: Float32Array | Uint8Array): ArrayBufferView {
+  if (values instanceof Uint8Array) return values;
   switch (type) {
     case GgmlType.F32:
       return values;
@@ -315,7 +318,8 @@ export function writeGgufFile(file: string, metadata: [string, GgufValue][], ten
     writeAll(fd, new Uint8Array(alignUp(headerBytes.length, GGUF_DEFAULT_ALIGNMENT) - headerBytes.length));
     tensors.forEach((tensor, index) => {
       const values = tensor.produce();
-      const expected = tensor.shape.reduce((product, d) => product * d, 1);
+      // Values, or (raw bytes) the tensor's size in bytes.
+      const expected = values instanceof Uint8Array ? sizes[index] : tensor.shape.reduce((product, d) => product * d, 1);
       if (values.length !== expected) {
         throw new CheckpointError("E_SHAPE", `has ${values.length} values, shape [${tensor.shape.join(", ")}] needs ${expected}`, { file, tensor: tensor.name });
       }
