@@ -68,6 +68,11 @@ struct TypedArrayKind<uint16_t> {
   static constexpr napi_typedarray_type type = napi_uint16_array;
   static constexpr const char* name = "a Uint16Array";
 };
+template <>
+struct TypedArrayKind<uint8_t> {
+  static constexpr napi_typedarray_type type = napi_uint8_array;
+  static constexpr const char* name = "a Uint8Array";
+};
 
 // E_SHAPE unless length == expected_length (a negative expected_length accepts any length).
 inline void check_length(Napi::Env env, const std::string& name, size_t length, int64_t expected_length) {

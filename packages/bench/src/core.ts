@@ -12,7 +12,15 @@ import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { createTinyModel, exportModelToGguf, loadModel, type Model } from "@pillow/core";
 import { setThreads } from "@pillow/lora-kernels";
-import { type LlamaCppRunner, llamaCppDecode, llamaCppLogits, llamaCppPrefill, openLlamaCppModel, relativeError } from "./llama-cpp-peer.js";
+import {
+  type LlamaCppRunner,
+  llamaCppDecode,
+  llamaCppGreedyTokens,
+  llamaCppLogits,
+  llamaCppPrefill,
+  openLlamaCppModel,
+  relativeError,
+} from "./llama-cpp-peer.js";
 import { buildHarness, peer } from "./peer-harness.js";
 
 export type Shape = {
@@ -153,10 +161,15 @@ async function trainingTable(shape: Shape, steps: number): Promise<Record<string
   }
 }
 
+/** Weight formats compared: pillow rows are compared with the llama.cpp rows of their precision. */
+type Precision = "f32" | "16-bit" | "q8_0" | "q4_0";
+const PRECISIONS: Precision[] = ["f32", "16-bit", "q8_0", "q4_0"];
+/** Bytes per weight each runtime reads in decode: llama.cpp reads Q8_0/Q4_0 blocks (34 / 18 bytes per 32). */
+const LLAMA_CPP_BYTES: Record<Precision, number> = { f32: 4, "16-bit": 2, q8_0: 34 / 32, q4_0: 18 / 32 };
+
 type Engine = {
   label: string;
-  /** "f32" or "16-bit": pillow rows are compared with the llama.cpp rows of their precision. */
-  precision: "f32" | "16-bit";
+  precision: Precision;
   isPeer: boolean;
   bytesPerWeight: number;
   prefill: (p: Int32Array) => Promise<number>;
@@ -170,30 +183,56 @@ async function referenceComparison(shape: Shape): Promise<void> {
   try {
     const hf = path.join(dir, "hf");
     writeModel(hf, shape);
-    exportModelToGguf(hf, path.join(dir, "f32.gguf"), { dtype: "f32" });
-    exportModelToGguf(hf, path.join(dir, "f16.gguf"), { dtype: "f16" });
+    // BENCH_CORE_PRECISIONS (default all: f32,16-bit,q8_0,q4_0) picks the weight formats compared.
+    const precisions = (process.env.BENCH_CORE_PRECISIONS?.split(",") ?? PRECISIONS) as Precision[];
+    const ggufDtype: Record<Precision, "f32" | "f16" | "q8_0" | "q4_0"> = { f32: "f32", "16-bit": "f16", q8_0: "q8_0", q4_0: "q4_0" };
+    const files = Object.fromEntries(precisions.map((precision) => [precision, path.join(dir, `${ggufDtype[precision]}.gguf`)])) as Record<Precision, string>;
+    for (const precision of precisions) exportModelToGguf(hf, files[precision], { dtype: ggufDtype[precision] });
     const pillowF32 = await loadModel(hf, { threads });
-    const pillowBf16 = await loadModel(hf, { threads, dtype: "bf16" });
+    // pillow's quantized rows load the very GGUF llama.cpp runs (blocks dequantized into f32 at load).
+    const pillowModels: Record<Precision, () => Promise<Model>> = {
+      f32: async () => pillowF32,
+      "16-bit": () => loadModel(hf, { threads, dtype: "bf16" }),
+      q8_0: () => loadModel(files.q8_0, { threads }),
+      q4_0: () => loadModel(files.q4_0, { threads }),
+    };
+    const pillowBytes: Record<Precision, number> = { f32: 4, "16-bit": 2, q8_0: 4, q4_0: 4 };
+    const pillowLabel: Record<Precision, string> = { f32: "pillow f32", "16-bit": "pillow bf16", q8_0: "pillow q8_0 (f32 at load)", q4_0: "pillow q4_0 (f32 at load)" };
+    const llamaLabel: Record<Precision, string> = { f32: "llama.cpp f32", "16-bit": "llama.cpp f16", q8_0: "llama.cpp q8_0", q4_0: "llama.cpp q4_0" };
     const contextSize = 512;
-    const llamaF32 = await openLlamaCppModel(path.join(dir, "f32.gguf"), { threads, contextSize, batchSize: shape.seq });
-    const llamaF16 = await openLlamaCppModel(path.join(dir, "f16.gguf"), { threads, contextSize, batchSize: shape.seq });
-    runners.push(llamaF32, llamaF16);
     // llama.cpp's threads busy-wait at each op's barrier, which a machine shared with other jobs
     // punishes (a descheduled thread stalls the other); with one thread it has no barrier. Both
     // are measured and pillow is compared with the faster one.
     const singleThreaded = threads > 1 && process.env.BENCH_LLAMA_SINGLE !== "0";
-    const llamaF32Single = singleThreaded ? await openLlamaCppModel(path.join(dir, "f32.gguf"), { threads: 1, contextSize, batchSize: shape.seq }) : undefined;
-    const llamaF16Single = singleThreaded ? await openLlamaCppModel(path.join(dir, "f16.gguf"), { threads: 1, contextSize, batchSize: shape.seq }) : undefined;
-    for (const runner of [llamaF32Single, llamaF16Single]) if (runner) runners.push(runner);
+    const pillow = new Map<Precision, Model>();
+    const llama = new Map<Precision, { many: LlamaCppRunner; one?: LlamaCppRunner }>();
+    for (const precision of precisions) {
+      pillow.set(precision, await pillowModels[precision]());
+      const many = await openLlamaCppModel(files[precision], { threads, contextSize, batchSize: shape.seq });
+      const one = singleThreaded ? await openLlamaCppModel(files[precision], { threads: 1, contextSize, batchSize: shape.seq }) : undefined;
+      runners.push(many, ...(one ? [one] : []));
+      llama.set(precision, { many, one });
+    }
 
-    // Same weights, same tokens: llama.cpp's logits (as it ships: F16 KV cache) against pillow f32's.
+    // Same weights, same tokens: llama.cpp's logits (as it ships: F16 KV cache) against pillow's.
     const check = promptOf(shape, 32);
     const reference = await pillowF32.native.forward(check, {});
-    const bf16Logits = await pillowBf16.native.forward(check, {});
-    console.log(
-      `logits cross-check on 32 tokens, max |Δ| / max |logit| vs pillow f32: llama.cpp f32 ${relativeError(await llamaCppLogits(llamaF32, check, shape.vocab), reference).toExponential(1)}, ` +
-        `llama.cpp f16 ${relativeError(await llamaCppLogits(llamaF16, check, shape.vocab), reference).toExponential(1)}, pillow bf16 ${relativeError(bf16Logits, reference).toExponential(1)}`,
-    );
+    const checks: string[] = [];
+    for (const precision of precisions) {
+      const ours = precision === "f32" ? reference : await (pillow.get(precision) as Model).native.forward(check, {});
+      const theirs = await llamaCppLogits((llama.get(precision) as { many: LlamaCppRunner }).many, check, shape.vocab);
+      const versus = precision === "16-bit" ? ` (pillow bf16 vs pillow f32 ${relativeError(ours, reference).toExponential(1)})` : "";
+      checks.push(`${llamaLabel[precision]} vs ${pillowLabel[precision]} ${relativeError(theirs, ours).toExponential(1)}${versus}`);
+      if (precision === "q8_0" || precision === "q4_0") {
+        // Greedy text on the same file: 32 tokens after a 16-token prompt, pillow's generate vs llama.cpp's.
+        const prompt = promptOf(shape, DECODE_PROMPT);
+        const mine = Array.from((await (pillow.get(precision) as Model).generate(prompt, { maxNewTokens: 32, temperature: 0, ignoreEos: true })).tokens);
+        const peerTokens = await llamaCppGreedyTokens((llama.get(precision) as { many: LlamaCppRunner }).many, prompt, 32);
+        const same = mine.findIndex((token, i) => token !== peerTokens[i]);
+        checks.push(`  greedy 32 tokens (${precision}): ${same < 0 ? "identical" : `first difference at token ${same}`}`);
+      }
+    }
+    console.log(`logits cross-check on 32 tokens, max |Δ| / max |logit|, each pair on the same file/weights:\n  ${checks.join("\n  ")}`);
 
     // pillow's pool size is process-wide: a 1-thread row shrinks it for its own timings only.
     const withThreads = async (count: number, body: () => Promise<number>) => {
@@ -205,33 +244,33 @@ async function referenceComparison(shape: Shape): Promise<void> {
         setThreads(threads);
       }
     };
-    const pillowEngine = (label: string, model: Model, bytesPerWeight: number, count = threads): Engine => ({
+    const pillowEngine = (label: string, model: Model, precision: Precision, bytesPerWeight: number, count = threads): Engine => ({
       label,
-      precision: bytesPerWeight === 4 ? "f32" : "16-bit",
+      precision,
       isPeer: false,
       bytesPerWeight,
       prefill: (p) => withThreads(count, () => pillowPrefill(model, p)),
       decode: (p) => withThreads(count, () => pillowDecode(model, p, DECODE_TOKENS)),
     });
-    const llamaEngine = (label: string, runner: LlamaCppRunner, bytesPerWeight: number): Engine => ({
+    const llamaEngine = (label: string, runner: LlamaCppRunner, precision: Precision, bytesPerWeight: number): Engine => ({
       label,
-      precision: bytesPerWeight === 4 ? "f32" : "16-bit",
+      precision,
       isPeer: true,
       bytesPerWeight,
       prefill: (p) => llamaCppPrefill(runner, p),
       decode: (p) => llamaCppDecode(runner, p, DECODE_TOKENS),
     });
     // With the 1-thread llama.cpp rows come 1-thread pillow rows: kernel against kernel, no barriers.
-    const engines = [
-      pillowEngine(`pillow f32, ${threads} threads`, pillowF32, 4),
-      ...(singleThreaded ? [pillowEngine("pillow f32, 1 thread", pillowF32, 4, 1)] : []),
-      llamaEngine(`llama.cpp f32, ${threads} threads`, llamaF32, 4),
-      ...(llamaF32Single ? [llamaEngine("llama.cpp f32, 1 thread", llamaF32Single, 4)] : []),
-      pillowEngine(`pillow bf16, ${threads} threads`, pillowBf16, 2),
-      ...(singleThreaded ? [pillowEngine("pillow bf16, 1 thread", pillowBf16, 2, 1)] : []),
-      llamaEngine(`llama.cpp f16, ${threads} threads`, llamaF16, 2),
-      ...(llamaF16Single ? [llamaEngine("llama.cpp f16, 1 thread", llamaF16Single, 2)] : []),
-    ];
+    const engines = precisions.flatMap((precision) => {
+      const model = pillow.get(precision) as Model;
+      const { many, one } = llama.get(precision) as { many: LlamaCppRunner; one?: LlamaCppRunner };
+      return [
+        pillowEngine(`${pillowLabel[precision]}, ${threads} threads`, model, precision, pillowBytes[precision]),
+        ...(singleThreaded ? [pillowEngine(`${pillowLabel[precision]}, 1 thread`, model, precision, pillowBytes[precision], 1)] : []),
+        llamaEngine(`${llamaLabel[precision]}, ${threads} threads`, many, precision, LLAMA_CPP_BYTES[precision]),
+        ...(one ? [llamaEngine(`${llamaLabel[precision]}, 1 thread`, one, precision, LLAMA_CPP_BYTES[precision])] : []),
+      ];
+    });
     const prefillPrompt = promptOf(shape, shape.seq);
     const decodePrompt = promptOf(shape, DECODE_PROMPT);
     // Warm-up: page in every weight and let each runtime size its buffers.
@@ -277,6 +316,7 @@ async function referenceComparison(shape: Shape): Promise<void> {
     });
     console.table(rows);
     for (const runner of runners.splice(0)) await runner.dispose();
+    for (const [precision, model] of pillow) if (precision !== "f32") model.dispose();
 
     // LoRA training (r = 16 on every linear layer, seq 256) against PyTorch, interleaved.
     pillowF32.addAdapter("bench", { r: shape.rank, alpha: 2 * shape.rank, targetModules: [...ALL] });

@@ -2,12 +2,14 @@
 // core and replay issues; each suite prints a table of ratios measured in the same run.
 import { runCoreBench } from "./core.js";
 import { kernelsSuite } from "./kernels.js";
+import { quantizedBenchmark } from "./quantized-bench.js";
 import { replayBenchmark } from "./replay-bench.js";
 import { serveBenchmark } from "./serve-bench.js";
 
 const suites: Record<string, () => Promise<void>> = {
   core: runCoreBench,
   kernels: kernelsSuite,
+  quantized: quantizedBenchmark,
   replay: replayBenchmark,
   serve: serveBenchmark,
 };

@@ -94,6 +94,17 @@ export async function llamaCppDecode(runner: LlamaCppRunner, prompt: Int32Array,
   return count / ((performance.now() - started) / 1000);
 }
 
+/** llama.cpp's greedy continuation of `prompt` on a fresh sequence: `count` token ids. */
+export async function llamaCppGreedyTokens(runner: LlamaCppRunner, prompt: Int32Array, count: number): Promise<number[]> {
+  await runner.sequence.clearHistory();
+  const tokens: number[] = [];
+  for await (const token of runner.sequence.evaluate(toTokens(prompt), { temperature: 0 })) {
+    tokens.push(token);
+    if (tokens.length >= count) break;
+  }
+  return tokens;
+}
+
 export type ParallelDecode = { tokensPerSecond: number; firstTokenMs: number[]; tokens: number[][] };
 
 /**

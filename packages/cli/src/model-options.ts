@@ -6,9 +6,15 @@ import { loadModel, type Model } from "@pillow/core";
 import { inputError, usageError } from "./cli-error.js";
 import type { PillowConfig } from "./config.js";
 
+/** The --model folder (or .gguf file), checked to hold what loadModel needs. */
 export function modelDirectory(flag: string | undefined, config: PillowConfig): string {
   const directory = flag ?? config.model;
   if (!directory) throw usageError("no model given", "pass --model DIR (a Hugging Face folder) or set \"model\" in pillow.config.json");
+  // A GGUF file (llama.cpp / Ollama) carries its config and tokenizer inside.
+  if (directory.toLowerCase().endsWith(".gguf")) {
+    if (!fs.existsSync(directory) || !fs.statSync(directory).isFile()) throw inputError(`no GGUF file ${directory}`, "pass an existing .gguf file or a Hugging Face folder");
+    return directory;
+  }
   if (!fs.existsSync(path.join(directory, "config.json"))) {
     throw inputError(`no config.json in ${directory}`, "pass the folder that holds config.json, *.safetensors and tokenizer.json");
   }

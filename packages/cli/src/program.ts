@@ -13,6 +13,7 @@ import { registerGenerate } from "./commands/generate.js";
 import { registerInfo } from "./commands/info.js";
 import { registerMatch } from "./commands/match.js";
 import { registerPretrain } from "./commands/pretrain.js";
+import { registerQuantize } from "./commands/quantize.js";
 import { registerServe } from "./commands/serve.js";
 import { registerInspect } from "./commands/inspect.js";
 import { registerSuite } from "./commands/suite.js";
@@ -57,6 +58,7 @@ Config: flags override ./pillow.config.json (or --config FILE), which overrides 
   registerServe(program);
   registerBench(program);
   registerExport(program);
+  registerQuantize(program);
   registerInspect(program);
   registerSuite(program);
   return program;

@@ -1,10 +1,14 @@
-// A small GGUF v3 reader: metadata, tensor infos and F32/F16 tensor data. It exists to check what
-// the writer produces (and to inspect GGUF files from the CLI); it is not a model loader.
+// A GGUF v2/v3 reader: metadata, the tensor table checked in full before any data is read (every
+// type known, sizes = type × shape, offsets aligned, inside the file and not overlapping), then
+// tensors read lazily, one positioned read each (the file is never held whole in memory). Decodes
+// F32, F16, BF16, Q8_0, Q4_0, Q4_K, Q5_K and Q6_K to f32; the model loader (gguf-model.ts) builds on it.
 
 import fs from "node:fs";
 import { CheckpointError } from "./errors.js";
-import { float16BitsToFloat32 } from "./float16.js";
-import { alignUp, GGUF_DEFAULT_ALIGNMENT, GGUF_MAGIC, GgmlType, GgufValueType } from "./gguf-format.js";
+import { bfloat16BitsToFloat32, float16BitsToFloat32 } from "./float16.js";
+import { alignUp, GGML_TYPES, GGUF_DEFAULT_ALIGNMENT, GGUF_MAGIC, GgmlType, GgufValueType, ggmlTensorBytes } from "./gguf-format.js";
+import { dequantizeQ4_K, dequantizeQ5_K, dequantizeQ6_K } from "./k-quant-blocks.js";
+import { dequantizeQ4_0, dequantizeQ8_0 } from "./quantized-blocks.js";
 
 export type GgufMetadataValue = number | bigint | boolean | string | GgufMetadataValue[];
 
@@ -19,6 +23,8 @@ export type GgufTensorInfo = {
 };
 
 export type GgufFile = {
+  /** The path as given, named in every error. */
+  file: string;
   version: number;
   metadata: Map<string, GgufMetadataValue>;
   /** The metadata value type of each key, as stored (for checking what a writer chose). */
@@ -26,20 +32,34 @@ export type GgufFile = {
   tensors: GgufTensorInfo[];
   alignment: number;
   dataStart: number;
+  /** The tensor's values as f32 (F32, F16, BF16, Q8_0, Q4_0, Q4_K, Q5_K, Q6_K); another type is a CheckpointError E_DTYPE. */
   readFloat32(name: string): Float32Array;
+  /** The tensor's stored bytes, as they are in the file. */
+  readBytes(name: string): Uint8Array;
 };
 
+/** Reads the header through a buffer that grows as the cursor moves, so only the header is read. */
 class Cursor {
   offset = 0;
+  private bytes = Buffer.alloc(0);
   constructor(
-    private readonly bytes: Buffer,
+    private readonly fd: number,
+    private readonly fileSize: number,
     private readonly file: string,
   ) {}
 
-  private need(length: number): void {
-    if (this.offset + length > this.bytes.length) {
-      throw new CheckpointError("E_TRUNCATED", `GGUF header ends early (needed ${length} bytes at ${this.offset})`, { file: this.file });
+  need(length: number): void {
+    if (this.offset + length > this.fileSize) {
+      throw new CheckpointError("E_TRUNCATED", `GGUF header ends early (needed ${length} bytes at ${this.offset}, the file has ${this.fileSize})`, { file: this.file });
     }
+    if (this.offset + length <= this.bytes.length) return;
+    const size = Math.min(this.fileSize, Math.max(this.offset + length, 2 * this.bytes.length, 1 << 20));
+    const grown = Buffer.alloc(size);
+    this.bytes.copy(grown, 0, 0, this.bytes.length);
+    const have = this.bytes.length;
+    const read = fs.readSync(this.fd, grown, have, size - have, have);
+    if (read !== size - have) throw new CheckpointError("E_TRUNCATED", `read ${read} of ${size - have} header bytes at ${have}`, { file: this.file });
+    this.bytes = grown;
   }
   u8(): number {
     this.need(1);
@@ -100,6 +120,8 @@ class Cursor {
       case GgufValueType.ARRAY: {
         const itemType = this.u32();
         const count = this.u64();
+        // Every item takes at least one byte: a count beyond the file is a corrupt header, not a loop.
+        if (count > this.fileSize - this.offset) throw new CheckpointError("E_TRUNCATED", `array of ${count} items cannot fit in the rest of the file`, { file: this.file });
         const items: GgufMetadataValue[] = [];
         for (let i = 0; i < count; i++) items.push(this.value(itemType));
         return items;
@@ -110,17 +132,24 @@ class Cursor {
   }
 }
 
-const TYPE_SIZES: Record<number, number> = { [GgmlType.F32]: 4, [GgmlType.F16]: 2 };
-
-/** Reads a GGUF file's header and gives positioned access to its F32/F16 tensors. */
+/** Reads a GGUF file's header and tensor table, checked in full; tensor data is read on demand. */
 export function readGguf(file: string): GgufFile {
-  let bytes: Buffer;
+  let fd: number;
   try {
-    bytes = fs.readFileSync(file);
+    fd = fs.openSync(file, "r");
   } catch (error) {
     throw new CheckpointError("E_FILE_NOT_FOUND", `cannot read (${(error as NodeJS.ErrnoException).code ?? (error as Error).message})`, { file });
   }
-  const cursor = new Cursor(bytes, file);
+  try {
+    return readHeader(file, fd);
+  } finally {
+    fs.closeSync(fd);
+  }
+}
+
+function readHeader(file: string, fd: number): GgufFile {
+  const fileSize = fs.fstatSync(fd).size;
+  const cursor = new Cursor(fd, fileSize, file);
   if (cursor.u32() !== GGUF_MAGIC) throw new CheckpointError("E_HEADER", "not a GGUF file (bad magic)", { file });
   const version = cursor.u32();
   if (version !== 3 && version !== 2) throw new CheckpointError("E_HEADER", `GGUF version ${version} is not supported`, { file });
@@ -131,15 +160,21 @@ export function readGguf(file: string): GgufFile {
   for (let i = 0; i < metadataCount; i++) {
     const key = cursor.string();
     const type = cursor.u32();
+    if (metadata.has(key)) throw new CheckpointError("E_HEADER", `metadata key ${JSON.stringify(key)} appears twice`, { file });
     metadataTypes.set(key, type);
     metadata.set(key, cursor.value(type));
   }
   const alignmentValue = metadata.get("general.alignment");
-  const alignment = typeof alignmentValue === "number" ? alignmentValue : GGUF_DEFAULT_ALIGNMENT;
+  const alignment = alignmentValue === undefined ? GGUF_DEFAULT_ALIGNMENT : alignmentValue;
+  if (typeof alignment !== "number" || !Number.isInteger(alignment) || alignment <= 0 || (alignment & (alignment - 1)) !== 0) {
+    throw new CheckpointError("E_HEADER", `general.alignment ${String(alignment)} is not a power of two`, { file });
+  }
   const infos: { name: string; dims: number[]; type: number; relativeOffset: number }[] = [];
   for (let i = 0; i < tensorCount; i++) {
     const name = cursor.string();
     const dimensionCount = cursor.u32();
+    // ggml tensors have at most 4 dimensions (GGML_MAX_DIMS).
+    if (dimensionCount < 1 || dimensionCount > 4) throw new CheckpointError("E_SHAPE", `${dimensionCount} dimensions (ggml allows 1 to 4)`, { file, tensor: name });
     const dims: number[] = [];
     for (let d = 0; d < dimensionCount; d++) dims.push(cursor.u64());
     const type = cursor.u32();
@@ -147,35 +182,91 @@ export function readGguf(file: string): GgufFile {
     infos.push({ name, dims, type, relativeOffset });
   }
   const dataStart = alignUp(cursor.offset, alignment);
-  const tensors: GgufTensorInfo[] = infos.map((info) => {
-    const elementSize = TYPE_SIZES[info.type];
-    const count = info.dims.reduce((product, d) => product * d, 1);
-    const byteLength = elementSize === undefined ? Number.NaN : count * elementSize;
-    const byteOffset = dataStart + info.relativeOffset;
-    if (info.relativeOffset % alignment !== 0) {
-      throw new CheckpointError("E_OFFSETS", `offset ${info.relativeOffset} is not a multiple of the alignment ${alignment}`, { file, tensor: info.name });
+  const tensors: GgufTensorInfo[] = infos.map((info) => checkTensor(file, fileSize, alignment, dataStart, info));
+  const byName = new Map<string, GgufTensorInfo>();
+  for (const tensor of tensors) {
+    if (byName.has(tensor.name)) throw new CheckpointError("E_HEADER", "the tensor table lists this name twice", { file, tensor: tensor.name });
+    byName.set(tensor.name, tensor);
+  }
+  const ordered = [...tensors].sort((a, b) => a.byteOffset - b.byteOffset);
+  for (let i = 1; i < ordered.length; i++) {
+    const previous = ordered[i - 1];
+    if (previous.byteOffset + previous.byteLength > ordered[i].byteOffset) {
+      throw new CheckpointError("E_OVERLAP", `data overlaps tensor "${previous.name}"`, { file, tensor: ordered[i].name });
     }
-    if (elementSize !== undefined && byteOffset + byteLength > bytes.length) {
-      throw new CheckpointError("E_OFFSETS", "data reaches past the end of the file", { file, tensor: info.name });
+  }
+  const info = (name: string): GgufTensorInfo => {
+    const found = byName.get(name);
+    if (!found) throw new CheckpointError("E_MISSING_TENSOR", "no such tensor in the GGUF file", { file, tensor: name });
+    return found;
+  };
+  const readBytes = (name: string): Uint8Array => {
+    const tensor = info(name);
+    const bytes = new Uint8Array(tensor.byteLength);
+    const fd = fs.openSync(file, "r");
+    try {
+      const read = fs.readSync(fd, bytes, 0, bytes.length, tensor.byteOffset);
+      if (read !== bytes.length) throw new CheckpointError("E_TRUNCATED", `read ${read} of ${bytes.length} bytes (the file changed?)`, { file, tensor: name });
+    } finally {
+      fs.closeSync(fd);
     }
-    return { name: info.name, dims: info.dims, type: info.type, byteOffset, byteLength };
-  });
-  const byName = new Map(tensors.map((tensor) => [tensor.name, tensor]));
+    return bytes;
+  };
   return {
+    file,
     version,
     metadata,
     metadataTypes,
     tensors,
     alignment,
     dataStart,
+    readBytes,
     readFloat32(name: string): Float32Array {
-      const info = byName.get(name);
-      if (!info) throw new CheckpointError("E_MISSING_TENSOR", "no such tensor in the GGUF file", { file, tensor: name });
-      const slice = bytes.subarray(info.byteOffset, info.byteOffset + info.byteLength);
-      const copy = new Uint8Array(slice); // aligned copy for the typed-array view
-      if (info.type === GgmlType.F32) return new Float32Array(copy.buffer);
-      if (info.type === GgmlType.F16) return float16BitsToFloat32(new Uint16Array(copy.buffer));
-      throw new CheckpointError("E_DTYPE", `ggml type ${info.type} is not F32 or F16`, { file, tensor: name });
+      const tensor = info(name);
+      const elements = tensor.dims.reduce((product, d) => product * d, 1);
+      const decoders: Record<number, (bytes: Uint8Array) => Float32Array> = {
+        [GgmlType.F32]: (bytes) => new Float32Array(bytes.buffer, bytes.byteOffset, elements),
+        [GgmlType.F16]: (bytes) => float16BitsToFloat32(new Uint16Array(bytes.buffer, bytes.byteOffset, elements)),
+        [GgmlType.BF16]: (bytes) => bfloat16BitsToFloat32(new Uint16Array(bytes.buffer, bytes.byteOffset, elements)),
+        [GgmlType.Q8_0]: (bytes) => dequantizeQ8_0(bytes, elements),
+        [GgmlType.Q4_0]: (bytes) => dequantizeQ4_0(bytes, elements),
+        [GgmlType.Q4_K]: (bytes) => dequantizeQ4_K(bytes, elements),
+        [GgmlType.Q5_K]: (bytes) => dequantizeQ5_K(bytes, elements),
+        [GgmlType.Q6_K]: (bytes) => dequantizeQ6_K(bytes, elements),
+      };
+      const decode = decoders[tensor.type];
+      if (!decode) {
+        throw new CheckpointError("E_DTYPE", `ggml type ${GGML_TYPES[tensor.type].name} cannot be read (F32, F16, BF16, Q8_0, Q4_0, Q4_K, Q5_K, Q6_K)`, { file, tensor: name });
+      }
+      return decode(readBytes(name));
     },
   };
+}
+
+/** One tensor-table entry checked against the file: known type, whole blocks, aligned, inside the file. */
+function checkTensor(
+  file: string,
+  fileSize: number,
+  alignment: number,
+  dataStart: number,
+  info: { name: string; dims: number[]; type: number; relativeOffset: number },
+): GgufTensorInfo {
+  const where = { file, tensor: info.name };
+  const traits = GGML_TYPES[info.type];
+  if (!traits) throw new CheckpointError("E_DTYPE", `unknown ggml tensor type ${info.type}`, where);
+  const elements = info.dims.reduce((product, d) => product * d, 1);
+  if (!Number.isSafeInteger(elements)) throw new CheckpointError("E_SHAPE", `dims [${info.dims.join(", ")}] are implausibly large`, where);
+  // ggml quantizes along rows, so a row must hold whole blocks.
+  if (info.dims[0] % traits.blockSize !== 0) {
+    throw new CheckpointError("E_SHAPE", `row length ${info.dims[0]} is not a multiple of ${traits.name}'s block size ${traits.blockSize}`, where);
+  }
+  if (info.relativeOffset % alignment !== 0) {
+    throw new CheckpointError("E_OFFSETS", `offset ${info.relativeOffset} is not a multiple of the alignment ${alignment}`, where);
+  }
+  const byteLength = ggmlTensorBytes(info.type, elements);
+  const byteOffset = dataStart + info.relativeOffset;
+  if (byteOffset + byteLength > fileSize) {
+    throw new CheckpointError("E_TRUNCATED", `data [${byteOffset}, ${byteOffset + byteLength}) reaches past the end of the file (${fileSize} bytes)`, where);
+  }
+  return { name: info.name, dims: info.dims, type: info.type, byteOffset, byteLength };
 }

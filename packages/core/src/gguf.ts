@@ -18,9 +18,11 @@ import {
   GgufTokenType,
   type GgufValue,
   GgufValueType,
+  ggmlTensorBytes,
   SCALAR_TYPE_CODES,
 } from "./gguf-format.js";
 import { ADAPTER_WEIGHTS_FILE, type LinearModule, type LoraConfig, loraScale, parsePeftTensorName, readAdapterConfig } from "./peft.js";
+import { QUANTIZED_BLOCK_SIZE, quantizeQ4_0, quantizeQ8_0 } from "./quantized-blocks.js";
 import { SafetensorsCheckpoint } from "./safetensors.js";
 import { writeAll, writeFileAtomically } from "./write-file-atomically.js";
 
@@ -60,6 +62,26 @@ export function permuteRowsForGgufRope(data: Float32Array, rows: number, columns
       for (let side = 0; side < 2; side++) {
         const source = (head * headDim + side * half + pair) * columns;
         const target = (head * headDim + 2 * pair + side) * columns;
+        output.set(data.subarray(source, source + columns), target);
+      }
+    }
+  }
+  return output;
+}
+
+/** The inverse of permuteRowsForGgufRope: llama.cpp's q/k rows (heads, half, 2, in) back to HF's (heads, 2, half, in). */
+export function unpermuteRowsFromGgufRope(data: Float32Array, rows: number, columns: number, heads: number): Float32Array {
+  if (rows % heads !== 0 || (rows / heads) % 2 !== 0 || data.length !== rows * columns) {
+    throw new RangeError(`cannot unpermute a [${rows}, ${columns}] matrix (${data.length} values) from ${heads} rotary heads`);
+  }
+  const headDim = rows / heads;
+  const half = headDim / 2;
+  const output = new Float32Array(data.length);
+  for (let head = 0; head < heads; head++) {
+    for (let pair = 0; pair < half; pair++) {
+      for (let side = 0; side < 2; side++) {
+        const source = (head * headDim + 2 * pair + side) * columns;
+        const target = (head * headDim + side * half + pair) * columns;
         output.set(data.subarray(source, source + columns), target);
       }
     }
@@ -108,12 +130,15 @@ function needsRopePermutation(config: ModelConfig): boolean {
   return ggufArchitecture(config) === "llama";
 }
 
-type PlannedTensor = {
+/** One tensor of a GGUF file to write: its ggml name, PyTorch-order shape, ggml type and values. */
+export type PlannedTensor = {
   name: string;
   /** PyTorch order (outermost first). */
   shape: number[];
-  type: GgmlTypeCode;
-  produce: () => Float32Array;
+  /** A ggml type code (GGML_TYPES): pillow encodes F32, F16, Q8_0 and Q4_0; other types come as bytes. */
+  type: number;
+  /** The values (encoded into `type` on write), or the tensor's bytes already in `type`. */
+  produce: () => Float32Array | Uint8Array;
 };
 
 /**
@@ -242,8 +267,29 @@ class ByteWriter {
   }
 }
 
-/** Writes the GGUF container: header, metadata, tensor infos, then each tensor's data, aligned. */
-function writeGgufFile(file: string, metadata: [string, GgufValue][], tensors: PlannedTensor[]): void {
+/** A tensor's values in its ggml type's bytes (raw bytes pass through: types pillow does not quantize to). */
+function encodeTensor(type: number, values: Float32Array | Uint8Array): ArrayBufferView {
+  if (values instanceof Uint8Array) return values;
+  switch (type) {
+    case GgmlType.F32:
+      return values;
+    case GgmlType.F16:
+      return float32ToFloat16Bits(values);
+    case GgmlType.Q8_0:
+      return quantizeQ8_0(values);
+    case GgmlType.Q4_0:
+      return quantizeQ4_0(values);
+    default:
+      throw new RangeError(`pillow does not write ggml type ${type}`);
+  }
+}
+
+/**
+ * Writes the GGUF container: header, metadata, tensor infos, then each tensor's data, aligned. The
+ * model and adapter writers build on it; tools and tests that need other metadata (another tokenizer
+ * model, say) call it directly.
+ */
+export function writeGgufFile(file: string, metadata: [string, GgufValue][], tensors: PlannedTensor[]): void {
   const header = new ByteWriter();
   header.u32(GGUF_MAGIC);
   header.u32(GGUF_VERSION);
@@ -262,7 +308,7 @@ function writeGgufFile(file: string, metadata: [string, GgufValue][], tensors: P
     for (const dimension of [...tensor.shape].reverse()) header.u64(dimension);
     header.u32(tensor.type);
     header.u64(offset);
-    const size = tensor.shape.reduce((product, d) => product * d, 1) * (tensor.type === GgmlType.F32 ? 4 : 2);
+    const size = ggmlTensorBytes(tensor.type, tensor.shape.reduce((product, d) => product * d, 1));
     sizes.push(size);
     offset = alignUp(offset + size, GGUF_DEFAULT_ALIGNMENT);
   }
@@ -272,11 +318,12 @@ function writeGgufFile(file: string, metadata: [string, GgufValue][], tensors: P
     writeAll(fd, new Uint8Array(alignUp(headerBytes.length, GGUF_DEFAULT_ALIGNMENT) - headerBytes.length));
     tensors.forEach((tensor, index) => {
       const values = tensor.produce();
-      const expected = sizes[index] / (tensor.type === GgmlType.F32 ? 4 : 2);
+      // Values, or (raw bytes) the tensor's size in bytes.
+      const expected = values instanceof Uint8Array ? sizes[index] : tensor.shape.reduce((product, d) => product * d, 1);
       if (values.length !== expected) {
         throw new CheckpointError("E_SHAPE", `has ${values.length} values, shape [${tensor.shape.join(", ")}] needs ${expected}`, { file, tensor: tensor.name });
       }
-      const data = tensor.type === GgmlType.F32 ? values : float32ToFloat16Bits(values);
+      const data = encodeTensor(tensor.type, values);
       writeAll(fd, new Uint8Array(data.buffer, data.byteOffset, data.byteLength));
       writeAll(fd, new Uint8Array(alignUp(sizes[index], GGUF_DEFAULT_ALIGNMENT) - sizes[index]));
     });
@@ -390,6 +437,12 @@ function tokenizerMetadata(
   return entries;
 }
 
+export type GgufModelDtype = "f32" | "f16" | "q8_0" | "q4_0";
+
+const MATRIX_TYPES: Record<GgufModelDtype, GgmlTypeCode> = { f32: GgmlType.F32, f16: GgmlType.F16, q8_0: GgmlType.Q8_0, q4_0: GgmlType.Q4_0 };
+/** llama.cpp's llama_ftype for general.file_type: what most of the file's matrices are. */
+const FILE_TYPES: Record<GgufModelDtype, number> = { f32: 0, f16: 1, q4_0: 2, q8_0: 7 };
+
 export type GgufModelExport = {
   config: ModelConfig;
   tokenizerJson: object;
@@ -397,8 +450,12 @@ export type GgufModelExport = {
   tokenizerConfig?: object;
   /** HF-named tensors, e.g. a SafetensorsCheckpoint. */
   tensors: TensorSource | TensorRecord;
-  /** Matrices as F32 (default) or F16; vectors (norms, biases, rope factors) always F32. */
-  dtype?: "f32" | "f16";
+  /**
+   * Matrices as F32 (default), F16, or llama.cpp's Q8_0 / Q4_0 blocks (a matrix whose rows are not
+   * whole 32-value blocks falls back to F16, as llama-quantize does); vectors (norms, biases, rope
+   * factors) always F32.
+   */
+  dtype?: GgufModelDtype;
   name?: string;
   /** llama.cpp pre-tokenizer name (tokenizer.ggml.pre); detected from tokenizer.json when absent. */
   tokenizerPre?: string;
@@ -408,7 +465,10 @@ export type GgufModelExport = {
 export function writeGguf(file: string, input: GgufModelExport): void {
   const { config } = input;
   const source = asSource(input.tensors);
-  const matrixType = input.dtype === "f16" ? GgmlType.F16 : GgmlType.F32;
+  const dtype = input.dtype ?? "f32";
+  if (!(dtype in MATRIX_TYPES)) throw new CheckpointError("E_ARGUMENT", `dtype must be one of ${Object.keys(MATRIX_TYPES).join(", ")}, got ${String(dtype)}`, { file });
+  const matrixType = MATRIX_TYPES[dtype];
+  const isQuantized = matrixType === GgmlType.Q8_0 || matrixType === GgmlType.Q4_0;
   const permute = needsRopePermutation(config);
   const planned: PlannedTensor[] = [];
   const names = source.names();
@@ -424,7 +484,9 @@ export function writeGguf(file: string, input: GgufModelExport): void {
       const heads = projection === "q" ? config.numHeads : config.numKeyValueHeads;
       produce = () => permuteRowsForGgufRope(source.readFloat32(hfName), shape[0], shape[1], heads);
     }
-    planned.push({ name, shape, type: shape.length >= 2 ? matrixType : GgmlType.F32, produce });
+    let type: GgmlTypeCode = shape.length >= 2 ? matrixType : GgmlType.F32;
+    if (isQuantized && type === matrixType && shape[shape.length - 1] % QUANTIZED_BLOCK_SIZE !== 0) type = GgmlType.F16;
+    planned.push({ name, shape, type, produce });
   }
   for (const required of ["token_embd.weight", "output_norm.weight"]) {
     if (!planned.some((tensor) => tensor.name === required)) {
@@ -439,8 +501,9 @@ export function writeGguf(file: string, input: GgufModelExport): void {
     ...architectureMetadata(config),
     ["general.type", { type: "string", value: "model" }],
     ["general.name", { type: "string", value: input.name ?? "pillow-export" }],
-    ["general.file_type", { type: "u32", value: matrixType === GgmlType.F16 ? 1 : 0 }],
+    ["general.file_type", { type: "u32", value: FILE_TYPES[dtype] }],
     ["general.alignment", { type: "u32", value: GGUF_DEFAULT_ALIGNMENT }],
+    ...(isQuantized ? ([["general.quantization_version", { type: "u32", value: 2 }]] as [string, GgufValue][]) : []),
     ...tokenizerMetadata(file, input.tokenizerJson as TokenizerJson, (input.tokenizerConfig ?? {}) as Record<string, unknown>, config, input.tokenizerPre),
   ];
   writeGgufFile(file, metadata, planned);
@@ -512,7 +575,7 @@ function readJsonFile(file: string): Record<string, unknown> {
 export function exportModelToGguf(
   modelDir: string,
   outFile: string,
-  options: { dtype?: "f32" | "f16"; name?: string; tokenizerDir?: string; tokenizerPre?: string } = {},
+  options: { dtype?: GgufModelDtype; name?: string; tokenizerDir?: string; tokenizerPre?: string } = {},
 ): GgufExportSummary {
   const config = readModelConfig(modelDir);
   const tokenizerDir = options.tokenizerDir ?? modelDir;

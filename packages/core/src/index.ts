@@ -16,18 +16,25 @@ export {
   float32ToBfloat16Bits,
   float32ToFloat16Bits,
 } from "./float16.js";
-export type { GgufExportSummary, GgufLoraExport, GgufModelExport, TensorRecord, TensorSource } from "./gguf.js";
+export type { GgufExportSummary, GgufLoraExport, GgufModelDtype, GgufModelExport, PlannedTensor, TensorRecord, TensorSource } from "./gguf.js";
 export {
   exportAdapterToGguf,
   exportModelToGguf,
   ggufTensorName,
   llama3RopeFactors,
   permuteRowsForGgufRope,
+  unpermuteRowsFromGgufRope,
   writeGguf,
+  writeGgufFile,
   writeLoraGguf,
 } from "./gguf.js";
 export type { GgufValue } from "./gguf-format.js";
-export { GgmlType, GgufTokenType, GgufValueType } from "./gguf-format.js";
+export { GGML_TYPES, GgmlType, GgufTokenType, GgufValueType } from "./gguf-format.js";
+export { ggufModelConfig } from "./gguf-model.js";
+export type { GgufTokenizerParts } from "./gguf-tokenizer.js";
+export { ggufTokenizerParts } from "./gguf-tokenizer.js";
+export { dequantizeQ4_K, dequantizeQ5_K, dequantizeQ6_K } from "./k-quant-blocks.js";
+export { dequantizeQ4_0, dequantizeQ8_0, quantizeQ4_0, quantizeQ8_0 } from "./quantized-blocks.js";
 export type { GgufFile, GgufMetadataValue, GgufTensorInfo } from "./gguf-reader.js";
 export { readGguf } from "./gguf-reader.js";
 export {

@@ -1,11 +1,13 @@
-// Loading an HF model folder: config.json → the native model's shapes, every tensor of
+// Loading a model: an HF folder — config.json → the native model's shapes, every tensor of
 // model.safetensors (or its shards) checked against them and copied in, tokenizer.json when present.
 import fs from "node:fs";
 import path from "node:path";
-import { type Device, loadAddon, type NativeModelConfig, resolveDevice, setThreads } from "@pillow/lora-kernels";
-import { type ModelConfig, readModelConfig } from "./config.js";
+import { type Device, loadAddon, resolveDevice, setThreads } from "@pillow/lora-kernels";
+import { readModelConfig } from "./config.js";
 import { CheckpointError, ModelError } from "./errors.js";
+import { loadGgufModel } from "./gguf-model.js";
 import { Model, type ModelDtype } from "./model.js";
+import { nativeConfig } from "./native-config.js";
 import { SafetensorsCheckpoint } from "./safetensors.js";
 import { Tokenizer } from "./tokenizer.js";
 
@@ -24,29 +26,15 @@ export type LoadModelOptions = {
   device?: Device;
 };
 
-function nativeConfig(config: ModelConfig): NativeModelConfig {
-  return {
-    vocabSize: config.vocabSize,
-    hiddenSize: config.hiddenSize,
-    intermediateSize: config.intermediateSize,
-    numLayers: config.numLayers,
-    numHeads: config.numHeads,
-    numKeyValueHeads: config.numKeyValueHeads,
-    headDim: config.headDim,
-    maxPositionEmbeddings: config.maxPositionEmbeddings,
-    rmsNormEps: config.rmsNormEps,
-    ropeTheta: config.ropeTheta,
-    ropeScaling: config.ropeScaling,
-    tieWordEmbeddings: config.tieWordEmbeddings,
-    attentionBias: config.attentionBias,
-  };
-}
-
-/** Loads an HF model folder: config.json, model.safetensors (or a sharded index), tokenizer.json. */
+/**
+ * Loads an HF model folder (config.json, model.safetensors or a sharded index, tokenizer.json), or a
+ * GGUF file (a path ending in .gguf: llama.cpp's metadata, embedded tokenizer and tensors; see gguf-model.ts).
+ */
 export async function loadModel(dir: string, options: LoadModelOptions = {}): Promise<Model> {
   const dtype = options.dtype ?? "f32";
   if (dtype !== "f32" && dtype !== "bf16") throw new ModelError("E_ARGUMENT", `dtype must be "f32" or "bf16", got ${String(dtype)}`);
   if (options.threads !== undefined) setThreads(options.threads);
+  if (dir.toLowerCase().endsWith(".gguf")) return loadGgufModel(dir, { ...options, dtype });
   const config = readModelConfig(dir);
   const tokenizer = fs.existsSync(path.join(dir, "tokenizer.json")) ? await Tokenizer.load(dir) : null;
   const addon = loadAddon();

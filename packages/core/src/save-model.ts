@@ -36,4 +36,13 @@ export function saveModel(model: Model, dir: string): void {
       if (fs.existsSync(source)) fs.copyFileSync(source, path.join(dir, file));
     }
   }
+  // A model loaded from a GGUF file has no tokenizer files beside it: write the ones built from its metadata.
+  if (model.tokenizer && !fs.existsSync(path.join(dir, "tokenizer.json"))) {
+    for (const [file, json] of [
+      ["tokenizer.json", model.tokenizer.tokenizerJson],
+      ["tokenizer_config.json", model.tokenizer.tokenizerConfig],
+    ] as const) {
+      writeFileAtomically(path.join(dir, file), Buffer.from(`${JSON.stringify(json, null, 2)}\n`, "utf8"));
+    }
+  }
 }

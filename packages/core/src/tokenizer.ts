@@ -127,10 +127,15 @@ export class Tokenizer {
     return new Tokenizer(tokenizerJson, tokenizerConfig, extraEos, tokenizerFile);
   }
 
-  /** Builds a tokenizer from parsed JSON (tests, or files fetched elsewhere). */
-  static fromJson(tokenizerJson: object, tokenizerConfig: object = {}): Tokenizer {
-    if (!isPlainObject(tokenizerJson)) throw new ConfigError("E_JSON", "not a JSON object", { file: "tokenizer.json" });
-    return new Tokenizer(tokenizerJson, tokenizerConfig as TokenizerConfigJson, [], "tokenizer.json");
+  /**
+   * Builds a tokenizer from parsed JSON (tests, files fetched elsewhere, or the tokenizer a GGUF file
+   * embeds). `eosTokenIds` adds end-of-sequence ids beyond tokenizer_config's eos_token; `source`
+   * is what errors name (default "tokenizer.json").
+   */
+  static fromJson(tokenizerJson: object, tokenizerConfig: object = {}, options: { eosTokenIds?: number[]; source?: string } = {}): Tokenizer {
+    const source = options.source ?? "tokenizer.json";
+    if (!isPlainObject(tokenizerJson)) throw new ConfigError("E_JSON", "not a JSON object", { file: source });
+    return new Tokenizer(tokenizerJson, tokenizerConfig as TokenizerConfigJson, options.eosTokenIds ?? [], source);
   }
 
   /** Token ids; `addSpecialTokens` (default true) applies the post-processor (e.g. Llama-3's BOS). */

@@ -82,6 +82,8 @@ export type AddonTypes = {
   /** y[T,out] = x[T,in]·w[out,in]ᵀ */
   matmul(x: Float32Array, w: Float32Array, shape: MatmulShape): Float32Array;
   matmulAsync(x: Float32Array, w: Float32Array, shape: MatmulShape): Promise<Float32Array>;
+  /** out[rows] = W·x, W [rows, columns] in llama.cpp's Q8_0 blocks (rows·columns/32·34 bytes), x f32. CPU. */
+  quantizedMatvecQ8_0(x: Float32Array, w: Uint8Array, shape: { rows: number; columns: number }): Float32Array;
   /** y[T,out] = x·Wᵀ + scale·(x·Aᵀ)·Bᵀ; rank 0 (empty a, b) is the base product alone. */
   loraMatmul(x: Float32Array, w: NativeWeight, a: Float32Array, b: Float32Array, shape: LoraShape, scale: number): Float32Array;
   loraMatmulAsync(

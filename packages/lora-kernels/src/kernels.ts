@@ -36,6 +36,15 @@ export function matmulAsync(
   return loadAddon().matmulAsync(x, w, onDevice(shape, options));
 }
 
+/**
+ * out[rows] = W[rows, columns]·x with W in llama.cpp's Q8_0 blocks as a GGUF file stores them (per 32
+ * values: f16 d, int8 q[32]; value = q·d), read as stored (34 bytes per 32 weights); x stays f32.
+ * columns must be a multiple of 32. CPU, multi-threaded over rows (AVX-512 / AVX2 / portable).
+ */
+export function quantizedMatvecQ8_0(x: Float32Array, w: Uint8Array, shape: { rows: number; columns: number }): Float32Array {
+  return loadAddon().quantizedMatvecQ8_0(x, w, shape);
+}
+
 /** Pairwise ground costs in f64 between the rows of a[n, dim] and b[m, dim] (cosine: 1 − cos). */
 export function pairwiseCost(
   a: Float32Array,

@@ -1,0 +1,132 @@
+// Q8_0 matrix-vector product (see quantized_matvec.h). One row per task: per block, the 32 int8 codes
+// are widened to f32 and multiplied with x's 32 values, the block's sum scaled by its d and added
+// to the row's sum. The AVX-512 and AVX2 paths keep 16 / 8 such partial sums per lane and add them
+// once at the end of the row; the portable path is the plain loop (and the numerics reference).
+#include "ops/cpu/quantized_matvec.h"
+
+#include <immintrin.h>
+
+#include <cstring>
+#include <string>
+
+#include "runtime/cpu_features.h"
+#include "runtime/errors.h"
+#include "runtime/thread_pool.h"
+
+namespace pillow {
+
+namespace {
+
+constexpr int64_t kBlock = 32;
+constexpr int64_t kBlockBytes = 34;
+
+// IEEE half → float, all cases (subnormals, inf, NaN); the portable path's scale.
+float half_to_float(uint16_t bits) {
+  const uint32_t sign = static_cast<uint32_t>(bits & 0x8000) << 16;
+  uint32_t exponent = (bits >> 10) & 0x1f;
+  uint32_t mantissa = bits & 0x3ff;
+  uint32_t result;
+  if (exponent == 0x1f) {
+    result = sign | 0x7f800000 | (mantissa << 13);
+  } else if (exponent == 0) {
+    if (mantissa == 0) {
+      result = sign;
+    } else {
+      // Subnormal: shift until the implicit bit appears.
+      int shift = 0;
+      while ((mantissa & 0x400) == 0) {
+        mantissa <<= 1;
+        ++shift;
+      }
+      mantissa &= 0x3ff;
+      result = sign | (static_cast<uint32_t>(113 - shift) << 23) | (mantissa << 13);
+    }
+  } else {
+    result = sign | ((exponent + 112) << 23) | (mantissa << 13);
+  }
+  float value;
+  std::memcpy(&value, &result, sizeof value);
+  return value;
+}
+
+uint16_t block_scale_bits(const uint8_t* block) { return static_cast<uint16_t>(block[0] | (block[1] << 8)); }
+
+// One row: blocks = columns / 32.
+float row_portable(const uint8_t* row, const float* x, int64_t blocks) {
+  float sum = 0.0f;
+  for (int64_t b = 0; b < blocks; ++b) {
+    const uint8_t* block = row + b * kBlockBytes;
+    const int8_t* codes = reinterpret_cast<const int8_t*>(block + 2);
+    float dot = 0.0f;
+    for (int64_t j = 0; j < kBlock; ++j) dot += static_cast<float>(codes[j]) * x[b * kBlock + j];
+    sum += half_to_float(block_scale_bits(block)) * dot;
+  }
+  return sum;
+}
+
+__attribute__((target("avx2,fma,f16c"))) float row_avx2(const uint8_t* row, const float* x, int64_t blocks) {
+  __m256 acc = _mm256_setzero_ps();
+  for (int64_t b = 0; b < blocks; ++b) {
+    const uint8_t* block = row + b * kBlockBytes;
+    const float* xb = x + b * kBlock;
+    __m256 dot = _mm256_setzero_ps();
+    for (int part = 0; part < 4; ++part) {
+      // 8 codes → 8 int32 → 8 floats.
+      const __m128i bytes = _mm_loadl_epi64(reinterpret_cast<const __m128i*>(block + 2 + 8 * part));
+      const __m256 codes = _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(bytes));
+      dot = _mm256_fmadd_ps(codes, _mm256_loadu_ps(xb + 8 * part), dot);
+    }
+    acc = _mm256_fmadd_ps(_mm256_set1_ps(_cvtsh_ss(block_scale_bits(block))), dot, acc);
+  }
+  __m128 sum = _mm_add_ps(_mm256_castps256_ps128(acc), _mm256_extractf128_ps(acc, 1));
+  sum = _mm_add_ps(sum, _mm_movehl_ps(sum, sum));
+  sum = _mm_add_ss(sum, _mm_movehdup_ps(sum));
+  return _mm_cvtss_f32(sum);
+}
+
+// GCC 12 flags its own AVX-512 intrinsics' undefined placeholder vectors as (maybe) uninitialized.
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#pragma GCC diagnostic ignored "-Wuninitialized"
+__attribute__((target("avx512f,f16c"))) float row_avx512(const uint8_t* row, const float* x, int64_t blocks) {
+  __m512 acc = _mm512_setzero_ps();
+  for (int64_t b = 0; b < blocks; ++b) {
+    const uint8_t* block = row + b * kBlockBytes;
+    const float* xb = x + b * kBlock;
+    // 16 codes → 16 int32 → 16 floats, twice.
+    const __m512 low = _mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(block + 2))));
+    const __m512 high = _mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(block + 18))));
+    const __m512 dot = _mm512_fmadd_ps(high, _mm512_loadu_ps(xb + 16), _mm512_mul_ps(low, _mm512_loadu_ps(xb)));
+    acc = _mm512_fmadd_ps(_mm512_set1_ps(_cvtsh_ss(block_scale_bits(block))), dot, acc);
+  }
+  return _mm512_reduce_add_ps(acc);
+}
+#pragma GCC diagnostic pop
+
+}  // namespace
+
+int64_t q8_0_matrix_bytes(const char* op, int64_t rows, int64_t columns) {
+  if (rows < 1 || columns < 1 || columns % kBlock != 0) {
+    throw_shape_error(std::string(op) + ": rows must be >= 1 and columns a positive multiple of 32 (got " +
+                      std::to_string(rows) + ", " + std::to_string(columns) + ")");
+  }
+  const int64_t limit = int64_t{1} << 40;
+  if (rows > limit / columns) throw_shape_error(std::string(op) + ": shape too large");
+  return rows * (columns / kBlock) * kBlockBytes;
+}
+
+void quantized_matvec_q8_0(float* out, const float* x, const uint8_t* w, int64_t rows, int64_t columns) {
+  q8_0_matrix_bytes("quantized_matvec_q8_0", rows, columns);
+  if (out == nullptr || x == nullptr || w == nullptr) throw_argument_error("quantized_matvec_q8_0: out, x and w must not be null");
+  const int64_t blocks = columns / kBlock;
+  const int64_t row_bytes = blocks * kBlockBytes;
+  const CpuIsa isa = selected_isa();
+  const CpuFeatures& features = cpu_features();
+  auto row = isa == CpuIsa::Avx512 && features.f16c ? row_avx512 : isa >= CpuIsa::Avx2 && features.f16c ? row_avx2 : row_portable;
+  // 16 rows per task: a few hundred KB of weights, enough to hide the pool's hand-off.
+  parallel_for_dynamic(rows, 16, 64, [&](int64_t begin, int64_t end) {
+    for (int64_t r = begin; r < end; ++r) out[r] = row(w + r * row_bytes, x, blocks);
+  });
+}
+
+}  // namespace pillow

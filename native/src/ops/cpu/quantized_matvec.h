@@ -1,0 +1,16 @@
+// Matrix-vector product over a weight matrix kept in llama.cpp's Q8_0 blocks, read as stored: decode
+// reads 34 bytes per 32 weights instead of 128 (f32). CPU path, multi-threaded over rows.
+#pragma once
+#include <cstdint>
+
+namespace pillow {
+
+// out[rows] = W[rows, columns] · x[columns], W in Q8_0: each row is columns / 32 blocks of
+// { f16 d, int8 q[32] } (34 bytes), value j of a block = q[j]·d. columns must be a multiple of 32.
+// x stays f32 (unlike llama.cpp, which rounds x to Q8_0 too): only the weights are quantized.
+void quantized_matvec_q8_0(float* out, const float* x, const uint8_t* w, int64_t rows, int64_t columns);
+
+// Bytes of a [rows, columns] Q8_0 matrix; E_SHAPE unless rows >= 1 and columns is a positive multiple of 32.
+int64_t q8_0_matrix_bytes(const char* op, int64_t rows, int64_t columns);
+
+}  // namespace pillow
