@@ -6,7 +6,7 @@ import os from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 
-export type PeerResult = { median_ms: number; best_ms: number; cpu_median_ms: number; core?: string; bytes?: number; flops?: number };
+export type PeerResult = { median_ms: number; best_ms: number; cpu_median_ms: number; core?: string; bytes?: number; flops?: number; vector_bits?: number };
 
 const harnessSource = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..", "native", "peer_harness.cc");
 
