@@ -27,7 +27,10 @@ bool skipped(const char* test) {
     std::printf("  %s: on the %s kernels\n", test, gemm_bf16_dot_kernel_name());
     return false;
   }
-  std::printf("  %s: skipped, this CPU has neither AMX nor a fast AVX512-BF16 (vdpbf16ps), or PILLOW_BF16_DOT=off\n", test);
+  std::printf(
+      "  %s: skipped, no BF16 dot-product kernels here (they need AMX-BF16, or AVX512-BF16 that outruns f32 FMAs, "
+      "with the AVX-512 kernels selected and PILLOW_BF16_DOT not off)\n",
+      test);
   return true;
 }
 
