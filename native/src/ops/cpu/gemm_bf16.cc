@@ -48,7 +48,7 @@ const char* gemm_bf16_dot_kernel_name() {
 void gemm_bf16_dot(float* c, int64_t ldc, int64_t rows, int64_t columns, const float* x, int64_t x_row_stride,
                    const uint16_t* w, int64_t w_row_stride, int64_t depth, bool accumulate) {
   const Bf16DotKernels* kernel = bf16_dot_kernels();
-  if (kernel == nullptr) throw_argument_error("gemm_bf16_dot: this CPU has no AVX512-BF16 dot products");
+  if (kernel == nullptr) throw_argument_error("gemm_bf16_dot: no BF16 dot-product kernels here (AMX or a fast AVX512-BF16; see gemm_bf16_dot_available)");
   if (c == nullptr || x == nullptr || w == nullptr) throw_argument_error("gemm_bf16_dot: c, x and w must not be null");
   if (rows < 1 || columns < 1 || depth < 1 || ldc < columns || x_row_stride < depth || w_row_stride < depth) {
     throw_argument_error("gemm_bf16_dot: rows, columns and depth must be >= 1 and the strides >= the rows' lengths (rows " +
