@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <chrono>
 #include <cmath>
+#include <cstdlib>
 #include <cstring>
 #include <string>
 #include <thread>
@@ -10,6 +11,7 @@
 
 #include "ops/common/bf16.h"
 #include "ops/cpu/gemm.h"
+#include "ops/cpu/gemm_bf16.h"
 #include "ops/cpu/kernel_table.h"
 #include "ops/cpu/lora_matmul.h"
 #include "reference.h"
@@ -100,7 +102,11 @@ void check_lora_case(const LoraCase& c, uint32_t seed, double tolerance = 2e-5) 
                      [&](int64_t k, int64_t j) { return double(a[j * I + k]); });
   Matrix g = product(T, R, O, [&](int64_t t, int64_t o) { return double(dy[t * O + o]); },
                      [&](int64_t o, int64_t j) { return double(b[o * R + j]); });
-  Matrix y = product(T, O, I, [&](int64_t t, int64_t k) { return double(x[t * I + k]); },
+  // A bf16 W's GEMM form runs on BF16 dot products where the CPU has them (and PILLOW_BF16_DOT is
+  // not off): x is then rounded to bf16 for the base product, and the reference rounds it too.
+  const bool dot = c.type == WeightType::BF16 && T > kLoraGemvMaxTokens && gemm_bf16_dot_available();
+  const std::vector<float> xe = dot ? effective_weight(x, WeightType::BF16) : x;
+  Matrix y = product(T, O, I, [&](int64_t t, int64_t k) { return double(xe[t * I + k]); },
                      [&](int64_t k, int64_t o) { return double(we[o * I + k]); });
   Matrix delta = product(T, O, R, [&](int64_t t, int64_t j) { return u[t * R + j]; },
                          [&](int64_t j, int64_t o) { return double(b[o * R + j]); });
@@ -155,6 +161,16 @@ TEST(lora_k_blocks_shared_packing_and_derived_columns_crossing_a_block) {
   // LoRA columns that the GEMM derives from x's packed panels. Bound: ~2000-term f32 sums.
   check_lora_case({100, 2100, 200, 20, WeightType::F32, 0.5f}, 11, 2e-4);
   check_lora_case({20, 1000, 64, 1100, WeightType::BF16, 0.25f}, 13, 2e-4);
+}
+
+TEST(lora_bf16_weights_on_the_widening_path) {
+  // PILLOW_BF16_DOT=off: bf16 W widened to f32 in the f32 GEMM, the path of every CPU without
+  // AVX512-BF16, checked here on those that have it too.
+  setenv("PILLOW_BF16_DOT", "off", 1);
+  check_lora_case({17, 65, 33, 7, WeightType::BF16, 0.5f}, 21);
+  check_lora_case({70, 513, 130, 64, WeightType::BF16, 2.0f}, 9, 1e-4);
+  check_lora_case({20, 1000, 64, 1100, WeightType::BF16, 0.25f}, 13, 2e-4);
+  unsetenv("PILLOW_BF16_DOT");
 }
 
 TEST(lora_without_adapter_is_the_base_product) {

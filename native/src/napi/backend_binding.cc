@@ -4,6 +4,7 @@
 
 #include "napi/arguments.h"
 #include "napi/bindings.h"
+#include "ops/cpu/gemm_bf16.h"
 #include "runtime/cpu_features.h"
 #include "runtime/cuda_info.h"
 #include "runtime/thread_pool.h"
@@ -34,7 +35,11 @@ Napi::Value backend_info(const Napi::CallbackInfo& info) {
     features.Set("avx512bw", f.avx512bw);
     features.Set("avx512vl", f.avx512vl);
     features.Set("avx512bf16", f.avx512bf16);
+    features.Set("amxBf16", f.amx_bf16 && f.amx_tile);
     cpu.Set("features", features);
+    // The kernels bf16 weights' GEMMs (prefill) run on: "amx", "avx512_bf16", or null (widened to f32).
+    const char* bf16_dot = gemm_bf16_dot_kernel_name();
+    cpu.Set("bf16Dot", bf16_dot != nullptr ? Napi::Value(Napi::String::New(env, bf16_dot)) : env.Null());
     result.Set("cpu", cpu);
 
     const CudaInfo c = cuda_info();

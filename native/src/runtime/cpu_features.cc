@@ -7,6 +7,10 @@
 #include <cpuid.h>
 #define PILLOW_X86 1
 #endif
+#if defined(__linux__)
+#include <sys/syscall.h>
+#include <unistd.h>
+#endif
 
 namespace pillow {
 
@@ -42,6 +46,11 @@ CpuFeatures detect() {
       f.avx512bw = (ebx >> 30) & 1;
       f.avx512vl = (ebx >> 31) & 1;
     }
+    const bool tiles_enabled = (xcr0 & 0x60000) == 0x60000;  // XTILECFG and XTILEDATA state
+    if (tiles_enabled) {
+      f.amx_bf16 = (edx >> 22) & 1;
+      f.amx_tile = (edx >> 24) & 1;
+    }
   }
   if (zmm_enabled && __get_cpuid_count(7, 1, &eax, &ebx, &ecx, &edx)) f.avx512bf16 = (eax >> 5) & 1;
 #endif
@@ -69,6 +78,21 @@ CpuIsa selected_isa() {
     return best;
   }();
   return isa;
+}
+
+bool amx_tiles_granted() {
+  static const bool granted = [] {
+    const CpuFeatures& f = cpu_features();
+    if (!f.amx_tile || !f.amx_bf16) return false;
+#if defined(__linux__) && defined(PILLOW_X86)
+    constexpr long kArchRequestComponentPermission = 0x1023;  // ARCH_REQ_XCOMP_PERM
+    constexpr long kTileDataComponent = 18;                   // XFEATURE_XTILEDATA
+    return syscall(SYS_arch_prctl, kArchRequestComponentPermission, kTileDataComponent) == 0;
+#else
+    return false;
+#endif
+  }();
+  return granted;
 }
 
 const char* isa_name(CpuIsa isa) {

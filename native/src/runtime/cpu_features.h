@@ -14,11 +14,17 @@ struct CpuFeatures {
   bool avx512vl = false;
   bool avx512dq = false;
   bool avx512bf16 = false;
+  bool amx_tile = false;  // AMX tiles and TDPBF16PS, with the OS saving tile state (XCR0 bits 17-18)
+  bool amx_bf16 = false;
 };
 
 const CpuFeatures& cpu_features();
 // The best ISA we have kernels for; PILLOW_ISA=portable|avx2|avx512 may lower it (for tests).
 CpuIsa selected_isa();
 const char* isa_name(CpuIsa isa);
+
+// Asks the OS (Linux: arch_prctl ARCH_REQ_XCOMP_PERM) for this process's AMX tile data, once;
+// true when granted. AMX instructions fault without it. False wherever the CPU lacks AMX.
+bool amx_tiles_granted();
 
 }  // namespace pillow

@@ -2,6 +2,7 @@
 // not multiples of the 64×64 tiles and span several blocks, rank 0 and multi-adapter batches with
 // base-only rows. Products accumulate in f32 in a different order on the two sides, so results
 // agree within 2e-5 relative (K ≤ 130 here; the CPU's own tests hold it to a double reference).
+#include <cstdlib>
 #include <string>
 #include <vector>
 
@@ -54,6 +55,12 @@ TEST(cuda_matmul_matches_cpu) {
 }
 
 TEST(cuda_lora_matmul_forward_and_backward_match_cpu_for_f32_and_bf16_weights) {
+  // The device widens bf16 weights to f32: the CPU reference does too (PILLOW_BF16_DOT=off), where it
+  // would otherwise round x to bf16 for BF16 dot products (AMX, AVX512-BF16; ops/cpu/gemm_bf16.h).
+  setenv("PILLOW_BF16_DOT", "off", 1);
+  struct RestoreBf16Dot {
+    ~RestoreBf16Dot() { unsetenv("PILLOW_BF16_DOT"); }
+  } restore;
   const int64_t tokens = 67, in_features = 130, out_features = 71, rank = 5;  // 2×3 tiles of 64
   const float scale = 1.75f;
   const auto x = random_vector(tokens * in_features, 4), w = random_vector(out_features * in_features, 5);

@@ -57,7 +57,15 @@ export type BackendInfo = {
       avx512bw: boolean;
       avx512vl: boolean;
       avx512bf16: boolean;
+      /** AMX tiles with TDPBF16PS, and the OS saves their state. */
+      amxBf16: boolean;
     };
+    /**
+     * The kernels the GEMM of bf16 weights (prefill, T > 4 tokens) runs on: "amx" (AMX tiles),
+     * "avx512_bf16" (vdpbf16ps), with x rounded to bf16; null: the weights are widened to f32.
+     * PILLOW_BF16_DOT=off forces null, =avx512_bf16 skips AMX.
+     */
+    bf16Dot: "amx" | "avx512_bf16" | null;
   };
   /** emulated: the PILLOW_CUDA=emulate build (CUDA kernels on CPU threads, for tests). */
   cuda: { compiled: boolean; devices: number; runtimeVersion?: number; error?: string; emulated?: boolean };

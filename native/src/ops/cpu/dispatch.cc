@@ -1,5 +1,8 @@
 #include "ops/cpu/kernel_table.h"
 
+#include <cstdlib>
+#include <cstring>
+
 namespace pillow {
 
 const KernelTable& kernels() {
@@ -11,6 +14,21 @@ const KernelTable& kernels() {
     }
   }();
   return table;
+}
+
+const Bf16DotKernels* bf16_dot_kernels() {
+  const CpuFeatures& f = cpu_features();
+  static const bool avx512_bf16 = selected_isa() == CpuIsa::Avx512 && f.avx512bf16;
+  static const Bf16DotKernels* tiles = avx512_bf16 && amx_tiles_granted() ? amx::bf16_dot_kernels() : nullptr;
+  // vdpbf16ps only pays where it runs near the FMA's rate: measured once, kept for the process.
+  static const Bf16DotKernels* dot =
+      avx512_bf16 && avx512_bf16::dot_product_speedup() >= 1.25 ? avx512_bf16::bf16_dot_kernels() : nullptr;
+  const char* requested = std::getenv("PILLOW_BF16_DOT");
+  if (requested != nullptr && std::strcmp(requested, "off") == 0) return nullptr;
+  if (requested != nullptr && std::strcmp(requested, "avx512_bf16") == 0) {
+    return avx512_bf16 ? avx512_bf16::bf16_dot_kernels() : nullptr;  // forced, probe or not (tests)
+  }
+  return tiles != nullptr ? tiles : dot;
 }
 
 }  // namespace pillow

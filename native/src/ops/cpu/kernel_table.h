@@ -35,11 +35,43 @@ struct KernelTable {
   void (*sampling_weights)(float* weight, float* z, int64_t n, float max_value, float inverse_temperature);
 };
 
+// A BF16 dot-product GEMM for bf16 weights (ops/cpu/gemm_bf16.h): a rows x columns tile of C
+// from packed bf16 pairs, and the packing of f32 x (rounded to bf16) and of bf16 W into pairs, in
+// blocks of a multiple of pair_granularity pairs (zero-padded). Two fill it: isa/amx.cc (AMX
+// tiles, kernels/gemm_amx_kernel.h) and isa/avx512_bf16.cc (vdpbf16ps, kernels/gemm_bf16_kernel.h).
+struct Bf16DotKernels {
+  const char* name;
+  int rows;
+  int columns;
+  int pair_granularity;
+  void (*micro)(float* c, int64_t ldc, const uint32_t* a_packed, const uint32_t* b_packed, int64_t pairs, int rows,
+                int cols, bool accumulate);
+  void (*pack_a)(uint32_t* dst, const float* x, int64_t row_stride, int rows, int64_t k_valid, int64_t pairs);
+  void (*pack_b)(uint32_t* dst, const uint16_t* w, int64_t row_stride, int cols, int64_t k_valid, int64_t pairs);
+};
+
 namespace portable { const KernelTable& kernel_table(); }
 namespace avx2 { const KernelTable& kernel_table(); }
 namespace avx512 { const KernelTable& kernel_table(); }
 
+namespace avx512_bf16 {
+const Bf16DotKernels* bf16_dot_kernels();
+// vdpbf16ps multiply-adds per second over f32 FMA multiply-adds per second on this core (a ~2 ms
+// probe of independent chains): 2 where the instruction runs at the FMA's rate, ~0.5 on hosts
+// that run it at a quarter of it. Only call where the CPU has AVX512-BF16.
+double dot_product_speedup();
+}
+namespace amx { const Bf16DotKernels* bf16_dot_kernels(); }
+
 // The table for the best ISA this CPU supports (see selected_isa()).
 const KernelTable& kernels();
+
+// The BF16 dot-product kernels for bf16 weights, chosen once per process: AMX where the CPU has
+// it and the OS grants its tiles; else vdpbf16ps where the CPU has AVX512-BF16 and a short probe
+// finds it faster than f32 FMAs (on some hosts it runs at a third of their rate); else nullptr
+// (bf16 weights are widened to f32). Only with the AVX-512 kernels selected (PILLOW_ISA may lower
+// it). PILLOW_BF16_DOT=off turns them off, =avx512_bf16 skips AMX; read at every call, so tests and
+// benches can compare the paths in one process.
+const Bf16DotKernels* bf16_dot_kernels();
 
 }  // namespace pillow

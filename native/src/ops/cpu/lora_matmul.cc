@@ -7,6 +7,7 @@
 
 #include "ops/common/argument_checks.h"
 #include "ops/cpu/gemm.h"
+#include "ops/cpu/gemm_bf16.h"
 #include "ops/cpu/kernel_table.h"
 #include "runtime/thread_pool.h"
 #include "runtime/errors.h"
@@ -107,8 +108,27 @@ LoraMatmulOutput checked_output(const char* op, LoraMatmulOutput output, const f
   return output;
 }
 
+// The GEMM form of a bf16 W that has no f32 panels, on a CPU with BF16 dot products: the base
+// product in bf16 pairs (gemm_bf16_dot: x rounded to bf16, twice an f32 FMA's multiply-adds per
+// instruction), then the rank-r term in f32 as a second, K = r, pass over y: y += uᵀᵀ·Bᵀ with
+// uᵀ = s·A·xᵀ. A W with f32 panels (a model training adapters on it) keeps the f32 GEMM, whose
+// results do not depend on the CPU's extensions.
+void lora_matmul_forward_bf16_dot(const LoraMatmulOutput& output, const float* x, int64_t tokens, int64_t in_features) {
+  gemm_bf16_dot(output.y, output.out_features, tokens, output.out_features, x, in_features,
+                static_cast<const uint16_t*>(output.w.data), in_features, in_features, false);
+  if (output.rank == 0) return;
+  std::vector<float> u_transposed(static_cast<size_t>(output.rank * tokens));
+  lora_down_transposed(u_transposed.data(), x, output.a, tokens, in_features, output.rank, output.scale);
+  const GemmSegment segment{f32_operand(u_transposed.data(), 1, tokens), f32_operand(output.b, output.rank, 1), output.rank};
+  gemm(output.y, output.out_features, tokens, output.out_features, &segment, 1, true);
+}
+
 // The GEMM form (T > kLoraGemvMaxTokens) of one checked product.
 void lora_matmul_forward_gemm(const LoraMatmulOutput& output, const float* x, int64_t tokens, int64_t in_features) {
+  if (output.w.type == WeightType::BF16 && output.w.packed_rows == nullptr && gemm_bf16_dot_available()) {
+    lora_matmul_forward_bf16_dot(output, x, tokens, in_features);
+    return;
+  }
   GemmSegment segments[2];
   segments[0] =
       GemmSegment{f32_operand(x, in_features, 1),
