@@ -18,9 +18,15 @@ const LAYERS = {
   "@pillow/suite": { runtime: ["@pillow/core"], dev: [] },
   "@pillow/replay": { runtime: ["@pillow/core"], dev: ["@pillow/suite"] },
   "@pillow/rl": { runtime: ["@pillow/core", "@pillow/matcher"], dev: ["@pillow/suite"] },
-  "@pillow/cli": { runtime: ["@pillow/core", "@pillow/matcher", "@pillow/rl", "@pillow/replay", "@pillow/suite"], dev: [] },
+  "@pillow/cli": {
+    runtime: ["@pillow/core", "@pillow/matcher", "@pillow/rl", "@pillow/replay", "@pillow/suite"],
+    dev: [],
+  },
   // Tools, never depended on: the benchmarks and the fuzz/crash tests reach the kernels directly.
-  "@pillow/bench": { runtime: ["@pillow/core", "@pillow/lora-kernels", "@pillow/replay", "@pillow/suite", "@pillow/cli"], dev: [] },
+  "@pillow/bench": {
+    runtime: ["@pillow/core", "@pillow/lora-kernels", "@pillow/replay", "@pillow/suite", "@pillow/cli"],
+    dev: [],
+  },
   "@pillow/reliability": { runtime: ["@pillow/core", "@pillow/lora-kernels", "@pillow/cli"], dev: [] },
 };
 /** Packages without TypeScript of their own (the addon and its prebuilt copies). */
@@ -44,7 +50,11 @@ function sourceFiles(directory) {
 
 /** Tests, test helpers and scripts may use dev-only edges; everything else under src/ ships. */
 function isDevOnly(relativePath) {
-  return !relativePath.startsWith("src/") || /\.test\.[cm]?[jt]s$/.test(relativePath) || /(^|\/)test-[^/]*$/.test(relativePath);
+  return (
+    !relativePath.startsWith("src/") ||
+    /\.test\.[cm]?[jt]s$/.test(relativePath) ||
+    /(^|\/)test-[^/]*$/.test(relativePath)
+  );
 }
 
 /**
@@ -54,12 +64,17 @@ function isDevOnly(relativePath) {
 export function packageViolations(name, manifest, files) {
   const layer = LAYERS[name];
   if (!layer) return [`${name}: not in scripts/check-layers.mjs's LAYERS (add it with the edges it may use)`];
-  const declared = new Set([...Object.keys(manifest.dependencies ?? {}), ...Object.keys(manifest.peerDependencies ?? {})]);
+  const declared = new Set([
+    ...Object.keys(manifest.dependencies ?? {}),
+    ...Object.keys(manifest.peerDependencies ?? {}),
+  ]);
   const declaredDev = new Set(Object.keys(manifest.devDependencies ?? {}));
   const problems = [];
   for (const dependency of declared) {
     if (dependency.startsWith("@pillow/") && !NATIVE_PACKAGES.has(dependency) && !layer.runtime.includes(dependency)) {
-      problems.push(`${name}/package.json: depends on ${dependency}, which ${name} may not use (allowed: ${layer.runtime.join(", ") || "none"})`);
+      problems.push(
+        `${name}/package.json: depends on ${dependency}, which ${name} may not use (allowed: ${layer.runtime.join(", ") || "none"})`,
+      );
     }
   }
   for (const file of files) {
@@ -74,9 +89,12 @@ export function packageViolations(name, manifest, files) {
           if (!declared.has(target)) problems.push(`${where}: imports ${target}, not in package.json's dependencies`);
         } else if (layer.dev.includes(target)) {
           if (!devOnly) problems.push(`${where}: shipped code imports ${target}, which only tests and scripts may use`);
-          else if (!declared.has(target) && !declaredDev.has(target)) problems.push(`${where}: imports ${target}, not in package.json`);
+          else if (!declared.has(target) && !declaredDev.has(target))
+            problems.push(`${where}: imports ${target}, not in package.json`);
         } else {
-          problems.push(`${where}: imports ${target} — not an edge of the layers (${name} may use ${[...layer.runtime, ...layer.dev].join(", ") || "nothing"})`);
+          problems.push(
+            `${where}: imports ${target} — not an edge of the layers (${name} may use ${[...layer.runtime, ...layer.dev].join(", ") || "nothing"})`,
+          );
         }
       }
     });
@@ -111,7 +129,9 @@ function checkTree(root) {
   }
   const readme = fs.readFileSync(path.join(root, "README.md"), "utf8");
   if (!readme.includes(diagram())) {
-    problems.push("README.md: the dependency diagram differs from scripts/check-layers.mjs's LAYERS (paste `node scripts/check-layers.mjs --diagram`)");
+    problems.push(
+      "README.md: the dependency diagram differs from scripts/check-layers.mjs's LAYERS (paste `node scripts/check-layers.mjs --diagram`)",
+    );
   }
   return problems;
 }
@@ -132,7 +152,9 @@ if (isMain) {
     const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
     const problems = checkTree(root);
     if (problems.length > 0) {
-      console.error(`check-layers: ${problems.length} import(s) against the layers:\n${problems.map((problem) => `  ${problem}`).join("\n")}`);
+      console.error(
+        `check-layers: ${problems.length} import(s) against the layers:\n${problems.map((problem) => `  ${problem}`).join("\n")}`,
+      );
       process.exit(1);
     }
     console.log(`check-layers: every @pillow import follows the layers (${Object.keys(LAYERS).length} packages)`);

@@ -40,7 +40,10 @@ for (const name of prebuilt) {
 }
 
 // 2. Pack every public package.
-const packageDirs = [path.join(root, "native"), ...fs.readdirSync(path.join(root, "packages")).map((d) => path.join(root, "packages", d))];
+const packageDirs = [
+  path.join(root, "native"),
+  ...fs.readdirSync(path.join(root, "packages")).map((d) => path.join(root, "packages", d)),
+];
 const publicPackages = packageDirs.filter((dir) => {
   const file = path.join(dir, "package.json");
   if (!fs.existsSync(file)) return false;
@@ -53,25 +56,40 @@ const tarballs = [];
 for (const dir of publicPackages) {
   const name = JSON.parse(fs.readFileSync(path.join(dir, "package.json"), "utf8")).name;
   const result = run("pnpm", ["pack", "--pack-destination", packs], { cwd: dir });
-  const tarball = result.output.trim().split("\n").map((line) => line.trim()).find((line) => line.endsWith(".tgz"));
+  const tarball = result.output
+    .trim()
+    .split("\n")
+    .map((line) => line.trim())
+    .find((line) => line.endsWith(".tgz"));
   check(`pack ${name}`, result.ok && !!tarball, result.ok ? "" : result.output.slice(-1500));
   if (!tarball) continue;
   tarballs.push(path.isAbsolute(tarball) ? tarball : path.join(packs, path.basename(tarball)));
   const listing = run("tar", ["-tzf", tarballs.at(-1)]).output.split("\n");
-  const unwanted = listing.filter((file) => /\.test\.|\/test-tools\/|\/build\/|\/fixtures\/|tsconfig|vitest\.config|tsup\.config/.test(file));
+  const unwanted = listing.filter((file) =>
+    /\.test\.|\/test-tools\/|\/build\/|\/fixtures\/|tsconfig|vitest\.config|tsup\.config/.test(file),
+  );
   check(`${name} ships no tests, fixtures or build trees`, unwanted.length === 0, unwanted.slice(0, 5).join("\n"));
   const lint = run("pnpm", ["exec", "publint", "--strict", dir], { cwd: root });
   check(`publint ${name}`, lint.ok, lint.ok ? "" : lint.output.slice(-1500));
   if (!name.startsWith("@pillow/native")) {
-    const types = run("pnpm", ["exec", "attw", tarballs.at(-1), "--profile", "esm-only", "--format", "ascii"], { cwd: root });
+    const types = run("pnpm", ["exec", "attw", tarballs.at(-1), "--profile", "esm-only", "--format", "ascii"], {
+      cwd: root,
+    });
     check(`attw ${name}`, types.ok, types.ok ? "" : types.output.slice(-1500));
   }
 }
 
 // 3. Install the tarballs in a fresh project, the way a user would.
-fs.writeFileSync(path.join(app, "package.json"), JSON.stringify({ name: "pillow-pack-test", private: true, type: "module" }));
+fs.writeFileSync(
+  path.join(app, "package.json"),
+  JSON.stringify({ name: "pillow-pack-test", private: true, type: "module" }),
+);
 const install = run("npm", ["install", "--no-audit", "--no-fund", "--loglevel=error", ...tarballs], { cwd: app });
-check("npm install of the packed tarballs in a fresh project", install.ok, install.ok ? "" : install.output.slice(-3000));
+check(
+  "npm install of the packed tarballs in a fresh project",
+  install.ok,
+  install.ok ? "" : install.output.slice(-3000),
+);
 
 if (install.ok) {
   const env = { ...process.env };
@@ -91,7 +109,11 @@ console.log("kernels ok", JSON.stringify(y));
 `,
   );
   const kernels = run(process.execPath, ["kernels-check.mjs"], { cwd: app, env });
-  check("installed @pillow/lora-kernels loads the prebuilt addon and computes a hand-checked case", kernels.ok, kernels.output);
+  check(
+    "installed @pillow/lora-kernels loads the prebuilt addon and computes a hand-checked case",
+    kernels.ok,
+    kernels.output,
+  );
   const info = run("npx", ["--no-install", "pillow", "info"], { cwd: app, env });
   check("npx pillow info from the installed @pillow/cli", info.ok && info.output.includes("cpu:"), info.output);
   // Each README's "Quick start" block, run as written against the installed packages.
@@ -102,15 +124,26 @@ console.log("kernels ok", JSON.stringify(y));
     if (!block) continue;
     fs.writeFileSync(path.join(app, `readme-${name}.mjs`), block);
     const result = run(process.execPath, [`readme-${name}.mjs`], { cwd: app, env });
-    check(`@pillow/${name} README Quick start runs as written against the installed packages`, result.ok, result.output);
+    check(
+      `@pillow/${name} README Quick start runs as written against the installed packages`,
+      result.ok,
+      result.output,
+    );
   }
-  const demo = run("npx", ["--no-install", "pillow", "demo", "--quick", "--json", "out.json", "--out", "demo-report"], { cwd: app, env });
+  const demo = run("npx", ["--no-install", "pillow", "demo", "--quick", "--json", "out.json", "--out", "demo-report"], {
+    cwd: app,
+    env,
+  });
   let demoSummaryOk = false;
   if (demo.ok && fs.existsSync(path.join(app, "out.json"))) {
     const summary = JSON.parse(fs.readFileSync(path.join(app, "out.json"), "utf8"));
     demoSummaryOk = !!summary.continual && !!summary.matching && Number.isFinite(summary.seconds);
   }
-  check("npx pillow demo --quick --json out.json from the installed @pillow/cli", demo.ok && demoSummaryOk, demo.output.slice(-3000));
+  check(
+    "npx pillow demo --quick --json out.json from the installed @pillow/cli",
+    demo.ok && demoSummaryOk,
+    demo.output.slice(-3000),
+  );
   // Installed sizes, for the release notes.
   const sizes = run("sh", ["-c", "du -sk node_modules/@pillow/* | sort -n"], { cwd: app }).output.trim();
   console.log(`installed sizes (KiB):\n${sizes}`);

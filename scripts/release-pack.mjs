@@ -14,7 +14,10 @@ function run(command, args, cwd) {
   if (result.status !== 0) process.exit(result.status ?? 1);
 }
 run("pnpm", ["build"], root);
-const dirs = [path.join(root, "native"), ...fs.readdirSync(path.join(root, "packages")).map((d) => path.join(root, "packages", d))];
+const dirs = [
+  path.join(root, "native"),
+  ...fs.readdirSync(path.join(root, "packages")).map((d) => path.join(root, "packages", d)),
+];
 for (const dir of dirs) {
   const json = JSON.parse(fs.readFileSync(path.join(dir, "package.json"), "utf8"));
   if (json.private) continue;

@@ -23,7 +23,12 @@ const problems = [];
 
 function run(label, command, args, options = {}) {
   console.log(`\n=== ${label}`);
-  const result = spawnSync(command, args, { cwd: root, encoding: "utf8", stdio: ["ignore", "pipe", "pipe"], ...options });
+  const result = spawnSync(command, args, {
+    cwd: root,
+    encoding: "utf8",
+    stdio: ["ignore", "pipe", "pipe"],
+    ...options,
+  });
   process.stdout.write(result.stdout ?? "");
   process.stderr.write(result.stderr ?? "");
   if (result.status !== 0) problems.push(`${label} exited with ${result.status ?? result.signal}`);
@@ -64,7 +69,9 @@ if (sanitize) {
 
 // Every CUDA kernel against its CPU op without a GPU (CI, or --cuda-emulated).
 if (process.env.CI === "true" || process.argv.includes("--cuda-emulated")) {
-  const emulated = run("CUDA kernels in the emulation (test:cuda-emulated)", "node", ["scripts/test-cuda-emulated.mjs"]);
+  const emulated = run("CUDA kernels in the emulation (test:cuda-emulated)", "node", [
+    "scripts/test-cuda-emulated.mjs",
+  ]);
   const match = /cuda-emulated: (\d+) passed, (\d+) failed/.exec(emulated.stdout ?? "");
   if (match) {
     passed += Number(match[1]);
@@ -77,7 +84,11 @@ if (process.env.CI === "true" || process.argv.includes("--cuda-emulated")) {
 
 // libFuzzer targets (clang, ASan + UBSan), each for a bounded time (CI, or --fuzz).
 if (process.env.CI === "true" || process.argv.includes("--fuzz")) {
-  const fuzz = run("libFuzzer targets (native/fuzz)", "node", ["native/scripts/fuzz.mjs", "--seconds", process.env.PILLOW_FUZZ_SECONDS ?? "30"]);
+  const fuzz = run("libFuzzer targets (native/fuzz)", "node", [
+    "native/scripts/fuzz.mjs",
+    "--seconds",
+    process.env.PILLOW_FUZZ_SECONDS ?? "30",
+  ]);
   const match = /fuzz: (\d+) passed, (\d+) failed/.exec(fuzz.stdout ?? "");
   if (match) {
     passed += Number(match[1]);
@@ -110,7 +121,9 @@ for (const name of packageDirs) {
   const file = path.join(reportDir, `${name}.json`);
   if (!fs.existsSync(path.join(root, "packages", name, "src"))) continue; // e.g. prebuilt addon packages
   if (!fs.existsSync(file)) {
-    const hasTests = fs.readdirSync(path.join(root, "packages", name, "src"), { recursive: true }).some((f) => String(f).endsWith(".test.ts"));
+    const hasTests = fs
+      .readdirSync(path.join(root, "packages", name, "src"), { recursive: true })
+      .some((f) => String(f).endsWith(".test.ts"));
     if (hasTests) {
       failed += 1;
       problems.push(`@pillow/${name}: no test report (the suite did not run)`);

@@ -25,7 +25,12 @@ const problems = [];
 function run(label, command, args, options = {}) {
   console.log(`\n=== ${label}`);
   const started = Date.now();
-  const result = spawnSync(command, args, { cwd: root, encoding: "utf8", stdio: ["ignore", "pipe", "pipe"], ...options });
+  const result = spawnSync(command, args, {
+    cwd: root,
+    encoding: "utf8",
+    stdio: ["ignore", "pipe", "pipe"],
+    ...options,
+  });
   process.stdout.write(result.stdout ?? "");
   process.stderr.write(result.stderr ?? "");
   console.log(`(${((Date.now() - started) / 1000).toFixed(1)} s)`);
@@ -61,9 +66,24 @@ function vitestOnAddon(label, pkg, args, env, reportName) {
   const reportFile = path.join(root, ".test-results", `${reportName}.json`);
   fs.mkdirSync(path.dirname(reportFile), { recursive: true });
   fs.rmSync(reportFile, { force: true });
-  run(label, "pnpm", ["--filter", pkg, "exec", "vitest", "run", ...args, "--reporter=default", "--reporter=json", `--outputFile.json=${reportFile}`], {
-    env: { ...process.env, PILLOW_NATIVE_PATH: addon, ...env },
-  });
+  run(
+    label,
+    "pnpm",
+    [
+      "--filter",
+      pkg,
+      "exec",
+      "vitest",
+      "run",
+      ...args,
+      "--reporter=default",
+      "--reporter=json",
+      `--outputFile.json=${reportFile}`,
+    ],
+    {
+      env: { ...process.env, PILLOW_NATIVE_PATH: addon, ...env },
+    },
+  );
   if (fs.existsSync(reportFile)) {
     const counts = countVitestReport(reportFile);
     passed += counts.passed;
@@ -76,10 +96,22 @@ function vitestOnAddon(label, pkg, args, env, reportName) {
 }
 
 if (build.status === 0) {
-  vitestOnAddon("@pillow/lora-kernels device tests on the emulated addon", "@pillow/lora-kernels", ["src/device.test.ts"], {}, "lora-kernels-cuda-emulated");
+  vitestOnAddon(
+    "@pillow/lora-kernels device tests on the emulated addon",
+    "@pillow/lora-kernels",
+    ["src/device.test.ts"],
+    {},
+    "lora-kernels-cuda-emulated",
+  );
   // loadModel(dir, { device: "cuda" }) against the CPU on a tiny model: greedy, batched and sampled
   // text, LoRA loss, gradients and training steps, and the E_UNSUPPORTED refusals.
-  vitestOnAddon("@pillow/core device tests (cuda model vs cpu model)", "@pillow/core", ["src/model-device.test.ts"], {}, "core-device-cuda-emulated");
+  vitestOnAddon(
+    "@pillow/core device tests (cuda model vs cpu model)",
+    "@pillow/core",
+    ["src/model-device.test.ts"],
+    {},
+    "core-device-cuda-emulated",
+  );
   // core's PyTorch-reference tests with every model on "cuda" (PILLOW_DEVICE): logits with and without
   // the PEFT adapter, LoRA loss and gradients, for all five reference checkpoints (GQA, T = 1, Qwen2
   // tied + bias, Llama-3 and linear rope). The full-parameter ones are CPU-only (E_UNSUPPORTED).

@@ -20,9 +20,22 @@ function mustRun(command, args) {
     process.exit(1);
   }
 }
-mustRun("cmake", ["-S", nativeDir, "-B", buildDir, "-DCMAKE_BUILD_TYPE=RelWithDebInfo", "-DCMAKE_C_COMPILER=clang",
-  "-DCMAKE_CXX_COMPILER=clang++", "-DPILLOW_FUZZ=ON", "-DPILLOW_TESTS=OFF", "-DPILLOW_CUDA=off"]);
-const targets = fs.readdirSync(path.join(nativeDir, "fuzz")).filter((f) => f.endsWith("_fuzz.cc")).map((f) => f.slice(0, -3));
+mustRun("cmake", [
+  "-S",
+  nativeDir,
+  "-B",
+  buildDir,
+  "-DCMAKE_BUILD_TYPE=RelWithDebInfo",
+  "-DCMAKE_C_COMPILER=clang",
+  "-DCMAKE_CXX_COMPILER=clang++",
+  "-DPILLOW_FUZZ=ON",
+  "-DPILLOW_TESTS=OFF",
+  "-DPILLOW_CUDA=off",
+]);
+const targets = fs
+  .readdirSync(path.join(nativeDir, "fuzz"))
+  .filter((f) => f.endsWith("_fuzz.cc"))
+  .map((f) => f.slice(0, -3));
 mustRun("cmake", ["--build", buildDir, "--parallel", "2", "--target", ...targets]);
 
 let passed = 0;
@@ -30,10 +43,21 @@ let failed = 0;
 let totalRuns = 0;
 for (const target of targets) {
   const corpus = fs.mkdtempSync(path.join(os.tmpdir(), `${target}-`));
-  const result = spawnSync(path.join(buildDir, target), [corpus, `-max_total_time=${seconds}`, `-artifact_prefix=${os.tmpdir()}/`, "-seed=1", "-rss_limit_mb=2048", "-print_final_stats=1"], {
-    encoding: "utf8",
-    env: { ...process.env, ASAN_OPTIONS: "detect_leaks=1", UBSAN_OPTIONS: "print_stacktrace=1:halt_on_error=1" },
-  });
+  const result = spawnSync(
+    path.join(buildDir, target),
+    [
+      corpus,
+      `-max_total_time=${seconds}`,
+      `-artifact_prefix=${os.tmpdir()}/`,
+      "-seed=1",
+      "-rss_limit_mb=2048",
+      "-print_final_stats=1",
+    ],
+    {
+      encoding: "utf8",
+      env: { ...process.env, ASAN_OPTIONS: "detect_leaks=1", UBSAN_OPTIONS: "print_stacktrace=1:halt_on_error=1" },
+    },
+  );
   fs.rmSync(corpus, { recursive: true, force: true });
   const runs = Number(/stat::number_of_executed_units:\s*(\d+)/.exec(result.stderr)?.[1] ?? 0);
   totalRuns += runs;

@@ -55,7 +55,13 @@ function build(device) {
     modules.forEach((module, m) => {
       for (const which of ["A", "B"]) {
         const size = model.getAdapterTensor("check", layer, module, which).length;
-        model.setAdapterTensor("check", layer, module, which, random(size, 1000 + layer * 10 + m * 2 + (which === "B" ? 1 : 0), 0.2));
+        model.setAdapterTensor(
+          "check",
+          layer,
+          module,
+          which,
+          random(size, 1000 + layer * 10 + m * 2 + (which === "B" ? 1 : 0), 0.2),
+        );
       }
     });
   }
@@ -85,7 +91,11 @@ async function greedy(model, prompt, steps) {
   for (let step = 0; step < steps; step++) {
     const token = argmax(logits);
     tokens.push(token);
-    logits = await model.forward(Int32Array.of(token), { useCache: true, startPosition: prompt.length + step, lastOnly: true });
+    logits = await model.forward(Int32Array.of(token), {
+      useCache: true,
+      startPosition: prompt.length + step,
+      lastOnly: true,
+    });
   }
   return tokens;
 }
@@ -110,15 +120,26 @@ const labels = Int32Array.from(prompt);
 labels[0] = -100;
 const expected = await cpu.lossAndGrad(prompt, labels, { mode: "lora" });
 const actual = await cuda.lossAndGrad(prompt, labels, { mode: "lora" });
-check("LoRA loss", Math.abs(actual.lossSum - expected.lossSum) <= 1e-5 * Math.max(1, Math.abs(expected.lossSum)), `${actual.lossSum} vs ${expected.lossSum}`);
+check(
+  "LoRA loss",
+  Math.abs(actual.lossSum - expected.lossSum) <= 1e-5 * Math.max(1, Math.abs(expected.lossSum)),
+  `${actual.lossSum} vs ${expected.lossSum}`,
+);
 const cpuGrads = cpu.gradients("lora");
 const cudaGrads = cuda.gradients("lora");
 const worst = Math.max(...Object.keys(cpuGrads).map((key) => relativeError(cudaGrads[key], cpuGrads[key])));
-check(`LoRA gradients (${Object.keys(cpuGrads).length} tensors)`, worst <= 1e-4, `worst relative error ${worst.toExponential(2)}`);
+check(
+  `LoRA gradients (${Object.keys(cpuGrads).length} tensors)`,
+  worst <= 1e-4,
+  `worst relative error ${worst.toExponential(2)}`,
+);
 
 const losses = { cpu: [], cuda: [] };
 for (let step = 1; step <= 3; step++) {
-  for (const [name, model] of [["cpu", cpu], ["cuda", cuda]]) {
+  for (const [name, model] of [
+    ["cpu", cpu],
+    ["cuda", cuda],
+  ]) {
     const result = await model.lossAndGrad(prompt, labels, { mode: "lora" });
     losses[name].push(result.lossSum);
     await model.adamwStep("lora", { learningRate: 1e-2, step, maxGradNorm: 1 });
@@ -126,7 +147,10 @@ for (let step = 1; step <= 3; step++) {
 }
 const lossGap = Math.max(...losses.cpu.map((loss, i) => Math.abs(losses.cuda[i] - loss) / Math.max(1, Math.abs(loss))));
 check("3 training steps: losses", lossGap <= 1e-4, `cuda ${losses.cuda.map((l) => l.toFixed(5)).join(", ")}`);
-const adapterGap = relativeError(cuda.getAdapterTensor("check", 1, "down_proj", "B"), cpu.getAdapterTensor("check", 1, "down_proj", "B"));
+const adapterGap = relativeError(
+  cuda.getAdapterTensor("check", 1, "down_proj", "B"),
+  cpu.getAdapterTensor("check", 1, "down_proj", "B"),
+);
 check("3 training steps: adapter", adapterGap <= 1e-3, `relative error ${adapterGap.toExponential(2)}`);
 
 cpu.dispose();

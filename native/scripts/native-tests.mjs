@@ -18,7 +18,10 @@ if (!["off", "emulate", "on"].includes(cuda)) {
   console.error(`native-tests: --cuda must be off, emulate or on (got "${cuda}")`);
   process.exit(1);
 }
-const buildDir = path.join(nativeDir, `${sanitize ? "build-asan" : "build-tests"}${cuda === "off" ? "" : `-cuda-${cuda}`}`);
+const buildDir = path.join(
+  nativeDir,
+  `${sanitize ? "build-asan" : "build-tests"}${cuda === "off" ? "" : `-cuda-${cuda}`}`,
+);
 
 function run(command, args, env = process.env) {
   const result = spawnSync(command, args, { stdio: "inherit", env });
@@ -26,10 +29,14 @@ function run(command, args, env = process.env) {
 }
 
 run("cmake", [
-  "-S", nativeDir, "-B", buildDir,
+  "-S",
+  nativeDir,
+  "-B",
+  buildDir,
   `-DCMAKE_BUILD_TYPE=${sanitize ? "Debug" : "Release"}`,
   `-DPILLOW_SANITIZE=${sanitize ? "ON" : "OFF"}`,
-  `-DPILLOW_CUDA=${cuda}`, "-DPILLOW_TESTS=ON",
+  `-DPILLOW_CUDA=${cuda}`,
+  "-DPILLOW_TESTS=ON",
 ]);
 run("cmake", ["--build", buildDir, "--parallel", "2", "--target", "pillow_native_tests"]);
 const onlyIndex = process.argv.indexOf("--only");

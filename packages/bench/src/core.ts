@@ -54,7 +54,11 @@ const DECODE_PROMPT = 16;
 
 /** Weights of the model (tied embeddings counted once: the output layer reuses them). */
 function parameterCount(s: Shape): number {
-  return s.layers * (4 * s.hidden * s.hidden + 3 * s.hidden * s.intermediate + 2 * s.hidden) + (s.untied ? 2 : 1) * s.vocab * s.hidden + s.hidden;
+  return (
+    s.layers * (4 * s.hidden * s.hidden + 3 * s.hidden * s.intermediate + 2 * s.hidden) +
+    (s.untied ? 2 : 1) * s.vocab * s.hidden +
+    s.hidden
+  );
 }
 
 /** Weights read per decoded token: everything but the embedding table (one row of it is read). */
@@ -68,7 +72,8 @@ const median = (values: number[]): number => {
   return sorted.length % 2 ? sorted[middle] : (sorted[middle - 1] + sorted[middle]) / 2;
 };
 const load = () => os.loadavg()[0].toFixed(1);
-const promptOf = (shape: Shape, length: number) => Int32Array.from({ length }, (_, i) => 3 + ((i * 7919) % Math.min(256, shape.vocab - 3)));
+const promptOf = (shape: Shape, length: number) =>
+  Int32Array.from({ length }, (_, i) => 3 + ((i * 7919) % Math.min(256, shape.vocab - 3)));
 
 /** A random-weight HF folder of `shape` (byte tokenizer included), written by core's createTinyModel. */
 export function writeModel(dir: string, shape: Shape): void {
@@ -101,7 +106,21 @@ async function pillowTrainRate(model: Model, shape: Shape, mode: "lora" | "full"
 function torchTrainRate(shape: Shape, steps: number): number {
   const run = spawnSync(
     python,
-    [torchScript, ...[shape.hidden, shape.intermediate, shape.layers, shape.heads, shape.vocab, shape.seq, shape.batch, shape.rank, steps, threads].map(String)],
+    [
+      torchScript,
+      ...[
+        shape.hidden,
+        shape.intermediate,
+        shape.layers,
+        shape.heads,
+        shape.vocab,
+        shape.seq,
+        shape.batch,
+        shape.rank,
+        steps,
+        threads,
+      ].map(String),
+    ],
     { encoding: "utf8" },
   );
   if (run.status !== 0) {
@@ -125,7 +144,11 @@ async function pillowDecode(model: Model, prompt: Int32Array, count: number): Pr
   for (let i = 0; i < count; i++) {
     let best = 0;
     for (let v = 1; v < logits.length; v++) if (logits[v] > logits[best]) best = v;
-    logits = await model.native.forward(Int32Array.of(best), { useCache: true, startPosition: prompt.length + i, lastOnly: true });
+    logits = await model.native.forward(Int32Array.of(best), {
+      useCache: true,
+      startPosition: prompt.length + i,
+      lastOnly: true,
+    });
   }
   return count / ((performance.now() - started) / 1000);
 }
@@ -185,8 +208,15 @@ async function referenceComparison(shape: Shape): Promise<void> {
     writeModel(hf, shape);
     // BENCH_CORE_PRECISIONS (default all: f32,16-bit,q8_0,q4_0) picks the weight formats compared.
     const precisions = (process.env.BENCH_CORE_PRECISIONS?.split(",") ?? PRECISIONS) as Precision[];
-    const ggufDtype: Record<Precision, "f32" | "f16" | "q8_0" | "q4_0"> = { f32: "f32", "16-bit": "f16", q8_0: "q8_0", q4_0: "q4_0" };
-    const files = Object.fromEntries(precisions.map((precision) => [precision, path.join(dir, `${ggufDtype[precision]}.gguf`)])) as Record<Precision, string>;
+    const ggufDtype: Record<Precision, "f32" | "f16" | "q8_0" | "q4_0"> = {
+      f32: "f32",
+      "16-bit": "f16",
+      q8_0: "q8_0",
+      q4_0: "q4_0",
+    };
+    const files = Object.fromEntries(
+      precisions.map((precision) => [precision, path.join(dir, `${ggufDtype[precision]}.gguf`)]),
+    ) as Record<Precision, string>;
     for (const precision of precisions) exportModelToGguf(hf, files[precision], { dtype: ggufDtype[precision] });
     const pillowF32 = await loadModel(hf, { threads });
     // pillow's quantized rows load the very GGUF llama.cpp runs (blocks dequantized into f32 at load).
@@ -197,8 +227,18 @@ async function referenceComparison(shape: Shape): Promise<void> {
       q4_0: () => loadModel(files.q4_0, { threads }),
     };
     const pillowBytes: Record<Precision, number> = { f32: 4, "16-bit": 2, q8_0: 4, q4_0: 4 };
-    const pillowLabel: Record<Precision, string> = { f32: "pillow f32", "16-bit": "pillow bf16", q8_0: "pillow q8_0 (f32 at load)", q4_0: "pillow q4_0 (f32 at load)" };
-    const llamaLabel: Record<Precision, string> = { f32: "llama.cpp f32", "16-bit": "llama.cpp f16", q8_0: "llama.cpp q8_0", q4_0: "llama.cpp q4_0" };
+    const pillowLabel: Record<Precision, string> = {
+      f32: "pillow f32",
+      "16-bit": "pillow bf16",
+      q8_0: "pillow q8_0 (f32 at load)",
+      q4_0: "pillow q4_0 (f32 at load)",
+    };
+    const llamaLabel: Record<Precision, string> = {
+      f32: "llama.cpp f32",
+      "16-bit": "llama.cpp f16",
+      q8_0: "llama.cpp q8_0",
+      q4_0: "llama.cpp q4_0",
+    };
     const contextSize = 512;
     // llama.cpp's threads busy-wait at each op's barrier, which a machine shared with other jobs
     // punishes (a descheduled thread stalls the other); with one thread it has no barrier. Both
@@ -209,7 +249,9 @@ async function referenceComparison(shape: Shape): Promise<void> {
     for (const precision of precisions) {
       pillow.set(precision, await pillowModels[precision]());
       const many = await openLlamaCppModel(files[precision], { threads, contextSize, batchSize: shape.seq });
-      const one = singleThreaded ? await openLlamaCppModel(files[precision], { threads: 1, contextSize, batchSize: shape.seq }) : undefined;
+      const one = singleThreaded
+        ? await openLlamaCppModel(files[precision], { threads: 1, contextSize, batchSize: shape.seq })
+        : undefined;
       runners.push(many, ...(one ? [one] : []));
       llama.set(precision, { many, one });
     }
@@ -221,18 +263,37 @@ async function referenceComparison(shape: Shape): Promise<void> {
     for (const precision of precisions) {
       const ours = precision === "f32" ? reference : await (pillow.get(precision) as Model).native.forward(check, {});
       const theirs = await llamaCppLogits((llama.get(precision) as { many: LlamaCppRunner }).many, check, shape.vocab);
-      const versus = precision === "16-bit" ? ` (pillow bf16 vs pillow f32 ${relativeError(ours, reference).toExponential(1)})` : "";
-      checks.push(`${llamaLabel[precision]} vs ${pillowLabel[precision]} ${relativeError(theirs, ours).toExponential(1)}${versus}`);
+      const versus =
+        precision === "16-bit" ? ` (pillow bf16 vs pillow f32 ${relativeError(ours, reference).toExponential(1)})` : "";
+      checks.push(
+        `${llamaLabel[precision]} vs ${pillowLabel[precision]} ${relativeError(theirs, ours).toExponential(1)}${versus}`,
+      );
       if (precision === "q8_0" || precision === "q4_0") {
         // Greedy text on the same file: 32 tokens after a 16-token prompt, pillow's generate vs llama.cpp's.
         const prompt = promptOf(shape, DECODE_PROMPT);
-        const mine = Array.from((await (pillow.get(precision) as Model).generate(prompt, { maxNewTokens: 32, temperature: 0, ignoreEos: true })).tokens);
-        const peerTokens = await llamaCppGreedyTokens((llama.get(precision) as { many: LlamaCppRunner }).many, prompt, 32);
+        const mine = Array.from(
+          (
+            await (pillow.get(precision) as Model).generate(prompt, {
+              maxNewTokens: 32,
+              temperature: 0,
+              ignoreEos: true,
+            })
+          ).tokens,
+        );
+        const peerTokens = await llamaCppGreedyTokens(
+          (llama.get(precision) as { many: LlamaCppRunner }).many,
+          prompt,
+          32,
+        );
         const same = mine.findIndex((token, i) => token !== peerTokens[i]);
-        checks.push(`  greedy 32 tokens (${precision}): ${same < 0 ? "identical" : `first difference at token ${same}`}`);
+        checks.push(
+          `  greedy 32 tokens (${precision}): ${same < 0 ? "identical" : `first difference at token ${same}`}`,
+        );
       }
     }
-    console.log(`logits cross-check on 32 tokens, max |Δ| / max |logit|, each pair on the same file/weights:\n  ${checks.join("\n  ")}`);
+    console.log(
+      `logits cross-check on 32 tokens, max |Δ| / max |logit|, each pair on the same file/weights:\n  ${checks.join("\n  ")}`,
+    );
 
     // pillow's pool size is process-wide: a 1-thread row shrinks it for its own timings only.
     const withThreads = async (count: number, body: () => Promise<number>) => {
@@ -244,7 +305,13 @@ async function referenceComparison(shape: Shape): Promise<void> {
         setThreads(threads);
       }
     };
-    const pillowEngine = (label: string, model: Model, precision: Precision, bytesPerWeight: number, count = threads): Engine => ({
+    const pillowEngine = (
+      label: string,
+      model: Model,
+      precision: Precision,
+      bytesPerWeight: number,
+      count = threads,
+    ): Engine => ({
       label,
       precision,
       isPeer: false,
@@ -252,7 +319,12 @@ async function referenceComparison(shape: Shape): Promise<void> {
       prefill: (p) => withThreads(count, () => pillowPrefill(model, p)),
       decode: (p) => withThreads(count, () => pillowDecode(model, p, DECODE_TOKENS)),
     });
-    const llamaEngine = (label: string, runner: LlamaCppRunner, precision: Precision, bytesPerWeight: number): Engine => ({
+    const llamaEngine = (
+      label: string,
+      runner: LlamaCppRunner,
+      precision: Precision,
+      bytesPerWeight: number,
+    ): Engine => ({
       label,
       precision,
       isPeer: true,
@@ -266,7 +338,9 @@ async function referenceComparison(shape: Shape): Promise<void> {
       const { many, one } = llama.get(precision) as { many: LlamaCppRunner; one?: LlamaCppRunner };
       return [
         pillowEngine(`${pillowLabel[precision]}, ${threads} threads`, model, precision, pillowBytes[precision]),
-        ...(singleThreaded ? [pillowEngine(`${pillowLabel[precision]}, 1 thread`, model, precision, pillowBytes[precision], 1)] : []),
+        ...(singleThreaded
+          ? [pillowEngine(`${pillowLabel[precision]}, 1 thread`, model, precision, pillowBytes[precision], 1)]
+          : []),
         llamaEngine(`${llamaLabel[precision]}, ${threads} threads`, many, precision, LLAMA_CPP_BYTES[precision]),
         ...(one ? [llamaEngine(`${llamaLabel[precision]}, 1 thread`, one, precision, LLAMA_CPP_BYTES[precision])] : []),
       ];
@@ -293,10 +367,16 @@ async function referenceComparison(shape: Shape): Promise<void> {
       if (probe?.bytes) bandwidth.push(probe.bytes / (probe.best_ms * 1e6));
     }
     const readGBs = Math.max(...bandwidth);
-    console.log(`prefill/decode: ${rounds} interleaved rounds, ${threads} threads, load average ${loadStart} → ${load()}; read bandwidth (peer harness, all hardware threads) ${readGBs.toFixed(1)} GB/s`);
+    console.log(
+      `prefill/decode: ${rounds} interleaved rounds, ${threads} threads, load average ${loadStart} → ${load()}; read bandwidth (peer harness, all hardware threads) ${readGBs.toFixed(1)} GB/s`,
+    );
     const medianOf = (runs: Map<string, number[]>, engine: Engine) => median(runs.get(engine.label) ?? []);
     const bestPeer = (runs: Map<string, number[]>, engine: Engine) =>
-      Math.max(...engines.filter((other) => other.isPeer && other.precision === engine.precision).map((other) => medianOf(runs, other)));
+      Math.max(
+        ...engines
+          .filter((other) => other.isPeer && other.precision === engine.precision)
+          .map((other) => medianOf(runs, other)),
+      );
     const rows = engines.map((engine) => {
       const decodeRate = medianOf(decode, engine);
       const prefillRate = medianOf(prefill, engine);
@@ -402,12 +482,33 @@ async function trainingRows(model: Model, base: Shape, binary: string): Promise<
 }
 
 /** The issue's 134M reference model (random weights): hidden 768, 12 layers, 12 heads, vocab 32000, untied output. */
-export const REFERENCE_134M: Shape = { name: "ref-134M", hidden: 768, intermediate: 2048, layers: 12, heads: 12, vocab: 32000, seq: 256, batch: 1, rank: 16, untied: true };
+export const REFERENCE_134M: Shape = {
+  name: "ref-134M",
+  hidden: 768,
+  intermediate: 2048,
+  layers: 12,
+  heads: 12,
+  vocab: 32000,
+  seq: 256,
+  batch: 1,
+  rank: 16,
+  untied: true,
+};
 
 export async function runCoreBench(): Promise<void> {
   console.log(`core: ${threads} threads, load average ${load()} (a shared machine: medians of interleaved runs)`);
   console.log(`host: ${hostLine()}`);
-  const demo: Shape = { name: "demo-3M", hidden: 256, intermediate: 688, layers: 4, heads: 8, vocab: 259, seq: 256, batch: 8, rank: 8 };
+  const demo: Shape = {
+    name: "demo-3M",
+    hidden: 256,
+    intermediate: 688,
+    layers: 4,
+    heads: 8,
+    vocab: 259,
+    seq: 256,
+    batch: 8,
+    rank: 8,
+  };
   if (process.env.BENCH_CORE_DEMO !== "0") console.table([await trainingTable(demo, 4)]);
   if (process.env.BENCH_CORE_LARGE === "1") {
     await referenceComparison(REFERENCE_134M);

@@ -7,7 +7,18 @@ import os from "node:os";
 import { type PeerResult, peer } from "./peer-harness.js";
 
 /** The lscpu flags that name an instruction set the kernels or the peers can use, in this order. */
-const ISA_FLAGS = ["avx2", "fma", "avx512f", "avx512bw", "avx512vl", "avx512dq", "avx512_bf16", "avx512_vnni", "avx512_fp16", "amx_bf16"] as const;
+const ISA_FLAGS = [
+  "avx2",
+  "fma",
+  "avx512f",
+  "avx512bw",
+  "avx512vl",
+  "avx512dq",
+  "avx512_bf16",
+  "avx512_vnni",
+  "avx512_fp16",
+  "amx_bf16",
+] as const;
 
 export type Host = { model: string; family: string; modelNumber: string; flags: string[] };
 
@@ -18,7 +29,13 @@ export function describeHost(): Host {
   if (cachedHost) return cachedHost;
   const run = spawnSync("lscpu", [], { encoding: "utf8", env: { ...process.env, LC_ALL: "C" } });
   const field = (name: string) =>
-    run.status === 0 ? (run.stdout.split("\n").find((line) => line.startsWith(`${name}:`))?.slice(name.length + 1).trim() ?? "") : "";
+    run.status === 0
+      ? (run.stdout
+          .split("\n")
+          .find((line) => line.startsWith(`${name}:`))
+          ?.slice(name.length + 1)
+          .trim() ?? "")
+      : "";
   const present = new Set(field("Flags").split(/\s+/));
   cachedHost = {
     model: field("Model name") || (os.cpus()[0]?.model ?? "unknown CPU"),
@@ -52,17 +69,28 @@ export type OpenBlasBest = {
 };
 
 /** OpenBLAS sgemm M×N×K (C = A·Bᵀ) at each coretype in OPENBLAS_CORETYPES; the fastest one. */
-export function openBlasBestCoretype(binary: string, m: number, n: number, k: number, repeats: number, threads?: number): OpenBlasBest {
+export function openBlasBestCoretype(
+  binary: string,
+  m: number,
+  n: number,
+  k: number,
+  repeats: number,
+  threads?: number,
+): OpenBlasBest {
   let best: OpenBlasBest | undefined;
   const tried: OpenBlasBest["tried"] = [];
   for (const coretype of OPENBLAS_CORETYPES) {
     const result = peer(binary, ["sgemm", `${m}`, `${n}`, `${k}`, `${repeats}`], coretype, threads);
     const ran = result?.core ?? "?";
-    const label = coretype === undefined ? `unset (auto: ${ran})` : ran === coretype ? coretype : `${coretype} (runs ${ran})`;
+    const label =
+      coretype === undefined ? `unset (auto: ${ran})` : ran === coretype ? coretype : `${coretype} (runs ${ran})`;
     tried.push({ label, medianMs: result?.median_ms });
     if (result && (!best || result.median_ms < best.result.median_ms)) best = { coretype, label, result, tried };
   }
-  if (!best) throw new Error(`OpenBLAS sgemm ${m}x${n}x${k} failed for every coretype (${OPENBLAS_CORETYPES.map((c) => c ?? "unset").join(", ")})`);
+  if (!best)
+    throw new Error(
+      `OpenBLAS sgemm ${m}x${n}x${k} failed for every coretype (${OPENBLAS_CORETYPES.map((c) => c ?? "unset").join(", ")})`,
+    );
   return best;
 }
 

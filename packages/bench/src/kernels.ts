@@ -35,7 +35,11 @@ function time(body: () => unknown, repeats = REPEATS): { median: number; best: n
   }
   times.sort((a, b) => a - b);
   cpuTimes.sort((a, b) => a - b);
-  return { median: times[Math.floor(times.length / 2)], best: times[0], cpu: cpuTimes[Math.floor(cpuTimes.length / 2)] };
+  return {
+    median: times[Math.floor(times.length / 2)],
+    best: times[0],
+    cpu: cpuTimes[Math.floor(cpuTimes.length / 2)],
+  };
 }
 
 function random(length: number, scale = 1): Float32Array {
@@ -64,7 +68,12 @@ export async function kernelsSuite(): Promise<void> {
   const info = backendInfo();
   const rows: Row[] = [];
   console.log(`pillow kernels: isa ${info.cpu.isa}, ${info.cpu.threads} threads; ${os.cpus()[0]?.model ?? "cpu"}`);
-  console.log(`load average at start: ${os.loadavg().map((v) => v.toFixed(1)).join(" ")}`);
+  console.log(
+    `load average at start: ${os
+      .loadavg()
+      .map((v) => v.toFixed(1))
+      .join(" ")}`,
+  );
 
   // --- GEMM: T=512, 2048 -> 2048, rank 16 --------------------------------------------------
   const T = 512;
@@ -76,7 +85,9 @@ export async function kernelsSuite(): Promise<void> {
   // globally, which on an AVX-512 host leaves half its vector width unused); the fastest is the peer.
   const best = openBlasBestCoretype(binary, T, O, I, REPEATS);
   for (const tried of best.tried) {
-    console.log(`  OpenBLAS sgemm coretype ${tried.label}: ${tried.medianMs === undefined ? "failed (not supported here)" : `${tried.medianMs.toFixed(1)} ms`}`);
+    console.log(
+      `  OpenBLAS sgemm coretype ${tried.label}: ${tried.medianMs === undefined ? "failed (not supported here)" : `${tried.medianMs.toFixed(1)} ms`}`,
+    );
   }
   console.log(`host: ${hostLine(best)}`);
   const bestCore = best.coretype;
@@ -216,7 +227,11 @@ export async function kernelsSuite(): Promise<void> {
     const env = { ...process.env };
     if (bestCore) env.OPENBLAS_CORETYPE = bestCore;
     else delete env.OPENBLAS_CORETYPE;
-    const run = spawnSync(pairBinary, [`${T}`, `${I}`, `${O}`, `${R}`, `${3 * REPEATS}`], { env, encoding: "utf8", timeout: 300_000 });
+    const run = spawnSync(pairBinary, [`${T}`, `${I}`, `${O}`, `${R}`, `${3 * REPEATS}`], {
+      env,
+      encoding: "utf8",
+      timeout: 300_000,
+    });
     if (run.status === 0) {
       const pair = JSON.parse(run.stdout.trim().split("\n").pop() ?? "{}") as PairResult;
       rows.push({
@@ -299,7 +314,9 @@ export async function kernelsSuite(): Promise<void> {
   }));
   const index = Int32Array.from({ length: MT }, (_, t) => t % 8);
   const single = time(() => loraMatmul(mx, w, a, b, { tokens: MT, inFeatures: I, outFeatures: O, rank: R }, 2)).median;
-  const multi = time(() => loraMatmulMulti(mx, w, adapters, index, { tokens: MT, inFeatures: I, outFeatures: O })).median;
+  const multi = time(() =>
+    loraMatmulMulti(mx, w, adapters, index, { tokens: MT, inFeatures: I, outFeatures: O }),
+  ).median;
   rows.push({
     what: `8 adapters mixed in ${MT} rows (${I}->${O}, r=${R})`,
     ours: `${multi.toFixed(2)} ms`,
@@ -317,7 +334,14 @@ export async function kernelsSuite(): Promise<void> {
       ["top-k 50", { topK: 50 }, 50, 1],
     ] as const) {
       const ours = time(() => sample(logits, { rows: sampleRows, vocab }, { ...options, seed: 1 })).median;
-      const sorted = peer(binary, ["sort_sample", `${sampleRows}`, `${vocab}`, `${topK}`, `${topP}`, `${Math.min(REPEATS, 5)}`]);
+      const sorted = peer(binary, [
+        "sort_sample",
+        `${sampleRows}`,
+        `${vocab}`,
+        `${topK}`,
+        `${topP}`,
+        `${Math.min(REPEATS, 5)}`,
+      ]);
       rows.push({
         what: `sample ${label}, ${sampleRows} x ${vocab}`,
         ours: `${ours.toFixed(2)} ms`,
@@ -328,12 +352,18 @@ export async function kernelsSuite(): Promise<void> {
     }
   }
 
-  console.log(`load average at end: ${os.loadavg().map((v) => v.toFixed(1)).join(" ")}\n`);
+  console.log(
+    `load average at end: ${os
+      .loadavg()
+      .map((v) => v.toFixed(1))
+      .join(" ")}\n`,
+  );
   // Every ratio row carries its host: the ratios differ from host to host (AVX2 or AVX-512, BF16
   // dot products or not, which OpenBLAS kernel is best).
   const tag = hostTag(best);
   console.log(`host: ${hostLine(best)}`);
   console.log("| case | pillow | peer | ratio | goal | host |");
   console.log("| --- | --- | --- | --- | --- | --- |");
-  for (const row of rows) console.log(`| ${row.what} | ${row.ours} | ${row.peer} | ${row.ratio} | ${row.note} | ${row.host ?? tag} |`);
+  for (const row of rows)
+    console.log(`| ${row.what} | ${row.ours} | ${row.peer} | ${row.ratio} | ${row.note} | ${row.host ?? tag} |`);
 }

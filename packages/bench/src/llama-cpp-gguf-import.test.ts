@@ -31,7 +31,13 @@ import {
 } from "@pillow/core";
 import type { Token } from "node-llama-cpp";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { llamaCppGreedyTokens, llamaCppLogits, openLlamaCpp, openLlamaCppModel, relativeError } from "./llama-cpp-peer.js";
+import {
+  llamaCppGreedyTokens,
+  llamaCppLogits,
+  openLlamaCpp,
+  openLlamaCppModel,
+  relativeError,
+} from "./llama-cpp-peer.js";
 
 const vocab = 300;
 let dir: string;
@@ -40,7 +46,16 @@ beforeAll(() => {
   dir = fs.mkdtempSync(path.join(os.tmpdir(), "pillow-gguf-import-"));
   // GQA and an untied output layer; every matrix's rows are whole 32-value blocks (64, 160); HF's
   // initializer std 0.02.
-  createTinyModel(path.join(dir, "hf"), { hiddenSize: 64, intermediateSize: 160, numLayers: 2, numHeads: 4, numKeyValueHeads: 2, vocabSize: vocab, tieWordEmbeddings: false, seed: 7 });
+  createTinyModel(path.join(dir, "hf"), {
+    hiddenSize: 64,
+    intermediateSize: 160,
+    numLayers: 2,
+    numHeads: 4,
+    numKeyValueHeads: 2,
+    vocabSize: vocab,
+    tieWordEmbeddings: false,
+    seed: 7,
+  });
 });
 afterAll(() => fs.rmSync(dir, { recursive: true, force: true }));
 
@@ -85,7 +100,11 @@ describe("llama.cpp on the Q8_0 / Q4_0 GGUFs pillow quantize writes", () => {
           const values = checkpoint.readFloat32(name);
           tensors[name] = { shape, data: shape.length === 2 ? dequantize(quantize(values), values.length) : values };
         }
-        writeGguf(dequantizedFile, { config: readModelConfig(hf), tokenizerJson: JSON.parse(fs.readFileSync(path.join(hf, "tokenizer.json"), "utf8")), tensors });
+        writeGguf(dequantizedFile, {
+          config: readModelConfig(hf),
+          tokenizerJson: JSON.parse(fs.readFileSync(path.join(hf, "tokenizer.json"), "utf8")),
+          tensors,
+        });
       } finally {
         checkpoint.close();
       }
@@ -129,7 +148,7 @@ function randomBlocks(blocks: number, blockBytes: number, scaleOffsets: number[]
   for (let block = 0; block < blocks; block++) {
     for (const offset of scaleOffsets) {
       // f16 exponent 8 (2^-7) with a random mantissa: 0.0078 … 0.0156.
-      const bits = 0x2000 | (bytes[block * blockBytes + offset] & 0x3) << 8 | bytes[block * blockBytes + offset + 1];
+      const bits = 0x2000 | ((bytes[block * blockBytes + offset] & 0x3) << 8) | bytes[block * blockBytes + offset + 1];
       bytes[block * blockBytes + offset] = bits & 0xff;
       bytes[block * blockBytes + offset + 1] = bits >> 8;
     }
@@ -154,19 +173,45 @@ describe("llama.cpp's own dequantization of the blocks pillow reads", () => {
   for (const { label, type, hidden, raw } of cases) {
     it(`decodes every block of a ${label} token embedding to the same values as pillow (logits within 1e-5)`, async () => {
       const file = path.join(dir, `embedding-${label}.gguf`);
-      const wave = (count: number, scale: number, seed: number) => Float32Array.from({ length: count }, (_, i) => Math.sin(i * 0.37 + seed) * scale * (1 + (i % 5)));
+      const wave = (count: number, scale: number, seed: number) =>
+        Float32Array.from({ length: count }, (_, i) => Math.sin(i * 0.37 + seed) * scale * (1 + (i % 5)));
       const embedding = raw
         ? () => randomBlocks((vocab * hidden) / 256, raw.blockBytes, raw.scales, 17)
         : () => wave(vocab * hidden, 0.5, 1);
       // Layer matrices are all zero: in the embedding's type where pillow can write it, else F32.
       const layerType = raw ? GgmlType.F32 : type;
-      const zeros = (name: string, shape: number[]): PlannedTensor => ({ name, shape, type: layerType, produce: () => new Float32Array(shape[0] * shape[1]) });
+      const zeros = (name: string, shape: number[]): PlannedTensor => ({
+        name,
+        shape,
+        type: layerType,
+        produce: () => new Float32Array(shape[0] * shape[1]),
+      });
       const tensors: PlannedTensor[] = [
         { name: "token_embd.weight", shape: [vocab, hidden], type, produce: embedding },
-        { name: "output_norm.weight", shape: [hidden], type: GgmlType.F32, produce: () => wave(hidden, 0.3, 2).map((v) => 1 + v) },
-        { name: "output.weight", shape: [vocab, hidden], type: GgmlType.F32, produce: () => wave(vocab * hidden, 0.2, 3) },
-        { name: "blk.0.attn_norm.weight", shape: [hidden], type: GgmlType.F32, produce: () => new Float32Array(hidden).fill(1) },
-        { name: "blk.0.ffn_norm.weight", shape: [hidden], type: GgmlType.F32, produce: () => new Float32Array(hidden).fill(1) },
+        {
+          name: "output_norm.weight",
+          shape: [hidden],
+          type: GgmlType.F32,
+          produce: () => wave(hidden, 0.3, 2).map((v) => 1 + v),
+        },
+        {
+          name: "output.weight",
+          shape: [vocab, hidden],
+          type: GgmlType.F32,
+          produce: () => wave(vocab * hidden, 0.2, 3),
+        },
+        {
+          name: "blk.0.attn_norm.weight",
+          shape: [hidden],
+          type: GgmlType.F32,
+          produce: () => new Float32Array(hidden).fill(1),
+        },
+        {
+          name: "blk.0.ffn_norm.weight",
+          shape: [hidden],
+          type: GgmlType.F32,
+          produce: () => new Float32Array(hidden).fill(1),
+        },
         ...["attn_q", "attn_k", "attn_v", "attn_output"].map((name) => zeros(`blk.0.${name}.weight`, [hidden, hidden])),
         zeros("blk.0.ffn_gate.weight", [128, hidden]),
         zeros("blk.0.ffn_up.weight", [128, hidden]),
@@ -187,7 +232,10 @@ describe("llama.cpp's own dequantization of the blocks pillow reads", () => {
           ["llama.attention.layer_norm_rms_epsilon", { type: "f32", value: 1e-5 }],
           ["general.alignment", u32(32)],
           ["tokenizer.ggml.model", { type: "string", value: "gpt2" }],
-          ["tokenizer.ggml.tokens", { type: "array", itemType: "string", value: Array.from({ length: vocab }, (_, i) => `t${i}`) }],
+          [
+            "tokenizer.ggml.tokens",
+            { type: "array", itemType: "string", value: Array.from({ length: vocab }, (_, i) => `t${i}`) },
+          ],
           ["tokenizer.ggml.merges", { type: "array", itemType: "string", value: [] }],
         ],
         tensors,
@@ -218,7 +266,8 @@ function sentencePieceVocabulary(): { tokens: string[]; scores: number[]; types:
     types.push(GgufTokenType.BYTE);
   }
   const scores = tokens.map(() => 0);
-  const corpus = "the quick brown fox jumps over the lazy dog. hello world, hello there; the world is wide and the fox is quick.";
+  const corpus =
+    "the quick brown fox jumps over the lazy dog. hello world, hello there; the world is wide and the fox is quick.";
   const words = corpus.split(" ").map((word) => Array.from(`▁${word}`));
   let score = -1;
   for (const character of new Set(words.flat())) {
@@ -229,12 +278,15 @@ function sentencePieceVocabulary(): { tokens: string[]; scores: number[]; types:
   // Greedy BPE: merge the most frequent adjacent pair 120 times; later merges score lower.
   for (let merge = 0; merge < 120; merge++) {
     const counts = new Map<string, number>();
-    for (const word of words) for (let i = 0; i + 1 < word.length; i++) counts.set(`${word[i]}\u0000${word[i + 1]}`, (counts.get(`${word[i]}\u0000${word[i + 1]}`) ?? 0) + 1);
+    for (const word of words)
+      for (let i = 0; i + 1 < word.length; i++)
+        counts.set(`${word[i]}\u0000${word[i + 1]}`, (counts.get(`${word[i]}\u0000${word[i + 1]}`) ?? 0) + 1);
     const best = [...counts.entries()].sort((a, b) => b[1] - a[1] || (a[0] < b[0] ? -1 : 1))[0];
     if (!best) break;
     const [left, right] = best[0].split("\u0000");
     for (const word of words) {
-      for (let i = 0; i + 1 < word.length; i++) if (word[i] === left && word[i + 1] === right) word.splice(i, 2, left + right);
+      for (let i = 0; i + 1 < word.length; i++)
+        if (word[i] === left && word[i + 1] === right) word.splice(i, 2, left + right);
     }
     if (!tokens.includes(left + right)) {
       tokens.push(left + right);
@@ -248,7 +300,15 @@ function sentencePieceVocabulary(): { tokens: string[]; scores: number[]; types:
 /** A llama-architecture GGUF with random weights and the given tokenizer keys (no tokenizer.json exists for it). */
 function writeModelWithTokenizer(file: string, tokenizer: [string, GgufValue][], vocabSize: number): void {
   const config = parseModelConfig(
-    { architectures: ["LlamaForCausalLM"], hidden_size: 32, intermediate_size: 64, num_hidden_layers: 1, num_attention_heads: 2, vocab_size: vocabSize, rms_norm_eps: 1e-5 },
+    {
+      architectures: ["LlamaForCausalLM"],
+      hidden_size: 32,
+      intermediate_size: 64,
+      num_hidden_layers: 1,
+      num_attention_heads: 2,
+      vocab_size: vocabSize,
+      rms_norm_eps: 1e-5,
+    },
     "spm/config.json",
   );
   const shapes: Record<string, number[]> = {
@@ -297,7 +357,9 @@ async function compareTokenization(file: string, texts: string[]): Promise<void>
   try {
     for (const text of texts) {
       const expected = Array.from(theirs.tokenize(text));
-      expect(Array.from(model.tokenizer!.encode(text, { addSpecialTokens: false })), JSON.stringify(text)).toEqual(expected);
+      expect(Array.from(model.tokenizer!.encode(text, { addSpecialTokens: false })), JSON.stringify(text)).toEqual(
+        expected,
+      );
       expect(model.tokenizer!.decode(expected), JSON.stringify(text)).toBe(theirs.detokenize(expected as Token[]));
     }
   } finally {
@@ -344,18 +406,48 @@ describe("the tokenizer pillow builds from tokenizer.ggml.* splits text as llama
     it(`byte-level BPE ("gpt2", pre-tokenizer ${pre}) with merges`, async () => {
       const tokenizerJson = byteTokenizerJson() as { model: { vocab: Record<string, number>; merges: string[] } };
       // Merges over GPT-2's byte alphabet (Ġ is a space); ids continue after the 259 byte/special tokens.
-      const merges = ["h e", "l l", "he ll", "hell o", "Ġ w", "o r", "Ġw or", "Ġwor l", "Ġworl d", "Ġ t", "Ġt he", "Ġ f", "Ġf o", "Ġfo x", "1 2", "12 3", "' s", "Ġ Ġ"];
+      const merges = [
+        "h e",
+        "l l",
+        "he ll",
+        "hell o",
+        "Ġ w",
+        "o r",
+        "Ġw or",
+        "Ġwor l",
+        "Ġworl d",
+        "Ġ t",
+        "Ġt he",
+        "Ġ f",
+        "Ġf o",
+        "Ġfo x",
+        "1 2",
+        "12 3",
+        "' s",
+        "Ġ Ġ",
+      ];
       let next = 259;
       for (const merge of merges) tokenizerJson.model.vocab[merge.replace(" ", "")] = next++;
       tokenizerJson.model.merges = merges;
       const file = path.join(dir, `bpe-${pre}.gguf`);
       const config = parseModelConfig(
-        { architectures: ["LlamaForCausalLM"], hidden_size: 32, intermediate_size: 64, num_hidden_layers: 1, num_attention_heads: 2, vocab_size: next, rms_norm_eps: 1e-5 },
+        {
+          architectures: ["LlamaForCausalLM"],
+          hidden_size: 32,
+          intermediate_size: 64,
+          num_hidden_layers: 1,
+          num_attention_heads: 2,
+          vocab_size: next,
+          rms_norm_eps: 1e-5,
+        },
         "bpe/config.json",
       );
       const weights: Record<string, { shape: number[]; data: Float32Array }> = {};
       const shape = (name: string, dims: number[]) => {
-        weights[name] = { shape: dims, data: Float32Array.from({ length: dims.reduce((a, b) => a * b, 1) }, (_, i) => Math.cos(i) * 0.1) };
+        weights[name] = {
+          shape: dims,
+          data: Float32Array.from({ length: dims.reduce((a, b) => a * b, 1) }, (_, i) => Math.cos(i) * 0.1),
+        };
       };
       shape("model.embed_tokens.weight", [next, 32]);
       shape("model.norm.weight", [32]);
@@ -364,7 +456,13 @@ describe("the tokenizer pillow builds from tokenizer.ggml.* splits text as llama
       shape("model.layers.0.mlp.gate_proj.weight", [64, 32]);
       shape("model.layers.0.mlp.up_proj.weight", [64, 32]);
       shape("model.layers.0.mlp.down_proj.weight", [32, 64]);
-      writeGguf(file, { config: { ...config, tieWordEmbeddings: true }, tokenizerJson, tokenizerConfig: { bos_token: "<s>", eos_token: "</s>" }, tensors: weights, tokenizerPre: pre });
+      writeGguf(file, {
+        config: { ...config, tieWordEmbeddings: true },
+        tokenizerJson,
+        tokenizerConfig: { bos_token: "<s>", eos_token: "</s>" },
+        tensors: weights,
+        tokenizerPre: pre,
+      });
       await compareTokenization(file, TEXTS);
     });
   }

@@ -15,7 +15,16 @@ beforeAll(() => {
   dir = fs.mkdtempSync(path.join(os.tmpdir(), "pillow-llama-cpp-"));
   // GQA (4 query heads, 2 KV heads) and an untied output layer, so both q and k permutations and
   // output.weight are exercised.
-  createTinyModel(path.join(dir, "hf"), { hiddenSize: 64, intermediateSize: 160, numLayers: 2, numHeads: 4, numKeyValueHeads: 2, vocabSize: vocab, tieWordEmbeddings: false, seed: 7 });
+  createTinyModel(path.join(dir, "hf"), {
+    hiddenSize: 64,
+    intermediateSize: 160,
+    numLayers: 2,
+    numHeads: 4,
+    numKeyValueHeads: 2,
+    vocabSize: vocab,
+    tieWordEmbeddings: false,
+    seed: 7,
+  });
 });
 afterAll(() => fs.rmSync(dir, { recursive: true, force: true }));
 
@@ -36,7 +45,9 @@ describe("llama.cpp (node-llama-cpp prebuilt CPU binary) on pillow's GGUF export
         expect(relativeError(actual, expected)).toBeLessThan(dtype === "f32" ? 1e-5 : 1e-2);
         // A wrong rope permutation would still leave position 0 right: check a late position too.
         const last = (tokens.length - 1) * vocab;
-        expect(relativeError(actual.subarray(last), expected.subarray(last))).toBeLessThan(dtype === "f32" ? 1e-5 : 1e-2);
+        expect(relativeError(actual.subarray(last), expected.subarray(last))).toBeLessThan(
+          dtype === "f32" ? 1e-5 : 1e-2,
+        );
         // The timing helpers run and report positive rates.
         expect(await llamaCppPrefill(runner, tokens)).toBeGreaterThan(0);
         expect(await llamaCppDecode(runner, tokens.subarray(0, 4), 3)).toBeGreaterThan(0);
@@ -61,10 +72,21 @@ describe("llama.cpp (node-llama-cpp prebuilt CPU binary) on pillow's GGUF export
         let data = checkpoint.readFloat32(name);
         // Undo the exporter's permutation in advance (its inverse), so the file holds HF order.
         const projection = /self_attn\.(q|k)_proj\.weight$/.exec(name)?.[1];
-        if (projection) data = inversePermutation(data, shape[0], shape[1], projection === "q" ? config.numHeads : config.numKeyValueHeads, permuteRowsForGgufRope);
+        if (projection)
+          data = inversePermutation(
+            data,
+            shape[0],
+            shape[1],
+            projection === "q" ? config.numHeads : config.numKeyValueHeads,
+            permuteRowsForGgufRope,
+          );
         tensors[name] = { shape, data };
       }
-      writeGguf(file, { config, tokenizerJson: JSON.parse(fs.readFileSync(path.join(hf, "tokenizer.json"), "utf8")), tensors });
+      writeGguf(file, {
+        config,
+        tokenizerJson: JSON.parse(fs.readFileSync(path.join(hf, "tokenizer.json"), "utf8")),
+        tensors,
+      });
     } finally {
       checkpoint.close();
     }
@@ -92,7 +114,12 @@ function inversePermutation(
   permute: (data: Float32Array, rows: number, columns: number, heads: number) => Float32Array,
 ): Float32Array {
   // Permute row indices (as a one-column matrix) to learn where each row goes, then invert.
-  const indices = permute(Float32Array.from({ length: rows }, (_, i) => i), rows, 1, heads);
+  const indices = permute(
+    Float32Array.from({ length: rows }, (_, i) => i),
+    rows,
+    1,
+    heads,
+  );
   const output = new Float32Array(data.length);
   for (let target = 0; target < rows; target++) {
     const source = indices[target];

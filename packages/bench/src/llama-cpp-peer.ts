@@ -1,13 +1,28 @@
 // llama.cpp as a peer, through node-llama-cpp's prebuilt CPU binary (@node-llama-cpp/linux-x64, an
 // npm optional package: nothing is built or downloaded at run time). Models reach it as GGUF files
 // written by @pillow/core's exporter, so pillow and llama.cpp run the very same weights.
-import { getLlama, type Llama, type LlamaContext, type LlamaContextSequence, LlamaLogLevel, type LlamaModel, type Token } from "node-llama-cpp";
+import {
+  getLlama,
+  type Llama,
+  type LlamaContext,
+  type LlamaContextSequence,
+  LlamaLogLevel,
+  type LlamaModel,
+  type Token,
+} from "node-llama-cpp";
 
 let shared: Promise<Llama> | undefined;
 
 /** The llama.cpp runtime, CPU only; refuses to compile or download anything. */
 export function openLlamaCpp(): Promise<Llama> {
-  shared ??= getLlama({ gpu: false, build: "never", usePrebuiltBinaries: true, skipDownload: true, progressLogs: false, logLevel: LlamaLogLevel.error });
+  shared ??= getLlama({
+    gpu: false,
+    build: "never",
+    usePrebuiltBinaries: true,
+    skipDownload: true,
+    progressLogs: false,
+    logLevel: LlamaLogLevel.error,
+  });
   return shared;
 }
 
@@ -38,7 +53,9 @@ export async function openLlamaCppModel(
     batchSize: options.batchSize,
     threads: { ideal: options.threads, min: options.threads },
     sequences: options.sequences ?? 1,
-    ...(options.exact ? { flashAttention: false, experimentalKvCacheKeyType: "F32", experimentalKvCacheValueType: "F32" } : {}),
+    ...(options.exact
+      ? { flashAttention: false, experimentalKvCacheKeyType: "F32", experimentalKvCacheValueType: "F32" }
+      : {}),
   });
   const sequences = Array.from({ length: options.sequences ?? 1 }, () => context.getSequence());
   return {
@@ -58,11 +75,14 @@ const toTokens = (ids: Int32Array): Token[] => Array.from(ids, (id) => id as Tok
 /** Raw next-token logits after every prompt position, as a [T, vocab] array (a fresh sequence). */
 export async function llamaCppLogits(runner: LlamaCppRunner, tokens: Int32Array, vocab: number): Promise<Float32Array> {
   await runner.sequence.clearHistory();
-  const outputs = await runner.sequence.controlledEvaluate(toTokens(tokens).map((token) => [token, { generateNext: { logits: true } }]));
+  const outputs = await runner.sequence.controlledEvaluate(
+    toTokens(tokens).map((token) => [token, { generateNext: { logits: true } }]),
+  );
   const logits = new Float32Array(tokens.length * vocab);
   for (let position = 0; position < tokens.length; position++) {
     const map = outputs[position]?.next.logits;
-    if (!map || map.size !== vocab) throw new Error(`llama.cpp returned ${map?.size ?? 0} logits at position ${position}, expected ${vocab}`);
+    if (!map || map.size !== vocab)
+      throw new Error(`llama.cpp returned ${map?.size ?? 0} logits at position ${position}, expected ${vocab}`);
     for (const [token, value] of map) logits[position * vocab + token] = value;
   }
   return logits;
@@ -86,7 +106,9 @@ export async function llamaCppDecode(runner: LlamaCppRunner, prompt: Int32Array,
   let next = prompt[prompt.length - 1] as Token;
   const started = performance.now();
   for (let i = 0; i < count; i++) {
-    const [output] = await runner.sequence.controlledEvaluate([[next, { generateNext: { token: true, options: { temperature: 0 } } }]]);
+    const [output] = await runner.sequence.controlledEvaluate([
+      [next, { generateNext: { token: true, options: { temperature: 0 } } }],
+    ]);
     const token = output?.next.token;
     if (token === undefined || token === null) throw new Error("llama.cpp produced no token");
     next = token;
@@ -95,7 +117,11 @@ export async function llamaCppDecode(runner: LlamaCppRunner, prompt: Int32Array,
 }
 
 /** llama.cpp's greedy continuation of `prompt` on a fresh sequence: `count` token ids. */
-export async function llamaCppGreedyTokens(runner: LlamaCppRunner, prompt: Int32Array, count: number): Promise<number[]> {
+export async function llamaCppGreedyTokens(
+  runner: LlamaCppRunner,
+  prompt: Int32Array,
+  count: number,
+): Promise<number[]> {
   await runner.sequence.clearHistory();
   const tokens: number[] = [];
   for await (const token of runner.sequence.evaluate(toTokens(prompt), { temperature: 0 })) {
@@ -112,8 +138,13 @@ export type ParallelDecode = { tokensPerSecond: number; firstTokenMs: number[]; 
  * once (node-llama-cpp gathers the sequences' pending tokens into one llama_decode per step), greedy,
  * `count` tokens each. Aggregate tokens/s over the whole run (prefill included, as a server sees it).
  */
-export async function llamaCppParallelDecode(runner: LlamaCppRunner, prompts: Int32Array[], count: number): Promise<ParallelDecode> {
-  if (prompts.length > runner.sequences.length) throw new Error(`${prompts.length} prompts for ${runner.sequences.length} sequences`);
+export async function llamaCppParallelDecode(
+  runner: LlamaCppRunner,
+  prompts: Int32Array[],
+  count: number,
+): Promise<ParallelDecode> {
+  if (prompts.length > runner.sequences.length)
+    throw new Error(`${prompts.length} prompts for ${runner.sequences.length} sequences`);
   for (const sequence of runner.sequences) await sequence.clearHistory();
   const started = performance.now();
   const results = await Promise.all(
@@ -130,7 +161,11 @@ export async function llamaCppParallelDecode(runner: LlamaCppRunner, prompts: In
   );
   const seconds = (performance.now() - started) / 1000;
   const total = results.reduce((sum, result) => sum + result.tokens.length, 0);
-  return { tokensPerSecond: total / seconds, firstTokenMs: results.map((result) => result.firstTokenMs), tokens: results.map((result) => result.tokens) };
+  return {
+    tokensPerSecond: total / seconds,
+    firstTokenMs: results.map((result) => result.firstTokenMs),
+    tokens: results.map((result) => result.tokens),
+  };
 }
 
 /** max |a - b| / max |b|: logits' error relative to their scale (the bench's and the test's cross-check). */

@@ -7,7 +7,15 @@ import os from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 
-export type PeerResult = { median_ms: number; best_ms: number; cpu_median_ms: number; core?: string; bytes?: number; flops?: number; vector_bits?: number };
+export type PeerResult = {
+  median_ms: number;
+  best_ms: number;
+  cpu_median_ms: number;
+  core?: string;
+  bytes?: number;
+  flops?: number;
+  vector_bits?: number;
+};
 
 const harnessSource = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..", "native", "peer_harness.cc");
 
@@ -35,7 +43,9 @@ export function buildHarness(): string {
       });
       fs.renameSync(building, binary);
     } catch {
-      throw new Error("could not build the OpenBLAS peer harness: install g++ and libopenblas-dev (apt-get install libopenblas-dev)");
+      throw new Error(
+        "could not build the OpenBLAS peer harness: install g++ and libopenblas-dev (apt-get install libopenblas-dev)",
+      );
     }
   }
   return binary;
@@ -68,7 +78,17 @@ export function buildPairHarness(): string | undefined {
     const building = `${binary}.${process.pid}`;
     execFileSync(
       "g++",
-      ["-O2", "-std=c++17", "-pthread", `-I${path.join(nativeDirectory, "src")}`, pairSource, core, "-o", building, "-lopenblas"],
+      [
+        "-O2",
+        "-std=c++17",
+        "-pthread",
+        `-I${path.join(nativeDirectory, "src")}`,
+        pairSource,
+        core,
+        "-o",
+        building,
+        "-lopenblas",
+      ],
       { stdio: "inherit" },
     );
     fs.renameSync(building, binary);

@@ -37,7 +37,9 @@ const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floo
 
 export async function quantizedBenchmark(): Promise<void> {
   setThreads(threads);
-  console.log(`quantized: ${threads} threads, ${rounds} interleaved rounds, load average ${os.loadavg()[0].toFixed(1)}`);
+  console.log(
+    `quantized: ${threads} threads, ${rounds} interleaved rounds, load average ${os.loadavg()[0].toFixed(1)}`,
+  );
   const shapes = [
     { what: "q/k/v/o 768×768", rows: 768, columns: 768 },
     { what: "gate/up 2048×768", rows: 2048, columns: 768 },

@@ -57,13 +57,17 @@ export async function replayBenchmark(): Promise<void> {
   const random = createRandom(2024);
   // Gaussian points (Box–Muller): cosine costs spread like those of real sentence embeddings.
   const gaussian = (count: number) =>
-    Float32Array.from({ length: count }, () => Math.sqrt(-2 * Math.log(1 - random.next())) * Math.cos(2 * Math.PI * random.next()));
+    Float32Array.from(
+      { length: count },
+      () => Math.sqrt(-2 * Math.log(1 - random.next())) * Math.cos(2 * Math.PI * random.next()),
+    );
   const a = { data: gaussian(n * dim), n, dim };
   const b = { data: gaussian(m * dim), n: m, dim };
   const uniformA = new Float64Array(n).fill(1 / n);
   const uniformB = new Float64Array(m).fill(1 / m);
 
-  if (!nativeSolverAvailable()) throw new Error("the native addon with earthMoversDistance is not built: run pnpm build");
+  if (!nativeSolverAvailable())
+    throw new Error("the native addon with earthMoversDistance is not built: run pnpm build");
   // Warm-up (JIT), then the best of `repeats` for each part and for the whole call.
   const value = wasserstein(a, b, { solver: "native" });
   const typescriptValue = wasserstein(a, b, { solver: "typescript" });
@@ -84,8 +88,12 @@ export async function replayBenchmark(): Promise<void> {
 
   const ms = (seconds: number) => `${(seconds * 1000).toFixed(1)} ms`;
   console.log(`replay: exact EMD, n = m = ${n}, dim ${dim}, cosine, uniform weights (best of ${repeats})`);
-  console.log(`  pillow native      cost matrix ${ms(nativeCostTime)}, network simplex ${ms(nativeSolveTime)} (${nativePivots} pivots), wasserstein() ${ms(nativeTotalTime)}, value ${value.toFixed(9)}`);
-  console.log(`  pillow TypeScript  cost matrix ${ms(costTime)}, network simplex ${ms(solveTime)} (${pivots} pivots), wasserstein() ${ms(totalTime)}, value ${typescriptValue.toFixed(9)}`);
+  console.log(
+    `  pillow native      cost matrix ${ms(nativeCostTime)}, network simplex ${ms(nativeSolveTime)} (${nativePivots} pivots), wasserstein() ${ms(nativeTotalTime)}, value ${value.toFixed(9)}`,
+  );
+  console.log(
+    `  pillow TypeScript  cost matrix ${ms(costTime)}, network simplex ${ms(solveTime)} (${pivots} pivots), wasserstein() ${ms(totalTime)}, value ${typescriptValue.toFixed(9)}`,
+  );
 
   const python = findPython();
   if (!python) {
@@ -103,14 +111,29 @@ export async function replayBenchmark(): Promise<void> {
       encoding: "utf8",
     });
     if (run.status !== 0) throw new Error(`POT benchmark failed: ${run.stderr}`);
-    const pot = JSON.parse(run.stdout.trim().split("\n").pop()!) as { value: number; dist: number; emd2: number; version: string };
-    console.log(`  POT ${pot.version}  ot.dist ${(pot.dist * 1000).toFixed(1)} ms, ot.emd2 ${(pot.emd2 * 1000).toFixed(1)} ms, total ${((pot.dist + pot.emd2) * 1000).toFixed(1)} ms, value ${pot.value.toFixed(9)}`);
-    console.log(`  |Δ value| vs POT: native ${Math.abs(pot.value - value).toExponential(2)}, TypeScript ${Math.abs(pot.value - typescriptValue).toExponential(2)}`);
+    const pot = JSON.parse(run.stdout.trim().split("\n").pop()!) as {
+      value: number;
+      dist: number;
+      emd2: number;
+      version: string;
+    };
+    console.log(
+      `  POT ${pot.version}  ot.dist ${(pot.dist * 1000).toFixed(1)} ms, ot.emd2 ${(pot.emd2 * 1000).toFixed(1)} ms, total ${((pot.dist + pot.emd2) * 1000).toFixed(1)} ms, value ${pot.value.toFixed(9)}`,
+    );
+    console.log(
+      `  |Δ value| vs POT: native ${Math.abs(pot.value - value).toExponential(2)}, TypeScript ${Math.abs(pot.value - typescriptValue).toExponential(2)}`,
+    );
     console.log("  ratio (pillow time / POT time; ≤ 1.0 means pillow is at least as fast):");
-    console.log(`    native      solver  network simplex / ot.emd2          ${(nativeSolveTime / pot.emd2).toFixed(2)}×`);
-    console.log(`    native      whole   wasserstein() / (ot.dist + emd2)   ${(nativeTotalTime / (pot.dist + pot.emd2)).toFixed(2)}×`);
+    console.log(
+      `    native      solver  network simplex / ot.emd2          ${(nativeSolveTime / pot.emd2).toFixed(2)}×`,
+    );
+    console.log(
+      `    native      whole   wasserstein() / (ot.dist + emd2)   ${(nativeTotalTime / (pot.dist + pot.emd2)).toFixed(2)}×`,
+    );
     console.log(`    TypeScript  solver  network simplex / ot.emd2          ${(solveTime / pot.emd2).toFixed(2)}×`);
-    console.log(`    TypeScript  whole   wasserstein() / (ot.dist + emd2)   ${(totalTime / (pot.dist + pot.emd2)).toFixed(2)}×`);
+    console.log(
+      `    TypeScript  whole   wasserstein() / (ot.dist + emd2)   ${(totalTime / (pot.dist + pot.emd2)).toFixed(2)}×`,
+    );
   } finally {
     rmSync(directory, { recursive: true, force: true });
   }

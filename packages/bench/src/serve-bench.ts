@@ -31,13 +31,23 @@ const threads = Number(process.env.BENCH_THREADS ?? 2);
 const burstKvMb = Number(process.env.BENCH_SERVE_BURST_KV_MB ?? 4);
 const load = () => os.loadavg()[0].toFixed(1);
 const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)];
-const quantile = (values: number[], q: number) => [...values].sort((a, b) => a - b)[Math.min(values.length - 1, Math.floor(q * values.length))];
+const quantile = (values: number[], q: number) =>
+  [...values].sort((a, b) => a - b)[Math.min(values.length - 1, Math.floor(q * values.length))];
 /** "median (min–max)" of per-round values. */
 const spread = (values: number[], digits: number, unit = "") =>
   `${median(values).toFixed(digits)}${unit} (${Math.min(...values).toFixed(digits)}–${Math.max(...values).toFixed(digits)})`;
 
 type Body = ClientJob["bodies"][number];
-type Measured = { tokensPerSecond: number; serverCpuMsPerToken: number; clientCpuMsPerToken: number; p50: number; p99: number; errors: number; identical: boolean | null; texts: string[] };
+type Measured = {
+  tokensPerSecond: number;
+  serverCpuMsPerToken: number;
+  clientCpuMsPerToken: number;
+  p50: number;
+  p99: number;
+  errors: number;
+  identical: boolean | null;
+  texts: string[];
+};
 
 /** The client process; one job at a time. */
 class Client {
@@ -59,23 +69,47 @@ async function measure(client: Client, url: string, bodies: Body[], alone?: stri
   const answer = await client.run(url, bodies);
   const seconds = (performance.now() - started) / 1000;
   const used = process.cpuUsage(cpu);
-  const ok = answer.outcomes.filter((outcome): outcome is Exclude<StreamOutcome, { error: string }> => !("error" in outcome));
+  const ok = answer.outcomes.filter(
+    (outcome): outcome is Exclude<StreamOutcome, { error: string }> => !("error" in outcome),
+  );
   const total = ok.reduce((sum, outcome) => sum + outcome.completionTokens, 0);
   const texts = answer.outcomes.map((outcome) => ("error" in outcome ? `<${outcome.error}>` : outcome.text));
   return {
     tokensPerSecond: total / seconds,
     serverCpuMsPerToken: (used.user + used.system) / 1000 / total,
     clientCpuMsPerToken: answer.cpuMs / total,
-    p50: quantile(ok.map((outcome) => outcome.firstTokenMs), 0.5),
-    p99: quantile(ok.map((outcome) => outcome.firstTokenMs), 0.99),
+    p50: quantile(
+      ok.map((outcome) => outcome.firstTokenMs),
+      0.5,
+    ),
+    p99: quantile(
+      ok.map((outcome) => outcome.firstTokenMs),
+      0.99,
+    ),
     errors: answer.outcomes.length - ok.length,
     identical: alone ? texts.every((text, i) => text === alone[i]) : null,
     texts,
   };
 }
 
-const bodiesOf = (count: number, models: string[], maxTokens: number, prompt = (i: number) => `### Instruction:\nWrite a short note about topic number ${i}.\n\n### Response:\n`): Body[] =>
-  Array.from({ length: count }, (_, i) => ({ model: models[i % models.length], prompt: prompt(i), max_tokens: maxTokens, temperature: 0, ignore_eos: true, stream: true }) as Body);
+const bodiesOf = (
+  count: number,
+  models: string[],
+  maxTokens: number,
+  prompt = (i: number) => `### Instruction:\nWrite a short note about topic number ${i}.\n\n### Response:\n`,
+): Body[] =>
+  Array.from(
+    { length: count },
+    (_, i) =>
+      ({
+        model: models[i % models.length],
+        prompt: prompt(i),
+        max_tokens: maxTokens,
+        temperature: 0,
+        ignore_eos: true,
+        stream: true,
+      }) as Body,
+  );
 
 /** The same requests on the batcher directly: what the engine does without HTTP. */
 async function engineAlone(model: Model, bodies: Body[]): Promise<number> {
@@ -83,7 +117,13 @@ async function engineAlone(model: Model, bodies: Body[]): Promise<number> {
   try {
     const started = performance.now();
     const results = await Promise.all(
-      bodies.map((body) => batcher.submit({ prompt: body.prompt as string, options: { maxNewTokens: body.max_tokens ?? tokens, temperature: 0, ignoreEos: true } }).result),
+      bodies.map(
+        (body) =>
+          batcher.submit({
+            prompt: body.prompt as string,
+            options: { maxNewTokens: body.max_tokens ?? tokens, temperature: 0, ignoreEos: true },
+          }).result,
+      ),
     );
     return results.reduce((sum, result) => sum + result.tokens.length, 0) / ((performance.now() - started) / 1000);
   } finally {
@@ -93,16 +133,33 @@ async function engineAlone(model: Model, bodies: Body[]): Promise<number> {
 
 /** A LoRA on every linear layer with random non-zero B, so adapter rows really differ. */
 function randomAdapter(model: Model, name: string, seed: number): void {
-  model.addAdapter(name, { r: 8, alpha: 16, targetModules: ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"], seed });
+  model.addAdapter(name, {
+    r: 8,
+    alpha: 16,
+    targetModules: ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"],
+    seed,
+  });
   const random = new Random(seed);
   for (const [tensorName, data] of Object.entries(model.adapterTensors(name))) {
     const match = /layers\.(\d+)\.(?:self_attn|mlp)\.(\w+)\.lora_B/.exec(tensorName);
-    if (match) model.native.setAdapterTensor(name, Number(match[1]), match[2] as never, "B", Float32Array.from(data, () => (random.next() - 0.5) * 0.1));
+    if (match)
+      model.native.setAdapterTensor(
+        name,
+        Number(match[1]),
+        match[2] as never,
+        "B",
+        Float32Array.from(data, () => (random.next() - 0.5) * 0.1),
+      );
   }
 }
 
 const serve = (backend: NativeBackend, adapters: string[]) =>
-  startServer({ engine: createNativeEngine(backend, { baseName: "m", adapters }), port: 0, concurrency: 64, queueCapacity: 256 });
+  startServer({
+    engine: createNativeEngine(backend, { baseName: "m", adapters }),
+    port: 0,
+    concurrency: 64,
+    queueCapacity: 256,
+  });
 
 async function tinyModelTables(client: Client): Promise<void> {
   const model = await loadModel(tinyModelDir, { threads });
@@ -124,7 +181,9 @@ async function tinyModelTables(client: Client): Promise<void> {
         engine.get(count)?.push(await engineAlone(model, bodies.slice(0, count)));
       }
     }
-    console.log(`\ntiny model (${tinyModelDir}), ${tokens}-token greedy streams through the openai client, ${rounds} rounds, load ${loadStart} → ${load()}`);
+    console.log(
+      `\ntiny model (${tinyModelDir}), ${tokens}-token greedy streams through the openai client, ${rounds} rounds, load ${loadStart} → ${load()}`,
+    );
     const one = perRound.get(streamCounts[0]) ?? [];
     const engineOne = engine.get(streamCounts[0]) ?? [];
     console.table(
@@ -133,14 +192,25 @@ async function tinyModelTables(client: Client): Promise<void> {
         const engineRuns = engine.get(count) ?? [];
         return {
           streams: count,
-          "tokens/s": spread(runs.map((run) => run.tokensPerSecond), 0),
-          [`vs ${streamCounts[0]} stream (same round)`]: spread(runs.map((run, i) => run.tokensPerSecond / one[i].tokensPerSecond), 2, "x"),
+          "tokens/s": spread(
+            runs.map((run) => run.tokensPerSecond),
+            0,
+          ),
+          [`vs ${streamCounts[0]} stream (same round)`]: spread(
+            runs.map((run, i) => run.tokensPerSecond / one[i].tokensPerSecond),
+            2,
+            "x",
+          ),
           "TTFT p50 / p99 ms": `${median(runs.map((run) => run.p50)).toFixed(0)} / ${median(runs.map((run) => run.p99)).toFixed(0)}`,
           "server / client CPU ms per token": `${median(runs.map((run) => run.serverCpuMsPerToken)).toFixed(3)} / ${median(runs.map((run) => run.clientCpuMsPerToken)).toFixed(3)}`,
           errors: runs.reduce((sum, run) => sum + run.errors, 0),
           "identical to alone": runs.every((run) => run.identical),
           "engine alone tok/s": spread(engineRuns, 0),
-          "engine vs 1": spread(engineRuns.map((value, i) => value / engineOne[i]), 2, "x"),
+          "engine vs 1": spread(
+            engineRuns.map((value, i) => value / engineOne[i]),
+            2,
+            "x",
+          ),
         };
       }),
     );
@@ -151,12 +221,32 @@ async function tinyModelTables(client: Client): Promise<void> {
     const eight: number[] = [];
     for (let round = 0; round < rounds; round++) {
       single.push((await measure(client, server.url, bodiesOf(mixed, ["m:a0"], tokens))).tokensPerSecond);
-      eight.push((await measure(client, server.url, bodiesOf(mixed, adapters.map((adapter) => `m:${adapter}`), tokens))).tokensPerSecond);
+      eight.push(
+        (
+          await measure(
+            client,
+            server.url,
+            bodiesOf(
+              mixed,
+              adapters.map((adapter) => `m:${adapter}`),
+              tokens,
+            ),
+          )
+        ).tokensPerSecond,
+      );
     }
     console.log(`\n${mixed} streams, 8 adapters mixed vs one adapter (load ${load()})`);
     console.table([
       { batch: "one adapter", "tokens/s": spread(single, 0), ratio: "1.00" },
-      { batch: "8 adapters mixed", "tokens/s": spread(eight, 0), ratio: spread(eight.map((value, i) => value / single[i]), 2, "x") },
+      {
+        batch: "8 adapters mixed",
+        "tokens/s": spread(eight, 0),
+        ratio: spread(
+          eight.map((value, i) => value / single[i]),
+          2,
+          "x",
+        ),
+      },
     ]);
   } finally {
     await server.close(1000);
@@ -216,7 +306,15 @@ async function referenceTable(client: Client): Promise<void> {
     // llama.cpp's threads busy-wait at each op's barrier, which a shared machine punishes: it runs
     // with `threads` and with 1, and pillow is compared with the faster (as in `pnpm bench core`).
     for (const count of threads > 1 ? [threads, 1] : [threads]) {
-      llamaRunners.push({ threads: count, runner: await openLlamaCppModel(path.join(dir, "f32.gguf"), { threads: count, contextSize: streams * 128, batchSize: 512, sequences: streams }) });
+      llamaRunners.push({
+        threads: count,
+        runner: await openLlamaCppModel(path.join(dir, "f32.gguf"), {
+          threads: count,
+          contextSize: streams * 128,
+          batchSize: 512,
+          sequences: streams,
+        }),
+      });
     }
     try {
       const pillow: Measured[] = [];
@@ -235,16 +333,33 @@ async function referenceTable(client: Client): Promise<void> {
         }
       }
       const best = pillow.map((_, i) => Math.max(...[...llama.values()].map((values) => values[i])));
-      console.log(`\n134M reference (random weights, f32), ${streams} streams × ${largeTokens} greedy tokens, ${rounds} rounds, load ${loadStart} → ${load()}`);
+      console.log(
+        `\n134M reference (random weights, f32), ${streams} streams × ${largeTokens} greedy tokens, ${rounds} rounds, load ${loadStart} → ${load()}`,
+      );
       console.table([
         {
           engine: "pillow serve (openai client)",
-          "tokens/s": spread(pillow.map((run) => run.tokensPerSecond), 1),
-          "vs llama.cpp (faster, same round)": spread(pillow.map((run, i) => run.tokensPerSecond / best[i]), 2, "x"),
+          "tokens/s": spread(
+            pillow.map((run) => run.tokensPerSecond),
+            1,
+          ),
+          "vs llama.cpp (faster, same round)": spread(
+            pillow.map((run, i) => run.tokensPerSecond / best[i]),
+            2,
+            "x",
+          ),
           "TTFT p50 ms": median(pillow.map((run) => run.p50)).toFixed(0),
           errors: pillow.reduce((sum, run) => sum + run.errors, 0),
         },
-        { engine: "pillow engine alone (no HTTP)", "tokens/s": spread(engine, 1), "vs llama.cpp (faster, same round)": spread(engine.map((value, i) => value / best[i]), 2, "x") },
+        {
+          engine: "pillow engine alone (no HTTP)",
+          "tokens/s": spread(engine, 1),
+          "vs llama.cpp (faster, same round)": spread(
+            engine.map((value, i) => value / best[i]),
+            2,
+            "x",
+          ),
+        },
         ...llamaRunners.map(({ threads: count }) => ({
           engine: `node-llama-cpp, ${streams} sequences, ${count} thread${count > 1 ? "s" : ""}`,
           "tokens/s": spread(llama.get(count) ?? [], 1),

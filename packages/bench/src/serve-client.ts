@@ -29,7 +29,9 @@ process.on("message", async (job: ClientJob) => {
   const settled = await Promise.allSettled(job.bodies.map((body) => streamOnce(client, body)));
   const used = process.cpuUsage(cpu);
   const answer: ClientAnswer = {
-    outcomes: settled.map((result) => (result.status === "fulfilled" ? result.value : { error: String(result.reason) })),
+    outcomes: settled.map((result) =>
+      result.status === "fulfilled" ? result.value : { error: String(result.reason) },
+    ),
     cpuMs: (used.user + used.system) / 1000,
   };
   process.send?.(answer);

@@ -9,7 +9,8 @@ createProgram()
   .catch((error: unknown) => {
     if (error instanceof CommanderError) {
       // commander already printed the message (and the help after it).
-      const clean = error.code === "commander.helpDisplayed" || error.code === "commander.version" || error.exitCode === 0;
+      const clean =
+        error.code === "commander.helpDisplayed" || error.code === "commander.version" || error.exitCode === 0;
       process.exit(clean ? EXIT.ok : EXIT.usage);
     }
     if (error instanceof Interrupted) {

@@ -32,7 +32,13 @@ describe("exitCodeOf", () => {
       }
       expect(poolLine).toMatchObject({ name: "DataError", line: 1 });
       expect(exitCodeOf(poolLine)).toBe(EXIT.input);
-      const model = await rejection(pretrainTinyModel({ outDir: path.join(directory, "out"), steps: 1, initialModel: path.join(directory, "none") }));
+      const model = await rejection(
+        pretrainTinyModel({
+          outDir: path.join(directory, "out"),
+          steps: 1,
+          initialModel: path.join(directory, "none"),
+        }),
+      );
       expect(model).toMatchObject({ name: "SuiteError", code: "E_MODEL_FILE" });
       expect(exitCodeOf(model)).toBe(EXIT.input);
     } finally {
@@ -42,7 +48,13 @@ describe("exitCodeOf", () => {
 
   it("a failing embeddings endpoint or an argument error: failure (1); a usage error keeps its 2", async () => {
     const fetch503 = (async () => new Response("down", { status: 503 })) as typeof fetch;
-    const remote = createEmbedder({ kind: "openai", model: "m", baseUrl: "http://127.0.0.1:9/v1", apiKey: "k", fetch: fetch503 });
+    const remote = createEmbedder({
+      kind: "openai",
+      model: "m",
+      baseUrl: "http://127.0.0.1:9/v1",
+      apiKey: "k",
+      fetch: fetch503,
+    });
     const service = await rejection(remote.embed(["x"]));
     expect(service).toMatchObject({ name: "MatcherError", code: "E_EMBEDDING_SERVICE" });
     expect(exitCodeOf(service)).toBe(EXIT.failure);

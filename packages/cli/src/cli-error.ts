@@ -34,7 +34,14 @@ const inputErrors: Record<string, readonly string[] | undefined> = {
   CheckpointError: undefined,
   ConfigError: undefined,
   // A matcher bundle folder that is missing, truncated, foreign or of another version.
-  MatcherError: ["E_BUNDLE_FILE", "E_BUNDLE_JSON", "E_BUNDLE_FORMAT", "E_BUNDLE_VERSION", "E_BUNDLE_FIELD", "E_BUNDLE_MISMATCH"],
+  MatcherError: [
+    "E_BUNDLE_FILE",
+    "E_BUNDLE_JSON",
+    "E_BUNDLE_FORMAT",
+    "E_BUNDLE_VERSION",
+    "E_BUNDLE_FIELD",
+    "E_BUNDLE_MISMATCH",
+  ],
   // A malformed WordNet file, an initial model folder without its files.
   SuiteError: ["E_WORDNET", "E_MODEL_FILE"],
 };

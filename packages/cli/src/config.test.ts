@@ -32,7 +32,9 @@ describe("pillow.config.json", () => {
     expect(error).toBeInstanceOf(CliError);
     expect(error.exitCode).toBe(EXIT.input);
     expect(error.message).toContain("lora: unknown key(s) rank");
-    expect(() => loadConfig(undefined, directoryWith(JSON.stringify({ serve: { port: 70000 } })))).toThrow(/serve\.port: /);
+    expect(() => loadConfig(undefined, directoryWith(JSON.stringify({ serve: { port: 70000 } })))).toThrow(
+      /serve\.port: /,
+    );
     expect(() => loadConfig(undefined, directoryWith("{ oops"))).toThrow(/not valid JSON/);
     expect(() => loadConfig("missing.json", directoryWith())).toThrow(/does not exist/);
   });

@@ -105,14 +105,22 @@ export function loadConfig(explicit?: string, cwd = process.cwd()): LoadedConfig
     raw = JSON.parse(text);
   } catch (error) {
     const message = error instanceof Error ? error.message : String(error);
-    throw inputError(`${file}: not valid JSON (${message})`, "fix the file or remove it; see `pillow --help` for the keys");
+    throw inputError(
+      `${file}: not valid JSON (${message})`,
+      "fix the file or remove it; see `pillow --help` for the keys",
+    );
   }
   const parsed = configSchema.safeParse(raw);
   if (!parsed.success) {
     const issue = parsed.error.issues[0];
     const key = issue.path.join(".") || "(top level)";
     const detail = issue.code === "unrecognized_keys" ? `unknown key(s) ${issue.keys.join(", ")}` : issue.message;
-    throw inputError(`${file}: ${key}: ${detail}`, `valid top-level keys: ${Object.keys(configSchema.shape).filter((name) => name !== "$schema").join(", ")}`);
+    throw inputError(
+      `${file}: ${key}: ${detail}`,
+      `valid top-level keys: ${Object.keys(configSchema.shape)
+        .filter((name) => name !== "$schema")
+        .join(", ")}`,
+    );
   }
   return { config: parsed.data, file };
 }

@@ -26,7 +26,10 @@ export function commandContext(command: Command, options: { json?: boolean | str
 export function parseInteger(flag: string, minimum = Number.NEGATIVE_INFINITY) {
   return (value: string): number => {
     const parsed = Number(value);
-    if (!Number.isInteger(parsed) || parsed < minimum) throw new Error(`${flag} expects an integer${minimum > Number.NEGATIVE_INFINITY ? ` ≥ ${minimum}` : ""}, got "${value}"`);
+    if (!Number.isInteger(parsed) || parsed < minimum)
+      throw new Error(
+        `${flag} expects an integer${minimum > Number.NEGATIVE_INFINITY ? ` ≥ ${minimum}` : ""}, got "${value}"`,
+      );
     return parsed;
   };
 }
@@ -34,7 +37,10 @@ export function parseInteger(flag: string, minimum = Number.NEGATIVE_INFINITY) {
 export function parseNumber(flag: string, minimum = Number.NEGATIVE_INFINITY) {
   return (value: string): number => {
     const parsed = Number(value);
-    if (!Number.isFinite(parsed) || parsed < minimum) throw new Error(`${flag} expects a number${minimum > Number.NEGATIVE_INFINITY ? ` ≥ ${minimum}` : ""}, got "${value}"`);
+    if (!Number.isFinite(parsed) || parsed < minimum)
+      throw new Error(
+        `${flag} expects a number${minimum > Number.NEGATIVE_INFINITY ? ` ≥ ${minimum}` : ""}, got "${value}"`,
+      );
     return parsed;
   };
 }

@@ -37,7 +37,14 @@ describe("pillow export", () => {
     model.addAdapter("task", { r: 4, alpha: 8, targetModules: ["q_proj", "v_proj"], seed: 2 });
     model.setActiveAdapter("task");
     const checkpoints = path.join(root, "checkpoints");
-    await train(model, [{ prompt: "1+1=", response: "2" }, { prompt: "2+2=", response: "4" }], { epochs: 2, lr: 1e-2, checkpointDir: checkpoints, checkpointEvery: 1 });
+    await train(
+      model,
+      [
+        { prompt: "1+1=", response: "2" },
+        { prompt: "2+2=", response: "4" },
+      ],
+      { epochs: 2, lr: 1e-2, checkpointDir: checkpoints, checkpointEvery: 1 },
+    );
     const latest = JSON.parse(fs.readFileSync(path.join(checkpoints, "latest.json"), "utf8")).checkpoint;
 
     const adapter = path.join(root, "adapter");
@@ -62,7 +69,14 @@ describe("pillow export", () => {
   });
 
   it("explains bad input", () => {
-    const missing = pillow(["export", "peft", "--checkpoint", path.join(root, "nothing"), "--out", path.join(root, "x")]);
+    const missing = pillow([
+      "export",
+      "peft",
+      "--checkpoint",
+      path.join(root, "nothing"),
+      "--out",
+      path.join(root, "x"),
+    ]);
     expect(missing.status).toBe(3);
     expect(missing.stderr).toContain("latest.json");
     const dtype = pillow(["export", "gguf", "--model", modelDir, "--out", path.join(root, "y.gguf"), "--dtype", "q4"]);
@@ -77,7 +91,14 @@ describe("pillow bench", () => {
     expect(result.status, result.stderr).toBe(0);
     const report = JSON.parse(result.stdout);
     const names = report.rows.map((row: { name: string }) => row.name);
-    expect(names).toEqual(["fused LoRA matmul", "unfused LoRA (3 GEMMs)", "top-p sampling", "prefill", "decode (greedy, KV cache)", "LoRA training"]);
+    expect(names).toEqual([
+      "fused LoRA matmul",
+      "unfused LoRA (3 GEMMs)",
+      "top-p sampling",
+      "prefill",
+      "decode (greedy, KV cache)",
+      "LoRA training",
+    ]);
     for (const row of report.rows) expect(Number.isFinite(row.median) && row.median > 0, row.name).toBe(true);
   });
 });

@@ -8,7 +8,12 @@ export type InfoReport = { pillow: string; node: string; platform: string; backe
 
 export function collectInfo(): InfoReport {
   const { version } = require("../package.json") as { version: string };
-  return { pillow: version, node: process.version, platform: `${process.platform}-${process.arch}`, backend: backendInfo() };
+  return {
+    pillow: version,
+    node: process.version,
+    platform: `${process.platform}-${process.arch}`,
+    backend: backendInfo(),
+  };
 }
 
 export function formatInfo(report: InfoReport): string {
@@ -25,8 +30,11 @@ export function formatInfo(report: InfoReport): string {
   // What `device: "cuda"` reaches (kernels and LlamaModel steps) and what stays on the CPU.
   if (backend.ops) {
     lines.push(`ops on cpu:  ${backend.ops.cpu.join(", ")}`);
-    lines.push(`ops on cuda: ${backend.ops.cuda.length > 0 ? backend.ops.cuda.join(", ") : "none (no usable CUDA backend)"}`);
-    if (backend.ops.cudaMissing?.length) lines.push(`not on cuda yet (cpu only): ${backend.ops.cudaMissing.join(", ")}`);
+    lines.push(
+      `ops on cuda: ${backend.ops.cuda.length > 0 ? backend.ops.cuda.join(", ") : "none (no usable CUDA backend)"}`,
+    );
+    if (backend.ops.cudaMissing?.length)
+      lines.push(`not on cuda yet (cpu only): ${backend.ops.cudaMissing.join(", ")}`);
   }
   // The loader's probe: which addon file it loaded, and why it passed over the others.
   if (backend.loader) {

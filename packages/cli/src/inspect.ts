@@ -44,7 +44,12 @@ export type InspectReport =
       layers: number[];
       tensors: TensorSummary;
     }
-  | { kind: "safetensors"; path: string; tensors: TensorSummary; list: { name: string; dtype: string; shape: number[] }[] };
+  | {
+      kind: "safetensors";
+      path: string;
+      tensors: TensorSummary;
+      list: { name: string; dtype: string; shape: number[] }[];
+    };
 
 function summarise(infos: TensorInfo[]): TensorSummary {
   const dtypes: Record<string, number> = {};
@@ -68,15 +73,16 @@ function tensorsOf(location: string): TensorInfo[] {
 }
 
 export function inspectPath(location: string): InspectReport {
-  if (!fs.existsSync(location)) throw inputError(`${location} does not exist`, "pass a model folder, an adapter folder or a .safetensors file");
+  if (!fs.existsSync(location))
+    throw inputError(`${location} does not exist`, "pass a model folder, an adapter folder or a .safetensors file");
   const resolved = path.resolve(location);
   if (fs.statSync(resolved).isDirectory()) {
     if (fs.existsSync(path.join(resolved, ADAPTER_CONFIG_FILE))) {
       const config = readAdapterConfig(resolved);
       const infos = tensorsOf(path.join(resolved, "adapter_model.safetensors"));
-      const layers = [...new Set(infos.map((info) => parsePeftTensorName(info.name)?.layer).filter((layer) => layer !== undefined))].sort(
-        (a, b) => a - b,
-      );
+      const layers = [
+        ...new Set(infos.map((info) => parsePeftTensorName(info.name)?.layer).filter((layer) => layer !== undefined)),
+      ].sort((a, b) => a - b);
       return {
         kind: "adapter",
         path: resolved,
@@ -114,7 +120,10 @@ export function inspectPath(location: string): InspectReport {
     );
   }
   if (!resolved.endsWith(".safetensors") && !resolved.endsWith(".json")) {
-    throw inputError(`${location}: cannot inspect this kind of file`, "pass a model folder, an adapter folder or a .safetensors file");
+    throw inputError(
+      `${location}: cannot inspect this kind of file`,
+      "pass a model folder, an adapter folder or a .safetensors file",
+    );
   }
   const infos = tensorsOf(resolved);
   return {
@@ -126,10 +135,20 @@ export function inspectPath(location: string): InspectReport {
 }
 
 const formatCount = (count: number) =>
-  count >= 1e9 ? `${(count / 1e9).toFixed(2)}B` : count >= 1e6 ? `${(count / 1e6).toFixed(2)}M` : count >= 1e3 ? `${(count / 1e3).toFixed(1)}K` : String(count);
+  count >= 1e9
+    ? `${(count / 1e9).toFixed(2)}B`
+    : count >= 1e6
+      ? `${(count / 1e6).toFixed(2)}M`
+      : count >= 1e3
+        ? `${(count / 1e3).toFixed(1)}K`
+        : String(count);
 
 const formatBytes = (bytes: number) =>
-  bytes >= 2 ** 30 ? `${(bytes / 2 ** 30).toFixed(2)} GiB` : bytes >= 2 ** 20 ? `${(bytes / 2 ** 20).toFixed(1)} MiB` : `${(bytes / 1024).toFixed(1)} KiB`;
+  bytes >= 2 ** 30
+    ? `${(bytes / 2 ** 30).toFixed(2)} GiB`
+    : bytes >= 2 ** 20
+      ? `${(bytes / 2 ** 20).toFixed(1)} MiB`
+      : `${(bytes / 1024).toFixed(1)} KiB`;
 
 export function formatInspect(report: InspectReport): string {
   const tensors = `${report.tensors.count} tensors, ${formatCount(report.tensors.parameters)} parameters, ${formatBytes(report.tensors.bytes)} (${Object.entries(
@@ -153,7 +172,9 @@ export function formatInspect(report: InspectReport): string {
       `  ${tensors}`,
     ].join("\n");
   }
-  const shown = report.list.slice(0, 40).map((tensor) => `  ${tensor.name} ${tensor.dtype} [${tensor.shape.join(", ")}]`);
+  const shown = report.list
+    .slice(0, 40)
+    .map((tensor) => `  ${tensor.name} ${tensor.dtype} [${tensor.shape.join(", ")}]`);
   if (report.list.length > 40) shown.push(`  … ${report.list.length - 40} more (use --json for all)`);
   return [`safetensors ${report.path}`, `  ${tensors}`, ...shown].join("\n");
 }

@@ -9,14 +9,19 @@ import type { PillowConfig } from "./config.js";
 /** The --model folder (or .gguf file), checked to hold what loadModel needs. */
 export function modelDirectory(flag: string | undefined, config: PillowConfig): string {
   const directory = flag ?? config.model;
-  if (!directory) throw usageError("no model given", "pass --model DIR (a Hugging Face folder) or set \"model\" in pillow.config.json");
+  if (!directory)
+    throw usageError("no model given", 'pass --model DIR (a Hugging Face folder) or set "model" in pillow.config.json');
   // A GGUF file (llama.cpp / Ollama) carries its config and tokenizer inside.
   if (directory.toLowerCase().endsWith(".gguf")) {
-    if (!fs.existsSync(directory) || !fs.statSync(directory).isFile()) throw inputError(`no GGUF file ${directory}`, "pass an existing .gguf file or a Hugging Face folder");
+    if (!fs.existsSync(directory) || !fs.statSync(directory).isFile())
+      throw inputError(`no GGUF file ${directory}`, "pass an existing .gguf file or a Hugging Face folder");
     return directory;
   }
   if (!fs.existsSync(path.join(directory, "config.json"))) {
-    throw inputError(`no config.json in ${directory}`, "pass the folder that holds config.json, *.safetensors and tokenizer.json");
+    throw inputError(
+      `no config.json in ${directory}`,
+      "pass the folder that holds config.json, *.safetensors and tokenizer.json",
+    );
   }
   if (!fs.existsSync(path.join(directory, "tokenizer.json"))) {
     throw inputError(`no tokenizer.json in ${directory}`, "copy the model's tokenizer.json into the folder");
@@ -34,10 +39,16 @@ export function parseAdapterSpec(spec: string): { name: string; directory: strin
   const name = equals > 0 ? spec.slice(0, equals) : path.basename(path.resolve(spec));
   const directory = equals > 0 ? spec.slice(equals + 1) : spec;
   if (!/^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$/.test(name) || name.includes("..")) {
-    throw usageError(`adapter name "${name}" is not a plain name`, "use --adapter name=DIR with letters, digits, _, - or .");
+    throw usageError(
+      `adapter name "${name}" is not a plain name`,
+      "use --adapter name=DIR with letters, digits, _, - or .",
+    );
   }
   if (!fs.existsSync(path.join(directory, "adapter_config.json"))) {
-    throw inputError(`no adapter_config.json in ${directory}`, "pass a PEFT adapter folder (adapter_config.json + adapter_model.safetensors)");
+    throw inputError(
+      `no adapter_config.json in ${directory}`,
+      "pass a PEFT adapter folder (adapter_config.json + adapter_model.safetensors)",
+    );
   }
   return { name, directory };
 }

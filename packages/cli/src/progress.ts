@@ -19,7 +19,11 @@ export function progressMode(options: { json?: boolean; quiet?: boolean } = {}):
 }
 
 const formatSeconds = (seconds: number) =>
-  !Number.isFinite(seconds) ? "?" : seconds >= 90 ? `${Math.floor(seconds / 60)}m${Math.round(seconds % 60)}s` : `${Math.round(seconds)}s`;
+  !Number.isFinite(seconds)
+    ? "?"
+    : seconds >= 90
+      ? `${Math.floor(seconds / 60)}m${Math.round(seconds % 60)}s`
+      : `${Math.round(seconds)}s`;
 
 export function createProgress(label: string, total: number, mode: ProgressMode): Progress {
   if (mode === "silent") return { tick() {}, setTotal() {}, stop() {} };
@@ -60,7 +64,9 @@ export function createProgress(label: string, total: number, mode: ProgressMode)
       lastDecile = decile;
       const elapsed = (Date.now() - started) / 1000;
       const eta = value > 0 ? (elapsed / value) * (total - value) : Number.NaN;
-      process.stderr.write(`${label}: ${value}/${total} (${Math.round((value / Math.max(1, total)) * 100)}%) ETA ${formatSeconds(eta)}${detail ? ` ${detail}` : ""}\n`);
+      process.stderr.write(
+        `${label}: ${value}/${total} (${Math.round((value / Math.max(1, total)) * 100)}%) ETA ${formatSeconds(eta)}${detail ? ` ${detail}` : ""}\n`,
+      );
     },
     setTotal(next) {
       total = next;

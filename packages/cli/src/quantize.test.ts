@@ -18,7 +18,15 @@ function pillow(args: string[]) {
 }
 
 const modelDir = path.join(root, "model");
-createTinyModel(modelDir, { hiddenSize: 64, intermediateSize: 96, numLayers: 2, numHeads: 4, numKeyValueHeads: 2, seed: 9, initStd: 0.1 });
+createTinyModel(modelDir, {
+  hiddenSize: 64,
+  intermediateSize: 96,
+  numLayers: 2,
+  numHeads: 4,
+  numKeyValueHeads: 2,
+  seed: 9,
+  initStd: 0.1,
+});
 
 describe("pillow quantize", () => {
   for (const type of ["q8_0", "q4_0"]) {

@@ -34,7 +34,8 @@ function byteToUnicode() {
   for (let b = 174; b <= 255; b++) printable.push(b);
   const table = new Array(256);
   let extra = 0;
-  for (let b = 0; b < 256; b++) table[b] = printable.includes(b) ? String.fromCharCode(b) : String.fromCharCode(256 + extra++);
+  for (let b = 0; b < 256; b++)
+    table[b] = printable.includes(b) ? String.fromCharCode(b) : String.fromCharCode(256 + extra++);
   return table;
 }
 
@@ -49,29 +50,70 @@ function tokenizerJson() {
   const specials = ["<|begin_of_text|>", "<|end_of_text|>", "<|start_header_id|>", "<|end_header_id|>", "<|eot_id|>"];
   return {
     version: "1.0",
-    added_tokens: specials.map((content, i) => ({ id: 266 + i, content, single_word: false, lstrip: false, rstrip: false, normalized: false, special: true })),
+    added_tokens: specials.map((content, i) => ({
+      id: 266 + i,
+      content,
+      single_word: false,
+      lstrip: false,
+      rstrip: false,
+      normalized: false,
+      special: true,
+    })),
     normalizer: null,
     pre_tokenizer: {
       type: "Sequence",
       pretokenizers: [
-        { type: "Split", pattern: { Regex: "(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\\r\\n\\p{L}\\p{N}]?\\p{L}+|\\p{N}{1,3}| ?[^\\s\\p{L}\\p{N}]+[\\r\\n]*|\\s*[\\r\\n]+|\\s+(?!\\S)|\\s+" }, behavior: "Isolated", invert: false },
+        {
+          type: "Split",
+          pattern: {
+            Regex:
+              "(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\\r\\n\\p{L}\\p{N}]?\\p{L}+|\\p{N}{1,3}| ?[^\\s\\p{L}\\p{N}]+[\\r\\n]*|\\s*[\\r\\n]+|\\s+(?!\\S)|\\s+",
+          },
+          behavior: "Isolated",
+          invert: false,
+        },
         { type: "ByteLevel", add_prefix_space: false, trim_offsets: true, use_regex: false },
       ],
     },
     post_processor: {
       type: "TemplateProcessing",
       single: [{ SpecialToken: { id: "<|begin_of_text|>", type_id: 0 } }, { Sequence: { id: "A", type_id: 0 } }],
-      pair: [{ SpecialToken: { id: "<|begin_of_text|>", type_id: 0 } }, { Sequence: { id: "A", type_id: 0 } }, { Sequence: { id: "B", type_id: 1 } }],
+      pair: [
+        { SpecialToken: { id: "<|begin_of_text|>", type_id: 0 } },
+        { Sequence: { id: "A", type_id: 0 } },
+        { Sequence: { id: "B", type_id: 1 } },
+      ],
       special_tokens: { "<|begin_of_text|>": { id: "<|begin_of_text|>", ids: [266], tokens: ["<|begin_of_text|>"] } },
     },
     decoder: { type: "ByteLevel", add_prefix_space: true, trim_offsets: true, use_regex: true },
-    model: { type: "BPE", dropout: null, unk_token: null, continuing_subword_prefix: null, end_of_word_suffix: null, fuse_unk: false, byte_fallback: false, ignore_merges: true, vocab, merges },
+    model: {
+      type: "BPE",
+      dropout: null,
+      unk_token: null,
+      continuing_subword_prefix: null,
+      end_of_word_suffix: null,
+      fuse_unk: false,
+      byte_fallback: false,
+      ignore_merges: true,
+      vocab,
+      merges,
+    },
   };
 }
 
 /** Plain float64 HF LLaMA forward (rotate_half rope, GQA, SwiGLU); returns logits of the last position. */
 function referenceLogits(config, weights, tokens, lora) {
-  const { hiddenSize: d, headDim, numHeads, numKeyValueHeads, numLayers, intermediateSize, vocabSize, rmsNormEps, ropeTheta } = config;
+  const {
+    hiddenSize: d,
+    headDim,
+    numHeads,
+    numKeyValueHeads,
+    numLayers,
+    intermediateSize,
+    vocabSize,
+    rmsNormEps,
+    ropeTheta,
+  } = config;
   const weight = (name) => weights[name].data;
   const effective = (name, layer, module) => {
     const base = weight(name);
@@ -82,7 +124,9 @@ function referenceLogits(config, weights, tokens, lora) {
     const [r, columns] = a.shape;
     const rows = b.shape[0];
     const merged = Float64Array.from(base);
-    for (let i = 0; i < rows; i++) for (let j = 0; j < columns; j++) for (let k = 0; k < r; k++) merged[i * columns + j] += lora.scale * b.data[i * r + k] * a.data[k * columns + j];
+    for (let i = 0; i < rows; i++)
+      for (let j = 0; j < columns; j++)
+        for (let k = 0; k < r; k++) merged[i * columns + j] += lora.scale * b.data[i * r + k] * a.data[k * columns + j];
     return merged;
   };
   const matVec = (m, rows, columns, x) => {
@@ -138,8 +182,12 @@ function referenceLogits(config, weights, tokens, lora) {
     const wo = effective(`${p}.self_attn.o_proj.weight`, layer, "o_proj");
     const normed = states.map((x) => rmsNorm(x, weight(`${p}.input_layernorm.weight`)));
     const biased = (v, name) => (config.attentionBias ? v.map((value, i) => value + weight(name)[i]) : v);
-    const qs = normed.map((x, t) => rope(biased(matVec(wq, numHeads * headDim, d, x), `${p}.self_attn.q_proj.bias`), numHeads, t));
-    const ks = normed.map((x, t) => rope(biased(matVec(wk, numKeyValueHeads * headDim, d, x), `${p}.self_attn.k_proj.bias`), numKeyValueHeads, t));
+    const qs = normed.map((x, t) =>
+      rope(biased(matVec(wq, numHeads * headDim, d, x), `${p}.self_attn.q_proj.bias`), numHeads, t),
+    );
+    const ks = normed.map((x, t) =>
+      rope(biased(matVec(wk, numKeyValueHeads * headDim, d, x), `${p}.self_attn.k_proj.bias`), numKeyValueHeads, t),
+    );
     const vs = normed.map((x) => biased(matVec(wv, numKeyValueHeads * headDim, d, x), `${p}.self_attn.v_proj.bias`));
     states = states.map((x, t) => {
       const attention = new Float64Array(numHeads * headDim);
@@ -154,7 +202,8 @@ function referenceLogits(config, weights, tokens, lora) {
         const max = Math.max(...scores);
         const exps = scores.map((score) => Math.exp(score - max));
         const total = exps.reduce((a, b) => a + b, 0);
-        for (let s = 0; s <= t; s++) for (let i = 0; i < headDim; i++) attention[h * headDim + i] += (exps[s] / total) * vs[s][kv * headDim + i];
+        for (let s = 0; s <= t; s++)
+          for (let i = 0; i < headDim; i++) attention[h * headDim + i] += (exps[s] / total) * vs[s][kv * headDim + i];
       }
       const afterAttention = x.map((v, i) => v + matVec(wo, d, numHeads * headDim, attention)[i]);
       const h2 = rmsNorm(afterAttention, weight(`${p}.post_attention_layernorm.weight`));
@@ -173,7 +222,10 @@ function makeWeights(config, seed) {
   const next = random(seed);
   const tensors = {};
   const make = (name, shape, scale = 0.4) => {
-    tensors[name] = { shape, data: Float32Array.from({ length: shape.reduce((a, b) => a * b, 1) }, () => next() * scale) };
+    tensors[name] = {
+      shape,
+      data: Float32Array.from({ length: shape.reduce((a, b) => a * b, 1) }, () => next() * scale),
+    };
   };
   const { hiddenSize: d, headDim, numHeads, numKeyValueHeads, intermediateSize, vocabSize } = config;
   make("model.embed_tokens.weight", [vocabSize, d], 2);
@@ -181,8 +233,14 @@ function makeWeights(config, seed) {
   if (!config.tieWordEmbeddings) make("lm_head.weight", [vocabSize, d]);
   for (let layer = 0; layer < config.numLayers; layer++) {
     const p = `model.layers.${layer}`;
-    tensors[`${p}.input_layernorm.weight`] = { shape: [d], data: Float32Array.from({ length: d }, () => 1 + next() * 0.2) };
-    tensors[`${p}.post_attention_layernorm.weight`] = { shape: [d], data: Float32Array.from({ length: d }, () => 1 + next() * 0.2) };
+    tensors[`${p}.input_layernorm.weight`] = {
+      shape: [d],
+      data: Float32Array.from({ length: d }, () => 1 + next() * 0.2),
+    };
+    tensors[`${p}.post_attention_layernorm.weight`] = {
+      shape: [d],
+      data: Float32Array.from({ length: d }, () => 1 + next() * 0.2),
+    };
     make(`${p}.self_attn.q_proj.weight`, [numHeads * headDim, d]);
     make(`${p}.self_attn.k_proj.weight`, [numKeyValueHeads * headDim, d]);
     make(`${p}.self_attn.v_proj.weight`, [numKeyValueHeads * headDim, d]);
@@ -204,12 +262,34 @@ function makeLora(config, r, seed) {
   const tensors = {};
   const q = config.numHeads * config.headDim;
   const kv = config.numKeyValueHeads * config.headDim;
-  const outputs = { q_proj: q, k_proj: kv, v_proj: kv, o_proj: config.hiddenSize, gate_proj: config.intermediateSize, up_proj: config.intermediateSize, down_proj: config.hiddenSize };
-  const inputs = { q_proj: config.hiddenSize, k_proj: config.hiddenSize, v_proj: config.hiddenSize, o_proj: q, gate_proj: config.hiddenSize, up_proj: config.hiddenSize, down_proj: config.intermediateSize };
+  const outputs = {
+    q_proj: q,
+    k_proj: kv,
+    v_proj: kv,
+    o_proj: config.hiddenSize,
+    gate_proj: config.intermediateSize,
+    up_proj: config.intermediateSize,
+    down_proj: config.hiddenSize,
+  };
+  const inputs = {
+    q_proj: config.hiddenSize,
+    k_proj: config.hiddenSize,
+    v_proj: config.hiddenSize,
+    o_proj: q,
+    gate_proj: config.hiddenSize,
+    up_proj: config.hiddenSize,
+    down_proj: config.intermediateSize,
+  };
   for (let layer = 0; layer < config.numLayers; layer++) {
     for (const module of core.LINEAR_MODULES) {
-      tensors[core.peftTensorName(layer, module, "A")] = { shape: [r, inputs[module]], data: Float32Array.from({ length: r * inputs[module] }, () => next() * 0.5) };
-      tensors[core.peftTensorName(layer, module, "B")] = { shape: [outputs[module], r], data: Float32Array.from({ length: outputs[module] * r }, () => next() * 0.5) };
+      tensors[core.peftTensorName(layer, module, "A")] = {
+        shape: [r, inputs[module]],
+        data: Float32Array.from({ length: r * inputs[module] }, () => next() * 0.5),
+      };
+      tensors[core.peftTensorName(layer, module, "B")] = {
+        shape: [outputs[module], r],
+        data: Float32Array.from({ length: outputs[module] * r }, () => next() * 0.5),
+      };
     }
   }
   return tensors;
@@ -227,7 +307,9 @@ function compare(label, expected, actual) {
     if (actual[i] > actual[argmaxActual]) argmaxActual = i;
   }
   const relative = maxError / maxMagnitude;
-  console.log(`${label}: max |Δlogit| ${maxError.toExponential(2)} (relative to max |logit| ${relative.toExponential(2)}), argmax ${argmaxExpected} vs ${argmaxActual}`);
+  console.log(
+    `${label}: max |Δlogit| ${maxError.toExponential(2)} (relative to max |logit| ${relative.toExponential(2)}), argmax ${argmaxExpected} vs ${argmaxActual}`,
+  );
   return relative;
 }
 
@@ -248,14 +330,24 @@ async function llamaCppLogits(modelPath, loraPath, checkTokenizer, evaluated = t
         const theirs = Array.from(model.tokenize(text));
         const ours = Array.from(pillowTokenizer.encode(text, { addSpecialTokens: false }));
         const same = JSON.stringify(theirs) === JSON.stringify(ours);
-        console.log(`tokenize ${JSON.stringify(text)}: llama.cpp ${JSON.stringify(theirs)} ${same ? "=" : "≠"} pillow ${JSON.stringify(ours)}`);
+        console.log(
+          `tokenize ${JSON.stringify(text)}: llama.cpp ${JSON.stringify(theirs)} ${same ? "=" : "≠"} pillow ${JSON.stringify(ours)}`,
+        );
         if (!same) failures++;
       }
     }
     // An f32 KV cache, so the comparison measures the export and not llama.cpp's f16 cache rounding.
-    const context = await model.createContext({ contextSize: 64, flashAttention: false, experimentalKvCacheKeyType: "F32", experimentalKvCacheValueType: "F32", ...(loraPath ? { lora: loraPath } : {}) });
+    const context = await model.createContext({
+      contextSize: 64,
+      flashAttention: false,
+      experimentalKvCacheKeyType: "F32",
+      experimentalKvCacheValueType: "F32",
+      ...(loraPath ? { lora: loraPath } : {}),
+    });
     const sequence = context.getSequence();
-    const input = evaluated.map((token, index) => (index === evaluated.length - 1 ? [token, { generateNext: { logits: true } }] : token));
+    const input = evaluated.map((token, index) =>
+      index === evaluated.length - 1 ? [token, { generateNext: { logits: true } }] : token,
+    );
     const result = await sequence.controlledEvaluate(input);
     const map = result[evaluated.length - 1].next.logits;
     const out = new Float64Array(map.size);
@@ -272,12 +364,36 @@ for (const variant of [
   { label: "llama tied embeddings", overrides: { tie_word_embeddings: true, num_key_value_heads: 4 } },
   {
     label: "llama3 rope scaling",
-    overrides: { rope_theta: 500000, rope_scaling: { rope_type: "llama3", factor: 32, low_freq_factor: 1, high_freq_factor: 4, original_max_position_embeddings: 8192 } },
+    overrides: {
+      rope_theta: 500000,
+      rope_scaling: {
+        rope_type: "llama3",
+        factor: 32,
+        low_freq_factor: 1,
+        high_freq_factor: 4,
+        original_max_position_embeddings: 8192,
+      },
+    },
   },
   { label: "qwen2 (qkv bias, NeoX rope)", overrides: { architectures: ["Qwen2ForCausalLM"], rope_theta: 1000000 } },
 ]) {
   const config = core.parseModelConfig(
-    { architectures: ["LlamaForCausalLM"], hidden_size: 64, intermediate_size: 96, num_hidden_layers: 2, num_attention_heads: 4, num_key_value_heads: 2, vocab_size: 288, rms_norm_eps: 1e-5, rope_theta: 10000, max_position_embeddings: 256, tie_word_embeddings: false, bos_token_id: 266, eos_token_id: 270, ...variant.overrides },
+    {
+      architectures: ["LlamaForCausalLM"],
+      hidden_size: 64,
+      intermediate_size: 96,
+      num_hidden_layers: 2,
+      num_attention_heads: 4,
+      num_key_value_heads: 2,
+      vocab_size: 288,
+      rms_norm_eps: 1e-5,
+      rope_theta: 10000,
+      max_position_embeddings: 256,
+      tie_word_embeddings: false,
+      bos_token_id: 266,
+      eos_token_id: 270,
+      ...variant.overrides,
+    },
     "check/config.json",
   );
   const weights = makeWeights(config, 11);
@@ -285,7 +401,11 @@ for (const variant of [
   for (const dtype of ["f32", "f16"]) {
     const file = path.join(folder, `model-${dtype}.gguf`);
     core.writeGguf(file, { config, tokenizerJson: tokenizer, tokenizerConfig, tensors: weights, dtype });
-    const relative = compare(`${variant.label} ${dtype}`, expected, await llamaCppLogits(file, undefined, dtype === "f32" && !config.tieWordEmbeddings));
+    const relative = compare(
+      `${variant.label} ${dtype}`,
+      expected,
+      await llamaCppLogits(file, undefined, dtype === "f32" && !config.tieWordEmbeddings),
+    );
     if (relative > (dtype === "f32" ? 1e-4 : 5e-3)) failures++;
   }
   const lora = { r: 4, alpha: 8, targetModules: [...core.LINEAR_MODULES], dropout: 0, rslora: false, bias: "none" };
@@ -294,10 +414,18 @@ for (const variant of [
   core.writeLoraGguf(adapterFile, { config, lora, tensors: loraTensors });
   const withAdapter = referenceLogits(config, weights, tokens, { tensors: loraTensors, scale: core.loraScale(lora) });
   const baseFile = path.join(folder, "model-f32.gguf");
-  const relative = compare(`${variant.label} f32 + LoRA r=4 on all linear layers`, withAdapter, await llamaCppLogits(baseFile, adapterFile, false));
+  const relative = compare(
+    `${variant.label} f32 + LoRA r=4 on all linear layers`,
+    withAdapter,
+    await llamaCppLogits(baseFile, adapterFile, false),
+  );
   if (relative > 1e-4) failures++;
   // How far the adapter moves the logits, so the agreement above means something.
-  compare("  (the adapter's effect: base reference vs adapted llama.cpp)", expected, await llamaCppLogits(baseFile, adapterFile, false));
+  compare(
+    "  (the adapter's effect: base reference vs adapted llama.cpp)",
+    expected,
+    await llamaCppLogits(baseFile, adapterFile, false),
+  );
 }
 // The embedded tiny model's shape and byte-level tokenizer (@pillow/suite): no merges, no Split regex.
 {
@@ -308,13 +436,23 @@ for (const variant of [
   const pillowByteTokenizer = core.Tokenizer.fromJson(byteTokenizer, byteTokenizerConfig);
   const weights = makeWeights(config, 31);
   const file = path.join(folder, "tiny.gguf");
-  core.writeGguf(file, { config, tokenizerJson: byteTokenizer, tokenizerConfig: byteTokenizerConfig, tensors: weights });
+  core.writeGguf(file, {
+    config,
+    tokenizerJson: byteTokenizer,
+    tokenizerConfig: byteTokenizerConfig,
+    tensors: weights,
+  });
   const model = await llama.loadModel({ modelPath: file });
-  for (const text of ["### Instruction:\nPluralize the word.\n### Input:\nmouse\n### Response:\n", "héllo wörld 👋, 12345!"]) {
+  for (const text of [
+    "### Instruction:\nPluralize the word.\n### Input:\nmouse\n### Response:\n",
+    "héllo wörld 👋, 12345!",
+  ]) {
     const theirs = Array.from(model.tokenize(text));
     const ours = Array.from(pillowByteTokenizer.encode(text, { addSpecialTokens: false }));
     const same = JSON.stringify(theirs) === JSON.stringify(ours);
-    console.log(`tiny byte tokenizer, ${JSON.stringify(text).slice(0, 30)}…: llama.cpp ${same ? "=" : "≠"} pillow (${ours.length} tokens)`);
+    console.log(
+      `tiny byte tokenizer, ${JSON.stringify(text).slice(0, 30)}…: llama.cpp ${same ? "=" : "≠"} pillow (${ours.length} tokens)`,
+    );
     if (!same) failures++;
     if (model.detokenize(theirs) !== text) {
       console.log("  llama.cpp does not detokenize it back");
@@ -322,9 +460,18 @@ for (const variant of [
     }
   }
   await model.dispose();
-  const tinyTokens = Array.from(pillowByteTokenizer.encode("### Instruction:\nName the capital.\n### Input:\nFrance\n### Response:\n"));
+  const tinyTokens = Array.from(
+    pillowByteTokenizer.encode("### Instruction:\nName the capital.\n### Input:\nFrance\n### Response:\n"),
+  );
   const expected = referenceLogits(config, weights, tinyTokens);
-  if (compare("tiny model shape, byte tokenizer, f32", expected, await llamaCppLogits(file, undefined, false, tinyTokens)) > 1e-4) failures++;
+  if (
+    compare(
+      "tiny model shape, byte tokenizer, f32",
+      expected,
+      await llamaCppLogits(file, undefined, false, tinyTokens),
+    ) > 1e-4
+  )
+    failures++;
 }
 fs.rmSync(folder, { recursive: true, force: true });
 console.log(failures === 0 ? "llama.cpp agrees with pillow's export" : `${failures} check(s) failed`);

@@ -11,17 +11,29 @@ export function linearInFeatures(config: ModelConfig, module: LinearModule): num
 }
 
 /** The layers a LoRA config adapts, or undefined for all (throws for a selection native cannot hold). */
-export function adaptedLayers(config: ModelConfig, lora: LoraConfig, source: string): { modules: LinearModule[]; layers?: number[] } {
-  const modules = LINEAR_MODULES.filter((module) => Array.from({ length: config.numLayers }, (_, l) => l).some((l) => isLoraTarget(lora, l, module)));
-  const layers = Array.from({ length: config.numLayers }, (_, l) => l).filter((l) => modules.some((module) => isLoraTarget(lora, l, module)));
+export function adaptedLayers(
+  config: ModelConfig,
+  lora: LoraConfig,
+  source: string,
+): { modules: LinearModule[]; layers?: number[] } {
+  const modules = LINEAR_MODULES.filter((module) =>
+    Array.from({ length: config.numLayers }, (_, l) => l).some((l) => isLoraTarget(lora, l, module)),
+  );
+  const layers = Array.from({ length: config.numLayers }, (_, l) => l).filter((l) =>
+    modules.some((module) => isLoraTarget(lora, l, module)),
+  );
   for (const l of layers) {
     for (const module of modules) {
       if (!isLoraTarget(lora, l, module)) {
-        throw new ModelError("E_UNSUPPORTED", `${source}: the adapter targets ${module} in some layers but not in layer ${l}; pillow needs the same modules in every adapted layer`);
+        throw new ModelError(
+          "E_UNSUPPORTED",
+          `${source}: the adapter targets ${module} in some layers but not in layer ${l}; pillow needs the same modules in every adapted layer`,
+        );
       }
     }
   }
-  if (modules.length === 0) throw new ModelError("E_ARGUMENT", `${source}: the adapter targets no linear module of this model`);
+  if (modules.length === 0)
+    throw new ModelError("E_ARGUMENT", `${source}: the adapter targets no linear module of this model`);
   return { modules, layers: layers.length === config.numLayers ? undefined : layers };
 }
 

@@ -12,7 +12,11 @@ describe("bootstrap intervals", () => {
   it("two values: the means are 0, 1/2, 1 with probabilities 1/4, 1/2, 1/4, so the interval is [0, 1]", () => {
     expect(bootstrapInterval([0, 1], { resamples: 4000, seed: 2 })).toEqual({ mean: 0.5, low: 0, high: 1 });
     // At 40 % confidence the quantiles 0.3 and 0.7 both fall on 1/2.
-    expect(bootstrapInterval([0, 1], { resamples: 4000, confidence: 0.4, seed: 2 })).toEqual({ mean: 0.5, low: 0.5, high: 0.5 });
+    expect(bootstrapInterval([0, 1], { resamples: 4000, confidence: 0.4, seed: 2 })).toEqual({
+      mean: 0.5,
+      low: 0.5,
+      high: 0.5,
+    });
   });
 
   it("constant values give a point interval", () => {

@@ -13,12 +13,16 @@ export type BootstrapOptions = { resamples?: number; confidence?: number; seed?:
  */
 export function bootstrapInterval(values: readonly number[], options: BootstrapOptions = {}): Interval {
   const { resamples = 10_000, confidence = 0.95, seed = 0 } = options;
-  if (!Array.isArray(values) || values.length === 0) throw new RangeError("bootstrapInterval: values must be a non-empty array");
+  if (!Array.isArray(values) || values.length === 0)
+    throw new RangeError("bootstrapInterval: values must be a non-empty array");
   values.forEach((value, index) => {
-    if (typeof value !== "number" || !Number.isFinite(value)) throw new RangeError(`bootstrapInterval: values[${index}] is ${String(value)}, not a finite number`);
+    if (typeof value !== "number" || !Number.isFinite(value))
+      throw new RangeError(`bootstrapInterval: values[${index}] is ${String(value)}, not a finite number`);
   });
-  if (!Number.isInteger(resamples) || resamples < 1) throw new RangeError(`bootstrapInterval: resamples must be a positive integer, got ${resamples}`);
-  if (!(confidence > 0 && confidence < 1)) throw new RangeError(`bootstrapInterval: confidence must be in (0, 1), got ${confidence}`);
+  if (!Number.isInteger(resamples) || resamples < 1)
+    throw new RangeError(`bootstrapInterval: resamples must be a positive integer, got ${resamples}`);
+  if (!(confidence > 0 && confidence < 1))
+    throw new RangeError(`bootstrapInterval: confidence must be in (0, 1), got ${confidence}`);
   const n = values.length;
   const mean = values.reduce((sum, value) => sum + value, 0) / n;
   const random = createRandom(seed);

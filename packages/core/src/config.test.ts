@@ -21,7 +21,13 @@ const llama3 = {
   num_hidden_layers: 16,
   num_key_value_heads: 8,
   rms_norm_eps: 1e-5,
-  rope_scaling: { factor: 32.0, high_freq_factor: 4.0, low_freq_factor: 1.0, original_max_position_embeddings: 8192, rope_type: "llama3" },
+  rope_scaling: {
+    factor: 32.0,
+    high_freq_factor: 4.0,
+    low_freq_factor: 1.0,
+    original_max_position_embeddings: 8192,
+    rope_type: "llama3",
+  },
   rope_theta: 500000.0,
   tie_word_embeddings: true,
   torch_dtype: "bfloat16",
@@ -84,7 +90,13 @@ describe("parseModelConfig", () => {
       vocabSize: 128256,
       rmsNormEps: 1e-5,
       ropeTheta: 500000,
-      ropeScaling: { type: "llama3", factor: 32, lowFreqFactor: 1, highFreqFactor: 4, originalMaxPositionEmbeddings: 8192 },
+      ropeScaling: {
+        type: "llama3",
+        factor: 32,
+        lowFreqFactor: 1,
+        highFreqFactor: 4,
+        originalMaxPositionEmbeddings: 8192,
+      },
       tieWordEmbeddings: true,
       attentionBias: false,
       bosTokenId: 128000,
@@ -104,24 +116,56 @@ describe("parseModelConfig", () => {
 
   it("fills HF defaults for fields Mistral leaves out", () => {
     const config = parseModelConfig(mistral, "mistral/config.json");
-    expect(config).toMatchObject({ ropeTheta: 10000, headDim: 128, tieWordEmbeddings: false, slidingWindow: 4096, maxPositionEmbeddings: 2048, torchDtype: null });
+    expect(config).toMatchObject({
+      ropeTheta: 10000,
+      headDim: 128,
+      tieWordEmbeddings: false,
+      slidingWindow: 4096,
+      maxPositionEmbeddings: 2048,
+      torchDtype: null,
+    });
     const noKv = parseModelConfig({ ...mistral, num_key_value_heads: undefined }, "x");
     expect(noKv.numKeyValueHeads).toBe(32);
   });
 
   it("accepts linear rope scaling in the old `type` spelling", () => {
-    expect(parseModelConfig({ ...mistral, rope_scaling: { type: "linear", factor: 2 } }, "x").ropeScaling).toEqual({ type: "linear", factor: 2 });
+    expect(parseModelConfig({ ...mistral, rope_scaling: { type: "linear", factor: 2 } }, "x").ropeScaling).toEqual({
+      type: "linear",
+      factor: 2,
+    });
   });
 
   it("names the file and the field for bad input", () => {
-    expectConfigError(() => parseModelConfig({ ...llama3, architectures: ["GPT2LMHeadModel"] }, "m/config.json"), "m/config.json", "architectures", "GPT2LMHeadModel");
-    const missing = expectConfigError(() => parseModelConfig({ ...llama3, hidden_size: undefined }, "m/config.json"), "m/config.json: hidden_size: missing");
+    expectConfigError(
+      () => parseModelConfig({ ...llama3, architectures: ["GPT2LMHeadModel"] }, "m/config.json"),
+      "m/config.json",
+      "architectures",
+      "GPT2LMHeadModel",
+    );
+    const missing = expectConfigError(
+      () => parseModelConfig({ ...llama3, hidden_size: undefined }, "m/config.json"),
+      "m/config.json: hidden_size: missing",
+    );
     expect(missing.field).toBe("hidden_size");
-    expectConfigError(() => parseModelConfig({ ...llama3, num_hidden_layers: "16" }, "m/config.json"), "num_hidden_layers", '"16"');
+    expectConfigError(
+      () => parseModelConfig({ ...llama3, num_hidden_layers: "16" }, "m/config.json"),
+      "num_hidden_layers",
+      '"16"',
+    );
     expectConfigError(() => parseModelConfig({ ...llama3, rms_norm_eps: -1 }, "m/config.json"), "rms_norm_eps");
-    expectConfigError(() => parseModelConfig({ ...llama3, num_key_value_heads: 5 }, "m/config.json"), "num_key_value_heads");
-    expectConfigError(() => parseModelConfig({ ...llama3, rope_scaling: { rope_type: "yarn", factor: 4 } }, "m/config.json"), "rope_scaling.rope_type", "yarn");
-    expectConfigError(() => parseModelConfig({ ...llama3, rope_scaling: { rope_type: "llama3", factor: 4 } }, "m/config.json"), "rope_scaling.low_freq_factor");
+    expectConfigError(
+      () => parseModelConfig({ ...llama3, num_key_value_heads: 5 }, "m/config.json"),
+      "num_key_value_heads",
+    );
+    expectConfigError(
+      () => parseModelConfig({ ...llama3, rope_scaling: { rope_type: "yarn", factor: 4 } }, "m/config.json"),
+      "rope_scaling.rope_type",
+      "yarn",
+    );
+    expectConfigError(
+      () => parseModelConfig({ ...llama3, rope_scaling: { rope_type: "llama3", factor: 4 } }, "m/config.json"),
+      "rope_scaling.low_freq_factor",
+    );
     expectConfigError(() => parseModelConfig({ ...llama3, hidden_act: "gelu" }, "m/config.json"), "hidden_act");
     expectConfigError(() => parseModelConfig({ ...llama3, attention_bias: true }, "m/config.json"), "attention_bias");
     expectConfigError(() => parseModelConfig([1], "m/config.json"), "not a JSON object");

@@ -12,7 +12,13 @@ export type Architecture = (typeof SUPPORTED_ARCHITECTURES)[number];
 
 export type RopeScaling =
   | null
-  | { type: "llama3"; factor: number; lowFreqFactor: number; highFreqFactor: number; originalMaxPositionEmbeddings: number }
+  | {
+      type: "llama3";
+      factor: number;
+      lowFreqFactor: number;
+      highFreqFactor: number;
+      originalMaxPositionEmbeddings: number;
+    }
   | { type: "linear"; factor: number };
 
 export type ModelConfig = {
@@ -87,7 +93,10 @@ const hfConfigSchema = z.looseObject({
 });
 
 function fieldName(issuePath: PropertyKey[]): string {
-  return issuePath.map((part) => (typeof part === "number" ? `[${part}]` : String(part))).join(".").replace(/\.\[/g, "[");
+  return issuePath
+    .map((part) => (typeof part === "number" ? `[${part}]` : String(part)))
+    .join(".")
+    .replace(/\.\[/g, "[");
 }
 
 function normaliseRopeScaling(value: z.infer<typeof ropeScalingSchema> | undefined, source: string): RopeScaling {
@@ -96,12 +105,14 @@ function normaliseRopeScaling(value: z.infer<typeof ropeScalingSchema> | undefin
   const field = (name: string) => ({ file: source, field: `rope_scaling.${name}` });
   if (type === undefined || type === "default") return null;
   if (type === "linear") {
-    if (value.factor === undefined) throw new ConfigError("E_FIELD", "missing (required for linear rope scaling)", field("factor"));
+    if (value.factor === undefined)
+      throw new ConfigError("E_FIELD", "missing (required for linear rope scaling)", field("factor"));
     return { type: "linear", factor: value.factor };
   }
   if (type === "llama3") {
     for (const name of ["factor", "low_freq_factor", "high_freq_factor", "original_max_position_embeddings"] as const) {
-      if (value[name] === undefined) throw new ConfigError("E_FIELD", "missing (required for llama3 rope scaling)", field(name));
+      if (value[name] === undefined)
+        throw new ConfigError("E_FIELD", "missing (required for llama3 rope scaling)", field(name));
     }
     return {
       type: "llama3",
@@ -111,7 +122,11 @@ function normaliseRopeScaling(value: z.infer<typeof ropeScalingSchema> | undefin
       originalMaxPositionEmbeddings: value.original_max_position_embeddings!,
     };
   }
-  throw new ConfigError("E_UNSUPPORTED", `rope scaling type ${JSON.stringify(type)} is not supported (llama3, linear)`, field("rope_type"));
+  throw new ConfigError(
+    "E_UNSUPPORTED",
+    `rope scaling type ${JSON.stringify(type)} is not supported (llama3, linear)`,
+    field("rope_type"),
+  );
 }
 
 /** Validates a parsed config.json; `source` names the file in errors. */
@@ -123,21 +138,31 @@ export function parseModelConfig(json: unknown, source: string): ModelConfig {
   if (!result.success) {
     const issue = result.error.issues[0];
     const field = fieldName(issue.path);
-    const received = issue.path.reduce<unknown>((value, key) => (value as Record<PropertyKey, unknown> | undefined)?.[key as string], json);
+    const received = issue.path.reduce<unknown>(
+      (value, key) => (value as Record<PropertyKey, unknown> | undefined)?.[key as string],
+      json,
+    );
     const reason = received === undefined ? "missing" : `${issue.message} (got ${JSON.stringify(received)})`;
     throw new ConfigError("E_FIELD", reason, { file: source, field });
   }
   const hf = result.data;
   const architecture = hf.architectures[0];
   if (!(SUPPORTED_ARCHITECTURES as readonly string[]).includes(architecture)) {
-    throw new ConfigError("E_UNSUPPORTED", `architecture ${JSON.stringify(architecture)} is not supported (${SUPPORTED_ARCHITECTURES.join(", ")})`, {
-      file: source,
-      field: "architectures",
-    });
+    throw new ConfigError(
+      "E_UNSUPPORTED",
+      `architecture ${JSON.stringify(architecture)} is not supported (${SUPPORTED_ARCHITECTURES.join(", ")})`,
+      {
+        file: source,
+        field: "architectures",
+      },
+    );
   }
   const typedArchitecture = architecture as Architecture;
   if (hf.hidden_act !== undefined && hf.hidden_act !== "silu") {
-    throw new ConfigError("E_UNSUPPORTED", `activation ${JSON.stringify(hf.hidden_act)} is not supported (silu)`, { file: source, field: "hidden_act" });
+    throw new ConfigError("E_UNSUPPORTED", `activation ${JSON.stringify(hf.hidden_act)} is not supported (silu)`, {
+      file: source,
+      field: "hidden_act",
+    });
   }
   if (hf.mlp_bias === true) {
     throw new ConfigError("E_UNSUPPORTED", "MLP biases are not supported", { file: source, field: "mlp_bias" });
@@ -145,28 +170,44 @@ export function parseModelConfig(json: unknown, source: string): ModelConfig {
   // Llama's attention_bias puts a bias on o_proj too, a layout no released LLaMA-family checkpoint
   // uses; refusing it is better than silently dropping weights.
   if (typedArchitecture !== "Qwen2ForCausalLM" && hf.attention_bias === true) {
-    throw new ConfigError("E_UNSUPPORTED", "attention biases on Llama/Mistral (q, k, v and o) are not supported", { file: source, field: "attention_bias" });
+    throw new ConfigError("E_UNSUPPORTED", "attention biases on Llama/Mistral (q, k, v and o) are not supported", {
+      file: source,
+      field: "attention_bias",
+    });
   }
   const numHeads = hf.num_attention_heads;
   const numKeyValueHeads = hf.num_key_value_heads ?? numHeads;
   if (numHeads % numKeyValueHeads !== 0) {
-    throw new ConfigError("E_FIELD", `num_attention_heads (${numHeads}) is not a multiple of num_key_value_heads (${numKeyValueHeads})`, {
-      file: source,
-      field: "num_key_value_heads",
-    });
+    throw new ConfigError(
+      "E_FIELD",
+      `num_attention_heads (${numHeads}) is not a multiple of num_key_value_heads (${numKeyValueHeads})`,
+      {
+        file: source,
+        field: "num_key_value_heads",
+      },
+    );
   }
   if (hf.head_dim == null && hf.hidden_size % numHeads !== 0) {
-    throw new ConfigError("E_FIELD", `hidden_size (${hf.hidden_size}) is not a multiple of num_attention_heads (${numHeads}) and head_dim is not given`, {
+    throw new ConfigError(
+      "E_FIELD",
+      `hidden_size (${hf.hidden_size}) is not a multiple of num_attention_heads (${numHeads}) and head_dim is not given`,
+      {
+        file: source,
+        field: "head_dim",
+      },
+    );
+  }
+  const headDim = hf.head_dim ?? hf.hidden_size / numHeads;
+  if (headDim % 2 !== 0)
+    throw new ConfigError("E_FIELD", `head_dim ${headDim} must be even for rotary embeddings`, {
       file: source,
       field: "head_dim",
     });
-  }
-  const headDim = hf.head_dim ?? hf.hidden_size / numHeads;
-  if (headDim % 2 !== 0) throw new ConfigError("E_FIELD", `head_dim ${headDim} must be even for rotary embeddings`, { file: source, field: "head_dim" });
 
   let slidingWindow: number | null = null;
   if (typedArchitecture === "MistralForCausalLM") slidingWindow = hf.sliding_window ?? null;
-  if (typedArchitecture === "Qwen2ForCausalLM" && hf.use_sliding_window === true) slidingWindow = hf.sliding_window ?? null;
+  if (typedArchitecture === "Qwen2ForCausalLM" && hf.use_sliding_window === true)
+    slidingWindow = hf.sliding_window ?? null;
 
   const eos = hf.eos_token_id;
   return {

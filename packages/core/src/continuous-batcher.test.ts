@@ -45,7 +45,9 @@ afterAll(() => {
 describe("forwardSequences", () => {
   it("matches the KV-cache forward per sequence, with mixed adapters and chunked prefill in one step", async () => {
     const vocab = model.config.vocabSize;
-    const prompts = ["the quick brown fox", "jumps over", "the lazy dog and keeps running"].map((text) => model.encodePrompt(text));
+    const prompts = ["the quick brown fox", "jumps over", "the lazy dog and keeps running"].map((text) =>
+      model.encodePrompt(text),
+    );
     const adapters = [null, "left", "right"];
     const expected: Float32Array[] = [];
     for (let i = 0; i < prompts.length; i++) {
@@ -83,7 +85,10 @@ describe("forwardSequences", () => {
     const run = async () => {
       const id = model.native.createSequence(prompt.length);
       try {
-        return (await model.native.forwardSequences(prompt, [{ sequence: id, start: 0, count: prompt.length }])).slice(0, vocab);
+        return (await model.native.forwardSequences(prompt, [{ sequence: id, start: 0, count: prompt.length }])).slice(
+          0,
+          vocab,
+        );
       } finally {
         model.native.releaseSequence(id);
       }
@@ -92,7 +97,10 @@ describe("forwardSequences", () => {
     const original = model.native.getTensor(name);
     const before = await run();
     try {
-      model.native.setTensor(name, Float32Array.from(original, (value, i) => value * (1 + 0.5 * Math.sin(i))));
+      model.native.setTensor(
+        name,
+        Float32Array.from(original, (value, i) => value * (1 + 0.5 * Math.sin(i))),
+      );
       const after = await run();
       const expected = await model.native.forward(prompt, { useCache: true, startPosition: 0, lastOnly: true });
       expect(relativeError(after, expected)).toBeLessThan(1e-5);
@@ -106,23 +114,38 @@ describe("forwardSequences", () => {
   it("rejects bad steps before any work, naming the step", async () => {
     const id = model.native.createSequence(8);
     try {
-      await expect(model.native.forwardSequences(Int32Array.of(1, 2), [{ sequence: id, start: 1, count: 2 }])).rejects.toMatchObject({
+      await expect(
+        model.native.forwardSequences(Int32Array.of(1, 2), [{ sequence: id, start: 1, count: 2 }]),
+      ).rejects.toMatchObject({
         code: "E_ARGUMENT",
         message: expect.stringContaining("steps[0].start = 1 must equal the sequence's cached length 0"),
       });
-      await expect(model.native.forwardSequences(Int32Array.of(1), [{ sequence: id + 1000, start: 0, count: 1 }])).rejects.toMatchObject({
+      await expect(
+        model.native.forwardSequences(Int32Array.of(1), [{ sequence: id + 1000, start: 0, count: 1 }]),
+      ).rejects.toMatchObject({
         message: expect.stringContaining("is not a live sequence"),
       });
-      await expect(model.native.forwardSequences(Int32Array.of(1, 2), [{ sequence: id, start: 0, count: 1 }])).rejects.toMatchObject({
+      await expect(
+        model.native.forwardSequences(Int32Array.of(1, 2), [{ sequence: id, start: 0, count: 1 }]),
+      ).rejects.toMatchObject({
         code: "E_SHAPE",
       });
-      await expect(model.native.forwardSequences(Int32Array.of(1), [{ sequence: id, start: 0, count: 1, adapter: "nope" }])).rejects.toMatchObject({
+      await expect(
+        model.native.forwardSequences(Int32Array.of(1), [{ sequence: id, start: 0, count: 1, adapter: "nope" }]),
+      ).rejects.toMatchObject({
         message: expect.stringContaining('no adapter named "nope"'),
       });
-      await expect(model.native.forwardSequences(Int32Array.from({ length: 9 }, () => 1), [{ sequence: id, start: 0, count: 9 }])).rejects.toMatchObject({
+      await expect(
+        model.native.forwardSequences(
+          Int32Array.from({ length: 9 }, () => 1),
+          [{ sequence: id, start: 0, count: 9 }],
+        ),
+      ).rejects.toMatchObject({
         message: expect.stringContaining("exceed the sequence's capacity 8"),
       });
-      expect(() => model.native.createSequence(model.config.maxPositionEmbeddings + 1)).toThrow(/max_position_embeddings/);
+      expect(() => model.native.createSequence(model.config.maxPositionEmbeddings + 1)).toThrow(
+        /max_position_embeddings/,
+      );
     } finally {
       model.native.releaseSequence(id);
     }
@@ -152,7 +175,9 @@ describe("ContinuousBatcher", () => {
     const batcher = new ContinuousBatcher(model, { prefillChunk: 16 });
     // Request 2 stops at a character of its own unstopped answer, past its first few.
     const unstopped = await collect(batcher, requests[2]);
-    const stop = [...unstopped.text].slice(4).find((character) => character !== "\uFFFD" && character.trim() !== "") as string;
+    const stop = [...unstopped.text]
+      .slice(4)
+      .find((character) => character !== "\uFFFD" && character.trim() !== "") as string;
     requests[2].options = { ...requests[2].options, stop: [stop] };
     const alone = [];
     for (const request of requests) alone.push(await collect(batcher, request));
@@ -185,7 +210,10 @@ describe("ContinuousBatcher", () => {
   it("a presence penalty reaches the sampler: the greedy answer changes and repeats fewer tokens", async () => {
     const batcher = new ContinuousBatcher(model);
     const plain = await collect(batcher, { prompt: "aaaa", options: { maxNewTokens: 24, ignoreEos: true } });
-    const penalised = await collect(batcher, { prompt: "aaaa", options: { maxNewTokens: 24, ignoreEos: true, presencePenalty: 2 } });
+    const penalised = await collect(batcher, {
+      prompt: "aaaa",
+      options: { maxNewTokens: 24, ignoreEos: true, presencePenalty: 2 },
+    });
     expect(Array.from(penalised.tokens)).not.toEqual(Array.from(plain.tokens));
     // With presence_penalty 2 every seen token loses 2 logits; the answer has more distinct tokens.
     expect(new Set(penalised.tokens).size).toBeGreaterThan(new Set(plain.tokens).size);
@@ -196,7 +224,9 @@ describe("ContinuousBatcher", () => {
     const batcher = new ContinuousBatcher(model, { kvCacheBytes: 2 * perSequence });
     let peak = 0;
     let waited = 0;
-    const streams = Array.from({ length: 6 }, (_, i) => collect(batcher, { prompt: "x".repeat(20), options: { maxNewTokens: 16, ignoreEos: true, seed: i } }));
+    const streams = Array.from({ length: 6 }, (_, i) =>
+      collect(batcher, { prompt: "x".repeat(20), options: { maxNewTokens: 16, ignoreEos: true, seed: i } }),
+    );
     const watcher = setInterval(() => {
       const stats = batcher.stats();
       peak = Math.max(peak, stats.kvCacheBytesUsed);
@@ -217,14 +247,21 @@ describe("ContinuousBatcher", () => {
     const batcher = new ContinuousBatcher(model);
     const long = "y".repeat(model.config.maxPositionEmbeddings + 5);
     expect(() => batcher.submit({ prompt: long })).toThrowError(
-      expect.objectContaining({ code: "E_CONTEXT_LENGTH", message: expect.stringContaining(`is ${model.config.maxPositionEmbeddings} tokens`) }),
+      expect.objectContaining({
+        code: "E_CONTEXT_LENGTH",
+        message: expect.stringContaining(`is ${model.config.maxPositionEmbeddings} tokens`),
+      }),
     );
   });
 
   it("ends an aborted request at the next step and frees its cache; its companions finish", async () => {
     const batcher = new ContinuousBatcher(model);
     const controller = new AbortController();
-    const doomed = batcher.submit({ prompt: "abort me", options: { maxNewTokens: 200, ignoreEos: true }, signal: controller.signal });
+    const doomed = batcher.submit({
+      prompt: "abort me",
+      options: { maxNewTokens: 200, ignoreEos: true },
+      signal: controller.signal,
+    });
     const survivor = collect(batcher, { prompt: "keep me", options: { maxNewTokens: 30, ignoreEos: true } });
     let seen = 0;
     await expect(

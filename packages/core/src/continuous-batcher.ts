@@ -9,7 +9,14 @@
 // sequence samples with its own seed, so a request's text does not depend on its companions.
 import os from "node:os";
 import { type NativeSequenceStep, sample } from "@pillow/lora-kernels";
-import { argmax, type FinishReason, type GenerationChunk, type GenerationOptions, isGreedy, samplingFor } from "./generation-options.js";
+import {
+  argmax,
+  type FinishReason,
+  type GenerationChunk,
+  type GenerationOptions,
+  isGreedy,
+  samplingFor,
+} from "./generation-options.js";
 import { ModelError } from "./errors.js";
 import type { Model } from "./model.js";
 import { StreamedText } from "./streamed-text.js";
@@ -151,7 +158,12 @@ export class ContinuousBatcher {
 
   /** Sequences generating now / waiting for KV-cache room; bytes of KV cache held; steps run. */
   stats(): { running: number; waiting: number; kvCacheBytesUsed: number; steps: number } {
-    return { running: this.running.length, waiting: this.waiting.length, kvCacheBytesUsed: this.reserved, steps: this.stepCount };
+    return {
+      running: this.running.length,
+      waiting: this.waiting.length,
+      kvCacheBytesUsed: this.reserved,
+      steps: this.stepCount,
+    };
   }
 
   /**
@@ -240,7 +252,11 @@ export class ContinuousBatcher {
 
   /** Arrival order: the first waiting sequence goes in once its KV cache fits; none overtakes it. */
   private admit(): void {
-    while (this.waiting.length > 0 && this.running.length < this.maxSequences && this.reserved + this.waiting[0].bytes <= this.kvCacheBytes) {
+    while (
+      this.waiting.length > 0 &&
+      this.running.length < this.maxSequences &&
+      this.reserved + this.waiting[0].bytes <= this.kvCacheBytes
+    ) {
       const sequence = this.waiting.shift() as Sequence;
       try {
         sequence.id = this.model.native.createSequence(sequence.capacity);
@@ -299,7 +315,8 @@ export class ContinuousBatcher {
     const length = sequence.prompt.length + sequence.generated.length;
     if (isGreedy(sequence.options)) {
       const best = argmax(logits);
-      if (!Number.isFinite(logits[best])) throw new ModelError("E_NONFINITE_LOGITS", "the model produced non-finite logits");
+      if (!Number.isFinite(logits[best]))
+        throw new ModelError("E_NONFINITE_LOGITS", "the model produced non-finite logits");
       return best;
     }
     const options = samplingFor(sequence.options, sequence.generated.length, sequence.history.subarray(0, length));
@@ -346,7 +363,8 @@ export class ContinuousBatcher {
 }
 
 function positive(value: number, field: string): number {
-  if (!Number.isInteger(value) || value < 1) throw new ModelError("E_ARGUMENT", `${field} must be an integer >= 1, got ${String(value)}`);
+  if (!Number.isInteger(value) || value < 1)
+    throw new ModelError("E_ARGUMENT", `${field} must be an integer >= 1, got ${String(value)}`);
   return value;
 }
 

@@ -36,25 +36,62 @@ describe("readInstructionFile", () => {
         JSON.stringify({ instruction: "Say hi.", output: "hi", id: 7 }),
         JSON.stringify({ prompt: "Q: 2+2?\nA:", completion: " 4" }),
         "   ",
-        JSON.stringify({ messages: [{ role: "user", content: "hello" }, { role: "assistant", content: "hi there" }] }),
+        JSON.stringify({
+          messages: [
+            { role: "user", content: "hello" },
+            { role: "assistant", content: "hi there" },
+          ],
+        }),
       ].join("\n"),
     );
     const examples = readInstructionFile(file);
     expect(examples).toEqual([
-      { format: "alpaca", instruction: "Add.", input: "1 + 2", output: "3", task: "math", id: undefined, file, line: 1 },
+      {
+        format: "alpaca",
+        instruction: "Add.",
+        input: "1 + 2",
+        output: "3",
+        task: "math",
+        id: undefined,
+        file,
+        line: 1,
+      },
       { format: "alpaca", instruction: "Say hi.", input: "", output: "hi", task: undefined, id: 7, file, line: 3 },
       { format: "completion", prompt: "Q: 2+2?\nA:", completion: " 4", task: undefined, id: undefined, file, line: 4 },
-      { format: "chat", messages: [{ role: "user", content: "hello" }, { role: "assistant", content: "hi there" }], task: undefined, id: undefined, file, line: 6 },
+      {
+        format: "chat",
+        messages: [
+          { role: "user", content: "hello" },
+          { role: "assistant", content: "hi there" },
+        ],
+        task: undefined,
+        id: undefined,
+        file,
+        line: 6,
+      },
     ]);
   });
 
   it("reads a JSON array and names the line of a bad element", () => {
-    const good = write("good.json", JSON.stringify([{ instruction: "a", output: "b" }, { prompt: "c", completion: "d" }], null, 2));
+    const good = write(
+      "good.json",
+      JSON.stringify(
+        [
+          { instruction: "a", output: "b" },
+          { prompt: "c", completion: "d" },
+        ],
+        null,
+        2,
+      ),
+    );
     expect(readInstructionFile(good).map((example) => [example.format, example.line])).toEqual([
       ["alpaca", 2],
       ["completion", 6],
     ]);
-    const bad = write("bad.json", '[\n  {"instruction": "a", "output": "b"},\n  {"instruction": "a",\n   "output": 5}\n]');
+    const bad = write(
+      "bad.json",
+      '[\n  {"instruction": "a", "output": "b"},\n  {"instruction": "a",\n   "output": 5}\n]',
+    );
     expectDataError(bad, `${bad}:3: field "output" must be a string (got number 5)`);
   });
 
@@ -67,7 +104,15 @@ describe("readInstructionFile", () => {
       [JSON.stringify({ prompt: "x" }), 'missing field "completion"'],
       [JSON.stringify({ messages: [] }), 'field "messages"'],
       [JSON.stringify({ messages: [{ role: "user", content: 1 }] }), 'field "messages[0].content"'],
-      [JSON.stringify({ messages: [{ role: "assistant", content: "a" }, { role: "user", content: "b" }] }), 'role "user"'],
+      [
+        JSON.stringify({
+          messages: [
+            { role: "assistant", content: "a" },
+            { role: "user", content: "b" },
+          ],
+        }),
+        'role "user"',
+      ],
       [JSON.stringify([1, 2]), "must be a JSON object, got an array"],
       [JSON.stringify({ text: "free text" }), "a record needs"],
     ];
@@ -86,12 +131,26 @@ describe("readInstructionFile", () => {
   });
 
   it("explains an empty or missing file", () => {
-    expectDataError(write("empty.jsonl", ""), `${path.join(scratch, "empty.jsonl")}: the file is empty: no training examples`);
-    expectDataError(write("blank.jsonl", "\n  \n"), `${path.join(scratch, "blank.jsonl")}: the file is empty: no training examples`);
-    expectDataError(write("empty.json", "[]"), `${path.join(scratch, "empty.json")}: no training examples (the JSON array is empty)`);
-    expect(() => readInstructionFile(path.join(scratch, "missing.jsonl"))).toThrowError(/missing\.jsonl: cannot read \(ENOENT\)/);
+    expectDataError(
+      write("empty.jsonl", ""),
+      `${path.join(scratch, "empty.jsonl")}: the file is empty: no training examples`,
+    );
+    expectDataError(
+      write("blank.jsonl", "\n  \n"),
+      `${path.join(scratch, "blank.jsonl")}: the file is empty: no training examples`,
+    );
+    expectDataError(
+      write("empty.json", "[]"),
+      `${path.join(scratch, "empty.json")}: no training examples (the JSON array is empty)`,
+    );
+    expect(() => readInstructionFile(path.join(scratch, "missing.jsonl"))).toThrowError(
+      /missing\.jsonl: cannot read \(ENOENT\)/,
+    );
     const object = write("object.json", JSON.stringify({ data: [{ instruction: "a", output: "b" }] }, null, 2));
-    expectDataError(object, `${object}:1: a .json training file must hold an array of records (or use .jsonl: one record a line)`);
+    expectDataError(
+      object,
+      `${object}:1: a .json training file must hold an array of records (or use .jsonl: one record a line)`,
+    );
   });
 });
 
@@ -103,16 +162,32 @@ describe("toPromptCompletion", () => {
         [
           JSON.stringify({ instruction: "Add.", input: "1 + 2", output: "3" }),
           JSON.stringify({ prompt: "P", completion: "C" }),
-          JSON.stringify({ messages: [{ role: "user", content: "hi" }, { role: "assistant", content: "yo" }] }),
+          JSON.stringify({
+            messages: [
+              { role: "user", content: "hi" },
+              { role: "assistant", content: "yo" },
+            ],
+          }),
         ].join("\n"),
       ),
     );
-    const formatInstruction = ({ instruction, input }: { instruction: string; input: string }) => `### ${instruction}\n${input}\n### Response:\n`;
-    expect(toPromptCompletion(alpaca, { formatInstruction })).toEqual({ prompt: "### Add.\n1 + 2\n### Response:\n", completion: "3" });
+    const formatInstruction = ({ instruction, input }: { instruction: string; input: string }) =>
+      `### ${instruction}\n${input}\n### Response:\n`;
+    expect(toPromptCompletion(alpaca, { formatInstruction })).toEqual({
+      prompt: "### Add.\n1 + 2\n### Response:\n",
+      completion: "3",
+    });
     expect(toPromptCompletion(completion)).toEqual({ prompt: "P", completion: "C" });
-    const chatTemplate = (messages: { role: string; content: string }[], { addGenerationPrompt }: { addGenerationPrompt: boolean }) =>
-      messages.map((message) => `<${message.role}>${message.content}</s>`).join("") + (addGenerationPrompt ? "<assistant>" : "");
-    expect(toPromptCompletion(chat, { chatTemplate })).toEqual({ prompt: "<user>hi</s><assistant>", completion: "yo</s>" });
+    const chatTemplate = (
+      messages: { role: string; content: string }[],
+      { addGenerationPrompt }: { addGenerationPrompt: boolean },
+    ) =>
+      messages.map((message) => `<${message.role}>${message.content}</s>`).join("") +
+      (addGenerationPrompt ? "<assistant>" : "");
+    expect(toPromptCompletion(chat, { chatTemplate })).toEqual({
+      prompt: "<user>hi</s><assistant>",
+      completion: "yo</s>",
+    });
     expect(() => toPromptCompletion(alpaca)).toThrowError(/forms\.jsonl:1: .*prompt template/);
     expect(() => toPromptCompletion(chat)).toThrowError(/forms\.jsonl:3: .*chat template/);
   });
@@ -127,7 +202,12 @@ describe("parseInstructionRecord (property)", () => {
         output: fc.oneof(fc.string(), fc.jsonValue()),
         prompt: fc.oneof(fc.string(), fc.jsonValue()),
         completion: fc.string(),
-        messages: fc.oneof(fc.array(fc.record({ role: fc.constantFrom("user", "assistant", ""), content: fc.oneof(fc.string(), fc.integer()) })), fc.jsonValue()),
+        messages: fc.oneof(
+          fc.array(
+            fc.record({ role: fc.constantFrom("user", "assistant", ""), content: fc.oneof(fc.string(), fc.integer()) }),
+          ),
+          fc.jsonValue(),
+        ),
         task: fc.oneof(fc.string(), fc.integer()),
       },
       { requiredKeys: [] },
@@ -137,8 +217,12 @@ describe("parseInstructionRecord (property)", () => {
         try {
           const example = parseInstructionRecord(record, { file: "fuzz.jsonl", line: 9 });
           expect(example.line).toBe(9);
-          if (example.format === "alpaca") expect(typeof example.instruction + typeof example.input + typeof example.output).toBe("stringstringstring");
-          if (example.format === "completion") expect(typeof example.prompt + typeof example.completion).toBe("stringstring");
+          if (example.format === "alpaca")
+            expect(typeof example.instruction + typeof example.input + typeof example.output).toBe(
+              "stringstringstring",
+            );
+          if (example.format === "completion")
+            expect(typeof example.prompt + typeof example.completion).toBe("stringstring");
           if (example.format === "chat") expect(example.messages.at(-1)?.role).toBe("assistant");
         } catch (error) {
           expect(error).toBeInstanceOf(DataError);

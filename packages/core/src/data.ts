@@ -19,7 +19,12 @@ const optionalCommon = {
   task: z.string().optional(),
   id: z.union([z.string(), z.number()]).optional(),
 };
-const alpacaSchema = z.object({ instruction: z.string(), input: z.string().nullish(), output: z.string(), ...optionalCommon });
+const alpacaSchema = z.object({
+  instruction: z.string(),
+  input: z.string().nullish(),
+  output: z.string(),
+  ...optionalCommon,
+});
 const completionSchema = z.object({ prompt: z.string(), completion: z.string(), ...optionalCommon });
 const chatSchema = z.object({
   messages: z.array(z.object({ role: z.string().min(1), content: z.string() })).min(1),
@@ -36,10 +41,20 @@ function validate<T>(schema: z.ZodType<T>, record: Record<string, unknown>, wher
   const result = schema.safeParse(record);
   if (result.success) return result.data;
   const issue = result.error.issues[0];
-  const field = issue.path.map((part) => (typeof part === "number" ? `[${part}]` : `.${String(part)}`)).join("").slice(1);
-  const value = issue.path.reduce<unknown>((current, key) => (current as Record<PropertyKey, unknown> | undefined)?.[key as string], record);
-  const expectation = issue.code === "invalid_type" ? `must be ${issue.expected === "array" || issue.expected === "object" ? "an" : "a"} ${issue.expected}` : issue.message.toLowerCase();
-  const reason = value === undefined ? `missing field "${field}"` : `field "${field}" ${expectation} (got ${describe(value)})`;
+  const field = issue.path
+    .map((part) => (typeof part === "number" ? `[${part}]` : `.${String(part)}`))
+    .join("")
+    .slice(1);
+  const value = issue.path.reduce<unknown>(
+    (current, key) => (current as Record<PropertyKey, unknown> | undefined)?.[key as string],
+    record,
+  );
+  const expectation =
+    issue.code === "invalid_type"
+      ? `must be ${issue.expected === "array" || issue.expected === "object" ? "an" : "a"} ${issue.expected}`
+      : issue.message.toLowerCase();
+  const reason =
+    value === undefined ? `missing field "${field}"` : `field "${field}" ${expectation} (got ${describe(value)})`;
   throw new DataError("E_FIELD", reason, where);
 }
 
@@ -53,19 +68,42 @@ export function parseInstructionRecord(record: unknown, where: { file: string; l
     const chat = validate(chatSchema, fields, where);
     const last = chat.messages[chat.messages.length - 1];
     if (last.role !== "assistant") {
-      throw new DataError("E_FIELD", `the last message must be the assistant's answer (role "assistant"), got role "${last.role}"`, where);
+      throw new DataError(
+        "E_FIELD",
+        `the last message must be the assistant's answer (role "assistant"), got role "${last.role}"`,
+        where,
+      );
     }
     return { format: "chat", messages: chat.messages, task: chat.task, id: chat.id, ...where };
   }
   if ("prompt" in fields || "completion" in fields) {
     const completion = validate(completionSchema, fields, where);
-    return { format: "completion", prompt: completion.prompt, completion: completion.completion, task: completion.task, id: completion.id, ...where };
+    return {
+      format: "completion",
+      prompt: completion.prompt,
+      completion: completion.completion,
+      task: completion.task,
+      id: completion.id,
+      ...where,
+    };
   }
   if (!("instruction" in fields) && !("output" in fields)) {
-    throw new DataError("E_FIELD", "a record needs {instruction, input?, output}, {prompt, completion} or {messages}", where);
+    throw new DataError(
+      "E_FIELD",
+      "a record needs {instruction, input?, output}, {prompt, completion} or {messages}",
+      where,
+    );
   }
   const alpaca = validate(alpacaSchema, fields, where);
-  return { format: "alpaca", instruction: alpaca.instruction, input: alpaca.input ?? "", output: alpaca.output, task: alpaca.task, id: alpaca.id, ...where };
+  return {
+    format: "alpaca",
+    instruction: alpaca.instruction,
+    input: alpaca.input ?? "",
+    output: alpaca.output,
+    task: alpaca.task,
+    id: alpaca.id,
+    ...where,
+  };
 }
 
 function lineAt(text: string, offset: number): number {
@@ -123,14 +161,21 @@ export function readInstructionFile(file: string): InstructionExample[] {
   const isJsonArray = text.trimStart().startsWith("[");
   if (!isJsonArray && file.toLowerCase().endsWith(".json") && text.trim().split("\n").length > 1) {
     // A pretty-printed object in a .json file would otherwise fail as "bad JSON on line 1".
-    throw new DataError("E_JSON", "a .json training file must hold an array of records (or use .jsonl: one record a line)", { file, line: 1 });
+    throw new DataError(
+      "E_JSON",
+      "a .json training file must hold an array of records (or use .jsonl: one record a line)",
+      { file, line: 1 },
+    );
   }
   if (isJsonArray) {
     let parsed: unknown;
     try {
       parsed = JSON.parse(text);
     } catch (error) {
-      throw new DataError("E_JSON", `not valid JSON (${(error as Error).message})`, { file, line: jsonErrorLine(text, error as Error, 1) });
+      throw new DataError("E_JSON", `not valid JSON (${(error as Error).message})`, {
+        file,
+        line: jsonErrorLine(text, error as Error, 1),
+      });
     }
     const records = parsed as unknown[];
     const offsets = arrayElementOffsets(text);
@@ -166,20 +211,32 @@ export type PromptFormatting = {
  * The prompt (not trained on) and completion (trained on) of an example. A chat's completion is
  * what the template adds for the final assistant message after the generation prompt.
  */
-export function toPromptCompletion(example: InstructionExample, formatting: PromptFormatting = {}): { prompt: string; completion: string } {
+export function toPromptCompletion(
+  example: InstructionExample,
+  formatting: PromptFormatting = {},
+): { prompt: string; completion: string } {
   const where = { file: example.file, line: example.line };
   switch (example.format) {
     case "completion":
       return { prompt: example.prompt, completion: example.completion };
     case "alpaca":
-      if (!formatting.formatInstruction) throw new DataError("E_FIELD", "an instruction record needs a prompt template (formatInstruction)", where);
-      return { prompt: formatting.formatInstruction({ instruction: example.instruction, input: example.input }), completion: example.output };
+      if (!formatting.formatInstruction)
+        throw new DataError("E_FIELD", "an instruction record needs a prompt template (formatInstruction)", where);
+      return {
+        prompt: formatting.formatInstruction({ instruction: example.instruction, input: example.input }),
+        completion: example.output,
+      };
     case "chat": {
-      if (!formatting.chatTemplate) throw new DataError("E_FIELD", "a chat record needs a chat template (the model's tokenizer has none)", where);
+      if (!formatting.chatTemplate)
+        throw new DataError("E_FIELD", "a chat record needs a chat template (the model's tokenizer has none)", where);
       const prompt = formatting.chatTemplate(example.messages.slice(0, -1), { addGenerationPrompt: true });
       const full = formatting.chatTemplate(example.messages, { addGenerationPrompt: false });
       if (!full.startsWith(prompt)) {
-        throw new DataError("E_FIELD", "the chat template does not render the conversation as prompt + answer, so the answer cannot be isolated", where);
+        throw new DataError(
+          "E_FIELD",
+          "the chat template does not render the conversation as prompt + answer, so the answer cannot be isolated",
+          where,
+        );
       }
       return { prompt, completion: full.slice(prompt.length) };
     }

@@ -15,7 +15,15 @@ let modelDir = "";
 beforeAll(() => {
   root = fs.mkdtempSync(path.join(os.tmpdir(), "pillow-example-loss-"));
   modelDir = path.join(root, "tiny");
-  createTinyModel(modelDir, { hiddenSize: 32, numLayers: 2, numHeads: 4, numKeyValueHeads: 2, maxPositionEmbeddings: 128, seed: 3, initStd: 0.3 });
+  createTinyModel(modelDir, {
+    hiddenSize: 32,
+    numLayers: 2,
+    numHeads: 4,
+    numKeyValueHeads: 2,
+    maxPositionEmbeddings: 128,
+    seed: 3,
+    initStd: 0.3,
+  });
 });
 
 afterAll(() => fs.rmSync(root, { recursive: true, force: true }));
@@ -31,10 +39,11 @@ describe("exampleLosses", () => {
     const model = await loadModel(modelDir);
     model.addAdapter("probe", { r: 4, alpha: 8, targetModules: ["q_proj", "v_proj"], seed: 2 });
     // Non-zero B so that the adapter changes the logits.
-    for (const layer of [0, 1]) for (const module of ["q_proj", "v_proj"] as const) {
-      const b = model.native.getAdapterTensor("probe", layer, module, "B").map((_, i) => Math.sin(i) * 0.3);
-      model.native.setAdapterTensor("probe", layer, module, "B", b);
-    }
+    for (const layer of [0, 1])
+      for (const module of ["q_proj", "v_proj"] as const) {
+        const b = model.native.getAdapterTensor("probe", layer, module, "B").map((_, i) => Math.sin(i) * 0.3);
+        model.native.setAdapterTensor("probe", layer, module, "B", b);
+      }
     for (const adapter of [null, "probe"]) {
       model.setActiveAdapter(adapter);
       const reference: number[] = [];
@@ -67,11 +76,17 @@ describe("exampleLosses", () => {
 
   it("rejects bad options", async () => {
     const relabelled = { tokens: Int32Array.of(1, 5, 6, 7), labels: Int32Array.of(-100, 5, -100, 7) };
-    await expect(exampleLosses(await loadModel(modelDir), [relabelled])).rejects.toThrow(/dataset\[0\] masks or relabels tokens after its prompt \(position 2\)/);
+    await expect(exampleLosses(await loadModel(modelDir), [relabelled])).rejects.toThrow(
+      /dataset\[0\] masks or relabels tokens after its prompt \(position 2\)/,
+    );
     const model = await loadModel(modelDir);
     await expect(exampleLosses(model, dataset, { batchSize: 0 })).rejects.toThrow(/batchSize must be an integer >= 1/);
-    await expect(exampleLosses(model, dataset, { maxLength: 1000 })).rejects.toThrow(/maxLength must be an integer in \[2, 128\]/);
-    await expect(exampleLosses(model, [{ prompt: 3 as unknown as string, response: "a" }])).rejects.toThrow(/dataset\[0\]: prompt and response must be strings/);
+    await expect(exampleLosses(model, dataset, { maxLength: 1000 })).rejects.toThrow(
+      /maxLength must be an integer in \[2, 128\]/,
+    );
+    await expect(exampleLosses(model, [{ prompt: 3 as unknown as string, response: "a" }])).rejects.toThrow(
+      /dataset\[0\]: prompt and response must be strings/,
+    );
   });
 });
 
@@ -83,14 +98,20 @@ describe("copyAdapter", () => {
     const original = model.adapterTensors("original");
     const copy = model.adapterTensors("copy");
     expect(Object.keys(copy)).toEqual(Object.keys(original));
-    for (const name of Object.keys(original)) expect(Buffer.from(copy[name].buffer).equals(Buffer.from(original[name].buffer))).toBe(true);
+    for (const name of Object.keys(original))
+      expect(Buffer.from(copy[name].buffer).equals(Buffer.from(original[name].buffer))).toBe(true);
     expect(model.adapterConfig("copy")).toEqual(model.adapterConfig("original"));
     model.setActiveAdapter("copy");
     const { train } = await import("./train.js");
     await train(model, dataset, { epochs: 2, lr: 1e-2 });
     const after = model.adapterTensors("original");
-    for (const name of Object.keys(original)) expect(Buffer.from(after[name].buffer).equals(Buffer.from(original[name].buffer))).toBe(true);
-    expect(Object.keys(original).some((name) => !Buffer.from(model.adapterTensors("copy")[name].buffer).equals(Buffer.from(original[name].buffer)))).toBe(true);
+    for (const name of Object.keys(original))
+      expect(Buffer.from(after[name].buffer).equals(Buffer.from(original[name].buffer))).toBe(true);
+    expect(
+      Object.keys(original).some(
+        (name) => !Buffer.from(model.adapterTensors("copy")[name].buffer).equals(Buffer.from(original[name].buffer)),
+      ),
+    ).toBe(true);
     expect(() => model.copyAdapter("missing", "x")).toThrow(/no adapter named "missing"/);
     expect(() => model.copyAdapter("original", "copy")).toThrow(/already exists/);
   });

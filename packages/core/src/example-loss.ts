@@ -17,16 +17,30 @@ export type ExampleLossOptions = {
 };
 
 /** Mean cross-entropy over each example's targets (the response tokens), one value per example. */
-export async function exampleLosses(model: Model, dataset: readonly TrainingExample[], options: ExampleLossOptions = {}): Promise<Float64Array> {
-  if (!Array.isArray(dataset)) throw new ModelError("E_ARGUMENT", "exampleLosses: dataset must be an array of examples");
+export async function exampleLosses(
+  model: Model,
+  dataset: readonly TrainingExample[],
+  options: ExampleLossOptions = {},
+): Promise<Float64Array> {
+  if (!Array.isArray(dataset))
+    throw new ModelError("E_ARGUMENT", "exampleLosses: dataset must be an array of examples");
   const batchSize = options.batchSize ?? 8;
-  if (!Number.isInteger(batchSize) || batchSize < 1) throw new ModelError("E_ARGUMENT", `exampleLosses: batchSize must be an integer >= 1, got ${String(batchSize)}`);
+  if (!Number.isInteger(batchSize) || batchSize < 1)
+    throw new ModelError("E_ARGUMENT", `exampleLosses: batchSize must be an integer >= 1, got ${String(batchSize)}`);
   const maxLength = options.maxLength ?? Math.min(model.config.maxPositionEmbeddings, 2048);
   if (!Number.isInteger(maxLength) || maxLength < 2 || maxLength > model.config.maxPositionEmbeddings) {
-    throw new ModelError("E_ARGUMENT", `exampleLosses: maxLength must be an integer in [2, ${model.config.maxPositionEmbeddings}], got ${String(maxLength)}`);
+    throw new ModelError(
+      "E_ARGUMENT",
+      `exampleLosses: maxLength must be an integer in [2, ${model.config.maxPositionEmbeddings}], got ${String(maxLength)}`,
+    );
   }
   const pairs = dataset.map((example, index) => {
-    const { tokens, labels } = tokenizeExample(model, example, { maxLength, appendEos: options.appendEos ?? true }, index);
+    const { tokens, labels } = tokenizeExample(
+      model,
+      example,
+      { maxLength, appendEos: options.appendEos ?? true },
+      index,
+    );
     // The targets are the tokens after the prompt (labels -100 mark the prompt, as in train());
     // the first token is never a target (nothing before it predicts it).
     let promptLength = 0;
@@ -34,7 +48,10 @@ export async function exampleLosses(model: Model, dataset: readonly TrainingExam
     promptLength = Math.max(1, promptLength);
     for (let t = promptLength; t < labels.length; t++) {
       if (labels[t] !== tokens[t]) {
-        throw new ModelError("E_ARGUMENT", `exampleLosses: dataset[${index}] masks or relabels tokens after its prompt (position ${t}); score it with lossAndGrad`);
+        throw new ModelError(
+          "E_ARGUMENT",
+          `exampleLosses: dataset[${index}] masks or relabels tokens after its prompt (position ${t}); score it with lossAndGrad`,
+        );
       }
     }
     return { prompt: tokens.subarray(0, promptLength), continuation: tokens.subarray(promptLength) };

@@ -32,8 +32,19 @@ describe("16-bit float conversions (exhaustive over all 65536 patterns)", () => 
   });
 
   it("f16 → f32 matches the format's definition at landmarks", () => {
-    const values = float16BitsToFloat32(new Uint16Array([0x3c00, 0xc000, 0x7bff, 0x0400, 0x0001, 0x7c00, 0xfc00, 0x8000, 0x3555]));
-    expect(Array.from(values.subarray(0, 8))).toEqual([1, -2, 65504, 2 ** -14, 2 ** -24, Number.POSITIVE_INFINITY, Number.NEGATIVE_INFINITY, -0]);
+    const values = float16BitsToFloat32(
+      new Uint16Array([0x3c00, 0xc000, 0x7bff, 0x0400, 0x0001, 0x7c00, 0xfc00, 0x8000, 0x3555]),
+    );
+    expect(Array.from(values.subarray(0, 8))).toEqual([
+      1,
+      -2,
+      65504,
+      2 ** -14,
+      2 ** -24,
+      Number.POSITIVE_INFINITY,
+      Number.NEGATIVE_INFINITY,
+      -0,
+    ]);
     expect(values[8]).toBeCloseTo(1 / 3, 3);
   });
 
@@ -54,12 +65,15 @@ describe("rounding from f32 (property)", () => {
         const bits = new Uint32Array(new Float32Array([value]).buffer)[0];
         const rounded = float32BitsToBfloat16Bits(bits);
         const down = bits >>> 16;
-        const candidates = [down, down + 1].filter((candidate) => (candidate & 0x7f80) !== 0x7f80 || (candidate & 0x7f) === 0);
+        const candidates = [down, down + 1].filter(
+          (candidate) => (candidate & 0x7f80) !== 0x7f80 || (candidate & 0x7f) === 0,
+        );
         const asFloat = (b: number) => new Float32Array(new Uint32Array([(b & 0xffff) << 16]).buffer)[0];
         const error = (b: number) => Math.abs(asFloat(b) - value);
         const best = Math.min(...candidates.map(error));
         expect(error(rounded)).toBe(best);
-        if (candidates.length === 2 && error(candidates[0]) === error(candidates[1]) && rounded !== (rounded & ~1)) throw new Error("tie not rounded to even");
+        if (candidates.length === 2 && error(candidates[0]) === error(candidates[1]) && rounded !== (rounded & ~1))
+          throw new Error("tie not rounded to even");
       }),
       { numRuns: 5000, seed: 42 },
     );

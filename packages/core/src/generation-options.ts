@@ -9,7 +9,10 @@ import type { SamplingOptions } from "@pillow/lora-kernels";
  * repetition/frequency/presence penalties, the last two over the prompt and generated tokens);
  * generation adds what a request needs around them.
  */
-export type GenerationOptions = Pick<SamplingOptions, "topK" | "topP" | "minP" | "repetitionPenalty" | "frequencyPenalty" | "presencePenalty"> & {
+export type GenerationOptions = Pick<
+  SamplingOptions,
+  "topK" | "topP" | "minP" | "repetitionPenalty" | "frequencyPenalty" | "presencePenalty"
+> & {
   maxNewTokens?: number;
   /** 0 (default) = greedy. */
   temperature?: number;

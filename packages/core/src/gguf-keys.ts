@@ -27,13 +27,15 @@ export class GgufKeys {
     const value = this.metadata.get(key);
     if (value === undefined) return undefined;
     const number = typeof value === "bigint" ? Number(value) : value;
-    if (typeof number !== "number" || !Number.isSafeInteger(number) || number < 0) this.fail(key, `must be a non-negative integer, got ${String(value)}`);
+    if (typeof number !== "number" || !Number.isSafeInteger(number) || number < 0)
+      this.fail(key, `must be a non-negative integer, got ${String(value)}`);
     return number;
   }
   number(key: string): number | undefined {
     const value = this.metadata.get(key);
     if (value === undefined) return undefined;
-    if (typeof value !== "number" || !Number.isFinite(value)) this.fail(key, `must be a finite number, got ${String(value)}`);
+    if (typeof value !== "number" || !Number.isFinite(value))
+      this.fail(key, `must be a finite number, got ${String(value)}`);
     return value;
   }
   boolean(key: string): boolean | undefined {
@@ -45,13 +47,15 @@ export class GgufKeys {
   strings(key: string): string[] | undefined {
     const value = this.metadata.get(key);
     if (value === undefined) return undefined;
-    if (!Array.isArray(value) || value.some((item) => typeof item !== "string")) this.fail(key, "must be an array of strings");
+    if (!Array.isArray(value) || value.some((item) => typeof item !== "string"))
+      this.fail(key, "must be an array of strings");
     return value as string[];
   }
   numbers(key: string, length: number): number[] | undefined {
     const value = this.metadata.get(key);
     if (value === undefined) return undefined;
-    if (!Array.isArray(value) || value.some((item) => typeof item !== "number")) this.fail(key, "must be an array of numbers");
+    if (!Array.isArray(value) || value.some((item) => typeof item !== "number"))
+      this.fail(key, "must be an array of numbers");
     if (value.length !== length) this.fail(key, `has ${value.length} entries, tokenizer.ggml.tokens has ${length}`);
     return value as number[];
   }

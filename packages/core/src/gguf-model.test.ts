@@ -37,7 +37,11 @@ function writeHfFolder(dir: string, config: ModelConfig, seed: number): void {
   const next = random(seed);
   const tensors: Record<string, { dtype: "F32"; shape: number[]; data: Float32Array }> = {};
   const make = (name: string, shape: number[], scale = 0.5) => {
-    tensors[name] = { dtype: "F32", shape, data: Float32Array.from({ length: shape.reduce((a, b) => a * b, 1) }, () => next() * scale) };
+    tensors[name] = {
+      dtype: "F32",
+      shape,
+      data: Float32Array.from({ length: shape.reduce((a, b) => a * b, 1) }, () => next() * scale),
+    };
   };
   const { hiddenSize: d, intermediateSize: f, vocabSize: v } = config;
   const q = config.numHeads * config.headDim;
@@ -93,12 +97,23 @@ function config(overrides: Record<string, unknown>): ModelConfig {
 
 const CASES: Record<string, ModelConfig> = {
   "llama, GQA, untied": config({}),
-  "qwen2, qkv biases, tied, one KV head": config({ architectures: ["Qwen2ForCausalLM"], num_key_value_heads: 1, tie_word_embeddings: true, rope_theta: 1000000 }),
+  "qwen2, qkv biases, tied, one KV head": config({
+    architectures: ["Qwen2ForCausalLM"],
+    num_key_value_heads: 1,
+    tie_word_embeddings: true,
+    rope_theta: 1000000,
+  }),
   "llama3 rope scaling (rope_freqs.weight)": config({
     // head_dim 32: two rotary frequencies fall between the bands, as six do in Llama-3's head_dim 128.
     hidden_size: 128,
     rope_theta: 500000,
-    rope_scaling: { rope_type: "llama3", factor: 32, low_freq_factor: 1, high_freq_factor: 4, original_max_position_embeddings: 1024 },
+    rope_scaling: {
+      rope_type: "llama3",
+      factor: 32,
+      low_freq_factor: 1,
+      high_freq_factor: 4,
+      original_max_position_embeddings: 1024,
+    },
   }),
   "linear rope scaling": config({ rope_scaling: { rope_type: "linear", factor: 4 } }),
 };
@@ -121,7 +136,17 @@ describe("loadModel on a GGUF file exported by pillow", () => {
       const reference = await loadModel(hf, { threads: 2 });
       const model = await loadModel(file, { threads: 2 });
       expect(model.config.architecture).toBe(modelConfig.architecture);
-      for (const field of ["hiddenSize", "intermediateSize", "numLayers", "numHeads", "numKeyValueHeads", "headDim", "vocabSize", "tieWordEmbeddings", "attentionBias"] as const) {
+      for (const field of [
+        "hiddenSize",
+        "intermediateSize",
+        "numLayers",
+        "numHeads",
+        "numKeyValueHeads",
+        "headDim",
+        "vocabSize",
+        "tieWordEmbeddings",
+        "attentionBias",
+      ] as const) {
         expect(model.config[field], field).toEqual(modelConfig[field]);
       }
       expect(model.config.rmsNormEps).toBeCloseTo(modelConfig.rmsNormEps, 10);
@@ -135,12 +160,15 @@ describe("loadModel on a GGUF file exported by pillow", () => {
       }
       if (modelConfig.ropeScaling?.type === "linear") expect(model.config.ropeScaling).toEqual(modelConfig.ropeScaling);
       // Every tensor back bit for bit (f32 in, f32 out; permutation and its inverse move rows only).
-      for (const name of reference.native.tensorNames()) expect(model.native.getTensor(name), name).toEqual(reference.native.getTensor(name));
+      for (const name of reference.native.tensorNames())
+        expect(model.native.getTensor(name), name).toEqual(reference.native.getTensor(name));
       const expected = await reference.forward(tokens);
       const actual = await model.forward(tokens);
       // Llama-3 parameters come back from f32 divisors, so the rope angles can differ in the last bits.
       const largest = expected.reduce((m, v) => Math.max(m, Math.abs(v)), 0);
-      expect(maxAbsoluteDifference(actual, expected) / largest).toBeLessThan(modelConfig.ropeScaling?.type === "llama3" ? 1e-5 : 1e-7);
+      expect(maxAbsoluteDifference(actual, expected) / largest).toBeLessThan(
+        modelConfig.ropeScaling?.type === "llama3" ? 1e-5 : 1e-7,
+      );
       reference.dispose();
       model.dispose();
     });
@@ -149,7 +177,10 @@ describe("loadModel on a GGUF file exported by pillow", () => {
   it("the embedded tokenizer encodes and decodes as tokenizer.json does", async () => {
     const hf = path.join(scratch, "tiny");
     createTinyModel(hf, { hiddenSize: 64, numLayers: 1, numHeads: 4, seed: 3 });
-    fs.writeFileSync(path.join(hf, "tokenizer_config.json"), JSON.stringify({ bos_token: "<s>", eos_token: "</s>", chat_template: "{{ messages[0].content }}" }));
+    fs.writeFileSync(
+      path.join(hf, "tokenizer_config.json"),
+      JSON.stringify({ bos_token: "<s>", eos_token: "</s>", chat_template: "{{ messages[0].content }}" }),
+    );
     const file = path.join(scratch, "tiny.gguf");
     exportModelToGguf(hf, file);
     const reference = await loadModel(hf, { threads: 2 });
@@ -159,7 +190,11 @@ describe("loadModel on a GGUF file exported by pillow", () => {
     expect(embedded.bosTokenId).toBe(original.bosTokenId);
     expect(embedded.eosTokenIds).toEqual(original.eosTokenIds);
     expect(embedded.chatTemplate).toBe("{{ messages[0].content }}");
-    for (const text of ["### Instruction:\nPluralize the word.\n### Input:\nmouse\n", "héllo wörld 👋, 12345!", "<s>special</s> tokens"]) {
+    for (const text of [
+      "### Instruction:\nPluralize the word.\n### Input:\nmouse\n",
+      "héllo wörld 👋, 12345!",
+      "<s>special</s> tokens",
+    ]) {
       expect(Array.from(embedded.encode(text)), text).toEqual(Array.from(original.encode(text)));
       expect(embedded.decode(embedded.encode(text, { addSpecialTokens: false }))).toBe(text);
     }
@@ -191,7 +226,8 @@ describe("loadModel on a Q8_0 / Q4_0 GGUF (dequantized into f32 at load)", () =>
       for (const name of reference.native.tensorNames()) {
         const original = reference.native.getTensor(name);
         // Blocks run along rows, so the q/k row permutation does not change which values share a block.
-        const expected = reference.native.tensorShape(name).length === 2 ? dequantize(quantize(original), original.length) : original;
+        const expected =
+          reference.native.tensorShape(name).length === 2 ? dequantize(quantize(original), original.length) : original;
         expect(model.native.getTensor(name), name).toEqual(expected);
       }
       reference.dispose();
@@ -275,7 +311,11 @@ describe("loadModel on a bad GGUF file", () => {
 
   it("a well-formed tensor of a type pillow does not decode (Q2_K) names the type", () => {
     const file = path.join(scratch, "q2k.gguf");
-    writeGgufFile(file, [["general.alignment", { type: "u32", value: 32 }]], [{ name: "w", shape: [2, 256], type: 10 /* Q2_K */, produce: () => new Uint8Array(2 * 84) }]);
+    writeGgufFile(
+      file,
+      [["general.alignment", { type: "u32", value: 32 }]],
+      [{ name: "w", shape: [2, 256], type: 10 /* Q2_K */, produce: () => new Uint8Array(2 * 84) }],
+    );
     const gguf = readGguf(file);
     expect(gguf.tensors[0].byteLength).toBe(168);
     expect(() => gguf.readFloat32("w")).toThrow(/tensor "w": ggml type Q2_K cannot be read/);

@@ -19,7 +19,10 @@ import { Model } from "./model.js";
 import { nativeConfig } from "./native-config.js";
 
 /** general.architecture → the HF architecture pillow runs it as (llama.cpp runs Mistral as "llama"). */
-const ARCHITECTURES: Record<string, "LlamaForCausalLM" | "Qwen2ForCausalLM"> = { llama: "LlamaForCausalLM", qwen2: "Qwen2ForCausalLM" };
+const ARCHITECTURES: Record<string, "LlamaForCausalLM" | "Qwen2ForCausalLM"> = {
+  llama: "LlamaForCausalLM",
+  qwen2: "Qwen2ForCausalLM",
+};
 
 /** The HF config.json equivalent of a GGUF's metadata; every key checked and named on error. */
 export function ggufModelConfig(gguf: GgufFile): ModelConfig {
@@ -27,27 +30,47 @@ export function ggufModelConfig(gguf: GgufFile): ModelConfig {
   const architecture = keys.required("general.architecture", keys.string("general.architecture"));
   const hfArchitecture = ARCHITECTURES[architecture];
   if (!hfArchitecture) {
-    keys.fail("general.architecture", `architecture ${JSON.stringify(architecture)} is not supported (${Object.keys(ARCHITECTURES).join(", ")})`, "E_UNSUPPORTED");
+    keys.fail(
+      "general.architecture",
+      `architecture ${JSON.stringify(architecture)} is not supported (${Object.keys(ARCHITECTURES).join(", ")})`,
+      "E_UNSUPPORTED",
+    );
   }
   const key = (name: string) => `${architecture}.${name}`;
   const integer = (name: string) => keys.integer(key(name));
   const required = (name: string) => keys.required(key(name), integer(name));
-  if ((integer("expert_count") ?? 0) > 0) keys.fail(key("expert_count"), "mixture-of-experts models are not supported", "E_UNSUPPORTED");
+  if ((integer("expert_count") ?? 0) > 0)
+    keys.fail(key("expert_count"), "mixture-of-experts models are not supported", "E_UNSUPPORTED");
   const hiddenSize = required("embedding_length");
   const numHeads = required("attention.head_count");
   const headDim = integer("attention.key_length") ?? hiddenSize / numHeads;
   const valueLength = integer("attention.value_length");
   if (valueLength !== undefined && valueLength !== headDim) {
-    keys.fail(key("attention.value_length"), `value heads of ${valueLength} differ from key heads of ${headDim}, which pillow does not run`, "E_UNSUPPORTED");
+    keys.fail(
+      key("attention.value_length"),
+      `value heads of ${valueLength} differ from key heads of ${headDim}, which pillow does not run`,
+      "E_UNSUPPORTED",
+    );
   }
   const ropeDimensions = integer("rope.dimension_count");
   if (ropeDimensions !== undefined && ropeDimensions !== headDim) {
-    keys.fail(key("rope.dimension_count"), `rope over ${ropeDimensions} of ${headDim} head dimensions (partial rotary) is not supported`, "E_UNSUPPORTED");
+    keys.fail(
+      key("rope.dimension_count"),
+      `rope over ${ropeDimensions} of ${headDim} head dimensions (partial rotary) is not supported`,
+      "E_UNSUPPORTED",
+    );
   }
   const embedding = gguf.tensors.find((tensor) => tensor.name === "token_embd.weight");
-  if (!embedding) throw new CheckpointError("E_MISSING_TENSOR", "the file has no token embedding", { file: gguf.file, tensor: "token_embd.weight" });
+  if (!embedding)
+    throw new CheckpointError("E_MISSING_TENSOR", "the file has no token embedding", {
+      file: gguf.file,
+      tensor: "token_embd.weight",
+    });
   const vocabSize = integer("vocab_size") ?? embedding.dims[1];
-  const epsilon = keys.required(key("attention.layer_norm_rms_epsilon"), keys.number(key("attention.layer_norm_rms_epsilon")));
+  const epsilon = keys.required(
+    key("attention.layer_norm_rms_epsilon"),
+    keys.number(key("attention.layer_norm_rms_epsilon")),
+  );
 
   const hf: Record<string, unknown> = {
     architectures: [hfArchitecture],
@@ -68,19 +91,31 @@ export function ggufModelConfig(gguf: GgufFile): ModelConfig {
   };
   const scalingType = keys.string(key("rope.scaling.type"));
   if (scalingType === "linear") {
-    hf.rope_scaling = { rope_type: "linear", factor: keys.required(key("rope.scaling.factor"), keys.number(key("rope.scaling.factor"))) };
+    hf.rope_scaling = {
+      rope_type: "linear",
+      factor: keys.required(key("rope.scaling.factor"), keys.number(key("rope.scaling.factor"))),
+    };
   } else if (scalingType !== undefined && scalingType !== "none") {
-    keys.fail(key("rope.scaling.type"), `rope scaling ${JSON.stringify(scalingType)} is not supported (none, linear, llama3 through rope_freqs.weight)`, "E_UNSUPPORTED");
+    keys.fail(
+      key("rope.scaling.type"),
+      `rope scaling ${JSON.stringify(scalingType)} is not supported (none, linear, llama3 through rope_freqs.weight)`,
+      "E_UNSUPPORTED",
+    );
   }
   const bos = keys.integer("tokenizer.ggml.bos_token_id");
   const eos = keys.integer("tokenizer.ggml.eos_token_id");
   if (bos !== undefined) hf.bos_token_id = bos;
   if (eos !== undefined) hf.eos_token_id = eos;
-  if (headDim !== Math.floor(headDim)) keys.fail(key("attention.key_length"), `missing, and embedding_length ${hiddenSize} is not a multiple of head_count ${numHeads}`);
+  if (headDim !== Math.floor(headDim))
+    keys.fail(
+      key("attention.key_length"),
+      `missing, and embedding_length ${hiddenSize} is not a multiple of head_count ${numHeads}`,
+    );
   // The derived checks (GQA divisibility, even head_dim, …) are config.json's; errors name the file.
   let config = parseModelConfig(hf, gguf.file);
   if (gguf.tensors.some((tensor) => tensor.name === "rope_freqs.weight")) {
-    if (scalingType !== undefined && scalingType !== "none") keys.fail(key("rope.scaling.type"), "given together with rope_freqs.weight");
+    if (scalingType !== undefined && scalingType !== "none")
+      keys.fail(key("rope.scaling.type"), "given together with rope_freqs.weight");
     const ropeScaling = llama3ScalingFromFactors(config, gguf.readFloat32("rope_freqs.weight"), gguf.file);
     config = { ...config, ropeScaling, raw: { ...hf, rope_scaling: hfLlama3Scaling(ropeScaling) } };
   }
@@ -104,37 +139,62 @@ function hfLlama3Scaling(scaling: ModelConfig["ropeScaling"]): Record<string, un
  * a = original/(high − low) and b = low/(high − low); only a and b shape the divisors, so taking
  * low = 1 loses nothing. The result is checked by recomputing every divisor.
  */
-function llama3ScalingFromFactors(config: ModelConfig, divisors: Float32Array, file: string): ModelConfig["ropeScaling"] {
+function llama3ScalingFromFactors(
+  config: ModelConfig,
+  divisors: Float32Array,
+  file: string,
+): ModelConfig["ropeScaling"] {
   const where = { file, tensor: "rope_freqs.weight" };
   const half = config.headDim / 2;
-  if (divisors.length !== half) throw new CheckpointError("E_SHAPE", `has ${divisors.length} values, head_dim ${config.headDim} needs ${half}`, where);
+  if (divisors.length !== half)
+    throw new CheckpointError(
+      "E_SHAPE",
+      `has ${divisors.length} values, head_dim ${config.headDim} needs ${half}`,
+      where,
+    );
   const factor = Math.max(...divisors);
   if (divisors.every((value) => Math.abs(value - 1) < 1e-6)) return null;
   const wavelength = (i: number) => (2 * Math.PI) / (1 / config.ropeTheta ** ((2 * i) / config.headDim));
   const between: { inverse: number; smooth: number }[] = [];
   for (let i = 0; i < half; i++) {
     const d = divisors[i];
-    if (d > 1 + 1e-6 && d < factor * (1 - 1e-6)) between.push({ inverse: 1 / wavelength(i), smooth: (1 / d - 1 / factor) / (1 - 1 / factor) });
+    if (d > 1 + 1e-6 && d < factor * (1 - 1e-6))
+      between.push({ inverse: 1 / wavelength(i), smooth: (1 / d - 1 / factor) / (1 - 1 / factor) });
   }
   const unsupported = (why: string): never => {
-    throw new CheckpointError("E_DTYPE", `rope frequency factors ${why}; pillow reads Llama-3 rope scaling only`, where);
+    throw new CheckpointError(
+      "E_DTYPE",
+      `rope frequency factors ${why}; pillow reads Llama-3 rope scaling only`,
+      where,
+    );
   };
-  if (between.length < 2) unsupported("have fewer than two values between the bands, so Llama-3's parameters cannot be recovered");
+  if (between.length < 2)
+    unsupported("have fewer than two values between the bands, so Llama-3's parameters cannot be recovered");
   const first = between[0];
   const last = between[between.length - 1];
   const a = (last.smooth - first.smooth) / (last.inverse - first.inverse);
   const b = a * first.inverse - first.smooth;
   if (!(a > 0 && b > 0)) unsupported("do not follow Llama-3's smooth interpolation");
-  const scaling = { type: "llama3" as const, factor, lowFreqFactor: 1, highFreqFactor: 1 + 1 / b, originalMaxPositionEmbeddings: a / b };
+  const scaling = {
+    type: "llama3" as const,
+    factor,
+    lowFreqFactor: 1,
+    highFreqFactor: 1 + 1 / b,
+    originalMaxPositionEmbeddings: a / b,
+  };
   const recomputed = llama3RopeFactors({ ...config, ropeScaling: scaling });
   for (let i = 0; i < half; i++) {
-    if (Math.abs(recomputed[i] - divisors[i]) > 1e-4 * divisors[i]) unsupported(`differ from Llama-3's at index ${i} (${divisors[i]} vs ${recomputed[i]})`);
+    if (Math.abs(recomputed[i] - divisors[i]) > 1e-4 * divisors[i])
+      unsupported(`differ from Llama-3's at index ${i} (${divisors[i]} vs ${recomputed[i]})`);
   }
   return scaling;
 }
 
 /** Loads a GGUF file as a Model (what loadModel does for a path ending in .gguf). */
-export async function loadGgufModel(file: string, options: LoadModelOptions & { dtype: "f32" | "bf16" }): Promise<Model> {
+export async function loadGgufModel(
+  file: string,
+  options: LoadModelOptions & { dtype: "f32" | "bf16" },
+): Promise<Model> {
   const gguf = readGguf(file);
   const config = ggufModelConfig(gguf);
   const tokenizer = ggufTokenizer(gguf.metadata, file);
@@ -146,22 +206,45 @@ export async function loadGgufModel(file: string, options: LoadModelOptions & { 
   const permuted = config.architecture !== "Qwen2ForCausalLM";
   for (const name of native.tensorNames()) {
     const ggufName = ggufTensorName(name);
-    if (!ggufName) throw new CheckpointError("E_MISSING_TENSOR", "the native model needs a tensor GGUF has no name for", { file, tensor: name });
+    if (!ggufName)
+      throw new CheckpointError("E_MISSING_TENSOR", "the native model needs a tensor GGUF has no name for", {
+        file,
+        tensor: name,
+      });
     const info = byName.get(ggufName);
-    if (!info) throw new CheckpointError("E_MISSING_TENSOR", `missing from the file (required by its ${config.architecture} metadata)`, { file, tensor: ggufName });
+    if (!info)
+      throw new CheckpointError(
+        "E_MISSING_TENSOR",
+        `missing from the file (required by its ${config.architecture} metadata)`,
+        { file, tensor: ggufName },
+      );
     used.add(ggufName);
     const want = native.tensorShape(name);
     const shape = [...info.dims].reverse();
     if (shape.length !== want.length || shape.some((d, i) => d !== want[i])) {
-      throw new CheckpointError("E_SHAPE", `shape [${shape.join(", ")}] (${GGML_TYPES[info.type].name}) does not match the metadata's [${want.join(", ")}]`, { file, tensor: ggufName });
+      throw new CheckpointError(
+        "E_SHAPE",
+        `shape [${shape.join(", ")}] (${GGML_TYPES[info.type].name}) does not match the metadata's [${want.join(", ")}]`,
+        { file, tensor: ggufName },
+      );
     }
     let values = gguf.readFloat32(ggufName);
     const projection = /\.attn_(q|k)\.weight$/.exec(ggufName)?.[1];
-    if (permuted && projection) values = unpermuteRowsFromGgufRope(values, shape[0], shape[1], projection === "q" ? config.numHeads : config.numKeyValueHeads);
+    if (permuted && projection)
+      values = unpermuteRowsFromGgufRope(
+        values,
+        shape[0],
+        shape[1],
+        projection === "q" ? config.numHeads : config.numKeyValueHeads,
+      );
     native.setTensor(name, values, options.dtype);
   }
   for (const tensor of gguf.tensors) {
-    if (!used.has(tensor.name)) throw new CheckpointError("E_ARGUMENT", `pillow's ${config.architecture} has no place for this tensor`, { file, tensor: tensor.name });
+    if (!used.has(tensor.name))
+      throw new CheckpointError("E_ARGUMENT", `pillow's ${config.architecture} has no place for this tensor`, {
+        file,
+        tensor: tensor.name,
+      });
   }
   return new Model(config, native, tokenizer, path.resolve(file), options.dtype);
 }

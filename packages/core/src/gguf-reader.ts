@@ -6,7 +6,15 @@
 import fs from "node:fs";
 import { CheckpointError } from "./errors.js";
 import { bfloat16BitsToFloat32, float16BitsToFloat32 } from "./float16.js";
-import { alignUp, GGML_TYPES, GGUF_DEFAULT_ALIGNMENT, GGUF_MAGIC, GgmlType, GgufValueType, ggmlTensorBytes } from "./gguf-format.js";
+import {
+  alignUp,
+  GGML_TYPES,
+  GGUF_DEFAULT_ALIGNMENT,
+  GGUF_MAGIC,
+  GgmlType,
+  GgufValueType,
+  ggmlTensorBytes,
+} from "./gguf-format.js";
 import { dequantizeQ4_K, dequantizeQ5_K, dequantizeQ6_K } from "./k-quant-blocks.js";
 import { dequantizeQ4_0, dequantizeQ8_0 } from "./quantized-blocks.js";
 
@@ -50,7 +58,11 @@ class Cursor {
 
   need(length: number): void {
     if (this.offset + length > this.fileSize) {
-      throw new CheckpointError("E_TRUNCATED", `GGUF header ends early (needed ${length} bytes at ${this.offset}, the file has ${this.fileSize})`, { file: this.file });
+      throw new CheckpointError(
+        "E_TRUNCATED",
+        `GGUF header ends early (needed ${length} bytes at ${this.offset}, the file has ${this.fileSize})`,
+        { file: this.file },
+      );
     }
     if (this.offset + length <= this.bytes.length) return;
     const size = Math.min(this.fileSize, Math.max(this.offset + length, 2 * this.bytes.length, 1 << 20));
@@ -58,7 +70,10 @@ class Cursor {
     this.bytes.copy(grown, 0, 0, this.bytes.length);
     const have = this.bytes.length;
     const read = fs.readSync(this.fd, grown, have, size - have, have);
-    if (read !== size - have) throw new CheckpointError("E_TRUNCATED", `read ${read} of ${size - have} header bytes at ${have}`, { file: this.file });
+    if (read !== size - have)
+      throw new CheckpointError("E_TRUNCATED", `read ${read} of ${size - have} header bytes at ${have}`, {
+        file: this.file,
+      });
     this.bytes = grown;
   }
   u8(): number {
@@ -75,7 +90,8 @@ class Cursor {
     this.need(8);
     const value = this.bytes.readBigUInt64LE(this.offset);
     this.offset += 8;
-    if (value > BigInt(Number.MAX_SAFE_INTEGER)) throw new CheckpointError("E_HEADER", `count ${value} is implausibly large`, { file: this.file });
+    if (value > BigInt(Number.MAX_SAFE_INTEGER))
+      throw new CheckpointError("E_HEADER", `count ${value} is implausibly large`, { file: this.file });
     return Number(value);
   }
   string(): string {
@@ -121,7 +137,10 @@ class Cursor {
         const itemType = this.u32();
         const count = this.u64();
         // Every item takes at least one byte: a count beyond the file is a corrupt header, not a loop.
-        if (count > this.fileSize - this.offset) throw new CheckpointError("E_TRUNCATED", `array of ${count} items cannot fit in the rest of the file`, { file: this.file });
+        if (count > this.fileSize - this.offset)
+          throw new CheckpointError("E_TRUNCATED", `array of ${count} items cannot fit in the rest of the file`, {
+            file: this.file,
+          });
         const items: GgufMetadataValue[] = [];
         for (let i = 0; i < count; i++) items.push(this.value(itemType));
         return items;
@@ -138,7 +157,11 @@ export function readGguf(file: string): GgufFile {
   try {
     fd = fs.openSync(file, "r");
   } catch (error) {
-    throw new CheckpointError("E_FILE_NOT_FOUND", `cannot read (${(error as NodeJS.ErrnoException).code ?? (error as Error).message})`, { file });
+    throw new CheckpointError(
+      "E_FILE_NOT_FOUND",
+      `cannot read (${(error as NodeJS.ErrnoException).code ?? (error as Error).message})`,
+      { file },
+    );
   }
   try {
     return readHeader(file, fd);
@@ -152,7 +175,8 @@ function readHeader(file: string, fd: number): GgufFile {
   const cursor = new Cursor(fd, fileSize, file);
   if (cursor.u32() !== GGUF_MAGIC) throw new CheckpointError("E_HEADER", "not a GGUF file (bad magic)", { file });
   const version = cursor.u32();
-  if (version !== 3 && version !== 2) throw new CheckpointError("E_HEADER", `GGUF version ${version} is not supported`, { file });
+  if (version !== 3 && version !== 2)
+    throw new CheckpointError("E_HEADER", `GGUF version ${version} is not supported`, { file });
   const tensorCount = cursor.u64();
   const metadataCount = cursor.u64();
   const metadata = new Map<string, GgufMetadataValue>();
@@ -160,13 +184,19 @@ function readHeader(file: string, fd: number): GgufFile {
   for (let i = 0; i < metadataCount; i++) {
     const key = cursor.string();
     const type = cursor.u32();
-    if (metadata.has(key)) throw new CheckpointError("E_HEADER", `metadata key ${JSON.stringify(key)} appears twice`, { file });
+    if (metadata.has(key))
+      throw new CheckpointError("E_HEADER", `metadata key ${JSON.stringify(key)} appears twice`, { file });
     metadataTypes.set(key, type);
     metadata.set(key, cursor.value(type));
   }
   const alignmentValue = metadata.get("general.alignment");
   const alignment = alignmentValue === undefined ? GGUF_DEFAULT_ALIGNMENT : alignmentValue;
-  if (typeof alignment !== "number" || !Number.isInteger(alignment) || alignment <= 0 || (alignment & (alignment - 1)) !== 0) {
+  if (
+    typeof alignment !== "number" ||
+    !Number.isInteger(alignment) ||
+    alignment <= 0 ||
+    (alignment & (alignment - 1)) !== 0
+  ) {
     throw new CheckpointError("E_HEADER", `general.alignment ${String(alignment)} is not a power of two`, { file });
   }
   const infos: { name: string; dims: number[]; type: number; relativeOffset: number }[] = [];
@@ -174,7 +204,8 @@ function readHeader(file: string, fd: number): GgufFile {
     const name = cursor.string();
     const dimensionCount = cursor.u32();
     // ggml tensors have at most 4 dimensions (GGML_MAX_DIMS).
-    if (dimensionCount < 1 || dimensionCount > 4) throw new CheckpointError("E_SHAPE", `${dimensionCount} dimensions (ggml allows 1 to 4)`, { file, tensor: name });
+    if (dimensionCount < 1 || dimensionCount > 4)
+      throw new CheckpointError("E_SHAPE", `${dimensionCount} dimensions (ggml allows 1 to 4)`, { file, tensor: name });
     const dims: number[] = [];
     for (let d = 0; d < dimensionCount; d++) dims.push(cursor.u64());
     const type = cursor.u32();
@@ -185,19 +216,24 @@ function readHeader(file: string, fd: number): GgufFile {
   const tensors: GgufTensorInfo[] = infos.map((info) => checkTensor(file, fileSize, alignment, dataStart, info));
   const byName = new Map<string, GgufTensorInfo>();
   for (const tensor of tensors) {
-    if (byName.has(tensor.name)) throw new CheckpointError("E_HEADER", "the tensor table lists this name twice", { file, tensor: tensor.name });
+    if (byName.has(tensor.name))
+      throw new CheckpointError("E_HEADER", "the tensor table lists this name twice", { file, tensor: tensor.name });
     byName.set(tensor.name, tensor);
   }
   const ordered = [...tensors].sort((a, b) => a.byteOffset - b.byteOffset);
   for (let i = 1; i < ordered.length; i++) {
     const previous = ordered[i - 1];
     if (previous.byteOffset + previous.byteLength > ordered[i].byteOffset) {
-      throw new CheckpointError("E_OVERLAP", `data overlaps tensor "${previous.name}"`, { file, tensor: ordered[i].name });
+      throw new CheckpointError("E_OVERLAP", `data overlaps tensor "${previous.name}"`, {
+        file,
+        tensor: ordered[i].name,
+      });
     }
   }
   const info = (name: string): GgufTensorInfo => {
     const found = byName.get(name);
-    if (!found) throw new CheckpointError("E_MISSING_TENSOR", "no such tensor in the GGUF file", { file, tensor: name });
+    if (!found)
+      throw new CheckpointError("E_MISSING_TENSOR", "no such tensor in the GGUF file", { file, tensor: name });
     return found;
   };
   const readBytes = (name: string): Uint8Array => {
@@ -206,7 +242,11 @@ function readHeader(file: string, fd: number): GgufFile {
     const fd = fs.openSync(file, "r");
     try {
       const read = fs.readSync(fd, bytes, 0, bytes.length, tensor.byteOffset);
-      if (read !== bytes.length) throw new CheckpointError("E_TRUNCATED", `read ${read} of ${bytes.length} bytes (the file changed?)`, { file, tensor: name });
+      if (read !== bytes.length)
+        throw new CheckpointError("E_TRUNCATED", `read ${read} of ${bytes.length} bytes (the file changed?)`, {
+          file,
+          tensor: name,
+        });
     } finally {
       fs.closeSync(fd);
     }
@@ -236,7 +276,11 @@ function readHeader(file: string, fd: number): GgufFile {
       };
       const decode = decoders[tensor.type];
       if (!decode) {
-        throw new CheckpointError("E_DTYPE", `ggml type ${GGML_TYPES[tensor.type].name} cannot be read (F32, F16, BF16, Q8_0, Q4_0, Q4_K, Q5_K, Q6_K)`, { file, tensor: name });
+        throw new CheckpointError(
+          "E_DTYPE",
+          `ggml type ${GGML_TYPES[tensor.type].name} cannot be read (F32, F16, BF16, Q8_0, Q4_0, Q4_K, Q5_K, Q6_K)`,
+          { file, tensor: name },
+        );
       }
       return decode(readBytes(name));
     },
@@ -255,18 +299,31 @@ function checkTensor(
   const traits = GGML_TYPES[info.type];
   if (!traits) throw new CheckpointError("E_DTYPE", `unknown ggml tensor type ${info.type}`, where);
   const elements = info.dims.reduce((product, d) => product * d, 1);
-  if (!Number.isSafeInteger(elements)) throw new CheckpointError("E_SHAPE", `dims [${info.dims.join(", ")}] are implausibly large`, where);
+  if (!Number.isSafeInteger(elements))
+    throw new CheckpointError("E_SHAPE", `dims [${info.dims.join(", ")}] are implausibly large`, where);
   // ggml quantizes along rows, so a row must hold whole blocks.
   if (info.dims[0] % traits.blockSize !== 0) {
-    throw new CheckpointError("E_SHAPE", `row length ${info.dims[0]} is not a multiple of ${traits.name}'s block size ${traits.blockSize}`, where);
+    throw new CheckpointError(
+      "E_SHAPE",
+      `row length ${info.dims[0]} is not a multiple of ${traits.name}'s block size ${traits.blockSize}`,
+      where,
+    );
   }
   if (info.relativeOffset % alignment !== 0) {
-    throw new CheckpointError("E_OFFSETS", `offset ${info.relativeOffset} is not a multiple of the alignment ${alignment}`, where);
+    throw new CheckpointError(
+      "E_OFFSETS",
+      `offset ${info.relativeOffset} is not a multiple of the alignment ${alignment}`,
+      where,
+    );
   }
   const byteLength = ggmlTensorBytes(info.type, elements);
   const byteOffset = dataStart + info.relativeOffset;
   if (byteOffset + byteLength > fileSize) {
-    throw new CheckpointError("E_TRUNCATED", `data [${byteOffset}, ${byteOffset + byteLength}) reaches past the end of the file (${fileSize} bytes)`, where);
+    throw new CheckpointError(
+      "E_TRUNCATED",
+      `data [${byteOffset}, ${byteOffset + byteLength}) reaches past the end of the file (${fileSize} bytes)`,
+      where,
+    );
   }
   return { name: info.name, dims: info.dims, type: info.type, byteOffset, byteLength };
 }

@@ -15,8 +15,10 @@ import { Tokenizer } from "./tokenizer.js";
 type Metadata = Map<string, GgufMetadataValue>;
 
 // llama.cpp's pre-tokenizer regexes (llama-vocab.cpp), in the form HF's tokenizer.json writes them.
-const LLAMA3_REGEX = "(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\\r\\n\\p{L}\\p{N}]?\\p{L}+|\\p{N}{1,3}| ?[^\\s\\p{L}\\p{N}]+[\\r\\n]*|\\s*[\\r\\n]+|\\s+(?!\\S)|\\s+";
-const QWEN2_REGEX = "(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\\r\\n\\p{L}\\p{N}]?\\p{L}+|\\p{N}| ?[^\\s\\p{L}\\p{N}]+[\\r\\n]*|\\s*[\\r\\n]+|\\s+(?!\\S)|\\s+";
+const LLAMA3_REGEX =
+  "(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\\r\\n\\p{L}\\p{N}]?\\p{L}+|\\p{N}{1,3}| ?[^\\s\\p{L}\\p{N}]+[\\r\\n]*|\\s*[\\r\\n]+|\\s+(?!\\S)|\\s+";
+const QWEN2_REGEX =
+  "(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\\r\\n\\p{L}\\p{N}]?\\p{L}+|\\p{N}| ?[^\\s\\p{L}\\p{N}]+[\\r\\n]*|\\s*[\\r\\n]+|\\s+(?!\\S)|\\s+";
 // LLAMA_VOCAB_PRE_TYPE_DEFAULT: four regexes, each splitting the pieces the previous one left.
 const DEFAULT_REGEXES = [
   "[\\p{P}\\$\\+<=>\\^~\\|]+",
@@ -26,7 +28,12 @@ const DEFAULT_REGEXES = [
 ];
 
 const split = (regex: string) => ({ type: "Split", pattern: { Regex: regex }, behavior: "Isolated", invert: false });
-const byteLevel = (useRegex: boolean) => ({ type: "ByteLevel", add_prefix_space: false, trim_offsets: true, use_regex: useRegex });
+const byteLevel = (useRegex: boolean) => ({
+  type: "ByteLevel",
+  add_prefix_space: false,
+  trim_offsets: true,
+  use_regex: useRegex,
+});
 
 /** tokenizer.ggml.pre → the HF pre-tokenizer that splits text the way llama.cpp does. */
 const BYTE_LEVEL_PRE_TOKENIZERS: Record<string, () => object> = {
@@ -53,9 +60,15 @@ export function ggufTokenizerParts(metadata: Metadata, file: string): GgufTokeni
   const model = keys.string("tokenizer.ggml.model");
   if (model === undefined) return null;
   if (model !== "gpt2" && model !== "llama") {
-    keys.fail("tokenizer.ggml.model", `tokenizer model ${JSON.stringify(model)} is not supported (gpt2 byte-level BPE, llama SentencePiece BPE)`, "E_UNSUPPORTED");
+    keys.fail(
+      "tokenizer.ggml.model",
+      `tokenizer model ${JSON.stringify(model)} is not supported (gpt2 byte-level BPE, llama SentencePiece BPE)`,
+      "E_UNSUPPORTED",
+    );
   }
-  const tokens = keys.strings("tokenizer.ggml.tokens") ?? keys.fail("tokenizer.ggml.tokens", "missing (required with tokenizer.ggml.model)");
+  const tokens =
+    keys.strings("tokenizer.ggml.tokens") ??
+    keys.fail("tokenizer.ggml.tokens", "missing (required with tokenizer.ggml.model)");
   const types = keys.numbers("tokenizer.ggml.token_type", tokens.length) ?? tokens.map(() => GgufTokenType.NORMAL);
   const count = tokens.length;
   const bos = keys.tokenId("tokenizer.ggml.bos_token_id", count);
@@ -73,24 +86,44 @@ export function ggufTokenizerParts(metadata: Metadata, file: string): GgufTokeni
     // UNUSED rows pad the embedding past the real vocabulary; they have no text.
     if (type === GgufTokenType.UNUSED) continue;
     if (!Object.hasOwn(vocab, tokens[id])) vocab[tokens[id]] = id;
-    if (type === GgufTokenType.CONTROL || type === GgufTokenType.USER_DEFINED || (model === "llama" && type === GgufTokenType.UNKNOWN)) {
+    if (
+      type === GgufTokenType.CONTROL ||
+      type === GgufTokenType.USER_DEFINED ||
+      (model === "llama" && type === GgufTokenType.UNKNOWN)
+    ) {
       const special = type !== GgufTokenType.USER_DEFINED;
-      addedTokens.push({ id, content: tokens[id], single_word: false, lstrip: false, rstrip: false, normalized: !special && model === "llama", special });
+      addedTokens.push({
+        id,
+        content: tokens[id],
+        single_word: false,
+        lstrip: false,
+        rstrip: false,
+        normalized: !special && model === "llama",
+        special,
+      });
     }
   }
 
-  const template = (ids: (number | undefined)[]) => ids.filter((id): id is number => id !== undefined).map((id) => ({ SpecialToken: { id: tokens[id], type_id: 0 } }));
+  const template = (ids: (number | undefined)[]) =>
+    ids.filter((id): id is number => id !== undefined).map((id) => ({ SpecialToken: { id: tokens[id], type_id: 0 } }));
   const prefix = template([addBos ? bos : undefined]);
   const suffix = template([addEos ? eos : undefined]);
   const specialTokens: Record<string, unknown> = {};
-  for (const id of [addBos ? bos : undefined, addEos ? eos : undefined]) if (id !== undefined) specialTokens[tokens[id]] = { id: tokens[id], ids: [id], tokens: [tokens[id]] };
+  for (const id of [addBos ? bos : undefined, addEos ? eos : undefined])
+    if (id !== undefined) specialTokens[tokens[id]] = { id: tokens[id], ids: [id], tokens: [tokens[id]] };
   const postProcessor =
     prefix.length + suffix.length === 0
       ? null
       : {
           type: "TemplateProcessing",
           single: [...prefix, { Sequence: { id: "A", type_id: 0 } }, ...suffix],
-          pair: [...prefix, { Sequence: { id: "A", type_id: 0 } }, ...suffix, { Sequence: { id: "B", type_id: 1 } }, ...suffix],
+          pair: [
+            ...prefix,
+            { Sequence: { id: "A", type_id: 0 } },
+            ...suffix,
+            { Sequence: { id: "B", type_id: 1 } },
+            ...suffix,
+          ],
           special_tokens: specialTokens,
         };
 
@@ -99,7 +132,11 @@ export function ggufTokenizerParts(metadata: Metadata, file: string): GgufTokeni
     const pre = keys.string("tokenizer.ggml.pre") ?? "default";
     const preTokenizer = BYTE_LEVEL_PRE_TOKENIZERS[pre];
     if (!preTokenizer) {
-      keys.fail("tokenizer.ggml.pre", `pre-tokenizer ${JSON.stringify(pre)} is not supported (${Object.keys(BYTE_LEVEL_PRE_TOKENIZERS).join(", ")})`, "E_UNSUPPORTED");
+      keys.fail(
+        "tokenizer.ggml.pre",
+        `pre-tokenizer ${JSON.stringify(pre)} is not supported (${Object.keys(BYTE_LEVEL_PRE_TOKENIZERS).join(", ")})`,
+        "E_UNSUPPORTED",
+      );
     }
     tokenizerJson = {
       version: "1.0",
@@ -122,7 +159,9 @@ export function ggufTokenizerParts(metadata: Metadata, file: string): GgufTokeni
       },
     };
   } else {
-    const scores = keys.numbers("tokenizer.ggml.scores", count) ?? keys.fail("tokenizer.ggml.scores", "missing (a SentencePiece vocabulary ranks its merges by score)");
+    const scores =
+      keys.numbers("tokenizer.ggml.scores", count) ??
+      keys.fail("tokenizer.ggml.scores", "missing (a SentencePiece vocabulary ranks its merges by score)");
     const addSpacePrefix = keys.boolean("tokenizer.ggml.add_space_prefix") ?? true;
     const unknownId = unknown ?? types.indexOf(GgufTokenType.UNKNOWN);
     tokenizerJson = {
@@ -131,7 +170,10 @@ export function ggufTokenizerParts(metadata: Metadata, file: string): GgufTokeni
       // SentencePiece writes spaces as ▁ and (add_dummy_prefix) starts the text with one.
       normalizer: {
         type: "Sequence",
-        normalizers: [...(addSpacePrefix ? [{ type: "Prepend", prepend: "▁" }] : []), { type: "Replace", pattern: { String: " " }, content: "▁" }],
+        normalizers: [
+          ...(addSpacePrefix ? [{ type: "Prepend", prepend: "▁" }] : []),
+          { type: "Replace", pattern: { String: " " }, content: "▁" },
+        ],
       },
       pre_tokenizer: null,
       post_processor: postProcessor,
@@ -167,9 +209,11 @@ export function ggufTokenizerParts(metadata: Metadata, file: string): GgufTokeni
   const chatTemplate = keys.string("tokenizer.chat_template");
   if (chatTemplate !== undefined) tokenizerConfig.chat_template = chatTemplate;
   // Instruct models end a turn with EOT (Llama-3's <|eot_id|>) or EOM as well as EOS.
-  const eosTokenIds = [eos, keys.tokenId("tokenizer.ggml.eot_token_id", count), keys.tokenId("tokenizer.ggml.eom_token_id", count)].filter(
-    (id): id is number => id !== undefined,
-  );
+  const eosTokenIds = [
+    eos,
+    keys.tokenId("tokenizer.ggml.eot_token_id", count),
+    keys.tokenId("tokenizer.ggml.eom_token_id", count),
+  ].filter((id): id is number => id !== undefined);
   return { tokenizerJson, tokenizerConfig, eosTokenIds: [...new Set(eosTokenIds)] };
 }
 
@@ -178,7 +222,12 @@ export function ggufTokenizerParts(metadata: Metadata, file: string): GgufTokeni
  * split of a piece into two pieces of the vocabulary, ranked by the joined piece's score (highest
  * first), splits of one piece ordered by their pieces' ids.
  */
-function sentencePieceMerges(tokens: string[], scores: number[], types: number[], vocab: Record<string, number>): string[][] {
+function sentencePieceMerges(
+  tokens: string[],
+  scores: number[],
+  types: number[],
+  vocab: Record<string, number>,
+): string[][] {
   const merges: { left: string; right: string; score: number; order: number }[] = [];
   for (let id = 0; id < tokens.length; id++) {
     if (types[id] === GgufTokenType.UNUSED || types[id] === GgufTokenType.BYTE) continue;
@@ -201,5 +250,8 @@ function sentencePieceMerges(tokens: string[], scores: number[], types: number[]
 export function ggufTokenizer(metadata: Metadata, file: string): Tokenizer | null {
   const parts = ggufTokenizerParts(metadata, file);
   if (parts === null) return null;
-  return Tokenizer.fromJson(parts.tokenizerJson, parts.tokenizerConfig, { eosTokenIds: parts.eosTokenIds, source: file });
+  return Tokenizer.fromJson(parts.tokenizerJson, parts.tokenizerConfig, {
+    eosTokenIds: parts.eosTokenIds,
+    source: file,
+  });
 }

@@ -4,7 +4,14 @@ import path from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { type ModelConfig, parseModelConfig } from "./config.js";
 import { CheckpointError } from "./errors.js";
-import { exportAdapterToGguf, exportModelToGguf, llama3RopeFactors, permuteRowsForGgufRope, writeGguf, writeLoraGguf } from "./gguf.js";
+import {
+  exportAdapterToGguf,
+  exportModelToGguf,
+  llama3RopeFactors,
+  permuteRowsForGgufRope,
+  writeGguf,
+  writeLoraGguf,
+} from "./gguf.js";
 import { GgmlType, GgufTokenType, GgufValueType } from "./gguf-format.js";
 import { readGguf } from "./gguf-reader.js";
 import { LINEAR_MODULES, type LoraConfig, peftTensorName, writeAdapterConfig } from "./peft.js";
@@ -50,7 +57,10 @@ function tinyConfig(overrides: Record<string, unknown> = {}): ModelConfig {
 
 function tinyTensors(config: ModelConfig, seed = 1): Record<string, { shape: number[]; data: Float32Array }> {
   const next = random(seed);
-  const make = (shape: number[]) => ({ shape, data: Float32Array.from({ length: shape.reduce((a, b) => a * b, 1) }, next) });
+  const make = (shape: number[]) => ({
+    shape,
+    data: Float32Array.from({ length: shape.reduce((a, b) => a * b, 1) }, next),
+  });
   const tensors: Record<string, { shape: number[]; data: Float32Array }> = {
     "model.embed_tokens.weight": make([config.vocabSize, config.hiddenSize]),
     "model.norm.weight": make([config.hiddenSize]),
@@ -101,7 +111,13 @@ function ropeHf(vector: Float64Array, heads: number, headDim: number, position: 
 }
 
 /** llama.cpp's "normal" rope: rotates adjacent pairs (2i, 2i + 1). */
-function ropeAdjacent(vector: Float64Array, heads: number, headDim: number, position: number, theta: number): Float64Array {
+function ropeAdjacent(
+  vector: Float64Array,
+  heads: number,
+  headDim: number,
+  position: number,
+  theta: number,
+): Float64Array {
   const out = new Float64Array(vector.length);
   for (let h = 0; h < heads; h++) {
     for (let i = 0; i < headDim / 2; i++) {
@@ -154,12 +170,30 @@ describe("permuteRowsForGgufRope", () => {
     ]) {
       const hf = scores(
         ropeHf(matVec(wq, q, config.hiddenSize, x), config.numHeads, config.headDim, queryPosition, config.ropeTheta),
-        ropeHf(matVec(wk, kv, config.hiddenSize, y), config.numKeyValueHeads, config.headDim, keyPosition, config.ropeTheta),
+        ropeHf(
+          matVec(wk, kv, config.hiddenSize, y),
+          config.numKeyValueHeads,
+          config.headDim,
+          keyPosition,
+          config.ropeTheta,
+        ),
         config,
       );
       const gguf = scores(
-        ropeAdjacent(matVec(wqGguf, q, config.hiddenSize, x), config.numHeads, config.headDim, queryPosition, config.ropeTheta),
-        ropeAdjacent(matVec(wkGguf, kv, config.hiddenSize, y), config.numKeyValueHeads, config.headDim, keyPosition, config.ropeTheta),
+        ropeAdjacent(
+          matVec(wqGguf, q, config.hiddenSize, x),
+          config.numHeads,
+          config.headDim,
+          queryPosition,
+          config.ropeTheta,
+        ),
+        ropeAdjacent(
+          matVec(wkGguf, kv, config.hiddenSize, y),
+          config.numKeyValueHeads,
+          config.headDim,
+          keyPosition,
+          config.ropeTheta,
+        ),
         config,
       );
       for (let h = 0; h < hf.length; h++) expect(gguf[h]).toBeCloseTo(hf[h], 10);
@@ -215,7 +249,18 @@ describe("writeGguf", () => {
     const names = gguf.tensors.map((tensor) => tensor.name).sort();
     const expected = ["token_embd.weight", "output_norm.weight", "output.weight"];
     for (let layer = 0; layer < 2; layer++) {
-      for (const op of ["attn_norm", "ffn_norm", "attn_q", "attn_k", "attn_v", "attn_output", "ffn_gate", "ffn_up", "ffn_down"]) expected.push(`blk.${layer}.${op}.weight`);
+      for (const op of [
+        "attn_norm",
+        "ffn_norm",
+        "attn_q",
+        "attn_k",
+        "attn_v",
+        "attn_output",
+        "ffn_gate",
+        "ffn_up",
+        "ffn_down",
+      ])
+        expected.push(`blk.${layer}.${op}.weight`);
     }
     expect(names).toEqual(expected.sort());
     for (const tensor of gguf.tensors) {
@@ -239,7 +284,9 @@ describe("writeGguf", () => {
         }
       }
     }
-    expect(gguf.readFloat32("blk.0.attn_k.weight")).toEqual(permuteRowsForGgufRope(tensors["model.layers.0.self_attn.k_proj.weight"].data, 8, 16, 2));
+    expect(gguf.readFloat32("blk.0.attn_k.weight")).toEqual(
+      permuteRowsForGgufRope(tensors["model.layers.0.self_attn.k_proj.weight"].data, 8, 16, 2),
+    );
   });
 
   it("writes F16 matrices, keeps vectors F32, skips output.weight when tied, streams from a safetensors checkpoint", () => {
@@ -247,7 +294,10 @@ describe("writeGguf", () => {
     const tensors = tinyTensors(config, 2);
     const dir = path.join(scratch, "tied");
     fs.mkdirSync(dir);
-    writeSafetensors(path.join(dir, "model.safetensors"), Object.fromEntries(Object.entries(tensors).map(([name, t]) => [name, { dtype: "F32" as const, ...t }])));
+    writeSafetensors(
+      path.join(dir, "model.safetensors"),
+      Object.fromEntries(Object.entries(tensors).map(([name, t]) => [name, { dtype: "F32" as const, ...t }])),
+    );
     const checkpoint = SafetensorsCheckpoint.open(dir);
     const file = path.join(scratch, "tiny-f16.gguf");
     writeGguf(file, { config, tokenizerJson: byteLevelBpe(), tokenizerConfig, tensors: checkpoint, dtype: "f16" });
@@ -260,7 +310,8 @@ describe("writeGguf", () => {
     expect(byName.get("blk.0.attn_norm.weight")!.type).toBe(GgmlType.F32);
     const embedding = gguf.readFloat32("token_embd.weight");
     const original = tensors["model.embed_tokens.weight"].data;
-    for (let i = 0; i < original.length; i++) expect(Math.abs(embedding[i] - original[i])).toBeLessThanOrEqual(Math.abs(original[i]) * 2 ** -11 + 2 ** -25);
+    for (let i = 0; i < original.length; i++)
+      expect(Math.abs(embedding[i] - original[i])).toBeLessThanOrEqual(Math.abs(original[i]) * 2 ** -11 + 2 ** -25);
   });
 
   it("exports Qwen2 as qwen2 with qkv biases and no rope permutation", () => {
@@ -277,7 +328,20 @@ describe("writeGguf", () => {
 
   it("writes llama3 rope factors that turn HF's inverse frequencies into llama.cpp's", () => {
     const config = parseModelConfig(
-      { ...tinyConfig().raw, hidden_size: 256, num_attention_heads: 4, num_key_value_heads: 4, rope_theta: 500000, rope_scaling: { rope_type: "llama3", factor: 32, low_freq_factor: 1, high_freq_factor: 4, original_max_position_embeddings: 8192 } },
+      {
+        ...tinyConfig().raw,
+        hidden_size: 256,
+        num_attention_heads: 4,
+        num_key_value_heads: 4,
+        rope_theta: 500000,
+        rope_scaling: {
+          rope_type: "llama3",
+          factor: 32,
+          low_freq_factor: 1,
+          high_freq_factor: 4,
+          original_max_position_embeddings: 8192,
+        },
+      },
       "x",
     );
     const factors = llama3RopeFactors(config);
@@ -306,16 +370,32 @@ describe("writeGguf", () => {
 
   it("refuses what llama.cpp could not load, naming the tensor", () => {
     const config = tinyConfig();
-    const tensors = { ...tinyTensors(config), "model.layers.0.self_attn.rotary_emb.inv_freq": { shape: [2], data: new Float32Array(2) }, "model.extra.weight": { shape: [1], data: new Float32Array(1) } };
-    expect(() => writeGguf(path.join(scratch, "bad.gguf"), { config, tokenizerJson: byteLevelBpe(), tensors })).toThrowError(/bad\.gguf: tensor "model\.extra\.weight": no GGUF counterpart/);
+    const tensors = {
+      ...tinyTensors(config),
+      "model.layers.0.self_attn.rotary_emb.inv_freq": { shape: [2], data: new Float32Array(2) },
+      "model.extra.weight": { shape: [1], data: new Float32Array(1) },
+    };
+    expect(() =>
+      writeGguf(path.join(scratch, "bad.gguf"), { config, tokenizerJson: byteLevelBpe(), tensors }),
+    ).toThrowError(/bad\.gguf: tensor "model\.extra\.weight": no GGUF counterpart/);
     expect(fs.existsSync(path.join(scratch, "bad.gguf"))).toBe(false);
     const wordLevel = { model: { type: "WordLevel", vocab: { a: 0 } }, pre_tokenizer: { type: "Whitespace" } };
-    expect(() => writeGguf(path.join(scratch, "bad.gguf"), { config, tokenizerJson: wordLevel, tensors: tinyTensors(config) })).toThrowError(CheckpointError);
+    expect(() =>
+      writeGguf(path.join(scratch, "bad.gguf"), { config, tokenizerJson: wordLevel, tensors: tinyTensors(config) }),
+    ).toThrowError(CheckpointError);
     const small = tinyConfig({ vocab_size: 100 });
-    expect(() => writeGguf(path.join(scratch, "bad.gguf"), { config: small, tokenizerJson: byteLevelBpe(), tensors: tinyTensors(small) })).toThrowError(/outside the model's vocab_size 100/);
+    expect(() =>
+      writeGguf(path.join(scratch, "bad.gguf"), {
+        config: small,
+        tokenizerJson: byteLevelBpe(),
+        tensors: tinyTensors(small),
+      }),
+    ).toThrowError(/outside the model's vocab_size 100/);
     const wrongShape = tinyTensors(config);
     wrongShape["model.norm.weight"] = { shape: [17], data: new Float32Array(16) };
-    expect(() => writeGguf(path.join(scratch, "bad.gguf"), { config, tokenizerJson: byteLevelBpe(), tensors: wrongShape })).toThrowError(/"output_norm\.weight": has 16 values/);
+    expect(() =>
+      writeGguf(path.join(scratch, "bad.gguf"), { config, tokenizerJson: byteLevelBpe(), tensors: wrongShape }),
+    ).toThrowError(/"output_norm\.weight": has 16 values/);
   });
 });
 
@@ -326,16 +406,45 @@ describe("writeLoraGguf", () => {
     const next = random(5);
     const q = config.numHeads * config.headDim;
     const kv = config.numKeyValueHeads * config.headDim;
-    const outputs: Record<string, number> = { q_proj: q, k_proj: kv, v_proj: kv, o_proj: config.hiddenSize, gate_proj: 24, up_proj: 24, down_proj: config.hiddenSize };
-    const inputs: Record<string, number> = { q_proj: 16, k_proj: 16, v_proj: 16, o_proj: q, gate_proj: 16, up_proj: 16, down_proj: 24 };
+    const outputs: Record<string, number> = {
+      q_proj: q,
+      k_proj: kv,
+      v_proj: kv,
+      o_proj: config.hiddenSize,
+      gate_proj: 24,
+      up_proj: 24,
+      down_proj: config.hiddenSize,
+    };
+    const inputs: Record<string, number> = {
+      q_proj: 16,
+      k_proj: 16,
+      v_proj: 16,
+      o_proj: q,
+      gate_proj: 16,
+      up_proj: 16,
+      down_proj: 24,
+    };
     const tensors: Record<string, { shape: number[]; data: Float32Array }> = {};
     for (let layer = 0; layer < 2; layer++) {
       for (const module of LINEAR_MODULES) {
-        tensors[peftTensorName(layer, module, "A")] = { shape: [r, inputs[module]], data: Float32Array.from({ length: r * inputs[module] }, next) };
-        tensors[peftTensorName(layer, module, "B")] = { shape: [outputs[module], r], data: Float32Array.from({ length: outputs[module] * r }, next) };
+        tensors[peftTensorName(layer, module, "A")] = {
+          shape: [r, inputs[module]],
+          data: Float32Array.from({ length: r * inputs[module] }, next),
+        };
+        tensors[peftTensorName(layer, module, "B")] = {
+          shape: [outputs[module], r],
+          data: Float32Array.from({ length: outputs[module] * r }, next),
+        };
       }
     }
-    const lora: LoraConfig = { r, alpha: 6, targetModules: [...LINEAR_MODULES], dropout: 0, rslora: true, bias: "none" };
+    const lora: LoraConfig = {
+      r,
+      alpha: 6,
+      targetModules: [...LINEAR_MODULES],
+      dropout: 0,
+      rslora: true,
+      bias: "none",
+    };
     const file = path.join(scratch, "adapter.gguf");
     writeLoraGguf(file, { config, lora, tensors });
     const gguf = readGguf(file);
@@ -354,7 +463,9 @@ describe("writeLoraGguf", () => {
     const hfB = tensors[peftTensorName(1, "q_proj", "B")].data;
     const hfA = tensors[peftTensorName(1, "q_proj", "A")].data;
     const delta = new Float32Array(q * 16);
-    for (let row = 0; row < q; row++) for (let column = 0; column < 16; column++) for (let k = 0; k < r; k++) delta[row * 16 + column] += hfB[row * r + k] * hfA[k * 16 + column];
+    for (let row = 0; row < q; row++)
+      for (let column = 0; column < 16; column++)
+        for (let k = 0; k < r; k++) delta[row * 16 + column] += hfB[row * r + k] * hfA[k * 16 + column];
     const expectedDelta = permuteRowsForGgufRope(delta, q, 16, config.numHeads);
     const ggufB = gguf.readFloat32("blk.1.attn_q.weight.lora_b");
     const ggufA = gguf.readFloat32("blk.1.attn_q.weight.lora_a");
@@ -370,8 +481,16 @@ describe("writeLoraGguf", () => {
   it("refuses tensors that are not PEFT LoRA factors", () => {
     const config = tinyConfig();
     const lora: LoraConfig = { r: 1, alpha: 1, targetModules: ["q_proj"], dropout: 0, rslora: false, bias: "none" };
-    expect(() => writeLoraGguf(path.join(scratch, "x.gguf"), { config, lora, tensors: { "lm_head.weight": { shape: [1, 1], data: new Float32Array(1) } } })).toThrowError(/"lm_head\.weight": not a PEFT LoRA/);
-    expect(() => writeLoraGguf(path.join(scratch, "x.gguf"), { config, lora, tensors: {} })).toThrowError(/no LoRA tensors/);
+    expect(() =>
+      writeLoraGguf(path.join(scratch, "x.gguf"), {
+        config,
+        lora,
+        tensors: { "lm_head.weight": { shape: [1, 1], data: new Float32Array(1) } },
+      }),
+    ).toThrowError(/"lm_head\.weight": not a PEFT LoRA/);
+    expect(() => writeLoraGguf(path.join(scratch, "x.gguf"), { config, lora, tensors: {} })).toThrowError(
+      /no LoRA tensors/,
+    );
   });
 });
 
@@ -383,9 +502,15 @@ describe("exportModelToGguf / exportAdapterToGguf (folders)", () => {
     fs.mkdirSync(modelDir);
     fs.writeFileSync(path.join(modelDir, "config.json"), JSON.stringify(config.raw));
     fs.writeFileSync(path.join(modelDir, "tokenizer.json"), JSON.stringify(byteLevelBpe()));
-    fs.writeFileSync(path.join(modelDir, "tokenizer_config.json"), JSON.stringify({ bos_token: "<|begin_of_text|>", eos_token: "<|eot_id|>" }));
+    fs.writeFileSync(
+      path.join(modelDir, "tokenizer_config.json"),
+      JSON.stringify({ bos_token: "<|begin_of_text|>", eos_token: "<|eot_id|>" }),
+    );
     fs.writeFileSync(path.join(modelDir, "chat_template.jinja"), "{{ bos_token }}");
-    writeSafetensors(path.join(modelDir, "model.safetensors"), Object.fromEntries(Object.entries(tensors).map(([name, t]) => [name, { dtype: "BF16" as const, ...t }])));
+    writeSafetensors(
+      path.join(modelDir, "model.safetensors"),
+      Object.fromEntries(Object.entries(tensors).map(([name, t]) => [name, { dtype: "BF16" as const, ...t }])),
+    );
     const summary = exportModelToGguf(modelDir, path.join(scratch, "folder.gguf"));
     expect(summary.tensors).toBe(2 + 2 * 9);
     expect(summary.bytes).toBe(fs.statSync(path.join(scratch, "folder.gguf")).size);
@@ -399,15 +524,30 @@ describe("exportModelToGguf / exportAdapterToGguf (folders)", () => {
     bf16.close();
 
     const adapterDir = path.join(scratch, "adapter");
-    const lora: LoraConfig = { r: 2, alpha: 4, targetModules: ["q_proj", "v_proj"], dropout: 0, rslora: false, bias: "none" };
+    const lora: LoraConfig = {
+      r: 2,
+      alpha: 4,
+      targetModules: ["q_proj", "v_proj"],
+      dropout: 0,
+      rslora: false,
+      bias: "none",
+    };
     writeAdapterConfig(adapterDir, lora);
     const next = random(3);
     const factors: Record<string, { dtype: "F32"; shape: number[]; data: Float32Array }> = {};
     for (let layer = 0; layer < 2; layer++) {
       for (const module of ["q_proj", "v_proj"] as const) {
         const out = module === "q_proj" ? 16 : 8;
-        factors[peftTensorName(layer, module, "A")] = { dtype: "F32", shape: [2, 16], data: Float32Array.from({ length: 32 }, next) };
-        factors[peftTensorName(layer, module, "B")] = { dtype: "F32", shape: [out, 2], data: Float32Array.from({ length: out * 2 }, next) };
+        factors[peftTensorName(layer, module, "A")] = {
+          dtype: "F32",
+          shape: [2, 16],
+          data: Float32Array.from({ length: 32 }, next),
+        };
+        factors[peftTensorName(layer, module, "B")] = {
+          dtype: "F32",
+          shape: [out, 2],
+          data: Float32Array.from({ length: out * 2 }, next),
+        };
       }
     }
     writeSafetensors(path.join(adapterDir, "adapter_model.safetensors"), factors);
@@ -420,6 +560,8 @@ describe("exportModelToGguf / exportAdapterToGguf (folders)", () => {
     const modelDir = path.join(scratch, "no-tokenizer");
     fs.mkdirSync(modelDir);
     fs.writeFileSync(path.join(modelDir, "config.json"), JSON.stringify(tinyConfig().raw));
-    expect(() => exportModelToGguf(modelDir, path.join(scratch, "x.gguf"))).toThrowError(`no tokenizer.json in ${modelDir} — pass --tokenizer`);
+    expect(() => exportModelToGguf(modelDir, path.join(scratch, "x.gguf"))).toThrowError(
+      `no tokenizer.json in ${modelDir} — pass --tokenizer`,
+    );
   });
 });

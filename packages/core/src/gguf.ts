@@ -21,7 +21,14 @@ import {
   ggmlTensorBytes,
   SCALAR_TYPE_CODES,
 } from "./gguf-format.js";
-import { ADAPTER_WEIGHTS_FILE, type LinearModule, type LoraConfig, loraScale, parsePeftTensorName, readAdapterConfig } from "./peft.js";
+import {
+  ADAPTER_WEIGHTS_FILE,
+  type LinearModule,
+  type LoraConfig,
+  loraScale,
+  parsePeftTensorName,
+  readAdapterConfig,
+} from "./peft.js";
 import { QUANTIZED_BLOCK_SIZE, quantizeQ4_0, quantizeQ8_0 } from "./quantized-blocks.js";
 import { SafetensorsCheckpoint } from "./safetensors.js";
 import { writeAll, writeFileAtomically } from "./write-file-atomically.js";
@@ -52,7 +59,9 @@ function asSource(tensors: TensorSource | TensorRecord): TensorSource {
  */
 export function permuteRowsForGgufRope(data: Float32Array, rows: number, columns: number, heads: number): Float32Array {
   if (rows % heads !== 0 || (rows / heads) % 2 !== 0 || data.length !== rows * columns) {
-    throw new RangeError(`cannot permute a [${rows}, ${columns}] matrix (${data.length} values) into ${heads} rotary heads`);
+    throw new RangeError(
+      `cannot permute a [${rows}, ${columns}] matrix (${data.length} values) into ${heads} rotary heads`,
+    );
   }
   const headDim = rows / heads;
   const half = headDim / 2;
@@ -70,9 +79,16 @@ export function permuteRowsForGgufRope(data: Float32Array, rows: number, columns
 }
 
 /** The inverse of permuteRowsForGgufRope: llama.cpp's q/k rows (heads, half, 2, in) back to HF's (heads, 2, half, in). */
-export function unpermuteRowsFromGgufRope(data: Float32Array, rows: number, columns: number, heads: number): Float32Array {
+export function unpermuteRowsFromGgufRope(
+  data: Float32Array,
+  rows: number,
+  columns: number,
+  heads: number,
+): Float32Array {
   if (rows % heads !== 0 || (rows / heads) % 2 !== 0 || data.length !== rows * columns) {
-    throw new RangeError(`cannot unpermute a [${rows}, ${columns}] matrix (${data.length} values) from ${heads} rotary heads`);
+    throw new RangeError(
+      `cannot unpermute a [${rows}, ${columns}] matrix (${data.length} values) from ${heads} rotary heads`,
+    );
   }
   const headDim = rows / heads;
   const half = headDim / 2;
@@ -103,7 +119,9 @@ export function llama3RopeFactors(config: ModelConfig): Float32Array {
     if (wavelength < highFrequencyWavelength) factors[i] = 1;
     else if (wavelength > lowFrequencyWavelength) factors[i] = scaling.factor;
     else {
-      const smooth = (scaling.originalMaxPositionEmbeddings / wavelength - scaling.lowFreqFactor) / (scaling.highFreqFactor - scaling.lowFreqFactor);
+      const smooth =
+        (scaling.originalMaxPositionEmbeddings / wavelength - scaling.lowFreqFactor) /
+        (scaling.highFreqFactor - scaling.lowFreqFactor);
       factors[i] = 1 / ((1 - smooth) / scaling.factor + smooth);
     }
   }
@@ -308,7 +326,10 @@ export function writeGgufFile(file: string, metadata: [string, GgufValue][], ten
     for (const dimension of [...tensor.shape].reverse()) header.u64(dimension);
     header.u32(tensor.type);
     header.u64(offset);
-    const size = ggmlTensorBytes(tensor.type, tensor.shape.reduce((product, d) => product * d, 1));
+    const size = ggmlTensorBytes(
+      tensor.type,
+      tensor.shape.reduce((product, d) => product * d, 1),
+    );
     sizes.push(size);
     offset = alignUp(offset + size, GGUF_DEFAULT_ALIGNMENT);
   }
@@ -319,9 +340,14 @@ export function writeGgufFile(file: string, metadata: [string, GgufValue][], ten
     tensors.forEach((tensor, index) => {
       const values = tensor.produce();
       // Values, or (raw bytes) the tensor's size in bytes.
-      const expected = values instanceof Uint8Array ? sizes[index] : tensor.shape.reduce((product, d) => product * d, 1);
+      const expected =
+        values instanceof Uint8Array ? sizes[index] : tensor.shape.reduce((product, d) => product * d, 1);
       if (values.length !== expected) {
-        throw new CheckpointError("E_SHAPE", `has ${values.length} values, shape [${tensor.shape.join(", ")}] needs ${expected}`, { file, tensor: tensor.name });
+        throw new CheckpointError(
+          "E_SHAPE",
+          `has ${values.length} values, shape [${tensor.shape.join(", ")}] needs ${expected}`,
+          { file, tensor: tensor.name },
+        );
       }
       const data = encodeTensor(tensor.type, values);
       writeAll(fd, new Uint8Array(data.buffer, data.byteOffset, data.byteLength));
@@ -375,7 +401,11 @@ function detectPreTokenizer(tokenizerJson: TokenizerJson, config: ModelConfig): 
     .find((regex) => typeof regex === "string");
   if (pattern?.startsWith(LLAMA3_PATTERN_START)) return "llama-bpe";
   if (pattern?.startsWith(QWEN2_PATTERN_START) || config.architecture === "Qwen2ForCausalLM") return "qwen2";
-  if (pattern === undefined && findPreTokenizers(tokenizerJson.pre_tokenizer, "ByteLevel").some((byteLevel) => byteLevel.use_regex !== false)) return "gpt-2";
+  if (
+    pattern === undefined &&
+    findPreTokenizers(tokenizerJson.pre_tokenizer, "ByteLevel").some((byteLevel) => byteLevel.use_regex !== false)
+  )
+    return "gpt-2";
   return "default";
 }
 
@@ -389,20 +419,32 @@ function tokenizerMetadata(
   const model = tokenizerJson.model as Record<string, unknown> | undefined;
   const isByteLevel = findPreTokenizers(tokenizerJson.pre_tokenizer, "ByteLevel").length > 0;
   if (model?.type !== "BPE" || !isByteLevel || typeof model.vocab !== "object" || model.vocab === null) {
-    throw new CheckpointError("E_ARGUMENT", "only byte-level BPE tokenizers (GPT-2 / Llama-3 / Qwen2 style) can be exported to GGUF", { file, tensor: "tokenizer.json" });
+    throw new CheckpointError(
+      "E_ARGUMENT",
+      "only byte-level BPE tokenizers (GPT-2 / Llama-3 / Qwen2 style) can be exported to GGUF",
+      { file, tensor: "tokenizer.json" },
+    );
   }
   const tokens: string[] = new Array(config.vocabSize);
   const types = new Int32Array(config.vocabSize).fill(GgufTokenType.NORMAL);
   const place = (content: string, id: number, type: number) => {
     if (!Number.isInteger(id) || id < 0 || id >= config.vocabSize) {
-      throw new CheckpointError("E_ARGUMENT", `token ${JSON.stringify(content)} has id ${id}, outside the model's vocab_size ${config.vocabSize}`, { file, tensor: "tokenizer.json" });
+      throw new CheckpointError(
+        "E_ARGUMENT",
+        `token ${JSON.stringify(content)} has id ${id}, outside the model's vocab_size ${config.vocabSize}`,
+        { file, tensor: "tokenizer.json" },
+      );
     }
     tokens[id] = content;
     types[id] = type;
   };
-  for (const [content, id] of Object.entries(model.vocab as Record<string, number>)) place(content, id, GgufTokenType.NORMAL);
-  const added = Array.isArray(tokenizerJson.added_tokens) ? (tokenizerJson.added_tokens as { id: number; content: string; special?: boolean }[]) : [];
-  for (const token of added) place(token.content, token.id, token.special ? GgufTokenType.CONTROL : GgufTokenType.USER_DEFINED);
+  for (const [content, id] of Object.entries(model.vocab as Record<string, number>))
+    place(content, id, GgufTokenType.NORMAL);
+  const added = Array.isArray(tokenizerJson.added_tokens)
+    ? (tokenizerJson.added_tokens as { id: number; content: string; special?: boolean }[])
+    : [];
+  for (const token of added)
+    place(token.content, token.id, token.special ? GgufTokenType.CONTROL : GgufTokenType.USER_DEFINED);
   for (let id = 0; id < tokens.length; id++) {
     if (tokens[id] === undefined) {
       // Embedding rows past the tokenizer's vocabulary (padding to a round size).
@@ -410,7 +452,9 @@ function tokenizerMetadata(
       types[id] = GgufTokenType.UNUSED;
     }
   }
-  const merges = (Array.isArray(model.merges) ? model.merges : []).map((merge: unknown) => (Array.isArray(merge) ? merge.join(" ") : String(merge)));
+  const merges = (Array.isArray(model.merges) ? model.merges : []).map((merge: unknown) =>
+    Array.isArray(merge) ? merge.join(" ") : String(merge),
+  );
 
   const idOf = (value: unknown): number | undefined => {
     const content = typeof value === "string" ? value : (value as { content?: string } | undefined)?.content;
@@ -421,7 +465,10 @@ function tokenizerMetadata(
   const bos = idOf(tokenizerConfig.bos_token) ?? config.bosTokenId ?? undefined;
   const eos = idOf(tokenizerConfig.eos_token) ?? config.eosTokenIds[0];
   const postProcessor = JSON.stringify(tokenizerJson.post_processor ?? null);
-  const addBos = typeof tokenizerConfig.add_bos_token === "boolean" ? tokenizerConfig.add_bos_token : bos !== undefined && postProcessor.includes(JSON.stringify(tokens[bos]));
+  const addBos =
+    typeof tokenizerConfig.add_bos_token === "boolean"
+      ? tokenizerConfig.add_bos_token
+      : bos !== undefined && postProcessor.includes(JSON.stringify(tokens[bos]));
 
   const entries: [string, GgufValue][] = [
     ["tokenizer.ggml.model", { type: "string", value: "gpt2" }],
@@ -433,13 +480,19 @@ function tokenizerMetadata(
   if (bos !== undefined) entries.push(["tokenizer.ggml.bos_token_id", { type: "u32", value: bos }]);
   if (eos !== undefined) entries.push(["tokenizer.ggml.eos_token_id", { type: "u32", value: eos }]);
   entries.push(["tokenizer.ggml.add_bos_token", { type: "bool", value: addBos }]);
-  if (typeof tokenizerConfig.chat_template === "string") entries.push(["tokenizer.chat_template", { type: "string", value: tokenizerConfig.chat_template }]);
+  if (typeof tokenizerConfig.chat_template === "string")
+    entries.push(["tokenizer.chat_template", { type: "string", value: tokenizerConfig.chat_template }]);
   return entries;
 }
 
 export type GgufModelDtype = "f32" | "f16" | "q8_0" | "q4_0";
 
-const MATRIX_TYPES: Record<GgufModelDtype, GgmlTypeCode> = { f32: GgmlType.F32, f16: GgmlType.F16, q8_0: GgmlType.Q8_0, q4_0: GgmlType.Q4_0 };
+const MATRIX_TYPES: Record<GgufModelDtype, GgmlTypeCode> = {
+  f32: GgmlType.F32,
+  f16: GgmlType.F16,
+  q8_0: GgmlType.Q8_0,
+  q4_0: GgmlType.Q4_0,
+};
 /** llama.cpp's llama_ftype for general.file_type: what most of the file's matrices are. */
 const FILE_TYPES: Record<GgufModelDtype, number> = { f32: 0, f16: 1, q4_0: 2, q8_0: 7 };
 
@@ -466,7 +519,12 @@ export function writeGguf(file: string, input: GgufModelExport): void {
   const { config } = input;
   const source = asSource(input.tensors);
   const dtype = input.dtype ?? "f32";
-  if (!(dtype in MATRIX_TYPES)) throw new CheckpointError("E_ARGUMENT", `dtype must be one of ${Object.keys(MATRIX_TYPES).join(", ")}, got ${String(dtype)}`, { file });
+  if (!(dtype in MATRIX_TYPES))
+    throw new CheckpointError(
+      "E_ARGUMENT",
+      `dtype must be one of ${Object.keys(MATRIX_TYPES).join(", ")}, got ${String(dtype)}`,
+      { file },
+    );
   const matrixType = MATRIX_TYPES[dtype];
   const isQuantized = matrixType === GgmlType.Q8_0 || matrixType === GgmlType.Q4_0;
   const permute = needsRopePermutation(config);
@@ -475,7 +533,8 @@ export function writeGguf(file: string, input: GgufModelExport): void {
   for (const hfName of names) {
     const name = ggufTensorName(hfName);
     if (name === null) continue;
-    if (name === undefined) throw new CheckpointError("E_ARGUMENT", "no GGUF counterpart for this tensor", { file, tensor: hfName });
+    if (name === undefined)
+      throw new CheckpointError("E_ARGUMENT", "no GGUF counterpart for this tensor", { file, tensor: hfName });
     if (name === "output.weight" && config.tieWordEmbeddings) continue; // llama.cpp reuses token_embd
     const shape = [...source.info(hfName).shape];
     let produce = () => source.readFloat32(hfName);
@@ -490,7 +549,10 @@ export function writeGguf(file: string, input: GgufModelExport): void {
   }
   for (const required of ["token_embd.weight", "output_norm.weight"]) {
     if (!planned.some((tensor) => tensor.name === required)) {
-      throw new CheckpointError("E_MISSING_TENSOR", "the checkpoint lacks it", { file, tensor: required === "token_embd.weight" ? "model.embed_tokens.weight" : "model.norm.weight" });
+      throw new CheckpointError("E_MISSING_TENSOR", "the checkpoint lacks it", {
+        file,
+        tensor: required === "token_embd.weight" ? "model.embed_tokens.weight" : "model.norm.weight",
+      });
     }
   }
   if (config.ropeScaling?.type === "llama3") {
@@ -504,7 +566,13 @@ export function writeGguf(file: string, input: GgufModelExport): void {
     ["general.file_type", { type: "u32", value: FILE_TYPES[dtype] }],
     ["general.alignment", { type: "u32", value: GGUF_DEFAULT_ALIGNMENT }],
     ...(isQuantized ? ([["general.quantization_version", { type: "u32", value: 2 }]] as [string, GgufValue][]) : []),
-    ...tokenizerMetadata(file, input.tokenizerJson as TokenizerJson, (input.tokenizerConfig ?? {}) as Record<string, unknown>, config, input.tokenizerPre),
+    ...tokenizerMetadata(
+      file,
+      input.tokenizerJson as TokenizerJson,
+      (input.tokenizerConfig ?? {}) as Record<string, unknown>,
+      config,
+      input.tokenizerPre,
+    ),
   ];
   writeGgufFile(file, metadata, planned);
 }
@@ -527,9 +595,17 @@ export function writeLoraGguf(file: string, input: GgufLoraExport): void {
   const planned: PlannedTensor[] = [];
   for (const peftName of source.names()) {
     const parsed = parsePeftTensorName(peftName);
-    if (!parsed) throw new CheckpointError("E_ARGUMENT", "not a PEFT LoRA tensor name of a linear module", { file, tensor: peftName });
+    if (!parsed)
+      throw new CheckpointError("E_ARGUMENT", "not a PEFT LoRA tensor name of a linear module", {
+        file,
+        tensor: peftName,
+      });
     const shape = [...source.info(peftName).shape];
-    if (shape.length !== 2) throw new CheckpointError("E_SHAPE", `LoRA factors are matrices, got shape [${shape.join(", ")}]`, { file, tensor: peftName });
+    if (shape.length !== 2)
+      throw new CheckpointError("E_SHAPE", `LoRA factors are matrices, got shape [${shape.join(", ")}]`, {
+        file,
+        tensor: peftName,
+      });
     const name = `blk.${parsed.layer}.${MODULE_TO_GGUF[parsed.module]}.weight.lora_${parsed.part === "A" ? "a" : "b"}`;
     let produce = () => source.readFloat32(peftName);
     // W' = P·W for q/k, and W + s·B·A becomes P·W + s·(P·B)·A: only B's rows move.
@@ -562,9 +638,14 @@ function readJsonFile(file: string): Record<string, unknown> {
     json = JSON.parse(fs.readFileSync(file, "utf8"));
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code;
-    throw new ConfigError(code === "ENOENT" ? "E_FILE_NOT_FOUND" : "E_JSON", code === "ENOENT" ? "not found" : `not valid JSON (${(error as Error).message})`, { file });
+    throw new ConfigError(
+      code === "ENOENT" ? "E_FILE_NOT_FOUND" : "E_JSON",
+      code === "ENOENT" ? "not found" : `not valid JSON (${(error as Error).message})`,
+      { file },
+    );
   }
-  if (typeof json !== "object" || json === null || Array.isArray(json)) throw new ConfigError("E_JSON", "not a JSON object", { file });
+  if (typeof json !== "object" || json === null || Array.isArray(json))
+    throw new ConfigError("E_JSON", "not a JSON object", { file });
   return json as Record<string, unknown>;
 }
 
@@ -581,7 +662,9 @@ export function exportModelToGguf(
   const tokenizerDir = options.tokenizerDir ?? modelDir;
   const tokenizerFile = path.join(tokenizerDir, "tokenizer.json");
   if (!fs.existsSync(tokenizerFile)) {
-    throw new ConfigError("E_FILE_NOT_FOUND", `no tokenizer.json in ${tokenizerDir} — pass --tokenizer`, { file: tokenizerFile });
+    throw new ConfigError("E_FILE_NOT_FOUND", `no tokenizer.json in ${tokenizerDir} — pass --tokenizer`, {
+      file: tokenizerFile,
+    });
   }
   const tokenizerJson = readJsonFile(tokenizerFile);
   const configFile = path.join(tokenizerDir, "tokenizer_config.json");
@@ -606,12 +689,23 @@ export function exportModelToGguf(
 }
 
 /** Exports a PEFT adapter folder (adapter_config.json + adapter_model.safetensors) for the model in modelDir. */
-export function exportAdapterToGguf(adapterDir: string, modelDir: string, outFile: string, options: { dtype?: "f32" | "f16"; name?: string } = {}): GgufExportSummary {
+export function exportAdapterToGguf(
+  adapterDir: string,
+  modelDir: string,
+  outFile: string,
+  options: { dtype?: "f32" | "f16"; name?: string } = {},
+): GgufExportSummary {
   const config = readModelConfig(modelDir);
   const lora = readAdapterConfig(adapterDir);
   const checkpoint = SafetensorsCheckpoint.open(path.join(adapterDir, ADAPTER_WEIGHTS_FILE));
   try {
-    writeLoraGguf(outFile, { config, lora, tensors: checkpoint, dtype: options.dtype, name: options.name ?? path.basename(path.resolve(adapterDir)) });
+    writeLoraGguf(outFile, {
+      config,
+      lora,
+      tensors: checkpoint,
+      dtype: options.dtype,
+      name: options.name ?? path.basename(path.resolve(adapterDir)),
+    });
   } finally {
     checkpoint.close();
   }

@@ -16,7 +16,15 @@ export {
   float32ToBfloat16Bits,
   float32ToFloat16Bits,
 } from "./float16.js";
-export type { GgufExportSummary, GgufLoraExport, GgufModelDtype, GgufModelExport, PlannedTensor, TensorRecord, TensorSource } from "./gguf.js";
+export type {
+  GgufExportSummary,
+  GgufLoraExport,
+  GgufModelDtype,
+  GgufModelExport,
+  PlannedTensor,
+  TensorRecord,
+  TensorSource,
+} from "./gguf.js";
 export {
   exportAdapterToGguf,
   exportModelToGguf,

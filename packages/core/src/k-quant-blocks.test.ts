@@ -27,7 +27,8 @@ describe("Q4_K (d, dmin, scales[12], qs[128])", () => {
     const bytes = new Uint8Array(144);
     bytes.set([0x00, 0x3c, 0x00, 0x38], 0);
     bytes.set(packScalesAndMins(SCALES, MINS), 4);
-    for (let round = 0; round < 4; round++) for (let l = 0; l < 32; l++) bytes[16 + 32 * round + l] = (l & 15) | ((15 - (l & 15)) << 4);
+    for (let round = 0; round < 4; round++)
+      for (let l = 0; l < 32; l++) bytes[16 + 32 * round + l] = (l & 15) | ((15 - (l & 15)) << 4);
     const values = dequantizeQ4_K(bytes, 256);
     for (let sub = 0; sub < 8; sub++) {
       for (let l = 0; l < 32; l++) {
@@ -45,7 +46,8 @@ describe("Q5_K (d, dmin, scales[12], qh[32], qs[128])", () => {
     bytes.set(packScalesAndMins(SCALES, MINS), 4);
     // qh[l] = l·37 mod 256: a different pattern of fifth bits for every value.
     for (let l = 0; l < 32; l++) bytes[16 + l] = (l * 37) & 0xff;
-    for (let round = 0; round < 4; round++) for (let l = 0; l < 32; l++) bytes[48 + 32 * round + l] = (l & 15) | ((15 - (l & 15)) << 4);
+    for (let round = 0; round < 4; round++)
+      for (let l = 0; l < 32; l++) bytes[48 + 32 * round + l] = (l & 15) | ((15 - (l & 15)) << 4);
     const values = dequantizeQ5_K(bytes, 256);
     for (let sub = 0; sub < 8; sub++) {
       for (let l = 0; l < 32; l++) {

@@ -20,14 +20,18 @@ function superBlocks(what: string, bytes: Uint8Array, values: number, blockBytes
     throw new RangeError(`${what}: ${values} values is not a whole number of ${SUPER_BLOCK_SIZE}-value super-blocks`);
   }
   const blocks = values / SUPER_BLOCK_SIZE;
-  if (bytes.length < blocks * blockBytes) throw new RangeError(`${what}: ${values} values need ${blocks * blockBytes} bytes, got ${bytes.length}`);
+  if (bytes.length < blocks * blockBytes)
+    throw new RangeError(`${what}: ${values} values need ${blocks * blockBytes} bytes, got ${bytes.length}`);
   return blocks;
 }
 
 /** get_scale_min_k4: sub-block j's 6-bit scale and min, packed into 12 bytes for the 8 sub-blocks. */
 function scaleAndMin(scales: Uint8Array, at: number, j: number): [number, number] {
   if (j < 4) return [scales[at + j] & 63, scales[at + j + 4] & 63];
-  return [(scales[at + j + 4] & 0xf) | ((scales[at + j - 4] >> 6) << 4), (scales[at + j + 4] >> 4) | ((scales[at + j] >> 6) << 4)];
+  return [
+    (scales[at + j + 4] & 0xf) | ((scales[at + j - 4] >> 6) << 4),
+    (scales[at + j + 4] >> 4) | ((scales[at + j] >> 6) << 4),
+  ];
 }
 
 /**

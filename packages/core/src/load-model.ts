@@ -32,7 +32,8 @@ export type LoadModelOptions = {
  */
 export async function loadModel(dir: string, options: LoadModelOptions = {}): Promise<Model> {
   const dtype = options.dtype ?? "f32";
-  if (dtype !== "f32" && dtype !== "bf16") throw new ModelError("E_ARGUMENT", `dtype must be "f32" or "bf16", got ${String(dtype)}`);
+  if (dtype !== "f32" && dtype !== "bf16")
+    throw new ModelError("E_ARGUMENT", `dtype must be "f32" or "bf16", got ${String(dtype)}`);
   if (options.threads !== undefined) setThreads(options.threads);
   if (dir.toLowerCase().endsWith(".gguf")) return loadGgufModel(dir, { ...options, dtype });
   const config = readModelConfig(dir);
@@ -43,11 +44,16 @@ export async function loadModel(dir: string, options: LoadModelOptions = {}): Pr
   try {
     for (const name of native.tensorNames()) {
       const where = { file: checkpoint.path, tensor: name };
-      if (!checkpoint.has(name)) throw new CheckpointError("E_MISSING_TENSOR", "missing from the checkpoint (required by config.json)", where);
+      if (!checkpoint.has(name))
+        throw new CheckpointError("E_MISSING_TENSOR", "missing from the checkpoint (required by config.json)", where);
       const info = checkpoint.info(name);
       const want = native.tensorShape(name);
       if (info.shape.length !== want.length || info.shape.some((d, i) => d !== want[i])) {
-        throw new CheckpointError("E_SHAPE", `shape [${info.shape.join(", ")}] does not match config.json's [${want.join(", ")}]`, where);
+        throw new CheckpointError(
+          "E_SHAPE",
+          `shape [${info.shape.join(", ")}] does not match config.json's [${want.join(", ")}]`,
+          where,
+        );
       }
       if (dtype === "bf16" && info.dtype === "BF16") native.setTensor(name, checkpoint.readBf16Bits(name), "bf16");
       else native.setTensor(name, checkpoint.readFloat32(name), dtype);

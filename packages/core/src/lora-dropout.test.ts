@@ -17,9 +17,23 @@ import { createTinyModel } from "./tiny-model.js";
 const MASK64 = (1n << 64n) - 1n;
 
 /** The TS twin of the native lora_dropout_keep: splitmix64 over the element's counter. */
-function keeps(seed: number, step: number, layers: number, layer: number, module: number, rows: number, row: number, inFeatures: number, feature: number, probability: number): boolean {
+function keeps(
+  seed: number,
+  step: number,
+  layers: number,
+  layer: number,
+  module: number,
+  rows: number,
+  row: number,
+  inFeatures: number,
+  feature: number,
+  probability: number,
+): boolean {
   const counter =
-    ((((BigInt(step) * BigInt(layers) + BigInt(layer)) * 7n + BigInt(module)) * BigInt(rows) + BigInt(row)) * BigInt(inFeatures) + BigInt(feature)) & MASK64;
+    ((((BigInt(step) * BigInt(layers) + BigInt(layer)) * 7n + BigInt(module)) * BigInt(rows) + BigInt(row)) *
+      BigInt(inFeatures) +
+      BigInt(feature)) &
+    MASK64;
   let z = (BigInt(seed) + (counter + 1n) * 0x9e3779b97f4a7c15n) & MASK64;
   z = ((z ^ (z >> 30n)) * 0xbf58476d1ce4e5b9n) & MASK64;
   z = ((z ^ (z >> 27n)) * 0x94d049bb133111ebn) & MASK64;
@@ -34,12 +48,24 @@ let dir: string;
 let model: Model;
 
 const inFeatures = (module: LinearModule) => (module === "down_proj" ? intermediate : hidden);
-const outFeatures = (module: LinearModule) => (module === "gate_proj" || module === "up_proj" ? intermediate : module === "k_proj" || module === "v_proj" ? hidden / 2 : hidden);
+const outFeatures = (module: LinearModule) =>
+  module === "gate_proj" || module === "up_proj"
+    ? intermediate
+    : module === "k_proj" || module === "v_proj"
+      ? hidden / 2
+      : hidden;
 
 beforeAll(async () => {
   dir = fs.mkdtempSync(path.join(os.tmpdir(), "pillow-dropout-"));
   // GQA (4 query heads, 2 KV heads) so k/v have their own widths.
-  createTinyModel(dir, { hiddenSize: hidden, intermediateSize: intermediate, numLayers: layers, numHeads: 4, numKeyValueHeads: 2, seed: 3 });
+  createTinyModel(dir, {
+    hiddenSize: hidden,
+    intermediateSize: intermediate,
+    numLayers: layers,
+    numHeads: 4,
+    numKeyValueHeads: 2,
+    seed: 3,
+  });
   model = await loadModel(dir, { threads: 2 });
 });
 afterAll(() => fs.rmSync(dir, { recursive: true, force: true }));
@@ -78,14 +104,22 @@ describe("LoRA dropout in training", () => {
     for (let layer = 0; layer < layers; layer++) {
       LINEAR_MODULES.forEach((module, moduleIndex) => {
         const width = inFeatures(module);
-        const factor = Float32Array.from({ length: width }, (_, i) => (keeps(seed, step, layers, layer, moduleIndex, tokens.length, 0, width, i, p) ? keepScale : 0));
+        const factor = Float32Array.from({ length: width }, (_, i) =>
+          keeps(seed, step, layers, layer, moduleIndex, tokens.length, 0, width, i, p) ? keepScale : 0,
+        );
         dropped += factor.filter((f) => f === 0).length;
         total += width;
         factors.set(`${layer}.${module}`, factor);
         const a = model.native.getAdapterTensor("dropped-1", layer, module, "A");
         const scaled = a.map((value, index) => value * factor[index % width]);
         model.native.setAdapterTensor("reference", layer, module, "A", scaled);
-        model.native.setAdapterTensor("reference", layer, module, "B", model.native.getAdapterTensor("dropped-1", layer, module, "B"));
+        model.native.setAdapterTensor(
+          "reference",
+          layer,
+          module,
+          "B",
+          model.native.getAdapterTensor("dropped-1", layer, module, "B"),
+        );
       });
     }
     // The masks really drop about p of the features (1216 of them here).
@@ -96,7 +130,12 @@ describe("LoRA dropout in training", () => {
     const reference = await model.lossAndGrad({ tokens, labels });
     expect(reference.loss).toBeGreaterThan(0.1);
     expect(Math.abs(withDropout.loss - reference.loss)).toBeLessThan(1e-5 * reference.loss);
-    const largest = (part: "A" | "B") => Math.max(...Object.entries(reference.grads).filter(([name]) => name.includes(`lora_${part}`)).flatMap(([, g]) => Array.from(g, Math.abs)));
+    const largest = (part: "A" | "B") =>
+      Math.max(
+        ...Object.entries(reference.grads)
+          .filter(([name]) => name.includes(`lora_${part}`))
+          .flatMap(([, g]) => Array.from(g, Math.abs)),
+      );
     const largestA = largest("A");
     const largestB = largest("B");
     expect(largestA).toBeGreaterThan(0);
@@ -108,7 +147,9 @@ describe("LoRA dropout in training", () => {
         const gradB = withDropout.grads[peftTensorName(layer, module, "B")];
         const referenceB = reference.grads[peftTensorName(layer, module, "B")];
         const gradA = withDropout.grads[peftTensorName(layer, module, "A")];
-        const expectedA = reference.grads[peftTensorName(layer, module, "A")].map((value, index) => value * factor[index % width]);
+        const expectedA = reference.grads[peftTensorName(layer, module, "A")].map(
+          (value, index) => value * factor[index % width],
+        );
         // Position 0 attends only to itself, so q/k get no gradient (zero up to rounding): compare
         // every tensor against the largest gradient of its kind instead of its own scale.
         const scaleB = largestB;
@@ -121,7 +162,6 @@ describe("LoRA dropout in training", () => {
         for (let i = 0; i < gradA.length; i++) expect(Math.abs(gradA[i] - expectedA[i])).toBeLessThan(1e-4 * scaleA);
       }
     }
-
   });
 
   it("draws fresh masks per step, reproducibly, and never drops in forward", async () => {
@@ -140,13 +180,16 @@ describe("LoRA dropout in training", () => {
     const plain = await model.lossAndGrad({ tokens: longer, labels: longerLabels, dropoutStep: 0 });
     expect(plain.loss).not.toBe(first.loss);
     expect(await model.forward(longer)).toEqual(droppedLogits);
-
   });
 
   it("refuses a dropout outside [0, 1) and a bad dropoutStep", async () => {
-    expect(() => model.addAdapter("bad", { r: 2, alpha: 4, targetModules: ["q_proj"], dropout: 1 })).toThrow(/dropout must be in \[0, 1\)/);
+    expect(() => model.addAdapter("bad", { r: 2, alpha: 4, targetModules: ["q_proj"], dropout: 1 })).toThrow(
+      /dropout must be in \[0, 1\)/,
+    );
     addRandomAdapter("dropped-3", probability, seed, 1);
     model.setActiveAdapter("dropped-3");
-    await expect(model.lossAndGrad({ tokens, labels, dropoutStep: -1 })).rejects.toThrow(/dropoutStep must be an integer >= 0/);
+    await expect(model.lossAndGrad({ tokens, labels, dropoutStep: -1 })).rejects.toThrow(
+      /dropoutStep must be an integer >= 0/,
+    );
   });
 });

@@ -21,7 +21,16 @@ let dir = "";
 
 beforeAll(() => {
   dir = fs.mkdtempSync(path.join(os.tmpdir(), "pillow-device-"));
-  createTinyModel(dir, { hiddenSize: 16, intermediateSize: 24, numLayers: 2, numHeads: 4, numKeyValueHeads: 2, maxPositionEmbeddings: 64, seed: 7, initStd: 0.3 });
+  createTinyModel(dir, {
+    hiddenSize: 16,
+    intermediateSize: 24,
+    numLayers: 2,
+    numHeads: 4,
+    numKeyValueHeads: 2,
+    maxPositionEmbeddings: 64,
+    seed: 7,
+    initStd: 0.3,
+  });
 });
 
 afterAll(() => {
@@ -102,7 +111,9 @@ describe.runIf(cudaUsable)("device cuda matches the CPU on the tiny model", () =
     expect(actual.map((r) => Array.from(r.tokens))).toEqual(expected.map((r) => Array.from(r.tokens)));
     // Sampling on the device (the sample kernel) from the device's logits: the same seeded draws.
     const sampled = { maxNewTokens: 6, ignoreEos: true, temperature: 0.9, topK: 40, topP: 0.95, seed: 11 };
-    expect(Array.from((await cuda.generate("xy", sampled)).tokens)).toEqual(Array.from((await cpu.generate("xy", sampled)).tokens));
+    expect(Array.from((await cuda.generate("xy", sampled)).tokens)).toEqual(
+      Array.from((await cpu.generate("xy", sampled)).tokens),
+    );
   });
 
   it("gives the CPU's LoRA loss and gradients, and the same training steps", async () => {
@@ -118,21 +129,32 @@ describe.runIf(cudaUsable)("device cuda matches the CPU on the tiny model", () =
     for (const [name, grad] of Object.entries(expected.grads)) {
       expect(relativeError(actual.grads[name], grad), name).toBeLessThan(1e-4);
     }
-    const dataset = [{ prompt: "q: one", response: " two" }, { prompt: "q: three", response: " four" }];
+    const dataset = [
+      { prompt: "q: one", response: " two" },
+      { prompt: "q: three", response: " four" },
+    ];
     const options = { epochs: 2, lr: 1e-2, schedule: "constant" as const, seed: 5 };
     const cpuRun = await train(cpu, dataset, options);
     const cudaRun = await train(cuda, dataset, options);
     expect(cudaRun.losses.length).toBe(cpuRun.losses.length);
     for (const [step, loss] of cudaRun.losses.entries()) {
-      expect(Math.abs(loss - cpuRun.losses[step]), `step ${step}`).toBeLessThan(1e-4 * Math.max(1, cpuRun.losses[step]));
+      expect(Math.abs(loss - cpuRun.losses[step]), `step ${step}`).toBeLessThan(
+        1e-4 * Math.max(1, cpuRun.losses[step]),
+      );
     }
     // The trained adapter (copied back from the device after each step) and the moments agree.
     for (const module of ["q_proj", "down_proj"] as const) {
-      expect(relativeError(cuda.native.getAdapterTensor("test", 1, module, "B"), cpu.native.getAdapterTensor("test", 1, module, "B"))).toBeLessThan(1e-3);
+      expect(
+        relativeError(
+          cuda.native.getAdapterTensor("test", 1, module, "B"),
+          cpu.native.getAdapterTensor("test", 1, module, "B"),
+        ),
+      ).toBeLessThan(1e-3);
     }
     const cudaMoments = cuda.native.optimizerState("lora");
     const cpuMoments = cpu.native.optimizerState("lora");
-    for (const [key, moments] of Object.entries(cpuMoments)) expect(relativeError(cudaMoments[key].v, moments.v), key).toBeLessThan(1e-3);
+    for (const [key, moments] of Object.entries(cpuMoments))
+      expect(relativeError(cudaMoments[key].v, moments.v), key).toBeLessThan(1e-3);
   });
 
   it("refuses the CPU-only steps with E_UNSUPPORTED instead of running them on the CPU", async () => {

@@ -16,14 +16,24 @@ describe("Model.dispose", () => {
     // Untied 8 451 × 512 embedding and LM head: 2 × 16.5 MiB of f32 weights, plus what the native side
     // derives from them (packed copies), all in allocations large enough to go back to the system.
     const dir = path.join(scratch, "model");
-    createTinyModel(dir, { hiddenSize: 512, intermediateSize: 64, numLayers: 1, numHeads: 4, vocabSize: 8192, tieWordEmbeddings: false, seed: 1 });
+    createTinyModel(dir, {
+      hiddenSize: 512,
+      intermediateSize: 64,
+      numLayers: 1,
+      numHeads: 4,
+      vocabSize: 8192,
+      tieWordEmbeddings: false,
+      seed: 1,
+    });
     const weightsMiB = (2 * 8451 * 512 * 4) / 2 ** 20;
     const model = await loadModel(dir);
     await model.forward(Int32Array.of(1, 2, 3)); // the weights are in use
     const loaded = rssMiB();
     model.dispose();
     const freed = loaded - rssMiB();
-    console.log(`[dispose] resident memory ${loaded.toFixed(0)} MiB loaded, ${freed.toFixed(1)} MiB freed by dispose() (weights ${weightsMiB.toFixed(1)} MiB)`);
+    console.log(
+      `[dispose] resident memory ${loaded.toFixed(0)} MiB loaded, ${freed.toFixed(1)} MiB freed by dispose() (weights ${weightsMiB.toFixed(1)} MiB)`,
+    );
     expect(freed).toBeGreaterThan(0.8 * weightsMiB);
     let caught: unknown;
     try {
@@ -49,8 +59,19 @@ describe("Model.dispose", () => {
     // The native object alone disposes the same way.
     const addon = loadAddon();
     const native = new addon.LlamaModel({
-      vocabSize: 8, hiddenSize: 4, intermediateSize: 8, numLayers: 1, numHeads: 1, numKeyValueHeads: 1, headDim: 4,
-      maxPositionEmbeddings: 8, rmsNormEps: 1e-5, ropeTheta: 10000, ropeScaling: null, tieWordEmbeddings: true, attentionBias: false,
+      vocabSize: 8,
+      hiddenSize: 4,
+      intermediateSize: 8,
+      numLayers: 1,
+      numHeads: 1,
+      numKeyValueHeads: 1,
+      headDim: 4,
+      maxPositionEmbeddings: 8,
+      rmsNormEps: 1e-5,
+      ropeTheta: 10000,
+      ropeScaling: null,
+      tieWordEmbeddings: true,
+      attentionBias: false,
     });
     native[Symbol.dispose]();
     expect(() => native.missingTensors()).toThrowError(expect.objectContaining({ code: "E_DISPOSED" }));

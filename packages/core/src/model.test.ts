@@ -85,7 +85,10 @@ describe.each(CASES)("against PyTorch: %s", (name) => {
     const expectedNames = tensors.names().filter((n) => n.startsWith("lora_grad/"));
     expect(Object.keys(grads).sort()).toEqual(expectedNames.map((n) => n.slice("lora_grad/".length)).sort());
     for (const expectedName of expectedNames) {
-      expect(relativeError(grads[expectedName.slice("lora_grad/".length)], tensors.readFloat32(expectedName)), expectedName).toBeLessThan(1e-3);
+      expect(
+        relativeError(grads[expectedName.slice("lora_grad/".length)], tensors.readFloat32(expectedName)),
+        expectedName,
+      ).toBeLessThan(1e-3);
     }
   });
 
@@ -101,7 +104,10 @@ describe.each(CASES)("against PyTorch: %s", (name) => {
     const expectedNames = tensors.names().filter((n) => n.startsWith("full_grad/"));
     expect(Object.keys(grads).sort()).toEqual(expectedNames.map((n) => n.slice("full_grad/".length)).sort());
     for (const expectedName of expectedNames) {
-      expect(relativeError(grads[expectedName.slice("full_grad/".length)], tensors.readFloat32(expectedName)), expectedName).toBeLessThan(1e-3);
+      expect(
+        relativeError(grads[expectedName.slice("full_grad/".length)], tensors.readFloat32(expectedName)),
+        expectedName,
+      ).toBeLessThan(1e-3);
     }
   });
 });
@@ -146,7 +152,10 @@ describe("model behaviour on the reference checkpoints", () => {
     await model.native.forward(sequence.subarray(0, 8), { useCache: true, startPosition: 0 });
     let position = 8;
     for (const length of [1, 1, 3, 6, 1, 3, 1]) {
-      const step = await model.native.forward(sequence.subarray(position, position + length), { useCache: true, startPosition: position });
+      const step = await model.native.forward(sequence.subarray(position, position + length), {
+        useCache: true,
+        startPosition: position,
+      });
       expect(relativeError(step, full.subarray(position * vocab, (position + length) * vocab))).toBeLessThan(1e-5);
       position += length;
     }
@@ -184,7 +193,9 @@ describe("model behaviour on the reference checkpoints", () => {
     expect(both.count).toBe(single.count + other.count);
     expect(both.loss).toBeCloseTo((single.loss * single.count + other.loss * other.count) / both.count, 5);
     for (const [name, grad] of Object.entries(both.grads)) {
-      const expected = single.grads[name].map((g, i) => (g * single.count + other.grads[name][i] * other.count) / both.count);
+      const expected = single.grads[name].map(
+        (g, i) => (g * single.count + other.grads[name][i] * other.count) / both.count,
+      );
       expect(relativeError(grad, expected), name).toBeLessThan(1e-4);
     }
   });
@@ -201,18 +212,34 @@ describe("model behaviour on the reference checkpoints", () => {
   });
 
   it("rejects bad inputs with clear errors", async () => {
-    await expect(async () => model.forward(Int32Array.of(1, 2, 9999))).rejects.toThrow(/tokens\[2\] = 9999 is outside the vocabulary/);
+    await expect(async () => model.forward(Int32Array.of(1, 2, 9999))).rejects.toThrow(
+      /tokens\[2\] = 9999 is outside the vocabulary/,
+    );
     await expect(async () => model.forward(new Int32Array(0))).rejects.toThrow(/must not be empty/);
     model.setActiveAdapter("reference");
-    await expect(async () => model.lossAndGrad({ tokens, labels: labels.subarray(1) })).rejects.toThrow(/labels has length/);
-    await expect(async () => model.lossAndGrad({ tokens, labels: Int32Array.from(labels).fill(500, 4, 5) })).rejects.toThrow(/labels\[4\] = 500/);
+    await expect(async () => model.lossAndGrad({ tokens, labels: labels.subarray(1) })).rejects.toThrow(
+      /labels has length/,
+    );
+    await expect(async () =>
+      model.lossAndGrad({ tokens, labels: Int32Array.from(labels).fill(500, 4, 5) }),
+    ).rejects.toThrow(/labels\[4\] = 500/);
     expect(() => model.setActiveAdapter("nope")).toThrow(/no adapter named "nope"/);
-    await expect(async () => model.lossAndGrad({ tokens, labels, mode: "full" })).rejects.toThrow(/setActiveAdapter\(null\)/);
-    expect(() => model.addAdapter("bad", { r: 0, alpha: 1, targetModules: ["q_proj"] })).toThrow(/r must be an integer/);
-    expect(() => model.addAdapter("bad", { r: 2, alpha: 1, targetModules: ["qkv" as never] })).toThrow(/"qkv" is not one of/);
+    await expect(async () => model.lossAndGrad({ tokens, labels, mode: "full" })).rejects.toThrow(
+      /setActiveAdapter\(null\)/,
+    );
+    expect(() => model.addAdapter("bad", { r: 0, alpha: 1, targetModules: ["q_proj"] })).toThrow(
+      /r must be an integer/,
+    );
+    expect(() => model.addAdapter("bad", { r: 2, alpha: 1, targetModules: ["qkv" as never] })).toThrow(
+      /"qkv" is not one of/,
+    );
     // the native object checks too
-    await expect(model.native.forward(Int32Array.of(1), { startPosition: 3 })).rejects.toThrow(/startPosition must be 0 without the KV cache/);
-    await expect(model.native.forward(Int32Array.of(1), { startPosition: 100, useCache: true })).rejects.toThrow(/past the cached sequence length/);
+    await expect(model.native.forward(Int32Array.of(1), { startPosition: 3 })).rejects.toThrow(
+      /startPosition must be 0 without the KV cache/,
+    );
+    await expect(model.native.forward(Int32Array.of(1), { startPosition: 100, useCache: true })).rejects.toThrow(
+      /past the cached sequence length/,
+    );
     expect(() => model.native.setTensor("model.norm.weight", new Float32Array(3))).toThrow(/has 3 values, expected 32/);
     expect(() => model.native.setTensor("model.nope", new Float32Array(3))).toThrow(/unknown tensor/);
   });
@@ -236,7 +263,10 @@ describe("checkpoint errors", () => {
     const file = path.join(target, "model.safetensors");
     const source = SafetensorsCheckpoint.open(file);
     const tensors = Object.fromEntries(
-      source.names().filter((n) => n !== "model.layers.1.mlp.up_proj.weight").map((n) => [n, { dtype: "F32" as const, shape: source.info(n).shape, data: source.readFloat32(n) }]),
+      source
+        .names()
+        .filter((n) => n !== "model.layers.1.mlp.up_proj.weight")
+        .map((n) => [n, { dtype: "F32" as const, shape: source.info(n).shape, data: source.readFloat32(n) }]),
     );
     source.close();
     writeSafetensors(file, tensors);

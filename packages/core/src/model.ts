@@ -6,10 +6,25 @@ import { sample } from "@pillow/lora-kernels";
 import type { ScoredContinuation } from "./backend.js";
 import type { ModelConfig } from "./config.js";
 import { ModelError } from "./errors.js";
-import { argmax, type GenerationChunk, type GenerationOptions, type GenerationResult, isGreedy, samplingFor } from "./generation-options.js";
+import {
+  argmax,
+  type GenerationChunk,
+  type GenerationOptions,
+  type GenerationResult,
+  isGreedy,
+  samplingFor,
+} from "./generation-options.js";
 import { adaptedLayerIndices, adaptedLayers, linearInFeatures } from "./adapter-layout.js";
 import { readPeftAdapter, writePeftAdapter } from "./peft-adapter-files.js";
-import { ADAPTER_WEIGHTS_FILE, hfTensorName, LINEAR_MODULES, type LinearModule, type LoraConfig, loraScale, peftTensorName } from "./peft.js";
+import {
+  ADAPTER_WEIGHTS_FILE,
+  hfTensorName,
+  LINEAR_MODULES,
+  type LinearModule,
+  type LoraConfig,
+  loraScale,
+  peftTensorName,
+} from "./peft.js";
 import { Random } from "./random.js";
 import { StreamedText } from "./streamed-text.js";
 import type { Tokenizer } from "./tokenizer.js";
@@ -91,7 +106,13 @@ export class Model {
   private active: string | null = null;
   private queue: Promise<unknown> = Promise.resolve();
 
-  constructor(config: ModelConfig, native: NativeLlamaModel, tokenizer: Tokenizer | null, directory: string, dtype: ModelDtype) {
+  constructor(
+    config: ModelConfig,
+    native: NativeLlamaModel,
+    tokenizer: Tokenizer | null,
+    directory: string,
+    dtype: ModelDtype,
+  ) {
     this.config = config;
     this.native = native;
     this.tokenizer = tokenizer;
@@ -117,7 +138,11 @@ export class Model {
   }
 
   private requireTokenizer(): Tokenizer {
-    if (!this.tokenizer) throw new ModelError("E_NO_TOKENIZER", `${this.directory} has no tokenizer.json: pass token ids (Int32Array) instead of text`);
+    if (!this.tokenizer)
+      throw new ModelError(
+        "E_NO_TOKENIZER",
+        `${this.directory} has no tokenizer.json: pass token ids (Int32Array) instead of text`,
+      );
     return this.tokenizer;
   }
 
@@ -126,7 +151,10 @@ export class Model {
     if (tokens.length === 0) throw new ModelError("E_SHAPE", `${what} must not be empty`);
     for (let i = 0; i < tokens.length; i++) {
       if (tokens[i] < 0 || tokens[i] >= this.config.vocabSize) {
-        throw new ModelError("E_ARGUMENT", `${what}[${i}] = ${tokens[i]} is outside the vocabulary [0, ${this.config.vocabSize})`);
+        throw new ModelError(
+          "E_ARGUMENT",
+          `${what}[${i}] = ${tokens[i]} is outside the vocabulary [0, ${this.config.vocabSize})`,
+        );
       }
     }
   }
@@ -149,12 +177,22 @@ export class Model {
 
   adapterConfig(name: string): LoraConfig {
     const config = this.adapters.get(name);
-    if (!config) throw new ModelError("E_ARGUMENT", `no adapter named "${name}" (have: ${this.adapterNames().join(", ") || "none"})`);
+    if (!config)
+      throw new ModelError(
+        "E_ARGUMENT",
+        `no adapter named "${name}" (have: ${this.adapterNames().join(", ") || "none"})`,
+      );
     return config;
   }
 
-  private registerAdapter(name: string, lora: LoraConfig, source: string, seed = 0): { modules: LinearModule[]; layers?: number[] } {
-    if (typeof name !== "string" || name.length === 0) throw new ModelError("E_ARGUMENT", "adapter name must be a non-empty string");
+  private registerAdapter(
+    name: string,
+    lora: LoraConfig,
+    source: string,
+    seed = 0,
+  ): { modules: LinearModule[]; layers?: number[] } {
+    if (typeof name !== "string" || name.length === 0)
+      throw new ModelError("E_ARGUMENT", "adapter name must be a non-empty string");
     if (this.adapters.has(name)) throw new ModelError("E_ARGUMENT", `an adapter named "${name}" already exists`);
     const selection = adaptedLayers(this.config, lora, source);
     this.native.addAdapter(name, {
@@ -172,18 +210,24 @@ export class Model {
   /** A new adapter initialised as PEFT does: A ~ kaiming-uniform(a=√5) = U(−1/√in, 1/√in), B = 0. */
   addAdapter(name: string, options: AdapterOptions): void {
     const { r, alpha } = options;
-    if (!Number.isInteger(r) || r < 1) throw new ModelError("E_ARGUMENT", `r must be an integer >= 1, got ${String(r)}`);
-    if (typeof alpha !== "number" || !Number.isFinite(alpha) || alpha <= 0) throw new ModelError("E_ARGUMENT", `alpha must be a number > 0, got ${String(alpha)}`);
+    if (!Number.isInteger(r) || r < 1)
+      throw new ModelError("E_ARGUMENT", `r must be an integer >= 1, got ${String(r)}`);
+    if (typeof alpha !== "number" || !Number.isFinite(alpha) || alpha <= 0)
+      throw new ModelError("E_ARGUMENT", `alpha must be a number > 0, got ${String(alpha)}`);
     if (!Array.isArray(options.targetModules) || options.targetModules.length === 0) {
       throw new ModelError("E_ARGUMENT", `targetModules must list some of ${LINEAR_MODULES.join(", ")}`);
     }
     for (const module of options.targetModules) {
       if (!(LINEAR_MODULES as readonly string[]).includes(module)) {
-        throw new ModelError("E_ARGUMENT", `targetModules: "${String(module)}" is not one of ${LINEAR_MODULES.join(", ")}`);
+        throw new ModelError(
+          "E_ARGUMENT",
+          `targetModules: "${String(module)}" is not one of ${LINEAR_MODULES.join(", ")}`,
+        );
       }
     }
     const dropout = options.dropout ?? 0;
-    if (!(dropout >= 0 && dropout < 1)) throw new ModelError("E_ARGUMENT", `dropout must be in [0, 1), got ${String(dropout)}`);
+    if (!(dropout >= 0 && dropout < 1))
+      throw new ModelError("E_ARGUMENT", `dropout must be in [0, 1), got ${String(dropout)}`);
     const lora: LoraConfig = {
       r,
       alpha,
@@ -194,7 +238,8 @@ export class Model {
       baseModel: this.directory,
     };
     const seed = options.seed ?? 0;
-    if (!Number.isInteger(seed) || seed < 0 || seed > Number.MAX_SAFE_INTEGER) throw new ModelError("E_ARGUMENT", `seed must be an integer >= 0, got ${String(seed)}`);
+    if (!Number.isInteger(seed) || seed < 0 || seed > Number.MAX_SAFE_INTEGER)
+      throw new ModelError("E_ARGUMENT", `seed must be an integer >= 0, got ${String(seed)}`);
     const { modules, layers } = this.registerAdapter(name, lora, "addAdapter", seed);
     const random = new Random(seed);
     for (const layer of adaptedLayerIndices(this.config, layers)) {
@@ -214,10 +259,21 @@ export class Model {
    */
   copyAdapter(from: string, to: string): void {
     const lora = this.adapterConfig(from);
-    const { modules, layers } = this.registerAdapter(to, { ...lora, targetModules: [...lora.targetModules] }, "copyAdapter");
+    const { modules, layers } = this.registerAdapter(
+      to,
+      { ...lora, targetModules: [...lora.targetModules] },
+      "copyAdapter",
+    );
     for (const layer of adaptedLayerIndices(this.config, layers)) {
       for (const module of modules) {
-        for (const part of ["A", "B"] as const) this.native.setAdapterTensor(to, layer, module, part, this.native.getAdapterTensor(from, layer, module, part));
+        for (const part of ["A", "B"] as const)
+          this.native.setAdapterTensor(
+            to,
+            layer,
+            module,
+            part,
+            this.native.getAdapterTensor(from, layer, module, part),
+          );
       }
     }
   }
@@ -225,9 +281,14 @@ export class Model {
   /** Loads a PEFT adapter folder (adapter_config.json + adapter_model.safetensors). Returns its name. */
   loadAdapter(dir: string, name: string = path.basename(path.resolve(dir))): string {
     // Every tensor is read and checked before the adapter is registered, so a bad folder leaves nothing behind.
-    const { lora, factors } = readPeftAdapter(dir, this.config, (layer, module) => this.native.tensorShape(hfTensorName(layer, module))[0]);
+    const { lora, factors } = readPeftAdapter(
+      dir,
+      this.config,
+      (layer, module) => this.native.tensorShape(hfTensorName(layer, module))[0],
+    );
     this.registerAdapter(name, lora, path.join(dir, ADAPTER_WEIGHTS_FILE));
-    for (const factor of factors) this.native.setAdapterTensor(name, factor.layer, factor.module, factor.part, factor.data);
+    for (const factor of factors)
+      this.native.setAdapterTensor(name, factor.layer, factor.module, factor.part, factor.data);
     return name;
   }
 
@@ -238,7 +299,8 @@ export class Model {
     const tensors: Record<string, Float32Array> = {};
     for (const layer of adaptedLayerIndices(this.config, layers)) {
       for (const module of modules) {
-        for (const part of ["A", "B"] as const) tensors[peftTensorName(layer, module, part)] = this.native.getAdapterTensor(name, layer, module, part);
+        for (const part of ["A", "B"] as const)
+          tensors[peftTensorName(layer, module, part)] = this.native.getAdapterTensor(name, layer, module, part);
       }
     }
     return tensors;
@@ -266,10 +328,14 @@ export class Model {
 
   private resolveMode(mode: TrainMode | undefined): TrainMode {
     const resolved = mode ?? (this.active ? "lora" : "full");
-    if (resolved !== "lora" && resolved !== "full") throw new ModelError("E_ARGUMENT", `mode must be "lora" or "full", got ${String(mode)}`);
-    if (resolved === "lora" && !this.active) throw new ModelError("E_ARGUMENT", "mode \"lora\" needs an active adapter (setActiveAdapter)");
-    if (resolved === "full" && this.active) throw new ModelError("E_ARGUMENT", "mode \"full\" trains the base weights: call setActiveAdapter(null) first");
-    if (resolved === "full" && this.dtype !== "f32") throw new ModelError("E_ARGUMENT", "full training needs dtype \"f32\"");
+    if (resolved !== "lora" && resolved !== "full")
+      throw new ModelError("E_ARGUMENT", `mode must be "lora" or "full", got ${String(mode)}`);
+    if (resolved === "lora" && !this.active)
+      throw new ModelError("E_ARGUMENT", 'mode "lora" needs an active adapter (setActiveAdapter)');
+    if (resolved === "full" && this.active)
+      throw new ModelError("E_ARGUMENT", 'mode "full" trains the base weights: call setActiveAdapter(null) first');
+    if (resolved === "full" && this.dtype !== "f32")
+      throw new ModelError("E_ARGUMENT", 'full training needs dtype "f32"');
     return resolved;
   }
 
@@ -277,7 +343,10 @@ export class Model {
     this.checkTokens(input.tokens);
     if (!(input.labels instanceof Int32Array)) throw new ModelError("E_TYPE", "labels must be an Int32Array");
     if (input.labels.length !== input.tokens.length) {
-      throw new ModelError("E_SHAPE", `labels has length ${input.labels.length}, expected ${input.tokens.length} (one per token, HF-aligned)`);
+      throw new ModelError(
+        "E_SHAPE",
+        `labels has length ${input.labels.length}, expected ${input.tokens.length} (one per token, HF-aligned)`,
+      );
     }
     const batch = input.batch ?? 1;
     if (!Number.isInteger(batch) || batch < 1 || input.tokens.length % batch !== 0) {
@@ -286,7 +355,10 @@ export class Model {
     for (let i = 0; i < input.labels.length; i++) {
       const label = input.labels[i];
       if (label !== -100 && (label < 0 || label >= this.config.vocabSize)) {
-        throw new ModelError("E_ARGUMENT", `labels[${i}] = ${label} is outside the vocabulary [0, ${this.config.vocabSize}) and is not -100`);
+        throw new ModelError(
+          "E_ARGUMENT",
+          `labels[${i}] = ${label} is outside the vocabulary [0, ${this.config.vocabSize}) and is not -100`,
+        );
       }
     }
     return batch;
@@ -308,7 +380,9 @@ export class Model {
    * adapter's A/B keyed by PEFT names (lora), or every weight keyed by HF names (full). With no
    * target at all the loss is 0 and the gradients are zero.
    */
-  async lossAndGrad(input: LossAndGradInput): Promise<{ loss: number; count: number; grads: Record<string, Float32Array> }> {
+  async lossAndGrad(
+    input: LossAndGradInput,
+  ): Promise<{ loss: number; count: number; grads: Record<string, Float32Array> }> {
     const mode = this.resolveMode(input.mode);
     const batch = this.checkLabels(input);
     const count = countTargets(input.labels, batch);
@@ -319,14 +393,24 @@ export class Model {
       gradScale: count > 0 ? 1 / count : 0,
       dropoutStep: this.nextDropoutStep(input),
     });
-    return { loss: count > 0 ? result.lossSum / count : 0, count, grads: this.publicGradients(mode, this.native.gradients(mode)) };
+    return {
+      loss: count > 0 ? result.lossSum / count : 0,
+      count,
+      grads: this.publicGradients(mode, this.native.gradients(mode)),
+    };
   }
 
   /** Adds the gradients of gradScale·Σloss to the native buffers; returns Σloss and the target count. */
   accumulateGradients(input: LossAndGradInput, gradScale: number): Promise<{ lossSum: number; count: number }> {
     const mode = this.resolveMode(input.mode);
     const batch = this.checkLabels(input);
-    return this.native.lossAndGrad(input.tokens, input.labels, { batch, mode, accumulate: true, gradScale, dropoutStep: this.nextDropoutStep(input) });
+    return this.native.lossAndGrad(input.tokens, input.labels, {
+      batch,
+      mode,
+      accumulate: true,
+      gradScale,
+      dropoutStep: this.nextDropoutStep(input),
+    });
   }
 
   private dropoutCalls = 0;
@@ -349,10 +433,14 @@ export class Model {
   newTokenLimit(promptLength: number, options: GenerationOptions): number {
     const context = this.config.maxPositionEmbeddings;
     if (promptLength >= context) {
-      throw new ModelError("E_CONTEXT_LENGTH", `the prompt has ${promptLength} tokens; this model's context (max_position_embeddings) is ${context} tokens, prompt and completion together`);
+      throw new ModelError(
+        "E_CONTEXT_LENGTH",
+        `the prompt has ${promptLength} tokens; this model's context (max_position_embeddings) is ${context} tokens, prompt and completion together`,
+      );
     }
     const requested = options.maxNewTokens ?? 128;
-    if (!Number.isInteger(requested) || requested < 0) throw new ModelError("E_ARGUMENT", `maxNewTokens must be an integer >= 0, got ${String(options.maxNewTokens)}`);
+    if (!Number.isInteger(requested) || requested < 0)
+      throw new ModelError("E_ARGUMENT", `maxNewTokens must be an integer >= 0, got ${String(options.maxNewTokens)}`);
     return Math.min(requested, context - promptLength);
   }
 
@@ -366,10 +454,15 @@ export class Model {
   private pick(logits: Float32Array, options: GenerationOptions, step: number, history: Int32Array): number {
     if (isGreedy(options)) {
       const best = argmax(logits);
-      if (!Number.isFinite(logits[best])) throw new ModelError("E_NONFINITE_LOGITS", "the model produced non-finite logits");
+      if (!Number.isFinite(logits[best]))
+        throw new ModelError("E_NONFINITE_LOGITS", "the model produced non-finite logits");
       return best;
     }
-    return sample(logits, { rows: 1, vocab: logits.length }, { ...samplingFor(options, step, history), device: this.device }).tokens[0];
+    return sample(
+      logits,
+      { rows: 1, vocab: logits.length },
+      { ...samplingFor(options, step, history), device: this.device },
+    ).tokens[0];
   }
 
   /**
@@ -377,7 +470,10 @@ export class Model {
    * carries the token and the text it adds; stop strings are never emitted. The model is held
    * (see exclusive) from the first chunk to the end, so finish or return() the iterator.
    */
-  async *generateStream(prompt: string | Int32Array, options: GenerationOptions = {}): AsyncGenerator<GenerationChunk, GenerationResult> {
+  async *generateStream(
+    prompt: string | Int32Array,
+    options: GenerationOptions = {},
+  ): AsyncGenerator<GenerationChunk, GenerationResult> {
     let release: () => void = () => undefined;
     const turn = new Promise<void>((resolve) => {
       release = resolve;
@@ -393,7 +489,10 @@ export class Model {
   }
 
   /** generateStream for a caller that already holds exclusive(). */
-  async *streamUnlocked(prompt: string | Int32Array, options: GenerationOptions = {}): AsyncGenerator<GenerationChunk, GenerationResult> {
+  async *streamUnlocked(
+    prompt: string | Int32Array,
+    options: GenerationOptions = {},
+  ): AsyncGenerator<GenerationChunk, GenerationResult> {
     const promptTokens = this.encodePrompt(prompt, options.addSpecialTokens ?? true);
     const maxNewTokens = this.newTokenLimit(promptTokens.length, options);
     const eos = this.eosTokens(options);
@@ -424,7 +523,11 @@ export class Model {
         yield { token, text: "" };
       }
       if (step + 1 < maxNewTokens) {
-        logits = await this.native.forward(Int32Array.of(token), { useCache: true, startPosition: promptTokens.length + generated.length - 1, lastOnly: true });
+        logits = await this.native.forward(Int32Array.of(token), {
+          useCache: true,
+          startPosition: promptTokens.length + generated.length - 1,
+          lastOnly: true,
+        });
       }
     }
     // Text held back (a partial stop string or UTF-8 sequence) is flushed once generation is over.
@@ -439,7 +542,10 @@ export class Model {
   }
 
   /** generate for a caller that already holds exclusive(). */
-  async generateUnlocked(prompt: string | Int32Array, options: GenerationOptions & { onToken?: (chunk: GenerationChunk) => void } = {}): Promise<GenerationResult> {
+  async generateUnlocked(
+    prompt: string | Int32Array,
+    options: GenerationOptions & { onToken?: (chunk: GenerationChunk) => void } = {},
+  ): Promise<GenerationResult> {
     const stream = this.streamUnlocked(prompt, options);
     for (;;) {
       const next = await stream.next();
@@ -449,7 +555,10 @@ export class Model {
   }
 
   /** Generates a continuation; `onToken` sees each chunk as it is produced. */
-  generate(prompt: string | Int32Array, options: GenerationOptions & { onToken?: (chunk: GenerationChunk) => void } = {}): Promise<GenerationResult> {
+  generate(
+    prompt: string | Int32Array,
+    options: GenerationOptions & { onToken?: (chunk: GenerationChunk) => void } = {},
+  ): Promise<GenerationResult> {
     return this.exclusive(() => this.generateUnlocked(prompt, options));
   }
 
@@ -462,7 +571,10 @@ export class Model {
   }
 
   /** generateBatch for a caller that already holds exclusive(). */
-  async generateBatchUnlocked(prompts: Array<string | Int32Array>, options: GenerationOptions = {}): Promise<GenerationResult[]> {
+  async generateBatchUnlocked(
+    prompts: Array<string | Int32Array>,
+    options: GenerationOptions = {},
+  ): Promise<GenerationResult[]> {
     if (!Array.isArray(prompts)) throw new ModelError("E_TYPE", "prompts must be an array");
     if (prompts.length === 0) return [];
     if (prompts.length === 1) return [await this.generateUnlocked(prompts[0], options)];
@@ -470,9 +582,12 @@ export class Model {
     const batch = encoded.length;
     const length = Math.max(...encoded.map((tokens) => tokens.length));
     const maxNewTokens = this.newTokenLimit(length, options);
-    if (maxNewTokens === 0) return encoded.map(() => ({ text: "", tokens: new Int32Array(0), finishReason: "length" as const }));
+    if (maxNewTokens === 0)
+      return encoded.map(() => ({ text: "", tokens: new Int32Array(0), finishReason: "length" as const }));
     const eos = this.eosTokens(options);
-    const texts = this.tokenizer ? encoded.map(() => new StreamedText(this.tokenizer as Tokenizer, options.stop)) : null;
+    const texts = this.tokenizer
+      ? encoded.map(() => new StreamedText(this.tokenizer as Tokenizer, options.stop))
+      : null;
     const tokens = new Int32Array(batch * length);
     const paddings = new Int32Array(batch);
     encoded.forEach((prompt, b) => {
@@ -482,7 +597,13 @@ export class Model {
     const generated: number[][] = encoded.map(() => []);
     const finish: Array<GenerationResult["finishReason"] | null> = encoded.map(() => null);
     const vocab = this.config.vocabSize;
-    let logits = await this.native.forward(tokens, { batch, useCache: true, startPosition: 0, lastOnly: true, paddings });
+    let logits = await this.native.forward(tokens, {
+      batch,
+      useCache: true,
+      startPosition: 0,
+      lastOnly: true,
+      paddings,
+    });
     for (let step = 0; step < maxNewTokens; step++) {
       const next = new Int32Array(batch);
       for (let b = 0; b < batch; b++) {
@@ -501,7 +622,11 @@ export class Model {
       // Finished rows keep decoding their last token; their output is ignored.
       logits = await this.native.forward(next, { batch, useCache: true, startPosition: length + step, lastOnly: true });
     }
-    return encoded.map((_, b) => ({ text: texts?.[b].value ?? "", tokens: Int32Array.from(generated[b]), finishReason: finish[b] ?? "length" }));
+    return encoded.map((_, b) => ({
+      text: texts?.[b].value ?? "",
+      tokens: Int32Array.from(generated[b]),
+      finishReason: finish[b] ?? "length",
+    }));
   }
 
   /**
@@ -520,7 +645,10 @@ export class Model {
     if (!Array.isArray(pairs)) throw new ModelError("E_TYPE", "pairs must be an array of {prompt, continuation}");
     const maxBatchTokens = options.maxBatchTokens ?? 8192;
     if (!Number.isInteger(maxBatchTokens) || maxBatchTokens < 1) {
-      throw new ModelError("E_ARGUMENT", `maxBatchTokens must be a positive integer, got ${String(options.maxBatchTokens)}`);
+      throw new ModelError(
+        "E_ARGUMENT",
+        `maxBatchTokens must be a positive integer, got ${String(options.maxBatchTokens)}`,
+      );
     }
     const sequences = pairs.map((pair, index) => {
       if (!pair || (typeof pair.prompt !== "string" && !(pair.prompt instanceof Int32Array))) {
@@ -531,13 +659,17 @@ export class Model {
         typeof pair.continuation === "string"
           ? this.requireTokenizer().encode(pair.continuation, { addSpecialTokens: false })
           : pair.continuation;
-      if (!(continuation instanceof Int32Array)) throw new ModelError("E_TYPE", `pairs[${index}].continuation must be a string or an Int32Array`);
+      if (!(continuation instanceof Int32Array))
+        throw new ModelError("E_TYPE", `pairs[${index}].continuation must be a string or an Int32Array`);
       if (continuation.length > 0) this.checkTokens(continuation, `pairs[${index}] continuation tokens`);
       const tokens = new Int32Array(prompt.length + continuation.length);
       tokens.set(prompt);
       tokens.set(continuation, prompt.length);
       if (tokens.length > this.config.maxPositionEmbeddings) {
-        throw new ModelError("E_ARGUMENT", `pairs[${index}] has ${tokens.length} tokens; max_position_embeddings is ${this.config.maxPositionEmbeddings}`);
+        throw new ModelError(
+          "E_ARGUMENT",
+          `pairs[${index}] has ${tokens.length} tokens; max_position_embeddings is ${this.config.maxPositionEmbeddings}`,
+        );
       }
       return { tokens, promptLength: prompt.length, index };
     });
@@ -561,10 +693,14 @@ export class Model {
         let logProb = 0;
         // Position p predicts token p + 1; the continuation starts at promptLength.
         for (let t = sequence.promptLength; t < sequence.tokens.length; t++) {
-          const row = logits.subarray((b * length + paddings[b] + t - 1) * vocab, (b * length + paddings[b] + t) * vocab);
+          const row = logits.subarray(
+            (b * length + paddings[b] + t - 1) * vocab,
+            (b * length + paddings[b] + t) * vocab,
+          );
           logProb += logSoftmaxAt(row, sequence.tokens[t]);
         }
-        if (!Number.isFinite(logProb)) throw new ModelError("E_NONFINITE_LOGITS", "the model produced non-finite logits");
+        if (!Number.isFinite(logProb))
+          throw new ModelError("E_NONFINITE_LOGITS", "the model produced non-finite logits");
         results[sequence.index] = { logProb, count: sequence.tokens.length - sequence.promptLength };
       });
     }

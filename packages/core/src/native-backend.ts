@@ -3,7 +3,12 @@
 // stream/complete for servers (any adapter per request, chat templates, client aborts), which run
 // through a ContinuousBatcher so concurrent requests share every decode step.
 import type { Generation, GenerationBackend, ScoredContinuation } from "./backend.js";
-import { type BatchResult, type BatchStream, ContinuousBatcher, type ContinuousBatcherOptions } from "./continuous-batcher.js";
+import {
+  type BatchResult,
+  type BatchStream,
+  ContinuousBatcher,
+  type ContinuousBatcherOptions,
+} from "./continuous-batcher.js";
 import type { GenerationChunk, GenerationOptions } from "./generation-options.js";
 import { ModelError } from "./errors.js";
 import type { Model } from "./model.js";
@@ -79,7 +84,11 @@ export class NativeBackend implements GenerationBackend {
   /** The text the model reads for a request: the prompt, or the messages through the chat template. */
   promptOf(request: BackendRequest): string {
     if (request.prompt !== undefined) return request.prompt;
-    if (!this.model.tokenizer) throw new ModelError("E_NO_TOKENIZER", "the model has no tokenizer.json: chat needs a chat template — use /v1/completions");
+    if (!this.model.tokenizer)
+      throw new ModelError(
+        "E_NO_TOKENIZER",
+        "the model has no tokenizer.json: chat needs a chat template — use /v1/completions",
+      );
     return this.model.tokenizer.applyChatTemplate(request.messages ?? [], { addGenerationPrompt: true });
   }
 

@@ -5,7 +5,10 @@ import type { AddressInfo } from "node:net";
 import { afterEach, describe, expect, it } from "vitest";
 import { createOpenAIBackend, normalizeEndpoint, OpenAIBackendError } from "./openai-backend.js";
 
-type Handler = (request: { url: string; body: any; headers: http.IncomingHttpHeaders }, response: http.ServerResponse) => void;
+type Handler = (
+  request: { url: string; body: any; headers: http.IncomingHttpHeaders },
+  response: http.ServerResponse,
+) => void;
 
 const servers: http.Server[] = [];
 
@@ -83,9 +86,16 @@ describe("createOpenAIBackend", () => {
     let authorization: string | undefined;
     const server = await startServer((request, response) => {
       authorization = request.headers.authorization;
-      json(response, 200, { choices: [{ message: { role: "assistant", content: request.body.messages[0].content.toUpperCase() } }] });
+      json(response, 200, {
+        choices: [{ message: { role: "assistant", content: request.body.messages[0].content.toUpperCase() } }],
+      });
     });
-    const backend = createOpenAIBackend({ endpoints: [server.url], model: "m", apiKey: "secret", completionPath: "chat" });
+    const backend = createOpenAIBackend({
+      endpoints: [server.url],
+      model: "m",
+      apiKey: "secret",
+      completionPath: "chat",
+    });
     expect((await backend.generate("abc")).text).toBe("ABC");
     expect(authorization).toBe("Bearer secret");
     expect(server.requests[0].url).toBe("/v1/chat/completions");
@@ -124,7 +134,13 @@ describe("createOpenAIBackend", () => {
     const server = await startServer(() => {
       calls += 1; // never answers
     });
-    const backend = createOpenAIBackend({ endpoints: [server.url], model: "m", timeoutMs: 100, retries: 1, backoffMs: 1 });
+    const backend = createOpenAIBackend({
+      endpoints: [server.url],
+      model: "m",
+      timeoutMs: 100,
+      retries: 1,
+      backoffMs: 1,
+    });
     const started = Date.now();
     const error = await backend.generate("x").catch((caught) => caught);
     expect(error).toBeInstanceOf(OpenAIBackendError);
@@ -189,15 +205,27 @@ describe("createOpenAIBackend", () => {
       attempts += 1;
       if (attempts === 1) return json(response, 503, { error: { message: "warming up" } }, { "retry-after": "0" });
       response.writeHead(200, { "content-type": "text/event-stream" });
-      const events = ["Hel", "lo", " wor", "ld"].map((text) => `data: ${JSON.stringify({ choices: [{ index: 0, text, finish_reason: null }] })}\n\n`);
-      events.push(`data: ${JSON.stringify({ choices: [{ index: 0, text: "", finish_reason: "length" }] })}\n\n`, "data: [DONE]\n\n");
+      const events = ["Hel", "lo", " wor", "ld"].map(
+        (text) => `data: ${JSON.stringify({ choices: [{ index: 0, text, finish_reason: null }] })}\n\n`,
+      );
+      events.push(
+        `data: ${JSON.stringify({ choices: [{ index: 0, text: "", finish_reason: "length" }] })}\n\n`,
+        "data: [DONE]\n\n",
+      );
       // One event cut in the middle of a line: the client must join packets before parsing.
       const wire = events.join("");
       response.write(wire.slice(0, 37));
       setTimeout(() => response.end(wire.slice(37)), 20);
     });
     const backend = createOpenAIBackend({ endpoints: [server.url], model: "m", backoffMs: 1 });
-    const stream = backend.generateStream("hi", { maxNewTokens: 4, frequencyPenalty: 0.5, presencePenalty: 0.25, repetitionPenalty: 1.1, ignoreEos: true, seed: 7 });
+    const stream = backend.generateStream("hi", {
+      maxNewTokens: 4,
+      frequencyPenalty: 0.5,
+      presencePenalty: 0.25,
+      repetitionPenalty: 1.1,
+      ignoreEos: true,
+      seed: 7,
+    });
     const pieces: string[] = [];
     let end: { text: string; finishReason: string | null } | undefined;
     for (;;) {
@@ -227,11 +255,19 @@ describe("createOpenAIBackend", () => {
     const server = await startServer((request, response) => {
       response.writeHead(200, { "content-type": "text/event-stream" });
       if (request.body.messages[0].content === "fail") {
-        response.end(`data: ${JSON.stringify({ choices: [{ delta: { content: "x" } }] })}\n\ndata: ${JSON.stringify({ error: { message: "out of memory" } })}\n\n`);
+        response.end(
+          `data: ${JSON.stringify({ choices: [{ delta: { content: "x" } }] })}\n\ndata: ${JSON.stringify({ error: { message: "out of memory" } })}\n\n`,
+        );
         return;
       }
-      const chunks = [{ delta: { role: "assistant", content: "" } }, { delta: { content: "ok" } }, { delta: {}, finish_reason: "stop" }];
-      response.end(`${chunks.map((choice) => `data: ${JSON.stringify({ choices: [choice] })}`).join("\n\n")}\n\ndata: [DONE]\n\n`);
+      const chunks = [
+        { delta: { role: "assistant", content: "" } },
+        { delta: { content: "ok" } },
+        { delta: {}, finish_reason: "stop" },
+      ];
+      response.end(
+        `${chunks.map((choice) => `data: ${JSON.stringify({ choices: [choice] })}`).join("\n\n")}\n\ndata: [DONE]\n\n`,
+      );
     });
     const backend = createOpenAIBackend({ endpoints: [server.url], model: "m", completionPath: "chat" });
     const texts: string[] = [];

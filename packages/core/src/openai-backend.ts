@@ -60,7 +60,11 @@ export interface OpenAIBackend extends GenerationBackend {
    * One completion streamed over SSE (`stream: true`) as its text arrives. Retries (429, 5xx,
    * network) happen before the first byte only; `signal` aborts the request.
    */
-  generateStream(prompt: string, options?: GenerationOptions, signal?: AbortSignal): AsyncGenerator<OpenAIStreamChunk, OpenAIStreamEnd>;
+  generateStream(
+    prompt: string,
+    options?: GenerationOptions,
+    signal?: AbortSignal,
+  ): AsyncGenerator<OpenAIStreamChunk, OpenAIStreamEnd>;
   /** Requests currently in flight per endpoint (for logs and tests). */
   inFlight(): Record<string, number>;
 }
@@ -150,7 +154,12 @@ export function createOpenAIBackend(options: OpenAIBackendOptions): OpenAIBacken
     return retryAfterMs !== undefined ? Math.min(maxBackoffMs, Math.max(retryAfterMs, jittered)) : jittered;
   }
 
-  async function attempt(endpoint: Endpoint, route: string, body: unknown, stream?: { signal?: AbortSignal }): Promise<unknown> {
+  async function attempt(
+    endpoint: Endpoint,
+    route: string,
+    body: unknown,
+    stream?: { signal?: AbortSignal },
+  ): Promise<unknown> {
     const url = `${endpoint.url}/${route}`;
     const controller = new AbortController();
     const timer = setTimeout(() => controller.abort(), timeoutMs);
@@ -174,15 +183,17 @@ export function createOpenAIBackend(options: OpenAIBackendOptions): OpenAIBacken
           // The body is read by the caller: the timeout covered the wait for the headers only.
           clearTimeout(timer);
           handedOver = true;
-          return { response, controller, detach: () => stream.signal?.removeEventListener("abort", onCallerAbort) } satisfies OpenStream;
+          return {
+            response,
+            controller,
+            detach: () => stream.signal?.removeEventListener("abort", onCallerAbort),
+          } satisfies OpenStream;
         }
         text = await response.text();
       } catch (cause) {
         if (stream?.signal?.aborted) throw stream.signal.reason ?? cause;
         const timedOut = controller.signal.aborted;
-        const reason = timedOut
-          ? `timed out after ${timeoutMs} ms`
-          : `network error: ${describeCause(cause)}`;
+        const reason = timedOut ? `timed out after ${timeoutMs} ms` : `network error: ${describeCause(cause)}`;
         throw {
           retryable: true,
           error: new OpenAIBackendError(
@@ -232,7 +243,11 @@ export function createOpenAIBackend(options: OpenAIBackendOptions): OpenAIBacken
     }
   }
 
-  async function request(route: string, body: unknown, stream?: { signal?: AbortSignal }): Promise<{ json: unknown; endpoint: string }> {
+  async function request(
+    route: string,
+    body: unknown,
+    stream?: { signal?: AbortSignal },
+  ): Promise<{ json: unknown; endpoint: string }> {
     let previous: Endpoint | undefined;
     let lastFailure: AttemptFailure | undefined;
     for (let attemptIndex = 0; attemptIndex <= retries; attemptIndex++) {
@@ -347,11 +362,19 @@ export function createOpenAIBackend(options: OpenAIBackendOptions): OpenAIBacken
     return vectors.flat();
   }
 
-  async function* generateStream(prompt: string, generateOptions?: GenerationOptions, signal?: AbortSignal): AsyncGenerator<OpenAIStreamChunk, OpenAIStreamEnd> {
+  async function* generateStream(
+    prompt: string,
+    generateOptions?: GenerationOptions,
+    signal?: AbortSignal,
+  ): AsyncGenerator<OpenAIStreamChunk, OpenAIStreamEnd> {
     if (typeof prompt !== "string") throw new TypeError("openai backend: prompt must be a string");
     const chat = completionPath === "chat";
     const route = chat ? "chat/completions" : "completions";
-    const body = { ...samplingFields(generateOptions), ...(chat ? { messages: [{ role: "user", content: prompt }] } : { prompt }), stream: true };
+    const body = {
+      ...samplingFields(generateOptions),
+      ...(chat ? { messages: [{ role: "user", content: prompt }] } : { prompt }),
+      stream: true,
+    };
     const { json, endpoint } = await request(route, body, { signal });
     const { response, controller, detach } = json as OpenStream;
     const reader = (response.body as ReadableStream<Uint8Array>).pipeThrough(new TextDecoderStream()).getReader();
@@ -371,15 +394,26 @@ export function createOpenAIBackend(options: OpenAIBackendOptions): OpenAIBacken
           if (!line.startsWith("data:")) continue;
           const data = line.slice(5).trim();
           if (data === "[DONE]") return { text, finishReason };
-          let event: { error?: { message?: string } | string; choices?: { text?: string; delta?: { content?: string | null }; finish_reason?: string | null }[] };
+          let event: {
+            error?: { message?: string } | string;
+            choices?: { text?: string; delta?: { content?: string | null }; finish_reason?: string | null }[];
+          };
           try {
             event = JSON.parse(data);
           } catch {
-            throw new OpenAIBackendError(`openai backend: ${endpoint}/${route} streamed invalid JSON: ${data.slice(0, 200)}`, "BAD_RESPONSE", endpoint);
+            throw new OpenAIBackendError(
+              `openai backend: ${endpoint}/${route} streamed invalid JSON: ${data.slice(0, 200)}`,
+              "BAD_RESPONSE",
+              endpoint,
+            );
           }
           if (event.error !== undefined) {
             const message = typeof event.error === "string" ? event.error : (event.error.message ?? "unknown error");
-            throw new OpenAIBackendError(`openai backend: ${endpoint}/${route} failed while streaming: ${message}`, "STREAM_ERROR", endpoint);
+            throw new OpenAIBackendError(
+              `openai backend: ${endpoint}/${route} failed while streaming: ${message}`,
+              "STREAM_ERROR",
+              endpoint,
+            );
           }
           const choice = event.choices?.[0];
           if (!choice) continue; // the usage chunk
@@ -391,7 +425,11 @@ export function createOpenAIBackend(options: OpenAIBackendOptions): OpenAIBacken
           }
         }
       }
-      throw new OpenAIBackendError(`openai backend: ${endpoint}/${route} ended the stream without data: [DONE]`, "BAD_RESPONSE", endpoint);
+      throw new OpenAIBackendError(
+        `openai backend: ${endpoint}/${route} ended the stream without data: [DONE]`,
+        "BAD_RESPONSE",
+        endpoint,
+      );
     } finally {
       detach();
       controller.abort(); // a consumer that stops early closes the connection

@@ -36,18 +36,29 @@ export function readPeftAdapter(
     const { modules, layers } = adaptedLayers(config, lora, file);
     const expected = new Set<string>();
     for (const layer of adaptedLayerIndices(config, layers)) {
-      for (const module of modules) for (const part of ["A", "B"] as const) expected.add(peftTensorName(layer, module, part));
+      for (const module of modules)
+        for (const part of ["A", "B"] as const) expected.add(peftTensorName(layer, module, part));
     }
     const found = new Map<string, string>();
     for (const tensorName of checkpoint.names()) {
       const parsed = parsePeftTensorName(tensorName);
-      if (!parsed) throw new CheckpointError("E_ARGUMENT", "not a LoRA factor of a linear layer (pillow loads lora_A/lora_B only)", { file, tensor: tensorName });
+      if (!parsed)
+        throw new CheckpointError(
+          "E_ARGUMENT",
+          "not a LoRA factor of a linear layer (pillow loads lora_A/lora_B only)",
+          { file, tensor: tensorName },
+        );
       const canonical = peftTensorName(parsed.layer, parsed.module, parsed.part);
-      if (!expected.has(canonical)) throw new CheckpointError("E_ARGUMENT", "the adapter config does not target this layer/module", { file, tensor: tensorName });
+      if (!expected.has(canonical))
+        throw new CheckpointError("E_ARGUMENT", "the adapter config does not target this layer/module", {
+          file,
+          tensor: tensorName,
+        });
       found.set(canonical, tensorName);
     }
     for (const canonical of expected) {
-      if (!found.has(canonical)) throw new CheckpointError("E_MISSING_TENSOR", "missing from the adapter", { file, tensor: canonical });
+      if (!found.has(canonical))
+        throw new CheckpointError("E_MISSING_TENSOR", "missing from the adapter", { file, tensor: canonical });
     }
     const factors: AdapterFactor[] = [];
     for (const [canonical, tensorName] of found) {
@@ -57,9 +68,18 @@ export function readPeftAdapter(
       const inFeatures = linearInFeatures(config, parsed.module);
       const want = parsed.part === "A" ? [lora.r, inFeatures] : [outFeatures(parsed.layer, parsed.module), lora.r];
       if (info.shape.length !== 2 || info.shape[0] !== want[0] || info.shape[1] !== want[1]) {
-        throw new CheckpointError("E_SHAPE", `shape [${info.shape.join(", ")}] does not match [${want.join(", ")}] (r = ${lora.r})`, { file, tensor: tensorName });
+        throw new CheckpointError(
+          "E_SHAPE",
+          `shape [${info.shape.join(", ")}] does not match [${want.join(", ")}] (r = ${lora.r})`,
+          { file, tensor: tensorName },
+        );
       }
-      factors.push({ layer: parsed.layer, module: parsed.module, part: parsed.part, data: checkpoint.readFloat32(tensorName) });
+      factors.push({
+        layer: parsed.layer,
+        module: parsed.module,
+        part: parsed.part,
+        data: checkpoint.readFloat32(tensorName),
+      });
     }
     return { lora, factors };
   } finally {
@@ -68,7 +88,12 @@ export function readPeftAdapter(
 }
 
 /** Writes `tensors` (keyed by PEFT tensor names) and the config as a PEFT adapter folder, atomically. */
-export function writePeftAdapter(dir: string, config: ModelConfig, lora: LoraConfig, tensors: Record<string, Float32Array>): void {
+export function writePeftAdapter(
+  dir: string,
+  config: ModelConfig,
+  lora: LoraConfig,
+  tensors: Record<string, Float32Array>,
+): void {
   fs.mkdirSync(dir, { recursive: true });
   const shaped: Record<string, { dtype: "F32"; shape: number[]; data: Float32Array }> = {};
   for (const [tensorName, data] of Object.entries(tensors)) {

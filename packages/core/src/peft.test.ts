@@ -54,9 +54,14 @@ describe("tensor names", () => {
 
   it("parses every name it builds, and PEFT's in-memory variant", () => {
     for (const module of LINEAR_MODULES) {
-      for (const part of ["A", "B"] as const) expect(parsePeftTensorName(peftTensorName(7, module, part))).toEqual({ layer: 7, module, part });
+      for (const part of ["A", "B"] as const)
+        expect(parsePeftTensorName(peftTensorName(7, module, part))).toEqual({ layer: 7, module, part });
     }
-    expect(parsePeftTensorName("base_model.model.model.layers.2.mlp.up_proj.lora_B.default.weight")).toEqual({ layer: 2, module: "up_proj", part: "B" });
+    expect(parsePeftTensorName("base_model.model.model.layers.2.mlp.up_proj.lora_B.default.weight")).toEqual({
+      layer: 2,
+      module: "up_proj",
+      part: "B",
+    });
     expect(parsePeftTensorName("base_model.model.model.layers.2.mlp.q_proj.lora_A.weight")).toBeNull();
     expect(parsePeftTensorName("base_model.model.lm_head.lora_A.weight")).toBeNull();
     expect(parsePeftTensorName("model.layers.0.self_attn.q_proj.weight")).toBeNull();
@@ -66,19 +71,34 @@ describe("tensor names", () => {
 describe("adapter config", () => {
   it("reads what PEFT writes", () => {
     const config = parseAdapterConfig(peftWritten, "a/adapter_config.json");
-    expect(config).toEqual({ r: 8, alpha: 16, targetModules: ["q_proj", "v_proj"], dropout: 0.05, rslora: false, bias: "none", baseModel: "meta-llama/Llama-3.2-1B" });
+    expect(config).toEqual({
+      r: 8,
+      alpha: 16,
+      targetModules: ["q_proj", "v_proj"],
+      dropout: 0.05,
+      rslora: false,
+      bias: "none",
+      baseModel: "meta-llama/Llama-3.2-1B",
+    });
     expect(loraScale(config)).toBe(2);
     expect(loraScale({ ...config, rslora: true })).toBeCloseTo(16 / Math.sqrt(8), 12);
   });
 
   it("resolves target_modules given as a regex, all-linear or dotted suffixes", () => {
-    const regex = parseAdapterConfig({ ...peftWritten, target_modules: ".*\\.layers\\.[01]\\.self_attn\\.(q|k)_proj" }, "x");
+    const regex = parseAdapterConfig(
+      { ...peftWritten, target_modules: ".*\\.layers\\.[01]\\.self_attn\\.(q|k)_proj" },
+      "x",
+    );
     expect(regex.targetModules).toEqual(["q_proj", "k_proj"]);
     expect(isLoraTarget(regex, 1, "q_proj")).toBe(true);
     expect(isLoraTarget(regex, 2, "q_proj")).toBe(false);
     expect(isLoraTarget(regex, 0, "v_proj")).toBe(false);
-    expect(parseAdapterConfig({ ...peftWritten, target_modules: "all-linear" }, "x").targetModules).toEqual([...LINEAR_MODULES]);
-    expect(parseAdapterConfig({ ...peftWritten, target_modules: ["self_attn.o_proj", "mlp.down_proj"] }, "x").targetModules).toEqual(["o_proj", "down_proj"]);
+    expect(parseAdapterConfig({ ...peftWritten, target_modules: "all-linear" }, "x").targetModules).toEqual([
+      ...LINEAR_MODULES,
+    ]);
+    expect(
+      parseAdapterConfig({ ...peftWritten, target_modules: ["self_attn.o_proj", "mlp.down_proj"] }, "x").targetModules,
+    ).toEqual(["o_proj", "down_proj"]);
     const someLayers = parseAdapterConfig({ ...peftWritten, layers_to_transform: [0, 2] }, "x");
     expect(isLoraTarget(someLayers, 2, "v_proj")).toBe(true);
     expect(isLoraTarget(someLayers, 1, "v_proj")).toBe(false);
@@ -98,8 +118,12 @@ describe("adapter config", () => {
       [{ modules_to_save: ["lm_head"] }, "modules_to_save"],
     ];
     for (const [change, fragment] of cases) {
-      expect(() => parseAdapterConfig({ ...peftWritten, ...change }, "a/adapter_config.json")).toThrowError(ConfigError);
-      expect(() => parseAdapterConfig({ ...peftWritten, ...change }, "a/adapter_config.json")).toThrowError(new RegExp(`a/adapter_config\\.json.*${fragment.replace(/[()]/g, "\\$&")}`));
+      expect(() => parseAdapterConfig({ ...peftWritten, ...change }, "a/adapter_config.json")).toThrowError(
+        ConfigError,
+      );
+      expect(() => parseAdapterConfig({ ...peftWritten, ...change }, "a/adapter_config.json")).toThrowError(
+        new RegExp(`a/adapter_config\\.json.*${fragment.replace(/[()]/g, "\\$&")}`),
+      );
     }
   });
 
@@ -107,10 +131,30 @@ describe("adapter config", () => {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), "pillow-peft-"));
     try {
       expect(() => readAdapterConfig(dir)).toThrowError(/adapter_config\.json: not found/);
-      const config = { r: 16, alpha: 32, targetModules: ["v_proj", "q_proj"] as ("q_proj" | "v_proj")[], dropout: 0, rslora: true, bias: "none" as const, baseModel: "tiny" };
+      const config = {
+        r: 16,
+        alpha: 32,
+        targetModules: ["v_proj", "q_proj"] as ("q_proj" | "v_proj")[],
+        dropout: 0,
+        rslora: true,
+        bias: "none" as const,
+        baseModel: "tiny",
+      };
       writeAdapterConfig(dir, config);
       const json = JSON.parse(fs.readFileSync(path.join(dir, "adapter_config.json"), "utf8"));
-      expect(json).toMatchObject({ peft_type: "LORA", task_type: "CAUSAL_LM", r: 16, lora_alpha: 32, target_modules: ["q_proj", "v_proj"], lora_dropout: 0, use_rslora: true, bias: "none", base_model_name_or_path: "tiny", use_dora: false, fan_in_fan_out: false });
+      expect(json).toMatchObject({
+        peft_type: "LORA",
+        task_type: "CAUSAL_LM",
+        r: 16,
+        lora_alpha: 32,
+        target_modules: ["q_proj", "v_proj"],
+        lora_dropout: 0,
+        use_rslora: true,
+        bias: "none",
+        base_model_name_or_path: "tiny",
+        use_dora: false,
+        fan_in_fan_out: false,
+      });
       expect(readAdapterConfig(dir)).toEqual({ ...config, targetModules: ["q_proj", "v_proj"] });
     } finally {
       fs.rmSync(dir, { recursive: true, force: true });

@@ -43,7 +43,8 @@ export function peftTensorName(layer: number, module: LinearModule, part: "A" | 
   return `base_model.model.model.layers.${layer}.${moduleBlock(module)}.${module}.lora_${part}.weight`;
 }
 
-const PEFT_NAME = /^(?:base_model\.model\.)?model\.layers\.(\d+)\.(self_attn|mlp)\.(\w+)\.lora_(A|B)(?:\.[A-Za-z0-9_-]+)?\.weight$/;
+const PEFT_NAME =
+  /^(?:base_model\.model\.)?model\.layers\.(\d+)\.(self_attn|mlp)\.(\w+)\.lora_(A|B)(?:\.[A-Za-z0-9_-]+)?\.weight$/;
 
 /**
  * Parses a PEFT LoRA tensor name (with or without the adapter-name segment PEFT keeps in memory,
@@ -70,7 +71,8 @@ function modulePath(layer: number, module: LinearModule): string {
 /** Whether PEFT would put a LoRA on this layer's module under `config`. */
 export function isLoraTarget(config: LoraConfig, layer: number, module: LinearModule): boolean {
   if (config.layersToTransform && !config.layersToTransform.includes(layer)) return false;
-  if (config.targetPattern !== undefined) return new RegExp(`^(?:${config.targetPattern})$`).test(modulePath(layer, module));
+  if (config.targetPattern !== undefined)
+    return new RegExp(`^(?:${config.targetPattern})$`).test(modulePath(layer, module));
   return config.targetModules.includes(module);
 }
 
@@ -100,18 +102,31 @@ export function parseAdapterConfig(json: unknown, source: string): LoraConfig {
   if (!result.success) {
     const issue = result.error.issues[0];
     const field = issue.path.map(String).join(".") || "(root)";
-    const received = issue.path.reduce<unknown>((value, key) => (value as Record<PropertyKey, unknown> | undefined)?.[key as string], json);
-    throw new ConfigError("E_FIELD", received === undefined ? "missing" : `${issue.message} (got ${JSON.stringify(received)})`, { file: source, field });
+    const received = issue.path.reduce<unknown>(
+      (value, key) => (value as Record<PropertyKey, unknown> | undefined)?.[key as string],
+      json,
+    );
+    throw new ConfigError(
+      "E_FIELD",
+      received === undefined ? "missing" : `${issue.message} (got ${JSON.stringify(received)})`,
+      { file: source, field },
+    );
   }
   const peft = result.data;
   const unsupported = (field: string, why: string) => new ConfigError("E_UNSUPPORTED", why, { file: source, field });
-  if (peft.peft_type !== undefined && peft.peft_type !== "LORA") throw unsupported("peft_type", `${JSON.stringify(peft.peft_type)} adapters are not supported (LORA)`);
-  if (peft.bias !== undefined && peft.bias !== "none") throw unsupported("bias", `bias ${JSON.stringify(peft.bias)} is not supported (none)`);
+  if (peft.peft_type !== undefined && peft.peft_type !== "LORA")
+    throw unsupported("peft_type", `${JSON.stringify(peft.peft_type)} adapters are not supported (LORA)`);
+  if (peft.bias !== undefined && peft.bias !== "none")
+    throw unsupported("bias", `bias ${JSON.stringify(peft.bias)} is not supported (none)`);
   if (peft.use_dora === true) throw unsupported("use_dora", "DoRA adapters are not supported");
-  if (peft.fan_in_fan_out === true) throw unsupported("fan_in_fan_out", "fan_in_fan_out (GPT-2 Conv1D layout) is not supported");
-  if (peft.rank_pattern && Object.keys(peft.rank_pattern).length > 0) throw unsupported("rank_pattern", "per-module ranks are not supported");
-  if (peft.alpha_pattern && Object.keys(peft.alpha_pattern).length > 0) throw unsupported("alpha_pattern", "per-module alphas are not supported");
-  if (peft.modules_to_save && peft.modules_to_save.length > 0) throw unsupported("modules_to_save", "fully trained extra modules are not supported");
+  if (peft.fan_in_fan_out === true)
+    throw unsupported("fan_in_fan_out", "fan_in_fan_out (GPT-2 Conv1D layout) is not supported");
+  if (peft.rank_pattern && Object.keys(peft.rank_pattern).length > 0)
+    throw unsupported("rank_pattern", "per-module ranks are not supported");
+  if (peft.alpha_pattern && Object.keys(peft.alpha_pattern).length > 0)
+    throw unsupported("alpha_pattern", "per-module alphas are not supported");
+  if (peft.modules_to_save && peft.modules_to_save.length > 0)
+    throw unsupported("modules_to_save", "fully trained extra modules are not supported");
 
   let targetModules: LinearModule[];
   let targetPattern: string | undefined;
@@ -120,12 +135,16 @@ export function parseAdapterConfig(json: unknown, source: string): LoraConfig {
     try {
       new RegExp(target);
     } catch (error) {
-      throw new ConfigError("E_FIELD", `not a valid regular expression (${(error as Error).message})`, { file: source, field: "target_modules" });
+      throw new ConfigError("E_FIELD", `not a valid regular expression (${(error as Error).message})`, {
+        file: source,
+        field: "target_modules",
+      });
     }
     targetPattern = target;
     const pattern = new RegExp(`^(?:${target})$`);
     targetModules = LINEAR_MODULES.filter((module) => {
-      for (let layer = 0; layer < PATTERN_PROBE_LAYERS; layer++) if (pattern.test(modulePath(layer, module))) return true;
+      for (let layer = 0; layer < PATTERN_PROBE_LAYERS; layer++)
+        if (pattern.test(modulePath(layer, module))) return true;
       return false;
     });
   } else if (target === "all-linear" || (Array.isArray(target) && target.includes("all-linear"))) {
@@ -141,10 +160,14 @@ export function parseAdapterConfig(json: unknown, source: string): LoraConfig {
     targetModules = LINEAR_MODULES.filter((module) => names.some((name) => matches(name, module)));
     const unknown = names.filter((name) => !LINEAR_MODULES.some((module) => matches(name, module)));
     if (unknown.length > 0) {
-      throw unsupported("target_modules", `${unknown.map((name) => JSON.stringify(name)).join(", ")} not supported (LoRA targets: ${LINEAR_MODULES.join(", ")})`);
+      throw unsupported(
+        "target_modules",
+        `${unknown.map((name) => JSON.stringify(name)).join(", ")} not supported (LoRA targets: ${LINEAR_MODULES.join(", ")})`,
+      );
     }
   }
-  if (targetModules.length === 0) throw unsupported("target_modules", "selects no linear module of a LLaMA-family model");
+  if (targetModules.length === 0)
+    throw unsupported("target_modules", "selects no linear module of a LLaMA-family model");
 
   const layers = peft.layers_to_transform;
   const config: LoraConfig = {
@@ -157,7 +180,8 @@ export function parseAdapterConfig(json: unknown, source: string): LoraConfig {
   };
   if (peft.base_model_name_or_path) config.baseModel = peft.base_model_name_or_path;
   if (targetPattern !== undefined) config.targetPattern = targetPattern;
-  if (layers !== null && layers !== undefined) config.layersToTransform = Array.isArray(layers) ? [...layers] : [layers];
+  if (layers !== null && layers !== undefined)
+    config.layersToTransform = Array.isArray(layers) ? [...layers] : [layers];
   return config;
 }
 

@@ -1,5 +1,12 @@
 import { describe, expect, it } from "vitest";
-import { fitDemonstrations, formatDemonstration, formatInstructionBlock, formatPrompt, formatResponse, promptStopStrings } from "./prompt-template.js";
+import {
+  fitDemonstrations,
+  formatDemonstration,
+  formatInstructionBlock,
+  formatPrompt,
+  formatResponse,
+  promptStopStrings,
+} from "./prompt-template.js";
 
 const demos = [
   { instruction: "Pluralize the word.", input: "cat", output: "cats" },
@@ -87,7 +94,9 @@ describe("formatPrompt, spaced layout (the server's and rl's template)", () => {
   });
 
   it("compact and spaced differ only by the blank lines inside a block", () => {
-    expect(formatInstructionBlock({ instruction: "Add", input: "1 2" })).toBe("### Instruction:\nAdd\n### Input:\n1 2\n### Response:\n");
+    expect(formatInstructionBlock({ instruction: "Add", input: "1 2" })).toBe(
+      "### Instruction:\nAdd\n### Input:\n1 2\n### Response:\n",
+    );
     expect(formatInstructionBlock({ instruction: "Add", input: "1 2" }, "spaced").replaceAll("\n\n", "\n")).toBe(
       formatInstructionBlock({ instruction: "Add", input: "1 2" }),
     );

@@ -41,7 +41,8 @@ describe("Q8_0 (d: f16, qs: int8[32])", () => {
       const slice = values.subarray(block * 32, block * 32 + 32);
       const step = Math.max(...Array.from(slice, Math.abs)) / 127;
       // Half a step from rounding, plus the f16 scale's relative error (2^-11) times the code (≤ 127).
-      for (let j = 0; j < 32; j++) expect(Math.abs(back[block * 32 + j] - slice[j])).toBeLessThanOrEqual(step * (0.5 + 127 * 2 ** -11) + 1e-7);
+      for (let j = 0; j < 32; j++)
+        expect(Math.abs(back[block * 32 + j] - slice[j])).toBeLessThanOrEqual(step * (0.5 + 127 * 2 ** -11) + 1e-7);
     }
   });
 });

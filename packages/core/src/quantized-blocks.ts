@@ -37,7 +37,10 @@ function roundHalfAwayFromZero(value: number): number {
 export function dequantizeQ8_0(bytes: Uint8Array, values: number, output = new Float32Array(values)): Float32Array {
   checkBlocks("dequantizeQ8_0", values);
   const blocks = values / QUANTIZED_BLOCK_SIZE;
-  if (bytes.length < blocks * Q8_0_BLOCK_BYTES) throw new RangeError(`dequantizeQ8_0: ${values} values need ${blocks * Q8_0_BLOCK_BYTES} bytes, got ${bytes.length}`);
+  if (bytes.length < blocks * Q8_0_BLOCK_BYTES)
+    throw new RangeError(
+      `dequantizeQ8_0: ${values} values need ${blocks * Q8_0_BLOCK_BYTES} bytes, got ${bytes.length}`,
+    );
   const table = float16ToFloat32Table();
   for (let block = 0; block < blocks; block++) {
     const at = block * Q8_0_BLOCK_BYTES;
@@ -53,7 +56,10 @@ export function dequantizeQ8_0(bytes: Uint8Array, values: number, output = new F
 export function dequantizeQ4_0(bytes: Uint8Array, values: number, output = new Float32Array(values)): Float32Array {
   checkBlocks("dequantizeQ4_0", values);
   const blocks = values / QUANTIZED_BLOCK_SIZE;
-  if (bytes.length < blocks * Q4_0_BLOCK_BYTES) throw new RangeError(`dequantizeQ4_0: ${values} values need ${blocks * Q4_0_BLOCK_BYTES} bytes, got ${bytes.length}`);
+  if (bytes.length < blocks * Q4_0_BLOCK_BYTES)
+    throw new RangeError(
+      `dequantizeQ4_0: ${values} values need ${blocks * Q4_0_BLOCK_BYTES} bytes, got ${bytes.length}`,
+    );
   const table = float16ToFloat32Table();
   const half = QUANTIZED_BLOCK_SIZE / 2;
   for (let block = 0; block < blocks; block++) {
@@ -86,7 +92,8 @@ export function quantizeQ8_0(values: Float32Array): Uint8Array {
     const at = block * Q8_0_BLOCK_BYTES;
     bytes[at] = bits & 0xff;
     bytes[at + 1] = bits >> 8;
-    for (let j = 0; j < QUANTIZED_BLOCK_SIZE; j++) bytes[at + 2 + j] = roundHalfAwayFromZero(f(values[from + j] * inverse)) & 0xff;
+    for (let j = 0; j < QUANTIZED_BLOCK_SIZE; j++)
+      bytes[at + 2 + j] = roundHalfAwayFromZero(f(values[from + j] * inverse)) & 0xff;
   }
   return bytes;
 }

@@ -20,7 +20,9 @@ describe("Random", () => {
     const random = new Random(3);
     random.next();
     const resumed = Random.fromState(random.state());
-    expect(Array.from({ length: 5 }, () => resumed.nextUint32())).toEqual(Array.from({ length: 5 }, () => random.nextUint32()));
+    expect(Array.from({ length: 5 }, () => resumed.nextUint32())).toEqual(
+      Array.from({ length: 5 }, () => random.nextUint32()),
+    );
     expect(() => Random.fromState([1, 2, 3])).toThrow(/four unsigned 32-bit/);
   });
 

@@ -26,7 +26,11 @@ export class Random {
   }
 
   static fromState(state: readonly number[]): Random {
-    if (!Array.isArray(state) || state.length !== 4 || !state.every((w) => Number.isInteger(w) && w >= 0 && w < 2 ** 32)) {
+    if (
+      !Array.isArray(state) ||
+      state.length !== 4 ||
+      !state.every((w) => Number.isInteger(w) && w >= 0 && w < 2 ** 32)
+    ) {
       throw new TypeError("random state must be four unsigned 32-bit integers");
     }
     const random = new Random(0);
@@ -59,7 +63,8 @@ export class Random {
 
   /** A uniform integer in [0, bound); bound must be a positive integer. */
   integer(bound: number): number {
-    if (!Number.isInteger(bound) || bound <= 0) throw new RangeError(`Random.integer: bound must be a positive integer, got ${bound}`);
+    if (!Number.isInteger(bound) || bound <= 0)
+      throw new RangeError(`Random.integer: bound must be a positive integer, got ${bound}`);
     return Math.floor(this.next() * bound);
   }
 
@@ -123,7 +128,8 @@ export class Random {
 /** A generator from a number or a string (a string is hashed with `hashString` first). */
 export function createRandom(seed: number | string): Random {
   if (typeof seed === "string") return new Random(hashString(seed));
-  if (!Number.isFinite(seed)) throw new TypeError(`createRandom: seed must be a finite number or a string, got ${seed}`);
+  if (!Number.isFinite(seed))
+    throw new TypeError(`createRandom: seed must be a finite number or a string, got ${seed}`);
   return new Random(seed);
 }
 

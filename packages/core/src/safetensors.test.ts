@@ -13,7 +13,12 @@ const scratch = fs.mkdtempSync(path.join(os.tmpdir(), "pillow-safetensors-"));
 afterAll(() => fs.rmSync(scratch, { recursive: true, force: true }));
 
 /** A safetensors file assembled by hand, independent of writeSafetensors. */
-function handMadeFile(name: string, header: unknown, data: Uint8Array, options: { headerLength?: bigint } = {}): string {
+function handMadeFile(
+  name: string,
+  header: unknown,
+  data: Uint8Array,
+  options: { headerLength?: bigint } = {},
+): string {
   const headerBytes = Buffer.from(typeof header === "string" ? header : JSON.stringify(header), "utf8");
   const prefix = Buffer.alloc(8);
   prefix.writeBigUInt64LE(options.headerLength ?? BigInt(headerBytes.length));
@@ -74,7 +79,13 @@ describe("SafetensorsFile against PyTorch (test-fixtures/make_float_fixture.py)"
   });
 
   it("refuses float reads of an integer tensor, naming file and tensor", () => {
-    expectCheckpointError(() => file.readFloat32("f32_to_f16_bits"), "E_DTYPE", "float-reference.safetensors", '"f32_to_f16_bits"', "I16");
+    expectCheckpointError(
+      () => file.readFloat32("f32_to_f16_bits"),
+      "E_DTYPE",
+      "float-reference.safetensors",
+      '"f32_to_f16_bits"',
+      "I16",
+    );
   });
 });
 
@@ -131,31 +142,47 @@ describe("writeSafetensors", () => {
       seed: fc.integer(),
     });
     fc.assert(
-      fc.property(fc.dictionary(fc.string({ minLength: 1, maxLength: 12 }), tensor, { minKeys: 1, maxKeys: 5 }), (spec) => {
-        const target = path.join(scratch, "property.safetensors");
-        const tensors: Record<string, { dtype: "F32" | "BF16" | "F16"; shape: number[]; data: Float32Array | Uint16Array }> = {};
-        for (const [name, { dtype, shape, seed }] of Object.entries(spec)) {
-          const count = shape.reduce((a, b) => a * b, 1);
-          // 16-bit tensors get raw bit patterns (NaN payloads excluded), f32 arbitrary finite values.
-          tensors[name] =
-            dtype === "F32"
-              ? { dtype, shape, data: Float32Array.from({ length: count }, (_, i) => Math.fround(Math.sin(seed + i) * 1e4)) }
-              : { dtype, shape, data: Uint16Array.from({ length: count }, (_, i) => ((seed + i * 7919) & 0x7bff) >>> 0) };
-        }
-        writeSafetensors(target, tensors);
-        const file = SafetensorsFile.open(target);
-        try {
-          expect(file.names().sort()).toEqual(Object.keys(tensors).sort());
-          for (const [name, written] of Object.entries(tensors)) {
-            expect(file.info(name).shape).toEqual(written.shape);
-            expect(file.info(name).dtype).toBe(written.dtype);
-            const raw = file.readRaw(name);
-            expect(raw).toEqual(new Uint8Array(written.data.buffer, written.data.byteOffset, written.data.byteLength));
+      fc.property(
+        fc.dictionary(fc.string({ minLength: 1, maxLength: 12 }), tensor, { minKeys: 1, maxKeys: 5 }),
+        (spec) => {
+          const target = path.join(scratch, "property.safetensors");
+          const tensors: Record<
+            string,
+            { dtype: "F32" | "BF16" | "F16"; shape: number[]; data: Float32Array | Uint16Array }
+          > = {};
+          for (const [name, { dtype, shape, seed }] of Object.entries(spec)) {
+            const count = shape.reduce((a, b) => a * b, 1);
+            // 16-bit tensors get raw bit patterns (NaN payloads excluded), f32 arbitrary finite values.
+            tensors[name] =
+              dtype === "F32"
+                ? {
+                    dtype,
+                    shape,
+                    data: Float32Array.from({ length: count }, (_, i) => Math.fround(Math.sin(seed + i) * 1e4)),
+                  }
+                : {
+                    dtype,
+                    shape,
+                    data: Uint16Array.from({ length: count }, (_, i) => ((seed + i * 7919) & 0x7bff) >>> 0),
+                  };
           }
-        } finally {
-          file.close();
-        }
-      }),
+          writeSafetensors(target, tensors);
+          const file = SafetensorsFile.open(target);
+          try {
+            expect(file.names().sort()).toEqual(Object.keys(tensors).sort());
+            for (const [name, written] of Object.entries(tensors)) {
+              expect(file.info(name).shape).toEqual(written.shape);
+              expect(file.info(name).dtype).toBe(written.dtype);
+              const raw = file.readRaw(name);
+              expect(raw).toEqual(
+                new Uint8Array(written.data.buffer, written.data.byteOffset, written.data.byteLength),
+              );
+            }
+          } finally {
+            file.close();
+          }
+        },
+      ),
       { numRuns: 150, seed: 7 },
     );
   });
@@ -171,7 +198,10 @@ describe("writeSafetensors", () => {
   it("writes F64 from a Float64Array, widest first, and refuses other data for it", () => {
     const target = path.join(scratch, "f64.safetensors");
     const doubles = Float64Array.of(0.1, -2, 1e300);
-    writeSafetensors(target, { f: { dtype: "F32", shape: [1], data: Float32Array.of(3) }, d: { dtype: "F64", shape: [3], data: doubles } });
+    writeSafetensors(target, {
+      f: { dtype: "F32", shape: [1], data: Float32Array.of(3) },
+      d: { dtype: "F64", shape: [3], data: doubles },
+    });
     const file = SafetensorsFile.open(target);
     expect(file.info("d")).toMatchObject({ dtype: "F64", shape: [3], byteLength: 24 });
     expect(file.info("d").byteOffset).toBeLessThan(file.info("f").byteOffset);
@@ -210,16 +240,33 @@ describe("SafetensorsFile validation", () => {
 
   it("rejects a header length beyond the file", () => {
     const file = handMadeFile("long-header.safetensors", {}, new Uint8Array(0), { headerLength: 1000n });
-    expectCheckpointError(() => SafetensorsFile.open(file), "E_TRUNCATED", "long-header.safetensors", "header length 1000");
+    expectCheckpointError(
+      () => SafetensorsFile.open(file),
+      "E_TRUNCATED",
+      "long-header.safetensors",
+      "header length 1000",
+    );
   });
 
   it("rejects a header that is not JSON or not an object", () => {
-    expectCheckpointError(() => SafetensorsFile.open(handMadeFile("not-json.safetensors", "{oops", new Uint8Array(0))), "E_HEADER", "not JSON");
-    expectCheckpointError(() => SafetensorsFile.open(handMadeFile("array.safetensors", "[1,2]", new Uint8Array(0))), "E_HEADER", "not a JSON object");
+    expectCheckpointError(
+      () => SafetensorsFile.open(handMadeFile("not-json.safetensors", "{oops", new Uint8Array(0))),
+      "E_HEADER",
+      "not JSON",
+    );
+    expectCheckpointError(
+      () => SafetensorsFile.open(handMadeFile("array.safetensors", "[1,2]", new Uint8Array(0))),
+      "E_HEADER",
+      "not a JSON object",
+    );
   });
 
   it("rejects an unknown dtype, naming the tensor", () => {
-    const file = handMadeFile("dtype.safetensors", { w: { dtype: "F17", shape: [4], data_offsets: [0, 16] } }, fourFloats);
+    const file = handMadeFile(
+      "dtype.safetensors",
+      { w: { dtype: "F17", shape: [4], data_offsets: [0, 16] } },
+      fourFloats,
+    );
     const error = expectCheckpointError(() => SafetensorsFile.open(file), "E_DTYPE", "dtype.safetensors", '"w"', "F17");
     expect(error.tensor).toBe("w");
     expect(error.file).toBe(file);
@@ -233,35 +280,62 @@ describe("SafetensorsFile validation", () => {
   });
 
   it("rejects dtype × shape different from the byte length", () => {
-    const file = handMadeFile("mismatch.safetensors", { w: { dtype: "F32", shape: [2, 3], data_offsets: [0, 16] } }, fourFloats);
+    const file = handMadeFile(
+      "mismatch.safetensors",
+      { w: { dtype: "F32", shape: [2, 3], data_offsets: [0, 16] } },
+      fourFloats,
+    );
     expectCheckpointError(() => SafetensorsFile.open(file), "E_SHAPE", '"w"', "needs 24 bytes", "span 16");
   });
 
   it("rejects offsets outside the data section (a truncated file)", () => {
-    const file = handMadeFile("truncated.safetensors", { w: { dtype: "F32", shape: [8], data_offsets: [0, 32] } }, fourFloats);
-    expectCheckpointError(() => SafetensorsFile.open(file), "E_OFFSETS", "truncated.safetensors", '"w"', "past the data section");
-    const reversed = handMadeFile("reversed.safetensors", { w: { dtype: "F32", shape: [0], data_offsets: [8, 4] } }, fourFloats);
+    const file = handMadeFile(
+      "truncated.safetensors",
+      { w: { dtype: "F32", shape: [8], data_offsets: [0, 32] } },
+      fourFloats,
+    );
+    expectCheckpointError(
+      () => SafetensorsFile.open(file),
+      "E_OFFSETS",
+      "truncated.safetensors",
+      '"w"',
+      "past the data section",
+    );
+    const reversed = handMadeFile(
+      "reversed.safetensors",
+      { w: { dtype: "F32", shape: [0], data_offsets: [8, 4] } },
+      fourFloats,
+    );
     expectCheckpointError(() => SafetensorsFile.open(reversed), "E_OFFSETS", '"w"');
   });
 
   it("rejects overlapping tensors", () => {
     const file = handMadeFile(
       "overlap.safetensors",
-      { a: { dtype: "F32", shape: [3], data_offsets: [0, 12] }, b: { dtype: "F32", shape: [2], data_offsets: [8, 16] } },
+      {
+        a: { dtype: "F32", shape: [3], data_offsets: [0, 12] },
+        b: { dtype: "F32", shape: [2], data_offsets: [8, 16] },
+      },
       fourFloats,
     );
     expectCheckpointError(() => SafetensorsFile.open(file), "E_OVERLAP", '"b"', '"a"');
   });
 
   it("names a missing tensor", () => {
-    const file = SafetensorsFile.open(handMadeFile("ok.safetensors", { w: { dtype: "F32", shape: [2, 2], data_offsets: [0, 16] } }, fourFloats));
+    const file = SafetensorsFile.open(
+      handMadeFile("ok.safetensors", { w: { dtype: "F32", shape: [2, 2], data_offsets: [0, 16] } }, fourFloats),
+    );
     expect(Array.from(file.readFloat32("w"))).toEqual([1, 2, 3, 4]);
     expectCheckpointError(() => file.readFloat32("v"), "E_MISSING_TENSOR", "ok.safetensors", '"v"');
     file.close();
   });
 
   it("reports a file truncated after opening instead of returning garbage", () => {
-    const target = handMadeFile("shrinks.safetensors", { w: { dtype: "F32", shape: [4], data_offsets: [0, 16] } }, fourFloats);
+    const target = handMadeFile(
+      "shrinks.safetensors",
+      { w: { dtype: "F32", shape: [4], data_offsets: [0, 16] } },
+      fourFloats,
+    );
     const file = SafetensorsFile.open(target);
     fs.truncateSync(target, fs.statSync(target).size - 8);
     expectCheckpointError(() => file.readFloat32("w"), "E_TRUNCATED", '"w"');
@@ -277,7 +351,13 @@ describe("SafetensorsFile validation", () => {
     const data = new Uint8Array(16).fill(0x3f);
     const mutation = fc.oneof(
       // Byte-level damage to the JSON text.
-      fc.record({ kind: fc.constant("bytes" as const), edits: fc.array(fc.tuple(fc.nat(valid.length - 1), fc.integer({ min: 0, max: 255 })), { minLength: 1, maxLength: 6 }) }),
+      fc.record({
+        kind: fc.constant("bytes" as const),
+        edits: fc.array(fc.tuple(fc.nat(valid.length - 1), fc.integer({ min: 0, max: 255 })), {
+          minLength: 1,
+          maxLength: 6,
+        }),
+      }),
       // Structurally plausible but arbitrary entries.
       fc.record({
         kind: fc.constant("entry" as const),
@@ -293,10 +373,18 @@ describe("SafetensorsFile validation", () => {
           headerBytes = Buffer.from(valid, "utf8");
           for (const [position, value] of change.edits) headerBytes[position] = value;
         } else {
-          headerBytes = Buffer.from(JSON.stringify({ w: { dtype: change.dtype, shape: change.shape, data_offsets: change.offsets } }) ?? "null", "utf8");
+          headerBytes = Buffer.from(
+            JSON.stringify({ w: { dtype: change.dtype, shape: change.shape, data_offsets: change.offsets } }) ?? "null",
+            "utf8",
+          );
         }
         try {
-          const { tensors } = parseSafetensorsHeader(headerBytes, 8 + headerBytes.length, data.length, "fuzz.safetensors");
+          const { tensors } = parseSafetensorsHeader(
+            headerBytes,
+            8 + headerBytes.length,
+            data.length,
+            "fuzz.safetensors",
+          );
           for (const tensor of tensors) {
             expect(tensor.byteOffset + tensor.byteLength).toBeLessThanOrEqual(8 + headerBytes.length + data.length);
             expect(tensor.shape.every((d) => Number.isInteger(d) && d >= 0)).toBe(true);
@@ -334,11 +422,18 @@ describe("SafetensorsCheckpoint", () => {
     fs.mkdirSync(dir, { recursive: true });
     const a = Float32Array.from({ length: 6 }, (_, i) => i);
     const b = Float32Array.from({ length: 4 }, (_, i) => -i);
-    writeSafetensors(path.join(dir, "model-00001-of-00002.safetensors"), { "model.a": { dtype: "F32", shape: [2, 3], data: a } });
-    writeSafetensors(path.join(dir, "model-00002-of-00002.safetensors"), { "model.b": { dtype: "BF16", shape: [4], data: b } });
+    writeSafetensors(path.join(dir, "model-00001-of-00002.safetensors"), {
+      "model.a": { dtype: "F32", shape: [2, 3], data: a },
+    });
+    writeSafetensors(path.join(dir, "model-00002-of-00002.safetensors"), {
+      "model.b": { dtype: "BF16", shape: [4], data: b },
+    });
     fs.writeFileSync(
       path.join(dir, "model.safetensors.index.json"),
-      JSON.stringify({ metadata: { total_size: 32 }, weight_map: { "model.a": "model-00001-of-00002.safetensors", "model.b": "model-00002-of-00002.safetensors" } }),
+      JSON.stringify({
+        metadata: { total_size: 32 },
+        weight_map: { "model.a": "model-00001-of-00002.safetensors", "model.b": "model-00002-of-00002.safetensors" },
+      }),
     );
     return { dir, a, b };
   }
@@ -359,7 +454,9 @@ describe("SafetensorsCheckpoint", () => {
   it("opens a single model.safetensors folder or file path", () => {
     const dir = path.join(scratch, "single");
     fs.mkdirSync(dir);
-    writeSafetensors(path.join(dir, "model.safetensors"), { x: { dtype: "F32", shape: [1], data: new Float32Array([3]) } });
+    writeSafetensors(path.join(dir, "model.safetensors"), {
+      x: { dtype: "F32", shape: [1], data: new Float32Array([3]) },
+    });
     for (const location of [dir, path.join(dir, "model.safetensors")]) {
       const checkpoint = SafetensorsCheckpoint.open(location);
       expect(checkpoint.readFloat32("x")).toEqual(new Float32Array([3]));
@@ -370,16 +467,39 @@ describe("SafetensorsCheckpoint", () => {
   it("names the missing shard, and a tensor the index misplaces", () => {
     const { dir } = makeSharded("missing-shard");
     fs.rmSync(path.join(dir, "model-00002-of-00002.safetensors"));
-    expectCheckpointError(() => SafetensorsCheckpoint.open(dir), "E_MISSING_SHARD", "model.safetensors.index.json", "model-00002-of-00002.safetensors", '"model.b"');
+    expectCheckpointError(
+      () => SafetensorsCheckpoint.open(dir),
+      "E_MISSING_SHARD",
+      "model.safetensors.index.json",
+      "model-00002-of-00002.safetensors",
+      '"model.b"',
+    );
     const misplaced = makeSharded("misplaced").dir;
-    fs.writeFileSync(path.join(misplaced, "model.safetensors.index.json"), JSON.stringify({ weight_map: { "model.b": "model-00001-of-00002.safetensors" } }));
-    expectCheckpointError(() => SafetensorsCheckpoint.open(misplaced), "E_MISSING_TENSOR", '"model.b"', "model-00001-of-00002.safetensors");
+    fs.writeFileSync(
+      path.join(misplaced, "model.safetensors.index.json"),
+      JSON.stringify({ weight_map: { "model.b": "model-00001-of-00002.safetensors" } }),
+    );
+    expectCheckpointError(
+      () => SafetensorsCheckpoint.open(misplaced),
+      "E_MISSING_TENSOR",
+      '"model.b"',
+      "model-00001-of-00002.safetensors",
+    );
   });
 
   it("explains a folder with no weights", () => {
     const dir = path.join(scratch, "empty-folder");
     fs.mkdirSync(dir);
-    expectCheckpointError(() => SafetensorsCheckpoint.open(dir), "E_FILE_NOT_FOUND", "empty-folder", "model.safetensors");
-    expectCheckpointError(() => SafetensorsCheckpoint.open(path.join(scratch, "nowhere")), "E_FILE_NOT_FOUND", "nowhere");
+    expectCheckpointError(
+      () => SafetensorsCheckpoint.open(dir),
+      "E_FILE_NOT_FOUND",
+      "empty-folder",
+      "model.safetensors",
+    );
+    expectCheckpointError(
+      () => SafetensorsCheckpoint.open(path.join(scratch, "nowhere")),
+      "E_FILE_NOT_FOUND",
+      "nowhere",
+    );
   });
 });

@@ -109,7 +109,11 @@ export function parseSafetensorsHeader(
       throw new CheckpointError("E_DTYPE", `unknown dtype ${JSON.stringify(dtype)}`, where);
     }
     if (!Array.isArray(shape) || !shape.every((d) => Number.isSafeInteger(d) && d >= 0)) {
-      throw new CheckpointError("E_SHAPE", `shape ${JSON.stringify(shape)} is not a list of non-negative integers`, where);
+      throw new CheckpointError(
+        "E_SHAPE",
+        `shape ${JSON.stringify(shape)} is not a list of non-negative integers`,
+        where,
+      );
     }
     if (
       !Array.isArray(offsets) ||
@@ -117,7 +121,11 @@ export function parseSafetensorsHeader(
       !offsets.every((o) => Number.isSafeInteger(o) && o >= 0) ||
       offsets[0] > offsets[1]
     ) {
-      throw new CheckpointError("E_OFFSETS", `data_offsets ${JSON.stringify(offsets)} is not [begin, end] with 0 ≤ begin ≤ end`, where);
+      throw new CheckpointError(
+        "E_OFFSETS",
+        `data_offsets ${JSON.stringify(offsets)} is not [begin, end] with 0 ≤ begin ≤ end`,
+        where,
+      );
     }
     const [begin, end] = offsets as [number, number];
     const typedDtype = dtype as SafetensorsDType;
@@ -163,7 +171,11 @@ function readFully(fd: number, target: Uint8Array, position: number, file: strin
     const length = Math.min(target.length - done, MAX_READ_BYTES);
     const read = fs.readSync(fd, target, done, length, position + done);
     if (read === 0) {
-      throw new CheckpointError("E_TRUNCATED", `file ended at byte ${position + done} while reading ${target.length} bytes at ${position} (was it truncated after opening?)`, { file, tensor });
+      throw new CheckpointError(
+        "E_TRUNCATED",
+        `file ended at byte ${position + done} while reading ${target.length} bytes at ${position} (was it truncated after opening?)`,
+        { file, tensor },
+      );
     }
     done += read;
   }
@@ -177,7 +189,13 @@ export class SafetensorsFile {
   private fd: number | null;
   private readonly byName: Map<string, TensorInfo>;
 
-  private constructor(filePath: string, fd: number, byteLength: number, tensors: TensorInfo[], metadata: Record<string, string>) {
+  private constructor(
+    filePath: string,
+    fd: number,
+    byteLength: number,
+    tensors: TensorInfo[],
+    metadata: Record<string, string>,
+  ) {
     this.path = filePath;
     this.fd = fd;
     this.byteLength = byteLength;
@@ -192,23 +210,38 @@ export class SafetensorsFile {
       fd = fs.openSync(filePath, "r");
     } catch (error) {
       const code = (error as NodeJS.ErrnoException).code;
-      throw new CheckpointError(code === "ENOENT" ? "E_FILE_NOT_FOUND" : "E_HEADER", `cannot open (${code ?? (error as Error).message})`, { file: filePath });
+      throw new CheckpointError(
+        code === "ENOENT" ? "E_FILE_NOT_FOUND" : "E_HEADER",
+        `cannot open (${code ?? (error as Error).message})`,
+        { file: filePath },
+      );
     }
     try {
       const stat = fs.fstatSync(fd);
-      if (stat.isDirectory()) throw new CheckpointError("E_HEADER", "is a directory, not a .safetensors file", { file: filePath });
+      if (stat.isDirectory())
+        throw new CheckpointError("E_HEADER", "is a directory, not a .safetensors file", { file: filePath });
       const fileSize = stat.size;
       if (fileSize < 8) {
-        throw new CheckpointError("E_TRUNCATED", `file is ${fileSize} bytes, shorter than the 8-byte header length`, { file: filePath });
+        throw new CheckpointError("E_TRUNCATED", `file is ${fileSize} bytes, shorter than the 8-byte header length`, {
+          file: filePath,
+        });
       }
       const lengthBytes = new Uint8Array(8);
       readFully(fd, lengthBytes, 0, filePath);
       const headerLength = new DataView(lengthBytes.buffer).getBigUint64(0, true);
       if (headerLength > BigInt(fileSize - 8)) {
-        throw new CheckpointError("E_TRUNCATED", `header length ${headerLength} reaches past the end of the file (${fileSize} bytes)`, { file: filePath });
+        throw new CheckpointError(
+          "E_TRUNCATED",
+          `header length ${headerLength} reaches past the end of the file (${fileSize} bytes)`,
+          { file: filePath },
+        );
       }
       if (headerLength > BigInt(MAX_HEADER_BYTES)) {
-        throw new CheckpointError("E_HEADER", `header length ${headerLength} exceeds the ${MAX_HEADER_BYTES}-byte limit`, { file: filePath });
+        throw new CheckpointError(
+          "E_HEADER",
+          `header length ${headerLength} exceeds the ${MAX_HEADER_BYTES}-byte limit`,
+          { file: filePath },
+        );
       }
       const headerBytes = new Uint8Array(Number(headerLength));
       readFully(fd, headerBytes, 8, filePath);
@@ -235,12 +268,14 @@ export class SafetensorsFile {
 
   info(name: string): TensorInfo {
     const info = this.byName.get(name);
-    if (!info) throw new CheckpointError("E_MISSING_TENSOR", "no such tensor in the file", { file: this.path, tensor: name });
+    if (!info)
+      throw new CheckpointError("E_MISSING_TENSOR", "no such tensor in the file", { file: this.path, tensor: name });
     return info;
   }
 
   private openDescriptor(name: string): number {
-    if (this.fd === null) throw new CheckpointError("E_CLOSED", "read after close()", { file: this.path, tensor: name });
+    if (this.fd === null)
+      throw new CheckpointError("E_CLOSED", "read after close()", { file: this.path, tensor: name });
     return this.fd;
   }
 
@@ -248,7 +283,10 @@ export class SafetensorsFile {
   readRawInto(name: string, target: Uint8Array): void {
     const info = this.info(name);
     if (target.length !== info.byteLength) {
-      throw new CheckpointError("E_ARGUMENT", `target has ${target.length} bytes, the tensor has ${info.byteLength}`, { file: this.path, tensor: name });
+      throw new CheckpointError("E_ARGUMENT", `target has ${target.length} bytes, the tensor has ${info.byteLength}`, {
+        file: this.path,
+        tensor: name,
+      });
     }
     readFully(this.openDescriptor(name), target, info.byteOffset, this.path, name);
   }
@@ -291,7 +329,10 @@ export class SafetensorsFile {
         return output;
       }
       default:
-        throw new CheckpointError("E_DTYPE", `dtype ${info.dtype} cannot be read as float32`, { file: this.path, tensor: name });
+        throw new CheckpointError("E_DTYPE", `dtype ${info.dtype} cannot be read as float32`, {
+          file: this.path,
+          tensor: name,
+        });
     }
   }
 
@@ -306,7 +347,10 @@ export class SafetensorsFile {
       return output;
     }
     if (info.dtype !== "F32" && info.dtype !== "F16") {
-      throw new CheckpointError("E_DTYPE", `dtype ${info.dtype} cannot be read as bf16`, { file: this.path, tensor: name });
+      throw new CheckpointError("E_DTYPE", `dtype ${info.dtype} cannot be read as bf16`, {
+        file: this.path,
+        tensor: name,
+      });
     }
     // Convert through a bounded scratch buffer so a large f32 tensor never exists twice in memory.
     const fd = this.openDescriptor(name);
@@ -343,7 +387,12 @@ export class SafetensorsCheckpoint {
   readonly metadata: Record<string, unknown>;
   private readonly byName: Map<string, SafetensorsFile>;
 
-  private constructor(checkpointPath: string, files: SafetensorsFile[], byName: Map<string, SafetensorsFile>, metadata: Record<string, unknown>) {
+  private constructor(
+    checkpointPath: string,
+    files: SafetensorsFile[],
+    byName: Map<string, SafetensorsFile>,
+    metadata: Record<string, unknown>,
+  ) {
     this.path = checkpointPath;
     this.files = files;
     this.byName = byName;
@@ -363,7 +412,9 @@ export class SafetensorsCheckpoint {
       if (fs.existsSync(indexPath)) return SafetensorsCheckpoint.openIndex(indexPath);
       const singlePath = path.join(location, SINGLE_FILE);
       if (fs.existsSync(singlePath)) return SafetensorsCheckpoint.openSingle(singlePath);
-      throw new CheckpointError("E_FILE_NOT_FOUND", `no ${SINGLE_FILE} or ${INDEX_FILE} in the folder`, { file: location });
+      throw new CheckpointError("E_FILE_NOT_FOUND", `no ${SINGLE_FILE} or ${INDEX_FILE} in the folder`, {
+        file: location,
+      });
     }
     if (location.endsWith(".json")) return SafetensorsCheckpoint.openIndex(location);
     return SafetensorsCheckpoint.openSingle(location);
@@ -392,19 +443,28 @@ export class SafetensorsCheckpoint {
     try {
       for (const [name, shardName] of Object.entries(weightMap)) {
         if (typeof shardName !== "string" || shardName.length === 0) {
-          throw new CheckpointError("E_INDEX", "weight_map entry is not a file name", { file: indexPath, tensor: name });
+          throw new CheckpointError("E_INDEX", "weight_map entry is not a file name", {
+            file: indexPath,
+            tensor: name,
+          });
         }
         let shard = shards.get(shardName);
         if (!shard) {
           const shardPath = path.resolve(folder, shardName);
           if (!fs.existsSync(shardPath)) {
-            throw new CheckpointError("E_MISSING_SHARD", `shard ${shardName} listed in the index does not exist`, { file: indexPath, tensor: name });
+            throw new CheckpointError("E_MISSING_SHARD", `shard ${shardName} listed in the index does not exist`, {
+              file: indexPath,
+              tensor: name,
+            });
           }
           shard = SafetensorsFile.open(shardPath);
           shards.set(shardName, shard);
         }
         if (!shard.has(name)) {
-          throw new CheckpointError("E_MISSING_TENSOR", `the index places it in ${shardName}, which does not hold it`, { file: indexPath, tensor: name });
+          throw new CheckpointError("E_MISSING_TENSOR", `the index places it in ${shardName}, which does not hold it`, {
+            file: indexPath,
+            tensor: name,
+          });
         }
         byName.set(name, shard);
       }
@@ -426,7 +486,11 @@ export class SafetensorsCheckpoint {
 
   private fileOf(name: string): SafetensorsFile {
     const file = this.byName.get(name);
-    if (!file) throw new CheckpointError("E_MISSING_TENSOR", "no such tensor in the checkpoint", { file: this.path, tensor: name });
+    if (!file)
+      throw new CheckpointError("E_MISSING_TENSOR", "no such tensor in the checkpoint", {
+        file: this.path,
+        tensor: name,
+      });
     return file;
   }
 
@@ -465,24 +529,42 @@ export type WritableTensor = {
 function tensorBytes(name: string, tensor: WritableTensor, file: string): Uint8Array {
   const where = { file, tensor: name };
   if (!Object.hasOwn(SAFETENSORS_DTYPE_SIZES, tensor.dtype) || !["F64", "F32", "BF16", "F16"].includes(tensor.dtype)) {
-    throw new CheckpointError("E_DTYPE", `cannot write dtype ${JSON.stringify(tensor.dtype)} (F64, F32, BF16 or F16)`, where);
+    throw new CheckpointError(
+      "E_DTYPE",
+      `cannot write dtype ${JSON.stringify(tensor.dtype)} (F64, F32, BF16 or F16)`,
+      where,
+    );
   }
   if (!Array.isArray(tensor.shape) || !tensor.shape.every((d) => Number.isSafeInteger(d) && d >= 0)) {
-    throw new CheckpointError("E_SHAPE", `shape ${JSON.stringify(tensor.shape)} is not a list of non-negative integers`, where);
+    throw new CheckpointError(
+      "E_SHAPE",
+      `shape ${JSON.stringify(tensor.shape)} is not a list of non-negative integers`,
+      where,
+    );
   }
   const count = elementCount(tensor.shape);
   if (tensor.data.length !== count) {
-    throw new CheckpointError("E_SHAPE", `shape [${tensor.shape.join(", ")}] has ${count} elements but data has ${tensor.data.length}`, where);
+    throw new CheckpointError(
+      "E_SHAPE",
+      `shape [${tensor.shape.join(", ")}] has ${count} elements but data has ${tensor.data.length}`,
+      where,
+    );
   }
   let data: Float64Array | Float32Array | Uint16Array = tensor.data;
   if (tensor.dtype === "F64") {
-    if (!(data instanceof Float64Array)) throw new CheckpointError("E_ARGUMENT", "F64 data must be a Float64Array", where);
+    if (!(data instanceof Float64Array))
+      throw new CheckpointError("E_ARGUMENT", "F64 data must be a Float64Array", where);
   } else if (tensor.dtype === "F32") {
-    if (!(data instanceof Float32Array)) throw new CheckpointError("E_ARGUMENT", "F32 data must be a Float32Array", where);
+    if (!(data instanceof Float32Array))
+      throw new CheckpointError("E_ARGUMENT", "F32 data must be a Float32Array", where);
   } else if (data instanceof Float32Array) {
     data = tensor.dtype === "BF16" ? float32ToBfloat16Bits(data) : float32ToFloat16Bits(data);
   } else if (!(data instanceof Uint16Array)) {
-    throw new CheckpointError("E_ARGUMENT", `${tensor.dtype} data must be a Uint16Array of bits or a Float32Array`, where);
+    throw new CheckpointError(
+      "E_ARGUMENT",
+      `${tensor.dtype} data must be a Uint16Array of bits or a Float32Array`,
+      where,
+    );
   }
   return new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
 }
@@ -492,19 +574,33 @@ function tensorBytes(name: string, tensor: WritableTensor, file: string): Uint8A
  * so with the 8-byte-aligned header every tensor starts aligned to its element size and the data
  * section has no holes (as the reference implementation requires).
  */
-export function writeSafetensors(filePath: string, tensors: Record<string, WritableTensor>, metadata?: Record<string, string>): void {
-  const entries = Object.entries(tensors).map(([name, tensor]) => ({ name, dtype: tensor.dtype, shape: tensor.shape, bytes: tensorBytes(name, tensor, filePath) }));
+export function writeSafetensors(
+  filePath: string,
+  tensors: Record<string, WritableTensor>,
+  metadata?: Record<string, string>,
+): void {
+  const entries = Object.entries(tensors).map(([name, tensor]) => ({
+    name,
+    dtype: tensor.dtype,
+    shape: tensor.shape,
+    bytes: tensorBytes(name, tensor, filePath),
+  }));
   entries.sort((a, b) => SAFETENSORS_DTYPE_SIZES[b.dtype] - SAFETENSORS_DTYPE_SIZES[a.dtype]);
   const header: Record<string, unknown> = {};
   if (metadata) {
     for (const [key, value] of Object.entries(metadata)) {
-      if (typeof value !== "string") throw new CheckpointError("E_ARGUMENT", `metadata ${key} is not a string`, { file: filePath });
+      if (typeof value !== "string")
+        throw new CheckpointError("E_ARGUMENT", `metadata ${key} is not a string`, { file: filePath });
     }
     header.__metadata__ = metadata;
   }
   let offset = 0;
   for (const entry of entries) {
-    header[entry.name] = { dtype: entry.dtype, shape: entry.shape, data_offsets: [offset, offset + entry.bytes.length] };
+    header[entry.name] = {
+      dtype: entry.dtype,
+      shape: entry.shape,
+      data_offsets: [offset, offset + entry.bytes.length],
+    };
     offset += entry.bytes.length;
   }
   let headerText = JSON.stringify(header);

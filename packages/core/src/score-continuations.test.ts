@@ -16,8 +16,23 @@ let zero: Model;
 
 beforeAll(async () => {
   root = fs.mkdtempSync(path.join(os.tmpdir(), "pillow-score-"));
-  createTinyModel(path.join(root, "random"), { hiddenSize: 32, numLayers: 2, numHeads: 4, numKeyValueHeads: 2, maxPositionEmbeddings: 64, seed: 3, initStd: 0.3 });
-  createTinyModel(path.join(root, "zero"), { hiddenSize: 32, numLayers: 1, numHeads: 4, maxPositionEmbeddings: 64, seed: 3, initStd: 0 });
+  createTinyModel(path.join(root, "random"), {
+    hiddenSize: 32,
+    numLayers: 2,
+    numHeads: 4,
+    numKeyValueHeads: 2,
+    maxPositionEmbeddings: 64,
+    seed: 3,
+    initStd: 0.3,
+  });
+  createTinyModel(path.join(root, "zero"), {
+    hiddenSize: 32,
+    numLayers: 1,
+    numHeads: 4,
+    maxPositionEmbeddings: 64,
+    seed: 3,
+    initStd: 0,
+  });
   model = await loadModel(path.join(root, "random"));
   zero = await loadModel(path.join(root, "zero"));
 });
@@ -71,7 +86,13 @@ describe("scoreContinuations", () => {
     for (let layer = 0; layer < model.config.numLayers; layer++) {
       for (const module of ["q_proj", "v_proj", "down_proj"] as const) {
         const b = model.native.getAdapterTensor("lora", layer, module, "B");
-        model.native.setAdapterTensor("lora", layer, module, "B", b.map((_, i) => 0.05 * Math.sin(i + 1 + layer)));
+        model.native.setAdapterTensor(
+          "lora",
+          layer,
+          module,
+          "B",
+          b.map((_, i) => 0.05 * Math.sin(i + 1 + layer)),
+        );
       }
     }
     model.setActiveAdapter("lora");
@@ -91,9 +112,15 @@ describe("scoreContinuations", () => {
   });
 
   it("rejects sequences past the context and malformed pairs", async () => {
-    await expect(model.scoreContinuations([{ prompt: "p".repeat(60), continuation: "c".repeat(10) }])).rejects.toThrow(/pairs\[0\] has 71 tokens; max_position_embeddings is 64/);
-    await expect(model.scoreContinuations([{ prompt: 3 as unknown as string, continuation: "x" }])).rejects.toThrow(/pairs\[0\]\.prompt must be/);
-    await expect(model.scoreContinuations([], { maxBatchTokens: 0 })).rejects.toThrow(/maxBatchTokens must be a positive integer/);
+    await expect(model.scoreContinuations([{ prompt: "p".repeat(60), continuation: "c".repeat(10) }])).rejects.toThrow(
+      /pairs\[0\] has 71 tokens; max_position_embeddings is 64/,
+    );
+    await expect(model.scoreContinuations([{ prompt: 3 as unknown as string, continuation: "x" }])).rejects.toThrow(
+      /pairs\[0\]\.prompt must be/,
+    );
+    await expect(model.scoreContinuations([], { maxBatchTokens: 0 })).rejects.toThrow(
+      /maxBatchTokens must be a positive integer/,
+    );
     expect(await model.scoreContinuations([])).toEqual([]);
   });
 });

@@ -17,7 +17,8 @@ function randomIds(random: Random, length: number): number[] {
     const roll = random.next();
     // Byte-level ids are the bytes themselves (ids 0-255), so a character's UTF-8 bytes are its ids.
     if (roll < 0.15) ids.push(...Buffer.from(["é", "€", "𝄞", "ß"][Math.floor(random.next() * 4)], "utf8"));
-    else if (roll < 0.2) ids.push(259 + Math.floor(random.next() * 12)); // merges and special tokens
+    else if (roll < 0.2)
+      ids.push(259 + Math.floor(random.next() * 12)); // merges and special tokens
     else ids.push(tokenizer.encode("abcdefgh ."[Math.floor(random.next() * 10)], { addSpecialTokens: false })[0]);
   }
   return ids.slice(0, length);

@@ -39,7 +39,8 @@ function byteToUnicode(): string[] {
   for (let b = 174; b <= 255; b++) printable.push(b);
   const table: string[] = new Array(256);
   let extra = 0;
-  for (let b = 0; b < 256; b++) table[b] = printable.includes(b) ? String.fromCharCode(b) : String.fromCharCode(256 + extra++);
+  for (let b = 0; b < 256; b++)
+    table[b] = printable.includes(b) ? String.fromCharCode(b) : String.fromCharCode(256 + extra++);
   return table;
 }
 
@@ -49,7 +50,15 @@ export function byteTokenizerJson(): Record<string, unknown> {
   byteToUnicode().forEach((character, index) => {
     vocab[character] = index;
   });
-  const special = (id: number, content: string) => ({ id, content, single_word: false, lstrip: false, rstrip: false, normalized: false, special: true });
+  const special = (id: number, content: string) => ({
+    id,
+    content,
+    single_word: false,
+    lstrip: false,
+    rstrip: false,
+    normalized: false,
+    special: true,
+  });
   return {
     version: "1.0",
     truncation: null,
@@ -60,7 +69,11 @@ export function byteTokenizerJson(): Record<string, unknown> {
     post_processor: {
       type: "TemplateProcessing",
       single: [{ SpecialToken: { id: "<s>", type_id: 0 } }, { Sequence: { id: "A", type_id: 0 } }],
-      pair: [{ SpecialToken: { id: "<s>", type_id: 0 } }, { Sequence: { id: "A", type_id: 0 } }, { Sequence: { id: "B", type_id: 1 } }],
+      pair: [
+        { SpecialToken: { id: "<s>", type_id: 0 } },
+        { Sequence: { id: "A", type_id: 0 } },
+        { Sequence: { id: "B", type_id: 1 } },
+      ],
       special_tokens: { "<s>": { id: "<s>", ids: [BYTE_BOS_ID], tokens: ["<s>"] } },
     },
     decoder: { type: "ByteLevel", add_prefix_space: false, trim_offsets: true, use_regex: false },
@@ -93,7 +106,8 @@ export function createTinyModel(dir: string, options: TinyModelOptions = {}): vo
   const kvHeads = options.numKeyValueHeads ?? heads;
   const vocab = Math.max(options.vocabSize ?? BYTE_VOCAB_SIZE, BYTE_VOCAB_SIZE);
   const headDim = hidden / heads;
-  if (!Number.isInteger(headDim) || headDim % 2 !== 0) throw new RangeError(`hiddenSize ${hidden} / numHeads ${heads} must be an even integer`);
+  if (!Number.isInteger(headDim) || headDim % 2 !== 0)
+    throw new RangeError(`hiddenSize ${hidden} / numHeads ${heads} must be an even integer`);
   const tie = options.tieWordEmbeddings ?? true;
   const dtype = options.dtype ?? "F32";
   const random = new Random(options.seed ?? 0);

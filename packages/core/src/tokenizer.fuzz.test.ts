@@ -36,7 +36,16 @@ const mutation: fc.Arbitrary<Mutation> = fc.record({
   path: fc.constantFrom(...PATHS),
   value: fc.oneof(
     fc.jsonValue({ maxDepth: 2 }),
-    fc.constantFrom("BPE", "WordLevel", "WordPiece", "Unigram", "ByteLevel", "Sequence", "Metaspace", "TemplateProcessing"),
+    fc.constantFrom(
+      "BPE",
+      "WordLevel",
+      "WordPiece",
+      "Unigram",
+      "ByteLevel",
+      "Sequence",
+      "Metaspace",
+      "TemplateProcessing",
+    ),
     fc.constant([{ id: 3, content: "<x>", special: true }]),
     fc.constant({ a: 0, b: 1 }),
   ),
@@ -58,26 +67,30 @@ function mutate(json: Record<string, unknown>, { path, value, remove }: Mutation
 describe("tokenizer.json parsing under fuzzing", () => {
   it("a mutated tokenizer.json builds a working tokenizer or fails with a ConfigError", () => {
     fc.assert(
-      fc.property(fc.array(mutation, { minLength: 1, maxLength: 3 }), fc.string({ maxLength: 12 }), (mutations, text) => {
-        const json = byteLevelBpe() as Record<string, unknown>;
-        for (const change of mutations) mutate(json, change);
-        let tokenizer: Tokenizer;
-        try {
-          tokenizer = Tokenizer.fromJson(json, config);
-        } catch (error) {
-          expect(error).toBeInstanceOf(ConfigError);
-          return;
-        }
-        let ids: Int32Array;
-        try {
-          ids = tokenizer.encode(text);
-        } catch (error) {
-          expect(error).toBeInstanceOf(ConfigError);
-          return;
-        }
-        expect(ids).toBeInstanceOf(Int32Array);
-        expect(typeof tokenizer.decode(ids)).toBe("string");
-      }),
+      fc.property(
+        fc.array(mutation, { minLength: 1, maxLength: 3 }),
+        fc.string({ maxLength: 12 }),
+        (mutations, text) => {
+          const json = byteLevelBpe() as Record<string, unknown>;
+          for (const change of mutations) mutate(json, change);
+          let tokenizer: Tokenizer;
+          try {
+            tokenizer = Tokenizer.fromJson(json, config);
+          } catch (error) {
+            expect(error).toBeInstanceOf(ConfigError);
+            return;
+          }
+          let ids: Int32Array;
+          try {
+            ids = tokenizer.encode(text);
+          } catch (error) {
+            expect(error).toBeInstanceOf(ConfigError);
+            return;
+          }
+          expect(ids).toBeInstanceOf(Int32Array);
+          expect(typeof tokenizer.decode(ids)).toBe("string");
+        },
+      ),
       { numRuns: 600, seed: 7 },
     );
   });
@@ -86,7 +99,10 @@ describe("tokenizer.json parsing under fuzzing", () => {
     const tokenizer = Tokenizer.fromJson(byteLevelBpe(), config);
     const piece = fc.oneof(
       { weight: 4, arbitrary: fc.string({ unit: "binary", maxLength: 24 }) },
-      { weight: 1, arbitrary: fc.constantFrom("<|eot_id|>", "<|begin_of_text|>", " hello", " world", "\r\n", "\t", "  ") },
+      {
+        weight: 1,
+        arbitrary: fc.constantFrom("<|eot_id|>", "<|begin_of_text|>", " hello", " world", "\r\n", "\t", "  "),
+      },
     );
     fc.assert(
       fc.property(fc.array(piece, { maxLength: 6 }), (pieces) => {
@@ -105,11 +121,20 @@ describe("tokenizer.json parsing under fuzzing", () => {
     const known = fc.integer({ min: 0, max: 270 });
     const unknown = fc.integer({ min: 271, max: 2 ** 31 - 1 });
     fc.assert(
-      fc.property(fc.array(fc.oneof(known.map((id) => ({ id, known: true })), unknown.map((id) => ({ id, known: false }))), { maxLength: 16 }), (entries) => {
-        const all = entries.map((entry) => entry.id);
-        const kept = entries.filter((entry) => entry.known).map((entry) => entry.id);
-        expect(tokenizer.decode(all)).toBe(tokenizer.decode(kept));
-      }),
+      fc.property(
+        fc.array(
+          fc.oneof(
+            known.map((id) => ({ id, known: true })),
+            unknown.map((id) => ({ id, known: false })),
+          ),
+          { maxLength: 16 },
+        ),
+        (entries) => {
+          const all = entries.map((entry) => entry.id);
+          const kept = entries.filter((entry) => entry.known).map((entry) => entry.id);
+          expect(tokenizer.decode(all)).toBe(tokenizer.decode(kept));
+        },
+      ),
       { numRuns: 1000, seed: 13 },
     );
   });

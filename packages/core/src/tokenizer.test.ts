@@ -19,7 +19,11 @@ describe("Tokenizer on a byte-level BPE", () => {
     expect(Array.from(tokenizer.encode("hello world"))).toEqual([266, 259, 264]);
     // "hello" then " t" merged, then single bytes: 'o' = 0x6f → index in the byte table.
     const bytes = byteToUnicode();
-    expect(Array.from(tokenizer.encode("hello to", { addSpecialTokens: false }))).toEqual([259, 265, bytes.indexOf("o")]);
+    expect(Array.from(tokenizer.encode("hello to", { addSpecialTokens: false }))).toEqual([
+      259,
+      265,
+      bytes.indexOf("o"),
+    ]);
   });
 
   it("knows its special tokens", () => {
@@ -28,11 +32,19 @@ describe("Tokenizer on a byte-level BPE", () => {
     expect(tokenizer.eosTokenIds).toEqual([270]);
     expect(tokenizer.tokenToId("<|eot_id|>")).toBe(270);
     expect(tokenizer.tokenToId("nope")).toBeNull();
-    expect(Array.from(tokenizer.encode("<|start_header_id|>hello<|eot_id|>", { addSpecialTokens: false }))).toEqual([268, 259, 270]);
+    expect(Array.from(tokenizer.encode("<|start_header_id|>hello<|eot_id|>", { addSpecialTokens: false }))).toEqual([
+      268, 259, 270,
+    ]);
   });
 
   it("round-trips any text through its bytes, spacing and punctuation included", () => {
-    for (const text of ["hello world", "héllo, wörld! 👋 😀", "  two  spaces ,  and\ttabs\nnew lines .", "日本語のテキスト", "it's 12345 o'clock"]) {
+    for (const text of [
+      "hello world",
+      "héllo, wörld! 👋 😀",
+      "  two  spaces ,  and\ttabs\nnew lines .",
+      "日本語のテキスト",
+      "it's 12345 o'clock",
+    ]) {
       const ids = tokenizer.encode(text, { addSpecialTokens: false });
       expect(tokenizer.decode(ids)).toBe(text);
     }
@@ -83,12 +95,18 @@ describe("Tokenizer on a byte-level BPE", () => {
 describe("Tokenizer on a WordLevel vocabulary", () => {
   const wordLevel = {
     version: "1.0",
-    added_tokens: [{ id: 0, content: "[UNK]", single_word: false, lstrip: false, rstrip: false, normalized: false, special: true }],
+    added_tokens: [
+      { id: 0, content: "[UNK]", single_word: false, lstrip: false, rstrip: false, normalized: false, special: true },
+    ],
     normalizer: { type: "Lowercase" },
     pre_tokenizer: { type: "Whitespace" },
     post_processor: null,
     decoder: null,
-    model: { type: "WordLevel", vocab: { "[UNK]": 0, the: 1, cat: 2, sat: 3, on: 4, mat: 5, ".": 6 }, unk_token: "[UNK]" },
+    model: {
+      type: "WordLevel",
+      vocab: { "[UNK]": 0, the: 1, cat: 2, sat: 3, on: 4, mat: 5, ".": 6 },
+      unk_token: "[UNK]",
+    },
   };
   const tokenizer = Tokenizer.fromJson(wordLevel);
 
@@ -106,8 +124,14 @@ describe("Tokenizer.load", () => {
     try {
       await expect(Tokenizer.load(dir)).rejects.toThrowError(`no tokenizer.json in ${dir} — pass --tokenizer`);
       fs.writeFileSync(path.join(dir, "tokenizer.json"), JSON.stringify(byteLevelBpe()));
-      fs.writeFileSync(path.join(dir, "tokenizer_config.json"), JSON.stringify({ ...tokenizerConfig, chat_template: undefined, eos_token: { content: "<|end_of_text|>" } }));
-      fs.writeFileSync(path.join(dir, "chat_template.jinja"), "{% for m in messages %}[{{ m.role }}]{{ m.content }}{% endfor %}");
+      fs.writeFileSync(
+        path.join(dir, "tokenizer_config.json"),
+        JSON.stringify({ ...tokenizerConfig, chat_template: undefined, eos_token: { content: "<|end_of_text|>" } }),
+      );
+      fs.writeFileSync(
+        path.join(dir, "chat_template.jinja"),
+        "{% for m in messages %}[{{ m.role }}]{{ m.content }}{% endfor %}",
+      );
       fs.writeFileSync(path.join(dir, "generation_config.json"), JSON.stringify({ eos_token_id: [267, 270] }));
       const tokenizer = await Tokenizer.load(dir);
       expect(tokenizer.eosTokenIds).toEqual([267, 270]);

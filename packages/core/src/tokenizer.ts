@@ -27,7 +27,10 @@ function chatTemplateOf(config: TokenizerConfigJson): string | null {
   if (typeof template === "string") return template;
   // Some models ship several named templates; "default" is what apply_chat_template picks.
   if (Array.isArray(template)) {
-    const named = template.filter((entry): entry is { name: string; template: string } => isPlainObject(entry) && typeof entry.template === "string");
+    const named = template.filter(
+      (entry): entry is { name: string; template: string } =>
+        isPlainObject(entry) && typeof entry.template === "string",
+    );
     return (named.find((entry) => entry.name === "default") ?? named[0])?.template ?? null;
   }
   return null;
@@ -57,7 +60,12 @@ export class Tokenizer {
   private readonly source: string;
   private compiledTemplate: Template | null = null;
 
-  private constructor(tokenizerJson: Record<string, unknown>, tokenizerConfig: TokenizerConfigJson, extraEosIds: number[], source: string) {
+  private constructor(
+    tokenizerJson: Record<string, unknown>,
+    tokenizerConfig: TokenizerConfigJson,
+    extraEosIds: number[],
+    source: string,
+  ) {
     this.tokenizerJson = tokenizerJson;
     this.tokenizerConfig = tokenizerConfig;
     this.source = source;
@@ -83,7 +91,10 @@ export class Tokenizer {
         clean_up_tokenization_spaces: tokenizerConfig.clean_up_tokenization_spaces ?? false,
       });
     } catch (error) {
-      throw new ConfigError("E_FIELD", `cannot build the tokenizer (${(error as Error).message})`, { file: source, field: "model" });
+      throw new ConfigError("E_FIELD", `cannot build the tokenizer (${(error as Error).message})`, {
+        file: source,
+        field: "model",
+      });
     }
     this.vocabSize = (this.inner.model as unknown as { vocab: unknown[] }).vocab.length;
     this.bosToken = specialTokenText(tokenizerConfig.bos_token);
@@ -104,7 +115,9 @@ export class Tokenizer {
   static async load(dir: string): Promise<Tokenizer> {
     const tokenizerFile = path.join(dir, "tokenizer.json");
     if (!fs.existsSync(tokenizerFile)) {
-      throw new ConfigError("E_FILE_NOT_FOUND", `no tokenizer.json in ${dir} — pass --tokenizer`, { file: tokenizerFile });
+      throw new ConfigError("E_FILE_NOT_FOUND", `no tokenizer.json in ${dir} — pass --tokenizer`, {
+        file: tokenizerFile,
+      });
     }
     const tokenizerJson = readJson(tokenizerFile);
     if (!isPlainObject(tokenizerJson)) throw new ConfigError("E_JSON", "not a JSON object", { file: tokenizerFile });
@@ -116,7 +129,8 @@ export class Tokenizer {
       tokenizerConfig = json;
     }
     const templateFile = path.join(dir, "chat_template.jinja");
-    if (fs.existsSync(templateFile)) tokenizerConfig = { ...tokenizerConfig, chat_template: fs.readFileSync(templateFile, "utf8") };
+    if (fs.existsSync(templateFile))
+      tokenizerConfig = { ...tokenizerConfig, chat_template: fs.readFileSync(templateFile, "utf8") };
     const extraEos: number[] = [];
     const generationFile = path.join(dir, "generation_config.json");
     if (fs.existsSync(generationFile)) {
@@ -132,7 +146,11 @@ export class Tokenizer {
    * embeds). `eosTokenIds` adds end-of-sequence ids beyond tokenizer_config's eos_token; `source`
    * is what errors name (default "tokenizer.json").
    */
-  static fromJson(tokenizerJson: object, tokenizerConfig: object = {}, options: { eosTokenIds?: number[]; source?: string } = {}): Tokenizer {
+  static fromJson(
+    tokenizerJson: object,
+    tokenizerConfig: object = {},
+    options: { eosTokenIds?: number[]; source?: string } = {},
+  ): Tokenizer {
     const source = options.source ?? "tokenizer.json";
     if (!isPlainObject(tokenizerJson)) throw new ConfigError("E_JSON", "not a JSON object", { file: source });
     return new Tokenizer(tokenizerJson, tokenizerConfig as TokenizerConfigJson, options.eosTokenIds ?? [], source);
@@ -140,15 +158,21 @@ export class Tokenizer {
 
   /** Token ids; `addSpecialTokens` (default true) applies the post-processor (e.g. Llama-3's BOS). */
   encode(text: string, options: { addSpecialTokens?: boolean } = {}): Int32Array {
-    const encoding = this.library("encode", () => this.inner.encode(text, { add_special_tokens: options.addSpecialTokens ?? true }));
+    const encoding = this.library("encode", () =>
+      this.inner.encode(text, { add_special_tokens: options.addSpecialTokens ?? true }),
+    );
     const ids = Int32Array.from(encoding.ids);
     // An unknown piece with no <unk> in the vocabulary comes back undefined → 0; refuse it instead.
     for (let i = 0; i < encoding.ids.length; i++) {
       if (!Number.isInteger(encoding.ids[i])) {
-        throw new ConfigError("E_FIELD", `text piece ${JSON.stringify(encoding.tokens[i])} has no token and the vocabulary has no unk_token`, {
-          file: this.source,
-          field: "model.vocab",
-        });
+        throw new ConfigError(
+          "E_FIELD",
+          `text piece ${JSON.stringify(encoding.tokens[i])} has no token and the vocabulary has no unk_token`,
+          {
+            file: this.source,
+            field: "model.vocab",
+          },
+        );
       }
     }
     return ids;
@@ -166,7 +190,9 @@ export class Tokenizer {
       if (this.inner.id_to_token(id) !== undefined) known.push(id);
     }
     if (known.length === 0) return "";
-    return this.library("decode", () => this.inner.decode(known, { skip_special_tokens: options.skipSpecialTokens ?? false }));
+    return this.library("decode", () =>
+      this.inner.decode(known, { skip_special_tokens: options.skipSpecialTokens ?? false }),
+    );
   }
 
   /**
@@ -179,7 +205,9 @@ export class Tokenizer {
       return run();
     } catch (error) {
       if (error instanceof ConfigError) throw error;
-      throw new ConfigError("E_FIELD", `cannot ${what} with this tokenizer (${(error as Error).message})`, { file: this.source });
+      throw new ConfigError("E_FIELD", `cannot ${what} with this tokenizer (${(error as Error).message})`, {
+        file: this.source,
+      });
     }
   }
 
@@ -197,7 +225,10 @@ export class Tokenizer {
    */
   applyChatTemplate(messages: ChatMessage[], options: { addGenerationPrompt?: boolean } = {}): string {
     if (this.chatTemplate === null) {
-      throw new ConfigError("E_FIELD", "the model has no chat template", { file: "tokenizer_config.json", field: "chat_template" });
+      throw new ConfigError("E_FIELD", "the model has no chat template", {
+        file: "tokenizer_config.json",
+        field: "chat_template",
+      });
     }
     this.compiledTemplate ??= new Template(this.chatTemplate);
     const specialTokens: Record<string, string> = {};

@@ -17,13 +17,24 @@ let modelDir = "";
 beforeAll(() => {
   root = fs.mkdtempSync(path.join(os.tmpdir(), "pillow-train-"));
   modelDir = path.join(root, "tiny");
-  createTinyModel(modelDir, { hiddenSize: 32, numLayers: 2, numHeads: 4, numKeyValueHeads: 2, maxPositionEmbeddings: 128, seed: 7, initStd: 0.3 });
+  createTinyModel(modelDir, {
+    hiddenSize: 32,
+    numLayers: 2,
+    numHeads: 4,
+    numKeyValueHeads: 2,
+    maxPositionEmbeddings: 128,
+    seed: 7,
+    initStd: 0.3,
+  });
 });
 
 afterAll(() => fs.rmSync(root, { recursive: true, force: true }));
 
 const ALL = ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"] as const;
-const dataset: TrainingExample[] = Array.from({ length: 12 }, (_, i) => ({ prompt: `n=${i};`, response: `${"ab"[i % 2].repeat(3)}` }));
+const dataset: TrainingExample[] = Array.from({ length: 12 }, (_, i) => ({
+  prompt: `n=${i};`,
+  response: `${"ab"[i % 2].repeat(3)}`,
+}));
 
 function logitsEqual(a: Float32Array, b: Float32Array): boolean {
   return a.length === b.length && a.every((value, i) => value === b[i]);
@@ -83,13 +94,14 @@ describe("LoRA training", () => {
     const packed = await withAdapter();
     const first = await packed.lossAndGrad({ tokens, labels });
     const unpacked = await withAdapter();
-    process.env.PILLOW_PACKED_WEIGHTS_MB = "0";  // read when the first LoRA step prepares the copies
+    process.env.PILLOW_PACKED_WEIGHTS_MB = "0"; // read when the first LoRA step prepares the copies
     const second = await unpacked.lossAndGrad({ tokens, labels }).finally(() => {
       delete process.env.PILLOW_PACKED_WEIGHTS_MB;
     });
     expect(second.loss).toBe(first.loss);
     expect(Object.keys(second.grads).sort()).toEqual(Object.keys(first.grads).sort());
-    for (const [name, grad] of Object.entries(first.grads)) expect(logitsEqual(second.grads[name], grad), name).toBe(true);
+    for (const [name, grad] of Object.entries(first.grads))
+      expect(logitsEqual(second.grads[name], grad), name).toBe(true);
     // New values for a weight the packed model has packed: its next forward must use them.
     const name = "model.layers.0.mlp.up_proj.weight";
     const changed = packed.native.getTensor(name).map((value: number, i: number) => value + ((i % 5) - 2) * 0.01);
@@ -130,7 +142,19 @@ describe("LoRA training", () => {
       const model = await loadModel(modelDir);
       model.addAdapter("a", { ...adapter, targetModules: [...adapter.targetModules], dropout });
       model.setActiveAdapter("a");
-      return train(model, dataset, checkpoint ? { ...options, checkpointDir: checkpoint.dir, checkpointEvery: 2, maxSteps: checkpoint.maxSteps, resume: checkpoint.resume } : options);
+      return train(
+        model,
+        dataset,
+        checkpoint
+          ? {
+              ...options,
+              checkpointDir: checkpoint.dir,
+              checkpointEvery: 2,
+              maxSteps: checkpoint.maxSteps,
+              resume: checkpoint.resume,
+            }
+          : options,
+      );
     };
     const full = await runs(0.2);
     const withoutDropout = await runs(0);
@@ -163,17 +187,37 @@ describe("full training and saveModel", () => {
 describe("generation", () => {
   it("streams, stops at stop strings, and serves as a GenerationBackend", async () => {
     const model = await loadModel(modelDir);
-    await train(model, Array.from({ length: 4 }, () => ({ text: "hello abcabcabcabc" })), { mode: "full", epochs: 10, batchSize: 4, lr: 2e-2 });
+    await train(
+      model,
+      Array.from({ length: 4 }, () => ({ text: "hello abcabcabcabc" })),
+      { mode: "full", epochs: 10, batchSize: 4, lr: 2e-2 },
+    );
     const chunks: string[] = [];
-    const greedy = await model.generate("hello ", { maxNewTokens: 8, ignoreEos: true, onToken: (c) => chunks.push(c.text) });
+    const greedy = await model.generate("hello ", {
+      maxNewTokens: 8,
+      ignoreEos: true,
+      onToken: (c) => chunks.push(c.text),
+    });
     expect(greedy.tokens.length).toBe(8);
     expect(greedy.text).toBe("abcabcab");
     expect(chunks.join("")).toBe(greedy.text);
     const stopped = await model.generate("hello ", { maxNewTokens: 8, ignoreEos: true, stop: ["ca"] });
     expect(stopped.finishReason).toBe("stop");
     expect(stopped.text).toBe("ab");
-    const sampledA = await model.generate("hello ", { maxNewTokens: 6, temperature: 1.5, topK: 50, seed: 11, ignoreEos: true });
-    const sampledB = await model.generate("hello ", { maxNewTokens: 6, temperature: 1.5, topK: 50, seed: 11, ignoreEos: true });
+    const sampledA = await model.generate("hello ", {
+      maxNewTokens: 6,
+      temperature: 1.5,
+      topK: 50,
+      seed: 11,
+      ignoreEos: true,
+    });
+    const sampledB = await model.generate("hello ", {
+      maxNewTokens: 6,
+      temperature: 1.5,
+      topK: 50,
+      seed: 11,
+      ignoreEos: true,
+    });
     expect(sampledA.tokens).toEqual(sampledB.tokens);
     expect(sampledA.tokens.length).toBe(6);
     const backend = new NativeBackend(model);

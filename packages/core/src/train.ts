@@ -60,7 +60,8 @@ export type TrainResult = { steps: number; losses: number[]; finalLoss: number; 
 
 function positiveInteger(value: number | undefined, fallback: number, name: string, minimum = 1): number {
   const v = value ?? fallback;
-  if (!Number.isInteger(v) || v < minimum) throw new ModelError("E_ARGUMENT", `${name} must be an integer >= ${minimum}, got ${String(value)}`);
+  if (!Number.isInteger(v) || v < minimum)
+    throw new ModelError("E_ARGUMENT", `${name} must be an integer >= ${minimum}, got ${String(value)}`);
   return v;
 }
 
@@ -69,24 +70,44 @@ function positiveInteger(value: number | undefined, fallback: number, name: stri
  * (no adapter active). Loss is the mean cross-entropy over every target of an optimizer step
  * (all its micro-batches together), on response tokens only for {prompt, response} pairs.
  */
-export async function train(model: Model, dataset: TrainingExample[], options: TrainOptions = {}): Promise<TrainResult> {
+export async function train(
+  model: Model,
+  dataset: TrainingExample[],
+  options: TrainOptions = {},
+): Promise<TrainResult> {
   const mode: TrainMode = options.mode ?? (model.activeAdapter ? "lora" : "full");
-  if (mode === "lora" && !model.activeAdapter) throw new ModelError("E_ARGUMENT", "LoRA training needs an active adapter: addAdapter + setActiveAdapter first");
-  if (mode === "full" && model.activeAdapter) throw new ModelError("E_ARGUMENT", "full training updates the base weights: setActiveAdapter(null) first");
-  if (!Array.isArray(dataset) || dataset.length === 0) throw new ModelError("E_ARGUMENT", "dataset must be a non-empty array of examples");
+  if (mode === "lora" && !model.activeAdapter)
+    throw new ModelError("E_ARGUMENT", "LoRA training needs an active adapter: addAdapter + setActiveAdapter first");
+  if (mode === "full" && model.activeAdapter)
+    throw new ModelError("E_ARGUMENT", "full training updates the base weights: setActiveAdapter(null) first");
+  if (!Array.isArray(dataset) || dataset.length === 0)
+    throw new ModelError("E_ARGUMENT", "dataset must be a non-empty array of examples");
   const adapter = model.activeAdapter;
   const epochs = positiveInteger(options.epochs, 1, "epochs");
   const batchSize = positiveInteger(options.batchSize, 1, "batchSize");
   const gradAccum = positiveInteger(options.gradAccum, 1, "gradAccum");
   const warmup = positiveInteger(options.warmup, 0, "warmup", 0);
   const schedule = options.schedule ?? "cosine";
-  if (schedule !== "cosine" && schedule !== "constant") throw new ModelError("E_ARGUMENT", `schedule must be "cosine" or "constant", got ${String(schedule)}`);
+  if (schedule !== "cosine" && schedule !== "constant")
+    throw new ModelError("E_ARGUMENT", `schedule must be "cosine" or "constant", got ${String(schedule)}`);
   const peak = options.lr ?? (mode === "lora" ? 2e-4 : 1e-4);
-  if (!(peak > 0) || !Number.isFinite(peak)) throw new ModelError("E_ARGUMENT", `lr must be a number > 0, got ${String(options.lr)}`);
+  if (!(peak > 0) || !Number.isFinite(peak))
+    throw new ModelError("E_ARGUMENT", `lr must be a number > 0, got ${String(options.lr)}`);
   const clip = options.clip ?? 1;
-  const maxLength = positiveInteger(options.maxLength, Math.min(model.config.maxPositionEmbeddings, 2048), "maxLength", 2);
-  if (maxLength > model.config.maxPositionEmbeddings) throw new ModelError("E_ARGUMENT", `maxLength ${maxLength} exceeds max_position_embeddings ${model.config.maxPositionEmbeddings}`);
-  const sequences = dataset.map((example, index) => tokenizeExample(model, example, { maxLength, appendEos: options.appendEos ?? true }, index));
+  const maxLength = positiveInteger(
+    options.maxLength,
+    Math.min(model.config.maxPositionEmbeddings, 2048),
+    "maxLength",
+    2,
+  );
+  if (maxLength > model.config.maxPositionEmbeddings)
+    throw new ModelError(
+      "E_ARGUMENT",
+      `maxLength ${maxLength} exceeds max_position_embeddings ${model.config.maxPositionEmbeddings}`,
+    );
+  const sequences = dataset.map((example, index) =>
+    tokenizeExample(model, example, { maxLength, appendEos: options.appendEos ?? true }, index),
+  );
   const perStep = batchSize * gradAccum;
   const stepsPerEpoch = Math.ceil(sequences.length / perStep);
   const totalSteps = stepsPerEpoch * epochs;
@@ -110,14 +131,20 @@ export async function train(model: Model, dataset: TrainingExample[], options: T
         return restoreCheckpoint(model, mode, path.join(options.checkpointDir as string, latest));
       });
       if (state.totalSteps !== totalSteps) {
-        throw new ModelError("E_CHECKPOINT", `the checkpoint was made for ${state.totalSteps} steps, this run has ${totalSteps}: same dataset and options are needed to resume`);
+        throw new ModelError(
+          "E_CHECKPOINT",
+          `the checkpoint was made for ${state.totalSteps} steps, this run has ${totalSteps}: same dataset and options are needed to resume`,
+        );
       }
       resumedFrom = state.step;
     }
   }
   if (resumedFrom === null) model.native.resetOptimizerState(mode);
   const random = Random.fromState(state.random);
-  const stopAt = options.maxSteps === undefined ? totalSteps : Math.min(totalSteps, state.step + positiveInteger(options.maxSteps, 1, "maxSteps"));
+  const stopAt =
+    options.maxSteps === undefined
+      ? totalSteps
+      : Math.min(totalSteps, state.step + positiveInteger(options.maxSteps, 1, "maxSteps"));
 
   while (state.step < stopAt) {
     if (state.position === 0 || state.order.length === 0) {
@@ -141,7 +168,13 @@ export async function train(model: Model, dataset: TrainingExample[], options: T
         if (b.targets === 0) continue;
         // Dropout masks follow the optimizer step, so a resumed run draws the masks it would have.
         const dropoutStep = state.step * gradAccum + index;
-        const result = await model.native.lossAndGrad(b.tokens, b.labels, { batch: b.batch, mode, accumulate: true, gradScale: 1 / targets, dropoutStep });
+        const result = await model.native.lossAndGrad(b.tokens, b.labels, {
+          batch: b.batch,
+          mode,
+          accumulate: true,
+          gradScale: 1 / targets,
+          dropoutStep,
+        });
         lossSum += result.lossSum;
       }
       if (targets === 0) return { loss: 0, gradNorm: 0 };
@@ -175,7 +208,9 @@ export async function train(model: Model, dataset: TrainingExample[], options: T
       tokens,
       tokensPerSecond: seconds > 0 ? tokens / seconds : 0,
     });
-    const checkpointNow = options.checkpointDir && ((options.checkpointEvery && state.step % options.checkpointEvery === 0) || state.step === stopAt);
+    const checkpointNow =
+      options.checkpointDir &&
+      ((options.checkpointEvery && state.step % options.checkpointEvery === 0) || state.step === stopAt);
     if (checkpointNow) {
       await model.exclusive(async () => {
         model.setActiveAdapter(adapter);
@@ -183,5 +218,10 @@ export async function train(model: Model, dataset: TrainingExample[], options: T
       });
     }
   }
-  return { steps: state.step, losses: state.losses, finalLoss: state.losses[state.losses.length - 1] ?? Number.NaN, resumedFrom };
+  return {
+    steps: state.step,
+    losses: state.losses,
+    finalLoss: state.losses[state.losses.length - 1] ?? Number.NaN,
+    resumedFrom,
+  };
 }

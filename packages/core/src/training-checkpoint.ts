@@ -74,9 +74,15 @@ export function restoreCheckpoint(model: Model, mode: TrainMode, dir: string): T
   } catch (error) {
     throw new ModelError("E_CHECKPOINT", `${statePath}: cannot read the trainer state (${(error as Error).message})`);
   }
-  if (state.mode !== mode) throw new ModelError("E_CHECKPOINT", `${statePath}: the checkpoint was written in mode "${state.mode}", not "${mode}"`);
+  if (state.mode !== mode)
+    throw new ModelError(
+      "E_CHECKPOINT",
+      `${statePath}: the checkpoint was written in mode "${state.mode}", not "${mode}"`,
+    );
   const weightsDir = path.join(dir, mode === "lora" ? "adapter" : "model");
-  const weights = SafetensorsCheckpoint.open(path.join(weightsDir, mode === "lora" ? "adapter_model.safetensors" : "model.safetensors"));
+  const weights = SafetensorsCheckpoint.open(
+    path.join(weightsDir, mode === "lora" ? "adapter_model.safetensors" : "model.safetensors"),
+  );
   try {
     if (mode === "lora") {
       const adapter = model.activeAdapter as string;
@@ -87,7 +93,11 @@ export function restoreCheckpoint(model: Model, mode: TrainMode, dir: string): T
           if (!match) throw new ModelError("E_CHECKPOINT", `unexpected adapter tensor ${name}`);
           return [Number(match[1]), match[2], match[3] as "A" | "B"] as const;
         })();
-        if (!weights.has(name)) throw new ModelError("E_CHECKPOINT", `${weightsDir}: tensor ${name} is missing (is it the same adapter configuration?)`);
+        if (!weights.has(name))
+          throw new ModelError(
+            "E_CHECKPOINT",
+            `${weightsDir}: tensor ${name} is missing (is it the same adapter configuration?)`,
+          );
         model.native.setAdapterTensor(adapter, layer, module as never, part, weights.readFloat32(name));
       }
     } else {
@@ -109,4 +119,3 @@ export function restoreCheckpoint(model: Model, mode: TrainMode, dir: string): T
   }
   return state;
 }
-

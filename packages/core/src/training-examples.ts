@@ -23,7 +23,12 @@ function concat(parts: Int32Array[]): Int32Array {
 }
 
 /** Tokens and HF-aligned labels of one example (-100 on the prompt). */
-export function tokenizeExample(model: Model, example: TrainingExample, options: { maxLength: number; appendEos: boolean }, index = 0): Sequence {
+export function tokenizeExample(
+  model: Model,
+  example: TrainingExample,
+  options: { maxLength: number; appendEos: boolean },
+  index = 0,
+): Sequence {
   const eosId = model.tokenizer?.eosTokenIds[0] ?? model.config.eosTokenIds[0];
   const eos = options.appendEos && eosId !== undefined ? Int32Array.of(eosId) : new Int32Array(0);
   let tokens: Int32Array;
@@ -31,10 +36,15 @@ export function tokenizeExample(model: Model, example: TrainingExample, options:
   if ("tokens" in example) {
     tokens = example.tokens;
     labels = example.labels ?? example.tokens;
-    if (labels.length !== tokens.length) throw new ModelError("E_SHAPE", `dataset[${index}]: labels has length ${labels.length}, tokens ${tokens.length}`);
+    if (labels.length !== tokens.length)
+      throw new ModelError("E_SHAPE", `dataset[${index}]: labels has length ${labels.length}, tokens ${tokens.length}`);
   } else {
     const tokenizer = model.tokenizer;
-    if (!tokenizer) throw new ModelError("E_NO_TOKENIZER", `dataset[${index}]: text examples need the model's tokenizer.json (or give token ids)`);
+    if (!tokenizer)
+      throw new ModelError(
+        "E_NO_TOKENIZER",
+        `dataset[${index}]: text examples need the model's tokenizer.json (or give token ids)`,
+      );
     if ("text" in example) {
       if (typeof example.text !== "string") throw new ModelError("E_TYPE", `dataset[${index}].text must be a string`);
       tokens = concat([tokenizer.encode(example.text, { addSpecialTokens: true }), eos]);
@@ -54,12 +64,19 @@ export function tokenizeExample(model: Model, example: TrainingExample, options:
     tokens = tokens.subarray(0, options.maxLength);
     labels = labels.subarray(0, options.maxLength);
   }
-  if (tokens.length < 2) throw new ModelError("E_SHAPE", `dataset[${index}] has fewer than 2 tokens: nothing to predict`);
+  if (tokens.length < 2)
+    throw new ModelError("E_SHAPE", `dataset[${index}] has fewer than 2 tokens: nothing to predict`);
   return { tokens: Int32Array.from(tokens), labels: Int32Array.from(labels) };
 }
 
 /** Right-pads sequences to one [batch, T] block; padding is ignored by the loss and by causal attention. */
-export function padBatch(sequences: Sequence[]): { tokens: Int32Array; labels: Int32Array; batch: number; targets: number; realTokens: number } {
+export function padBatch(sequences: Sequence[]): {
+  tokens: Int32Array;
+  labels: Int32Array;
+  batch: number;
+  targets: number;
+  realTokens: number;
+} {
   const length = Math.max(...sequences.map((s) => s.tokens.length));
   const tokens = new Int32Array(sequences.length * length);
   const labels = new Int32Array(sequences.length * length).fill(-100);
@@ -73,4 +90,3 @@ export function padBatch(sequences: Sequence[]): { tokens: Int32Array; labels: I
   });
   return { tokens, labels, batch: sequences.length, targets, realTokens };
 }
-

@@ -2,7 +2,16 @@
 // is declared here, and only here; the rest of the package talks to the addon through this type.
 
 /** Stable error codes thrown by the addon (and by this package's own checks); native/src/runtime/errors.h mirrors them. */
-export const NATIVE_ERROR_CODES = ["E_SHAPE", "E_TYPE", "E_ARGUMENT", "E_NONFINITE_LOGITS", "E_CUDA", "E_UNSUPPORTED", "E_INTERNAL", "E_DISPOSED"] as const;
+export const NATIVE_ERROR_CODES = [
+  "E_SHAPE",
+  "E_TYPE",
+  "E_ARGUMENT",
+  "E_NONFINITE_LOGITS",
+  "E_CUDA",
+  "E_UNSUPPORTED",
+  "E_INTERNAL",
+  "E_DISPOSED",
+] as const;
 export type NativeErrorCode = (typeof NATIVE_ERROR_CODES)[number];
 
 /** The device field the addon reads from a shape or options object (default "cpu"). */
@@ -11,7 +20,13 @@ export type NativeDevice = "cpu" | "cuda";
 export type MatmulShape = { tokens: number; inFeatures: number; outFeatures: number; device?: NativeDevice };
 
 /** Shape of a LoRA matmul: x [tokens, inFeatures], W [outFeatures, inFeatures], A [rank, inFeatures], B [outFeatures, rank]. */
-export type LoraShape = { tokens: number; inFeatures: number; outFeatures: number; rank: number; device?: NativeDevice };
+export type LoraShape = {
+  tokens: number;
+  inFeatures: number;
+  outFeatures: number;
+  rank: number;
+  device?: NativeDevice;
+};
 
 /** One adapter of a multi-adapter batch: A [rank, in], B [out, rank], y += scale·(x·Aᵀ)·Bᵀ. */
 export type LoraAdapter = { a: Float32Array; b: Float32Array; rank: number; scale: number };
@@ -93,7 +108,14 @@ export type AddonTypes = {
   /** out[rows] = W·x, W [rows, columns] in llama.cpp's Q8_0 blocks (rows·columns/32·34 bytes), x f32. CPU. */
   quantizedMatvecQ8_0(x: Float32Array, w: Uint8Array, shape: { rows: number; columns: number }): Float32Array;
   /** y[T,out] = x·Wᵀ + scale·(x·Aᵀ)·Bᵀ; rank 0 (empty a, b) is the base product alone. */
-  loraMatmul(x: Float32Array, w: NativeWeight, a: Float32Array, b: Float32Array, shape: LoraShape, scale: number): Float32Array;
+  loraMatmul(
+    x: Float32Array,
+    w: NativeWeight,
+    a: Float32Array,
+    b: Float32Array,
+    shape: LoraShape,
+    scale: number,
+  ): Float32Array;
   loraMatmulAsync(
     x: Float32Array,
     w: NativeWeight,
@@ -169,7 +191,13 @@ export type NativeModelConfig = {
   ropeScaling:
     | null
     | { type: "linear"; factor: number }
-    | { type: "llama3"; factor: number; lowFreqFactor: number; highFreqFactor: number; originalMaxPositionEmbeddings: number };
+    | {
+        type: "llama3";
+        factor: number;
+        lowFreqFactor: number;
+        highFreqFactor: number;
+        originalMaxPositionEmbeddings: number;
+      };
   tieWordEmbeddings: boolean;
   attentionBias: boolean;
 };
@@ -244,11 +272,24 @@ export interface NativeLlamaModel {
   /** dropout: PEFT lora_dropout, applied in lossAndGrad (lora mode) only; dropoutSeed seeds its masks. */
   addAdapter(
     name: string,
-    options: { rank: number; scale: number; targetModules: NativeLoraModule[]; layers?: number[]; dropout?: number; dropoutSeed?: number },
+    options: {
+      rank: number;
+      scale: number;
+      targetModules: NativeLoraModule[];
+      layers?: number[];
+      dropout?: number;
+      dropoutSeed?: number;
+    },
   ): void;
   removeAdapter(name: string): void;
   adapterNames(): string[];
-  setAdapterTensor(adapter: string, layer: number, module: NativeLoraModule, which: "A" | "B", data: Float32Array): void;
+  setAdapterTensor(
+    adapter: string,
+    layer: number,
+    module: NativeLoraModule,
+    which: "A" | "B",
+    data: Float32Array,
+  ): void;
   getAdapterTensor(adapter: string, layer: number, module: NativeLoraModule, which: "A" | "B"): Float32Array;
   setActiveAdapter(name: string | null): void;
   activeAdapter(): string | null;
@@ -273,7 +314,11 @@ export interface NativeLlamaModel {
    */
   forwardSequences(tokens: Int32Array, steps: NativeSequenceStep[]): Promise<Float32Array>;
   /** labels aligned with tokens (HF); -100 = ignored. lossSum over `count` predicted targets. */
-  lossAndGrad(tokens: Int32Array, labels: Int32Array, options: NativeLossAndGradOptions): Promise<{ lossSum: number; count: number }>;
+  lossAndGrad(
+    tokens: Int32Array,
+    labels: Int32Array,
+    options: NativeLossAndGradOptions,
+  ): Promise<{ lossSum: number; count: number }>;
   zeroGradients(mode: NativeTrainMode): void;
   gradients(mode: NativeTrainMode): Record<string, Float32Array>;
   adamwStep(mode: NativeTrainMode, options: NativeAdamWOptions): Promise<{ gradNorm: number }>;
@@ -293,4 +338,7 @@ export interface NativeLlamaModel {
 /** device "cuda": weights and the active adapter stay on the GPU; E_CUDA when no device is usable. */
 export type NativeModelOptions = { device?: NativeDevice };
 
-export type NativeLlamaModelConstructor = new (config: NativeModelConfig, options?: NativeModelOptions) => NativeLlamaModel;
+export type NativeLlamaModelConstructor = new (
+  config: NativeModelConfig,
+  options?: NativeModelOptions,
+) => NativeLlamaModel;

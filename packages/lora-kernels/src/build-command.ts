@@ -15,8 +15,12 @@ let nativeDir: string;
 try {
   nativeDir = path.dirname(require.resolve("@pillow/native/package.json"));
 } catch {
-  console.error("@pillow/native (the addon's sources) is not installed next to @pillow/lora-kernels; npm i @pillow/native");
+  console.error(
+    "@pillow/native (the addon's sources) is not installed next to @pillow/lora-kernels; npm i @pillow/native",
+  );
   process.exit(1);
 }
-const result = spawnSync(process.execPath, [path.join(nativeDir, "scripts", "build.mjs"), ...rest], { stdio: "inherit" });
+const result = spawnSync(process.execPath, [path.join(nativeDir, "scripts", "build.mjs"), ...rest], {
+  stdio: "inherit",
+});
 process.exit(result.status ?? 1);

@@ -39,7 +39,9 @@ describe("device selection", () => {
 
   it("backendInfo lists the ops of each device and where the addon came from", () => {
     const info = backendInfo();
-    expect(info.ops?.cpu).toEqual(expect.arrayContaining(["matmul", "loraMatmul", "loraMatmulBackward", "loraMatmulMulti", "sample"]));
+    expect(info.ops?.cpu).toEqual(
+      expect.arrayContaining(["matmul", "loraMatmul", "loraMatmulBackward", "loraMatmulMulti", "sample"]),
+    );
     if (info.cuda.compiled && info.cuda.devices > 0) {
       expect(cudaOps).toEqual([
         "matmul",
@@ -56,7 +58,9 @@ describe("device selection", () => {
       expect(cudaOps).toEqual([]);
     }
     // What a cuda model refuses (E_UNSUPPORTED) is listed whether or not a device is usable.
-    expect(info.ops?.cudaMissing).toEqual(expect.arrayContaining(["LlamaModel.lossAndGrad(full)", "LlamaModel.forwardSequences", "pairwiseCost"]));
+    expect(info.ops?.cudaMissing).toEqual(
+      expect.arrayContaining(["LlamaModel.lossAndGrad(full)", "LlamaModel.forwardSequences", "pairwiseCost"]),
+    );
     expect(info.loader?.path).toMatch(/pillow_native\.node$/);
   });
 
@@ -98,7 +102,13 @@ describe("device selection", () => {
       ),
     ).toBeLessThan(1e-5);
     const logits = randomArray(2 * 41, random);
-    const options = { topK: 5, topP: 0.9, seed: 12, previousTokens: [new Int32Array([1, 2]), new Int32Array([])], repetitionPenalty: 1.3 };
+    const options = {
+      topK: 5,
+      topP: 0.9,
+      seed: 12,
+      previousTokens: [new Int32Array([1, 2]), new Int32Array([])],
+      repetitionPenalty: 1.3,
+    };
     const onCuda = sample(logits, { rows: 2, vocab: 41 }, { ...options, device: "cuda" });
     const onCpu = sample(logits, { rows: 2, vocab: 41 }, { ...options, device: "cpu" });
     expect(Array.from(onCuda.tokens)).toEqual(Array.from(onCpu.tokens));

@@ -1,7 +1,8 @@
 export type {
   AddonTypes,
   BackendInfo,
-  CpuIsa,EarthMoversDistanceResult, 
+  CpuIsa,
+  EarthMoversDistanceResult,
   LoraAdapter,
   LoraGradients,
   LoraShape,
@@ -16,15 +17,26 @@ export type {
   NativeLossAndGradOptions,
   NativeModelConfig,
   NativeModelOptions,
-  NativeTrainMode,PairwiseCostMetric, PairwiseCostShape, 
+  NativeTrainMode,
+  PairwiseCostMetric,
+  PairwiseCostShape,
   SampleResult,
-  SampleShape
+  SampleShape,
 } from "./AddonTypes.js";
 export { Bf16Array, bf16, fromBf16, isBf16Array, toBf16 } from "./bf16.js";
 export { NATIVE_ERROR_CODES } from "./AddonTypes.js";
 export { DEVICES, type Device, type DeviceOptions, resolveDevice } from "./device.js";
 export { BUILD_COMMAND, KernelError, type LoadAttempt, NativeAddonNotFoundError } from "./errors.js";
-export { backendInfo, earthMoversDistance, hasEarthMoversDistance, matmul, matmulAsync, pairwiseCost, quantizedMatvecQ8_0, setThreads } from "./kernels.js";
+export {
+  backendInfo,
+  earthMoversDistance,
+  hasEarthMoversDistance,
+  matmul,
+  matmulAsync,
+  pairwiseCost,
+  quantizedMatvecQ8_0,
+  setThreads,
+} from "./kernels.js";
 export { candidateAddonPaths, loadAddon } from "./loader.js";
 export {
   loraMatmul,

@@ -41,7 +41,11 @@ export function matmulAsync(
  * values: f16 d, int8 q[32]; value = q·d), read as stored (34 bytes per 32 weights); x stays f32.
  * columns must be a multiple of 32. CPU, multi-threaded over rows (AVX-512 / AVX2 / portable).
  */
-export function quantizedMatvecQ8_0(x: Float32Array, w: Uint8Array, shape: { rows: number; columns: number }): Float32Array {
+export function quantizedMatvecQ8_0(
+  x: Float32Array,
+  w: Uint8Array,
+  shape: { rows: number; columns: number },
+): Float32Array {
   return loadAddon().quantizedMatvecQ8_0(x, w, shape);
 }
 

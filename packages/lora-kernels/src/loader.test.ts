@@ -99,7 +99,11 @@ describe("loader with a prebuilt platform package", () => {
     const env = { ...process.env };
     delete env.PILLOW_NATIVE_PATH;
     delete env.NODE_PATH;
-    const result = spawnSync(process.execPath, ["--input-type=module", "-e", script], { env, encoding: "utf8", cwd: root });
+    const result = spawnSync(process.execPath, ["--input-type=module", "-e", script], {
+      env,
+      encoding: "utf8",
+      cwd: root,
+    });
     fs.rmSync(root, { recursive: true, force: true });
     expect(result.status, result.stderr).toBe(0);
     const output = JSON.parse(result.stdout.trim().split("\n").at(-1) ?? "");

@@ -46,7 +46,10 @@ export function candidateAddonPaths(): string[] {
 /** The prebuilt packages for this platform, CUDA first when an NVIDIA device is present. */
 function platformPackageAddonPaths(): string[] {
   const base = `@pillow/native-${process.platform}-${process.arch}`;
-  const names = fs.existsSync("/dev/nvidia0") || process.env.PILLOW_PREFER_CUDA === "1" ? [`${base}-cuda`, base] : [base, `${base}-cuda`];
+  const names =
+    fs.existsSync("/dev/nvidia0") || process.env.PILLOW_PREFER_CUDA === "1"
+      ? [`${base}-cuda`, base]
+      : [base, `${base}-cuda`];
   const paths: string[] = [];
   for (const name of names) {
     try {
@@ -80,14 +83,17 @@ function tryLoad(file: string): { addon?: AddonTypes; reason?: string } {
   if (!fs.existsSync(file)) return { reason: "no such file" };
   try {
     const addon = require(file) as AddonTypes;
-    if (typeof addon.backendInfo !== "function") return { reason: "loaded, but it is not pillow's addon (no backendInfo)" };
+    if (typeof addon.backendInfo !== "function")
+      return { reason: "loaded, but it is not pillow's addon (no backendInfo)" };
     const expected = packageVersion();
     const info = addon.backendInfo();
     if (expected && info.version !== expected) {
       return { reason: `version ${info.version} does not match @pillow/lora-kernels ${expected} (rebuild it)` };
     }
     if (isCudaPackage(file) && !(info.cuda.devices > 0)) {
-      return { reason: `CUDA device probe found no usable GPU (${info.cuda.error ?? "0 devices"}); using the CPU build` };
+      return {
+        reason: `CUDA device probe found no usable GPU (${info.cuda.error ?? "0 devices"}); using the CPU build`,
+      };
     }
     return { addon };
   } catch (error) {

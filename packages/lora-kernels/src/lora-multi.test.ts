@@ -68,7 +68,10 @@ describe("loraMatmulMulti", () => {
     );
     const broken = [adapters[0], { ...adapters[1], b: new Float32Array(3) }];
     expect(() => loraMatmulMulti(x, w, broken, Int32Array.from([0, 1]), shape)).toThrowError(
-      expect.objectContaining({ code: "E_SHAPE", message: expect.stringContaining("adapters[1].b has length 3, expected 15") }),
+      expect.objectContaining({
+        code: "E_SHAPE",
+        message: expect.stringContaining("adapters[1].b has length 3, expected 15"),
+      }),
     );
     const zeroRank = [{ ...adapters[0], rank: 0 }];
     expect(() => loraMatmulMulti(x, w, zeroRank, Int32Array.from([0, 0]), shape)).toThrowError(

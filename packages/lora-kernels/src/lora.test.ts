@@ -31,7 +31,14 @@ function problem(shape: LoraShape, seed: number) {
 // keeps f32 x. The reference then does the same: base(bf16(x)) + [lora(x) − base(x)].
 const bf16Dot = backendInfo().cpu.bf16Dot !== null;
 
-function referenceBf16Weights(x: Float32Array, w: Float32Array, a: Float32Array, b: Float32Array, shape: LoraShape, scale: number) {
+function referenceBf16Weights(
+  x: Float32Array,
+  w: Float32Array,
+  a: Float32Array,
+  b: Float32Array,
+  shape: LoraShape,
+  scale: number,
+) {
   const full = referenceLoraMatmul(x, w, a, b, shape, scale);
   if (!bf16Dot || shape.tokens <= 4) return full;
   const noLora = new Float32Array(b.length);

@@ -86,7 +86,13 @@ export function loraMatmulMulti(
   shape: Omit<LoraShape, "rank">,
   options?: DeviceOptions,
 ): Float32Array {
-  return loadAddon().loraMatmulMulti(x, nativeWeight(w), adapters, adapterIndex, onDevice(shape as MatmulShape, options));
+  return loadAddon().loraMatmulMulti(
+    x,
+    nativeWeight(w),
+    adapters,
+    adapterIndex,
+    onDevice(shape as MatmulShape, options),
+  );
 }
 
 /** As `loraMatmulMulti`, computed off the JS thread. */

@@ -59,12 +59,14 @@ describe("matmul", () => {
     expect(() => matmul(x, x, { tokens: 1.5, inFeatures: 2, outFeatures: 2 })).toThrowError(
       expect.objectContaining({ code: "E_SHAPE" }),
     );
-    expect(() => matmul(new Float64Array(4) as unknown as Float32Array, x, { tokens: 2, inFeatures: 2, outFeatures: 2 })).toThrowError(
+    expect(() =>
+      matmul(new Float64Array(4) as unknown as Float32Array, x, { tokens: 2, inFeatures: 2, outFeatures: 2 }),
+    ).toThrowError(
       expect.objectContaining({ code: "E_TYPE", message: expect.stringContaining("x must be a Float32Array") }),
     );
-    expect(() => matmul(x, x, null as unknown as { tokens: number; inFeatures: number; outFeatures: number })).toThrowError(
-      expect.objectContaining({ code: "E_TYPE" }),
-    );
+    expect(() =>
+      matmul(x, x, null as unknown as { tokens: number; inFeatures: number; outFeatures: number }),
+    ).toThrowError(expect.objectContaining({ code: "E_TYPE" }));
     // the async form checks synchronously too, before queueing any work
     expect(() => matmulAsync(x, new Float32Array(3), { tokens: 2, inFeatures: 2, outFeatures: 2 })).toThrowError(
       expect.objectContaining({ code: "E_SHAPE" }),

@@ -33,7 +33,9 @@ function caught(run: () => unknown): unknown {
 describe("native failures surface as KernelError", () => {
   it("maps a synchronous native argument check, keeping code, message and the native error as cause", () => {
     // matmul has no TypeScript-side length check: this failure is raised by the addon's C++.
-    const error = caught(() => matmul(new Float32Array(6), new Float32Array(11), { tokens: 2, inFeatures: 3, outFeatures: 4 }));
+    const error = caught(() =>
+      matmul(new Float32Array(6), new Float32Array(11), { tokens: 2, inFeatures: 3, outFeatures: 4 }),
+    );
     expect(error).toBeInstanceOf(KernelError);
     expect((error as KernelError).code).toBe("E_SHAPE");
     expect((error as KernelError).message).toContain("w has length 11, expected 12");
@@ -50,7 +52,10 @@ describe("native failures surface as KernelError", () => {
     const logits = Float32Array.of(0, 1, Number.NaN, 2);
     const rejection = sampleAsync(logits, { rows: 1, vocab: 4 }, { seed: 1 });
     await expect(rejection).rejects.toBeInstanceOf(KernelError);
-    await expect(rejection).rejects.toMatchObject({ code: "E_NONFINITE_LOGITS", message: expect.stringContaining("index 2") });
+    await expect(rejection).rejects.toMatchObject({
+      code: "E_NONFINITE_LOGITS",
+      message: expect.stringContaining("index 2"),
+    });
   });
 
   it("maps the native model's constructor and methods", () => {
@@ -75,22 +80,45 @@ describe("native failures surface as KernelError", () => {
       const error = caught(run);
       expect(error).toMatchObject({ code: "E_TYPE", message: expect.stringContaining(text) });
     };
-    wrongType(() => addon.matmul(new Float32Array(6), new Int32Array(12) as never, { tokens: 2, inFeatures: 3, outFeatures: 4 }), "w must be a Float32Array");
-    wrongType(() => addon.matmul(new Float64Array(6) as never, new Float32Array(12), { tokens: 2, inFeatures: 3, outFeatures: 4 }), "x must be a Float32Array");
-    wrongType(() => addon.earthMoversDistance(new Float32Array(1) as never, Float64Array.of(1), Float64Array.of(0)), "a must be a Float64Array");
-    expect(caught(() => addon.earthMoversDistance(Float64Array.of(1), Float64Array.of(1), new Float64Array(2)))).toMatchObject({
+    wrongType(
+      () =>
+        addon.matmul(new Float32Array(6), new Int32Array(12) as never, { tokens: 2, inFeatures: 3, outFeatures: 4 }),
+      "w must be a Float32Array",
+    );
+    wrongType(
+      () =>
+        addon.matmul(new Float64Array(6) as never, new Float32Array(12), { tokens: 2, inFeatures: 3, outFeatures: 4 }),
+      "x must be a Float32Array",
+    );
+    wrongType(
+      () => addon.earthMoversDistance(new Float32Array(1) as never, Float64Array.of(1), Float64Array.of(0)),
+      "a must be a Float64Array",
+    );
+    expect(
+      caught(() => addon.earthMoversDistance(Float64Array.of(1), Float64Array.of(1), new Float64Array(2))),
+    ).toMatchObject({
       code: "E_SHAPE",
       message: expect.stringContaining("costs has length 2, expected 1"),
     });
-    expect(caught(() => addon.earthMoversDistance(new Float64Array(0), Float64Array.of(1), Float64Array.of(0)))).toMatchObject({
+    expect(
+      caught(() => addon.earthMoversDistance(new Float64Array(0), Float64Array.of(1), Float64Array.of(0))),
+    ).toMatchObject({
       code: "E_SHAPE",
       message: expect.stringContaining("a must not be empty"),
     });
     const model = new addon.LlamaModel(config);
-    wrongType(() => model.setTensor("model.norm.weight", new Int8Array(8) as never), 'data for tensor "model.norm.weight" must be a Float32Array or a');
+    wrongType(
+      () => model.setTensor("model.norm.weight", new Int8Array(8) as never),
+      'data for tensor "model.norm.weight" must be a Float32Array or a',
+    );
     wrongType(() => model.forward(Float32Array.of(1, 2) as never), "tokens must be an Int32Array");
-    wrongType(() => model.forward(Int32Array.of(1, 2), { batch: 1, paddings: Float32Array.of(0) } as never), "options.paddings must be an Int32Array");
-    expect(caught(() => model.forward(Int32Array.of(1, 2), { batch: 1, paddings: Int32Array.of(0, 0) } as never))).toMatchObject({
+    wrongType(
+      () => model.forward(Int32Array.of(1, 2), { batch: 1, paddings: Float32Array.of(0) } as never),
+      "options.paddings must be an Int32Array",
+    );
+    expect(
+      caught(() => model.forward(Int32Array.of(1, 2), { batch: 1, paddings: Int32Array.of(0, 0) } as never)),
+    ).toMatchObject({
       code: "E_SHAPE",
       message: expect.stringContaining("options.paddings has length 2, expected 1 (one per sequence)"),
     });

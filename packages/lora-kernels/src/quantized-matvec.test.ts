@@ -30,7 +30,12 @@ function randomMatrix(rows: number, columns: number, seed: number): Uint8Array {
   return bytes;
 }
 
-function reference(x: Float32Array, w: Uint8Array, rows: number, columns: number): { values: Float64Array; scale: Float64Array } {
+function reference(
+  x: Float32Array,
+  w: Uint8Array,
+  rows: number,
+  columns: number,
+): { values: Float64Array; scale: Float64Array } {
   const values = new Float64Array(rows);
   const scale = new Float64Array(rows); // Σ |w·x| per row: the size of the rounding error's bound
   for (let r = 0; r < rows; r++) {
@@ -59,7 +64,8 @@ describe("quantizedMatvecQ8_0", () => {
       const x = Float32Array.from({ length: columns }, (_, i) => Math.sin(i * 0.7) * 2);
       const out = quantizedMatvecQ8_0(x, w, { rows, columns });
       const { values, scale } = reference(x, w, rows, columns);
-      for (let r = 0; r < rows; r++) expect(Math.abs(out[r] - values[r]), `row ${r}`).toBeLessThanOrEqual(1e-6 * scale[r] + 1e-30);
+      for (let r = 0; r < rows; r++)
+        expect(Math.abs(out[r] - values[r]), `row ${r}`).toBeLessThanOrEqual(1e-6 * scale[r] + 1e-30);
     });
   }
 
@@ -88,11 +94,18 @@ describe("quantizedMatvecQ8_0", () => {
 
   it("checks its arguments before running", () => {
     const w = new Uint8Array(34);
-    expect(() => quantizedMatvecQ8_0(new Float32Array(32), w, { rows: 1, columns: 30 })).toThrow(expect.objectContaining({ code: "E_SHAPE" }));
-    expect(() => quantizedMatvecQ8_0(new Float32Array(32), new Uint8Array(33), { rows: 1, columns: 32 })).toThrow(/w has length 33, expected 34/);
-    expect(() => quantizedMatvecQ8_0(new Float32Array(31), w, { rows: 1, columns: 32 })).toThrow(/x has length 31/);
-    expect(() => quantizedMatvecQ8_0(new Float32Array(32), new Float32Array(34) as unknown as Uint8Array, { rows: 1, columns: 32 })).toThrow(
-      expect.objectContaining({ code: "E_TYPE" }),
+    expect(() => quantizedMatvecQ8_0(new Float32Array(32), w, { rows: 1, columns: 30 })).toThrow(
+      expect.objectContaining({ code: "E_SHAPE" }),
     );
+    expect(() => quantizedMatvecQ8_0(new Float32Array(32), new Uint8Array(33), { rows: 1, columns: 32 })).toThrow(
+      /w has length 33, expected 34/,
+    );
+    expect(() => quantizedMatvecQ8_0(new Float32Array(31), w, { rows: 1, columns: 32 })).toThrow(/x has length 31/);
+    expect(() =>
+      quantizedMatvecQ8_0(new Float32Array(32), new Float32Array(34) as unknown as Uint8Array, {
+        rows: 1,
+        columns: 32,
+      }),
+    ).toThrow(expect.objectContaining({ code: "E_TYPE" }));
   });
 });

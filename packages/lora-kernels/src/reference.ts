@@ -217,7 +217,11 @@ export function referenceSamplingDistribution(
 ): Float64Array[] {
   const rows: Float64Array[] = [];
   for (let r = 0; r < shape.rows; r++) {
-    const row = referenceRow(logits.subarray(r * shape.vocab, (r + 1) * shape.vocab), options, options.previousTokens?.[r]);
+    const row = referenceRow(
+      logits.subarray(r * shape.vocab, (r + 1) * shape.vocab),
+      options,
+      options.previousTokens?.[r],
+    );
     const probabilities = new Float64Array(shape.vocab);
     for (let i = 0; i < shape.vocab; i++) if (row.kept[i]) probabilities[i] = row.weights[i] / row.total;
     rows.push(probabilities);
@@ -249,7 +253,11 @@ export function referenceSample(
   const tokens = new Int32Array(shape.rows);
   const logprobs = new Float32Array(shape.rows);
   for (let r = 0; r < shape.rows; r++) {
-    const row = referenceRow(logits.subarray(r * shape.vocab, (r + 1) * shape.vocab), options, options.previousTokens?.[r]);
+    const row = referenceRow(
+      logits.subarray(r * shape.vocab, (r + 1) * shape.vocab),
+      options,
+      options.previousTokens?.[r],
+    );
     if ((options.temperature ?? 1) === 0) {
       tokens[r] = row.argmax;
       logprobs[r] = 0;

@@ -158,7 +158,11 @@ describe("sample", () => {
     }
     // A negative repetition-penalised logit is multiplied: -1 with penalty 3 -> -3, below 0.5 - 3 = ...
     const two = new Float32Array([-1, -2]);
-    const greedy = sample(two, { rows: 1, vocab: 2 }, { temperature: 0, repetitionPenalty: 3, previousTokens: [Int32Array.from([0])] });
+    const greedy = sample(
+      two,
+      { rows: 1, vocab: 2 },
+      { temperature: 0, repetitionPenalty: 3, previousTokens: [Int32Array.from([0])] },
+    );
     expect(greedy.tokens[0]).toBe(1); // -1·3 = -3 < -2
   });
 
@@ -172,7 +176,9 @@ describe("sample", () => {
       expect(() => sample(logits, { rows: 3, vocab }, { temperature: 0 })).toThrowError(
         expect.objectContaining({ code: "E_NONFINITE_LOGITS", message: expect.stringContaining("index 5") }),
       );
-      await expect(sampleAsync(logits, { rows: 3, vocab }, { seed: 1 })).rejects.toMatchObject({ code: "E_NONFINITE_LOGITS" });
+      await expect(sampleAsync(logits, { rows: 3, vocab }, { seed: 1 })).rejects.toMatchObject({
+        code: "E_NONFINITE_LOGITS",
+      });
     }
   });
 
@@ -183,7 +189,11 @@ describe("sample", () => {
       expect(call).toThrowError(expect.objectContaining({ code, message: expect.stringContaining(text) }));
     expectCode(() => sample(logits.subarray(1), shape), "E_SHAPE", "logits has length 47, expected 48");
     expectCode(() => sample(logits, shape, { seed: [1] }), "E_SHAPE", "options.seed has length 1, expected 2");
-    expectCode(() => sample(logits, shape, { previousTokens: [new Int32Array(1)] }), "E_SHAPE", "options.previousTokens");
+    expectCode(
+      () => sample(logits, shape, { previousTokens: [new Int32Array(1)] }),
+      "E_SHAPE",
+      "options.previousTokens",
+    );
     expectCode(() => sample(logits, shape, { topP: 0 }), "E_ARGUMENT", "topP");
     expectCode(() => sample(logits, shape, { temperature: -1 }), "E_ARGUMENT", "temperature");
     expectCode(() => sample(logits, shape, { minP: 2 }), "E_ARGUMENT", "minP");

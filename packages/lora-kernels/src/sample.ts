@@ -65,6 +65,10 @@ export function sample(logits: Float32Array, shape: SampleShape, options: Sampli
 }
 
 /** As `sample`, computed off the JS thread. */
-export function sampleAsync(logits: Float32Array, shape: SampleShape, options: SamplingOptions = {}): Promise<SampleResult> {
+export function sampleAsync(
+  logits: Float32Array,
+  shape: SampleShape,
+  options: SamplingOptions = {},
+): Promise<SampleResult> {
   return loadAddon().sampleAsync(logits, shape, nativeOptions(shape, options));
 }

@@ -24,7 +24,8 @@ export class Bm25Index {
       if (typeof document !== "string") throw new TypeError(`Bm25Index: documents[${index}] is not a string`);
       const frequencies = new Map<string, number>();
       for (const word of words(document)) frequencies.set(word, (frequencies.get(word) ?? 0) + 1);
-      for (const word of frequencies.keys()) this.documentFrequency.set(word, (this.documentFrequency.get(word) ?? 0) + 1);
+      for (const word of frequencies.keys())
+        this.documentFrequency.set(word, (this.documentFrequency.get(word) ?? 0) + 1);
       return frequencies;
     });
     this.lengths = Int32Array.from(this.termFrequencies.map((frequencies) => sum(frequencies.values())));

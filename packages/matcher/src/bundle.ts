@@ -46,11 +46,16 @@ export async function saveMatcherBundle(
 ): Promise<void> {
   const { matcher, pool, embedder } = bundle;
   if (!embedder?.spec) {
-    throw new TypeError("saveMatcherBundle: bundle.embedder has no spec (make it with createEmbedder so it can be recreated)");
+    throw new TypeError(
+      "saveMatcherBundle: bundle.embedder has no spec (make it with createEmbedder so it can be recreated)",
+    );
   }
   await mkdir(directory, { recursive: true });
   await matcher.save(directory);
-  await writeAtomically(join(directory, "pool.jsonl"), `${pool.entries.map((entry) => JSON.stringify(entry)).join("\n")}\n`);
+  await writeAtomically(
+    join(directory, "pool.jsonl"),
+    `${pool.entries.map((entry) => JSON.stringify(entry)).join("\n")}\n`,
+  );
   await writeAtomically(join(directory, "embedder.json"), `${JSON.stringify(embedder.spec)}\n`);
   const full: BundleManifest = { format: BUNDLE_FORMAT, version: BUNDLE_VERSION, k: matcher.config.steps, ...manifest };
   await writeAtomically(join(directory, BUNDLE_MANIFEST_FILE), `${JSON.stringify(full, null, 2)}\n`);
@@ -76,7 +81,11 @@ export async function readBundleManifest(directory: string): Promise<BundleManif
     throw new MatcherError("E_BUNDLE_JSON", `not valid JSON (${(error as Error).message})`, { file: path });
   }
   if (manifest?.format !== BUNDLE_FORMAT) {
-    throw new MatcherError("E_BUNDLE_FORMAT", `"format" is ${JSON.stringify(manifest?.format)}, not "${BUNDLE_FORMAT}"`, { file: path, field: "format" });
+    throw new MatcherError(
+      "E_BUNDLE_FORMAT",
+      `"format" is ${JSON.stringify(manifest?.format)}, not "${BUNDLE_FORMAT}"`,
+      { file: path, field: "format" },
+    );
   }
   if (manifest.version !== BUNDLE_VERSION) {
     throw new MatcherError(
@@ -86,7 +95,10 @@ export async function readBundleManifest(directory: string): Promise<BundleManif
     );
   }
   if (!Number.isInteger(manifest.k) || (manifest.k as number) < 1) {
-    throw new MatcherError("E_BUNDLE_FIELD", `"k" must be a positive integer, got ${JSON.stringify(manifest.k)}`, { file: path, field: "k" });
+    throw new MatcherError("E_BUNDLE_FIELD", `"k" must be a positive integer, got ${JSON.stringify(manifest.k)}`, {
+      file: path,
+      field: "k",
+    });
   }
   return manifest as BundleManifest;
 }
@@ -105,7 +117,11 @@ export async function loadMatcherBundle(
     try {
       await access(join(directory, part));
     } catch {
-      throw new MatcherError("E_BUNDLE_FILE", `the matcher bundle has no ${part} (copied in part?); save or train it again`, { file: directory });
+      throw new MatcherError(
+        "E_BUNDLE_FILE",
+        `the matcher bundle has no ${part} (copied in part?); save or train it again`,
+        { file: directory },
+      );
     }
   }
   const matcher = await MatchingNetwork.load(directory);
@@ -115,13 +131,17 @@ export async function loadMatcherBundle(
   try {
     specText = await readFile(specPath, "utf8");
   } catch (error) {
-    throw new MatcherError("E_BUNDLE_FILE", `cannot read the embedder description: ${(error as Error).message}`, { file: specPath });
+    throw new MatcherError("E_BUNDLE_FILE", `cannot read the embedder description: ${(error as Error).message}`, {
+      file: specPath,
+    });
   }
   let spec: EmbedderSpec;
   try {
     spec = JSON.parse(specText);
   } catch (error) {
-    throw new MatcherError("E_BUNDLE_JSON", `cannot read the embedder description: ${(error as Error).message}`, { file: specPath });
+    throw new MatcherError("E_BUNDLE_JSON", `cannot read the embedder description: ${(error as Error).message}`, {
+      file: specPath,
+    });
   }
   let embedder: SavableEmbedder;
   switch (spec?.kind) {
@@ -130,23 +150,42 @@ export async function loadMatcherBundle(
         embedder = createEmbedder({ kind: "tfidf", state: spec.state });
       } catch (error) {
         // createEmbedder checks its arguments; read from the bundle, a bad state is a field of embedder.json.
-        throw new MatcherError("E_BUNDLE_FIELD", (error as Error).message, { file: specPath, field: "state" }, { cause: error });
+        throw new MatcherError(
+          "E_BUNDLE_FIELD",
+          (error as Error).message,
+          { file: specPath, field: "state" },
+          { cause: error },
+        );
       }
       break;
     case "llm":
       if (!options.backend) {
-        throw new MatcherError("E_NEEDS_BACKEND", `this matcher embeds with the LLM "${spec.backend}"; pass its backend`, { file: specPath });
+        throw new MatcherError(
+          "E_NEEDS_BACKEND",
+          `this matcher embeds with the LLM "${spec.backend}"; pass its backend`,
+          { file: specPath },
+        );
       }
       embedder = createEmbedder({ kind: "llm", backend: options.backend });
       break;
     case "openai":
-      embedder = createEmbedder({ kind: "openai", model: spec.model, baseUrl: spec.baseUrl, apiKey: options.apiKey, fetch: options.fetch });
+      embedder = createEmbedder({
+        kind: "openai",
+        model: spec.model,
+        baseUrl: spec.baseUrl,
+        apiKey: options.apiKey,
+        fetch: options.fetch,
+      });
       break;
     default:
-      throw new MatcherError("E_BUNDLE_FIELD", `unknown embedder kind ${JSON.stringify((spec as { kind?: unknown })?.kind)}`, {
-        file: specPath,
-        field: "kind",
-      });
+      throw new MatcherError(
+        "E_BUNDLE_FIELD",
+        `unknown embedder kind ${JSON.stringify((spec as { kind?: unknown })?.kind)}`,
+        {
+          file: specPath,
+          field: "kind",
+        },
+      );
   }
   await pool.embed(embedder);
   if (pool.embeddings[0].length !== matcher.config.embedDim) {
@@ -157,10 +196,14 @@ export async function loadMatcherBundle(
     );
   }
   if (manifest.k !== matcher.config.steps) {
-    throw new MatcherError("E_BUNDLE_MISMATCH", `k ${manifest.k} differs from the network's steps ${matcher.config.steps}`, {
-      file: join(directory, BUNDLE_MANIFEST_FILE),
-      field: "k",
-    });
+    throw new MatcherError(
+      "E_BUNDLE_MISMATCH",
+      `k ${manifest.k} differs from the network's steps ${matcher.config.steps}`,
+      {
+        file: join(directory, BUNDLE_MANIFEST_FILE),
+        field: "k",
+      },
+    );
   }
   return { matcher, pool, embedder, manifest };
 }

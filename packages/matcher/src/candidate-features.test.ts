@@ -18,7 +18,12 @@ describe("CandidateFeatureSpace", () => {
     const features = space.compute(query);
     expect(features.length).toBe(4 * 3);
     // cosine by hand: (3,4)·(1,0)/5 = 0.6; (3,4)·(1,1)/(5√2) = 7/(5√2); (3,4)·(0,2)/10 = 0.8; zero vector → 0.
-    expect([features[0], features[3], features[6], features[9]].map((v) => +v.toFixed(12))).toEqual([0.6, +(7 / (5 * Math.SQRT2)).toFixed(12), 0.8, 0]);
+    expect([features[0], features[3], features[6], features[9]].map((v) => +v.toFixed(12))).toEqual([
+      0.6,
+      +(7 / (5 * Math.SQRT2)).toFixed(12),
+      0.8,
+      0,
+    ]);
     const bm25 = new Bm25Index(entries.map(entryText)).scores(query.text);
     const best = Math.max(...bm25);
     expect(best).toBeGreaterThan(0);
@@ -30,7 +35,9 @@ describe("CandidateFeatureSpace", () => {
   it("is all zeros for BM25 when no word is shared, and falls back to the text for the instruction", () => {
     const space = new CandidateFeatureSpace({ entries }, ["bm25", "sameInstruction"]);
     expect(Array.from(space.compute({ text: "zzz qqq", embedding: [] }))).toEqual(new Array(8).fill(0));
-    expect(Array.from(space.compute({ text: "Reverse the word", embedding: [] })).filter((_, i) => i % 2 === 1)).toEqual([0, 0, 0, 1]);
+    expect(
+      Array.from(space.compute({ text: "Reverse the word", embedding: [] })).filter((_, i) => i % 2 === 1),
+    ).toEqual([0, 0, 0, 1]);
     expect(normalizedInstruction("  Ｒeverse\tthe  WORD ")).toBe("reverse the word");
   });
 

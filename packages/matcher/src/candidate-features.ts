@@ -38,18 +38,26 @@ export class CandidateFeatureSpace {
   private readonly bm25: Bm25Index | undefined;
   private readonly instructions: string[];
 
-  constructor(pool: { readonly entries: readonly PromptEntry[] } & Partial<EmbeddedPool>, names: readonly CandidateFeatureName[]) {
+  constructor(
+    pool: { readonly entries: readonly PromptEntry[] } & Partial<EmbeddedPool>,
+    names: readonly CandidateFeatureName[],
+  ) {
     for (const name of names) {
       if (!isCandidateFeatureName(name)) {
-        throw new MatcherError("E_UNKNOWN_NAME", `CandidateFeatureSpace: unknown feature ${JSON.stringify(name)} (use ${candidateFeatureNames.join(", ")})`, {
-          field: "names",
-        });
+        throw new MatcherError(
+          "E_UNKNOWN_NAME",
+          `CandidateFeatureSpace: unknown feature ${JSON.stringify(name)} (use ${candidateFeatureNames.join(", ")})`,
+          {
+            field: "names",
+          },
+        );
       }
     }
     this.names = [...names];
     this.size = pool.entries.length;
     this.embeddings = names.includes("cosine") ? pool.embeddings : undefined;
-    if (names.includes("cosine") && !this.embeddings) throw new TypeError("CandidateFeatureSpace: the cosine feature needs an embedded pool");
+    if (names.includes("cosine") && !this.embeddings)
+      throw new TypeError("CandidateFeatureSpace: the cosine feature needs an embedded pool");
     this.bm25 = names.includes("bm25") ? new Bm25Index(pool.entries.map(entryText)) : undefined;
     this.instructions = pool.entries.map((entry) => normalizedInstruction(entry.instruction));
   }

@@ -52,7 +52,10 @@ export class CachedEmbedder implements SavableEmbedder {
     if (missing.length > 0) {
       const vectors = await this.compute(missing);
       if (vectors.length !== missing.length) {
-        throw new MatcherError("E_EMBEDDER_OUTPUT", `${this.name}: asked for ${missing.length} embeddings, got ${vectors.length}`);
+        throw new MatcherError(
+          "E_EMBEDDER_OUTPUT",
+          `${this.name}: asked for ${missing.length} embeddings, got ${vectors.length}`,
+        );
       }
       vectors.forEach((vector, index) => {
         this.expectedDimension ??= vector.length;

@@ -64,11 +64,21 @@ describe("MatcherError on bundle folders", () => {
     const manifestPath = join(directory, "pillow-matcher.json");
     const manifest = JSON.parse(await readFile(manifestPath, "utf8"));
     await writeFile(manifestPath, JSON.stringify({ ...manifest, version: 99 }));
-    expect(await thrown(() => readBundleManifest(directory))).toMatchObject({ code: "E_BUNDLE_VERSION", file: manifestPath, field: "version" });
+    expect(await thrown(() => readBundleManifest(directory))).toMatchObject({
+      code: "E_BUNDLE_VERSION",
+      file: manifestPath,
+      field: "version",
+    });
     await writeFile(manifestPath, JSON.stringify({ ...manifest, format: "someone-elses-bundle" }));
-    expect(await thrown(() => loadMatcherBundle(directory))).toMatchObject({ code: "E_BUNDLE_FORMAT", field: "format" });
+    expect(await thrown(() => loadMatcherBundle(directory))).toMatchObject({
+      code: "E_BUNDLE_FORMAT",
+      field: "format",
+    });
     await writeFile(manifestPath, "{ truncated");
-    expect(await thrown(() => loadMatcherBundle(directory))).toMatchObject({ code: "E_BUNDLE_JSON", file: manifestPath });
+    expect(await thrown(() => loadMatcherBundle(directory))).toMatchObject({
+      code: "E_BUNDLE_JSON",
+      file: manifestPath,
+    });
     await writeFile(manifestPath, JSON.stringify({ ...manifest, k: 0 }));
     expect(await thrown(() => loadMatcherBundle(directory))).toMatchObject({ code: "E_BUNDLE_FIELD", field: "k" });
     // Parts that disagree: the manifest's k against the network's steps (2).
@@ -82,7 +92,10 @@ describe("MatcherError on bundle folders", () => {
     const configPath = join(directory, "config.json");
     const config = JSON.parse(await readFile(configPath, "utf8"));
     await writeFile(configPath, JSON.stringify({ ...config, version: 1 }));
-    expect(await thrown(() => MatchingNetwork.load(directory))).toMatchObject({ code: "E_BUNDLE_VERSION", file: configPath });
+    expect(await thrown(() => MatchingNetwork.load(directory))).toMatchObject({
+      code: "E_BUNDLE_VERSION",
+      file: configPath,
+    });
     await writeFile(configPath, JSON.stringify({ ...config, hidden: -4 }));
     const field = await thrown(() => MatchingNetwork.load(directory));
     expect(field).toBeInstanceOf(MatcherError);
@@ -90,7 +103,11 @@ describe("MatcherError on bundle folders", () => {
     expect((field as Error).message).toMatch(/hidden must be a positive integer, got -4/);
     expect((field as Error).cause).toBeInstanceOf(RangeError);
     await writeFile(configPath, JSON.stringify({ ...config, features: { length: 1 } }));
-    expect(await thrown(() => MatchingNetwork.load(directory))).toMatchObject({ code: "E_UNKNOWN_NAME", file: configPath, field: "features.length" });
+    expect(await thrown(() => MatchingNetwork.load(directory))).toMatchObject({
+      code: "E_UNKNOWN_NAME",
+      file: configPath,
+      field: "features.length",
+    });
   });
 
   it("weights without a tensor the config names: core's CheckpointError E_MISSING_TENSOR", async () => {
@@ -106,9 +123,17 @@ describe("MatcherError on bundle folders", () => {
     await writeFile(specPath, '{"kind":"llm","backend":"native:tiny"}');
     expect(await thrown(() => loadMatcherBundle(directory))).toMatchObject({ code: "E_NEEDS_BACKEND", file: specPath });
     await writeFile(specPath, '{"kind":"word2vec"}');
-    expect(await thrown(() => loadMatcherBundle(directory))).toMatchObject({ code: "E_BUNDLE_FIELD", file: specPath, field: "kind" });
+    expect(await thrown(() => loadMatcherBundle(directory))).toMatchObject({
+      code: "E_BUNDLE_FIELD",
+      file: specPath,
+      field: "kind",
+    });
     await writeFile(specPath, '{"kind":"tfidf","state":{"vocabulary":["a"],"inverseDocumentFrequency":[]}}');
-    expect(await thrown(() => loadMatcherBundle(directory))).toMatchObject({ code: "E_BUNDLE_FIELD", file: specPath, field: "state" });
+    expect(await thrown(() => loadMatcherBundle(directory))).toMatchObject({
+      code: "E_BUNDLE_FIELD",
+      file: specPath,
+      field: "state",
+    });
   });
 });
 
@@ -123,14 +148,20 @@ describe("typed errors outside bundles", () => {
     }
     expect(error).toBeInstanceOf(DataError);
     expect(error).toMatchObject({ code: "E_FIELD", file: "pool.jsonl", line: 2 });
-    expect(() => PromptPool.parseJsonl("{oops\n", "pool.jsonl")).toThrow(expect.objectContaining({ code: "E_JSON", line: 1 }));
+    expect(() => PromptPool.parseJsonl("{oops\n", "pool.jsonl")).toThrow(
+      expect.objectContaining({ code: "E_JSON", line: 1 }),
+    );
     expect(() => PromptPool.parseJsonl("\n", "pool.jsonl")).toThrow(expect.objectContaining({ code: "E_EMPTY" }));
   });
 
   it("unknown names are E_UNKNOWN_NAME; argument checks are RangeError/TypeError", () => {
     expect(() => createEmbedder({ kind: "bert" } as never)).toThrow(MatcherError);
-    expect(() => createEmbedder({ kind: "bert" } as never)).toThrow(expect.objectContaining({ code: "E_UNKNOWN_NAME", field: "kind" }));
-    expect(() => new CandidateFeatureSpace({ entries }, ["length" as never])).toThrow(expect.objectContaining({ code: "E_UNKNOWN_NAME" }));
+    expect(() => createEmbedder({ kind: "bert" } as never)).toThrow(
+      expect.objectContaining({ code: "E_UNKNOWN_NAME", field: "kind" }),
+    );
+    expect(() => new CandidateFeatureSpace({ entries }, ["length" as never])).toThrow(
+      expect.objectContaining({ code: "E_UNKNOWN_NAME" }),
+    );
     expect(() => new MatchingNetwork({ embedDim: 0 })).toThrow(RangeError);
     expect(() => createEmbedder(null as never)).toThrow(TypeError);
   });
@@ -139,7 +170,13 @@ describe("typed errors outside bundles", () => {
     const short = new CachedEmbedder("short", async () => [Float32Array.of(1)]);
     expect(await thrown(() => short.embed(["a", "b"]))).toMatchObject({ code: "E_EMBEDDER_OUTPUT" });
     const fetch429 = (async () => new Response('{"error":"rate limited"}', { status: 429 })) as typeof fetch;
-    const remote = createEmbedder({ kind: "openai", model: "m", baseUrl: "http://127.0.0.1:9/v1", apiKey: "k", fetch: fetch429 });
+    const remote = createEmbedder({
+      kind: "openai",
+      model: "m",
+      baseUrl: "http://127.0.0.1:9/v1",
+      apiKey: "k",
+      fetch: fetch429,
+    });
     const error = await thrown(() => remote.embed(["x"]));
     expect(error).toBeInstanceOf(MatcherError);
     expect(error).toMatchObject({ code: "E_EMBEDDING_SERVICE", status: 429 });

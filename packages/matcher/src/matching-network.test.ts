@@ -22,7 +22,10 @@ function objective(
   features?: Float64Array,
 ): number {
   const trace = network.trace(query, network.encodePool(pool), { forced: trajectory, budget, features });
-  return trace.steps.reduce((sum, step, t) => sum + logProbWeights[t] * step.logProb + entropyWeights[t] * step.entropy, 0);
+  return trace.steps.reduce(
+    (sum, step, t) => sum + logProbWeights[t] * step.logProb + entropyWeights[t] * step.entropy,
+    0,
+  );
 }
 
 describe("MatchingNetwork gradients", () => {
@@ -41,7 +44,8 @@ describe("MatchingNetwork gradients", () => {
       expect(network.featureNames).toEqual(Object.keys(features));
       // Larger weights than the default initialisation so the policy is far from uniform.
       for (let i = 0; i < network.parameters.length; i++) network.parameters[i] *= 2.5;
-      if (featureCount > 0) expect(Array.from(network.tensor("features.weight"))).toEqual(Object.values(features).map((w) => 2.5 * w));
+      if (featureCount > 0)
+        expect(Array.from(network.tensor("features.weight"))).toEqual(Object.values(features).map((w) => 2.5 * w));
       if (allowStop) network.tensor("stop").set([0.3, -0.2, 0.5, 0.1]);
       network.parametersChanged();
       const pool = { embeddings: randomVectors(6, embedDim, 11) };
@@ -50,7 +54,11 @@ describe("MatchingNetwork gradients", () => {
       // Feature values as a CandidateFeatureSpace would give them: continuous and 0/1 columns.
       const random = createRandom(13);
       const featureMatrix =
-        featureCount > 0 ? Float64Array.from({ length: 6 * featureCount }, (_, i) => (i % 3 === 2 ? Number(random.next() < 0.5) : random.next())) : undefined;
+        featureCount > 0
+          ? Float64Array.from({ length: 6 * featureCount }, (_, i) =>
+              i % 3 === 2 ? Number(random.next() < 0.5) : random.next(),
+            )
+          : undefined;
       const logProbWeights = [0.7, -1.3, 0.4];
       const entropyWeights = [0.2, 0.5, -0.3];
 
@@ -58,7 +66,12 @@ describe("MatchingNetwork gradients", () => {
       const trace: SelectionTrace = network.trace(query, encoding, { forced: trajectory, features: featureMatrix });
       expect(trace.ids).toEqual(trajectory.ids);
       network.zeroGradients();
-      network.accumulateGradients(trace, encoding, logProbWeights.slice(0, trace.steps.length), entropyWeights.slice(0, trace.steps.length));
+      network.accumulateGradients(
+        trace,
+        encoding,
+        logProbWeights.slice(0, trace.steps.length),
+        entropyWeights.slice(0, trace.steps.length),
+      );
       network.backwardPool(encoding);
       const analytic = network.gradients.slice();
 
@@ -67,9 +80,27 @@ describe("MatchingNetwork gradients", () => {
       for (let i = 0; i < network.parameters.length; i++) {
         const original = network.parameters[i];
         network.parameters[i] = original + epsilon;
-        const plus = objective(network, query, pool, trajectory, logProbWeights, entropyWeights, undefined, featureMatrix);
+        const plus = objective(
+          network,
+          query,
+          pool,
+          trajectory,
+          logProbWeights,
+          entropyWeights,
+          undefined,
+          featureMatrix,
+        );
         network.parameters[i] = original - epsilon;
-        const minus = objective(network, query, pool, trajectory, logProbWeights, entropyWeights, undefined, featureMatrix);
+        const minus = objective(
+          network,
+          query,
+          pool,
+          trajectory,
+          logProbWeights,
+          entropyWeights,
+          undefined,
+          featureMatrix,
+        );
         network.parameters[i] = original;
         const numeric = (plus - minus) / (2 * epsilon);
         worst = Math.max(worst, Math.abs(numeric - analytic[i]) / Math.max(1, Math.abs(numeric)));
@@ -121,7 +152,9 @@ describe("MatchingNetwork selection", () => {
     for (let a = 0; a < 4; a++) {
       for (let b = 0; b < 4; b++) {
         if (a === b) continue;
-        total += Math.exp(network.trace(query, network.encodePool(pool), { forced: { ids: [a, b], stopped: false } }).logProb);
+        total += Math.exp(
+          network.trace(query, network.encodePool(pool), { forced: { ids: [a, b], stopped: false } }).logProb,
+        );
       }
     }
     expect(total).toBeCloseTo(1, 12);
@@ -134,7 +167,8 @@ describe("MatchingNetwork selection", () => {
     for (let a = 0; a < 4; a++) {
       total += Math.exp(network.trace(query, encoding, { forced: { ids: [a], stopped: true } }).logProb);
       for (let b = 0; b < 4; b++) {
-        if (a !== b) total += Math.exp(network.trace(query, encoding, { forced: { ids: [a, b], stopped: false } }).logProb);
+        if (a !== b)
+          total += Math.exp(network.trace(query, encoding, { forced: { ids: [a, b], stopped: false } }).logProb);
       }
     }
     expect(total).toBeCloseTo(1, 12);
@@ -155,7 +189,8 @@ describe("MatchingNetwork selection", () => {
     const first = network.select(query, pool, { mode: "sample", seed: 9 });
     expect(network.select(query, pool, { mode: "sample", seed: 9 })).toEqual(first);
     const draws = new Set<string>();
-    for (let seed = 0; seed < 40; seed++) draws.add(network.select(query, pool, { mode: "sample", seed }).ids.join(","));
+    for (let seed = 0; seed < 40; seed++)
+      draws.add(network.select(query, pool, { mode: "sample", seed }).ids.join(","));
     expect(draws.size).toBeGreaterThan(3);
   });
 
@@ -190,9 +225,15 @@ describe("MatchingNetwork selection", () => {
     const ranked = pool.embeddings.map((vector, index) => [cosine(query, vector), index]).sort((a, b) => b[0] - a[0]);
     const features = Float64Array.from(pool.embeddings, (vector) => cosine(query, vector));
     expect(network.select(query, pool, { features }).ids).toEqual(ranked.slice(0, 3).map(([, index]) => index));
-    expect(() => network.select(query, pool)).toThrow(/scores with features \[cosine\]: pass options.features with 4 × 1 values/);
-    expect(() => new MatchingNetwork({ embedDim, features: { cosine: Number.NaN } })).toThrow(/features.cosine must be a finite number/);
-    expect(() => new MatchingNetwork({ embedDim, features: { length: 1 } as never })).toThrow(/unknown feature "length"/);
+    expect(() => network.select(query, pool)).toThrow(
+      /scores with features \[cosine\]: pass options.features with 4 × 1 values/,
+    );
+    expect(() => new MatchingNetwork({ embedDim, features: { cosine: Number.NaN } })).toThrow(
+      /features.cosine must be a finite number/,
+    );
+    expect(() => new MatchingNetwork({ embedDim, features: { length: 1 } as never })).toThrow(
+      /unknown feature "length"/,
+    );
   });
 
   it("rejects wrong dimensions and bad options with clear errors", () => {
@@ -200,14 +241,23 @@ describe("MatchingNetwork selection", () => {
     const network = new MatchingNetwork({ embedDim, hidden: 2 });
     expect(() => network.select(new Float32Array(3), pool)).toThrow(/expected embedDim 4/);
     expect(() => network.select(query, { embeddings: [new Float32Array(2)] })).toThrow(/pool embedding 0 has length 2/);
-    expect(() => network.select(query, pool, { budget: { limit: 5, costs: [1] } })).toThrow(/budget.costs has 1 values/);
+    expect(() => network.select(query, pool, { budget: { limit: 5, costs: [1] } })).toThrow(
+      /budget.costs has 1 values/,
+    );
     expect(() => network.select(query, pool, { mode: "best" as "greedy" })).toThrow(/unknown mode/);
   });
 
   it("save/load round-trips to identical selections and log-probabilities", async () => {
     const directory = await mkdtemp(join(tmpdir(), "pillow-matcher-"));
     try {
-      const network = new MatchingNetwork({ embedDim, hidden: 6, steps: 3, allowStop: true, seed: 8, features: { bm25: 3 } });
+      const network = new MatchingNetwork({
+        embedDim,
+        hidden: 6,
+        steps: 3,
+        allowStop: true,
+        seed: 8,
+        features: { bm25: 3 },
+      });
       const features = Float64Array.from({ length: pool.embeddings.length }, (_, i) => i / 4);
       network.tensor("stop").fill(0.25);
       network.parametersChanged();
@@ -217,7 +267,9 @@ describe("MatchingNetwork selection", () => {
       expect(Array.from(loaded.parameters)).toEqual(Array.from(network.parameters));
       for (let seed = 0; seed < 10; seed++) {
         const q = randomVectors(1, embedDim, 100 + seed)[0];
-        expect(loaded.select(q, pool, { mode: "sample", seed, features })).toEqual(network.select(q, pool, { mode: "sample", seed, features }));
+        expect(loaded.select(q, pool, { mode: "sample", seed, features })).toEqual(
+          network.select(q, pool, { mode: "sample", seed, features }),
+        );
         expect(loaded.select(q, pool, { features })).toEqual(network.select(q, pool, { features }));
       }
       await expect(MatchingNetwork.load(join(directory, "missing"))).rejects.toThrow(/cannot read the matcher config/);
@@ -225,7 +277,9 @@ describe("MatchingNetwork selection", () => {
       const configPath = join(directory, "config.json");
       const config = JSON.parse(await readFile(configPath, "utf8"));
       await writeFile(configPath, JSON.stringify({ ...config, version: 1, similarityPrior: 20 }));
-      await expect(MatchingNetwork.load(directory)).rejects.toThrow(/matcher format version 1, this pillow reads version 2; train the matcher again/);
+      await expect(MatchingNetwork.load(directory)).rejects.toThrow(
+        /matcher format version 1, this pillow reads version 2; train the matcher again/,
+      );
     } finally {
       await rm(directory, { recursive: true, force: true });
     }

@@ -141,7 +141,8 @@ export class MatchingNetwork {
     this.gradients = new Float64Array(offset);
     void steps;
     this.initialise(createRandom(this.config.seed));
-    if (this.featureNames.length > 0) this.tensor("features.weight").set(this.featureNames.map((name) => this.config.features[name]!));
+    if (this.featureNames.length > 0)
+      this.tensor("features.weight").set(this.featureNames.map((name) => this.config.features[name]!));
   }
 
   /** The candidate features this network scores with, in the order of its feature weights. */
@@ -189,7 +190,9 @@ export class MatchingNetwork {
     const inputs = new Float64Array(size * embedDim);
     embeddings.forEach((vector, index) => {
       if (vector.length !== embedDim) {
-        throw new RangeError(`MatchingNetwork: pool embedding ${index} has length ${vector.length}, expected embedDim ${embedDim}`);
+        throw new RangeError(
+          `MatchingNetwork: pool embedding ${index} has length ${vector.length}, expected embedDim ${embedDim}`,
+        );
       }
       this.prepareInput(vector, inputs.subarray(index * embedDim, (index + 1) * embedDim));
     });
@@ -204,7 +207,14 @@ export class MatchingNetwork {
       const activation = hiddenActivations.subarray(p * hidden, (p + 1) * hidden);
       mlpForward(w1, b1, w2, b2, input, activation, outputs.subarray(p * hidden, (p + 1) * hidden));
     }
-    return { size, inputs, hiddenActivations, outputs, outputGradients: new Float64Array(size * hidden), version: this.version };
+    return {
+      size,
+      inputs,
+      hiddenActivations,
+      outputs,
+      outputGradients: new Float64Array(size * hidden),
+      version: this.version,
+    };
   }
 
   /** Encoding cached per pool embedding array and parameter version (inference path). */
@@ -234,10 +244,15 @@ export class MatchingNetwork {
   ): SelectionTrace {
     const { embedDim, hidden, steps, allowStop } = this.config;
     if (!queryEmbedding || queryEmbedding.length !== embedDim) {
-      throw new RangeError(`MatchingNetwork: the query embedding has length ${queryEmbedding?.length}, expected embedDim ${embedDim}`);
+      throw new RangeError(
+        `MatchingNetwork: the query embedding has length ${queryEmbedding?.length}, expected embedDim ${embedDim}`,
+      );
     }
     const mode = options.mode ?? "greedy";
-    if (mode !== "greedy" && mode !== "sample") throw new RangeError(`MatchingNetwork.select: options.mode must be "greedy" or "sample", got "${mode}" (unknown mode)`);
+    if (mode !== "greedy" && mode !== "sample")
+      throw new RangeError(
+        `MatchingNetwork.select: options.mode must be "greedy" or "sample", got "${mode}" (unknown mode)`,
+      );
     const random = options.random ?? createRandom(options.seed ?? 0);
     const budget = options.budget;
     if (budget) validateBudget(budget, encoding.size);
@@ -327,7 +342,10 @@ export class MatchingNetwork {
       if (forced) {
         const wanted = step < forced.ids.length ? forced.ids[step] : STOP;
         choice = candidates.indexOf(wanted);
-        if (choice < 0) throw new RangeError(`MatchingNetwork: options.forced: action ${wanted === STOP ? "STOP" : wanted} is not available at step ${step}`);
+        if (choice < 0)
+          throw new RangeError(
+            `MatchingNetwork: options.forced: action ${wanted === STOP ? "STOP" : wanted} is not available at step ${step}`,
+          );
       } else if (mode === "greedy") {
         choice = 0;
         for (let c = 1; c < candidates.length; c++) if (probabilities[c] > probabilities[choice]) choice = c;
@@ -344,7 +362,17 @@ export class MatchingNetwork {
       }
       const stepLogProb = Math.log(probabilities[choice]);
       logProb += stepLogProb;
-      trace.push({ stateInput, stateHidden, state, candidates, probabilities, features, choice, logProb: stepLogProb, entropy });
+      trace.push({
+        stateInput,
+        stateHidden,
+        state,
+        candidates,
+        probabilities,
+        features,
+        choice,
+        logProb: stepLogProb,
+        entropy,
+      });
 
       const action = candidates[choice];
       if (action === STOP) {
@@ -357,8 +385,13 @@ export class MatchingNetwork {
       const input = encoding.inputs.subarray(action * embedDim, (action + 1) * embedDim);
       for (let d = 0; d < embedDim; d++) chosenSum[d] += input[d];
     }
-    if (forced && (forced.ids.length !== ids.length || (forced.stopped !== stopped && !(forced.partial && !forced.stopped)))) {
-      throw new RangeError(`MatchingNetwork: options.forced: trajectory [${forced.ids}] (stopped=${forced.stopped}) cannot be replayed`);
+    if (
+      forced &&
+      (forced.ids.length !== ids.length || (forced.stopped !== stopped && !(forced.partial && !forced.stopped)))
+    ) {
+      throw new RangeError(
+        `MatchingNetwork: options.forced: trajectory [${forced.ids}] (stopped=${forced.stopped}) cannot be replayed`,
+      );
     }
     return { ids, logProb, stopped, steps: trace };
   }
@@ -399,7 +432,8 @@ export class MatchingNetwork {
         if (probability > 0) scoreGradient -= entropyWeight * probability * (Math.log(probability) + step.entropy);
         if (scoreGradient === 0) continue;
         if (featureGradient && step.features) {
-          for (let f = 0; f < featureCount; f++) featureGradient[f] += scoreGradient * step.features[c * featureCount + f];
+          for (let f = 0; f < featureCount; f++)
+            featureGradient[f] += scoreGradient * step.features[c * featureCount + f];
         }
         const p = candidates[c];
         const z = p === STOP ? stopVector! : encoding.outputs.subarray(p * hidden, (p + 1) * hidden);
@@ -455,7 +489,10 @@ export class MatchingNetwork {
   async save(directory: string): Promise<void> {
     await mkdir(directory, { recursive: true });
     const tensors = Object.fromEntries(
-      this.layout.map((slot) => [slot.name, { dtype: "F64" as const, shape: slot.shape, data: this.tensor(slot.name).slice() }]),
+      this.layout.map((slot) => [
+        slot.name,
+        { dtype: "F64" as const, shape: slot.shape, data: this.tensor(slot.name).slice() },
+      ]),
     );
     await writeSafetensorsFile(join(directory, "model.safetensors"), tensors, { format: "pillow-matcher" });
     await writeFile(
@@ -470,16 +507,23 @@ export class MatchingNetwork {
     try {
       text = await readFile(configPath, "utf8");
     } catch (error) {
-      throw new MatcherError("E_BUNDLE_FILE", `cannot read the matcher config: ${(error as Error).message}`, { file: configPath });
+      throw new MatcherError("E_BUNDLE_FILE", `cannot read the matcher config: ${(error as Error).message}`, {
+        file: configPath,
+      });
     }
     let config: Record<string, unknown>;
     try {
       config = JSON.parse(text);
     } catch (error) {
-      throw new MatcherError("E_BUNDLE_JSON", `cannot read the matcher config: ${(error as Error).message}`, { file: configPath });
+      throw new MatcherError("E_BUNDLE_JSON", `cannot read the matcher config: ${(error as Error).message}`, {
+        file: configPath,
+      });
     }
     if (config?.format !== "pillow-matcher") {
-      throw new MatcherError("E_BUNDLE_FORMAT", `"format" is ${JSON.stringify(config?.format)}, not "pillow-matcher"`, { file: configPath, field: "format" });
+      throw new MatcherError("E_BUNDLE_FORMAT", `"format" is ${JSON.stringify(config?.format)}, not "pillow-matcher"`, {
+        file: configPath,
+        field: "format",
+      });
     }
     if (config.version !== MATCHER_FORMAT_VERSION) {
       throw new MatcherError(
@@ -494,16 +538,22 @@ export class MatchingNetwork {
       network = new MatchingNetwork(options as unknown as MatchingNetworkOptions);
     } catch (error) {
       // The options were checked as arguments; read from a file, a bad one is a field of that file.
-      if (error instanceof MatcherError) throw new MatcherError(error.code, error.message, { file: configPath, field: error.field }, { cause: error });
+      if (error instanceof MatcherError)
+        throw new MatcherError(error.code, error.message, { file: configPath, field: error.field }, { cause: error });
       throw new MatcherError("E_BUNDLE_FIELD", (error as Error).message, { file: configPath }, { cause: error });
     }
     const weightsPath = join(directory, "model.safetensors");
     const { tensors } = await readSafetensorsFile(weightsPath);
     for (const slot of network.layout) {
       const tensor = tensors[slot.name];
-      if (!tensor) throw new CheckpointError("E_MISSING_TENSOR", `tensor "${slot.name}" is missing`, { file: weightsPath });
+      if (!tensor)
+        throw new CheckpointError("E_MISSING_TENSOR", `tensor "${slot.name}" is missing`, { file: weightsPath });
       if (tensor.shape.join("x") !== slot.shape.join("x")) {
-        throw new CheckpointError("E_SHAPE", `tensor "${slot.name}" has shape [${tensor.shape}], config.json says [${slot.shape}]`, { file: weightsPath });
+        throw new CheckpointError(
+          "E_SHAPE",
+          `tensor "${slot.name}" has shape [${tensor.shape}], config.json says [${slot.shape}]`,
+          { file: weightsPath },
+        );
       }
       network.tensor(slot.name).set(tensor.data);
     }
@@ -585,7 +635,8 @@ function poolEmbeddings(pool: EmbeddedPool): readonly ArrayLike<number>[] {
 }
 
 function validateBudget(budget: ContextBudget, size: number): void {
-  if (!Number.isFinite(budget.limit) || budget.limit < 0) throw new RangeError(`MatchingNetwork: budget.limit must be >= 0, got ${budget.limit}`);
+  if (!Number.isFinite(budget.limit) || budget.limit < 0)
+    throw new RangeError(`MatchingNetwork: budget.limit must be >= 0, got ${budget.limit}`);
   if (!budget.costs || budget.costs.length !== size) {
     throw new RangeError(`MatchingNetwork: budget.costs has ${budget.costs?.length} values for a pool of ${size}`);
   }
@@ -608,7 +659,8 @@ function validateOptions(options: MatchingNetworkOptions): MatchingNetworkConfig
     }
   }
   if (typeof config.allowStop !== "boolean") throw new TypeError("MatchingNetwork: allowStop must be a boolean");
-  if (!Number.isFinite(config.seed)) throw new RangeError(`MatchingNetwork: seed must be a finite number, got ${config.seed}`);
+  if (!Number.isFinite(config.seed))
+    throw new RangeError(`MatchingNetwork: seed must be a finite number, got ${config.seed}`);
   return config;
 }
 
@@ -620,10 +672,15 @@ function validateFeatures(features: MatchingNetworkOptions["features"]): Matchin
   const result: MatchingNetworkConfig["features"] = {};
   for (const [name, weight] of Object.entries(features)) {
     if (!isCandidateFeatureName(name)) {
-      throw new MatcherError("E_UNKNOWN_NAME", `MatchingNetwork: unknown feature "${name}" (use ${candidateFeatureNames.join(", ")})`, { field: `features.${name}` });
+      throw new MatcherError(
+        "E_UNKNOWN_NAME",
+        `MatchingNetwork: unknown feature "${name}" (use ${candidateFeatureNames.join(", ")})`,
+        { field: `features.${name}` },
+      );
     }
     if (weight === undefined) continue;
-    if (typeof weight !== "number" || !Number.isFinite(weight)) throw new RangeError(`MatchingNetwork: features.${name} must be a finite number, got ${weight}`);
+    if (typeof weight !== "number" || !Number.isFinite(weight))
+      throw new RangeError(`MatchingNetwork: features.${name} must be a finite number, got ${weight}`);
   }
   // Canonical order, so saved configs compare equal.
   for (const name of candidateFeatureNames) if (features[name] !== undefined) result[name] = features[name];

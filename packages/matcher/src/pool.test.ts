@@ -29,7 +29,11 @@ describe("PromptPool.fromJsonl", () => {
       expect(entryText(pool.get(0))).toBe("Add\n2 3");
       expect(Array.from(pool.costs((entry) => entry.output.length))).toEqual([1, 2, 1]);
       expect(() => pool.costs(() => -1)).toThrow(/entry 0 got cost -1/);
-      expect(Array.from(pool.tokenCosts())).toEqual([approximateTokenCount("Add\n2 3\n5"), approximateTokenCount("Say hi\nhi"), 2]);
+      expect(Array.from(pool.tokenCosts())).toEqual([
+        approximateTokenCount("Add\n2 3\n5"),
+        approximateTokenCount("Say hi\nhi"),
+        2,
+      ]);
     } finally {
       await rm(directory, { recursive: true, force: true });
     }
@@ -42,16 +46,24 @@ describe("PromptPool.fromJsonl", () => {
       [JSON.stringify({ output: "x" }), /^f.jsonl:2: "instruction" must be a non-empty string, got nothing/],
       [JSON.stringify({ instruction: "  ", output: "x" }), /^f.jsonl:2: "instruction" must be a non-empty string/],
       [JSON.stringify({ instruction: "q" }), /^f.jsonl:2: "output" must be a string, got nothing/],
-      [JSON.stringify({ instruction: "q", output: "o", input: 3 }), /^f.jsonl:2: "input" must be a string when present, got number/],
+      [
+        JSON.stringify({ instruction: "q", output: "o", input: 3 }),
+        /^f.jsonl:2: "input" must be a string when present, got number/,
+      ],
       [JSON.stringify({ id: true, instruction: "q", output: "o" }), /^f.jsonl:2: "id" must be a string or a number/],
-      [JSON.stringify({ id: "x", instruction: "q", output: "o" }), /^f.jsonl:2: duplicate id "x" \(first seen on line 1\)/],
+      [
+        JSON.stringify({ id: "x", instruction: "q", output: "o" }),
+        /^f.jsonl:2: duplicate id "x" \(first seen on line 1\)/,
+      ],
     ];
     const first = JSON.stringify({ id: "x", instruction: "ok", output: "ok" });
     for (const [line, message] of bad) {
       expect(() => PromptPool.parseJsonl(`${first}\n${line}\n`, "f.jsonl")).toThrow(message);
     }
     expect(() => PromptPool.parseJsonl("\n\n", "empty.jsonl")).toThrow("empty.jsonl: the prompt pool is empty");
-    await expect(PromptPool.fromJsonl("/nonexistent/pool.jsonl")).rejects.toThrow(/^\/nonexistent\/pool.jsonl: cannot read/);
+    await expect(PromptPool.fromJsonl("/nonexistent/pool.jsonl")).rejects.toThrow(
+      /^\/nonexistent\/pool.jsonl: cannot read/,
+    );
   });
 
   it("needs embeddings before they are read, and checks their shape", async () => {
@@ -62,15 +74,21 @@ describe("PromptPool.fromJsonl", () => {
     expect(() => pool.embeddings).toThrow(/call `await pool.embed\(embedder\)` first/);
     expect(() => pool.setEmbeddings([new Float32Array(2)])).toThrow(/1 vectors for 2 entries/);
     expect(() => pool.setEmbeddings([new Float32Array(2), new Float32Array(3)])).toThrow(/vector 1 has length 3/);
-    const embedder = new CachedEmbedder("length", async (texts) => texts.map((text) => Float32Array.of(text.length, 1)));
+    const embedder = new CachedEmbedder("length", async (texts) =>
+      texts.map((text) => Float32Array.of(text.length, 1)),
+    );
     await pool.embed(embedder);
     expect(pool.embeddings.map((vector) => Array.from(vector))).toEqual([
       [3, 1],
       [3, 1],
     ]);
-    expect(() => new PromptPool([{ id: "a", instruction: "x", output: "y" }, { id: "a", instruction: "z", output: "w" }])).toThrow(
-      /entry 1: duplicate id "a"/,
-    );
+    expect(
+      () =>
+        new PromptPool([
+          { id: "a", instruction: "x", output: "y" },
+          { id: "a", instruction: "z", output: "w" },
+        ]),
+    ).toThrow(/entry 1: duplicate id "a"/);
   });
 });
 
@@ -95,17 +113,25 @@ describe("PromptPool.fromDataset", () => {
   it("with kmeans keeps one representative per cluster", async () => {
     // Two obvious clusters along the first axis: the representatives come one from each.
     const data = [0, 1, 2, 10, 11, 12].map((value) => ({ instruction: `x${value}`, output: String(value) }));
-    const embedder = new CachedEmbedder("axis", async (texts) => texts.map((text) => Float32Array.of(Number(text.slice(1)), 0)));
+    const embedder = new CachedEmbedder("axis", async (texts) =>
+      texts.map((text) => Float32Array.of(Number(text.slice(1)), 0)),
+    );
     const pool = await PromptPool.fromDataset(data, { kmeans: { embedder, k: 2, seed: 3 } });
     expect(pool.entries.map((entry) => entry.output).sort()).toEqual(["1", "11"]);
   });
 
   it("rejects bad options and instances", async () => {
     await expect(PromptPool.fromDataset([])).rejects.toThrow(/non-empty array/);
-    await expect(PromptPool.fromDataset(instances, { perTask: 0 })).rejects.toThrow(/perTask must be a positive integer/);
+    await expect(PromptPool.fromDataset(instances, { perTask: 0 })).rejects.toThrow(
+      /perTask must be a positive integer/,
+    );
     const embedder = new CachedEmbedder("none", async (texts) => texts.map(() => Float32Array.of(1)));
-    await expect(PromptPool.fromDataset(instances, { kmeans: { embedder } })).rejects.toThrow(/kmeans needs a positive integer k/);
-    await expect(PromptPool.fromDataset([{ instruction: "q" } as never])).rejects.toThrow(/instances\[0\]: "output" must be a string/);
+    await expect(PromptPool.fromDataset(instances, { kmeans: { embedder } })).rejects.toThrow(
+      /kmeans needs a positive integer k/,
+    );
+    await expect(PromptPool.fromDataset([{ instruction: "q" } as never])).rejects.toThrow(
+      /instances\[0\]: "output" must be a string/,
+    );
   });
 });
 

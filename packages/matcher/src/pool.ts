@@ -115,7 +115,9 @@ export class PromptPool {
     const dimension = vectors[0]?.length;
     vectors.forEach((vector, index) => {
       if (vector.length !== dimension) {
-        throw new RangeError(`PromptPool.setEmbeddings: vector ${index} has length ${vector.length}, expected ${dimension}`);
+        throw new RangeError(
+          `PromptPool.setEmbeddings: vector ${index} has length ${vector.length}, expected ${dimension}`,
+        );
       }
     });
     this.vectors = vectors;
@@ -126,7 +128,9 @@ export class PromptPool {
     try {
       text = await readFile(path, "utf8");
     } catch (error) {
-      throw new DataError("E_FILE_NOT_FOUND", `cannot read the prompt pool: ${(error as Error).message}`, { file: path });
+      throw new DataError("E_FILE_NOT_FOUND", `cannot read the prompt pool: ${(error as Error).message}`, {
+        file: path,
+      });
     }
     return PromptPool.parseJsonl(text, path);
   }
@@ -198,7 +202,11 @@ export class PromptPool {
     });
 
     const groups = new Map<string, number[]>();
-    if (perTask === undefined) groups.set("", instances.map((_, index) => index));
+    if (perTask === undefined)
+      groups.set(
+        "",
+        instances.map((_, index) => index),
+      );
     else {
       instances.forEach((instance, index) => {
         const task = instance.task ?? "";

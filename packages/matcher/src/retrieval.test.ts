@@ -55,7 +55,9 @@ describe("tfidf embedder", () => {
     expect(() => createEmbedder({ kind: "tfidf", corpus: [] })).toThrow(/non-empty array/);
     const restored = TfidfModel.fromState(model.toState());
     expect(Array.from(restored.transform("A a b zzz"))).toEqual(Array.from(vector));
-    expect(() => TfidfModel.fromState({ vocabulary: ["a"], inverseDocumentFrequency: [], sublinearTf: true })).toThrow(/equal length/);
+    expect(() => TfidfModel.fromState({ vocabulary: ["a"], inverseDocumentFrequency: [], sublinearTf: true })).toThrow(
+      /equal length/,
+    );
   });
 });
 
@@ -100,7 +102,9 @@ describe("openai embedder", () => {
           return;
         }
         // Answer in reverse order: the client must sort by "index".
-        const data = parsed.input.map((text: string, index: number) => ({ index, embedding: [text.length, index] })).reverse();
+        const data = parsed.input
+          .map((text: string, index: number) => ({ index, embedding: [text.length, index] }))
+          .reverse();
         response.writeHead(200, { "content-type": "application/json" });
         response.end(JSON.stringify({ data }));
       });
@@ -122,7 +126,11 @@ describe("openai embedder", () => {
         [3, 0],
       ]);
       expect(requests.map((request) => request.body.input)).toEqual([["x", "yy"], ["zzz"]]);
-      expect(requests[0]).toMatchObject({ url: "/v1/embeddings", auth: "Bearer secret", body: { model: "test-model" } });
+      expect(requests[0]).toMatchObject({
+        url: "/v1/embeddings",
+        auth: "Bearer secret",
+        body: { model: "test-model" },
+      });
       await embedder.embed(["yy"]);
       expect(requests.length).toBe(2);
       await expect(embedder.embed(["fail"])).rejects.toThrow(/answered HTTP 429: \{"error":"rate limited"\}/);

@@ -22,12 +22,16 @@ describe("safetensors", () => {
       const path = join(directory, "t.safetensors");
       await writeSafetensorsFile(
         path,
-        { a: { dtype: "F64", shape: [2, 2], data: Float64Array.of(1, 2, 3, 4) }, b: { dtype: "F32", shape: [3], data: Float32Array.of(0.5, -1, 2) } },
+        {
+          a: { dtype: "F64", shape: [2, 2], data: Float64Array.of(1, 2, 3, 4) },
+          b: { dtype: "F32", shape: [3], data: Float32Array.of(0.5, -1, 2) },
+        },
         { note: "x" },
       );
       // The expected file built by hand from the format: u64 LE header length, the JSON header padded
       // with spaces to a multiple of 8, then the little-endian tensor bytes in header order.
-      const headerText = '{"__metadata__":{"note":"x"},"a":{"dtype":"F64","shape":[2,2],"data_offsets":[0,32]},"b":{"dtype":"F32","shape":[3],"data_offsets":[32,44]}}';
+      const headerText =
+        '{"__metadata__":{"note":"x"},"a":{"dtype":"F64","shape":[2,2],"data_offsets":[0,32]},"b":{"dtype":"F32","shape":[3],"data_offsets":[32,44]}}';
       const header = Buffer.from(headerText + " ".repeat((8 - (headerText.length % 8)) % 8));
       const length = Buffer.alloc(8);
       length.writeBigUInt64LE(BigInt(header.length));
@@ -47,22 +51,32 @@ describe("safetensors", () => {
   it("writes a matcher's weights exactly as the matcher's own writer did", () =>
     inTemporaryDirectory(async (directory) => {
       // Digests of the files the matcher's former writer produced (before core's writer replaced it).
-      await writeSafetensorsFile(join(directory, "empty.safetensors"), { z: { dtype: "F32", shape: [0], data: new Float32Array(0) } });
+      await writeSafetensorsFile(join(directory, "empty.safetensors"), {
+        z: { dtype: "F32", shape: [0], data: new Float32Array(0) },
+      });
       const network = new MatchingNetwork({ embedDim: 5, hidden: 3, steps: 2, seed: 4 });
       await network.save(join(directory, "network"));
-      const digest = async (file: string) => createHash("sha256").update(await readFile(join(directory, file))).digest("hex");
-      expect(await digest("empty.safetensors")).toBe("e7f3949ee576ceaa1c059ef64487d1f525c86c10e8e92b10d6aa2820d0f77a23");
-      expect(await digest("network/model.safetensors")).toBe("b68dbb1cac9f6a20a625d7dd4822a63a425a29e76bb043d4c48f60cd1095580c");
+      const digest = async (file: string) =>
+        createHash("sha256")
+          .update(await readFile(join(directory, file)))
+          .digest("hex");
+      expect(await digest("empty.safetensors")).toBe(
+        "e7f3949ee576ceaa1c059ef64487d1f525c86c10e8e92b10d6aa2820d0f77a23",
+      );
+      expect(await digest("network/model.safetensors")).toBe(
+        "b68dbb1cac9f6a20a625d7dd4822a63a425a29e76bb043d4c48f60cd1095580c",
+      );
       const loaded = await MatchingNetwork.load(join(directory, "network"));
-      for (const slot of network.layout) expect(Array.from(loaded.tensor(slot.name))).toEqual(Array.from(network.tensor(slot.name)));
+      for (const slot of network.layout)
+        expect(Array.from(loaded.tensor(slot.name))).toEqual(Array.from(network.tensor(slot.name)));
     }));
 
   it("refuses bad tensors and truncated files, naming the file", () =>
     inTemporaryDirectory(async (directory) => {
       const path = join(directory, "bad.safetensors");
-      await expect(writeSafetensorsFile(path, { bad: { dtype: "F64", shape: [3], data: new Float64Array(2) } })).rejects.toThrow(
-        /shape \[3\] has 3 elements but data has 2/,
-      );
+      await expect(
+        writeSafetensorsFile(path, { bad: { dtype: "F64", shape: [3], data: new Float64Array(2) } }),
+      ).rejects.toThrow(/shape \[3\] has 3 elements but data has 2/);
       await writeSafetensorsFile(path, { a: { dtype: "F64", shape: [4], data: new Float64Array(4) } });
       await writeFile(path, (await readFile(path)).subarray(0, 20));
       await expect(readSafetensorsFile(path)).rejects.toThrow(/bad\.safetensors.*reaches past the end of the file/);

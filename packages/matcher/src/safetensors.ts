@@ -20,7 +20,11 @@ export async function readSafetensorsFile(
     const tensors: Record<string, Tensor> = {};
     for (const info of file.tensors()) {
       if (info.dtype !== "F64" && info.dtype !== "F32") {
-        throw new CheckpointError("E_DTYPE", `tensor "${info.name}" has dtype ${info.dtype}; only F64 and F32 are read here`, { file: path });
+        throw new CheckpointError(
+          "E_DTYPE",
+          `tensor "${info.name}" has dtype ${info.dtype}; only F64 and F32 are read here`,
+          { file: path },
+        );
       }
       // readRaw copies into a fresh, aligned buffer: the bytes need not be aligned inside the file.
       const bytes = file.readRaw(info.name);

@@ -7,7 +7,15 @@ import { createEmbedder } from "./create-embedder.js";
 import { CachedEmbedder } from "./embedder.js";
 import { MatchingNetwork } from "./matching-network.js";
 import { PromptPool } from "./pool.js";
-import { bm25Selector, demoSelector, knnSelector, matcherSelector, noneSelector, prefixSelector, randomSelector } from "./selectors.js";
+import {
+  bm25Selector,
+  demoSelector,
+  knnSelector,
+  matcherSelector,
+  noneSelector,
+  prefixSelector,
+  randomSelector,
+} from "./selectors.js";
 
 const pool = new PromptPool([
   { id: "sum", instruction: "Add the two numbers", input: "2 3", output: "5" },
@@ -19,7 +27,12 @@ const pool = new PromptPool([
 const embedder = new CachedEmbedder("topics", async (texts) =>
   texts.map((text) => {
     const lower = text.toLowerCase();
-    return Float32Array.of(/add|sum|number/.test(lower) ? 1 : 0, /capital|country/.test(lower) ? 1 : 0, /french|translate/.test(lower) ? 1 : 0, 0.1);
+    return Float32Array.of(
+      /add|sum|number/.test(lower) ? 1 : 0,
+      /capital|country/.test(lower) ? 1 : 0,
+      /french|translate/.test(lower) ? 1 : 0,
+      0.1,
+    );
   }),
 );
 
@@ -49,7 +62,9 @@ describe("selectors", () => {
     const knn = knnSelector({ pool, k: 1, embedder });
     expect(await knn.select({ text: "Translate to French please" })).toEqual([2]);
     expect(await knn.select({ text: "ignored", embedding: Float32Array.of(0, 1, 0, 0) })).toEqual([1]);
-    await expect(knnSelector({ pool, k: 1 }).select({ text: "no embedding" })).rejects.toThrow(/no embedding and no embedder/);
+    await expect(knnSelector({ pool, k: 1 }).select({ text: "no embedding" })).rejects.toThrow(
+      /no embedding and no embedder/,
+    );
   });
 
   it("respects the context budget the same way for every selector", async () => {
@@ -86,10 +101,26 @@ describe("matcher bundle", () => {
       const embedder = createEmbedder({ kind: "tfidf", corpus: pool.texts() });
       const bundlePool = new PromptPool(pool.entries);
       await bundlePool.embed(embedder);
-      const matcher = new MatchingNetwork({ embedDim: bundlePool.embeddings[0].length, hidden: 8, steps: 2, seed: 7, features: { cosine: 5, sameInstruction: 2 } });
-      await saveMatcherBundle(directory, { matcher, pool: bundlePool, embedder }, { adapter: "cl-inscl", template: "suite" });
+      const matcher = new MatchingNetwork({
+        embedDim: bundlePool.embeddings[0].length,
+        hidden: 8,
+        steps: 2,
+        seed: 7,
+        features: { cosine: 5, sameInstruction: 2 },
+      });
+      await saveMatcherBundle(
+        directory,
+        { matcher, pool: bundlePool, embedder },
+        { adapter: "cl-inscl", template: "suite" },
+      );
       const loaded = await loadMatcherBundle(directory);
-      expect(loaded.manifest).toEqual({ format: "pillow-matcher-bundle", version: 2, k: 2, adapter: "cl-inscl", template: "suite" });
+      expect(loaded.manifest).toEqual({
+        format: "pillow-matcher-bundle",
+        version: 2,
+        k: 2,
+        adapter: "cl-inscl",
+        template: "suite",
+      });
       const originalSelector = matcherSelector({ matcher, pool: bundlePool, embedder });
       const reloaded = matcherSelector({ matcher: loaded.matcher, pool: loaded.pool, embedder: loaded.embedder });
       expect(loaded.pool.entries).toEqual(bundlePool.entries);
@@ -101,19 +132,28 @@ describe("matcher bundle", () => {
         const query = { text, instruction: text };
         expect(await reloaded.select(query)).toEqual(await originalSelector.select(query));
       }
-      expect(() => matcherSelector({ matcher, pool: { embeddings: bundlePool.embeddings }, embedder })).toThrow(/scores with features \[cosine,sameInstruction\]; pass a PromptPool/);
-      await expect(saveMatcherBundle(directory, { matcher, pool: bundlePool, embedder: { name: "x", embed: embedder.embed } })).rejects.toThrow(
-        /has no spec/,
+      expect(() => matcherSelector({ matcher, pool: { embeddings: bundlePool.embeddings }, embedder })).toThrow(
+        /scores with features \[cosine,sameInstruction\]; pass a PromptPool/,
       );
-      await (await import("node:fs/promises")).writeFile(join(directory, "embedder.json"), '{"kind":"llm","backend":"native:tiny"}');
+      await expect(
+        saveMatcherBundle(directory, { matcher, pool: bundlePool, embedder: { name: "x", embed: embedder.embed } }),
+      ).rejects.toThrow(/has no spec/);
+      await (await import("node:fs/promises")).writeFile(
+        join(directory, "embedder.json"),
+        '{"kind":"llm","backend":"native:tiny"}',
+      );
       await expect(loadMatcherBundle(directory)).rejects.toThrow(/embeds with the LLM "native:tiny"; pass its backend/);
       // Old or foreign folders: no manifest, another format, an older version.
       const manifestPath = join(directory, "pillow-matcher.json");
       const { writeFile: write, rm: remove } = await import("node:fs/promises");
       await write(manifestPath, JSON.stringify({ format: "pillow-matcher-bundle", version: 1, k: 2 }));
-      await expect(loadMatcherBundle(directory)).rejects.toThrow(/bundle version 1, this pillow reads version 2; train the matcher again/);
+      await expect(loadMatcherBundle(directory)).rejects.toThrow(
+        /bundle version 1, this pillow reads version 2; train the matcher again/,
+      );
       await write(manifestPath, JSON.stringify({ format: "something-else" }));
-      await expect(loadMatcherBundle(directory)).rejects.toThrow(/"format" is "something-else", not "pillow-matcher-bundle"/);
+      await expect(loadMatcherBundle(directory)).rejects.toThrow(
+        /"format" is "something-else", not "pillow-matcher-bundle"/,
+      );
       await remove(manifestPath);
       await expect(loadMatcherBundle(directory)).rejects.toThrow(/not a matcher bundle \(no pillow-matcher.json\)/);
     } finally {
@@ -129,7 +169,9 @@ describe("prefixSelector", () => {
     const one = prefixSelector(bm25Selector({ pool, k: 3 }), 1);
     expect(one.name).toBe("bm25@1");
     expect(await one.select({ text: "Add the numbers 7 and 8" })).toEqual(full.slice(0, 1));
-    expect(await prefixSelector(bm25Selector({ pool, k: 3 }), 2).select({ text: "Add the numbers 7 and 8" })).toEqual(full.slice(0, 2));
+    expect(await prefixSelector(bm25Selector({ pool, k: 3 }), 2).select({ text: "Add the numbers 7 and 8" })).toEqual(
+      full.slice(0, 2),
+    );
     expect(await prefixSelector(bm25Selector({ pool, k: 2 }), 5).select({ text: "capital of Spain" })).toHaveLength(2);
     expect(await prefixSelector(noneSelector(), 1).select({ text: "x" })).toEqual([]);
     expect(() => prefixSelector(noneSelector(), -1)).toThrow(/prefixSelector: k must be a non-negative integer/);

@@ -26,7 +26,12 @@ export function noneSelector(): Selector {
 }
 
 /** k distinct entries uniformly at random; the seed and the query text fix the draw. */
-export function randomSelector(options: { pool: { size: number }; k: number; seed?: number; budget?: ContextBudget }): Selector {
+export function randomSelector(options: {
+  pool: { size: number };
+  k: number;
+  seed?: number;
+  budget?: ContextBudget;
+}): Selector {
   const { pool, k, seed = 0, budget } = options;
   checkK(k, "randomSelector");
   return {
@@ -45,7 +50,12 @@ export function randomSelector(options: { pool: { size: number }; k: number; see
 }
 
 /** The k entries whose embeddings are most cosine-similar to the query's. */
-export function knnSelector(options: { pool: EmbeddedPool; k: number; embedder?: Embedder; budget?: ContextBudget }): Selector {
+export function knnSelector(options: {
+  pool: EmbeddedPool;
+  k: number;
+  embedder?: Embedder;
+  budget?: ContextBudget;
+}): Selector {
   const { pool, k, embedder, budget } = options;
   checkK(k, "knnSelector");
   return {
@@ -84,7 +94,8 @@ export function bm25Selector(options: {
  */
 export function prefixSelector(selector: Selector, count: number): Selector {
   checkK(count, "prefixSelector");
-  if (!selector || typeof selector.select !== "function") throw new TypeError("prefixSelector: selector must be a Selector");
+  if (!selector || typeof selector.select !== "function")
+    throw new TypeError("prefixSelector: selector must be a Selector");
   return { name: `${selector.name}@${count}`, select: async (query) => (await selector.select(query)).slice(0, count) };
 }
 
@@ -99,8 +110,12 @@ export function matcherSelector(options: {
 }): Selector {
   const { matcher, pool, embedder, mode = "greedy", seed = 0, budget } = options;
   const names = matcher.featureNames;
-  if (names.length > 0 && !pool.entries) throw new TypeError(`matcherSelector: the matcher scores with features [${names}]; pass a PromptPool`);
-  const space = names.length > 0 ? new CandidateFeatureSpace({ entries: pool.entries!, embeddings: pool.embeddings }, names) : undefined;
+  if (names.length > 0 && !pool.entries)
+    throw new TypeError(`matcherSelector: the matcher scores with features [${names}]; pass a PromptPool`);
+  const space =
+    names.length > 0
+      ? new CandidateFeatureSpace({ entries: pool.entries!, embeddings: pool.embeddings }, names)
+      : undefined;
   return {
     name: "matcher",
     select: async (query) => {
@@ -124,7 +139,11 @@ function takeWithinBudget(order: readonly number[], k: number, budget: ContextBu
   return chosen;
 }
 
-async function queryEmbedding(query: SelectorQuery, embedder: Embedder | undefined, who: string): Promise<ArrayLike<number>> {
+async function queryEmbedding(
+  query: SelectorQuery,
+  embedder: Embedder | undefined,
+  who: string,
+): Promise<ArrayLike<number>> {
   checkQuery(query);
   if (query.embedding) return query.embedding;
   if (!embedder) throw new TypeError(`${who}: the query has no embedding and no embedder was given`);
@@ -132,7 +151,8 @@ async function queryEmbedding(query: SelectorQuery, embedder: Embedder | undefin
 }
 
 function checkQuery(query: SelectorQuery): void {
-  if (!query || typeof query.text !== "string") throw new TypeError("selector: query must be { text: string, embedding? }");
+  if (!query || typeof query.text !== "string")
+    throw new TypeError("selector: query must be { text: string, embedding? }");
 }
 
 function checkK(k: number, who: string): void {

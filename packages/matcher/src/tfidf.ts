@@ -20,8 +20,14 @@ export class TfidfModel {
 
   static fromState(state: TfidfState): TfidfModel {
     const { vocabulary, inverseDocumentFrequency, sublinearTf } = state ?? ({} as TfidfState);
-    if (!Array.isArray(vocabulary) || !Array.isArray(inverseDocumentFrequency) || vocabulary.length !== inverseDocumentFrequency.length) {
-      throw new TypeError("tfidf: the saved state needs vocabulary and inverseDocumentFrequency arrays of equal length");
+    if (
+      !Array.isArray(vocabulary) ||
+      !Array.isArray(inverseDocumentFrequency) ||
+      vocabulary.length !== inverseDocumentFrequency.length
+    ) {
+      throw new TypeError(
+        "tfidf: the saved state needs vocabulary and inverseDocumentFrequency arrays of equal length",
+      );
     }
     if (vocabulary.length === 0 || inverseDocumentFrequency.some((value) => !Number.isFinite(value))) {
       throw new RangeError("tfidf: the saved state is empty or has non-finite idf values");

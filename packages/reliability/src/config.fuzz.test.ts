@@ -40,10 +40,13 @@ const hostileValue = fc.oneof(
 
 function mutated<T extends Record<string, unknown>>(base: T) {
   return fc
-    .array(fc.tuple(fc.constantFrom(...Object.keys(base), "unknown_field"), fc.oneof(hostileValue, fc.constant(undefined))), {
-      minLength: 1,
-      maxLength: 4,
-    })
+    .array(
+      fc.tuple(fc.constantFrom(...Object.keys(base), "unknown_field"), fc.oneof(hostileValue, fc.constant(undefined))),
+      {
+        minLength: 1,
+        maxLength: 4,
+      },
+    )
     .map((changes) => {
       const copy: Record<string, unknown> = { ...base };
       for (const [key, value] of changes) {
@@ -61,7 +64,14 @@ describe("config parsers under fuzzing", () => {
       fc.property(fc.oneof(mutated(validModelConfig), hostileValue), (json) => {
         try {
           const config = parseModelConfig(json, "fuzz/config.json");
-          for (const value of [config.hiddenSize, config.numLayers, config.numHeads, config.numKeyValueHeads, config.vocabSize, config.headDim]) {
+          for (const value of [
+            config.hiddenSize,
+            config.numLayers,
+            config.numHeads,
+            config.numKeyValueHeads,
+            config.vocabSize,
+            config.headDim,
+          ]) {
             expect(Number.isSafeInteger(value) && value > 0).toBe(true);
           }
           expect(config.numHeads % config.numKeyValueHeads).toBe(0);

@@ -12,7 +12,9 @@ import { createTinyModel } from "@pillow/core";
 import { afterAll, describe, expect, it } from "vitest";
 
 const require = createRequire(import.meta.url);
-const coreEntry = pathToFileURL(path.join(path.dirname(require.resolve("@pillow/core/package.json")), "dist", "index.js")).href;
+const coreEntry = pathToFileURL(
+  path.join(path.dirname(require.resolve("@pillow/core/package.json")), "dist", "index.js"),
+).href;
 const root = fs.mkdtempSync(path.join(os.tmpdir(), "pillow-crash-resume-"));
 afterAll(() => fs.rmSync(root, { recursive: true, force: true }));
 
@@ -39,13 +41,23 @@ const result = await train(model, dataset, {
 process.stdout.write("DONE " + result.steps + " " + (result.resumedFrom ?? -1) + "\\n");
 `;
 
-type Run = { steps: Map<number, number>; done: { steps: number; resumedFrom: number } | null; code: number | null; signal: string | null; stderr: string };
+type Run = {
+  steps: Map<number, number>;
+  done: { steps: number; resumedFrom: number } | null;
+  code: number | null;
+  signal: string | null;
+  stderr: string;
+};
 
 function runChild(checkpointDir: string, resume: boolean, killAfterStep?: number): Promise<Run> {
   return new Promise((resolve) => {
-    const child: ChildProcess = spawn(process.execPath, ["--input-type=module", "-e", childScript, modelDir, checkpointDir, resume ? "resume" : "fresh"], {
-      stdio: ["ignore", "pipe", "pipe"],
-    });
+    const child: ChildProcess = spawn(
+      process.execPath,
+      ["--input-type=module", "-e", childScript, modelDir, checkpointDir, resume ? "resume" : "fresh"],
+      {
+        stdio: ["ignore", "pipe", "pipe"],
+      },
+    );
     const run: Run = { steps: new Map(), done: null, code: null, signal: null, stderr: "" };
     let buffer = "";
     child.stdout?.on("data", (chunk: Buffer) => {
@@ -115,7 +127,8 @@ describe("training survives kill -9", () => {
       worst = Math.max(worst, Math.abs((actual as number) - (expected as number)));
     }
     // And the steps the crashed run did finish agree too (same seed, same schedule).
-    for (const [step, loss] of crashed.steps) worst = Math.max(worst, Math.abs(loss - (reference.steps.get(step) as number)));
+    for (const [step, loss] of crashed.steps)
+      worst = Math.max(worst, Math.abs(loss - (reference.steps.get(step) as number)));
     console.log(`crash-resume: largest loss difference vs the uninterrupted run ${worst.toExponential(2)}`);
     expect(worst).toBeLessThanOrEqual(1e-6);
   });

@@ -11,17 +11,37 @@ import { recordFuzzCases } from "./fuzz-count.js";
 const directory = fs.mkdtempSync(path.join(os.tmpdir(), "pillow-data-fuzz-"));
 afterAll(() => fs.rmSync(directory, { recursive: true, force: true }));
 
-const goodLine = fc.oneof(
-  fc.record({ instruction: fc.string({ minLength: 1, maxLength: 12 }), input: fc.string({ maxLength: 8 }), output: fc.string({ minLength: 1, maxLength: 8 }) }),
-  fc.record({ prompt: fc.string({ minLength: 1, maxLength: 12 }), completion: fc.string({ minLength: 1, maxLength: 8 }) }),
-).map((record) => JSON.stringify(record));
+const goodLine = fc
+  .oneof(
+    fc.record({
+      instruction: fc.string({ minLength: 1, maxLength: 12 }),
+      input: fc.string({ maxLength: 8 }),
+      output: fc.string({ minLength: 1, maxLength: 8 }),
+    }),
+    fc.record({
+      prompt: fc.string({ minLength: 1, maxLength: 12 }),
+      completion: fc.string({ minLength: 1, maxLength: 8 }),
+    }),
+  )
+  .map((record) => JSON.stringify(record));
 // Lines that are bad on their own: never blank, never starting with "[" (a first line "[" would make the
 // file a JSON array), never holding a line break (one generated line is one file line).
 const badLine = fc
   .oneof(
-    fc.constantFrom("{", "null", "42", '{"instruction": 3, "output": "x"}', '{"output": "x"}', '{"instruction": "a"}', "\u0000\u0001", "[]"),
+    fc.constantFrom(
+      "{",
+      "null",
+      "42",
+      '{"instruction": 3, "output": "x"}',
+      '{"output": "x"}',
+      '{"instruction": "a"}',
+      "\u0000\u0001",
+      "[]",
+    ),
     fc.string({ maxLength: 16 }).map((text) => `x${text}`),
-    fc.record({ instruction: fc.oneof(fc.integer(), fc.constant(null), fc.array(fc.string())), output: fc.string() }).map((r) => JSON.stringify(r)),
+    fc
+      .record({ instruction: fc.oneof(fc.integer(), fc.constant(null), fc.array(fc.string())), output: fc.string() })
+      .map((r) => JSON.stringify(r)),
   )
   .map((line) => line.replace(/[\r\n]/g, " "));
 
@@ -31,10 +51,16 @@ describe("instruction-data reader under fuzzing", () => {
     const file = path.join(directory, "train.jsonl");
     fc.assert(
       fc.property(
-        fc.array(fc.oneof({ weight: 4, arbitrary: goodLine.map((l) => ({ l, good: true })) }, { weight: 1, arbitrary: badLine.map((l) => ({ l, good: false })) }), {
-          minLength: 1,
-          maxLength: 12,
-        }),
+        fc.array(
+          fc.oneof(
+            { weight: 4, arbitrary: goodLine.map((l) => ({ l, good: true })) },
+            { weight: 1, arbitrary: badLine.map((l) => ({ l, good: false })) },
+          ),
+          {
+            minLength: 1,
+            maxLength: 12,
+          },
+        ),
         (lines) => {
           fc.pre(lines[0].good || !lines[0].l.startsWith("["));
           fs.writeFileSync(file, lines.map((x) => x.l).join("\n"));

@@ -15,7 +15,11 @@ const validFile = path.join(directory, "valid.safetensors");
 writeSafetensors(
   validFile,
   {
-    "model.embed_tokens.weight": { dtype: "F32", shape: [3, 4], data: Float32Array.from({ length: 12 }, (_, i) => i / 7) },
+    "model.embed_tokens.weight": {
+      dtype: "F32",
+      shape: [3, 4],
+      data: Float32Array.from({ length: 12 }, (_, i) => i / 7),
+    },
     "model.norm.weight": { dtype: "BF16", shape: [4], data: new Uint16Array([0x3f80, 0x4000, 0xbf80, 0x0000]) },
   },
   { format: "pt" },
@@ -54,10 +58,13 @@ describe("safetensors reader under fuzzing", () => {
     const runs = 2500;
     fc.assert(
       fc.property(
-        fc.array(fc.record({ position: fc.nat({ max: validBytes.length - 1 }), value: fc.integer({ min: 0, max: 255 }) }), {
-          minLength: 1,
-          maxLength: 6,
-        }),
+        fc.array(
+          fc.record({ position: fc.nat({ max: validBytes.length - 1 }), value: fc.integer({ min: 0, max: 255 }) }),
+          {
+            minLength: 1,
+            maxLength: 6,
+          },
+        ),
         (mutations) => {
           const bytes = new Uint8Array(validBytes);
           for (const { position, value } of mutations) bytes[position] = value;
@@ -90,7 +97,11 @@ describe("safetensors reader under fuzzing", () => {
     const runs = 1500;
     const entry = fc.record({
       dtype: fc.oneof(fc.constantFrom("F32", "F16", "BF16", "I64", "U8", "F64"), fc.string(), fc.integer()),
-      shape: fc.oneof(fc.array(fc.integer({ min: -2, max: 9 }), { maxLength: 3 }), fc.constant("3"), fc.array(fc.double())),
+      shape: fc.oneof(
+        fc.array(fc.integer({ min: -2, max: 9 }), { maxLength: 3 }),
+        fc.constant("3"),
+        fc.array(fc.double()),
+      ),
       data_offsets: fc.oneof(
         fc.tuple(fc.integer({ min: -4, max: 80 }), fc.integer({ min: -4, max: 80 })),
         fc.tuple(fc.constant(0), fc.constant(2 ** 53)),
@@ -98,14 +109,18 @@ describe("safetensors reader under fuzzing", () => {
       ),
     });
     fc.assert(
-      fc.property(fc.dictionary(fc.string({ maxLength: 12 }), entry, { maxKeys: 4 }), fc.uint8Array({ maxLength: 96 }), (header, data) => {
-        const json = new TextEncoder().encode(JSON.stringify(header));
-        const bytes = new Uint8Array(8 + json.length + data.length);
-        new DataView(bytes.buffer).setBigUint64(0, BigInt(json.length), true);
-        bytes.set(json, 8);
-        bytes.set(data, 8 + json.length);
-        openAndReadAll(bytes, "structured.safetensors");
-      }),
+      fc.property(
+        fc.dictionary(fc.string({ maxLength: 12 }), entry, { maxKeys: 4 }),
+        fc.uint8Array({ maxLength: 96 }),
+        (header, data) => {
+          const json = new TextEncoder().encode(JSON.stringify(header));
+          const bytes = new Uint8Array(8 + json.length + data.length);
+          new DataView(bytes.buffer).setBigUint64(0, BigInt(json.length), true);
+          bytes.set(json, 8);
+          bytes.set(data, 8 + json.length);
+          openAndReadAll(bytes, "structured.safetensors");
+        },
+      ),
       { numRuns: runs, seed: 99 },
     );
     recordFuzzCases("safetensors: structured headers", runs);

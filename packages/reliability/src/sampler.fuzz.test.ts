@@ -7,7 +7,18 @@ import { recordFuzzCases } from "./fuzz-count.js";
 
 const hostileNumber = fc.oneof(
   fc.double({ min: -3, max: 3, noNaN: true }),
-  fc.constantFrom(0, 1, -1, Number.NaN, Number.POSITIVE_INFINITY, Number.NEGATIVE_INFINITY, 1e-45, 1e38, -1e38, 2 ** 31),
+  fc.constantFrom(
+    0,
+    1,
+    -1,
+    Number.NaN,
+    Number.POSITIVE_INFINITY,
+    Number.NEGATIVE_INFINITY,
+    1e-45,
+    1e38,
+    -1e38,
+    2 ** 31,
+  ),
   fc.integer({ min: -5, max: 400 }),
 );
 const knownCodes = new Set(["E_SHAPE", "E_TYPE", "E_ARGUMENT", "E_NONFINITE_LOGITS"]);
@@ -31,7 +42,10 @@ describe("sampler under fuzzing", () => {
           },
           { requiredKeys: [] },
         ),
-        fc.array(fc.oneof(fc.double({ min: -50, max: 50, noNaN: true }), hostileNumber), { minLength: 1, maxLength: 192 }),
+        fc.array(fc.oneof(fc.double({ min: -50, max: 50, noNaN: true }), hostileNumber), {
+          minLength: 1,
+          maxLength: 192,
+        }),
         fc.array(fc.integer({ min: -2, max: 70 }), { maxLength: 6 }),
         fc.oneof(fc.nat(), fc.constant(undefined)),
         (rows, vocab, options, logitPool, history, seed) => {

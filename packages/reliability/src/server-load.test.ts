@@ -40,7 +40,13 @@ async function streamChat(url: string, prompt: string, model = "tiny"): Promise<
 
 describe("pillow serve under load", () => {
   it("64 concurrent streaming clients: every stream complete and correct, 0 errors, bounded memory", async () => {
-    server = await startServer({ engine: createScriptedEngine({ tokenDelayMs: 1 }), apiKey: "load-test", concurrency: 8, queueCapacity: 64, port: 0 });
+    server = await startServer({
+      engine: createScriptedEngine({ tokenDelayMs: 1 }),
+      apiKey: "load-test",
+      concurrency: 8,
+      queueCapacity: 64,
+      port: 0,
+    });
     const url = server.url;
     const rounds = 4;
     let served = 0;
@@ -53,7 +59,8 @@ describe("pillow serve under load", () => {
           const prompt = `client ${client} round ${round} says hello`;
           try {
             const content = await streamChat(url, prompt);
-            if (content !== expectedAnswer(`user: ${prompt}`)) throw new Error(`wrong content for client ${client}: ${content}`);
+            if (content !== expectedAnswer(`user: ${prompt}`))
+              throw new Error(`wrong content for client ${client}: ${content}`);
             served++;
           } catch (error) {
             errors++;
@@ -64,21 +71,32 @@ describe("pillow serve under load", () => {
     );
     const seconds = (Date.now() - started) / 1000;
     const rssGrowthMiB = (process.memoryUsage().rss - rssBefore) / 2 ** 20;
-    console.log(`server load: ${served} streamed requests in ${seconds.toFixed(1)} s, ${errors} errors, RSS growth ${rssGrowthMiB.toFixed(1)} MiB`);
+    console.log(
+      `server load: ${served} streamed requests in ${seconds.toFixed(1)} s, ${errors} errors, RSS growth ${rssGrowthMiB.toFixed(1)} MiB`,
+    );
     expect(errors).toBe(0);
     expect(served).toBe(64 * rounds);
     expect(rssGrowthMiB).toBeLessThan(200);
   });
 
   it("beyond the queue: 429 with retry-after, never a 5xx, and the server still answers afterwards", async () => {
-    server = await startServer({ engine: createScriptedEngine({ delayMs: 150 }), concurrency: 1, queueCapacity: 4, port: 0 });
+    server = await startServer({
+      engine: createScriptedEngine({ delayMs: 150 }),
+      concurrency: 1,
+      queueCapacity: 4,
+      port: 0,
+    });
     const statuses = await Promise.all(
       Array.from({ length: 40 }, () =>
         fetch(`${server?.url}/v1/completions`, {
           method: "POST",
           headers: { "content-type": "application/json" },
           body: JSON.stringify({ model: "tiny", prompt: "overload", max_tokens: 8 }),
-        }).then(async (response) => ({ status: response.status, retryAfter: response.headers.get("retry-after"), body: await response.text() })),
+        }).then(async (response) => ({
+          status: response.status,
+          retryAfter: response.headers.get("retry-after"),
+          body: await response.text(),
+        })),
       ),
     );
     const counts = new Map<number, number>();
@@ -96,17 +114,30 @@ describe("pillow serve under load", () => {
   });
 
   it("a client that stops reading its stream does not stall the others", async () => {
-    server = await startServer({ engine: createScriptedEngine({ tokenDelayMs: 1 }), concurrency: 4, queueCapacity: 16, port: 0 });
+    server = await startServer({
+      engine: createScriptedEngine({ tokenDelayMs: 1 }),
+      concurrency: 4,
+      queueCapacity: 16,
+      port: 0,
+    });
     const { port } = server;
     // The slow client asks for a long answer and never reads it.
     const longPrompt = "x".repeat(60_000);
-    const slow = http.request({ host: "127.0.0.1", port, path: "/v1/completions", method: "POST", headers: { "content-type": "application/json" } });
+    const slow = http.request({
+      host: "127.0.0.1",
+      port,
+      path: "/v1/completions",
+      method: "POST",
+      headers: { "content-type": "application/json" },
+    });
     slow.on("response", (response) => response.pause());
     slow.on("error", () => {});
     slow.end(JSON.stringify({ model: "tiny", prompt: longPrompt, max_tokens: 2000, stream: true }));
     await new Promise((resolve) => setTimeout(resolve, 100));
     const started = Date.now();
-    const answers = await Promise.all(Array.from({ length: 12 }, (_, i) => streamChat(server?.url ?? "", `quick ${i}`)));
+    const answers = await Promise.all(
+      Array.from({ length: 12 }, (_, i) => streamChat(server?.url ?? "", `quick ${i}`)),
+    );
     const elapsed = Date.now() - started;
     // The scripted engine answers a chat with its "role: content" transcript reversed.
     for (const [i, answer] of answers.entries()) expect(answer).toBe(expectedAnswer(`user: quick ${i}`));
@@ -116,7 +147,12 @@ describe("pillow serve under load", () => {
   });
 
   it("refuses path traversal in adapter names, oversized bodies and missing auth", async () => {
-    server = await startServer({ engine: createScriptedEngine({ adapters: ["good"] }), apiKey: "secret", maxBodyBytes: 4096, port: 0 });
+    server = await startServer({
+      engine: createScriptedEngine({ adapters: ["good"] }),
+      apiKey: "secret",
+      maxBodyBytes: 4096,
+      port: 0,
+    });
     const post = (body: unknown, auth = true) =>
       fetch(`${server?.url}/v1/completions`, {
         method: "POST",

@@ -35,7 +35,15 @@ for (const data of datasets) {
   }
   for (const [strategy, result] of Object.entries(data.results)) {
     const scores = result.scores;
-    const entry = groups.get(strategy) ?? { same: [], other: [], replayed: 0, budget: 0, uniformShare: [], distance: { same: [], other: [] }, increase: { same: [], other: [] } };
+    const entry = groups.get(strategy) ?? {
+      same: [],
+      other: [],
+      replayed: 0,
+      budget: 0,
+      uniformShare: [],
+      distance: { same: [], other: [] },
+      increase: { same: [], other: [] },
+    };
     for (let i = 1; i < data.tasks.length; i++) {
       for (let j = 0; j < i; j++) {
         if (scores[i - 1][j] === null || scores[i][j] === null) continue;
@@ -52,8 +60,10 @@ for (const data of datasets) {
       entry.budget += plan.budget;
       entry.uniformShare.push(sameFamily.length / plan.stage);
       for (const share of plan.perTask) {
-        if (share.distance !== undefined) entry.distance[familyOf.get(share.task) === family ? "same" : "other"].push(share.distance);
-        if (share.increase !== undefined) entry.increase[familyOf.get(share.task) === family ? "same" : "other"].push(share.increase);
+        if (share.distance !== undefined)
+          entry.distance[familyOf.get(share.task) === family ? "same" : "other"].push(share.distance);
+        if (share.increase !== undefined)
+          entry.increase[familyOf.get(share.task) === family ? "same" : "other"].push(share.increase);
       }
     }
     groups.set(strategy, entry);
@@ -61,11 +71,22 @@ for (const data of datasets) {
 }
 const mean = (values) => values.reduce((sum, value) => sum + value, 0) / Math.max(1, values.length);
 const percent = (value) => `${(100 * value).toFixed(1)} %`;
-console.log("| strategy | drop per stage, same family (pairs) | drop, other family (pairs) | replay to the same family (equal split) | mean W same / other family | look-ahead increase same / other family |");
+console.log(
+  "| strategy | drop per stage, same family (pairs) | drop, other family (pairs) | replay to the same family (equal split) | mean W same / other family | look-ahead increase same / other family |",
+);
 console.log("| --- | --- | --- | --- | --- | --- |");
 for (const [strategy, entry] of groups) {
-  const replay = entry.budget > 0 ? `${percent(entry.replayed / entry.budget)} (${percent(mean(entry.uniformShare))})` : "-";
-  const distance = entry.distance.same.length > 0 ? `${mean(entry.distance.same).toFixed(3)} / ${mean(entry.distance.other).toFixed(3)}` : "-";
-  const increase = entry.increase.same.length > 0 ? `${mean(entry.increase.same).toFixed(3)} / ${mean(entry.increase.other).toFixed(3)}` : "-";
-  console.log(`| ${strategy} | ${mean(entry.same).toFixed(2)} (${entry.same.length}) | ${mean(entry.other).toFixed(2)} (${entry.other.length}) | ${replay} | ${distance} | ${increase} |`);
+  const replay =
+    entry.budget > 0 ? `${percent(entry.replayed / entry.budget)} (${percent(mean(entry.uniformShare))})` : "-";
+  const distance =
+    entry.distance.same.length > 0
+      ? `${mean(entry.distance.same).toFixed(3)} / ${mean(entry.distance.other).toFixed(3)}`
+      : "-";
+  const increase =
+    entry.increase.same.length > 0
+      ? `${mean(entry.increase.same).toFixed(3)} / ${mean(entry.increase.other).toFixed(3)}`
+      : "-";
+  console.log(
+    `| ${strategy} | ${mean(entry.same).toFixed(2)} (${entry.same.length}) | ${mean(entry.other).toFixed(2)} (${entry.other.length}) | ${replay} | ${distance} | ${increase} |`,
+  );
 }

@@ -14,8 +14,22 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import { parseArgs } from "node:util";
 import { createTinyModel, loadModel, NativeBackend } from "@pillow/core";
-import { buildSuite, formatPrompt, formatResponse, instructionKindMap, instructionKinds, tinyModelDir } from "@pillow/suite";
-import { backendEmbedder, createHashingEmbedder, createLoraLearner, replayStrategies, runContinual, scoreHeatmapSvg } from "../dist/index.js";
+import {
+  buildSuite,
+  formatPrompt,
+  formatResponse,
+  instructionKindMap,
+  instructionKinds,
+  tinyModelDir,
+} from "@pillow/suite";
+import {
+  backendEmbedder,
+  createHashingEmbedder,
+  createLoraLearner,
+  replayStrategies,
+  runContinual,
+  scoreHeatmapSvg,
+} from "../dist/index.js";
 
 const { values } = parseArgs({
   options: {
@@ -45,7 +59,8 @@ function integer(name) {
 
 const strategies = values.strategies.split(",").map((name) => name.trim());
 for (const strategy of strategies) {
-  if (!replayStrategies.includes(strategy)) throw new Error(`--strategies: unknown strategy "${strategy}"; known: ${replayStrategies.join(", ")}`);
+  if (!replayStrategies.includes(strategy))
+    throw new Error(`--strategies: unknown strategy "${strategy}"; known: ${replayStrategies.join(", ")}`);
 }
 let modelDir = values.model ?? tinyModelDir;
 if (values["random-model"]) {
@@ -57,7 +72,8 @@ const suite = buildSuite({ seed, trainPerTask: integer("train-per-task"), testPe
 // --instruction-kinds keeps only the instances whose instruction is of the named kinds (train and test).
 const keptKinds = values["instruction-kinds"].split(",").map((kind) => kind.trim());
 for (const kind of keptKinds) {
-  if (!instructionKinds.includes(kind)) throw new Error(`--instruction-kinds: unknown kind "${kind}"; known: ${instructionKinds.join(", ")}`);
+  if (!instructionKinds.includes(kind))
+    throw new Error(`--instruction-kinds: unknown kind "${kind}"; known: ${instructionKinds.join(", ")}`);
 }
 const kindOf = instructionKindMap(suite);
 const keep = (instance) => keptKinds.includes(kindOf.get(instance.instruction));
@@ -72,9 +88,20 @@ for (const strategy of strategies) {
   // A fresh model and adapter per strategy: every run starts from the same base weights.
   const model = await loadModel(modelDir);
   const learner = createLoraLearner(model, {
-    adapter: { r: integer("rank"), alpha: 2 * integer("rank"), targetModules: ["q_proj", "k_proj", "v_proj", "o_proj"], seed },
+    adapter: {
+      r: integer("rank"),
+      alpha: 2 * integer("rank"),
+      targetModules: ["q_proj", "k_proj", "v_proj", "o_proj"],
+      seed,
+    },
     // Answers end with a newline and no EOS, as the tiny model was pretrained (see formatResponse).
-    train: { epochs: integer("epochs"), lr: Number(values.lr), batchSize: integer("batch-size"), seed, appendEos: false },
+    train: {
+      epochs: integer("epochs"),
+      lr: Number(values.lr),
+      batchSize: integer("batch-size"),
+      seed,
+      appendEos: false,
+    },
     formatPrompt: (instance) => formatPrompt(instance),
     formatResponse: (instance) => formatResponse(instance.output),
     generate: { maxNewTokens: 32 },
@@ -99,7 +126,10 @@ for (const strategy of strategies) {
   if (outDir) {
     writeFileSync(
       path.join(outDir, `heatmap-${strategy}.svg`),
-      scoreHeatmapSvg(result.scores, { labels: tasks.map((task) => task.name), title: `ROUGE-L after each stage: ${strategy}` }),
+      scoreHeatmapSvg(result.scores, {
+        labels: tasks.map((task) => task.name),
+        title: `ROUGE-L after each stage: ${strategy}`,
+      }),
     );
   }
 }

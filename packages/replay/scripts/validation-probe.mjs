@@ -31,14 +31,23 @@ const allTasks = suite.tasks.slice(0, Number(values.tasks)).map((task) => ({
 }));
 // "random-N" names the N-th seeded permutation, as the compare names it.
 const randomIndex = /^random-(\d+)$/.exec(values.order)?.[1];
-const order = resolveOrders([randomIndex ? `random:${randomIndex}` : values.order], allTasks.map((task) => task.name)).at(-1);
+const order = resolveOrders(
+  [randomIndex ? `random:${randomIndex}` : values.order],
+  allTasks.map((task) => task.name),
+).at(-1);
 const byName = new Map(allTasks.map((task) => [task.name, task]));
 const tasks = order.tasks.map((name) => byName.get(name));
 const model = await loadModel(tinyModelDir);
 
 for (const variant of values.variants.split(";")) {
   const [strategy, ...settings] = variant.split(":");
-  const parsed = Object.fromEntries(settings.join(":").split(",").filter(Boolean).map((entry) => entry.split("=")));
+  const parsed = Object.fromEntries(
+    settings
+      .join(":")
+      .split(",")
+      .filter(Boolean)
+      .map((entry) => entry.split("=")),
+  );
   const adapter = `probe-${variant}`;
   model.addAdapter(adapter, { r: 8, alpha: 16, targetModules: ["q_proj", "k_proj", "v_proj", "o_proj"], seed });
   const learner = createLoraLearner(model, {
@@ -62,7 +71,8 @@ for (const variant of values.variants.split(";")) {
     floorShare: Number(parsed.floor ?? 0.25),
     capShare: parsed.cap === undefined ? undefined : Number(parsed.cap),
     // directed=none: no limit; absent: the package's default.
-    directedShare: parsed.directed === undefined ? undefined : parsed.directed === "none" ? null : Number(parsed.directed),
+    directedShare:
+      parsed.directed === undefined ? undefined : parsed.directed === "none" ? null : Number(parsed.directed),
     evaluation: "diagonal-and-final",
     onStage: (report) => {
       lookAhead += report.seconds.lookAhead;
@@ -70,7 +80,11 @@ for (const variant of values.variants.split(";")) {
   });
   model.removeAdapter(adapter);
   // --dump FILE: one JSON line per variant with R, the plans and the look-aheads (for analysis).
-  if (values.dump) appendFileSync(values.dump, `${JSON.stringify({ variant, order: order.name, seed, tasks: tasks.map((task) => task.name), scores: result.scores, plans: result.plans, lookAheads: result.lookAheads })}\n`);
+  if (values.dump)
+    appendFileSync(
+      values.dump,
+      `${JSON.stringify({ variant, order: order.name, seed, tasks: tasks.map((task) => task.name), scores: result.scores, plans: result.plans, lookAheads: result.lookAheads })}\n`,
+    );
   const last = tasks.length - 1;
   const diagonal = result.scores.map((row, i) => row[i]);
   const meanDiagonal = diagonal.reduce((sum, value) => sum + value, 0) / diagonal.length;

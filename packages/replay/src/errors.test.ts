@@ -38,13 +38,21 @@ describe("ReplayError", () => {
     expect(backendError).toBeInstanceOf(ReplayError);
     expect(backendError).toMatchObject({ code: "E_TAGGER_BACKEND", name: "ReplayError" });
     expect(((backendError as Error).cause as Error).message).toBe("connection refused");
-    const prose = await rejection(createLlmTagger(backendReplying(() => "no tags here"), { attempts: 2 }).tag(["Add the numbers."]));
+    const prose = await rejection(
+      createLlmTagger(
+        backendReplying(() => "no tags here"),
+        { attempts: 2 },
+      ).tag(["Add the numbers."]),
+    );
     expect(prose).toMatchObject({ code: "E_TAGGER_REPLY" });
     expect((prose as Error).message).toMatch(/after 2 attempts; last reply: "no tags here"/);
   });
 
   it("an embedder that returns one vector too few: E_EMBEDDER_OUTPUT", async () => {
-    const embedder = { name: "short", embed: async (texts: readonly string[]) => texts.slice(1).map(() => Float32Array.of(1, 0)) };
+    const embedder = {
+      name: "short",
+      embed: async (texts: readonly string[]) => texts.slice(1).map(() => Float32Array.of(1, 0)),
+    };
     const error = await rejection(mergeSimilarTags([["sum"], ["addition"]], { embedder }));
     expect(error).toBeInstanceOf(ReplayError);
     expect(error).toMatchObject({ code: "E_EMBEDDER_OUTPUT" });
@@ -61,11 +69,21 @@ describe("ReplayError", () => {
       evaluate: async () => evaluate,
       probeInterference: async () => ({ before: new Array(losses).fill(1), after: new Array(losses).fill(1) }),
     });
-    const notFinite = await rejection(runContinual({ learner: learner(Number.NaN, 1), tasks, strategy: "random", replayPerTask: 1 }));
+    const notFinite = await rejection(
+      runContinual({ learner: learner(Number.NaN, 1), tasks, strategy: "random", replayPerTask: 1 }),
+    );
     expect(notFinite).toBeInstanceOf(ReplayError);
-    expect(notFinite).toMatchObject({ code: "E_LEARNER_OUTPUT", message: expect.stringMatching(/learner.evaluate returned NaN for task "a"/) });
-    const short = await rejection(runContinual({ learner: learner(50, 0), tasks, strategy: "interference", replayPerTask: 1 }));
-    expect(short).toMatchObject({ code: "E_LEARNER_OUTPUT", message: expect.stringMatching(/probeInterference returned 0 \/ 0 losses for 1 earlier tasks/) });
+    expect(notFinite).toMatchObject({
+      code: "E_LEARNER_OUTPUT",
+      message: expect.stringMatching(/learner.evaluate returned NaN for task "a"/),
+    });
+    const short = await rejection(
+      runContinual({ learner: learner(50, 0), tasks, strategy: "interference", replayPerTask: 1 }),
+    );
+    expect(short).toMatchObject({
+      code: "E_LEARNER_OUTPUT",
+      message: expect.stringMatching(/probeInterference returned 0 \/ 0 losses for 1 earlier tasks/),
+    });
   });
 
   it("the exact solver out of pivots: E_SOLVER; a cost matrix of the wrong size stays a RangeError", () => {

@@ -31,7 +31,11 @@ export class Adam {
     let squared = 0;
     for (let i = 0; i < gradients.length; i++) squared += gradients[i] * gradients[i];
     const norm = Math.sqrt(squared);
-    if (!Number.isFinite(norm)) throw new RlError("E_NONFINITE_GRADIENT", "Adam: the gradient is not finite (training diverged; lower the learning rate)");
+    if (!Number.isFinite(norm))
+      throw new RlError(
+        "E_NONFINITE_GRADIENT",
+        "Adam: the gradient is not finite (training diverged; lower the learning rate)",
+      );
     const scale = this.maxGradientNorm !== undefined && norm > this.maxGradientNorm ? this.maxGradientNorm / norm : 1;
     this.stepCount++;
     const correction1 = 1 - this.beta1 ** this.stepCount;
@@ -40,7 +44,9 @@ export class Adam {
       const g = gradients[i] * scale;
       this.firstMoment[i] = this.beta1 * this.firstMoment[i] + (1 - this.beta1) * g;
       this.secondMoment[i] = this.beta2 * this.secondMoment[i] + (1 - this.beta2) * g * g;
-      parameters[i] += (this.lr * (this.firstMoment[i] / correction1)) / (Math.sqrt(this.secondMoment[i] / correction2) + this.epsilon);
+      parameters[i] +=
+        (this.lr * (this.firstMoment[i] / correction1)) /
+        (Math.sqrt(this.secondMoment[i] / correction2) + this.epsilon);
     }
     return norm;
   }

@@ -5,7 +5,14 @@ import { createSyntheticEnvironment } from "./synthetic-environment.js";
 
 describe("compareSelectors", () => {
   it("trains per seed and ranks PILLOW above random above none on the synthetic task", async () => {
-    const env = createSyntheticEnvironment({ clusters: 4, entriesPerCluster: 3, embedDim: 8, trainPerCluster: 10, testPerCluster: 5, seed: 2 });
+    const env = createSyntheticEnvironment({
+      clusters: 4,
+      entriesPerCluster: 3,
+      embedDim: 8,
+      trainPerCluster: 10,
+      testPerCluster: 5,
+      seed: 2,
+    });
     // The synthetic examples carry their embeddings; the embedder is only asked for texts without one.
     const embedder = new CachedEmbedder("unused", async () => {
       throw new Error("every example has an embedding");
@@ -46,7 +53,14 @@ describe("compareSelectors", () => {
   });
 
   it("warm-starts towards the validation-best baseline, keeps the validation-best checkpoint and splits by kind", async () => {
-    const env = createSyntheticEnvironment({ clusters: 4, entriesPerCluster: 3, embedDim: 8, trainPerCluster: 10, testPerCluster: 5, seed: 3 });
+    const env = createSyntheticEnvironment({
+      clusters: 4,
+      entriesPerCluster: 3,
+      embedDim: 8,
+      trainPerCluster: 10,
+      testPerCluster: 5,
+      seed: 3,
+    });
     const embedder = new CachedEmbedder("unused", async () => {
       throw new Error("every example has an embedding");
     });
@@ -78,10 +92,20 @@ describe("compareSelectors", () => {
     expect(result.kinds).toEqual(["high", "low"]);
     const pillow = result.summary.find((row) => row.selector === "pillow")!;
     expect(pillow.byKind.low.count + pillow.byKind.high.count).toBe(env.test.length);
-    expect((pillow.byKind.low.mean * pillow.byKind.low.count + pillow.byKind.high.mean * pillow.byKind.high.count) / env.test.length).toBeCloseTo(pillow.mean, 12);
+    expect(
+      (pillow.byKind.low.mean * pillow.byKind.low.count + pillow.byKind.high.mean * pillow.byKind.high.count) /
+        env.test.length,
+    ).toBeCloseTo(pillow.mean, 12);
     for (const kind of result.kinds) expect(Number.isFinite(result.difference.byKind[kind].mean)).toBe(true);
-    await expect(compareSelectors({ backend: env.backend, pool: env.pool, embedder, train: env.train, test: env.test, warmStart: { teacher: "best-baseline" } })).rejects.toThrow(
-      /need validation queries/,
-    );
+    await expect(
+      compareSelectors({
+        backend: env.backend,
+        pool: env.pool,
+        embedder,
+        train: env.train,
+        test: env.test,
+        warmStart: { teacher: "best-baseline" },
+      }),
+    ).rejects.toThrow(/need validation queries/);
   });
 });

@@ -13,7 +13,14 @@
 // baseline with the best validation score, and RL checkpoints are kept by validation score.
 // One rollout cache is shared, so selectors that agree across seeds cost no extra LLM calls.
 
-import { type BootstrapOptions, bootstrapInterval, type GenerateOptions, type GenerationBackend, type Interval, pairedBootstrap } from "@pillow/core";
+import {
+  type BootstrapOptions,
+  bootstrapInterval,
+  type GenerateOptions,
+  type GenerationBackend,
+  type Interval,
+  pairedBootstrap,
+} from "@pillow/core";
 import {
   bm25Selector,
   type ContextBudget,
@@ -33,7 +40,13 @@ import { RlError } from "./errors.js";
 import { type EvaluationQuery, evaluateSelectors, type SelectorEvaluation } from "./evaluate.js";
 import { defaultGeneration, type PromptTemplate, RolloutCache, type RolloutReward } from "./rollout.js";
 import { type TrainingExample, type TrainingHistory, type TrainMatcherOptions, trainMatcher } from "./train.js";
-import { bestPerQueryTeacher, selectorTeacher, type TeacherSelection, type WarmStartResult, warmStartMatcher } from "./warm-start.js";
+import {
+  bestPerQueryTeacher,
+  selectorTeacher,
+  type TeacherSelection,
+  type WarmStartResult,
+  warmStartMatcher,
+} from "./warm-start.js";
 
 export const baselineNames = ["none", "random", "bm25", "knn"] as const;
 export const selectorNames = [...baselineNames, "pillow"] as const;
@@ -132,7 +145,15 @@ export type CompareOptions = {
   matcher?: Omit<MatchingNetworkOptions, "embedDim" | "steps" | "seed">;
   training?: Pick<
     TrainMatcherOptions,
-    "algorithm" | "samplesPerQuery" | "queriesPerStep" | "steps" | "lr" | "entropy" | "ppo" | "maxGradientNorm" | "onStep"
+    | "algorithm"
+    | "samplesPerQuery"
+    | "queriesPerStep"
+    | "steps"
+    | "lr"
+    | "entropy"
+    | "ppo"
+    | "maxGradientNorm"
+    | "onStep"
   >;
   warmStart?: WarmStartSettings;
   /** Score the matcher on the validation queries every this many RL steps and keep the best checkpoint. */
@@ -147,14 +168,23 @@ export type CompareOptions = {
 export async function compareSelectors(options: CompareOptions): Promise<ComparisonResult> {
   const started = performance.now();
   const { backend, pool, embedder, k = 3, seeds = [0, 1, 2], budget, validation } = options;
-  if (!Array.isArray(seeds) || seeds.length === 0) throw new RangeError("compareSelectors: seeds must be a non-empty array");
-  if (!Array.isArray(options.test) || options.test.length === 0) throw new RangeError("compareSelectors: test must be a non-empty array");
+  if (!Array.isArray(seeds) || seeds.length === 0)
+    throw new RangeError("compareSelectors: seeds must be a non-empty array");
+  if (!Array.isArray(options.test) || options.test.length === 0)
+    throw new RangeError("compareSelectors: test must be a non-empty array");
   const needsValidation = options.warmStart?.teacher === "best-baseline" || options.validationEvery !== undefined;
   if (needsValidation && !(validation && validation.length > 0)) {
-    throw new TypeError("compareSelectors: the best-baseline teacher and validationEvery need validation queries (options.validation)");
+    throw new TypeError(
+      "compareSelectors: the best-baseline teacher and validationEvery need validation queries (options.validation)",
+    );
   }
-  if (options.validationEvery !== undefined && !(Number.isInteger(options.validationEvery) && options.validationEvery > 0)) {
-    throw new RangeError(`compareSelectors: validationEvery must be a positive integer, got ${options.validationEvery}`);
+  if (
+    options.validationEvery !== undefined &&
+    !(Number.isInteger(options.validationEvery) && options.validationEvery > 0)
+  ) {
+    throw new RangeError(
+      `compareSelectors: validationEvery must be a positive integer, got ${options.validationEvery}`,
+    );
   }
   const cache = new RolloutCache();
   const embedDim = pool.embeddings[0].length;
@@ -177,7 +207,9 @@ export async function compareSelectors(options: CompareOptions): Promise<Compari
   const validationBaselines =
     validation && validation.length > 0
       ? Object.fromEntries(
-          (await evaluateSelectors({ ...evaluation, queries: validation, selectors: baselines(seeds[0]) })).map((entry) => [entry.selector, entry.meanReward]),
+          (await evaluateSelectors({ ...evaluation, queries: validation, selectors: baselines(seeds[0]) })).map(
+            (entry) => [entry.selector, entry.meanReward],
+          ),
         )
       : undefined;
 
@@ -189,8 +221,16 @@ export async function compareSelectors(options: CompareOptions): Promise<Compari
     let warmStart: SeedRun["warmStart"];
     if (options.warmStart) {
       const teacherContext = { ...evaluation, reward: options.warmStart.reward ?? evaluation.reward };
-      const { teacher, teacherChoices } = await teacherSelections(options, options.warmStart.teacher, baselines(seed), teacherContext, validationBaselines);
-      options.onPhase?.(`seed ${seed}: warm start towards ${options.warmStart.teacher === "best-baseline" ? `the best baseline (${teacher.name})` : teacher.name}`);
+      const { teacher, teacherChoices } = await teacherSelections(
+        options,
+        options.warmStart.teacher,
+        baselines(seed),
+        teacherContext,
+        validationBaselines,
+      );
+      options.onPhase?.(
+        `seed ${seed}: warm start towards ${options.warmStart.teacher === "best-baseline" ? `the best baseline (${teacher.name})` : teacher.name}`,
+      );
       const result = await warmStartMatcher({
         matcher,
         pool,
@@ -228,7 +268,8 @@ export async function compareSelectors(options: CompareOptions): Promise<Compari
         await userOnStep?.(record);
         const step = record.step + 1;
         const last = step === (options.training?.steps ?? 100);
-        if (options.validationEvery !== undefined && (step % options.validationEvery === 0 || last)) await consider(step);
+        if (options.validationEvery !== undefined && (step % options.validationEvery === 0 || last))
+          await consider(step);
       },
     });
     if (best) {
@@ -238,11 +279,30 @@ export async function compareSelectors(options: CompareOptions): Promise<Compari
     trainingSeconds += (performance.now() - seedStarted) / 1000;
     const selectors = [...baselines(seed), pillow()];
     const evaluations = await evaluateSelectors({ ...evaluation, queries: options.test, selectors });
-    const demoCounts = Object.fromEntries(evaluations.map((entry) => [entry.selector, entry.demoCounts])) as Record<SelectorName, number[]>;
-    perSeed.push({ seed, evaluations, demoCounts, training, warmStart, validationCurve, keptStep: best?.step ?? training.steps.length, matcher });
+    const demoCounts = Object.fromEntries(evaluations.map((entry) => [entry.selector, entry.demoCounts])) as Record<
+      SelectorName,
+      number[]
+    >;
+    perSeed.push({
+      seed,
+      evaluations,
+      demoCounts,
+      training,
+      warmStart,
+      validationCurve,
+      keptStep: best?.step ?? training.steps.length,
+      matcher,
+    });
     options.onSeed?.(seed, evaluations);
   }
-  return { ...summarise(perSeed, options), validationBaselines, cacheHits: cache.hits, llmCalls: cache.misses, trainingSeconds, seconds: (performance.now() - started) / 1000 };
+  return {
+    ...summarise(perSeed, options),
+    validationBaselines,
+    cacheHits: cache.hits,
+    llmCalls: cache.misses,
+    trainingSeconds,
+    seconds: (performance.now() - started) / 1000,
+  };
 }
 
 async function teacherSelections(
@@ -260,9 +320,12 @@ async function teacherSelections(
     const full = ["bm25", "knn"].map(byName);
     const k = options.k ?? 3;
     const prefixes =
-      allowStop && (options.warmStart?.prefixes ?? true) ? full.flatMap((selector) => Array.from({ length: k - 1 }, (_, index) => prefixSelector(selector, index + 1))) : [];
+      allowStop && (options.warmStart?.prefixes ?? true)
+        ? full.flatMap((selector) => Array.from({ length: k - 1 }, (_, index) => prefixSelector(selector, index + 1)))
+        : [];
     const candidates = [...(allowStop ? [byName("none")] : []), ...full, ...prefixes];
-    const groupBy = kind === "best-per-instruction" ? (example: TrainingExample) => normalizedInstruction(example.query) : undefined;
+    const groupBy =
+      kind === "best-per-instruction" ? (example: TrainingExample) => normalizedInstruction(example.query) : undefined;
     const { selections, chosen } = await bestPerQueryTeacher(context, candidates, options.train, groupBy);
     return { teacher: { name: kind, selections }, teacherChoices: chosen };
   }
@@ -282,23 +345,41 @@ async function teacherSelections(
   return { teacher: { name, selections: await selectorTeacher(byName(name), options.train) } };
 }
 
-function summarise(perSeed: SeedRun[], options: CompareOptions): Omit<ComparisonResult, "validationBaselines" | "cacheHits" | "llmCalls" | "trainingSeconds" | "seconds"> {
+function summarise(
+  perSeed: SeedRun[],
+  options: CompareOptions,
+): Omit<ComparisonResult, "validationBaselines" | "cacheHits" | "llmCalls" | "trainingSeconds" | "seconds"> {
   const test = options.test;
   const kinds = options.kindOf ? [...new Set(test.map(options.kindOf))].sort() : [];
   const kindOfQuery = test.map((query) => options.kindOf?.(query) ?? "");
   const averaged = (selector: SelectorName): number[] =>
-    test.map((_, q) => perSeed.reduce((sum, run) => sum + run.evaluations.find((entry) => entry.selector === selector)!.rewards[q], 0) / perSeed.length);
-  const meanOf = (values: readonly number[]) => values.reduce((sum, value) => sum + value, 0) / Math.max(1, values.length);
+    test.map(
+      (_, q) =>
+        perSeed.reduce(
+          (sum, run) => sum + run.evaluations.find((entry) => entry.selector === selector)!.rewards[q],
+          0,
+        ) / perSeed.length,
+    );
+  const meanOf = (values: readonly number[]) =>
+    values.reduce((sum, value) => sum + value, 0) / Math.max(1, values.length);
   const summary: SelectorSummary[] = selectorNames.map((selector) => {
     const values = perSeed.map((run) => run.evaluations.find((entry) => entry.selector === selector)!.meanReward);
     const mean = meanOf(values);
-    const variance = values.length > 1 ? values.reduce((sum, value) => sum + (value - mean) ** 2, 0) / (values.length - 1) : 0;
+    const variance =
+      values.length > 1 ? values.reduce((sum, value) => sum + (value - mean) ** 2, 0) / (values.length - 1) : 0;
     const perQuery = averaged(selector);
     const demos = test.map((_, q) => meanOf(perSeed.map((run) => run.demoCounts[selector][q])));
     const byKind = Object.fromEntries(
       kinds.map((kind) => {
         const members = test.map((_, q) => q).filter((q) => kindOfQuery[q] === kind);
-        return [kind, { count: members.length, mean: meanOf(members.map((q) => perQuery[q])), meanDemos: meanOf(members.map((q) => demos[q])) }];
+        return [
+          kind,
+          {
+            count: members.length,
+            mean: meanOf(members.map((q) => perQuery[q])),
+            meanDemos: meanOf(members.map((q) => demos[q])),
+          },
+        ];
       }),
     );
     return {
@@ -319,7 +400,14 @@ function summarise(perSeed: SeedRun[], options: CompareOptions): Omit<Comparison
   const byKind = Object.fromEntries(
     kinds.map((kind) => {
       const members = test.map((_, q) => q).filter((q) => kindOfQuery[q] === kind);
-      return [kind, pairedBootstrap(members.map((q) => pillow[q]), members.map((q) => baseline[q]), options.bootstrap)];
+      return [
+        kind,
+        pairedBootstrap(
+          members.map((q) => pillow[q]),
+          members.map((q) => baseline[q]),
+          options.bootstrap,
+        ),
+      ];
     }),
   );
   const row = (name: SelectorName) => summary.find((entry) => entry.selector === name)!;

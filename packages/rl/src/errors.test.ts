@@ -36,11 +36,22 @@ describe("RlError", () => {
     const reward = await thrown(() => runRollouts({ backend: echo, pool, reward: "meteor" as "bleu" }, request));
     expect(reward).toBeInstanceOf(RlError);
     expect(reward).toMatchObject({ code: "E_UNKNOWN_NAME", field: "reward", name: "RlError" });
-    expect(() => rewards.rougeL("a", "b", { tokenizer: "nltk" as "unicode" })).toThrow(expect.objectContaining({ code: "E_UNKNOWN_NAME", field: "tokenizer" }));
+    expect(() => rewards.rougeL("a", "b", { tokenizer: "nltk" as "unicode" })).toThrow(
+      expect.objectContaining({ code: "E_UNKNOWN_NAME", field: "tokenizer" }),
+    );
     const embedder = createEmbedder({ kind: "tfidf", corpus: pool.texts() });
     await pool.embed(embedder);
     const matcher = new MatchingNetwork({ embedDim: pool.embeddings[0].length, hidden: 4, steps: 1, seed: 0 });
-    const algorithm = await thrown(() => trainMatcher({ matcher, pool, backend: echo, data: [{ query: "q", reference: "r" }], embedder, algorithm: "dpo" as "ppo" }));
+    const algorithm = await thrown(() =>
+      trainMatcher({
+        matcher,
+        pool,
+        backend: echo,
+        data: [{ query: "q", reference: "r" }],
+        embedder,
+        algorithm: "dpo" as "ppo",
+      }),
+    );
     expect(algorithm).toMatchObject({ code: "E_UNKNOWN_NAME", field: "algorithm" });
   });
 
@@ -50,9 +61,16 @@ describe("RlError", () => {
     expect(output).toBeInstanceOf(RlError);
     expect(output).toMatchObject({ code: "E_BACKEND_OUTPUT" });
     expect((output as Error).message).toMatch(/short returned 0 generations for 1 prompts/);
-    expect(await thrown(() => runRollouts({ backend: echo, pool, reward: "loglik" }, request))).toMatchObject({ code: "E_BACKEND_CAPABILITY" });
-    const emptyScore: GenerationBackend = { ...echo, score: async (items) => items.map(() => ({ logProb: 0, count: 0 })) };
-    expect(await thrown(() => runRollouts({ backend: emptyScore, pool, reward: "loglik" }, request))).toMatchObject({ code: "E_EMPTY_REFERENCE" });
+    expect(await thrown(() => runRollouts({ backend: echo, pool, reward: "loglik" }, request))).toMatchObject({
+      code: "E_BACKEND_CAPABILITY",
+    });
+    const emptyScore: GenerationBackend = {
+      ...echo,
+      score: async (items) => items.map(() => ({ logProb: 0, count: 0 })),
+    };
+    expect(await thrown(() => runRollouts({ backend: emptyScore, pool, reward: "loglik" }, request))).toMatchObject({
+      code: "E_EMPTY_REFERENCE",
+    });
   });
 
   it("a reward of Infinity makes the policy gradient non-finite: E_NONFINITE_GRADIENT", async () => {
@@ -82,7 +100,9 @@ describe("RlError", () => {
     await pool.embed(embedder);
     const matcher = new MatchingNetwork({ embedDim: pool.embeddings[0].length, hidden: 4, steps: 2, seed: 0 });
     const data = [{ query: "Add two and two", reference: "4" }];
-    const error = await thrown(() => warmStartMatcher({ matcher, pool, data, teacher: [{ ids: [1, 1], stopped: false }], embedder, epochs: 1 }));
+    const error = await thrown(() =>
+      warmStartMatcher({ matcher, pool, data, teacher: [{ ids: [1, 1], stopped: false }], embedder, epochs: 1 }),
+    );
     expect(error).toBeInstanceOf(RlError);
     expect(error).toMatchObject({ code: "E_TEACHER_REPLAY" });
     expect((error as Error).cause).toBeInstanceOf(RangeError);

@@ -3,7 +3,13 @@
 
 import type { GenerateOptions, GenerationBackend } from "@pillow/core";
 import { entryText, type PromptPool, type Selector } from "@pillow/matcher";
-import { defaultGeneration, type PromptTemplate, type RolloutCache, type RolloutReward, runRollouts } from "./rollout.js";
+import {
+  defaultGeneration,
+  type PromptTemplate,
+  type RolloutCache,
+  type RolloutReward,
+  runRollouts,
+} from "./rollout.js";
 
 export type EvaluationQuery = { query: string; input?: string; reference: string; embedding?: ArrayLike<number> };
 
@@ -31,14 +37,20 @@ export async function evaluateSelectors(options: {
   continuation?: (reference: string) => string;
 }): Promise<SelectorEvaluation[]> {
   const { queries, selectors } = options;
-  if (!Array.isArray(queries) || queries.length === 0) throw new RangeError("evaluateSelectors: queries must be a non-empty array");
-  if (!Array.isArray(selectors) || selectors.length === 0) throw new RangeError("evaluateSelectors: selectors must be a non-empty array");
+  if (!Array.isArray(queries) || queries.length === 0)
+    throw new RangeError("evaluateSelectors: queries must be a non-empty array");
+  if (!Array.isArray(selectors) || selectors.length === 0)
+    throw new RangeError("evaluateSelectors: selectors must be a non-empty array");
   const results: SelectorEvaluation[] = [];
   for (const selector of selectors) {
     // Selectors see instruction + input, the same text the pool entries are represented by.
     const chosen = await Promise.all(
       queries.map((query) =>
-        selector.select({ text: entryText({ instruction: query.query, input: query.input }), instruction: query.query, embedding: query.embedding }),
+        selector.select({
+          text: entryText({ instruction: query.query, input: query.input }),
+          instruction: query.query,
+          embedding: query.embedding,
+        }),
       ),
     );
     const rollouts = await runRollouts(
@@ -51,11 +63,17 @@ export async function evaluateSelectors(options: {
         cache: options.cache,
         continuation: options.continuation,
       },
-      queries.map((query, index) => ({ query: query.query, input: query.input, reference: query.reference, ids: chosen[index] })),
+      queries.map((query, index) => ({
+        query: query.query,
+        input: query.input,
+        reference: query.reference,
+        ids: chosen[index],
+      })),
     );
     const rewards = rollouts.map((rollout) => rollout.reward);
     const mean = rewards.reduce((sum, value) => sum + value, 0) / rewards.length;
-    const variance = rewards.length > 1 ? rewards.reduce((sum, value) => sum + (value - mean) ** 2, 0) / (rewards.length - 1) : 0;
+    const variance =
+      rewards.length > 1 ? rewards.reduce((sum, value) => sum + (value - mean) ** 2, 0) / (rewards.length - 1) : 0;
     results.push({
       selector: selector.name,
       meanReward: mean,

@@ -14,7 +14,15 @@ let model: Model;
 
 beforeAll(async () => {
   root = fs.mkdtempSync(path.join(os.tmpdir(), "pillow-loglik-"));
-  createTinyModel(path.join(root, "micro"), { hiddenSize: 32, numLayers: 2, numHeads: 4, numKeyValueHeads: 2, maxPositionEmbeddings: 256, seed: 5, initStd: 0.3 });
+  createTinyModel(path.join(root, "micro"), {
+    hiddenSize: 32,
+    numLayers: 2,
+    numHeads: 4,
+    numKeyValueHeads: 2,
+    maxPositionEmbeddings: 256,
+    seed: 5,
+    initStd: 0.3,
+  });
   model = await loadModel(path.join(root, "micro"));
 });
 
@@ -39,7 +47,14 @@ describe('reward "loglik"', () => {
     const results = await runRollouts(context, requests);
     const tokenizer = model.tokenizer!;
     for (const [index, request] of requests.entries()) {
-      const prompt = tokenizer.encode(defaultTemplate(request.ids.map((id) => pool.get(id)), request.query, request.input), { addSpecialTokens: true });
+      const prompt = tokenizer.encode(
+        defaultTemplate(
+          request.ids.map((id) => pool.get(id)),
+          request.query,
+          request.input,
+        ),
+        { addSpecialTokens: true },
+      );
       const answer = tokenizer.encode(continuation(request.reference), { addSpecialTokens: false });
       const tokens = Int32Array.from([...prompt, ...answer]);
       const labels = Int32Array.from(tokens, (token, t) => (t < prompt.length ? -100 : token));
@@ -56,12 +71,18 @@ describe('reward "loglik"', () => {
   });
 
   it("names the problem when the backend cannot score or the reference is empty", async () => {
-    const generateOnly = { name: "http", generate: async () => ({ text: "" }), generateBatch: async (prompts: string[]) => prompts.map(() => ({ text: "" })) };
-    await expect(runRollouts({ backend: generateOnly, pool, reward: "loglik" }, [{ query: "q", reference: "r", ids: [] }])).rejects.toThrow(
-      /reward "loglik" needs a backend that scores continuations \(http has no score\(\)/,
-    );
-    await expect(runRollouts({ backend: new NativeBackend(model), pool, reward: "loglik" }, [{ query: "q", reference: "", ids: [] }])).rejects.toThrow(
-      /has no tokens to score/,
-    );
+    const generateOnly = {
+      name: "http",
+      generate: async () => ({ text: "" }),
+      generateBatch: async (prompts: string[]) => prompts.map(() => ({ text: "" })),
+    };
+    await expect(
+      runRollouts({ backend: generateOnly, pool, reward: "loglik" }, [{ query: "q", reference: "r", ids: [] }]),
+    ).rejects.toThrow(/reward "loglik" needs a backend that scores continuations \(http has no score\(\)/);
+    await expect(
+      runRollouts({ backend: new NativeBackend(model), pool, reward: "loglik" }, [
+        { query: "q", reference: "", ids: [] },
+      ]),
+    ).rejects.toThrow(/has no tokens to score/);
   });
 });

@@ -12,17 +12,24 @@ describe("policy gradient", () => {
     const network = new MatchingNetwork({ embedDim, hidden: 4, steps: 2, allowStop: true, seed: 9 });
     network.tensor("stop").set([0.4, -0.1, 0.2, 0.3]);
     network.parametersChanged();
-    const pool = { embeddings: Array.from({ length: 4 }, () => Float32Array.from({ length: embedDim }, () => random.normal())) };
+    const pool = {
+      embeddings: Array.from({ length: 4 }, () => Float32Array.from({ length: embedDim }, () => random.normal())),
+    };
     const query = Float32Array.from({ length: embedDim }, () => random.normal());
     const trajectories: { ids: number[]; stopped: boolean }[] = [{ ids: [], stopped: true }];
     for (let a = 0; a < 4; a++) {
       trajectories.push({ ids: [a], stopped: true });
       for (let b = 0; b < 4; b++) if (a !== b) trajectories.push({ ids: [a, b], stopped: false });
     }
-    const reward = (ids: number[]) => ids.reduce((sum, id) => sum + (id + 1) * (id + 1), 0) / 10 + (ids[0] === 2 ? 1 : 0);
+    const reward = (ids: number[]) =>
+      ids.reduce((sum, id) => sum + (id + 1) * (id + 1), 0) / 10 + (ids[0] === 2 ? 1 : 0);
     const expected = () => {
       const encoding = network.encodePool(pool);
-      return trajectories.reduce((sum, trajectory) => sum + Math.exp(network.trace(query, encoding, { forced: trajectory }).logProb) * reward(trajectory.ids), 0);
+      return trajectories.reduce(
+        (sum, trajectory) =>
+          sum + Math.exp(network.trace(query, encoding, { forced: trajectory }).logProb) * reward(trajectory.ids),
+        0,
+      );
     };
 
     network.zeroGradients();

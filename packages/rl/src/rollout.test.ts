@@ -32,7 +32,9 @@ describe("runRollouts and RolloutCache", () => {
       { query: "Say hi", reference: "hello world", ids: [1] }, // same key within one batch: sent once
     ]);
     expect(first.map((result) => result.reward)).toEqual([1, 0, 1]);
-    expect(first[0].prompt).toBe("### Instruction:\nGreet\n\n### Response:\nhello\n\n### Instruction:\nSay hi\n\n### Response:\n");
+    expect(first[0].prompt).toBe(
+      "### Instruction:\nGreet\n\n### Response:\nhello\n\n### Instruction:\nSay hi\n\n### Response:\n",
+    );
     expect(batches.length).toBe(1);
     expect(batches[0].prompts.length).toBe(2);
     expect(batches[0].options).toEqual({ maxNewTokens: 64, temperature: 0 });
@@ -82,10 +84,12 @@ describe("runRollouts and RolloutCache", () => {
       { query: "q", reference: "r", ids: [] },
     ]);
     expect(results[0].reward).toBe(4);
-    await expect(runRollouts({ backend, pool, reward: () => Number.NaN }, [{ query: "q", reference: "r", ids: [] }])).rejects.toThrow(
-      /reward returned NaN/,
+    await expect(
+      runRollouts({ backend, pool, reward: () => Number.NaN }, [{ query: "q", reference: "r", ids: [] }]),
+    ).rejects.toThrow(/reward returned NaN/);
+    await expect(runRollouts({ backend, pool }, [{ query: "q", reference: "r", ids: [5] }])).rejects.toThrow(
+      /no entry at index 5/,
     );
-    await expect(runRollouts({ backend, pool }, [{ query: "q", reference: "r", ids: [5] }])).rejects.toThrow(/no entry at index 5/);
   });
 
   it("does not cache a failed generation", async () => {
@@ -99,7 +103,9 @@ describe("runRollouts and RolloutCache", () => {
       },
     };
     const cache = new RolloutCache();
-    await expect(runRollouts({ backend, pool, cache }, [{ query: "q", reference: "ok", ids: [] }])).rejects.toThrow("device lost");
+    await expect(runRollouts({ backend, pool, cache }, [{ query: "q", reference: "ok", ids: [] }])).rejects.toThrow(
+      "device lost",
+    );
     fail = false;
     const [result] = await runRollouts({ backend, pool, cache }, [{ query: "q", reference: "ok", ids: [] }]);
     expect(result.reward).toBe(1);

@@ -83,9 +83,13 @@ export type RolloutContext = {
 export const defaultGeneration: GenerateOptions = { maxNewTokens: 64, temperature: 0 };
 
 /** Runs a batch of rollouts: cached answers are reused; the rest go to the backend in one batch. */
-export async function runRollouts(context: RolloutContext, requests: readonly RolloutRequest[]): Promise<RolloutResult[]> {
+export async function runRollouts(
+  context: RolloutContext,
+  requests: readonly RolloutRequest[],
+): Promise<RolloutResult[]> {
   const { backend } = context;
-  if (!backend || typeof backend.generateBatch !== "function") throw new TypeError("rollouts: context.backend must be a GenerationBackend");
+  if (!backend || typeof backend.generateBatch !== "function")
+    throw new TypeError("rollouts: context.backend must be a GenerationBackend");
   if (context.reward === "loglik") return scoreRollouts(context, requests);
   const reward = resolveReward(context.reward);
   const generation = context.generation ?? defaultGeneration;
@@ -112,7 +116,10 @@ export async function runRollouts(context: RolloutContext, requests: readonly Ro
     try {
       const generations = await backend.generateBatch(pendingPrompts, generation);
       if (!Array.isArray(generations) || generations.length !== pendingPrompts.length) {
-        throw new RlError("E_BACKEND_OUTPUT", `rollouts: ${backend.name} returned ${generations?.length} generations for ${pendingPrompts.length} prompts`);
+        throw new RlError(
+          "E_BACKEND_OUTPUT",
+          `rollouts: ${backend.name} returned ${generations?.length} generations for ${pendingPrompts.length} prompts`,
+        );
       }
       generations.forEach((generation, index) => {
         pendingResolvers[index].resolve(generation.text);
@@ -137,13 +144,21 @@ export async function runRollouts(context: RolloutContext, requests: readonly Ro
 async function scoreRollouts(context: RolloutContext, requests: readonly RolloutRequest[]): Promise<RolloutResult[]> {
   const { backend } = context;
   if (typeof backend.score !== "function") {
-    throw new RlError("E_BACKEND_CAPABILITY", `rollouts: reward "loglik" needs a backend that scores continuations (${backend.name} has no score(); the native backend does)`);
+    throw new RlError(
+      "E_BACKEND_CAPABILITY",
+      `rollouts: reward "loglik" needs a backend that scores continuations (${backend.name} has no score(); the native backend does)`,
+    );
   }
   const cache = context.cache ?? new RolloutCache();
   const continuation = context.continuation ?? ((reference: string) => reference);
   const prompts = renderPrompts(context, requests);
   const scores: Promise<string | number>[] = new Array(requests.length);
-  const pending: { prompt: string; continuation: string; resolve: (value: number) => void; reject: (error: unknown) => void }[] = [];
+  const pending: {
+    prompt: string;
+    continuation: string;
+    resolve: (value: number) => void;
+    reject: (error: unknown) => void;
+  }[] = [];
   requests.forEach((request, index) => {
     const target = continuation(request.reference);
     const key = JSON.stringify(["loglik", backend.name, request.query, request.input ?? "", request.ids, target]);
@@ -154,7 +169,9 @@ async function scoreRollouts(context: RolloutContext, requests: readonly Rollout
       return;
     }
     cache.misses++;
-    const score = new Promise<number>((resolve, reject) => pending.push({ prompt: prompts[index], continuation: target, resolve, reject }));
+    const score = new Promise<number>((resolve, reject) =>
+      pending.push({ prompt: prompts[index], continuation: target, resolve, reject }),
+    );
     cache.set(key, score);
     scores[index] = score;
   });
@@ -162,10 +179,17 @@ async function scoreRollouts(context: RolloutContext, requests: readonly Rollout
     try {
       const results = await backend.score(pending.map(({ prompt, continuation }) => ({ prompt, continuation })));
       if (!Array.isArray(results) || results.length !== pending.length) {
-        throw new RlError("E_BACKEND_OUTPUT", `rollouts: ${backend.name} returned ${results?.length} scores for ${pending.length} prompts`);
+        throw new RlError(
+          "E_BACKEND_OUTPUT",
+          `rollouts: ${backend.name} returned ${results?.length} scores for ${pending.length} prompts`,
+        );
       }
       results.forEach((result, index) => {
-        if (!(result.count > 0)) throw new RlError("E_EMPTY_REFERENCE", `rollouts: the reference ${JSON.stringify(pending[index].continuation)} has no tokens to score`);
+        if (!(result.count > 0))
+          throw new RlError(
+            "E_EMPTY_REFERENCE",
+            `rollouts: the reference ${JSON.stringify(pending[index].continuation)} has no tokens to score`,
+          );
         pending[index].resolve(result.logProb / result.count);
       });
     } catch (error) {
@@ -188,7 +212,8 @@ function renderPrompts(context: RolloutContext, requests: readonly RolloutReques
       request.query,
       request.input,
     );
-    if (typeof prompt !== "string") throw new TypeError(`rollouts: the template returned ${typeof prompt}, not a string`);
+    if (typeof prompt !== "string")
+      throw new TypeError(`rollouts: the template returned ${typeof prompt}, not a string`);
     return prompt;
   });
 }

@@ -34,7 +34,11 @@ export function createSyntheticEnvironment(options: {
   const size = clusters * entriesPerCluster;
   // Entry p belongs to cluster p % clusters, so the good entries are interleaved through the pool.
   const pool = new PromptPool(
-    Array.from({ length: size }, (_, p) => ({ id: `entry-${p}`, instruction: `demonstration ${p}`, output: `word${p}` })),
+    Array.from({ length: size }, (_, p) => ({
+      id: `entry-${p}`,
+      instruction: `demonstration ${p}`,
+      output: `word${p}`,
+    })),
   );
   pool.setEmbeddings(Array.from({ length: size }, vector));
   const goodEntries = Array.from({ length: clusters }, (_, c) =>
@@ -50,7 +54,8 @@ export function createSyntheticEnvironment(options: {
         embedding: Float32Array.from(centres[cluster], (value) => value + noise * random.normal()),
       };
     });
-  const template: PromptTemplate = (demos, query) => `${demos.map((demo) => `Demo: ${demo.output}\n`).join("")}Query: ${query}\n`;
+  const template: PromptTemplate = (demos, query) =>
+    `${demos.map((demo) => `Demo: ${demo.output}\n`).join("")}Query: ${query}\n`;
   const answer = (prompt: string): Generation => ({
     text: prompt
       .split("\n")

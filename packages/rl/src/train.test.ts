@@ -9,7 +9,14 @@ import { trainMatcher } from "./train.js";
 // demo outputs against the cluster's three words) is 1; a random pick of 3 from 12 scores 0.25 on
 // average; the best possible with the wrong entries is 0.
 const environment = () =>
-  createSyntheticEnvironment({ clusters: 4, entriesPerCluster: 3, embedDim: 8, trainPerCluster: 10, testPerCluster: 8, seed: 1 });
+  createSyntheticEnvironment({
+    clusters: 4,
+    entriesPerCluster: 3,
+    embedDim: 8,
+    trainPerCluster: 10,
+    testPerCluster: 8,
+    seed: 1,
+  });
 
 async function trainAndEvaluate(algorithm: "reinforce-loo" | "ppo", seed: number) {
   const env = environment();
@@ -82,7 +89,9 @@ describe("trainMatcher on the synthetic cluster environment", () => {
 
   it("PPO-clip also learns the environment", async () => {
     const { history, pillow } = await trainAndEvaluate("ppo", 5);
-    console.log(`[synthetic] ppo: held-out PILLOW ${pillow.meanReward.toFixed(3)} after ${history.steps.length} steps (${history.seconds.toFixed(2)} s)`);
+    console.log(
+      `[synthetic] ppo: held-out PILLOW ${pillow.meanReward.toFixed(3)} after ${history.steps.length} steps (${history.seconds.toFixed(2)} s)`,
+    );
     expect(pillow.meanReward).toBeGreaterThanOrEqual(0.9);
   });
 
@@ -94,10 +103,14 @@ describe("trainMatcher on the synthetic cluster environment", () => {
     const history = await trainMatcher({ ...base, steps: 3, onStep: (record) => void seen.push(record.step) });
     expect(seen).toEqual([0, 1, 2]);
     expect(history.steps.map((record) => record.step)).toEqual([0, 1, 2]);
-    await expect(trainMatcher({ ...base, samplesPerQuery: 1 })).rejects.toThrow(/samplesPerQuery must be an integer >= 2/);
+    await expect(trainMatcher({ ...base, samplesPerQuery: 1 })).rejects.toThrow(
+      /samplesPerQuery must be an integer >= 2/,
+    );
     await expect(trainMatcher({ ...base, algorithm: "dpo" as "ppo" })).rejects.toThrow(/algorithm must be/);
     await expect(trainMatcher({ ...base, data: [] })).rejects.toThrow(/data must be a non-empty array/);
-    await expect(trainMatcher({ ...base, data: [{ query: "q", reference: "r" }] })).rejects.toThrow(/has no embedding and no embedder/);
+    await expect(trainMatcher({ ...base, data: [{ query: "q", reference: "r" }] })).rejects.toThrow(
+      /has no embedding and no embedder/,
+    );
     await expect(
       trainMatcher({ ...base, data: [{ query: "q", reference: "r", embedding: new Float32Array(3) }] }),
     ).rejects.toThrow(/embedding has length 3, the matcher expects 8/);

@@ -97,15 +97,23 @@ export async function trainMatcher(options: TrainMatcherOptions): Promise<Traini
     entropy = 0.05,
     seed = 0,
   } = options;
-  if (!matcher || typeof matcher.trace !== "function") throw new TypeError("trainMatcher: matcher must be a MatchingNetwork");
+  if (!matcher || typeof matcher.trace !== "function")
+    throw new TypeError("trainMatcher: matcher must be a MatchingNetwork");
   if (algorithm !== "reinforce-loo" && algorithm !== "ppo") {
-    throw new RlError("E_UNKNOWN_NAME", `trainMatcher: algorithm must be "reinforce-loo" or "ppo", got ${JSON.stringify(algorithm)}`, { field: "algorithm" });
+    throw new RlError(
+      "E_UNKNOWN_NAME",
+      `trainMatcher: algorithm must be "reinforce-loo" or "ppo", got ${JSON.stringify(algorithm)}`,
+      { field: "algorithm" },
+    );
   }
   if (!Array.isArray(data) || data.length === 0) throw new RangeError("trainMatcher: data must be a non-empty array");
   if (!Number.isInteger(samplesPerQuery) || samplesPerQuery < 2) {
-    throw new RangeError(`trainMatcher: samplesPerQuery must be an integer >= 2 (leave-one-out baseline), got ${samplesPerQuery}`);
+    throw new RangeError(
+      `trainMatcher: samplesPerQuery must be an integer >= 2 (leave-one-out baseline), got ${samplesPerQuery}`,
+    );
   }
-  if (!Number.isInteger(steps) || steps < 0) throw new RangeError(`trainMatcher: steps must be a non-negative integer, got ${steps}`);
+  if (!Number.isInteger(steps) || steps < 0)
+    throw new RangeError(`trainMatcher: steps must be a non-negative integer, got ${steps}`);
   if (!(entropy >= 0)) throw new RangeError(`trainMatcher: entropy must be >= 0, got ${entropy}`);
   const queriesPerStep = options.queriesPerStep ?? Math.min(8, data.length);
   if (!Number.isInteger(queriesPerStep) || queriesPerStep < 1) {
@@ -113,11 +121,14 @@ export async function trainMatcher(options: TrainMatcherOptions): Promise<Traini
   }
   const clip = options.ppo?.clip ?? 0.2;
   const epochs = algorithm === "ppo" ? (options.ppo?.epochs ?? 4) : 1;
-  if (!(clip > 0) || !Number.isInteger(epochs) || epochs < 1) throw new RangeError("trainMatcher: ppo needs clip > 0 and integer epochs >= 1");
+  if (!(clip > 0) || !Number.isInteger(epochs) || epochs < 1)
+    throw new RangeError("trainMatcher: ppo needs clip > 0 and integer epochs >= 1");
 
   const embeddings = await queryEmbeddings(data, options.embedder, matcher.config.embedDim);
   const features = exampleFeatures(matcher, pool, data, embeddings);
-  const budgets = data.map((example) => (typeof options.budget === "function" ? options.budget(example) : options.budget));
+  const budgets = data.map((example) =>
+    typeof options.budget === "function" ? options.budget(example) : options.budget,
+  );
   const cache = options.cache ?? new RolloutCache();
   const rolloutContext = {
     backend,
@@ -138,7 +149,11 @@ export async function trainMatcher(options: TrainMatcherOptions): Promise<Traini
     const stepStarted = performance.now();
     const batch: number[] = [];
     while (batch.length < queriesPerStep) {
-      if (order.length === 0) order = shuffled(Array.from({ length: data.length }, (_, index) => index), random);
+      if (order.length === 0)
+        order = shuffled(
+          Array.from({ length: data.length }, (_, index) => index),
+          random,
+        );
       batch.push(order.pop()!);
     }
 
@@ -241,7 +256,11 @@ export function exampleFeatures(
   if (names.length === 0) return data.map(() => undefined);
   const space = new CandidateFeatureSpace(pool, names);
   return data.map((example, index) =>
-    space.compute({ text: entryText({ instruction: example.query, input: example.input }), instruction: example.query, embedding: embeddings[index] }),
+    space.compute({
+      text: entryText({ instruction: example.query, input: example.input }),
+      instruction: example.query,
+      embedding: embeddings[index],
+    }),
   );
 }
 
@@ -255,7 +274,9 @@ export async function queryEmbeddings(
     missing.length === 0
       ? []
       : embedder
-        ? await embedder.embed(missing.map((index) => entryText({ instruction: data[index].query, input: data[index].input })))
+        ? await embedder.embed(
+            missing.map((index) => entryText({ instruction: data[index].query, input: data[index].input })),
+          )
         : (() => {
             throw new TypeError(`trainMatcher: data[${missing[0]}] has no embedding and no embedder was given`);
           })();
@@ -266,7 +287,9 @@ export async function queryEmbeddings(
     }
     const vector = example.embedding ?? byIndex.get(index)!;
     if (vector.length !== embedDim) {
-      throw new RangeError(`trainMatcher: data[${index}] embedding has length ${vector.length}, the matcher expects ${embedDim}`);
+      throw new RangeError(
+        `trainMatcher: data[${index}] embedding has length ${vector.length}, the matcher expects ${embedDim}`,
+      );
     }
     return vector;
   });

@@ -50,16 +50,21 @@ export async function warmStartMatcher(options: {
   onEpoch?: (record: WarmStartRecord) => void;
 }): Promise<WarmStartResult> {
   const { matcher, pool, data, teacher, epochs = 40, lr = 0.01, batchSize = 32, seed = 0 } = options;
-  if (!Array.isArray(data) || data.length === 0) throw new RangeError("warmStartMatcher: data must be a non-empty array");
+  if (!Array.isArray(data) || data.length === 0)
+    throw new RangeError("warmStartMatcher: data must be a non-empty array");
   if (!Array.isArray(teacher) || teacher.length !== data.length) {
     throw new RangeError(`warmStartMatcher: ${teacher?.length} teacher selections for ${data.length} examples`);
   }
-  if (!Number.isInteger(epochs) || epochs < 0) throw new RangeError(`warmStartMatcher: epochs must be a non-negative integer, got ${epochs}`);
-  if (!Number.isInteger(batchSize) || batchSize < 1) throw new RangeError(`warmStartMatcher: batchSize must be a positive integer, got ${batchSize}`);
+  if (!Number.isInteger(epochs) || epochs < 0)
+    throw new RangeError(`warmStartMatcher: epochs must be a non-negative integer, got ${epochs}`);
+  if (!Number.isInteger(batchSize) || batchSize < 1)
+    throw new RangeError(`warmStartMatcher: batchSize must be a positive integer, got ${batchSize}`);
   const started = performance.now();
   const embeddings = await queryEmbeddings(data, options.embedder, matcher.config.embedDim);
   const features = exampleFeatures(matcher, pool, data, embeddings);
-  const budgets = data.map((example) => (typeof options.budget === "function" ? options.budget(example) : options.budget));
+  const budgets = data.map((example) =>
+    typeof options.budget === "function" ? options.budget(example) : options.budget,
+  );
   const trajectories = teacher.map((selection, index) => {
     const ids = selection.ids.slice(0, matcher.config.steps);
     const stopped = matcher.config.allowStop && ids.length < matcher.config.steps && selection.stopped;
@@ -81,7 +86,15 @@ export async function warmStartMatcher(options: {
       matcher.zeroGradients();
       for (const index of batch) {
         const { ids, stopped } = trajectories[index];
-        const trace = replay(matcher, embeddings[index], encoding, { ids, stopped }, budgets[index], features[index], index);
+        const trace = replay(
+          matcher,
+          embeddings[index],
+          encoding,
+          { ids, stopped },
+          budgets[index],
+          features[index],
+          index,
+        );
         lossSum -= trace.logProb;
         matcher.accumulateGradients(trace, encoding, 1 / batch.length);
       }
@@ -96,7 +109,10 @@ export async function warmStartMatcher(options: {
   const encoding = matcher.encodePool(pool);
   let agreeing = 0;
   trajectories.forEach(({ ids }, index) => {
-    const chosen = matcher.trace(embeddings[index], encoding, { budget: budgets[index], features: features[index] }).ids;
+    const chosen = matcher.trace(embeddings[index], encoding, {
+      budget: budgets[index],
+      features: features[index],
+    }).ids;
     if (chosen.length === ids.length && chosen.every((id, t) => id === ids[t])) agreeing++;
   });
   return { epochs: records, agreement: agreeing / data.length, seconds: (performance.now() - started) / 1000 };
@@ -118,7 +134,11 @@ function replay(
     // STOP (or the network has no STOP): imitate its picks as a prefix.
     if (forced.ids.length < matcher.config.steps) {
       try {
-        return matcher.trace(embedding, encoding, { forced: { ids: forced.ids, stopped: false, partial: true }, budget, features });
+        return matcher.trace(embedding, encoding, {
+          forced: { ids: forced.ids, stopped: false, partial: true },
+          budget,
+          features,
+        });
       } catch {
         // fall through to the first error
       }

@@ -60,14 +60,21 @@ if (command === "corpus" && target) {
   const suite = buildSuite({ seed });
   const kinds = instructionKindMap(suite);
   const instances = suite.tasks.flatMap((task) => task.test);
-  console.log("\n| instruction kind | instances | zero-shot | 3-shot | gain | 3 other-task demos |\n|---|---:|---:|---:|---:|---:|");
+  console.log(
+    "\n| instruction kind | instances | zero-shot | 3-shot | gain | 3 other-task demos |\n|---|---:|---:|---:|---:|---:|",
+  );
   for (const kind of instructionKinds) {
     // The suite's own scorer over this kind's instances; its per-task means weighted back to instances.
     const chosen = instances.map((_, i) => i).filter((i) => kinds.get(instances[i].instruction) === kind);
-    const scores = scoreEvaluation(chosen.map((i) => prompts[i]), chosen.map((i) => answers[i]));
+    const scores = scoreEvaluation(
+      chosen.map((i) => prompts[i]),
+      chosen.map((i) => answers[i]),
+    );
     const mean = (field) => scores.reduce((sum, score) => sum + score[field] * score.count, 0) / chosen.length;
     const [zero, few, distracted] = [mean("zeroShot"), mean("fewShot"), mean("distracted")];
-    console.log(`| ${kind} | ${chosen.length} | ${(100 * zero).toFixed(1)} | ${(100 * few).toFixed(1)} | ${(100 * (few - zero)).toFixed(1)} | ${(100 * distracted).toFixed(1)} |`);
+    console.log(
+      `| ${kind} | ${chosen.length} | ${(100 * zero).toFixed(1)} | ${(100 * few).toFixed(1)} | ${(100 * (few - zero)).toFixed(1)} | ${(100 * distracted).toFixed(1)} |`,
+    );
   }
   console.log(`\n${prompts.length} test instances, ${((Date.now() - started) / 1000).toFixed(0)} s of generation`);
 } else if (command === "pretrain" && target && rest[0]) {
@@ -90,6 +97,8 @@ if (command === "corpus" && target) {
   writeFileSync(`${target}/pretrain_result.json`, `${JSON.stringify(result, null, 2)}\n`);
   console.log(JSON.stringify(result));
 } else {
-  console.error("usage: tiny-model.mjs corpus OUT.jsonl [size] [seed] | assets DIR | eval-prompts OUT.jsonl [seed] | score PROMPTS ANSWERS | evaluate MODEL_DIR [seed] [ANSWERS] | pretrain OUT_DIR STEPS [seed] [FROM_DIR] [lr] [distractorShare]");
+  console.error(
+    "usage: tiny-model.mjs corpus OUT.jsonl [size] [seed] | assets DIR | eval-prompts OUT.jsonl [seed] | score PROMPTS ANSWERS | evaluate MODEL_DIR [seed] [ANSWERS] | pretrain OUT_DIR STEPS [seed] [FROM_DIR] [lr] [distractorShare]",
+  );
   process.exit(2);
 }

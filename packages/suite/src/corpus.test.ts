@@ -5,7 +5,9 @@ import { buildSuite, isHeldOut } from "./suite.js";
 // The task whose phrasing an instruction is; vague phrasings (shared by a family) map to `fallback`.
 const suiteTasks = buildSuite({ seed: 1, trainPerTask: 0, testPerTask: 0 }).tasks;
 function taskOfInstruction(instruction: string, fallback: string): string {
-  const owners = suiteTasks.filter((task) => task.instructions.includes(instruction) || task.unseenInstructions.includes(instruction));
+  const owners = suiteTasks.filter(
+    (task) => task.instructions.includes(instruction) || task.unseenInstructions.includes(instruction),
+  );
   const ownTask = owners.find((task) => !task.vagueInstructions.includes(instruction));
   return ownTask ? ownTask.name : fallback;
 }
@@ -72,10 +74,13 @@ describe("buildPretrainingCorpus", () => {
   });
 
   it("never uses a task's unseen phrasings (they stand for a user's own wordings)", () => {
-    const unseen = new Set(buildSuite({ seed: 1, trainPerTask: 0, testPerTask: 0 }).tasks.flatMap((task) => task.unseenInstructions));
+    const unseen = new Set(
+      buildSuite({ seed: 1, trainPerTask: 0, testPerTask: 0 }).tasks.flatMap((task) => task.unseenInstructions),
+    );
     expect(unseen.size).toBe(32);
     for (const document of corpora.flat()) {
-      for (const part of document.text.split("### Instruction:\n").slice(1)) expect(unseen.has(part.split("\n")[0])).toBe(false);
+      for (const part of document.text.split("### Instruction:\n").slice(1))
+        expect(unseen.has(part.split("\n")[0])).toBe(false);
     }
   });
 
@@ -90,7 +95,9 @@ describe("buildPretrainingCorpus", () => {
   it("mixes demonstrations so that the query's instruction, or its own task's demonstration, decides", () => {
     const familyOf = new Map(suiteTasks.map((task) => [task.name, task.family]));
     const vague = new Set(suiteTasks.flatMap((task) => task.vagueInstructions));
-    const mixed = distractorCorpus.filter((document) => blocksOf(document).some((block) => block.task !== document.task));
+    const mixed = distractorCorpus.filter((document) =>
+      blocksOf(document).some((block) => block.task !== document.task),
+    );
     // Half of the three quarters that are few-shot documents, give or take the draw.
     expect(mixed.length / distractorCorpus.length).toBeGreaterThan(0.28);
     expect(mixed.length / distractorCorpus.length).toBeLessThan(0.47);
@@ -108,7 +115,9 @@ describe("buildPretrainingCorpus", () => {
         }
       } else {
         // A specific query: every demonstration is another task's, with a specific phrasing.
-        expect(suiteTasks.find((task) => task.name === document.task)!.vagueInstructions).not.toContain(query.instruction);
+        expect(suiteTasks.find((task) => task.name === document.task)!.vagueInstructions).not.toContain(
+          query.instruction,
+        );
         for (const demo of demos) {
           expect(demo.task).not.toBe(document.task);
           expect(vague.has(demo.instruction)).toBe(false);

@@ -45,11 +45,17 @@ function drawTrainSide(definition: TaskDefinition, random: Random, specificOnly 
     if (!example) continue;
     if (example.input.length > maxInputLength || example.output.length > maxOutputLength) continue;
     if (isHeldOut(definition.name, example.input)) continue;
-    const seen = definition.phrasings.filter((phrasing) => (specificOnly ? phrasing.kind === "specific" : phrasing.kind !== "unseen"));
+    const seen = definition.phrasings.filter((phrasing) =>
+      specificOnly ? phrasing.kind === "specific" : phrasing.kind !== "unseen",
+    );
     const instruction = seen[random.weighted(seen.map((phrasing) => phrasing.weight))].text;
     return { instruction, input: example.input, output: example.output, task: definition.name };
   }
-  throw new SuiteError("E_TOO_FEW_INSTANCES", `buildPretrainingCorpus: task "${definition.name}" yields no usable instance`, { task: definition.name });
+  throw new SuiteError(
+    "E_TOO_FEW_INSTANCES",
+    `buildPretrainingCorpus: task "${definition.name}" yields no usable instance`,
+    { task: definition.name },
+  );
 }
 
 function documentFrom(demos: Instance[], query: Instance): CorpusDocument {
@@ -84,13 +90,15 @@ function distractorDocument(
     query.instruction = random.pick(vague).text;
     const otherFamilies = others.filter((other) => other.family !== definition.family);
     demos = [drawTrainSide(definition, random)];
-    for (let count = random.between(1, 2); count > 0; count--) demos.push(drawTrainSide(random.pick(otherFamilies), random, true));
+    for (let count = random.between(1, 2); count > 0; count--)
+      demos.push(drawTrainSide(random.pick(otherFamilies), random, true));
     demos = random.shuffle(demos);
   } else {
     // Specific query: the instruction says what to do, whatever the demonstrations show.
     query.instruction = random.pick(definition.phrasings.filter((phrasing) => phrasing.kind === "specific")).text;
     demos = [];
-    for (let count = random.between(1, 3); count > 0; count--) demos.push(drawTrainSide(random.pick(others), random, true));
+    for (let count = random.between(1, 3); count > 0; count--)
+      demos.push(drawTrainSide(random.pick(others), random, true));
   }
   demos = demos.filter((demo) => demo.input !== query.input || demo.task !== query.task);
   const queryIsVague = vague.some((phrasing) => phrasing.text === query.instruction);
@@ -113,7 +121,8 @@ export function buildPretrainingCorpus(options: CorpusOptions): CorpusDocument[]
   if (!Number.isInteger(size) || size < 0) {
     throw new RangeError(`buildPretrainingCorpus: size must be a non-negative integer, got ${size}`);
   }
-  if (!(maxBytes >= 200)) throw new RangeError(`buildPretrainingCorpus: maxBytes must be at least 200, got ${maxBytes}`);
+  if (!(maxBytes >= 200))
+    throw new RangeError(`buildPretrainingCorpus: maxBytes must be at least 200, got ${maxBytes}`);
   if (!(zeroShotShare >= 0 && zeroShotShare <= 1)) {
     throw new RangeError(`buildPretrainingCorpus: zeroShotShare must be in [0, 1], got ${zeroShotShare}`);
   }

@@ -29,8 +29,13 @@ describe("SuiteError", () => {
     expect(error).toMatchObject({ code: "E_WORDNET", file: "index.noun", line: 3, name: "SuiteError" });
     expect((error as Error).message).toBe("index.noun:3: malformed WordNet index line");
     const line = "00000000 05 n 02 cat 0 true_cat(a) 1 001 @ 00000099 n 0102 | a feline  \n";
-    expect(thrown(() => parseSynsetAt(Buffer.from(line, "latin1"), 3, "data.noun"))).toMatchObject({ code: "E_WORDNET", file: "data.noun" });
-    expect(thrown(() => parseSynsetAt(Buffer.from(line, "latin1"), 500, "data.noun"))).toMatchObject({ code: "E_WORDNET" });
+    expect(thrown(() => parseSynsetAt(Buffer.from(line, "latin1"), 3, "data.noun"))).toMatchObject({
+      code: "E_WORDNET",
+      file: "data.noun",
+    });
+    expect(thrown(() => parseSynsetAt(Buffer.from(line, "latin1"), 500, "data.noun"))).toMatchObject({
+      code: "E_WORDNET",
+    });
   });
 
   it("more than a task can supply: E_TOO_FEW_INSTANCES naming the task", () => {
@@ -54,7 +59,11 @@ describe("SuiteError", () => {
     const directory = await mkdtemp(path.join(tmpdir(), "suite-errors-"));
     try {
       const empty = path.join(directory, "empty-model");
-      const error = await pretrainTinyModel({ outDir: path.join(directory, "out"), steps: 1, initialModel: empty }).catch((caught: unknown) => caught);
+      const error = await pretrainTinyModel({
+        outDir: path.join(directory, "out"),
+        steps: 1,
+        initialModel: empty,
+      }).catch((caught: unknown) => caught);
       expect(error).toBeInstanceOf(SuiteError);
       expect(error).toMatchObject({ code: "E_MODEL_FILE", file: path.join(empty, "config.json") });
       expect((error as Error).message).toMatch(/cannot read the initial model's config.json \(ENOENT/);

@@ -23,7 +23,12 @@ export class SuiteError extends Error {
   /** The task that ran short, for E_TOO_FEW_INSTANCES. */
   readonly task?: string;
 
-  constructor(code: SuiteErrorCode, message: string, where: { file?: string; line?: number; task?: string } = {}, options?: ErrorOptions) {
+  constructor(
+    code: SuiteErrorCode,
+    message: string,
+    where: { file?: string; line?: number; task?: string } = {},
+    options?: ErrorOptions,
+  ) {
     const prefix = where.file !== undefined ? `${where.file}${where.line !== undefined ? `:${where.line}` : ""}: ` : "";
     super(`${prefix}${message}`, options);
     this.name = "SuiteError";

@@ -14,7 +14,10 @@ describe("evaluation prompts and scores", () => {
       const task = suite.tasks.find((t) => t.name === prompt.task)!;
       expect(prompt.fewShot.endsWith(prompt.zeroShot)).toBe(true);
       expect(Buffer.byteLength(prompt.fewShot)).toBeLessThanOrEqual(tinyPromptBudget);
-      const demoInputs = prompt.fewShot.split("### Input:\n").slice(1, -1).map((part) => part.split("\n")[0]);
+      const demoInputs = prompt.fewShot
+        .split("### Input:\n")
+        .slice(1, -1)
+        .map((part) => part.split("\n")[0]);
       expect(demoInputs.length).toBeGreaterThanOrEqual(1);
       for (const input of demoInputs) expect(task.train.map((x) => x.input)).toContain(input);
       expect(demoInputs).not.toContain(prompt.input);
@@ -30,7 +33,9 @@ describe("evaluation prompts and scores", () => {
       expect(blocks.length).toBeGreaterThanOrEqual(1);
       for (const block of blocks) {
         const [instruction, , input] = block.split("\n");
-        const owners = suite.tasks.filter((task) => task.train.some((x) => x.instruction === instruction && x.input === input));
+        const owners = suite.tasks.filter((task) =>
+          task.train.some((x) => x.instruction === instruction && x.input === input),
+        );
         expect(owners.length).toBeGreaterThanOrEqual(1);
         expect(owners.map((task) => task.name)).not.toContain(prompt.task);
       }
@@ -38,13 +43,19 @@ describe("evaluation prompts and scores", () => {
     // The same-task prompts are those drawn from the evaluation stream alone, as before distractors.
     const random = createRandom("evaluation:0");
     const expected = suite.tasks.flatMap((task) =>
-      task.test.map((instance) => formatPrompt({ ...instance, demos: random.sample(task.train, 3), maxBytes: tinyPromptBudget })),
+      task.test.map((instance) =>
+        formatPrompt({ ...instance, demos: random.sample(task.train, 3), maxBytes: tinyPromptBudget }),
+      ),
     );
     expect(prompts.map((prompt) => prompt.fewShot)).toEqual(expected);
   });
 
   it("scores perfect and empty answers and tabulates the gain", () => {
-    const perfect = prompts.map((p) => ({ zeroShot: "", fewShot: `${p.reference}\n### junk`, distracted: p.reference.split(" ")[0] }));
+    const perfect = prompts.map((p) => ({
+      zeroShot: "",
+      fewShot: `${p.reference}\n### junk`,
+      distracted: p.reference.split(" ")[0],
+    }));
     const scores = scoreEvaluation(prompts, perfect);
     expect(scores).toHaveLength(16);
     for (const score of scores) {

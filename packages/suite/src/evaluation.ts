@@ -32,9 +32,13 @@ export function buildEvaluationPrompts(
   const prompts: EvaluationPrompt[] = [];
   for (const task of suite.tasks) {
     if (task.train.length < shots) {
-      throw new SuiteError("E_TOO_FEW_INSTANCES", `buildEvaluationPrompts: task "${task.name}" has ${task.train.length} train instances, fewer than ${shots} shots`, {
-        task: task.name,
-      });
+      throw new SuiteError(
+        "E_TOO_FEW_INSTANCES",
+        `buildEvaluationPrompts: task "${task.name}" has ${task.train.length} train instances, fewer than ${shots} shots`,
+        {
+          task: task.name,
+        },
+      );
     }
     const otherTrain = suite.tasks.filter((other) => other.name !== task.name).flatMap((other) => other.train);
     if (otherTrain.length < shots) {
@@ -54,14 +58,26 @@ export function buildEvaluationPrompts(
         reference: instance.output,
         zeroShot: formatPrompt({ instruction: instance.instruction, input: instance.input }),
         fewShot: formatPrompt({ instruction: instance.instruction, input: instance.input, demos, maxBytes }),
-        distracted: formatPrompt({ instruction: instance.instruction, input: instance.input, demos: distractors, maxBytes }),
+        distracted: formatPrompt({
+          instruction: instance.instruction,
+          input: instance.input,
+          demos: distractors,
+          maxBytes,
+        }),
       });
     }
   }
   return prompts;
 }
 
-export type TaskScore = { task: string; category: string; count: number; zeroShot: number; fewShot: number; distracted: number };
+export type TaskScore = {
+  task: string;
+  category: string;
+  count: number;
+  zeroShot: number;
+  fewShot: number;
+  distracted: number;
+};
 export type EvaluationAnswer = { zeroShot: string; fewShot: string; distracted: string };
 
 /** Mean ROUGE-L per task of the zero-shot, few-shot and distracted answers (cut at the first newline). */
@@ -71,9 +87,18 @@ export function scoreEvaluation(prompts: EvaluationPrompt[], answers: Evaluation
   }
   const byTask = new Map<string, TaskScore>();
   prompts.forEach((prompt, i) => {
-    const score = byTask.get(prompt.task) ?? { task: prompt.task, category: prompt.category, count: 0, zeroShot: 0, fewShot: 0, distracted: 0 };
+    const score = byTask.get(prompt.task) ?? {
+      task: prompt.task,
+      category: prompt.category,
+      count: 0,
+      zeroShot: 0,
+      fewShot: 0,
+      distracted: 0,
+    };
     if (typeof answers[i].distracted !== "string") {
-      throw new TypeError(`scoreEvaluation: answer ${i} has no "distracted" text (answers from before the distracted prompts?)`);
+      throw new TypeError(
+        `scoreEvaluation: answer ${i} has no "distracted" text (answers from before the distracted prompts?)`,
+      );
     }
     score.count += 1;
     score.zeroShot += rougeL(answers[i].zeroShot.split("\n")[0], prompt.reference);
@@ -91,14 +116,18 @@ export function scoreEvaluation(prompts: EvaluationPrompt[], answers: Evaluation
 
 /** A Markdown table of ROUGE-L ×100 per task, with the mean and the mean few-shot gain. */
 export function evaluationTable(scores: TaskScore[]): string {
-  const lines = ["| task | category | zero-shot | 3-shot | gain | 3 other-task demos |", "|---|---|---:|---:|---:|---:|"];
+  const lines = [
+    "| task | category | zero-shot | 3-shot | gain | 3 other-task demos |",
+    "|---|---|---:|---:|---:|---:|",
+  ];
   const format = (value: number) => (value * 100).toFixed(1);
   for (const score of scores) {
     lines.push(
       `| ${score.task} | ${score.category} | ${format(score.zeroShot)} | ${format(score.fewShot)} | ${format(score.fewShot - score.zeroShot)} | ${format(score.distracted)} |`,
     );
   }
-  const mean = (pick: (score: TaskScore) => number) => scores.reduce((sum, score) => sum + pick(score), 0) / scores.length;
+  const mean = (pick: (score: TaskScore) => number) =>
+    scores.reduce((sum, score) => sum + pick(score), 0) / scores.length;
   const better = scores.filter((score) => score.fewShot > score.zeroShot).length;
   lines.push(
     `| **mean** | | ${format(mean((s) => s.zeroShot))} | ${format(mean((s) => s.fewShot))} | ${format(mean((s) => s.fewShot - s.zeroShot))} | ${format(mean((s) => s.distracted))} |`,
@@ -116,9 +145,16 @@ export async function answerEvaluationPrompts(
   const answers: EvaluationAnswer[] = [];
   for (let start = 0; start < prompts.length; start += batch) {
     const slice = prompts.slice(start, start + batch);
-    const texts = await generateBatch([...slice.map((p) => p.zeroShot), ...slice.map((p) => p.fewShot), ...slice.map((p) => p.distracted)]);
+    const texts = await generateBatch([
+      ...slice.map((p) => p.zeroShot),
+      ...slice.map((p) => p.fewShot),
+      ...slice.map((p) => p.distracted),
+    ]);
     if (texts.length !== 3 * slice.length) {
-      throw new SuiteError("E_BACKEND_OUTPUT", `answerEvaluationPrompts: generateBatch returned ${texts.length} texts for ${3 * slice.length} prompts`);
+      throw new SuiteError(
+        "E_BACKEND_OUTPUT",
+        `answerEvaluationPrompts: generateBatch returned ${texts.length} texts for ${3 * slice.length} prompts`,
+      );
     }
     slice.forEach((_, i) => {
       answers.push({ zeroShot: texts[i], fewShot: texts[slice.length + i], distracted: texts[2 * slice.length + i] });

@@ -14,7 +14,12 @@ export async function exportSuiteJsonl(directory: string, suite: Suite): Promise
   for (const [index, task] of suite.tasks.entries()) {
     for (const split of ["train", "test"] as const) {
       const lines = task[split].map((instance) =>
-        JSON.stringify({ instruction: instance.instruction, input: instance.input, output: instance.output, task: instance.task }),
+        JSON.stringify({
+          instruction: instance.instruction,
+          input: instance.input,
+          output: instance.output,
+          task: instance.task,
+        }),
       );
       // Zero-padded curriculum position first, so a directory listing shows the InsCL order.
       const file = path.join(directory, `${String(index).padStart(2, "0")}-${task.name}.${split}.jsonl`);

@@ -77,7 +77,9 @@ describe("pretrainTinyModel", () => {
     await expect(pretrainTinyModel({ outDir: "x", steps: 0 })).rejects.toThrow(/steps must be a positive integer/);
     // A bad share is refused before the folder is made.
     const untouched = path.join(tmpdir(), `pillow-pretrain-untouched-${process.pid}`);
-    await expect(pretrainTinyModel({ outDir: untouched, steps: 1, distractorShare: 1.5 })).rejects.toThrow(/distractorShare must be in \[0, 1\], got 1.5/);
+    await expect(pretrainTinyModel({ outDir: untouched, steps: 1, distractorShare: 1.5 })).rejects.toThrow(
+      /distractorShare must be in \[0, 1\], got 1.5/,
+    );
     expect(existsSync(untouched)).toBe(false);
   });
 });

@@ -43,7 +43,9 @@ export type PretrainResult = { steps: number; finalLoss: number; seconds: number
 export function corpusExample(document: CorpusDocument, encode: (text: string) => Int32Array): TrainingExample {
   const tokens = encode(document.text);
   if (tokens.length !== Buffer.byteLength(document.text) + 1) {
-    throw new TypeError("corpusExample: encode (the tokenizer) must be byte-level with a BOS token (one token per byte)");
+    throw new TypeError(
+      "corpusExample: encode (the tokenizer) must be byte-level with a BOS token (one token per byte)",
+    );
   }
   const labels = new Int32Array(tokens.length).fill(-100);
   for (const [start, end] of document.answerSpans) {
@@ -54,8 +56,10 @@ export function corpusExample(document: CorpusDocument, encode: (text: string) =
 
 export async function pretrainTinyModel(options: PretrainOptions): Promise<PretrainResult> {
   const { outDir, steps } = options;
-  if (typeof outDir !== "string" || outDir.length === 0) throw new TypeError("pretrainTinyModel: outDir must be a path");
-  if (!Number.isInteger(steps) || steps < 1) throw new RangeError(`pretrainTinyModel: steps must be a positive integer, got ${steps}`);
+  if (typeof outDir !== "string" || outDir.length === 0)
+    throw new TypeError("pretrainTinyModel: outDir must be a path");
+  if (!Number.isInteger(steps) || steps < 1)
+    throw new RangeError(`pretrainTinyModel: steps must be a positive integer, got ${steps}`);
   // Checked before anything is written, so bad options leave no half-made model folder behind.
   const distractorShare = options.distractorShare ?? 0;
   if (!(distractorShare >= 0 && distractorShare <= 1)) {
@@ -71,7 +75,12 @@ export async function pretrainTinyModel(options: PretrainOptions): Promise<Pretr
     for (const file of ["config.json", "model.safetensors", "tokenizer.json"]) {
       const source = path.join(options.initialModel, file);
       await copyFile(source, path.join(outDir, file)).catch((error: Error) => {
-        throw new SuiteError("E_MODEL_FILE", `pretrainTinyModel: cannot read the initial model's ${file} (${error.message})`, { file: source }, { cause: error });
+        throw new SuiteError(
+          "E_MODEL_FILE",
+          `pretrainTinyModel: cannot read the initial model's ${file} (${error.message})`,
+          { file: source },
+          { cause: error },
+        );
       });
     }
   } else {
@@ -86,7 +95,10 @@ export async function pretrainTinyModel(options: PretrainOptions): Promise<Pretr
       seed,
     });
   }
-  await writeFile(path.join(outDir, "tokenizer_config.json"), `${JSON.stringify(buildTokenizerConfigJson(), null, 2)}\n`);
+  await writeFile(
+    path.join(outDir, "tokenizer_config.json"),
+    `${JSON.stringify(buildTokenizerConfigJson(), null, 2)}\n`,
+  );
   await writeFile(path.join(outDir, "generation_config.json"), `${JSON.stringify(tinyGenerationConfig(), null, 2)}\n`);
   const model = await loadModel(outDir, options.threads === undefined ? {} : { threads: options.threads });
   const tokenizer = model.tokenizer!;

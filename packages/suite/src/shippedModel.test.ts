@@ -8,7 +8,8 @@ import { tinyModelDir } from "./tinyModel.js";
 
 const modelDir = process.env.PILLOW_TINY_MODEL_DIR ?? tinyModelDir;
 const referenceFile =
-  process.env.PILLOW_TINY_MODEL_REFERENCE ?? path.join(path.dirname(tinyModelDir), "src/fixtures/tiny-model-reference.json");
+  process.env.PILLOW_TINY_MODEL_REFERENCE ??
+  path.join(path.dirname(tinyModelDir), "src/fixtures/tiny-model-reference.json");
 type ReferenceCase = { prompt: string; lastLogits: number[]; greedy: string };
 const reference = JSON.parse(readFileSync(referenceFile, "utf8")) as { cases: ReferenceCase[] };
 

@@ -21,12 +21,20 @@ for (const suffix of ["noun", "verb", "adj", "adv"]) {
 }
 const lemmaIn = (suffix: string, word: string) => new RegExp(`^${word} `, "m").test(rawIndex[suffix]);
 
-const countryList = Object.values(countries) as { name: string; capital: string; continent: string; currency: string[] }[];
+const countryList = Object.values(countries) as {
+  name: string;
+  capital: string;
+  continent: string;
+  currency: string[];
+}[];
 const continentName = continents as Record<string, string>;
 const countryNamed = (name: string) => countryList.find((country) => country.name === name);
 
 function spellUnder1000(value: number): string {
-  const ones = "zero one two three four five six seven eight nine ten eleven twelve thirteen fourteen fifteen sixteen seventeen eighteen nineteen".split(" ");
+  const ones =
+    "zero one two three four five six seven eight nine ten eleven twelve thirteen fourteen fifteen sixteen seventeen eighteen nineteen".split(
+      " ",
+    );
   const tens = "_ _ twenty thirty forty fifty sixty seventy eighty ninety".split(" ");
   const belowHundred = (n: number) =>
     n < 20 ? ones[n] : tens[Math.floor(n / 10)] + (n % 10 ? `-${ones[n % 10]}` : "");
@@ -65,7 +73,10 @@ const integer = (input: string) => {
 /** The expected output of an instance, re-derived from its input and the raw data. */
 const expectedAnswer: Record<string, (instance: Instance) => string> = {
   parity: ({ input }) => (integer(input) % 2 === 0 ? "even" : "odd"),
-  title_case: ({ input }) => phraseWords(input).map((word) => word.charAt(0).toUpperCase() + word.slice(1)).join(" "),
+  title_case: ({ input }) =>
+    phraseWords(input)
+      .map((word) => word.charAt(0).toUpperCase() + word.slice(1))
+      .join(" "),
   snake_case: ({ input }) => phraseWords(input).join("_"),
   initial_sound: ({ input }) => (["a", "e", "i", "o", "u"].includes(noun(input)[0]) ? "vowel" : "consonant"),
   sentence_sentiment: ({ input }) => (sentenceParts(input).valence > 0 ? "positive" : "negative"),
@@ -85,7 +96,10 @@ const expectedAnswer: Record<string, (instance: Instance) => string> = {
   plural_form: ({ input }) => pluralize(noun(input)),
   word_length: ({ input }) => String(noun(input).length),
   number_words: ({ input }) => spellUnder1000(integer(input)),
-  acronym: ({ input }) => phraseWords(input).map((word) => word[0].toUpperCase()).join(""),
+  acronym: ({ input }) =>
+    phraseWords(input)
+      .map((word) => word[0].toUpperCase())
+      .join(""),
   headline: ({ input }) => {
     const { subject, verb, object } = sentenceParts(input);
     return `${subject} ${verb} ${object}`;

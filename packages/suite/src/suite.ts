@@ -107,8 +107,12 @@ export function buildSuite(options: SuiteOptions = {}): Suite {
         category: definition.category,
         family: definition.family,
         instructions: definition.phrasings.map((phrasing) => phrasing.text),
-        vagueInstructions: definition.phrasings.filter((phrasing) => phrasing.kind === "vague").map((phrasing) => phrasing.text),
-        unseenInstructions: definition.phrasings.filter((phrasing) => phrasing.kind === "unseen").map((phrasing) => phrasing.text),
+        vagueInstructions: definition.phrasings
+          .filter((phrasing) => phrasing.kind === "vague")
+          .map((phrasing) => phrasing.text),
+        unseenInstructions: definition.phrasings
+          .filter((phrasing) => phrasing.kind === "unseen")
+          .map((phrasing) => phrasing.text),
         train,
         test,
       };

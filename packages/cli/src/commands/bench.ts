@@ -35,7 +35,9 @@ function filled(length: number, seed: number): Float32Array {
 export async function runBench(options: { quick: boolean; model?: string }): Promise<BenchRow[]> {
   const rows: BenchRow[] = [];
   const repeats = options.quick ? 3 : 7;
-  const size = options.quick ? { tokens: 64, inFeatures: 512, outFeatures: 512, rank: 16 } : { tokens: 512, inFeatures: 2048, outFeatures: 2048, rank: 16 };
+  const size = options.quick
+    ? { tokens: 64, inFeatures: 512, outFeatures: 512, rank: 16 }
+    : { tokens: 512, inFeatures: 2048, outFeatures: 2048, rank: 16 };
   const { tokens: t, inFeatures: n, outFeatures: m, rank: r } = size;
   const x = filled(t * n, 1);
   const w = filled(m * n, 2);
@@ -53,11 +55,18 @@ export async function runBench(options: { quick: boolean; model?: string }): Pro
   });
   const shape = `T=${t}, ${n}→${m}, r=${r}, f32`;
   rows.push({ name: "fused LoRA matmul", median: flops / fused / 1e9, unit: "GFLOP/s", detail: shape });
-  rows.push({ name: "unfused LoRA (3 GEMMs)", median: flops / unfused / 1e9, unit: "GFLOP/s", detail: `${(unfused / fused).toFixed(2)}× the fused time` });
+  rows.push({
+    name: "unfused LoRA (3 GEMMs)",
+    median: flops / unfused / 1e9,
+    unit: "GFLOP/s",
+    detail: `${(unfused / fused).toFixed(2)}× the fused time`,
+  });
 
   const vocab = options.quick ? 32_000 : 128_000;
   const logits = filled(8 * vocab, 5);
-  const sampling = await medianSeconds(repeats, () => sample(logits, { rows: 8, vocab }, { temperature: 0.8, topP: 0.9, seed: 1 }));
+  const sampling = await medianSeconds(repeats, () =>
+    sample(logits, { rows: 8, vocab }, { temperature: 0.8, topP: 0.9, seed: 1 }),
+  );
   rows.push({ name: "top-p sampling", median: 8 / sampling, unit: "rows/s", detail: `vocab ${vocab}, 8 rows` });
 
   const model = await loadModel(options.model ?? tinyModelDir);
@@ -65,19 +74,38 @@ export async function runBench(options: { quick: boolean; model?: string }): Pro
   const prefill = await medianSeconds(repeats, () => model.forward(prompt));
   rows.push({ name: "prefill", median: prompt.length / prefill, unit: "tok/s", detail: `${prompt.length} tokens` });
   const newTokens = options.quick ? 16 : 64;
-  const decode = await medianSeconds(Math.max(1, repeats - 2), () => model.generate(prompt.subarray(0, 16), { maxNewTokens: newTokens, temperature: 0, ignoreEos: true }));
-  rows.push({ name: "decode (greedy, KV cache)", median: newTokens / decode, unit: "tok/s", detail: `${newTokens} new tokens` });
+  const decode = await medianSeconds(Math.max(1, repeats - 2), () =>
+    model.generate(prompt.subarray(0, 16), { maxNewTokens: newTokens, temperature: 0, ignoreEos: true }),
+  );
+  rows.push({
+    name: "decode (greedy, KV cache)",
+    median: newTokens / decode,
+    unit: "tok/s",
+    detail: `${newTokens} new tokens`,
+  });
   model.addAdapter("bench", { r: 8, alpha: 16, targetModules: ["q_proj", "k_proj", "v_proj", "o_proj"], seed: 1 });
   model.setActiveAdapter("bench");
-  const dataset = Array.from({ length: 8 }, (_, i) => ({ text: `Sample ${i}: ${"the quick brown fox ".repeat(options.quick ? 3 : 12)}` }));
+  const dataset = Array.from({ length: 8 }, (_, i) => ({
+    text: `Sample ${i}: ${"the quick brown fox ".repeat(options.quick ? 3 : 12)}`,
+  }));
   let trainedTokens = 0;
   const started = process.hrtime.bigint();
-  await train(model, dataset, { mode: "lora", epochs: 1, batchSize: 4, lr: 1e-4, onStep: (info) => {
+  await train(model, dataset, {
+    mode: "lora",
+    epochs: 1,
+    batchSize: 4,
+    lr: 1e-4,
+    onStep: (info) => {
       trainedTokens += info.tokens;
     },
   });
   const seconds = Number(process.hrtime.bigint() - started) / 1e9;
-  rows.push({ name: "LoRA training", median: trainedTokens / seconds, unit: "tok/s", detail: "r=8 on q,k,v,o; batch 4" });
+  rows.push({
+    name: "LoRA training",
+    median: trainedTokens / seconds,
+    unit: "tok/s",
+    detail: "r=8 on q,k,v,o; batch 4",
+  });
   return rows;
 }
 
@@ -88,7 +116,10 @@ export function registerBench(program: Command): void {
     .option("--quick", "smaller shapes and fewer repeats (a few seconds)")
     .option("--model <dir>", "model folder for the model rows (default: the suite's tiny model)")
     .option("--json", "print the rows as JSON")
-    .addHelpText("after", "\nExamples:\n  pillow bench\n  pillow --threads 1 bench --quick --json\n\nComparisons against OpenBLAS, PyTorch, POT and llama.cpp: `pnpm bench` in the repository.")
+    .addHelpText(
+      "after",
+      "\nExamples:\n  pillow bench\n  pillow --threads 1 bench --quick --json\n\nComparisons against OpenBLAS, PyTorch, POT and llama.cpp: `pnpm bench` in the repository.",
+    )
     .action(async (options: { quick?: boolean; model?: string; json?: boolean }, command: Command) => {
       const context = commandContext(command, options);
       const rows = await runBench({ quick: options.quick === true, model: options.model });
@@ -98,6 +129,9 @@ export function registerBench(program: Command): void {
         return;
       }
       context.log(`pillow bench (${info.cpu.isa}, ${info.cpu.threads} thread(s))`);
-      for (const row of rows) context.log(`  ${row.name.padEnd(28)} ${row.median.toFixed(1).padStart(10)} ${row.unit.padEnd(8)} ${row.detail ?? ""}`);
+      for (const row of rows)
+        context.log(
+          `  ${row.name.padEnd(28)} ${row.median.toFixed(1).padStart(10)} ${row.unit.padEnd(8)} ${row.detail ?? ""}`,
+        );
     });
 }

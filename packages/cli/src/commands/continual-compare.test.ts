@@ -27,20 +27,48 @@ beforeAll(() => {
   createTinyModel(model, { hiddenSize: 32, numLayers: 1, numHeads: 2, maxPositionEmbeddings: 256, seed: 4 });
   for (const [name, count] of Object.entries(sizes)) {
     files[name] = path.join(directory, `${name}.jsonl`);
-    const lines = Array.from({ length: count }, (_, k) => JSON.stringify({ instruction: k % 2 ? `Say ${name}.` : `Repeat ${name}.`, input: `${name}-${k}`, output: `${name} ${k}` }));
+    const lines = Array.from({ length: count }, (_, k) =>
+      JSON.stringify({
+        instruction: k % 2 ? `Say ${name}.` : `Repeat ${name}.`,
+        input: `${name}-${k}`,
+        output: `${name} ${k}`,
+      }),
+    );
     fs.writeFileSync(files[name], `${lines.join("\n")}\n`);
   }
 });
 
 type Manifest = {
   strategy: string;
-  stages: { stage: number; task: string; file: string; instances: number; current: number; budget: number; replay: { task: string; count: number }[] }[];
+  stages: {
+    stage: number;
+    task: string;
+    file: string;
+    instances: number;
+    current: number;
+    budget: number;
+    replay: { task: string; count: number }[];
+  }[];
 };
 
 describe("pillow continual plan", () => {
   it("writes each stage's training set and a manifest (hand-built 3-task case, uniform replay)", () => {
     const out = path.join(directory, "plan");
-    const result = pillow(["continual", "plan", "--tasks", files.alpha, files.beta, files.gamma, "--replay", "uniform", "--replay-per-task", "3", "--out", out, "--json"]);
+    const result = pillow([
+      "continual",
+      "plan",
+      "--tasks",
+      files.alpha,
+      files.beta,
+      files.gamma,
+      "--replay",
+      "uniform",
+      "--replay-per-task",
+      "3",
+      "--out",
+      out,
+      "--json",
+    ]);
     expect(result.status, result.stderr).toBe(0);
     const manifest = JSON.parse(fs.readFileSync(path.join(out, "manifest.json"), "utf8")) as Manifest;
     expect(JSON.parse(result.stdout)).toEqual(manifest);
@@ -48,7 +76,10 @@ describe("pillow continual plan", () => {
     // Stage i replays 3·i: stage 1 → 3 from alpha; stage 2 → 6 split equally, 3 from alpha and 3 from beta.
     expect(manifest.stages.map((stage) => stage.budget)).toEqual([0, 3, 6]);
     expect(manifest.stages[1].replay).toEqual([{ task: "alpha", count: 3 }]);
-    expect(manifest.stages[2].replay).toEqual([{ task: "alpha", count: 3 }, { task: "beta", count: 3 }]);
+    expect(manifest.stages[2].replay).toEqual([
+      { task: "alpha", count: 3 },
+      { task: "beta", count: 3 },
+    ]);
     expect(manifest.stages.map((stage) => stage.instances)).toEqual([8, 8 + 3, 4 + 6]);
     for (const stage of manifest.stages) {
       const records = fs
@@ -72,16 +103,57 @@ describe("pillow continual plan", () => {
 
   it("interference needs a model: a clear error without one; with one, the manifest holds the measurements", () => {
     const out = path.join(directory, "plan-interference");
-    const missing = pillow(["continual", "plan", "--tasks", files.alpha, files.beta, "--replay", "interference", "--out", out]);
+    const missing = pillow([
+      "continual",
+      "plan",
+      "--tasks",
+      files.alpha,
+      files.beta,
+      "--replay",
+      "interference",
+      "--out",
+      out,
+    ]);
     expect(missing.status).toBe(2);
     expect(missing.stderr).toMatch(/"interference" cannot be planned without a model/);
     expect(missing.stderr).toMatch(/--model DIR/);
-    const openai = pillow(["continual", "plan", "--tasks", files.alpha, files.beta, "--replay", "interference", "--backend", "openai", "--out", out]);
+    const openai = pillow([
+      "continual",
+      "plan",
+      "--tasks",
+      files.alpha,
+      files.beta,
+      "--replay",
+      "interference",
+      "--backend",
+      "openai",
+      "--out",
+      out,
+    ]);
     expect(openai.status).toBe(2);
     expect(openai.stderr).toMatch(/needs the native model/);
-    const planned = pillow(["continual", "plan", "--tasks", files.alpha, files.beta, files.gamma, "--replay", "interference", "--replay-per-task", "4", "--cap-share", "0.5", "--model", model, "--out", out]);
+    const planned = pillow([
+      "continual",
+      "plan",
+      "--tasks",
+      files.alpha,
+      files.beta,
+      files.gamma,
+      "--replay",
+      "interference",
+      "--replay-per-task",
+      "4",
+      "--cap-share",
+      "0.5",
+      "--model",
+      model,
+      "--out",
+      out,
+    ]);
     expect(planned.status, planned.stderr).toBe(0);
-    const manifest = JSON.parse(fs.readFileSync(path.join(out, "manifest.json"), "utf8")) as Manifest & { stages: { lookAhead?: { before: number[]; after: number[] } }[] };
+    const manifest = JSON.parse(fs.readFileSync(path.join(out, "manifest.json"), "utf8")) as Manifest & {
+      stages: { lookAhead?: { before: number[]; after: number[] } }[];
+    };
     expect(manifest.stages[2].lookAhead!.before.length).toBe(2);
     expect(manifest.stages[2].replay.reduce((sum, entry) => sum + entry.count, 0)).toBe(8);
     // Floor ⌊0.25·8/2⌋ = 1: no earlier task gets nothing; the cap (0.5 of gamma's 4 training
@@ -96,12 +168,36 @@ describe("pillow continual plan", () => {
 
 describe("pillow continual compare", () => {
   const base = (out: string) => [
-    "continual", "compare", "--tasks", files.alpha, files.beta, files.gamma, "--model", model, "--strategies", "none,random,interference",
-    "--orders", "curriculum,reverse", "--seeds", "0,1", "--replay-per-task", "2", "--batch-size", "4", "--max-tokens", "3", "--out", out,
+    "continual",
+    "compare",
+    "--tasks",
+    files.alpha,
+    files.beta,
+    files.gamma,
+    "--model",
+    model,
+    "--strategies",
+    "none,random,interference",
+    "--orders",
+    "curriculum,reverse",
+    "--seeds",
+    "0,1",
+    "--replay-per-task",
+    "2",
+    "--batch-size",
+    "4",
+    "--max-tokens",
+    "3",
+    "--out",
+    out,
   ];
   // Everything but wall-clock times.
   const stable = (value: unknown) =>
-    JSON.parse(JSON.stringify(value, (key, item) => (["seconds", "lookAheadSeconds", "trainSeconds", "minutes", "stageSeconds"].includes(key) ? undefined : item)));
+    JSON.parse(
+      JSON.stringify(value, (key, item) =>
+        ["seconds", "lookAheadSeconds", "trainSeconds", "minutes", "stageSeconds"].includes(key) ? undefined : item,
+      ),
+    );
 
   it("resume after losing runs gives the same table as an uninterrupted compare", () => {
     const whole = path.join(directory, "compare-whole");
@@ -109,17 +205,27 @@ describe("pillow continual compare", () => {
     expect(first.status, first.stderr).toBe(0);
     const summary = JSON.parse(first.stdout);
     expect(summary.cells.length).toBe(4);
-    expect(summary.strategies.map((row: { strategy: string; cells: number }) => [row.strategy, row.cells])).toEqual([["none", 4], ["random", 4], ["interference", 4]]);
+    expect(summary.strategies.map((row: { strategy: string; cells: number }) => [row.strategy, row.cells])).toEqual([
+      ["none", 4],
+      ["random", 4],
+      ["interference", 4],
+    ]);
     // The look-ahead's measurements are in every interference run (the resume check below compares them too).
     const run = JSON.parse(fs.readFileSync(path.join(whole, "runs", "reverse__seed-1__interference.json"), "utf8"));
-    expect(run.plans[2].perTask.map((entry: { increase: number }) => Number.isFinite(entry.increase))).toEqual([true, true]);
+    expect(run.plans[2].perTask.map((entry: { increase: number }) => Number.isFinite(entry.increase))).toEqual([
+      true,
+      true,
+    ]);
     expect(fs.readdirSync(path.join(whole, "runs")).length).toBe(12);
-    for (const strategy of ["none", "random", "interference"]) expect(fs.existsSync(path.join(whole, `heatmap-${strategy}.svg`))).toBe(true);
+    for (const strategy of ["none", "random", "interference"])
+      expect(fs.existsSync(path.join(whole, `heatmap-${strategy}.svg`))).toBe(true);
     // An interrupted compare: the same settings with some runs missing (as after Ctrl-C), then --resume.
     const resumed = path.join(directory, "compare-resumed");
     fs.mkdirSync(path.join(resumed, "runs"), { recursive: true });
     fs.copyFileSync(path.join(whole, "settings.json"), path.join(resumed, "settings.json"));
-    for (const name of fs.readdirSync(path.join(whole, "runs")).filter((name) => name.startsWith("curriculum__seed-0"))) {
+    for (const name of fs
+      .readdirSync(path.join(whole, "runs"))
+      .filter((name) => name.startsWith("curriculum__seed-0"))) {
       fs.copyFileSync(path.join(whole, "runs", name), path.join(resumed, "runs", name));
     }
     const again = pillow([...base(resumed), "--json", "-"]);
@@ -142,22 +248,62 @@ describe("pillow continual compare", () => {
   it("bad input: an empty task file, duplicate task names, an order naming an unknown task", () => {
     const empty = path.join(directory, "empty.jsonl");
     fs.writeFileSync(empty, "");
-    const noInstances = pillow(["continual", "compare", "--tasks", files.alpha, empty, "--model", model, "--out", path.join(directory, "x")]);
+    const noInstances = pillow([
+      "continual",
+      "compare",
+      "--tasks",
+      files.alpha,
+      empty,
+      "--model",
+      model,
+      "--out",
+      path.join(directory, "x"),
+    ]);
     expect(noInstances.status).not.toBe(0);
     expect(noInstances.stderr).toMatch(/empty\.jsonl/);
     const twice = path.join(directory, "other");
     fs.mkdirSync(twice, { recursive: true });
     fs.copyFileSync(files.alpha, path.join(twice, "alpha.jsonl"));
-    const duplicate = pillow(["continual", "compare", "--tasks", files.alpha, path.join(twice, "alpha.jsonl"), "--model", model, "--out", path.join(directory, "y")]);
+    const duplicate = pillow([
+      "continual",
+      "compare",
+      "--tasks",
+      files.alpha,
+      path.join(twice, "alpha.jsonl"),
+      "--model",
+      model,
+      "--out",
+      path.join(directory, "y"),
+    ]);
     expect(duplicate.status).toBe(2);
     expect(duplicate.stderr).toMatch(/duplicate task name "alpha"/);
-    const order = pillow(["continual", "compare", "--tasks", files.alpha, files.beta, "--model", model, "--orders", "alpha>delta", "--out", path.join(directory, "z")]);
+    const order = pillow([
+      "continual",
+      "compare",
+      "--tasks",
+      files.alpha,
+      files.beta,
+      "--model",
+      model,
+      "--orders",
+      "alpha>delta",
+      "--out",
+      path.join(directory, "z"),
+    ]);
     expect(order.status).toBe(2);
     expect(order.stderr).toMatch(/names unknown task "delta"/);
     const neither = pillow(["continual", "compare", "--out", path.join(directory, "w")]);
     expect(neither.status).toBe(2);
     expect(neither.stderr).toMatch(/either --tasks FILES\.\.\. or --suite/);
-    const strategy = pillow(["continual", "compare", "--suite", "--strategies", "random,magic", "--out", path.join(directory, "v")]);
+    const strategy = pillow([
+      "continual",
+      "compare",
+      "--suite",
+      "--strategies",
+      "random,magic",
+      "--out",
+      path.join(directory, "v"),
+    ]);
     expect(strategy.status).toBe(2);
     expect(strategy.stderr).toMatch(/unknown strategy "magic"/);
     const cap = pillow(["continual", "compare", "--suite", "--cap-share", "-1", "--out", path.join(directory, "u")]);

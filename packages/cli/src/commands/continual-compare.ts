@@ -58,7 +58,18 @@ type CompareFlags = {
 /** Everything that decides a run's result: a resumed compare must have the same. */
 export type CompareSettings = Pick<
   CompareFlags,
-  "replayPerTask" | "r" | "epochs" | "lr" | "batchSize" | "maxTokens" | "probePerTask" | "lookAheadSteps" | "floorShare" | "capShare" | "directedShare" | "evaluation"
+  | "replayPerTask"
+  | "r"
+  | "epochs"
+  | "lr"
+  | "batchSize"
+  | "maxTokens"
+  | "probePerTask"
+  | "lookAheadSteps"
+  | "floorShare"
+  | "capShare"
+  | "directedShare"
+  | "evaluation"
 > & {
   source: { suite: true; trainPerTask: number; testPerTask: number } | { files: string[]; testShare: number };
   model: string;
@@ -68,7 +79,10 @@ export type CompareSettings = Pick<
 const TARGET_MODULES = ["q_proj", "k_proj", "v_proj", "o_proj"] as const;
 
 export function parseList(flag: string, value: string): string[] {
-  const items = value.split(",").map((item) => item.trim()).filter((item) => item.length > 0);
+  const items = value
+    .split(",")
+    .map((item) => item.trim())
+    .filter((item) => item.length > 0);
   if (items.length === 0) throw usageError(`${flag} is empty`);
   if (new Set(items).size !== items.length) throw usageError(`${flag} lists an entry twice: ${value}`);
   return items;
@@ -77,7 +91,8 @@ export function parseList(flag: string, value: string): string[] {
 export function parseStrategies(value: string): ReplayStrategy[] {
   const items = parseList("--strategies", value);
   for (const item of items) {
-    if (!(replayStrategies as readonly string[]).includes(item)) throw usageError(`--strategies: unknown strategy "${item}"`, `choose from ${replayStrategies.join(", ")}`);
+    if (!(replayStrategies as readonly string[]).includes(item))
+      throw usageError(`--strategies: unknown strategy "${item}"`, `choose from ${replayStrategies.join(", ")}`);
   }
   return items as ReplayStrategy[];
 }
@@ -90,7 +105,8 @@ export function parseSeeds(value: string): number[] {
   });
 }
 
-export const runFileName = (order: string, seed: number, strategy: string) => `${order.replace(/[^A-Za-z0-9_.-]+/g, "_")}__seed-${seed}__${strategy}.json`;
+export const runFileName = (order: string, seed: number, strategy: string) =>
+  `${order.replace(/[^A-Za-z0-9_.-]+/g, "_")}__seed-${seed}__${strategy}.json`;
 
 /** Reads the finished runs of OUT/runs (resume); a file from other settings is an error. */
 function readFinishedRuns(directory: string): CompareRun[] {
@@ -117,22 +133,46 @@ export function registerContinualCompare(continual: Command): void {
   const compare = continual.command("compare");
   addTrainingOptions(compare, "");
   compare
-    .description("the paper's protocol: every replay strategy on every (training order, seed); AP, RG, BWT, forgetting; paired differences to random with bootstrap 95 % intervals")
+    .description(
+      "the paper's protocol: every replay strategy on every (training order, seed); AP, RG, BWT, forgetting; paired differences to random with bootstrap 95 % intervals",
+    )
     .option("--tasks <files...>", "one Alpaca JSONL/JSON file per task, in curriculum order")
     .option("--suite", "the built-in 16-task suite (curriculum order) on the shipped tiny model")
     .option("--model <dir>", "base model folder (default with --suite: the shipped tiny model)")
     .option("--strategies <list>", "comma-separated strategies", replayStrategies.join(","))
-    .option("--orders <list>", "curriculum, reverse, random:N (seeded permutations) or explicit a>b>c", "curriculum,reverse,random:2")
-    .option("--seeds <list>", "comma-separated seeds (adapter init, shuffles, replay draws; the suite's split)", "0,1,2")
+    .option(
+      "--orders <list>",
+      "curriculum, reverse, random:N (seeded permutations) or explicit a>b>c",
+      "curriculum,reverse,random:2",
+    )
+    .option(
+      "--seeds <list>",
+      "comma-separated seeds (adapter init, shuffles, replay draws; the suite's split)",
+      "0,1,2",
+    )
     .option("--out <dir>", "folder for runs/, compare.json, compare.md and the heat-maps", "pillow-compare")
     .option("--json <file>", "also write the summary as JSON here (- for stdout)")
     .option("--resume", "keep the finished runs in --out and run only the rest")
-    .option("--replay-per-task <n>", "replayed instances per earlier task (stage i replays n·i)", parseInteger("--replay-per-task", 0), 10)
+    .option(
+      "--replay-per-task <n>",
+      "replayed instances per earlier task (stage i replays n·i)",
+      parseInteger("--replay-per-task", 0),
+      10,
+    )
     .option("--train-per-task <n>", "--suite: training instances per task", parseInteger("--train-per-task", 1), 40)
     .option("--test-per-task <n>", "--suite: test instances per task", parseInteger("--test-per-task", 1), 20)
-    .option("--test-share <fraction>", "--tasks: last share of each file held out for evaluation", parseNumber("--test-share", 0), 0.2)
+    .option(
+      "--test-share <fraction>",
+      "--tasks: last share of each file held out for evaluation",
+      parseNumber("--test-share", 0),
+      0.2,
+    )
     .option("--max-tokens <n>", "tokens generated per test answer", parseInteger("--max-tokens", 1), 32)
-    .option("--evaluation <which>", "first-order: full R on the first order, diagonal + last row on the others; all: full R everywhere", "first-order")
+    .option(
+      "--evaluation <which>",
+      "first-order: full R on the first order, diagonal + last row on the others; all: full R everywhere",
+      "first-order",
+    )
     .addHelpText(
       "after",
       `
@@ -143,14 +183,21 @@ Examples:
     )
     .action(async (flags: CompareFlags, command: Command) => {
       const context = commandContext(command, { json: flags.json });
-      if ((flags.suite ? 1 : 0) + (flags.tasks ? 1 : 0) !== 1) throw usageError("give either --tasks FILES... or --suite");
+      if ((flags.suite ? 1 : 0) + (flags.tasks ? 1 : 0) !== 1)
+        throw usageError("give either --tasks FILES... or --suite");
       const strategies = parseStrategies(flags.strategies);
       const seeds = parseSeeds(flags.seeds);
       if (!(flags.floorShare >= 0 && flags.floorShare <= 1)) throw usageError("--floor-share must be in [0, 1]");
-      if (flags.evaluation !== "first-order" && flags.evaluation !== "all") throw usageError(`--evaluation must be first-order or all, got "${flags.evaluation}"`);
+      if (flags.evaluation !== "first-order" && flags.evaluation !== "all")
+        throw usageError(`--evaluation must be first-order or all, got "${flags.evaluation}"`);
       const fileTasks = flags.tasks ? readTasks(flags.tasks, flags.testShare) : undefined;
       const tasksOfSeed = (seed: number): ContinualTask<Instance>[] =>
-        fileTasks ?? buildSuite({ seed, trainPerTask: flags.trainPerTask, testPerTask: flags.testPerTask }).tasks.map((task) => ({ name: task.name, train: task.train, test: task.test }));
+        fileTasks ??
+        buildSuite({ seed, trainPerTask: flags.trainPerTask, testPerTask: flags.testPerTask }).tasks.map((task) => ({
+          name: task.name,
+          train: task.train,
+          test: task.test,
+        }));
       const curriculum = tasksOfSeed(seeds[0]).map((task) => task.name);
       let orders: TrainingOrder[];
       try {
@@ -160,7 +207,9 @@ Examples:
       }
       const model = flags.suite && !flags.model ? tinyModelDir : modelDirectory(flags.model, context.config);
       const settings: CompareSettings = {
-        source: fileTasks ? { files: fileTasks.map((task) => path.resolve(task.file)), testShare: flags.testShare } : { suite: true, trainPerTask: flags.trainPerTask, testPerTask: flags.testPerTask },
+        source: fileTasks
+          ? { files: fileTasks.map((task) => path.resolve(task.file)), testShare: flags.testShare }
+          : { suite: true, trainPerTask: flags.trainPerTask, testPerTask: flags.testPerTask },
         model: path.resolve(model),
         replayPerTask: flags.replayPerTask,
         r: flags.r,
@@ -179,10 +228,17 @@ Examples:
       const settingsFile = path.join(flags.out, "settings.json");
       let finished: CompareRun[] = [];
       if (fs.existsSync(settingsFile)) {
-        if (!flags.resume) throw usageError(`${flags.out} already holds a compare`, "pass --resume to continue it, or choose another --out");
+        if (!flags.resume)
+          throw usageError(
+            `${flags.out} already holds a compare`,
+            "pass --resume to continue it, or choose another --out",
+          );
         const previous = JSON.stringify(JSON.parse(fs.readFileSync(settingsFile, "utf8")));
         if (previous !== JSON.stringify(settings)) {
-          throw usageError(`${settingsFile}: the compare there was run with other settings`, "resume with the same flags, or choose another --out");
+          throw usageError(
+            `${settingsFile}: the compare there was run with other settings`,
+            "resume with the same flags, or choose another --out",
+          );
         }
         finished = readFinishedRuns(flags.out);
       } else {
@@ -194,20 +250,28 @@ Examples:
       const writeSummary = () => {
         const summary = summariseCompare(runs, strategies, "random");
         const table = compareTableMarkdown(summary);
-        writeFileAtomic(path.join(flags.out, "compare.json"), `${JSON.stringify({ settings, orders, seeds, ...summary }, null, 2)}\n`);
+        writeFileAtomic(
+          path.join(flags.out, "compare.json"),
+          `${JSON.stringify({ settings, orders, seeds, ...summary }, null, 2)}\n`,
+        );
         writeFileAtomic(path.join(flags.out, "compare.md"), `${table}\n`);
         for (const strategy of strategies) {
           const mean = meanScores(runs, strategy, orders[0].name);
           if (!mean) continue;
           writeFileAtomic(
             path.join(flags.out, `heatmap-${strategy}.svg`),
-            scoreHeatmapSvg(mean, { labels: orders[0].tasks, title: `ROUGE-L after each stage: ${strategy}, order ${orders[0].name}, mean over seeds` }),
+            scoreHeatmapSvg(mean, {
+              labels: orders[0].tasks,
+              title: `ROUGE-L after each stage: ${strategy}, order ${orders[0].name}, mean over seeds`,
+            }),
           );
         }
         return { summary, table };
       };
       const total = orders.length * seeds.length * strategies.length;
-      context.log(`continual compare: ${orders.length} orders × ${seeds.length} seeds × ${strategies.length} strategies = ${total} runs (${done.size} already finished) → ${flags.out}`);
+      context.log(
+        `continual compare: ${orders.length} orders × ${seeds.length} seeds × ${strategies.length} strategies = ${total} runs (${done.size} already finished) → ${flags.out}`,
+      );
       const guard = guardInterrupts();
       const started = performance.now();
       try {
@@ -244,7 +308,10 @@ Examples:
                 evaluation: flags.evaluation === "all" || orderIndex === 0 ? "all" : "diagonal-and-final",
               },
               onRun: (run) => {
-                writeFileAtomic(path.join(flags.out, "runs", runFileName(run.order, run.seed, run.strategy)), `${JSON.stringify(run)}\n`);
+                writeFileAtomic(
+                  path.join(flags.out, "runs", runFileName(run.order, run.seed, run.strategy)),
+                  `${JSON.stringify(run)}\n`,
+                );
                 runs.push(run);
                 done.add(key(run.order, run.seed, run.strategy));
                 writeSummary();
@@ -257,7 +324,9 @@ Examples:
         }
       } catch (error) {
         if (error instanceof Interrupted) {
-          context.log(`interrupted: ${done.size}/${total} runs are in ${path.join(flags.out, "runs")}; continue with --resume`);
+          context.log(
+            `interrupted: ${done.size}/${total} runs are in ${path.join(flags.out, "runs")}; continue with --resume`,
+          );
         }
         throw error;
       } finally {
@@ -267,6 +336,9 @@ Examples:
       const output = { settings, orders, seeds, ...summary, minutes: (performance.now() - started) / 60000 };
       if (flags.json === "-") console.log(JSON.stringify(output, null, 2));
       else if (flags.json) writeFileAtomic(flags.json, `${JSON.stringify(output, null, 2)}\n`);
-      if (flags.json !== "-") context.log(`\n${table}\n\nwrote ${flags.out}/compare.json, compare.md, runs/ and one heat-map per strategy (order ${orders[0].name})`);
+      if (flags.json !== "-")
+        context.log(
+          `\n${table}\n\nwrote ${flags.out}/compare.json, compare.md, runs/ and one heat-map per strategy (order ${orders[0].name})`,
+        );
     });
 }

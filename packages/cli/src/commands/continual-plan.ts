@@ -34,20 +34,36 @@ type PlanFlags = {
   json?: boolean;
 };
 
-export const stageFileName = (stage: number, task: string) => `stage-${String(stage).padStart(2, "0")}-${task.replace(/[^A-Za-z0-9_.-]+/g, "_")}.jsonl`;
+export const stageFileName = (stage: number, task: string) =>
+  `stage-${String(stage).padStart(2, "0")}-${task.replace(/[^A-Za-z0-9_.-]+/g, "_")}.jsonl`;
 
 export function registerContinualPlan(continual: Command): void {
   const plan = continual.command("plan");
   addTrainingOptions(plan, "interference: ");
   plan
-    .description("write each stage's training set (current task + replay) as JSONL and a manifest.json, for an external trainer")
+    .description(
+      "write each stage's training set (current task + replay) as JSONL and a manifest.json, for an external trainer",
+    )
     .requiredOption("--tasks <files...>", "one Alpaca JSONL/JSON file per task, in training order")
     .requiredOption("--out <dir>", "folder for stage-NN-<task>.jsonl and manifest.json")
     .option("--replay <strategy>", `replay strategy: ${replayStrategies.join(", ")}`, "inscl")
-    .option("--replay-per-task <n>", "replayed instances per earlier task (stage i replays n·i)", parseInteger("--replay-per-task", 0), 200)
-    .option("--test-share <fraction>", "last share of each file held out (never written to a stage)", parseNumber("--test-share", 0), 0.2)
+    .option(
+      "--replay-per-task <n>",
+      "replayed instances per earlier task (stage i replays n·i)",
+      parseInteger("--replay-per-task", 0),
+      200,
+    )
+    .option(
+      "--test-share <fraction>",
+      "last share of each file held out (never written to a stage)",
+      parseNumber("--test-share", 0),
+      0.2,
+    )
     .option("--seed <n>", "seed", parseInteger("--seed", 0), 0)
-    .option("--model <dir>", "interference: the native model whose adapter is trained stage by stage to measure forgetting")
+    .option(
+      "--model <dir>",
+      "interference: the native model whose adapter is trained stage by stage to measure forgetting",
+    )
     .option("--backend <kind>", "interference: only native (the look-ahead trains LoRA steps)")
     .option("--json", "print the manifest as JSON")
     .addHelpText(
@@ -64,7 +80,10 @@ Examples:
       }
       const strategy = flags.replay as ReplayStrategy;
       if (flags.backend !== undefined && flags.backend !== "native") {
-        throw usageError(`--backend ${flags.backend}: the interference look-ahead trains LoRA steps on a copy of the adapter, which needs the native model`, "pass --model DIR");
+        throw usageError(
+          `--backend ${flags.backend}: the interference look-ahead trains LoRA steps on a copy of the adapter, which needs the native model`,
+          "pass --model DIR",
+        );
       }
       if (!(flags.floorShare >= 0 && flags.floorShare <= 1)) throw usageError("--floor-share must be in [0, 1]");
       const tasks = readTasks(flags.tasks, flags.testShare);
@@ -78,7 +97,12 @@ Examples:
           );
         }
         const model = await loadModel(modelDirectory(flags.model, context.config));
-        model.addAdapter("plan", { r: flags.r, alpha: 2 * flags.r, targetModules: ["q_proj", "k_proj", "v_proj", "o_proj"], seed: flags.seed });
+        model.addAdapter("plan", {
+          r: flags.r,
+          alpha: 2 * flags.r,
+          targetModules: ["q_proj", "k_proj", "v_proj", "o_proj"],
+          seed: flags.seed,
+        });
         inner = createLoraLearner(model, {
           adapter: "plan",
           epochs: flags.epochs,
@@ -98,7 +122,9 @@ Examples:
         },
         // Planning scores nothing: the value is discarded (the test split is not evaluated).
         evaluate: async () => 0,
-        ...(inner ? { probeInterference: (current, probes, stage) => inner!.probeInterference!(current, probes, stage) } : {}),
+        ...(inner
+          ? { probeInterference: (current, probes, stage) => inner!.probeInterference!(current, probes, stage) }
+          : {}),
       };
       const result = await runContinual({
         learner,
@@ -111,11 +137,17 @@ Examples:
         capShare: shareOrNull(flags.capShare) ?? undefined,
         directedShare: shareOrNull(flags.directedShare),
         evaluation: "diagonal-and-final",
-        onStage: (report) => context.log(`stage ${report.stage + 1}/${tasks.length} ${report.task}: ${report.trainingSize} instances (${report.plan.budget} replayed)`),
+        onStage: (report) =>
+          context.log(
+            `stage ${report.stage + 1}/${tasks.length} ${report.task}: ${report.trainingSize} instances (${report.plan.budget} replayed)`,
+          ),
       });
       const stages = result.plans.map((plan, stage) => {
         const file = stageFileName(stage, plan.task);
-        writeFileAtomic(path.join(flags.out, file), stageSets[stage].map((instance) => `${JSON.stringify(instance)}\n`).join(""));
+        writeFileAtomic(
+          path.join(flags.out, file),
+          stageSets[stage].map((instance) => `${JSON.stringify(instance)}\n`).join(""),
+        );
         return {
           stage,
           task: plan.task,
@@ -133,8 +165,22 @@ Examples:
         seed: flags.seed,
         replayPerTask: flags.replayPerTask,
         testShare: flags.testShare,
-        ...(strategy === "interference" ? { model: path.resolve(flags.model!), lookAheadSteps: flags.lookAheadSteps, probePerTask: flags.probePerTask, floorShare: flags.floorShare, capShare: flags.capShare, directedShare: flags.directedShare } : {}),
-        tasks: tasks.map((task) => ({ name: task.name, file: path.resolve(task.file), train: task.train.length, test: task.test.length })),
+        ...(strategy === "interference"
+          ? {
+              model: path.resolve(flags.model!),
+              lookAheadSteps: flags.lookAheadSteps,
+              probePerTask: flags.probePerTask,
+              floorShare: flags.floorShare,
+              capShare: flags.capShare,
+              directedShare: flags.directedShare,
+            }
+          : {}),
+        tasks: tasks.map((task) => ({
+          name: task.name,
+          file: path.resolve(task.file),
+          train: task.train.length,
+          test: task.test.length,
+        })),
         stages,
       };
       writeFileAtomic(path.join(flags.out, "manifest.json"), `${JSON.stringify(manifest, null, 2)}\n`);

@@ -11,13 +11,16 @@ describe("--cap-share and --directed-share", () => {
     expect(parseCapShare("none")).toBe("none");
     expect(() => parseCapShare("-1")).toThrow(/--cap-share must be a number ≥ 0 or "none", got "-1"/);
     expect(() => parseCapShare(" ")).toThrow(/--cap-share/);
-    expect(() => parseShareOrNone("--directed-share")("x")).toThrow(/--directed-share must be a number ≥ 0 or "none", got "x"/);
+    expect(() => parseShareOrNone("--directed-share")("x")).toThrow(
+      /--directed-share must be a number ≥ 0 or "none", got "x"/,
+    );
     expect(shareOrNull("none")).toBeNull();
     expect(shareOrNull(0.25)).toBe(0.25);
   });
 
   it("reach the command's options as given (commander turns a parser's null into '')", () => {
-    const parse = (argv: string[]) => addTrainingOptions(new Command().exitOverride(), "").parse(argv, { from: "user" }).opts();
+    const parse = (argv: string[]) =>
+      addTrainingOptions(new Command().exitOverride(), "").parse(argv, { from: "user" }).opts();
     expect(parse([]).capShare).toBe(CAP_SHARE_DEFAULT);
     expect(parse(["--cap-share", "none"]).capShare).toBe("none");
     expect(parse(["--cap-share", "0.25"]).capShare).toBe(0.25);

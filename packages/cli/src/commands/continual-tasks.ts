@@ -17,13 +17,21 @@ export function readTask(file: string, share: number): TaskFromFile {
   const name = taskNameOf(file);
   const instances = readInstructionFile(file).map((example) => {
     if (example.format !== "alpaca") {
-      throw inputError(`${example.file}:${example.line}: continual tuning needs instruction/input/output records`, "convert the file to Alpaca style");
+      throw inputError(
+        `${example.file}:${example.line}: continual tuning needs instruction/input/output records`,
+        "convert the file to Alpaca style",
+      );
     }
     return { instruction: example.instruction, input: example.input, output: example.output, task: name };
   });
-  if (instances.length === 0) throw inputError(`${file}: the task file has no instances`, "give each task at least two records (train and test)");
+  if (instances.length === 0)
+    throw inputError(`${file}: the task file has no instances`, "give each task at least two records (train and test)");
   const testCount = Math.max(1, Math.round(instances.length * share));
-  if (instances.length - testCount < 1) throw inputError(`${file}: too few records (${instances.length}) for a train/test split`, "add records or lower --test-share");
+  if (instances.length - testCount < 1)
+    throw inputError(
+      `${file}: too few records (${instances.length}) for a train/test split`,
+      "add records or lower --test-share",
+    );
   return { name, file, train: instances.slice(0, -testCount), test: instances.slice(-testCount) };
 }
 
@@ -34,7 +42,11 @@ export function readTasks(files: readonly string[], share: number): TaskFromFile
   const seen = new Map<string, string>();
   for (const task of tasks) {
     const other = seen.get(task.name);
-    if (other !== undefined) throw usageError(`duplicate task name "${task.name}": ${other} and ${task.file}`, "rename one of the files (the task name is the file name)");
+    if (other !== undefined)
+      throw usageError(
+        `duplicate task name "${task.name}": ${other} and ${task.file}`,
+        "rename one of the files (the task name is the file name)",
+      );
     seen.set(task.name, task.file);
   }
   return tasks;
@@ -56,7 +68,8 @@ export const parseShareOrNone =
   (value: string): number | "none" => {
     if (value === "none") return "none";
     const share = Number(value);
-    if (!Number.isFinite(share) || share < 0 || value.trim() === "") throw usageError(`${flag} must be a number ≥ 0 or "none", got "${value}"`);
+    if (!Number.isFinite(share) || share < 0 || value.trim() === "")
+      throw usageError(`${flag} must be a number ≥ 0 or "none", got "${value}"`);
     return share;
   };
 
@@ -70,9 +83,24 @@ export function addTrainingOptions(command: Command, what: string): Command {
     .option("--epochs <n>", `${what}epochs per stage`, parseInteger("--epochs", 1), 1)
     .option("--lr <rate>", `${what}peak learning rate`, parseNumber("--lr", 0), 2e-3)
     .option("--batch-size <n>", `${what}sequences per step`, parseInteger("--batch-size", 1), 8)
-    .option("--probe-per-task <n>", "interference: training instances per earlier task in the probe", parseInteger("--probe-per-task", 1), 6)
-    .option("--look-ahead-steps <n>", "interference: LoRA steps of the look-ahead", parseInteger("--look-ahead-steps", 1), 3)
-    .option("--floor-share <fraction>", "interference: share of the budget split equally as a floor", parseNumber("--floor-share", 0), 0.25)
+    .option(
+      "--probe-per-task <n>",
+      "interference: training instances per earlier task in the probe",
+      parseInteger("--probe-per-task", 1),
+      6,
+    )
+    .option(
+      "--look-ahead-steps <n>",
+      "interference: LoRA steps of the look-ahead",
+      parseInteger("--look-ahead-steps", 1),
+      3,
+    )
+    .option(
+      "--floor-share <fraction>",
+      "interference: share of the budget split equally as a floor",
+      parseNumber("--floor-share", 0),
+      0.25,
+    )
     .option(
       "--cap-share <fraction>",
       "interference: no earlier task replayed more than this share of the current task's training instances (never below the equal share); none = no cap",

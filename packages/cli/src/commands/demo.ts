@@ -33,30 +33,50 @@ Examples:
   pillow demo --quick --json summary.json
   pillow --threads 2 demo --out /tmp/report --replay none,inscl`,
     )
-    .action(async (options: { quick?: boolean; out: string; json?: string; model?: string; replay: string; tasks?: string; seed: number }, command: Command) => {
-      const context = commandContext(command);
-      const strategies = options.replay.split(",").map((name) => name.trim()).filter(Boolean);
-      for (const strategy of strategies) {
-        if (!STRATEGIES.includes(strategy)) throw usageError(`unknown replay strategy "${strategy}"`, `choose from ${STRATEGIES.join(", ")}`);
-      }
-      const guard = guardInterrupts();
-      try {
-        const { summary, report } = await runDemo({
-          quick: options.quick,
-          out: options.out,
-          json: options.json,
-          model: options.model ?? context.config.model,
-          strategies: strategies as ReplayStrategy[],
-          taskNames: options.tasks?.split(",").map((name) => name.trim()).filter(Boolean),
-          seed: options.seed,
-          progress: context.progress,
-          log: context.log,
-          checkInterrupted: () => guard.check(),
-        });
-        const relative = path.relative(process.cwd(), report);
-        context.log(`report: ${relative.startsWith("..") ? report : relative} (${summary.seconds.toFixed(0)} s)`);
-      } finally {
-        guard.dispose();
-      }
-    });
+    .action(
+      async (
+        options: {
+          quick?: boolean;
+          out: string;
+          json?: string;
+          model?: string;
+          replay: string;
+          tasks?: string;
+          seed: number;
+        },
+        command: Command,
+      ) => {
+        const context = commandContext(command);
+        const strategies = options.replay
+          .split(",")
+          .map((name) => name.trim())
+          .filter(Boolean);
+        for (const strategy of strategies) {
+          if (!STRATEGIES.includes(strategy))
+            throw usageError(`unknown replay strategy "${strategy}"`, `choose from ${STRATEGIES.join(", ")}`);
+        }
+        const guard = guardInterrupts();
+        try {
+          const { summary, report } = await runDemo({
+            quick: options.quick,
+            out: options.out,
+            json: options.json,
+            model: options.model ?? context.config.model,
+            strategies: strategies as ReplayStrategy[],
+            taskNames: options.tasks
+              ?.split(",")
+              .map((name) => name.trim())
+              .filter(Boolean),
+            seed: options.seed,
+            progress: context.progress,
+            log: context.log,
+            checkInterrupted: () => guard.check(),
+          });
+          const relative = path.relative(process.cwd(), report);
+          context.log(`report: ${relative.startsWith("..") ? report : relative} (${summary.seconds.toFixed(0)} s)`);
+        } finally {
+          guard.dispose();
+        }
+      },
+    );
 }

@@ -17,7 +17,10 @@ export function checkpointAdapterDirectory(checkpointDir: string): string {
   if (fs.existsSync(path.join(direct, "adapter_config.json"))) return direct;
   const latestFile = path.join(checkpointDir, "latest.json");
   if (!fs.existsSync(latestFile)) {
-    throw inputError(`no latest.json or adapter/ in ${checkpointDir}`, "pass the --checkpoint-dir of a LoRA training run, or one checkpoint-N folder");
+    throw inputError(
+      `no latest.json or adapter/ in ${checkpointDir}`,
+      "pass the --checkpoint-dir of a LoRA training run, or one checkpoint-N folder",
+    );
   }
   let latest: { checkpoint?: unknown };
   try {
@@ -30,13 +33,17 @@ export function checkpointAdapterDirectory(checkpointDir: string): string {
   }
   const adapter = path.join(checkpointDir, latest.checkpoint, "adapter");
   if (!fs.existsSync(path.join(adapter, "adapter_config.json"))) {
-    throw inputError(`${path.join(checkpointDir, latest.checkpoint)} holds no adapter/ (was it a full-parameter run? its model/ folder is already in HF format)`);
+    throw inputError(
+      `${path.join(checkpointDir, latest.checkpoint)} holds no adapter/ (was it a full-parameter run? its model/ folder is already in HF format)`,
+    );
   }
   return adapter;
 }
 
 export function registerExport(program: Command): void {
-  const exportCommand = program.command("export").description("write models and adapters in other tools' formats (GGUF, PEFT)");
+  const exportCommand = program
+    .command("export")
+    .description("write models and adapters in other tools' formats (GGUF, PEFT)");
 
   exportCommand
     .command("gguf")
@@ -52,23 +59,33 @@ export function registerExport(program: Command): void {
     )
     .action((options: GgufOptions, command: Command) => {
       const context = commandContext(command, options);
-      if (options.dtype !== "f32" && options.dtype !== "f16") throw usageError(`--dtype must be f32 or f16, got "${options.dtype}"`);
+      if (options.dtype !== "f32" && options.dtype !== "f16")
+        throw usageError(`--dtype must be f32 or f16, got "${options.dtype}"`);
       const dtype = options.dtype;
       const model = modelDirectory(options.model, context.config);
       const summary = options.adapter
         ? exportAdapterToGguf(parseAdapterSpec(options.adapter).directory, model, options.out, { dtype })
         : exportModelToGguf(model, options.out, { dtype });
       if (options.json) console.log(JSON.stringify(summary, null, 2));
-      else context.log(`wrote ${summary.file}: ${summary.tensors} tensors, ${(summary.bytes / 2 ** 20).toFixed(1)} MiB (${dtype})`);
+      else
+        context.log(
+          `wrote ${summary.file}: ${summary.tensors} tensors, ${(summary.bytes / 2 ** 20).toFixed(1)} MiB (${dtype})`,
+        );
     });
 
   exportCommand
     .command("peft")
     .description("the LoRA adapter of a training checkpoint folder as a standalone PEFT adapter folder")
-    .requiredOption("--checkpoint <dir>", "a --checkpoint-dir of `pillow finetune` (its latest checkpoint is used) or one checkpoint-N folder")
+    .requiredOption(
+      "--checkpoint <dir>",
+      "a --checkpoint-dir of `pillow finetune` (its latest checkpoint is used) or one checkpoint-N folder",
+    )
     .requiredOption("--out <dir>", "the PEFT adapter folder to write (adapter_config.json + adapter_model.safetensors)")
     .option("--json", "print the summary as JSON")
-    .addHelpText("after", "\nExamples:\n  pillow export peft --checkpoint runs/checkpoints --out runs/adapter\n  # then, in Python: PeftModel.from_pretrained(base, \"runs/adapter\")")
+    .addHelpText(
+      "after",
+      '\nExamples:\n  pillow export peft --checkpoint runs/checkpoints --out runs/adapter\n  # then, in Python: PeftModel.from_pretrained(base, "runs/adapter")',
+    )
     .action((options: PeftOptions, command: Command) => {
       const context = commandContext(command, options);
       const source = checkpointAdapterDirectory(options.checkpoint);
@@ -82,8 +99,17 @@ export function registerExport(program: Command): void {
       fs.cpSync(source, temporary, { recursive: true });
       fs.rmSync(options.out, { recursive: true, force: true });
       fs.renameSync(temporary, options.out);
-      const summary = { source, out: options.out, r: config.r, alpha: config.alpha, targetModules: config.targetModules };
+      const summary = {
+        source,
+        out: options.out,
+        r: config.r,
+        alpha: config.alpha,
+        targetModules: config.targetModules,
+      };
       if (options.json) console.log(JSON.stringify(summary, null, 2));
-      else context.log(`wrote PEFT adapter ${options.out} (r ${config.r}, alpha ${config.alpha}, ${config.targetModules.join(", ")}) from ${source}`);
+      else
+        context.log(
+          `wrote PEFT adapter ${options.out} (r ${config.r}, alpha ${config.alpha}, ${config.targetModules.join(", ")}) from ${source}`,
+        );
     });
 }

@@ -33,7 +33,9 @@ type FinetuneFlags = {
 export function registerFinetune(program: Command): void {
   program
     .command("finetune")
-    .description("LoRA fine-tuning on instruction data (Alpaca JSONL/JSON, prompt/completion, or chat); writes a PEFT adapter")
+    .description(
+      "LoRA fine-tuning on instruction data (Alpaca JSONL/JSON, prompt/completion, or chat); writes a PEFT adapter",
+    )
     .requiredOption("--data <files...>", "training files (.jsonl or .json)")
     .requiredOption("--out <dir>", "adapter folder to write (adapter_config.json + adapter_model.safetensors)")
     .option("--model <dir>", "base model folder")
@@ -48,7 +50,11 @@ export function registerFinetune(program: Command): void {
     .option("--warmup <n>", "warm-up steps (default 0)", parseInteger("--warmup", 0))
     .option("--max-length <n>", "truncate sequences to this many tokens", parseInteger("--max-length", 2))
     .option("--seed <n>", "seed (adapter init and shuffling)", parseInteger("--seed"), 0)
-    .option("--checkpoint-every <n>", "optimizer steps between checkpoints in <out>/checkpoints", parseInteger("--checkpoint-every", 1))
+    .option(
+      "--checkpoint-every <n>",
+      "optimizer steps between checkpoints in <out>/checkpoints",
+      parseInteger("--checkpoint-every", 1),
+    )
     .option("--resume", "continue from <out>/checkpoints")
     .option("--json", "print the result (steps, losses) as JSON")
     .addHelpText(
@@ -63,14 +69,17 @@ Examples:
       const context = commandContext(command, { json: flags.json });
       const lora = context.config.lora ?? {};
       const trainConfig = context.config.train ?? {};
-      const targets = (flags.targets?.split(",").map((name) => name.trim()) ?? lora.targetModules ?? [...LINEAR_MODULES]) as LinearModule[];
+      const targets = (flags.targets?.split(",").map((name) => name.trim()) ??
+        lora.targetModules ?? [...LINEAR_MODULES]) as LinearModule[];
       for (const target of targets) {
-        if (!LINEAR_MODULES.includes(target)) throw usageError(`unknown target module "${target}"`, `choose from ${LINEAR_MODULES.join(", ")}`);
+        if (!LINEAR_MODULES.includes(target))
+          throw usageError(`unknown target module "${target}"`, `choose from ${LINEAR_MODULES.join(", ")}`);
       }
       const model = await openModel(flags.model, context.config);
       const examples = flags.data.flatMap((file) => readInstructionFile(file));
       const formatting = {
-        formatInstruction: (example: { instruction: string; input: string }) => formatPrompt({ instruction: example.instruction, input: example.input }),
+        formatInstruction: (example: { instruction: string; input: string }) =>
+          formatPrompt({ instruction: example.instruction, input: example.input }),
         chatTemplate: model.tokenizer ? model.tokenizer.applyChatTemplate.bind(model.tokenizer) : undefined,
       };
       const dataset = examples.map((example) => {
@@ -90,7 +99,11 @@ Examples:
       const epochs = pick(flags.epochs, trainConfig.epochs, 3);
       const batchSize = pick(flags.batchSize, trainConfig.batchSize, 8);
       const gradAccum = pick(flags.gradAccum, trainConfig.gradientAccumulation, 1);
-      const progress = createProgress("finetune", Math.ceil(dataset.length / (batchSize * gradAccum)) * epochs, context.progress);
+      const progress = createProgress(
+        "finetune",
+        Math.ceil(dataset.length / (batchSize * gradAccum)) * epochs,
+        context.progress,
+      );
       const guard = guardInterrupts();
       fs.mkdirSync(flags.out, { recursive: true });
       const started = performance.now();
@@ -118,8 +131,14 @@ Examples:
         progress.stop();
         model.saveAdapter("finetune", flags.out);
         const seconds = (performance.now() - started) / 1000;
-        if (flags.json) console.log(JSON.stringify({ adapter: path.resolve(flags.out), examples: dataset.length, ...result, seconds }, null, 2));
-        else context.log(`adapter written to ${flags.out}: ${result.steps} steps, final loss ${result.finalLoss.toFixed(4)}, ${seconds.toFixed(1)} s`);
+        if (flags.json)
+          console.log(
+            JSON.stringify({ adapter: path.resolve(flags.out), examples: dataset.length, ...result, seconds }, null, 2),
+          );
+        else
+          context.log(
+            `adapter written to ${flags.out}: ${result.steps} steps, final loss ${result.finalLoss.toFixed(4)}, ${seconds.toFixed(1)} s`,
+          );
       } finally {
         progress.stop();
         guard.dispose();

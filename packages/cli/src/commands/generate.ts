@@ -68,7 +68,15 @@ Examples:
       }
       const prompt = flags.raw
         ? instruction
-        : formatPrompt({ instruction, input: flags.input, demos: demos.map((demo) => ({ instruction: demo.instruction, input: demo.input ?? "", output: demo.output })) });
+        : formatPrompt({
+            instruction,
+            input: flags.input,
+            demos: demos.map((demo) => ({
+              instruction: demo.instruction,
+              input: demo.input ?? "",
+              output: demo.output,
+            })),
+          });
       const options: GenerationOptions = {
         maxNewTokens: pick(flags.maxTokens, settings.maxNewTokens, 64),
         temperature: pick(flags.temperature, settings.temperature, 0),
@@ -83,8 +91,13 @@ Examples:
         const endpoints = flags.endpoint?.split(",").filter(Boolean) ?? context.config.backend?.endpoints;
         const served = flags.servedModel ?? context.config.backend?.model;
         if (!endpoints || endpoints.length === 0) throw usageError("the openai backend needs --endpoint URL[,URL…]");
-        if (!served) throw usageError("the openai backend needs --served-model NAME", "list them with: curl URL/v1/models");
-        const backend = createOpenAIBackend({ endpoints, model: served, apiKey: flags.apiKey ?? context.config.backend?.apiKey });
+        if (!served)
+          throw usageError("the openai backend needs --served-model NAME", "list them with: curl URL/v1/models");
+        const backend = createOpenAIBackend({
+          endpoints,
+          model: served,
+          apiKey: flags.apiKey ?? context.config.backend?.apiKey,
+        });
         text = (await backend.generate(prompt, options)).text;
         if (!flags.json) process.stdout.write(`${text}\n`);
       } else if (backendKind === "native") {
@@ -105,6 +118,7 @@ Examples:
       } else {
         throw usageError(`unknown backend "${backendKind}"`, "use --backend native or --backend openai");
       }
-      if (flags.json) console.log(JSON.stringify({ prompt, text, demos: demos.map((demo) => demo.id ?? demo.instruction) }, null, 2));
+      if (flags.json)
+        console.log(JSON.stringify({ prompt, text, demos: demos.map((demo) => demo.id ?? demo.instruction) }, null, 2));
     });
 }

@@ -19,14 +19,19 @@ type PretrainFlags = {
 export function registerPretrain(program: Command): void {
   program
     .command("pretrain")
-    .description("pretrain the tiny LLaMA model from a fixed seed on the suite's corpus (full-parameter training), saved in HF format")
+    .description(
+      "pretrain the tiny LLaMA model from a fixed seed on the suite's corpus (full-parameter training), saved in HF format",
+    )
     .requiredOption("--out <dir>", "model folder to write")
     .option("--steps <n>", "optimizer steps (default 600)", parseInteger("--steps", 1), 600)
     .option("--seed <n>", "initialisation and corpus seed", parseInteger("--seed"), 0)
     .option("--batch-size <n>", "documents per micro-batch (default 4)", parseInteger("--batch-size", 1))
     .option("--grad-accum <n>", "micro-batches per step (default 4)", parseInteger("--grad-accum", 1))
     .option("--lr <rate>", "peak learning rate (default 3e-3)", parseNumber("--lr", 0))
-    .option("--from <dir>", "continue from this checkpoint's weights (a second phase) instead of a random initialisation")
+    .option(
+      "--from <dir>",
+      "continue from this checkpoint's weights (a second phase) instead of a random initialisation",
+    )
     .option(
       "--distractor-share <share>",
       "share of few-shot documents that mix in other tasks' demonstrations, 0-1 (default 0)",
@@ -54,7 +59,10 @@ export function registerPretrain(program: Command): void {
         });
         progress.stop();
         if (flags.json) console.log(JSON.stringify({ model: path.resolve(flags.out), ...result }, null, 2));
-        else context.log(`tiny model written to ${flags.out}: ${result.steps} steps, final loss ${result.finalLoss.toFixed(4)}, ${result.seconds.toFixed(0)} s`);
+        else
+          context.log(
+            `tiny model written to ${flags.out}: ${result.steps} steps, final loss ${result.finalLoss.toFixed(4)}, ${result.seconds.toFixed(0)} s`,
+          );
       } finally {
         progress.stop();
       }

@@ -13,22 +13,28 @@ const TYPES = ["q8_0", "q4_0"] as const;
 export function registerQuantize(program: Command): void {
   program
     .command("quantize")
-    .description("a model folder as a quantized GGUF (llama.cpp's Q8_0 or Q4_0 blocks) for llama.cpp, Ollama and pillow")
+    .description(
+      "a model folder as a quantized GGUF (llama.cpp's Q8_0 or Q4_0 blocks) for llama.cpp, Ollama and pillow",
+    )
     .option("--model <dir>", "Hugging Face model folder (default: the config file's model)")
     .requiredOption("--type <type>", `block format: ${TYPES.join(" or ")}`)
     .requiredOption("--out <file>", "the .gguf file to write")
     .option("--json", "print the summary as JSON")
     .addHelpText(
       "after",
-      "\nEvery matrix whose rows are whole 32-value blocks is quantized (the embedding and output layer too);\nnorms and biases stay f32, other matrices f16.\n\nExamples:\n  pillow quantize --model runs/model --type q8_0 --out model-q8_0.gguf\n  pillow generate --model model-q8_0.gguf \"Name a color.\"",
+      '\nEvery matrix whose rows are whole 32-value blocks is quantized (the embedding and output layer too);\nnorms and biases stay f32, other matrices f16.\n\nExamples:\n  pillow quantize --model runs/model --type q8_0 --out model-q8_0.gguf\n  pillow generate --model model-q8_0.gguf "Name a color."',
     )
     .action((options: QuantizeOptions, command: Command) => {
       const context = commandContext(command, options);
       const type = options.type.toLowerCase();
-      if (!(TYPES as readonly string[]).includes(type)) throw usageError(`--type must be ${TYPES.join(" or ")}, got "${options.type}"`);
+      if (!(TYPES as readonly string[]).includes(type))
+        throw usageError(`--type must be ${TYPES.join(" or ")}, got "${options.type}"`);
       const model = modelDirectory(options.model, context.config);
       const summary = { ...exportModelToGguf(model, options.out, { dtype: type as (typeof TYPES)[number] }), type };
       if (options.json) console.log(JSON.stringify(summary, null, 2));
-      else context.log(`wrote ${summary.file}: ${summary.tensors} tensors, ${(summary.bytes / 2 ** 20).toFixed(1)} MiB (${type})`);
+      else
+        context.log(
+          `wrote ${summary.file}: ${summary.tensors} tensors, ${(summary.bytes / 2 ** 20).toFixed(1)} MiB (${type})`,
+        );
     });
 }

@@ -29,16 +29,39 @@ export function registerServe(program: Command): void {
     .description("an OpenAI-compatible server: /v1/completions, /v1/chat/completions (SSE), /v1/models, /v1/embeddings")
     .option("--model <dir>", "base model folder")
     .option("--adapter <name=dir>", "a PEFT adapter, served as <base>:<name> (repeatable)", collect)
-    .option("--matcher <dir>", "a PILLOW matcher folder (from `pillow match train`): requests with `pillow: {demos: k}` get demonstrations")
+    .option(
+      "--matcher <dir>",
+      "a PILLOW matcher folder (from `pillow match train`): requests with `pillow: {demos: k}` get demonstrations",
+    )
     .option("--host <host>", "interface to listen on (default 127.0.0.1)")
     .option("--port <n>", "port (0 = any free port; default 8000)", parseInteger("--port", 0))
     .option("--api-key <key>", "require `Authorization: Bearer <key>` (or set PILLOW_API_KEY)")
-    .option("--max-tokens <n>", "largest max_tokens a request may ask for (default 2048)", parseInteger("--max-tokens", 1))
+    .option(
+      "--max-tokens <n>",
+      "largest max_tokens a request may ask for (default 2048)",
+      parseInteger("--max-tokens", 1),
+    )
     .option("--max-body <bytes>", "largest request body (default 1048576)", parseInteger("--max-body", 1))
-    .option("--concurrency <n>", "requests generating at once, batched into the same decode steps (default 64)", parseInteger("--concurrency", 1))
-    .option("--queue <n>", "requests allowed to wait for a slot; more get 429 (default 256)", parseInteger("--queue", 0))
-    .option("--kv-cache-mb <n>", "KV-cache budget of the running requests; the rest wait (default: 64 full-context sequences, at most a quarter of free memory)", parseInteger("--kv-cache-mb", 1))
-    .option("--prefill-chunk <n>", "prompt tokens a request feeds per decode step while it starts (default 64)", parseInteger("--prefill-chunk", 1))
+    .option(
+      "--concurrency <n>",
+      "requests generating at once, batched into the same decode steps (default 64)",
+      parseInteger("--concurrency", 1),
+    )
+    .option(
+      "--queue <n>",
+      "requests allowed to wait for a slot; more get 429 (default 256)",
+      parseInteger("--queue", 0),
+    )
+    .option(
+      "--kv-cache-mb <n>",
+      "KV-cache budget of the running requests; the rest wait (default: 64 full-context sequences, at most a quarter of free memory)",
+      parseInteger("--kv-cache-mb", 1),
+    )
+    .option(
+      "--prefill-chunk <n>",
+      "prompt tokens a request feeds per decode step while it starts (default 64)",
+      parseInteger("--prefill-chunk", 1),
+    )
     .addHelpText(
       "after",
       `
@@ -79,7 +102,9 @@ Examples:
         log: context.quiet ? undefined : (line) => process.stderr.write(`${line}\n`),
       });
       const budget = (backend.batcher.kvCacheBytes / 2 ** 20).toFixed(0);
-      process.stderr.write(`pillow serve: ${server.url}/v1 · models ${engine.models().join(", ")} · KV cache ${budget} MiB${matcher ? " · PILLOW matcher on" : ""}\n`);
+      process.stderr.write(
+        `pillow serve: ${server.url}/v1 · models ${engine.models().join(", ")} · KV cache ${budget} MiB${matcher ? " · PILLOW matcher on" : ""}\n`,
+      );
       await new Promise<void>((resolve) => {
         const stop = () => {
           process.stderr.write("pillow serve: shutting down (finishing running requests)\n");

@@ -15,7 +15,16 @@ const bin = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..", "..
 describe("pillow demo --quick", () => {
   it("writes a complete, finite JSON summary, the report, adapters and the matcher", async () => {
     const directory = fs.mkdtempSync(path.join(os.tmpdir(), "pillow-demo-"));
-    const args = ["--threads", "2", "demo", "--quick", "--out", path.join(directory, "report"), "--json", path.join(directory, "out.json")];
+    const args = [
+      "--threads",
+      "2",
+      "demo",
+      "--quick",
+      "--out",
+      path.join(directory, "report"),
+      "--json",
+      path.join(directory, "out.json"),
+    ];
     // The shipped tiny checkpoint when present; otherwise a random-weight model of the same shape
     // (the structure and finiteness checked here do not depend on how well the model answers).
     if (!fs.existsSync(path.join(tinyModelDir, "model.safetensors"))) {
@@ -44,12 +53,15 @@ describe("pillow demo --quick", () => {
     // interference − random, paired over the 2 earlier tasks: the mean is the difference of the final RGs.
     const versus = summary.continual.interference.versusRandom;
     if (versus) {
-      expect(versus.mean).toBeCloseTo(summary.continual.interference.relativeGain[1] - summary.continual.random.relativeGain[1], 6);
+      expect(versus.mean).toBeCloseTo(
+        summary.continual.interference.relativeGain[1] - summary.continual.random.relativeGain[1],
+        6,
+      );
       expect(versus.low).toBeLessThanOrEqual(versus.mean);
       expect(versus.high).toBeGreaterThanOrEqual(versus.mean);
       expect(summary.continualFinding).toMatch(/best replay against random: .* over \d earlier tasks/);
     }
-        expect(Object.keys(summary.matching.selectors)).toEqual(["none", "random", "bm25", "knn", "pillow"]);
+    expect(Object.keys(summary.matching.selectors)).toEqual(["none", "random", "bm25", "knn", "pillow"]);
     for (const entry of Object.values(summary.matching.selectors) as { mean: number; low: number; high: number }[]) {
       expect(entry.low).toBeLessThanOrEqual(entry.mean + 1e-9);
       expect(entry.high).toBeGreaterThanOrEqual(entry.mean - 1e-9);
@@ -58,7 +70,12 @@ describe("pillow demo --quick", () => {
     expect(summary.matching.difference.mean).toBeCloseTo(summary.matching.selectors.pillow.mean - best.mean, 9);
     expect(summary.matching.verdict).toMatch(/^PILLOW [+-][\d.]+ ROUGE-L vs the best fixed selector/);
     expect(summary.matching.kinds.length).toBeGreaterThan(0);
-    for (const strategy of Object.values(summary.continual) as { scores: number[][]; ap: number[]; relativeGain: number[]; losses: number[][] }[]) {
+    for (const strategy of Object.values(summary.continual) as {
+      scores: number[][];
+      ap: number[];
+      relativeGain: number[];
+      losses: number[][];
+    }[]) {
       expect(strategy.scores.map((row) => row.length)).toEqual([1, 2, 3]);
       expect(strategy.ap.length).toBe(3);
       expect(strategy.relativeGain.length).toBe(2);

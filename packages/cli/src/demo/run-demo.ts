@@ -56,7 +56,18 @@ export const quickSettings: DemoSettings = {
   replayPerTask: 6,
   rank: 8,
   maxNewTokens: 24,
-  matcher: { poolPerTask: 4, trainQueriesPerTask: 8, validationQueriesPerTask: 4, testQueriesPerTask: 6, warmStartEpochs: 10, steps: 6, samplesPerQuery: 4, queriesPerStep: 4, validationEvery: 3, k: 2 },
+  matcher: {
+    poolPerTask: 4,
+    trainQueriesPerTask: 8,
+    validationQueriesPerTask: 4,
+    testQueriesPerTask: 6,
+    warmStartEpochs: 10,
+    steps: 6,
+    samplesPerQuery: 4,
+    queriesPerStep: 4,
+    validationEvery: 3,
+    k: 2,
+  },
 };
 
 /** The full demo: under 10 minutes on 2 cores. */
@@ -70,7 +81,18 @@ export const fullSettings: DemoSettings = {
   replayPerTask: 12,
   rank: 8,
   maxNewTokens: 24,
-  matcher: { poolPerTask: 6, trainQueriesPerTask: 20, validationQueriesPerTask: 8, testQueriesPerTask: 10, warmStartEpochs: 15, steps: 30, samplesPerQuery: 4, queriesPerStep: 8, validationEvery: 10, k: 3 },
+  matcher: {
+    poolPerTask: 6,
+    trainQueriesPerTask: 20,
+    validationQueriesPerTask: 8,
+    testQueriesPerTask: 10,
+    warmStartEpochs: 15,
+    steps: 30,
+    samplesPerQuery: 4,
+    queriesPerStep: 8,
+    validationEvery: 10,
+    k: 3,
+  },
 };
 
 export type DemoOptions = {
@@ -95,25 +117,34 @@ export type DemoOptions = {
 const LORA_TARGETS = ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"] as const;
 
 const finiteOr = (value: number, fallback: number) => (Number.isFinite(value) ? value : fallback);
-const mean = (values: number[]) => (values.length === 0 ? 0 : values.reduce((sum, value) => sum + value, 0) / values.length);
+const mean = (values: number[]) =>
+  values.length === 0 ? 0 : values.reduce((sum, value) => sum + value, 0) / values.length;
 
 export function resolveModelDirectory(explicit?: string): string {
   const directory = explicit ?? tinyModelDir;
   if (!fs.existsSync(path.join(directory, "config.json"))) {
     throw inputError(
       `no model in ${directory} (config.json missing)`,
-      explicit ? "pass a Hugging Face model folder with --model" : "run `pillow pretrain --out DIR` and pass --model DIR",
+      explicit
+        ? "pass a Hugging Face model folder with --model"
+        : "run `pillow pretrain --out DIR` and pass --model DIR",
     );
   }
-  const hasWeights = fs.existsSync(path.join(directory, "model.safetensors")) || fs.existsSync(path.join(directory, "model.safetensors.index.json"));
+  const hasWeights =
+    fs.existsSync(path.join(directory, "model.safetensors")) ||
+    fs.existsSync(path.join(directory, "model.safetensors.index.json"));
   if (!hasWeights) {
-    throw inputError(`no weights in ${directory} (model.safetensors missing)`, "run `pillow pretrain --out DIR` and pass --model DIR");
+    throw inputError(
+      `no weights in ${directory} (model.safetensors missing)`,
+      "run `pillow pretrain --out DIR` and pass --model DIR",
+    );
   }
   return directory;
 }
 
 /** Steps train() will take for n examples (as core computes them). */
-const stepsFor = (examples: number, settings: DemoSettings) => Math.ceil(examples / settings.batchSize) * settings.epochs;
+const stepsFor = (examples: number, settings: DemoSettings) =>
+  Math.ceil(examples / settings.batchSize) * settings.epochs;
 
 function pickTasks(all: SuiteTask[], settings: DemoSettings, names?: string[]): SuiteTask[] {
   if (!names || names.length === 0) return all.slice(0, settings.tasks);
@@ -135,7 +166,12 @@ async function runStrategy(
   const adapter = `cl-${strategy}`;
   if (model.adapterNames().includes(adapter)) model.removeAdapter(adapter);
   // Same initial adapter for every strategy: only the replay differs.
-  model.addAdapter(adapter, { r: settings.rank, alpha: 2 * settings.rank, targetModules: [...LORA_TARGETS], seed: options.seed ?? 0 });
+  model.addAdapter(adapter, {
+    r: settings.rank,
+    alpha: 2 * settings.rank,
+    targetModules: [...LORA_TARGETS],
+    seed: options.seed ?? 0,
+  });
   const total = tasks.reduce((sum, task, stage) => {
     const replay = strategy === "none" ? 0 : settings.replayPerTask * stage;
     return sum + stepsFor(task.train.length + replay, settings) + (stage + 1) * settings.testPerTask;
@@ -166,7 +202,10 @@ async function runStrategy(
       onStage: (report) => {
         options.checkInterrupted?.();
         const ap = mean(report.scores);
-        if (options.progress !== "bar") options.log(`  ${strategy} stage ${report.stage + 1}/${tasks.length} ${report.task}: AP ${ap.toFixed(1)} (${report.trainingSize} examples)`);
+        if (options.progress !== "bar")
+          options.log(
+            `  ${strategy} stage ${report.stage + 1}/${tasks.length} ${report.task}: AP ${ap.toFixed(1)} (${report.trainingSize} examples)`,
+          );
       },
     });
     const metrics = continualMetrics(result.scores);
@@ -196,7 +235,10 @@ function compareToRandom(continual: Record<string, StrategySummary>): string | u
   const random = continual.random;
   if (!random || random.scores.length < 2) return undefined;
   const last = random.scores.length - 1;
-  const ratios = (result: StrategySummary) => result.scores[last].slice(0, last).map((score, j) => (result.scores[j][j] > 0 ? (score / result.scores[j][j]) * 100 : Number.NaN));
+  const ratios = (result: StrategySummary) =>
+    result.scores[last]
+      .slice(0, last)
+      .map((score, j) => (result.scores[j][j] > 0 ? (score / result.scores[j][j]) * 100 : Number.NaN));
   const reference = ratios(random);
   let best: { name: string; interval: PairedInterval } | undefined;
   for (const [name, result] of Object.entries(continual)) {
@@ -223,25 +265,48 @@ type MatchingResult = { matching: DemoSummary["matching"]; matcher: DemoSummary[
  * tuned on, like the test queries: tuning on them made "no demonstrations" look best there);
  * test queries come from the held-out split (every instruction kind).
  */
-async function runMatching(model: Model, adapter: string, suite: Suite, tasks: SuiteTask[], settings: DemoSettings, options: DemoOptions, out: string): Promise<MatchingResult> {
+async function runMatching(
+  model: Model,
+  adapter: string,
+  suite: Suite,
+  tasks: SuiteTask[],
+  settings: DemoSettings,
+  options: DemoOptions,
+  out: string,
+): Promise<MatchingResult> {
   const sizes = settings.matcher;
   const seed = options.seed ?? 0;
   const tuned = settings.trainPerTask;
   const needed = tuned + sizes.trainQueriesPerTask + sizes.validationQueriesPerTask;
   for (const task of tasks) {
     if (task.train.length < needed || sizes.poolPerTask > tuned) {
-      throw inputError(`task ${task.name} has ${task.train.length} training instances; matching needs ${needed} and a pool within the first ${tuned}`, "lower the matcher's sizes");
+      throw inputError(
+        `task ${task.name} has ${task.train.length} training instances; matching needs ${needed} and a pool within the first ${tuned}`,
+        "lower the matcher's sizes",
+      );
     }
   }
   const slice = (from: number, count: number) => tasks.flatMap((task) => task.train.slice(from, from + count));
-  const pool = new PromptPool(slice(0, sizes.poolPerTask).map((instance, index) => ({ ...instance, id: `${instance.task}-${index}` })));
+  const pool = new PromptPool(
+    slice(0, sizes.poolPerTask).map((instance, index) => ({ ...instance, id: `${instance.task}-${index}` })),
+  );
   const train = slice(tuned, sizes.trainQueriesPerTask).map(toQuery);
   const validation = slice(tuned + sizes.trainQueriesPerTask, sizes.validationQueriesPerTask).map(toQuery);
   const test = tasks.flatMap((task) => task.test.slice(0, sizes.testQueriesPerTask)).map(toQuery);
-  const embedder = createEmbedder({ kind: "tfidf", corpus: tasks.flatMap((task) => task.train.slice(0, tuned)).map((instance) => entryText(instance)) });
+  const embedder = createEmbedder({
+    kind: "tfidf",
+    corpus: tasks.flatMap((task) => task.train.slice(0, tuned)).map((instance) => entryText(instance)),
+  });
   await pool.embed(embedder);
   const backend = new NativeBackend(model, { adapter });
-  const pillow = { ...defaultPillowSettings, steps: sizes.steps, samplesPerQuery: sizes.samplesPerQuery, queriesPerStep: sizes.queriesPerStep, validationEvery: sizes.validationEvery, warmStartEpochs: sizes.warmStartEpochs };
+  const pillow = {
+    ...defaultPillowSettings,
+    steps: sizes.steps,
+    samplesPerQuery: sizes.samplesPerQuery,
+    queriesPerStep: sizes.queriesPerStep,
+    validationEvery: sizes.validationEvery,
+    warmStartEpochs: sizes.warmStartEpochs,
+  };
   const progress = createProgress("PILLOW matcher", sizes.steps, options.progress);
   const rewards: number[] = [];
   try {
@@ -266,12 +331,22 @@ async function runMatching(model: Model, adapter: string, suite: Suite, tasks: S
       },
     });
     progress.stop();
-    await saveMatcherBundle(path.join(out, "matcher"), { matcher: comparison.perSeed[0].matcher, pool, embedder }, { adapter, template: "suite" });
+    await saveMatcherBundle(
+      path.join(out, "matcher"),
+      { matcher: comparison.perSeed[0].matcher, pool, embedder },
+      { adapter, template: "suite" },
+    );
     const json = comparisonJson(comparison);
     const selectors = Object.fromEntries(
       Object.entries(json.selectors).map(([name, entry]) => [
         name,
-        { mean: entry.mean, low: entry.interval.low, high: entry.interval.high, meanDemos: entry.meanDemos, byKind: Object.fromEntries(Object.entries(entry.byKind).map(([kind, value]) => [kind, value.mean])) },
+        {
+          mean: entry.mean,
+          low: entry.interval.low,
+          high: entry.interval.high,
+          meanDemos: entry.meanDemos,
+          byKind: Object.fromEntries(Object.entries(entry.byKind).map(([kind, value]) => [kind, value.mean])),
+        },
       ]),
     ) as DemoSummary["matching"]["selectors"];
     const first = Object.values(json.selectors)[0];
@@ -279,7 +354,11 @@ async function runMatching(model: Model, adapter: string, suite: Suite, tasks: S
       matching: {
         selectors,
         bestBaseline: comparison.bestBaseline as DemoSummary["matching"]["bestBaseline"],
-        difference: { mean: json.pillowMinusBestBaseline.mean, low: json.pillowMinusBestBaseline.low, high: json.pillowMinusBestBaseline.high },
+        difference: {
+          mean: json.pillowMinusBestBaseline.mean,
+          low: json.pillowMinusBestBaseline.low,
+          high: json.pillowMinusBestBaseline.high,
+        },
         kinds: comparison.kinds,
         kindCounts: Object.fromEntries(Object.entries(first.byKind).map(([kind, value]) => [kind, value.count])),
         verdict: comparisonVerdict(comparison),
@@ -314,29 +393,49 @@ export async function runDemo(options: DemoOptions): Promise<DemoResult> {
   // Beyond the continual training data, each task draws the matcher's training and validation
   // queries: instances the adapters never saw, as the test queries (see runMatching).
   const queriesPerTask = settings.matcher.trainQueriesPerTask + settings.matcher.validationQueriesPerTask;
-  const suite = buildSuite({ seed: options.seed ?? 0, trainPerTask: settings.trainPerTask + queriesPerTask, testPerTask: Math.max(settings.testPerTask, settings.matcher.testQueriesPerTask) });
+  const suite = buildSuite({
+    seed: options.seed ?? 0,
+    trainPerTask: settings.trainPerTask + queriesPerTask,
+    testPerTask: Math.max(settings.testPerTask, settings.matcher.testQueriesPerTask),
+  });
   const allTasks = pickTasks(suite.tasks, settings, options.taskNames);
-  const tasks = allTasks.map((task) => ({ ...task, train: task.train.slice(0, settings.trainPerTask), test: task.test.slice(0, settings.testPerTask) }));
+  const tasks = allTasks.map((task) => ({
+    ...task,
+    train: task.train.slice(0, settings.trainPerTask),
+    test: task.test.slice(0, settings.testPerTask),
+  }));
   options.log(
     `pillow demo${options.quick ? " --quick" : ""}: ${path.basename(modelDirectory)} · ${tasks.length} tasks (${tasks.map((task) => task.name).join(", ")}) · replay ${strategies.join(", ")}`,
   );
 
   const continual: Record<string, StrategySummary> = {};
-  const partial = () => ({ model: modelDirectory, tasks: tasks.map((task) => task.name), quick: options.quick === true, continual, phases });
+  const partial = () => ({
+    model: modelDirectory,
+    tasks: tasks.map((task) => task.name),
+    quick: options.quick === true,
+    continual,
+    phases,
+  });
   for (const strategy of strategies) {
-    continual[strategy] = await phase(`continual ${strategy}`, () => runStrategy(model, strategy, tasks, settings, options));
+    continual[strategy] = await phase(`continual ${strategy}`, () =>
+      runStrategy(model, strategy, tasks, settings, options),
+    );
     model.saveAdapter(`cl-${strategy}`, path.join(out, "adapters", strategy));
     // Written after every strategy: an interrupted demo keeps what finished.
     writeFileAtomic(path.join(out, "results.json"), `${JSON.stringify(partial(), null, 2)}\n`);
     const result = continual[strategy];
-    options.log(`  replay ${strategy}: final AP ${result.ap.at(-1)!.toFixed(1)}, BWT ${result.bwt.toFixed(1)}, ${result.seconds.toFixed(0)} s`);
+    options.log(
+      `  replay ${strategy}: final AP ${result.ap.at(-1)!.toFixed(1)}, BWT ${result.bwt.toFixed(1)}, ${result.seconds.toFixed(0)} s`,
+    );
   }
 
   const continualFinding = compareToRandom(continual);
   if (continualFinding) options.log(`  ${continualFinding}`);
 
   const finalAdapter = strategies.includes("inscl") ? "cl-inscl" : `cl-${strategies.at(-1)}`;
-  const { matching, matcher } = await phase("matching", () => runMatching(model, finalAdapter, suite, allTasks, settings, options, out));
+  const { matching, matcher } = await phase("matching", () =>
+    runMatching(model, finalAdapter, suite, allTasks, settings, options, out),
+  );
   options.log(
     `  test ROUGE-L: ${Object.entries(matching.selectors)
       .map(([name, entry]) => `${name} ${entry.mean.toFixed(1)} [${entry.low.toFixed(1)}, ${entry.high.toFixed(1)}]`)

@@ -3,7 +3,11 @@
 import type { ComparisonResult, Interval } from "@pillow/rl";
 
 const scale = (value: number) => 100 * value;
-const interval100 = (interval: Interval) => ({ mean: scale(interval.mean), low: scale(interval.low), high: scale(interval.high) });
+const interval100 = (interval: Interval) => ({
+  mean: scale(interval.mean),
+  low: scale(interval.low),
+  high: scale(interval.high),
+});
 
 export type ComparisonJson = ReturnType<typeof comparisonJson>;
 
@@ -17,7 +21,12 @@ export function comparisonJson(result: ComparisonResult) {
         standardDeviationOverSeeds: scale(row.standardDeviation),
         perSeed: row.perSeed.map(scale),
         meanDemos: row.meanDemos,
-        byKind: Object.fromEntries(Object.entries(row.byKind).map(([kind, entry]) => [kind, { count: entry.count, mean: scale(entry.mean), meanDemos: entry.meanDemos }])),
+        byKind: Object.fromEntries(
+          Object.entries(row.byKind).map(([kind, entry]) => [
+            kind,
+            { count: entry.count, mean: scale(entry.mean), meanDemos: entry.meanDemos },
+          ]),
+        ),
       },
     ]),
   );
@@ -28,10 +37,14 @@ export function comparisonJson(result: ComparisonResult) {
     pillowMinusBestBaseline: {
       ...interval100(result.difference),
       perSeed: result.difference.perSeed.map(scale),
-      byKind: Object.fromEntries(Object.entries(result.difference.byKind).map(([kind, entry]) => [kind, interval100(entry)])),
+      byKind: Object.fromEntries(
+        Object.entries(result.difference.byKind).map(([kind, entry]) => [kind, interval100(entry)]),
+      ),
     },
     kinds: result.kinds,
-    validationBaselines: result.validationBaselines && Object.fromEntries(Object.entries(result.validationBaselines).map(([name, value]) => [name, scale(value)])),
+    validationBaselines:
+      result.validationBaselines &&
+      Object.fromEntries(Object.entries(result.validationBaselines).map(([name, value]) => [name, scale(value)])),
     perSeed: result.perSeed.map((run) => ({
       seed: run.seed,
       test: Object.fromEntries(run.evaluations.map((entry) => [entry.selector, scale(entry.meanReward)])),
@@ -78,13 +91,17 @@ export function comparisonTables(result: ComparisonResult): string {
     const counts = result.kinds.map((kind) => `${kind} (${result.summary[0].byKind[kind].count})`);
     lines.push("", `| selector | ${counts.join(" | ")} |`, `| --- |${result.kinds.map(() => " --- |").join("")}`);
     for (const row of result.summary) {
-      lines.push(`| ${row.selector} | ${result.kinds.map((kind) => `${fixed(scale(row.byKind[kind].mean))} (${row.byKind[kind].meanDemos.toFixed(1)} demos)`).join(" | ")} |`);
+      lines.push(
+        `| ${row.selector} | ${result.kinds.map((kind) => `${fixed(scale(row.byKind[kind].mean))} (${row.byKind[kind].meanDemos.toFixed(1)} demos)`).join(" | ")} |`,
+      );
     }
     lines.push(
-      `| PILLOW − ${result.bestBaseline} | ${result.kinds.map((kind) => {
-        const d = interval100(result.difference.byKind[kind]);
-        return `${signed(d.mean)} [${signed(d.low)}, ${signed(d.high)}]`;
-      }).join(" | ")} |`,
+      `| PILLOW − ${result.bestBaseline} | ${result.kinds
+        .map((kind) => {
+          const d = interval100(result.difference.byKind[kind]);
+          return `${signed(d.mean)} [${signed(d.low)}, ${signed(d.high)}]`;
+        })
+        .join(" | ")} |`,
     );
   }
   lines.push("", comparisonVerdict(result));

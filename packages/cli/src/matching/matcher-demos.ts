@@ -14,11 +14,16 @@ export async function openMatcherBundle(directory: string): Promise<LoadedMatche
   try {
     return await loadMatcherBundle(directory);
   } catch (error) {
-    throw inputError((error as Error).message, "pass a folder written by `pillow match train`, `pillow match compare --save` or `pillow demo` (<report>/matcher)");
+    throw inputError(
+      (error as Error).message,
+      "pass a folder written by `pillow match train`, `pillow match compare --save` or `pillow demo` (<report>/matcher)",
+    );
   }
 }
 
-export async function loadMatcherSelector(directory: string): Promise<{ selector: DemoSelector; formatDemos: DemoFormatter; bundle: LoadedMatcherBundle }> {
+export async function loadMatcherSelector(
+  directory: string,
+): Promise<{ selector: DemoSelector; formatDemos: DemoFormatter; bundle: LoadedMatcherBundle }> {
   const bundle = await openMatcherBundle(directory);
   const chooser = matcherSelector({ matcher: bundle.matcher, pool: bundle.pool, embedder: bundle.embedder });
   const selector: DemoSelector = {

@@ -6,7 +6,13 @@
 import fs from "node:fs";
 import type { GenerateOptions, GenerationBackend } from "@pillow/core";
 import { readInstructionFile } from "@pillow/core";
-import { type ContextBudget, createEmbedder, type Embedder, type PromptPool, PromptPool as Pool } from "@pillow/matcher";
+import {
+  type ContextBudget,
+  createEmbedder,
+  type Embedder,
+  type PromptPool,
+  PromptPool as Pool,
+} from "@pillow/matcher";
 import {
   type CompareOptions,
   type ComparisonResult,
@@ -43,21 +49,36 @@ export type LocatedQuery = EvaluationQuery & { file: string; line: number };
 export function readQueryFile(file: string, role: string): LocatedQuery[] {
   let examples: ReturnType<typeof readInstructionFile>;
   if (fs.existsSync(file) && fs.readFileSync(file, "utf8").trim() === "") {
-    throw inputError(`${file}: the ${role} file has no records`, "give one JSON record {instruction, input?, output} a line");
+    throw inputError(
+      `${file}: the ${role} file has no records`,
+      "give one JSON record {instruction, input?, output} a line",
+    );
   }
   try {
     examples = readInstructionFile(file);
   } catch (error) {
     throw inputError(`${role} file: ${(error as Error).message}`);
   }
-  if (examples.length === 0) throw inputError(`${file}: the ${role} file has no records`, "give one JSON record {instruction, input?, output} a line");
+  if (examples.length === 0)
+    throw inputError(
+      `${file}: the ${role} file has no records`,
+      "give one JSON record {instruction, input?, output} a line",
+    );
   return examples.map((example) => {
-    if (example.format !== "alpaca") throw inputError(`${example.file}:${example.line}: ${role} queries need instruction/input/output records`);
-    return { query: example.instruction, input: example.input || undefined, reference: example.output, file: example.file, line: example.line };
+    if (example.format !== "alpaca")
+      throw inputError(`${example.file}:${example.line}: ${role} queries need instruction/input/output records`);
+    return {
+      query: example.instruction,
+      input: example.input || undefined,
+      reference: example.output,
+      file: example.file,
+      line: example.line,
+    };
   });
 }
 
-const identity = (entry: { instruction?: string; query?: string; input?: string }) => JSON.stringify([entry.instruction ?? entry.query, entry.input ?? ""]);
+const identity = (entry: { instruction?: string; query?: string; input?: string }) =>
+  JSON.stringify([entry.instruction ?? entry.query, entry.input ?? ""]);
 
 /** Throws at the first record of `later` that repeats one of `earlier` (same instruction and input). */
 export function checkDisjoint(
@@ -94,21 +115,32 @@ export async function fileMatchingSetup(options: {
     throw inputError((error as Error).message, "the pool is JSONL: one {id?, instruction, input?, output} a line");
   }
   if (pool.size < options.k) {
-    throw inputError(`${options.pool}: the pool has ${pool.size} entries, fewer than k = ${options.k} demonstrations per query`, "add entries or lower --k");
+    throw inputError(
+      `${options.pool}: the pool has ${pool.size} entries, fewer than k = ${options.k} demonstrations per query`,
+      "add entries or lower --k",
+    );
   }
   const train = readQueryFile(options.train, "training");
   const validation = options.validation ? readQueryFile(options.validation, "validation") : undefined;
   const test = readQueryFile(options.test, "test");
-  const located = (queries: LocatedQuery[]) => queries.map((query) => ({ key: identity(query), where: `${query.file}:${query.line}` }));
+  const located = (queries: LocatedQuery[]) =>
+    queries.map((query) => ({ key: identity(query), where: `${query.file}:${query.line}` }));
   const sets = [
-    { name: "pool entry", items: pool.entries.map((entry) => ({ key: identity(entry), where: `${options.pool} (id "${entry.id}")` })) },
+    {
+      name: "pool entry",
+      items: pool.entries.map((entry) => ({ key: identity(entry), where: `${options.pool} (id "${entry.id}")` })),
+    },
     { name: "training", items: located(train) },
     ...(validation ? [{ name: "validation", items: located(validation) }] : []),
     { name: "test", items: located(test) },
   ];
-  for (let later = 1; later < sets.length; later++) for (let earlier = 0; earlier < later; earlier++) checkDisjoint(sets[earlier], sets[later]);
+  for (let later = 1; later < sets.length; later++)
+    for (let earlier = 0; earlier < later; earlier++) checkDisjoint(sets[earlier], sets[later]);
   const backend = await options.openBackend();
-  const embedder = createEmbedder({ kind: "tfidf", corpus: [...pool.texts(), ...train.map((query) => (query.input ? `${query.query}\n${query.input}` : query.query))] });
+  const embedder = createEmbedder({
+    kind: "tfidf",
+    corpus: [...pool.texts(), ...train.map((query) => (query.input ? `${query.query}\n${query.input}` : query.query))],
+  });
   await pool.embed(embedder);
   const strip = ({ file: _file, line: _line, ...query }: LocatedQuery) => query;
   return {
@@ -119,7 +151,11 @@ export async function fileMatchingSetup(options: {
     validation: validation?.map(strip),
     test: test.map(strip),
     template: (demos, query, input) =>
-      formatPrompt({ instruction: query, input, demos: demos.map((demo) => ({ instruction: demo.instruction, input: demo.input ?? "", output: demo.output })) }),
+      formatPrompt({
+        instruction: query,
+        input,
+        demos: demos.map((demo) => ({ instruction: demo.instruction, input: demo.input ?? "", output: demo.output })),
+      }),
     generation: { maxNewTokens: options.maxNewTokens, temperature: 0, stop: promptStopStrings },
     continuation: formatResponse,
     adapter: options.adapter,
@@ -131,7 +167,9 @@ export async function fileMatchingSetup(options: {
 export function compareOnSetup(
   setup: MatchingSetup,
   settings: PillowSettings,
-  options: Pick<CompareOptions, "k" | "seeds" | "onPhase" | "onSeed"> & { onStep?: NonNullable<CompareOptions["training"]>["onStep"] },
+  options: Pick<CompareOptions, "k" | "seeds" | "onPhase" | "onSeed"> & {
+    onStep?: NonNullable<CompareOptions["training"]>["onStep"];
+  },
 ): Promise<ComparisonResult> {
   const levers = compareOptionsFor(settings, (setup.validation?.length ?? 0) > 0);
   return compareSelectors({

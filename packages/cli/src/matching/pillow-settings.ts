@@ -45,7 +45,10 @@ export function parseFeatures(value: string): CandidateFeatureName[] {
   const names = value.split(",").filter(Boolean);
   for (const name of names) {
     if (!(candidateFeatureNames as readonly string[]).includes(name)) {
-      throw usageError(`--features: unknown feature "${name}"`, `use a comma-separated list of ${candidateFeatureNames.join(", ")}, or none`);
+      throw usageError(
+        `--features: unknown feature "${name}"`,
+        `use a comma-separated list of ${candidateFeatureNames.join(", ")}, or none`,
+      );
     }
   }
   return names as CandidateFeatureName[];
@@ -53,12 +56,14 @@ export function parseFeatures(value: string): CandidateFeatureName[] {
 
 export function parseWarmStart(value: string): WarmStartTeacher | "off" {
   const allowed = ["best-per-instruction", "best-per-query", "best-baseline", "bm25", "knn", "off"];
-  if (!allowed.includes(value)) throw usageError(`--warm-start: unknown teacher "${value}"`, `use one of ${allowed.join(", ")}`);
+  if (!allowed.includes(value))
+    throw usageError(`--warm-start: unknown teacher "${value}"`, `use one of ${allowed.join(", ")}`);
   return value as WarmStartTeacher | "off";
 }
 
 export function parseReward(value: string): "loglik" | "rougeL" {
-  if (value !== "loglik" && value !== "rougeL") throw usageError(`--reward: unknown reward "${value}"`, "use loglik or rougeL");
+  if (value !== "loglik" && value !== "rougeL")
+    throw usageError(`--reward: unknown reward "${value}"`, "use loglik or rougeL");
   return value;
 }
 
@@ -71,14 +76,36 @@ export function parseSeeds(value: string): number[] {
 }
 
 /** The learned-weight initial values: 1 for every feature; the warm start sets them from data. */
-export function compareOptionsFor(settings: PillowSettings, hasValidation: boolean): Pick<CompareOptions, "reward" | "matcher" | "training" | "warmStart" | "validationEvery"> {
+export function compareOptionsFor(
+  settings: PillowSettings,
+  hasValidation: boolean,
+): Pick<CompareOptions, "reward" | "matcher" | "training" | "warmStart" | "validationEvery"> {
   const needsValidation = settings.warmStart === "best-baseline";
-  if (needsValidation && !hasValidation) throw usageError("--warm-start best-baseline chooses the baseline on validation queries", "pass --validation FILE");
+  if (needsValidation && !hasValidation)
+    throw usageError("--warm-start best-baseline chooses the baseline on validation queries", "pass --validation FILE");
   return {
     reward: settings.reward as RolloutReward,
-    matcher: { hidden: settings.hidden, allowStop: settings.allowStop, features: Object.fromEntries(settings.features.map((name) => [name, 1])) },
-    training: { steps: settings.steps, samplesPerQuery: settings.samplesPerQuery, queriesPerStep: settings.queriesPerStep, lr: settings.lr, entropy: settings.entropy },
-    warmStart: settings.warmStart === "off" ? undefined : { teacher: settings.warmStart, epochs: settings.warmStartEpochs, reward: settings.teacherReward, prefixes: settings.teacherPrefixes },
+    matcher: {
+      hidden: settings.hidden,
+      allowStop: settings.allowStop,
+      features: Object.fromEntries(settings.features.map((name) => [name, 1])),
+    },
+    training: {
+      steps: settings.steps,
+      samplesPerQuery: settings.samplesPerQuery,
+      queriesPerStep: settings.queriesPerStep,
+      lr: settings.lr,
+      entropy: settings.entropy,
+    },
+    warmStart:
+      settings.warmStart === "off"
+        ? undefined
+        : {
+            teacher: settings.warmStart,
+            epochs: settings.warmStartEpochs,
+            reward: settings.teacherReward,
+            prefixes: settings.teacherPrefixes,
+          },
     validationEvery: hasValidation && settings.validationEvery > 0 ? settings.validationEvery : undefined,
   };
 }

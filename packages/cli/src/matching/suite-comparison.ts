@@ -34,29 +34,50 @@ export type SuiteSizes = {
   tuneEpochs: number;
 };
 
-export const defaultSuiteSizes: SuiteSizes = { tunePerTask: 30, poolPerTask: 8, trainPerTask: 30, validationPerTask: 10, testPerTask: 40, tuneEpochs: 1 };
+export const defaultSuiteSizes: SuiteSizes = {
+  tunePerTask: 30,
+  poolPerTask: 8,
+  trainPerTask: 30,
+  validationPerTask: 10,
+  testPerTask: 40,
+  tuneEpochs: 1,
+};
 
 const LORA_TARGETS = ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"];
 
 const bytes = (text: string) => Buffer.byteLength(text, "utf8");
 
-export const toQuery = (instance: Pick<Instance, "instruction" | "input" | "output">): TrainingExample & EvaluationQuery => ({
+export const toQuery = (
+  instance: Pick<Instance, "instruction" | "input" | "output">,
+): TrainingExample & EvaluationQuery => ({
   query: instance.instruction,
   input: instance.input || undefined,
   reference: instance.output,
 });
 
 /** The suite's template inside the tiny model's prompt budget. */
-export const suiteTemplate = (demos: readonly { instruction: string; input?: string; output: string }[], query: string, input?: string) =>
-  formatPrompt({ instruction: query, input, demos: demos.map((demo) => ({ instruction: demo.instruction, input: demo.input ?? "", output: demo.output })), maxBytes: tinyPromptBudget });
+export const suiteTemplate = (
+  demos: readonly { instruction: string; input?: string; output: string }[],
+  query: string,
+  input?: string,
+) =>
+  formatPrompt({
+    instruction: query,
+    input,
+    demos: demos.map((demo) => ({ instruction: demo.instruction, input: demo.input ?? "", output: demo.output })),
+    maxBytes: tinyPromptBudget,
+  });
 
 /**
  * Context budgets in UTF-8 bytes for the tiny model: entries that would overflow are masked. Every
  * selector shares the static budget of the longest test query; training masks per query.
  */
 export function suiteBudgets(pool: PromptPool, test: readonly EvaluationQuery[]) {
-  const costs = pool.costs((entry) => bytes(formatDemonstration({ instruction: entry.instruction, input: entry.input ?? "", output: entry.output })));
-  const queryBytes = (example: { query: string; input?: string }) => bytes(formatPrompt({ instruction: example.query, input: example.input }));
+  const costs = pool.costs((entry) =>
+    bytes(formatDemonstration({ instruction: entry.instruction, input: entry.input ?? "", output: entry.output })),
+  );
+  const queryBytes = (example: { query: string; input?: string }) =>
+    bytes(formatPrompt({ instruction: example.query, input: example.input }));
   return {
     budget: { limit: tinyPromptBudget, costs, used: Math.max(...test.map(queryBytes)) },
     trainingBudget: (example: TrainingExample) => ({ limit: tinyPromptBudget, costs, used: queryBytes(example) }),
@@ -68,7 +89,12 @@ export function suiteBudgets(pool: PromptPool, test: readonly EvaluationQuery[])
  * query's instruction kind, the suite's template and prompt budgets, greedy answers to the newline,
  * and the answer format the log-likelihood reward scores.
  */
-export function suiteSetupParts(suite: Parameters<typeof instructionKindMap>[0], pool: PromptPool, test: readonly EvaluationQuery[], maxNewTokens: number) {
+export function suiteSetupParts(
+  suite: Parameters<typeof instructionKindMap>[0],
+  pool: PromptPool,
+  test: readonly EvaluationQuery[],
+  maxNewTokens: number,
+) {
   const kinds = instructionKindMap(suite);
   return {
     kindOf: (query: EvaluationQuery) => kinds.get(query.query) ?? "other",
@@ -88,12 +114,16 @@ export async function suiteMatchingSetup(
   const suite = buildSuite({ seed: 0, trainPerTask: total, testPerTask });
   for (const task of suite.tasks) {
     if (task.train.length < total || task.test.length < testPerTask) {
-      throw new Error(`suite task ${task.name} has ${task.train.length} training and ${task.test.length} test instances; fewer than asked for`);
+      throw new Error(
+        `suite task ${task.name} has ${task.train.length} training and ${task.test.length} test instances; fewer than asked for`,
+      );
     }
   }
   const slice = (from: number, count: number) => suite.tasks.flatMap((task) => task.train.slice(from, from + count));
   const poolInstances = slice(tunePerTask, poolPerTask);
-  const pool = new PromptPool(poolInstances.map((instance, index) => ({ ...instance, id: `${instance.task}-${index}` })));
+  const pool = new PromptPool(
+    poolInstances.map((instance, index) => ({ ...instance, id: `${instance.task}-${index}` })),
+  );
   const train = slice(tunePerTask + poolPerTask, trainPerTask).map(toQuery);
   const validation = slice(tunePerTask + poolPerTask + trainPerTask, validationPerTask).map(toQuery);
   const test = suite.tasks.flatMap((task) => task.test.slice(0, testPerTask)).map(toQuery);
@@ -111,9 +141,21 @@ export async function suiteMatchingSetup(
     const unseen = new Set(suite.tasks.flatMap((task) => task.unseenInstructions));
     const tuning = trainInstances.filter((instance) => !unseen.has(instance.instruction));
     // Answers end with a newline and no EOS, as the tiny model was pretrained (see formatResponse).
-    const examples = tuning.map((instance) => ({ prompt: formatPrompt({ ...instance, maxBytes: tinyPromptBudget }), response: formatResponse(instance.output) }));
-    const result = await trainModel(model, examples, { epochs: sizes.tuneEpochs, lr: 1e-3, batchSize: 8, seed: 0, warmup: 5, appendEos: false });
-    options.log(`LoRA-tuned the tiny model on ${tuning.length} instances (seen phrasings): ${result.steps} steps, loss ${result.finalLoss.toFixed(3)}, ${((performance.now() - started) / 1000).toFixed(0)} s`);
+    const examples = tuning.map((instance) => ({
+      prompt: formatPrompt({ ...instance, maxBytes: tinyPromptBudget }),
+      response: formatResponse(instance.output),
+    }));
+    const result = await trainModel(model, examples, {
+      epochs: sizes.tuneEpochs,
+      lr: 1e-3,
+      batchSize: 8,
+      seed: 0,
+      warmup: 5,
+      appendEos: false,
+    });
+    options.log(
+      `LoRA-tuned the tiny model on ${tuning.length} instances (seen phrasings): ${result.steps} steps, loss ${result.finalLoss.toFixed(3)}, ${((performance.now() - started) / 1000).toFixed(0)} s`,
+    );
     adapter = "suite-lora";
   }
   const backend: GenerationBackend = new NativeBackend(model, { adapter });

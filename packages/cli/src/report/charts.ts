@@ -24,7 +24,8 @@ export function lossChart(strategy: string, losses: number[][], tasks: string[])
   const values: { step: number; loss: number; stage: string }[] = [];
   let step = 0;
   losses.forEach((stageLosses, stage) => {
-    for (const loss of stageLosses) values.push({ step: step++, loss, stage: `${stage + 1}. ${tasks[stage] ?? stage}` });
+    for (const loss of stageLosses)
+      values.push({ step: step++, loss, stage: `${stage + 1}. ${tasks[stage] ?? stage}` });
   });
   return {
     id: `loss-${strategy}`,
@@ -70,7 +71,12 @@ export function forgettingHeatmap(strategy: string, scores: number[][], tasks: s
         {
           mark: "rect",
           encoding: {
-            color: { field: "score", type: "quantitative", title: "ROUGE-L", scale: { scheme: "viridis", domain: [0, 100] } },
+            color: {
+              field: "score",
+              type: "quantitative",
+              title: "ROUGE-L",
+              scale: { scheme: "viridis", domain: [0, 100] },
+            },
           },
         },
         {
@@ -105,7 +111,12 @@ export function rewardChart(rewards: number[], reward = "ROUGE-L"): Chart {
 }
 
 /** Bars of one score per name (selectors on held-out queries; strategies' final AP), with intervals when given. */
-export function comparisonBars(id: string, title: string, entries: { name: string; score: number; low?: number; high?: number }[], axisTitle: string): Chart {
+export function comparisonBars(
+  id: string,
+  title: string,
+  entries: { name: string; score: number; low?: number; high?: number }[],
+  axisTitle: string,
+): Chart {
   const withIntervals = entries.some((entry) => entry.low !== undefined && entry.high !== undefined);
   return {
     id,
@@ -121,8 +132,18 @@ export function comparisonBars(id: string, title: string, entries: { name: strin
       },
       layer: [
         { mark: { type: "bar", color: "#4c78a8" } },
-        ...(withIntervals ? [{ mark: { type: "rule" as const, color: "black" }, encoding: { y: { field: "low", type: "quantitative" as const }, y2: { field: "high" } } }] : []),
-        { mark: { type: "text", dy: -6, dx: withIntervals ? 14 : 0 }, encoding: { text: { field: "score", type: "quantitative", format: ".1f" } } },
+        ...(withIntervals
+          ? [
+              {
+                mark: { type: "rule" as const, color: "black" },
+                encoding: { y: { field: "low", type: "quantitative" as const }, y2: { field: "high" } },
+              },
+            ]
+          : []),
+        {
+          mark: { type: "text", dy: -6, dx: withIntervals ? 14 : 0 },
+          encoding: { text: { field: "score", type: "quantitative", format: ".1f" } },
+        },
       ],
     },
   };
@@ -135,7 +156,12 @@ export function demoCharts(summary: DemoSummary): Chart[] {
     comparisonBars(
       "matching-bars",
       "Test ROUGE-L ×100 by demonstration selector (bootstrap 95 % intervals)",
-      Object.entries(summary.matching.selectors).map(([name, entry]) => ({ name, score: entry.mean, low: entry.low, high: entry.high })),
+      Object.entries(summary.matching.selectors).map(([name, entry]) => ({
+        name,
+        score: entry.mean,
+        low: entry.low,
+        high: entry.high,
+      })),
       "ROUGE-L ×100",
     ),
     comparisonBars(

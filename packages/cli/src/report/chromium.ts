@@ -29,7 +29,8 @@ export type ScreenshotOptions = { width: number; height: number; timeoutMs?: num
 
 export async function screenshot(url: string, file: string, options: ScreenshotOptions): Promise<void> {
   const binary = options.binary ?? findChromium();
-  if (!binary) throw new Error("no Chromium found — install it (Debian: apt-get install chromium) or set PILLOW_CHROMIUM");
+  if (!binary)
+    throw new Error("no Chromium found — install it (Debian: apt-get install chromium) or set PILLOW_CHROMIUM");
   const profile = fs.mkdtempSync(path.join(os.tmpdir(), "pillow-chromium-"));
   const args = [
     "--headless",

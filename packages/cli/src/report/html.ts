@@ -10,7 +10,10 @@ const number = (value: number, digits = 1) => (Number.isFinite(value) ? value.to
 export function table(headers: string[], rows: (string | number)[][], caption?: string): string {
   const head = headers.map((header) => `<th>${escapeHtml(header)}</th>`).join("");
   const body = rows
-    .map((row) => `<tr>${row.map((cell) => (typeof cell === "number" ? `<td class="num">${number(cell)}</td>` : `<td>${escapeHtml(cell)}</td>`)).join("")}</tr>`)
+    .map(
+      (row) =>
+        `<tr>${row.map((cell) => (typeof cell === "number" ? `<td class="num">${number(cell)}</td>` : `<td>${escapeHtml(cell)}</td>`)).join("")}</tr>`,
+    )
     .join("\n");
   return `<table>${caption ? `<caption>${escapeHtml(caption)}</caption>` : ""}<thead><tr>${head}</tr></thead><tbody>\n${body}\n</tbody></table>`;
 }
@@ -28,7 +31,9 @@ figure { margin: 16px 0; } figcaption { font-weight: 600; margin-bottom: 6px; } 
 export function reportHtml(summary: DemoSummary, charts: RenderedChart[]): string {
   const chart = (id: string) => {
     const found = charts.find((candidate) => candidate.id === id);
-    return found ? `<figure id="${escapeHtml(found.id)}"><figcaption>${escapeHtml(found.title)}</figcaption>${found.svg}</figure>` : "";
+    return found
+      ? `<figure id="${escapeHtml(found.id)}"><figcaption>${escapeHtml(found.title)}</figcaption>${found.svg}</figure>`
+      : "";
   };
   const strategies = Object.entries(summary.continual);
   const continualRows = strategies.map(([name, result]) => [
@@ -38,7 +43,9 @@ export function reportHtml(summary: DemoSummary, charts: RenderedChart[]): strin
     result.bwt,
     result.forgetting,
     result.replayed.reduce((sum, count) => sum + count, 0),
-    result.versusRandom ? `${result.versusRandom.mean >= 0 ? "+" : ""}${result.versusRandom.mean.toFixed(1)} [${result.versusRandom.low.toFixed(1)}, ${result.versusRandom.high.toFixed(1)}]` : "—",
+    result.versusRandom
+      ? `${result.versusRandom.mean >= 0 ? "+" : ""}${result.versusRandom.mean.toFixed(1)} [${result.versusRandom.low.toFixed(1)}, ${result.versusRandom.high.toFixed(1)}]`
+      : "—",
     result.seconds,
   ]);
   const matrices = strategies
@@ -64,7 +71,13 @@ export function reportHtml(summary: DemoSummary, charts: RenderedChart[]): strin
 <p>ROUGE-L ×100 of the greedy answer on ${summary.matcher.queries} test queries with the final adapter, by how demonstrations are chosen (pool of ${summary.matcher.poolSize}); intervals are bootstrap 95 % over queries.</p>
 <p><b>${escapeHtml(summary.matching.verdict)}</b></p>
 ${table(
-  ["selector", "ROUGE-L ×100", "95 % interval", "demos", ...summary.matching.kinds.map((kind) => `${kind} (${summary.matching.kindCounts[kind]})`)],
+  [
+    "selector",
+    "ROUGE-L ×100",
+    "95 % interval",
+    "demos",
+    ...summary.matching.kinds.map((kind) => `${kind} (${summary.matching.kindCounts[kind]})`),
+  ],
   Object.entries(summary.matching.selectors).map(([name, entry]) => [
     name,
     entry.mean,
@@ -86,7 +99,10 @@ ${matrices}
 <div class="plots">${strategies.map(([name]) => chart(`loss-${name}`)).join("")}</div>
 
 <h2>Time</h2>
-${table(["phase", "seconds"], Object.entries(summary.phases).map(([phase, seconds]) => [phase, seconds]))}
+${table(
+  ["phase", "seconds"],
+  Object.entries(summary.phases).map(([phase, seconds]) => [phase, seconds]),
+)}
 </body></html>
 `;
 }

@@ -38,7 +38,8 @@ export function decodePng(file: Buffer): DecodedPng {
   if (width === 0 || height === 0) throw new Error("PNG without IHDR");
   const raw = zlib.inflateSync(Buffer.concat(data));
   const stride = width * channels;
-  if (raw.length !== (stride + 1) * height) throw new Error(`PNG data is ${raw.length} bytes, expected ${(stride + 1) * height}`);
+  if (raw.length !== (stride + 1) * height)
+    throw new Error(`PNG data is ${raw.length} bytes, expected ${(stride + 1) * height}`);
   const pixels = new Uint8Array(stride * height);
   for (let row = 0; row < height; row++) {
     const filter = raw[row * (stride + 1)];
@@ -68,7 +69,12 @@ export function decodePng(file: Buffer): DecodedPng {
           const distanceLeft = Math.abs(estimate - left);
           const distanceUp = Math.abs(estimate - up);
           const distanceUpLeft = Math.abs(estimate - upLeft);
-          predictor = distanceLeft <= distanceUp && distanceLeft <= distanceUpLeft ? left : distanceUp <= distanceUpLeft ? up : upLeft;
+          predictor =
+            distanceLeft <= distanceUp && distanceLeft <= distanceUpLeft
+              ? left
+              : distanceUp <= distanceUpLeft
+                ? up
+                : upLeft;
           break;
         }
         default:

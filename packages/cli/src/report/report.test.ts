@@ -12,7 +12,9 @@ import { writeReport } from "./write-report.js";
 /** Well-formedness: every start tag is closed in order (self-closing tags allowed), one root. */
 function checkWellFormed(xml: string): void {
   const stack: string[] = [];
-  const tags = xml.replace(/<!--[\s\S]*?-->/g, "").matchAll(/<(\/?)([A-Za-z][\w:.-]*)((?:[^>"']|"[^"]*"|'[^']*')*?)(\/?)>/g);
+  const tags = xml
+    .replace(/<!--[\s\S]*?-->/g, "")
+    .matchAll(/<(\/?)([A-Za-z][\w:.-]*)((?:[^>"']|"[^"]*"|'[^']*')*?)(\/?)>/g);
   let roots = 0;
   for (const [, closing, name, , selfClosing] of tags) {
     if (closing) {
@@ -59,16 +61,18 @@ describe("report", () => {
       expect(Number(height)).toBeGreaterThan(100);
     }
     const bars = fs.readFileSync(path.join(directory, "plots", "matching-bars.svg"), "utf8");
-    for (const label of ["none", "random", "bm25", "knn", "pillow", "42.8", "21.5"]) expect(bars).toContain(`>${label}<`);
+    for (const label of ["none", "random", "bm25", "knn", "pillow", "42.8", "21.5"])
+      expect(bars).toContain(`>${label}<`);
     // The heat-map labels every seen cell with its score (rounded), and has a cell per (stage, task ≤ stage).
     const heatmap = fs.readFileSync(path.join(directory, "plots", "heatmap-none.svg"), "utf8");
-    for (const row of summary.continual.none.scores) for (const score of row) expect(heatmap).toContain(`>${score.toFixed(0)}<`);
+    for (const row of summary.continual.none.scores)
+      for (const score of row) expect(heatmap).toContain(`>${score.toFixed(0)}<`);
     const cells = /<g class="mark-rect role-mark[^"]*"[^>]*>([\s\S]*?)<\/g>/.exec(heatmap)![1];
     expect(cells.match(/<path /g)!.length).toBe(10); // 1 + 2 + 3 + 4
     const html = fs.readFileSync(written.index, "utf8");
     checkWellFormed(html.replace(/^<!doctype html>/i, "").replace(/<meta[^>]*>/g, ""));
     expect(html.match(/<svg/g)!.length).toBe(9);
-    expect(html).toContain("<td class=\"num\">42.8</td>"); // pillow's ROUGE-L in the table
+    expect(html).toContain('<td class="num">42.8</td>'); // pillow's ROUGE-L in the table
     expect(html).toContain(`<td class="num">${summary.continual.inscl.bwt.toFixed(1)}</td>`);
   });
 
@@ -76,10 +80,14 @@ describe("report", () => {
     const summary = syntheticSummary();
     summary.continual.random.ap[2] = Number.NaN;
     expect(demoSummarySchema.safeParse(summary).success).toBe(false);
-    await expect(writeReport(summary, temporary())).rejects.toThrow(/^report: summary\.continual\.random\.ap\.2: .*NaN/);
+    await expect(writeReport(summary, temporary())).rejects.toThrow(
+      /^report: summary\.continual\.random\.ap\.2: .*NaN/,
+    );
     summary.continual.random.ap[2] = 1;
     summary.matching.selectors.knn.mean = Number.POSITIVE_INFINITY;
-    await expect(writeReport(summary, temporary())).rejects.toThrow(/^report: summary\.matching\.selectors\.knn\.mean: /);
+    await expect(writeReport(summary, temporary())).rejects.toThrow(
+      /^report: summary\.matching\.selectors\.knn\.mean: /,
+    );
   });
 
   it("decodes a Chromium screenshot of known colours pixel-exactly", async () => {
@@ -93,7 +101,8 @@ describe("report", () => {
     await screenshot(pathToFileURL(page).href, file, { width: 400, height: 400 });
     const png = decodePng(fs.readFileSync(file));
     expect([png.width, png.height]).toEqual([400, 400]);
-    const pixel = (x: number, y: number) => Array.from(png.pixels.subarray((y * png.width + x) * png.channels, (y * png.width + x) * png.channels + 3));
+    const pixel = (x: number, y: number) =>
+      Array.from(png.pixels.subarray((y * png.width + x) * png.channels, (y * png.width + x) * png.channels + 3));
     expect(pixel(10, 10)).toEqual([0, 0, 255]);
     expect(pixel(299, 199)).toEqual([0, 0, 255]);
     expect(pixel(350, 100)).toEqual([255, 0, 0]);
@@ -126,4 +135,3 @@ describe("report", () => {
     expect(coloured).toBeGreaterThan(50_000); // and the viridis heat-maps
   });
 });
-

@@ -39,7 +39,13 @@ const selectorSummarySchema = z.object({
 });
 
 export const matchingSummarySchema = z.object({
-  selectors: z.object({ none: selectorSummarySchema, random: selectorSummarySchema, bm25: selectorSummarySchema, knn: selectorSummarySchema, pillow: selectorSummarySchema }),
+  selectors: z.object({
+    none: selectorSummarySchema,
+    random: selectorSummarySchema,
+    bm25: selectorSummarySchema,
+    knn: selectorSummarySchema,
+    pillow: selectorSummarySchema,
+  }),
   /** The baseline with the highest test mean. */
   bestBaseline: z.enum(["none", "random", "bm25", "knn"]),
   /** PILLOW − best baseline, paired bootstrap 95 % interval over the test queries. */

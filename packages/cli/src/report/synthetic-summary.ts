@@ -22,13 +22,31 @@ function strategy(tasks: number, forgetRate: number, seed: number): StrategySumm
   const earlier = last.slice(0, -1);
   const bwt = earlier.reduce((sum, score, task) => sum + score - scores[task][task], 0) / earlier.length;
   const forgetting =
-    earlier.reduce((sum, score, task) => sum + Math.max(...scores.slice(task, tasks - 1).map((row) => row[task])) - score, 0) / earlier.length;
+    earlier.reduce(
+      (sum, score, task) => sum + Math.max(...scores.slice(task, tasks - 1).map((row) => row[task])) - score,
+      0,
+    ) / earlier.length;
   const losses = scores.map((_, stage) => Array.from({ length: 12 }, (_, step) => 3 / (1 + step * 0.3) + 0.1 * stage));
-  return { scores, ap, relativeGain, bwt, forgetting, losses, replayed: scores.map((_, stage) => stage * 8), seconds: 20 + seed };
+  return {
+    scores,
+    ap,
+    relativeGain,
+    bwt,
+    forgetting,
+    losses,
+    replayed: scores.map((_, stage) => stage * 8),
+    seconds: 20 + seed,
+  };
 }
 
 function selector(mean: number, meanDemos: number) {
-  return { mean, low: mean - 6, high: mean + 6, meanDemos, byKind: { specific: mean + 10, unseen: mean - 5, vague: mean - 8 } };
+  return {
+    mean,
+    low: mean - 6,
+    high: mean + 6,
+    meanDemos,
+    byKind: { specific: mean + 10, unseen: mean - 5, vague: mean - 8 },
+  };
 }
 
 export function syntheticSummary(taskNames = ["capitals", "plurals", "numbers", "sentiment"]): DemoSummary {

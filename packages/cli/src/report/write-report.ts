@@ -22,7 +22,8 @@ export async function writeReport(summary: DemoSummary, directory: string): Prom
     throw new Error(`report: summary.${issue.path.join(".")}: ${issue.message}`);
   }
   const charts: RenderedChart[] = [];
-  for (const chart of demoCharts(summary)) charts.push({ id: chart.id, title: chart.title, svg: await renderSvg(chart.spec) });
+  for (const chart of demoCharts(summary))
+    charts.push({ id: chart.id, title: chart.title, svg: await renderSvg(chart.spec) });
   const plots = charts.map((chart) => {
     const file = path.join(directory, "plots", `${chart.id}.svg`);
     writeFileAtomic(file, chart.svg);

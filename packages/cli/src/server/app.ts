@@ -14,7 +14,14 @@ import { resolveModel } from "./model-names.js";
 import { RequestQueue } from "./request-queue.js";
 import { generationOptionsOf, type TokenLimits } from "./request-options.js";
 import { type Kind, respond } from "./responses.js";
-import { type ChatBody, type CompletionBody, chatBody, completionBody, describeZodError, embeddingBody } from "./schemas.js";
+import {
+  type ChatBody,
+  type CompletionBody,
+  chatBody,
+  completionBody,
+  describeZodError,
+  embeddingBody,
+} from "./schemas.js";
 
 export { checkAdapterName, resolveModel } from "./model-names.js";
 
@@ -68,7 +75,13 @@ async function readBody<T>(c: Context, schema: z.ZodType<T>): Promise<T> {
   }
   const parsed = schema.safeParse(raw);
   if (!parsed.success) {
-    throw new HttpError(400, describeZodError(parsed.error), "invalid_request_error", "invalid_request", String(parsed.error.issues[0].path[0] ?? ""));
+    throw new HttpError(
+      400,
+      describeZodError(parsed.error),
+      "invalid_request_error",
+      "invalid_request",
+      String(parsed.error.issues[0].path[0] ?? ""),
+    );
   }
   return parsed.data;
 }
@@ -116,11 +129,14 @@ export function createServeApp(options: ServeAppOptions): ServeApp {
   app.onError((error, c) => {
     const failure = httpErrorOf(error);
     if (failure.status === 429) c.header("retry-after", "1");
-    if (failure.status === 500) options.log?.(`error: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`);
+    if (failure.status === 500)
+      options.log?.(`error: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`);
     return c.json(errorBody(failure), failure.status);
   });
 
-  app.notFound((c) => c.json(errorBody(new HttpError(404, `no route ${c.req.method} ${c.req.path}`, "not_found_error")), 404));
+  app.notFound((c) =>
+    c.json(errorBody(new HttpError(404, `no route ${c.req.method} ${c.req.path}`, "not_found_error")), 404),
+  );
 
   app.use("*", async (c, next) => {
     const started = performance.now();
@@ -128,7 +144,9 @@ export function createServeApp(options: ServeAppOptions): ServeApp {
     options.log?.(`${c.req.method} ${c.req.path} ${c.res.status} ${(performance.now() - started).toFixed(0)}ms`);
   });
 
-  app.get("/health", (c) => c.json({ status: draining ? "draining" : "ok", active: queue.active, queued: queue.queued }, draining ? 503 : 200));
+  app.get("/health", (c) =>
+    c.json({ status: draining ? "draining" : "ok", active: queue.active, queued: queue.queued }, draining ? 503 : 200),
+  );
 
   app.use("/v1/*", async (_c, next) => {
     if (draining) throw new HttpError(503, "server is shutting down", "server_error", "shutting_down");
@@ -140,7 +158,17 @@ export function createServeApp(options: ServeAppOptions): ServeApp {
     bodyLimit({
       maxSize: maxBodyBytes,
       onError: (c) =>
-        c.json(errorBody(new HttpError(413, `request body larger than ${maxBodyBytes} bytes (server limit --max-body)`, "invalid_request_error", "body_too_large")), 413),
+        c.json(
+          errorBody(
+            new HttpError(
+              413,
+              `request body larger than ${maxBodyBytes} bytes (server limit --max-body)`,
+              "invalid_request_error",
+              "body_too_large",
+            ),
+          ),
+          413,
+        ),
     }),
   );
 
@@ -148,13 +176,25 @@ export function createServeApp(options: ServeAppOptions): ServeApp {
     const count = body.pillow?.demos ?? (body.pillow_matcher ? (options.defaultDemos ?? 3) : undefined);
     if (count === undefined || count === 0) return [];
     if (!options.demoSelector) {
-      throw new HttpError(400, "this server has no matcher for PILLOW demos — start it with `pillow serve --matcher DIR`", "invalid_request_error", "no_matcher", "pillow");
+      throw new HttpError(
+        400,
+        "this server has no matcher for PILLOW demos — start it with `pillow serve --matcher DIR`",
+        "invalid_request_error",
+        "no_matcher",
+        "pillow",
+      );
     }
     return (await options.demoSelector.select(query, count)).slice(0, count);
   }
 
   /** Validates, takes a slot (429 when the queue is full), runs and answers one generation request. */
-  async function generation(c: Context, kind: Kind, body: CompletionBody | ChatBody, input: { prompt: string } | { messages: ChatMessage[] }, demos: Demo[]) {
+  async function generation(
+    c: Context,
+    kind: Kind,
+    body: CompletionBody | ChatBody,
+    input: { prompt: string } | { messages: ChatMessage[] },
+    demos: Demo[],
+  ) {
     const { model, adapter } = resolveModel(body.model, engine.models());
     const optionsOfBody = generationOptionsOf(body, limits);
     const { signal, close } = live.open(c.req.raw.signal);
@@ -166,10 +206,19 @@ export function createServeApp(options: ServeAppOptions): ServeApp {
       throw error;
     }
     const request: EngineRequest = { model, adapter, ...input, options: optionsOfBody, signal };
-    return respond(c, engine, kind, body, request, demos, () => {
-      releaseSlot();
-      close();
-    }, options.log);
+    return respond(
+      c,
+      engine,
+      kind,
+      body,
+      request,
+      demos,
+      () => {
+        releaseSlot();
+        close();
+      },
+      options.log,
+    );
   }
 
   app.post("/v1/completions", async (c) => {
@@ -193,7 +242,14 @@ export function createServeApp(options: ServeAppOptions): ServeApp {
     const served = engine.models();
     return c.json({
       object: "list",
-      data: served.map((id) => ({ id, object: "model", created: 0, owned_by: "pillow", root: served[0], parent: id === served[0] ? null : served[0] })),
+      data: served.map((id) => ({
+        id,
+        object: "model",
+        created: 0,
+        owned_by: "pillow",
+        root: served[0],
+        parent: id === served[0] ? null : served[0],
+      })),
     });
   });
 
@@ -211,7 +267,10 @@ export function createServeApp(options: ServeAppOptions): ServeApp {
     const data = vectors.map((vector, index) => ({
       object: "embedding",
       index,
-      embedding: body.encoding_format === "base64" ? Buffer.from(vector.buffer, vector.byteOffset, vector.byteLength).toString("base64") : Array.from(vector),
+      embedding:
+        body.encoding_format === "base64"
+          ? Buffer.from(vector.buffer, vector.byteOffset, vector.byteLength).toString("base64")
+          : Array.from(vector),
     }));
     const tokens = texts.reduce((sum, text) => sum + text.length, 0);
     return c.json({ object: "list", data, model, usage: { prompt_tokens: tokens, total_tokens: tokens } });

@@ -25,5 +25,7 @@ export function chatQuery(messages: ChatMessage[]): string {
 export function withDemosInChat(messages: ChatMessage[], demos: Demo[], format: DemoFormatter): ChatMessage[] {
   const last = messages.map((message) => message.role).lastIndexOf("user");
   if (last < 0 || demos.length === 0) return messages;
-  return messages.map((message, index) => (index === last ? { ...message, content: format(demos, message.content) } : message));
+  return messages.map((message, index) =>
+    index === last ? { ...message, content: format(demos, message.content) } : message,
+  );
 }

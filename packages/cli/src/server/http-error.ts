@@ -4,7 +4,12 @@
 import { ModelError } from "@pillow/core";
 import { QueueClosedError, QueueFullError } from "./request-queue.js";
 
-export type ErrorType = "invalid_request_error" | "authentication_error" | "not_found_error" | "rate_limit_error" | "server_error";
+export type ErrorType =
+  | "invalid_request_error"
+  | "authentication_error"
+  | "not_found_error"
+  | "rate_limit_error"
+  | "server_error";
 
 export type ErrorStatus = 400 | 401 | 404 | 413 | 429 | 500 | 503;
 
@@ -31,9 +36,17 @@ export function httpErrorOf(error: unknown): HttpError {
   if (error instanceof QueueFullError) return new HttpError(429, error.message, "rate_limit_error", "queue_full");
   if (error instanceof QueueClosedError) return new HttpError(503, error.message, "server_error", "shutting_down");
   if (error instanceof ModelError) {
-    if (error.code === "E_CONTEXT_LENGTH") return new HttpError(400, error.message, "invalid_request_error", "context_length_exceeded", "prompt");
-    if (error.code === "E_KV_BUDGET") return new HttpError(400, error.message, "invalid_request_error", "kv_cache_budget_exceeded", "max_tokens");
-    if (error.code === "E_ABORTED" || error.code === "E_CLOSED") return new HttpError(503, "the request was stopped (client gone or server shutting down)", "server_error", "aborted");
+    if (error.code === "E_CONTEXT_LENGTH")
+      return new HttpError(400, error.message, "invalid_request_error", "context_length_exceeded", "prompt");
+    if (error.code === "E_KV_BUDGET")
+      return new HttpError(400, error.message, "invalid_request_error", "kv_cache_budget_exceeded", "max_tokens");
+    if (error.code === "E_ABORTED" || error.code === "E_CLOSED")
+      return new HttpError(
+        503,
+        "the request was stopped (client gone or server shutting down)",
+        "server_error",
+        "aborted",
+      );
   }
   const message = error instanceof Error ? error.message : String(error);
   return new HttpError(500, `generation failed: ${message}`, "server_error");

@@ -20,7 +20,10 @@ beforeAll(async () => {
   model.setActiveAdapter("echo");
   await train(model, [{ prompt: "say:", completion: " zebra zebra" }], { mode: "lora", epochs: 30, lr: 3e-2 });
   model.setActiveAdapter(null);
-  server = await startServer({ engine: createNativeEngine(new NativeBackend(model), { baseName: "tiny", adapters: ["echo"] }), port: 0 });
+  server = await startServer({
+    engine: createNativeEngine(new NativeBackend(model), { baseName: "tiny", adapters: ["echo"] }),
+    port: 0,
+  });
 });
 
 afterAll(async () => {
@@ -44,7 +47,11 @@ describe("model engine over HTTP", () => {
     expect((await base.generate("say:", { maxNewTokens: 8 })).text).toBe(expectedBase);
     expect((await echo.generate("say:", { maxNewTokens: 8 })).text).toBe(expectedEcho);
     // Interleaved requests for both adapters still get their own adapter.
-    const mixed = await Promise.all([echo.generate("say:", { maxNewTokens: 8 }), base.generate("say:", { maxNewTokens: 8 }), echo.generate("say:", { maxNewTokens: 8 })]);
+    const mixed = await Promise.all([
+      echo.generate("say:", { maxNewTokens: 8 }),
+      base.generate("say:", { maxNewTokens: 8 }),
+      echo.generate("say:", { maxNewTokens: 8 }),
+    ]);
     expect(mixed.map((result) => result.text)).toEqual([expectedEcho, expectedBase, expectedEcho]);
   });
 
@@ -53,7 +60,14 @@ describe("model engine over HTTP", () => {
     const response = await fetch(`${server.url}/v1/completions`, {
       method: "POST",
       headers: { "content-type": "application/json" },
-      body: JSON.stringify({ model: "tiny:echo", prompt: "say:", max_tokens: 10, temperature: 0, stream: true, stream_options: { include_usage: true } }),
+      body: JSON.stringify({
+        model: "tiny:echo",
+        prompt: "say:",
+        max_tokens: 10,
+        temperature: 0,
+        stream: true,
+        stream_options: { include_usage: true },
+      }),
     });
     const events = (await response.text())
       .split("\n")

@@ -26,7 +26,12 @@ export function createNativeEngine(backend: NativeBackend, options: NativeEngine
     models: () => [options.baseName, ...options.adapters.map((adapter) => `${options.baseName}:${adapter}`)],
     async complete(request): Promise<EngineResult> {
       const result = await backend.complete(requestOf(request));
-      return { text: result.text, finishReason: finishOf(result.finishReason), promptTokens: result.promptTokens, completionTokens: result.completionTokens };
+      return {
+        text: result.text,
+        finishReason: finishOf(result.finishReason),
+        promptTokens: result.promptTokens,
+        completionTokens: result.completionTokens,
+      };
     },
     stream(request): AsyncIterable<EngineChunk> {
       // Submitted now, so a request the model cannot take (context, KV budget) fails before any byte is sent.
@@ -38,7 +43,12 @@ export function createNativeEngine(backend: NativeBackend, options: NativeEngine
           if (chunk.text) yield { text: chunk.text, completionTokens };
         }
         const result = await stream.result;
-        yield { text: "", finishReason: finishOf(result.finishReason), promptTokens: result.promptTokens, completionTokens: result.tokens.length };
+        yield {
+          text: "",
+          finishReason: finishOf(result.finishReason),
+          promptTokens: result.promptTokens,
+          completionTokens: result.tokens.length,
+        };
       })();
     },
     embed(texts, model) {

@@ -18,7 +18,13 @@ let client: OpenAI;
 beforeAll(async () => {
   model = await loadModel(tinyModelDir);
   backend = new NativeBackend(model);
-  server = await startServer({ engine: createNativeEngine(backend, { baseName: "tiny", adapters: [] }), port: 0, concurrency: 64, apiKey: "secret", maxBodyBytes: 4096 });
+  server = await startServer({
+    engine: createNativeEngine(backend, { baseName: "tiny", adapters: [] }),
+    port: 0,
+    concurrency: 64,
+    apiKey: "secret",
+    maxBodyBytes: 4096,
+  });
   client = new OpenAI({ baseURL: `${server.url}/v1`, apiKey: "secret", maxRetries: 0 });
 });
 
@@ -28,8 +34,18 @@ afterAll(async () => {
 
 const promptOf = (i: number) => `### Instruction:\nWrite a short note about topic number ${i}.\n\n### Response:\n`;
 
-async function streamed(prompt: string, maxTokens: number): Promise<{ text: string; events: number; usage?: OpenAI.CompletionUsage }> {
-  const stream = await client.completions.create({ model: "tiny", prompt, max_tokens: maxTokens, temperature: 0, stream: true, stream_options: { include_usage: true } });
+async function streamed(
+  prompt: string,
+  maxTokens: number,
+): Promise<{ text: string; events: number; usage?: OpenAI.CompletionUsage }> {
+  const stream = await client.completions.create({
+    model: "tiny",
+    prompt,
+    max_tokens: maxTokens,
+    temperature: 0,
+    stream: true,
+    stream_options: { include_usage: true },
+  });
   let text = "";
   let events = 0;
   let usage: OpenAI.CompletionUsage | undefined;
@@ -43,7 +59,12 @@ async function streamed(prompt: string, maxTokens: number): Promise<{ text: stri
 
 describe("pillow serve through the openai client", () => {
   it("streams a completion equal to the non-streamed one, with usage", async () => {
-    const whole = await client.completions.create({ model: "tiny", prompt: promptOf(1), max_tokens: 24, temperature: 0 });
+    const whole = await client.completions.create({
+      model: "tiny",
+      prompt: promptOf(1),
+      max_tokens: 24,
+      temperature: 0,
+    });
     const parts = await streamed(promptOf(1), 24);
     expect(whole.choices[0].text.length).toBeGreaterThan(0);
     expect(parts.text).toBe(whole.choices[0].text);
@@ -55,7 +76,13 @@ describe("pillow serve through the openai client", () => {
   it("streams chat deltas equal to the non-streamed answer", async () => {
     const messages: OpenAI.ChatCompletionMessageParam[] = [{ role: "user", content: "Say something." }];
     const whole = await client.chat.completions.create({ model: "tiny", messages, max_tokens: 20, temperature: 0 });
-    const stream = await client.chat.completions.create({ model: "tiny", messages, max_tokens: 20, temperature: 0, stream: true });
+    const stream = await client.chat.completions.create({
+      model: "tiny",
+      messages,
+      max_tokens: 20,
+      temperature: 0,
+      stream: true,
+    });
     let text = "";
     let role: string | undefined;
     let finish: string | null = null;
@@ -86,7 +113,14 @@ describe("pillow serve through the openai client", () => {
     const controller = new AbortController();
     // ignore_eos (a pillow extension the client passes through) so the stream is still running at the abort.
     const stream = await client.completions.create(
-      { model: "tiny", prompt: promptOf(3), max_tokens: 400, temperature: 0, stream: true, ignore_eos: true } as OpenAI.CompletionCreateParamsStreaming,
+      {
+        model: "tiny",
+        prompt: promptOf(3),
+        max_tokens: 400,
+        temperature: 0,
+        stream: true,
+        ignore_eos: true,
+      } as OpenAI.CompletionCreateParamsStreaming,
       { signal: controller.signal },
     );
     let events = 0;
@@ -100,7 +134,8 @@ describe("pillow serve through the openai client", () => {
     expect(events).toBe(3);
     const stepsAtAbort = backend.batcher.stats().steps;
     const deadline = Date.now() + 5000;
-    while (backend.batcher.stats().running > 0 && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 10));
+    while (backend.batcher.stats().running > 0 && Date.now() < deadline)
+      await new Promise((resolve) => setTimeout(resolve, 10));
     expect(backend.batcher.stats()).toMatchObject({ running: 0, waiting: 0, kvCacheBytesUsed: 0 });
     // Stopped within a few steps of the abort, not after its 400 tokens.
     expect(backend.batcher.stats().steps - stepsAtAbort).toBeLessThan(50);
@@ -109,20 +144,39 @@ describe("pillow serve through the openai client", () => {
 
   it("surfaces 400 (context), 401 (key) and 413 (body) as the client's error classes", async () => {
     const tooLong = "x".repeat(3000);
-    await expect(client.completions.create({ model: "tiny", prompt: tooLong, max_tokens: 4, stream: true })).rejects.toBeInstanceOf(OpenAI.BadRequestError);
+    await expect(
+      client.completions.create({ model: "tiny", prompt: tooLong, max_tokens: 4, stream: true }),
+    ).rejects.toBeInstanceOf(OpenAI.BadRequestError);
     const stranger = new OpenAI({ baseURL: `${server.url}/v1`, apiKey: "wrong", maxRetries: 0 });
-    await expect(stranger.completions.create({ model: "tiny", prompt: "hi", max_tokens: 2 })).rejects.toBeInstanceOf(OpenAI.AuthenticationError);
-    await expect(client.completions.create({ model: "tiny", prompt: "y".repeat(5000), max_tokens: 2 })).rejects.toMatchObject({ status: 413 });
+    await expect(stranger.completions.create({ model: "tiny", prompt: "hi", max_tokens: 2 })).rejects.toBeInstanceOf(
+      OpenAI.AuthenticationError,
+    );
+    await expect(
+      client.completions.create({ model: "tiny", prompt: "y".repeat(5000), max_tokens: 2 }),
+    ).rejects.toMatchObject({ status: 413 });
   });
 
   it("answers 429 through the client when the queue is full", async () => {
     // Its own backend: closing a server closes its engine.
-    const small = await startServer({ engine: createNativeEngine(new NativeBackend(model), { baseName: "tiny", adapters: [] }), port: 0, concurrency: 1, queueCapacity: 0 });
+    const small = await startServer({
+      engine: createNativeEngine(new NativeBackend(model), { baseName: "tiny", adapters: [] }),
+      port: 0,
+      concurrency: 1,
+      queueCapacity: 0,
+    });
     try {
       const narrow = new OpenAI({ baseURL: `${small.url}/v1`, apiKey: "none", maxRetries: 0 });
-      const first = narrow.completions.create({ model: "tiny", prompt: promptOf(5), max_tokens: 200, temperature: 0, stream: true });
+      const first = narrow.completions.create({
+        model: "tiny",
+        prompt: promptOf(5),
+        max_tokens: 200,
+        temperature: 0,
+        stream: true,
+      });
       const holder = await first;
-      await expect(narrow.completions.create({ model: "tiny", prompt: "hi", max_tokens: 2 })).rejects.toBeInstanceOf(OpenAI.RateLimitError);
+      await expect(narrow.completions.create({ model: "tiny", prompt: "hi", max_tokens: 2 })).rejects.toBeInstanceOf(
+        OpenAI.RateLimitError,
+      );
       for await (const _event of holder);
     } finally {
       await small.close(1000);
@@ -137,7 +191,11 @@ describe("pillow serve through the openai client", () => {
         .filter((block) => block.startsWith("data: "))
         .map((block) => block.slice(6))
         .map((data) => (data === "[DONE]" ? data : JSON.stringify({ ...JSON.parse(data), id: "", created: 0 })));
-    const init = { method: "POST", headers: { "content-type": "application/json", authorization: "Bearer secret" }, body: JSON.stringify(body) };
+    const init = {
+      method: "POST",
+      headers: { "content-type": "application/json", authorization: "Bearer secret" },
+      body: JSON.stringify(body),
+    };
     const viaSocket = await events(await fetch(`${server.url}/v1/completions`, init));
     const viaApp = await events(await server.serveApp.app.request("/v1/completions", init));
     expect(viaSocket.length).toBeGreaterThan(3);

@@ -11,7 +11,10 @@ export type TokenLimits = {
   defaultMaxTokens: number;
 };
 
-export function generationOptionsOf(body: CompletionBody | ChatBody, limits: TokenLimits): GenerationOptions & { maxNewTokens: number } {
+export function generationOptionsOf(
+  body: CompletionBody | ChatBody,
+  limits: TokenLimits,
+): GenerationOptions & { maxNewTokens: number } {
   const requested = body.max_completion_tokens ?? body.max_tokens;
   if (requested !== undefined && requested > limits.maxTokens) {
     throw new HttpError(

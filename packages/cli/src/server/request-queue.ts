@@ -27,8 +27,10 @@ export class RequestQueue {
     readonly concurrency: number,
     readonly capacity: number,
   ) {
-    if (!Number.isInteger(concurrency) || concurrency < 1) throw new Error(`concurrency must be an integer ≥ 1, got ${concurrency}`);
-    if (!Number.isInteger(capacity) || capacity < 0) throw new Error(`queue capacity must be an integer ≥ 0, got ${capacity}`);
+    if (!Number.isInteger(concurrency) || concurrency < 1)
+      throw new Error(`concurrency must be an integer ≥ 1, got ${concurrency}`);
+    if (!Number.isInteger(capacity) || capacity < 0)
+      throw new Error(`queue capacity must be an integer ≥ 0, got ${capacity}`);
   }
 
   get active(): number {

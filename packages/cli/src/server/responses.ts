@@ -41,7 +41,15 @@ export async function respond(
         kind === "chat"
           ? { index: 0, message: { role: "assistant", content: result.text }, finish_reason: result.finishReason }
           : { index: 0, text: result.text, logprobs: null, finish_reason: result.finishReason };
-      return c.json({ id, object, created, model: request.model, choices: [choice], usage: usageOf(result.promptTokens, result.completionTokens), ...extension });
+      return c.json({
+        id,
+        object,
+        created,
+        model: request.model,
+        choices: [choice],
+        usage: usageOf(result.promptTokens, result.completionTokens),
+        ...extension,
+      });
     } finally {
       release();
     }
@@ -62,7 +70,11 @@ export async function respond(
     model: request.model,
     choices: [
       kind === "chat"
-        ? { index: 0, delta: first ? { role: "assistant", content: text ?? "" } : text === undefined ? {} : { content: text }, finish_reason: finishReason }
+        ? {
+            index: 0,
+            delta: first ? { role: "assistant", content: text ?? "" } : text === undefined ? {} : { content: text },
+            finish_reason: finishReason,
+          }
         : { index: 0, text: text ?? "", logprobs: null, finish_reason: finishReason },
     ],
     ...(first ? extension : {}),
@@ -87,7 +99,9 @@ export async function respond(
           await sink.send(JSON.stringify(chunk(undefined, last.finishReason ?? "stop")));
           if (includeUsage) {
             const usage = usageOf(last.promptTokens ?? 0, last.completionTokens ?? completionTokens);
-            await sink.send(JSON.stringify({ id, object: chunkObject, created, model: request.model, choices: [], usage }));
+            await sink.send(
+              JSON.stringify({ id, object: chunkObject, created, model: request.model, choices: [], usage }),
+            );
           }
           await sink.send("[DONE]");
         }

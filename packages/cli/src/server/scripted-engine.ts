@@ -70,11 +70,18 @@ export function createScriptedEngine(options: ScriptedEngineOptions = {}): Scrip
         await wait(options.tokenDelayMs ?? 0, request.signal);
         yield { text: character };
       }
-      yield { text: "", finishReason: result.finishReason, promptTokens: result.promptTokens, completionTokens: result.completionTokens };
+      yield {
+        text: "",
+        finishReason: result.finishReason,
+        promptTokens: result.promptTokens,
+        completionTokens: result.completionTokens,
+      };
     },
     async embed(texts) {
       // [length, vowels, first char code]: enough to check order and routing.
-      return texts.map((text) => Float32Array.from([text.length, (text.match(/[aeiou]/g) ?? []).length, text.charCodeAt(0) || 0]));
+      return texts.map((text) =>
+        Float32Array.from([text.length, (text.match(/[aeiou]/g) ?? []).length, text.charCodeAt(0) || 0]),
+      );
     },
   };
 }

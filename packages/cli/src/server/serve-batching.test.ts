@@ -35,10 +35,21 @@ beforeAll(async () => {
     const match = /layers\.(\d+)\.(?:self_attn|mlp)\.(\w+)\.lora_B/.exec(tensorName);
     if (!match) continue;
     const size = model.adapterTensors("mix")[tensorName].length;
-    model.native.setAdapterTensor("mix", Number(match[1]), match[2] as never, "B", Float32Array.from({ length: size }, () => (random.next() - 0.5) * 1.0));
+    model.native.setAdapterTensor(
+      "mix",
+      Number(match[1]),
+      match[2] as never,
+      "B",
+      Float32Array.from({ length: size }, () => (random.next() - 0.5) * 1.0),
+    );
   }
   backend = new NativeBackend(model, { batching: { prefillChunk: 32 } });
-  server = await startServer({ engine: createNativeEngine(backend, { baseName: "tiny", adapters: ["mix"] }), port: 0, demoSelector: demos, concurrency: 64 });
+  server = await startServer({
+    engine: createNativeEngine(backend, { baseName: "tiny", adapters: ["mix"] }),
+    port: 0,
+    demoSelector: demos,
+    concurrency: 64,
+  });
 });
 
 afterAll(async () => {
@@ -121,35 +132,61 @@ describe("pillow serve, continuous batching on the shipped tiny model", () => {
   it("passes frequency and presence penalties from the request body to the sampler", async () => {
     const prompt = "### Instruction:\nSay something.\n\n### Response:\n";
     const plain = await ask({ model: "tiny", prompt, max_tokens: 40, temperature: 0, ignore_eos: true });
-    const penalised = await ask({ model: "tiny", prompt, max_tokens: 40, temperature: 0, ignore_eos: true, presence_penalty: 2, frequency_penalty: 1 });
+    const penalised = await ask({
+      model: "tiny",
+      prompt,
+      max_tokens: 40,
+      temperature: 0,
+      ignore_eos: true,
+      presence_penalty: 2,
+      frequency_penalty: 1,
+    });
     // The in-process model (its own decode loop and sampler call) with the same options.
-    const expected = await model.generate(prompt, { maxNewTokens: 40, temperature: 0, ignoreEos: true, presencePenalty: 2, frequencyPenalty: 1 });
+    const expected = await model.generate(prompt, {
+      maxNewTokens: 40,
+      temperature: 0,
+      ignoreEos: true,
+      presencePenalty: 2,
+      frequencyPenalty: 1,
+    });
     expect(penalised.text).toBe(expected.text);
     expect(penalised.text).not.toBe(plain.text);
   });
 
   it("answers a prompt longer than the context with a 400 naming the limit", async () => {
-    const reply = await ask({ model: "tiny", prompt: "z".repeat(model.config.maxPositionEmbeddings + 10), max_tokens: 4 });
+    const reply = await ask({
+      model: "tiny",
+      prompt: "z".repeat(model.config.maxPositionEmbeddings + 10),
+      max_tokens: 4,
+    });
     expect(reply.status).toBe(400);
     expect(reply.finish).toBe("context_length_exceeded");
     expect(reply.text).toContain(`${model.config.maxPositionEmbeddings} tokens`);
     const streamed = await fetch(`${server.url}/v1/completions`, {
       method: "POST",
       headers: { "content-type": "application/json" },
-      body: JSON.stringify({ model: "tiny", prompt: "z".repeat(model.config.maxPositionEmbeddings + 10), stream: true }),
+      body: JSON.stringify({
+        model: "tiny",
+        prompt: "z".repeat(model.config.maxPositionEmbeddings + 10),
+        stream: true,
+      }),
     });
     expect(streamed.status).toBe(400);
   });
 
   it("stops a non-streamed generation when its client disconnects", async () => {
     const controller = new AbortController();
-    const reply = ask({ model: "tiny", prompt: "long", max_tokens: 500, ignore_eos: true, temperature: 0 }, controller.signal);
+    const reply = ask(
+      { model: "tiny", prompt: "long", max_tokens: 500, ignore_eos: true, temperature: 0 },
+      controller.signal,
+    );
     while (backend.batcher.stats().running === 0) await new Promise((resolve) => setTimeout(resolve, 1));
     const stepsAtAbort = backend.batcher.stats().steps;
     controller.abort();
     await expect(reply).rejects.toThrow();
     const deadline = Date.now() + 5000;
-    while (backend.batcher.stats().running > 0 && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 2));
+    while (backend.batcher.stats().running > 0 && Date.now() < deadline)
+      await new Promise((resolve) => setTimeout(resolve, 2));
     expect(backend.batcher.stats().running).toBe(0);
     // It ended long before its 500 tokens.
     expect(backend.batcher.stats().steps - stepsAtAbort).toBeLessThan(400);

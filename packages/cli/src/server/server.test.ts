@@ -141,7 +141,9 @@ describe("pillow serve (OpenAI-compatible)", () => {
     const engine = createScriptedEngine({ delayMs: 300 });
     const { server } = await start({ engine, concurrency: 1, queueCapacity: 1 });
     const statuses = await Promise.all(
-      Array.from({ length: 6 }, () => post(`${server.url}/v1/completions`, { prompt: "busy" }).then((result) => result)),
+      Array.from({ length: 6 }, () =>
+        post(`${server.url}/v1/completions`, { prompt: "busy" }).then((result) => result),
+      ),
     );
     const codes = statuses.map((result) => result.status).sort();
     expect(codes).toEqual([200, 200, 429, 429, 429, 429]);
@@ -150,7 +152,13 @@ describe("pillow serve (OpenAI-compatible)", () => {
     expect(rejected.json.error.type).toBe("rate_limit_error");
 
     engine.requests.length = 0;
-    const backend = createOpenAIBackend({ endpoints: [server.url], model: "tiny", retries: 12, backoffMs: 100, maxBackoffMs: 400 });
+    const backend = createOpenAIBackend({
+      endpoints: [server.url],
+      model: "tiny",
+      retries: 12,
+      backoffMs: 100,
+      maxBackoffMs: 400,
+    });
     const results = await backend.generateBatch(["a", "b", "c", "d"]);
     expect(results.map((result) => result.text)).toEqual(["base|a", "base|b", "base|c", "base|d"]);
     expect(engine.requests.length).toBe(4);
@@ -192,7 +200,11 @@ describe("pillow serve (OpenAI-compatible)", () => {
     const selector: DemoSelector = {
       name: "test",
       async select(query, count) {
-        return Array.from({ length: count ?? 3 }, (_, index) => ({ id: `d${index}`, instruction: `Q${index} for ${query}`, output: `A${index}` }));
+        return Array.from({ length: count ?? 3 }, (_, index) => ({
+          id: `d${index}`,
+          instruction: `Q${index} for ${query}`,
+          output: `A${index}`,
+        }));
       },
     };
     const { server, engine } = await start({ demoSelector: selector });

@@ -29,8 +29,20 @@ export function sseResponse(
   if (!outgoing || typeof outgoing.writeHead !== "function") {
     return streamSSE(
       c,
-      async (stream) => body({ send: (data) => stream.writeSSE({ data }), get aborted() { return stream.aborted; } }),
-      async (error, stream) => onError(error, { send: (data) => stream.writeSSE({ data }), get aborted() { return stream.aborted; } }),
+      async (stream) =>
+        body({
+          send: (data) => stream.writeSSE({ data }),
+          get aborted() {
+            return stream.aborted;
+          },
+        }),
+      async (error, stream) =>
+        onError(error, {
+          send: (data) => stream.writeSSE({ data }),
+          get aborted() {
+            return stream.aborted;
+          },
+        }),
     );
   }
   const sink = new NodeSseSink(outgoing);

@@ -13,7 +13,12 @@ const directory = mkdtempSync(path.join(tmpdir(), "pillow-replay-look-ahead-"));
 afterAll(() => rmSync(directory, { recursive: true, force: true }));
 
 const bytesOf = (tensors: Record<string, Float32Array>) =>
-  Object.fromEntries(Object.entries(tensors).map(([name, data]) => [name, Buffer.from(data.buffer, data.byteOffset, data.byteLength).toString("base64")]));
+  Object.fromEntries(
+    Object.entries(tensors).map(([name, data]) => [
+      name,
+      Buffer.from(data.buffer, data.byteOffset, data.byteLength).toString("base64"),
+    ]),
+  );
 
 describe("probeInterference (the look-ahead)", () => {
   it("leaves the adapter bit-identical; before = the adapter's losses; training lowers the current task's own loss", async () => {
@@ -37,7 +42,8 @@ describe("probeInterference (the look-ahead)", () => {
     expect(model.activeAdapter).toBe("cl");
     expect(model.adapterNames()).toEqual(["cl"]);
     // "before" is the unchanged adapter's mean loss per probe set, computed independently here.
-    const examples = (instances: typeof first.train) => instances.map((instance) => ({ prompt: formatPrompt(instance), response: formatResponse(instance.output) }));
+    const examples = (instances: typeof first.train) =>
+      instances.map((instance) => ({ prompt: formatPrompt(instance), response: formatResponse(instance.output) }));
     for (const [k, instances] of probes.entries()) {
       const losses = await exampleLosses(model, examples(instances), { appendEos: false });
       expect(probe.before[k]).toBeCloseTo(losses.reduce((sum, value) => sum + value, 0) / losses.length, 10);
@@ -59,7 +65,15 @@ describe("probeInterference (the look-ahead)", () => {
     });
     const suite = buildSuite({ seed: 1, trainPerTask: 8, testPerTask: 2 });
     const tasks = suite.tasks.slice(0, 3).map((task) => ({ name: task.name, train: task.train, test: task.test }));
-    const result = await runContinual({ learner, tasks, strategy: "interference", replayPerTask: 4, probePerTask: 3, seed: 2, tagMerge: { minSamples: 2 } });
+    const result = await runContinual({
+      learner,
+      tasks,
+      strategy: "interference",
+      replayPerTask: 4,
+      probePerTask: 3,
+      seed: 2,
+      tagMerge: { minSamples: 2 },
+    });
     expect(result.plans.map((plan) => plan.budget)).toEqual([0, 4, 8]);
     expect(result.lookAheads[0]).toBeUndefined();
     expect(result.lookAheads[2]!.before.length).toBe(2);

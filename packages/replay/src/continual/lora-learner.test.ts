@@ -29,8 +29,13 @@ describe("createLoraLearner on a tiny random LLaMA (3 suite tasks)", () => {
     // evaluate() is the mean of ROUGE-L · 100 over greedy generations, recomputed here independently.
     const test = tasks[0].test;
     const score = await learner.evaluate(test, tasks[0].name);
-    const generations = await model.generateBatch(test.map((instance) => formatPrompt(instance)), { maxNewTokens: 6, stop: ["\n"] });
-    const expected = generations.reduce((sum, generation, k) => sum + rougeL(generation.text.trim(), test[k].output) * 100, 0) / test.length;
+    const generations = await model.generateBatch(
+      test.map((instance) => formatPrompt(instance)),
+      { maxNewTokens: 6, stop: ["\n"] },
+    );
+    const expected =
+      generations.reduce((sum, generation, k) => sum + rougeL(generation.text.trim(), test[k].output) * 100, 0) /
+      test.length;
     expect(score).toBeCloseTo(expected, 10);
 
     const losses: number[][] = [];
@@ -55,7 +60,11 @@ describe("createLoraLearner on a tiny random LLaMA (3 suite tasks)", () => {
     const fresh = await loadModel(directory);
     const viaModel = await runContinual({
       model: fresh,
-      loraLearner: { adapter: { r: 2, alpha: 4, targetModules: ["v_proj"] }, train: { batchSize: 8 }, generate: { maxNewTokens: 2 } },
+      loraLearner: {
+        adapter: { r: 2, alpha: 4, targetModules: ["v_proj"] },
+        train: { batchSize: 8 },
+        generate: { maxNewTokens: 2 },
+      },
       tasks: tasks.slice(0, 2),
       strategy: "uniform",
       replayPerTask: 2,
@@ -68,9 +77,9 @@ describe("createLoraLearner on a tiny random LLaMA (3 suite tasks)", () => {
     const backend = new NativeBackend(fresh);
     const vectors = await backendEmbedder(backend).embed(["Classify the word.", "Pluralise the noun."]);
     expect(vectors.map((vector) => vector.length)).toEqual([32, 32]);
-    await expect(createLlmTagger(backend, { attempts: 2, generate: { maxNewTokens: 4 } }).tag(["Pluralise the noun."])).rejects.toThrow(
-      /no JSON tag list for instruction 0 \("Pluralise the noun\."\) after 2 attempts/,
-    );
+    await expect(
+      createLlmTagger(backend, { attempts: 2, generate: { maxNewTokens: 4 } }).tag(["Pluralise the noun."]),
+    ).rejects.toThrow(/no JSON tag list for instruction 0 \("Pluralise the noun\."\) after 2 attempts/);
   });
 });
 
@@ -84,7 +93,9 @@ describe("createLoraLearner with a named adapter", () => {
     const options: AdapterOptions = { r: 2, alpha: 4, targetModules: ["v_proj"], seed: 1 };
     model.addAdapter("other", options);
     model.addAdapter("mine", options);
-    expect(() => createLoraLearner(model, { adapter: "missing" })).toThrow(/no adapter "missing" \(it has: other, mine\)/);
+    expect(() => createLoraLearner(model, { adapter: "missing" })).toThrow(
+      /no adapter "missing" \(it has: other, mine\)/,
+    );
     const evaluated: number[] = [];
     const learner = createLoraLearner(model, {
       adapter: "mine",

@@ -71,7 +71,9 @@ export function createLoraLearner<T extends InstructionInstance>(
   }
   model.setActiveAdapter(adapter);
   const stageLosses: number[][] = [];
-  const promptOf = options.formatPrompt ?? ((instance: T) => formatPrompt({ instruction: instance.instruction, input: instance.input }));
+  const promptOf =
+    options.formatPrompt ??
+    ((instance: T) => formatPrompt({ instruction: instance.instruction, input: instance.input }));
   const formatResponse = options.formatResponse ?? ((instance: T) => instance.output);
   const score = options.score ?? ((prediction: string, reference: string) => rougeL(prediction, reference) * 100);
   const generateOptions: GenerationOptions = { maxNewTokens: 48, temperature: 0, stop: ["\n"], ...options.generate };
@@ -81,7 +83,11 @@ export function createLoraLearner<T extends InstructionInstance>(
     throw new RangeError(`lora learner: lookAheadSteps must be an integer ≥ 1, got ${lookAheadSteps}`);
   }
   const toExample = (instance: T) => ({ prompt: promptOf(instance), response: formatResponse(instance) });
-  const lossOptions = { appendEos: options.train?.appendEos ?? true, maxLength: options.train?.maxLength, batchSize: options.train?.batchSize ?? 8 };
+  const lossOptions = {
+    appendEos: options.train?.appendEos ?? true,
+    maxLength: options.train?.maxLength,
+    batchSize: options.train?.batchSize ?? 8,
+  };
   async function probeLosses(probes: T[][]): Promise<number[]> {
     const flat = probes.flat();
     const losses = flat.length > 0 ? await exampleLosses(model, flat.map(toExample), lossOptions) : new Float64Array(0);
@@ -103,12 +109,21 @@ export function createLoraLearner<T extends InstructionInstance>(
       }
       model.setActiveAdapter(adapter);
       const dataset = instances.map((instance) => ({ prompt: promptOf(instance), response: formatResponse(instance) }));
-      const result = await train(model, dataset, { epochs: 1, lr: 2e-4, ...options.train, mode: "lora", seed: baseSeed + stage });
+      const result = await train(model, dataset, {
+        epochs: 1,
+        lr: 2e-4,
+        ...options.train,
+        mode: "lora",
+        seed: baseSeed + stage,
+      });
       stageLosses.push(result.losses);
       return { losses: result.losses };
     },
     async probeInterference(current, probes, stage) {
-      if (current.length === 0) throw new RangeError("lora learner: probeInterference: the look-ahead needs the current task's training instances");
+      if (current.length === 0)
+        throw new RangeError(
+          "lora learner: probeInterference: the look-ahead needs the current task's training instances",
+        );
       model.setActiveAdapter(adapter);
       const before = await probeLosses(probes);
       // The look-ahead trains a copy: the learner's adapter is never written (tests check bit-identity).

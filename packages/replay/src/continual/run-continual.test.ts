@@ -7,9 +7,17 @@ import { runContinual, type StageReport } from "./run-continual.js";
 type Item = { instruction: string; input: string; output: string; task: string };
 
 const phrasings: Record<string, string[]> = {
-  sentiment: ["Classify the sentiment of the review.", "Is this review positive or negative?", "Label the review's sentiment."],
+  sentiment: [
+    "Classify the sentiment of the review.",
+    "Is this review positive or negative?",
+    "Label the review's sentiment.",
+  ],
   plural: ["Write the plural form of the noun.", "Give the plural of this word.", "Pluralise the word."],
-  capital: ["What is the capital city of this country?", "Name the capital of the country.", "Give the country's capital."],
+  capital: [
+    "What is the capital city of this country?",
+    "Name the capital of the country.",
+    "Give the country's capital.",
+  ],
   numbers: ["Convert the number to English words.", "Spell out the number in words.", "Write this number in words."],
 };
 
@@ -21,7 +29,12 @@ function makeTasks(): ContinualTask<Item>[] {
       const instruction = instructions[k % 5 === 0 ? 2 : k % 2];
       train.push({ instruction, input: `${name} input ${k}`, output: `${name} output ${k}`, task: name });
     }
-    const test = [0, 1, 2, 3, 4].map((k) => ({ instruction: instructions[0], input: `test ${k}`, output: "o", task: name }));
+    const test = [0, 1, 2, 3, 4].map((k) => ({
+      instruction: instructions[0],
+      input: `test ${k}`,
+      output: "o",
+      task: name,
+    }));
     return { name, train, test };
   });
 }
@@ -76,9 +89,14 @@ describe("runContinual with a simulated learner", () => {
     it(`${strategy}: replays replayPerTask·i, beats no replay, is deterministic, reports every stage`, async () => {
       const reports: StageReport[] = [];
       const options = { tasks: makeTasks(), strategy, replayPerTask: 10, seed: 7, tagMerge: { minSamples: 2 } };
-      const result = await runContinual({ ...options, learner: simulatedLearner(), onStage: (report) => void reports.push(report) });
+      const result = await runContinual({
+        ...options,
+        learner: simulatedLearner(),
+        onStage: (report) => void reports.push(report),
+      });
       expect(result.plans.map((plan) => plan.budget)).toEqual([0, 10, 20, 30]);
-      for (const plan of result.plans) expect(plan.perTask.reduce((sum, entry) => sum + entry.count, 0)).toBe(plan.budget);
+      for (const plan of result.plans)
+        expect(plan.perTask.reduce((sum, entry) => sum + entry.count, 0)).toBe(plan.budget);
       expect(reports.map((report) => report.trainingSize)).toEqual([30, 40, 50, 60]);
       expect(reports.map((report) => report.scores)).toEqual(result.scores);
       expect(result.metrics).toEqual(continualMetrics(result.scores));
@@ -106,7 +124,15 @@ describe("runContinual with a simulated learner", () => {
         return { before: probes.map(() => 1), after: probes.map((_, j) => (j === 0 ? 2 : 1)) };
       },
     };
-    const result = await runContinual({ learner, tasks: makeTasks(), strategy: "interference", replayPerTask: 10, seed: 7, probePerTask: 4, tagMerge: { minSamples: 2 } });
+    const result = await runContinual({
+      learner,
+      tasks: makeTasks(),
+      strategy: "interference",
+      replayPerTask: 10,
+      seed: 7,
+      probePerTask: 4,
+      tagMerge: { minSamples: 2 },
+    });
     // Stage 3: R = 30, floor ⌊0.25·30/3⌋ = 2 each, the other 24 all to the first task.
     expect(result.plans[3].perTask.map((entry) => entry.count)).toEqual([26, 2, 2]);
     expect(result.plans[3].perTask.map((entry) => entry.increase)).toEqual([1, 0, 0]);
@@ -117,9 +143,9 @@ describe("runContinual with a simulated learner", () => {
     expect(learner.probes[2][0]).toEqual(learner.probes[0][0]);
     const trainOfFirst = new Set(makeTasks()[0].train.map((instance) => instance.input));
     for (const instance of learner.probes[2][0]) expect(trainOfFirst.has(instance.input)).toBe(true);
-    await expect(runContinual({ learner: simulatedLearner(), tasks: makeTasks(), strategy: "interference" })).rejects.toThrow(
-      /"interference" needs a learner with probeInterference/,
-    );
+    await expect(
+      runContinual({ learner: simulatedLearner(), tasks: makeTasks(), strategy: "interference" }),
+    ).rejects.toThrow(/"interference" needs a learner with probeInterference/);
   });
 
   it("startStage + previousScores continue a run exactly; diagonal-and-final evaluates what the final metrics need", async () => {
@@ -127,35 +153,64 @@ describe("runContinual with a simulated learner", () => {
     // The simulated learner's state after stage 0, then the rest from stage 1.
     const learner = simulatedLearner();
     await learner.trainStage(makeTasks()[0].train, 0, "sentiment");
-    const rest = await runContinual({ learner, tasks: makeTasks(), strategy: "none", seed: 1, startStage: 1, previousScores: [full.scores[0]] });
+    const rest = await runContinual({
+      learner,
+      tasks: makeTasks(),
+      strategy: "none",
+      seed: 1,
+      startStage: 1,
+      previousScores: [full.scores[0]],
+    });
     expect(rest.scores).toEqual(full.scores);
-    const ends = await runContinual({ learner: simulatedLearner(), tasks: makeTasks(), strategy: "none", seed: 1, evaluation: "diagonal-and-final" });
+    const ends = await runContinual({
+      learner: simulatedLearner(),
+      tasks: makeTasks(),
+      strategy: "none",
+      seed: 1,
+      evaluation: "diagonal-and-final",
+    });
     expect(ends.scores[2][0]).toBeNaN();
     expect(ends.scores[2][2]).toBe(full.scores[2][2]);
     expect(ends.scores[3]).toEqual(full.scores[3]);
     expect(ends.metrics.relativeGain[3]).toBeCloseTo(full.metrics.relativeGain[3], 12);
     expect(ends.metrics.bwt).toBeCloseTo(full.metrics.bwt, 12);
     expect(ends.metrics.forgetting[0]).toBeNaN();
-    await expect(runContinual({ learner: simulatedLearner(), tasks: makeTasks(), strategy: "none", startStage: 2, previousScores: [[1]] })).rejects.toThrow(
-      /startStage 2 needs 2 rows of previousScores, got 1/,
-    );
+    await expect(
+      runContinual({
+        learner: simulatedLearner(),
+        tasks: makeTasks(),
+        strategy: "none",
+        startStage: 2,
+        previousScores: [[1]],
+      }),
+    ).rejects.toThrow(/startStage 2 needs 2 rows of previousScores, got 1/);
   });
 
   it("rejects malformed tasks and learners with clear messages", async () => {
     const tasks = makeTasks();
-    await expect(runContinual({ learner: {} as ContinualLearner<Item>, tasks, strategy: "none" })).rejects.toThrow(/learner must have/);
+    await expect(runContinual({ learner: {} as ContinualLearner<Item>, tasks, strategy: "none" })).rejects.toThrow(
+      /learner must have/,
+    );
     await expect(runContinual({ tasks, strategy: "none" })).rejects.toThrow(/learner must have/);
     await expect(
       runContinual({ learner: simulatedLearner(), model: {} as never, tasks, strategy: "none" }),
     ).rejects.toThrow(/either learner or model, not both/);
-    await expect(runContinual({ learner: simulatedLearner(), tasks: [], strategy: "none" })).rejects.toThrow(/non-empty/);
-    await expect(
-      runContinual({ learner: simulatedLearner(), tasks: [tasks[0], { ...tasks[1], name: tasks[0].name }], strategy: "none" }),
-    ).rejects.toThrow(/"sentiment" is used twice/);
-    await expect(runContinual({ learner: simulatedLearner(), tasks: [{ ...tasks[0], test: [] }], strategy: "none" })).rejects.toThrow(
-      /has no test instances/,
+    await expect(runContinual({ learner: simulatedLearner(), tasks: [], strategy: "none" })).rejects.toThrow(
+      /non-empty/,
     );
+    await expect(
+      runContinual({
+        learner: simulatedLearner(),
+        tasks: [tasks[0], { ...tasks[1], name: tasks[0].name }],
+        strategy: "none",
+      }),
+    ).rejects.toThrow(/"sentiment" is used twice/);
+    await expect(
+      runContinual({ learner: simulatedLearner(), tasks: [{ ...tasks[0], test: [] }], strategy: "none" }),
+    ).rejects.toThrow(/has no test instances/);
     const broken = { ...simulatedLearner(), evaluate: async () => Number.NaN };
-    await expect(runContinual({ learner: broken, tasks, strategy: "none" })).rejects.toThrow(/returned NaN for task "sentiment"/);
+    await expect(runContinual({ learner: broken, tasks, strategy: "none" })).rejects.toThrow(
+      /returned NaN for task "sentiment"/,
+    );
   });
 });

@@ -102,44 +102,67 @@ export type RunContinualResult = {
   lookAheads: (LookAheadReport | undefined)[];
 };
 
-function validate<T extends InstructionInstance>(options: RunContinualOptions<T>, learner: ContinualLearner<T> | undefined): void {
+function validate<T extends InstructionInstance>(
+  options: RunContinualOptions<T>,
+  learner: ContinualLearner<T> | undefined,
+): void {
   const { tasks, strategy } = options;
   if (!learner || typeof learner.trainStage !== "function" || typeof learner.evaluate !== "function") {
-    throw new TypeError("runContinual: learner must have trainStage(instances, stage, task) and evaluate(test, task) (or pass model)");
+    throw new TypeError(
+      "runContinual: learner must have trainStage(instances, stage, task) and evaluate(test, task) (or pass model)",
+    );
   }
   if (!replayStrategies.includes(strategy)) {
-    throw new RangeError(`runContinual: strategy must be one of ${replayStrategies.join(", ")}, got ${String(strategy)}`);
+    throw new RangeError(
+      `runContinual: strategy must be one of ${replayStrategies.join(", ")}, got ${String(strategy)}`,
+    );
   }
-  if (!Array.isArray(tasks) || tasks.length === 0) throw new RangeError("runContinual: tasks must be a non-empty array");
+  if (!Array.isArray(tasks) || tasks.length === 0)
+    throw new RangeError("runContinual: tasks must be a non-empty array");
   if (strategy === "interference" && typeof learner.probeInterference !== "function") {
-    throw new TypeError('runContinual: strategy "interference" needs a learner with probeInterference (a model to run the look-ahead on)');
+    throw new TypeError(
+      'runContinual: strategy "interference" needs a learner with probeInterference (a model to run the look-ahead on)',
+    );
   }
   const startStage = options.startStage ?? 0;
   if (!Number.isInteger(startStage) || startStage < 0 || startStage >= tasks.length) {
     throw new RangeError(`runContinual: startStage must be an integer in [0, ${tasks.length - 1}], got ${startStage}`);
   }
   if ((options.previousScores?.length ?? 0) !== startStage) {
-    throw new RangeError(`runContinual: startStage ${startStage} needs ${startStage} rows of previousScores, got ${options.previousScores?.length ?? 0}`);
+    throw new RangeError(
+      `runContinual: startStage ${startStage} needs ${startStage} rows of previousScores, got ${options.previousScores?.length ?? 0}`,
+    );
   }
   options.previousScores?.forEach((row, i) => {
-    if (!Array.isArray(row) || row.length !== i + 1 || !row.every((value, j) => Number.isFinite(value) || (j < i && Number.isNaN(value)))) {
-      throw new RangeError(`runContinual: previousScores[${i}] must hold ${i + 1} scores (finite; NaN = not evaluated, off the diagonal)`);
+    if (
+      !Array.isArray(row) ||
+      row.length !== i + 1 ||
+      !row.every((value, j) => Number.isFinite(value) || (j < i && Number.isNaN(value)))
+    ) {
+      throw new RangeError(
+        `runContinual: previousScores[${i}] must hold ${i + 1} scores (finite; NaN = not evaluated, off the diagonal)`,
+      );
     }
   });
   if (options.evaluation !== undefined && options.evaluation !== "all" && options.evaluation !== "diagonal-and-final") {
-    throw new RangeError(`runContinual: evaluation must be "all" or "diagonal-and-final", got ${String(options.evaluation)}`);
+    throw new RangeError(
+      `runContinual: evaluation must be "all" or "diagonal-and-final", got ${String(options.evaluation)}`,
+    );
   }
   const probePerTask = options.probePerTask ?? 8;
-  if (!Number.isInteger(probePerTask) || probePerTask < 1) throw new RangeError(`runContinual: probePerTask must be an integer ≥ 1, got ${probePerTask}`);
+  if (!Number.isInteger(probePerTask) || probePerTask < 1)
+    throw new RangeError(`runContinual: probePerTask must be an integer ≥ 1, got ${probePerTask}`);
   const names = new Set<string>();
   tasks.forEach((task, index) => {
-    if (!task || typeof task.name !== "string" || task.name === "") throw new TypeError(`runContinual: tasks[${index}].name must be a non-empty string`);
+    if (!task || typeof task.name !== "string" || task.name === "")
+      throw new TypeError(`runContinual: tasks[${index}].name must be a non-empty string`);
     if (names.has(task.name)) throw new RangeError(`runContinual: tasks[${index}].name "${task.name}" is used twice`);
     names.add(task.name);
     if (!Array.isArray(task.train) || task.train.length === 0) {
       throw new RangeError(`runContinual: task "${task.name}" has no training instances`);
     }
-    if (!Array.isArray(task.test) || task.test.length === 0) throw new RangeError(`runContinual: task "${task.name}" has no test instances`);
+    if (!Array.isArray(task.test) || task.test.length === 0)
+      throw new RangeError(`runContinual: task "${task.name}" has no test instances`);
     task.train.forEach((instance: T, k: number) => {
       if (typeof instance?.instruction !== "string" || typeof instance.output !== "string") {
         throw new TypeError(`runContinual: task "${task.name}" train[${k}] needs string fields instruction and output`);
@@ -148,7 +171,9 @@ function validate<T extends InstructionInstance>(options: RunContinualOptions<T>
   });
 }
 
-export async function runContinual<T extends InstructionInstance>(options: RunContinualOptions<T>): Promise<RunContinualResult> {
+export async function runContinual<T extends InstructionInstance>(
+  options: RunContinualOptions<T>,
+): Promise<RunContinualResult> {
   if (options.learner && options.model) throw new TypeError("runContinual: give either learner or model, not both");
   const learner: ContinualLearner<T> | undefined =
     options.learner ?? (options.model ? createLoraLearner<T>(options.model, options.loraLearner) : undefined);
@@ -177,7 +202,10 @@ export async function runContinual<T extends InstructionInstance>(options: RunCo
       const { instructions } = taskInstructions[taskIndex];
       const vectors = await embedder.embed(instructions);
       if (vectors.length !== instructions.length) {
-        throw new ReplayError("E_EMBEDDER_OUTPUT", `runContinual: the embedder returned ${vectors.length} vectors for ${instructions.length} instructions`);
+        throw new ReplayError(
+          "E_EMBEDDER_OUTPUT",
+          `runContinual: the embedder returned ${vectors.length} vectors for ${instructions.length} instructions`,
+        );
       }
       embeddings[taskIndex] = stackVectors(vectors, `embeddings of task "${tasks[taskIndex].name}"`);
     }
@@ -228,7 +256,10 @@ export async function runContinual<T extends InstructionInstance>(options: RunCo
       const started = performance.now();
       const probe = await learner.probeInterference!(task.train, probes.slice(0, stage), stage);
       if (probe?.before?.length !== stage || probe.after?.length !== stage) {
-        throw new ReplayError("E_LEARNER_OUTPUT", `runContinual: learner.probeInterference returned ${probe?.before?.length} / ${probe?.after?.length} losses for ${stage} earlier tasks`);
+        throw new ReplayError(
+          "E_LEARNER_OUTPUT",
+          `runContinual: learner.probeInterference returned ${probe?.before?.length} / ${probe?.after?.length} losses for ${stage} earlier tasks`,
+        );
       }
       lookAhead = { before: probe.before, after: probe.after, seconds: (performance.now() - started) / 1000 };
     }
@@ -278,7 +309,10 @@ export async function runContinual<T extends InstructionInstance>(options: RunCo
     };
     plans.push(summary);
 
-    const trainingSet = createRandom(deriveSeed(seed, "stage-order", stage)).shuffled([...task.train, ...plan.instances]);
+    const trainingSet = createRandom(deriveSeed(seed, "stage-order", stage)).shuffled([
+      ...task.train,
+      ...plan.instances,
+    ]);
     const trainStarted = performance.now();
     const trained = await learner.trainStage(trainingSet, stage, task.name);
     const evaluateStarted = performance.now();
@@ -291,7 +325,10 @@ export async function runContinual<T extends InstructionInstance>(options: RunCo
       }
       const score = await learner.evaluate(tasks[j].test, tasks[j].name);
       if (typeof score !== "number" || !Number.isFinite(score)) {
-        throw new ReplayError("E_LEARNER_OUTPUT", `runContinual: learner.evaluate returned ${score} for task "${tasks[j].name}" after stage ${stage}`);
+        throw new ReplayError(
+          "E_LEARNER_OUTPUT",
+          `runContinual: learner.evaluate returned ${score} for task "${tasks[j].name}" after stage ${stage}`,
+        );
       }
       row.push(score);
     }
@@ -302,7 +339,7 @@ export async function runContinual<T extends InstructionInstance>(options: RunCo
       task: task.name,
       plan: summary,
       trainingSize: trainingSet.length,
-      losses: (trained?.losses) || [],
+      losses: trained?.losses || [],
       scores: row,
       seconds: {
         train: (evaluateStarted - trainStarted) / 1000,

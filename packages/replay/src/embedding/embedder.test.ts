@@ -23,7 +23,10 @@ describe("hashing embedder", () => {
     expect(Array.from((await embedder.embed(["Classify the sentiment of this review."]))[0])).toEqual(Array.from(a));
   });
   it("wraps a backend's embed and names a backend without one", async () => {
-    const backend = { name: "b", embed: async (texts: string[]) => texts.map(() => Float32Array.from([1, 2])) } as unknown as GenerationBackend;
+    const backend = {
+      name: "b",
+      embed: async (texts: string[]) => texts.map(() => Float32Array.from([1, 2])),
+    } as unknown as GenerationBackend;
     expect(backendEmbedder(backend).name).toBe("backend:b");
     expect(await backendEmbedder(backend).embed(["x"])).toEqual([Float32Array.from([1, 2])]);
     expect(() => backendEmbedder({ name: "plain" } as GenerationBackend)).toThrow(/backend plain has no embed/);
@@ -31,6 +34,8 @@ describe("hashing embedder", () => {
   it("stacks vectors and checks their dimensions", () => {
     const stacked = stackVectors([Float32Array.from([1, 2]), Float32Array.from([3, 4])], "t");
     expect(stacked).toEqual({ data: Float32Array.from([1, 2, 3, 4]), n: 2, dim: 2 });
-    expect(() => stackVectors([Float32Array.from([1]), Float32Array.from([1, 2])], "t")).toThrow(/vector 1 has 2 dimensions/);
+    expect(() => stackVectors([Float32Array.from([1]), Float32Array.from([1, 2])], "t")).toThrow(
+      /vector 1 has 2 dimensions/,
+    );
   });
 });

@@ -28,39 +28,40 @@ export function createHashingEmbedder(options: HashingEmbedderOptions = {}): Emb
   }
   return {
     name: `hashing:${dimensions}`,
-    embed: async (texts) => texts.map((text, index) => {
-      if (typeof text !== "string") throw new TypeError(`hashing embedder: text ${index} is not a string`);
-      const counts = new Map<string, number>();
-      const add = (feature: string) => counts.set(feature, (counts.get(feature) ?? 0) + 1);
-      const words = text.toLowerCase().match(/[a-z0-9]+/g) ?? [];
-      words.forEach((word, k) => {
-        add(`w:${word}`);
-        if (k + 1 < words.length) add(`b:${word} ${words[k + 1]}`);
-        const padded = ` ${word} `;
-        for (let c = 0; c + 3 <= padded.length; c++) add(`c:${padded.slice(c, c + 3)}`);
-      });
-      const vector = new Float32Array(dimensions);
-      if (counts.size === 0) {
-        vector[0] = 1;
+    embed: async (texts) =>
+      texts.map((text, index) => {
+        if (typeof text !== "string") throw new TypeError(`hashing embedder: text ${index} is not a string`);
+        const counts = new Map<string, number>();
+        const add = (feature: string) => counts.set(feature, (counts.get(feature) ?? 0) + 1);
+        const words = text.toLowerCase().match(/[a-z0-9]+/g) ?? [];
+        words.forEach((word, k) => {
+          add(`w:${word}`);
+          if (k + 1 < words.length) add(`b:${word} ${words[k + 1]}`);
+          const padded = ` ${word} `;
+          for (let c = 0; c + 3 <= padded.length; c++) add(`c:${padded.slice(c, c + 3)}`);
+        });
+        const vector = new Float32Array(dimensions);
+        if (counts.size === 0) {
+          vector[0] = 1;
+          return vector;
+        }
+        for (const [feature, count] of counts) {
+          const bucket = hashToken(feature, 0) % dimensions;
+          const sign = hashToken(feature, 0x9e3779b9) & 1 ? 1 : -1;
+          // Word features weigh more than the many character trigrams each word brings.
+          const weight = feature.startsWith("c:") ? 0.5 : 1;
+          vector[bucket] += sign * weight * (1 + Math.log(count));
+        }
+        let norm = 0;
+        for (let k = 0; k < dimensions; k++) norm += vector[k] * vector[k];
+        if (norm === 0) {
+          vector[0] = 1;
+          return vector;
+        }
+        const inverse = 1 / Math.sqrt(norm);
+        for (let k = 0; k < dimensions; k++) vector[k] *= inverse;
         return vector;
-      }
-      for (const [feature, count] of counts) {
-        const bucket = hashToken(feature, 0) % dimensions;
-        const sign = hashToken(feature, 0x9e3779b9) & 1 ? 1 : -1;
-        // Word features weigh more than the many character trigrams each word brings.
-        const weight = feature.startsWith("c:") ? 0.5 : 1;
-        vector[bucket] += sign * weight * (1 + Math.log(count));
-      }
-      let norm = 0;
-      for (let k = 0; k < dimensions; k++) norm += vector[k] * vector[k];
-      if (norm === 0) {
-        vector[0] = 1;
-        return vector;
-      }
-      const inverse = 1 / Math.sqrt(norm);
-      for (let k = 0; k < dimensions; k++) vector[k] *= inverse;
-      return vector;
-    }),
+      }),
   };
 }
 
@@ -73,12 +74,16 @@ export function backendEmbedder(backend: GenerationBackend): Embedder {
 }
 
 /** Stacks equal-length vectors into the row-major point set wasserstein() takes. */
-export function stackVectors(vectors: readonly Float32Array[], what: string): { data: Float32Array; n: number; dim: number } {
+export function stackVectors(
+  vectors: readonly Float32Array[],
+  what: string,
+): { data: Float32Array; n: number; dim: number } {
   if (vectors.length === 0) throw new RangeError(`${what}: no vectors to stack`);
   const dim = vectors[0].length;
   const data = new Float32Array(vectors.length * dim);
   vectors.forEach((vector, index) => {
-    if (vector.length !== dim) throw new RangeError(`${what}: vector ${index} has ${vector.length} dimensions, expected ${dim}`);
+    if (vector.length !== dim)
+      throw new RangeError(`${what}: vector ${index} has ${vector.length} dimensions, expected ${dim}`);
     data.set(vector, index * dim);
   });
   return { data, n: vectors.length, dim };

@@ -12,10 +12,13 @@ export type ContinualMetrics = {
 };
 
 function checkScores(scores: readonly (readonly number[])[]): void {
-  if (!Array.isArray(scores) || scores.length === 0) throw new RangeError("continualMetrics: scores must be a non-empty matrix");
+  if (!Array.isArray(scores) || scores.length === 0)
+    throw new RangeError("continualMetrics: scores must be a non-empty matrix");
   scores.forEach((row, i) => {
     if (!Array.isArray(row) || row.length < i + 1) {
-      throw new RangeError(`continualMetrics: scores[${i}] must hold the scores of tasks 0..${i} (got ${row?.length ?? 0})`);
+      throw new RangeError(
+        `continualMetrics: scores[${i}] must hold the scores of tasks 0..${i} (got ${row?.length ?? 0})`,
+      );
     }
     for (let j = 0; j <= i; j++) {
       // Off the diagonal and before the last row, NaN marks a score that was not evaluated.

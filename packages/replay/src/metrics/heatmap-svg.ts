@@ -54,7 +54,8 @@ export function scoreHeatmapSvg(scores: readonly (readonly number[])[], options:
   parts.push(
     `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}" font-family="sans-serif" font-size="11">`,
   );
-  if (options.title) parts.push(`<text x="${width / 2}" y="18" text-anchor="middle" font-size="14">${escapeXml(options.title)}</text>`);
+  if (options.title)
+    parts.push(`<text x="${width / 2}" y="18" text-anchor="middle" font-size="14">${escapeXml(options.title)}</text>`);
   parts.push(
     `<text x="${width / 2}" y="${titleHeight - 8}" text-anchor="middle" fill="#555">row: after training on · column: evaluated on</text>`,
   );
@@ -76,7 +77,9 @@ export function scoreHeatmapSvg(scores: readonly (readonly number[])[], options:
       );
       const textColour = fraction > 0.6 ? "#000" : "#fff";
       const text = Number.isFinite(value) ? value.toFixed(digits) : "–";
-      parts.push(`<text x="${x + cell / 2}" y="${y + cell / 2 + 4}" text-anchor="middle" fill="${textColour}">${text}</text>`);
+      parts.push(
+        `<text x="${x + cell / 2}" y="${y + cell / 2 + 4}" text-anchor="middle" fill="${textColour}">${text}</text>`,
+      );
     }
   });
   parts.push("</svg>");

@@ -24,11 +24,13 @@ export function allocateWithFloor(
   directedLimit?: number,
 ): number[] {
   if (!Array.isArray(increases)) throw new TypeError("allocateWithFloor: increases must be an array of numbers");
-  if (!Number.isInteger(budget) || budget < 0) throw new RangeError(`allocateWithFloor: budget must be an integer ≥ 0, got ${budget}`);
+  if (!Number.isInteger(budget) || budget < 0)
+    throw new RangeError(`allocateWithFloor: budget must be an integer ≥ 0, got ${budget}`);
   if (typeof floorShare !== "number" || !(floorShare >= 0 && floorShare <= 1)) {
     throw new RangeError(`allocateWithFloor: floorShare must be in [0, 1], got ${floorShare}`);
   }
-  if (cap !== undefined && !(Number.isInteger(cap) && cap >= 0)) throw new RangeError(`allocateWithFloor: cap must be an integer ≥ 0, got ${cap}`);
+  if (cap !== undefined && !(Number.isInteger(cap) && cap >= 0))
+    throw new RangeError(`allocateWithFloor: cap must be an integer ≥ 0, got ${cap}`);
   if (directedLimit !== undefined && !(Number.isInteger(directedLimit) && directedLimit >= 0)) {
     throw new RangeError(`allocateWithFloor: directedLimit must be an integer ≥ 0, got ${directedLimit}`);
   }
@@ -45,13 +47,19 @@ export function allocateWithFloor(
   let rest = budget - floor * count;
   // directedLimit: at most this much is split by increase; the rest of it joins the floor (equally).
   const undirected = directedLimit === undefined ? 0 : Math.max(0, rest - directedLimit);
-  const counts = allocateReplay(increases.map(() => 0), undirected).map((value) => value + floor);
+  const counts = allocateReplay(
+    increases.map(() => 0),
+    undirected,
+  ).map((value) => value + floor);
   rest -= undirected;
   // Water-filling: each round splits what is left over the tasks below the limit; a round that
   // caps nobody places everything, and every other round removes at least one task, so it ends.
   while (rest > 0) {
     const open = counts.map((_, index) => index).filter((index) => counts[index] < limit);
-    const extra = allocateReplay(open.map((index) => weights[index]), rest);
+    const extra = allocateReplay(
+      open.map((index) => weights[index]),
+      rest,
+    );
     rest = 0;
     open.forEach((index, k) => {
       const placed = Math.min(extra[k], limit - counts[index]);

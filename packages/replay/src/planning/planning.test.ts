@@ -3,7 +3,13 @@ import { describe, expect, it } from "vitest";
 import { allocateReplay } from "./allocate-replay.js";
 import { allocateWithFloor } from "./allocate-with-floor.js";
 import { insInfo, normaliseWithinTask } from "./instruction-information.js";
-import { type ContinualTask, defaultDirectedShare, groupByInstruction, planReplay, selectByInformation } from "./replay-plan.js";
+import {
+  type ContinualTask,
+  defaultDirectedShare,
+  groupByInstruction,
+  planReplay,
+  selectByInformation,
+} from "./replay-plan.js";
 import { createRandom } from "../random.js";
 
 describe("allocateReplay (hand-computed)", () => {
@@ -23,7 +29,10 @@ describe("allocateReplay (hand-computed)", () => {
   it("always sums to the budget", () => {
     const random = createRandom(1);
     for (let trial = 0; trial < 200; trial++) {
-      const distances = Array.from({ length: 1 + random.integer(15) }, () => random.next() * (random.next() < 0.1 ? 0 : 1));
+      const distances = Array.from(
+        { length: 1 + random.integer(15) },
+        () => random.next() * (random.next() < 0.1 ? 0 : 1),
+      );
       const budget = random.integer(3000);
       const counts = allocateReplay(distances, budget);
       expect(counts.reduce((s, c) => s + c, 0)).toBe(budget);
@@ -57,7 +66,8 @@ type Item = { instruction: string; output: string; id: string };
 function makeTask(name: string, instructionCounts: number[]): ContinualTask<Item> {
   const train: Item[] = [];
   instructionCounts.forEach((count, k) => {
-    for (let c = 0; c < count; c++) train.push({ instruction: `${name} instruction ${k}`, output: "o", id: `${name}/${k}/${c}` });
+    for (let c = 0; c < count; c++)
+      train.push({ instruction: `${name} instruction ${k}`, output: "o", id: `${name}/${k}/${c}` });
   });
   return { name, train, test: train.slice(0, 2) };
 }
@@ -86,7 +96,12 @@ describe("selectByInformation", () => {
 });
 
 describe("planReplay", () => {
-  const tasks = [makeTask("a", [30, 10, 5]), makeTask("b", [20, 20]), makeTask("c", [8, 8, 8, 8, 8]), makeTask("d", [50])];
+  const tasks = [
+    makeTask("a", [30, 10, 5]),
+    makeTask("b", [20, 20]),
+    makeTask("c", [8, 8, 8, 8, 8]),
+    makeTask("d", [50]),
+  ];
   const tags = new Map<string, string[]>();
   for (const task of tasks) {
     groupByInstruction(task.train).forEach((group, k) => {
@@ -96,13 +111,37 @@ describe("planReplay", () => {
   const distances = [0.5, 0.2, 0.3];
   for (const strategy of ["random", "uniform", "inscl-dynamic", "inscl"] as const) {
     it(`${strategy}: sums to R = replayPerTask·stage, deterministic by seed`, () => {
-      const plan = planReplay({ stage: 3, tasks, strategy, replayPerTask: 20, seed: 9, distances, instructionTags: tags });
+      const plan = planReplay({
+        stage: 3,
+        tasks,
+        strategy,
+        replayPerTask: 20,
+        seed: 9,
+        distances,
+        instructionTags: tags,
+      });
       expect(plan.budget).toBe(60);
       expect(plan.instances.length).toBe(60);
       expect(plan.perTask.reduce((s, t) => s + t.count, 0)).toBe(60);
-      const again = planReplay({ stage: 3, tasks, strategy, replayPerTask: 20, seed: 9, distances, instructionTags: tags });
+      const again = planReplay({
+        stage: 3,
+        tasks,
+        strategy,
+        replayPerTask: 20,
+        seed: 9,
+        distances,
+        instructionTags: tags,
+      });
       expect(again.instances.map((item) => item.id)).toEqual(plan.instances.map((item) => item.id));
-      const other = planReplay({ stage: 3, tasks, strategy, replayPerTask: 20, seed: 10, distances, instructionTags: tags });
+      const other = planReplay({
+        stage: 3,
+        tasks,
+        strategy,
+        replayPerTask: 20,
+        seed: 10,
+        distances,
+        instructionTags: tags,
+      });
       expect(other.instances.map((item) => item.id)).not.toEqual(plan.instances.map((item) => item.id));
       // Only earlier tasks are replayed, never the current one, and no instance twice.
       expect(plan.instances.every((item) => !item.id.startsWith("d/"))).toBe(true);
@@ -115,7 +154,15 @@ describe("planReplay", () => {
     expect(dynamic.perTask.map((t) => t.distance)).toEqual(distances);
     const uniform = planReplay({ stage: 3, tasks, strategy: "uniform", replayPerTask: 20, seed: 1 });
     expect(uniform.perTask.map((t) => t.count)).toEqual([20, 20, 20]);
-    const inscl = planReplay({ stage: 3, tasks, strategy: "inscl", replayPerTask: 20, seed: 1, distances, instructionTags: tags });
+    const inscl = planReplay({
+      stage: 3,
+      tasks,
+      strategy: "inscl",
+      replayPerTask: 20,
+      seed: 1,
+      distances,
+      instructionTags: tags,
+    });
     expect(inscl.perTask.map((t) => t.count)).toEqual([30, 12, 18]);
     // Every instruction of each replayed task keeps at least one instance (n_j ≥ #instructions here).
     inscl.perTask.forEach((entry, j) => {
@@ -123,24 +170,48 @@ describe("planReplay", () => {
     });
   });
   it("inscl favours informative instructions when the count is below #instructions", () => {
-    const plan = planReplay({ stage: 3, tasks, strategy: "inscl", replayPerTask: 1, seed: 2, distances, instructionTags: tags });
+    const plan = planReplay({
+      stage: 3,
+      tasks,
+      strategy: "inscl",
+      replayPerTask: 1,
+      seed: 2,
+      distances,
+      instructionTags: tags,
+    });
     // Budget 3 → counts [2, 0, 1] (1.5, 0.6, 0.9 floored to 1, 0, 0; remainder to tasks a then c).
     expect(plan.perTask.map((t) => t.count)).toEqual([2, 0, 1]);
     // Task a: instruction 0 has only the common tag (InsInfo 0); 1 and 2 carry rare tags.
-    expect(plan.perTask[0].instances.map((item) => item.instruction).sort()).toEqual(["a instruction 1", "a instruction 2"]);
+    expect(plan.perTask[0].instances.map((item) => item.instruction).sort()).toEqual([
+      "a instruction 1",
+      "a instruction 2",
+    ]);
     expect(plan.perTask[2].instances[0].instruction).not.toBe("c instruction 0");
   });
   it("caps counts at a task's size and hands the excess on", () => {
     const small = [makeTask("s", [3]), makeTask("t", [100]), makeTask("u", [1])];
-    const plan = planReplay({ stage: 2, tasks: small, strategy: "inscl-dynamic", replayPerTask: 10, seed: 4, distances: [0.9, 0.1] });
+    const plan = planReplay({
+      stage: 2,
+      tasks: small,
+      strategy: "inscl-dynamic",
+      replayPerTask: 10,
+      seed: 4,
+      distances: [0.9, 0.1],
+    });
     expect(plan.perTask.map((t) => t.count)).toEqual([3, 17]);
   });
   it("none and stage 0 replay nothing; bad options are named", () => {
     expect(planReplay({ stage: 2, tasks, strategy: "none", replayPerTask: 20, seed: 1 }).instances).toEqual([]);
     expect(planReplay({ stage: 0, tasks, strategy: "inscl", replayPerTask: 20, seed: 1 }).instances).toEqual([]);
-    expect(() => planReplay({ stage: 2, tasks, strategy: "inscl", replayPerTask: 20, seed: 1 })).toThrow(/needs 2 task distances/);
-    expect(() => planReplay({ stage: 9, tasks, strategy: "random", replayPerTask: 20, seed: 1 })).toThrow(/stage must be/);
-    expect(() => planReplay({ stage: 1, tasks, strategy: "bogus" as "none", replayPerTask: 20, seed: 1 })).toThrow(/strategy must be one of/);
+    expect(() => planReplay({ stage: 2, tasks, strategy: "inscl", replayPerTask: 20, seed: 1 })).toThrow(
+      /needs 2 task distances/,
+    );
+    expect(() => planReplay({ stage: 9, tasks, strategy: "random", replayPerTask: 20, seed: 1 })).toThrow(
+      /stage must be/,
+    );
+    expect(() => planReplay({ stage: 1, tasks, strategy: "bogus" as "none", replayPerTask: 20, seed: 1 })).toThrow(
+      /strategy must be one of/,
+    );
   });
 });
 
@@ -203,7 +274,8 @@ describe("allocateWithFloor (hand-computed)", () => {
       const cap = random.integer(40);
       const counts = allocateWithFloor(increases, budget, 0.25, cap);
       expect(counts.reduce((sum, value) => sum + value, 0)).toBe(budget);
-      for (const value of counts) expect(value).toBeLessThanOrEqual(Math.max(cap, Math.ceil(budget / increases.length)));
+      for (const value of counts)
+        expect(value).toBeLessThanOrEqual(Math.max(cap, Math.ceil(budget / increases.length)));
     }
   });
 
@@ -214,21 +286,39 @@ describe("allocateWithFloor (hand-computed)", () => {
     // A limit at least the rest changes nothing; limit 0 is the uniform split.
     expect(allocateWithFloor([3, 1, 0], 30, 0.25, undefined, 24)).toEqual([20, 8, 2]);
     expect(allocateWithFloor([3, 1, 0], 30, 0.25, undefined, 0)).toEqual([10, 10, 10]);
-    expect(() => allocateWithFloor([1], 4, 0.25, undefined, -1)).toThrow(/directedLimit must be an integer ≥ 0, got -1/);
+    expect(() => allocateWithFloor([1], 4, 0.25, undefined, -1)).toThrow(
+      /directedLimit must be an integer ≥ 0, got -1/,
+    );
   });
 
   it("planReplay interference: directedShare bounds the directed part by the current task's size (default 1, null = no limit)", () => {
     const make = (name: string, count: number) => ({
       name,
-      train: Array.from({ length: count }, (_, k) => ({ instruction: `${name} instruction ${k % 2}`, output: `${name} ${k}` })),
+      train: Array.from({ length: count }, (_, k) => ({
+        instruction: `${name} instruction ${k % 2}`,
+        output: `${name} ${k}`,
+      })),
       test: [{ instruction: `${name} instruction 0`, output: "t" }],
     });
     const tasks = [make("a", 40), make("b", 40), make("c", 40), make("current", 6)];
-    const instructionTags = new Map(tasks.flatMap((task) => task.train.map((instance) => [instance.instruction, [instance.instruction.split(" ")[0]]] as [string, string[]])));
+    const instructionTags = new Map(
+      tasks.flatMap((task) =>
+        task.train.map(
+          (instance) => [instance.instruction, [instance.instruction.split(" ")[0]]] as [string, string[]],
+        ),
+      ),
+    );
     const counts = (directedShare?: number | null) =>
-      planReplay({ stage: 3, tasks, strategy: "interference", replayPerTask: 10, seed: 3, increases: [3, 1, 0], instructionTags, directedShare }).perTask.map(
-        (entry) => entry.count,
-      );
+      planReplay({
+        stage: 3,
+        tasks,
+        strategy: "interference",
+        replayPerTask: 10,
+        seed: 3,
+        increases: [3, 1, 0],
+        instructionTags,
+        directedShare,
+      }).perTask.map((entry) => entry.count);
     // Budget 30, floor 2 each, rest 24. Default (1 · 6 = 6 directed): as allocateWithFloor's limit 6 above.
     expect(defaultDirectedShare).toBe(1);
     expect(counts()).toEqual([13, 9, 8]);
@@ -251,20 +341,37 @@ describe("allocateWithFloor (hand-computed)", () => {
   it("planReplay interference: a task smaller than its share hands the excess on, InsInfo within each task", () => {
     const make = (name: string, count: number) => ({
       name,
-      train: Array.from({ length: count }, (_, k) => ({ instruction: `${name} instruction ${k % 2}`, output: `${name} ${k}` })),
+      train: Array.from({ length: count }, (_, k) => ({
+        instruction: `${name} instruction ${k % 2}`,
+        output: `${name} ${k}`,
+      })),
       test: [{ instruction: `${name} instruction 0`, output: "t" }],
     });
     const tasks = [make("small", 2), make("large", 30), make("current", 5)];
-    const instructionTags = new Map(tasks.flatMap((task) => task.train.map((instance) => [instance.instruction, [instance.instruction.split(" ")[0]]] as [string, string[]])));
+    const instructionTags = new Map(
+      tasks.flatMap((task) =>
+        task.train.map(
+          (instance) => [instance.instruction, [instance.instruction.split(" ")[0]]] as [string, string[]],
+        ),
+      ),
+    );
     // Budget 2·10 = 20: floor ⌊0.25·20/2⌋ = 2 each, 16 ∝ [10, 0] → [18, 2]; "small" holds 2, so 16 move to "large".
-    const plan = planReplay({ stage: 2, tasks, strategy: "interference", replayPerTask: 10, seed: 3, increases: [10, 0], instructionTags });
+    const plan = planReplay({
+      stage: 2,
+      tasks,
+      strategy: "interference",
+      replayPerTask: 10,
+      seed: 3,
+      increases: [10, 0],
+      instructionTags,
+    });
     expect(plan.perTask.map((entry) => entry.count)).toEqual([2, 18]);
     expect(plan.perTask.map((entry) => entry.increase)).toEqual([10, 0]);
     expect(plan.perTask[0].instances.every((instance) => instance.instruction.startsWith("small"))).toBe(true);
     expect(plan.perTask[1].instances.every((instance) => instance.instruction.startsWith("large"))).toBe(true);
     expect(new Set(plan.perTask[1].instances).size).toBe(18);
-    expect(() => planReplay({ stage: 2, tasks, strategy: "interference", replayPerTask: 10, seed: 3, instructionTags })).toThrow(
-      /needs 2 probe-loss increases, got none/,
-    );
+    expect(() =>
+      planReplay({ stage: 2, tasks, strategy: "interference", replayPerTask: 10, seed: 3, instructionTags }),
+    ).toThrow(/needs 2 probe-loss increases, got none/);
   });
 });

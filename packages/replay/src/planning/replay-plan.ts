@@ -6,7 +6,14 @@ import { allocateWithFloor } from "./allocate-with-floor.js";
 import { insInfo, normaliseWithinTask } from "./instruction-information.js";
 
 export type ReplayStrategy = "none" | "random" | "uniform" | "inscl-dynamic" | "inscl" | "interference";
-export const replayStrategies: readonly ReplayStrategy[] = ["none", "random", "uniform", "inscl-dynamic", "inscl", "interference"];
+export const replayStrategies: readonly ReplayStrategy[] = [
+  "none",
+  "random",
+  "uniform",
+  "inscl-dynamic",
+  "inscl",
+  "interference",
+];
 
 /** Strategies whose within-task choice is InsInfo-ranked (they need instruction tags). */
 export function usesInstructionTags(strategy: ReplayStrategy): boolean {
@@ -128,7 +135,9 @@ export function selectByInformation<T>(
   if (count <= 0 || instructionCount === 0) return [];
   const ranked = groups.map((_, index) => index).sort((x, y) => rates[y] - rates[x] || x - y);
   if (count < instructionCount) {
-    return ranked.slice(0, count).map((index) => groups[index].instances[random.integer(groups[index].instances.length)]);
+    return ranked
+      .slice(0, count)
+      .map((index) => groups[index].instances[random.integer(groups[index].instances.length)]);
   }
   const perInstruction = groups.map((group, index) =>
     Math.min(group.instances.length, Math.max(1, Math.floor(rates[index] * count))),
@@ -177,11 +186,20 @@ function validateOptions<T extends InstructionInstance>(options: PlanReplayOptio
       `planReplay: strategy "interference" at stage ${stage} needs ${stage} probe-loss increases, got ${options.increases?.length ?? "none"}`,
     );
   }
-  if (options.capShare !== undefined && !(typeof options.capShare === "number" && options.capShare >= 0 && Number.isFinite(options.capShare))) {
+  if (
+    options.capShare !== undefined &&
+    !(typeof options.capShare === "number" && options.capShare >= 0 && Number.isFinite(options.capShare))
+  ) {
     throw new RangeError(`planReplay: capShare must be a finite number ≥ 0, got ${options.capShare}`);
   }
-  if (options.directedShare !== undefined && options.directedShare !== null && !(typeof options.directedShare === "number" && options.directedShare >= 0 && Number.isFinite(options.directedShare))) {
-    throw new RangeError(`planReplay: directedShare must be a finite number ≥ 0 or null (no limit), got ${options.directedShare}`);
+  if (
+    options.directedShare !== undefined &&
+    options.directedShare !== null &&
+    !(typeof options.directedShare === "number" && options.directedShare >= 0 && Number.isFinite(options.directedShare))
+  ) {
+    throw new RangeError(
+      `planReplay: directedShare must be a finite number ≥ 0 or null (no limit), got ${options.directedShare}`,
+    );
   }
   if (usesInstructionTags(strategy) && stage > 0 && !options.instructionTags) {
     throw new RangeError(`planReplay: strategy "${strategy}" needs instructionTags`);
@@ -195,7 +213,13 @@ export function planReplay<T extends InstructionInstance>(options: PlanReplayOpt
   const budget = strategy === "none" ? 0 : replayPerTask * stage;
   const random = createRandom(deriveSeed(seed, "replay", stage, strategy));
   if (budget === 0 || stage === 0) {
-    return { stage, strategy, budget, perTask: earlier.map((task) => ({ task: task.name, count: 0, instances: [] })), instances: [] };
+    return {
+      stage,
+      strategy,
+      budget,
+      perTask: earlier.map((task) => ({ task: task.name, count: 0, instances: [] })),
+      instances: [],
+    };
   }
 
   if (strategy === "random") {
@@ -252,8 +276,8 @@ export function planReplay<T extends InstructionInstance>(options: PlanReplayOpt
     const taskRandom = createRandom(deriveSeed(seed, "replay", stage, strategy, taskIndex));
     const count = counts[taskIndex];
     const instances = usesInstructionTags(strategy)
-        ? selectByInformation(groupsPerTask[taskIndex], rates[taskIndex], count, taskRandom)
-        : taskRandom.sample(task.train, count);
+      ? selectByInformation(groupsPerTask[taskIndex], rates[taskIndex], count, taskRandom)
+      : taskRandom.sample(task.train, count);
     const entry: TaskReplay<T> = { task: task.name, count: instances.length, instances };
     if (strategy === "interference") entry.increase = options.increases![taskIndex];
     else if (strategy !== "uniform") entry.distance = distances[taskIndex];

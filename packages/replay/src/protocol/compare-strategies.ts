@@ -3,7 +3,12 @@
 // trained once and its adapter copied into each strategy's run (exactly what each run would train).
 import type { AdapterOptions, Model } from "@pillow/core";
 import type { ContinualLearner } from "../continual/continual-learner.js";
-import { type RunContinualOptions, type RunContinualResult, runContinual, type StageReport } from "../continual/run-continual.js";
+import {
+  type RunContinualOptions,
+  type RunContinualResult,
+  runContinual,
+  type StageReport,
+} from "../continual/run-continual.js";
 import type { ContinualTask, InstructionInstance, ReplayStrategy } from "../planning/replay-plan.js";
 
 export type CompareRun = {
@@ -34,7 +39,19 @@ export type CompareCellOptions<T extends InstructionInstance> = {
   /** A learner training the named, existing adapter of `model`. */
   createLearner: (adapter: string) => ContinualLearner<T>;
   /** Passed to runContinual (replayPerTask, embedder, tagger, probePerTask, floorShare, evaluation...). */
-  run?: Pick<RunContinualOptions<T>, "replayPerTask" | "embedder" | "tagger" | "probePerTask" | "floorShare" | "capShare" | "directedShare" | "evaluation" | "tagMerge" | "instructionWeights">;
+  run?: Pick<
+    RunContinualOptions<T>,
+    | "replayPerTask"
+    | "embedder"
+    | "tagger"
+    | "probePerTask"
+    | "floorShare"
+    | "capShare"
+    | "directedShare"
+    | "evaluation"
+    | "tagMerge"
+    | "instructionWeights"
+  >;
   /** Strategies already finished for this cell (resume): skipped. */
   skip?: ReadonlySet<ReplayStrategy>;
   onStage?: (strategy: ReplayStrategy, report: StageReport) => void;
@@ -44,7 +61,9 @@ export type CompareCellOptions<T extends InstructionInstance> = {
 
 const finiteOrNull = (value: number) => (Number.isFinite(value) ? value : null);
 
-export async function runCompareCell<T extends InstructionInstance>(options: CompareCellOptions<T>): Promise<CompareRun[]> {
+export async function runCompareCell<T extends InstructionInstance>(
+  options: CompareCellOptions<T>,
+): Promise<CompareRun[]> {
   const { model, tasks, seed, order } = options;
   const pending = options.strategies.filter((strategy) => !options.skip?.has(strategy));
   if (pending.length === 0) return [];
@@ -103,9 +122,10 @@ export async function runCompareCell<T extends InstructionInstance>(options: Com
             ap: ap[last],
             relativeGain: relativeGain[last],
             bwt,
-            forgetting: earlierForgetting.length === 0 || earlierForgetting.some(Number.isNaN)
-              ? null
-              : earlierForgetting.reduce((sum, value) => sum + value, 0) / earlierForgetting.length,
+            forgetting:
+              earlierForgetting.length === 0 || earlierForgetting.some(Number.isNaN)
+                ? null
+                : earlierForgetting.reduce((sum, value) => sum + value, 0) / earlierForgetting.length,
           },
           plans: result.plans,
           lookAheads: result.lookAheads,

@@ -25,7 +25,11 @@ export type StrategySummary = {
   trainSeconds: number;
 };
 
-export type CompareSummary = { baseline: ReplayStrategy; strategies: StrategySummary[]; cells: { order: string; seed: number }[] };
+export type CompareSummary = {
+  baseline: ReplayStrategy;
+  strategies: StrategySummary[];
+  cells: { order: string; seed: number }[];
+};
 
 /** Mean of the finite values (RG is NaN in a run whose every R[j][j] is 0). */
 const mean = (values: number[]) => {
@@ -34,11 +38,16 @@ const mean = (values: number[]) => {
 };
 const cellKey = (run: { order: string; seed: number }) => `${run.order}\u0000${run.seed}`;
 
-export function summariseCompare(runs: readonly CompareRun[], strategies: readonly ReplayStrategy[], baseline: ReplayStrategy = "random"): CompareSummary {
+export function summariseCompare(
+  runs: readonly CompareRun[],
+  strategies: readonly ReplayStrategy[],
+  baseline: ReplayStrategy = "random",
+): CompareSummary {
   const byStrategy = new Map<ReplayStrategy, Map<string, CompareRun>>();
   for (const run of runs) {
     const cells = byStrategy.get(run.strategy) ?? new Map<string, CompareRun>();
-    if (cells.has(cellKey(run))) throw new RangeError(`summariseCompare: two runs of ${run.strategy} on order ${run.order}, seed ${run.seed}`);
+    if (cells.has(cellKey(run)))
+      throw new RangeError(`summariseCompare: two runs of ${run.strategy} on order ${run.order}, seed ${run.seed}`);
     cells.set(cellKey(run), run);
     byStrategy.set(run.strategy, cells);
   }
@@ -76,7 +85,9 @@ export function summariseCompare(runs: readonly CompareRun[], strategies: readon
       if (paired.length > 0) {
         // Cells where a metric is undefined for either side (NaN) are left out of that metric's pairs.
         const difference = (field: "relativeGain" | "ap" | "bwt") => {
-          const values = paired.map((run) => run.final[field] - baselineRuns.get(cellKey(run))!.final[field]).filter(Number.isFinite);
+          const values = paired
+            .map((run) => run.final[field] - baselineRuns.get(cellKey(run))!.final[field])
+            .filter(Number.isFinite);
           return values.length > 0 ? { ...bootstrapInterval(values, { seed: 0 }), pairs: values.length } : undefined;
         };
         const relativeGain = difference("relativeGain");
@@ -90,9 +101,12 @@ export function summariseCompare(runs: readonly CompareRun[], strategies: readon
   return { baseline, strategies: summaries, cells: [...cellList.values()] };
 }
 
-const fixed = (value: number | null | undefined, digits = 1) => (value === null || value === undefined || !Number.isFinite(value) ? "—" : value.toFixed(digits));
+const fixed = (value: number | null | undefined, digits = 1) =>
+  value === null || value === undefined || !Number.isFinite(value) ? "—" : value.toFixed(digits);
 const interval = (value: PairedInterval | undefined) =>
-  value ? `${value.mean >= 0 ? "+" : ""}${value.mean.toFixed(1)} [${value.low.toFixed(1)}, ${value.high.toFixed(1)}]` : "—";
+  value
+    ? `${value.mean >= 0 ? "+" : ""}${value.mean.toFixed(1)} [${value.low.toFixed(1)}, ${value.high.toFixed(1)}]`
+    : "—";
 
 /** The table as Markdown: one row per strategy, differences to the baseline with their intervals. */
 export function compareTableMarkdown(summary: CompareSummary): string {

@@ -58,8 +58,12 @@ describe("summariseCompare", () => {
     expect(interference.versusBaseline!.ap).toEqual({ mean: 1, low: 1, high: 1, pairs: 2 });
     expect(interference.forgetting).toBe(1);
     expect(interference.lookAheadSeconds).toBe(1);
-    expect(compareTableMarkdown(summary)).toContain("| interference | 2 | 56.0 | 79.0 | -21.0 | 1.0 | +4.0 [4.0, 4.0] | +1.0 [1.0, 1.0] | 3 | 1 (50 % of training) |");
+    expect(compareTableMarkdown(summary)).toContain(
+      "| interference | 2 | 56.0 | 79.0 | -21.0 | 1.0 | +4.0 [4.0, 4.0] | +1.0 [1.0, 1.0] | 3 | 1 (50 % of training) |",
+    );
     expect(meanScores(runs, "random", "curriculum")).toEqual([[55], [55, 55]]);
-    expect(() => summariseCompare([...runs, runs[0]], ["random"])).toThrow(/two runs of random on order curriculum, seed 0/);
+    expect(() => summariseCompare([...runs, runs[0]], ["random"])).toThrow(
+      /two runs of random on order curriculum, seed 0/,
+    );
   });
 });

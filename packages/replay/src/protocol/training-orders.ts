@@ -9,7 +9,8 @@ export type TrainingOrder = { name: string; tasks: string[] };
  * random-1..random-N; permutation k is a pure function of k, so `random:2` ⊂ `random:3`).
  */
 export function resolveOrders(specs: readonly string[], curriculum: readonly string[]): TrainingOrder[] {
-  if (!Array.isArray(specs) || specs.length === 0) throw new RangeError("orders: give at least one of curriculum, reverse, random:N");
+  if (!Array.isArray(specs) || specs.length === 0)
+    throw new RangeError("orders: give at least one of curriculum, reverse, random:N");
   const names = new Set<string>();
   for (const [index, name] of curriculum.entries()) {
     if (names.has(name)) throw new RangeError(`orders: task name "${name}" is used twice (tasks[${index}])`);
@@ -23,17 +24,25 @@ export function resolveOrders(specs: readonly string[], curriculum: readonly str
     else if (/^random:\d+$/.test(spec)) {
       const count = Number(spec.slice("random:".length));
       if (count < 1) throw new RangeError(`orders: "${spec}" asks for no random order; use random:1 or more`);
-      for (let k = 1; k <= count; k++) orders.push({ name: `random-${k}`, tasks: createRandom(deriveSeed(0, "training-order", k)).shuffled(curriculum) });
+      for (let k = 1; k <= count; k++)
+        orders.push({
+          name: `random-${k}`,
+          tasks: createRandom(deriveSeed(0, "training-order", k)).shuffled(curriculum),
+        });
     } else if (spec.includes(">")) {
       // An explicit order: task names separated by ">" (every task once).
       const tasks = spec.split(">").map((name: string) => name.trim());
-      for (const name of tasks) if (!names.has(name)) throw new RangeError(`orders: "${spec}" names unknown task "${name}" (known: ${curriculum.join(", ")})`);
+      for (const name of tasks)
+        if (!names.has(name))
+          throw new RangeError(`orders: "${spec}" names unknown task "${name}" (known: ${curriculum.join(", ")})`);
       if (new Set(tasks).size !== tasks.length || tasks.length !== curriculum.length) {
         throw new RangeError(`orders: "${spec}" must name each of the ${curriculum.length} tasks exactly once`);
       }
       orders.push({ name: spec, tasks });
     } else {
-      throw new RangeError(`orders: unknown order "${spec}"; use curriculum, reverse, random:N or an explicit order a>b>c`);
+      throw new RangeError(
+        `orders: unknown order "${spec}"; use curriculum, reverse, random:N or an explicit order a>b>c`,
+      );
     }
   }
   const seen = new Set<string>();

@@ -115,7 +115,12 @@ export function createLlmTagger(backend: GenerationBackend, options: LlmTaggerOp
             );
           } catch (error) {
             if (attempt === attempts - 1) {
-              throw new ReplayError("E_TAGGER_BACKEND", `llm tagger: backend ${backend.name} failed on attempt ${attempt + 1}: ${(error as Error).message}`, {}, { cause: error });
+              throw new ReplayError(
+                "E_TAGGER_BACKEND",
+                `llm tagger: backend ${backend.name} failed on attempt ${attempt + 1}: ${(error as Error).message}`,
+                {},
+                { cause: error },
+              );
             }
             continue;
           }

@@ -20,10 +20,12 @@ export function dbscanCosine(vectors: readonly Float32Array[], options: DbscanOp
   const count = vectors.length;
   const dim = count > 0 ? vectors[0].length : 0;
   const unit = vectors.map((vector, index) => {
-    if (vector.length !== dim) throw new RangeError(`dbscan: vector ${index} has ${vector.length} dimensions, expected ${dim}`);
+    if (vector.length !== dim)
+      throw new RangeError(`dbscan: vector ${index} has ${vector.length} dimensions, expected ${dim}`);
     let norm = 0;
     for (let k = 0; k < dim; k++) norm += vector[k] * vector[k];
-    if (norm === 0) throw new RangeError(`dbscan: vector ${index} is the zero vector; the cosine distance is undefined for it`);
+    if (norm === 0)
+      throw new RangeError(`dbscan: vector ${index} is the zero vector; the cosine distance is undefined for it`);
     const scaled = new Float64Array(dim);
     const inverse = 1 / Math.sqrt(norm);
     for (let k = 0; k < dim; k++) scaled[k] = vector[k] * inverse;
@@ -76,13 +78,17 @@ export async function mergeSimilarTags(
   options: TagMergeOptions,
 ): Promise<{ tags: string[][]; representative: Map<string, string> }> {
   const frequency = new Map<string, number>();
-  for (const tags of tagsPerInstruction) for (const tag of new Set(tags)) frequency.set(tag, (frequency.get(tag) ?? 0) + 1);
+  for (const tags of tagsPerInstruction)
+    for (const tag of new Set(tags)) frequency.set(tag, (frequency.get(tag) ?? 0) + 1);
   const unique = [...frequency.keys()].sort();
   const representative = new Map<string, string>(unique.map((tag) => [tag, tag]));
   if (unique.length > 0) {
     const vectors = await options.embedder.embed(unique);
     if (vectors.length !== unique.length) {
-      throw new ReplayError("E_EMBEDDER_OUTPUT", `mergeSimilarTags: the embedder returned ${vectors.length} vectors for ${unique.length} tags`);
+      throw new ReplayError(
+        "E_EMBEDDER_OUTPUT",
+        `mergeSimilarTags: the embedder returned ${vectors.length} vectors for ${unique.length} tags`,
+      );
     }
     const labels = dbscanCosine(vectors, options);
     const clusterCount = labels.reduce((maximum, label) => Math.max(maximum, label + 1), 0);

@@ -6,7 +6,10 @@ const cache = new Map<string, string>();
 export function normaliseTag(tag: string): string {
   const cached = cache.get(tag);
   if (cached !== undefined) return cached;
-  const letters = tag.toLowerCase().replace(/[^a-z]+/g, " ").trim();
+  const letters = tag
+    .toLowerCase()
+    .replace(/[^a-z]+/g, " ")
+    .trim();
   const normalised =
     letters === ""
       ? ""

@@ -44,12 +44,13 @@ describe("llm tagger parsing", () => {
     expect(firstJsonArray("no array")).toBeUndefined();
   });
   it("parses objects, strings, and truncated replies; undefined when nothing usable", () => {
-    expect(parseTagReply('```json\n[{"tag": "Sentiment Analysis", "explanation": "..."}, {"tag": "Movie Reviews"}]\n```')).toEqual([
-      "sentiment analysis",
-      "movie review",
-    ]);
+    expect(
+      parseTagReply('```json\n[{"tag": "Sentiment Analysis", "explanation": "..."}, {"tag": "Movie Reviews"}]\n```'),
+    ).toEqual(["sentiment analysis", "movie review"]);
     expect(parseTagReply('["Unit Conversion", "unit conversion"]')).toEqual(["unit conversion"]);
-    expect(parseTagReply('[{"tag": "Code Generation", "explanation": "writes code"}, {"tag": "Pyth')).toEqual(["code generation"]);
+    expect(parseTagReply('[{"tag": "Code Generation", "explanation": "writes code"}, {"tag": "Pyth')).toEqual([
+      "code generation",
+    ]);
     expect(parseTagReply("I cannot help with that.")).toBeUndefined();
     expect(parseTagReply("[]")).toBeUndefined();
   });
@@ -77,7 +78,8 @@ describe("llm tagger", () => {
   it("asks with the tagging prompt and retries malformed replies", async () => {
     const backend = scriptedBackend((prompt, attempt) => {
       expect(prompt).toContain("intention tagging system");
-      if (prompt.includes("Add two numbers")) return attempt === 0 ? "oops, no json" : 'Tags: [{"tag": "Arithmetic", "explanation": "sum"}]';
+      if (prompt.includes("Add two numbers"))
+        return attempt === 0 ? "oops, no json" : 'Tags: [{"tag": "Arithmetic", "explanation": "sum"}]';
       return '[{"tag": "Translation", "explanation": "t"}]';
     });
     const tagger = createLlmTagger(backend, { attempts: 3 });
@@ -118,7 +120,10 @@ describe("mergeSimilarTags", () => {
   it("maps every cluster, including the last one, to its most frequent tag", async () => {
     // Two clusters by construction: the embedder puts tags starting with "a" near 0° and "b" near 180°.
     const angleOf = (tag: string) => (tag.startsWith("a") ? 0 : 180) + Number(tag.slice(1)) * 3;
-    const embedder = { name: "angles", embed: async (tags: readonly string[]) => tags.map((tag) => unitAt(angleOf(tag))) };
+    const embedder = {
+      name: "angles",
+      embed: async (tags: readonly string[]) => tags.map((tag) => unitAt(angleOf(tag))),
+    };
     const instructions = [
       ["a1", "b1"],
       ["a1", "b2"],

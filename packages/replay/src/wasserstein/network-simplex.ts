@@ -49,16 +49,20 @@ export function solveTransport(
   const n = a.length;
   const m = b.length;
   if (costs.length !== n * m) {
-    throw new RangeError(`solveTransport: costs (the cost matrix) has ${costs.length} entries, expected ${n}·${m} = ${n * m}`);
+    throw new RangeError(
+      `solveTransport: costs (the cost matrix) has ${costs.length} entries, expected ${n}·${m} = ${n * m}`,
+    );
   }
   let supply = 0;
   let demand = 0;
   for (let i = 0; i < n; i++) {
-    if (!(a[i] >= 0) || a[i] === Infinity) throw new RangeError(`solveTransport: a[${i}] is ${a[i]}; masses must be finite and ≥ 0`);
+    if (!(a[i] >= 0) || a[i] === Infinity)
+      throw new RangeError(`solveTransport: a[${i}] is ${a[i]}; masses must be finite and ≥ 0`);
     supply += a[i];
   }
   for (let j = 0; j < m; j++) {
-    if (!(b[j] >= 0) || b[j] === Infinity) throw new RangeError(`solveTransport: b[${j}] is ${b[j]}; masses must be finite and ≥ 0`);
+    if (!(b[j] >= 0) || b[j] === Infinity)
+      throw new RangeError(`solveTransport: b[${j}] is ${b[j]}; masses must be finite and ≥ 0`);
     demand += b[j];
   }
   // Unequal masses would leave flow on the artificial arcs and a meaningless cost: refuse them.
@@ -84,7 +88,9 @@ export function solveTransport(
   for (let e = 0; e < realArcCount; e++) {
     const c = costs[e];
     if (!Number.isFinite(c)) {
-      throw new RangeError(`solveTransport: costs: cost matrix entry ${e} (row ${Math.floor(e / m)}, column ${e % m}) is ${c}`);
+      throw new RangeError(
+        `solveTransport: costs: cost matrix entry ${e} (row ${Math.floor(e / m)}, column ${e % m}) is ${c}`,
+      );
     }
     const absolute = c < 0 ? -c : c;
     if (absolute > maxCost) maxCost = absolute;
@@ -199,7 +205,10 @@ export function solveTransport(
     searchColumn = column;
 
     if (++pivots > maxPivots) {
-      throw new ReplayError("E_SOLVER", `solveTransport: no optimum after ${maxPivots} pivots (n=${n}, m=${m}); the costs may be ill-scaled`);
+      throw new ReplayError(
+        "E_SOLVER",
+        `solveTransport: no optimum after ${maxPivots} pivots (n=${n}, m=${m}); the costs may be ill-scaled`,
+      );
     }
 
     // 2. The cycle: flow goes first → second on the entering arc, then up from second to the join
@@ -244,7 +253,10 @@ export function solveTransport(
       }
     }
     if (leavingNode === -1) {
-      throw new ReplayError("E_SOLVER", "solveTransport: unbounded cycle (internal error: every arc cost must be finite)");
+      throw new ReplayError(
+        "E_SOLVER",
+        "solveTransport: unbounded cycle (internal error: every arc cost must be finite)",
+      );
     }
 
     // 4a. Push delta around the cycle.

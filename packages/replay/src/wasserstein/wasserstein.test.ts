@@ -151,7 +151,11 @@ describe("wasserstein: exact solver properties", () => {
     const value = solveTransport(Float64Array.from([0.5, 0, 0.5]), Float64Array.from([0, 0.5, 0.5]), costs).cost;
     // Row 0 pays 1 whatever it does; row 2 is free.
     expect(value).toBeCloseTo(0.5, 14);
-    const allEqual = solveTransport(new Float64Array(5).fill(0.2), new Float64Array(5).fill(0.2), new Float64Array(25).fill(3));
+    const allEqual = solveTransport(
+      new Float64Array(5).fill(0.2),
+      new Float64Array(5).fill(0.2),
+      new Float64Array(25).fill(3),
+    );
     expect(allEqual.cost).toBeCloseTo(3, 12);
   });
 
@@ -200,8 +204,12 @@ describe("wasserstein: exact solver properties", () => {
   it("computes cost matrices in f64", () => {
     const a = { data: Float32Array.from([3, 4]), n: 1, dim: 2 };
     const b = { data: Float32Array.from([4, 3, 0, 1]), n: 2, dim: 2 };
-    expect(Array.from(computeCostMatrix(a, b, "cosine"))).toEqual([1 - 24 / 25, 1 - 4 / 5].map((x) => expect.closeTo(x, 15)));
-    expect(Array.from(computeCostMatrix(a, b, "euclidean"))).toEqual([Math.SQRT2, Math.sqrt(18)].map((x) => expect.closeTo(x, 15)));
+    expect(Array.from(computeCostMatrix(a, b, "cosine"))).toEqual(
+      [1 - 24 / 25, 1 - 4 / 5].map((x) => expect.closeTo(x, 15)),
+    );
+    expect(Array.from(computeCostMatrix(a, b, "euclidean"))).toEqual(
+      [Math.SQRT2, Math.sqrt(18)].map((x) => expect.closeTo(x, 15)),
+    );
     expect(Array.from(computeCostMatrix(a, b, "sqeuclidean"))).toEqual([2, 18]);
   });
 });
@@ -229,7 +237,9 @@ describe("wasserstein: bad input", () => {
     expect(() => wasserstein(good, good, { cost: "manhattan" as GroundCost })).toThrow(/options.cost/);
     expect(() => wasserstein(good, good, { solver: "gpu" as "native" })).toThrow(/options.solver/);
     expect(() => wasserstein(good, good, { method: "sinkhorn", epsilon: 0 })).toThrow(/epsilon/);
-    expect(() => wasserstein(good, { data: new Float32Array(0), n: 0, dim: 2 })).toThrow(/b.n: expected an integer ≥ 1/);
+    expect(() => wasserstein(good, { data: new Float32Array(0), n: 0, dim: 2 })).toThrow(
+      /b.n: expected an integer ≥ 1/,
+    );
   });
 });
 
@@ -240,10 +250,15 @@ describe("solvers refuse unequal masses", () => {
     expect(() => solveTransport(Float64Array.from([0.5, 0.5]), Float64Array.from([0.5, 0.6]), costs)).toThrow(
       /equal, positive sums \(got 1 and 1.1\)/,
     );
-    expect(() => solveTransport(Float64Array.from([0.5, -0.5]), Float64Array.from([0.5, 0.5]), costs)).toThrow(/a\[1\] is -0.5/);
+    expect(() => solveTransport(Float64Array.from([0.5, -0.5]), Float64Array.from([0.5, 0.5]), costs)).toThrow(
+      /a\[1\] is -0.5/,
+    );
     expect(() => earthMoversDistance(Float64Array.from([0.5, 0.5]), Float64Array.from([0.5, 0.6]), costs)).toThrow(
       /equal, positive sums/,
     );
-    expect(earthMoversDistance(Float64Array.from([0.5, 0.5]), Float64Array.from([0.25, 0.75]), costs).cost).toBeCloseTo(0.25, 14);
+    expect(earthMoversDistance(Float64Array.from([0.5, 0.5]), Float64Array.from([0.25, 0.75]), costs).cost).toBeCloseTo(
+      0.25,
+      14,
+    );
   });
 });

@@ -85,7 +85,9 @@ export function wasserstein(a: PointSet, b: PointSet, options: WassersteinOption
   validatePointSet(b, "b");
   const cost = options.cost ?? "cosine";
   if (cost !== "cosine" && cost !== "euclidean" && cost !== "sqeuclidean") {
-    throw new RangeError(`wasserstein: options.cost must be "cosine", "euclidean" or "sqeuclidean", got ${String(cost)}`);
+    throw new RangeError(
+      `wasserstein: options.cost must be "cosine", "euclidean" or "sqeuclidean", got ${String(cost)}`,
+    );
   }
   const method = options.method ?? "exact";
   if (method !== "exact" && method !== "sinkhorn") {

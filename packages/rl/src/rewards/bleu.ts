@@ -9,7 +9,8 @@ export type BleuOptions = { maxOrder?: number; lowercase?: boolean; tokenizer?: 
 
 export function bleu(prediction: string, reference: string, options: BleuOptions = {}): number {
   const maxOrder = options.maxOrder ?? 4;
-  if (!Number.isInteger(maxOrder) || maxOrder < 1) throw new RangeError(`bleu: maxOrder must be a positive integer, got ${maxOrder}`);
+  if (!Number.isInteger(maxOrder) || maxOrder < 1)
+    throw new RangeError(`bleu: maxOrder must be a positive integer, got ${maxOrder}`);
   const tokenize = (text: string): string[] => {
     const prepared = options.lowercase ? text.toLowerCase() : text;
     return options.tokenizer === undefined || options.tokenizer === "13a"

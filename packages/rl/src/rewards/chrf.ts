@@ -18,7 +18,8 @@ function characterNgrams(characters: readonly string[], n: number): Map<string, 
 export function chrF(prediction: string, reference: string, options: ChrfOptions = {}): number {
   const order = options.order ?? 6;
   const beta = options.beta ?? 2;
-  if (!Number.isInteger(order) || order < 1) throw new RangeError(`chrF: order must be a positive integer, got ${order}`);
+  if (!Number.isInteger(order) || order < 1)
+    throw new RangeError(`chrF: order must be a positive integer, got ${order}`);
   if (!(beta > 0)) throw new RangeError(`chrF: beta must be positive, got ${beta}`);
   // Code points, not UTF-16 units, as Python strings index them.
   const prepare = (text: string): string[] =>

@@ -23,7 +23,8 @@ export function exactMatch(prediction: string, reference: string, options: Exact
 
 /** Cosine similarity of the two texts' embeddings under a frozen embedder (in [-1, 1]). */
 export function embeddingCosine(embedder: Embedder): RewardFunction {
-  if (!embedder || typeof embedder.embed !== "function") throw new TypeError("embeddingCosine: embedder must be an Embedder");
+  if (!embedder || typeof embedder.embed !== "function")
+    throw new TypeError("embeddingCosine: embedder must be an Embedder");
   return async (prediction, reference) => {
     if (prediction.trim() === "" || reference.trim() === "") return 0;
     const [a, b] = await embedder.embed([prediction, reference]);
@@ -59,7 +60,12 @@ export function resolveReward(reward: RewardName | RewardFunction | undefined): 
     exactMatch: (a, b) => exactMatch(a, b),
   };
   const found = named[reward as RewardName];
-  if (!found) throw new RlError("E_UNKNOWN_NAME", `unknown reward "${reward}" (expected ${Object.keys(named).join(", ")} or a function)`, { field: "reward" });
+  if (!found)
+    throw new RlError(
+      "E_UNKNOWN_NAME",
+      `unknown reward "${reward}" (expected ${Object.keys(named).join(", ")} or a function)`,
+      { field: "reward" },
+    );
   return found;
 }
 

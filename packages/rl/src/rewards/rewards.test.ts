@@ -15,7 +15,15 @@ import {
 
 describe("ROUGE (rouge-score defaults), hand-computed", () => {
   it("tokenises like rouge-score: lower-case, non-[a-z0-9] runs separate, no stemming", () => {
-    expect(rougeTokens("Hello, WORLD!! don't 3.14 running")).toEqual(["hello", "world", "don", "t", "3", "14", "running"]);
+    expect(rougeTokens("Hello, WORLD!! don't 3.14 running")).toEqual([
+      "hello",
+      "world",
+      "don",
+      "t",
+      "3",
+      "14",
+      "running",
+    ]);
     expect(rougeTokens("café naïve")).toEqual(["caf", "na", "ve"]);
     expect(rougeTokens("東京タワー !!! ...")).toEqual([]);
     expect(rougeTokens("")).toEqual([]);

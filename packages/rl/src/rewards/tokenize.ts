@@ -17,14 +17,19 @@ export function tokenizeWith(tokenizer: Tokenizer | undefined, text: string): st
   if (tokenizer === undefined || tokenizer === "default") return rougeTokens(text);
   if (tokenizer === "unicode") return unicodeTokens(text);
   if (typeof tokenizer === "function") return tokenizer(text);
-  throw new RlError("E_UNKNOWN_NAME", `reward: unknown tokenizer ${JSON.stringify(tokenizer)} (expected "default", "unicode" or a function)`, {
-    field: "tokenizer",
-  });
+  throw new RlError(
+    "E_UNKNOWN_NAME",
+    `reward: unknown tokenizer ${JSON.stringify(tokenizer)} (expected "default", "unicode" or a function)`,
+    {
+      field: "tokenizer",
+    },
+  );
 }
 
 // Python's str.split()/str.isspace() whitespace, which sacrebleu relies on (differs from JS \s:
 // it includes the \x1c–\x1f separators and excludes U+FEFF).
-const pythonWhitespace = "[\\t\\n\\v\\f\\r\\x1c-\\x20\\x85\\xa0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000]";
+const pythonWhitespace =
+  "[\\t\\n\\v\\f\\r\\x1c-\\x20\\x85\\xa0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000]";
 export const pythonWhitespaceRun = new RegExp(`${pythonWhitespace}+`, "g");
 const trailingPythonWhitespace = new RegExp(`${pythonWhitespace}+$`);
 

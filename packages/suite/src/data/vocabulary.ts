@@ -17,8 +17,7 @@ let cached: Vocabulary | undefined;
 export function loadVocabulary(): Vocabulary {
   if (cached) return cached;
   const wordnet = loadWordNet();
-  const shortCommon = (lemma: string, taggedSenses: number) =>
-    /^[a-z]{3,8}$/.test(lemma) && taggedSenses >= 2;
+  const shortCommon = (lemma: string, taggedSenses: number) => /^[a-z]{3,8}$/.test(lemma) && taggedSenses >= 2;
   const nouns: string[] = [];
   for (const entry of wordnet.index.noun.values()) {
     if (!shortCommon(entry.lemma, entry.taggedSenses) || !pluralize.isSingular(entry.lemma)) continue;

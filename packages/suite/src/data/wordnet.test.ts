@@ -28,7 +28,9 @@ describe("WordNet reader", () => {
 
   it("names the file and line of malformed input", () => {
     expect(() => parseIndexFile("cat n 3 0 1 1 00000010\n", "index.bad")).toThrow(/index\.bad:1: malformed/);
-    expect(() => parseSynsetAt(Buffer.from("00000005 x\n"), 0, "data.bad")).toThrow(/data\.bad: no synset starts at byte offset 0/);
+    expect(() => parseSynsetAt(Buffer.from("00000005 x\n"), 0, "data.bad")).toThrow(
+      /data\.bad: no synset starts at byte offset 0/,
+    );
     expect(() => parseSynsetAt(Buffer.from("x\n"), 50, "data.bad")).toThrow(/outside the file/);
   });
 });

@@ -14,7 +14,12 @@ export function createTitleCaseTask(): TaskDefinition {
     ),
     draw(random) {
       const words = drawPhrase(random);
-      return words && { input: words.join(" "), output: words.map((word) => word[0].toUpperCase() + word.slice(1)).join(" ") };
+      return (
+        words && {
+          input: words.join(" "),
+          output: words.map((word) => word[0].toUpperCase() + word.slice(1)).join(" "),
+        }
+      );
     },
   };
 }
