@@ -9,190 +9,24 @@
 #include <vector>
 
 #include "ops/common/bf16.h"
+#include "ops/cpu/gemm_blocking.h"
+#include "ops/cpu/gemm_fused_lora.h"
+#include "ops/cpu/gemm_packing.h"
 #include "ops/cpu/kernel_table.h"
 #include "runtime/errors.h"
 #include "runtime/thread_pool.h"
 
 namespace pillow {
 
-namespace {
-
-// Block sizes (BLIS terms): an mc x kc block of A and a kc x chunk block of B stay in L2 while
-// the micro-kernel streams their MR- and NR-wide panels; a chunk of columns is one unit of parallel
-// work. Measured on a Zen 3 core (32 KiB L1, 512 KiB L2), 512x2048x2048: long K blocks win
-// (kc = 1024 ran ~3 % faster than kc = 384, even though a kc x NR panel then exceeds L1: Zen's
-// L2 feeds the two loads per cycle the kernel needs, and C is re-read half as often), with the
-// row block and column chunk shrunk so that both blocks still fit in L2.
-constexpr int64_t kBlockK = 1024;
-constexpr int64_t kBlockRowsTiles = 8;      // mc = 8 * MR
-constexpr int64_t kChunkColumnTiles = 4;    // chunk = 4 * NR columns
-
-// A 64-byte aligned scratch buffer per thread, grown on demand and kept between calls.
-struct Scratch {
-  float* data = nullptr;
-  size_t capacity = 0;
-  ~Scratch() { std::free(data); }
-  float* get(size_t count) {
-    if (count > capacity) {
-      std::free(data);
-      const size_t bytes = ((count * sizeof(float)) + 63) / 64 * 64;
-      data = static_cast<float*>(std::aligned_alloc(64, bytes));
-      if (data == nullptr) throw std::bad_alloc();
-      capacity = bytes / sizeof(float);
-    }
-    return data;
-  }
-};
-
-inline float element(const GemmOperand& op, int64_t row, int64_t k) {
-  const int64_t offset = row * op.row_stride + k * op.k_stride;
-  if (op.type == WeightType::BF16) return bf16_to_f32(static_cast<const uint16_t*>(op.data)[offset]);
-  return static_cast<const float*>(op.data)[offset];
-}
-
-// dst[p * width + r] = op(row0 + r, k0 + p) for r < rows, p < kc; rows in [rows, width) are zero.
-template <typename T>
-void pack_panel_typed(float* dst, const T* base, const GemmOperand& op, int64_t row0, int rows, int64_t k0,
-                      int64_t kc, int width) {
-  auto widen = [](T value) -> float {
-    if constexpr (sizeof(T) == 2) return bf16_to_f32(value); else return value;
-  };
-  if (rows < width) {
-    for (int64_t p = 0; p < kc; ++p)
-      for (int r = rows; r < width; ++r) dst[p * width + r] = 0.0f;
-  }
-  if (op.k_stride == 1) {
-    // Rows contiguous along k (x, W in x·Wᵀ): read each row once, write it strided.
-    for (int r = 0; r < rows; ++r) {
-      const T* src = base + (row0 + r) * op.row_stride + k0;
-      float* out = dst + r;
-      for (int64_t p = 0; p < kc; ++p) out[p * width] = widen(src[p]);
-    }
-  } else if (op.row_stride == 1) {
-    // Consecutive rows adjacent in memory (W in dy·W): each k step is one contiguous copy, from a
-    // different row of W (k_stride apart). Those loads missed cache one after the other (~90 % of
-    // this loop's samples sat on them in a 134M LoRA step), so the copy kPackPrefetchSteps steps
-    // ahead is prefetched: the misses overlap instead.
-    constexpr int64_t kPackPrefetchSteps = 16;
-    for (int64_t p = 0; p < kc; ++p) {
-      const T* src = base + (k0 + p) * op.k_stride + row0;
-      __builtin_prefetch(src + kPackPrefetchSteps * op.k_stride, 0, 0);  // never faults, even past the end
-      float* out = dst + p * width;
-      for (int r = 0; r < rows; ++r) out[r] = widen(src[r]);
-    }
-  } else {
-    for (int64_t p = 0; p < kc; ++p)
-      for (int r = 0; r < rows; ++r) dst[p * width + r] = element(op, row0 + r, k0 + p);
-  }
-}
-
-void pack_panel(float* dst, const GemmOperand& op, int64_t row0, int rows, int64_t k0, int64_t kc, int width) {
-  if (op.type == WeightType::BF16) {
-    pack_panel_typed(dst, static_cast<const uint16_t*>(op.data), op, row0, rows, k0, kc, width);
-  } else {
-    pack_panel_typed(dst, static_cast<const float*>(op.data), op, row0, rows, k0, kc, width);
-  }
-}
-
-}  // namespace
+using namespace gemm_internal;
 
 namespace {
-
-// The K dimension of a problem is the concatenation of its segments, cut into blocks of about
-// kBlockK (evenly, so a short LoRA segment never becomes a pass of its own over C).
-struct KBlocks {
-  int64_t total;
-  int64_t count;
-  int64_t begin(int64_t i) const { return total * i / count; }
-  int64_t end(int64_t i) const { return total * (i + 1) / count; }
-};
-
-KBlocks k_blocks(const GemmProblem& problem) {
-  int64_t total = 0;
-  for (int s = 0; s < problem.segment_count; ++s) total += problem.segments[s].k_length;
-  // Rounded down, so a block holds kBlockK to 2·kBlockK steps: K = 2048 + a rank-16 LoRA segment
-  // is two blocks of 1032, not three of 688 (one more pass over C and shorter micro-kernel runs
-  // cost ~5 % of the fused LoRA forward).
-  return KBlocks{total, std::max<int64_t>(1, total / kBlockK)};
-}
-
-// Calls part(segment, segment_k0, length, offset) for each part of the segments in logical [k0, k0 + kc).
-template <typename Part>
-void for_each_part(const GemmProblem& problem, int64_t k0, int64_t kc, Part part) {
-  int64_t segment_start = 0;
-  for (int s = 0; s < problem.segment_count; ++s) {
-    const int64_t length = problem.segments[s].k_length;
-    const int64_t lo = std::max(k0, segment_start), hi = std::min(k0 + kc, segment_start + length);
-    if (lo < hi) part(problem.segments[s], lo - segment_start, hi - lo, lo - k0);
-    segment_start += length;
-  }
-}
 
 // One unit of parallel work: a column chunk x row range of one problem.
 struct WorkItem {
   int64_t problem;
   int64_t n0, n1, m0, m1;
 };
-
-// A's rows [m0, m1) of one problem packed by the thread that uses them, all K at once: for each
-// logical k block (k0, kc), the row panels follow each other, kc x MR floats each.
-struct PackedRows {
-  int64_t problem = -1;
-  int64_t m0 = 0, m1 = 0;
-  int64_t rows_padded = 0;
-  const float* data = nullptr;
-  const float* panel(int64_t k0, int64_t kc, int64_t m) const { return data + k0 * rows_padded + (m - m0) * kc; }
-};
-
-void pack_b_block(const KernelTable& kernel, float* dst, const GemmOperand& b, int64_t n, int cols, int64_t k0,
-                  int64_t kc) {
-  const int nr = kernel.gemm_columns;
-  if (cols == nr && b.k_stride == 1) {
-    const void* src = b.type == WeightType::BF16
-                          ? static_cast<const void*>(static_cast<const uint16_t*>(b.data) + n * b.row_stride + k0)
-                          : static_cast<const void*>(static_cast<const float*>(b.data) + n * b.row_stride + k0);
-    if (kernel.gemm_pack_b(dst, src, b.type == WeightType::BF16 ? 1 : 0, b.row_stride, kc)) return;
-  }
-  pack_panel(dst, b, n, cols, k0, kc, nr);
-}
-
-// B panels for columns [n0, n1), panel i at dst + i·panel_stride. An operand read down its columns
-// (row_stride 1: W in dy·W) is packed for all full panels in one pass over its rows.
-void pack_b_chunk(const KernelTable& kernel, float* dst, int64_t panel_stride, const GemmOperand& b, int64_t n0,
-                  int64_t n1, int64_t k0, int64_t kc) {
-  const int nr = kernel.gemm_columns;
-  int64_t n = n0;
-  const int full_panels = static_cast<int>((n1 - n0) / nr);
-  if (b.row_stride == 1 && b.k_stride != 1 && full_panels > 0) {
-    const void* src = b.type == WeightType::BF16
-                          ? static_cast<const void*>(static_cast<const uint16_t*>(b.data) + k0 * b.k_stride + n0)
-                          : static_cast<const void*>(static_cast<const float*>(b.data) + k0 * b.k_stride + n0);
-    if (kernel.gemm_pack_b_columns(dst, panel_stride, src, b.type == WeightType::BF16 ? 1 : 0, b.k_stride, kc,
-                                   full_panels)) {
-      n += static_cast<int64_t>(full_panels) * nr;
-    }
-  }
-  for (; n < n1; n += nr) {
-    pack_b_block(kernel, dst + (n - n0) / nr * panel_stride, b, n, static_cast<int>(std::min<int64_t>(nr, n1 - n)), k0, kc);
-  }
-}
-
-// Floats between consecutive panels of a prepacked B operand (GemmOperand::prepacked).
-int64_t prepacked_panel_stride(const GemmOperand& b, int64_t k_length, int nr) {
-  return b.panel_stride > 0 ? b.panel_stride : k_length * nr;
-}
-
-void pack_a_block(const KernelTable& kernel, float* dst, const GemmOperand& a, int64_t m, int rows, int64_t k0,
-                  int64_t kc) {
-  const int mr = kernel.gemm_rows;
-  if (rows == mr && a.k_stride == 1) {
-    const void* src = a.type == WeightType::BF16
-                          ? static_cast<const void*>(static_cast<const uint16_t*>(a.data) + m * a.row_stride + k0)
-                          : static_cast<const void*>(static_cast<const float*>(a.data) + m * a.row_stride + k0);
-    if (kernel.gemm_pack_a(dst, src, a.type == WeightType::BF16 ? 1 : 0, a.row_stride, kc)) return;
-  }
-  pack_panel(dst, a, m, rows, k0, kc, mr);
-}
 
 void run_item(const KernelTable& kernel, const GemmProblem& problem, const PackedRows& a, const WorkItem& item,
               bool accumulate, float* b_packed) {
@@ -258,123 +92,6 @@ void run_item(const KernelTable& kernel, const GemmProblem& problem, const Packe
         }
       }
     }
-  }
-}
-
-// Packs rows [m_begin, m_end) of A, part of the row range that starts at range_m0, for every
-// logical k block into `buffer` (the range's layout: see PackedRows). Derived segments are left
-// for fill_derived_rows.
-void pack_rows(const KernelTable& kernel, const GemmProblem& problem, int64_t range_m0, int64_t m_begin, int64_t m_end,
-               float* buffer, int64_t rows_padded) {
-  const int mr = kernel.gemm_rows;
-  const KBlocks blocks = k_blocks(problem);
-  for (int64_t block = 0; block < blocks.count && blocks.total > 0; ++block) {
-    const int64_t k0 = blocks.begin(block);
-    const int64_t kc = blocks.end(block) - k0;
-    for (int64_t m = m_begin; m < m_end; m += mr) {
-      const int rows = static_cast<int>(std::min<int64_t>(mr, m_end - m));
-      float* dst = buffer + k0 * rows_padded + (m - range_m0) * kc;
-      for_each_part(problem, k0, kc, [&](const GemmSegment& segment, int64_t segment_k0, int64_t length, int64_t offset) {
-        if (segment.derived == nullptr) pack_a_block(kernel, dst + offset * mr, segment.a, m, rows, segment_k0, length);
-      });
-    }
-  }
-}
-
-bool has_derived(const GemmProblem& problem) {
-  for (int s = 0; s < problem.segment_count; ++s)
-    if (problem.segments[s].derived != nullptr) return true;
-  return false;
-}
-
-int64_t segment_start(const GemmProblem& problem, int segment) {
-  int64_t start = 0;
-  for (int s = 0; s < segment; ++s) start += problem.segments[s].k_length;
-  return start;
-}
-
-// D of every derived segment of `problem`, packed as B panels over its source's whole k, one
-// segment after another, followed by room for one [MR, rank] tile. Packed once per thread and call.
-const float* pack_derived_downs(const KernelTable& kernel, const GemmProblem& problem, Scratch& scratch) {
-  const int mr = kernel.gemm_rows;
-  const int nr = kernel.gemm_columns;
-  int64_t size = 0, tile = 0;
-  for (int d = 0; d < problem.segment_count; ++d) {
-    const GemmSegment& segment = problem.segments[d];
-    if (segment.derived == nullptr) continue;
-    const int64_t rank_padded = (segment.k_length + nr - 1) / nr * nr;
-    size += rank_padded * problem.segments[segment.derived->source].k_length;
-    tile = std::max(tile, mr * rank_padded);
-  }
-  float* data = scratch.get(static_cast<size_t>(std::max<int64_t>(1, size + tile)));
-  float* out = data;
-  for (int d = 0; d < problem.segment_count; ++d) {
-    const GemmSegment& segment = problem.segments[d];
-    if (segment.derived == nullptr) continue;
-    const int64_t rank = segment.k_length;
-    const int64_t source_length = problem.segments[segment.derived->source].k_length;
-    for (int64_t panel = 0; panel * nr < rank; ++panel) {
-      const int cols = static_cast<int>(std::min<int64_t>(nr, rank - panel * nr));
-      if (source_length > 0) pack_b_block(kernel, out + panel * nr * source_length, segment.derived->down, panel * nr, cols, 0, source_length);
-    }
-    out += (rank + nr - 1) / nr * nr * source_length;
-  }
-  return data;
-}
-
-// Fills the packed k steps of every derived segment (see GemmDerivedOperand) for rows
-// [m_begin, m_end) of the range at range_m0, after pack_rows packed their sources: the
-// micro-kernel runs on the source's packed panels against D (from pack_derived_downs), and the
-// scaled tile is scattered to the segment's k steps.
-void fill_derived_rows(const KernelTable& kernel, const GemmProblem& problem, int64_t range_m0, int64_t m_begin,
-                       int64_t m_end, float* buffer, int64_t rows_padded, const float* downs) {
-  const int mr = kernel.gemm_rows;
-  const int nr = kernel.gemm_columns;
-  const KBlocks blocks = k_blocks(problem);
-  int64_t downs_size = 0;
-  for (int d = 0; d < problem.segment_count; ++d) {
-    const GemmSegment& segment = problem.segments[d];
-    if (segment.derived != nullptr)
-      downs_size += (segment.k_length + nr - 1) / nr * nr * problem.segments[segment.derived->source].k_length;
-  }
-  float* tile = const_cast<float*>(downs) + downs_size;  // the [MR, rank_padded] room after the panels
-  const float* down = downs;
-  for (int d = 0; d < problem.segment_count; ++d) {
-    const GemmSegment& segment = problem.segments[d];
-    if (segment.derived == nullptr) continue;
-    const GemmDerivedOperand& derived = *segment.derived;
-    const int64_t derived_start = segment_start(problem, d);
-    const int64_t source_start = segment_start(problem, derived.source);
-    const int64_t source_length = problem.segments[derived.source].k_length;
-    const int64_t rank = segment.k_length;
-    const int64_t panels = (rank + nr - 1) / nr;
-    const int64_t rank_padded = panels * nr;
-    for (int64_t m = m_begin; m < m_end; m += mr) {
-      bool first = true;
-      for (int64_t block = 0; block < blocks.count; ++block) {
-        const int64_t k0 = blocks.begin(block), kc = blocks.end(block) - k0;
-        const int64_t lo = std::max(k0, source_start), hi = std::min(k0 + kc, source_start + source_length);
-        if (lo >= hi) continue;
-        const float* a_panel = buffer + k0 * rows_padded + (m - range_m0) * kc + (lo - k0) * mr;
-        for (int64_t panel = 0; panel < panels; ++panel) {
-          kernel.gemm_micro(tile + panel * nr, rank_padded, a_panel, down + panel * nr * source_length + (lo - source_start) * nr,
-                            hi - lo, mr, nr, !first);
-        }
-        first = false;
-      }
-      if (first) std::fill(tile, tile + mr * rank_padded, 0.0f);
-      for (int64_t block = 0; block < blocks.count; ++block) {
-        const int64_t k0 = blocks.begin(block), kc = blocks.end(block) - k0;
-        const int64_t lo = std::max(k0, derived_start), hi = std::min(k0 + kc, derived_start + rank);
-        float* panel = buffer + k0 * rows_padded + (m - range_m0) * kc;
-        for (int64_t position = lo; position < hi; ++position) {
-          float* dst = panel + (position - k0) * mr;
-          const float* column = tile + (position - derived_start);
-          for (int r = 0; r < mr; ++r) dst[r] = derived.scale * column[r * rank_padded];
-        }
-      }
-    }
-    down += rank_padded * source_length;
   }
 }
 
@@ -555,30 +272,6 @@ void gemm_batched(const GemmProblem* problems, int64_t problem_count, bool accum
         packed.data = buffer;
       }
       run_item(kernel, problem, packed, item, accumulate, b_packed);
-    }
-  });
-}
-
-int64_t gemm_prepacked_size(int64_t rows, int64_t k_length) {
-  const int64_t nr = kernels().gemm_columns;
-  return (rows + nr - 1) / nr * nr * std::max<int64_t>(k_length, 0);
-}
-
-int64_t gemm_panel_width() { return kernels().gemm_columns; }
-
-void gemm_prepack(float* dst, const GemmOperand& b, int64_t rows, int64_t k_length, int64_t panel_stride) {
-  const KernelTable& kernel = kernels();
-  const int64_t nr = kernel.gemm_columns;
-  const int64_t chunk = kChunkColumnTiles * nr;
-  GemmOperand source = b;
-  source.prepacked = nullptr;
-  source.panel_stride = panel_stride;
-  const int64_t stride = prepacked_panel_stride(source, k_length, static_cast<int>(nr));
-  // Panel j over the whole k range is panel j of pack_b_chunk with that panel stride.
-  parallel_for((rows + chunk - 1) / chunk, 1, [&](int64_t begin, int64_t end) {
-    for (int64_t i = begin; i < end; ++i) {
-      const int64_t n0 = i * chunk, n1 = std::min(rows, n0 + chunk);
-      pack_b_chunk(kernel, dst + n0 / nr * stride, stride, source, n0, n1, 0, k_length);
     }
   });
 }
