@@ -67,14 +67,12 @@ export {
   type AdapterOptions,
   countTargets,
   type LossAndGradInput,
-  logSoftmaxAt,
   Model,
   type ModelDtype,
-  type ScoringOptions,
-  type ScoringPair,
   type TrainMode,
 } from "./model.js";
 export { type LoadModelOptions, loadModel } from "./load-model.js";
+export { logSoftmaxAt, type ScoringOptions, type ScoringPair } from "./score-continuations.js";
 export { type BackendRequest, type BackendResult, NativeBackend, type NativeBackendOptions } from "./native-backend.js";
 export {
   createOpenAIBackend,

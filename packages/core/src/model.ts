@@ -4,6 +4,7 @@ import path from "node:path";
 import type { Device, NativeLlamaModel, NativeTrainMode } from "@pillow/lora-kernels";
 import { sample } from "@pillow/lora-kernels";
 import type { ScoredContinuation } from "./backend.js";
+import { type ScoringOptions, type ScoringPair, scoreTokenSequences } from "./score-continuations.js";
 import type { ModelConfig } from "./config.js";
 import { ModelError } from "./errors.js";
 import {
@@ -73,23 +74,6 @@ export function countTargets(labels: Int32Array, batch = 1): number {
     for (let t = 1; t < length; t++) if (labels[b * length + t] !== -100) count++;
   }
   return count;
-}
-
-export type ScoringPair = { prompt: string | Int32Array; continuation: string | Int32Array };
-export type ScoringOptions = {
-  /** Padded tokens per forward pass (batch × longest sequence). Default 8192. */
-  maxBatchTokens?: number;
-  /** Encode the prompt with the tokenizer's special tokens (BOS). Default true. */
-  addSpecialTokens?: boolean;
-};
-
-/** log softmax(row)[target], computed stably in float64. */
-export function logSoftmaxAt(row: ArrayLike<number>, target: number): number {
-  let maximum = Number.NEGATIVE_INFINITY;
-  for (let i = 0; i < row.length; i++) if (row[i] > maximum) maximum = row[i];
-  let total = 0;
-  for (let i = 0; i < row.length; i++) total += Math.exp(row[i] - maximum);
-  return row[target] - maximum - Math.log(total);
 }
 
 export class Model {
@@ -673,38 +657,7 @@ export class Model {
       }
       return { tokens, promptLength: prompt.length, index };
     });
-    const results: ScoredContinuation[] = new Array(pairs.length);
-    // Longest first, so each batch pads little.
-    const order = [...sequences].sort((a, b) => b.tokens.length - a.tokens.length);
-    const vocab = this.config.vocabSize;
-    for (let start = 0; start < order.length; ) {
-      const length = order[start].tokens.length;
-      const batch = Math.max(1, Math.min(order.length - start, Math.floor(maxBatchTokens / length)));
-      const group = order.slice(start, start + batch);
-      start += batch;
-      const tokens = new Int32Array(batch * length);
-      const paddings = new Int32Array(batch);
-      group.forEach((sequence, b) => {
-        paddings[b] = length - sequence.tokens.length;
-        tokens.set(sequence.tokens, b * length + paddings[b]);
-      });
-      const logits = await this.native.forward(tokens, batch > 1 ? { batch, paddings } : {});
-      group.forEach((sequence, b) => {
-        let logProb = 0;
-        // Position p predicts token p + 1; the continuation starts at promptLength.
-        for (let t = sequence.promptLength; t < sequence.tokens.length; t++) {
-          const row = logits.subarray(
-            (b * length + paddings[b] + t - 1) * vocab,
-            (b * length + paddings[b] + t) * vocab,
-          );
-          logProb += logSoftmaxAt(row, sequence.tokens[t]);
-        }
-        if (!Number.isFinite(logProb))
-          throw new ModelError("E_NONFINITE_LOGITS", "the model produced non-finite logits");
-        results[sequence.index] = { logProb, count: sequence.tokens.length - sequence.promptLength };
-      });
-    }
-    return results;
+    return scoreTokenSequences((tokens, shape) => this.native.forward(tokens, shape), sequences, this.config.vocabSize, maxBatchTokens);
   }
 
   /** Mean-pooled final hidden states (after the final norm), one [hidden] vector per text. */
