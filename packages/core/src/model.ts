@@ -657,7 +657,12 @@ export class Model {
       }
       return { tokens, promptLength: prompt.length, index };
     });
-    return scoreTokenSequences((tokens, shape) => this.native.forward(tokens, shape), sequences, this.config.vocabSize, maxBatchTokens);
+    return scoreTokenSequences(
+      (tokens, shape) => this.native.forward(tokens, shape),
+      sequences,
+      this.config.vocabSize,
+      maxBatchTokens,
+    );
   }
 
   /** Mean-pooled final hidden states (after the final norm), one [hidden] vector per text. */

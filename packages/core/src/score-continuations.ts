@@ -25,7 +25,10 @@ export function logSoftmaxAt(row: ArrayLike<number>, target: number): number {
 export type ScoringSequence = { tokens: Int32Array; promptLength: number; index: number };
 
 /** Logits [batch·T, vocab] of left-padded sequences (Model.native.forward). */
-export type BatchForward = (tokens: Int32Array, shape: { batch?: number; paddings?: Int32Array }) => Promise<Float32Array>;
+export type BatchForward = (
+  tokens: Int32Array,
+  shape: { batch?: number; paddings?: Int32Array },
+) => Promise<Float32Array>;
 
 /** Σ log p over each sequence's continuation tokens and their count, in `index` order. */
 export async function scoreTokenSequences(
@@ -53,14 +56,10 @@ export async function scoreTokenSequences(
       let logProb = 0;
       // Position p predicts token p + 1; the continuation starts at promptLength.
       for (let t = sequence.promptLength; t < sequence.tokens.length; t++) {
-        const row = logits.subarray(
-          (b * length + paddings[b] + t - 1) * vocab,
-          (b * length + paddings[b] + t) * vocab,
-        );
+        const row = logits.subarray((b * length + paddings[b] + t - 1) * vocab, (b * length + paddings[b] + t) * vocab);
         logProb += logSoftmaxAt(row, sequence.tokens[t]);
       }
-      if (!Number.isFinite(logProb))
-        throw new ModelError("E_NONFINITE_LOGITS", "the model produced non-finite logits");
+      if (!Number.isFinite(logProb)) throw new ModelError("E_NONFINITE_LOGITS", "the model produced non-finite logits");
       results[sequence.index] = { logProb, count: sequence.tokens.length - sequence.promptLength };
     });
   }
