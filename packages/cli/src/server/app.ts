@@ -4,12 +4,11 @@
 // (model-names.ts), body → options (request-options.ts), answers (responses.ts), a bounded queue
 // and shutdown — so an engine only has to generate.
 import { Hono, type Context } from "hono";
-import { bodyLimit } from "hono/body-limit";
 import type { z } from "zod";
-import { bearerAuth } from "./auth.js";
+import { installMiddleware } from "./app-middleware.js";
 import { chatQuery, type DemoFormatter, formatDemosAlpaca, withDemosInChat } from "./demos.js";
 import type { ChatMessage, Demo, DemoSelector, EngineRequest, ServeEngine } from "./engine.js";
-import { errorBody, HttpError, httpErrorOf } from "./http-error.js";
+import { HttpError } from "./http-error.js";
 import { resolveModel } from "./model-names.js";
 import { RequestQueue } from "./request-queue.js";
 import { generationOptionsOf, type TokenLimits } from "./request-options.js";
@@ -126,51 +125,12 @@ export function createServeApp(options: ServeAppOptions): ServeApp {
 
   const app = new Hono();
 
-  app.onError((error, c) => {
-    const failure = httpErrorOf(error);
-    if (failure.status === 429) c.header("retry-after", "1");
-    if (failure.status === 500)
-      options.log?.(`error: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`);
-    return c.json(errorBody(failure), failure.status);
+  installMiddleware(app, {
+    apiKey: options.apiKey,
+    maxBodyBytes,
+    log: options.log,
+    health: () => ({ draining, active: queue.active, queued: queue.queued }),
   });
-
-  app.notFound((c) =>
-    c.json(errorBody(new HttpError(404, `no route ${c.req.method} ${c.req.path}`, "not_found_error")), 404),
-  );
-
-  app.use("*", async (c, next) => {
-    const started = performance.now();
-    await next();
-    options.log?.(`${c.req.method} ${c.req.path} ${c.res.status} ${(performance.now() - started).toFixed(0)}ms`);
-  });
-
-  app.get("/health", (c) =>
-    c.json({ status: draining ? "draining" : "ok", active: queue.active, queued: queue.queued }, draining ? 503 : 200),
-  );
-
-  app.use("/v1/*", async (_c, next) => {
-    if (draining) throw new HttpError(503, "server is shutting down", "server_error", "shutting_down");
-    await next();
-  });
-  if (options.apiKey) app.use("/v1/*", bearerAuth(options.apiKey));
-  app.use(
-    "/v1/*",
-    bodyLimit({
-      maxSize: maxBodyBytes,
-      onError: (c) =>
-        c.json(
-          errorBody(
-            new HttpError(
-              413,
-              `request body larger than ${maxBodyBytes} bytes (server limit --max-body)`,
-              "invalid_request_error",
-              "body_too_large",
-            ),
-          ),
-          413,
-        ),
-    }),
-  );
 
   async function demosFor(body: CompletionBody | ChatBody, query: string): Promise<Demo[]> {
     const count = body.pillow?.demos ?? (body.pillow_matcher ? (options.defaultDemos ?? 3) : undefined);
