@@ -9,6 +9,7 @@
 #include <cstring>
 #include <string>
 
+#include "ops/common/weight_view.h"
 #include "runtime/cpu_features.h"
 #include "runtime/errors.h"
 #include "runtime/thread_pool.h"
@@ -17,8 +18,8 @@ namespace pillow {
 
 namespace {
 
-constexpr int64_t kBlock = 32;
-constexpr int64_t kBlockBytes = 34;
+constexpr int64_t kBlock = kQ8_0BlockValues;
+constexpr int64_t kBlockBytes = kQ8_0BlockBytes;
 
 // IEEE half → float, all cases (subnormals, inf, NaN); the portable path's scale.
 float half_to_float(uint16_t bits) {
@@ -103,7 +104,45 @@ __attribute__((target("avx512f,f16c"))) float row_avx512(const uint8_t* row, con
 }
 #pragma GCC diagnostic pop
 
+using RowKernel = float (*)(const uint8_t*, const float*, int64_t);
+
+RowKernel selected_row_kernel() {
+  const CpuIsa isa = selected_isa();
+  const CpuFeatures& features = cpu_features();
+  return isa == CpuIsa::Avx512 && features.f16c ? row_avx512 : isa >= CpuIsa::Avx2 && features.f16c ? row_avx2 : row_portable;
+}
+
 }  // namespace
+
+void q8_0_gemv_rows(float* y, int64_t ldy, const float* x, int64_t ldx, const uint8_t* w, int64_t columns,
+                    int64_t row_begin, int64_t row_end, int tokens, bool accumulate) {
+  const RowKernel row = selected_row_kernel();
+  const int64_t blocks = columns / kBlock;
+  const int64_t row_bytes = blocks * kBlockBytes;
+  // Rows outer, tokens inner: a row's blocks are read from memory once and stay in L1 for the other tokens.
+  for (int64_t r = row_begin; r < row_end; ++r) {
+    for (int t = 0; t < tokens; ++t) {
+      const float value = row(w + r * row_bytes, x + t * ldx, blocks);
+      float& out = y[t * ldy + r];
+      out = accumulate ? out + value : value;
+    }
+  }
+}
+
+float q8_0_value(const uint8_t* w, int64_t flat_index) {
+  const uint8_t* block = w + flat_index / kBlock * kBlockBytes;
+  return static_cast<float>(reinterpret_cast<const int8_t*>(block + 2)[flat_index % kBlock]) *
+         half_to_float(block_scale_bits(block));
+}
+
+void q8_0_dequantize_blocks(float* out, const uint8_t* blocks_data, int64_t blocks) {
+  for (int64_t b = 0; b < blocks; ++b) {
+    const uint8_t* block = blocks_data + b * kBlockBytes;
+    const float d = half_to_float(block_scale_bits(block));
+    const int8_t* codes = reinterpret_cast<const int8_t*>(block + 2);
+    for (int64_t j = 0; j < kBlock; ++j) out[b * kBlock + j] = static_cast<float>(codes[j]) * d;
+  }
+}
 
 int64_t q8_0_matrix_bytes(const char* op, int64_t rows, int64_t columns) {
   if (rows < 1 || columns < 1 || columns % kBlock != 0) {
@@ -120,9 +159,7 @@ void quantized_matvec_q8_0(float* out, const float* x, const uint8_t* w, int64_t
   if (out == nullptr || x == nullptr || w == nullptr) throw_argument_error("quantized_matvec_q8_0: out, x and w must not be null");
   const int64_t blocks = columns / kBlock;
   const int64_t row_bytes = blocks * kBlockBytes;
-  const CpuIsa isa = selected_isa();
-  const CpuFeatures& features = cpu_features();
-  auto row = isa == CpuIsa::Avx512 && features.f16c ? row_avx512 : isa >= CpuIsa::Avx2 && features.f16c ? row_avx2 : row_portable;
+  const RowKernel row = selected_row_kernel();
   // 16 rows per task: a few hundred KB of weights, enough to hide the pool's hand-off.
   parallel_for_dynamic(rows, 16, 64, [&](int64_t begin, int64_t end) {
     for (int64_t r = begin; r < end; ++r) out[r] = row(w + r * row_bytes, x, blocks);
