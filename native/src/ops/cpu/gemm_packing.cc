@@ -4,6 +4,7 @@
 #include "ops/cpu/gemm_packing.h"
 
 #include <algorithm>
+#include <vector>
 
 #include "ops/common/bf16.h"
 #include "ops/cpu/kernel_table.h"
@@ -19,6 +20,14 @@ inline float element(const GemmOperand& op, int64_t row, int64_t k) {
   if (op.type == WeightType::Q8_0) return q8_0_value(static_cast<const uint8_t*>(op.data), offset);
   if (op.type == WeightType::BF16) return bf16_to_f32(static_cast<const uint16_t*>(op.data)[offset]);
   return static_cast<const float*>(op.data)[offset];
+}
+
+// This thread's f32 room for dequantized Q8_0 values (at least `floats`): packing a Q8_0 operand
+// dequantizes rows into it first, so the ISA's fast f32 packers can then lay them into panels.
+std::vector<float>& q8_0_scratch(int64_t floats) {
+  thread_local std::vector<float> scratch;
+  if (static_cast<int64_t>(scratch.size()) < floats) scratch.resize(static_cast<size_t>(floats));
+  return scratch;
 }
 
 // dst[p * width + r] = op(row0 + r, k0 + p) for r < rows, p < kc; rows in [rows, width) are zero.
@@ -66,34 +75,16 @@ void pack_panel_q8_0(float* dst, const GemmOperand& op, int64_t row0, int rows, 
     for (int64_t p = 0; p < kc; ++p)
       for (int r = rows; r < width; ++r) dst[p * width + r] = 0.0f;
   }
-  float values[kQ8_0BlockValues];
-  if (op.k_stride == 1 && op.row_stride % kQ8_0BlockValues == 0) {
-    // x·Wᵀ: row r of the panel is a row of W along k; dequantize it block by block.
+  if (op.k_stride == 1) {
+    // x·Wᵀ: row r of the panel is a stretch of a row of W along k.
+    std::vector<float>& values = q8_0_scratch(kc);
     for (int r = 0; r < rows; ++r) {
-      const int64_t start = (row0 + r) * op.row_stride + k0;
-      for (int64_t p = 0; p < kc;) {
-        const int64_t flat = start + p;
-        const int64_t within = flat % kQ8_0BlockValues;
-        const int64_t take = std::min<int64_t>(kQ8_0BlockValues - within, kc - p);
-        q8_0_dequantize_blocks(values, base + flat / kQ8_0BlockValues * kQ8_0BlockBytes, 1);
-        for (int64_t j = 0; j < take; ++j) dst[(p + j) * width + r] = values[within + j];
-        p += take;
-      }
+      q8_0_dequantize_range(values.data(), base, (row0 + r) * op.row_stride + k0, kc);
+      for (int64_t p = 0; p < kc; ++p) dst[p * width + r] = values[p];
     }
-  } else if (op.row_stride == 1 && op.k_stride % kQ8_0BlockValues == 0) {
-    // dy·W: k step p is a row of W, the panel's rows consecutive values in it.
-    for (int64_t p = 0; p < kc; ++p) {
-      float* out = dst + p * width;
-      const int64_t start = (k0 + p) * op.k_stride + row0;
-      for (int r = 0; r < rows;) {
-        const int64_t flat = start + r;
-        const int64_t within = flat % kQ8_0BlockValues;
-        const int take = static_cast<int>(std::min<int64_t>(kQ8_0BlockValues - within, rows - r));
-        q8_0_dequantize_blocks(values, base + flat / kQ8_0BlockValues * kQ8_0BlockBytes, 1);
-        for (int j = 0; j < take; ++j) out[r + j] = values[within + j];
-        r += take;
-      }
-    }
+  } else if (op.row_stride == 1) {
+    // dy·W: k step p is a stretch of a row of W, the panel's rows consecutive values in it.
+    for (int64_t p = 0; p < kc; ++p) q8_0_dequantize_range(dst + p * width, base, (k0 + p) * op.k_stride + row0, rows);
   } else {
     for (int64_t p = 0; p < kc; ++p)
       for (int r = 0; r < rows; ++r) dst[p * width + r] = element(op, row0 + r, k0 + p);
@@ -117,6 +108,14 @@ namespace gemm_internal {
 void pack_b_block(const KernelTable& kernel, float* dst, const GemmOperand& b, int64_t n, int cols, int64_t k0,
                   int64_t kc) {
   const int nr = kernel.gemm_columns;
+  if (cols == nr && b.k_stride == 1 && b.type == WeightType::Q8_0) {
+    // NR rows of W dequantized side by side (row stride kc), then the fast f32 packer.
+    std::vector<float>& rows = q8_0_scratch(static_cast<int64_t>(nr) * kc);
+    for (int r = 0; r < nr; ++r) {
+      q8_0_dequantize_range(rows.data() + r * kc, static_cast<const uint8_t*>(b.data), (n + r) * b.row_stride + k0, kc);
+    }
+    if (kernel.gemm_pack_b(dst, rows.data(), 0, kc, kc)) return;
+  }
   if (cols == nr && b.k_stride == 1 && b.type != WeightType::Q8_0) {
     const void* src = b.type == WeightType::BF16
                           ? static_cast<const void*>(static_cast<const uint16_t*>(b.data) + n * b.row_stride + k0)
@@ -131,7 +130,19 @@ void pack_b_chunk(const KernelTable& kernel, float* dst, int64_t panel_stride, c
   const int nr = kernel.gemm_columns;
   int64_t n = n0;
   const int full_panels = static_cast<int>((n1 - n0) / nr);
-  if (b.row_stride == 1 && b.k_stride != 1 && full_panels > 0 && b.type != WeightType::Q8_0) {
+  if (b.row_stride == 1 && b.k_stride != 1 && full_panels > 0 && b.type == WeightType::Q8_0) {
+    // kc stretches of rows of W (the panels' columns) dequantized one under another, then the fast
+    // f32 packer over them.
+    const int64_t width = static_cast<int64_t>(full_panels) * nr;
+    std::vector<float>& steps = q8_0_scratch(width * kc);
+    for (int64_t p = 0; p < kc; ++p) {
+      q8_0_dequantize_range(steps.data() + p * width, static_cast<const uint8_t*>(b.data), (k0 + p) * b.k_stride + n0,
+                            width);
+    }
+    if (kernel.gemm_pack_b_columns(dst, panel_stride, steps.data(), 0, width, kc, full_panels)) {
+      n += width;
+    }
+  } else if (b.row_stride == 1 && b.k_stride != 1 && full_panels > 0) {
     const void* src = b.type == WeightType::BF16
                           ? static_cast<const void*>(static_cast<const uint16_t*>(b.data) + k0 * b.k_stride + n0)
                           : static_cast<const void*>(static_cast<const float*>(b.data) + k0 * b.k_stride + n0);

@@ -6,6 +6,7 @@
 
 #include <immintrin.h>
 
+#include <algorithm>
 #include <cstring>
 #include <string>
 
@@ -141,6 +142,19 @@ void q8_0_dequantize_blocks(float* out, const uint8_t* blocks_data, int64_t bloc
     const float d = half_to_float(block_scale_bits(block));
     const int8_t* codes = reinterpret_cast<const int8_t*>(block + 2);
     for (int64_t j = 0; j < kBlock; ++j) out[b * kBlock + j] = static_cast<float>(codes[j]) * d;
+  }
+}
+
+void q8_0_dequantize_range(float* out, const uint8_t* w, int64_t flat_begin, int64_t count) {
+  for (int64_t done = 0; done < count;) {
+    const int64_t flat = flat_begin + done;
+    const int64_t within = flat % kBlock;
+    const int64_t take = std::min<int64_t>(kBlock - within, count - done);
+    const uint8_t* block = w + flat / kBlock * kBlockBytes;
+    const float d = half_to_float(block_scale_bits(block));
+    const int8_t* codes = reinterpret_cast<const int8_t*>(block + 2) + within;
+    for (int64_t j = 0; j < take; ++j) out[done + j] = static_cast<float>(codes[j]) * d;
+    done += take;
   }
 }
 

@@ -22,6 +22,10 @@ float q8_0_value(const uint8_t* w, int64_t flat_index);
 // llama.cpp's dequantization of `blocks` consecutive Q8_0 blocks into 32·blocks floats.
 void q8_0_dequantize_blocks(float* out, const uint8_t* blocks_data, int64_t blocks);
 
+// out[0, count) = the values at flat indices [flat_begin, flat_begin + count) of a Q8_0 matrix (which
+// may start and end inside a block): a stretch of one row, dequantized as llama.cpp does.
+void q8_0_dequantize_range(float* out, const uint8_t* w, int64_t flat_begin, int64_t count);
+
 // Bytes of a [rows, columns] Q8_0 matrix; E_SHAPE unless rows >= 1 and columns is a positive multiple of 32.
 int64_t q8_0_matrix_bytes(const char* op, int64_t rows, int64_t columns);
 
