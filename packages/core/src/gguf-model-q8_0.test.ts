@@ -126,6 +126,29 @@ describe('loadModel on a Q8_0 GGUF with quantized: "keep"', () => {
     dequantized.dispose();
   });
 
+  it("continuous batching (forwardSequences: GEMMs over weights packed once) gives the dequantized model's logits exactly", async () => {
+    const [kept, dequantized] = await both();
+    const run = async (model: Model) => {
+      const first = model.native.createSequence(32);
+      const second = model.native.createSequence(32);
+      const prefill = await model.native.forwardSequences(Int32Array.of(10, 20, 30, 40, 50, 60, 70), [
+        { sequence: first, start: 0, count: 5 },
+        { sequence: second, start: 0, count: 2 },
+      ]);
+      const decode = await model.native.forwardSequences(Int32Array.of(11, 12), [
+        { sequence: first, start: 5, count: 1 },
+        { sequence: second, start: 2, count: 1 },
+      ]);
+      return [prefill, decode];
+    };
+    const [a, b] = [await run(kept), await run(dequantized)];
+    // Packing dequantizes the blocks to the f32 model's values, and the GEMM sums them in the same order.
+    expect(a[0]).toEqual(b[0]);
+    expect(a[1]).toEqual(b[1]);
+    kept.dispose();
+    dequantized.dispose();
+  });
+
   it("full training needs the dequantized base, and names the q8_0 tensor", async () => {
     const kept = await loadModel(file, { threads: 2 });
     const tokens = Int32Array.of(1, 2, 3, 4);
