@@ -6,6 +6,7 @@
 #include <cstring>
 
 #include "model/llama_model_internal.h"
+#include "ops/cpu/quantized_matvec.h"
 #include "ops/cpu/adamw.h"
 #include "ops/cpu/gemm.h"
 #include "runtime/errors.h"
@@ -169,6 +170,7 @@ void LlamaModel::set_tensor(const std::string& name, const float* data, const ui
   p.drop_packed();  // packed copies of the old values
   packed_for_training_tried_ = packed_for_inference_tried_ = false;
   const bool as_bf16 = store_bf16 && p.is_linear;
+  decltype(p.q8_0)().swap(p.q8_0);
   if (as_bf16) {
     p.type = WeightType::BF16;
     p.f32.clear();
@@ -194,12 +196,45 @@ void LlamaModel::set_tensor(const std::string& name, const float* data, const ui
   p.version = next_version();
 }
 
+void LlamaModel::set_tensor_q8_0(const std::string& name, const uint8_t* blocks, int64_t byte_length) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  Parameter& p = parameter(name);
+  if (!p.is_linear || p.shape.size() != 2) {
+    throw_argument_error("tensor \"" + name + "\" cannot be stored in q8_0: only the linear weights can");
+  }
+  const int64_t out = p.shape[0], in = p.shape[1];
+  if (in % kQ8_0BlockValues != 0) {
+    throw_shape_error("tensor \"" + name + "\" cannot be stored in q8_0: its " + std::to_string(in) +
+                      " inputs are not a multiple of 32");
+  }
+  const int64_t expected = out * (in / kQ8_0BlockValues) * kQ8_0BlockBytes;
+  if (byte_length != expected) {
+    throw_shape_error("tensor \"" + name + "\" in q8_0 has " + std::to_string(byte_length) + " bytes, expected " +
+                      std::to_string(expected) + " (" + std::to_string(out) + " rows x " +
+                      std::to_string(in / kQ8_0BlockValues) + " blocks x 34)");
+  }
+  if (blocks == nullptr) throw_argument_error("tensor \"" + name + "\": q8_0 data is null");
+  p.drop_packed();
+  packed_for_training_tried_ = packed_for_inference_tried_ = false;
+  p.type = WeightType::Q8_0;
+  decltype(p.f32)().swap(p.f32);
+  decltype(p.bf16)().swap(p.bf16);
+  p.q8_0.resize(static_cast<size_t>(byte_length));
+  std::memcpy(p.q8_0.data(), blocks, static_cast<size_t>(byte_length));
+  p.present = true;
+  p.version = next_version();
+}
+
 std::vector<float> LlamaModel::get_tensor(const std::string& name) const {
   std::lock_guard<std::mutex> lock(mutex_);
   const Parameter& p = parameter(name);
   if (!p.present) throw_argument_error("tensor \"" + name + "\" has not been loaded");
   if (p.type == WeightType::F32) return std::vector<float>(p.f32.begin(), p.f32.end());
   std::vector<float> out(static_cast<size_t>(p.size));
+  if (p.type == WeightType::Q8_0) {
+    q8_0_dequantize_blocks(out.data(), p.q8_0.data(), p.size / kQ8_0BlockValues);
+    return out;
+  }
   for (int64_t i = 0; i < p.size; ++i) out[i] = bf16_to_f32(p.bf16[i]);
   return out;
 }
@@ -346,7 +381,8 @@ std::vector<LlamaModel::Trainable> LlamaModel::trainables(TrainMode mode, bool a
   } else {
     for (auto& p : parameters_) {
       if (allocate && p->type != WeightType::F32) {
-        throw_argument_error("full training needs f32 weights; tensor \"" + p->name + "\" is stored in bf16");
+        throw_argument_error("full training needs f32 weights; tensor \"" + p->name + "\" is stored in " +
+                             (p->type == WeightType::BF16 ? "bf16" : "q8_0"));
       }
       if (allocate && p->grad.size() != static_cast<size_t>(p->size)) p->grad.assign(static_cast<size_t>(p->size), 0.0f);
       list.push_back({p->name, p->f32.data(), p->grad.empty() ? nullptr : p->grad.data(), &p->m, &p->v, p->size,

@@ -91,6 +91,10 @@ class LlamaModel {
   // linear layer's weight in bf16 (ignored for norms, biases and embeddings, always f32).
   void set_tensor(const std::string& name, const float* data, const uint16_t* bf16_bits, int64_t size,
                   bool store_bf16);
+  // A linear weight [out, in] as llama.cpp's Q8_0 blocks, kept as they are (decode reads them through
+  // the Q8_0 GEMV; GEMMs dequantize them while packing). E_ARGUMENT for a tensor that is not a linear
+  // weight, E_SHAPE unless in is a multiple of 32 and byte_length = out · (in/32) · 34.
+  void set_tensor_q8_0(const std::string& name, const uint8_t* blocks, int64_t byte_length);
   std::vector<float> get_tensor(const std::string& name) const;
 
   // ---- LoRA adapters

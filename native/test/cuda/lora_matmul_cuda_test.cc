@@ -168,3 +168,25 @@ TEST(cuda_lora_matmul_multi_matches_cpu_with_base_only_rows) {
     CHECK(std::string(e.what()).find("adapterIndex[5]") != std::string::npos);
   }
 }
+
+TEST(cuda_refuses_q8_0_weights_before_any_kernel) {
+  // Q8_0 runs on the CPU only: every CUDA entry point that reads W says so with E_UNSUPPORTED.
+  const int64_t tokens = 2, in_features = 32, out_features = 3;
+  DeviceBuffer<float> y(tokens * out_features), x(tokens * in_features), dx(tokens * in_features),
+      dy(tokens * out_features);
+  std::vector<uint8_t> blocks(static_cast<size_t>(out_features * 34), 0);
+  const WeightView w{blocks.data(), WeightType::Q8_0};
+  auto code = [](auto&& call) -> std::string {
+    try {
+      call();
+    } catch (const PillowError& e) {
+      return e.code();
+    }
+    return "none";
+  };
+  CHECK(code([&] {
+          lora_matmul_forward_cuda(y.data(), x.data(), w, nullptr, nullptr, tokens, in_features, out_features, 0, 1.0f);
+        }) == kErrorUnsupported);
+  CHECK(code([&] { matmul_backward_input_cuda(dx.data(), dy.data(), w, tokens, in_features, out_features); }) ==
+        kErrorUnsupported);
+}

@@ -219,18 +219,19 @@ async function referenceComparison(shape: Shape): Promise<void> {
     ) as Record<Precision, string>;
     for (const precision of precisions) exportModelToGguf(hf, files[precision], { dtype: ggufDtype[precision] });
     const pillowF32 = await loadModel(hf, { threads });
-    // pillow's quantized rows load the very GGUF llama.cpp runs (blocks dequantized into f32 at load).
+    // pillow's quantized rows load the very GGUF llama.cpp runs: Q8_0 linear weights kept as blocks
+    // (loadModel's default), Q4_0 dequantized into f32 at load.
     const pillowModels: Record<Precision, () => Promise<Model>> = {
       f32: async () => pillowF32,
       "16-bit": () => loadModel(hf, { threads, dtype: "bf16" }),
       q8_0: () => loadModel(files.q8_0, { threads }),
       q4_0: () => loadModel(files.q4_0, { threads }),
     };
-    const pillowBytes: Record<Precision, number> = { f32: 4, "16-bit": 2, q8_0: 4, q4_0: 4 };
+    const pillowBytes: Record<Precision, number> = { f32: 4, "16-bit": 2, q8_0: 34 / 32, q4_0: 4 };
     const pillowLabel: Record<Precision, string> = {
       f32: "pillow f32",
       "16-bit": "pillow bf16",
-      q8_0: "pillow q8_0 (f32 at load)",
+      q8_0: "pillow q8_0 (blocks kept)",
       q4_0: "pillow q4_0 (f32 at load)",
     };
     const llamaLabel: Record<Precision, string> = {
@@ -332,6 +333,10 @@ async function referenceComparison(shape: Shape): Promise<void> {
       prefill: (p) => llamaCppPrefill(runner, p),
       decode: (p) => llamaCppDecode(runner, p, DECODE_TOKENS),
     });
+    // The same Q8_0 file dequantized into f32 at load (what loadModel did before it kept the blocks).
+    const dequantizedQ8_0 = precisions.includes("q8_0")
+      ? await loadModel(files.q8_0, { threads, quantized: "dequantize" })
+      : undefined;
     // With the 1-thread llama.cpp rows come 1-thread pillow rows: kernel against kernel, no barriers.
     const engines = precisions.flatMap((precision) => {
       const model = pillow.get(precision) as Model;
@@ -340,6 +345,9 @@ async function referenceComparison(shape: Shape): Promise<void> {
         pillowEngine(`${pillowLabel[precision]}, ${threads} threads`, model, precision, pillowBytes[precision]),
         ...(singleThreaded
           ? [pillowEngine(`${pillowLabel[precision]}, 1 thread`, model, precision, pillowBytes[precision], 1)]
+          : []),
+        ...(precision === "q8_0" && dequantizedQ8_0
+          ? [pillowEngine(`pillow q8_0 (f32 at load), ${threads} threads`, dequantizedQ8_0, precision, 4)]
           : []),
         llamaEngine(`${llamaLabel[precision]}, ${threads} threads`, many, precision, LLAMA_CPP_BYTES[precision]),
         ...(one ? [llamaEngine(`${llamaLabel[precision]}, 1 thread`, one, precision, LLAMA_CPP_BYTES[precision])] : []),
@@ -398,11 +406,15 @@ async function referenceComparison(shape: Shape): Promise<void> {
     console.table(rows);
     for (const runner of runners.splice(0)) await runner.dispose();
     for (const [precision, model] of pillow) if (precision !== "f32") model.dispose();
+    dequantizedQ8_0?.dispose();
 
     // LoRA training (r = 16 on every linear layer) against PyTorch, interleaved, at the issue's
     // batch 1 × seq 256 and at the batch 4 × seq 512 of real LoRA runs.
-    pillowF32.addAdapter("bench", { r: shape.rank, alpha: 2 * shape.rank, targetModules: [...ALL] });
-    await trainingRows(pillowF32, shape, binary);
+    // BENCH_CORE_TRAINING=0 skips them (a prefill/decode-only run).
+    if (process.env.BENCH_CORE_TRAINING !== "0") {
+      pillowF32.addAdapter("bench", { r: shape.rank, alpha: 2 * shape.rank, targetModules: [...ALL] });
+      await trainingRows(pillowF32, shape, binary);
+    }
   } finally {
     for (const runner of runners) await runner.dispose();
     fs.rmSync(dir, { recursive: true, force: true });

@@ -2,8 +2,8 @@
 // blocks (quantizedMatvecQ8_0, 34 bytes per 32 weights) against the same product over f32 and bf16
 // weights (matmul / loraMatmul rank 0, tokens = 1), at the 134M reference's shapes, interleaved over
 // rounds, medians. Reports GB/s of weights read: decode is bound by it. The weights are quantized by
-// @pillow/core's quantizeQ8_0 (what `pillow quantize` writes). The Q8_0 product is a kernel only so
-// far: the model's decode does not call it yet (GGUF weights are dequantized into f32 at load).
+// @pillow/core's quantizeQ8_0 (what `pillow quantize` writes). The model's decode runs the same row
+// kernel on a Q8_0 GGUF's linear weights (loadModel keeps them as blocks; see `pnpm bench core`).
 import os from "node:os";
 import { quantizeQ8_0 } from "@pillow/core";
 import { loraMatmul, matmul, quantizedMatvecQ8_0, setThreads, toBf16 } from "@pillow/lora-kernels";

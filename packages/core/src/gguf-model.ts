@@ -2,15 +2,17 @@
 // `tokenizer.ggml.*` → the Tokenizer (gguf-tokenizer.ts), tensors → the native model's HF-named
 // tensors with llama.cpp's q/k rope permutation undone. The header and the whole tensor table are
 // checked before any tensor is read (gguf-reader.ts); every tensor's shape is checked against the
-// config before the native model gets it. Quantized tensors (Q8_0, Q4_0) are dequantized into f32
-// at load, so the model computes on exactly the values llama.cpp's blocks hold.
+// config before the native model gets it. Q8_0 linear weights are kept as their blocks by default
+// (quantized: "keep"; decode then reads 34 bytes per 32 weights, GEMMs dequantize while packing);
+// every other quantized tensor (Q4_0, the k-quants, a Q8_0 embedding) is dequantized into f32 at
+// load. Either way the model computes on exactly the values llama.cpp's blocks hold.
 
 import path from "node:path";
 import { loadAddon, resolveDevice } from "@pillow/lora-kernels";
 import { type ModelConfig, parseModelConfig } from "./config.js";
-import { CheckpointError } from "./errors.js";
+import { CheckpointError, ModelError } from "./errors.js";
 import { ggufTensorName, llama3RopeFactors, unpermuteRowsFromGgufRope } from "./gguf.js";
-import { GGML_TYPES } from "./gguf-format.js";
+import { GGML_TYPES, GgmlType } from "./gguf-format.js";
 import { GgufKeys } from "./gguf-keys.js";
 import { type GgufFile, readGguf } from "./gguf-reader.js";
 import { ggufTokenizer } from "./gguf-tokenizer.js";
@@ -190,6 +192,11 @@ function llama3ScalingFromFactors(
   return scaling;
 }
 
+/** The native model's matmul weights (the seven per-layer projections and an untied output layer). */
+function isLinearWeight(name: string): boolean {
+  return name.endsWith("_proj.weight") || name === "lm_head.weight";
+}
+
 /** Loads a GGUF file as a Model (what loadModel does for a path ending in .gguf). */
 export async function loadGgufModel(
   file: string,
@@ -198,8 +205,17 @@ export async function loadGgufModel(
   const gguf = readGguf(file);
   const config = ggufModelConfig(gguf);
   const tokenizer = ggufTokenizer(gguf.metadata, file);
+  const device = resolveDevice(options.device);
+  const quantized = options.quantized ?? (device === "cuda" ? "dequantize" : "keep");
+  if (quantized !== "keep" && quantized !== "dequantize")
+    throw new ModelError("E_ARGUMENT", `quantized must be "keep" or "dequantize", got ${String(quantized)}`);
+  if (quantized === "keep" && device === "cuda")
+    throw new ModelError(
+      "E_UNSUPPORTED",
+      'quantized: "keep" runs on the CPU only; the CUDA path needs quantized: "dequantize"',
+    );
   const addon = loadAddon();
-  const native = new addon.LlamaModel(nativeConfig(config), { device: resolveDevice(options.device) });
+  const native = new addon.LlamaModel(nativeConfig(config), { device });
   const byName = new Map(gguf.tensors.map((tensor) => [tensor.name, tensor]));
   const used = new Set<string>(["rope_freqs.weight"]);
   // llama.cpp's "normal" rope (llama) pairs adjacent rows; Qwen2's NeoX rope is HF's layout already.
@@ -228,16 +244,22 @@ export async function loadGgufModel(
         { file, tensor: ggufName },
       );
     }
-    let values = gguf.readFloat32(ggufName);
     const projection = /\.attn_(q|k)\.weight$/.exec(ggufName)?.[1];
-    if (permuted && projection)
-      values = unpermuteRowsFromGgufRope(
-        values,
-        shape[0],
-        shape[1],
-        projection === "q" ? config.numHeads : config.numKeyValueHeads,
-      );
-    native.setTensor(name, values, options.dtype);
+    const unpermute = <Rows extends Float32Array | Uint8Array>(rows: Rows, columns: number): Rows =>
+      permuted && projection
+        ? unpermuteRowsFromGgufRope(
+            rows,
+            shape[0],
+            columns,
+            projection === "q" ? config.numHeads : config.numKeyValueHeads,
+          )
+        : rows;
+    if (quantized === "keep" && info.type === GgmlType.Q8_0 && isLinearWeight(name)) {
+      // Blocks run along rows (32 values, 34 bytes), so the rope permutation moves whole rows of blocks.
+      native.setTensor(name, unpermute(gguf.readBytes(ggufName), (shape[1] / 32) * 34), "q8_0");
+    } else {
+      native.setTensor(name, unpermute(gguf.readFloat32(ggufName), shape[1]), options.dtype);
+    }
   }
   for (const tensor of gguf.tensors) {
     if (!used.has(tensor.name))

@@ -79,12 +79,12 @@ export function permuteRowsForGgufRope(data: Float32Array, rows: number, columns
 }
 
 /** The inverse of permuteRowsForGgufRope: llama.cpp's q/k rows (heads, half, 2, in) back to HF's (heads, 2, half, in). */
-export function unpermuteRowsFromGgufRope(
-  data: Float32Array,
+export function unpermuteRowsFromGgufRope<Rows extends Float32Array | Uint8Array>(
+  data: Rows,
   rows: number,
   columns: number,
   heads: number,
-): Float32Array {
+): Rows {
   if (rows % heads !== 0 || (rows / heads) % 2 !== 0 || data.length !== rows * columns) {
     throw new RangeError(
       `cannot unpermute a [${rows}, ${columns}] matrix (${data.length} values) from ${heads} rotary heads`,
@@ -92,13 +92,13 @@ export function unpermuteRowsFromGgufRope(
   }
   const headDim = rows / heads;
   const half = headDim / 2;
-  const output = new Float32Array(data.length);
+  const output = (data instanceof Float32Array ? new Float32Array(data.length) : new Uint8Array(data.length)) as Rows;
   for (let head = 0; head < heads; head++) {
     for (let pair = 0; pair < half; pair++) {
       for (let side = 0; side < 2; side++) {
         const source = (head * headDim + 2 * pair + side) * columns;
         const target = (head * headDim + side * half + pair) * columns;
-        output.set(data.subarray(source, source + columns), target);
+        output.set(data.subarray(source, source + columns) as never, target);
       }
     }
   }

@@ -265,8 +265,12 @@ export interface NativeLlamaModel {
   tensorNames(): string[];
   missingTensors(): string[];
   tensorShape(name: string): number[];
-  /** data: f32 values, or a Uint16Array of raw bf16 bits. storeAs "bf16" keeps linear weights in bf16. */
-  setTensor(name: string, data: Float32Array | Uint16Array, storeAs?: "f32" | "bf16"): void;
+  /**
+   * data: f32 values, or a Uint16Array of raw bf16 bits. storeAs "bf16" keeps linear weights in bf16;
+   * storeAs "q8_0" takes a Uint8Array of llama.cpp Q8_0 blocks, [out · (in / 32) · 34] bytes, for a
+   * linear weight (in a multiple of 32), kept as they are (CPU only).
+   */
+  setTensor(name: string, data: Float32Array | Uint16Array | Uint8Array, storeAs?: "f32" | "bf16" | "q8_0"): void;
   getTensor(name: string): Float32Array;
   /** layers: the adapted layers (PEFT layers_to_transform); omitted = all. */
   /** dropout: PEFT lora_dropout, applied in lossAndGrad (lora mode) only; dropoutSeed seeds its masks. */

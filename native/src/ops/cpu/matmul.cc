@@ -13,7 +13,7 @@ void check_matmul_dimensions(const char* op, int64_t tokens, int64_t in_features
   check_matmul_shape(op, tokens, in_features, out_features);
 }
 
-void check_weight_view(const char* op, WeightView w) { check_weight(op, w); }
+void check_weight_view(const char* op, WeightView w, int64_t in_features) { check_weight_shape(op, w, in_features); }
 
 void matmul_forward(float* out, const float* x, const float* w, int64_t tokens, int64_t in_features,
                     int64_t out_features) {
@@ -36,7 +36,7 @@ void matmul_backward_weight(float* dw, const float* dy, const float* x, int64_t 
 void matmul_backward_input(float* dx, const float* dy, WeightView w, int64_t tokens, int64_t in_features,
                            int64_t out_features) {
   check_matmul_dimensions("matmul_backward_input", tokens, in_features, out_features);
-  check_weight_view("matmul_backward_input", w);
+  check_weight_view("matmul_backward_input", w, in_features);
   if (dx == nullptr || dy == nullptr) throw_argument_error("matmul_backward_input: null pointer argument");
   // dx(t, i) = Σ_o dy(t, o)·W(o, i): B indexed (i, o) is W read down its columns.
   const GemmSegment segment{f32_operand(dy, out_features, 1), GemmOperand{w.data, w.type, 1, in_features, w.packed_columns, w.packed_columns_stride}, out_features};

@@ -22,6 +22,6 @@ void matmul_backward_input(float* dx, const float* dy, WeightView w, int64_t tok
 // Throws E_SHAPE unless tokens, in_features and out_features are >= 1 and their products fit.
 void check_matmul_dimensions(const char* op, int64_t tokens, int64_t in_features, int64_t out_features);
 // Throws E_ARGUMENT for a null pointer or an unknown weight type.
-void check_weight_view(const char* op, WeightView w);
+void check_weight_view(const char* op, WeightView w, int64_t in_features);
 
 }  // namespace pillow

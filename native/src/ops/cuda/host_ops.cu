@@ -23,6 +23,7 @@ struct DeviceWeight {
   DeviceWeight(WeightView w, int64_t count)
       : bf16(w.type == WeightType::BF16 ? count : 0), f32(w.type == WeightType::BF16 ? 0 : count), view(w) {
     if (w.data == nullptr) throw_argument_error("cuda: the weight is null");
+    check_weight_on_cuda("cuda", w);
     if (w.type == WeightType::BF16) {
       bf16.upload(static_cast<const uint16_t*>(w.data));
       view = WeightView{bf16.data(), WeightType::BF16};

@@ -141,7 +141,7 @@ void lora_matmul_forward_cuda(float* y, const float* x, WeightView w, const floa
                               int64_t in_features, int64_t out_features, int64_t rank, float scale) {
   const char* op = "lora_matmul_forward (cuda)";
   check_matmul_shape(op, tokens, in_features, out_features);
-  check_weight(op, w);
+  check_weight_on_cuda(op, w);
   check_lora_rank(op, rank, in_features, out_features);
   check_lora_scale(op, scale);
   if (y == nullptr || x == nullptr) throw_argument_error(std::string(op) + ": y and x must not be null");
@@ -167,7 +167,7 @@ void lora_matmul_forward_shared_input_cuda(const LoraMatmulOutput* outputs, int6
   for (int64_t i = 0; i < output_count; ++i) {  // every output checked before any kernel runs
     const LoraMatmulOutput& o = outputs[i];
     check_matmul_shape(op, tokens, in_features, o.out_features);
-    check_weight(op, o.w);
+    check_weight_on_cuda(op, o.w);
     check_lora_rank(op, o.rank, in_features, o.out_features);
     check_lora_scale(op, o.scale);
     if (o.y == nullptr || x == nullptr) throw_argument_error(std::string(op) + ": y and x must not be null");
@@ -187,7 +187,7 @@ void lora_matmul_backward_cuda(float* dx, float* da, float* db, const float* dy,
   check_lora_rank(op, rank, in_features, out_features);
   check_lora_scale(op, scale);
   if (dy == nullptr) throw_argument_error(std::string(op) + ": dy must not be null");
-  if (dx != nullptr) check_weight(op, w);
+  if (dx != nullptr) check_weight_on_cuda(op, w);
   const bool with_lora = a != nullptr && rank > 0;
   if (with_lora && b == nullptr) throw_argument_error(std::string(op) + ": b is null while a is given");
   if (with_lora && (da != nullptr || db != nullptr) && x == nullptr) {
@@ -244,7 +244,7 @@ void lora_matmul_multi_forward_cuda(float* y, const float* x, WeightView w, cons
                                     int64_t in_features, int64_t out_features) {
   const char* op = "lora_matmul_multi_forward (cuda)";
   check_matmul_shape(op, tokens, in_features, out_features);
-  check_weight(op, w);
+  check_weight_on_cuda(op, w);
   if (y == nullptr || x == nullptr || adapter_index == nullptr) {
     throw_argument_error(std::string(op) + ": y, x and adapter_index must not be null");
   }
@@ -300,7 +300,7 @@ void matmul_backward_weight_cuda(float* dw, const float* dy, const float* x, int
 void matmul_backward_input_cuda(float* dx, const float* dy, WeightView w, int64_t tokens, int64_t in_features,
                                 int64_t out_features) {
   check_matmul_shape("matmul_backward_input (cuda)", tokens, in_features, out_features);
-  check_weight("matmul_backward_input (cuda)", w);
+  check_weight_on_cuda("matmul_backward_input (cuda)", w);
   if (dx == nullptr || dy == nullptr) throw_argument_error("matmul_backward_input (cuda): null pointer");
   const DeviceSegment segment{f32(dy, out_features, 1), weight(w, 1, in_features), out_features};
   gemm_segments(dx, in_features, tokens, in_features, &segment, 1, false);

@@ -1,0 +1,191 @@
+// Q8_0 weights (llama.cpp blocks) in the LoRA matmul ops: the decode GEMV, the GEMM forward that
+// dequantizes blocks while packing, the backward products and prepacking, each against plain
+// double loops over the values the test decodes itself from hand-built blocks.
+#include <cmath>
+#include <cstdint>
+#include <cstring>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "ops/common/weight_view.h"
+#include "ops/cpu/gemm.h"
+#include "ops/cpu/lora_matmul.h"
+#include "ops/cpu/matmul.h"
+#include "runtime/errors.h"
+#include "test_harness.h"
+
+using namespace pillow;
+
+namespace {
+
+// A [rows, columns] weight as Q8_0 blocks plus the values they stand for, decoded here independently
+// of the library: the scale is a normal f16 (1 + m/1024)·2^(e−15), value j = q[j]·d.
+struct QuantizedWeight {
+  std::vector<uint8_t> blocks;
+  std::vector<double> values;
+};
+
+QuantizedWeight make_weight(int64_t rows, int64_t columns, uint32_t seed) {
+  std::mt19937 random(seed);
+  QuantizedWeight w;
+  const int64_t count = rows * columns / 32;
+  w.blocks.resize(static_cast<size_t>(count * 34));
+  w.values.resize(static_cast<size_t>(rows * columns));
+  for (int64_t b = 0; b < count; ++b) {
+    const uint16_t exponent = static_cast<uint16_t>(5 + random() % 5);  // d in [2^-10, 2^-5)
+    const uint16_t mantissa = static_cast<uint16_t>(random() % 1024);
+    const uint16_t bits = static_cast<uint16_t>((random() % 2) << 15 | exponent << 10 | mantissa);
+    const double d = (bits & 0x8000 ? -1.0 : 1.0) * (1.0 + mantissa / 1024.0) * std::ldexp(1.0, exponent - 15);
+    uint8_t* block = w.blocks.data() + b * 34;
+    block[0] = static_cast<uint8_t>(bits & 0xff);
+    block[1] = static_cast<uint8_t>(bits >> 8);
+    for (int j = 0; j < 32; ++j) {
+      const int8_t code = static_cast<int8_t>(static_cast<int>(random() % 255) - 127);
+      std::memcpy(block + 2 + j, &code, 1);
+      w.values[static_cast<size_t>(b * 32 + j)] = code * d;
+    }
+  }
+  return w;
+}
+
+std::vector<float> random_vector(int64_t n, uint32_t seed) {
+  std::mt19937 random(seed);
+  std::uniform_real_distribution<float> uniform(-1.0f, 1.0f);
+  std::vector<float> v(static_cast<size_t>(n));
+  for (float& x : v) x = uniform(random);
+  return v;
+}
+
+// |actual − expected| <= tolerance · (1 + max |expected|), for every element.
+void check_all_close(const std::vector<float>& actual, const std::vector<double>& expected, double tolerance) {
+  CHECK(actual.size() == expected.size());
+  double largest = 0;
+  for (double e : expected) largest = std::max(largest, std::fabs(e));
+  int failures = 0;
+  for (size_t i = 0; i < actual.size() && failures < 3; ++i) {
+    if (!(std::fabs(actual[i] - expected[i]) <= tolerance * (1.0 + largest))) {
+      std::fprintf(stderr, "  [%zu] = %.9g, expected %.9g\n", i, actual[i], expected[i]);
+      ++failures;
+    }
+  }
+  CHECK(failures == 0);
+}
+
+template <typename Call>
+std::string code_of(Call&& call) {
+  try {
+    call();
+  } catch (const PillowError& e) {
+    return e.code();
+  }
+  return "none";
+}
+
+// y = x·Wᵀ + s·(x·Aᵀ)·Bᵀ in doubles.
+std::vector<double> reference_forward(const std::vector<float>& x, const std::vector<double>& w,
+                                      const std::vector<float>& a, const std::vector<float>& b, int64_t tokens,
+                                      int64_t in, int64_t out, int64_t rank, double scale) {
+  std::vector<double> y(static_cast<size_t>(tokens * out), 0.0);
+  for (int64_t t = 0; t < tokens; ++t) {
+    std::vector<double> u(static_cast<size_t>(rank), 0.0);
+    for (int64_t j = 0; j < rank; ++j)
+      for (int64_t i = 0; i < in; ++i) u[j] += scale * x[t * in + i] * a[j * in + i];
+    for (int64_t o = 0; o < out; ++o) {
+      double sum = 0;
+      for (int64_t i = 0; i < in; ++i) sum += x[t * in + i] * w[o * in + i];
+      for (int64_t j = 0; j < rank; ++j) sum += u[j] * b[o * rank + j];
+      y[t * out + o] = sum;
+    }
+  }
+  return y;
+}
+
+}  // namespace
+
+TEST(q8_0_forward_gemv_and_gemm_match_the_dequantized_reference) {
+  // in = 544 (17 blocks) spans the GEMM's K blocks at offsets that are not block boundaries.
+  for (int64_t in : {96, 544}) {
+    const int64_t out = 70, rank = 4;
+    const QuantizedWeight w = make_weight(out, in, static_cast<uint32_t>(in));
+    const WeightView view{w.blocks.data(), WeightType::Q8_0};
+    const std::vector<float> a = random_vector(rank * in, 2), b = random_vector(out * rank, 3);
+    for (int64_t tokens : {1, 3, 37}) {
+      const std::vector<float> x = random_vector(tokens * in, 4);
+      for (int64_t r : {int64_t{0}, rank}) {
+        std::vector<float> y(static_cast<size_t>(tokens * out), -1.0f);
+        lora_matmul_forward(y.data(), x.data(), view, r ? a.data() : nullptr, r ? b.data() : nullptr, tokens, in, out,
+                            r, 0.5f);
+        check_all_close(y, reference_forward(x, w.values, a, b, tokens, in, out, r, 0.5), 1e-5);
+      }
+    }
+  }
+}
+
+TEST(q8_0_backward_matches_the_dequantized_reference) {
+  const int64_t tokens = 37, in = 544, out = 70, rank = 4;
+  const double scale = 0.5;
+  const QuantizedWeight w = make_weight(out, in, 11);
+  const WeightView view{w.blocks.data(), WeightType::Q8_0};
+  const std::vector<float> x = random_vector(tokens * in, 12), dy = random_vector(tokens * out, 13);
+  const std::vector<float> a = random_vector(rank * in, 14), b = random_vector(out * rank, 15);
+  // dx = dy·W + s·(dy·B)·A
+  std::vector<double> expected(static_cast<size_t>(tokens * in), 0.0), expected_base(expected.size(), 0.0);
+  for (int64_t t = 0; t < tokens; ++t) {
+    std::vector<double> g(static_cast<size_t>(rank), 0.0);
+    for (int64_t j = 0; j < rank; ++j)
+      for (int64_t o = 0; o < out; ++o) g[j] += scale * dy[t * out + o] * b[o * rank + j];
+    for (int64_t i = 0; i < in; ++i) {
+      double sum = 0;
+      for (int64_t o = 0; o < out; ++o) sum += dy[t * out + o] * w.values[o * in + i];
+      expected_base[t * in + i] = sum;
+      for (int64_t j = 0; j < rank; ++j) sum += g[j] * a[j * in + i];
+      expected[t * in + i] = sum;
+    }
+  }
+  std::vector<float> dx(static_cast<size_t>(tokens * in)), da(static_cast<size_t>(rank * in)),
+      db(static_cast<size_t>(out * rank));
+  lora_matmul_backward(dx.data(), da.data(), db.data(), dy.data(), x.data(), view, a.data(), b.data(), tokens, in, out,
+                       rank, static_cast<float>(scale));
+  check_all_close(dx, expected, 1e-5);
+  std::vector<float> dx_base(static_cast<size_t>(tokens * in));
+  matmul_backward_input(dx_base.data(), dy.data(), view, tokens, in, out);
+  check_all_close(dx_base, expected_base, 1e-5);
+  // da and db do not read W: the same as over the f32 weight of the same values.
+  std::vector<float> w_f32(w.values.begin(), w.values.end());
+  std::vector<float> da_f32(da.size()), db_f32(db.size()), dx_f32(dx.size());
+  lora_matmul_backward(dx_f32.data(), da_f32.data(), db_f32.data(), dy.data(), x.data(),
+                       WeightView{w_f32.data(), WeightType::F32}, a.data(), b.data(), tokens, in, out, rank,
+                       static_cast<float>(scale));
+  CHECK(da == da_f32);
+  CHECK(db == db_f32);
+  // Packing dequantizes to exactly the f32 values, so the GEMM's dx is the f32 weight's, bit for bit.
+  CHECK(dx == dx_f32);
+}
+
+TEST(q8_0_prepacked_panels_equal_those_of_the_dequantized_weight) {
+  const int64_t in = 544, out = 70;
+  const QuantizedWeight w = make_weight(out, in, 21);
+  std::vector<float> w_f32(w.values.begin(), w.values.end());
+  for (int layout = 0; layout < 2; ++layout) {
+    // layout 0: x·Wᵀ (rows of W over k), 1: dy·W (columns of W over k)
+    const int64_t rows = layout ? in : out, k_length = layout ? out : in;
+    const int64_t row_stride = layout ? 1 : in, k_stride = layout ? in : 1;
+    std::vector<float> quantized(static_cast<size_t>(gemm_prepacked_size(rows, k_length)), 7.0f);
+    std::vector<float> reference(quantized.size(), 7.0f);
+    gemm_prepack(quantized.data(), GemmOperand{w.blocks.data(), WeightType::Q8_0, row_stride, k_stride}, rows, k_length);
+    gemm_prepack(reference.data(), f32_operand(w_f32.data(), row_stride, k_stride), rows, k_length);
+    CHECK(quantized == reference);
+  }
+}
+
+TEST(q8_0_weights_with_inputs_not_a_multiple_of_32_are_refused) {
+  const int64_t in = 48, out = 4;
+  std::vector<uint8_t> blocks(static_cast<size_t>(out * 2 * 34), 0);
+  std::vector<float> x(static_cast<size_t>(in), 1.0f), y(static_cast<size_t>(out));
+  const WeightView view{blocks.data(), WeightType::Q8_0};
+  CHECK(code_of([&] { lora_matmul_forward(y.data(), x.data(), view, nullptr, nullptr, 1, in, out, 0, 1.0f); }) ==
+        "E_SHAPE");
+  std::vector<float> dx(static_cast<size_t>(in)), dy(static_cast<size_t>(out), 1.0f);
+  CHECK(code_of([&] { matmul_backward_input(dx.data(), dy.data(), view, 1, in, out); }) == "E_SHAPE");
+}
