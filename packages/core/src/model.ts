@@ -2,19 +2,11 @@
 // LoRA adapters, KV cache). Every whole-model step is one native call that runs off the JS thread.
 import path from "node:path";
 import type { Device, NativeLlamaModel, NativeTrainMode } from "@pillow/lora-kernels";
-import { sample } from "@pillow/lora-kernels";
 import type { ScoredContinuation } from "./backend.js";
 import { type ScoringOptions, type ScoringPair, scoreTokenSequences } from "./score-continuations.js";
 import type { ModelConfig } from "./config.js";
 import { ModelError } from "./errors.js";
-import {
-  argmax,
-  type GenerationChunk,
-  type GenerationOptions,
-  type GenerationResult,
-  isGreedy,
-  samplingFor,
-} from "./generation-options.js";
+import type { GenerationChunk, GenerationOptions, GenerationResult } from "./generation-options.js";
 import { adaptedLayerIndices, adaptedLayers, linearInFeatures } from "./adapter-layout.js";
 import { readPeftAdapter, writePeftAdapter } from "./peft-adapter-files.js";
 import {
@@ -27,7 +19,7 @@ import {
   peftTensorName,
 } from "./peft.js";
 import { Random } from "./random.js";
-import { StreamedText } from "./streamed-text.js";
+import { generateBatchTokens, streamTokens } from "./model-decoding.js";
 import type { Tokenizer } from "./tokenizer.js";
 
 export type ModelDtype = "f32" | "bf16";
@@ -435,20 +427,6 @@ export class Model {
     return tokens;
   }
 
-  private pick(logits: Float32Array, options: GenerationOptions, step: number, history: Int32Array): number {
-    if (isGreedy(options)) {
-      const best = argmax(logits);
-      if (!Number.isFinite(logits[best]))
-        throw new ModelError("E_NONFINITE_LOGITS", "the model produced non-finite logits");
-      return best;
-    }
-    return sample(
-      logits,
-      { rows: 1, vocab: logits.length },
-      { ...samplingFor(options, step, history), device: this.device },
-    ).tokens[0];
-  }
-
   /**
    * Streams generated tokens (KV cache: one prefill, then one native call per token). Each chunk
    * carries the token and the text it adds; stop strings are never emitted. The model is held
@@ -477,47 +455,7 @@ export class Model {
     prompt: string | Int32Array,
     options: GenerationOptions = {},
   ): AsyncGenerator<GenerationChunk, GenerationResult> {
-    const promptTokens = this.encodePrompt(prompt, options.addSpecialTokens ?? true);
-    const maxNewTokens = this.newTokenLimit(promptTokens.length, options);
-    const eos = this.eosTokens(options);
-    const generated: number[] = [];
-    const history = new Int32Array(promptTokens.length + maxNewTokens);
-    history.set(promptTokens);
-    const text = this.tokenizer ? new StreamedText(this.tokenizer, options.stop) : null;
-    let finishReason: GenerationResult["finishReason"] = "length";
-    if (maxNewTokens === 0) return { text: "", tokens: new Int32Array(0), finishReason };
-    let logits = await this.native.forward(promptTokens, { useCache: true, startPosition: 0, lastOnly: true });
-    for (let step = 0; step < maxNewTokens; step++) {
-      const token = this.pick(logits, options, step, history.subarray(0, promptTokens.length + generated.length));
-      if (eos.has(token)) {
-        finishReason = "eos";
-        break;
-      }
-      generated.push(token);
-      history[promptTokens.length + generated.length - 1] = token;
-      if (text) {
-        const { delta, stopped } = text.update(generated);
-        if (stopped) {
-          if (delta) yield { token, text: delta };
-          finishReason = "stop";
-          break;
-        }
-        yield { token, text: delta };
-      } else {
-        yield { token, text: "" };
-      }
-      if (step + 1 < maxNewTokens) {
-        logits = await this.native.forward(Int32Array.of(token), {
-          useCache: true,
-          startPosition: promptTokens.length + generated.length - 1,
-          lastOnly: true,
-        });
-      }
-    }
-    // Text held back (a partial stop string or UTF-8 sequence) is flushed once generation is over.
-    const rest = text?.flush() ?? "";
-    if (rest) yield { token: -1, text: rest };
-    return { text: text?.value ?? "", tokens: Int32Array.from(generated), finishReason };
+    return yield* streamTokens(this, prompt, options);
   }
 
   /** End-of-sequence ids of this model (config and tokenizer), none with ignoreEos. */
@@ -559,58 +497,7 @@ export class Model {
     prompts: Array<string | Int32Array>,
     options: GenerationOptions = {},
   ): Promise<GenerationResult[]> {
-    if (!Array.isArray(prompts)) throw new ModelError("E_TYPE", "prompts must be an array");
-    if (prompts.length === 0) return [];
-    if (prompts.length === 1) return [await this.generateUnlocked(prompts[0], options)];
-    const encoded = prompts.map((prompt) => this.encodePrompt(prompt, options.addSpecialTokens ?? true));
-    const batch = encoded.length;
-    const length = Math.max(...encoded.map((tokens) => tokens.length));
-    const maxNewTokens = this.newTokenLimit(length, options);
-    if (maxNewTokens === 0)
-      return encoded.map(() => ({ text: "", tokens: new Int32Array(0), finishReason: "length" as const }));
-    const eos = this.eosTokens(options);
-    const texts = this.tokenizer
-      ? encoded.map(() => new StreamedText(this.tokenizer as Tokenizer, options.stop))
-      : null;
-    const tokens = new Int32Array(batch * length);
-    const paddings = new Int32Array(batch);
-    encoded.forEach((prompt, b) => {
-      paddings[b] = length - prompt.length;
-      tokens.set(prompt, b * length + paddings[b]);
-    });
-    const generated: number[][] = encoded.map(() => []);
-    const finish: Array<GenerationResult["finishReason"] | null> = encoded.map(() => null);
-    const vocab = this.config.vocabSize;
-    let logits = await this.native.forward(tokens, {
-      batch,
-      useCache: true,
-      startPosition: 0,
-      lastOnly: true,
-      paddings,
-    });
-    for (let step = 0; step < maxNewTokens; step++) {
-      const next = new Int32Array(batch);
-      for (let b = 0; b < batch; b++) {
-        if (finish[b] !== null) continue;
-        const history = Int32Array.from([...encoded[b], ...generated[b]]);
-        const token = this.pick(logits.subarray(b * vocab, (b + 1) * vocab), options, step, history);
-        next[b] = token;
-        if (eos.has(token)) {
-          finish[b] = "eos";
-          continue;
-        }
-        generated[b].push(token);
-        if (texts?.[b].update(generated[b]).stopped) finish[b] = "stop";
-      }
-      if (finish.every((f) => f !== null) || step + 1 === maxNewTokens) break;
-      // Finished rows keep decoding their last token; their output is ignored.
-      logits = await this.native.forward(next, { batch, useCache: true, startPosition: length + step, lastOnly: true });
-    }
-    return encoded.map((_, b) => ({
-      text: texts?.[b].value ?? "",
-      tokens: Int32Array.from(generated[b]),
-      finishReason: finish[b] ?? "length",
-    }));
+    return generateBatchTokens(this, prompts, options);
   }
 
   /**
