@@ -11,7 +11,6 @@ import os from "node:os";
 import path from "node:path";
 import {
   byteTokenizerJson,
-  createTinyModel,
   exportModelToGguf,
   GgmlType,
   GgufTokenType,
@@ -30,6 +29,7 @@ import {
   writeGgufFile,
 } from "@pillow/core";
 import type { Token } from "node-llama-cpp";
+import { createGqaTestModel, gqaTestVocab } from "./gqa-test-model.js";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import {
   llamaCppGreedyTokens,
@@ -39,23 +39,12 @@ import {
   relativeError,
 } from "./llama-cpp-peer.js";
 
-const vocab = 300;
+const vocab = gqaTestVocab;
 let dir: string;
 
 beforeAll(() => {
   dir = fs.mkdtempSync(path.join(os.tmpdir(), "pillow-gguf-import-"));
-  // GQA and an untied output layer; every matrix's rows are whole 32-value blocks (64, 160); HF's
-  // initializer std 0.02.
-  createTinyModel(path.join(dir, "hf"), {
-    hiddenSize: 64,
-    intermediateSize: 160,
-    numLayers: 2,
-    numHeads: 4,
-    numKeyValueHeads: 2,
-    vocabSize: vocab,
-    tieWordEmbeddings: false,
-    seed: 7,
-  });
+  createGqaTestModel(dir);
 });
 afterAll(() => fs.rmSync(dir, { recursive: true, force: true }));
 

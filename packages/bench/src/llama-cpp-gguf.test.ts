@@ -4,27 +4,17 @@
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
-import { createTinyModel, exportModelToGguf, loadModel } from "@pillow/core";
+import { exportModelToGguf, loadModel } from "@pillow/core";
+import { createGqaTestModel, gqaTestVocab } from "./gqa-test-model.js";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { llamaCppDecode, llamaCppLogits, llamaCppPrefill, openLlamaCppModel, relativeError } from "./llama-cpp-peer.js";
 
-const vocab = 300;
+const vocab = gqaTestVocab;
 let dir: string;
 
 beforeAll(() => {
   dir = fs.mkdtempSync(path.join(os.tmpdir(), "pillow-llama-cpp-"));
-  // GQA (4 query heads, 2 KV heads) and an untied output layer, so both q and k permutations and
-  // output.weight are exercised.
-  createTinyModel(path.join(dir, "hf"), {
-    hiddenSize: 64,
-    intermediateSize: 160,
-    numLayers: 2,
-    numHeads: 4,
-    numKeyValueHeads: 2,
-    vocabSize: vocab,
-    tieWordEmbeddings: false,
-    seed: 7,
-  });
+  createGqaTestModel(dir);
 });
 afterAll(() => fs.rmSync(dir, { recursive: true, force: true }));
 

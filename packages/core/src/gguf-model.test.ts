@@ -6,6 +6,7 @@
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
+import { Random } from "./random.js";
 import { afterAll, describe, expect, it } from "vitest";
 import { type ModelConfig, parseModelConfig, toHfConfigJson } from "./config.js";
 import { CheckpointError, ConfigError } from "./errors.js";
@@ -21,15 +22,10 @@ import { byteTokenizerJson, createTinyModel } from "./tiny-model.js";
 const scratch = fs.mkdtempSync(path.join(os.tmpdir(), "pillow-gguf-model-"));
 afterAll(() => fs.rmSync(scratch, { recursive: true, force: true }));
 
+/** Deterministic values in [−0.5, 0.5) from core's one PRNG. */
 function random(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296 - 0.5;
-  };
+  const generator = new Random(seed);
+  return () => generator.next() - 0.5;
 }
 
 /** An HF folder (config.json, model.safetensors, the byte tokenizer) of random weights for `config`. */

@@ -1,6 +1,7 @@
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
+import { Random } from "./random.js";
 import { afterAll, describe, expect, it } from "vitest";
 import { type ModelConfig, parseModelConfig } from "./config.js";
 import { CheckpointError } from "./errors.js";
@@ -21,16 +22,10 @@ import { byteLevelBpe, LLAMA3_SPECIALS } from "./test-tokenizers.js";
 const scratch = fs.mkdtempSync(path.join(os.tmpdir(), "pillow-gguf-"));
 afterAll(() => fs.rmSync(scratch, { recursive: true, force: true }));
 
-/** Deterministic pseudo-random values (mulberry32). */
+/** Deterministic values in [−0.5, 0.5) from core's one PRNG. */
 function random(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296 - 0.5;
-  };
+  const generator = new Random(seed);
+  return () => generator.next() - 0.5;
 }
 
 function tinyConfig(overrides: Record<string, unknown> = {}): ModelConfig {
