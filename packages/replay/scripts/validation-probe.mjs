@@ -9,7 +9,7 @@
 // replay 10 per earlier task, 3 look-ahead steps, 6 probes per task; R[j][j] and the last row only.
 import { appendFileSync } from "node:fs";
 import { parseArgs } from "node:util";
-import { loadModel } from "@pillow/core";
+import { loadModel, setThreads } from "@pillow/core";
 import { buildSuite, formatPrompt, formatResponse, promptStopStrings, rougeL, tinyModelDir } from "@pillow/suite";
 import { createLoraLearner, resolveOrders, runContinual } from "../dist/index.js";
 
@@ -20,8 +20,11 @@ const { values } = parseArgs({
     variants: { type: "string", default: "random;interference" },
     tasks: { type: "string", default: "16" },
     dump: { type: "string" },
+    // Several probes side by side on a small machine: one thread each.
+    threads: { type: "string" },
   },
 });
+if (values.threads) setThreads(Number(values.threads));
 const seed = Number(values.seed);
 const suite = buildSuite({ seed, trainPerTask: 60, testPerTask: 20 });
 const allTasks = suite.tasks.slice(0, Number(values.tasks)).map((task) => ({
@@ -73,6 +76,8 @@ for (const variant of values.variants.split(";")) {
     // directed=none: no limit; absent: the package's default.
     directedShare:
       parsed.directed === undefined ? undefined : parsed.directed === "none" ? null : Number(parsed.directed),
+    // shared=replay|skip: earlier instances whose instruction the current task uses; absent: the default.
+    sharedInstructions: parsed.shared,
     evaluation: "diagonal-and-final",
     onStage: (report) => {
       lookAhead += report.seconds.lookAhead;

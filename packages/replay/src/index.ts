@@ -8,7 +8,15 @@ export type { TransportResult } from "./wasserstein/network-simplex.js";
 export { sinkhornLog } from "./wasserstein/sinkhorn.js";
 export { allocateReplay } from "./planning/allocate-replay.js";
 export { insInfo, normaliseWithinTask } from "./planning/instruction-information.js";
-export { planReplay, selectByInformation, groupByInstruction, replayStrategies } from "./planning/replay-plan.js";
+export {
+  planReplay,
+  selectByInformation,
+  groupByInstruction,
+  replayStrategies,
+  sharedInstructionChoices,
+  defaultSharedInstructions,
+  withoutInstructions,
+} from "./planning/replay-plan.js";
 export type {
   ReplayStrategy,
   ReplayPlan,
@@ -17,6 +25,7 @@ export type {
   ContinualTask,
   InstructionGroup,
   PlanReplayOptions,
+  SharedInstructions,
 } from "./planning/replay-plan.js";
 export type { Tagger } from "./tagging/tagger.js";
 export { createKeyphraseTagger, keyphraseTags } from "./tagging/keyphrase-tagger.js";

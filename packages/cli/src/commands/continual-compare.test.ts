@@ -162,6 +162,8 @@ describe("pillow continual plan", () => {
     expect((manifest as unknown as { capShare: number }).capShare).toBe(0.5);
     // --directed-share not given: the package's default, recorded as used.
     expect((manifest as unknown as { directedShare: number }).directedShare).toBe(defaultDirectedShare);
+    // --shared-instructions not given: the default, recorded as used.
+    expect((manifest as unknown as { sharedInstructions: string }).sharedInstructions).toBe("replay");
     expect(manifest.stages[2].replay.map((entry) => entry.count)).toEqual([4, 4]);
   });
 });

@@ -17,6 +17,7 @@ import {
   scoreHeatmapSvg,
   summariseCompare,
   type TrainingOrder,
+  type SharedInstructions,
 } from "@pillow/replay";
 import { buildSuite, type Instance, tinyModelDir } from "@pillow/suite";
 import type { Command } from "commander";
@@ -52,6 +53,7 @@ type CompareFlags = {
   floorShare: number;
   capShare: number | "none";
   directedShare: number | "none";
+  sharedInstructions: SharedInstructions;
   evaluation: string;
 };
 
@@ -69,6 +71,7 @@ export type CompareSettings = Pick<
   | "floorShare"
   | "capShare"
   | "directedShare"
+  | "sharedInstructions"
   | "evaluation"
 > & {
   source: { suite: true; trainPerTask: number; testPerTask: number } | { files: string[]; testShare: number };
@@ -223,6 +226,7 @@ Examples:
         floorShare: flags.floorShare,
         capShare: flags.capShare,
         directedShare: flags.directedShare,
+        sharedInstructions: flags.sharedInstructions,
         evaluation: flags.evaluation,
       };
       const settingsFile = path.join(flags.out, "settings.json");
@@ -305,6 +309,7 @@ Examples:
                 floorShare: flags.floorShare,
                 capShare: shareOrNull(flags.capShare) ?? undefined,
                 directedShare: shareOrNull(flags.directedShare),
+                sharedInstructions: flags.sharedInstructions,
                 evaluation: flags.evaluation === "all" || orderIndex === 0 ? "all" : "diagonal-and-final",
               },
               onRun: (run) => {

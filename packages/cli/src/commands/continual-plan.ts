@@ -3,7 +3,13 @@
 // Planning does not evaluate: the test split is never read into a stage file.
 import path from "node:path";
 import { loadModel } from "@pillow/core";
-import { type ContinualLearner, type ReplayStrategy, replayStrategies, runContinual } from "@pillow/replay";
+import {
+  type ContinualLearner,
+  type ReplayStrategy,
+  type SharedInstructions,
+  replayStrategies,
+  runContinual,
+} from "@pillow/replay";
 import type { Instance } from "@pillow/suite";
 import type { Command } from "commander";
 import { usageError } from "../cli-error.js";
@@ -31,6 +37,7 @@ type PlanFlags = {
   floorShare: number;
   capShare: number | "none";
   directedShare: number | "none";
+  sharedInstructions: SharedInstructions;
   json?: boolean;
 };
 
@@ -136,6 +143,7 @@ Examples:
         floorShare: flags.floorShare,
         capShare: shareOrNull(flags.capShare) ?? undefined,
         directedShare: shareOrNull(flags.directedShare),
+        sharedInstructions: flags.sharedInstructions,
         evaluation: "diagonal-and-final",
         onStage: (report) =>
           context.log(
@@ -175,6 +183,7 @@ Examples:
               directedShare: flags.directedShare,
             }
           : {}),
+        sharedInstructions: flags.sharedInstructions,
         tasks: tasks.map((task) => ({
           name: task.name,
           file: path.resolve(task.file),

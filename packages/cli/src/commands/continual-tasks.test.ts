@@ -1,7 +1,13 @@
 import { Command } from "commander";
 import { defaultDirectedShare } from "@pillow/replay";
 import { describe, expect, it } from "vitest";
-import { addTrainingOptions, CAP_SHARE_DEFAULT, parseShareOrNone, shareOrNull } from "./continual-tasks.js";
+import {
+  addTrainingOptions,
+  CAP_SHARE_DEFAULT,
+  parseSharedInstructions,
+  parseShareOrNone,
+  shareOrNull,
+} from "./continual-tasks.js";
 
 describe("--cap-share and --directed-share", () => {
   it("parse a share, and 'none' as no limit", () => {
@@ -27,5 +33,19 @@ describe("--cap-share and --directed-share", () => {
     expect(parse([]).directedShare).toBe(defaultDirectedShare);
     expect(parse(["--directed-share", "none"]).directedShare).toBe("none");
     expect(parse(["--directed-share", "2"]).directedShare).toBe(2);
+  });
+});
+
+describe("--shared-instructions", () => {
+  it("takes replay or skip (default replay), and names the flag on anything else", () => {
+    expect(parseSharedInstructions("skip")).toBe("skip");
+    expect(parseSharedInstructions("replay")).toBe("replay");
+    expect(() => parseSharedInstructions("drop")).toThrow(
+      /--shared-instructions must be one of replay, skip, got "drop"/,
+    );
+    const parse = (argv: string[]) =>
+      addTrainingOptions(new Command().exitOverride(), "").parse(argv, { from: "user" }).opts();
+    expect(parse([]).sharedInstructions).toBe("replay");
+    expect(parse(["--shared-instructions", "skip"]).sharedInstructions).toBe("skip");
   });
 });

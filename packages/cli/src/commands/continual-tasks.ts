@@ -3,7 +3,12 @@
 import path from "node:path";
 import type { Command } from "commander";
 import { readInstructionFile } from "@pillow/core";
-import { defaultDirectedShare } from "@pillow/replay";
+import {
+  defaultDirectedShare,
+  defaultSharedInstructions,
+  type SharedInstructions,
+  sharedInstructionChoices,
+} from "@pillow/replay";
 import type { Instance } from "@pillow/suite";
 import { inputError, usageError } from "../cli-error.js";
 import { parseInteger, parseNumber } from "../context.js";
@@ -73,6 +78,12 @@ export const parseShareOrNone =
     return share;
   };
 
+/** --shared-instructions: replay or skip (see @pillow/replay's planReplay). */
+export function parseSharedInstructions(value: string): SharedInstructions {
+  if ((sharedInstructionChoices as readonly string[]).includes(value)) return value as SharedInstructions;
+  throw usageError(`--shared-instructions must be one of ${sharedInstructionChoices.join(", ")}, got "${value}"`);
+}
+
 /** "none" → no limit (null) as the replay package takes it. */
 export const shareOrNull = (value: number | "none"): number | null => (value === "none" ? null : value);
 
@@ -112,5 +123,11 @@ export function addTrainingOptions(command: Command, what: string): Command {
       "interference: at most this share of the current task's training instances is split by measured increase, the rest equally; none = no limit",
       parseShareOrNone("--directed-share"),
       defaultDirectedShare,
+    )
+    .option(
+      "--shared-instructions <choice>",
+      "earlier instances whose instruction the current task also uses: replay, or skip (left out of the replay and of the look-ahead's probes)",
+      parseSharedInstructions,
+      defaultSharedInstructions,
     );
 }

@@ -148,6 +148,59 @@ describe("runContinual with a simulated learner", () => {
     ).rejects.toThrow(/"interference" needs a learner with probeInterference/);
   });
 
+  it('"skip" leaves shared instructions out of the probes and the replay; "replay" (default) keeps them', async () => {
+    // Task "numbers" (the last) also uses one of "sentiment"'s phrasings: a shared instruction.
+    const shared = phrasings.sentiment[1];
+    const tasks = makeTasks();
+    tasks[3].train = tasks[3].train.map((instance, k) =>
+      k % 3 === 0 ? { ...instance, instruction: shared } : instance,
+    );
+    const recording = () => ({
+      ...simulatedLearner(),
+      probes: [] as Item[][][],
+      async probeInterference(_current: Item[], probes: Item[][]) {
+        this.probes.push(probes);
+        return { before: probes.map(() => 1), after: probes.map(() => 1) };
+      },
+    });
+    const run = (learner: ReturnType<typeof recording>, sharedInstructions?: "replay" | "skip") =>
+      runContinual({
+        learner,
+        tasks,
+        strategy: "interference",
+        replayPerTask: 10,
+        seed: 7,
+        probePerTask: 12,
+        tagMerge: { minSamples: 2 },
+        ...(sharedInstructions ? { sharedInstructions } : {}),
+      });
+    const skipping = recording();
+    const skipped = await run(skipping, "skip");
+    // At the last stage (index 3) sentiment's 12 probes avoid the shared phrasing; at stage 2 they may use it.
+    const sentimentTrain = tasks[0].train.filter((instance) => instance.instruction !== shared);
+    expect(skipping.probes[2][0]).toHaveLength(12);
+    expect(skipping.probes[2][0].some((instance) => instance.instruction === shared)).toBe(false);
+    for (const instance of skipping.probes[2][0]) expect(sentimentTrain).toContainEqual(instance);
+    expect(skipping.probes[1][0].some((instance) => instance.instruction === shared)).toBe(true);
+    // The last stage's training set replays nothing of sentiment under the shared phrasing.
+    const lastStage = skipping.stagesSeen[3].filter((instance) => instance.task === "sentiment");
+    expect(lastStage.length).toBe(skipped.plans[3].perTask[0].count);
+    expect(lastStage.some((instance) => instance.instruction === shared)).toBe(false);
+    const replaying = recording();
+    await run(replaying);
+    expect(replaying.probes[2][0].some((instance) => instance.instruction === shared)).toBe(true);
+    // "replay" takes the first 12 of the same seeded permutation the "skip" probes filter.
+    expect(replaying.probes[2][0].filter((instance) => instance.instruction !== shared)).toEqual(
+      skipping.probes[2][0].slice(
+        0,
+        replaying.probes[2][0].filter((instance) => instance.instruction !== shared).length,
+      ),
+    );
+    await expect(run(recording(), "drop" as "skip")).rejects.toThrow(
+      /sharedInstructions must be one of replay, skip, got drop/,
+    );
+  });
+
   it("startStage + previousScores continue a run exactly; diagonal-and-final evaluates what the final metrics need", async () => {
     const full = await runContinual({ learner: simulatedLearner(), tasks: makeTasks(), strategy: "none", seed: 1 });
     // The simulated learner's state after stage 0, then the rest from stage 1.

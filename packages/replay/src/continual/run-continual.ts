@@ -15,7 +15,11 @@ import {
   type ReplayPlan,
   type ReplayStrategy,
   replayStrategies,
+  type SharedInstructions,
+  sharedInstructionChoices,
+  defaultSharedInstructions,
   usesInstructionTags,
+  withoutInstructions,
 } from "../planning/replay-plan.js";
 import { createRandom, deriveSeed } from "../random.js";
 import { createKeyphraseTagger } from "../tagging/keyphrase-tagger.js";
@@ -77,6 +81,11 @@ export type RunContinualOptions<T extends InstructionInstance> = {
   capShare?: number;
   /** interference: the budget split by increase is at most this share of the current task's size; null = no limit (see planReplay; default defaultDirectedShare). */
   directedShare?: number | null;
+  /**
+   * Earlier instances whose instruction the current task also uses: "skip" leaves them out of the
+   * replay and of the look-ahead's probes (see planReplay). Default: defaultSharedInstructions ("replay").
+   */
+  sharedInstructions?: SharedInstructions;
   /**
    * Start at this stage with R's earlier rows given (previousScores) and the learner already trained
    * through stage startStage − 1, e.g. stage 0 trained once and shared by every strategy (its plan
@@ -149,6 +158,11 @@ function validate<T extends InstructionInstance>(
       `runContinual: evaluation must be "all" or "diagonal-and-final", got ${String(options.evaluation)}`,
     );
   }
+  if (options.sharedInstructions !== undefined && !sharedInstructionChoices.includes(options.sharedInstructions)) {
+    throw new RangeError(
+      `runContinual: sharedInstructions must be one of ${sharedInstructionChoices.join(", ")}, got ${String(options.sharedInstructions)}`,
+    );
+  }
   const probePerTask = options.probePerTask ?? 8;
   if (!Number.isInteger(probePerTask) || probePerTask < 1)
     throw new RangeError(`runContinual: probePerTask must be an integer ≥ 1, got ${probePerTask}`);
@@ -213,11 +227,20 @@ export async function runContinual<T extends InstructionInstance>(
   }
   const rawTags = new Map<string, string[]>();
 
-  // The look-ahead's probe set of each task: a fixed seeded sample of its training instances.
+  // The look-ahead's probe set of each task: the first probePerTask of a fixed seeded permutation of
+  // its training instances (under "skip", the first ones whose instruction the current task does not
+  // use, so the probes measure the forgetting replay can undo).
   const probePerTask = options.probePerTask ?? 8;
-  const probes = tasks.map((task) =>
-    createRandom(deriveSeed(seed, "probe", task.name)).sample(task.train, Math.min(probePerTask, task.train.length)),
+  const shared = options.sharedInstructions ?? defaultSharedInstructions;
+  const probeOrders = tasks.map((task) =>
+    createRandom(deriveSeed(seed, "probe", task.name)).sample(task.train, task.train.length),
   );
+  function probesAt(stage: number): T[][] {
+    const current = new Set(tasks[stage].train.map((instance) => instance.instruction));
+    return probeOrders
+      .slice(0, stage)
+      .map((order) => (shared === "skip" ? withoutInstructions(order, current) : order).slice(0, probePerTask));
+  }
 
   const startStage = options.startStage ?? 0;
   const scores: number[][] = (options.previousScores ?? []).map((row) => [...row]);
@@ -254,7 +277,7 @@ export async function runContinual<T extends InstructionInstance>(
     let lookAhead: LookAheadReport | undefined;
     if (strategy === "interference" && stage > 0) {
       const started = performance.now();
-      const probe = await learner.probeInterference!(task.train, probes.slice(0, stage), stage);
+      const probe = await learner.probeInterference!(task.train, probesAt(stage), stage);
       if (probe?.before?.length !== stage || probe.after?.length !== stage) {
         throw new ReplayError(
           "E_LEARNER_OUTPUT",
@@ -294,6 +317,7 @@ export async function runContinual<T extends InstructionInstance>(
       floorShare: options.floorShare,
       capShare: options.capShare,
       directedShare: options.directedShare,
+      sharedInstructions: shared,
     });
     const summary: ReplayPlanSummary = {
       stage,

@@ -6,9 +6,11 @@ import { insInfo, normaliseWithinTask } from "./instruction-information.js";
 import {
   type ContinualTask,
   defaultDirectedShare,
+  defaultSharedInstructions,
   groupByInstruction,
   planReplay,
   selectByInformation,
+  withoutInstructions,
 } from "./replay-plan.js";
 import { createRandom } from "../random.js";
 
@@ -373,5 +375,101 @@ describe("allocateWithFloor (hand-computed)", () => {
     expect(() =>
       planReplay({ stage: 2, tasks, strategy: "interference", replayPerTask: 10, seed: 3, instructionTags }),
     ).toThrow(/needs 2 probe-loss increases, got none/);
+  });
+});
+
+describe("shared instructions (an earlier task's instances whose instruction the current task uses)", () => {
+  // Task "old" has 12 instances: 4 under its own instruction A, 8 under "vague", which the current
+  // task also uses; "other" shares nothing.
+  const old = {
+    name: "old",
+    train: Array.from({ length: 12 }, (_, k) => ({ instruction: k < 4 ? "old A" : "vague", output: `old ${k}` })),
+    test: [{ instruction: "old A", output: "t" }],
+  };
+  const other = {
+    name: "other",
+    train: Array.from({ length: 6 }, (_, k) => ({ instruction: `other ${k % 3}`, output: `other ${k}` })),
+    test: [{ instruction: "other 0", output: "t" }],
+  };
+  const current = {
+    name: "current",
+    train: Array.from({ length: 5 }, (_, k) => ({ instruction: k < 2 ? "vague" : "current B", output: `cur ${k}` })),
+    test: [{ instruction: "current B", output: "t" }],
+  };
+  const tasks = [old, other, current];
+  const instructionTags = new Map(
+    tasks.flatMap((task) =>
+      task.train.map((instance) => [instance.instruction, instance.instruction.split(" ")] as [string, string[]]),
+    ),
+  );
+
+  it("withoutInstructions drops the excluded instructions, or keeps everything when nothing would be left", () => {
+    expect(withoutInstructions(old.train, new Set(["vague"])).map((instance) => instance.output)).toEqual([
+      "old 0",
+      "old 1",
+      "old 2",
+      "old 3",
+    ]);
+    const allShared = withoutInstructions(old.train, new Set(["old A", "vague"]));
+    expect(allShared.length).toBe(12);
+    expect(defaultSharedInstructions).toBe("replay");
+  });
+
+  it('"skip" replays no shared instruction and caps a task at what is left; "replay" (default) may use them', () => {
+    // Budget 2·5 = 10, no increase: floor 1 each, 3 beyond the directed limit (5) split [2, 1], the
+    // 5 directed split equally [3, 2] (ties to the earlier task): [6, 4]. Under "skip" "old" holds 4
+    // unshared instances, so its other 2 go to "other": [4, 6].
+    const skipped = planReplay({
+      stage: 2,
+      tasks,
+      strategy: "interference",
+      replayPerTask: 5,
+      seed: 1,
+      increases: [0, 0],
+      instructionTags,
+      sharedInstructions: "skip",
+    });
+    expect(skipped.perTask.map((entry) => entry.count)).toEqual([4, 6]);
+    expect(skipped.perTask[0].instances.map((instance) => instance.output).sort()).toEqual([
+      "old 0",
+      "old 1",
+      "old 2",
+      "old 3",
+    ]);
+    expect(skipped.instances.some((instance) => instance.instruction === "vague")).toBe(false);
+    // "replay" (the default): [6, 4], and InsInfo keeps at least one instance of every instruction,
+    // "vague" included.
+    const replayed = planReplay({
+      stage: 2,
+      tasks,
+      strategy: "interference",
+      replayPerTask: 5,
+      seed: 1,
+      increases: [0, 0],
+      instructionTags,
+    });
+    expect(replayed.perTask.map((entry) => entry.count)).toEqual([6, 4]);
+    expect(replayed.perTask[0].instances.some((instance) => instance.instruction === "vague")).toBe(true);
+    // The same choice for random: 10 from the pooled 4 + 6 unshared instances is all of them.
+    const random = planReplay({
+      stage: 2,
+      tasks,
+      strategy: "random",
+      replayPerTask: 5,
+      seed: 1,
+      sharedInstructions: "skip",
+    });
+    expect(random.instances.length).toBe(10);
+    expect(random.instances.some((instance) => instance.instruction === "vague")).toBe(false);
+    expect(() =>
+      planReplay({
+        stage: 2,
+        tasks,
+        strategy: "random",
+        replayPerTask: 5,
+        seed: 1,
+        sharedInstructions: "drop" as "skip",
+      }),
+    ).toThrow(/sharedInstructions must be one of replay, skip, got drop/);
   });
 });

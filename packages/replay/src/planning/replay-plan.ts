@@ -89,7 +89,41 @@ export type PlanReplayOptions<T extends InstructionInstance> = {
    * defaultDirectedShare.
    */
   directedShare?: number | null;
+  /**
+   * What to do with an earlier task's instances whose instruction text also appears in the current
+   * task's training data (same prompt wording, a different task's answer). "replay": treat them like
+   * any other. "skip": leave them out of the pool that task's replay is drawn from (unless nothing
+   * else is left), so replay never trains the new task's own prompts toward an old task's answer.
+   * Default: defaultSharedInstructions.
+   */
+  sharedInstructions?: SharedInstructions;
 };
+
+export type SharedInstructions = "replay" | "skip";
+export const sharedInstructionChoices: readonly SharedInstructions[] = ["replay", "skip"];
+
+/**
+ * "replay" for every strategy: InsCL and the baselines as published, and interference as chosen on
+ * validation only (training-pool instances 40..59 of each suite task, never the test split;
+ * results/validation-2026-12-03b/, 12 (order, seed) cells, interference − random): "replay" RG +5.3
+ * [2.4, 8.2], AP +0.3 [−1.1, 2.0], mean R[j][j] −3.1; "skip" RG +0.8 [−2.4, 4.5], AP +0.7 [−0.9, 2.8],
+ * R[j][j] −0.4. "skip" gives the new task back what the directed replay takes from it (and lifts
+ * random's R[j][j] by +0.9 [0.1, 1.8]), but the final scores of the earlier tasks fall as much, so
+ * only RG moves; the target asks for RG with AP held, which "replay" meets there.
+ */
+export const defaultSharedInstructions: SharedInstructions = "replay";
+
+/**
+ * The instances of `instances` whose instruction is not in `excluded`; all of them when that would
+ * leave none (a task whose every instruction is shared still gets replayed).
+ */
+export function withoutInstructions<T extends InstructionInstance>(
+  instances: readonly T[],
+  excluded: ReadonlySet<string>,
+): readonly T[] {
+  const kept = instances.filter((instance) => !excluded.has(instance.instruction));
+  return kept.length > 0 ? kept : instances;
+}
 
 export const defaultFloorShare = 0.25;
 
@@ -201,6 +235,11 @@ function validateOptions<T extends InstructionInstance>(options: PlanReplayOptio
       `planReplay: directedShare must be a finite number ≥ 0 or null (no limit), got ${options.directedShare}`,
     );
   }
+  if (options.sharedInstructions !== undefined && !sharedInstructionChoices.includes(options.sharedInstructions)) {
+    throw new RangeError(
+      `planReplay: sharedInstructions must be one of ${sharedInstructionChoices.join(", ")}, got ${String(options.sharedInstructions)}`,
+    );
+  }
   if (usesInstructionTags(strategy) && stage > 0 && !options.instructionTags) {
     throw new RangeError(`planReplay: strategy "${strategy}" needs instructionTags`);
   }
@@ -212,6 +251,12 @@ export function planReplay<T extends InstructionInstance>(options: PlanReplayOpt
   const earlier = tasks.slice(0, stage);
   const budget = strategy === "none" ? 0 : replayPerTask * stage;
   const random = createRandom(deriveSeed(seed, "replay", stage, strategy));
+  const shared = options.sharedInstructions ?? defaultSharedInstructions;
+  const currentInstructions = new Set(tasks[stage].train.map((instance) => instance.instruction));
+  // What each earlier task's replay is drawn from (its training split, less shared instructions under "skip").
+  const pools = earlier.map((task) =>
+    shared === "skip" ? withoutInstructions(task.train, currentInstructions) : task.train,
+  );
   if (budget === 0 || stage === 0) {
     return {
       stage,
@@ -224,7 +269,7 @@ export function planReplay<T extends InstructionInstance>(options: PlanReplayOpt
 
   if (strategy === "random") {
     // The same total budget drawn uniformly from the pooled earlier instances.
-    const pooled = earlier.flatMap((task, taskIndex) => task.train.map((instance) => ({ instance, taskIndex })));
+    const pooled = pools.flatMap((pool, taskIndex) => pool.map((instance) => ({ instance, taskIndex })));
     const drawn = random.sample(pooled, Math.min(budget, pooled.length));
     const perTask = earlier.map((task, taskIndex) => {
       const instances = drawn.filter((entry) => entry.taskIndex === taskIndex).map((entry) => entry.instance);
@@ -251,12 +296,12 @@ export function planReplay<T extends InstructionInstance>(options: PlanReplayOpt
   // A task smaller than its count gives the excess to the tasks with the largest shares first.
   const counts = capCounts(
     planned,
-    earlier.map((task) => task.train.length),
+    pools.map((pool) => pool.length),
     shares,
   );
 
   let rates: number[][] = [];
-  const groupsPerTask = earlier.map((task) => groupByInstruction(task.train));
+  const groupsPerTask = pools.map((pool) => groupByInstruction(pool));
   if (usesInstructionTags(strategy)) {
     // InsInfo over every unique instruction of tasks 0..stage (N counts them all), then normalised
     // within each earlier task.
@@ -270,6 +315,15 @@ export function planReplay<T extends InstructionInstance>(options: PlanReplayOpt
       offset += groups.length;
       return normaliseWithinTask(slice);
     });
+    // Under "skip" an earlier task's pool may hold fewer instructions: the rates of those it holds,
+    // in the same order (groupByInstruction keeps the order of first appearance), normalised again.
+    if (shared === "skip")
+      rates = rates.slice(0, stage).map((taskRates, taskIndex) => {
+        const kept = new Set(groupsPerTask[taskIndex].map((group) => group.instruction));
+        return normaliseWithinTask(
+          allGroups[taskIndex].flatMap((group, k) => (kept.has(group.instruction) ? [taskRates[k]] : [])),
+        );
+      });
   }
 
   const perTask = earlier.map((task, taskIndex) => {
@@ -277,7 +331,7 @@ export function planReplay<T extends InstructionInstance>(options: PlanReplayOpt
     const count = counts[taskIndex];
     const instances = usesInstructionTags(strategy)
       ? selectByInformation(groupsPerTask[taskIndex], rates[taskIndex], count, taskRandom)
-      : taskRandom.sample(task.train, count);
+      : taskRandom.sample(pools[taskIndex], count);
     const entry: TaskReplay<T> = { task: task.name, count: instances.length, instances };
     if (strategy === "interference") entry.increase = options.increases![taskIndex];
     else if (strategy !== "uniform") entry.distance = distances[taskIndex];

@@ -48,6 +48,7 @@ export type CompareCellOptions<T extends InstructionInstance> = {
     | "floorShare"
     | "capShare"
     | "directedShare"
+    | "sharedInstructions"
     | "evaluation"
     | "tagMerge"
     | "instructionWeights"
