@@ -5,7 +5,9 @@
 
 #include <cmath>
 #include <cstdint>
+#include <initializer_list>
 #include <string>
+#include <utility>
 
 #include "runtime/errors.h"
 
@@ -101,6 +103,29 @@ template <typename Element>
 Napi::TypedArrayOf<Element> typed_array_argument(const Napi::CallbackInfo& info, size_t index, const std::string& name,
                                                  int64_t expected_length) {
   return typed_array_value<Element>(info.Env(), info[index], name, expected_length);
+}
+
+// Whether two typed arrays share any byte of memory (views of one ArrayBuffer may overlap).
+inline bool overlaps(const Napi::TypedArray& first, const Napi::TypedArray& second) {
+  if (first.ByteLength() == 0 || second.ByteLength() == 0) return false;
+  const auto* a = static_cast<const uint8_t*>(first.ArrayBuffer().Data()) + first.ByteOffset();
+  const auto* b = static_cast<const uint8_t*>(second.ArrayBuffer().Data()) + second.ByteOffset();
+  return a < b + second.ByteLength() && b < a + first.ByteLength();
+}
+
+// An optional output argument (`out`): absent or undefined → a new Float32Array of expected_length;
+// otherwise a Float32Array of exactly that length that shares no memory with any input (the kernels
+// read inputs while they write the output), so a caller can reuse one buffer across calls.
+inline Napi::Float32Array output_argument(const Napi::CallbackInfo& info, size_t index, const char* name,
+                                          int64_t expected_length,
+                                          std::initializer_list<std::pair<const char*, Napi::TypedArray>> inputs) {
+  Napi::Env env = info.Env();
+  if (info.Length() <= index || info[index].IsUndefined()) return Napi::Float32Array::New(env, expected_length);
+  Napi::Float32Array out = typed_array_value<float>(env, info[index], name, expected_length);
+  for (const auto& [input_name, input] : inputs) {
+    if (overlaps(out, input)) throw_error(env, kErrorArgument, std::string(name) + " shares memory with " + input_name);
+  }
+  return out;
 }
 
 // The names the bindings call it by.

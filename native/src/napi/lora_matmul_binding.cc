@@ -1,5 +1,5 @@
 // loraMatmul, loraMatmulBackward and loraMatmulMulti, each with an ...Async twin.
-//   loraMatmul(x, w, a, b, shape {tokens, inFeatures, outFeatures, rank}, scale) -> y
+//   loraMatmul(x, w, a, b, shape {tokens, inFeatures, outFeatures, rank}, scale[, out]) -> y (into out if given)
 //   loraMatmulBackward(dy, x, w, a, b, shape, scale) -> { dx, da, db }
 //   loraMatmulMulti(x, w, adapters [{a, b, rank, scale}], adapterIndex, shape) -> y
 // w is a Float32Array (f32) or a Uint16Array of bf16 bits. All checks run before any kernel.
@@ -52,7 +52,8 @@ ForwardCall parse_forward(const Napi::CallbackInfo& info) {
   call.a = float32_argument(info, 2, "a", checked_product(env, s.rank, s.in_features, "a"));
   call.b = float32_argument(info, 3, "b", checked_product(env, s.out_features, s.rank, "b"));
   call.scale = static_cast<float>(finite_number_argument(info, 5, "scale"));
-  call.y = Napi::Float32Array::New(env, checked_product(env, s.tokens, s.out_features, "y"));
+  call.y = output_argument(info, 6, "out", checked_product(env, s.tokens, s.out_features, "y"),
+                           {{"x", call.x}, {"w", call.w.array}, {"a", call.a}, {"b", call.b}});
   return call;
 }
 
@@ -88,6 +89,7 @@ Napi::Value lora_matmul_async(const Napi::CallbackInfo& info) {
     op->pin(c.w.array);
     op->pin(c.a);
     op->pin(c.b);
+    op->pin(c.y);
     Napi::Promise promise = op->promise();
     op->Queue();
     return promise;

@@ -1,4 +1,5 @@
-// matmul(x, w, shape) and matmulAsync(x, w, shape): y[T,out] = x[T,in]·w[out,in]ᵀ in f32.
+// matmul(x, w, shape[, out]) and matmulAsync(x, w, shape[, out]): y[T,out] = x[T,in]·w[out,in]ᵀ in f32,
+// written into `out` when given (reused across calls: no fresh allocation), else into a new array.
 // shape.device: "cpu" (default) or "cuda" (see device_argument.h).
 #include "napi/arguments.h"
 #include "napi/async_op.h"
@@ -27,7 +28,8 @@ MatmulCall parse_matmul(const Napi::CallbackInfo& info) {
   call.device = device_field(env, shape, "shape");
   call.x = float32_argument(info, 0, "x", checked_product(env, call.tokens, call.in_features, "x"));
   call.w = float32_argument(info, 1, "w", checked_product(env, call.out_features, call.in_features, "w"));
-  call.out = Napi::Float32Array::New(env, checked_product(env, call.tokens, call.out_features, "output"));
+  call.out = output_argument(info, 3, "out", checked_product(env, call.tokens, call.out_features, "output"),
+                             {{"x", call.x}, {"w", call.w}});
   return call;
 }
 
@@ -59,6 +61,7 @@ Napi::Value matmul_async(const Napi::CallbackInfo& info) {
         });
     op->pin(c.x);
     op->pin(c.w);
+    op->pin(c.out);
     Napi::Promise promise = op->promise();
     op->Queue();
     return promise;

@@ -103,8 +103,8 @@ export type AddonTypes = {
   /** Resizes the native thread pool; returns the new size. */
   setThreads(threads: number): number;
   /** y[T,out] = x[T,in]·w[out,in]ᵀ */
-  matmul(x: Float32Array, w: Float32Array, shape: MatmulShape): Float32Array;
-  matmulAsync(x: Float32Array, w: Float32Array, shape: MatmulShape): Promise<Float32Array>;
+  matmul(x: Float32Array, w: Float32Array, shape: MatmulShape, out?: Float32Array): Float32Array;
+  matmulAsync(x: Float32Array, w: Float32Array, shape: MatmulShape, out?: Float32Array): Promise<Float32Array>;
   /** out[rows] = W·x, W [rows, columns] in llama.cpp's Q8_0 blocks (rows·columns/32·34 bytes), x f32. CPU. */
   quantizedMatvecQ8_0(x: Float32Array, w: Uint8Array, shape: { rows: number; columns: number }): Float32Array;
   /** y[T,out] = x·Wᵀ + scale·(x·Aᵀ)·Bᵀ; rank 0 (empty a, b) is the base product alone. */
@@ -115,6 +115,7 @@ export type AddonTypes = {
     b: Float32Array,
     shape: LoraShape,
     scale: number,
+    out?: Float32Array,
   ): Float32Array;
   loraMatmulAsync(
     x: Float32Array,
@@ -123,6 +124,7 @@ export type AddonTypes = {
     b: Float32Array,
     shape: LoraShape,
     scale: number,
+    out?: Float32Array,
   ): Promise<Float32Array>;
   /** Gradients for a frozen W: dx [T,in], da [rank,in], db [out,rank]. */
   loraMatmulBackward(

@@ -9,6 +9,13 @@ export type Device = "cpu" | "cuda";
 /** Options every kernel call takes. */
 export type DeviceOptions = { device?: Device };
 
+/**
+ * Options of the products that return a new array: `out` receives the result instead (exactly the
+ * result's length, sharing no memory with an input; it is also what the call returns), so a loop can
+ * reuse one buffer instead of allocating and zero-filling a fresh one per call.
+ */
+export type OutputOptions = DeviceOptions & { out?: Float32Array };
+
 export const DEVICES: readonly Device[] = ["cpu", "cuda"];
 
 function checkDevice(value: unknown, where: string): Device {

@@ -25,7 +25,7 @@ export type {
 } from "./AddonTypes.js";
 export { Bf16Array, bf16, fromBf16, isBf16Array, toBf16 } from "./bf16.js";
 export { NATIVE_ERROR_CODES } from "./AddonTypes.js";
-export { DEVICES, type Device, type DeviceOptions, resolveDevice } from "./device.js";
+export { DEVICES, type Device, type DeviceOptions, type OutputOptions, resolveDevice } from "./device.js";
 export { BUILD_COMMAND, KernelError, type LoadAttempt, NativeAddonNotFoundError } from "./errors.js";
 export {
   backendInfo,

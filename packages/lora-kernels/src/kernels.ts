@@ -7,7 +7,7 @@ import type {
   PairwiseCostMetric,
   PairwiseCostShape,
 } from "./AddonTypes.js";
-import { type DeviceOptions, onDevice } from "./device.js";
+import { type OutputOptions, onDevice } from "./device.js";
 import { loadAddon, loaderReport } from "./loader.js";
 
 /** What the loaded addon can do: CPU ISA and threads, the CUDA backend, the ops per device, and where it was loaded from. */
@@ -22,8 +22,8 @@ export function setThreads(threads: number): number {
 }
 
 /** y[T,out] = x[T,in]·w[out,in]ᵀ in f32 (HF/PEFT layout: w is [out, in]). */
-export function matmul(x: Float32Array, w: Float32Array, shape: MatmulShape, options?: DeviceOptions): Float32Array {
-  return loadAddon().matmul(x, w, onDevice(shape, options));
+export function matmul(x: Float32Array, w: Float32Array, shape: MatmulShape, options?: OutputOptions): Float32Array {
+  return loadAddon().matmul(x, w, onDevice(shape, options), options?.out);
 }
 
 /** As `matmul`, computed off the JS thread. */
@@ -31,9 +31,9 @@ export function matmulAsync(
   x: Float32Array,
   w: Float32Array,
   shape: MatmulShape,
-  options?: DeviceOptions,
+  options?: OutputOptions,
 ): Promise<Float32Array> {
-  return loadAddon().matmulAsync(x, w, onDevice(shape, options));
+  return loadAddon().matmulAsync(x, w, onDevice(shape, options), options?.out);
 }
 
 /**

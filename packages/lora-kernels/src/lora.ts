@@ -2,7 +2,7 @@
 // runs off the JS thread. Shapes and lengths are checked in native code (E_SHAPE naming the argument).
 import type { LoraAdapter, LoraGradients, LoraShape, MatmulShape, NativeWeight } from "./AddonTypes.js";
 import { type Bf16Array, isBf16Array } from "./bf16.js";
-import { type DeviceOptions, onDevice } from "./device.js";
+import { type DeviceOptions, type OutputOptions, onDevice } from "./device.js";
 import { KernelError } from "./errors.js";
 import { loadAddon } from "./loader.js";
 
@@ -25,9 +25,9 @@ export function loraMatmul(
   b: Float32Array,
   shape: LoraShape,
   scale: number,
-  options?: DeviceOptions,
+  options?: OutputOptions,
 ): Float32Array {
-  return loadAddon().loraMatmul(x, nativeWeight(w), a, b, onDevice(shape, options), scale);
+  return loadAddon().loraMatmul(x, nativeWeight(w), a, b, onDevice(shape, options), scale, options?.out);
 }
 
 /** As `loraMatmul`, computed off the JS thread. */
@@ -38,9 +38,9 @@ export function loraMatmulAsync(
   b: Float32Array,
   shape: LoraShape,
   scale: number,
-  options?: DeviceOptions,
+  options?: OutputOptions,
 ): Promise<Float32Array> {
-  return loadAddon().loraMatmulAsync(x, nativeWeight(w), a, b, onDevice(shape, options), scale);
+  return loadAddon().loraMatmulAsync(x, nativeWeight(w), a, b, onDevice(shape, options), scale, options?.out);
 }
 
 /**
