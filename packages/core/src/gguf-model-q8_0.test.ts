@@ -131,8 +131,11 @@ describe('loadModel on a Q8_0 GGUF with quantized: "keep"', () => {
     const lossGap = Math.abs(a.loss - b.loss) / Math.abs(b.loss);
     let gradGap = 0;
     expect(Object.keys(a.grads).sort()).toEqual(Object.keys(b.grads).sort());
-    for (const [name, grad] of Object.entries(b.grads)) gradGap = Math.max(gradGap, relativeToLargest(a.grads[name], grad));
-    console.log(`Q8_0 LoRA lossAndGrad vs dequantized: loss ${lossGap.toExponential(2)}, grads ${gradGap.toExponential(2)}`);
+    for (const [name, grad] of Object.entries(b.grads))
+      gradGap = Math.max(gradGap, relativeToLargest(a.grads[name], grad));
+    console.log(
+      `Q8_0 LoRA lossAndGrad vs dequantized: loss ${lossGap.toExponential(2)}, grads ${gradGap.toExponential(2)}`,
+    );
     // The base products see x rounded to Q8_0 (backward: dX = dY·W, straight through the rounding);
     // measured 6.2e-4 (loss) and 4.1e-2 (the worst gradient tensor, relative to its largest entry).
     expect(lossGap).toBeLessThan(1e-2);

@@ -7,7 +7,15 @@
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
-import { exportModelToGguf, formatPrompt, GGML_TYPES, loadModel, readGguf, type TrainingExample, train } from "@pillow/core";
+import {
+  exportModelToGguf,
+  formatPrompt,
+  GGML_TYPES,
+  loadModel,
+  readGguf,
+  type TrainingExample,
+  train,
+} from "@pillow/core";
 import { afterAll, describe, expect, it } from "vitest";
 import { buildSuite } from "./suite.js";
 import { tinyModelDir } from "./tinyModel.js";
