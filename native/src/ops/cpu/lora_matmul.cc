@@ -148,13 +148,12 @@ void lora_matmul_forward_bf16_dot(const LoraMatmulOutput& output, const float* x
   add_lora_term(output, x, tokens, in_features);
 }
 
-// The GEMM form of a Q8_0 W: the base product sees x rounded to Q8_0 (as the decode GEMV's int8
-// dot products do, and llama.cpp's CPU backend), times W dequantized while packing; the rank-r
-// term reads x as it is.
-void lora_matmul_forward_q8_0(const LoraMatmulOutput& output, const float* x, int64_t tokens, int64_t in_features) {
-  std::vector<float> rounded(static_cast<size_t>(tokens * in_features));
-  q8_0_round_rows(rounded.data(), x, tokens, in_features);
-  const GemmSegment base{f32_operand(rounded.data(), in_features, 1),
+// The GEMM form of a Q8_0 W: the base product sees x rounded to Q8_0 (`rounded`, q8_0_round_rows of
+// x: as the decode GEMV's int8 dot products do, and llama.cpp's CPU backend), times W dequantized
+// while packing; the rank-r term reads x as it is.
+void lora_matmul_forward_q8_0(const LoraMatmulOutput& output, const float* x, const float* rounded, int64_t tokens,
+                              int64_t in_features) {
+  const GemmSegment base{f32_operand(rounded, in_features, 1),
                          GemmOperand{output.w.data, output.w.type, in_features, 1, output.w.packed_rows,
                                      output.w.packed_rows_stride},
                          in_features};
@@ -162,14 +161,29 @@ void lora_matmul_forward_q8_0(const LoraMatmulOutput& output, const float* x, in
   add_lora_term(output, x, tokens, in_features);
 }
 
-// The GEMM form (T > kLoraGemvMaxTokens) of one checked product.
-void lora_matmul_forward_gemm(const LoraMatmulOutput& output, const float* x, int64_t tokens, int64_t in_features) {
+// x rounded to Q8_0 (q8_0_round_rows) when one of the outputs has a Q8_0 W, else empty: computed once
+// for all the products that share x.
+std::vector<float> rounded_for_q8_0(const LoraMatmulOutput* outputs, int64_t output_count, const float* x,
+                                    int64_t tokens, int64_t in_features) {
+  std::vector<float> rounded;
+  for (int64_t i = 0; i < output_count; ++i) {
+    if (outputs[i].w.type != WeightType::Q8_0) continue;
+    rounded.resize(static_cast<size_t>(tokens * in_features));
+    q8_0_round_rows(rounded.data(), x, tokens, in_features);
+    break;
+  }
+  return rounded;
+}
+
+// The GEMM form (T > kLoraGemvMaxTokens) of one checked product; `rounded` is rounded_for_q8_0's x.
+void lora_matmul_forward_gemm(const LoraMatmulOutput& output, const float* x, const std::vector<float>& rounded,
+                              int64_t tokens, int64_t in_features) {
   if (output.w.type == WeightType::BF16 && output.w.packed_rows == nullptr && gemm_bf16_dot_available()) {
     lora_matmul_forward_bf16_dot(output, x, tokens, in_features);
     return;
   }
   if (output.w.type == WeightType::Q8_0) {
-    lora_matmul_forward_q8_0(output, x, tokens, in_features);
+    lora_matmul_forward_q8_0(output, x, rounded.data(), tokens, in_features);
     return;
   }
   GemmSegment segments[2];
@@ -200,7 +214,7 @@ void lora_matmul_forward(float* y, const float* x, WeightView w, const float* a,
   if (tokens <= kLoraGemvMaxTokens) {
     lora_matmul_forward_gemv(&output, 1, x, tokens, in_features);
   } else {
-    lora_matmul_forward_gemm(output, x, tokens, in_features);
+    lora_matmul_forward_gemm(output, x, rounded_for_q8_0(&output, 1, x, tokens, in_features), tokens, in_features);
   }
 }
 
@@ -215,7 +229,8 @@ void lora_matmul_forward_shared_input(const LoraMatmulOutput* outputs, int64_t o
   if (tokens <= kLoraGemvMaxTokens) {
     lora_matmul_forward_gemv(checked.data(), output_count, x, tokens, in_features);
   } else {
-    for (const LoraMatmulOutput& output : checked) lora_matmul_forward_gemm(output, x, tokens, in_features);
+    const std::vector<float> rounded = rounded_for_q8_0(checked.data(), output_count, x, tokens, in_features);
+    for (const LoraMatmulOutput& output : checked) lora_matmul_forward_gemm(output, x, rounded, tokens, in_features);
   }
 }
 
@@ -302,11 +317,8 @@ void lora_matmul_multi_forward(float* y, const float* x, WeightView w, const flo
   // No adapter: one GEMM straight from x into y (grouping would only copy x and y around; the
   // product is the same, its sums in the same order).
   // A Q8_0 W multiplies x rounded to Q8_0 (lora_matmul_forward_q8_0); the adapters read x as it is.
-  std::vector<float> rounded;
-  if (w.type == WeightType::Q8_0) {
-    rounded.resize(static_cast<size_t>(tokens * in_features));
-    q8_0_round_rows(rounded.data(), x, tokens, in_features);
-  }
+  const LoraMatmulOutput base_output{y, w, nullptr, nullptr, out_features, 0, 0.0f};
+  const std::vector<float> rounded = rounded_for_q8_0(&base_output, 1, x, tokens, in_features);
   if (adapter_count == 0) {
     const GemmSegment base{f32_operand(rounded.empty() ? x : rounded.data(), in_features, 1), GemmOperand{w.data, w.type, in_features, 1, w.packed_rows, w.packed_rows_stride},
                            in_features};

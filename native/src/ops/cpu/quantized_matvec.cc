@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstring>
+#include <limits>
 #include <string>
 #include <vector>
 
@@ -28,20 +29,28 @@ uint16_t block_scale_bits(const uint8_t* block) { return static_cast<uint16_t>(b
 // codes[32], *scale = x[32] in Q8_0 (q8_0_quantize_rows).
 void quantize_block(int8_t* codes, float* scale, const float* x) {
   float largest = 0.0f;
-  bool finite = true;
+  int non_finite = 0;
   for (int64_t j = 0; j < kBlock; ++j) {
-    finite = finite && std::isfinite(x[j]);
-    largest = std::max(largest, std::fabs(x[j]));
+    const float magnitude = std::fabs(x[j]);
+    non_finite |= !(magnitude <= std::numeric_limits<float>::max());  // inf or NaN
+    largest = std::max(largest, magnitude);
   }
-  if (!finite) {
+  if (non_finite) {
     std::memset(codes, 0, kBlock);
-    *scale = std::nanf("");
+    *scale = std::numeric_limits<float>::quiet_NaN();
     return;
   }
   const float d = largest / 127.0f;
   const float inverse = d != 0.0f ? 1.0f / d : 0.0f;
-  // |x·inverse| <= 127 up to a rounding of the last bit, so round() stays within [-127, 127].
-  for (int64_t j = 0; j < kBlock; ++j) codes[j] = static_cast<int8_t>(std::round(x[j] * inverse));
+  for (int64_t j = 0; j < kBlock; ++j) {
+    // round(x·inverse), half away from zero (C's roundf), without the library call: |x·inverse| <= 127
+    // up to a rounding of its last bit, so the truncation and the remainder (exact below 2^23) are
+    // exact, and the code stays within [-127, 127].
+    const float scaled = x[j] * inverse;
+    const int whole = static_cast<int>(scaled);
+    const float rest = scaled - static_cast<float>(whole);
+    codes[j] = static_cast<int8_t>(whole + (rest >= 0.5f) - (rest <= -0.5f));
+  }
   *scale = f16_to_f32(f32_to_f16(d));
 }
 
@@ -54,12 +63,15 @@ void q8_0_quantize_rows(int8_t* codes, float* scales, const float* x, int64_t to
 
 void q8_0_round_rows(float* out, const float* x, int64_t tokens, int64_t columns) {
   const int64_t blocks = tokens * (columns / kBlock);
-  int8_t codes[kBlock];
-  for (int64_t b = 0; b < blocks; ++b) {
-    float scale;
-    quantize_block(codes, &scale, x + b * kBlock);
-    for (int64_t j = 0; j < kBlock; ++j) out[b * kBlock + j] = static_cast<float>(codes[j]) * scale;
-  }
+  // Blocks are independent: threads over a prefill's rows (a 256 × 768 x is 6144 blocks).
+  parallel_for(blocks, 512, [&](int64_t begin, int64_t end) {
+    int8_t codes[kBlock];
+    for (int64_t b = begin; b < end; ++b) {
+      float scale;
+      quantize_block(codes, &scale, x + b * kBlock);
+      for (int64_t j = 0; j < kBlock; ++j) out[b * kBlock + j] = static_cast<float>(codes[j]) * scale;
+    }
+  });
 }
 
 void q8_0_gemv_rows(float* y, int64_t ldy, const int8_t* x_codes, const float* x_scales, const uint8_t* w,
