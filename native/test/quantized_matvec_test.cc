@@ -267,3 +267,26 @@ TEST(q8_0_matvec_refuses_bad_arguments_with_errors) {
   CHECK(error_code_of([&] { quantized_matvec_q8_0(nullptr, x.data(), w.data(), 2, 64); }) == "E_ARGUMENT");
   CHECK(error_code_of([&] { quantized_matvec_q8_0(out.data(), x.data(), w.data(), 2, 64); }) == "none");
 }
+
+TEST(q8_0_round_rows_over_threads_equals_the_codes_times_their_scales) {
+  // 40 × 1600 values = 2000 blocks: more than one chunk of the pool's parallel_for.
+  const int64_t tokens = 40, columns = 1600, blocks = tokens * columns / 32;
+  std::mt19937 random(21);
+  std::uniform_real_distribution<float> uniform(-4.0f, 4.0f);
+  std::vector<float> x(static_cast<size_t>(tokens * columns));
+  for (float& value : x) value = uniform(random);
+  x[777] = NAN;  // its block only: NaN
+  std::vector<int8_t> codes(x.size());
+  std::vector<float> scales(static_cast<size_t>(blocks)), rounded(x.size());
+  q8_0_quantize_rows(codes.data(), scales.data(), x.data(), tokens, columns);
+  q8_0_round_rows(rounded.data(), x.data(), tokens, columns);
+  int failures = 0;
+  for (size_t i = 0; i < x.size(); ++i) {
+    const float expected = static_cast<float>(codes[i]) * scales[i / 32];
+    const bool same = i / 32 == 777 / 32 ? std::isnan(rounded[i]) : rounded[i] == expected;
+    if (!same) ++failures;
+    // Within half a step of x, plus what d's f16 rounding (2^-11 relative) moves a code of up to 127.
+    if (i / 32 != 777 / 32 && !(std::fabs(rounded[i] - x[i]) <= 0.57f * scales[i / 32])) ++failures;
+  }
+  CHECK(failures == 0);
+}
