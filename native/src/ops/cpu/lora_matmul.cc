@@ -136,8 +136,6 @@ void add_lora_term(const LoraMatmulOutput& output, const float* x, int64_t token
   std::vector<float> u_transposed(static_cast<size_t>(output.rank * tokens));
   lora_down_transposed(u_transposed.data(), x, output.a, tokens, in_features, output.rank, output.scale);
   GemmOperand b = f32_operand(output.b, output.rank, 1);
-  b.prepacked = output.w.packed_rows_lora;
-  b.panel_stride = output.w.packed_rows_stride;
   const GemmSegment segment{f32_operand(u_transposed.data(), 1, tokens), b, output.rank};
   gemm(output.y, output.out_features, tokens, output.out_features, &segment, 1, true);
 }
