@@ -97,30 +97,16 @@ inline void q8_0_dot_tile(float* out, const uint8_t* w, int64_t row_bytes, const
 
 #endif
 
-// Rows streamed at once. AVX2 (measured on a Zen 3 EPYC, 1 thread, 32000×768, 26 MB of blocks):
-// one row at a time with the prefetch 2.1–2.5 ms, four at a time 4.7–5.2 ms, so one. AVX-512 builds
-// keep four, what the f32-widening Q8_0 kernel measured fastest on an AVX-512 Xeon (not re-measured
-// for this kernel: no AVX-512 host was at hand). The order of each row's sums is the same either way.
-#if defined(__AVX512F__)
-inline constexpr int kQ8_0TileRows = 4;
-#else
-inline constexpr int kQ8_0TileRows = 1;
-#endif
-
+// Rows streamed at once: one, on every build. Measured on a Zen 3 EPYC (AVX2, 1 thread, 32000×768,
+// 26 MB of blocks): one row at a time with the prefetch 2.1–2.5 ms, four at a time 4.7–5.2 ms. The
+// AVX-512 builds run the same one-row loop (the f32-widening kernel this replaced liked four rows on
+// an AVX-512 Xeon, but this kernel has not been measured there), so what runs on those hosts is the
+// code path tested here, with only the block's int32 dot (vpdpbusd under VNNI) differing.
 // out[0, rows) = W row r · x for the rows (1..4, row_bytes apart) from w: w [rows, 32·blocks] in
 // Q8_0 blocks, x_codes [32·blocks] int8 and x_scales [blocks] f32 (x in Q8_0).
 inline void q8_0_dot_rows(float* out, const uint8_t* w, int64_t row_bytes, const int8_t* x_codes,
                           const float* x_scales, int64_t blocks, int rows) {
-  if (kQ8_0TileRows == 1) {
-    for (int r = 0; r < rows; ++r) q8_0_dot_tile<1>(out + r, w + r * row_bytes, row_bytes, x_codes, x_scales, blocks);
-    return;
-  }
-  switch (rows) {
-    case 4: q8_0_dot_tile<4>(out, w, row_bytes, x_codes, x_scales, blocks); break;
-    case 3: q8_0_dot_tile<3>(out, w, row_bytes, x_codes, x_scales, blocks); break;
-    case 2: q8_0_dot_tile<2>(out, w, row_bytes, x_codes, x_scales, blocks); break;
-    default: q8_0_dot_tile<1>(out, w, row_bytes, x_codes, x_scales, blocks); break;
-  }
+  for (int r = 0; r < rows; ++r) q8_0_dot_tile<1>(out + r, w + r * row_bytes, row_bytes, x_codes, x_scales, blocks);
 }
 
 }  // namespace PILLOW_ISA_NAMESPACE
