@@ -1,6 +1,8 @@
 // Q8_0 weights (llama.cpp blocks) in the LoRA matmul ops: the decode GEMV, the GEMM forward that
-// dequantizes blocks while packing, the backward products and prepacking, each against plain
-// double loops over the values the test decodes itself from hand-built blocks.
+// dequantizes blocks while packing (both multiplying x rounded to Q8_0, as llama.cpp does), the
+// backward products and prepacking, each against plain double loops over the values the test
+// decodes itself from hand-built blocks and its own rounding of x.
+#include <algorithm>
 #include <cmath>
 #include <cstdint>
 #include <cstring>
@@ -82,18 +84,38 @@ std::string code_of(Call&& call) {
   return "none";
 }
 
-// y = x·Wᵀ + s·(x·Aᵀ)·Bᵀ in doubles.
+// x rounded to Q8_0 and back, as llama.cpp rounds the activations a Q8_0 weight multiplies: per 32
+// values d = max|x|/127, code = round(x/d) half away from zero, d kept as f16 (here: 11 significant
+// bits, ties to even; the tests' d are normal f16 numbers).
+std::vector<float> round_like_q8_0(const std::vector<float>& x) {
+  std::vector<float> out(x.size());
+  for (size_t b = 0; b < x.size(); b += 32) {
+    float largest = 0;
+    for (size_t j = b; j < b + 32; ++j) largest = std::max(largest, std::fabs(x[j]));
+    const float d = largest / 127.0f;
+    const float inverse = d != 0 ? 1.0f / d : 0.0f;
+    int exponent;
+    const double mantissa = std::frexp(static_cast<double>(d), &exponent);  // [0.5, 1)
+    const double d_f16 = std::ldexp(std::nearbyint(mantissa * 2048.0), exponent - 11);
+    for (size_t j = b; j < b + 32; ++j) out[j] = static_cast<float>(std::round(x[j] * inverse) * d_f16);
+  }
+  return out;
+}
+
+// y = x̂·Wᵀ + s·(x·Aᵀ)·Bᵀ in doubles, x̂ = round_like_q8_0(x): the base product sees x rounded to
+// Q8_0, the adapter x itself.
 std::vector<double> reference_forward(const std::vector<float>& x, const std::vector<double>& w,
                                       const std::vector<float>& a, const std::vector<float>& b, int64_t tokens,
                                       int64_t in, int64_t out, int64_t rank, double scale) {
   std::vector<double> y(static_cast<size_t>(tokens * out), 0.0);
+  const std::vector<float> rounded = round_like_q8_0(x);
   for (int64_t t = 0; t < tokens; ++t) {
     std::vector<double> u(static_cast<size_t>(rank), 0.0);
     for (int64_t j = 0; j < rank; ++j)
       for (int64_t i = 0; i < in; ++i) u[j] += scale * x[t * in + i] * a[j * in + i];
     for (int64_t o = 0; o < out; ++o) {
       double sum = 0;
-      for (int64_t i = 0; i < in; ++i) sum += x[t * in + i] * w[o * in + i];
+      for (int64_t i = 0; i < in; ++i) sum += rounded[t * in + i] * w[o * in + i];
       for (int64_t j = 0; j < rank; ++j) sum += u[j] * b[o * rank + j];
       y[t * out + o] = sum;
     }
@@ -188,4 +210,30 @@ TEST(q8_0_weights_with_inputs_not_a_multiple_of_32_are_refused) {
         "E_SHAPE");
   std::vector<float> dx(static_cast<size_t>(in)), dy(static_cast<size_t>(out), 1.0f);
   CHECK(code_of([&] { matmul_backward_input(dx.data(), dy.data(), view, 1, in, out); }) == "E_SHAPE");
+}
+
+TEST(q8_0_multi_adapter_forward_rounds_x_for_the_base_only) {
+  const int64_t tokens = 9, in = 96, out = 70, rank = 4;
+  const QuantizedWeight w = make_weight(out, in, 31);
+  const WeightView view{w.blocks.data(), WeightType::Q8_0};
+  const std::vector<float> x = random_vector(tokens * in, 32);
+  const std::vector<float> a = random_vector(rank * in, 33), b = random_vector(out * rank, 34);
+  const std::vector<double> base = reference_forward(x, w.values, a, b, tokens, in, out, 0, 0.0);
+  const std::vector<double> adapted = reference_forward(x, w.values, a, b, tokens, in, out, rank, 0.5);
+  std::vector<int32_t> index(static_cast<size_t>(tokens));
+  std::vector<double> expected(static_cast<size_t>(tokens * out));
+  for (int64_t t = 0; t < tokens; ++t) {
+    index[t] = t % 3 == 0 ? -1 : 0;
+    for (int64_t o = 0; o < out; ++o) expected[t * out + o] = (index[t] < 0 ? base : adapted)[t * out + o];
+  }
+  const float* a_ptr[] = {a.data()};
+  const float* b_ptr[] = {b.data()};
+  const int64_t ranks[] = {rank};
+  const float scales[] = {0.5f};
+  std::vector<float> y(static_cast<size_t>(tokens * out), -1.0f);
+  lora_matmul_multi_forward(y.data(), x.data(), view, a_ptr, b_ptr, ranks, scales, 1, index.data(), tokens, in, out);
+  check_all_close(y, expected, 1e-5);
+  const std::vector<int32_t> none(static_cast<size_t>(tokens), -1);
+  lora_matmul_multi_forward(y.data(), x.data(), view, a_ptr, b_ptr, ranks, scales, 0, none.data(), tokens, in, out);
+  check_all_close(y, base, 1e-5);
 }

@@ -45,6 +45,7 @@ CpuFeatures detect() {
       f.avx512dq = (ebx >> 17) & 1;
       f.avx512bw = (ebx >> 30) & 1;
       f.avx512vl = (ebx >> 31) & 1;
+      f.avx512vnni = (ecx >> 11) & 1;
     }
     const bool tiles_enabled = (xcr0 & 0x60000) == 0x60000;  // XTILECFG and XTILEDATA state
     if (tiles_enabled) {

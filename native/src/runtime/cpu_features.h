@@ -14,6 +14,7 @@ struct CpuFeatures {
   bool avx512vl = false;
   bool avx512dq = false;
   bool avx512bf16 = false;
+  bool avx512vnni = false;  // vpdpbusd (int8 dot products)
   bool amx_tile = false;  // AMX tiles and TDPBF16PS, with the OS saving tile state (XCR0 bits 17-18)
   bool amx_bf16 = false;
 };

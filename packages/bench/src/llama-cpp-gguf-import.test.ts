@@ -1,8 +1,10 @@
 // GGUF import and quantized weights, checked against llama.cpp itself (node-llama-cpp's prebuilt CPU
 // binary): llama.cpp decodes every Q8_0 / Q4_0 block pillow writes to the values pillow decodes; the
-// files `pillow quantize` writes load in llama.cpp, its logits on them differ from pillow's (which
-// dequantizes into f32 at load) by exactly llama.cpp's distance from its own f32 path on the same
-// values — its quantized matmul rounds activations to Q8_0 too — and greedy text is the same; the
+// files `pillow quantize` writes load in llama.cpp; on Q4_0 (which pillow dequantizes into f32 at
+// load) its logits differ from pillow's by exactly llama.cpp's distance from its own f32 path on the
+// same values — its quantized matmul rounds activations to Q8_0 — and on Q8_0 (blocks kept, the
+// activations rounded as llama.cpp rounds them) they agree to float rounding position by position;
+// greedy text is the same; the
 // tokenizer pillow builds from a GGUF's
 // `tokenizer.ggml.*` keys splits text exactly as llama.cpp's own tokenizer does, for SentencePiece
 // ("llama") and byte-level BPE ("gpt2": default, gpt-2, llama-bpe and qwen2 pre-tokenizers).
@@ -108,12 +110,24 @@ describe("llama.cpp on the Q8_0 / Q4_0 GGUFs pillow quantize writes", () => {
           `llama.cpp ${dtype} vs llama.cpp f32 on the same values ${ownGap.toExponential(2)}; ` +
           `llama.cpp f32 on those values vs pillow ${relativeError(dequantized, pillow).toExponential(2)}; quantization itself (f32 model vs ${dtype}) ${quantizationEffect.toExponential(2)}`,
       );
-      // Same weight values, both in f32: only summation order differs.
-      expect(relativeError(dequantized, pillow)).toBeLessThan(1e-5);
-      // llama.cpp's quantized matmul rounds the activations to Q8_0 blocks as well (ggml's vec_dot_type);
-      // that, and nothing of pillow's, is the gap: it is llama.cpp's distance from its own f32 path.
-      expect(gap).toBeLessThan(ownGap * 1.05 + 1e-5);
-      expect(gap).toBeLessThan(5e-2);
+      if (dtype === "q4_0") {
+        // pillow dequantizes Q4_0 at load: the same weight values, both in f32, only summation order differs.
+        expect(relativeError(dequantized, pillow)).toBeLessThan(1e-5);
+        // llama.cpp's quantized matmul rounds the activations to Q8_0 blocks as well (ggml's vec_dot_type);
+        // that, and nothing of pillow's, is the gap: it is llama.cpp's distance from its own f32 path.
+        expect(gap).toBeLessThan(ownGap * 1.05 + 1e-5);
+        expect(gap).toBeLessThan(5e-2);
+      } else {
+        // pillow keeps Q8_0 blocks and rounds the activations to Q8_0 as llama.cpp does: position by
+        // position the logits agree to float rounding, but for the rare position where an activation
+        // lies within rounding of a code boundary and the two programs round it to neighbouring codes
+        // (measured: 22 of 23 positions within 3e-7, one at 1.9e-3).
+        const rowGaps = Array.from({ length: tokens.length }, (_, p) =>
+          relativeError(quantized.subarray(p * vocab, (p + 1) * vocab), pillow.subarray(p * vocab, (p + 1) * vocab)),
+        );
+        expect(rowGaps.filter((g) => g > 1e-5).length).toBeLessThanOrEqual(2);
+        expect(gap).toBeLessThan(ownGap / 2);
+      }
       // The check has teeth: quantizing moves the logits further than the two programs differ.
       expect(quantizationEffect).toBeGreaterThan(gap);
 

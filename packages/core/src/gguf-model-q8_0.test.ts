@@ -1,7 +1,11 @@
 // A Q8_0 GGUF loaded with its linear weights kept as blocks (quantized: "keep", the CPU default)
-// against the same file dequantized into f32 (quantized: "dequantize"): the same values, so the
-// logits, the greedy text and the LoRA gradients agree to rounding (the Q8_0 GEMV sums in another
-// order; the GEMMs dequantize while packing and sum as the f32 model does).
+// against the same file dequantized into f32 (quantized: "dequantize"): the same weight values, but
+// the kept model multiplies them with activations rounded to Q8_0, as llama.cpp's CPU backend does
+// (int8 dot products in decode, x rounded before the GEMMs in prefill and training), so the two
+// differ by that rounding: ~1e-2 of the largest logit on this tiny model (initStd 0.1), which
+// llama.cpp itself shows (@pillow/bench's llama-cpp-gguf-import test holds the kept model to
+// llama.cpp's logits on the same file). Decode and prefill of the kept model round x alike and
+// agree to f32 summation order.
 
 import fs from "node:fs";
 import os from "node:os";
@@ -65,18 +69,24 @@ describe('loadModel on a Q8_0 GGUF with quantized: "keep"', () => {
     for (const model of [kept, dequantized, byDefault]) model.dispose();
   });
 
-  it("logits within 1e-4 of the largest logit: decode (GEMV) and prefill (GEMM)", async () => {
+  it("logits: decode (GEMV) and prefill (GEMM) round x alike; the dequantized model's within the rounding", async () => {
     const [kept, dequantized] = await both();
+    const vocab = kept.config.vocabSize;
+    const long = Int32Array.from({ length: 40 }, (_, i) => (i * 37 + 5) % 256);
+    const prefill = await kept.forward(long); // 40 rows: the GEMM over x rounded to Q8_0
     for (const length of [1, 3, 40]) {
-      const tokens = Int32Array.from({ length }, (_, i) => (i * 37 + 5) % 256);
+      const tokens = long.subarray(0, length);
       const actual = await kept.forward(tokens);
       const expected = await dequantized.forward(tokens);
       const error = relativeToLargest(actual, expected);
-      expect(error, `${length} tokens`).toBeLessThan(1e-4);
-      // The GEMM dequantizes while packing: the same sums as the f32 model's. Decode's few rows go
-      // through the Q8_0 GEMV, which sums each block before scaling it: other roundings, so not 0.
-      if (length > 4) expect(error).toBe(0);
-      else expect(error).toBeGreaterThan(0);
+      // Rounding x to Q8_0 (8 bits per value, a scale per 32) moves the logits, but not far.
+      expect(error, `${length} tokens`).toBeLessThan(5e-2);
+      expect(error, `${length} tokens`).toBeGreaterThan(1e-4);
+      // Causal: the first `length` positions of the 40-token prefill are these tokens' logits. With
+      // 1 or 3 tokens they come from the int8 GEMV, the 40-row ones from the GEMM: the same rounded
+      // x and weights, summed in other orders.
+      const gemmRows = prefill.subarray(0, length * vocab);
+      expect(relativeToLargest(actual, gemmRows), `${length} tokens vs prefill`).toBeLessThan(1e-5);
     }
     kept.dispose();
     dequantized.dispose();
@@ -94,7 +104,7 @@ describe('loadModel on a Q8_0 GGUF with quantized: "keep"', () => {
     dequantized.dispose();
   });
 
-  it("LoRA lossAndGrad over the frozen Q8_0 base matches the dequantized base within 1e-4", async () => {
+  it("LoRA lossAndGrad over the frozen Q8_0 base: the dequantized base's loss and gradients, up to x's rounding", async () => {
     const [kept, dequantized] = await both();
     // B starts at zero (PEFT); nonzero B factors make the LoRA term live, so both factors carry gradient.
     const config = kept.config;
@@ -118,16 +128,25 @@ describe('loadModel on a Q8_0 GGUF with quantized: "keep"', () => {
     const labels = tokens.slice();
     const a = await kept.lossAndGrad({ tokens, labels });
     const b = await dequantized.lossAndGrad({ tokens, labels });
-    expect(Math.abs(a.loss - b.loss) / Math.abs(b.loss)).toBeLessThan(1e-4);
+    const lossGap = Math.abs(a.loss - b.loss) / Math.abs(b.loss);
+    let gradGap = 0;
     expect(Object.keys(a.grads).sort()).toEqual(Object.keys(b.grads).sort());
     for (const [name, grad] of Object.entries(b.grads))
-      expect(relativeToLargest(a.grads[name], grad), name).toBeLessThan(1e-4);
+      gradGap = Math.max(gradGap, relativeToLargest(a.grads[name], grad));
+    console.log(
+      `Q8_0 LoRA lossAndGrad vs dequantized: loss ${lossGap.toExponential(2)}, grads ${gradGap.toExponential(2)}`,
+    );
+    // The base products see x rounded to Q8_0 (backward: dX = dY·W, straight through the rounding);
+    // measured 6.2e-4 (loss) and 4.1e-2 (the worst gradient tensor, relative to its largest entry).
+    expect(lossGap).toBeLessThan(1e-2);
+    expect(gradGap).toBeLessThan(1e-1);
     kept.dispose();
     dequantized.dispose();
   });
 
-  it("continuous batching (forwardSequences: GEMMs over weights packed once) gives the dequantized model's logits exactly", async () => {
+  it("continuous batching (forwardSequences) gives each sequence's own forward logits", async () => {
     const [kept, dequantized] = await both();
+    const vocab = kept.config.vocabSize;
     const run = async (model: Model) => {
       const first = model.native.createSequence(32);
       const second = model.native.createSequence(32);
@@ -142,9 +161,20 @@ describe('loadModel on a Q8_0 GGUF with quantized: "keep"', () => {
       return [prefill, decode];
     };
     const [a, b] = [await run(kept), await run(dequantized)];
-    // Packing dequantizes the blocks to the f32 model's values, and the GEMM sums them in the same order.
-    expect(a[0]).toEqual(b[0]);
-    expect(a[1]).toEqual(b[1]);
+    // Each row against the kept model's forward of that sequence alone (its last position): the
+    // same x rounded to Q8_0, the GEMV or the GEMM summing in its own order.
+    const last = async (tokens: number[]) => (await kept.forward(Int32Array.from(tokens))).slice(-vocab);
+    const rows = [
+      [a[0].subarray(0, vocab), await last([10, 20, 30, 40, 50])],
+      [a[0].subarray(vocab), await last([60, 70])],
+      [a[1].subarray(0, vocab), await last([10, 20, 30, 40, 50, 11])],
+      [a[1].subarray(vocab), await last([60, 70, 12])],
+    ];
+    for (const [i, [actual, expected]] of rows.entries())
+      expect(relativeToLargest(actual, expected), `row ${i}`).toBeLessThan(1e-5);
+    // And the dequantized model's, up to x's rounding.
+    expect(relativeToLargest(a[0], b[0])).toBeLessThan(5e-2);
+    expect(relativeToLargest(a[1], b[1])).toBeLessThan(5e-2);
     kept.dispose();
     dequantized.dispose();
   });

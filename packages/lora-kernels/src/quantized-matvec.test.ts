@@ -1,5 +1,7 @@
-// The native Q8_0 matrix-vector product against a float64 reference that decodes the same blocks
-// by llama.cpp's formula (value = q·d, d the block's f16), on every ISA path this CPU has.
+// The native Q8_0 matrix-vector product against a float64 reference computed here: x rounded to
+// Q8_0 by ggml's reference formula (per 32 values d = max|x|/127 in f32, code = round(x/d) half
+// away from zero, d stored as f16 rounded to nearest even), then per block the integer sum of the
+// code products times d_w·d_x; on every ISA path this CPU has.
 import { spawnSync } from "node:child_process";
 import { describe, expect, it } from "vitest";
 import { quantizedMatvecQ8_0 } from "./kernels.js";
@@ -11,6 +13,39 @@ function halfToNumber(bits: number): number {
   if (exponent === 0) return sign * mantissa * 2 ** -24;
   if (exponent === 0x1f) return mantissa ? Number.NaN : sign * Number.POSITIVE_INFINITY;
   return sign * (1 + mantissa / 1024) * 2 ** (exponent - 15);
+}
+
+/** A finite, non-negative number rounded to the nearest f16 value (ties to even), as a number. */
+function roundToHalf(value: number): number {
+  if (value === 0) return 0;
+  if (value >= 65520) return Number.POSITIVE_INFINITY;
+  // The f16 spacing at this magnitude: 2^(e − 10) for normal numbers (2^e <= value), 2^−24 below 2^−14.
+  const exponent = Math.max(Math.floor(Math.log2(value)), -14);
+  let ulp = 2 ** (exponent - 10);
+  if (2 ** exponent > value) ulp /= 2; // log2 rounded up at a power of two
+  const units = value / ulp;
+  const floor = Math.floor(units);
+  const rest = units - floor;
+  const rounded = rest > 0.5 || (rest === 0.5 && floor % 2 === 1) ? floor + 1 : floor;
+  return rounded * ulp;
+}
+
+/** x in Q8_0: codes and f16 scales (as numbers), per 32 values. */
+function quantizeX(x: Float32Array): { codes: Int8Array; scales: Float64Array } {
+  const codes = new Int8Array(x.length);
+  const scales = new Float64Array(x.length / 32);
+  for (let b = 0; b < x.length / 32; b++) {
+    let largest = 0;
+    for (let j = 0; j < 32; j++) largest = Math.max(largest, Math.abs(x[b * 32 + j]));
+    const d = Math.fround(largest / 127);
+    const inverse = d ? Math.fround(1 / d) : 0;
+    for (let j = 0; j < 32; j++) {
+      const scaled = Math.fround(x[b * 32 + j] * inverse);
+      codes[b * 32 + j] = Math.sign(scaled) * Math.round(Math.abs(scaled)); // half away from zero
+    }
+    scales[b] = roundToHalf(d);
+  }
+  return { codes, scales };
 }
 
 /** Random Q8_0 blocks: random codes, scales f16 of about 0.004–0.03 (subnormal and zero scales included). */
@@ -36,16 +71,18 @@ function reference(
   rows: number,
   columns: number,
 ): { values: Float64Array; scale: Float64Array } {
+  const { codes, scales } = quantizeX(x);
   const values = new Float64Array(rows);
-  const scale = new Float64Array(rows); // Σ |w·x| per row: the size of the rounding error's bound
+  const scale = new Float64Array(rows); // Σ |d·(4-product sums)| per row: the size of the f32 rounding's bound
   for (let r = 0; r < rows; r++) {
     for (let b = 0; b < columns / 32; b++) {
       const at = (r * (columns / 32) + b) * 34;
-      const d = halfToNumber(w[at] | (w[at + 1] << 8));
-      for (let j = 0; j < 32; j++) {
-        const term = ((w[at + 2 + j] << 24) >> 24) * d * x[b * 32 + j];
-        values[r] += term;
-        scale[r] += Math.abs(term);
+      const d = halfToNumber(w[at] | (w[at + 1] << 8)) * scales[b];
+      for (let lane = 0; lane < 8; lane++) {
+        let dot = 0;
+        for (let j = 4 * lane; j < 4 * lane + 4; j++) dot += ((w[at + 2 + j] << 24) >> 24) * codes[b * 32 + j];
+        values[r] += d * dot;
+        scale[r] += Math.abs(d * dot);
       }
     }
   }
@@ -59,17 +96,31 @@ describe("quantizedMatvecQ8_0", () => {
     [256, 768],
     [768, 2048],
   ]) {
-    it(`matches the float64 decode of the same blocks (${rows} × ${columns})`, () => {
+    it(`matches float64 sums of the blocks' codes times x's Q8_0 codes (${rows} × ${columns})`, () => {
       const w = randomMatrix(rows, columns, rows * 31 + columns);
       const x = Float32Array.from({ length: columns }, (_, i) => Math.sin(i * 0.7) * 2);
       const out = quantizedMatvecQ8_0(x, w, { rows, columns });
       const { values, scale } = reference(x, w, rows, columns);
+      // f32 rounding: d_w·d_x per block, then a chain of columns/32 FMAs per lane and 3 adds.
+      const bound = (columns / 32 + 5) * 2 ** -24;
       for (let r = 0; r < rows; r++)
-        expect(Math.abs(out[r] - values[r]), `row ${r}`).toBeLessThanOrEqual(1e-6 * scale[r] + 1e-30);
+        expect(Math.abs(out[r] - values[r]), `row ${r}`).toBeLessThanOrEqual(bound * scale[r] + 1e-30);
     });
   }
 
-  it("is the same on the portable, AVX2 and AVX-512 paths (PILLOW_ISA), within f32 summation order", () => {
+  it("gives a hand-computed block's value", () => {
+    // x: max |x| = 2.54 → d = 0.02 (f16 0x251f), codes 127, −50, 25, 1 (0.55), 0 (−0.45); W: d = 0.5,
+    // codes 1, −2, 3, 4, 5. Σ code products = 127 + 100 + 75 + 4 = 306.
+    const x = new Float32Array(32);
+    x.set([2.54, -1, 0.5, 0.011, -0.009]);
+    const w = new Uint8Array(34);
+    w.set([0x00, 0x38, 1, 0xfe, 3, 4, 5]);
+    const [out] = quantizedMatvecQ8_0(x, w, { rows: 1, columns: 32 });
+    expect(out).toBe(Math.fround(306 * 0.5 * halfToNumber(0x251f)));
+    expect(quantizeX(x).scales[0]).toBe(halfToNumber(0x251f));
+  });
+
+  it("is the same on the portable, AVX2 and AVX-512 paths (PILLOW_ISA), bit for bit", () => {
     const script = `
       import { quantizedMatvecQ8_0 } from "./dist/index.js";
       const columns = 512, rows = 64, w = new Uint8Array(rows * columns / 32 * 34);
@@ -86,10 +137,9 @@ describe("quantizedMatvecQ8_0", () => {
       if (run.status !== 0) throw new Error(`${isa}: ${run.stderr}`);
       return JSON.parse(run.stdout.trim().split("\\n").pop() as string) as number[];
     });
-    for (let r = 0; r < results[0].length; r++) {
-      expect(Math.abs(results[1][r] - results[0][r])).toBeLessThan(1e-4 * (1 + Math.abs(results[0][r])));
-      expect(Math.abs(results[2][r] - results[0][r])).toBeLessThan(1e-4 * (1 + Math.abs(results[0][r])));
-    }
+    // One lane order on every path (native/src/ops/cpu/kernels/q8_0_dot_kernel.h): the same bits.
+    expect(results[1]).toEqual(results[0]);
+    expect(results[2]).toEqual(results[0]);
   });
 
   it("checks its arguments before running", () => {

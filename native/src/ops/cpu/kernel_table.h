@@ -7,6 +7,11 @@
 
 namespace pillow {
 
+// out[0, rows) = W row r · x for rows (1..4) row_bytes apart from w, W in Q8_0 blocks and x in Q8_0
+// (x_codes [32·blocks] int8, x_scales [blocks] f32); every variant gives the same bits.
+using Q8_0DotRows = void (*)(float* out, const uint8_t* w, int64_t row_bytes, const int8_t* x_codes,
+                             const float* x_scales, int64_t blocks, int rows);
+
 struct KernelTable {
   CpuIsa isa;
   // out[t, o] = sum_k x[t, k] * w[o, k] for t in [t_begin, t_end), o in [o_begin, o_end).
@@ -33,6 +38,8 @@ struct KernelTable {
                int64_t o_begin, int64_t o_end, int tokens, bool accumulate);
   // Sampling (kernels/sampling_kernel.h): z = (z - max)·inverse_temperature, weight = exp(z).
   void (*sampling_weights)(float* weight, float* z, int64_t n, float max_value, float inverse_temperature);
+  // Q8_0 × Q8_0 dot products (kernels/q8_0_dot_kernel.h): out[r] = W row r · x for 1..4 rows.
+  Q8_0DotRows q8_0_dot_rows;
 };
 
 // A BF16 dot-product GEMM for bf16 weights (ops/cpu/gemm_bf16.h): a rows x columns tile of C
@@ -62,9 +69,16 @@ const Bf16DotKernels* bf16_dot_kernels();
 double dot_product_speedup();
 }
 namespace amx { const Bf16DotKernels* bf16_dot_kernels(); }
+// The Q8_0 dot products with vpdpbusd (isa/avx512_vnni.cc); nullptr where built without it.
+namespace avx512_vnni { Q8_0DotRows q8_0_dot_kernel(); }
 
 // The table for the best ISA this CPU supports (see selected_isa()).
 const KernelTable& kernels();
+
+// The Q8_0 dot products for this CPU, chosen once: AVX-512 VNNI where the AVX-512 kernels are
+// selected and the CPU has VNNI, else the selected table's (AVX2, or the portable loop). All give
+// the same bits; PILLOW_ISA lowers the choice like the table's.
+Q8_0DotRows q8_0_dot_kernel();
 
 // The BF16 dot-product kernels for bf16 weights, chosen once per process: AMX where the CPU has
 // it and the OS grants its tiles; else vdpbf16ps where the CPU has AVX512-BF16 and a short probe

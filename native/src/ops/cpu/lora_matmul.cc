@@ -74,6 +74,15 @@ void lora_matmul_forward_gemv(const LoraMatmulOutput* outputs, int64_t output_co
     for (int64_t o = tail_begin; o < rows; o += kGemvTailRows) blocks.push_back({i, o, std::min(rows, o + kGemvTailRows)});
   }
   const int64_t count = static_cast<int64_t>(blocks.size());
+  // x in Q8_0 for the Q8_0 weights, rounded once for all their rows (their int8 dot products).
+  std::vector<int8_t> x_codes;
+  std::vector<float> x_scales;
+  for (int64_t i = 0; i < output_count && x_codes.empty(); ++i) {
+    if (outputs[i].w.type != WeightType::Q8_0) continue;
+    x_codes.resize(static_cast<size_t>(tokens * in_features));
+    x_scales.resize(static_cast<size_t>(tokens * in_features / kQ8_0BlockValues));
+    q8_0_quantize_rows(x_codes.data(), x_scales.data(), x, tokens, in_features);
+  }
   // Threads only when a full block holds enough weights to pay for a hand-off.
   const int64_t minimum_blocks = kGemvBlockRows * in_features >= (int64_t{1} << 14) ? 2 : count + 1;
   parallel_for_dynamic(count, 1, minimum_blocks, [&](int64_t begin, int64_t end) {
@@ -82,8 +91,9 @@ void lora_matmul_forward_gemv(const LoraMatmulOutput* outputs, int64_t output_co
       const LoraMatmulOutput& output = outputs[block.output];
       if (output.w.type == WeightType::Q8_0) {
         // The weight's blocks as stored: 34 bytes per 32 weights streamed instead of 128.
-        q8_0_gemv_rows(output.y, output.out_features, x, in_features, static_cast<const uint8_t*>(output.w.data),
-                       in_features, block.o_begin, block.o_end, static_cast<int>(tokens), false);
+        q8_0_gemv_rows(output.y, output.out_features, x_codes.data(), x_scales.data(),
+                       static_cast<const uint8_t*>(output.w.data), in_features, block.o_begin, block.o_end,
+                       static_cast<int>(tokens), false);
       } else {
         const int type = output.w.type == WeightType::BF16 ? 1 : 0;
         kernel.gemv(output.y, output.out_features, x, in_features, output.w.data, type, in_features, block.o_begin,
@@ -120,20 +130,58 @@ LoraMatmulOutput checked_output(const char* op, LoraMatmulOutput output, const f
 // instruction), then the rank-r term in f32 as a second, K = r, pass over y: y += uᵀᵀ·Bᵀ with
 // uᵀ = s·A·xᵀ. A W with f32 panels (a model training adapters on it) keeps the f32 GEMM, whose
 // results do not depend on the CPU's extensions.
-void lora_matmul_forward_bf16_dot(const LoraMatmulOutput& output, const float* x, int64_t tokens, int64_t in_features) {
-  gemm_bf16_dot(output.y, output.out_features, tokens, output.out_features, x, in_features,
-                static_cast<const uint16_t*>(output.w.data), in_features, in_features, false);
+// y += s·(x·Aᵀ)·Bᵀ as its own pass (after a base product that did not carry the rank-r columns).
+void add_lora_term(const LoraMatmulOutput& output, const float* x, int64_t tokens, int64_t in_features) {
   if (output.rank == 0) return;
   std::vector<float> u_transposed(static_cast<size_t>(output.rank * tokens));
   lora_down_transposed(u_transposed.data(), x, output.a, tokens, in_features, output.rank, output.scale);
-  const GemmSegment segment{f32_operand(u_transposed.data(), 1, tokens), f32_operand(output.b, output.rank, 1), output.rank};
+  GemmOperand b = f32_operand(output.b, output.rank, 1);
+  const GemmSegment segment{f32_operand(u_transposed.data(), 1, tokens), b, output.rank};
   gemm(output.y, output.out_features, tokens, output.out_features, &segment, 1, true);
 }
 
-// The GEMM form (T > kLoraGemvMaxTokens) of one checked product.
-void lora_matmul_forward_gemm(const LoraMatmulOutput& output, const float* x, int64_t tokens, int64_t in_features) {
+void lora_matmul_forward_bf16_dot(const LoraMatmulOutput& output, const float* x, int64_t tokens, int64_t in_features) {
+  gemm_bf16_dot(output.y, output.out_features, tokens, output.out_features, x, in_features,
+                static_cast<const uint16_t*>(output.w.data), in_features, in_features, false);
+  add_lora_term(output, x, tokens, in_features);
+}
+
+// The GEMM form of a Q8_0 W: the base product sees x rounded to Q8_0 (`rounded`, q8_0_round_rows of
+// x: as the decode GEMV's int8 dot products do, and llama.cpp's CPU backend), times W dequantized
+// while packing; the rank-r term reads x as it is.
+void lora_matmul_forward_q8_0(const LoraMatmulOutput& output, const float* x, const float* rounded, int64_t tokens,
+                              int64_t in_features) {
+  const GemmSegment base{f32_operand(rounded, in_features, 1),
+                         GemmOperand{output.w.data, output.w.type, in_features, 1, output.w.packed_rows,
+                                     output.w.packed_rows_stride},
+                         in_features};
+  gemm(output.y, output.out_features, tokens, output.out_features, &base, 1, false);
+  add_lora_term(output, x, tokens, in_features);
+}
+
+// x rounded to Q8_0 (q8_0_round_rows) when one of the outputs has a Q8_0 W, else empty: computed once
+// for all the products that share x.
+std::vector<float> rounded_for_q8_0(const LoraMatmulOutput* outputs, int64_t output_count, const float* x,
+                                    int64_t tokens, int64_t in_features) {
+  std::vector<float> rounded;
+  for (int64_t i = 0; i < output_count; ++i) {
+    if (outputs[i].w.type != WeightType::Q8_0) continue;
+    rounded.resize(static_cast<size_t>(tokens * in_features));
+    q8_0_round_rows(rounded.data(), x, tokens, in_features);
+    break;
+  }
+  return rounded;
+}
+
+// The GEMM form (T > kLoraGemvMaxTokens) of one checked product; `rounded` is rounded_for_q8_0's x.
+void lora_matmul_forward_gemm(const LoraMatmulOutput& output, const float* x, const std::vector<float>& rounded,
+                              int64_t tokens, int64_t in_features) {
   if (output.w.type == WeightType::BF16 && output.w.packed_rows == nullptr && gemm_bf16_dot_available()) {
     lora_matmul_forward_bf16_dot(output, x, tokens, in_features);
+    return;
+  }
+  if (output.w.type == WeightType::Q8_0) {
+    lora_matmul_forward_q8_0(output, x, rounded.data(), tokens, in_features);
     return;
   }
   GemmSegment segments[2];
@@ -164,7 +212,7 @@ void lora_matmul_forward(float* y, const float* x, WeightView w, const float* a,
   if (tokens <= kLoraGemvMaxTokens) {
     lora_matmul_forward_gemv(&output, 1, x, tokens, in_features);
   } else {
-    lora_matmul_forward_gemm(output, x, tokens, in_features);
+    lora_matmul_forward_gemm(output, x, rounded_for_q8_0(&output, 1, x, tokens, in_features), tokens, in_features);
   }
 }
 
@@ -179,7 +227,8 @@ void lora_matmul_forward_shared_input(const LoraMatmulOutput* outputs, int64_t o
   if (tokens <= kLoraGemvMaxTokens) {
     lora_matmul_forward_gemv(checked.data(), output_count, x, tokens, in_features);
   } else {
-    for (const LoraMatmulOutput& output : checked) lora_matmul_forward_gemm(output, x, tokens, in_features);
+    const std::vector<float> rounded = rounded_for_q8_0(checked.data(), output_count, x, tokens, in_features);
+    for (const LoraMatmulOutput& output : checked) lora_matmul_forward_gemm(output, x, rounded, tokens, in_features);
   }
 }
 
@@ -265,8 +314,11 @@ void lora_matmul_multi_forward(float* y, const float* x, WeightView w, const flo
 
   // No adapter: one GEMM straight from x into y (grouping would only copy x and y around; the
   // product is the same, its sums in the same order).
+  // A Q8_0 W multiplies x rounded to Q8_0 (lora_matmul_forward_q8_0); the adapters read x as it is.
+  const LoraMatmulOutput base_output{y, w, nullptr, nullptr, out_features, 0, 0.0f};
+  const std::vector<float> rounded = rounded_for_q8_0(&base_output, 1, x, tokens, in_features);
   if (adapter_count == 0) {
-    const GemmSegment base{f32_operand(x, in_features, 1), GemmOperand{w.data, w.type, in_features, 1, w.packed_rows, w.packed_rows_stride},
+    const GemmSegment base{f32_operand(rounded.empty() ? x : rounded.data(), in_features, 1), GemmOperand{w.data, w.type, in_features, 1, w.packed_rows, w.packed_rows_stride},
                            in_features};
     gemm(y, out_features, tokens, out_features, &base, 1, false);
     return;
@@ -307,6 +359,12 @@ void lora_matmul_multi_forward(float* y, const float* x, WeightView w, const flo
   }
   // y_sorted = x_sorted·Wᵀ over all rows (W packed once), then each group adds u_j·B_jᵀ.
   std::vector<float> y_sorted(static_cast<size_t>(tokens * out_features));
+  if (!rounded.empty()) {
+    for (int64_t i = 0; i < tokens; ++i) {
+      std::copy(rounded.begin() + order[i] * in_features, rounded.begin() + (order[i] + 1) * in_features,
+                x_sorted.begin() + i * in_features);
+    }
+  }
   const GemmSegment base{f32_operand(x_sorted.data(), in_features, 1), GemmOperand{w.data, w.type, in_features, 1, w.packed_rows, w.packed_rows_stride},
                          in_features};
   gemm(y_sorted.data(), out_features, tokens, out_features, &base, 1, false);

@@ -1,20 +1,34 @@
-// Matrix-vector product over a weight matrix kept in llama.cpp's Q8_0 blocks, read as stored: decode
-// reads 34 bytes per 32 weights instead of 128 (f32). CPU path, multi-threaded over rows.
+// Products with weight matrices kept in llama.cpp's Q8_0 blocks, read as stored: decode reads 34
+// bytes per 32 weights instead of 128 (f32). As llama.cpp's CPU backend does, the activations are
+// rounded to Q8_0 too (ggml's quantize_row_q8_0), and the products are int8·int8 per block, summed
+// in int32 and scaled by d_w·d_x (ggml's vec_dot_q8_0_q8_0). CPU path, multi-threaded over rows.
 #pragma once
 #include <cstdint>
 
 namespace pillow {
 
-// out[rows] = W[rows, columns] · x[columns], W in Q8_0: each row is columns / 32 blocks of
-// { f16 d, int8 q[32] } (34 bytes), value j of a block = q[j]·d. columns must be a multiple of 32.
-// x stays f32 (unlike llama.cpp, which rounds x to Q8_0 too): only the weights are quantized.
+// codes[tokens·columns], scales[tokens·columns/32] = x[tokens, columns] in Q8_0, as ggml's
+// reference quantize_row_q8_0 rounds it: per 32 values d = max|x|/127, code = round(x/d) (half away
+// from zero, |code| <= 127, all 0 when d = 0), d stored as f16 (round to nearest even), here widened
+// back to f32. A block holding inf or NaN gets codes 0 and scale NaN (its products are NaN).
+// columns must be a multiple of 32 (the caller's to check).
+void q8_0_quantize_rows(int8_t* codes, float* scales, const float* x, int64_t tokens, int64_t columns);
+
+// out[tokens, columns] = x rounded to Q8_0 and back (code·d per value): what the int8 products see
+// of x, for the GEMMs, which multiply it with W dequantized while packing.
+void q8_0_round_rows(float* out, const float* x, int64_t tokens, int64_t columns);
+
+// out[rows] = W[rows, columns] · x[columns], W in Q8_0 (each row columns/32 blocks of { f16 d,
+// int8 q[32] }, 34 bytes) and x rounded to Q8_0 once per call (q8_0_quantize_rows). E_SHAPE unless
+// rows >= 1 and columns is a positive multiple of 32; E_ARGUMENT for a null pointer.
 void quantized_matvec_q8_0(float* out, const float* x, const uint8_t* w, int64_t rows, int64_t columns);
 
-// y[t·ldy + r] = (accumulate ? y[t·ldy + r] : 0) + W row r · x[t·ldx …] for r in [row_begin, row_end),
-// t < tokens: the model's decode GEMV over a Q8_0 weight, on the calling thread only (it runs inside
-// the GEMV's parallel region, one block of rows per call). Arguments are the caller's to check.
-void q8_0_gemv_rows(float* y, int64_t ldy, const float* x, int64_t ldx, const uint8_t* w, int64_t columns,
-                    int64_t row_begin, int64_t row_end, int tokens, bool accumulate);
+// y[t·ldy + r] = (accumulate ? y[t·ldy + r] : 0) + W row r · x_t for r in [row_begin, row_end),
+// t < tokens, x_t in Q8_0: codes x_codes[t·columns, (t+1)·columns), scales x_scales[t·columns/32 …]
+// (q8_0_quantize_rows). The model's decode GEMV over a Q8_0 weight, on the calling thread only (it
+// runs inside the GEMV's parallel region, one block of rows per call). Arguments are the caller's to check.
+void q8_0_gemv_rows(float* y, int64_t ldy, const int8_t* x_codes, const float* x_scales, const uint8_t* w,
+                    int64_t columns, int64_t row_begin, int64_t row_end, int tokens, bool accumulate);
 
 // Value (row, k) of a Q8_0 matrix at flat index row·columns + k (what the GEMM's packing reads).
 float q8_0_value(const uint8_t* w, int64_t flat_index);
