@@ -17,23 +17,13 @@
 #include "reference.h"
 #include "runtime/errors.h"
 #include "runtime/thread_pool.h"
+#include "error_code.h"
 #include "test_harness.h"
 
 using namespace pillow;
 using namespace pillow_test;
 
 namespace {
-
-// The error code a call throws ("none" when it returns normally).
-template <typename Call>
-std::string code_of(Call&& call) {
-  try {
-    call();
-  } catch (const PillowError& e) {
-    return e.code();
-  }
-  return "none";
-}
 
 using Matrix = std::vector<double>;
 
@@ -279,20 +269,20 @@ TEST(lora_multi_matches_per_row_single_adapter) {
 TEST(lora_rejects_bad_arguments_with_codes) {
   float buffer[64] = {};
   const WeightView view{buffer, WeightType::F32};
-  CHECK(code_of([&] { lora_matmul_forward(buffer, buffer, view, buffer, buffer, 0, 2, 2, 1, 1.0f); }) == kErrorShape);
-  CHECK(code_of([&] { lora_matmul_forward(buffer, buffer, view, buffer, buffer, 1, 2, 2, -1, 1.0f); }) == kErrorShape);
-  CHECK(code_of([&] { lora_matmul_forward(buffer, buffer, view, buffer, buffer, 1, 2, 2, 1, NAN); }) == kErrorArgument);
-  CHECK(code_of([&] { lora_matmul_forward(buffer, buffer, view, buffer, nullptr, 1, 2, 2, 1, 1.0f); }) == kErrorArgument);
-  CHECK(code_of([&] {
+  CHECK(error_code_of([&] { lora_matmul_forward(buffer, buffer, view, buffer, buffer, 0, 2, 2, 1, 1.0f); }) == kErrorShape);
+  CHECK(error_code_of([&] { lora_matmul_forward(buffer, buffer, view, buffer, buffer, 1, 2, 2, -1, 1.0f); }) == kErrorShape);
+  CHECK(error_code_of([&] { lora_matmul_forward(buffer, buffer, view, buffer, buffer, 1, 2, 2, 1, NAN); }) == kErrorArgument);
+  CHECK(error_code_of([&] { lora_matmul_forward(buffer, buffer, view, buffer, nullptr, 1, 2, 2, 1, 1.0f); }) == kErrorArgument);
+  CHECK(error_code_of([&] {
           lora_matmul_forward(buffer, buffer, WeightView{buffer, static_cast<WeightType>(7)}, nullptr, nullptr, 1, 2, 2, 0, 1.0f);
         }) == kErrorArgument);
-  CHECK(code_of([&] { lora_matmul_forward(buffer, buffer, view, nullptr, nullptr, int64_t{1} << 40, 1 << 20, 1 << 20, 0, 1.0f); }) ==
+  CHECK(error_code_of([&] { lora_matmul_forward(buffer, buffer, view, nullptr, nullptr, int64_t{1} << 40, 1 << 20, 1 << 20, 0, 1.0f); }) ==
         kErrorShape);
   const int32_t bad_index[1] = {3};
   const int64_t ranks[1] = {1};
   const float scales[1] = {1.0f};
   const float* pointers[1] = {buffer};
-  CHECK(code_of([&] {
+  CHECK(error_code_of([&] {
           lora_matmul_multi_forward(buffer, buffer, view, pointers, pointers, ranks, scales, 1, bad_index, 1, 2, 2);
         }) == kErrorArgument);
 }
@@ -394,12 +384,12 @@ TEST(lora_shared_input_checks_every_output_before_any_work) {
   float y0[2] = {9, 9}, y1[2] = {9, 9};
   const WeightView view{w, WeightType::F32};
   LoraMatmulOutput outputs[2] = {{y0, view, nullptr, nullptr, 2, 0, 1.0f}, {y1, view, w, nullptr, 2, 1, 1.0f}};
-  CHECK(code_of([&] { lora_matmul_forward_shared_input(outputs, 2, x, 1, 8); }) == kErrorArgument);  // b missing
+  CHECK(error_code_of([&] { lora_matmul_forward_shared_input(outputs, 2, x, 1, 8); }) == kErrorArgument);  // b missing
   CHECK(y0[0] == 9.0f && y0[1] == 9.0f);  // the valid first output was not computed either
   outputs[1] = LoraMatmulOutput{y1, view, nullptr, nullptr, 0, 0, 1.0f};
-  CHECK(code_of([&] { lora_matmul_forward_shared_input(outputs, 2, x, 1, 8); }) == kErrorShape);
-  CHECK(code_of([&] { lora_matmul_forward_shared_input(outputs, 0, x, 1, 8); }) == kErrorArgument);
-  CHECK(code_of([&] { lora_matmul_forward_shared_input(nullptr, 1, x, 1, 8); }) == kErrorArgument);
+  CHECK(error_code_of([&] { lora_matmul_forward_shared_input(outputs, 2, x, 1, 8); }) == kErrorShape);
+  CHECK(error_code_of([&] { lora_matmul_forward_shared_input(outputs, 0, x, 1, 8); }) == kErrorArgument);
+  CHECK(error_code_of([&] { lora_matmul_forward_shared_input(nullptr, 1, x, 1, 8); }) == kErrorArgument);
 }
 
 TEST(parallel_for_back_to_back_and_after_idle_pauses) {

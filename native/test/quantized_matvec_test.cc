@@ -17,21 +17,13 @@
 #include "ops/cpu/quantized_matvec.h"
 #include "runtime/cpu_features.h"
 #include "runtime/errors.h"
+#include "error_code.h"
 #include "test_harness.h"
 
 using namespace pillow;
+using pillow_test::error_code_of;
 
 namespace {
-
-template <typename Call>
-std::string error_code_of(Call&& call) {
-  try {
-    call();
-  } catch (const PillowError& e) {
-    return e.code();
-  }
-  return "none";
-}
 
 __attribute__((target("f16c"))) uint16_t f16c_round(float value) { return _cvtss_sh(value, 0); }
 

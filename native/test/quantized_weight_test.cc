@@ -15,9 +15,11 @@
 #include "ops/cpu/lora_matmul.h"
 #include "ops/cpu/matmul.h"
 #include "runtime/errors.h"
+#include "error_code.h"
 #include "test_harness.h"
 
 using namespace pillow;
+using pillow_test::error_code_of;
 
 namespace {
 
@@ -72,16 +74,6 @@ void check_all_close(const std::vector<float>& actual, const std::vector<double>
     }
   }
   CHECK(failures == 0);
-}
-
-template <typename Call>
-std::string code_of(Call&& call) {
-  try {
-    call();
-  } catch (const PillowError& e) {
-    return e.code();
-  }
-  return "none";
 }
 
 // x rounded to Q8_0 and back, as llama.cpp rounds the activations a Q8_0 weight multiplies: per 32
@@ -206,10 +198,10 @@ TEST(q8_0_weights_with_inputs_not_a_multiple_of_32_are_refused) {
   std::vector<uint8_t> blocks(static_cast<size_t>(out * 2 * 34), 0);
   std::vector<float> x(static_cast<size_t>(in), 1.0f), y(static_cast<size_t>(out));
   const WeightView view{blocks.data(), WeightType::Q8_0};
-  CHECK(code_of([&] { lora_matmul_forward(y.data(), x.data(), view, nullptr, nullptr, 1, in, out, 0, 1.0f); }) ==
+  CHECK(error_code_of([&] { lora_matmul_forward(y.data(), x.data(), view, nullptr, nullptr, 1, in, out, 0, 1.0f); }) ==
         "E_SHAPE");
   std::vector<float> dx(static_cast<size_t>(in)), dy(static_cast<size_t>(out), 1.0f);
-  CHECK(code_of([&] { matmul_backward_input(dx.data(), dy.data(), view, 1, in, out); }) == "E_SHAPE");
+  CHECK(error_code_of([&] { matmul_backward_input(dx.data(), dy.data(), view, 1, in, out); }) == "E_SHAPE");
 }
 
 TEST(q8_0_multi_adapter_forward_rounds_x_for_the_base_only) {

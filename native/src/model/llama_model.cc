@@ -232,7 +232,7 @@ std::vector<float> LlamaModel::get_tensor(const std::string& name) const {
   if (p.type == WeightType::F32) return std::vector<float>(p.f32.begin(), p.f32.end());
   std::vector<float> out(static_cast<size_t>(p.size));
   if (p.type == WeightType::Q8_0) {
-    q8_0_dequantize_blocks(out.data(), p.q8_0.data(), p.size / kQ8_0BlockValues);
+    q8_0_dequantize_range(out.data(), p.q8_0.data(), 0, p.size);
     return out;
   }
   for (int64_t i = 0; i < p.size; ++i) out[i] = bf16_to_f32(p.bf16[i]);

@@ -20,6 +20,7 @@ import { loadModel } from "./load-model.js";
 import type { Model } from "./model.js";
 import { nativeConfig } from "./native-config.js";
 import { dequantizeQ8_0, quantizeQ8_0 } from "./quantized-blocks.js";
+import { relativeError } from "./test-relative-error.js";
 import { createTinyModel } from "./tiny-model.js";
 
 const scratch = fs.mkdtempSync(path.join(os.tmpdir(), "pillow-gguf-q8_0-"));
@@ -34,17 +35,6 @@ beforeAll(() => {
   createTinyModel(hf, { tieWordEmbeddings: false, numKeyValueHeads: 2, seed: 5, initStd: 0.1 });
   exportModelToGguf(hf, file, { dtype: "q8_0" });
 });
-
-/** max |a − b| / max |b|. */
-function relativeToLargest(a: Float32Array, b: Float32Array): number {
-  let difference = 0;
-  let largest = 0;
-  for (let i = 0; i < b.length; i++) {
-    difference = Math.max(difference, Math.abs(a[i] - b[i]));
-    largest = Math.max(largest, Math.abs(b[i]));
-  }
-  return difference / largest;
-}
 
 async function both(): Promise<[Model, Model]> {
   return [
@@ -78,7 +68,7 @@ describe('loadModel on a Q8_0 GGUF with quantized: "keep"', () => {
       const tokens = long.subarray(0, length);
       const actual = await kept.forward(tokens);
       const expected = await dequantized.forward(tokens);
-      const error = relativeToLargest(actual, expected);
+      const error = relativeError(actual, expected);
       // Rounding x to Q8_0 (8 bits per value, a scale per 32) moves the logits, but not far.
       expect(error, `${length} tokens`).toBeLessThan(5e-2);
       expect(error, `${length} tokens`).toBeGreaterThan(1e-4);
@@ -86,7 +76,7 @@ describe('loadModel on a Q8_0 GGUF with quantized: "keep"', () => {
       // 1 or 3 tokens they come from the int8 GEMV, the 40-row ones from the GEMM: the same rounded
       // x and weights, summed in other orders.
       const gemmRows = prefill.subarray(0, length * vocab);
-      expect(relativeToLargest(actual, gemmRows), `${length} tokens vs prefill`).toBeLessThan(1e-5);
+      expect(relativeError(actual, gemmRows), `${length} tokens vs prefill`).toBeLessThan(1e-5);
     }
     kept.dispose();
     dequantized.dispose();
@@ -131,8 +121,7 @@ describe('loadModel on a Q8_0 GGUF with quantized: "keep"', () => {
     const lossGap = Math.abs(a.loss - b.loss) / Math.abs(b.loss);
     let gradGap = 0;
     expect(Object.keys(a.grads).sort()).toEqual(Object.keys(b.grads).sort());
-    for (const [name, grad] of Object.entries(b.grads))
-      gradGap = Math.max(gradGap, relativeToLargest(a.grads[name], grad));
+    for (const [name, grad] of Object.entries(b.grads)) gradGap = Math.max(gradGap, relativeError(a.grads[name], grad));
     console.log(
       `Q8_0 LoRA lossAndGrad vs dequantized: loss ${lossGap.toExponential(2)}, grads ${gradGap.toExponential(2)}`,
     );
@@ -171,10 +160,10 @@ describe('loadModel on a Q8_0 GGUF with quantized: "keep"', () => {
       [a[1].subarray(vocab), await last([60, 70, 12])],
     ];
     for (const [i, [actual, expected]] of rows.entries())
-      expect(relativeToLargest(actual, expected), `row ${i}`).toBeLessThan(1e-5);
+      expect(relativeError(actual, expected), `row ${i}`).toBeLessThan(1e-5);
     // And the dequantized model's, up to x's rounding.
-    expect(relativeToLargest(a[0], b[0])).toBeLessThan(5e-2);
-    expect(relativeToLargest(a[1], b[1])).toBeLessThan(5e-2);
+    expect(relativeError(a[0], b[0])).toBeLessThan(5e-2);
+    expect(relativeError(a[1], b[1])).toBeLessThan(5e-2);
     kept.dispose();
     dequantized.dispose();
   });

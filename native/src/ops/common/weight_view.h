@@ -11,6 +11,9 @@ enum class WeightType { F32 = 0, BF16 = 1, Q8_0 = 2 };
 inline constexpr int64_t kQ8_0BlockValues = 32;
 inline constexpr int64_t kQ8_0BlockBytes = 34;
 
+// A Q8_0 block's f16 scale d, its first two bytes (little-endian).
+inline uint16_t q8_0_scale_bits(const uint8_t* block) { return static_cast<uint16_t>(block[0] | (block[1] << 8)); }
+
 // data points at out*in floats (F32), out*in raw bf16 bit patterns (uint16_t, BF16), or
 // out*(in/32)*34 bytes of Q8_0 blocks (Q8_0; value (o, i) sits in block (o·in + i)/32, so any
 // strided view of W in the GEMM finds its block from the flat index).

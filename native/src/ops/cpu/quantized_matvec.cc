@@ -24,8 +24,6 @@ namespace {
 constexpr int64_t kBlock = kQ8_0BlockValues;
 constexpr int64_t kBlockBytes = kQ8_0BlockBytes;
 
-uint16_t block_scale_bits(const uint8_t* block) { return static_cast<uint16_t>(block[0] | (block[1] << 8)); }
-
 // codes[32], *scale = x[32] in Q8_0 (q8_0_quantize_rows).
 void quantize_block(int8_t* codes, float* scale, const float* x) {
   float largest = 0.0f;
@@ -97,16 +95,7 @@ void q8_0_gemv_rows(float* y, int64_t ldy, const int8_t* x_codes, const float* x
 float q8_0_value(const uint8_t* w, int64_t flat_index) {
   const uint8_t* block = w + flat_index / kBlock * kBlockBytes;
   return static_cast<float>(reinterpret_cast<const int8_t*>(block + 2)[flat_index % kBlock]) *
-         f16_to_f32(block_scale_bits(block));
-}
-
-void q8_0_dequantize_blocks(float* out, const uint8_t* blocks_data, int64_t blocks) {
-  for (int64_t b = 0; b < blocks; ++b) {
-    const uint8_t* block = blocks_data + b * kBlockBytes;
-    const float d = f16_to_f32(block_scale_bits(block));
-    const int8_t* codes = reinterpret_cast<const int8_t*>(block + 2);
-    for (int64_t j = 0; j < kBlock; ++j) out[b * kBlock + j] = static_cast<float>(codes[j]) * d;
-  }
+         f16_to_f32(q8_0_scale_bits(block));
 }
 
 void q8_0_dequantize_range(float* out, const uint8_t* w, int64_t flat_begin, int64_t count) {
@@ -115,7 +104,7 @@ void q8_0_dequantize_range(float* out, const uint8_t* w, int64_t flat_begin, int
     const int64_t within = flat % kBlock;
     const int64_t take = std::min<int64_t>(kBlock - within, count - done);
     const uint8_t* block = w + flat / kBlock * kBlockBytes;
-    const float d = f16_to_f32(block_scale_bits(block));
+    const float d = f16_to_f32(q8_0_scale_bits(block));
     const int8_t* codes = reinterpret_cast<const int8_t*>(block + 2) + within;
     for (int64_t j = 0; j < take; ++j) out[done + j] = static_cast<float>(codes[j]) * d;
     done += take;

@@ -33,9 +33,6 @@ void q8_0_gemv_rows(float* y, int64_t ldy, const int8_t* x_codes, const float* x
 // Value (row, k) of a Q8_0 matrix at flat index row·columns + k (what the GEMM's packing reads).
 float q8_0_value(const uint8_t* w, int64_t flat_index);
 
-// llama.cpp's dequantization of `blocks` consecutive Q8_0 blocks into 32·blocks floats.
-void q8_0_dequantize_blocks(float* out, const uint8_t* blocks_data, int64_t blocks);
-
 // out[0, count) = the values at flat indices [flat_begin, flat_begin + count) of a Q8_0 matrix (which
 // may start and end inside a block): a stretch of one row, dequantized as llama.cpp does.
 void q8_0_dequantize_range(float* out, const uint8_t* w, int64_t flat_begin, int64_t count);

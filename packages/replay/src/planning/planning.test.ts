@@ -14,6 +14,16 @@ import {
 } from "./replay-plan.js";
 import { createRandom } from "../random.js";
 
+/** Hand-made tags for every instruction of the tasks' training splits (what the taggers would produce). */
+function instructionTagsOf(
+  tasks: readonly { train: readonly { instruction: string }[] }[],
+  tagsOf: (instruction: string) => string[],
+): Map<string, string[]> {
+  return new Map(
+    tasks.flatMap((task) => task.train.map((instance) => [instance.instruction, tagsOf(instance.instruction)])),
+  );
+}
+
 describe("allocateReplay (hand-computed)", () => {
   it("floors the shares and gives the remainder to the largest weights", () => {
     // w = 1/6, 2/6, 3/6 of 10 → 1.67, 3.33, 5 → 1, 3, 5 (+1 to the largest).
@@ -303,13 +313,7 @@ describe("allocateWithFloor (hand-computed)", () => {
       test: [{ instruction: `${name} instruction 0`, output: "t" }],
     });
     const tasks = [make("a", 40), make("b", 40), make("c", 40), make("current", 6)];
-    const instructionTags = new Map(
-      tasks.flatMap((task) =>
-        task.train.map(
-          (instance) => [instance.instruction, [instance.instruction.split(" ")[0]]] as [string, string[]],
-        ),
-      ),
-    );
+    const instructionTags = instructionTagsOf(tasks, (instruction) => [instruction.split(" ")[0]]);
     const counts = (directedShare?: number | null) =>
       planReplay({
         stage: 3,
@@ -350,13 +354,7 @@ describe("allocateWithFloor (hand-computed)", () => {
       test: [{ instruction: `${name} instruction 0`, output: "t" }],
     });
     const tasks = [make("small", 2), make("large", 30), make("current", 5)];
-    const instructionTags = new Map(
-      tasks.flatMap((task) =>
-        task.train.map(
-          (instance) => [instance.instruction, [instance.instruction.split(" ")[0]]] as [string, string[]],
-        ),
-      ),
-    );
+    const instructionTags = instructionTagsOf(tasks, (instruction) => [instruction.split(" ")[0]]);
     // Budget 2·10 = 20: floor ⌊0.25·20/2⌋ = 2 each, 16 ∝ [10, 0] → [18, 2]; "small" holds 2, so 16 move to "large".
     const plan = planReplay({
       stage: 2,
@@ -397,11 +395,7 @@ describe("shared instructions (an earlier task's instances whose instruction the
     test: [{ instruction: "current B", output: "t" }],
   };
   const tasks = [old, other, current];
-  const instructionTags = new Map(
-    tasks.flatMap((task) =>
-      task.train.map((instance) => [instance.instruction, instance.instruction.split(" ")] as [string, string[]]),
-    ),
-  );
+  const instructionTags = instructionTagsOf(tasks, (instruction) => instruction.split(" "));
 
   it("withoutInstructions drops the excluded instructions, or keeps everything when nothing would be left", () => {
     expect(withoutInstructions(old.train, new Set(["vague"])).map((instance) => instance.output)).toEqual([
@@ -419,16 +413,18 @@ describe("shared instructions (an earlier task's instances whose instruction the
     // Budget 2·5 = 10, no increase: floor 1 each, 3 beyond the directed limit (5) split [2, 1], the
     // 5 directed split equally [3, 2] (ties to the earlier task): [6, 4]. Under "skip" "old" holds 4
     // unshared instances, so its other 2 go to "other": [4, 6].
-    const skipped = planReplay({
-      stage: 2,
-      tasks,
-      strategy: "interference",
-      replayPerTask: 5,
-      seed: 1,
-      increases: [0, 0],
-      instructionTags,
-      sharedInstructions: "skip",
-    });
+    const interference = (sharedInstructions?: "replay" | "skip") =>
+      planReplay({
+        stage: 2,
+        tasks,
+        strategy: "interference",
+        replayPerTask: 5,
+        seed: 1,
+        increases: [0, 0],
+        instructionTags,
+        ...(sharedInstructions ? { sharedInstructions } : {}),
+      });
+    const skipped = interference("skip");
     expect(skipped.perTask.map((entry) => entry.count)).toEqual([4, 6]);
     expect(skipped.perTask[0].instances.map((instance) => instance.output).sort()).toEqual([
       "old 0",
@@ -439,15 +435,7 @@ describe("shared instructions (an earlier task's instances whose instruction the
     expect(skipped.instances.some((instance) => instance.instruction === "vague")).toBe(false);
     // "replay" (the default): [6, 4], and InsInfo keeps at least one instance of every instruction,
     // "vague" included.
-    const replayed = planReplay({
-      stage: 2,
-      tasks,
-      strategy: "interference",
-      replayPerTask: 5,
-      seed: 1,
-      increases: [0, 0],
-      instructionTags,
-    });
+    const replayed = interference();
     expect(replayed.perTask.map((entry) => entry.count)).toEqual([6, 4]);
     expect(replayed.perTask[0].instances.some((instance) => instance.instruction === "vague")).toBe(true);
     // The same choice for random: 10 from the pooled 4 + 6 unshared instances is all of them.
