@@ -6,8 +6,13 @@
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <string>
 #include <vector>
+
+#if defined(__x86_64__) && defined(__GNUC__)
+#include <immintrin.h>
+#endif
 
 #include "ops/common/bf16.h"
 #include "ops/cpu/gemm_bf16.h"
@@ -147,6 +152,64 @@ TEST(lora_forward_bf16_dot_path_and_widening_path_agree_within_bf16_tolerance) {
     }
   std::printf("  fused LoRA, bf16 dot path vs f32 reference: max |Δ| / max |y| = %.2e\n", worst / largest);
   CHECK(worst <= 1e-2 * largest);
+}
+
+#if defined(__x86_64__) && defined(__GNUC__)
+// Another AMX user's tile configuration on this thread (llama.cpp's kernels share Node's worker
+// threads with ours): tile 0 of 4 rows x 16 bytes only. Compiled for AMX here alone; run only where
+// the AMX kernels were chosen, so the OS has granted the tiles.
+// (Inline assembly with the whole 64 bytes as operand: GCC 12's intrinsics declare only 8 of them.)
+__attribute__((target("amx-tile"))) void load_foreign_tile_config(uint8_t (&config)[64]) {
+  std::memset(config, 0, 64);
+  config[0] = 1;   // palette 1
+  config[16] = 16;  // bytes_per_row[0] (little-endian uint16 at offset 16)
+  config[48] = 4;   // rows[0]
+  __asm__ volatile("ldtilecfg %0" ::"m"(config));
+}
+__attribute__((target("amx-tile"))) void store_tile_config(uint8_t (&config)[64]) {
+  __asm__ volatile("sttilecfg %0" : "=m"(config));
+}
+__attribute__((target("amx-tile"))) void release_tiles() { _tile_release(); }
+#endif
+
+TEST(amx_products_leave_the_threads_tile_configuration_as_they_found_it) {
+#if defined(__x86_64__) && defined(__GNUC__)
+  const char* name = gemm_bf16_dot_kernel_name();
+  if (name == nullptr || std::strcmp(name, "amx") != 0) {
+    std::printf("  amx_products_leave_the_threads_tile_configuration_as_they_found_it: skipped, no AMX kernels here\n");
+    return;
+  }
+  // Before the fix the kernel kept a per-thread "configured" flag: a product after another user's
+  // configuration ran tdpbf16ps on the wrong tile shapes and the process died of SIGILL.
+  const int64_t rows = 64, columns = 64, depth = 128;
+  auto x = random_vector(rows * depth, 91);
+  auto w = random_vector(columns * depth, 92);
+  auto w_bits = bf16_bits(w);
+  auto expected = reference_matmul(rounded(x), rounded(w), rows, depth, columns);
+  for (int threads : {1, 2}) {
+    set_thread_count(threads);
+    for (int round = 0; round < 2; ++round) {
+      alignas(64) uint8_t foreign[64], after[64];
+      load_foreign_tile_config(foreign);
+      std::vector<float> c(rows * columns);
+      gemm_bf16_dot(c.data(), columns, rows, columns, x.data(), depth, w_bits.data(), depth, depth, false);
+      for (size_t i = 0; i < c.size(); ++i) CHECK_NEAR(c[i], expected[i], 1e-4);
+      store_tile_config(after);
+      CHECK(std::memcmp(foreign, after, 64) == 0);
+    }
+    // And from unconfigured tiles: released again afterwards (sttilecfg stores 64 zero bytes).
+    release_tiles();
+    std::vector<float> c(rows * columns);
+    gemm_bf16_dot(c.data(), columns, rows, columns, x.data(), depth, w_bits.data(), depth, depth, false);
+    alignas(64) uint8_t after[64], zero[64] = {};
+    store_tile_config(after);
+    CHECK(std::memcmp(after, zero, 64) == 0);
+    for (size_t i = 0; i < c.size(); ++i) CHECK_NEAR(c[i], expected[i], 1e-4);
+  }
+  set_thread_count(2);
+#else
+  std::printf("  amx_products_leave_the_threads_tile_configuration_as_they_found_it: skipped, not an x86-64 GCC/Clang build\n");
+#endif
 }
 
 TEST(gemm_bf16_dot_rejects_bad_arguments_before_any_work) {

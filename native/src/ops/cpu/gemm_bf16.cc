@@ -36,6 +36,24 @@ struct PairBlocks {
   int64_t pairs() const { return granules * granularity; }
 };
 
+// The kernel's per-thread state (AMX tiles) set for one parallel task and put back after it, also
+// when the task ends by an exception.
+class KernelThreadState {
+ public:
+  explicit KernelThreadState(const Bf16DotKernels& kernel) : kernel_(kernel) {
+    if (kernel_.begin != nullptr) kernel_.begin(saved_);
+  }
+  ~KernelThreadState() {
+    if (kernel_.end != nullptr) kernel_.end(saved_);
+  }
+  KernelThreadState(const KernelThreadState&) = delete;
+  KernelThreadState& operator=(const KernelThreadState&) = delete;
+
+ private:
+  const Bf16DotKernels& kernel_;
+  alignas(64) uint8_t saved_[64] = {};
+};
+
 }  // namespace
 
 bool gemm_bf16_dot_available() { return bf16_dot_kernels() != nullptr; }
@@ -84,6 +102,7 @@ void gemm_bf16_dot(float* c, int64_t ldc, int64_t rows, int64_t columns, const f
       }
     });
     parallel_for_dynamic(chunks, 1, 2, [&](int64_t begin, int64_t end) {
+      const KernelThreadState thread_state(*kernel);
       static thread_local std::vector<uint32_t> b_packed;
       b_packed.resize(static_cast<size_t>(kChunkPanels * nr * (2 * kBlockPairs + granularity)));
       for (int64_t chunk = begin; chunk < end; ++chunk) {

@@ -55,6 +55,11 @@ struct Bf16DotKernels {
                 int cols, bool accumulate);
   void (*pack_a)(uint32_t* dst, const float* x, int64_t row_stride, int rows, int64_t k_valid, int64_t pairs);
   void (*pack_b)(uint32_t* dst, const uint16_t* w, int64_t row_stride, int cols, int64_t k_valid, int64_t pairs);
+  // Around every run of micro calls on a thread, where the kernel keeps state in the thread (AMX's
+  // tile configuration; nullptr for the others): begin saves the thread's state into 64 bytes and
+  // sets the kernel's, end puts the saved state back.
+  void (*begin)(uint8_t* saved) = nullptr;
+  void (*end)(const uint8_t* saved) = nullptr;
 };
 
 namespace portable { const KernelTable& kernel_table(); }

@@ -12,7 +12,7 @@ const Bf16DotKernels* bf16_dot_kernels() {
 #if defined(__AMX_BF16__) && defined(__AMX_TILE__) && defined(__AVX512BF16__)
   static_assert(kAmxColumns == kBf16Columns, "AMX B panels are the AVX512-BF16 kernel's B panels");
   static const Bf16DotKernels table{"amx", kAmxRows, kAmxColumns, kAmxPairsPerStep, &amx_gemm_micro, &amx_pack_a,
-                                    &bf16_pack_b};
+                                    &bf16_pack_b,       &amx_tiles_begin, &amx_tiles_end};
   return &table;
 #else
   return nullptr;  // built without the instructions (a non-x86 host, or a compiler without them)

@@ -39,25 +39,45 @@ struct alignas(64) AmxTileConfig {
   uint8_t rows[16];
 };
 
-// Tile state is per thread: each thread configures its tiles once (8 tiles of 16 rows x 64 bytes)
-// before its first product, and nothing else in the process uses them.
-inline void amx_configure_this_thread() {
-  static thread_local bool configured = false;
-  if (configured) return;
+// Tile state is per thread, and this process is not its only user: under Node, llama.cpp's AMX
+// kernels (node-llama-cpp) run on the same libuv worker threads as ours and load their own tile
+// configuration (a stale "configured" flag then made tdpbf16ps fault with SIGILL in `pnpm bench
+// core`). So each run of micro-kernels on a thread (one parallel task of the driver) saves the
+// thread's configuration, loads ours (8 tiles of 16 rows x 64 bytes) and restores the saved one
+// when it ends (or releases the tiles if there was none). saved: 64 bytes.
+constexpr AmxTileConfig amx_tile_config() {
   AmxTileConfig config{};
   config.palette = 1;
   for (int t = 0; t < 8; ++t) {
     config.bytes_per_row[t] = 64;
     config.rows[t] = 16;
   }
-  _tile_loadconfig(&config);
-  configured = true;
+  return config;
 }
 
-// c[r·ldc + j] (+)= Σ_k a(r, k)·b(j, k) for r < rows, j < cols over `pairs` pairs (a multiple of 16).
+// ldtilecfg / sttilecfg with all 64 bytes as the operand. Not GCC 12's _tile_loadconfig and
+// _tile_storeconfig: they declare only 8 bytes of it as read or written, and the stores filling the
+// other 56 bytes of a local configuration were removed as dead (the tiles stayed unconfigured and
+// tilezero faulted).
+using TileConfigBytes = uint8_t[64];
+inline void load_tile_config(const TileConfigBytes& config) { __asm__ volatile("ldtilecfg %0" ::"m"(config)); }
+inline void store_tile_config(TileConfigBytes& config) { __asm__ volatile("sttilecfg %0" : "=m"(config)); }
+
+inline void amx_tiles_begin(uint8_t* saved) {
+  store_tile_config(*reinterpret_cast<TileConfigBytes*>(saved));  // 64 zero bytes when unconfigured
+  alignas(64) static constexpr AmxTileConfig ours = amx_tile_config();
+  load_tile_config(*reinterpret_cast<const TileConfigBytes*>(&ours));
+}
+
+inline void amx_tiles_end(const uint8_t* saved) {
+  if (saved[0] != 0) load_tile_config(*reinterpret_cast<const TileConfigBytes*>(saved));  // [0]: the palette
+  else _tile_release();
+}
+
+// c[r·ldc + j] (+)= Σ_k a(r, k)·b(j, k) for r < rows, j < cols over `pairs` pairs (a multiple of 16),
+// between amx_tiles_begin and amx_tiles_end on the calling thread.
 inline void amx_gemm_micro(float* c, int64_t ldc, const uint32_t* a_packed, const uint32_t* b_packed, int64_t pairs,
                            int rows, int cols, bool accumulate) {
-  amx_configure_this_thread();
   const bool full = rows == kAmxRows && cols == kAmxColumns;
   const int64_t c_stride = ldc * static_cast<int64_t>(sizeof(float));
   if (full && accumulate) {
