@@ -28,6 +28,9 @@ CpuFeatures detect() {
   CpuFeatures f;
 #ifdef PILLOW_X86
   unsigned int eax, ebx, ecx, edx;
+  if (__get_cpuid(0, &eax, &ebx, &ecx, &edx)) {
+    f.intel = ebx == 0x756e6547 && edx == 0x49656e69 && ecx == 0x6c65746e;  // "Genu" "ineI" "ntel"
+  }
   if (!__get_cpuid(1, &eax, &ebx, &ecx, &edx)) return f;
   const bool osxsave = (ecx >> 27) & 1;
   const bool avx = (ecx >> 28) & 1;
@@ -79,6 +82,17 @@ CpuIsa selected_isa() {
     return best;
   }();
   return isa;
+}
+
+int64_t decode_prefetch_bytes() {
+  static const int64_t bytes = [] {
+    if (const char* setting = std::getenv("PILLOW_PREFETCH_BYTES")) {
+      const long long value = std::atoll(setting);
+      if (value >= 64 && value <= 65536) return static_cast<int64_t>(value);
+    }
+    return static_cast<int64_t>(cpu_features().intel ? 4096 : 1024);
+  }();
+  return bytes;
 }
 
 bool amx_tiles_granted() {

@@ -8,6 +8,7 @@
 
 #include "ops/common/bf16.h"
 #include "ops/cpu/kernels/vector.h"
+#include "runtime/cpu_features.h"
 
 #if defined(__AVX2__)
 #include <immintrin.h>
@@ -108,25 +109,25 @@ inline void gemv_dispatch(float* y, int64_t ldy, const float* x, int64_t ldx, co
 // odd-indexed ones, and x is split into matching even/odd lanes once per call. Each row is one
 // sequential stream (measured on the shared 2-core AMD EPYC build machine, one thread:
 // ~14 GB/s against ~9.5 GB/s for the widen-8-at-a-time kernel over four interleaved rows).
-// Each cache line consumed prefetches the line kBf16PrefetchBytes ahead: consecutive rows are
-// contiguous, so this runs on into the next rows and keeps ~16 lines in flight, which the hardware
-// prefetcher alone did not for a bf16 stream (it is consumed twice as fast per instruction as an
-// f32 one). Decode-shaped sequence over 2 MiB pages, one thread, medians of 10: 15.6-15.9 GB/s
-// without, 17.7-18.1 with 1 KiB ahead (512 B: 16.0-16.2; 1.5 KiB: 15.6-16.3; for the f32 kernel
-// the same prefetches measured slower, so it has none). The prefetches ask for every cache level
-// (locality 3, prefetcht0): on the Intel AVX-512 host (family 6, model 167) prefetchnta lines were
-// gone again before their loads, and 4096 -> 8192 bf16 took 14.2 ms, as long as f32; with t0, 6.6 ms
-// (thread CPU time, 1 thread, alternating runs; not re-measured on Zen 3).
-inline constexpr int64_t kBf16PrefetchBytes = 1024;
+// Each cache line consumed prefetches the line decode_prefetch_bytes() ahead (1 KiB on the AMD
+// host, 4 KiB on the Intel one, runtime/cpu_features.h): consecutive rows are contiguous, so this
+// runs on into the next rows and keeps lines in flight, which the hardware prefetcher alone did not
+// for a bf16 stream (it is consumed twice as fast per instruction as an f32 one). Decode-shaped
+// sequence over 2 MiB pages, one thread, Zen 3, medians of 10: 15.6-15.9 GB/s without, 17.7-18.1
+// with 1 KiB ahead (for the f32 kernel the same prefetches measured slower, so it has none). The
+// prefetches ask for every cache level (locality 3, prefetcht0): on the Intel AVX-512 host (family
+// 6, model 167) prefetchnta lines were gone again before their loads, and 4096 -> 8192 bf16 took
+// 14.2 ms, as long as f32; with t0, 6.6 ms (thread CPU time, 1 thread, alternating runs).
 inline void gemv_bf16_row(float* y, const float* x_split, const float* x, const uint16_t* row, int64_t in,
                           int64_t blocks, bool accumulate) {
+  const int64_t prefetch_bytes = ::pillow::decode_prefetch_bytes();
   const __m256i high_halves = _mm256_set1_epi32(static_cast<int>(0xFFFF0000u));
   __m256 even0 = _mm256_setzero_ps(), odd0 = _mm256_setzero_ps();
   __m256 even1 = _mm256_setzero_ps(), odd1 = _mm256_setzero_ps();
   int64_t b = 0;
   for (; b + 2 <= blocks; b += 2) {
     // Never faults, even past the end of W.
-    __builtin_prefetch(reinterpret_cast<const char*>(row + 16 * b) + kBf16PrefetchBytes, 0, 3);
+    __builtin_prefetch(reinterpret_cast<const char*>(row + 16 * b) + prefetch_bytes, 0, 3);
     const __m256i v0 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(row + 16 * b));
     const __m256i v1 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(row + 16 * b + 16));
     even0 = _mm256_fmadd_ps(_mm256_castsi256_ps(_mm256_slli_epi32(v0, 16)), _mm256_loadu_ps(x_split + 16 * b), even0);

@@ -18,6 +18,7 @@
 
 #include "ops/common/f16.h"
 #include "ops/common/weight_view.h"
+#include "runtime/cpu_features.h"
 
 #if defined(__AVX2__)
 #include <immintrin.h>
@@ -25,8 +26,6 @@
 
 namespace PILLOW_ISA_NAMESPACE {
 
-// Bytes ahead of the current block that the SIMD variants prefetch in each row's stream.
-inline constexpr int64_t kQ8_0PrefetchBytes = 32 * ::pillow::kQ8_0BlockBytes;
 
 #if defined(__AVX2__)
 
@@ -54,6 +53,7 @@ inline float q8_0_lane_sum(__m256 acc) {
 template <int ROWS>
 inline void q8_0_dot_tile(float* out, const uint8_t* w, int64_t row_bytes, const int8_t* x_codes,
                           const float* x_scales, int64_t blocks) {
+  const int64_t prefetch_bytes = ::pillow::decode_prefetch_bytes();  // per host, see cpu_features.h
   __m256 acc[ROWS];
   for (int r = 0; r < ROWS; ++r) acc[r] = _mm256_setzero_ps();
   for (int64_t b = 0; b < blocks; ++b) {
@@ -62,7 +62,7 @@ inline void q8_0_dot_tile(float* out, const uint8_t* w, int64_t row_bytes, const
     for (int r = 0; r < ROWS; ++r) {
       const uint8_t* block = w + r * row_bytes + b * ::pillow::kQ8_0BlockBytes;
       // Never faults, even past the end.
-      _mm_prefetch(reinterpret_cast<const char*>(block + kQ8_0PrefetchBytes), _MM_HINT_T0);
+      _mm_prefetch(reinterpret_cast<const char*>(block + prefetch_bytes), _MM_HINT_T0);
       const __m256i codes = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(block + 2));
       const __m256 d = _mm256_set1_ps(_cvtsh_ss(::pillow::q8_0_scale_bits(block)) * dx);
       acc[r] = _mm256_fmadd_ps(d, _mm256_cvtepi32_ps(q8_0_block_lanes(codes, x)), acc[r]);
