@@ -411,13 +411,14 @@ LossResult LlamaModel::loss_and_grad(const int32_t* tokens, const int32_t* label
   lora_matmul_forward(w.logits.data(), w.final_normed.data(), lm_head.view(), nullptr, nullptr, N, H, V, 0, 0.0f);
   std::vector<float> losses(static_cast<size_t>(N));
   LossResult result;
-  result.counted = cross_entropy_forward(losses.data(), w.logits.data(), w.targets.data(), N, V);
+  // The losses and, in place, their gradients with respect to the logits, in one pass per row.
+  std::vector<float>& dlogits = w.logits;
+  result.counted =
+      cross_entropy_forward_backward(losses.data(), dlogits.data(), w.logits.data(), w.targets.data(), gradient_scale, N, V);
   for (float l : losses) result.loss_sum += l;
   if (result.counted == 0) return result;  // nothing to learn from: gradients unchanged
 
   // Scratch for the backward (ensure() only grows, so steady-state training allocates nothing).
-  std::vector<float>& dlogits = w.logits;  // in place
-  cross_entropy_backward(dlogits.data(), w.logits.data(), w.targets.data(), gradient_scale, N, V);
   int64_t scratch_size = mode == TrainMode::Full ? std::max(V * H, std::max(I * H, QD * H)) : 0;
   if (mode == TrainMode::Lora) {
     scratch_size = active_->rank * std::max(std::max(H, I), std::max(QD, V));

@@ -36,8 +36,19 @@ int64_t check(const char* op, const int32_t* targets, int64_t rows, int64_t voca
 // within blocks of 256 words (eight lanes) and over the blocks in double.
 PILLOW_VECTOR_CLONES void row_statistics(const float* __restrict__ x, int64_t vocab, float* max_out,
                                          float* log_sum_out) {
+  // The max over 16 lanes, then over the lanes: one running max is a chain GCC does not vectorise
+  // (maxss after maxss, 32 000 of them per row); the max of a set does not depend on the order.
   float m = x[0];
-  for (int64_t i = 1; i < vocab; ++i) m = std::max(m, x[i]);
+  int64_t head = 0;
+  if (vocab >= 16) {
+    float lanes[16];
+    for (int l = 0; l < 16; ++l) lanes[l] = x[l];
+    for (head = 16; head + 16 <= vocab; head += 16) {
+      for (int l = 0; l < 16; ++l) lanes[l] = std::max(lanes[l], x[head + l]);
+    }
+    for (int l = 0; l < 16; ++l) m = std::max(m, lanes[l]);
+  }
+  for (int64_t i = head; i < vocab; ++i) m = std::max(m, x[i]);
   double sum = 0.0;
   int64_t i = 0;
   for (; i + 256 <= vocab; i += 256) {
@@ -72,6 +83,28 @@ int64_t cross_entropy_forward(float* losses, const float* logits, const int32_t*
       float m, log_sum;
       row_statistics(x, vocab, &m, &log_sum);
       losses[n] = (m + log_sum) - x[targets[n]];
+    }
+  });
+  return counted;
+}
+
+int64_t cross_entropy_forward_backward(float* losses, float* dlogits, const float* logits, const int32_t* targets,
+                                       float loss_scale, int64_t rows, int64_t vocab) {
+  const int64_t counted = check("cross_entropy_forward_backward", targets, rows, vocab);
+  parallel_for(rows, std::max<int64_t>(1, 16384 / vocab), [&](int64_t begin, int64_t end) {
+    for (int64_t n = begin; n < end; ++n) {
+      float* d = dlogits + n * vocab;
+      if (targets[n] == kIgnoreIndex) {
+        losses[n] = 0.0f;
+        std::memset(d, 0, sizeof(float) * vocab);
+        continue;
+      }
+      const float* x = logits + n * vocab;
+      float m, log_sum;
+      row_statistics(x, vocab, &m, &log_sum);
+      losses[n] = (m + log_sum) - x[targets[n]];  // read before d (which may be x) is written
+      scaled_probabilities(d, x, vocab, m + log_sum, loss_scale);
+      d[targets[n]] -= loss_scale;
     }
   });
   return counted;

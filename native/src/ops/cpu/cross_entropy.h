@@ -18,4 +18,11 @@ int64_t cross_entropy_forward(float* losses, const float* logits, const int32_t*
 void cross_entropy_backward(float* dlogits, const float* logits, const int32_t* targets, float loss_scale,
                             int64_t rows, int64_t vocab);
 
+// Both at once, as one training step needs them: losses as cross_entropy_forward and dlogits as
+// cross_entropy_backward, bit for bit, with each row's max and log-sum computed once and the row
+// still in cache for its gradient (the separate calls read the 32 000-word rows five times, this
+// three). dlogits may alias logits. Returns the number of rows that were not ignored.
+int64_t cross_entropy_forward_backward(float* losses, float* dlogits, const float* logits, const int32_t* targets,
+                                       float loss_scale, int64_t rows, int64_t vocab);
+
 }  // namespace pillow
