@@ -116,10 +116,11 @@ struct LlamaModel::DeviceState {
       const Parameter& p = *model.parameters_[i];
       Tensor& t = tensors[i];
       if (t.version == p.version) continue;
-      if (p.type == WeightType::Q8_0) {
-        throw PillowError(kErrorUnsupported, "cuda model: tensor \"" + p.name +
-                                                 "\" is stored in q8_0, which the CUDA path does not run (run the "
-                                                 "model on the CPU, or load it dequantized to f32)");
+      if (is_block_quantized(p.type)) {
+        throw PillowError(kErrorUnsupported, "cuda model: tensor \"" + p.name + "\" is stored in " +
+                                                 weight_type_name(p.type) +
+                                                 ", which the CUDA path does not run (run the model on the CPU, or "
+                                                 "load it dequantized to f32)");
       }
       t.type = p.type;
       if (p.type == WeightType::BF16) {

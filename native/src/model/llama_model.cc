@@ -170,7 +170,7 @@ void LlamaModel::set_tensor(const std::string& name, const float* data, const ui
   p.drop_packed();  // packed copies of the old values
   packed_for_training_tried_ = packed_for_inference_tried_ = false;
   const bool as_bf16 = store_bf16 && p.is_linear;
-  decltype(p.q8_0)().swap(p.q8_0);
+  decltype(p.blocks)().swap(p.blocks);
   if (as_bf16) {
     p.type = WeightType::BF16;
     p.f32.clear();
@@ -197,30 +197,40 @@ void LlamaModel::set_tensor(const std::string& name, const float* data, const ui
 }
 
 void LlamaModel::set_tensor_q8_0(const std::string& name, const uint8_t* blocks, int64_t byte_length) {
+  set_tensor_blocks(name, WeightType::Q8_0, kQ8_0BlockBytes, blocks, byte_length);
+}
+
+void LlamaModel::set_tensor_q4_0(const std::string& name, const uint8_t* blocks, int64_t byte_length) {
+  set_tensor_blocks(name, WeightType::Q4_0, kQ4_0BlockBytes, blocks, byte_length);
+}
+
+void LlamaModel::set_tensor_blocks(const std::string& name, WeightType type, int64_t block_bytes,
+                                   const uint8_t* blocks, int64_t byte_length) {
   std::lock_guard<std::mutex> lock(mutex_);
   Parameter& p = parameter(name);
+  const std::string stored_as = weight_type_name(type);
   if (!p.is_linear || p.shape.size() != 2) {
-    throw_argument_error("tensor \"" + name + "\" cannot be stored in q8_0: only the linear weights can");
+    throw_argument_error("tensor \"" + name + "\" cannot be stored in " + stored_as + ": only the linear weights can");
   }
   const int64_t out = p.shape[0], in = p.shape[1];
   if (in % kQ8_0BlockValues != 0) {
-    throw_shape_error("tensor \"" + name + "\" cannot be stored in q8_0: its " + std::to_string(in) +
+    throw_shape_error("tensor \"" + name + "\" cannot be stored in " + stored_as + ": its " + std::to_string(in) +
                       " inputs are not a multiple of 32");
   }
-  const int64_t expected = out * (in / kQ8_0BlockValues) * kQ8_0BlockBytes;
+  const int64_t expected = out * (in / kQ8_0BlockValues) * block_bytes;
   if (byte_length != expected) {
-    throw_shape_error("tensor \"" + name + "\" in q8_0 has " + std::to_string(byte_length) + " bytes, expected " +
-                      std::to_string(expected) + " (" + std::to_string(out) + " rows x " +
-                      std::to_string(in / kQ8_0BlockValues) + " blocks x 34)");
+    throw_shape_error("tensor \"" + name + "\" in " + stored_as + " has " + std::to_string(byte_length) +
+                      " bytes, expected " + std::to_string(expected) + " (" + std::to_string(out) + " rows x " +
+                      std::to_string(in / kQ8_0BlockValues) + " blocks x " + std::to_string(block_bytes) + ")");
   }
-  if (blocks == nullptr) throw_argument_error("tensor \"" + name + "\": q8_0 data is null");
+  if (blocks == nullptr) throw_argument_error("tensor \"" + name + "\": " + stored_as + " data is null");
   p.drop_packed();
   packed_for_training_tried_ = packed_for_inference_tried_ = false;
-  p.type = WeightType::Q8_0;
+  p.type = type;
   decltype(p.f32)().swap(p.f32);
   decltype(p.bf16)().swap(p.bf16);
-  p.q8_0.resize(static_cast<size_t>(byte_length));
-  std::memcpy(p.q8_0.data(), blocks, static_cast<size_t>(byte_length));
+  p.blocks.resize(static_cast<size_t>(byte_length));
+  std::memcpy(p.blocks.data(), blocks, static_cast<size_t>(byte_length));
   p.present = true;
   p.version = next_version();
 }
@@ -231,8 +241,8 @@ std::vector<float> LlamaModel::get_tensor(const std::string& name) const {
   if (!p.present) throw_argument_error("tensor \"" + name + "\" has not been loaded");
   if (p.type == WeightType::F32) return std::vector<float>(p.f32.begin(), p.f32.end());
   std::vector<float> out(static_cast<size_t>(p.size));
-  if (p.type == WeightType::Q8_0) {
-    q8_0_dequantize_range(out.data(), p.q8_0.data(), 0, p.size);
+  if (is_block_quantized(p.type)) {
+    block_dequantize_range(p.type, out.data(), p.blocks.data(), 0, p.size);
     return out;
   }
   for (int64_t i = 0; i < p.size; ++i) out[i] = bf16_to_f32(p.bf16[i]);
@@ -382,7 +392,7 @@ std::vector<LlamaModel::Trainable> LlamaModel::trainables(TrainMode mode, bool a
     for (auto& p : parameters_) {
       if (allocate && p->type != WeightType::F32) {
         throw_argument_error("full training needs f32 weights; tensor \"" + p->name + "\" is stored in " +
-                             (p->type == WeightType::BF16 ? "bf16" : "q8_0"));
+                             weight_type_name(p->type));
       }
       if (allocate && p->grad.size() != static_cast<size_t>(p->size)) p->grad.assign(static_cast<size_t>(p->size), 0.0f);
       list.push_back({p->name, p->f32.data(), p->grad.empty() ? nullptr : p->grad.data(), &p->m, &p->v, p->size,

@@ -95,6 +95,8 @@ class LlamaModel {
   // the Q8_0 GEMV; GEMMs dequantize them while packing). E_ARGUMENT for a tensor that is not a linear
   // weight, E_SHAPE unless in is a multiple of 32 and byte_length = out · (in/32) · 34.
   void set_tensor_q8_0(const std::string& name, const uint8_t* blocks, int64_t byte_length);
+  // The same for llama.cpp's Q4_0 blocks (the Q4_0 GEMV in decode): byte_length = out · (in/32) · 18.
+  void set_tensor_q4_0(const std::string& name, const uint8_t* blocks, int64_t byte_length);
   std::vector<float> get_tensor(const std::string& name) const;
 
   // ---- LoRA adapters
@@ -194,6 +196,9 @@ class LlamaModel {
   Adapter& adapter(const std::string& name);
   const Adapter& adapter(const std::string& name) const;
   void check_ready() const;
+  // set_tensor_q8_0 / set_tensor_q4_0: blocks of `type` (block_bytes each) for a linear weight.
+  void set_tensor_blocks(const std::string& name, WeightType type, int64_t block_bytes, const uint8_t* blocks,
+                         int64_t byte_length);
   void ensure_rope(int64_t positions);
   void linear_forward(float* y, const float* x, int64_t layer, int module, int64_t rows);
   // q/k/v of `rows` rows after their projections: the biases (Qwen2) and rope at work_->positions.

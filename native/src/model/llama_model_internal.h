@@ -18,7 +18,7 @@ struct LlamaModel::Parameter {
   std::string name;
   std::vector<int64_t> shape;
   int64_t size = 0;
-  bool is_linear = false;  // may be stored in bf16 or Q8_0
+  bool is_linear = false;  // may be stored in bf16, Q8_0 or Q4_0
   bool decays = false;     // weight decay applies in full training (not to norms and biases)
   bool present = false;
   uint64_t version = 0;  // LlamaModel::next_version() at the last set_tensor (a cuda model's upload check)
@@ -26,7 +26,8 @@ struct LlamaModel::Parameter {
   // Weights on huge pages where the system allows: decode streams all of them once per token.
   std::vector<float, HugePageAllocator<float>> f32;
   std::vector<uint16_t, HugePageAllocator<uint16_t>> bf16;
-  std::vector<uint8_t, HugePageAllocator<uint8_t>> q8_0;  // Q8_0 blocks (WeightView), linear weights only
+  // Q8_0 or Q4_0 blocks (type says which; WeightView), linear weights only.
+  std::vector<uint8_t, HugePageAllocator<uint8_t>> blocks;
   std::vector<float> grad, m, v;  // full training, allocated on first use
   // The weight in the GEMM's packed B layouts (gemm_prepack) for x·Wᵀ and for dy·W, made by
   // prepare_packed_weights for LoRA training while the weight is frozen (packed_rows alone for
@@ -40,7 +41,7 @@ struct LlamaModel::Parameter {
   WeightView view() const {
     WeightView view = type == WeightType::F32    ? WeightView{f32.data(), WeightType::F32}
                       : type == WeightType::BF16 ? WeightView{bf16.data(), WeightType::BF16}
-                                                 : WeightView{q8_0.data(), WeightType::Q8_0};
+                                                 : WeightView{blocks.data(), type};
     if (!packed_rows.empty()) {
       view.packed_rows = packed_rows.data();
       view.packed_rows_stride = (shape[1] + packed_rank) * packed_panel_width;

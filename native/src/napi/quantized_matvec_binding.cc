@@ -1,5 +1,6 @@
-// quantizedMatvecQ8_0(x, w, shape): out[rows] = W · x with W [rows, columns] in llama.cpp's Q8_0
-// blocks (a Uint8Array of rows·columns/32·34 bytes, as a GGUF file stores it), x f32. CPU only.
+// quantizedMatvecQ8_0(x, w, shape) / quantizedMatvecQ4_0(x, w, shape): out[rows] = W · x with W
+// [rows, columns] in llama.cpp's Q8_0 or Q4_0 blocks (a Uint8Array of rows·columns/32·34 or ·18
+// bytes, as a GGUF file stores it), x f32 (rounded to Q8_0 inside). CPU only.
 #include "napi/arguments.h"
 #include "napi/bindings.h"
 #include "ops/cpu/quantized_matvec.h"
@@ -24,10 +25,26 @@ Napi::Value quantized_matvec_q8_0_binding(const Napi::CallbackInfo& info) {
   });
 }
 
+Napi::Value quantized_matvec_q4_0_binding(const Napi::CallbackInfo& info) {
+  return guarded(info, [&]() -> Napi::Value {
+    Napi::Env env = info.Env();
+    Napi::Object shape = object_argument(info, 2, "shape");
+    const int64_t rows = dimension_field(env, shape, "shape", "rows");
+    const int64_t columns = dimension_field(env, shape, "shape", "columns");
+    const int64_t bytes = q4_0_matrix_bytes("quantizedMatvecQ4_0", rows, columns);
+    Napi::Float32Array x = float32_argument(info, 0, "x", columns);
+    Napi::Uint8Array w = typed_array_argument<uint8_t>(info, 1, "w", bytes);
+    Napi::Float32Array out = Napi::Float32Array::New(env, rows);
+    quantized_matvec_q4_0(out.Data(), x.Data(), w.Data(), rows, columns);
+    return out;
+  });
+}
+
 }  // namespace
 
 void register_quantized_matvec(Napi::Env env, Napi::Object exports) {
   exports.Set("quantizedMatvecQ8_0", Napi::Function::New(env, quantized_matvec_q8_0_binding, "quantizedMatvecQ8_0"));
+  exports.Set("quantizedMatvecQ4_0", Napi::Function::New(env, quantized_matvec_q4_0_binding, "quantizedMatvecQ4_0"));
 }
 
 PILLOW_REGISTER_BINDING(register_quantized_matvec);

@@ -26,9 +26,9 @@ const CpuFeatures& cpu_features();
 CpuIsa selected_isa();
 const char* isa_name(CpuIsa isa);
 
-// How many bytes ahead of its loads a decode kernel prefetches into a weight stream (bf16 and
-// Q8_0 rows; one stream per thread, bound by memory latency: it keeps about this many bytes in
-// flight). Measured per host, 134M model decode, medians of rounds of 48-64 tokens:
+// How many bytes ahead of its loads a decode kernel prefetches into a weight stream (bf16, Q8_0
+// and Q4_0 rows, Q4_0 not measured itself; one stream per thread, bound by memory latency: it keeps
+// about this many bytes in flight). Measured per host, 134M model decode, medians of rounds of 48-64 tokens:
 //   AMD EPYC Zen 3 (family 25): 1 KiB — bf16 17.7-18.1 GB/s against 16.0-16.2 at 512 B and
 //     15.6-16.3 at 1.5 KiB (one thread, decode-shaped products); Q8_0 tuned at 1088 B (32 blocks).
 //   Intel Xeon family 6 model 167 (AVX-512, 2026-12-04): 4 KiB — Q8_0 1 thread 88-96 tok/s at

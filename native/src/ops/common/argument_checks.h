@@ -26,26 +26,27 @@ inline void check_matmul_shape(const char* op, int64_t tokens, int64_t in_featur
 // E_ARGUMENT for a null weight or an unknown weight type.
 inline void check_weight(const char* op, WeightView w) {
   if (w.data == nullptr) throw_argument_error(std::string(op) + ": w is null");
-  if (w.type != WeightType::F32 && w.type != WeightType::BF16 && w.type != WeightType::Q8_0) {
+  if (w.type != WeightType::F32 && w.type != WeightType::BF16 && !is_block_quantized(w.type)) {
     throw_argument_error(std::string(op) + ": unknown weight type " + std::to_string(static_cast<int>(w.type)));
   }
 }
 
-// check_weight plus E_SHAPE unless a Q8_0 weight's in_features is a multiple of its block (32).
+// check_weight plus E_SHAPE unless a Q8_0 or Q4_0 weight's in_features is a multiple of its block (32).
 inline void check_weight_shape(const char* op, WeightView w, int64_t in_features) {
   check_weight(op, w);
-  if (w.type == WeightType::Q8_0 && in_features % kQ8_0BlockValues != 0) {
-    throw_shape_error(std::string(op) + ": a q8_0 weight needs inFeatures divisible by 32, got " +
-                      std::to_string(in_features));
+  if (is_block_quantized(w.type) && in_features % kQ8_0BlockValues != 0) {
+    throw_shape_error(std::string(op) + ": a " + weight_type_name(w.type) +
+                      " weight needs inFeatures divisible by 32, got " + std::to_string(in_features));
   }
 }
 
-// E_UNSUPPORTED for a weight type the CUDA kernels do not read (Q8_0 runs on the CPU only).
+// E_UNSUPPORTED for a weight type the CUDA kernels do not read (Q8_0 and Q4_0 run on the CPU only).
 inline void check_weight_on_cuda(const char* op, WeightView w) {
   check_weight(op, w);
-  if (w.type == WeightType::Q8_0) {
-    throw PillowError(kErrorUnsupported, std::string(op) + ": q8_0 weights are not supported on CUDA (run the model "
-                                                           "on the CPU, or load it dequantized to f32)");
+  if (is_block_quantized(w.type)) {
+    throw PillowError(kErrorUnsupported, std::string(op) + ": " + weight_type_name(w.type) +
+                                             " weights are not supported on CUDA (run the model on the CPU, or load "
+                                             "it dequantized to f32)");
   }
 }
 

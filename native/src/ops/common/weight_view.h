@@ -1,22 +1,41 @@
-// A frozen weight matrix W[out, in] (row-major) in f32, bf16 or Q8_0; the kernels compute in f32.
+// A frozen weight matrix W[out, in] (row-major) in f32, bf16, Q8_0 or Q4_0; the kernels compute in f32.
 #pragma once
 #include <cstdint>
 
 namespace pillow {
 
-// Q8_0: llama.cpp's block layout, each row in/32 blocks of { f16 scale d, int8 q[32] } (34 bytes),
-// value j of a block = q[j]·d; in must be a multiple of 32. Only the CPU runs it.
-enum class WeightType { F32 = 0, BF16 = 1, Q8_0 = 2 };
+// llama.cpp's block layouts, each row in/32 blocks of 32 values; in must be a multiple of 32, and
+// only the CPU runs them.
+//   Q8_0: { f16 scale d, int8 q[32] } (34 bytes), value j = q[j]·d.
+//   Q4_0: { f16 scale d, uint8 qs[16] } (18 bytes), value j = ((qs[j] & 0x0F) − 8)·d and value
+//         j + 16 = ((qs[j] >> 4) − 8)·d for j < 16: signed 4-bit codes −8..7.
+enum class WeightType { F32 = 0, BF16 = 1, Q8_0 = 2, Q4_0 = 3 };
 
 inline constexpr int64_t kQ8_0BlockValues = 32;
 inline constexpr int64_t kQ8_0BlockBytes = 34;
+inline constexpr int64_t kQ4_0BlockValues = 32;
+inline constexpr int64_t kQ4_0BlockBytes = 18;
 
-// A Q8_0 block's f16 scale d, its first two bytes (little-endian).
-inline uint16_t q8_0_scale_bits(const uint8_t* block) { return static_cast<uint16_t>(block[0] | (block[1] << 8)); }
+// The types kept as llama.cpp's blocks: products with them round x to Q8_0 (quantized_matvec.h).
+inline bool is_block_quantized(WeightType type) { return type == WeightType::Q8_0 || type == WeightType::Q4_0; }
+
+// The type's name as the API spells it ("f32", "bf16", "q8_0", "q4_0"), for error messages.
+inline const char* weight_type_name(WeightType type) {
+  switch (type) {
+    case WeightType::F32: return "f32";
+    case WeightType::BF16: return "bf16";
+    case WeightType::Q8_0: return "q8_0";
+    case WeightType::Q4_0: return "q4_0";
+  }
+  return "unknown";
+}
+
+// A Q8_0 or Q4_0 block's f16 scale d: both blocks begin with it (two bytes, little-endian).
+inline uint16_t block_scale_bits(const uint8_t* block) { return static_cast<uint16_t>(block[0] | (block[1] << 8)); }
 
 // data points at out*in floats (F32), out*in raw bf16 bit patterns (uint16_t, BF16), or
-// out*(in/32)*34 bytes of Q8_0 blocks (Q8_0; value (o, i) sits in block (o·in + i)/32, so any
-// strided view of W in the GEMM finds its block from the flat index).
+// out*(in/32) blocks of Q8_0 (34 bytes) or Q4_0 (18 bytes) (value (o, i) sits in block
+// (o·in + i)/32, so any strided view of W in the GEMM finds its block from the flat index).
 // packed_rows / packed_columns, when set, hold W already in the GEMM's packed B layout (see
 // GemmOperand::prepacked) for x·Wᵀ (panels of output rows over all inputs) and for dy·W (panels of
 // input columns over all outputs), panels *_stride floats apart. A model fills them for frozen

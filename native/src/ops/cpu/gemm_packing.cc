@@ -1,4 +1,4 @@
-// Packing for the CPU GEMM: operands (f32, bf16 or Q8_0 blocks, any strides) copied into the micro-kernel's
+// Packing for the CPU GEMM: operands (f32, bf16, Q8_0 or Q4_0 blocks, any strides) copied into the micro-kernel's
 // MR-row A panels and NR-column B panels, through the ISA's fast packers where the layout allows,
 // and B operands prepacked once over their whole K (weights).
 #include "ops/cpu/gemm_packing.h"
@@ -17,14 +17,14 @@ namespace {
 
 inline float element(const GemmOperand& op, int64_t row, int64_t k) {
   const int64_t offset = row * op.row_stride + k * op.k_stride;
-  if (op.type == WeightType::Q8_0) return q8_0_value(static_cast<const uint8_t*>(op.data), offset);
+  if (is_block_quantized(op.type)) return block_value(op.type, static_cast<const uint8_t*>(op.data), offset);
   if (op.type == WeightType::BF16) return bf16_to_f32(static_cast<const uint16_t*>(op.data)[offset]);
   return static_cast<const float*>(op.data)[offset];
 }
 
-// This thread's f32 room for dequantized Q8_0 values (at least `floats`): packing a Q8_0 operand
-// dequantizes rows into it first, so the ISA's fast f32 packers can then lay them into panels.
-std::vector<float>& q8_0_scratch(int64_t floats) {
+// This thread's f32 room for dequantized Q8_0 / Q4_0 values (at least `floats`): packing a block
+// operand dequantizes rows into it first, so the ISA's fast f32 packers can then lay them into panels.
+std::vector<float>& block_scratch(int64_t floats) {
   thread_local std::vector<float> scratch;
   if (static_cast<int64_t>(scratch.size()) < floats) scratch.resize(static_cast<size_t>(floats));
   return scratch;
@@ -66,10 +66,10 @@ void pack_panel_typed(float* dst, const T* base, const GemmOperand& op, int64_t 
   }
 }
 
-// pack_panel_typed for a Q8_0 operand (a weight W[out, in] in blocks, viewed with in·1 or 1·in
-// strides): blocks are dequantized as they are read, so the micro-kernel sees the same f32 values
-// as from the dequantized matrix (q·d, llama.cpp's dequantization) and the GEMM is unchanged.
-void pack_panel_q8_0(float* dst, const GemmOperand& op, int64_t row0, int rows, int64_t k0, int64_t kc, int width) {
+// pack_panel_typed for a Q8_0 or Q4_0 operand (a weight W[out, in] in blocks, viewed with in·1 or
+// 1·in strides): blocks are dequantized as they are read, so the micro-kernel sees the same f32
+// values as from the dequantized matrix (code·d, llama.cpp's dequantization) and the GEMM is unchanged.
+void pack_panel_blocks(float* dst, const GemmOperand& op, int64_t row0, int rows, int64_t k0, int64_t kc, int width) {
   const uint8_t* base = static_cast<const uint8_t*>(op.data);
   if (rows < width) {
     for (int64_t p = 0; p < kc; ++p)
@@ -77,14 +77,16 @@ void pack_panel_q8_0(float* dst, const GemmOperand& op, int64_t row0, int rows, 
   }
   if (op.k_stride == 1) {
     // x·Wᵀ: row r of the panel is a stretch of a row of W along k.
-    std::vector<float>& values = q8_0_scratch(kc);
+    std::vector<float>& values = block_scratch(kc);
     for (int r = 0; r < rows; ++r) {
-      q8_0_dequantize_range(values.data(), base, (row0 + r) * op.row_stride + k0, kc);
+      block_dequantize_range(op.type, values.data(), base, (row0 + r) * op.row_stride + k0, kc);
       for (int64_t p = 0; p < kc; ++p) dst[p * width + r] = values[p];
     }
   } else if (op.row_stride == 1) {
     // dy·W: k step p is a stretch of a row of W, the panel's rows consecutive values in it.
-    for (int64_t p = 0; p < kc; ++p) q8_0_dequantize_range(dst + p * width, base, (k0 + p) * op.k_stride + row0, rows);
+    for (int64_t p = 0; p < kc; ++p) {
+      block_dequantize_range(op.type, dst + p * width, base, (k0 + p) * op.k_stride + row0, rows);
+    }
   } else {
     for (int64_t p = 0; p < kc; ++p)
       for (int r = 0; r < rows; ++r) dst[p * width + r] = element(op, row0 + r, k0 + p);
@@ -92,8 +94,8 @@ void pack_panel_q8_0(float* dst, const GemmOperand& op, int64_t row0, int rows, 
 }
 
 void pack_panel(float* dst, const GemmOperand& op, int64_t row0, int rows, int64_t k0, int64_t kc, int width) {
-  if (op.type == WeightType::Q8_0) {
-    pack_panel_q8_0(dst, op, row0, rows, k0, kc, width);
+  if (is_block_quantized(op.type)) {
+    pack_panel_blocks(dst, op, row0, rows, k0, kc, width);
   } else if (op.type == WeightType::BF16) {
     pack_panel_typed(dst, static_cast<const uint16_t*>(op.data), op, row0, rows, k0, kc, width);
   } else {
@@ -108,15 +110,16 @@ namespace gemm_internal {
 void pack_b_block(const KernelTable& kernel, float* dst, const GemmOperand& b, int64_t n, int cols, int64_t k0,
                   int64_t kc) {
   const int nr = kernel.gemm_columns;
-  if (cols == nr && b.k_stride == 1 && b.type == WeightType::Q8_0) {
+  if (cols == nr && b.k_stride == 1 && is_block_quantized(b.type)) {
     // NR rows of W dequantized side by side (row stride kc), then the fast f32 packer.
-    std::vector<float>& rows = q8_0_scratch(static_cast<int64_t>(nr) * kc);
+    std::vector<float>& rows = block_scratch(static_cast<int64_t>(nr) * kc);
     for (int r = 0; r < nr; ++r) {
-      q8_0_dequantize_range(rows.data() + r * kc, static_cast<const uint8_t*>(b.data), (n + r) * b.row_stride + k0, kc);
+      block_dequantize_range(b.type, rows.data() + r * kc, static_cast<const uint8_t*>(b.data),
+                             (n + r) * b.row_stride + k0, kc);
     }
     if (kernel.gemm_pack_b(dst, rows.data(), 0, kc, kc)) return;
   }
-  if (cols == nr && b.k_stride == 1 && b.type != WeightType::Q8_0) {
+  if (cols == nr && b.k_stride == 1 && !is_block_quantized(b.type)) {
     const void* src = b.type == WeightType::BF16
                           ? static_cast<const void*>(static_cast<const uint16_t*>(b.data) + n * b.row_stride + k0)
                           : static_cast<const void*>(static_cast<const float*>(b.data) + n * b.row_stride + k0);
@@ -130,14 +133,14 @@ void pack_b_chunk(const KernelTable& kernel, float* dst, int64_t panel_stride, c
   const int nr = kernel.gemm_columns;
   int64_t n = n0;
   const int full_panels = static_cast<int>((n1 - n0) / nr);
-  if (b.row_stride == 1 && b.k_stride != 1 && full_panels > 0 && b.type == WeightType::Q8_0) {
+  if (b.row_stride == 1 && b.k_stride != 1 && full_panels > 0 && is_block_quantized(b.type)) {
     // kc stretches of rows of W (the panels' columns) dequantized one under another, then the fast
     // f32 packer over them.
     const int64_t width = static_cast<int64_t>(full_panels) * nr;
-    std::vector<float>& steps = q8_0_scratch(width * kc);
+    std::vector<float>& steps = block_scratch(width * kc);
     for (int64_t p = 0; p < kc; ++p) {
-      q8_0_dequantize_range(steps.data() + p * width, static_cast<const uint8_t*>(b.data), (k0 + p) * b.k_stride + n0,
-                            width);
+      block_dequantize_range(b.type, steps.data() + p * width, static_cast<const uint8_t*>(b.data),
+                             (k0 + p) * b.k_stride + n0, width);
     }
     if (kernel.gemm_pack_b_columns(dst, panel_stride, steps.data(), 0, width, kc, full_panels)) {
       n += width;
@@ -163,7 +166,7 @@ int64_t prepacked_panel_stride(const GemmOperand& b, int64_t k_length, int nr) {
 void pack_a_block(const KernelTable& kernel, float* dst, const GemmOperand& a, int64_t m, int rows, int64_t k0,
                   int64_t kc) {
   const int mr = kernel.gemm_rows;
-  if (rows == mr && a.k_stride == 1 && a.type != WeightType::Q8_0) {
+  if (rows == mr && a.k_stride == 1 && !is_block_quantized(a.type)) {
     const void* src = a.type == WeightType::BF16
                           ? static_cast<const void*>(static_cast<const uint16_t*>(a.data) + m * a.row_stride + k0)
                           : static_cast<const void*>(static_cast<const float*>(a.data) + m * a.row_stride + k0);

@@ -11,6 +11,8 @@ namespace pillow {
 // (x_codes [32·blocks] int8, x_scales [blocks] f32); every variant gives the same bits.
 using Q8_0DotRows = void (*)(float* out, const uint8_t* w, int64_t row_bytes, const int8_t* x_codes,
                              const float* x_scales, int64_t blocks, int rows);
+// The same for W in Q4_0 blocks (x in Q8_0 still); every variant gives the same bits.
+using Q4_0DotRows = Q8_0DotRows;
 
 struct KernelTable {
   CpuIsa isa;
@@ -40,6 +42,8 @@ struct KernelTable {
   void (*sampling_weights)(float* weight, float* z, int64_t n, float max_value, float inverse_temperature);
   // Q8_0 × Q8_0 dot products (kernels/q8_0_dot_kernel.h): out[r] = W row r · x for 1..4 rows.
   Q8_0DotRows q8_0_dot_rows;
+  // Q4_0 × Q8_0 dot products (kernels/q4_0_dot_kernel.h): out[r] = W row r · x for 1..4 rows.
+  Q4_0DotRows q4_0_dot_rows;
 };
 
 // A BF16 dot-product GEMM for bf16 weights (ops/cpu/gemm_bf16.h): a rows x columns tile of C
@@ -74,8 +78,11 @@ const Bf16DotKernels* bf16_dot_kernels();
 double dot_product_speedup();
 }
 namespace amx { const Bf16DotKernels* bf16_dot_kernels(); }
-// The Q8_0 dot products with vpdpbusd (isa/avx512_vnni.cc); nullptr where built without it.
-namespace avx512_vnni { Q8_0DotRows q8_0_dot_kernel(); }
+// The Q8_0 and Q4_0 dot products with vpdpbusd (isa/avx512_vnni.cc); nullptr where built without it.
+namespace avx512_vnni {
+Q8_0DotRows q8_0_dot_kernel();
+Q4_0DotRows q4_0_dot_kernel();
+}
 
 // The table for the best ISA this CPU supports (see selected_isa()).
 const KernelTable& kernels();
@@ -84,6 +91,9 @@ const KernelTable& kernels();
 // selected and the CPU has VNNI, else the selected table's (AVX2, or the portable loop). All give
 // the same bits; PILLOW_ISA lowers the choice like the table's.
 Q8_0DotRows q8_0_dot_kernel();
+
+// The Q4_0 dot products for this CPU, chosen as q8_0_dot_kernel() is.
+Q4_0DotRows q4_0_dot_kernel();
 
 // The BF16 dot-product kernels for bf16 weights, chosen once per process: AMX where the CPU has
 // it and the OS grants its tiles; else vdpbf16ps where the CPU has AVX512-BF16 and a short probe

@@ -74,11 +74,11 @@ void lora_matmul_forward_gemv(const LoraMatmulOutput* outputs, int64_t output_co
     for (int64_t o = tail_begin; o < rows; o += kGemvTailRows) blocks.push_back({i, o, std::min(rows, o + kGemvTailRows)});
   }
   const int64_t count = static_cast<int64_t>(blocks.size());
-  // x in Q8_0 for the Q8_0 weights, rounded once for all their rows (their int8 dot products).
+  // x in Q8_0 for the Q8_0 and Q4_0 weights, rounded once for all their rows (their integer dot products).
   std::vector<int8_t> x_codes;
   std::vector<float> x_scales;
   for (int64_t i = 0; i < output_count && x_codes.empty(); ++i) {
-    if (outputs[i].w.type != WeightType::Q8_0) continue;
+    if (!is_block_quantized(outputs[i].w.type)) continue;
     x_codes.resize(static_cast<size_t>(tokens * in_features));
     x_scales.resize(static_cast<size_t>(tokens * in_features / kQ8_0BlockValues));
     q8_0_quantize_rows(x_codes.data(), x_scales.data(), x, tokens, in_features);
@@ -92,6 +92,11 @@ void lora_matmul_forward_gemv(const LoraMatmulOutput* outputs, int64_t output_co
       if (output.w.type == WeightType::Q8_0) {
         // The weight's blocks as stored: 34 bytes per 32 weights streamed instead of 128.
         q8_0_gemv_rows(output.y, output.out_features, x_codes.data(), x_scales.data(),
+                       static_cast<const uint8_t*>(output.w.data), in_features, block.o_begin, block.o_end,
+                       static_cast<int>(tokens), false);
+      } else if (output.w.type == WeightType::Q4_0) {
+        // 18 bytes per 32 weights.
+        q4_0_gemv_rows(output.y, output.out_features, x_codes.data(), x_scales.data(),
                        static_cast<const uint8_t*>(output.w.data), in_features, block.o_begin, block.o_end,
                        static_cast<int>(tokens), false);
       } else {
@@ -146,10 +151,10 @@ void lora_matmul_forward_bf16_dot(const LoraMatmulOutput& output, const float* x
   add_lora_term(output, x, tokens, in_features);
 }
 
-// The GEMM form of a Q8_0 W: the base product sees x rounded to Q8_0 (`rounded`, q8_0_round_rows of
-// x: as the decode GEMV's int8 dot products do, and llama.cpp's CPU backend), times W dequantized
-// while packing; the rank-r term reads x as it is.
-void lora_matmul_forward_q8_0(const LoraMatmulOutput& output, const float* x, const float* rounded, int64_t tokens,
+// The GEMM form of a Q8_0 or Q4_0 W: the base product sees x rounded to Q8_0 (`rounded`,
+// q8_0_round_rows of x: as the decode GEMV's integer dot products do, and llama.cpp's CPU backend),
+// times W dequantized while packing; the rank-r term reads x as it is.
+void lora_matmul_forward_blocks(const LoraMatmulOutput& output, const float* x, const float* rounded, int64_t tokens,
                               int64_t in_features) {
   const GemmSegment base{f32_operand(rounded, in_features, 1),
                          GemmOperand{output.w.data, output.w.type, in_features, 1, output.w.packed_rows,
@@ -159,13 +164,13 @@ void lora_matmul_forward_q8_0(const LoraMatmulOutput& output, const float* x, co
   add_lora_term(output, x, tokens, in_features);
 }
 
-// x rounded to Q8_0 (q8_0_round_rows) when one of the outputs has a Q8_0 W, else empty: computed once
-// for all the products that share x.
-std::vector<float> rounded_for_q8_0(const LoraMatmulOutput* outputs, int64_t output_count, const float* x,
+// x rounded to Q8_0 (q8_0_round_rows) when one of the outputs has a Q8_0 or Q4_0 W, else empty:
+// computed once for all the products that share x.
+std::vector<float> rounded_for_blocks(const LoraMatmulOutput* outputs, int64_t output_count, const float* x,
                                     int64_t tokens, int64_t in_features) {
   std::vector<float> rounded;
   for (int64_t i = 0; i < output_count; ++i) {
-    if (outputs[i].w.type != WeightType::Q8_0) continue;
+    if (!is_block_quantized(outputs[i].w.type)) continue;
     rounded.resize(static_cast<size_t>(tokens * in_features));
     q8_0_round_rows(rounded.data(), x, tokens, in_features);
     break;
@@ -173,15 +178,15 @@ std::vector<float> rounded_for_q8_0(const LoraMatmulOutput* outputs, int64_t out
   return rounded;
 }
 
-// The GEMM form (T > kLoraGemvMaxTokens) of one checked product; `rounded` is rounded_for_q8_0's x.
+// The GEMM form (T > kLoraGemvMaxTokens) of one checked product; `rounded` is rounded_for_blocks's x.
 void lora_matmul_forward_gemm(const LoraMatmulOutput& output, const float* x, const std::vector<float>& rounded,
                               int64_t tokens, int64_t in_features) {
   if (output.w.type == WeightType::BF16 && output.w.packed_rows == nullptr && gemm_bf16_dot_available()) {
     lora_matmul_forward_bf16_dot(output, x, tokens, in_features);
     return;
   }
-  if (output.w.type == WeightType::Q8_0) {
-    lora_matmul_forward_q8_0(output, x, rounded.data(), tokens, in_features);
+  if (is_block_quantized(output.w.type)) {
+    lora_matmul_forward_blocks(output, x, rounded.data(), tokens, in_features);
     return;
   }
   GemmSegment segments[2];
@@ -212,7 +217,7 @@ void lora_matmul_forward(float* y, const float* x, WeightView w, const float* a,
   if (tokens <= kLoraGemvMaxTokens) {
     lora_matmul_forward_gemv(&output, 1, x, tokens, in_features);
   } else {
-    lora_matmul_forward_gemm(output, x, rounded_for_q8_0(&output, 1, x, tokens, in_features), tokens, in_features);
+    lora_matmul_forward_gemm(output, x, rounded_for_blocks(&output, 1, x, tokens, in_features), tokens, in_features);
   }
 }
 
@@ -227,7 +232,7 @@ void lora_matmul_forward_shared_input(const LoraMatmulOutput* outputs, int64_t o
   if (tokens <= kLoraGemvMaxTokens) {
     lora_matmul_forward_gemv(checked.data(), output_count, x, tokens, in_features);
   } else {
-    const std::vector<float> rounded = rounded_for_q8_0(checked.data(), output_count, x, tokens, in_features);
+    const std::vector<float> rounded = rounded_for_blocks(checked.data(), output_count, x, tokens, in_features);
     for (const LoraMatmulOutput& output : checked) lora_matmul_forward_gemm(output, x, rounded, tokens, in_features);
   }
 }
@@ -314,9 +319,9 @@ void lora_matmul_multi_forward(float* y, const float* x, WeightView w, const flo
 
   // No adapter: one GEMM straight from x into y (grouping would only copy x and y around; the
   // product is the same, its sums in the same order).
-  // A Q8_0 W multiplies x rounded to Q8_0 (lora_matmul_forward_q8_0); the adapters read x as it is.
+  // A Q8_0 or Q4_0 W multiplies x rounded to Q8_0 (lora_matmul_forward_blocks); the adapters read x as it is.
   const LoraMatmulOutput base_output{y, w, nullptr, nullptr, out_features, 0, 0.0f};
-  const std::vector<float> rounded = rounded_for_q8_0(&base_output, 1, x, tokens, in_features);
+  const std::vector<float> rounded = rounded_for_blocks(&base_output, 1, x, tokens, in_features);
   if (adapter_count == 0) {
     const GemmSegment base{f32_operand(rounded.empty() ? x : rounded.data(), in_features, 1), GemmOperand{w.data, w.type, in_features, 1, w.packed_rows, w.packed_rows_stride},
                            in_features};

@@ -1,7 +1,7 @@
-// Q8_0 products (see quantized_matvec.h): x's rounding to Q8_0 (once per call, on the calling
-// thread: O(columns) against the product's O(rows·columns)), the decode rows through the dot-product
-// kernels (kernels/q8_0_dot_kernel.h, chosen per CPU by q8_0_dot_kernel()), and the dequantization
-// the GEMM's packing reads.
+// Q8_0 and Q4_0 products (see quantized_matvec.h): x's rounding to Q8_0 (once per call, on the
+// calling thread: O(columns) against the product's O(rows·columns)), the decode rows through the
+// dot-product kernels (kernels/q8_0_dot_kernel.h and kernels/q4_0_dot_kernel.h, chosen per CPU by
+// q8_0_dot_kernel() and q4_0_dot_kernel()), and the dequantization the GEMM's packing reads.
 #include "ops/cpu/quantized_matvec.h"
 
 #include <algorithm>
@@ -21,8 +21,9 @@ namespace pillow {
 
 namespace {
 
+// 32 values a block, in Q8_0 and Q4_0 alike.
 constexpr int64_t kBlock = kQ8_0BlockValues;
-constexpr int64_t kBlockBytes = kQ8_0BlockBytes;
+static_assert(kQ4_0BlockValues == kQ8_0BlockValues);
 
 // codes[32], *scale = x[32] in Q8_0 (q8_0_quantize_rows).
 void quantize_block(int8_t* codes, float* scale, const float* x) {
@@ -52,6 +53,53 @@ void quantize_block(int8_t* codes, float* scale, const float* x) {
   *scale = f16_to_f32(f32_to_f16(d));
 }
 
+// q8_0_gemv_rows and q4_0_gemv_rows: the rows through `dot`, W's blocks block_bytes long.
+void gemv_rows_with(Q8_0DotRows dot, int64_t block_bytes, float* y, int64_t ldy, const int8_t* x_codes,
+                    const float* x_scales, const uint8_t* w, int64_t columns, int64_t row_begin, int64_t row_end,
+                    int tokens, bool accumulate) {
+  const int64_t blocks = columns / kBlock;
+  const int64_t row_bytes = blocks * block_bytes;
+  // Four rows at a time, tokens inner: the rows' blocks are read from memory once and stay in L1
+  // for the other tokens.
+  for (int64_t r = row_begin; r < row_end; r += 4) {
+    const int rows = static_cast<int>(std::min<int64_t>(4, row_end - r));
+    for (int t = 0; t < tokens; ++t) {
+      float values[4];
+      dot(values, w + r * row_bytes, row_bytes, x_codes + t * columns, x_scales + t * blocks, blocks, rows);
+      for (int i = 0; i < rows; ++i) {
+        float& out = y[t * ldy + r + i];
+        out = accumulate ? out + values[i] : values[i];
+      }
+    }
+  }
+}
+
+// The bytes of a [rows, columns] matrix of `type`'s blocks, block_bytes each (the *_matrix_bytes checks).
+int64_t matrix_bytes(const char* op, WeightType type, int64_t block_bytes, int64_t rows, int64_t columns) {
+  if (rows < 1 || columns < 1 || columns % kBlock != 0) {
+    throw_shape_error(std::string(op) + ": a " + weight_type_name(type) +
+                      " matrix needs rows >= 1 and columns a positive multiple of 32 (got " + std::to_string(rows) +
+                      ", " + std::to_string(columns) + ")");
+  }
+  const int64_t limit = int64_t{1} << 40;
+  if (rows > limit / columns) throw_shape_error(std::string(op) + ": shape too large");
+  return rows * (columns / kBlock) * block_bytes;
+}
+
+// out[rows] = W·x through `gemv_rows` (q8_0_gemv_rows or q4_0_gemv_rows), x rounded to Q8_0 here.
+template <typename GemvRows>
+void matvec_with(GemvRows gemv_rows, const char* op, float* out, const float* x, const uint8_t* w, int64_t rows,
+                 int64_t columns) {
+  if (out == nullptr || x == nullptr || w == nullptr) throw_argument_error(std::string(op) + ": out, x and w must not be null");
+  std::vector<int8_t> codes(static_cast<size_t>(columns));
+  std::vector<float> scales(static_cast<size_t>(columns / kBlock));
+  q8_0_quantize_rows(codes.data(), scales.data(), x, 1, columns);
+  // 16 rows per task: a few hundred KB of weights, enough to hide the pool's hand-off.
+  parallel_for_dynamic(rows, 16, 64, [&](int64_t begin, int64_t end) {
+    gemv_rows(out, 0, codes.data(), scales.data(), w, columns, begin, end, 1, false);
+  });
+}
+
 }  // namespace
 
 void q8_0_quantize_rows(int8_t* codes, float* scales, const float* x, int64_t tokens, int64_t columns) {
@@ -74,28 +122,20 @@ void q8_0_round_rows(float* out, const float* x, int64_t tokens, int64_t columns
 
 void q8_0_gemv_rows(float* y, int64_t ldy, const int8_t* x_codes, const float* x_scales, const uint8_t* w,
                     int64_t columns, int64_t row_begin, int64_t row_end, int tokens, bool accumulate) {
-  const Q8_0DotRows dot = q8_0_dot_kernel();
-  const int64_t blocks = columns / kBlock;
-  const int64_t row_bytes = blocks * kBlockBytes;
-  // Four rows at a time, tokens inner: the rows' blocks are read from memory once and stay in L1
-  // for the other tokens.
-  for (int64_t r = row_begin; r < row_end; r += 4) {
-    const int rows = static_cast<int>(std::min<int64_t>(4, row_end - r));
-    for (int t = 0; t < tokens; ++t) {
-      float values[4];
-      dot(values, w + r * row_bytes, row_bytes, x_codes + t * columns, x_scales + t * blocks, blocks, rows);
-      for (int i = 0; i < rows; ++i) {
-        float& out = y[t * ldy + r + i];
-        out = accumulate ? out + values[i] : values[i];
-      }
-    }
-  }
+  gemv_rows_with(q8_0_dot_kernel(), kQ8_0BlockBytes, y, ldy, x_codes, x_scales, w, columns, row_begin, row_end, tokens,
+                 accumulate);
+}
+
+void q4_0_gemv_rows(float* y, int64_t ldy, const int8_t* x_codes, const float* x_scales, const uint8_t* w,
+                    int64_t columns, int64_t row_begin, int64_t row_end, int tokens, bool accumulate) {
+  gemv_rows_with(q4_0_dot_kernel(), kQ4_0BlockBytes, y, ldy, x_codes, x_scales, w, columns, row_begin, row_end, tokens,
+                 accumulate);
 }
 
 float q8_0_value(const uint8_t* w, int64_t flat_index) {
-  const uint8_t* block = w + flat_index / kBlock * kBlockBytes;
+  const uint8_t* block = w + flat_index / kBlock * kQ8_0BlockBytes;
   return static_cast<float>(reinterpret_cast<const int8_t*>(block + 2)[flat_index % kBlock]) *
-         f16_to_f32(q8_0_scale_bits(block));
+         f16_to_f32(block_scale_bits(block));
 }
 
 void q8_0_dequantize_range(float* out, const uint8_t* w, int64_t flat_begin, int64_t count) {
@@ -103,8 +143,8 @@ void q8_0_dequantize_range(float* out, const uint8_t* w, int64_t flat_begin, int
     const int64_t flat = flat_begin + done;
     const int64_t within = flat % kBlock;
     const int64_t take = std::min<int64_t>(kBlock - within, count - done);
-    const uint8_t* block = w + flat / kBlock * kBlockBytes;
-    const float d = f16_to_f32(q8_0_scale_bits(block));
+    const uint8_t* block = w + flat / kBlock * kQ8_0BlockBytes;
+    const float d = f16_to_f32(block_scale_bits(block));
     const int8_t* codes = reinterpret_cast<const int8_t*>(block + 2) + within;
     for (int64_t j = 0; j < take; ++j) out[done + j] = static_cast<float>(codes[j]) * d;
     done += take;
@@ -112,25 +152,58 @@ void q8_0_dequantize_range(float* out, const uint8_t* w, int64_t flat_begin, int
 }
 
 int64_t q8_0_matrix_bytes(const char* op, int64_t rows, int64_t columns) {
-  if (rows < 1 || columns < 1 || columns % kBlock != 0) {
-    throw_shape_error(std::string(op) + ": rows must be >= 1 and columns a positive multiple of 32 (got " +
-                      std::to_string(rows) + ", " + std::to_string(columns) + ")");
-  }
-  const int64_t limit = int64_t{1} << 40;
-  if (rows > limit / columns) throw_shape_error(std::string(op) + ": shape too large");
-  return rows * (columns / kBlock) * kBlockBytes;
+  return matrix_bytes(op, WeightType::Q8_0, kQ8_0BlockBytes, rows, columns);
 }
 
 void quantized_matvec_q8_0(float* out, const float* x, const uint8_t* w, int64_t rows, int64_t columns) {
   q8_0_matrix_bytes("quantized_matvec_q8_0", rows, columns);
-  if (out == nullptr || x == nullptr || w == nullptr) throw_argument_error("quantized_matvec_q8_0: out, x and w must not be null");
-  std::vector<int8_t> codes(static_cast<size_t>(columns));
-  std::vector<float> scales(static_cast<size_t>(columns / kBlock));
-  q8_0_quantize_rows(codes.data(), scales.data(), x, 1, columns);
-  // 16 rows per task: a few hundred KB of weights, enough to hide the pool's hand-off.
-  parallel_for_dynamic(rows, 16, 64, [&](int64_t begin, int64_t end) {
-    q8_0_gemv_rows(out, 0, codes.data(), scales.data(), w, columns, begin, end, 1, false);
-  });
+  matvec_with(q8_0_gemv_rows, "quantized_matvec_q8_0", out, x, w, rows, columns);
+}
+
+float q4_0_value(const uint8_t* w, int64_t flat_index) {
+  const uint8_t* block = w + flat_index / kBlock * kQ4_0BlockBytes;
+  const int64_t j = flat_index % kBlock;
+  // Values 0..15 are the low nibbles of qs[0..15], values 16..31 their high nibbles.
+  const int nibble = j < kBlock / 2 ? block[2 + j] & 0x0F : block[2 + j - kBlock / 2] >> 4;
+  return static_cast<float>(nibble - 8) * f16_to_f32(block_scale_bits(block));
+}
+
+void q4_0_dequantize_range(float* out, const uint8_t* w, int64_t flat_begin, int64_t count) {
+  constexpr int64_t kHalf = kBlock / 2;
+  for (int64_t done = 0; done < count;) {
+    const int64_t flat = flat_begin + done;
+    const int64_t within = flat % kBlock;
+    const int64_t take = std::min<int64_t>(kBlock - within, count - done);
+    const uint8_t* block = w + flat / kBlock * kQ4_0BlockBytes;
+    const float d = f16_to_f32(block_scale_bits(block));
+    const uint8_t* packed = block + 2;
+    for (int64_t j = within; j < within + take; ++j) {
+      const int nibble = j < kHalf ? packed[j] & 0x0F : packed[j - kHalf] >> 4;
+      out[done + j - within] = static_cast<float>(nibble - 8) * d;
+    }
+    done += take;
+  }
+}
+
+int64_t q4_0_matrix_bytes(const char* op, int64_t rows, int64_t columns) {
+  return matrix_bytes(op, WeightType::Q4_0, kQ4_0BlockBytes, rows, columns);
+}
+
+void quantized_matvec_q4_0(float* out, const float* x, const uint8_t* w, int64_t rows, int64_t columns) {
+  q4_0_matrix_bytes("quantized_matvec_q4_0", rows, columns);
+  matvec_with(q4_0_gemv_rows, "quantized_matvec_q4_0", out, x, w, rows, columns);
+}
+
+float block_value(WeightType type, const uint8_t* w, int64_t flat_index) {
+  return type == WeightType::Q4_0 ? q4_0_value(w, flat_index) : q8_0_value(w, flat_index);
+}
+
+void block_dequantize_range(WeightType type, float* out, const uint8_t* w, int64_t flat_begin, int64_t count) {
+  if (type == WeightType::Q4_0) {
+    q4_0_dequantize_range(out, w, flat_begin, count);
+  } else {
+    q8_0_dequantize_range(out, w, flat_begin, count);
+  }
 }
 
 }  // namespace pillow

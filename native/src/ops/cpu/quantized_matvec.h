@@ -1,9 +1,12 @@
-// Products with weight matrices kept in llama.cpp's Q8_0 blocks, read as stored: decode reads 34
-// bytes per 32 weights instead of 128 (f32). As llama.cpp's CPU backend does, the activations are
-// rounded to Q8_0 too (ggml's quantize_row_q8_0), and the products are int8·int8 per block, summed
-// in int32 and scaled by d_w·d_x (ggml's vec_dot_q8_0_q8_0). CPU path, multi-threaded over rows.
+// Products with weight matrices kept in llama.cpp's Q8_0 or Q4_0 blocks, read as stored: decode
+// reads 34 (Q8_0) or 18 (Q4_0) bytes per 32 weights instead of 128 (f32). As llama.cpp's CPU
+// backend does, the activations are rounded to Q8_0 (ggml's quantize_row_q8_0), and the products
+// are integer per block — int8·int8 for Q8_0 (ggml's vec_dot_q8_0_q8_0), signed 4-bit·int8 for
+// Q4_0 (vec_dot_q4_0_q8_0) — summed in int32 and scaled by d_w·d_x. CPU path, multi-threaded over rows.
 #pragma once
 #include <cstdint>
+
+#include "ops/common/weight_view.h"
 
 namespace pillow {
 
@@ -39,5 +42,30 @@ void q8_0_dequantize_range(float* out, const uint8_t* w, int64_t flat_begin, int
 
 // Bytes of a [rows, columns] Q8_0 matrix; E_SHAPE unless rows >= 1 and columns is a positive multiple of 32.
 int64_t q8_0_matrix_bytes(const char* op, int64_t rows, int64_t columns);
+
+// out[rows] = W[rows, columns] · x[columns], W in Q4_0 (each row columns/32 blocks of { f16 d,
+// uint8 qs[16] }, 18 bytes) and x rounded to Q8_0 once per call (q8_0_quantize_rows). E_SHAPE unless
+// rows >= 1 and columns is a positive multiple of 32; E_ARGUMENT for a null pointer.
+void quantized_matvec_q4_0(float* out, const float* x, const uint8_t* w, int64_t rows, int64_t columns);
+
+// q8_0_gemv_rows for a Q4_0 W (the Q4_0 · Q8_0 dot-product kernels).
+void q4_0_gemv_rows(float* y, int64_t ldy, const int8_t* x_codes, const float* x_scales, const uint8_t* w,
+                    int64_t columns, int64_t row_begin, int64_t row_end, int tokens, bool accumulate);
+
+// Value (row, k) of a Q4_0 matrix at flat index row·columns + k: ((nibble) − 8)·d, as ggml's
+// dequantize_row_q4_0 computes it (the signed code times d, in f32).
+float q4_0_value(const uint8_t* w, int64_t flat_index);
+
+// out[0, count) = the values at flat indices [flat_begin, flat_begin + count) of a Q4_0 matrix (which
+// may start and end inside a block), as q4_0_value gives them.
+void q4_0_dequantize_range(float* out, const uint8_t* w, int64_t flat_begin, int64_t count);
+
+// Bytes of a [rows, columns] Q4_0 matrix; E_SHAPE unless rows >= 1 and columns is a positive multiple of 32.
+int64_t q4_0_matrix_bytes(const char* op, int64_t rows, int64_t columns);
+
+// q8_0_value / q4_0_value and the dequantize_range twins by the weight's type (Q8_0 or Q4_0, the
+// caller's to check): what the GEMM's packing and get_tensor read.
+float block_value(WeightType type, const uint8_t* w, int64_t flat_index);
+void block_dequantize_range(WeightType type, float* out, const uint8_t* w, int64_t flat_begin, int64_t count);
 
 }  // namespace pillow

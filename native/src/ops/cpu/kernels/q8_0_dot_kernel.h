@@ -64,7 +64,7 @@ inline void q8_0_dot_tile(float* out, const uint8_t* w, int64_t row_bytes, const
       // Never faults, even past the end.
       _mm_prefetch(reinterpret_cast<const char*>(block + prefetch_bytes), _MM_HINT_T0);
       const __m256i codes = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(block + 2));
-      const __m256 d = _mm256_set1_ps(_cvtsh_ss(::pillow::q8_0_scale_bits(block)) * dx);
+      const __m256 d = _mm256_set1_ps(_cvtsh_ss(::pillow::block_scale_bits(block)) * dx);
       acc[r] = _mm256_fmadd_ps(d, _mm256_cvtepi32_ps(q8_0_block_lanes(codes, x)), acc[r]);
     }
   }
@@ -82,7 +82,7 @@ inline void q8_0_dot_tile(float* out, const uint8_t* w, int64_t row_bytes, const
       const uint8_t* block = w + r * row_bytes + b * ::pillow::kQ8_0BlockBytes;
       const int8_t* codes = reinterpret_cast<const int8_t*>(block + 2);
       const int8_t* x = x_codes + b * ::pillow::kQ8_0BlockValues;
-      const float d = ::pillow::f16_to_f32(::pillow::q8_0_scale_bits(block)) * x_scales[b];
+      const float d = ::pillow::f16_to_f32(::pillow::block_scale_bits(block)) * x_scales[b];
       for (int l = 0; l < 8; ++l) {
         int32_t lane = 0;
         for (int j = 4 * l; j < 4 * l + 4; ++j) lane += static_cast<int32_t>(codes[j]) * static_cast<int32_t>(x[j]);
