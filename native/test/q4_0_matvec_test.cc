@@ -1,0 +1,318 @@
+// The Q4_0 × Q8_0 products (llama.cpp's vec_dot_q4_0_q8_0 numerics, see ops/cpu/quantized_matvec.h):
+// Q4_0 blocks built by hand against values computed here from the format's definition, the
+// portable dot products against a hand-computed block and against float64 sums of the decoded
+// codes, every SIMD variant this CPU can run (AVX2, AVX-512, AVX-512 VNNI) against the portable
+// loop bit for bit, the GEMV rows and the public op, and the shape checks.
+#include <algorithm>
+#include <cmath>
+#include <cstdint>
+#include <cstring>
+#include <random>
+#include <string>
+#include <tuple>
+#include <vector>
+
+#include "ops/common/weight_view.h"
+#include "ops/cpu/kernel_table.h"
+#include "ops/cpu/quantized_matvec.h"
+#include "runtime/cpu_features.h"
+#include "runtime/errors.h"
+#include "error_code.h"
+#include "test_harness.h"
+
+using namespace pillow;
+using pillow_test::error_code_of;
+
+namespace {
+
+// Normal and subnormal f16 bits → value, by the format's definition (independent of the library).
+double f16_value(uint16_t bits) {
+  const int exponent = (bits >> 10) & 0x1f;
+  const double magnitude = exponent == 0 ? (bits & 0x3ff) * std::ldexp(1.0, -24)
+                                         : (1.0 + (bits & 0x3ff) / 1024.0) * std::ldexp(1.0, exponent - 15);
+  return bits & 0x8000 ? -magnitude : magnitude;
+}
+
+// A block's scale field set to `bits` (little-endian).
+void set_scale(uint8_t* block, uint16_t bits) {
+  block[0] = static_cast<uint8_t>(bits & 0xff);
+  block[1] = static_cast<uint8_t>(bits >> 8);
+}
+
+// The signed code (−8..7) of value j of a Q4_0 block, by the format's definition.
+int code_of(const uint8_t* block, int j) { return (j < 16 ? block[2 + j] & 0x0F : block[2 + j - 16] >> 4) - 8; }
+
+// A [rows, 32·blocks] weight in Q4_0: random bytes (every nibble 0..15) and random normal f16 scales.
+std::vector<uint8_t> random_blocks(int64_t rows, int64_t blocks, uint32_t seed) {
+  std::mt19937 random(seed);
+  std::vector<uint8_t> w(static_cast<size_t>(rows * blocks * 18));
+  for (int64_t b = 0; b < rows * blocks; ++b) {
+    set_scale(w.data() + b * 18,
+              static_cast<uint16_t>((random() % 2) << 15 | (5 + random() % 8) << 10 | random() % 1024));
+    for (int j = 0; j < 16; ++j) w[b * 18 + 2 + j] = static_cast<uint8_t>(random() & 0xff);
+  }
+  return w;
+}
+
+// Sets every block's codes to `code` (both nibbles of every byte) and its scale to `bits`.
+void fill_blocks(std::vector<uint8_t>& w, int code, uint16_t bits) {
+  for (size_t b = 0; b < w.size() / 18; ++b) {
+    set_scale(w.data() + b * 18, bits);
+    std::memset(w.data() + b * 18 + 2, (code + 8) | (code + 8) << 4, 16);
+  }
+}
+
+struct Variant {
+  const char* name;
+  Q4_0DotRows dot;
+};
+
+// The SIMD variants this CPU runs (the portable loop is the reference they are compared with).
+std::vector<Variant> simd_variants() {
+  const CpuFeatures& f = cpu_features();
+  std::vector<Variant> variants;
+  if (f.avx2 && f.fma && f.f16c) variants.push_back({"avx2", avx2::kernel_table().q4_0_dot_rows});
+  if (selected_isa() == CpuIsa::Avx512) variants.push_back({"avx512", avx512::kernel_table().q4_0_dot_rows});
+  if (selected_isa() == CpuIsa::Avx512 && f.avx512vnni && avx512_vnni::q4_0_dot_kernel() != nullptr) {
+    variants.push_back({"avx512_vnni", avx512_vnni::q4_0_dot_kernel()});
+  }
+  return variants;
+}
+
+}  // namespace
+
+TEST(q4_0_values_of_hand_built_blocks) {
+  // Block 0: d = 0.5 (f16 0x3800). qs[0] = 0x8F: value 0 = (15 − 8)·0.5 = 3.5, value 16 = (8 − 8)·0.5 = 0;
+  // qs[1] = 0x10: value 1 = (0 − 8)·0.5 = −4, value 17 = (1 − 8)·0.5 = −3.5; qs[15] = 0x7A: value 15 =
+  // (10 − 8)·0.5 = 1, value 31 = (7 − 8)·0.5 = −0.5; every other byte 0x88 (codes 0).
+  // Block 1: d = −0.25 (0xB400), qs[3] = 0x0C: value 3 = (12 − 8)·−0.25 = −1, value 19 = (0 − 8)·−0.25 = 2.
+  std::vector<uint8_t> w(36, 0x88);
+  set_scale(w.data(), 0x3800);
+  w[2 + 0] = 0x8F;
+  w[2 + 1] = 0x10;
+  w[2 + 15] = 0x7A;
+  set_scale(w.data() + 18, 0xB400);
+  w[18 + 2 + 3] = 0x0C;
+  std::vector<float> expected(64, 0.0f);
+  expected[0] = 3.5f;
+  expected[1] = -4.0f;
+  expected[15] = 1.0f;
+  expected[17] = -3.5f;
+  expected[31] = -0.5f;
+  expected[32 + 3] = -1.0f;
+  expected[32 + 19] = 2.0f;
+  for (int64_t i = 0; i < 64; ++i) CHECK(q4_0_value(w.data(), i) == expected[i]);
+  std::vector<float> all(64, 99.0f);
+  q4_0_dequantize_range(all.data(), w.data(), 0, 64);
+  CHECK(all == expected);
+  // A stretch that starts and ends inside blocks: values 13..50.
+  std::vector<float> stretch(38, 99.0f);
+  q4_0_dequantize_range(stretch.data(), w.data(), 13, 38);
+  CHECK(std::equal(stretch.begin(), stretch.end(), expected.begin() + 13));
+  // Through the type-dispatched helpers the GEMM's packing calls.
+  CHECK(block_value(WeightType::Q4_0, w.data(), 17) == -3.5f);
+  std::fill(stretch.begin(), stretch.end(), 99.0f);
+  block_dequantize_range(WeightType::Q4_0, stretch.data(), w.data(), 13, 38);
+  CHECK(std::equal(stretch.begin(), stretch.end(), expected.begin() + 13));
+}
+
+TEST(q4_0_dequantization_is_the_code_times_the_f16_scale_in_f32) {
+  // Every byte value in every position, under scales across f16's range (subnormal, normal, large,
+  // negative, zero): value = float(code) · float(d), one f32 multiply of exact operands.
+  std::mt19937 random(5);
+  const uint16_t fixed[] = {0x0000, 0x8000, 0x0001, 0x03ff, 0x0400, 0x3c00, 0x7bff, 0xfbff, 0x251f};
+  int failures = 0;
+  for (int trial = 0; trial < 64; ++trial) {
+    // Exponents 0..30: every finite f16.
+    const uint16_t bits = trial < 9 ? fixed[trial] : static_cast<uint16_t>((random() & 0x83ff) | (random() % 31) << 10);
+    std::vector<uint8_t> w(16 * 18);
+    for (int b = 0; b < 16; ++b) {
+      set_scale(w.data() + b * 18, bits);
+      for (int j = 0; j < 16; ++j) w[b * 18 + 2 + j] = static_cast<uint8_t>(b * 16 + j);
+    }
+    std::vector<float> values(16 * 32);
+    q4_0_dequantize_range(values.data(), w.data(), 0, 16 * 32);
+    for (int b = 0; b < 16; ++b) {
+      for (int j = 0; j < 32; ++j) {
+        const float expected = static_cast<float>(code_of(w.data() + b * 18, j)) * static_cast<float>(f16_value(bits));
+        if (!(values[b * 32 + j] == expected && q4_0_value(w.data(), b * 32 + j) == expected) && failures++ < 3) {
+          std::fprintf(stderr, "  d bits 0x%04x, byte %d, value %d: %.9g, expected %.9g\n", bits, b * 16 + j % 16, j,
+                       values[b * 32 + j], expected);
+        }
+      }
+    }
+  }
+  CHECK(failures == 0);
+}
+
+TEST(q4_0_portable_dot_matches_a_hand_computed_block) {
+  // W block: d = 0.5; value 0 = 7 (nibble 15), value 1 = −8 (nibble 0), value 16 = 3 (nibble 11),
+  // value 31 = −1 (nibble 7), the rest 0 (nibble 8). x codes: 127, −50 at 0, 1; 25 at 16; 1 at 31;
+  // d_x = 0.02… (f16 0x251f). Σ = 7·127 + 8·50 + 3·25 − 1 = 1363; every partial sum is exact in f32.
+  std::vector<uint8_t> w(18, 0x88);
+  set_scale(w.data(), 0x3800);
+  w[2 + 0] = 0xBF;   // low 15 (value 0 = 7), high 11 (value 16 = 3)
+  w[2 + 1] = 0x80;   // low 0 (value 1 = −8)
+  w[2 + 15] = 0x78;  // high 7 (value 31 = −1)
+  std::vector<int8_t> x_codes(32, 0);
+  x_codes[0] = 127;
+  x_codes[1] = -50;
+  x_codes[16] = 25;
+  x_codes[31] = 1;
+  const float dx = static_cast<float>(f16_value(0x251f));
+  float out = 0;
+  portable::kernel_table().q4_0_dot_rows(&out, w.data(), 18, x_codes.data(), &dx, 1, 1);
+  CHECK(out == static_cast<float>(1363.0 * 0.5 * dx));
+  for (const Variant& variant : simd_variants()) {
+    float simd = 0;
+    variant.dot(&simd, w.data(), 18, x_codes.data(), &dx, 1, 1);
+    CHECK(simd == out);
+  }
+  // The extremes: code −8 times x −127 in every position (+8·127·32), and code 7 times 127.
+  const float one = 1.0f;
+  for (const auto& [code, x, expected] : {std::tuple{-8, -127, 8.0f * 127.0f * 32.0f},
+                                          std::tuple{7, 127, 7.0f * 127.0f * 32.0f},
+                                          std::tuple{-8, 127, -8.0f * 127.0f * 32.0f}}) {
+    fill_blocks(w, code, 0x3c00);
+    std::vector<int8_t> x_all(32, static_cast<int8_t>(x));
+    portable::kernel_table().q4_0_dot_rows(&out, w.data(), 18, x_all.data(), &one, 1, 1);
+    CHECK(out == expected);
+    for (const Variant& variant : simd_variants()) {
+      float simd = 0;
+      variant.dot(&simd, w.data(), 18, x_all.data(), &one, 1, 1);
+      CHECK(simd == expected);
+    }
+  }
+}
+
+TEST(q4_0_portable_dot_matches_float64_sums_of_the_codes) {
+  for (int64_t blocks : {1, 3, 9, 17, 24, 65}) {
+    const int64_t rows = 5;
+    const std::vector<uint8_t> w = random_blocks(rows, blocks, static_cast<uint32_t>(blocks));
+    std::mt19937 random(static_cast<uint32_t>(blocks) + 100);
+    std::vector<int8_t> x_codes(static_cast<size_t>(32 * blocks));
+    std::vector<float> x_scales(static_cast<size_t>(blocks));
+    for (int8_t& code : x_codes) code = static_cast<int8_t>(static_cast<int>(random() % 255) - 127);
+    for (float& scale : x_scales) {
+      scale = static_cast<float>(f16_value(static_cast<uint16_t>((8 + random() % 6) << 10 | random() % 1024)));
+    }
+    std::vector<float> out(static_cast<size_t>(rows));
+    for (int64_t r = 0; r < rows; r += 4) {
+      const int count = static_cast<int>(std::min<int64_t>(4, rows - r));
+      portable::kernel_table().q4_0_dot_rows(out.data() + r, w.data() + r * blocks * 18, blocks * 18, x_codes.data(),
+                                             x_scales.data(), blocks, count);
+    }
+    for (int64_t r = 0; r < rows; ++r) {
+      double sum = 0, magnitude = 0;
+      for (int64_t b = 0; b < blocks; ++b) {
+        const uint8_t* block = w.data() + (r * blocks + b) * 18;
+        const double d = f16_value(static_cast<uint16_t>(block[0] | block[1] << 8)) * x_scales[b];
+        for (int lane = 0; lane < 8; ++lane) {
+          int64_t dot = 0;
+          for (int j = 4 * lane; j < 4 * lane + 4; ++j) dot += code_of(block, j) * x_codes[b * 32 + j];
+          sum += d * static_cast<double>(dot);
+          magnitude += std::fabs(d * static_cast<double>(dot));
+        }
+      }
+      // f32 rounding: d_w·d_x once per block, then a chain of `blocks` FMAs per lane and 3 adds.
+      CHECK(std::fabs(out[r] - sum) <= (blocks + 5) * std::ldexp(1.0, -24) * magnitude);
+    }
+  }
+}
+
+TEST(q4_0_simd_dot_products_equal_the_portable_loop_bit_for_bit) {
+  const std::vector<Variant> variants = simd_variants();
+  std::printf("     (variants on this CPU:");
+  for (const Variant& v : variants) std::printf(" %s", v.name);
+  std::printf("; chosen: %s)\n", q4_0_dot_kernel() == portable::kernel_table().q4_0_dot_rows ? "portable"
+                                  : q4_0_dot_kernel() == avx512_vnni::q4_0_dot_kernel()      ? "avx512_vnni"
+                                                                                             : "avx2/avx512");
+  std::mt19937 random(3);
+  int compared = 0;
+  for (int64_t blocks : {1, 3, 7, 9, 25, 64, 67}) {
+    for (int64_t rows : {1, 2, 3, 4, 5, 13, 67}) {
+      const std::vector<uint8_t> w = random_blocks(rows, blocks, static_cast<uint32_t>(blocks * 100 + rows));
+      std::vector<float> x(static_cast<size_t>(32 * blocks));
+      std::uniform_real_distribution<float> uniform(-3.0f, 3.0f);
+      for (float& value : x) value = uniform(random);
+      std::vector<int8_t> codes(x.size());
+      std::vector<float> scales(static_cast<size_t>(blocks));
+      q8_0_quantize_rows(codes.data(), scales.data(), x.data(), 1, 32 * blocks);
+      std::vector<float> expected(static_cast<size_t>(rows)), actual(expected.size());
+      for (int64_t r = 0; r < rows; r += 4) {
+        const int count = static_cast<int>(std::min<int64_t>(4, rows - r));
+        portable::kernel_table().q4_0_dot_rows(expected.data() + r, w.data() + r * blocks * 18, blocks * 18,
+                                               codes.data(), scales.data(), blocks, count);
+      }
+      for (const Variant& variant : variants) {
+        for (int tile : {1, 4}) {  // one row per call, and four
+          std::fill(actual.begin(), actual.end(), -7.0f);
+          for (int64_t r = 0; r < rows; r += tile) {
+            const int count = static_cast<int>(std::min<int64_t>(tile, rows - r));
+            variant.dot(actual.data() + r, w.data() + r * blocks * 18, blocks * 18, codes.data(), scales.data(), blocks,
+                        count);
+          }
+          ++compared;
+          if (std::memcmp(actual.data(), expected.data(), actual.size() * sizeof(float)) != 0) {
+            std::fprintf(stderr, "  %s differs (rows %lld, columns %lld, tile %d)\n", variant.name,
+                         static_cast<long long>(rows), static_cast<long long>(32 * blocks), tile);
+            CHECK(false);
+          }
+        }
+      }
+    }
+  }
+  CHECK(compared == static_cast<int>(variants.size()) * 7 * 7 * 2);
+}
+
+TEST(q4_0_gemv_rows_and_matvec_use_the_chosen_kernel_per_token) {
+  const int64_t rows = 37, columns = 800, blocks = columns / 32;
+  const std::vector<uint8_t> w = random_blocks(rows, blocks, 9);
+  std::mt19937 random(10);
+  std::uniform_real_distribution<float> uniform(-1.0f, 1.0f);
+  for (int tokens = 1; tokens <= 4; ++tokens) {
+    std::vector<float> x(static_cast<size_t>(tokens * columns));
+    for (float& value : x) value = uniform(random);
+    std::vector<int8_t> codes(x.size());
+    std::vector<float> scales(static_cast<size_t>(tokens * blocks));
+    q8_0_quantize_rows(codes.data(), scales.data(), x.data(), tokens, columns);
+    // y[t·ldy + r] over rows [3, 35), accumulated onto 1.0.
+    const int64_t ldy = 40;
+    std::vector<float> y(static_cast<size_t>(tokens * ldy), 1.0f);
+    q4_0_gemv_rows(y.data(), ldy, codes.data(), scales.data(), w.data(), columns, 3, 35, tokens, true);
+    for (int t = 0; t < tokens; ++t) {
+      for (int64_t r = 0; r < ldy; ++r) {
+        float value = 0;
+        if (r >= 3 && r < 35) {
+          portable::kernel_table().q4_0_dot_rows(&value, w.data() + r * blocks * 18, blocks * 18,
+                                                 codes.data() + t * columns, scales.data() + t * blocks, blocks, 1);
+        }
+        CHECK(y[t * ldy + r] == (r >= 3 && r < 35 ? 1.0f + value : 1.0f));
+      }
+      // The public op: x rounded inside, the same bits.
+      std::vector<float> out(static_cast<size_t>(rows));
+      quantized_matvec_q4_0(out.data(), x.data() + t * columns, w.data(), rows, columns);
+      for (int64_t r = 3; r < 35; ++r) CHECK(out[r] + 1.0f == y[t * ldy + r]);
+    }
+  }
+}
+
+TEST(q4_0_matvec_and_matrix_bytes_refuse_bad_arguments_with_errors) {
+  std::vector<uint8_t> w(18 * 4, 0x88);
+  std::vector<float> x(64, 1.0f), out(4);
+  CHECK(error_code_of([&] { quantized_matvec_q4_0(out.data(), x.data(), w.data(), 2, 48); }) == "E_SHAPE");
+  CHECK(error_code_of([&] { quantized_matvec_q4_0(out.data(), x.data(), w.data(), 0, 64); }) == "E_SHAPE");
+  CHECK(error_code_of([&] { quantized_matvec_q4_0(out.data(), x.data(), w.data(), 2, -32); }) == "E_SHAPE");
+  CHECK(error_code_of([&] { quantized_matvec_q4_0(out.data(), nullptr, w.data(), 2, 64); }) == "E_ARGUMENT");
+  CHECK(error_code_of([&] { quantized_matvec_q4_0(nullptr, x.data(), w.data(), 2, 64); }) == "E_ARGUMENT");
+  CHECK(error_code_of([&] { quantized_matvec_q4_0(out.data(), x.data(), w.data(), 2, 64); }) == "none");
+  CHECK(q4_0_matrix_bytes("test", 3, 96) == 3 * 3 * 18);
+  CHECK(q8_0_matrix_bytes("test", 3, 96) == 3 * 3 * 34);
+  try {
+    q4_0_matrix_bytes("someOp", 2, 40);
+    CHECK(false);
+  } catch (const PillowError& e) {
+    const std::string message = e.what();
+    CHECK(message.find("someOp") != std::string::npos && message.find("q4_0") != std::string::npos);
+  }
+}
