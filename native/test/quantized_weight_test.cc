@@ -1,7 +1,7 @@
-// Q8_0 weights (llama.cpp blocks) in the LoRA matmul ops: the decode GEMV, the GEMM forward that
-// dequantizes blocks while packing (both multiplying x rounded to Q8_0, as llama.cpp does), the
-// backward products and prepacking, each against plain double loops over the values the test
-// decodes itself from hand-built blocks and its own rounding of x.
+// Q8_0 and Q4_0 weights (llama.cpp blocks) in the LoRA matmul ops: the decode GEMV, the GEMM
+// forward that dequantizes blocks while packing (both multiplying x rounded to Q8_0, as llama.cpp
+// does), the backward products and prepacking, each against plain double loops over the values the
+// test decodes itself from hand-built blocks and its own rounding of x. Every test runs once per type.
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
@@ -23,31 +23,48 @@ using pillow_test::error_code_of;
 
 namespace {
 
-// A [rows, columns] weight as Q8_0 blocks plus the values they stand for, decoded here independently
-// of the library: the scale is a normal f16 (1 + m/1024)·2^(e−15), value j = q[j]·d.
+// A [rows, columns] weight as Q8_0 or Q4_0 blocks plus the values they stand for, decoded here
+// independently of the library: the scale is a normal f16 (1 + m/1024)·2^(e−15); Q8_0 value j =
+// q[j]·d, Q4_0 value j = (low nibble of qs[j] − 8)·d and value j + 16 = (high nibble − 8)·d.
 struct QuantizedWeight {
   std::vector<uint8_t> blocks;
   std::vector<double> values;
+  WeightView view() const { return WeightView{blocks.data(), type}; }
+  WeightType type;
 };
 
-QuantizedWeight make_weight(int64_t rows, int64_t columns, uint32_t seed) {
+QuantizedWeight make_weight(WeightType type, int64_t rows, int64_t columns, uint32_t seed) {
   std::mt19937 random(seed);
   QuantizedWeight w;
+  w.type = type;
+  const int64_t block_bytes = type == WeightType::Q4_0 ? 18 : 34;
   const int64_t count = rows * columns / 32;
-  w.blocks.resize(static_cast<size_t>(count * 34));
+  w.blocks.resize(static_cast<size_t>(count * block_bytes));
   w.values.resize(static_cast<size_t>(rows * columns));
   for (int64_t b = 0; b < count; ++b) {
-    const uint16_t exponent = static_cast<uint16_t>(5 + random() % 5);  // d in [2^-10, 2^-5)
+    // d in [2^-10, 2^-5) for Q8_0's codes up to 127; 16 times that for Q4_0's codes up to 8, so
+    // both weights are of about the same size.
+    const uint16_t exponent = static_cast<uint16_t>((type == WeightType::Q4_0 ? 9 : 5) + random() % 5);
     const uint16_t mantissa = static_cast<uint16_t>(random() % 1024);
     const uint16_t bits = static_cast<uint16_t>((random() % 2) << 15 | exponent << 10 | mantissa);
     const double d = (bits & 0x8000 ? -1.0 : 1.0) * (1.0 + mantissa / 1024.0) * std::ldexp(1.0, exponent - 15);
-    uint8_t* block = w.blocks.data() + b * 34;
+    uint8_t* block = w.blocks.data() + b * block_bytes;
     block[0] = static_cast<uint8_t>(bits & 0xff);
     block[1] = static_cast<uint8_t>(bits >> 8);
-    for (int j = 0; j < 32; ++j) {
-      const int8_t code = static_cast<int8_t>(static_cast<int>(random() % 255) - 127);
-      std::memcpy(block + 2 + j, &code, 1);
-      w.values[static_cast<size_t>(b * 32 + j)] = code * d;
+    double* values = w.values.data() + b * 32;
+    if (type == WeightType::Q4_0) {
+      for (int j = 0; j < 16; ++j) {
+        const int low = static_cast<int>(random() % 16), high = static_cast<int>(random() % 16);
+        block[2 + j] = static_cast<uint8_t>(low | high << 4);
+        values[j] = (low - 8) * d;
+        values[j + 16] = (high - 8) * d;
+      }
+    } else {
+      for (int j = 0; j < 32; ++j) {
+        const int8_t code = static_cast<int8_t>(static_cast<int>(random() % 255) - 127);
+        std::memcpy(block + 2 + j, &code, 1);
+        values[j] = code * d;
+      }
     }
   }
   return w;
@@ -115,14 +132,12 @@ std::vector<double> reference_forward(const std::vector<float>& x, const std::ve
   return y;
 }
 
-}  // namespace
-
-TEST(q8_0_forward_gemv_and_gemm_match_the_dequantized_reference) {
+void check_forward_gemv_and_gemm_match_the_dequantized_reference(WeightType type) {
   // in = 544 (17 blocks) spans the GEMM's K blocks at offsets that are not block boundaries.
   for (int64_t in : {96, 544}) {
     const int64_t out = 70, rank = 4;
-    const QuantizedWeight w = make_weight(out, in, static_cast<uint32_t>(in));
-    const WeightView view{w.blocks.data(), WeightType::Q8_0};
+    const QuantizedWeight w = make_weight(type, out, in, static_cast<uint32_t>(in));
+    const WeightView view = w.view();
     const std::vector<float> a = random_vector(rank * in, 2), b = random_vector(out * rank, 3);
     for (int64_t tokens : {1, 3, 37}) {
       const std::vector<float> x = random_vector(tokens * in, 4);
@@ -136,11 +151,11 @@ TEST(q8_0_forward_gemv_and_gemm_match_the_dequantized_reference) {
   }
 }
 
-TEST(q8_0_backward_matches_the_dequantized_reference) {
+void check_backward_matches_the_dequantized_reference(WeightType type) {
   const int64_t tokens = 37, in = 544, out = 70, rank = 4;
   const double scale = 0.5;
-  const QuantizedWeight w = make_weight(out, in, 11);
-  const WeightView view{w.blocks.data(), WeightType::Q8_0};
+  const QuantizedWeight w = make_weight(type, out, in, 11);
+  const WeightView view = w.view();
   const std::vector<float> x = random_vector(tokens * in, 12), dy = random_vector(tokens * out, 13);
   const std::vector<float> a = random_vector(rank * in, 14), b = random_vector(out * rank, 15);
   // dx = dy·W + s·(dy·B)·A
@@ -177,9 +192,9 @@ TEST(q8_0_backward_matches_the_dequantized_reference) {
   CHECK(dx == dx_f32);
 }
 
-TEST(q8_0_prepacked_panels_equal_those_of_the_dequantized_weight) {
+void check_prepacked_panels_equal_those_of_the_dequantized_weight(WeightType type) {
   const int64_t in = 544, out = 70;
-  const QuantizedWeight w = make_weight(out, in, 21);
+  const QuantizedWeight w = make_weight(type, out, in, 21);
   std::vector<float> w_f32(w.values.begin(), w.values.end());
   for (int layout = 0; layout < 2; ++layout) {
     // layout 0: x·Wᵀ (rows of W over k), 1: dy·W (columns of W over k)
@@ -187,27 +202,36 @@ TEST(q8_0_prepacked_panels_equal_those_of_the_dequantized_weight) {
     const int64_t row_stride = layout ? 1 : in, k_stride = layout ? in : 1;
     std::vector<float> quantized(static_cast<size_t>(gemm_prepacked_size(rows, k_length)), 7.0f);
     std::vector<float> reference(quantized.size(), 7.0f);
-    gemm_prepack(quantized.data(), GemmOperand{w.blocks.data(), WeightType::Q8_0, row_stride, k_stride}, rows, k_length);
+    gemm_prepack(quantized.data(), GemmOperand{w.blocks.data(), type, row_stride, k_stride}, rows, k_length);
     gemm_prepack(reference.data(), f32_operand(w_f32.data(), row_stride, k_stride), rows, k_length);
     CHECK(quantized == reference);
   }
 }
 
-TEST(q8_0_weights_with_inputs_not_a_multiple_of_32_are_refused) {
+void check_weights_with_inputs_not_a_multiple_of_32_are_refused(WeightType type) {
   const int64_t in = 48, out = 4;
   std::vector<uint8_t> blocks(static_cast<size_t>(out * 2 * 34), 0);
   std::vector<float> x(static_cast<size_t>(in), 1.0f), y(static_cast<size_t>(out));
-  const WeightView view{blocks.data(), WeightType::Q8_0};
+  const WeightView view{blocks.data(), type};
   CHECK(error_code_of([&] { lora_matmul_forward(y.data(), x.data(), view, nullptr, nullptr, 1, in, out, 0, 1.0f); }) ==
         "E_SHAPE");
   std::vector<float> dx(static_cast<size_t>(in)), dy(static_cast<size_t>(out), 1.0f);
   CHECK(error_code_of([&] { matmul_backward_input(dx.data(), dy.data(), view, 1, in, out); }) == "E_SHAPE");
+  // The message names the op and the weight's type.
+  try {
+    lora_matmul_forward(y.data(), x.data(), view, nullptr, nullptr, 1, in, out, 0, 1.0f);
+  } catch (const PillowError& e) {
+    const std::string message = e.what();
+    CHECK(message.find("lora_matmul_forward") != std::string::npos);
+    CHECK(message.find(std::string("a ") + (type == WeightType::Q4_0 ? "q4_0" : "q8_0") + " weight needs inFeatures") !=
+          std::string::npos);
+  }
 }
 
-TEST(q8_0_multi_adapter_forward_rounds_x_for_the_base_only) {
+void check_multi_adapter_forward_rounds_x_for_the_base_only(WeightType type) {
   const int64_t tokens = 9, in = 96, out = 70, rank = 4;
-  const QuantizedWeight w = make_weight(out, in, 31);
-  const WeightView view{w.blocks.data(), WeightType::Q8_0};
+  const QuantizedWeight w = make_weight(type, out, in, 31);
+  const WeightView view = w.view();
   const std::vector<float> x = random_vector(tokens * in, 32);
   const std::vector<float> a = random_vector(rank * in, 33), b = random_vector(out * rank, 34);
   const std::vector<double> base = reference_forward(x, w.values, a, b, tokens, in, out, 0, 0.0);
@@ -228,4 +252,41 @@ TEST(q8_0_multi_adapter_forward_rounds_x_for_the_base_only) {
   const std::vector<int32_t> none(static_cast<size_t>(tokens), -1);
   lora_matmul_multi_forward(y.data(), x.data(), view, a_ptr, b_ptr, ranks, scales, 0, none.data(), tokens, in, out);
   check_all_close(y, base, 1e-5);
+}
+
+}  // namespace
+
+TEST(q8_0_forward_gemv_and_gemm_match_the_dequantized_reference) {
+  check_forward_gemv_and_gemm_match_the_dequantized_reference(WeightType::Q8_0);
+}
+TEST(q4_0_forward_gemv_and_gemm_match_the_dequantized_reference) {
+  check_forward_gemv_and_gemm_match_the_dequantized_reference(WeightType::Q4_0);
+}
+
+TEST(q8_0_backward_matches_the_dequantized_reference) {
+  check_backward_matches_the_dequantized_reference(WeightType::Q8_0);
+}
+TEST(q4_0_backward_matches_the_dequantized_reference) {
+  check_backward_matches_the_dequantized_reference(WeightType::Q4_0);
+}
+
+TEST(q8_0_prepacked_panels_equal_those_of_the_dequantized_weight) {
+  check_prepacked_panels_equal_those_of_the_dequantized_weight(WeightType::Q8_0);
+}
+TEST(q4_0_prepacked_panels_equal_those_of_the_dequantized_weight) {
+  check_prepacked_panels_equal_those_of_the_dequantized_weight(WeightType::Q4_0);
+}
+
+TEST(q8_0_weights_with_inputs_not_a_multiple_of_32_are_refused) {
+  check_weights_with_inputs_not_a_multiple_of_32_are_refused(WeightType::Q8_0);
+}
+TEST(q4_0_weights_with_inputs_not_a_multiple_of_32_are_refused) {
+  check_weights_with_inputs_not_a_multiple_of_32_are_refused(WeightType::Q4_0);
+}
+
+TEST(q8_0_multi_adapter_forward_rounds_x_for_the_base_only) {
+  check_multi_adapter_forward_rounds_x_for_the_base_only(WeightType::Q8_0);
+}
+TEST(q4_0_multi_adapter_forward_rounds_x_for_the_base_only) {
+  check_multi_adapter_forward_rounds_x_for_the_base_only(WeightType::Q4_0);
 }

@@ -169,13 +169,12 @@ TEST(cuda_lora_matmul_multi_matches_cpu_with_base_only_rows) {
   }
 }
 
-TEST(cuda_refuses_q8_0_weights_before_any_kernel) {
-  // Q8_0 runs on the CPU only: every CUDA entry point that reads W says so with E_UNSUPPORTED.
+TEST(cuda_refuses_q8_0_and_q4_0_weights_before_any_kernel) {
+  // Q8_0 and Q4_0 run on the CPU only: every CUDA entry point that reads W says so with E_UNSUPPORTED.
   const int64_t tokens = 2, in_features = 32, out_features = 3;
   DeviceBuffer<float> y(tokens * out_features), x(tokens * in_features), dx(tokens * in_features),
       dy(tokens * out_features);
   std::vector<uint8_t> blocks(static_cast<size_t>(out_features * 34), 0);
-  const WeightView w{blocks.data(), WeightType::Q8_0};
   auto code = [](auto&& call) -> std::string {
     try {
       call();
@@ -184,9 +183,13 @@ TEST(cuda_refuses_q8_0_weights_before_any_kernel) {
     }
     return "none";
   };
-  CHECK(code([&] {
-          lora_matmul_forward_cuda(y.data(), x.data(), w, nullptr, nullptr, tokens, in_features, out_features, 0, 1.0f);
-        }) == kErrorUnsupported);
-  CHECK(code([&] { matmul_backward_input_cuda(dx.data(), dy.data(), w, tokens, in_features, out_features); }) ==
-        kErrorUnsupported);
+  for (WeightType type : {WeightType::Q8_0, WeightType::Q4_0}) {
+    const WeightView w{blocks.data(), type};
+    CHECK(code([&] {
+            lora_matmul_forward_cuda(y.data(), x.data(), w, nullptr, nullptr, tokens, in_features, out_features, 0,
+                                     1.0f);
+          }) == kErrorUnsupported);
+    CHECK(code([&] { matmul_backward_input_cuda(dx.data(), dy.data(), w, tokens, in_features, out_features); }) ==
+          kErrorUnsupported);
+  }
 }
