@@ -34,6 +34,7 @@ export {
   matmul,
   matmulAsync,
   pairwiseCost,
+  quantizedMatvecQ4_0,
   quantizedMatvecQ8_0,
   setThreads,
 } from "./kernels.js";

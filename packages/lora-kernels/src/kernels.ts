@@ -49,6 +49,21 @@ export function quantizedMatvecQ8_0(
   return loadAddon().quantizedMatvecQ8_0(x, w, shape);
 }
 
+/**
+ * out[rows] = W[rows, columns]·x with W in llama.cpp's Q4_0 blocks as a GGUF file stores them (per 32
+ * values: f16 d, 16 bytes of 4-bit codes; value j = ((qs[j] & 15) − 8)·d, value j + 16 = ((qs[j] >> 4)
+ * − 8)·d), read as stored (18 bytes per 32 weights); x is rounded to Q8_0 as llama.cpp's CPU backend
+ * rounds it and multiplied in integers per block. columns must be a multiple of 32. CPU,
+ * multi-threaded over rows (AVX-512 VNNI / AVX2 / portable).
+ */
+export function quantizedMatvecQ4_0(
+  x: Float32Array,
+  w: Uint8Array,
+  shape: { rows: number; columns: number },
+): Float32Array {
+  return loadAddon().quantizedMatvecQ4_0(x, w, shape);
+}
+
 /** Pairwise ground costs in f64 between the rows of a[n, dim] and b[m, dim] (cosine: 1 − cos). */
 export function pairwiseCost(
   a: Float32Array,

@@ -1,10 +1,10 @@
-// The native Q8_0 matrix-vector product against a float64 reference computed here: x rounded to
-// Q8_0 by ggml's reference formula (per 32 values d = max|x|/127 in f32, code = round(x/d) half
-// away from zero, d stored as f16 rounded to nearest even), then per block the integer sum of the
-// code products times d_w·d_x; on every ISA path this CPU has.
+// The native Q8_0 and Q4_0 matrix-vector products against a float64 reference computed here: x
+// rounded to Q8_0 by ggml's reference formula (per 32 values d = max|x|/127 in f32, code = round(x/d)
+// half away from zero, d stored as f16 rounded to nearest even), then per block the integer sum of
+// the code products (W's int8 codes, or its 4-bit codes − 8) times d_w·d_x; on every ISA path this CPU has.
 import { spawnSync } from "node:child_process";
 import { describe, expect, it } from "vitest";
-import { quantizedMatvecQ8_0 } from "./kernels.js";
+import { quantizedMatvecQ4_0, quantizedMatvecQ8_0 } from "./kernels.js";
 
 function halfToNumber(bits: number): number {
   const sign = bits & 0x8000 ? -1 : 1;
@@ -48,19 +48,28 @@ function quantizeX(x: Float32Array): { codes: Int8Array; scales: Float64Array } 
   return { codes, scales };
 }
 
-/** Random Q8_0 blocks: random codes, scales f16 of about 0.004–0.03 (subnormal and zero scales included). */
-function randomMatrix(rows: number, columns: number, seed: number): Uint8Array {
-  const bytes = new Uint8Array((rows * columns * 34) / 32);
+/** A block format: its bytes, and code j of the block at byte `at` (value j = code·d). */
+type Format = { blockBytes: number; code: (w: Uint8Array, at: number, j: number) => number };
+const Q8_0: Format = { blockBytes: 34, code: (w, at, j) => (w[at + 2 + j] << 24) >> 24 }; // the byte as int8
+const Q4_0: Format = {
+  blockBytes: 18,
+  code: (w, at, j) => (j < 16 ? w[at + 2 + j] & 0x0f : w[at + 2 + j - 16] >> 4) - 8,
+};
+
+/** Random blocks: random code bytes, scales f16 of about 0.004–0.03 (subnormal and zero scales included). */
+function randomMatrix(rows: number, columns: number, seed: number, format = Q8_0): Uint8Array {
+  const blockBytes = format.blockBytes;
+  const bytes = new Uint8Array((rows * columns * blockBytes) / 32);
   let state = seed >>> 0;
   const next = () => {
     state = (Math.imul(state, 1664525) + 1013904223) >>> 0;
     return state >>> 24;
   };
   for (let i = 0; i < bytes.length; i++) bytes[i] = next();
-  for (let block = 0; block < bytes.length / 34; block++) {
+  for (let block = 0; block < bytes.length / blockBytes; block++) {
     const bits = block % 97 === 0 ? 0 : block % 89 === 0 ? 0x0123 : 0x1c00 | ((next() & 0xf) << 6) | (next() & 0x3f);
-    bytes[block * 34] = bits & 0xff;
-    bytes[block * 34 + 1] = bits >> 8;
+    bytes[block * blockBytes] = bits & 0xff;
+    bytes[block * blockBytes + 1] = bits >> 8;
   }
   return bytes;
 }
@@ -70,17 +79,18 @@ function reference(
   w: Uint8Array,
   rows: number,
   columns: number,
+  format = Q8_0,
 ): { values: Float64Array; scale: Float64Array } {
   const { codes, scales } = quantizeX(x);
   const values = new Float64Array(rows);
   const scale = new Float64Array(rows); // Σ |d·(4-product sums)| per row: the size of the f32 rounding's bound
   for (let r = 0; r < rows; r++) {
     for (let b = 0; b < columns / 32; b++) {
-      const at = (r * (columns / 32) + b) * 34;
+      const at = (r * (columns / 32) + b) * format.blockBytes;
       const d = halfToNumber(w[at] | (w[at + 1] << 8)) * scales[b];
       for (let lane = 0; lane < 8; lane++) {
         let dot = 0;
-        for (let j = 4 * lane; j < 4 * lane + 4; j++) dot += ((w[at + 2 + j] << 24) >> 24) * codes[b * 32 + j];
+        for (let j = 4 * lane; j < 4 * lane + 4; j++) dot += format.code(w, at, j) * codes[b * 32 + j];
         values[r] += d * dot;
         scale[r] += Math.abs(d * dot);
       }
@@ -157,5 +167,74 @@ describe("quantizedMatvecQ8_0", () => {
         columns: 32,
       }),
     ).toThrow(expect.objectContaining({ code: "E_TYPE" }));
+  });
+});
+
+describe("quantizedMatvecQ4_0", () => {
+  for (const [rows, columns] of [
+    [1, 32],
+    [7, 96],
+    [256, 768],
+    [768, 2048],
+  ]) {
+    it(`matches float64 sums of the blocks' 4-bit codes times x's Q8_0 codes (${rows} × ${columns})`, () => {
+      const w = randomMatrix(rows, columns, rows * 31 + columns, Q4_0);
+      const x = Float32Array.from({ length: columns }, (_, i) => Math.sin(i * 0.7) * 2);
+      const out = quantizedMatvecQ4_0(x, w, { rows, columns });
+      const { values, scale } = reference(x, w, rows, columns, Q4_0);
+      // f32 rounding: d_w·d_x per block, then a chain of columns/32 FMAs per lane and 3 adds.
+      const bound = (columns / 32 + 5) * 2 ** -24;
+      for (let r = 0; r < rows; r++)
+        expect(Math.abs(out[r] - values[r]), `row ${r}`).toBeLessThanOrEqual(bound * scale[r] + 1e-30);
+      // Not all zero (the 1 × 32 case is one block whose scale randomMatrix sets to 0): the check compares something.
+      if (rows > 1) expect(out.some((value) => Math.abs(value) > 1e-3)).toBe(true);
+    });
+  }
+
+  it("gives a hand-computed block's value", () => {
+    // x as in the Q8_0 case: d_x = 0.02 (f16 0x251f), codes 127, −50, 25, 1, 0 at positions 0..4.
+    // W: d = 0.5; qs[0] = 0xbf (value 0 = 15 − 8 = 7, value 16 = 11 − 8 = 3), qs[1] = 0x80 (value 1 =
+    // −8), qs[2] = 0x89 (value 2 = 1), qs[3] = 0x88 (0), the rest 0x88 (codes 0).
+    // Σ = 7·127 + 8·50 + 1·25 = 1314 (value 16's code meets x = 0).
+    const x = new Float32Array(32);
+    x.set([2.54, -1, 0.5, 0.011, -0.009]);
+    const w = new Uint8Array(18).fill(0x88);
+    w.set([0x00, 0x38, 0xbf, 0x80, 0x89]);
+    const [out] = quantizedMatvecQ4_0(x, w, { rows: 1, columns: 32 });
+    expect(out).toBe(Math.fround(1314 * 0.5 * halfToNumber(0x251f)));
+  });
+
+  it("is the same on the portable, AVX2 and AVX-512 paths (PILLOW_ISA), bit for bit", () => {
+    const script = `
+      import { quantizedMatvecQ4_0 } from "./dist/index.js";
+      const columns = 512, rows = 64, w = new Uint8Array(rows * columns / 32 * 18);
+      for (let i = 0; i < w.length; i++) w[i] = (i * 73 + 11) & 255;
+      for (let b = 0; b < w.length / 18; b++) { w[b * 18] = 0x00; w[b * 18 + 1] = 0x20; }
+      const x = Float32Array.from({ length: columns }, (_, i) => Math.cos(i));
+      console.log(JSON.stringify(Array.from(quantizedMatvecQ4_0(x, w, { rows, columns }))));`;
+    const results = ["portable", "avx2", "avx512"].map((isa) => {
+      const run = spawnSync(process.execPath, ["--input-type=module", "-e", script], {
+        encoding: "utf8",
+        env: { ...process.env, PILLOW_ISA: isa },
+        cwd: new URL("..", import.meta.url).pathname,
+      });
+      if (run.status !== 0) throw new Error(`${isa}: ${run.stderr}`);
+      return JSON.parse(run.stdout.trim().split("\\n").pop() as string) as number[];
+    });
+    // One lane order on every path (native/src/ops/cpu/kernels/q4_0_dot_kernel.h): the same bits.
+    expect(results[1]).toEqual(results[0]);
+    expect(results[2]).toEqual(results[0]);
+    expect(results[0].some((value) => value !== 0)).toBe(true);
+  });
+
+  it("checks its arguments before running", () => {
+    const w = new Uint8Array(18);
+    expect(() => quantizedMatvecQ4_0(new Float32Array(32), w, { rows: 1, columns: 30 })).toThrow(
+      expect.objectContaining({ code: "E_SHAPE" }),
+    );
+    expect(() => quantizedMatvecQ4_0(new Float32Array(32), new Uint8Array(34), { rows: 1, columns: 32 })).toThrow(
+      /w has length 34, expected 18/,
+    );
+    expect(() => quantizedMatvecQ4_0(new Float32Array(31), w, { rows: 1, columns: 32 })).toThrow(/x has length 31/);
   });
 });
