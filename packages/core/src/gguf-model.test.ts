@@ -206,7 +206,7 @@ describe("loadModel on a GGUF file exported by pillow", () => {
   });
 });
 
-describe("loadModel on a Q8_0 / Q4_0 GGUF (dequantized into f32 at load)", () => {
+describe("loadModel on a Q8_0 / Q4_0 GGUF (getTensor: the dequantized blocks, kept or not)", () => {
   for (const dtype of ["q8_0", "q4_0"] as const) {
     it(`holds exactly the dequantized blocks of each HF matrix (${dtype})`, async () => {
       const hf = path.join(scratch, `quantized-${dtype}`);

@@ -2,10 +2,10 @@
 // `tokenizer.ggml.*` → the Tokenizer (gguf-tokenizer.ts), tensors → the native model's HF-named
 // tensors with llama.cpp's q/k rope permutation undone. The header and the whole tensor table are
 // checked before any tensor is read (gguf-reader.ts); every tensor's shape is checked against the
-// config before the native model gets it. Q8_0 linear weights are kept as their blocks by default
-// (quantized: "keep"; decode then reads 34 bytes per 32 weights, GEMMs dequantize while packing);
-// every other quantized tensor (Q4_0, the k-quants, a Q8_0 embedding) is dequantized into f32 at
-// load. Either way the model computes on exactly the values llama.cpp's blocks hold.
+// config before the native model gets it. Q8_0 and Q4_0 linear weights are kept as their blocks by
+// default (quantized: "keep"; decode then reads 34 / 18 bytes per 32 weights, GEMMs dequantize while
+// packing); every other quantized tensor (the k-quants, a Q8_0 or Q4_0 embedding) is dequantized
+// into f32 at load. Either way the model computes on exactly the values llama.cpp's blocks hold.
 
 import path from "node:path";
 import { loadAddon, resolveDevice } from "@pillow/lora-kernels";
@@ -192,6 +192,12 @@ function llama3ScalingFromFactors(
   return scaling;
 }
 
+/** The ggml types whose blocks the native model keeps for a linear weight (setTensor's storeAs, block bytes). */
+const KEPT_BLOCKS: Partial<Record<number, { storeAs: "q8_0" | "q4_0"; blockBytes: number }>> = {
+  [GgmlType.Q8_0]: { storeAs: "q8_0", blockBytes: GGML_TYPES[GgmlType.Q8_0].blockBytes },
+  [GgmlType.Q4_0]: { storeAs: "q4_0", blockBytes: GGML_TYPES[GgmlType.Q4_0].blockBytes },
+};
+
 /** The native model's matmul weights (the seven per-layer projections and an untied output layer). */
 function isLinearWeight(name: string): boolean {
   return name.endsWith("_proj.weight") || name === "lm_head.weight";
@@ -254,9 +260,10 @@ export async function loadGgufModel(
             projection === "q" ? config.numHeads : config.numKeyValueHeads,
           )
         : rows;
-    if (quantized === "keep" && info.type === GgmlType.Q8_0 && isLinearWeight(name)) {
-      // Blocks run along rows (32 values, 34 bytes), so the rope permutation moves whole rows of blocks.
-      native.setTensor(name, unpermute(gguf.readBytes(ggufName), (shape[1] / 32) * 34), "q8_0");
+    const kept = quantized === "keep" && isLinearWeight(name) ? KEPT_BLOCKS[info.type] : undefined;
+    if (kept) {
+      // Blocks run along rows (32 values, 34 or 18 bytes), so the rope permutation moves whole rows of blocks.
+      native.setTensor(name, unpermute(gguf.readBytes(ggufName), (shape[1] / 32) * kept.blockBytes), kept.storeAs);
     } else {
       native.setTensor(name, unpermute(gguf.readFloat32(ggufName), shape[1]), options.dtype);
     }

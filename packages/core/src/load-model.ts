@@ -25,12 +25,13 @@ export type LoadModelOptions = {
    */
   device?: Device;
   /**
-   * GGUF files only: "keep" (the default on the CPU) stores Q8_0 linear weights as their llama.cpp
-   * blocks, 34 bytes per 32 weights: decode reads them through the Q8_0 kernel and prefill/training
-   * GEMMs dequantize blocks while packing, so the logits are those of the dequantized model (to
-   * rounding); LoRA trains over the frozen Q8_0 base, full training needs "dequantize". "dequantize"
-   * (the default on CUDA, which does not run Q8_0) converts them to f32 (or bf16 with dtype).
-   * Other quantized types (Q4_0, Q4_K, Q5_K, Q6_K) are always dequantized at load.
+   * GGUF files only: "keep" (the default on the CPU) stores Q8_0 and Q4_0 linear weights as their
+   * llama.cpp blocks, 34 / 18 bytes per 32 weights: decode reads them through the Q8_0 / Q4_0 kernels
+   * and prefill/training GEMMs dequantize blocks while packing, the activations rounded to Q8_0 as
+   * llama.cpp's CPU backend rounds them, so the logits are the dequantized model's up to that
+   * rounding; LoRA trains over the frozen quantized base, full training needs "dequantize".
+   * "dequantize" (the default on CUDA, which runs neither) converts them to f32 (or bf16 with dtype).
+   * The k-quants (Q4_K, Q5_K, Q6_K) and quantized embeddings are always dequantized at load.
    */
   quantized?: "keep" | "dequantize";
 };
