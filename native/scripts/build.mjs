@@ -47,6 +47,20 @@ if (!["auto", "on", "off", "emulate"].includes(cuda)) {
   console.error(`pillow native build: PILLOW_CUDA must be auto, on, off or emulate (got "${cuda}")`);
   process.exit(1);
 }
+// A build folder configured for another checkout (turbo restores build/** from its cache, and the
+// cache is keyed by the sources' content, not their path: a worktree's build folder, CMakeCache.txt
+// and all, came back into another checkout, whose next incremental build then compiled the other
+// checkout's sources) is configured afresh here.
+const cacheFile = path.join(buildDir, "CMakeCache.txt");
+if (fs.existsSync(cacheFile)) {
+  const home = /^CMAKE_HOME_DIRECTORY:INTERNAL=(.*)$/m.exec(fs.readFileSync(cacheFile, "utf8"))?.[1];
+  if (home !== undefined && path.resolve(home) !== nativeDir) {
+    console.log(`pillow native build: ${buildDir} was configured for ${home}; configuring it for ${nativeDir}`);
+    fs.rmSync(cacheFile);
+    fs.rmSync(path.join(buildDir, "CMakeFiles"), { recursive: true, force: true });
+  }
+}
+
 const version = JSON.parse(fs.readFileSync(path.join(nativeDir, "package.json"), "utf8")).version;
 const cmakeJs = path.join(nativeDir, "node_modules", "cmake-js", "bin", "cmake-js");
 const args = [

@@ -3,11 +3,12 @@
 // quantized_matvec.h). Per 32-value block W's signed 4-bit codes (nibble − 8, in −8..7) are
 // multiplied with x's int8 codes and summed in int32, exactly, and scaled by d_w·d_x.
 //
-// The numerics every variant shares, bit for bit, are the Q8_0 kernel's (q8_0_dot_kernel.h): with
-// the block's 32 codes in value order (values 0..15 the low nibbles of qs[0..15], 16..31 their high
-// nibbles), lane l = Σ_{j<4} code[4l+j]·x[4l+j] in int32 (|lane| <= 4·8·127: exact), each lane
-// keeps its own f32 sum acc_l = fma(d_w·d_x, lane_l, acc_l) over the row's blocks, and the row's
-// value is ((acc0+acc4) + (acc2+acc6)) + ((acc1+acc5) + (acc3+acc7)).
+// The numerics every variant shares, bit for bit, are the Q8_0 kernel's (q8_0_dot_kernel.h, whose
+// row loop this one runs): with the block's 32 codes in value order (values 0..15 the low nibbles
+// of qs[0..15], 16..31 their high nibbles), lane l = Σ_{j<4} code[4l+j]·x[4l+j] in int32
+// (|lane| <= 4·8·127: exact), each lane keeps an f32 sum over the even blocks and one over the odd
+// ones, even_l = fma(d_w·d_x, lane_l, even_l), and the row's value is ((s0+s4) + (s2+s6)) +
+// ((s1+s5) + (s3+s7)) of s_l = even_l + odd_l.
 //
 // Variants, picked by the translation unit's flags: AVX-512 VNNI (vpdpbusd on the unsigned nibbles
 // as they are, minus 8·Σx per lane), AVX2 (nibbles − 8, then the Q8_0 kernel's sign trick) and the
@@ -54,43 +55,24 @@ inline __m256i q4_0_block_lanes(__m256i nibbles, __m256i x) {
 #endif
 }
 
-// out = W row · x for one row of `blocks` Q4_0 blocks.
-inline void q4_0_dot_row(float* out, const uint8_t* w, const int8_t* x_codes, const float* x_scales, int64_t blocks) {
-  // The Q8_0 kernel's distance in bytes (per host, see cpu_features.h): the same time ahead at the
-  // stream's bandwidth, about twice as many Q4_0 blocks (not measured for Q4_0 itself).
-  const int64_t prefetch_bytes = ::pillow::decode_prefetch_bytes();
-  __m256 acc = _mm256_setzero_ps();
-  for (int64_t b = 0; b < blocks; ++b) {
-    const uint8_t* block = w + b * ::pillow::kQ4_0BlockBytes;
-    // Never faults, even past the end.
-    _mm_prefetch(reinterpret_cast<const char*>(block + prefetch_bytes), _MM_HINT_T0);
-    const __m256i x = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(x_codes + b * ::pillow::kQ4_0BlockValues));
-    const __m256 d = _mm256_set1_ps(_cvtsh_ss(::pillow::block_scale_bits(block)) * x_scales[b]);
-    acc = _mm256_fmadd_ps(d, _mm256_cvtepi32_ps(q4_0_block_lanes(q4_0_block_nibbles(block), x)), acc);
-  }
-  *out = q8_0_lane_sum(acc);
+inline __m256i q4_0_lanes_at(const uint8_t* block, const int8_t* x) {
+  return q4_0_block_lanes(q4_0_block_nibbles(block), _mm256_loadu_si256(reinterpret_cast<const __m256i*>(x)));
+}
+
+// out = W row · x for one row of `blocks` Q4_0 blocks (the prefetch reaches the Q8_0 kernel's
+// distance in bytes: the same time ahead at the stream's rate, about twice as many blocks).
+inline float q4_0_dot_row(const uint8_t* w, const int8_t* x_codes, const float* x_scales, int64_t blocks) {
+  return block_row_dot<::pillow::kQ4_0BlockBytes>(w, x_codes, x_scales, blocks, q4_0_lanes_at);
 }
 
 #else
 
-inline void q4_0_dot_row(float* out, const uint8_t* w, const int8_t* x_codes, const float* x_scales, int64_t blocks) {
+inline float q4_0_dot_row(const uint8_t* w, const int8_t* x_codes, const float* x_scales, int64_t blocks) {
   constexpr int kHalf = static_cast<int>(::pillow::kQ4_0BlockValues / 2);
-  float acc[8] = {0, 0, 0, 0, 0, 0, 0, 0};
-  for (int64_t b = 0; b < blocks; ++b) {
-    const uint8_t* block = w + b * ::pillow::kQ4_0BlockBytes;
+  return block_row_dot_portable<::pillow::kQ4_0BlockBytes>(w, x_codes, x_scales, blocks, [](const uint8_t* block, int j) {
     const uint8_t* packed = block + 2;
-    const int8_t* x = x_codes + b * ::pillow::kQ4_0BlockValues;
-    const float d = ::pillow::f16_to_f32(::pillow::block_scale_bits(block)) * x_scales[b];
-    for (int l = 0; l < 8; ++l) {
-      int32_t lane = 0;
-      for (int j = 4 * l; j < 4 * l + 4; ++j) {
-        const int32_t code = (j < kHalf ? packed[j] & 0x0F : packed[j - kHalf] >> 4) - 8;
-        lane += code * static_cast<int32_t>(x[j]);
-      }
-      acc[l] = std::fma(d, static_cast<float>(lane), acc[l]);
-    }
-  }
-  *out = ((acc[0] + acc[4]) + (acc[2] + acc[6])) + ((acc[1] + acc[5]) + (acc[3] + acc[7]));
+    return static_cast<int32_t>(j < kHalf ? packed[j] & 0x0F : packed[j - kHalf] >> 4) - 8;
+  });
 }
 
 #endif
@@ -100,7 +82,7 @@ inline void q4_0_dot_row(float* out, const uint8_t* w, const int8_t* x_codes, co
 // a time, as the Q8_0 kernel does (measured there on a Zen 3 host; this kernel is not measured).
 inline void q4_0_dot_rows(float* out, const uint8_t* w, int64_t row_bytes, const int8_t* x_codes,
                           const float* x_scales, int64_t blocks, int rows) {
-  for (int r = 0; r < rows; ++r) q4_0_dot_row(out + r, w + r * row_bytes, x_codes, x_scales, blocks);
+  for (int r = 0; r < rows; ++r) out[r] = q4_0_dot_row(w + r * row_bytes, x_codes, x_scales, blocks);
 }
 
 }  // namespace PILLOW_ISA_NAMESPACE
