@@ -78,6 +78,8 @@ for (const variant of values.variants.split(";")) {
       parsed.directed === undefined ? undefined : parsed.directed === "none" ? null : Number(parsed.directed),
     // shared=replay|skip: earlier instances whose instruction the current task uses; absent: the default.
     sharedInstructions: parsed.shared,
+    // stage=shuffled|current-first: the order of a stage's training set; absent: the default.
+    stageOrder: parsed.stage,
     evaluation: "diagonal-and-final",
     onStage: (report) => {
       lookAhead += report.seconds.lookAhead;

@@ -41,13 +41,14 @@ export { ReplayError, type ReplayErrorCode } from "./errors.js";
 export type { ContinualMetrics } from "./metrics/continual-metrics.js";
 export { scoreHeatmapSvg } from "./metrics/heatmap-svg.js";
 export type { HeatmapOptions } from "./metrics/heatmap-svg.js";
-export { runContinual } from "./continual/run-continual.js";
+export { defaultStageOrder, orderStage, runContinual, stageOrders } from "./continual/run-continual.js";
 export type { ContinualLearner, InterferenceProbe } from "./continual/continual-learner.js";
 export type { LookAheadReport } from "./continual/run-continual.js";
 export type {
   RunContinualOptions,
   RunContinualResult,
   ReplayPlanSummary,
+  StageOrder,
   StageReport,
 } from "./continual/run-continual.js";
 export { createLoraLearner } from "./continual/lora-learner.js";

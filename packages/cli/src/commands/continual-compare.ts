@@ -18,6 +18,7 @@ import {
   summariseCompare,
   type TrainingOrder,
   type SharedInstructions,
+  type StageOrder,
 } from "@pillow/replay";
 import { buildSuite, type Instance, tinyModelDir } from "@pillow/suite";
 import type { Command } from "commander";
@@ -54,6 +55,7 @@ type CompareFlags = {
   capShare: number | "none";
   directedShare: number | "none";
   sharedInstructions: SharedInstructions;
+  stageOrder: StageOrder;
   evaluation: string;
 };
 
@@ -72,6 +74,7 @@ export type CompareSettings = Pick<
   | "capShare"
   | "directedShare"
   | "sharedInstructions"
+  | "stageOrder"
   | "evaluation"
 > & {
   source: { suite: true; trainPerTask: number; testPerTask: number } | { files: string[]; testShare: number };
@@ -227,6 +230,7 @@ Examples:
         capShare: flags.capShare,
         directedShare: flags.directedShare,
         sharedInstructions: flags.sharedInstructions,
+        stageOrder: flags.stageOrder,
         evaluation: flags.evaluation,
       };
       const settingsFile = path.join(flags.out, "settings.json");
@@ -310,6 +314,7 @@ Examples:
                 capShare: shareOrNull(flags.capShare) ?? undefined,
                 directedShare: shareOrNull(flags.directedShare),
                 sharedInstructions: flags.sharedInstructions,
+                stageOrder: flags.stageOrder,
                 evaluation: flags.evaluation === "all" || orderIndex === 0 ? "all" : "diagonal-and-final",
               },
               onRun: (run) => {

@@ -7,6 +7,7 @@ import {
   type ContinualLearner,
   type ReplayStrategy,
   type SharedInstructions,
+  type StageOrder,
   replayStrategies,
   runContinual,
 } from "@pillow/replay";
@@ -38,6 +39,7 @@ type PlanFlags = {
   capShare: number | "none";
   directedShare: number | "none";
   sharedInstructions: SharedInstructions;
+  stageOrder: StageOrder;
   json?: boolean;
 };
 
@@ -144,6 +146,7 @@ Examples:
         capShare: shareOrNull(flags.capShare) ?? undefined,
         directedShare: shareOrNull(flags.directedShare),
         sharedInstructions: flags.sharedInstructions,
+        stageOrder: flags.stageOrder,
         evaluation: "diagonal-and-final",
         onStage: (report) =>
           context.log(
@@ -184,6 +187,8 @@ Examples:
             }
           : {}),
         sharedInstructions: flags.sharedInstructions,
+        // The stage files are in training order: with current-first, a trainer must not reshuffle them.
+        stageOrder: flags.stageOrder,
         tasks: tasks.map((task) => ({
           name: task.name,
           file: path.resolve(task.file),

@@ -6,6 +6,7 @@ import {
   CAP_SHARE_DEFAULT,
   parseSharedInstructions,
   parseShareOrNone,
+  parseStageOrder,
   shareOrNull,
 } from "./continual-tasks.js";
 
@@ -47,5 +48,19 @@ describe("--shared-instructions", () => {
       addTrainingOptions(new Command().exitOverride(), "").parse(argv, { from: "user" }).opts();
     expect(parse([]).sharedInstructions).toBe("replay");
     expect(parse(["--shared-instructions", "skip"]).sharedInstructions).toBe("skip");
+  });
+});
+
+describe("--stage-order", () => {
+  it("takes current-first or shuffled (default current-first, chosen on validation), and names the flag on anything else", () => {
+    expect(parseStageOrder("shuffled")).toBe("shuffled");
+    expect(parseStageOrder("current-first")).toBe("current-first");
+    expect(() => parseStageOrder("reversed")).toThrow(
+      /--stage-order must be one of shuffled, current-first, got "reversed"/,
+    );
+    const parse = (argv: string[]) =>
+      addTrainingOptions(new Command().exitOverride(), "").parse(argv, { from: "user" }).opts();
+    expect(parse([]).stageOrder).toBe("current-first");
+    expect(parse(["--stage-order", "shuffled"]).stageOrder).toBe("shuffled");
   });
 });

@@ -6,8 +6,11 @@ import { readInstructionFile } from "@pillow/core";
 import {
   defaultDirectedShare,
   defaultSharedInstructions,
+  defaultStageOrder,
   type SharedInstructions,
+  type StageOrder,
   sharedInstructionChoices,
+  stageOrders,
 } from "@pillow/replay";
 import type { Instance } from "@pillow/suite";
 import { inputError, usageError } from "../cli-error.js";
@@ -84,6 +87,12 @@ export function parseSharedInstructions(value: string): SharedInstructions {
   throw usageError(`--shared-instructions must be one of ${sharedInstructionChoices.join(", ")}, got "${value}"`);
 }
 
+/** --stage-order: shuffled or current-first (see @pillow/replay's runContinual). */
+export function parseStageOrder(value: string): StageOrder {
+  if ((stageOrders as readonly string[]).includes(value)) return value as StageOrder;
+  throw usageError(`--stage-order must be one of ${stageOrders.join(", ")}, got "${value}"`);
+}
+
 /** "none" → no limit (null) as the replay package takes it. */
 export const shareOrNull = (value: number | "none"): number | null => (value === "none" ? null : value);
 
@@ -129,5 +138,11 @@ export function addTrainingOptions(command: Command, what: string): Command {
       "earlier instances whose instruction the current task also uses: replay, or skip (left out of the replay and of the look-ahead's probes)",
       parseSharedInstructions,
       defaultSharedInstructions,
+    )
+    .option(
+      "--stage-order <order>",
+      "a stage's training set: current-first (half the current task's instances alone, then the rest mixed with the replay) or shuffled (all mixed)",
+      parseStageOrder,
+      defaultStageOrder,
     );
 }

@@ -49,6 +49,7 @@ export type CompareCellOptions<T extends InstructionInstance> = {
     | "capShare"
     | "directedShare"
     | "sharedInstructions"
+    | "stageOrder"
     | "evaluation"
     | "tagMerge"
     | "instructionWeights"
