@@ -9,35 +9,31 @@ namespace pillow::napi {
 
 namespace {
 
-Napi::Value quantized_matvec_q8_0_binding(const Napi::CallbackInfo& info) {
+// One binding per block format: `name` for errors, `matrix_bytes` checks the shape (columns a
+// multiple of 32) before the arrays' lengths are compared with it, `matvec` runs the product.
+template <int64_t (*matrix_bytes)(const char*, int64_t, int64_t),
+          void (*matvec)(float*, const float*, const uint8_t*, int64_t, int64_t)>
+Napi::Value quantized_matvec_binding(const Napi::CallbackInfo& info, const char* name) {
   return guarded(info, [&]() -> Napi::Value {
     Napi::Env env = info.Env();
     Napi::Object shape = object_argument(info, 2, "shape");
     const int64_t rows = dimension_field(env, shape, "shape", "rows");
     const int64_t columns = dimension_field(env, shape, "shape", "columns");
-    // Checks the shape (columns a multiple of 32) before the arrays' lengths are compared with it.
-    const int64_t bytes = q8_0_matrix_bytes("quantizedMatvecQ8_0", rows, columns);
+    const int64_t bytes = matrix_bytes(name, rows, columns);
     Napi::Float32Array x = float32_argument(info, 0, "x", columns);
     Napi::Uint8Array w = typed_array_argument<uint8_t>(info, 1, "w", bytes);
     Napi::Float32Array out = Napi::Float32Array::New(env, rows);
-    quantized_matvec_q8_0(out.Data(), x.Data(), w.Data(), rows, columns);
+    matvec(out.Data(), x.Data(), w.Data(), rows, columns);
     return out;
   });
 }
 
+Napi::Value quantized_matvec_q8_0_binding(const Napi::CallbackInfo& info) {
+  return quantized_matvec_binding<q8_0_matrix_bytes, quantized_matvec_q8_0>(info, "quantizedMatvecQ8_0");
+}
+
 Napi::Value quantized_matvec_q4_0_binding(const Napi::CallbackInfo& info) {
-  return guarded(info, [&]() -> Napi::Value {
-    Napi::Env env = info.Env();
-    Napi::Object shape = object_argument(info, 2, "shape");
-    const int64_t rows = dimension_field(env, shape, "shape", "rows");
-    const int64_t columns = dimension_field(env, shape, "shape", "columns");
-    const int64_t bytes = q4_0_matrix_bytes("quantizedMatvecQ4_0", rows, columns);
-    Napi::Float32Array x = float32_argument(info, 0, "x", columns);
-    Napi::Uint8Array w = typed_array_argument<uint8_t>(info, 1, "w", bytes);
-    Napi::Float32Array out = Napi::Float32Array::New(env, rows);
-    quantized_matvec_q4_0(out.Data(), x.Data(), w.Data(), rows, columns);
-    return out;
-  });
+  return quantized_matvec_binding<q4_0_matrix_bytes, quantized_matvec_q4_0>(info, "quantizedMatvecQ4_0");
 }
 
 }  // namespace

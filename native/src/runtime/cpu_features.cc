@@ -84,16 +84,13 @@ CpuIsa selected_isa() {
   return isa;
 }
 
-int64_t decode_prefetch_bytes() {
-  static const int64_t bytes = [] {
-    if (const char* setting = std::getenv("PILLOW_PREFETCH_BYTES")) {
-      const long long value = std::atoll(setting);
-      if (value >= 64 && value <= 65536) return static_cast<int64_t>(value);
-    }
-    return static_cast<int64_t>(cpu_features().intel ? 4096 : 1024);
-  }();
-  return bytes;
-}
+const int64_t kDecodePrefetchBytes = [] {
+  if (const char* setting = std::getenv("PILLOW_PREFETCH_BYTES")) {
+    const long long value = std::atoll(setting);
+    if (value >= 64 && value <= 65536) return static_cast<int64_t>(value);
+  }
+  return static_cast<int64_t>(cpu_features().intel ? 4096 : 1024);
+}();
 
 bool amx_tiles_granted() {
   static const bool granted = [] {

@@ -36,7 +36,9 @@ const char* isa_name(CpuIsa isa);
 //     58-61 against 63-66 tok/s, 2 threads 102 against 115-122 (1, 2 and 8 KiB tried).
 // So Intel CPUs get 4 KiB and the others 1 KiB; PILLOW_PREFETCH_BYTES (64..65536) overrides it, to
 // measure other hosts.
-int64_t decode_prefetch_bytes();
+// (Read once when the library loads: the decode kernels ask for it on every row.)
+extern const int64_t kDecodePrefetchBytes;
+inline int64_t decode_prefetch_bytes() { return kDecodePrefetchBytes; }
 
 // Asks the OS (Linux: arch_prctl ARCH_REQ_XCOMP_PERM) for this process's AMX tile data, once;
 // true when granted. AMX instructions fault without it. False wherever the CPU lacks AMX.

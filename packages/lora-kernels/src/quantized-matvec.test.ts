@@ -99,6 +99,29 @@ function reference(
   return { values, scale };
 }
 
+/**
+ * The product of a fixed 64 × 512 matrix of `blockBytes`-byte blocks (f16 scales 0x2000 = 2^-7) with a fixed x,
+ * computed by `name` in a child process under PILLOW_ISA=portable, avx2 and avx512.
+ */
+function resultsOnEveryIsa(name: "quantizedMatvecQ8_0" | "quantizedMatvecQ4_0", blockBytes: number): number[][] {
+  const script = `
+      import { ${name} } from "./dist/index.js";
+      const columns = 512, rows = 64, w = new Uint8Array(rows * columns / 32 * ${blockBytes});
+      for (let i = 0; i < w.length; i++) w[i] = (i * 73 + 11) & 255;
+      for (let b = 0; b < w.length / ${blockBytes}; b++) { w[b * ${blockBytes}] = 0x00; w[b * ${blockBytes} + 1] = 0x20; }
+      const x = Float32Array.from({ length: columns }, (_, i) => Math.cos(i));
+      console.log(JSON.stringify(Array.from(${name}(x, w, { rows, columns }))));`;
+  return ["portable", "avx2", "avx512"].map((isa) => {
+    const run = spawnSync(process.execPath, ["--input-type=module", "-e", script], {
+      encoding: "utf8",
+      env: { ...process.env, PILLOW_ISA: isa },
+      cwd: new URL("..", import.meta.url).pathname,
+    });
+    if (run.status !== 0) throw new Error(`${isa}: ${run.stderr}`);
+    return JSON.parse(run.stdout.trim().split("\n").pop() as string) as number[];
+  });
+}
+
 describe("quantizedMatvecQ8_0", () => {
   for (const [rows, columns] of [
     [1, 32],
@@ -131,22 +154,7 @@ describe("quantizedMatvecQ8_0", () => {
   });
 
   it("is the same on the portable, AVX2 and AVX-512 paths (PILLOW_ISA), bit for bit", () => {
-    const script = `
-      import { quantizedMatvecQ8_0 } from "./dist/index.js";
-      const columns = 512, rows = 64, w = new Uint8Array(rows * columns / 32 * 34);
-      for (let i = 0; i < w.length; i++) w[i] = (i * 73 + 11) & 255;
-      for (let b = 0; b < w.length / 34; b++) { w[b * 34] = 0x00; w[b * 34 + 1] = 0x20; }
-      const x = Float32Array.from({ length: columns }, (_, i) => Math.cos(i));
-      console.log(JSON.stringify(Array.from(quantizedMatvecQ8_0(x, w, { rows, columns }))));`;
-    const results = ["portable", "avx2", "avx512"].map((isa) => {
-      const run = spawnSync(process.execPath, ["--input-type=module", "-e", script], {
-        encoding: "utf8",
-        env: { ...process.env, PILLOW_ISA: isa },
-        cwd: new URL("..", import.meta.url).pathname,
-      });
-      if (run.status !== 0) throw new Error(`${isa}: ${run.stderr}`);
-      return JSON.parse(run.stdout.trim().split("\\n").pop() as string) as number[];
-    });
+    const results = resultsOnEveryIsa("quantizedMatvecQ8_0", 34);
     // One lane order on every path (native/src/ops/cpu/kernels/q8_0_dot_kernel.h): the same bits.
     expect(results[1]).toEqual(results[0]);
     expect(results[2]).toEqual(results[0]);
@@ -205,22 +213,7 @@ describe("quantizedMatvecQ4_0", () => {
   });
 
   it("is the same on the portable, AVX2 and AVX-512 paths (PILLOW_ISA), bit for bit", () => {
-    const script = `
-      import { quantizedMatvecQ4_0 } from "./dist/index.js";
-      const columns = 512, rows = 64, w = new Uint8Array(rows * columns / 32 * 18);
-      for (let i = 0; i < w.length; i++) w[i] = (i * 73 + 11) & 255;
-      for (let b = 0; b < w.length / 18; b++) { w[b * 18] = 0x00; w[b * 18 + 1] = 0x20; }
-      const x = Float32Array.from({ length: columns }, (_, i) => Math.cos(i));
-      console.log(JSON.stringify(Array.from(quantizedMatvecQ4_0(x, w, { rows, columns }))));`;
-    const results = ["portable", "avx2", "avx512"].map((isa) => {
-      const run = spawnSync(process.execPath, ["--input-type=module", "-e", script], {
-        encoding: "utf8",
-        env: { ...process.env, PILLOW_ISA: isa },
-        cwd: new URL("..", import.meta.url).pathname,
-      });
-      if (run.status !== 0) throw new Error(`${isa}: ${run.stderr}`);
-      return JSON.parse(run.stdout.trim().split("\\n").pop() as string) as number[];
-    });
+    const results = resultsOnEveryIsa("quantizedMatvecQ4_0", 18);
     // One lane order on every path (native/src/ops/cpu/kernels/q4_0_dot_kernel.h): the same bits.
     expect(results[1]).toEqual(results[0]);
     expect(results[2]).toEqual(results[0]);

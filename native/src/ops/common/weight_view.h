@@ -33,6 +33,15 @@ inline const char* weight_type_name(WeightType type) {
 // A Q8_0 or Q4_0 block's f16 scale d: both blocks begin with it (two bytes, little-endian).
 inline uint16_t block_scale_bits(const uint8_t* block) { return static_cast<uint16_t>(block[0] | (block[1] << 8)); }
 
+// Value j's code (0 <= j < 32) of a block, in value order: Q8_0 stores int8 codes after the scale;
+// Q4_0 stores nibbles, values 0..15 the low nibbles of qs[0..15] and 16..31 their high nibbles, each
+// code the nibble − 8. Value j of the block = code · d.
+inline int32_t q8_0_code(const uint8_t* block, int64_t j) { return reinterpret_cast<const int8_t*>(block + 2)[j]; }
+inline int32_t q4_0_code(const uint8_t* block, int64_t j) {
+  const uint8_t* packed = block + 2;
+  return (j < kQ4_0BlockValues / 2 ? packed[j] & 0x0F : packed[j - kQ4_0BlockValues / 2] >> 4) - 8;
+}
+
 // data points at out*in floats (F32), out*in raw bf16 bit patterns (uint16_t, BF16), or
 // out*(in/32) blocks of Q8_0 (34 bytes) or Q4_0 (18 bytes) (value (o, i) sits in block
 // (o·in + i)/32, so any strided view of W in the GEMM finds its block from the flat index).

@@ -86,6 +86,22 @@ int64_t matrix_bytes(const char* op, WeightType type, int64_t block_bytes, int64
   return rows * (columns / kBlock) * block_bytes;
 }
 
+// out[0, count) = the values at flat indices [flat_begin, flat_begin + count) of a matrix of blocks
+// BlockBytes long, code(block, j) giving value j's code (q8_0_code, q4_0_code): code · d, as
+// llama.cpp's dequantize_row_q8_0 / _q4_0.
+template <int64_t BlockBytes, typename Code>
+void dequantize_range_with(float* out, const uint8_t* w, int64_t flat_begin, int64_t count, Code code) {
+  for (int64_t done = 0; done < count;) {
+    const int64_t flat = flat_begin + done;
+    const int64_t within = flat % kBlock;
+    const int64_t take = std::min<int64_t>(kBlock - within, count - done);
+    const uint8_t* block = w + flat / kBlock * BlockBytes;
+    const float d = f16_to_f32(block_scale_bits(block));
+    for (int64_t j = 0; j < take; ++j) out[done + j] = static_cast<float>(code(block, within + j)) * d;
+    done += take;
+  }
+}
+
 // out[rows] = W·x through `gemv_rows` (q8_0_gemv_rows or q4_0_gemv_rows), x rounded to Q8_0 here.
 template <typename GemvRows>
 void matvec_with(GemvRows gemv_rows, const char* op, float* out, const float* x, const uint8_t* w, int64_t rows,
@@ -134,21 +150,11 @@ void q4_0_gemv_rows(float* y, int64_t ldy, const int8_t* x_codes, const float* x
 
 float q8_0_value(const uint8_t* w, int64_t flat_index) {
   const uint8_t* block = w + flat_index / kBlock * kQ8_0BlockBytes;
-  return static_cast<float>(reinterpret_cast<const int8_t*>(block + 2)[flat_index % kBlock]) *
-         f16_to_f32(block_scale_bits(block));
+  return static_cast<float>(q8_0_code(block, flat_index % kBlock)) * f16_to_f32(block_scale_bits(block));
 }
 
 void q8_0_dequantize_range(float* out, const uint8_t* w, int64_t flat_begin, int64_t count) {
-  for (int64_t done = 0; done < count;) {
-    const int64_t flat = flat_begin + done;
-    const int64_t within = flat % kBlock;
-    const int64_t take = std::min<int64_t>(kBlock - within, count - done);
-    const uint8_t* block = w + flat / kBlock * kQ8_0BlockBytes;
-    const float d = f16_to_f32(block_scale_bits(block));
-    const int8_t* codes = reinterpret_cast<const int8_t*>(block + 2) + within;
-    for (int64_t j = 0; j < take; ++j) out[done + j] = static_cast<float>(codes[j]) * d;
-    done += take;
-  }
+  dequantize_range_with<kQ8_0BlockBytes>(out, w, flat_begin, count, q8_0_code);
 }
 
 int64_t q8_0_matrix_bytes(const char* op, int64_t rows, int64_t columns) {
@@ -162,27 +168,11 @@ void quantized_matvec_q8_0(float* out, const float* x, const uint8_t* w, int64_t
 
 float q4_0_value(const uint8_t* w, int64_t flat_index) {
   const uint8_t* block = w + flat_index / kBlock * kQ4_0BlockBytes;
-  const int64_t j = flat_index % kBlock;
-  // Values 0..15 are the low nibbles of qs[0..15], values 16..31 their high nibbles.
-  const int nibble = j < kBlock / 2 ? block[2 + j] & 0x0F : block[2 + j - kBlock / 2] >> 4;
-  return static_cast<float>(nibble - 8) * f16_to_f32(block_scale_bits(block));
+  return static_cast<float>(q4_0_code(block, flat_index % kBlock)) * f16_to_f32(block_scale_bits(block));
 }
 
 void q4_0_dequantize_range(float* out, const uint8_t* w, int64_t flat_begin, int64_t count) {
-  constexpr int64_t kHalf = kBlock / 2;
-  for (int64_t done = 0; done < count;) {
-    const int64_t flat = flat_begin + done;
-    const int64_t within = flat % kBlock;
-    const int64_t take = std::min<int64_t>(kBlock - within, count - done);
-    const uint8_t* block = w + flat / kBlock * kQ4_0BlockBytes;
-    const float d = f16_to_f32(block_scale_bits(block));
-    const uint8_t* packed = block + 2;
-    for (int64_t j = within; j < within + take; ++j) {
-      const int nibble = j < kHalf ? packed[j] & 0x0F : packed[j - kHalf] >> 4;
-      out[done + j - within] = static_cast<float>(nibble - 8) * d;
-    }
-    done += take;
-  }
+  dequantize_range_with<kQ4_0BlockBytes>(out, w, flat_begin, count, q4_0_code);
 }
 
 int64_t q4_0_matrix_bytes(const char* op, int64_t rows, int64_t columns) {

@@ -68,11 +68,7 @@ inline float q4_0_dot_row(const uint8_t* w, const int8_t* x_codes, const float* 
 #else
 
 inline float q4_0_dot_row(const uint8_t* w, const int8_t* x_codes, const float* x_scales, int64_t blocks) {
-  constexpr int kHalf = static_cast<int>(::pillow::kQ4_0BlockValues / 2);
-  return block_row_dot_portable<::pillow::kQ4_0BlockBytes>(w, x_codes, x_scales, blocks, [](const uint8_t* block, int j) {
-    const uint8_t* packed = block + 2;
-    return static_cast<int32_t>(j < kHalf ? packed[j] & 0x0F : packed[j - kHalf] >> 4) - 8;
-  });
+  return block_row_dot_portable<::pillow::kQ4_0BlockBytes>(w, x_codes, x_scales, blocks, ::pillow::q4_0_code);
 }
 
 #endif

@@ -116,9 +116,7 @@ inline float block_row_dot_portable(const uint8_t* w, const int8_t* x_codes, con
 }
 
 inline float q8_0_dot_row(const uint8_t* w, const int8_t* x_codes, const float* x_scales, int64_t blocks) {
-  return block_row_dot_portable<::pillow::kQ8_0BlockBytes>(
-      w, x_codes, x_scales, blocks,
-      [](const uint8_t* block, int j) { return static_cast<int32_t>(reinterpret_cast<const int8_t*>(block + 2)[j]); });
+  return block_row_dot_portable<::pillow::kQ8_0BlockBytes>(w, x_codes, x_scales, blocks, ::pillow::q8_0_code);
 }
 
 #endif
