@@ -32,8 +32,8 @@ export type StageOrder = "shuffled" | "current-first";
 export const stageOrders: readonly StageOrder[] = ["shuffled", "current-first"];
 /**
  * Chosen on validation only (training-pool instances 40..59 of each suite task, never the test
- * split; results/validation-2026-12-04/): "current-first" raised final AP for random (+1.0) and for
- * interference (+1.3 [0.1, 2.7]), whose new task it taught better (mean R[j][j] +1.4 [0.4, 2.7]).
+ * split; results/validation-2026-12-04/): "current-first" raised final AP for random (+0.97) and for
+ * interference (+1.10 [0.0, 2.3]), whose new task it taught better (mean R[j][j] +0.99 [−0.3, 2.3]).
  */
 export const defaultStageOrder: StageOrder = "current-first";
 
