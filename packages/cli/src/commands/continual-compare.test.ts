@@ -156,7 +156,7 @@ describe("pillow continual plan", () => {
     };
     expect(manifest.stages[2].lookAhead!.before.length).toBe(2);
     expect(manifest.stages[2].replay.reduce((sum, entry) => sum + entry.count, 0)).toBe(8);
-    // Floor ⌊0.25·8/2⌋ = 1: no earlier task gets nothing; the cap (0.5 of gamma's 4 training
+    // Floor ⌊0.5·8/2⌋ = 2 (the default floor share): no earlier task gets nothing; the cap (0.5 of gamma's 4 training
     // instances = 2, raised to the equal share ⌈8/2⌉ = 4) allows at most 4 per task, so 4 + 4.
     for (const entry of manifest.stages[2].replay) expect(entry.count).toBeGreaterThanOrEqual(1);
     expect((manifest as unknown as { capShare: number }).capShare).toBe(0.5);

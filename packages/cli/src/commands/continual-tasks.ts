@@ -5,6 +5,7 @@ import type { Command } from "commander";
 import { readInstructionFile } from "@pillow/core";
 import {
   defaultDirectedShare,
+  defaultFloorShare,
   defaultSharedInstructions,
   defaultStageOrder,
   type SharedInstructions,
@@ -119,7 +120,7 @@ export function addTrainingOptions(command: Command, what: string): Command {
       "--floor-share <fraction>",
       "interference: share of the budget split equally as a floor",
       parseNumber("--floor-share", 0),
-      0.25,
+      defaultFloorShare,
     )
     .option(
       "--cap-share <fraction>",

@@ -80,7 +80,7 @@ describe("probeInterference (the look-ahead)", () => {
     expect(result.lookAheads[2]!.seconds).toBeGreaterThan(0);
     const increases = result.lookAheads[2]!.after.map((after, j) => after - result.lookAheads[2]!.before[j]);
     expect(result.plans[2].perTask.map((entry) => entry.increase)).toEqual(increases);
-    // Floor ⌊0.25·8/2⌋ = 1 each; the other 6 ∝ max(0, increase).
+    // Floor ⌊0.5·8/2⌋ = 2 each (the default floor share); the other 4 ∝ max(0, increase).
     const counts = result.plans[2].perTask.map((entry) => entry.count);
     expect(counts.reduce((sum, value) => sum + value, 0)).toBe(8);
     for (const count of counts) expect(count).toBeGreaterThanOrEqual(1);

@@ -131,6 +131,7 @@ describe("runContinual with a simulated learner", () => {
       replayPerTask: 10,
       seed: 7,
       probePerTask: 4,
+      floorShare: 0.25,
       tagMerge: { minSamples: 2 },
     });
     // Stage 3: R = 30, floor ⌊0.25·30/3⌋ = 2 each, the other 24 all to the first task.

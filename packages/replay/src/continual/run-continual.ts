@@ -98,7 +98,7 @@ export type RunContinualOptions<T extends InstructionInstance> = {
   seed?: number;
   /** interference: training instances per earlier task whose loss the look-ahead probes (default 8). */
   probePerTask?: number;
-  /** interference: share of the budget spread equally before the split by increase (default 0.25). */
+  /** interference: share of the budget spread equally before the split by increase (default defaultFloorShare, 0.5). */
   floorShare?: number;
   /** interference: cap per earlier task as a share of the current task's training instances (see planReplay; default none). */
   capShare?: number;

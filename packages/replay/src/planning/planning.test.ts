@@ -323,9 +323,10 @@ describe("allocateWithFloor (hand-computed)", () => {
         seed: 3,
         increases: [3, 1, 0],
         instructionTags,
+        floorShare: 0.25,
         directedShare,
       }).perTask.map((entry) => entry.count);
-    // Budget 30, floor 2 each, rest 24. Default (1 · 6 = 6 directed): as allocateWithFloor's limit 6 above.
+    // Budget 30, floor ⌊0.25·30/3⌋ = 2 each, rest 24. Default (1 · 6 = 6 directed): as allocateWithFloor's limit 6 above.
     expect(defaultDirectedShare).toBe(1);
     expect(counts()).toEqual([13, 9, 8]);
     expect(counts(1)).toEqual([13, 9, 8]);
