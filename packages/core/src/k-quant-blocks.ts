@@ -1,14 +1,14 @@
 // llama.cpp's k-quant super-blocks (ggml-common.h; dequantize_row_q4_K / q5_K / q6_K in
 // ggml-quants.c), read into f32 with the same float32 operations in the same order, so the values
 // are bit-identical to llama.cpp's. These are what "Q4_K_M" / "Q5_K_M" downloads hold (Q4_K or Q5_K
-// matrices, some Q6_K). 256 values per super-block:
+// matrices, some Q6_K); pillow also writes Q4_K (quantizeQ4_K below). 256 values per super-block:
 //   Q4_K (144 bytes): d, dmin (f16), scales[12] (eight 6-bit scales and mins), qs[128] (4-bit codes)
 //                     value = d·scale_j·q − dmin·min_j over 8 sub-blocks of 32
 //   Q5_K (176 bytes): d, dmin, scales[12], qh[32] (each code's fifth bit), qs[128]
 //   Q6_K (210 bytes): ql[128] (low 4 bits), qh[64] (high 2 bits), scales[16] (int8), d (f16)
 //                     value = d·scale_j·(q − 32) over 16 sub-blocks of 16
 
-import { float16ToFloat32Table } from "./float16.js";
+import { float16BitsOf, float16ToFloat32Table } from "./float16.js";
 
 export const SUPER_BLOCK_SIZE = 256;
 export const Q4_K_BLOCK_BYTES = 144;
@@ -82,6 +82,192 @@ function dequantizeScaleMin(bits: 4 | 5, bytes: Uint8Array, values: number, outp
 /** Q4_K super-blocks → f32 values (dequantize_row_q4_K). */
 export function dequantizeQ4_K(bytes: Uint8Array, values: number, output = new Float32Array(values)): Float32Array {
   return dequantizeScaleMin(4, bytes, values, output);
+}
+
+// Q4_K's writer. Per 32-value sub-block j it looks for the scale s_j ≥ 0 and min m_j ≥ 0 with
+// value ≈ s_j·q − m_j (q in 0…15) of least weighted squared error, the search llama.cpp's
+// quantize_row_q4_K_ref makes (make_qkx2_quants): 21 candidate steps around (max − min)/15, each
+// rounding the codes and then fitting s and m to those codes by least squares; here the best fit is
+// then polished by re-rounding the codes to it and refitting while that helps. The eight s_j and m_j
+// become 6-bit multiples of the super-block's d = max s_j / 63 and dmin = max m_j / 63 (f16), and the
+// codes are rounded once more against the steps a reader decodes, d·scale_j and dmin·min_j.
+
+const SUB_BLOCK_SIZE = 32;
+const SUB_BLOCKS = SUPER_BLOCK_SIZE / SUB_BLOCK_SIZE;
+const Q4_K_LARGEST_CODE = 15;
+const LARGEST_SIX_BIT = 63;
+/** Candidate steps (max − min) / (15 + offset), offset −1, −0.9, …, +1: make_qkx2_quants' grid for Q4_K. */
+const CANDIDATE_OFFSETS = Array.from({ length: 21 }, (_, k) => -1 + 0.1 * k);
+const POLISH_ROUNDS = 4;
+
+type SubBlockFit = { scale: number; min: number; error: number };
+
+/**
+ * Least squares of value ≈ scale·code − min over one sub-block for fixed codes, with min ≥ 0 (a
+ * sub-block of positive values gets min 0 and scale Σwxq / Σwq²). null when the codes are all equal.
+ */
+function fitToCodes(values: Float32Array, from: number, weights: Float64Array, codes: Uint8Array): SubBlockFit | null {
+  let sumWeight = 0;
+  let sumValue = 0;
+  let sumCode = 0;
+  let sumCodeSquared = 0;
+  let sumValueCode = 0;
+  for (let l = 0; l < SUB_BLOCK_SIZE; l++) {
+    const w = weights[l];
+    const x = values[from + l];
+    const q = codes[l];
+    sumWeight += w;
+    sumValue += w * x;
+    sumCode += w * q;
+    sumCodeSquared += w * q * q;
+    sumValueCode += w * x * q;
+  }
+  const determinant = sumWeight * sumCodeSquared - sumCode * sumCode;
+  if (!(determinant > 0)) return null;
+  let scale = (sumWeight * sumValueCode - sumValue * sumCode) / determinant;
+  let offset = (sumCodeSquared * sumValue - sumCode * sumValueCode) / determinant;
+  if (offset > 0) {
+    offset = 0;
+    scale = sumValueCode / sumCodeSquared;
+  }
+  let error = 0;
+  for (let l = 0; l < SUB_BLOCK_SIZE; l++) {
+    const difference = scale * codes[l] + offset - values[from + l];
+    error += weights[l] * difference * difference;
+  }
+  return { scale, min: -offset, error };
+}
+
+/** Codes 0…15 of one sub-block for value ≈ step·q − min. */
+function roundCodes(values: Float32Array, from: number, step: number, min: number, codes: Uint8Array): void {
+  const inverse = step > 0 ? 1 / step : 0;
+  for (let l = 0; l < SUB_BLOCK_SIZE; l++) {
+    const q = Math.round((values[from + l] + min) * inverse);
+    codes[l] = Math.min(Q4_K_LARGEST_CODE, Math.max(0, q));
+  }
+}
+
+/** The sub-block's (scale, min) of least weighted squared error the search finds. */
+function fitSubBlock(values: Float32Array, from: number, weights: Float64Array, codes: Uint8Array): SubBlockFit {
+  let lowest = 0; // the min is never negative: a sub-block of positive values keeps 0 reachable
+  let highest = Number.NEGATIVE_INFINITY;
+  for (let l = 0; l < SUB_BLOCK_SIZE; l++) {
+    lowest = Math.min(lowest, values[from + l]);
+    highest = Math.max(highest, values[from + l]);
+  }
+  if (!(highest > lowest)) return { scale: 0, min: -lowest, error: 0 }; // every value equals the (≤ 0) min
+  const range = highest - lowest;
+  // The plain min/max quantizer is the first candidate, so the search never does worse than it.
+  const plainStep = range / Q4_K_LARGEST_CODE;
+  roundCodes(values, from, plainStep, -lowest, codes);
+  let error = 0;
+  for (let l = 0; l < SUB_BLOCK_SIZE; l++) {
+    const difference = plainStep * codes[l] + lowest - values[from + l];
+    error += weights[l] * difference * difference;
+  }
+  let best: SubBlockFit = { scale: plainStep, min: -lowest, error };
+  for (const offset of CANDIDATE_OFFSETS) {
+    roundCodes(values, from, range / (Q4_K_LARGEST_CODE + offset), -lowest, codes);
+    const fit = fitToCodes(values, from, weights, codes);
+    if (fit && fit.error < best.error) best = fit;
+  }
+  for (let round = 0; round < POLISH_ROUNDS; round++) {
+    roundCodes(values, from, best.scale, best.min, codes);
+    const fit = fitToCodes(values, from, weights, codes);
+    if (!fit || !(fit.error < best.error)) break;
+    best = fit;
+  }
+  return best;
+}
+
+/** A 6-bit code of value / unit (0 when the unit is 0), as the 12 scale bytes hold. */
+function sixBitCode(value: number, unit: number): number {
+  if (!(unit > 0)) return 0;
+  return Math.min(LARGEST_SIX_BIT, Math.max(0, Math.round(value / unit)));
+}
+
+/**
+ * f32 values → Q4_K super-blocks (the method of quantize_row_q4_K_ref, not its exact bytes).
+ * values: [n], n a multiple of 256 (a tensor's rows, each a whole number of super-blocks) →
+ * [n / 256 × 144] bytes. Throws RangeError on a partial super-block, a non-finite value, or a
+ * super-block whose scales overflow f16.
+ */
+export function quantizeQ4_K(values: Float32Array): Uint8Array {
+  const blocks = superBlocks("quantizeQ4_K", new Uint8Array(0), values.length, 0);
+  for (let i = 0; i < values.length; i++) {
+    if (!Number.isFinite(values[i])) throw new RangeError(`quantizeQ4_K: value ${i} is ${values[i]}, not finite`);
+  }
+  const bytes = new Uint8Array(blocks * Q4_K_BLOCK_BYTES);
+  const table = float16ToFloat32Table();
+  const f = Math.fround;
+  const weights = new Float64Array(SUB_BLOCK_SIZE);
+  const codes = new Uint8Array(SUPER_BLOCK_SIZE);
+  const scales = new Float64Array(SUB_BLOCKS);
+  const mins = new Float64Array(SUB_BLOCKS);
+  for (let block = 0; block < blocks; block++) {
+    const first = block * SUPER_BLOCK_SIZE;
+    let largestScale = 0;
+    let largestMin = 0;
+    for (let j = 0; j < SUB_BLOCKS; j++) {
+      const from = first + j * SUB_BLOCK_SIZE;
+      // Weights |x| + rms: large values matter more, but no value is ignored.
+      let sumSquares = 0;
+      for (let l = 0; l < SUB_BLOCK_SIZE; l++) sumSquares += values[from + l] * values[from + l];
+      const rms = Math.sqrt(sumSquares / SUB_BLOCK_SIZE);
+      for (let l = 0; l < SUB_BLOCK_SIZE; l++) weights[l] = rms + Math.abs(values[from + l]);
+      const fit = fitSubBlock(values, from, weights, codes.subarray(j * SUB_BLOCK_SIZE));
+      scales[j] = fit.scale;
+      mins[j] = fit.min;
+      largestScale = Math.max(largestScale, fit.scale);
+      largestMin = Math.max(largestMin, fit.min);
+    }
+    const dBits = float16BitsOf(largestScale / LARGEST_SIX_BIT);
+    const dminBits = float16BitsOf(largestMin / LARGEST_SIX_BIT);
+    const d = table[dBits];
+    const dmin = table[dminBits];
+    if (!Number.isFinite(d) || !Number.isFinite(dmin)) {
+      throw new RangeError(
+        `quantizeQ4_K: super-block ${block} (values ${first}…${first + SUPER_BLOCK_SIZE - 1}) needs d = ${largestScale / LARGEST_SIX_BIT}, dmin = ${largestMin / LARGEST_SIX_BIT}, beyond f16`,
+      );
+    }
+    const at = block * Q4_K_BLOCK_BYTES;
+    bytes[at] = dBits & 0xff;
+    bytes[at + 1] = dBits >> 8;
+    bytes[at + 2] = dminBits & 0xff;
+    bytes[at + 3] = dminBits >> 8;
+    // Codes against the f16 d and dmin a reader decodes, so their rounding is part of the fit.
+    const scaleCodes = Array.from(scales, (scale) => sixBitCode(scale, d));
+    const minCodes = Array.from(mins, (min) => sixBitCode(min, dmin));
+    packScalesAndMins(scaleCodes, minCodes, bytes, at + 4);
+    for (let j = 0; j < SUB_BLOCKS; j++) {
+      // The steps in f32 as dequantizeQ4_K computes them.
+      const step = f(d * scaleCodes[j]);
+      const offset = f(dmin * minCodes[j]);
+      const subBlockCodes = codes.subarray(j * SUB_BLOCK_SIZE, (j + 1) * SUB_BLOCK_SIZE);
+      if (step > 0) roundCodes(values, first + j * SUB_BLOCK_SIZE, step, offset, subBlockCodes);
+      else subBlockCodes.fill(0); // every value decodes to −offset whatever its code
+    }
+    // Value 64r + l is qs[32r + l]'s low nibble, value 64r + 32 + l its high nibble.
+    for (let round = 0; round < 4; round++) {
+      for (let l = 0; l < 32; l++) {
+        bytes[at + 16 + 32 * round + l] = codes[64 * round + l] | (codes[64 * round + 32 + l] << 4);
+      }
+    }
+  }
+  return bytes;
+}
+
+/**
+ * Eight 6-bit scales and eight 6-bit mins into the 12 bytes get_scale_min_k4 reads: bytes 0–3 hold
+ * scales 0–3 (low 6 bits) with scales 4–7's bits 4–5 on top, bytes 4–7 the same for the mins, and
+ * bytes 8–11 scales 4–7's low 4 bits under mins 4–7's low 4 bits.
+ */
+function packScalesAndMins(scales: ArrayLike<number>, mins: ArrayLike<number>, bytes: Uint8Array, at: number) {
+  for (let j = 0; j < 4; j++) {
+    bytes[at + j] = scales[j] | ((scales[j + 4] >> 4) << 6);
+    bytes[at + j + 4] = mins[j] | ((mins[j + 4] >> 4) << 6);
+    bytes[at + j + 8] = (scales[j + 4] & 15) | ((mins[j + 4] & 15) << 4);
+  }
 }
 
 /** Q5_K super-blocks → f32 values (dequantize_row_q5_K). */
