@@ -18,11 +18,13 @@ import {
   type GgufValue,
   ggufTensorName,
   dequantizeQ4_0,
+  dequantizeQ4_K,
   dequantizeQ8_0,
   loadModel,
   type PlannedTensor,
   parseModelConfig,
   quantizeQ4_0,
+  quantizeQ4_K,
   quantizeQ8_0,
   readModelConfig,
   SafetensorsCheckpoint,
@@ -173,6 +175,72 @@ describe("llama.cpp on the Q8_0 / Q4_0 GGUFs pillow quantize writes", () => {
       model.dispose();
     });
   }
+});
+
+describe("llama.cpp on the Q4_K GGUF pillow quantize writes", () => {
+  const tokens = Int32Array.from({ length: 23 }, (_, i) => (i * 37 + 5) % 259);
+
+  async function llamaCppOn(file: string): Promise<Float32Array> {
+    const runner = await openLlamaCppModel(file, { threads: 2, contextSize: 64, batchSize: 64, exact: true });
+    try {
+      return await llamaCppLogits(runner, tokens, vocab);
+    } finally {
+      await runner.dispose();
+    }
+  }
+
+  it("loads it; pillow (Q4_K dequantized at load) differs from it by exactly its own activation rounding", async () => {
+    // Hidden 256, intermediate 512: every matrix is Q4_K. pillow dequantizes Q4_K into f32 at load;
+    // llama.cpp multiplies the blocks with the activations rounded to Q8_K (256 values, one f32 scale).
+    const hf = createGqaTestModel(dir, { name: "hf-256", wide: true });
+    const file = path.join(dir, "model-q4_k.gguf");
+    exportModelToGguf(hf, file, { dtype: "q4_k" });
+    const theirs = await llamaCppOn(file);
+    const model = await loadModel(file, { threads: 2 });
+    const ours = await model.forward(tokens);
+    // The same block values as F32 tensors: llama.cpp's f32 path on exactly the weights pillow runs.
+    const checkpoint = SafetensorsCheckpoint.open(hf);
+    const dequantizedFile = path.join(dir, "model-q4_k-as-f32.gguf");
+    try {
+      const tensors: Record<string, { shape: number[]; data: Float32Array }> = {};
+      for (const name of checkpoint.names()) {
+        const { shape } = checkpoint.info(name);
+        const values = checkpoint.readFloat32(name);
+        tensors[name] = {
+          shape,
+          data: shape.length === 2 ? dequantizeQ4_K(quantizeQ4_K(values), values.length) : values,
+        };
+      }
+      writeGguf(dequantizedFile, {
+        config: readModelConfig(hf),
+        tokenizerJson: JSON.parse(fs.readFileSync(path.join(hf, "tokenizer.json"), "utf8")),
+        tensors,
+      });
+    } finally {
+      checkpoint.close();
+    }
+    const theirsF32 = await llamaCppOn(dequantizedFile);
+    const f32 = await loadModel(hf, { threads: 2 });
+    const quantizationEffect = relativeError(ours, await f32.forward(tokens));
+    f32.dispose();
+    const gap = relativeError(theirs, ours);
+    const ownGap = relativeError(theirs, theirsF32);
+    console.log(
+      `q4_k: max |Δlogit| / max |logit|: llama.cpp q4_k vs pillow on the same file ${gap.toExponential(2)}; ` +
+        `llama.cpp q4_k vs llama.cpp f32 on the same values ${ownGap.toExponential(2)}; ` +
+        `llama.cpp f32 on those values vs pillow ${relativeError(theirsF32, ours).toExponential(2)}; quantization itself (f32 model vs q4_k) ${quantizationEffect.toExponential(2)}`,
+    );
+    // llama.cpp decodes pillow's Q4_K blocks to the values pillow decodes: its f32 path on them is pillow's...
+    expect(relativeError(theirsF32, ours)).toBeLessThan(1e-5);
+    // ...and its Q8_K rounding of the activations is its whole distance from pillow.
+    expect(gap).toBeLessThan(ownGap * 1.05 + 1e-5);
+    expect(quantizationEffect).toBeGreaterThan(gap);
+    const prompt = tokens.subarray(0, 8);
+    const generated = await model.generate(prompt, { maxNewTokens: 32, temperature: 0, ignoreEos: true });
+    model.dispose();
+    const greedy = await llamaCppGreedy(file, prompt, 32);
+    expect(Array.from(generated.tokens)).toEqual(greedy);
+  });
 });
 
 /** Random block bytes with each f16 scale field (at `scaleOffsets` in every block) a finite value of about 0.01. */
