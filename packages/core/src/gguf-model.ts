@@ -193,9 +193,10 @@ function llama3ScalingFromFactors(
 }
 
 /** The ggml types whose blocks the native model keeps for a linear weight (setTensor's storeAs, block bytes). */
-const KEPT_BLOCKS: Partial<Record<number, { storeAs: "q8_0" | "q4_0"; blockBytes: number }>> = {
+const KEPT_BLOCKS: Partial<Record<number, { storeAs: "q8_0" | "q4_0" | "q4_k"; blockBytes: number }>> = {
   [GgmlType.Q8_0]: { storeAs: "q8_0", blockBytes: GGML_TYPES[GgmlType.Q8_0].blockBytes },
   [GgmlType.Q4_0]: { storeAs: "q4_0", blockBytes: GGML_TYPES[GgmlType.Q4_0].blockBytes },
+  [GgmlType.Q4_K]: { storeAs: "q4_k", blockBytes: GGML_TYPES[GgmlType.Q4_K].blockBytes },
 };
 
 /** The native model's matmul weights (the seven per-layer projections and an untied output layer). */
@@ -262,8 +263,10 @@ export async function loadGgufModel(
         : rows;
     const kept = quantized === "keep" && isLinearWeight(name) ? KEPT_BLOCKS[info.type] : undefined;
     if (kept) {
-      // Blocks run along rows (32 values, 34 or 18 bytes), so the rope permutation moves whole rows of blocks.
-      native.setTensor(name, unpermute(gguf.readBytes(ggufName), (shape[1] / 32) * kept.blockBytes), kept.storeAs);
+      // Blocks run along rows (32 values in 34 or 18 bytes, 256 in 144), so the rope permutation moves
+      // whole rows of blocks.
+      const rowBytes = (shape[1] / GGML_TYPES[info.type].blockSize) * kept.blockBytes;
+      native.setTensor(name, unpermute(gguf.readBytes(ggufName), rowBytes), kept.storeAs);
     } else {
       native.setTensor(name, unpermute(gguf.readFloat32(ggufName), shape[1]), options.dtype);
     }
