@@ -100,84 +100,126 @@ const LARGEST_SIX_BIT = 63;
 const CANDIDATE_OFFSETS = Array.from({ length: 21 }, (_, k) => -1 + 0.1 * k);
 const POLISH_ROUNDS = 4;
 
-type SubBlockFit = { scale: number; min: number; error: number };
+// The search's fits, kept in module scratch rather than objects: it runs ~26 fits per 32 values.
+let fitScale = 0;
+let fitMin = 0;
+let fitError = 0;
 
 /**
- * Least squares of value ≈ scale·code − min over one sub-block for fixed codes, with min ≥ 0 (a
- * sub-block of positive values gets min 0 and scale Σwxq / Σwq²). null when the codes are all equal.
+ * One candidate: codes q = clamp(round((x + min)·inverse), 0, 15) over the sub-block at `from`, then
+ * the least squares of value ≈ scale·q − min' for those codes with min' ≥ 0 (a sub-block of positive
+ * values gets min' 0 and scale Σwxq / Σwq²), into fitScale, fitMin and fitError (Σw·(scale·q − min' −
+ * x)², from the sums: every term is within float64 rounding of the sub-block's Σwx², far below a 4-bit
+ * fit's error). false when the codes are all equal (no fit).
  */
-function fitToCodes(values: Float32Array, from: number, weights: Float64Array, codes: Uint8Array): SubBlockFit | null {
-  let sumWeight = 0;
-  let sumValue = 0;
+function fitRoundedCodes(
+  values: Float32Array,
+  from: number,
+  weights: Float64Array,
+  inverse: number,
+  min: number,
+  sumWeight: number,
+  sumValue: number,
+  sumValueSquared: number,
+): boolean {
   let sumCode = 0;
   let sumCodeSquared = 0;
   let sumValueCode = 0;
   for (let l = 0; l < SUB_BLOCK_SIZE; l++) {
-    const w = weights[l];
     const x = values[from + l];
-    const q = codes[l];
-    sumWeight += w;
-    sumValue += w * x;
+    const q = nearestCode((x + min) * inverse);
+    const w = weights[l];
     sumCode += w * q;
     sumCodeSquared += w * q * q;
     sumValueCode += w * x * q;
   }
   const determinant = sumWeight * sumCodeSquared - sumCode * sumCode;
-  if (!(determinant > 0)) return null;
+  if (!(determinant > 0)) return false;
   let scale = (sumWeight * sumValueCode - sumValue * sumCode) / determinant;
   let offset = (sumCodeSquared * sumValue - sumCode * sumValueCode) / determinant;
   if (offset > 0) {
     offset = 0;
     scale = sumValueCode / sumCodeSquared;
   }
-  let error = 0;
-  for (let l = 0; l < SUB_BLOCK_SIZE; l++) {
-    const difference = scale * codes[l] + offset - values[from + l];
-    error += weights[l] * difference * difference;
-  }
-  return { scale, min: -offset, error };
+  fitScale = scale;
+  fitMin = -offset;
+  fitError =
+    scale * scale * sumCodeSquared +
+    2 * scale * offset * sumCode +
+    offset * offset * sumWeight -
+    2 * scale * sumValueCode -
+    2 * offset * sumValue +
+    sumValueSquared;
+  return true;
+}
+
+/** round(scaled) (halves up, as Math.round) clamped to 0…15; the hot loop's one rounding. */
+function nearestCode(scaled: number): number {
+  if (!(scaled > 0)) return 0;
+  if (scaled >= Q4_K_LARGEST_CODE) return Q4_K_LARGEST_CODE;
+  return (scaled + 0.5) | 0;
 }
 
 /** Codes 0…15 of one sub-block for value ≈ step·q − min. */
-function roundCodes(values: Float32Array, from: number, step: number, min: number, codes: Uint8Array): void {
+function roundCodes(values: Float32Array, from: number, step: number, min: number, codes: Uint8Array, at: number) {
   const inverse = step > 0 ? 1 / step : 0;
   for (let l = 0; l < SUB_BLOCK_SIZE; l++) {
-    const q = Math.round((values[from + l] + min) * inverse);
-    codes[l] = Math.min(Q4_K_LARGEST_CODE, Math.max(0, q));
+    codes[at + l] = nearestCode((values[from + l] + min) * inverse);
   }
 }
 
-/** The sub-block's (scale, min) of least weighted squared error the search finds. */
-function fitSubBlock(values: Float32Array, from: number, weights: Float64Array, codes: Uint8Array): SubBlockFit {
+/** The sub-block's (scale, min) of least weighted squared error the search finds, into fitScale and fitMin. */
+function fitSubBlock(values: Float32Array, from: number, weights: Float64Array): void {
   let lowest = 0; // the min is never negative: a sub-block of positive values keeps 0 reachable
   let highest = Number.NEGATIVE_INFINITY;
+  let sumWeight = 0;
+  let sumValue = 0;
+  let sumValueSquared = 0;
   for (let l = 0; l < SUB_BLOCK_SIZE; l++) {
-    lowest = Math.min(lowest, values[from + l]);
-    highest = Math.max(highest, values[from + l]);
+    const x = values[from + l];
+    const w = weights[l];
+    lowest = Math.min(lowest, x);
+    highest = Math.max(highest, x);
+    sumWeight += w;
+    sumValue += w * x;
+    sumValueSquared += w * x * x;
   }
-  if (!(highest > lowest)) return { scale: 0, min: -lowest, error: 0 }; // every value equals the (≤ 0) min
+  if (!(highest > lowest)) {
+    // Every value equals the (≤ 0) min.
+    fitScale = 0;
+    fitMin = -lowest;
+    return;
+  }
   const range = highest - lowest;
   // The plain min/max quantizer is the first candidate, so the search never does worse than it.
   const plainStep = range / Q4_K_LARGEST_CODE;
-  roundCodes(values, from, plainStep, -lowest, codes);
-  let error = 0;
+  let bestScale = plainStep;
+  let bestMin = -lowest;
+  let bestError = 0;
   for (let l = 0; l < SUB_BLOCK_SIZE; l++) {
-    const difference = plainStep * codes[l] + lowest - values[from + l];
-    error += weights[l] * difference * difference;
+    const x = values[from + l];
+    const q = nearestCode((x - lowest) / plainStep);
+    const difference = plainStep * q + lowest - x;
+    bestError += weights[l] * difference * difference;
   }
-  let best: SubBlockFit = { scale: plainStep, min: -lowest, error };
   for (const offset of CANDIDATE_OFFSETS) {
-    roundCodes(values, from, range / (Q4_K_LARGEST_CODE + offset), -lowest, codes);
-    const fit = fitToCodes(values, from, weights, codes);
-    if (fit && fit.error < best.error) best = fit;
+    const inverse = (Q4_K_LARGEST_CODE + offset) / range;
+    if (!fitRoundedCodes(values, from, weights, inverse, -lowest, sumWeight, sumValue, sumValueSquared)) continue;
+    if (fitError < bestError) {
+      bestScale = fitScale;
+      bestMin = fitMin;
+      bestError = fitError;
+    }
   }
-  for (let round = 0; round < POLISH_ROUNDS; round++) {
-    roundCodes(values, from, best.scale, best.min, codes);
-    const fit = fitToCodes(values, from, weights, codes);
-    if (!fit || !(fit.error < best.error)) break;
-    best = fit;
+  for (let round = 0; round < POLISH_ROUNDS && bestScale > 0; round++) {
+    if (!fitRoundedCodes(values, from, weights, 1 / bestScale, bestMin, sumWeight, sumValue, sumValueSquared)) break;
+    if (!(fitError < bestError)) break;
+    bestScale = fitScale;
+    bestMin = fitMin;
+    bestError = fitError;
   }
-  return best;
+  fitScale = bestScale;
+  fitMin = bestMin;
 }
 
 /** A 6-bit code of value / unit (0 when the unit is 0), as the 12 scale bytes hold. */
@@ -215,11 +257,11 @@ export function quantizeQ4_K(values: Float32Array): Uint8Array {
       for (let l = 0; l < SUB_BLOCK_SIZE; l++) sumSquares += values[from + l] * values[from + l];
       const rms = Math.sqrt(sumSquares / SUB_BLOCK_SIZE);
       for (let l = 0; l < SUB_BLOCK_SIZE; l++) weights[l] = rms + Math.abs(values[from + l]);
-      const fit = fitSubBlock(values, from, weights, codes.subarray(j * SUB_BLOCK_SIZE));
-      scales[j] = fit.scale;
-      mins[j] = fit.min;
-      largestScale = Math.max(largestScale, fit.scale);
-      largestMin = Math.max(largestMin, fit.min);
+      fitSubBlock(values, from, weights);
+      scales[j] = fitScale;
+      mins[j] = fitMin;
+      largestScale = Math.max(largestScale, fitScale);
+      largestMin = Math.max(largestMin, fitMin);
     }
     const dBits = float16BitsOf(largestScale / LARGEST_SIX_BIT);
     const dminBits = float16BitsOf(largestMin / LARGEST_SIX_BIT);
@@ -243,9 +285,8 @@ export function quantizeQ4_K(values: Float32Array): Uint8Array {
       // The steps in f32 as dequantizeQ4_K computes them.
       const step = f(d * scaleCodes[j]);
       const offset = f(dmin * minCodes[j]);
-      const subBlockCodes = codes.subarray(j * SUB_BLOCK_SIZE, (j + 1) * SUB_BLOCK_SIZE);
-      if (step > 0) roundCodes(values, first + j * SUB_BLOCK_SIZE, step, offset, subBlockCodes);
-      else subBlockCodes.fill(0); // every value decodes to −offset whatever its code
+      if (step > 0) roundCodes(values, first + j * SUB_BLOCK_SIZE, step, offset, codes, j * SUB_BLOCK_SIZE);
+      else codes.fill(0, j * SUB_BLOCK_SIZE, (j + 1) * SUB_BLOCK_SIZE); // every value decodes to −offset whatever its code
     }
     // Value 64r + l is qs[32r + l]'s low nibble, value 64r + 32 + l its high nibble.
     for (let round = 0; round < 4; round++) {
