@@ -176,6 +176,16 @@ TEST(q4_k_values_of_hand_built_super_blocks) {
     CHECK(scale == s.scales[j] && min == s.mins[j]);
   }
   for (int v = 0; v < 256; ++v) CHECK(q4_k_code(w.data(), v) == s.codes[v]);
+  // The kernels' all-at-once decode gives the same scales and mins, on random super-blocks too.
+  std::vector<SuperBlock> fields;
+  const std::vector<uint8_t> random_blocks = random_weight(1, 30, 77, &fields);
+  for (int64_t b = 0; b < 31; ++b) {
+    const SuperBlock& expected_fields = b == 30 ? s : fields[b];
+    const uint8_t* block = b == 30 ? w.data() : random_blocks.data() + b * kBytes;
+    uint8_t scales[8], mins[8];
+    q4_k_scales_and_mins(block, scales, mins);
+    for (int j = 0; j < 8; ++j) CHECK(scales[j] == expected_fields.scales[j] && mins[j] == expected_fields.mins[j]);
+  }
 }
 
 TEST(q4_k_dequantization_is_ggmls_in_f32_on_random_super_blocks) {
@@ -218,6 +228,15 @@ TEST(q8_k_rounding_of_x_is_quantize_row_q8_k_refs) {
   std::vector<float> rounded(x.size());
   q8_k_round_rows(rounded.data(), x.data(), 3, 512);
   for (size_t j = 0; j < x.size(); ++j) CHECK(rounded[j] == static_cast<float>(expected_codes[j]) * expected_scales[j / 256]);
+  // A block of values too small for −127/m to be finite (m = 1e-38, subnormal: the quotient
+  // overflows f32): the all-zero block, codes 0 and scale 0.
+  std::vector<float> tiny(256, 0.0f);
+  tiny[7] = 1e-38f;
+  tiny[8] = -5e-39f;
+  std::vector<int8_t> tiny_codes(256, 9);
+  float tiny_scale = 9.0f;
+  q8_k_quantize_rows(tiny_codes.data(), &tiny_scale, tiny.data(), 1, 256);
+  CHECK(tiny_scale == 0.0f && std::all_of(tiny_codes.begin(), tiny_codes.end(), [](int8_t c) { return c == 0; }));
   // A block with a NaN or an infinity: codes 0 and scale NaN (its products are NaN, never garbage).
   x[10] = std::numeric_limits<float>::quiet_NaN();
   x[600] = std::numeric_limits<float>::infinity();

@@ -1,6 +1,7 @@
 // A frozen weight matrix W[out, in] (row-major) in f32, bf16, Q8_0, Q4_0 or Q4_K; the kernels compute in f32.
 #pragma once
 #include <cstdint>
+#include <cstring>
 
 namespace pillow {
 
@@ -68,6 +69,22 @@ inline void q4_k_scale_and_min(const uint8_t* block, int j, int32_t* scale, int3
     *scale = (scales[j + 4] & 0x0F) | ((scales[j - 4] >> 6) << 4);
     *min = (scales[j + 4] >> 4) | ((scales[j] >> 6) << 4);
   }
+}
+
+// All eight scales and mins of a Q4_K super-block at once (q4_k_scale_and_min for j = 0..7, four
+// bytes at a time): the kernels' form, without a branch per sub-block.
+inline void q4_k_scales_and_mins(const uint8_t* block, uint8_t scales[8], uint8_t mins[8]) {
+  uint32_t packed[3];
+  std::memcpy(packed, block + 4, sizeof(packed));
+  const uint32_t six = 0x3f3f3f3f, four = 0x0f0f0f0f, two = 0x03030303;
+  const uint32_t words[4] = {
+      packed[0] & six,                                           // scales 0..3
+      (packed[2] & four) | (((packed[0] >> 6) & two) << 4),      // scales 4..7
+      packed[1] & six,                                           // mins 0..3
+      ((packed[2] >> 4) & four) | (((packed[1] >> 6) & two) << 4),  // mins 4..7
+  };
+  std::memcpy(scales, words, 8);
+  std::memcpy(mins, words + 2, 8);
 }
 
 // Value j's 4-bit code (0 <= j < 256) of a Q4_K super-block: values 64r..64r+31 are the low nibbles

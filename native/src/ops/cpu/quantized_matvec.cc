@@ -83,6 +83,13 @@ void quantize_block_q8_k(int8_t* codes, float* scale, const float* x) {
   }
   // The value of largest magnitude maps to code −127 (so codes stay in [−127, 127]).
   const float inverse = -127.0f / signed_largest;
+  if (!std::isfinite(inverse)) {
+    // Every value below ~3.7e-37 in magnitude: −127/m overflows f32. ggml's scale would be 1/∞ = 0 (products 0) and
+    // its codes undefined; here the block is the all-zero block it effectively is.
+    std::memset(codes, 0, kQ4_KBlockValues);
+    *scale = 0.0f;
+    return;
+  }
   for (int64_t j = 0; j < kQ4_KBlockValues; ++j) {
     codes[j] = static_cast<int8_t>(std::min<int32_t>(127, nearest_even(inverse * x[j])));
   }

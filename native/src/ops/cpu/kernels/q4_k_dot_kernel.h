@@ -13,18 +13,20 @@
 // exact whatever order a variant adds them in, and the f32 steps are these scalar ones in every
 // variant, so all variants give the same bits.
 //
-// Variants, picked by the translation unit's flags: AVX-512 VNNI (vpdpbusd on the unsigned nibbles
-// and on a vector of ones for Σc), AVX2 (vpmaddubsw then vpmaddwd with the sub-block's scale or min)
-// and the portable loop (the reference).
+// Variants, picked by the translation unit's flags: AVX-512 VNNI (vpdpbusd on the unsigned nibbles,
+// then the lanes times the scale), AVX2 (vpmaddubsw then vpmaddwd with the sub-block's scale), both
+// taking Σc per sub-block from sums of x's codes made once per call for all its rows, and the
+// portable loop (the reference).
 #pragma once
 #include <cmath>
 #include <cstdint>
+#include <vector>
 
 #include "ops/common/f16.h"
 #include "ops/common/weight_view.h"
 #include "runtime/cpu_features.h"
 
-#if defined(__AVX2__)
+#if defined(__AVX2__) || defined(__F16C__)
 #include <immintrin.h>
 #endif
 
@@ -33,8 +35,14 @@ namespace PILLOW_ISA_NAMESPACE {
 // The f32 steps every variant shares: one super-block's exact integer sums into the row's two sums.
 inline void q4_k_accumulate(float* sum, float* min_sum, const uint8_t* block, float x_scale, int32_t products,
                             int32_t offsets) {
-  const float d = ::pillow::f16_to_f32(static_cast<uint16_t>(block[0] | (block[1] << 8)));
-  const float dmin = ::pillow::f16_to_f32(static_cast<uint16_t>(block[2] | (block[3] << 8)));
+  // d and dmin widened exactly (the F16C instruction where the flags allow, else the library's loop).
+#if defined(__F16C__)
+  const float d = _cvtsh_ss(::pillow::block_scale_bits(block));
+  const float dmin = _cvtsh_ss(::pillow::block_scale_bits(block + 2));
+#else
+  const float d = ::pillow::f16_to_f32(::pillow::block_scale_bits(block));
+  const float dmin = ::pillow::f16_to_f32(::pillow::block_scale_bits(block + 2));
+#endif
   *sum = std::fma(x_scale * d, static_cast<float>(products), *sum);
   *min_sum = std::fma(x_scale * dmin, static_cast<float>(offsets), *min_sum);
 }
@@ -48,27 +56,30 @@ inline int32_t q4_k_horizontal_sum(__m256i lanes) {
   return _mm_cvtsi128_si32(sum);
 }
 
-// One 32-value sub-block into two vectors of 8 int32 lanes: the lanes of `products` gain scale·q·c
-// summed over the sub-block, those of `offsets` min·c (only the lanes' totals matter: they are exact).
-inline void q4_k_sub_block(__m256i* products, __m256i* offsets, __m256i nibbles, __m256i x, int32_t scale,
-                           int32_t min) {
+// Σ of x's 32 codes of each sub-block: sums[8·blocks], computed once per call for all its rows
+// (llama.cpp's Q8_K keeps such sums, per 16 values, as bsums).
+inline void q4_k_code_sums(int32_t* sums, const int8_t* x_codes, int64_t blocks) {
+  const __m256i ones = _mm256_set1_epi8(1);
+  for (int64_t s = 0; s < 8 * blocks; ++s) {
+    const __m256i x = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(x_codes + 32 * s));
+    sums[s] = q4_k_horizontal_sum(_mm256_madd_epi16(_mm256_maddubs_epi16(ones, x), _mm256_set1_epi16(1)));
+  }
+}
+
+// One 32-value sub-block's Σ q·c into 8 int32 lanes, times the sub-block's 6-bit scale.
+inline __m256i q4_k_scaled_products(__m256i nibbles, __m256i x, int32_t scale) {
 #if defined(__AVX512VNNI__) && defined(__AVX512VL__)
-  // vpdpbusd: the unsigned nibbles times x's signed codes, four to a lane; then the lane times scale.
-  const __m256i q_times_c = _mm256_dpbusd_epi32(_mm256_setzero_si256(), nibbles, x);
-  const __m256i c = _mm256_dpbusd_epi32(_mm256_setzero_si256(), _mm256_set1_epi8(1), x);
-  *products = _mm256_add_epi32(*products, _mm256_mullo_epi32(q_times_c, _mm256_set1_epi32(scale)));
-  *offsets = _mm256_add_epi32(*offsets, _mm256_mullo_epi32(c, _mm256_set1_epi32(min)));
+  // vpdpbusd: the unsigned nibbles times x's signed codes, four to a lane; then the lanes times scale.
+  return _mm256_mullo_epi32(_mm256_dpbusd_epi32(_mm256_setzero_si256(), nibbles, x), _mm256_set1_epi32(scale));
 #else
   // Pairs of q·c into int16 (at most 2·15·127: never saturates), then pairs of those times the
-  // 6-bit scale into int32; Σ c alike with a vector of ones.
-  const __m256i q_times_c = _mm256_maddubs_epi16(nibbles, x);
-  const __m256i c = _mm256_maddubs_epi16(_mm256_set1_epi8(1), x);
-  *products = _mm256_add_epi32(*products, _mm256_madd_epi16(q_times_c, _mm256_set1_epi16(static_cast<int16_t>(scale))));
-  *offsets = _mm256_add_epi32(*offsets, _mm256_madd_epi16(c, _mm256_set1_epi16(static_cast<int16_t>(min))));
+  // scale into int32.
+  return _mm256_madd_epi16(_mm256_maddubs_epi16(nibbles, x), _mm256_set1_epi16(static_cast<int16_t>(scale)));
 #endif
 }
 
-inline float q4_k_dot_row(const uint8_t* w, const int8_t* x_codes, const float* x_scales, int64_t blocks) {
+inline float q4_k_dot_row(const uint8_t* w, const int8_t* x_codes, const float* x_scales, const int32_t* code_sums,
+                          int64_t blocks) {
   const int64_t prefetch_bytes = ::pillow::decode_prefetch_bytes();  // per host, see cpu_features.h
   const __m256i low_mask = _mm256_set1_epi8(0x0F);
   float sum = 0.0f, min_sum = 0.0f;
@@ -79,23 +90,35 @@ inline float q4_k_dot_row(const uint8_t* w, const int8_t* x_codes, const float* 
     _mm_prefetch(reinterpret_cast<const char*>(block + prefetch_bytes), _MM_HINT_T0);
     _mm_prefetch(reinterpret_cast<const char*>(block + prefetch_bytes + 64), _MM_HINT_T0);
     _mm_prefetch(reinterpret_cast<const char*>(block + prefetch_bytes + 128), _MM_HINT_T0);
-    __m256i products = _mm256_setzero_si256(), offsets = _mm256_setzero_si256();
+    uint8_t scales[8], mins[8];
+    ::pillow::q4_k_scales_and_mins(block, scales, mins);
+    __m256i products = _mm256_setzero_si256();
+    int32_t offsets = 0;
+    for (int j = 0; j < 8; ++j) offsets += mins[j] * code_sums[8 * b + j];
     for (int round = 0; round < 4; ++round) {
       // qs[32·round ..]: low nibbles are sub-block 2·round, high nibbles sub-block 2·round + 1.
       const __m256i packed = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(block + 16 + 32 * round));
       const __m256i low = _mm256_and_si256(packed, low_mask);
       const __m256i high = _mm256_and_si256(_mm256_srli_epi16(packed, 4), low_mask);
-      int32_t scale, min;
-      ::pillow::q4_k_scale_and_min(block, 2 * round, &scale, &min);
-      q4_k_sub_block(&products, &offsets, low, _mm256_loadu_si256(reinterpret_cast<const __m256i*>(x + 64 * round)),
-                     scale, min);
-      ::pillow::q4_k_scale_and_min(block, 2 * round + 1, &scale, &min);
-      q4_k_sub_block(&products, &offsets, high,
-                     _mm256_loadu_si256(reinterpret_cast<const __m256i*>(x + 64 * round + 32)), scale, min);
+      const __m256i x_low = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(x + 64 * round));
+      const __m256i x_high = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(x + 64 * round + 32));
+      products = _mm256_add_epi32(products, q4_k_scaled_products(low, x_low, scales[2 * round]));
+      products = _mm256_add_epi32(products, q4_k_scaled_products(high, x_high, scales[2 * round + 1]));
     }
-    q4_k_accumulate(&sum, &min_sum, block, x_scales[b], q4_k_horizontal_sum(products), q4_k_horizontal_sum(offsets));
+    q4_k_accumulate(&sum, &min_sum, block, x_scales[b], q4_k_horizontal_sum(products), offsets);
   }
   return sum - min_sum;
+}
+
+// out[0, rows) = W row r · x for the rows (1..4, row_bytes apart) from w: w [rows, 256·blocks] in
+// Q4_K super-blocks, x_codes [256·blocks] int8 and x_scales [blocks] f32 (x in Q8_K). One row
+// streamed at a time, as the Q8_0 kernel does; x's sub-block sums once for them all.
+inline void q4_k_dot_rows(float* out, const uint8_t* w, int64_t row_bytes, const int8_t* x_codes,
+                          const float* x_scales, int64_t blocks, int rows) {
+  thread_local std::vector<int32_t> code_sums;
+  if (static_cast<int64_t>(code_sums.size()) < 8 * blocks) code_sums.resize(static_cast<size_t>(8 * blocks));
+  q4_k_code_sums(code_sums.data(), x_codes, blocks);
+  for (int r = 0; r < rows; ++r) out[r] = q4_k_dot_row(w + r * row_bytes, x_codes, x_scales, code_sums.data(), blocks);
 }
 
 #else
@@ -123,14 +146,12 @@ inline float q4_k_dot_row(const uint8_t* w, const int8_t* x_codes, const float* 
   return sum - min_sum;
 }
 
-#endif
-
-// out[0, rows) = W row r · x for the rows (1..4, row_bytes apart) from w: w [rows, 256·blocks] in
-// Q4_K super-blocks, x_codes [256·blocks] int8 and x_scales [blocks] f32 (x in Q8_K). One row
-// streamed at a time, as the Q8_0 kernel does.
+// out[0, rows) = W row r · x for the rows (1..4, row_bytes apart), as the SIMD variants' (above).
 inline void q4_k_dot_rows(float* out, const uint8_t* w, int64_t row_bytes, const int8_t* x_codes,
                           const float* x_scales, int64_t blocks, int rows) {
   for (int r = 0; r < rows; ++r) out[r] = q4_k_dot_row(w + r * row_bytes, x_codes, x_scales, blocks);
 }
+
+#endif
 
 }  // namespace PILLOW_ISA_NAMESPACE
