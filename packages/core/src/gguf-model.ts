@@ -2,10 +2,10 @@
 // `tokenizer.ggml.*` → the Tokenizer (gguf-tokenizer.ts), tensors → the native model's HF-named
 // tensors with llama.cpp's q/k rope permutation undone. The header and the whole tensor table are
 // checked before any tensor is read (gguf-reader.ts); every tensor's shape is checked against the
-// config before the native model gets it. Q8_0 and Q4_0 linear weights are kept as their blocks by
-// default (quantized: "keep"; decode then reads 34 / 18 bytes per 32 weights, GEMMs dequantize while
-// packing); every other quantized tensor (the k-quants, a Q8_0 or Q4_0 embedding) is dequantized
-// into f32 at load. Either way the model computes on exactly the values llama.cpp's blocks hold.
+// config before the native model gets it. Q8_0, Q4_0 and Q4_K linear weights are kept as their
+// blocks by default (quantized: "keep"; decode then reads 34 / 18 bytes per 32 weights or 144 per
+// 256, GEMMs dequantize while packing); every other quantized tensor (Q5_K, Q6_K, a quantized
+// embedding) is dequantized into f32 at load. Either way the model computes on exactly the values llama.cpp's blocks hold.
 
 import path from "node:path";
 import { loadAddon, resolveDevice } from "@pillow/lora-kernels";

@@ -15,11 +15,16 @@ export const Q4_K_BLOCK_BYTES = 144;
 export const Q5_K_BLOCK_BYTES = 176;
 export const Q6_K_BLOCK_BYTES = 210;
 
-function superBlocks(what: string, bytes: Uint8Array, values: number, blockBytes: number): number {
+/** values / 256; a RangeError naming `what` unless that is a whole number. */
+function wholeSuperBlocks(what: string, values: number): number {
   if (!Number.isInteger(values) || values % SUPER_BLOCK_SIZE !== 0) {
     throw new RangeError(`${what}: ${values} values is not a whole number of ${SUPER_BLOCK_SIZE}-value super-blocks`);
   }
-  const blocks = values / SUPER_BLOCK_SIZE;
+  return values / SUPER_BLOCK_SIZE;
+}
+
+function superBlocks(what: string, bytes: Uint8Array, values: number, blockBytes: number): number {
+  const blocks = wholeSuperBlocks(what, values);
   if (bytes.length < blocks * blockBytes)
     throw new RangeError(`${what}: ${values} values need ${blocks * blockBytes} bytes, got ${bytes.length}`);
   return blocks;
@@ -235,7 +240,7 @@ function sixBitCode(value: number, unit: number): number {
  * super-block whose scales overflow f16.
  */
 export function quantizeQ4_K(values: Float32Array): Uint8Array {
-  const blocks = superBlocks("quantizeQ4_K", new Uint8Array(0), values.length, 0);
+  const blocks = wholeSuperBlocks("quantizeQ4_K", values.length);
   for (let i = 0; i < values.length; i++) {
     if (!Number.isFinite(values[i])) throw new RangeError(`quantizeQ4_K: value ${i} is ${values[i]}, not finite`);
   }

@@ -45,7 +45,8 @@ inline const char* weight_type_name(WeightType type) {
   return "unknown";
 }
 
-// A Q8_0 or Q4_0 block's f16 scale d: both blocks begin with it (two bytes, little-endian).
+// A Q8_0 or Q4_0 block's f16 scale d: both blocks begin with it (two bytes, little-endian); a Q4_K
+// super-block's d, and at block + 2 its dmin.
 inline uint16_t block_scale_bits(const uint8_t* block) { return static_cast<uint16_t>(block[0] | (block[1] << 8)); }
 
 // Value j's code (0 <= j < 32) of a block, in value order: Q8_0 stores int8 codes after the scale;
