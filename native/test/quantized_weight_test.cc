@@ -14,6 +14,7 @@
 #include "ops/common/weight_view.h"
 #include "ops/cpu/gemm.h"
 #include "ops/cpu/lora_matmul.h"
+#include "ops/common/lora_matmul_output.h"
 #include "ops/cpu/matmul.h"
 #include "runtime/errors.h"
 #include "error_code.h"
@@ -383,4 +384,42 @@ TEST(q4_0_multi_adapter_forward_rounds_x_for_the_base_only) {
 }
 TEST(q4_k_multi_adapter_forward_rounds_x_for_the_base_only) {
   check_multi_adapter_forward_rounds_x_for_the_base_only(WeightType::Q4_K);
+}
+
+TEST(shared_input_products_round_x_per_weight_type_q4_k_q8_0_and_f32_together) {
+  // One x for three weights, as q/k/v or gate/up share it in a layer of a mixed file: a Q4_K weight
+  // sees x rounded to Q8_K, a Q8_0 weight x rounded to Q8_0, an f32 weight x itself (decode GEMV and
+  // prefill GEMM alike), each with its own LoRA term.
+  const int64_t in = 512, out = 70, rank = 4;
+  const QuantizedWeight q4_k = make_weight(WeightType::Q4_K, out, in, 41);
+  const QuantizedWeight q8_0 = make_weight(WeightType::Q8_0, out, in, 42);
+  const std::vector<float> f32_values = random_vector(out * in, 43);
+  const std::vector<double> f32_reference(f32_values.begin(), f32_values.end());
+  const std::vector<float> a = random_vector(rank * in, 44), b = random_vector(out * rank, 45);
+  for (int64_t tokens : {1, 3, 37}) {
+    const std::vector<float> x = random_vector(tokens * in, 46);
+    std::vector<float> y_q4_k(static_cast<size_t>(tokens * out)), y_q8_0(y_q4_k.size()), y_f32(y_q4_k.size());
+    const LoraMatmulOutput outputs[] = {
+        {y_q4_k.data(), q4_k.view(), a.data(), b.data(), out, rank, 0.5f},
+        {y_q8_0.data(), q8_0.view(), a.data(), b.data(), out, rank, 0.5f},
+        {y_f32.data(), WeightView{f32_values.data(), WeightType::F32}, a.data(), b.data(), out, rank, 0.5f},
+    };
+    lora_matmul_forward_shared_input(outputs, 3, x.data(), tokens, in);
+    check_all_close(y_q4_k, reference_forward(WeightType::Q4_K, x, q4_k.values, a, b, tokens, in, out, rank, 0.5), 1e-5);
+    check_all_close(y_q8_0, reference_forward(WeightType::Q8_0, x, q8_0.values, a, b, tokens, in, out, rank, 0.5), 1e-5);
+    // The f32 weight: x as it is (reference_forward rounds x, so the plain product here).
+    std::vector<double> expected(static_cast<size_t>(tokens * out), 0.0);
+    for (int64_t t = 0; t < tokens; ++t) {
+      std::vector<double> u(static_cast<size_t>(rank), 0.0);
+      for (int64_t j = 0; j < rank; ++j)
+        for (int64_t i = 0; i < in; ++i) u[j] += 0.5 * x[t * in + i] * a[j * in + i];
+      for (int64_t o = 0; o < out; ++o) {
+        double sum = 0;
+        for (int64_t i = 0; i < in; ++i) sum += static_cast<double>(x[t * in + i]) * f32_reference[o * in + i];
+        for (int64_t j = 0; j < rank; ++j) sum += u[j] * b[o * rank + j];
+        expected[t * out + o] = sum;
+      }
+    }
+    check_all_close(y_f32, expected, 1e-5);
+  }
 }
