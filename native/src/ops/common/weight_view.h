@@ -73,17 +73,22 @@ inline void q4_k_scale_and_min(const uint8_t* block, int j, int32_t* scale, int3
 }
 
 // All eight scales and mins of a Q4_K super-block at once (q4_k_scale_and_min for j = 0..7, four
-// bytes at a time): the kernels' form, without a branch per sub-block.
-inline void q4_k_scales_and_mins(const uint8_t* block, uint8_t scales[8], uint8_t mins[8]) {
+// bytes at a time), the kernels' form without a branch per sub-block: words[0..1] hold scales 0..7,
+// one byte each in order (little-endian), words[2..3] mins 0..7.
+inline void q4_k_scale_and_min_words(const uint8_t* block, uint32_t words[4]) {
   uint32_t packed[3];
   std::memcpy(packed, block + 4, sizeof(packed));
   const uint32_t six = 0x3f3f3f3f, four = 0x0f0f0f0f, two = 0x03030303;
-  const uint32_t words[4] = {
-      packed[0] & six,                                           // scales 0..3
-      (packed[2] & four) | (((packed[0] >> 6) & two) << 4),      // scales 4..7
-      packed[1] & six,                                           // mins 0..3
-      ((packed[2] >> 4) & four) | (((packed[1] >> 6) & two) << 4),  // mins 4..7
-  };
+  words[0] = packed[0] & six;                                             // scales 0..3
+  words[1] = (packed[2] & four) | (((packed[0] >> 6) & two) << 4);        // scales 4..7
+  words[2] = packed[1] & six;                                             // mins 0..3
+  words[3] = ((packed[2] >> 4) & four) | (((packed[1] >> 6) & two) << 4);  // mins 4..7
+}
+
+// q4_k_scale_and_min_words as bytes: scales[j], mins[j] for j = 0..7.
+inline void q4_k_scales_and_mins(const uint8_t* block, uint8_t scales[8], uint8_t mins[8]) {
+  uint32_t words[4];
+  q4_k_scale_and_min_words(block, words);
   std::memcpy(scales, words, 8);
   std::memcpy(mins, words + 2, 8);
 }

@@ -13,10 +13,10 @@
 // exact whatever order a variant adds them in, and the f32 steps are these scalar ones in every
 // variant, so all variants give the same bits.
 //
-// Variants, picked by the translation unit's flags: AVX-512 VNNI (vpdpbusd on the unsigned nibbles,
-// then the lanes times the scale), AVX2 (vpmaddubsw then vpmaddwd with the sub-block's scale), both
-// taking Σc per sub-block from sums of x's codes made once per call for all its rows, and the
-// portable loop (the reference).
+// Variants, picked by the translation unit's flags: AVX-512 VNNI (vpmaddubsw on the unsigned nibbles
+// and x, then vpdpwssd with the sub-block's scale), AVX2 (vpmaddubsw, then vpmaddwd and an add), both
+// with the scales and mins decoded into vectors once per super-block and Σc per sub-block from sums
+// of x's codes made once per call for all its rows, and the portable loop (the reference).
 #pragma once
 #include <cmath>
 #include <cstdint>
@@ -66,15 +66,26 @@ inline void q4_k_code_sums(int32_t* sums, const int8_t* x_codes, int64_t blocks)
   }
 }
 
-// One 32-value sub-block's Σ q·c into 8 int32 lanes, times the sub-block's 6-bit scale.
-inline __m256i q4_k_scaled_products(__m256i nibbles, __m256i x, int32_t scale) {
+// The eight scales as int16 lanes, in both 128-bit halves; scale j of them in every 16-bit lane (vpshufb).
+inline __m256i q4_k_scale_lanes(__m128i scale_and_min_bytes) {
+  return _mm256_broadcastsi128_si256(_mm_cvtepu8_epi16(scale_and_min_bytes));
+}
+inline __m256i q4_k_broadcast_scale(__m256i scales, int j) {
+  return _mm256_shuffle_epi8(scales, _mm256_set1_epi16(static_cast<int16_t>((2 * j + 1) << 8 | 2 * j)));
+}
+
+// accumulated + one sub-block's Σ q·c times its scale (in every 16-bit lane of `scale`): pairs of
+// q·c into int16 (vpmaddubsw: the unsigned nibbles times x's signed codes, at most 2·15·127, never
+// saturates), then pairs of those times the scale into the int32 lanes — vpdpwssd where the CPU has
+// AVX-512 VNNI (one instruction for the multiply-add), vpmaddwd and an add otherwise. (vpdpbusd on
+// the nibbles, then the lanes times the scale with vpmulld, measured slower: 12.0–12.8 against
+// 10.6–11.5 ns per 256 weights, 1 thread.)
+inline __m256i q4_k_add_scaled_products(__m256i accumulated, __m256i nibbles, __m256i x, __m256i scale) {
+  const __m256i pairs = _mm256_maddubs_epi16(nibbles, x);
 #if defined(__AVX512VNNI__) && defined(__AVX512VL__)
-  // vpdpbusd: the unsigned nibbles times x's signed codes, four to a lane; then the lanes times scale.
-  return _mm256_mullo_epi32(_mm256_dpbusd_epi32(_mm256_setzero_si256(), nibbles, x), _mm256_set1_epi32(scale));
+  return _mm256_dpwssd_epi32(accumulated, pairs, scale);
 #else
-  // Pairs of q·c into int16 (at most 2·15·127: never saturates), then pairs of those times the
-  // scale into int32.
-  return _mm256_madd_epi16(_mm256_maddubs_epi16(nibbles, x), _mm256_set1_epi16(static_cast<int16_t>(scale)));
+  return _mm256_add_epi32(accumulated, _mm256_madd_epi16(pairs, scale));
 #endif
 }
 
@@ -90,11 +101,17 @@ inline float q4_k_dot_row(const uint8_t* w, const int8_t* x_codes, const float* 
     _mm_prefetch(reinterpret_cast<const char*>(block + prefetch_bytes), _MM_HINT_T0);
     _mm_prefetch(reinterpret_cast<const char*>(block + prefetch_bytes + 64), _MM_HINT_T0);
     _mm_prefetch(reinterpret_cast<const char*>(block + prefetch_bytes + 128), _MM_HINT_T0);
-    uint8_t scales[8], mins[8];
-    ::pillow::q4_k_scales_and_mins(block, scales, mins);
+    uint32_t words[4];
+    ::pillow::q4_k_scale_and_min_words(block, words);
+    // Bytes 0..7 the scales, 8..15 the mins.
+    const __m128i scale_and_min_bytes = _mm_setr_epi32(static_cast<int>(words[0]), static_cast<int>(words[1]),
+                                                       static_cast<int>(words[2]), static_cast<int>(words[3]));
+    const __m256i scales = q4_k_scale_lanes(scale_and_min_bytes);
+    // Σ_j m_j·(Σ c over sub-block j): the mins as int32 lanes times x's sums.
+    const __m256i mins = _mm256_cvtepu8_epi32(_mm_srli_si128(scale_and_min_bytes, 8));
+    const int32_t offsets = q4_k_horizontal_sum(
+        _mm256_mullo_epi32(mins, _mm256_loadu_si256(reinterpret_cast<const __m256i*>(code_sums + 8 * b))));
     __m256i products = _mm256_setzero_si256();
-    int32_t offsets = 0;
-    for (int j = 0; j < 8; ++j) offsets += mins[j] * code_sums[8 * b + j];
     for (int round = 0; round < 4; ++round) {
       // qs[32·round ..]: low nibbles are sub-block 2·round, high nibbles sub-block 2·round + 1.
       const __m256i packed = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(block + 16 + 32 * round));
@@ -102,8 +119,8 @@ inline float q4_k_dot_row(const uint8_t* w, const int8_t* x_codes, const float* 
       const __m256i high = _mm256_and_si256(_mm256_srli_epi16(packed, 4), low_mask);
       const __m256i x_low = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(x + 64 * round));
       const __m256i x_high = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(x + 64 * round + 32));
-      products = _mm256_add_epi32(products, q4_k_scaled_products(low, x_low, scales[2 * round]));
-      products = _mm256_add_epi32(products, q4_k_scaled_products(high, x_high, scales[2 * round + 1]));
+      products = q4_k_add_scaled_products(products, low, x_low, q4_k_broadcast_scale(scales, 2 * round));
+      products = q4_k_add_scaled_products(products, high, x_high, q4_k_broadcast_scale(scales, 2 * round + 1));
     }
     q4_k_accumulate(&sum, &min_sum, block, x_scales[b], q4_k_horizontal_sum(products), offsets);
   }
