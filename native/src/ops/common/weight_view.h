@@ -30,6 +30,15 @@ inline bool is_block_quantized(WeightType type) {
   return type == WeightType::Q8_0 || type == WeightType::Q4_0 || type == WeightType::Q4_K;
 }
 
+// How products with a weight of a type round x, as llama.cpp's CPU backend does (ggml's
+// vec_dot_type): not at all for f32 and bf16, to Q8_0 blocks for Q8_0 and Q4_0, to Q8_K (256 values,
+// one f32 scale) for Q4_K.
+enum class InputRounding { None, Q8_0, Q8_K };
+inline InputRounding input_rounding(WeightType type) {
+  if (type == WeightType::Q4_K) return InputRounding::Q8_K;
+  return type == WeightType::Q8_0 || type == WeightType::Q4_0 ? InputRounding::Q8_0 : InputRounding::None;
+}
+
 // Values per block of a block type (32, or 256 for Q4_K): a row of W holds whole blocks.
 inline int64_t block_values(WeightType type) { return type == WeightType::Q4_K ? kQ4_KBlockValues : kQ8_0BlockValues; }
 

@@ -79,12 +79,12 @@ void lora_matmul_forward_gemv(const LoraMatmulOutput* outputs, int64_t output_co
   std::vector<int8_t> x_codes, x_codes_q8_k;
   std::vector<float> x_scales, x_scales_q8_k;
   for (int64_t i = 0; i < output_count; ++i) {
-    const WeightType type = outputs[i].w.type;
-    if (type == WeightType::Q4_K && x_codes_q8_k.empty()) {
+    const InputRounding rounding = input_rounding(outputs[i].w.type);
+    if (rounding == InputRounding::Q8_K && x_codes_q8_k.empty()) {
       x_codes_q8_k.resize(static_cast<size_t>(tokens * in_features));
       x_scales_q8_k.resize(static_cast<size_t>(tokens * in_features / kQ4_KBlockValues));
       q8_k_quantize_rows(x_codes_q8_k.data(), x_scales_q8_k.data(), x, tokens, in_features);
-    } else if ((type == WeightType::Q8_0 || type == WeightType::Q4_0) && x_codes.empty()) {
+    } else if (rounding == InputRounding::Q8_0 && x_codes.empty()) {
       x_codes.resize(static_cast<size_t>(tokens * in_features));
       x_scales.resize(static_cast<size_t>(tokens * in_features / kQ8_0BlockValues));
       q8_0_quantize_rows(x_codes.data(), x_scales.data(), x, tokens, in_features);
@@ -183,18 +183,20 @@ struct RoundedInput {
   std::vector<float> q8_0;
   std::vector<float> q8_k;
   // x as a block weight of `type` multiplies it.
-  const float* for_weight(WeightType type) const { return type == WeightType::Q4_K ? q8_k.data() : q8_0.data(); }
+  const float* for_weight(WeightType type) const {
+    return input_rounding(type) == InputRounding::Q8_K ? q8_k.data() : q8_0.data();
+  }
 };
 
 RoundedInput rounded_for_blocks(const LoraMatmulOutput* outputs, int64_t output_count, const float* x, int64_t tokens,
                                 int64_t in_features) {
   RoundedInput rounded;
   for (int64_t i = 0; i < output_count; ++i) {
-    const WeightType type = outputs[i].w.type;
-    if (type == WeightType::Q4_K && rounded.q8_k.empty()) {
+    const InputRounding rounding = input_rounding(outputs[i].w.type);
+    if (rounding == InputRounding::Q8_K && rounded.q8_k.empty()) {
       rounded.q8_k.resize(static_cast<size_t>(tokens * in_features));
       q8_k_round_rows(rounded.q8_k.data(), x, tokens, in_features);
-    } else if ((type == WeightType::Q8_0 || type == WeightType::Q4_0) && rounded.q8_0.empty()) {
+    } else if (rounding == InputRounding::Q8_0 && rounded.q8_0.empty()) {
       rounded.q8_0.resize(static_cast<size_t>(tokens * in_features));
       q8_0_round_rows(rounded.q8_0.data(), x, tokens, in_features);
     }
