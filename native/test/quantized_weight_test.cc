@@ -1,7 +1,8 @@
-// Q8_0 and Q4_0 weights (llama.cpp blocks) in the LoRA matmul ops: the decode GEMV, the GEMM
-// forward that dequantizes blocks while packing (both multiplying x rounded to Q8_0, as llama.cpp
-// does), the backward products and prepacking, each against plain double loops over the values the
-// test decodes itself from hand-built blocks and its own rounding of x. Every test runs once per type.
+// Q8_0, Q4_0 and Q4_K weights (llama.cpp blocks) in the LoRA matmul ops: the decode GEMV, the GEMM
+// forward that dequantizes blocks while packing (both multiplying x rounded to Q8_0, or to Q8_K for
+// Q4_K, as llama.cpp does), the backward products and prepacking, each against plain double loops
+// over the values the test decodes itself from hand-built blocks and its own rounding of x. Every
+// test runs once per type.
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
@@ -13,6 +14,7 @@
 #include "ops/common/weight_view.h"
 #include "ops/cpu/gemm.h"
 #include "ops/cpu/lora_matmul.h"
+#include "ops/common/lora_matmul_output.h"
 #include "ops/cpu/matmul.h"
 #include "runtime/errors.h"
 #include "error_code.h"
@@ -25,7 +27,10 @@ namespace {
 
 // A [rows, columns] weight as Q8_0 or Q4_0 blocks plus the values they stand for, decoded here
 // independently of the library: the scale is a normal f16 (1 + m/1024)·2^(e−15); Q8_0 value j =
-// q[j]·d, Q4_0 value j = (low nibble of qs[j] − 8)·d and value j + 16 = (high nibble − 8)·d.
+// q[j]·d, Q4_0 value j = (low nibble of qs[j] − 8)·d and value j + 16 = (high nibble − 8)·d. Q4_K
+// super-blocks: d and dmin normal f16, eight 6-bit scales sc and mins m packed as get_scale_min_k4
+// reads them, value 64r + l = sc·d·(low nibble of qs[32r + l]) − m·dmin over its sub-block, value
+// 64r + 32 + l the same with the high nibble.
 struct QuantizedWeight {
   std::vector<uint8_t> blocks;
   std::vector<double> values;
@@ -33,7 +38,56 @@ struct QuantizedWeight {
   WeightType type;
 };
 
+// f16 bits with exponent field `exponent` and a random mantissa, and its value.
+uint16_t random_half(std::mt19937& random, uint16_t exponent, double* value) {
+  const uint16_t mantissa = static_cast<uint16_t>(random() % 1024);
+  *value = (1.0 + mantissa / 1024.0) * std::ldexp(1.0, exponent - 15);
+  return static_cast<uint16_t>(exponent << 10 | mantissa);
+}
+
+QuantizedWeight make_q4_k_weight(int64_t rows, int64_t columns, uint32_t seed) {
+  std::mt19937 random(seed);
+  QuantizedWeight w;
+  w.type = WeightType::Q4_K;
+  const int64_t count = rows * columns / 256;
+  w.blocks.resize(static_cast<size_t>(count * 144));
+  w.values.resize(static_cast<size_t>(rows * columns));
+  for (int64_t b = 0; b < count; ++b) {
+    uint8_t* block = w.blocks.data() + b * 144;
+    // d in [2^-11, 2^-9) and dmin in [2^-11, 2^-10): values of about the Q8_0 / Q4_0 weights' size.
+    double d, dmin;
+    const uint16_t d_bits = random_half(random, static_cast<uint16_t>(4 + random() % 2), &d);
+    const uint16_t dmin_bits = random_half(random, 4, &dmin);
+    block[0] = static_cast<uint8_t>(d_bits & 0xff);
+    block[1] = static_cast<uint8_t>(d_bits >> 8);
+    block[2] = static_cast<uint8_t>(dmin_bits & 0xff);
+    block[3] = static_cast<uint8_t>(dmin_bits >> 8);
+    int scales[8], mins[8];
+    for (int j = 0; j < 8; ++j) {
+      scales[j] = static_cast<int>(random() % 64);
+      mins[j] = static_cast<int>(random() % 64);
+    }
+    for (int j = 0; j < 4; ++j) {
+      block[4 + j] = static_cast<uint8_t>(scales[j] | (scales[j + 4] >> 4) << 6);
+      block[8 + j] = static_cast<uint8_t>(mins[j] | (mins[j + 4] >> 4) << 6);
+      block[12 + j] = static_cast<uint8_t>((scales[j + 4] & 15) | (mins[j + 4] & 15) << 4);
+    }
+    double* values = w.values.data() + b * 256;
+    for (int r = 0; r < 4; ++r) {
+      for (int l = 0; l < 32; ++l) {
+        const int low = static_cast<int>(random() % 16), high = static_cast<int>(random() % 16);
+        block[16 + 32 * r + l] = static_cast<uint8_t>(low | high << 4);
+        // Exact in double, and the f32 value is this rounded once (the products are exact in f32).
+        values[64 * r + l] = static_cast<float>(d * scales[2 * r] * low - dmin * mins[2 * r]);
+        values[64 * r + 32 + l] = static_cast<float>(d * scales[2 * r + 1] * high - dmin * mins[2 * r + 1]);
+      }
+    }
+  }
+  return w;
+}
+
 QuantizedWeight make_weight(WeightType type, int64_t rows, int64_t columns, uint32_t seed) {
+  if (type == WeightType::Q4_K) return make_q4_k_weight(rows, columns, seed);
   std::mt19937 random(seed);
   QuantizedWeight w;
   w.type = type;
@@ -111,13 +165,34 @@ std::vector<float> round_like_q8_0(const std::vector<float>& x) {
   return out;
 }
 
-// y = x̂·Wᵀ + s·(x·Aᵀ)·Bᵀ in doubles, x̂ = round_like_q8_0(x): the base product sees x rounded to
-// Q8_0, the adapter x itself.
-std::vector<double> reference_forward(const std::vector<float>& x, const std::vector<double>& w,
+// x rounded to Q8_K and back, as llama.cpp rounds the activations a Q4_K weight multiplies: per
+// 256 values, m the value of largest magnitude, code = min(127, nearest-even(x·(−127/m))), and the
+// value code·(1/(−127/m)), all in f32.
+std::vector<float> round_like_q8_k(const std::vector<float>& x) {
+  std::vector<float> out(x.size(), 0.0f);
+  for (size_t b = 0; b < x.size(); b += 256) {
+    float largest = 0, signed_largest = 0;
+    for (size_t j = b; j < b + 256; ++j) {
+      if (std::fabs(x[j]) > largest) {
+        largest = std::fabs(x[j]);
+        signed_largest = x[j];
+      }
+    }
+    if (largest == 0) continue;
+    const float inverse = -127.0f / signed_largest;
+    const float d = 1.0f / inverse;
+    for (size_t j = b; j < b + 256; ++j) out[j] = std::min(127.0f, std::nearbyint(inverse * x[j])) * d;
+  }
+  return out;
+}
+
+// y = x̂·Wᵀ + s·(x·Aᵀ)·Bᵀ in doubles, x̂ = round_like_q8_0(x) (round_like_q8_k(x) for Q4_K): the
+// base product sees x rounded to its weight's activation blocks, the adapter x itself.
+std::vector<double> reference_forward(WeightType type, const std::vector<float>& x, const std::vector<double>& w,
                                       const std::vector<float>& a, const std::vector<float>& b, int64_t tokens,
                                       int64_t in, int64_t out, int64_t rank, double scale) {
   std::vector<double> y(static_cast<size_t>(tokens * out), 0.0);
-  const std::vector<float> rounded = round_like_q8_0(x);
+  const std::vector<float> rounded = type == WeightType::Q4_K ? round_like_q8_k(x) : round_like_q8_0(x);
   for (int64_t t = 0; t < tokens; ++t) {
     std::vector<double> u(static_cast<size_t>(rank), 0.0);
     for (int64_t j = 0; j < rank; ++j)
@@ -132,9 +207,13 @@ std::vector<double> reference_forward(const std::vector<float>& x, const std::ve
   return y;
 }
 
+// Input widths the tests use: a few blocks, and (544 = 17 blocks of 32, 768 = 3 super-blocks) one
+// whose blocks span the GEMM's K blocks at offsets that are not block boundaries.
+int64_t small_inputs(WeightType type) { return type == WeightType::Q4_K ? 256 : 96; }
+int64_t large_inputs(WeightType type) { return type == WeightType::Q4_K ? 768 : 544; }
+
 void check_forward_gemv_and_gemm_match_the_dequantized_reference(WeightType type) {
-  // in = 544 (17 blocks) spans the GEMM's K blocks at offsets that are not block boundaries.
-  for (int64_t in : {96, 544}) {
+  for (int64_t in : {small_inputs(type), large_inputs(type)}) {
     const int64_t out = 70, rank = 4;
     const QuantizedWeight w = make_weight(type, out, in, static_cast<uint32_t>(in));
     const WeightView view = w.view();
@@ -145,14 +224,14 @@ void check_forward_gemv_and_gemm_match_the_dequantized_reference(WeightType type
         std::vector<float> y(static_cast<size_t>(tokens * out), -1.0f);
         lora_matmul_forward(y.data(), x.data(), view, r ? a.data() : nullptr, r ? b.data() : nullptr, tokens, in, out,
                             r, 0.5f);
-        check_all_close(y, reference_forward(x, w.values, a, b, tokens, in, out, r, 0.5), 1e-5);
+        check_all_close(y, reference_forward(type, x, w.values, a, b, tokens, in, out, r, 0.5), 1e-5);
       }
     }
   }
 }
 
 void check_backward_matches_the_dequantized_reference(WeightType type) {
-  const int64_t tokens = 37, in = 544, out = 70, rank = 4;
+  const int64_t tokens = 37, in = large_inputs(type), out = 70, rank = 4;
   const double scale = 0.5;
   const QuantizedWeight w = make_weight(type, out, in, 11);
   const WeightView view = w.view();
@@ -193,7 +272,7 @@ void check_backward_matches_the_dequantized_reference(WeightType type) {
 }
 
 void check_prepacked_panels_equal_those_of_the_dequantized_weight(WeightType type) {
-  const int64_t in = 544, out = 70;
+  const int64_t in = large_inputs(type), out = 70;
   const QuantizedWeight w = make_weight(type, out, in, 21);
   std::vector<float> w_f32(w.values.begin(), w.values.end());
   for (int layout = 0; layout < 2; ++layout) {
@@ -209,8 +288,9 @@ void check_prepacked_panels_equal_those_of_the_dequantized_weight(WeightType typ
 }
 
 void check_weights_with_inputs_not_a_multiple_of_32_are_refused(WeightType type) {
-  const int64_t in = 48, out = 4;
-  std::vector<uint8_t> blocks(static_cast<size_t>(out * 2 * 34), 0);
+  // 48: not whole 32-value blocks; for Q4_K 96, whole blocks of 32 but not super-blocks of 256.
+  const int64_t in = type == WeightType::Q4_K ? 96 : 48, out = 4;
+  std::vector<uint8_t> blocks(static_cast<size_t>(out * 4 * 34), 0);
   std::vector<float> x(static_cast<size_t>(in), 1.0f), y(static_cast<size_t>(out));
   const WeightView view{blocks.data(), type};
   CHECK(error_code_of([&] { lora_matmul_forward(y.data(), x.data(), view, nullptr, nullptr, 1, in, out, 0, 1.0f); }) ==
@@ -223,19 +303,19 @@ void check_weights_with_inputs_not_a_multiple_of_32_are_refused(WeightType type)
   } catch (const PillowError& e) {
     const std::string message = e.what();
     CHECK(message.find("lora_matmul_forward") != std::string::npos);
-    CHECK(message.find(std::string("a ") + (type == WeightType::Q4_0 ? "q4_0" : "q8_0") + " weight needs inFeatures") !=
-          std::string::npos);
+    CHECK(message.find(std::string("a ") + weight_type_name(type) + " weight needs inFeatures divisible by " +
+                       std::to_string(block_values(type))) != std::string::npos);
   }
 }
 
 void check_multi_adapter_forward_rounds_x_for_the_base_only(WeightType type) {
-  const int64_t tokens = 9, in = 96, out = 70, rank = 4;
+  const int64_t tokens = 9, in = small_inputs(type), out = 70, rank = 4;
   const QuantizedWeight w = make_weight(type, out, in, 31);
   const WeightView view = w.view();
   const std::vector<float> x = random_vector(tokens * in, 32);
   const std::vector<float> a = random_vector(rank * in, 33), b = random_vector(out * rank, 34);
-  const std::vector<double> base = reference_forward(x, w.values, a, b, tokens, in, out, 0, 0.0);
-  const std::vector<double> adapted = reference_forward(x, w.values, a, b, tokens, in, out, rank, 0.5);
+  const std::vector<double> base = reference_forward(type, x, w.values, a, b, tokens, in, out, 0, 0.0);
+  const std::vector<double> adapted = reference_forward(type, x, w.values, a, b, tokens, in, out, rank, 0.5);
   std::vector<int32_t> index(static_cast<size_t>(tokens));
   std::vector<double> expected(static_cast<size_t>(tokens * out));
   for (int64_t t = 0; t < tokens; ++t) {
@@ -262,12 +342,18 @@ TEST(q8_0_forward_gemv_and_gemm_match_the_dequantized_reference) {
 TEST(q4_0_forward_gemv_and_gemm_match_the_dequantized_reference) {
   check_forward_gemv_and_gemm_match_the_dequantized_reference(WeightType::Q4_0);
 }
+TEST(q4_k_forward_gemv_and_gemm_match_the_dequantized_reference) {
+  check_forward_gemv_and_gemm_match_the_dequantized_reference(WeightType::Q4_K);
+}
 
 TEST(q8_0_backward_matches_the_dequantized_reference) {
   check_backward_matches_the_dequantized_reference(WeightType::Q8_0);
 }
 TEST(q4_0_backward_matches_the_dequantized_reference) {
   check_backward_matches_the_dequantized_reference(WeightType::Q4_0);
+}
+TEST(q4_k_backward_matches_the_dequantized_reference) {
+  check_backward_matches_the_dequantized_reference(WeightType::Q4_K);
 }
 
 TEST(q8_0_prepacked_panels_equal_those_of_the_dequantized_weight) {
@@ -276,6 +362,9 @@ TEST(q8_0_prepacked_panels_equal_those_of_the_dequantized_weight) {
 TEST(q4_0_prepacked_panels_equal_those_of_the_dequantized_weight) {
   check_prepacked_panels_equal_those_of_the_dequantized_weight(WeightType::Q4_0);
 }
+TEST(q4_k_prepacked_panels_equal_those_of_the_dequantized_weight) {
+  check_prepacked_panels_equal_those_of_the_dequantized_weight(WeightType::Q4_K);
+}
 
 TEST(q8_0_weights_with_inputs_not_a_multiple_of_32_are_refused) {
   check_weights_with_inputs_not_a_multiple_of_32_are_refused(WeightType::Q8_0);
@@ -283,10 +372,54 @@ TEST(q8_0_weights_with_inputs_not_a_multiple_of_32_are_refused) {
 TEST(q4_0_weights_with_inputs_not_a_multiple_of_32_are_refused) {
   check_weights_with_inputs_not_a_multiple_of_32_are_refused(WeightType::Q4_0);
 }
+TEST(q4_k_weights_with_inputs_not_a_multiple_of_256_are_refused) {
+  check_weights_with_inputs_not_a_multiple_of_32_are_refused(WeightType::Q4_K);
+}
 
 TEST(q8_0_multi_adapter_forward_rounds_x_for_the_base_only) {
   check_multi_adapter_forward_rounds_x_for_the_base_only(WeightType::Q8_0);
 }
 TEST(q4_0_multi_adapter_forward_rounds_x_for_the_base_only) {
   check_multi_adapter_forward_rounds_x_for_the_base_only(WeightType::Q4_0);
+}
+TEST(q4_k_multi_adapter_forward_rounds_x_for_the_base_only) {
+  check_multi_adapter_forward_rounds_x_for_the_base_only(WeightType::Q4_K);
+}
+
+TEST(shared_input_products_round_x_per_weight_type_q4_k_q8_0_and_f32_together) {
+  // One x for three weights, as q/k/v or gate/up share it in a layer of a mixed file: a Q4_K weight
+  // sees x rounded to Q8_K, a Q8_0 weight x rounded to Q8_0, an f32 weight x itself (decode GEMV and
+  // prefill GEMM alike), each with its own LoRA term.
+  const int64_t in = 512, out = 70, rank = 4;
+  const QuantizedWeight q4_k = make_weight(WeightType::Q4_K, out, in, 41);
+  const QuantizedWeight q8_0 = make_weight(WeightType::Q8_0, out, in, 42);
+  const std::vector<float> f32_values = random_vector(out * in, 43);
+  const std::vector<double> f32_reference(f32_values.begin(), f32_values.end());
+  const std::vector<float> a = random_vector(rank * in, 44), b = random_vector(out * rank, 45);
+  for (int64_t tokens : {1, 3, 37}) {
+    const std::vector<float> x = random_vector(tokens * in, 46);
+    std::vector<float> y_q4_k(static_cast<size_t>(tokens * out)), y_q8_0(y_q4_k.size()), y_f32(y_q4_k.size());
+    const LoraMatmulOutput outputs[] = {
+        {y_q4_k.data(), q4_k.view(), a.data(), b.data(), out, rank, 0.5f},
+        {y_q8_0.data(), q8_0.view(), a.data(), b.data(), out, rank, 0.5f},
+        {y_f32.data(), WeightView{f32_values.data(), WeightType::F32}, a.data(), b.data(), out, rank, 0.5f},
+    };
+    lora_matmul_forward_shared_input(outputs, 3, x.data(), tokens, in);
+    check_all_close(y_q4_k, reference_forward(WeightType::Q4_K, x, q4_k.values, a, b, tokens, in, out, rank, 0.5), 1e-5);
+    check_all_close(y_q8_0, reference_forward(WeightType::Q8_0, x, q8_0.values, a, b, tokens, in, out, rank, 0.5), 1e-5);
+    // The f32 weight: x as it is (reference_forward rounds x, so the plain product here).
+    std::vector<double> expected(static_cast<size_t>(tokens * out), 0.0);
+    for (int64_t t = 0; t < tokens; ++t) {
+      std::vector<double> u(static_cast<size_t>(rank), 0.0);
+      for (int64_t j = 0; j < rank; ++j)
+        for (int64_t i = 0; i < in; ++i) u[j] += 0.5 * x[t * in + i] * a[j * in + i];
+      for (int64_t o = 0; o < out; ++o) {
+        double sum = 0;
+        for (int64_t i = 0; i < in; ++i) sum += static_cast<double>(x[t * in + i]) * f32_reference[o * in + i];
+        for (int64_t j = 0; j < rank; ++j) sum += u[j] * b[o * rank + j];
+        expected[t * out + o] = sum;
+      }
+    }
+    check_all_close(y_f32, expected, 1e-5);
+  }
 }

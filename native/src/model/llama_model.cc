@@ -204,6 +204,10 @@ void LlamaModel::set_tensor_q4_0(const std::string& name, const uint8_t* blocks,
   set_tensor_blocks(name, WeightType::Q4_0, kQ4_0BlockBytes, blocks, byte_length);
 }
 
+void LlamaModel::set_tensor_q4_k(const std::string& name, const uint8_t* blocks, int64_t byte_length) {
+  set_tensor_blocks(name, WeightType::Q4_K, kQ4_KBlockBytes, blocks, byte_length);
+}
+
 void LlamaModel::set_tensor_blocks(const std::string& name, WeightType type, int64_t block_bytes,
                                    const uint8_t* blocks, int64_t byte_length) {
   std::lock_guard<std::mutex> lock(mutex_);
@@ -213,15 +217,16 @@ void LlamaModel::set_tensor_blocks(const std::string& name, WeightType type, int
     throw_argument_error("tensor \"" + name + "\" cannot be stored in " + stored_as + ": only the linear weights can");
   }
   const int64_t out = p.shape[0], in = p.shape[1];
-  if (in % kQ8_0BlockValues != 0) {
+  const int64_t values = block_values(type);
+  if (in % values != 0) {
     throw_shape_error("tensor \"" + name + "\" cannot be stored in " + stored_as + ": its " + std::to_string(in) +
-                      " inputs are not a multiple of 32");
+                      " inputs are not a multiple of " + std::to_string(values));
   }
-  const int64_t expected = out * (in / kQ8_0BlockValues) * block_bytes;
+  const int64_t expected = out * (in / values) * block_bytes;
   if (byte_length != expected) {
     throw_shape_error("tensor \"" + name + "\" in " + stored_as + " has " + std::to_string(byte_length) +
                       " bytes, expected " + std::to_string(expected) + " (" + std::to_string(out) + " rows x " +
-                      std::to_string(in / kQ8_0BlockValues) + " blocks x " + std::to_string(block_bytes) + ")");
+                      std::to_string(in / values) + " blocks x " + std::to_string(block_bytes) + ")");
   }
   if (blocks == nullptr) throw_argument_error("tensor \"" + name + "\": " + stored_as + " data is null");
   p.drop_packed();

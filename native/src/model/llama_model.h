@@ -97,6 +97,9 @@ class LlamaModel {
   void set_tensor_q8_0(const std::string& name, const uint8_t* blocks, int64_t byte_length);
   // The same for llama.cpp's Q4_0 blocks (the Q4_0 GEMV in decode): byte_length = out · (in/32) · 18.
   void set_tensor_q4_0(const std::string& name, const uint8_t* blocks, int64_t byte_length);
+  // The same for llama.cpp's Q4_K super-blocks (the Q4_K GEMV in decode, x rounded to Q8_K):
+  // byte_length = out · (in/256) · 144, in a multiple of 256.
+  void set_tensor_q4_k(const std::string& name, const uint8_t* blocks, int64_t byte_length);
   std::vector<float> get_tensor(const std::string& name) const;
 
   // ---- LoRA adapters
@@ -196,7 +199,7 @@ class LlamaModel {
   Adapter& adapter(const std::string& name);
   const Adapter& adapter(const std::string& name) const;
   void check_ready() const;
-  // set_tensor_q8_0 / set_tensor_q4_0: blocks of `type` (block_bytes each) for a linear weight.
+  // set_tensor_q8_0 / set_tensor_q4_0 / set_tensor_q4_k: blocks of `type` (block_bytes each) for a linear weight.
   void set_tensor_blocks(const std::string& name, WeightType type, int64_t block_bytes, const uint8_t* blocks,
                          int64_t byte_length);
   void ensure_rope(int64_t positions);

@@ -18,7 +18,7 @@ struct LlamaModel::Parameter {
   std::string name;
   std::vector<int64_t> shape;
   int64_t size = 0;
-  bool is_linear = false;  // may be stored in bf16, Q8_0 or Q4_0
+  bool is_linear = false;  // may be stored in bf16, Q8_0, Q4_0 or Q4_K
   bool decays = false;     // weight decay applies in full training (not to norms and biases)
   bool present = false;
   uint64_t version = 0;  // LlamaModel::next_version() at the last set_tensor (a cuda model's upload check)
@@ -26,7 +26,7 @@ struct LlamaModel::Parameter {
   // Weights on huge pages where the system allows: decode streams all of them once per token.
   std::vector<float, HugePageAllocator<float>> f32;
   std::vector<uint16_t, HugePageAllocator<uint16_t>> bf16;
-  // Q8_0 or Q4_0 blocks (type says which; WeightView), linear weights only.
+  // Q8_0, Q4_0 or Q4_K blocks (type says which; WeightView), linear weights only.
   std::vector<uint8_t, HugePageAllocator<uint8_t>> blocks;
   std::vector<float> grad, m, v;  // full training, allocated on first use
   // The weight in the GEMM's packed B layouts (gemm_prepack) for x·Wᵀ and for dy·W, made by

@@ -223,17 +223,18 @@ class ModelObject : public Napi::ObjectWrap<ModelObject> {
   }
 
   // setTensor(name, data: Float32Array | Uint16Array (bf16 bits), storeAs: "f32" | "bf16"), or
-  // setTensor(name, blocks: Uint8Array (llama.cpp Q8_0 or Q4_0 blocks), "q8_0" | "q4_0") for a linear weight.
+  // setTensor(name, blocks: Uint8Array (llama.cpp Q8_0, Q4_0 or Q4_K blocks), "q8_0" | "q4_0" | "q4_k")
+  // for a linear weight.
   Napi::Value set_tensor(const Napi::CallbackInfo& info) {
     return call(info, [&]() -> Napi::Value {
       Napi::Env env = info.Env();
       const std::string name = string_argument(info, 0, "name");
       const std::string store = info.Length() > 2 && !info[2].IsUndefined() ? string_argument(info, 2, "storeAs") : "f32";
-      if (store != "f32" && store != "bf16" && store != "q8_0" && store != "q4_0") {
-        throw_error(env, kErrorArgument, "storeAs must be \"f32\", \"bf16\", \"q8_0\" or \"q4_0\"");
+      if (store != "f32" && store != "bf16" && store != "q8_0" && store != "q4_0" && store != "q4_k") {
+        throw_error(env, kErrorArgument, "storeAs must be \"f32\", \"bf16\", \"q8_0\", \"q4_0\" or \"q4_k\"");
       }
-      if (store == "q8_0" || store == "q4_0") {
-        const std::string blocks_name = store == "q8_0" ? "Q8_0" : "Q4_0";
+      if (store == "q8_0" || store == "q4_0" || store == "q4_k") {
+        const std::string blocks_name = store == "q8_0" ? "Q8_0" : store == "q4_0" ? "Q4_0" : "Q4_K";
         if (info.Length() <= 1 || !info[1].IsTypedArray() ||
             info[1].As<Napi::TypedArray>().TypedArrayType() != napi_uint8_array) {
           throw_error(env, kErrorType,
@@ -241,10 +242,13 @@ class ModelObject : public Napi::ObjectWrap<ModelObject> {
                           " blocks");
         }
         Napi::Uint8Array blocks = info[1].As<Napi::Uint8Array>();
+        const int64_t byte_length = static_cast<int64_t>(blocks.ElementLength());
         if (store == "q8_0") {
-          model_->set_tensor_q8_0(name, blocks.Data(), static_cast<int64_t>(blocks.ElementLength()));
+          model_->set_tensor_q8_0(name, blocks.Data(), byte_length);
+        } else if (store == "q4_0") {
+          model_->set_tensor_q4_0(name, blocks.Data(), byte_length);
         } else {
-          model_->set_tensor_q4_0(name, blocks.Data(), static_cast<int64_t>(blocks.ElementLength()));
+          model_->set_tensor_q4_k(name, blocks.Data(), byte_length);
         }
         return env.Undefined();
       }

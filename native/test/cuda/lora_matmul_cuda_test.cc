@@ -169,12 +169,13 @@ TEST(cuda_lora_matmul_multi_matches_cpu_with_base_only_rows) {
   }
 }
 
-TEST(cuda_refuses_q8_0_and_q4_0_weights_before_any_kernel) {
-  // Q8_0 and Q4_0 run on the CPU only: every CUDA entry point that reads W says so with E_UNSUPPORTED.
-  const int64_t tokens = 2, in_features = 32, out_features = 3;
+TEST(cuda_refuses_q8_0_q4_0_and_q4_k_weights_before_any_kernel) {
+  // Q8_0, Q4_0 and Q4_K run on the CPU only: every CUDA entry point that reads W says so with
+  // E_UNSUPPORTED. 256 inputs: whole blocks of every type (8 of 32, one Q4_K super-block).
+  const int64_t tokens = 2, in_features = 256, out_features = 3;
   DeviceBuffer<float> y(tokens * out_features), x(tokens * in_features), dx(tokens * in_features),
       dy(tokens * out_features);
-  std::vector<uint8_t> blocks(static_cast<size_t>(out_features * 34), 0);
+  std::vector<uint8_t> blocks(static_cast<size_t>(out_features * 8 * 34), 0);
   auto code = [](auto&& call) -> std::string {
     try {
       call();
@@ -183,7 +184,7 @@ TEST(cuda_refuses_q8_0_and_q4_0_weights_before_any_kernel) {
     }
     return "none";
   };
-  for (WeightType type : {WeightType::Q8_0, WeightType::Q4_0}) {
+  for (WeightType type : {WeightType::Q8_0, WeightType::Q4_0, WeightType::Q4_K}) {
     const WeightView w{blocks.data(), type};
     CHECK(code([&] {
             lora_matmul_forward_cuda(y.data(), x.data(), w, nullptr, nullptr, tokens, in_features, out_features, 0,

@@ -185,10 +185,19 @@ async function trainingTable(shape: Shape, steps: number): Promise<Record<string
 }
 
 /** Weight formats compared: pillow rows are compared with the llama.cpp rows of their precision. */
-type Precision = "f32" | "16-bit" | "q8_0" | "q4_0";
-const PRECISIONS: Precision[] = ["f32", "16-bit", "q8_0", "q4_0"];
-/** Bytes per weight each runtime reads in decode: llama.cpp reads Q8_0/Q4_0 blocks (34 / 18 bytes per 32). */
-const LLAMA_CPP_BYTES: Record<Precision, number> = { f32: 4, "16-bit": 2, q8_0: 34 / 32, q4_0: 18 / 32 };
+type Precision = "f32" | "16-bit" | "q8_0" | "q4_0" | "q4_k";
+const PRECISIONS: Precision[] = ["f32", "16-bit", "q8_0", "q4_0", "q4_k"];
+/**
+ * Bytes per weight each runtime reads in decode: llama.cpp reads Q8_0/Q4_0 blocks (34 / 18 bytes per
+ * 32) and Q4_K super-blocks (144 bytes per 256).
+ */
+const LLAMA_CPP_BYTES: Record<Precision, number> = {
+  f32: 4,
+  "16-bit": 2,
+  q8_0: 34 / 32,
+  q4_0: 18 / 32,
+  q4_k: 144 / 256,
+};
 
 type Engine = {
   label: string;
@@ -206,39 +215,43 @@ async function referenceComparison(shape: Shape): Promise<void> {
   try {
     const hf = path.join(dir, "hf");
     writeModel(hf, shape);
-    // BENCH_CORE_PRECISIONS (default all: f32,16-bit,q8_0,q4_0) picks the weight formats compared.
+    // BENCH_CORE_PRECISIONS (default all: f32,16-bit,q8_0,q4_0,q4_k) picks the weight formats compared.
     const precisions = (process.env.BENCH_CORE_PRECISIONS?.split(",") ?? PRECISIONS) as Precision[];
-    const ggufDtype: Record<Precision, "f32" | "f16" | "q8_0" | "q4_0"> = {
+    const ggufDtype: Record<Precision, "f32" | "f16" | "q8_0" | "q4_0" | "q4_k"> = {
       f32: "f32",
       "16-bit": "f16",
       q8_0: "q8_0",
       q4_0: "q4_0",
+      q4_k: "q4_k",
     };
     const files = Object.fromEntries(
       precisions.map((precision) => [precision, path.join(dir, `${ggufDtype[precision]}.gguf`)]),
     ) as Record<Precision, string>;
     for (const precision of precisions) exportModelToGguf(hf, files[precision], { dtype: ggufDtype[precision] });
     const pillowF32 = await loadModel(hf, { threads });
-    // pillow's quantized rows load the very GGUF llama.cpp runs: Q8_0 and Q4_0 linear weights kept
+    // pillow's quantized rows load the very GGUF llama.cpp runs: Q8_0, Q4_0 and Q4_K linear weights kept
     // as blocks (loadModel's default).
     const pillowModels: Record<Precision, () => Promise<Model>> = {
       f32: async () => pillowF32,
       "16-bit": () => loadModel(hf, { threads, dtype: "bf16" }),
       q8_0: () => loadModel(files.q8_0, { threads }),
       q4_0: () => loadModel(files.q4_0, { threads }),
+      q4_k: () => loadModel(files.q4_k, { threads }),
     };
-    const pillowBytes: Record<Precision, number> = { f32: 4, "16-bit": 2, q8_0: 34 / 32, q4_0: 18 / 32 };
+    const pillowBytes: Record<Precision, number> = LLAMA_CPP_BYTES;
     const pillowLabel: Record<Precision, string> = {
       f32: "pillow f32",
       "16-bit": "pillow bf16",
       q8_0: "pillow q8_0 (blocks kept)",
       q4_0: "pillow q4_0 (blocks kept)",
+      q4_k: "pillow q4_k (blocks kept)",
     };
     const llamaLabel: Record<Precision, string> = {
       f32: "llama.cpp f32",
       "16-bit": "llama.cpp f16",
       q8_0: "llama.cpp q8_0",
       q4_0: "llama.cpp q4_0",
+      q4_k: "llama.cpp q4_k",
     };
     const contextSize = 512;
     // llama.cpp's threads busy-wait at each op's barrier, which a machine shared with other jobs
@@ -269,7 +282,7 @@ async function referenceComparison(shape: Shape): Promise<void> {
       checks.push(
         `${llamaLabel[precision]} vs ${pillowLabel[precision]} ${relativeError(theirs, ours).toExponential(1)}${versus}`,
       );
-      if (precision === "q8_0" || precision === "q4_0") {
+      if (precision === "q8_0" || precision === "q4_0" || precision === "q4_k") {
         // Greedy text on the same file: 32 tokens after a 16-token prompt, pillow's generate vs llama.cpp's.
         const prompt = promptOf(shape, DECODE_PROMPT);
         const mine = Array.from(

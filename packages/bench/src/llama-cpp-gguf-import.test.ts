@@ -1,7 +1,8 @@
 // GGUF import and quantized weights, checked against llama.cpp itself (node-llama-cpp's prebuilt CPU
 // binary): llama.cpp decodes every Q8_0 / Q4_0 block pillow writes to the values pillow decodes; the
-// files `pillow quantize` writes load in llama.cpp; on Q8_0 and Q4_0 (blocks kept, the activations
-// rounded to Q8_0 as llama.cpp's quantized matmul rounds them) its logits agree with pillow's to
+// files `pillow quantize` writes load in llama.cpp; on Q8_0, Q4_0 and Q4_K (blocks kept, the
+// activations rounded to Q8_0, or Q8_K for Q4_K, as llama.cpp's quantized matmul rounds them) its
+// logits agree with pillow's to
 // float rounding position by position, and pillow with the same file dequantized into f32 at load
 // differs from llama.cpp by exactly llama.cpp's distance from its own f32 path on the same values;
 // greedy text is the same; the tokenizer pillow builds from a GGUF's
@@ -18,11 +19,13 @@ import {
   type GgufValue,
   ggufTensorName,
   dequantizeQ4_0,
+  dequantizeQ4_K,
   dequantizeQ8_0,
   loadModel,
   type PlannedTensor,
   parseModelConfig,
   quantizeQ4_0,
+  quantizeQ4_K,
   quantizeQ8_0,
   readModelConfig,
   SafetensorsCheckpoint,
@@ -173,6 +176,84 @@ describe("llama.cpp on the Q8_0 / Q4_0 GGUFs pillow quantize writes", () => {
       model.dispose();
     });
   }
+});
+
+describe("llama.cpp on the Q4_K GGUF pillow quantize writes", () => {
+  const tokens = Int32Array.from({ length: 23 }, (_, i) => (i * 37 + 5) % 259);
+
+  async function llamaCppOn(file: string): Promise<Float32Array> {
+    const runner = await openLlamaCppModel(file, { threads: 2, contextSize: 64, batchSize: 64, exact: true });
+    try {
+      return await llamaCppLogits(runner, tokens, vocab);
+    } finally {
+      await runner.dispose();
+    }
+  }
+
+  it("loads it; its logits agree with pillow's (Q4_K kept, x rounded to Q8_K) within 1e-3 of the largest, same 32 greedy tokens", async () => {
+    // Hidden 256, intermediate 512: every matrix is Q4_K. llama.cpp multiplies the blocks with the
+    // activations rounded to Q8_K (256 values, one f32 scale); so does pillow with the blocks kept.
+    const hf = createGqaTestModel(dir, { name: "hf-256", wide: true });
+    const file = path.join(dir, "model-q4_k.gguf");
+    exportModelToGguf(hf, file, { dtype: "q4_k" });
+    const theirs = await llamaCppOn(file);
+    const model = await loadModel(file, { threads: 2 }); // blocks kept (the CPU default)
+    const ours = await model.forward(tokens);
+    const pillowDequantized = await loadModel(file, { threads: 2, quantized: "dequantize" });
+    const oursF32 = await pillowDequantized.forward(tokens);
+    pillowDequantized.dispose();
+    // The same block values as F32 tensors: llama.cpp's f32 path on exactly the weights pillow runs.
+    const checkpoint = SafetensorsCheckpoint.open(hf);
+    const dequantizedFile = path.join(dir, "model-q4_k-as-f32.gguf");
+    try {
+      const tensors: Record<string, { shape: number[]; data: Float32Array }> = {};
+      for (const name of checkpoint.names()) {
+        const { shape } = checkpoint.info(name);
+        const values = checkpoint.readFloat32(name);
+        tensors[name] = {
+          shape,
+          data: shape.length === 2 ? dequantizeQ4_K(quantizeQ4_K(values), values.length) : values,
+        };
+      }
+      writeGguf(dequantizedFile, {
+        config: readModelConfig(hf),
+        tokenizerJson: JSON.parse(fs.readFileSync(path.join(hf, "tokenizer.json"), "utf8")),
+        tensors,
+      });
+    } finally {
+      checkpoint.close();
+    }
+    const theirsF32 = await llamaCppOn(dequantizedFile);
+    const f32 = await loadModel(hf, { threads: 2 });
+    const quantizationEffect = relativeError(ours, await f32.forward(tokens));
+    f32.dispose();
+    const gap = relativeError(theirs, ours);
+    const ownGap = relativeError(theirs, theirsF32);
+    const rowGaps = Array.from({ length: tokens.length }, (_, p) =>
+      relativeError(theirs.subarray(p * vocab, (p + 1) * vocab), ours.subarray(p * vocab, (p + 1) * vocab)),
+    );
+    console.log(
+      `q4_k: max |Δlogit| / max |logit|: llama.cpp q4_k vs pillow on the same file ${gap.toExponential(2)} ` +
+        `(per position max ${Math.max(...rowGaps).toExponential(1)}); ` +
+        `llama.cpp q4_k vs llama.cpp f32 on the same values ${ownGap.toExponential(2)}; ` +
+        `llama.cpp f32 vs pillow dequantized ${relativeError(theirsF32, oursF32).toExponential(2)}; quantization itself (f32 model vs q4_k) ${quantizationEffect.toExponential(2)}`,
+    );
+    // llama.cpp decodes pillow's Q4_K blocks to the values pillow decodes: its f32 path on them is
+    // pillow's dequantized model (measured 9.8e-7)...
+    expect(relativeError(theirsF32, oursF32)).toBeLessThan(1e-5);
+    // ...and with the blocks kept pillow rounds x to Q8_K as llama.cpp does, so the two agree to
+    // float rounding (measured 1.0e-6 overall, 4 Dec 2026, the 2-core Intel Xeon host), far inside
+    // llama.cpp's own distance from its f32 path (1.5e-2: the rounding of x).
+    expect(gap).toBeLessThan(1e-3);
+    expect(rowGaps.filter((g) => g > 1e-5).length).toBeLessThanOrEqual(2);
+    expect(gap).toBeLessThan(ownGap / 2);
+    // The check has teeth: quantizing moves the logits further than the two programs differ.
+    expect(quantizationEffect).toBeGreaterThan(gap);
+    const prompt = tokens.subarray(0, 8);
+    const generated = await model.generate(prompt, { maxNewTokens: 32, temperature: 0, ignoreEos: true });
+    model.dispose();
+    expect(Array.from(generated.tokens)).toEqual(await llamaCppGreedy(file, prompt, 32));
+  });
 });
 
 /** Random block bytes with each f16 scale field (at `scaleOffsets` in every block) a finite value of about 0.01. */

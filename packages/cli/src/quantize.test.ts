@@ -1,4 +1,4 @@
-// `pillow quantize` and `--model FILE.gguf`, run as the binary users run: the file holds Q8_0/Q4_0
+// `pillow quantize` and `--model FILE.gguf`, run as the binary users run: the file holds Q8_0/Q4_0/Q4_K
 // matrices, and `pillow generate` on it prints what the library's greedy generation on the same file gives.
 import { spawnSync } from "node:child_process";
 import fs from "node:fs";
@@ -48,10 +48,44 @@ describe("pillow quantize", () => {
     });
   }
 
+  it("--type q4_k: matrices of whole 256-value rows in Q4_K, the others in Q4_0; pillow generate runs it", async () => {
+    // hidden 256 makes q/k/v/o, gate/up and the embedding's rows whole super-blocks; down_proj's rows
+    // hold the intermediate 320 values (10 blocks of 32, not whole super-blocks), so it falls back.
+    const wideDir = path.join(root, "model-256");
+    createTinyModel(wideDir, {
+      hiddenSize: 256,
+      intermediateSize: 320,
+      numLayers: 2,
+      numHeads: 4,
+      numKeyValueHeads: 2,
+      seed: 9,
+      initStd: 0.05,
+    });
+    const out = path.join(root, "model-q4_k.gguf");
+    const result = pillow(["quantize", "--model", wideDir, "--type", "q4_k", "--out", out, "--json"]);
+    expect(result.status, result.stderr).toBe(0);
+    expect(JSON.parse(result.stdout).type).toBe("q4_k");
+    const file = readGguf(out);
+    expect(file.metadata.get("general.file_type")).toBe(14); // LLAMA_FTYPE_MOSTLY_Q4_K_S
+    const matrices = file.tensors.filter((tensor) => tensor.dims.length === 2);
+    expect(matrices.length).toBe(2 * 7 + 1);
+    for (const tensor of matrices) {
+      const expected = tensor.name.endsWith("ffn_down.weight") ? "Q4_0" : "Q4_K";
+      expect(GGML_TYPES[tensor.type].name, tensor.name).toBe(expected);
+    }
+
+    const generated = pillow(["generate", "--model", out, "--raw", "--max-tokens", "12", "abc"]);
+    expect(generated.status, generated.stderr).toBe(0);
+    const model = await loadModel(out, { threads: 2 });
+    const expected = await model.generate("abc", { maxNewTokens: 12, temperature: 0 });
+    model.dispose();
+    expect(generated.stdout).toBe(`${expected.text}\n`);
+  });
+
   it("explains bad input", () => {
-    const type = pillow(["quantize", "--model", modelDir, "--type", "q4_k", "--out", path.join(root, "x.gguf")]);
+    const type = pillow(["quantize", "--model", modelDir, "--type", "q5_k", "--out", path.join(root, "x.gguf")]);
     expect(type.status).toBe(2);
-    expect(type.stderr).toContain("--type must be q8_0 or q4_0");
+    expect(type.stderr).toContain('--type must be one of q8_0, q4_0, q4_k, got "q5_k"');
     const missing = pillow(["generate", "--model", path.join(root, "absent.gguf"), "hi"]);
     expect(missing.status).toBe(3);
     expect(missing.stderr).toContain("absent.gguf");

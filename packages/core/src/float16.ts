@@ -93,6 +93,15 @@ export function float32BitsToFloat16Bits(bits: number): number {
   return sign | result;
 }
 
+const scratchFloat = new Float32Array(1);
+const scratchBits = new Uint32Array(scratchFloat.buffer);
+
+/** One number → f16 bits: rounded to f32 first, then to f16, nearest even (GGML_FP32_TO_FP16 on a float). */
+export function float16BitsOf(value: number): number {
+  scratchFloat[0] = value;
+  return float32BitsToFloat16Bits(scratchBits[0]);
+}
+
 /** f32 values → f16 bits (round to nearest even). */
 export function float32ToFloat16Bits(input: Float32Array, output = new Uint16Array(input.length)): Uint16Array {
   const inputBits = new Uint32Array(input.buffer, input.byteOffset, input.length);

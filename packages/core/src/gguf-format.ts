@@ -24,7 +24,7 @@ export const GgufValueType = {
 } as const;
 export type GgufValueTypeCode = (typeof GgufValueType)[keyof typeof GgufValueType];
 
-/** The ggml tensor types pillow reads (F32, F16, BF16, Q8_0, Q4_0, Q4_K, Q5_K, Q6_K); it writes all but BF16 and the k-quants. */
+/** The ggml tensor types pillow reads (F32, F16, BF16, Q8_0, Q4_0, Q4_K, Q5_K, Q6_K); it writes all but BF16, Q5_K and Q6_K. */
 export const GgmlType = { F32: 0, F16: 1, Q4_0: 2, Q8_0: 8, Q4_K: 12, Q5_K: 13, Q6_K: 14, BF16: 30 } as const;
 export type GgmlTypeCode = (typeof GgmlType)[keyof typeof GgmlType];
 

@@ -2,10 +2,10 @@
 // `tokenizer.ggml.*` → the Tokenizer (gguf-tokenizer.ts), tensors → the native model's HF-named
 // tensors with llama.cpp's q/k rope permutation undone. The header and the whole tensor table are
 // checked before any tensor is read (gguf-reader.ts); every tensor's shape is checked against the
-// config before the native model gets it. Q8_0 and Q4_0 linear weights are kept as their blocks by
-// default (quantized: "keep"; decode then reads 34 / 18 bytes per 32 weights, GEMMs dequantize while
-// packing); every other quantized tensor (the k-quants, a Q8_0 or Q4_0 embedding) is dequantized
-// into f32 at load. Either way the model computes on exactly the values llama.cpp's blocks hold.
+// config before the native model gets it. Q8_0, Q4_0 and Q4_K linear weights are kept as their
+// blocks by default (quantized: "keep"; decode then reads 34 / 18 bytes per 32 weights or 144 per
+// 256, GEMMs dequantize while packing); every other quantized tensor (Q5_K, Q6_K, a quantized
+// embedding) is dequantized into f32 at load. Either way the model computes on exactly the values llama.cpp's blocks hold.
 
 import path from "node:path";
 import { loadAddon, resolveDevice } from "@pillow/lora-kernels";
@@ -193,9 +193,10 @@ function llama3ScalingFromFactors(
 }
 
 /** The ggml types whose blocks the native model keeps for a linear weight (setTensor's storeAs, block bytes). */
-const KEPT_BLOCKS: Partial<Record<number, { storeAs: "q8_0" | "q4_0"; blockBytes: number }>> = {
+const KEPT_BLOCKS: Partial<Record<number, { storeAs: "q8_0" | "q4_0" | "q4_k"; blockBytes: number }>> = {
   [GgmlType.Q8_0]: { storeAs: "q8_0", blockBytes: GGML_TYPES[GgmlType.Q8_0].blockBytes },
   [GgmlType.Q4_0]: { storeAs: "q4_0", blockBytes: GGML_TYPES[GgmlType.Q4_0].blockBytes },
+  [GgmlType.Q4_K]: { storeAs: "q4_k", blockBytes: GGML_TYPES[GgmlType.Q4_K].blockBytes },
 };
 
 /** The native model's matmul weights (the seven per-layer projections and an untied output layer). */
@@ -262,8 +263,10 @@ export async function loadGgufModel(
         : rows;
     const kept = quantized === "keep" && isLinearWeight(name) ? KEPT_BLOCKS[info.type] : undefined;
     if (kept) {
-      // Blocks run along rows (32 values, 34 or 18 bytes), so the rope permutation moves whole rows of blocks.
-      native.setTensor(name, unpermute(gguf.readBytes(ggufName), (shape[1] / 32) * kept.blockBytes), kept.storeAs);
+      // Blocks run along rows (32 values in 34 or 18 bytes, 256 in 144), so the rope permutation moves
+      // whole rows of blocks.
+      const rowBytes = (shape[1] / GGML_TYPES[info.type].blockSize) * kept.blockBytes;
+      native.setTensor(name, unpermute(gguf.readBytes(ggufName), rowBytes), kept.storeAs);
     } else {
       native.setTensor(name, unpermute(gguf.readFloat32(ggufName), shape[1]), options.dtype);
     }

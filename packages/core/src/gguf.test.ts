@@ -15,6 +15,7 @@ import {
 } from "./gguf.js";
 import { GgmlType, GgufTokenType, GgufValueType } from "./gguf-format.js";
 import { readGguf } from "./gguf-reader.js";
+import { dequantizeQ4_K, quantizeQ4_K } from "./k-quant-blocks.js";
 import { LINEAR_MODULES, type LoraConfig, peftTensorName, writeAdapterConfig } from "./peft.js";
 import { SafetensorsCheckpoint, writeSafetensors } from "./safetensors.js";
 import { byteLevelBpe, LLAMA3_SPECIALS } from "./test-tokenizers.js";
@@ -307,6 +308,33 @@ describe("writeGguf", () => {
     const original = tensors["model.embed_tokens.weight"].data;
     for (let i = 0; i < original.length; i++)
       expect(Math.abs(embedding[i] - original[i])).toBeLessThanOrEqual(Math.abs(original[i]) * 2 ** -11 + 2 ** -25);
+  });
+
+  it("writes Q4_K matrices where rows are whole super-blocks, Q4_0 or F16 where they are not", () => {
+    // hidden 256: every matrix reading the hidden state has rows of one super-block; down_proj's rows
+    // hold the intermediate size, 96 (three 32-value blocks) or 40 (not even one block).
+    for (const [intermediate, downType] of [
+      [96, GgmlType.Q4_0],
+      [40, GgmlType.F16],
+    ] as const) {
+      const config = tinyConfig({ hidden_size: 256, intermediate_size: intermediate });
+      const tensors = tinyTensors(config, 3);
+      const file = path.join(scratch, `tiny-q4_k-${intermediate}.gguf`);
+      writeGguf(file, { config, tokenizerJson: byteLevelBpe(), tokenizerConfig, tensors, dtype: "q4_k" });
+      const gguf = readGguf(file);
+      expect(gguf.metadata.get("general.file_type")).toBe(14);
+      expect(gguf.metadata.get("general.quantization_version")).toBe(2);
+      const byName = new Map(gguf.tensors.map((tensor) => [tensor.name, tensor]));
+      for (const name of ["token_embd.weight", "output.weight", "blk.1.attn_k.weight", "blk.0.ffn_up.weight"])
+        expect(byName.get(name)!.type, name).toBe(GgmlType.Q4_K);
+      expect(byName.get("blk.0.ffn_down.weight")!.type).toBe(downType);
+      expect(byName.get("blk.0.attn_norm.weight")!.type).toBe(GgmlType.F32);
+      // What the file holds is exactly quantizeQ4_K's blocks of the embedding.
+      const original = tensors["model.embed_tokens.weight"].data;
+      expect(Array.from(gguf.readFloat32("token_embd.weight"))).toEqual(
+        Array.from(dequantizeQ4_K(quantizeQ4_K(original), original.length)),
+      );
+    }
   });
 
   it("exports Qwen2 as qwen2 with qkv biases and no rope permutation", () => {

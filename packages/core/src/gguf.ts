@@ -29,6 +29,7 @@ import {
   parsePeftTensorName,
   readAdapterConfig,
 } from "./peft.js";
+import { quantizeQ4_K, SUPER_BLOCK_SIZE } from "./k-quant-blocks.js";
 import { QUANTIZED_BLOCK_SIZE, quantizeQ4_0, quantizeQ8_0 } from "./quantized-blocks.js";
 import { SafetensorsCheckpoint } from "./safetensors.js";
 import { writeAll, writeFileAtomically } from "./write-file-atomically.js";
@@ -153,7 +154,7 @@ export type PlannedTensor = {
   name: string;
   /** PyTorch order (outermost first). */
   shape: number[];
-  /** A ggml type code (GGML_TYPES): pillow encodes F32, F16, Q8_0 and Q4_0; other types come as bytes. */
+  /** A ggml type code (GGML_TYPES): pillow encodes F32, F16, Q8_0, Q4_0 and Q4_K; other types come as bytes. */
   type: number;
   /** The values (encoded into `type` on write), or the tensor's bytes already in `type`. */
   produce: () => Float32Array | Uint8Array;
@@ -297,6 +298,8 @@ function encodeTensor(type: number, values: Float32Array | Uint8Array): ArrayBuf
       return quantizeQ8_0(values);
     case GgmlType.Q4_0:
       return quantizeQ4_0(values);
+    case GgmlType.Q4_K:
+      return quantizeQ4_K(values);
     default:
       throw new RangeError(`pillow does not write ggml type ${type}`);
   }
@@ -485,16 +488,34 @@ function tokenizerMetadata(
   return entries;
 }
 
-export type GgufModelDtype = "f32" | "f16" | "q8_0" | "q4_0";
+export type GgufModelDtype = "f32" | "f16" | "q8_0" | "q4_0" | "q4_k";
 
 const MATRIX_TYPES: Record<GgufModelDtype, GgmlTypeCode> = {
   f32: GgmlType.F32,
   f16: GgmlType.F16,
   q8_0: GgmlType.Q8_0,
   q4_0: GgmlType.Q4_0,
+  q4_k: GgmlType.Q4_K,
 };
-/** llama.cpp's llama_ftype for general.file_type: what most of the file's matrices are. */
-const FILE_TYPES: Record<GgufModelDtype, number> = { f32: 0, f16: 1, q4_0: 2, q8_0: 7 };
+/**
+ * llama.cpp's llama_ftype for general.file_type: what most of the file's matrices are (14 is
+ * MOSTLY_Q4_K_S: every matrix Q4_K, none raised to Q6_K as Q4_K_M does).
+ */
+const FILE_TYPES: Record<GgufModelDtype, number> = { f32: 0, f16: 1, q4_0: 2, q8_0: 7, q4_k: 14 };
+
+/**
+ * The ggml type of a matrix whose rows hold `columns` values when the file's matrices are
+ * `matrixType`: a block type needs whole blocks per row. A Q4_K matrix whose rows are not whole
+ * 256-value super-blocks becomes Q4_0 (the same 4.5 bits per weight; llama-quantize picks Q5_0,
+ * which pillow does not write), and a Q8_0 / Q4_0 one whose rows are not whole 32-value blocks F16,
+ * as llama-quantize does.
+ */
+function matrixTypeFor(matrixType: GgmlTypeCode, columns: number): GgmlTypeCode {
+  if (matrixType === GgmlType.Q4_K && columns % SUPER_BLOCK_SIZE !== 0) return matrixTypeFor(GgmlType.Q4_0, columns);
+  if ((matrixType === GgmlType.Q8_0 || matrixType === GgmlType.Q4_0) && columns % QUANTIZED_BLOCK_SIZE !== 0)
+    return GgmlType.F16;
+  return matrixType;
+}
 
 export type GgufModelExport = {
   config: ModelConfig;
@@ -504,9 +525,9 @@ export type GgufModelExport = {
   /** HF-named tensors, e.g. a SafetensorsCheckpoint. */
   tensors: TensorSource | TensorRecord;
   /**
-   * Matrices as F32 (default), F16, or llama.cpp's Q8_0 / Q4_0 blocks (a matrix whose rows are not
-   * whole 32-value blocks falls back to F16, as llama-quantize does); vectors (norms, biases, rope
-   * factors) always F32.
+   * Matrices as F32 (default), F16, or llama.cpp's Q8_0 / Q4_0 / Q4_K blocks (a matrix whose rows
+   * are not whole blocks falls back: Q4_K to Q4_0 when its rows are whole 32-value blocks, and
+   * Q8_0 / Q4_0 to F16, as llama-quantize does); vectors (norms, biases, rope factors) always F32.
    */
   dtype?: GgufModelDtype;
   name?: string;
@@ -526,7 +547,7 @@ export function writeGguf(file: string, input: GgufModelExport): void {
       { file },
     );
   const matrixType = MATRIX_TYPES[dtype];
-  const isQuantized = matrixType === GgmlType.Q8_0 || matrixType === GgmlType.Q4_0;
+  const isQuantized = matrixType !== GgmlType.F32 && matrixType !== GgmlType.F16;
   const permute = needsRopePermutation(config);
   const planned: PlannedTensor[] = [];
   const names = source.names();
@@ -543,8 +564,7 @@ export function writeGguf(file: string, input: GgufModelExport): void {
       const heads = projection === "q" ? config.numHeads : config.numKeyValueHeads;
       produce = () => permuteRowsForGgufRope(source.readFloat32(hfName), shape[0], shape[1], heads);
     }
-    let type: GgmlTypeCode = shape.length >= 2 ? matrixType : GgmlType.F32;
-    if (isQuantized && type === matrixType && shape[shape.length - 1] % QUANTIZED_BLOCK_SIZE !== 0) type = GgmlType.F16;
+    const type = shape.length >= 2 ? matrixTypeFor(matrixType, shape[shape.length - 1]) : GgmlType.F32;
     planned.push({ name, shape, type, produce });
   }
   for (const required of ["token_embd.weight", "output_norm.weight"]) {

@@ -41,7 +41,7 @@ export { GGML_TYPES, GgmlType, GgufTokenType, GgufValueType } from "./gguf-forma
 export { ggufModelConfig } from "./gguf-model.js";
 export type { GgufTokenizerParts } from "./gguf-tokenizer.js";
 export { ggufTokenizerParts } from "./gguf-tokenizer.js";
-export { dequantizeQ4_K, dequantizeQ5_K, dequantizeQ6_K } from "./k-quant-blocks.js";
+export { dequantizeQ4_K, dequantizeQ5_K, dequantizeQ6_K, quantizeQ4_K } from "./k-quant-blocks.js";
 export { dequantizeQ4_0, dequantizeQ8_0, quantizeQ4_0, quantizeQ8_0 } from "./quantized-blocks.js";
 export type { GgufFile, GgufMetadataValue, GgufTensorInfo } from "./gguf-reader.js";
 export { readGguf } from "./gguf-reader.js";

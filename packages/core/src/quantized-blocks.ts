@@ -7,20 +7,11 @@
 // The quantizers are llama.cpp's reference ones (quantize_row_q8_0_ref, quantize_row_q4_0_ref) in
 // float32 arithmetic, so pillow writes the blocks llama-quantize would.
 
-import { float16ToFloat32Table, float32BitsToFloat16Bits } from "./float16.js";
+import { float16BitsOf, float16ToFloat32Table } from "./float16.js";
 
 export const QUANTIZED_BLOCK_SIZE = 32;
 export const Q8_0_BLOCK_BYTES = 34;
 export const Q4_0_BLOCK_BYTES = 18;
-
-const scratchFloat = new Float32Array(1);
-const scratchBits = new Uint32Array(scratchFloat.buffer);
-
-/** f32 → f16 bits, round to nearest even (GGML_FP32_TO_FP16). */
-function float16BitsOf(value: number): number {
-  scratchFloat[0] = value;
-  return float32BitsToFloat16Bits(scratchBits[0]);
-}
 
 function checkBlocks(what: string, values: number): void {
   if (!Number.isInteger(values) || values % QUANTIZED_BLOCK_SIZE !== 0) {

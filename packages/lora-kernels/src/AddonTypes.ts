@@ -109,6 +109,8 @@ export type AddonTypes = {
   quantizedMatvecQ8_0(x: Float32Array, w: Uint8Array, shape: { rows: number; columns: number }): Float32Array;
   /** out[rows] = W·x, W [rows, columns] in llama.cpp's Q4_0 blocks (rows·columns/32·18 bytes), x f32. CPU. */
   quantizedMatvecQ4_0(x: Float32Array, w: Uint8Array, shape: { rows: number; columns: number }): Float32Array;
+  /** out[rows] = W·x, W [rows, columns] in llama.cpp's Q4_K super-blocks (rows·columns/256·144 bytes), x f32. CPU. */
+  quantizedMatvecQ4_K(x: Float32Array, w: Uint8Array, shape: { rows: number; columns: number }): Float32Array;
   /** y[T,out] = x·Wᵀ + scale·(x·Aᵀ)·Bᵀ; rank 0 (empty a, b) is the base product alone. */
   loraMatmul(
     x: Float32Array,
@@ -273,12 +275,13 @@ export interface NativeLlamaModel {
    * data: f32 values, or a Uint16Array of raw bf16 bits. storeAs "bf16" keeps linear weights in bf16;
    * storeAs "q8_0" takes a Uint8Array of llama.cpp Q8_0 blocks, [out · (in / 32) · 34] bytes, and
    * "q4_0" one of Q4_0 blocks, [out · (in / 32) · 18] bytes, for a linear weight (in a multiple of
-   * 32), kept as they are (CPU only).
+   * 32), and "q4_k" one of Q4_K super-blocks, [out · (in / 256) · 144] bytes (in a multiple of 256),
+   * kept as they are (CPU only).
    */
   setTensor(
     name: string,
     data: Float32Array | Uint16Array | Uint8Array,
-    storeAs?: "f32" | "bf16" | "q8_0" | "q4_0",
+    storeAs?: "f32" | "bf16" | "q8_0" | "q4_0" | "q4_k",
   ): void;
   getTensor(name: string): Float32Array;
   /** layers: the adapted layers (PEFT layers_to_transform); omitted = all. */

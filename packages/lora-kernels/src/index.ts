@@ -35,6 +35,7 @@ export {
   matmulAsync,
   pairwiseCost,
   quantizedMatvecQ4_0,
+  quantizedMatvecQ4_K,
   quantizedMatvecQ8_0,
   setThreads,
 } from "./kernels.js";

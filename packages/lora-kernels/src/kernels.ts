@@ -64,6 +64,22 @@ export function quantizedMatvecQ4_0(
   return loadAddon().quantizedMatvecQ4_0(x, w, shape);
 }
 
+/**
+ * out[rows] = W[rows, columns]·x with W in llama.cpp's Q4_K super-blocks as a GGUF file stores them
+ * (per 256 values: f16 d and dmin, eight 6-bit scales and mins, 128 bytes of 4-bit codes; value =
+ * d·scale·q − dmin·min per 32-value sub-block), read as stored (144 bytes per 256 weights); x is
+ * rounded to Q8_K (256 values per f32 scale) as llama.cpp's CPU backend rounds it for Q4_K and
+ * multiplied in integers per sub-block. columns must be a multiple of 256. CPU, multi-threaded over
+ * rows (AVX-512 VNNI / AVX2 / portable).
+ */
+export function quantizedMatvecQ4_K(
+  x: Float32Array,
+  w: Uint8Array,
+  shape: { rows: number; columns: number },
+): Float32Array {
+  return loadAddon().quantizedMatvecQ4_K(x, w, shape);
+}
+
 /** Pairwise ground costs in f64 between the rows of a[n, dim] and b[m, dim] (cosine: 1 − cos). */
 export function pairwiseCost(
   a: Float32Array,

@@ -31,16 +31,17 @@ inline void check_weight(const char* op, WeightView w) {
   }
 }
 
-// check_weight plus E_SHAPE unless a Q8_0 or Q4_0 weight's in_features is a multiple of its block (32).
+// check_weight plus E_SHAPE unless a Q8_0, Q4_0 or Q4_K weight's in_features is a multiple of its
+// block (32, 256 for Q4_K).
 inline void check_weight_shape(const char* op, WeightView w, int64_t in_features) {
   check_weight(op, w);
-  if (is_block_quantized(w.type) && in_features % kQ8_0BlockValues != 0) {
-    throw_shape_error(std::string(op) + ": a " + weight_type_name(w.type) +
-                      " weight needs inFeatures divisible by 32, got " + std::to_string(in_features));
+  if (is_block_quantized(w.type) && in_features % block_values(w.type) != 0) {
+    throw_shape_error(std::string(op) + ": a " + weight_type_name(w.type) + " weight needs inFeatures divisible by " +
+                      std::to_string(block_values(w.type)) + ", got " + std::to_string(in_features));
   }
 }
 
-// E_UNSUPPORTED for a weight type the CUDA kernels do not read (Q8_0 and Q4_0 run on the CPU only).
+// E_UNSUPPORTED for a weight type the CUDA kernels do not read (Q8_0, Q4_0 and Q4_K run on the CPU only).
 inline void check_weight_on_cuda(const char* op, WeightView w) {
   check_weight(op, w);
   if (is_block_quantized(w.type)) {

@@ -34,6 +34,15 @@ Q4_0DotRows q4_0_dot_kernel() {
   return chosen;
 }
 
+Q4_KDotRows q4_k_dot_kernel() {
+  static const Q4_KDotRows chosen = [] {
+    const Q4_KDotRows vnni = avx512_vnni::q4_k_dot_kernel();
+    return selected_isa() == CpuIsa::Avx512 && cpu_features().avx512vnni && vnni != nullptr ? vnni
+                                                                                             : kernels().q4_k_dot_rows;
+  }();
+  return chosen;
+}
+
 const Bf16DotKernels* bf16_dot_kernels() {
   const CpuFeatures& f = cpu_features();
   static const bool avx512_bf16 = selected_isa() == CpuIsa::Avx512 && f.avx512bf16;

@@ -1,4 +1,4 @@
-// Packing for the CPU GEMM: operands (f32, bf16, Q8_0 or Q4_0 blocks, any strides) copied into the micro-kernel's
+// Packing for the CPU GEMM: operands (f32, bf16, Q8_0, Q4_0 or Q4_K blocks, any strides) copied into the micro-kernel's
 // MR-row A panels and NR-column B panels, through the ISA's fast packers where the layout allows,
 // and B operands prepacked once over their whole K (weights).
 #include "ops/cpu/gemm_packing.h"
@@ -22,7 +22,7 @@ inline float element(const GemmOperand& op, int64_t row, int64_t k) {
   return static_cast<const float*>(op.data)[offset];
 }
 
-// This thread's f32 room for dequantized Q8_0 / Q4_0 values (at least `floats`): packing a block
+// This thread's f32 room for dequantized Q8_0 / Q4_0 / Q4_K values (at least `floats`): packing a block
 // operand dequantizes rows into it first, so the ISA's fast f32 packers can then lay them into panels.
 std::vector<float>& block_scratch(int64_t floats) {
   thread_local std::vector<float> scratch;
@@ -66,7 +66,7 @@ void pack_panel_typed(float* dst, const T* base, const GemmOperand& op, int64_t 
   }
 }
 
-// pack_panel_typed for a Q8_0 or Q4_0 operand (a weight W[out, in] in blocks, viewed with in·1 or
+// pack_panel_typed for a Q8_0, Q4_0 or Q4_K operand (a weight W[out, in] in blocks, viewed with in·1 or
 // 1·in strides): blocks are dequantized as they are read, so the micro-kernel sees the same f32
 // values as from the dequantized matrix (code·d, llama.cpp's dequantization) and the GEMM is unchanged.
 void pack_panel_blocks(float* dst, const GemmOperand& op, int64_t row0, int rows, int64_t k0, int64_t kc, int width) {

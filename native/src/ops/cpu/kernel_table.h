@@ -13,6 +13,9 @@ using Q8_0DotRows = void (*)(float* out, const uint8_t* w, int64_t row_bytes, co
                              const float* x_scales, int64_t blocks, int rows);
 // The same for W in Q4_0 blocks (x in Q8_0 still); every variant gives the same bits.
 using Q4_0DotRows = Q8_0DotRows;
+// The same for W in Q4_K super-blocks and x in Q8_K (x_codes [256·blocks], x_scales [blocks], blocks
+// counting 256-value super-blocks); every variant gives the same bits.
+using Q4_KDotRows = Q8_0DotRows;
 
 struct KernelTable {
   CpuIsa isa;
@@ -44,6 +47,8 @@ struct KernelTable {
   Q8_0DotRows q8_0_dot_rows;
   // Q4_0 × Q8_0 dot products (kernels/q4_0_dot_kernel.h): out[r] = W row r · x for 1..4 rows.
   Q4_0DotRows q4_0_dot_rows;
+  // Q4_K × Q8_K dot products (kernels/q4_k_dot_kernel.h): out[r] = W row r · x for 1..4 rows.
+  Q4_KDotRows q4_k_dot_rows;
 };
 
 // A BF16 dot-product GEMM for bf16 weights (ops/cpu/gemm_bf16.h): a rows x columns tile of C
@@ -78,10 +83,11 @@ const Bf16DotKernels* bf16_dot_kernels();
 double dot_product_speedup();
 }
 namespace amx { const Bf16DotKernels* bf16_dot_kernels(); }
-// The Q8_0 and Q4_0 dot products with vpdpbusd (isa/avx512_vnni.cc); nullptr where built without it.
+// The Q8_0, Q4_0 and Q4_K dot products with vpdpbusd (isa/avx512_vnni.cc); nullptr where built without it.
 namespace avx512_vnni {
 Q8_0DotRows q8_0_dot_kernel();
 Q4_0DotRows q4_0_dot_kernel();
+Q4_KDotRows q4_k_dot_kernel();
 }
 
 // The table for the best ISA this CPU supports (see selected_isa()).
@@ -94,6 +100,9 @@ Q8_0DotRows q8_0_dot_kernel();
 
 // The Q4_0 dot products for this CPU, chosen as q8_0_dot_kernel() is.
 Q4_0DotRows q4_0_dot_kernel();
+
+// The Q4_K dot products for this CPU, chosen as q8_0_dot_kernel() is.
+Q4_KDotRows q4_k_dot_kernel();
 
 // The BF16 dot-product kernels for bf16 weights, chosen once per process: AMX where the CPU has
 // it and the OS grants its tiles; else vdpbf16ps where the CPU has AVX512-BF16 and a short probe

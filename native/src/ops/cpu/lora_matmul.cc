@@ -74,14 +74,21 @@ void lora_matmul_forward_gemv(const LoraMatmulOutput* outputs, int64_t output_co
     for (int64_t o = tail_begin; o < rows; o += kGemvTailRows) blocks.push_back({i, o, std::min(rows, o + kGemvTailRows)});
   }
   const int64_t count = static_cast<int64_t>(blocks.size());
-  // x in Q8_0 for the Q8_0 and Q4_0 weights, rounded once for all their rows (their integer dot products).
-  std::vector<int8_t> x_codes;
-  std::vector<float> x_scales;
-  for (int64_t i = 0; i < output_count && x_codes.empty(); ++i) {
-    if (!is_block_quantized(outputs[i].w.type)) continue;
-    x_codes.resize(static_cast<size_t>(tokens * in_features));
-    x_scales.resize(static_cast<size_t>(tokens * in_features / kQ8_0BlockValues));
-    q8_0_quantize_rows(x_codes.data(), x_scales.data(), x, tokens, in_features);
+  // x in Q8_0 for the Q8_0 and Q4_0 weights and in Q8_K for the Q4_K ones, each rounded once for
+  // all their rows (their integer dot products).
+  std::vector<int8_t> x_codes, x_codes_q8_k;
+  std::vector<float> x_scales, x_scales_q8_k;
+  for (int64_t i = 0; i < output_count; ++i) {
+    const InputRounding rounding = input_rounding(outputs[i].w.type);
+    if (rounding == InputRounding::Q8_K && x_codes_q8_k.empty()) {
+      x_codes_q8_k.resize(static_cast<size_t>(tokens * in_features));
+      x_scales_q8_k.resize(static_cast<size_t>(tokens * in_features / kQ4_KBlockValues));
+      q8_k_quantize_rows(x_codes_q8_k.data(), x_scales_q8_k.data(), x, tokens, in_features);
+    } else if (rounding == InputRounding::Q8_0 && x_codes.empty()) {
+      x_codes.resize(static_cast<size_t>(tokens * in_features));
+      x_scales.resize(static_cast<size_t>(tokens * in_features / kQ8_0BlockValues));
+      q8_0_quantize_rows(x_codes.data(), x_scales.data(), x, tokens, in_features);
+    }
   }
   // Threads only when a full block holds enough weights to pay for a hand-off.
   const int64_t minimum_blocks = kGemvBlockRows * in_features >= (int64_t{1} << 14) ? 2 : count + 1;
@@ -97,6 +104,11 @@ void lora_matmul_forward_gemv(const LoraMatmulOutput* outputs, int64_t output_co
       } else if (output.w.type == WeightType::Q4_0) {
         // 18 bytes per 32 weights.
         q4_0_gemv_rows(output.y, output.out_features, x_codes.data(), x_scales.data(),
+                       static_cast<const uint8_t*>(output.w.data), in_features, block.o_begin, block.o_end,
+                       static_cast<int>(tokens), false);
+      } else if (output.w.type == WeightType::Q4_K) {
+        // 144 bytes per 256 weights.
+        q4_k_gemv_rows(output.y, output.out_features, x_codes_q8_k.data(), x_scales_q8_k.data(),
                        static_cast<const uint8_t*>(output.w.data), in_features, block.o_begin, block.o_end,
                        static_cast<int>(tokens), false);
       } else {
@@ -151,9 +163,9 @@ void lora_matmul_forward_bf16_dot(const LoraMatmulOutput& output, const float* x
   add_lora_term(output, x, tokens, in_features);
 }
 
-// The GEMM form of a Q8_0 or Q4_0 W: the base product sees x rounded to Q8_0 (`rounded`,
-// q8_0_round_rows of x: as the decode GEMV's integer dot products do, and llama.cpp's CPU backend),
-// times W dequantized while packing; the rank-r term reads x as it is.
+// The GEMM form of a Q8_0, Q4_0 or Q4_K W: the base product sees x rounded to Q8_0, or Q8_K for
+// Q4_K (`rounded`, RoundedInput's: as the decode GEMV's integer dot products do, and llama.cpp's
+// CPU backend), times W dequantized while packing; the rank-r term reads x as it is.
 void lora_matmul_forward_blocks(const LoraMatmulOutput& output, const float* x, const float* rounded, int64_t tokens,
                               int64_t in_features) {
   const GemmSegment base{f32_operand(rounded, in_features, 1),
@@ -164,29 +176,43 @@ void lora_matmul_forward_blocks(const LoraMatmulOutput& output, const float* x, 
   add_lora_term(output, x, tokens, in_features);
 }
 
-// x rounded to Q8_0 (q8_0_round_rows) when one of the outputs has a Q8_0 or Q4_0 W, else empty:
-// computed once for all the products that share x.
-std::vector<float> rounded_for_blocks(const LoraMatmulOutput* outputs, int64_t output_count, const float* x,
-                                    int64_t tokens, int64_t in_features) {
-  std::vector<float> rounded;
+// x rounded to the activation blocks of the block weights among the outputs: to Q8_0
+// (q8_0_round_rows) when one has a Q8_0 or Q4_0 W, to Q8_K (q8_k_round_rows) when one has a Q4_K W;
+// each computed once for all the products that share x, and empty when none needs it.
+struct RoundedInput {
+  std::vector<float> q8_0;
+  std::vector<float> q8_k;
+  // x as a block weight of `type` multiplies it.
+  const float* for_weight(WeightType type) const {
+    return input_rounding(type) == InputRounding::Q8_K ? q8_k.data() : q8_0.data();
+  }
+};
+
+RoundedInput rounded_for_blocks(const LoraMatmulOutput* outputs, int64_t output_count, const float* x, int64_t tokens,
+                                int64_t in_features) {
+  RoundedInput rounded;
   for (int64_t i = 0; i < output_count; ++i) {
-    if (!is_block_quantized(outputs[i].w.type)) continue;
-    rounded.resize(static_cast<size_t>(tokens * in_features));
-    q8_0_round_rows(rounded.data(), x, tokens, in_features);
-    break;
+    const InputRounding rounding = input_rounding(outputs[i].w.type);
+    if (rounding == InputRounding::Q8_K && rounded.q8_k.empty()) {
+      rounded.q8_k.resize(static_cast<size_t>(tokens * in_features));
+      q8_k_round_rows(rounded.q8_k.data(), x, tokens, in_features);
+    } else if (rounding == InputRounding::Q8_0 && rounded.q8_0.empty()) {
+      rounded.q8_0.resize(static_cast<size_t>(tokens * in_features));
+      q8_0_round_rows(rounded.q8_0.data(), x, tokens, in_features);
+    }
   }
   return rounded;
 }
 
 // The GEMM form (T > kLoraGemvMaxTokens) of one checked product; `rounded` is rounded_for_blocks's x.
-void lora_matmul_forward_gemm(const LoraMatmulOutput& output, const float* x, const std::vector<float>& rounded,
+void lora_matmul_forward_gemm(const LoraMatmulOutput& output, const float* x, const RoundedInput& rounded,
                               int64_t tokens, int64_t in_features) {
   if (output.w.type == WeightType::BF16 && output.w.packed_rows == nullptr && gemm_bf16_dot_available()) {
     lora_matmul_forward_bf16_dot(output, x, tokens, in_features);
     return;
   }
   if (is_block_quantized(output.w.type)) {
-    lora_matmul_forward_blocks(output, x, rounded.data(), tokens, in_features);
+    lora_matmul_forward_blocks(output, x, rounded.for_weight(output.w.type), tokens, in_features);
     return;
   }
   GemmSegment segments[2];
@@ -232,7 +258,7 @@ void lora_matmul_forward_shared_input(const LoraMatmulOutput* outputs, int64_t o
   if (tokens <= kLoraGemvMaxTokens) {
     lora_matmul_forward_gemv(checked.data(), output_count, x, tokens, in_features);
   } else {
-    const std::vector<float> rounded = rounded_for_blocks(checked.data(), output_count, x, tokens, in_features);
+    const RoundedInput rounded = rounded_for_blocks(checked.data(), output_count, x, tokens, in_features);
     for (const LoraMatmulOutput& output : checked) lora_matmul_forward_gemm(output, x, rounded, tokens, in_features);
   }
 }
@@ -319,11 +345,13 @@ void lora_matmul_multi_forward(float* y, const float* x, WeightView w, const flo
 
   // No adapter: one GEMM straight from x into y (grouping would only copy x and y around; the
   // product is the same, its sums in the same order).
-  // A Q8_0 or Q4_0 W multiplies x rounded to Q8_0 (lora_matmul_forward_blocks); the adapters read x as it is.
+  // A Q8_0, Q4_0 or Q4_K W multiplies x rounded to Q8_0 or Q8_K (lora_matmul_forward_blocks); the
+  // adapters read x as it is.
   const LoraMatmulOutput base_output{y, w, nullptr, nullptr, out_features, 0, 0.0f};
-  const std::vector<float> rounded = rounded_for_blocks(&base_output, 1, x, tokens, in_features);
+  const RoundedInput rounded_input = rounded_for_blocks(&base_output, 1, x, tokens, in_features);
+  const float* rounded = is_block_quantized(w.type) ? rounded_input.for_weight(w.type) : nullptr;
   if (adapter_count == 0) {
-    const GemmSegment base{f32_operand(rounded.empty() ? x : rounded.data(), in_features, 1), GemmOperand{w.data, w.type, in_features, 1, w.packed_rows, w.packed_rows_stride},
+    const GemmSegment base{f32_operand(rounded == nullptr ? x : rounded, in_features, 1), GemmOperand{w.data, w.type, in_features, 1, w.packed_rows, w.packed_rows_stride},
                            in_features};
     gemm(y, out_features, tokens, out_features, &base, 1, false);
     return;
@@ -364,9 +392,9 @@ void lora_matmul_multi_forward(float* y, const float* x, WeightView w, const flo
   }
   // y_sorted = x_sorted·Wᵀ over all rows (W packed once), then each group adds u_j·B_jᵀ.
   std::vector<float> y_sorted(static_cast<size_t>(tokens * out_features));
-  if (!rounded.empty()) {
+  if (rounded != nullptr) {
     for (int64_t i = 0; i < tokens; ++i) {
-      std::copy(rounded.begin() + order[i] * in_features, rounded.begin() + (order[i] + 1) * in_features,
+      std::copy(rounded + order[i] * in_features, rounded + (order[i] + 1) * in_features,
                 x_sorted.begin() + i * in_features);
     }
   }
