@@ -4,17 +4,17 @@
 // kept model differs from the dequantized one, the measured numbers); setTensor's checks of Q4_0
 // blocks are this file's own.
 
-import { KernelError, loadAddon } from "@pillow/lora-kernels";
+import { KernelError } from "@pillow/lora-kernels";
 import { describe, expect, it } from "vitest";
-import { parseModelConfig } from "./config.js";
-import { nativeConfig } from "./native-config.js";
 import { dequantizeQ4_0, quantizeQ4_0 } from "./quantized-blocks.js";
 import {
+  createOneLayerNativeModel,
   itBatchesSequencesAsTheirOwnForwards,
   itFollowsItsOwnPrefillInGreedyDecode,
   itKeepsTheFileBlocksByDefault,
   itMatchesTheDequantizedLoraGradients,
   itRoundsXAlikeInDecodeAndPrefill,
+  kernelErrorMatching,
   QUANTIZED_GGUF_FORMATS,
   useQuantizedGguf,
 } from "./quantized-gguf-model-cases.js";
@@ -30,26 +30,7 @@ describe('loadModel on a Q4_0 GGUF with quantized: "keep"', () => {
 });
 
 describe('setTensor(name, blocks, "q4_0") checks its arguments', () => {
-  const model = () =>
-    new (loadAddon().LlamaModel)(
-      nativeConfig(
-        parseModelConfig(
-          {
-            architectures: ["LlamaForCausalLM"],
-            hidden_size: 48,
-            intermediate_size: 64,
-            num_hidden_layers: 1,
-            num_attention_heads: 4,
-            num_key_value_heads: 4,
-            vocab_size: 300,
-            rms_norm_eps: 1e-5,
-            tie_word_embeddings: false,
-          },
-          "test/config.json",
-        ),
-      ),
-      { device: "cpu" },
-    );
+  const model = () => createOneLayerNativeModel(48, 64);
 
   it("accepts the right bytes and reads them back dequantized", () => {
     const native = model();
@@ -66,25 +47,31 @@ describe('setTensor(name, blocks, "q4_0") checks its arguments', () => {
     const native = model();
     const down = "model.layers.0.mlp.down_proj.weight";
     const call = (name: string, data: unknown) => () => native.setTensor(name, data as Uint8Array, "q4_0");
-    const error = (code: string, message: RegExp) =>
-      expect.objectContaining({ code, message: expect.stringMatching(message) });
     const blocks = quantizeQ4_0(new Float32Array(48 * 64).fill(0.5));
     expect(call(down, blocks.subarray(1))).toThrow(KernelError);
     expect(call(down, blocks.subarray(1))).toThrow(
-      error("E_SHAPE", /down_proj\.weight" in q4_0 has 1727 bytes, expected 1728 \(48 rows x 2 blocks x 18\)/),
+      kernelErrorMatching(
+        "E_SHAPE",
+        /down_proj\.weight" in q4_0 has 1727 bytes, expected 1728 \(48 rows x 2 blocks x 18\)/,
+      ),
     );
     // Q8_0's length for the same matrix is not Q4_0's.
-    expect(call(down, new Uint8Array(48 * 2 * 34))).toThrow(error("E_SHAPE", /in q4_0 has 3264 bytes, expected 1728/));
+    expect(call(down, new Uint8Array(48 * 2 * 34))).toThrow(
+      kernelErrorMatching("E_SHAPE", /in q4_0 has 3264 bytes, expected 1728/),
+    );
     // q_proj is [48, 48]: 48 inputs are not whole blocks.
     expect(call("model.layers.0.self_attn.q_proj.weight", new Uint8Array(48 * 18))).toThrow(
-      error("E_SHAPE", /q_proj\.weight" cannot be stored in q4_0: its 48 inputs are not a multiple of 32/),
+      kernelErrorMatching(
+        "E_SHAPE",
+        /q_proj\.weight" cannot be stored in q4_0: its 48 inputs are not a multiple of 32/,
+      ),
     );
     expect(call("model.norm.weight", new Uint8Array(18))).toThrow(
-      error("E_ARGUMENT", /norm\.weight" cannot be stored in q4_0: only the linear weights/),
+      kernelErrorMatching("E_ARGUMENT", /norm\.weight" cannot be stored in q4_0: only the linear weights/),
     );
     expect(call(down, new Float32Array(48 * 64))).toThrow(
-      error("E_TYPE", /down_proj\.weight" in q4_0 must be a Uint8Array of Q4_0 blocks/),
+      kernelErrorMatching("E_TYPE", /down_proj\.weight" in q4_0 must be a Uint8Array of Q4_0 blocks/),
     );
-    expect(() => native.setTensor(down, blocks, "q5_0" as never)).toThrow(error("E_ARGUMENT", /"q4_0"/));
+    expect(() => native.setTensor(down, blocks, "q5_0" as never)).toThrow(kernelErrorMatching("E_ARGUMENT", /"q4_0"/));
   });
 });

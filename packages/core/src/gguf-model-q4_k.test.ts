@@ -4,17 +4,17 @@
 // differs from the dequantized one, the measured numbers); setTensor's checks of Q4_K blocks are
 // this file's own.
 
-import { KernelError, loadAddon } from "@pillow/lora-kernels";
+import { KernelError } from "@pillow/lora-kernels";
 import { describe, expect, it } from "vitest";
-import { parseModelConfig } from "./config.js";
 import { dequantizeQ4_K, quantizeQ4_K } from "./k-quant-blocks.js";
-import { nativeConfig } from "./native-config.js";
 import {
+  createOneLayerNativeModel,
   itBatchesSequencesAsTheirOwnForwards,
   itFollowsItsOwnPrefillInGreedyDecode,
   itKeepsTheFileBlocksByDefault,
   itMatchesTheDequantizedLoraGradients,
   itRoundsXAlikeInDecodeAndPrefill,
+  kernelErrorMatching,
   QUANTIZED_GGUF_FORMATS,
   useQuantizedGguf,
 } from "./quantized-gguf-model-cases.js";
@@ -30,26 +30,7 @@ describe('loadModel on a Q4_K GGUF with quantized: "keep"', () => {
 });
 
 describe('setTensor(name, blocks, "q4_k") checks its arguments', () => {
-  const model = () =>
-    new (loadAddon().LlamaModel)(
-      nativeConfig(
-        parseModelConfig(
-          {
-            architectures: ["LlamaForCausalLM"],
-            hidden_size: 96,
-            intermediate_size: 512,
-            num_hidden_layers: 1,
-            num_attention_heads: 4,
-            num_key_value_heads: 4,
-            vocab_size: 300,
-            rms_norm_eps: 1e-5,
-            tie_word_embeddings: false,
-          },
-          "test/config.json",
-        ),
-      ),
-      { device: "cpu" },
-    );
+  const model = () => createOneLayerNativeModel(96, 512);
 
   it("accepts the right bytes and reads them back dequantized", () => {
     const native = model();
@@ -66,23 +47,27 @@ describe('setTensor(name, blocks, "q4_k") checks its arguments', () => {
     const native = model();
     const down = "model.layers.0.mlp.down_proj.weight";
     const call = (name: string, data: unknown) => () => native.setTensor(name, data as Uint8Array, "q4_k");
-    const error = (code: string, message: RegExp) =>
-      expect.objectContaining({ code, message: expect.stringMatching(message) });
     const blocks = quantizeQ4_K(new Float32Array(96 * 512).fill(0.5));
     expect(call(down, blocks.subarray(1))).toThrow(KernelError);
     expect(call(down, blocks.subarray(1))).toThrow(
-      error("E_SHAPE", /down_proj\.weight" in q4_k has 27647 bytes, expected 27648 \(96 rows x 2 blocks x 144\)/),
+      kernelErrorMatching(
+        "E_SHAPE",
+        /down_proj\.weight" in q4_k has 27647 bytes, expected 27648 \(96 rows x 2 blocks x 144\)/,
+      ),
     );
     // q_proj is [96, 96]: 96 inputs are whole 32-value blocks but not a 256-value super-block.
     expect(call("model.layers.0.self_attn.q_proj.weight", new Uint8Array(96 * 144))).toThrow(
-      error("E_SHAPE", /q_proj\.weight" cannot be stored in q4_k: its 96 inputs are not a multiple of 256/),
+      kernelErrorMatching(
+        "E_SHAPE",
+        /q_proj\.weight" cannot be stored in q4_k: its 96 inputs are not a multiple of 256/,
+      ),
     );
     expect(call("model.norm.weight", new Uint8Array(144))).toThrow(
-      error("E_ARGUMENT", /norm\.weight" cannot be stored in q4_k: only the linear weights/),
+      kernelErrorMatching("E_ARGUMENT", /norm\.weight" cannot be stored in q4_k: only the linear weights/),
     );
     expect(call(down, new Float32Array(96 * 512))).toThrow(
-      error("E_TYPE", /down_proj\.weight" in q4_k must be a Uint8Array of Q4_K blocks/),
+      kernelErrorMatching("E_TYPE", /down_proj\.weight" in q4_k must be a Uint8Array of Q4_K blocks/),
     );
-    expect(() => native.setTensor(down, blocks, "q5_k" as never)).toThrow(error("E_ARGUMENT", /"q4_k"/));
+    expect(() => native.setTensor(down, blocks, "q5_k" as never)).toThrow(kernelErrorMatching("E_ARGUMENT", /"q4_k"/));
   });
 });

@@ -4,18 +4,18 @@
 // numbers); the ones below are Q8_0's own: its greedy text is the dequantized model's, token for
 // token, and setTensor's checks of Q8_0 blocks.
 
-import { KernelError, loadAddon } from "@pillow/lora-kernels";
+import { KernelError } from "@pillow/lora-kernels";
 import { describe, expect, it } from "vitest";
-import { parseModelConfig } from "./config.js";
 import { GGML_TYPES } from "./gguf-format.js";
 import { readGguf } from "./gguf-reader.js";
 import { loadModel } from "./load-model.js";
-import { nativeConfig } from "./native-config.js";
 import { dequantizeQ8_0, quantizeQ8_0 } from "./quantized-blocks.js";
 import {
+  createOneLayerNativeModel,
   itBatchesSequencesAsTheirOwnForwards,
   itMatchesTheDequantizedLoraGradients,
   itRoundsXAlikeInDecodeAndPrefill,
+  kernelErrorMatching,
   QUANTIZED_GGUF_FORMATS,
   useQuantizedGguf,
 } from "./quantized-gguf-model-cases.js";
@@ -70,26 +70,7 @@ describe('loadModel on a Q8_0 GGUF with quantized: "keep"', () => {
 });
 
 describe('setTensor(name, blocks, "q8_0") checks its arguments', () => {
-  const model = () =>
-    new (loadAddon().LlamaModel)(
-      nativeConfig(
-        parseModelConfig(
-          {
-            architectures: ["LlamaForCausalLM"],
-            hidden_size: 48,
-            intermediate_size: 64,
-            num_hidden_layers: 1,
-            num_attention_heads: 4,
-            num_key_value_heads: 4,
-            vocab_size: 300,
-            rms_norm_eps: 1e-5,
-            tie_word_embeddings: false,
-          },
-          "test/config.json",
-        ),
-      ),
-      { device: "cpu" },
-    );
+  const model = () => createOneLayerNativeModel(48, 64);
   const blocksFor = (rows: number, columns: number) => quantizeQ8_0(new Float32Array(rows * columns).fill(0.5));
 
   it("accepts the right bytes and reads them back dequantized", () => {
@@ -106,17 +87,22 @@ describe('setTensor(name, blocks, "q8_0") checks its arguments', () => {
     const native = model();
     const down = "model.layers.0.mlp.down_proj.weight";
     const call = (name: string, data: unknown) => () => native.setTensor(name, data as Uint8Array, "q8_0");
-    const error = (code: string, message: RegExp) =>
-      expect.objectContaining({ code, message: expect.stringMatching(message) });
     expect(call(down, blocksFor(48, 64).subarray(1))).toThrow(KernelError);
     expect(call(down, blocksFor(48, 64).subarray(1))).toThrow(
-      error("E_SHAPE", /down_proj\.weight" in q8_0 has 3263 bytes, expected 3264/),
+      kernelErrorMatching("E_SHAPE", /down_proj\.weight" in q8_0 has 3263 bytes, expected 3264/),
     );
     // q_proj is [48, 48]: 48 inputs are not whole blocks.
     expect(call("model.layers.0.self_attn.q_proj.weight", new Uint8Array(48 * 34))).toThrow(
-      error("E_SHAPE", /q_proj\.weight" cannot be stored in q8_0: its 48 inputs are not a multiple of 32/),
+      kernelErrorMatching(
+        "E_SHAPE",
+        /q_proj\.weight" cannot be stored in q8_0: its 48 inputs are not a multiple of 32/,
+      ),
     );
-    expect(call("model.norm.weight", new Uint8Array(34))).toThrow(error("E_ARGUMENT", /only the linear weights/));
-    expect(call(down, new Float32Array(48 * 64))).toThrow(error("E_TYPE", /must be a Uint8Array of Q8_0 blocks/));
+    expect(call("model.norm.weight", new Uint8Array(34))).toThrow(
+      kernelErrorMatching("E_ARGUMENT", /only the linear weights/),
+    );
+    expect(call(down, new Float32Array(48 * 64))).toThrow(
+      kernelErrorMatching("E_TYPE", /must be a Uint8Array of Q8_0 blocks/),
+    );
   });
 });

@@ -12,12 +12,15 @@
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
+import { loadAddon } from "@pillow/lora-kernels";
 import { afterAll, beforeAll, expect, it } from "vitest";
+import { parseModelConfig } from "./config.js";
 import { exportModelToGguf } from "./gguf.js";
 import { GGML_TYPES } from "./gguf-format.js";
 import { readGguf } from "./gguf-reader.js";
 import { loadModel } from "./load-model.js";
 import type { Model } from "./model.js";
+import { nativeConfig } from "./native-config.js";
 import { relativeError } from "./test-relative-error.js";
 import { createTinyModel, type TinyModelOptions } from "./tiny-model.js";
 
@@ -281,4 +284,33 @@ export function itBatchesSequencesAsTheirOwnForwards({ both }: QuantizedGguf): v
     kept.dispose();
     dequantized.dispose();
   });
+}
+
+/** A one-layer native model on the CPU, untied, 4 heads over `hiddenSize`, for setTensor's checks
+ * of a format's blocks: each check sets the tensors it reads. */
+export function createOneLayerNativeModel(hiddenSize: number, intermediateSize: number) {
+  return new (loadAddon().LlamaModel)(
+    nativeConfig(
+      parseModelConfig(
+        {
+          architectures: ["LlamaForCausalLM"],
+          hidden_size: hiddenSize,
+          intermediate_size: intermediateSize,
+          num_hidden_layers: 1,
+          num_attention_heads: 4,
+          num_key_value_heads: 4,
+          vocab_size: 300,
+          rms_norm_eps: 1e-5,
+          tie_word_embeddings: false,
+        },
+        "test/config.json",
+      ),
+    ),
+    { device: "cpu" },
+  );
+}
+
+/** Matches a KernelError by its code and a pattern of its message. */
+export function kernelErrorMatching(code: string, message: RegExp) {
+  return expect.objectContaining({ code, message: expect.stringMatching(message) });
 }
