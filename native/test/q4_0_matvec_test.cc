@@ -173,38 +173,7 @@ TEST(q4_0_portable_dot_matches_a_hand_computed_block) {
 }
 
 TEST(q4_0_portable_dot_matches_float64_sums_of_the_codes) {
-  for (int64_t blocks : {1, 3, 9, 17, 24, 65}) {
-    const int64_t rows = 5;
-    const std::vector<uint8_t> w = random_blocks(rows, blocks, static_cast<uint32_t>(blocks));
-    std::mt19937 random(static_cast<uint32_t>(blocks) + 100);
-    std::vector<int8_t> x_codes(static_cast<size_t>(32 * blocks));
-    std::vector<float> x_scales(static_cast<size_t>(blocks));
-    for (int8_t& code : x_codes) code = static_cast<int8_t>(static_cast<int>(random() % 255) - 127);
-    for (float& scale : x_scales) {
-      scale = static_cast<float>(f16_value(static_cast<uint16_t>((8 + random() % 6) << 10 | random() % 1024)));
-    }
-    std::vector<float> out(static_cast<size_t>(rows));
-    for (int64_t r = 0; r < rows; r += 4) {
-      const int count = static_cast<int>(std::min<int64_t>(4, rows - r));
-      portable::kernel_table().q4_0_dot_rows(out.data() + r, w.data() + r * blocks * 18, blocks * 18, x_codes.data(),
-                                             x_scales.data(), blocks, count);
-    }
-    for (int64_t r = 0; r < rows; ++r) {
-      double sum = 0, magnitude = 0;
-      for (int64_t b = 0; b < blocks; ++b) {
-        const uint8_t* block = w.data() + (r * blocks + b) * 18;
-        const double d = f16_value(static_cast<uint16_t>(block[0] | block[1] << 8)) * x_scales[b];
-        for (int lane = 0; lane < 8; ++lane) {
-          int64_t dot = 0;
-          for (int j = 4 * lane; j < 4 * lane + 4; ++j) dot += code_of(block, j) * x_codes[b * 32 + j];
-          sum += d * static_cast<double>(dot);
-          magnitude += std::fabs(d * static_cast<double>(dot));
-        }
-      }
-      // f32 rounding: d_w·d_x once per block, then a chain of `blocks` FMAs per lane and 3 adds.
-      CHECK(std::fabs(out[r] - sum) <= (blocks + 5) * std::ldexp(1.0, -24) * magnitude);
-    }
-  }
+  pillow_test::check_portable_dot_matches_float64_sums_of_the_codes(kQ4_0Format, code_of);
 }
 
 TEST(q4_0_simd_dot_products_equal_the_portable_loop_bit_for_bit) {

@@ -1,9 +1,10 @@
 // Checks shared by the tests of the quantized dot products (quantized_matvec_test.cc for Q8_0,
 // q4_0_matvec_test.cc, q4_k_matvec_test.cc). The three weight types' kernels have one signature
 // (Q8_0DotRows) and one contract: every SIMD variant gives the portable loop's bits, and the decode
-// GEMV rows and the public op give the chosen kernel's. So each test file describes its format once
-// (QuantizedDotFormat) and its TESTs call these; what is particular to a format (hand-built blocks,
-// float64 sums of its codes, x's rounding, its shape checks) stays in its file.
+// GEMV rows and the public op give the chosen kernel's; and Q8_0 and Q4_0 share a block layout (an
+// f16 scale, then 32 codes), so one float64 check of their portable loops. So each test file
+// describes its format once (QuantizedDotFormat) and its TESTs call these; what is particular to a
+// format (hand-built blocks, Q4_K's float64 sums, x's rounding, its shape checks) stays in its file.
 #pragma once
 #include <algorithm>
 #include <cmath>
@@ -115,6 +116,48 @@ inline void check_simd_dot_products_equal_the_portable_loop(const QuantizedDotFo
     }
   }
   CHECK(compared == static_cast<int>(variants.size() * block_counts.size() * row_counts.size()) * 2);
+}
+
+// For a format of 32-value blocks whose first two bytes are the f16 scale d_w (Q8_0, Q4_0): the
+// portable dot product of 5 random rows of each block count against float64 sums of the decoded
+// codes (code_of(block, j), value j's signed code) times d_w·d_x, x's codes over [-127, 127] and
+// its scales random normal f16 values.
+inline void check_portable_dot_matches_float64_sums_of_the_codes(const QuantizedDotFormat& format,
+                                                                 int (*code_of)(const uint8_t* block, int j)) {
+  const pillow::Q8_0DotRows portable_dot = pillow::portable::kernel_table().*format.dot_rows;
+  const int64_t bytes = format.bytes_per_block;
+  for (int64_t blocks : {1, 3, 9, 17, 24, 65}) {
+    const int64_t rows = 5;
+    const std::vector<uint8_t> w = format.random_weight(rows, blocks, static_cast<uint32_t>(blocks));
+    std::mt19937 random(static_cast<uint32_t>(blocks) + 100);
+    std::vector<int8_t> x_codes(static_cast<size_t>(32 * blocks));
+    std::vector<float> x_scales(static_cast<size_t>(blocks));
+    for (int8_t& code : x_codes) code = static_cast<int8_t>(static_cast<int>(random() % 255) - 127);
+    for (float& scale : x_scales) {
+      scale = static_cast<float>(f16_value(static_cast<uint16_t>((8 + random() % 6) << 10 | random() % 1024)));
+    }
+    std::vector<float> out(static_cast<size_t>(rows));
+    for (int64_t r = 0; r < rows; r += 4) {
+      const int count = static_cast<int>(std::min<int64_t>(4, rows - r));
+      portable_dot(out.data() + r, w.data() + r * blocks * bytes, blocks * bytes, x_codes.data(), x_scales.data(),
+                   blocks, count);
+    }
+    for (int64_t r = 0; r < rows; ++r) {
+      double sum = 0, magnitude = 0;
+      for (int64_t b = 0; b < blocks; ++b) {
+        const uint8_t* block = w.data() + (r * blocks + b) * bytes;
+        const double d = f16_value(static_cast<uint16_t>(block[0] | block[1] << 8)) * x_scales[b];
+        for (int lane = 0; lane < 8; ++lane) {
+          int64_t dot = 0;
+          for (int j = 4 * lane; j < 4 * lane + 4; ++j) dot += code_of(block, j) * x_codes[b * 32 + j];
+          sum += d * static_cast<double>(dot);
+          magnitude += std::fabs(d * static_cast<double>(dot));
+        }
+      }
+      // f32 rounding: d_w·d_x once per block, then a chain of `blocks` FMAs per lane and 3 adds.
+      CHECK(std::fabs(out[r] - sum) <= (blocks + 5) * std::ldexp(1.0, -24) * magnitude);
+    }
+  }
 }
 
 // The decode GEMV rows [3, 35) of a random [37, columns] weight for 1..4 tokens, accumulated onto
