@@ -124,18 +124,20 @@ async function llamaCppGreedy(file: string, prompt: Int32Array, count: number): 
   }
 }
 
-describe("llama.cpp on the Q8_0 / Q4_0 GGUFs pillow quantize writes", () => {
-  const tokens = Int32Array.from({ length: 23 }, (_, i) => (i * 37 + 5) % 259);
+// The 23 tokens whose logits the quantized-file comparisons (Q8_0 / Q4_0 and Q4_K) hold pillow and
+// llama.cpp to, and llama.cpp's logits of them on a file.
+const tokens = Int32Array.from({ length: 23 }, (_, i) => (i * 37 + 5) % 259);
 
-  async function llamaCppOn(file: string): Promise<Float32Array> {
-    const runner = await openLlamaCppModel(file, { threads: 2, contextSize: 64, batchSize: 64, exact: true });
-    try {
-      return await llamaCppLogits(runner, tokens, vocab);
-    } finally {
-      await runner.dispose();
-    }
+async function llamaCppOn(file: string): Promise<Float32Array> {
+  const runner = await openLlamaCppModel(file, { threads: 2, contextSize: 64, batchSize: 64, exact: true });
+  try {
+    return await llamaCppLogits(runner, tokens, vocab);
+  } finally {
+    await runner.dispose();
   }
+}
 
+describe("llama.cpp on the Q8_0 / Q4_0 GGUFs pillow quantize writes", () => {
   for (const dtype of ["q8_0", "q4_0"] as const) {
     it(`loads it, agrees with pillow up to its own activation quantization, same 32 greedy tokens (${dtype})`, async () => {
       // Q4_0: norm weights that do not put layer 0's input on the embedding's grid (copyWithVaryingNorms).
@@ -193,17 +195,6 @@ describe("llama.cpp on the Q8_0 / Q4_0 GGUFs pillow quantize writes", () => {
 });
 
 describe("llama.cpp on the Q4_K GGUF pillow quantize writes", () => {
-  const tokens = Int32Array.from({ length: 23 }, (_, i) => (i * 37 + 5) % 259);
-
-  async function llamaCppOn(file: string): Promise<Float32Array> {
-    const runner = await openLlamaCppModel(file, { threads: 2, contextSize: 64, batchSize: 64, exact: true });
-    try {
-      return await llamaCppLogits(runner, tokens, vocab);
-    } finally {
-      await runner.dispose();
-    }
-  }
-
   it("loads it; its logits agree with pillow's (Q4_K kept, x rounded to Q8_K) within 1e-3 of the largest, same 32 greedy tokens", async () => {
     // Hidden 256, intermediate 512: every matrix is Q4_K. llama.cpp multiplies the blocks with the
     // activations rounded to Q8_K (256 values, one f32 scale); so does pillow with the blocks kept.
