@@ -18,20 +18,15 @@
 #include "runtime/cpu_features.h"
 #include "runtime/errors.h"
 #include "error_code.h"
+#include "quantized_dot_checks.h"
 #include "test_harness.h"
 
 using namespace pillow;
+using pillow_test::DotVariant;
 using pillow_test::error_code_of;
+using pillow_test::f16_value;
 
 namespace {
-
-// Normal and subnormal f16 bits → value, by the format's definition (independent of the library).
-double f16_value(uint16_t bits) {
-  const int exponent = (bits >> 10) & 0x1f;
-  const double magnitude = exponent == 0 ? (bits & 0x3ff) * std::ldexp(1.0, -24)
-                                         : (1.0 + (bits & 0x3ff) / 1024.0) * std::ldexp(1.0, exponent - 15);
-  return bits & 0x8000 ? -magnitude : magnitude;
-}
 
 // A block's scale field set to `bits` (little-endian).
 void set_scale(uint8_t* block, uint16_t bits) {
@@ -62,22 +57,14 @@ void fill_blocks(std::vector<uint8_t>& w, int code, uint16_t bits) {
   }
 }
 
-struct Variant {
-  const char* name;
-  Q4_0DotRows dot;
+// The Q4_0 weights and their kernels, for the checks shared with the Q8_0 and Q4_K tests.
+const pillow_test::QuantizedDotFormat kQ4_0Format = {
+    32, 18, &KernelTable::q4_0_dot_rows, q4_0_dot_kernel, avx512_vnni::q4_0_dot_kernel, q8_0_quantize_rows,
+    q4_0_gemv_rows, quantized_matvec_q4_0, random_blocks,
 };
 
 // The SIMD variants this CPU runs (the portable loop is the reference they are compared with).
-std::vector<Variant> simd_variants() {
-  const CpuFeatures& f = cpu_features();
-  std::vector<Variant> variants;
-  if (f.avx2 && f.fma && f.f16c) variants.push_back({"avx2", avx2::kernel_table().q4_0_dot_rows});
-  if (selected_isa() == CpuIsa::Avx512) variants.push_back({"avx512", avx512::kernel_table().q4_0_dot_rows});
-  if (selected_isa() == CpuIsa::Avx512 && f.avx512vnni && avx512_vnni::q4_0_dot_kernel() != nullptr) {
-    variants.push_back({"avx512_vnni", avx512_vnni::q4_0_dot_kernel()});
-  }
-  return variants;
-}
+std::vector<DotVariant> simd_variants() { return pillow_test::simd_variants(kQ4_0Format); }
 
 }  // namespace
 
@@ -163,7 +150,7 @@ TEST(q4_0_portable_dot_matches_a_hand_computed_block) {
   float out = 0;
   portable::kernel_table().q4_0_dot_rows(&out, w.data(), 18, x_codes.data(), &dx, 1, 1);
   CHECK(out == static_cast<float>(1363.0 * 0.5 * dx));
-  for (const Variant& variant : simd_variants()) {
+  for (const DotVariant& variant : simd_variants()) {
     float simd = 0;
     variant.dot(&simd, w.data(), 18, x_codes.data(), &dx, 1, 1);
     CHECK(simd == out);
@@ -177,7 +164,7 @@ TEST(q4_0_portable_dot_matches_a_hand_computed_block) {
     std::vector<int8_t> x_all(32, static_cast<int8_t>(x));
     portable::kernel_table().q4_0_dot_rows(&out, w.data(), 18, x_all.data(), &one, 1, 1);
     CHECK(out == expected);
-    for (const Variant& variant : simd_variants()) {
+    for (const DotVariant& variant : simd_variants()) {
       float simd = 0;
       variant.dot(&simd, w.data(), 18, x_all.data(), &one, 1, 1);
       CHECK(simd == expected);
@@ -186,115 +173,16 @@ TEST(q4_0_portable_dot_matches_a_hand_computed_block) {
 }
 
 TEST(q4_0_portable_dot_matches_float64_sums_of_the_codes) {
-  for (int64_t blocks : {1, 3, 9, 17, 24, 65}) {
-    const int64_t rows = 5;
-    const std::vector<uint8_t> w = random_blocks(rows, blocks, static_cast<uint32_t>(blocks));
-    std::mt19937 random(static_cast<uint32_t>(blocks) + 100);
-    std::vector<int8_t> x_codes(static_cast<size_t>(32 * blocks));
-    std::vector<float> x_scales(static_cast<size_t>(blocks));
-    for (int8_t& code : x_codes) code = static_cast<int8_t>(static_cast<int>(random() % 255) - 127);
-    for (float& scale : x_scales) {
-      scale = static_cast<float>(f16_value(static_cast<uint16_t>((8 + random() % 6) << 10 | random() % 1024)));
-    }
-    std::vector<float> out(static_cast<size_t>(rows));
-    for (int64_t r = 0; r < rows; r += 4) {
-      const int count = static_cast<int>(std::min<int64_t>(4, rows - r));
-      portable::kernel_table().q4_0_dot_rows(out.data() + r, w.data() + r * blocks * 18, blocks * 18, x_codes.data(),
-                                             x_scales.data(), blocks, count);
-    }
-    for (int64_t r = 0; r < rows; ++r) {
-      double sum = 0, magnitude = 0;
-      for (int64_t b = 0; b < blocks; ++b) {
-        const uint8_t* block = w.data() + (r * blocks + b) * 18;
-        const double d = f16_value(static_cast<uint16_t>(block[0] | block[1] << 8)) * x_scales[b];
-        for (int lane = 0; lane < 8; ++lane) {
-          int64_t dot = 0;
-          for (int j = 4 * lane; j < 4 * lane + 4; ++j) dot += code_of(block, j) * x_codes[b * 32 + j];
-          sum += d * static_cast<double>(dot);
-          magnitude += std::fabs(d * static_cast<double>(dot));
-        }
-      }
-      // f32 rounding: d_w·d_x once per block, then a chain of `blocks` FMAs per lane and 3 adds.
-      CHECK(std::fabs(out[r] - sum) <= (blocks + 5) * std::ldexp(1.0, -24) * magnitude);
-    }
-  }
+  pillow_test::check_portable_dot_matches_float64_sums_of_the_codes(kQ4_0Format, code_of);
 }
 
 TEST(q4_0_simd_dot_products_equal_the_portable_loop_bit_for_bit) {
-  const std::vector<Variant> variants = simd_variants();
-  std::printf("     (variants on this CPU:");
-  for (const Variant& v : variants) std::printf(" %s", v.name);
-  std::printf("; chosen: %s)\n", q4_0_dot_kernel() == portable::kernel_table().q4_0_dot_rows ? "portable"
-                                  : q4_0_dot_kernel() == avx512_vnni::q4_0_dot_kernel()      ? "avx512_vnni"
-                                                                                             : "avx2/avx512");
-  std::mt19937 random(3);
-  int compared = 0;
-  for (int64_t blocks : {1, 3, 7, 9, 25, 64, 67}) {
-    for (int64_t rows : {1, 2, 3, 4, 5, 13, 67}) {
-      const std::vector<uint8_t> w = random_blocks(rows, blocks, static_cast<uint32_t>(blocks * 100 + rows));
-      std::vector<float> x(static_cast<size_t>(32 * blocks));
-      std::uniform_real_distribution<float> uniform(-3.0f, 3.0f);
-      for (float& value : x) value = uniform(random);
-      std::vector<int8_t> codes(x.size());
-      std::vector<float> scales(static_cast<size_t>(blocks));
-      q8_0_quantize_rows(codes.data(), scales.data(), x.data(), 1, 32 * blocks);
-      std::vector<float> expected(static_cast<size_t>(rows)), actual(expected.size());
-      for (int64_t r = 0; r < rows; r += 4) {
-        const int count = static_cast<int>(std::min<int64_t>(4, rows - r));
-        portable::kernel_table().q4_0_dot_rows(expected.data() + r, w.data() + r * blocks * 18, blocks * 18,
-                                               codes.data(), scales.data(), blocks, count);
-      }
-      for (const Variant& variant : variants) {
-        for (int tile : {1, 4}) {  // one row per call, and four
-          std::fill(actual.begin(), actual.end(), -7.0f);
-          for (int64_t r = 0; r < rows; r += tile) {
-            const int count = static_cast<int>(std::min<int64_t>(tile, rows - r));
-            variant.dot(actual.data() + r, w.data() + r * blocks * 18, blocks * 18, codes.data(), scales.data(), blocks,
-                        count);
-          }
-          ++compared;
-          if (std::memcmp(actual.data(), expected.data(), actual.size() * sizeof(float)) != 0) {
-            std::fprintf(stderr, "  %s differs (rows %lld, columns %lld, tile %d)\n", variant.name,
-                         static_cast<long long>(rows), static_cast<long long>(32 * blocks), tile);
-            CHECK(false);
-          }
-        }
-      }
-    }
-  }
-  CHECK(compared == static_cast<int>(variants.size()) * 7 * 7 * 2);
+  pillow_test::check_simd_dot_products_equal_the_portable_loop(kQ4_0Format, {1, 3, 7, 9, 25, 64, 67},
+                                                               {1, 2, 3, 4, 5, 13, 67});
 }
 
 TEST(q4_0_gemv_rows_and_matvec_use_the_chosen_kernel_per_token) {
-  const int64_t rows = 37, columns = 800, blocks = columns / 32;
-  const std::vector<uint8_t> w = random_blocks(rows, blocks, 9);
-  std::mt19937 random(10);
-  std::uniform_real_distribution<float> uniform(-1.0f, 1.0f);
-  for (int tokens = 1; tokens <= 4; ++tokens) {
-    std::vector<float> x(static_cast<size_t>(tokens * columns));
-    for (float& value : x) value = uniform(random);
-    std::vector<int8_t> codes(x.size());
-    std::vector<float> scales(static_cast<size_t>(tokens * blocks));
-    q8_0_quantize_rows(codes.data(), scales.data(), x.data(), tokens, columns);
-    // y[t·ldy + r] over rows [3, 35), accumulated onto 1.0.
-    const int64_t ldy = 40;
-    std::vector<float> y(static_cast<size_t>(tokens * ldy), 1.0f);
-    q4_0_gemv_rows(y.data(), ldy, codes.data(), scales.data(), w.data(), columns, 3, 35, tokens, true);
-    for (int t = 0; t < tokens; ++t) {
-      for (int64_t r = 0; r < ldy; ++r) {
-        float value = 0;
-        if (r >= 3 && r < 35) {
-          portable::kernel_table().q4_0_dot_rows(&value, w.data() + r * blocks * 18, blocks * 18,
-                                                 codes.data() + t * columns, scales.data() + t * blocks, blocks, 1);
-        }
-        CHECK(y[t * ldy + r] == (r >= 3 && r < 35 ? 1.0f + value : 1.0f));
-      }
-      // The public op: x rounded inside, the same bits.
-      std::vector<float> out(static_cast<size_t>(rows));
-      quantized_matvec_q4_0(out.data(), x.data() + t * columns, w.data(), rows, columns);
-      for (int64_t r = 3; r < 35; ++r) CHECK(out[r] + 1.0f == y[t * ldy + r]);
-    }
-  }
+  pillow_test::check_gemv_rows_and_matvec_use_the_chosen_kernel(kQ4_0Format, 800);
 }
 
 TEST(q4_0_matvec_and_matrix_bytes_refuse_bad_arguments_with_errors) {

@@ -20,22 +20,17 @@
 #include "runtime/cpu_features.h"
 #include "runtime/errors.h"
 #include "error_code.h"
+#include "quantized_dot_checks.h"
 #include "test_harness.h"
 
 using namespace pillow;
+using pillow_test::DotVariant;
 using pillow_test::error_code_of;
+using pillow_test::f16_value;
 
 namespace {
 
 constexpr int64_t kBytes = 144;
-
-// Normal and subnormal f16 bits → value, by the format's definition (independent of the library).
-double f16_value(uint16_t bits) {
-  const int exponent = (bits >> 10) & 0x1f;
-  const double magnitude = exponent == 0 ? (bits & 0x3ff) * std::ldexp(1.0, -24)
-                                         : (1.0 + (bits & 0x3ff) / 1024.0) * std::ldexp(1.0, exponent - 15);
-  return bits & 0x8000 ? -magnitude : magnitude;
-}
 
 // One super-block as its fields: d and dmin as f16 bits, 8 scales and 8 mins (6 bits), 256 codes.
 struct SuperBlock {
@@ -120,22 +115,21 @@ void reference_q8_k(std::vector<int8_t>& codes, std::vector<float>& scales, cons
   }
 }
 
-struct Variant {
-  const char* name;
-  Q4_KDotRows dot;
+// The Q4_K weights and their kernels, for the checks shared with the Q8_0 and Q4_0 tests.
+const pillow_test::QuantizedDotFormat kQ4_KFormat = {
+    256,
+    kBytes,
+    &KernelTable::q4_k_dot_rows,
+    q4_k_dot_kernel,
+    avx512_vnni::q4_k_dot_kernel,
+    q8_k_quantize_rows,
+    q4_k_gemv_rows,
+    quantized_matvec_q4_k,
+    [](int64_t rows, int64_t blocks, uint32_t seed) { return random_weight(rows, blocks, seed); },
 };
 
 // The SIMD variants this CPU runs (the portable loop is the reference they are compared with).
-std::vector<Variant> simd_variants() {
-  const CpuFeatures& f = cpu_features();
-  std::vector<Variant> variants;
-  if (f.avx2 && f.fma && f.f16c) variants.push_back({"avx2", avx2::kernel_table().q4_k_dot_rows});
-  if (selected_isa() == CpuIsa::Avx512) variants.push_back({"avx512", avx512::kernel_table().q4_k_dot_rows});
-  if (selected_isa() == CpuIsa::Avx512 && f.avx512vnni && avx512_vnni::q4_k_dot_kernel() != nullptr) {
-    variants.push_back({"avx512_vnni", avx512_vnni::q4_k_dot_kernel()});
-  }
-  return variants;
-}
+std::vector<DotVariant> simd_variants() { return pillow_test::simd_variants(kQ4_KFormat); }
 
 }  // namespace
 
@@ -267,7 +261,7 @@ TEST(q4_k_portable_dot_matches_a_hand_computed_super_block) {
   float out = 0;
   portable::kernel_table().q4_k_dot_rows(&out, w.data(), kBytes, x.data(), &scale, 1, 1);
   CHECK(out == 1437.25f);
-  for (const Variant& variant : simd_variants()) {
+  for (const DotVariant& variant : simd_variants()) {
     float simd = 0;
     variant.dot(&simd, w.data(), kBytes, x.data(), &scale, 1, 1);
     CHECK(simd == out);
@@ -284,7 +278,7 @@ TEST(q4_k_portable_dot_matches_a_hand_computed_super_block) {
     const double exact = sign * (8.0 * 63 * 32 * 15 * 127 - 8.0 * 63 * 32 * 127);
     CHECK(out == static_cast<float>(static_cast<float>(sign * 30723840.0) - static_cast<float>(sign * 2048256.0)));
     CHECK(std::fabs(out - exact) <= 2.0);
-    for (const Variant& variant : simd_variants()) {
+    for (const DotVariant& variant : simd_variants()) {
       float simd = 0;
       variant.dot(&simd, w.data(), kBytes, x_all.data(), &one, 1, 1);
       CHECK(simd == out);
@@ -327,80 +321,11 @@ TEST(q4_k_portable_dot_matches_float64_sums_of_the_codes) {
 }
 
 TEST(q4_k_simd_dot_products_equal_the_portable_loop_bit_for_bit) {
-  const std::vector<Variant> variants = simd_variants();
-  std::printf("     (variants on this CPU:");
-  for (const Variant& v : variants) std::printf(" %s", v.name);
-  std::printf("; chosen: %s)\n", q4_k_dot_kernel() == portable::kernel_table().q4_k_dot_rows ? "portable"
-                                  : q4_k_dot_kernel() == avx512_vnni::q4_k_dot_kernel()      ? "avx512_vnni"
-                                                                                             : "avx2/avx512");
-  std::mt19937 random(3);
-  int compared = 0;
-  for (int64_t blocks : {1, 2, 3, 5, 11}) {
-    for (int64_t rows : {1, 2, 3, 4, 5, 13}) {
-      const std::vector<uint8_t> w = random_weight(rows, blocks, static_cast<uint32_t>(blocks * 100 + rows));
-      std::vector<float> x(static_cast<size_t>(256 * blocks));
-      std::uniform_real_distribution<float> uniform(-3.0f, 3.0f);
-      for (float& value : x) value = uniform(random);
-      std::vector<int8_t> codes(x.size());
-      std::vector<float> scales(static_cast<size_t>(blocks));
-      q8_k_quantize_rows(codes.data(), scales.data(), x.data(), 1, 256 * blocks);
-      std::vector<float> expected(static_cast<size_t>(rows)), actual(expected.size());
-      for (int64_t r = 0; r < rows; r += 4) {
-        const int count = static_cast<int>(std::min<int64_t>(4, rows - r));
-        portable::kernel_table().q4_k_dot_rows(expected.data() + r, w.data() + r * blocks * kBytes, blocks * kBytes,
-                                               codes.data(), scales.data(), blocks, count);
-      }
-      for (const Variant& variant : variants) {
-        for (int tile : {1, 4}) {  // one row per call, and four
-          std::fill(actual.begin(), actual.end(), -7.0f);
-          for (int64_t r = 0; r < rows; r += tile) {
-            const int count = static_cast<int>(std::min<int64_t>(tile, rows - r));
-            variant.dot(actual.data() + r, w.data() + r * blocks * kBytes, blocks * kBytes, codes.data(),
-                        scales.data(), blocks, count);
-          }
-          ++compared;
-          if (std::memcmp(actual.data(), expected.data(), actual.size() * sizeof(float)) != 0) {
-            std::fprintf(stderr, "  %s differs (rows %lld, columns %lld, tile %d)\n", variant.name,
-                         static_cast<long long>(rows), static_cast<long long>(256 * blocks), tile);
-            CHECK(false);
-          }
-        }
-      }
-    }
-  }
-  CHECK(compared == static_cast<int>(variants.size()) * 5 * 6 * 2);
+  pillow_test::check_simd_dot_products_equal_the_portable_loop(kQ4_KFormat, {1, 2, 3, 5, 11}, {1, 2, 3, 4, 5, 13});
 }
 
 TEST(q4_k_gemv_rows_and_matvec_use_the_chosen_kernel_per_token) {
-  const int64_t rows = 37, columns = 768, blocks = columns / 256;
-  const std::vector<uint8_t> w = random_weight(rows, blocks, 9);
-  std::mt19937 random(10);
-  std::uniform_real_distribution<float> uniform(-1.0f, 1.0f);
-  for (int tokens = 1; tokens <= 4; ++tokens) {
-    std::vector<float> x(static_cast<size_t>(tokens * columns));
-    for (float& value : x) value = uniform(random);
-    std::vector<int8_t> codes(x.size());
-    std::vector<float> scales(static_cast<size_t>(tokens * blocks));
-    q8_k_quantize_rows(codes.data(), scales.data(), x.data(), tokens, columns);
-    // y[t·ldy + r] over rows [3, 35), accumulated onto 1.0.
-    const int64_t ldy = 40;
-    std::vector<float> y(static_cast<size_t>(tokens * ldy), 1.0f);
-    q4_k_gemv_rows(y.data(), ldy, codes.data(), scales.data(), w.data(), columns, 3, 35, tokens, true);
-    for (int t = 0; t < tokens; ++t) {
-      for (int64_t r = 0; r < ldy; ++r) {
-        float value = 0;
-        if (r >= 3 && r < 35) {
-          portable::kernel_table().q4_k_dot_rows(&value, w.data() + r * blocks * kBytes, blocks * kBytes,
-                                                 codes.data() + t * columns, scales.data() + t * blocks, blocks, 1);
-        }
-        CHECK(y[t * ldy + r] == (r >= 3 && r < 35 ? 1.0f + value : 1.0f));
-      }
-      // The public op: x rounded inside, the same bits.
-      std::vector<float> out(static_cast<size_t>(rows));
-      quantized_matvec_q4_k(out.data(), x.data() + t * columns, w.data(), rows, columns);
-      for (int64_t r = 3; r < 35; ++r) CHECK(out[r] + 1.0f == y[t * ldy + r]);
-    }
-  }
+  pillow_test::check_gemv_rows_and_matvec_use_the_chosen_kernel(kQ4_KFormat, 768);
 }
 
 TEST(q4_k_matvec_and_matrix_bytes_refuse_bad_arguments_with_errors) {

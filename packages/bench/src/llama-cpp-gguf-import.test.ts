@@ -85,6 +85,35 @@ function copyWithVaryingNorms(from: string, to: string): void {
 }
 afterAll(() => fs.rmSync(dir, { recursive: true, force: true }));
 
+/**
+ * The model in the HF folder `hf` written to `file` as an F32 GGUF whose matrices hold the values of
+ * their quantized blocks (dequantize(quantize(w))): llama.cpp's f32 path on exactly the weights
+ * pillow runs, for the distance of llama.cpp's quantized path from its own f32 one.
+ */
+function writeDequantizedGguf(
+  hf: string,
+  file: string,
+  quantize: (values: Float32Array) => Uint8Array,
+  dequantize: (blocks: Uint8Array, count: number) => Float32Array,
+): void {
+  const checkpoint = SafetensorsCheckpoint.open(hf);
+  try {
+    const tensors: Record<string, { shape: number[]; data: Float32Array }> = {};
+    for (const name of checkpoint.names()) {
+      const { shape } = checkpoint.info(name);
+      const values = checkpoint.readFloat32(name);
+      tensors[name] = { shape, data: shape.length === 2 ? dequantize(quantize(values), values.length) : values };
+    }
+    writeGguf(file, {
+      config: readModelConfig(hf),
+      tokenizerJson: JSON.parse(fs.readFileSync(path.join(hf, "tokenizer.json"), "utf8")),
+      tensors,
+    });
+  } finally {
+    checkpoint.close();
+  }
+}
+
 /** llama.cpp's greedy continuation of `prompt`, `count` tokens. */
 async function llamaCppGreedy(file: string, prompt: Int32Array, count: number): Promise<number[]> {
   const runner = await openLlamaCppModel(file, { threads: 2, contextSize: 128, batchSize: 128, exact: true });
@@ -95,18 +124,20 @@ async function llamaCppGreedy(file: string, prompt: Int32Array, count: number): 
   }
 }
 
-describe("llama.cpp on the Q8_0 / Q4_0 GGUFs pillow quantize writes", () => {
-  const tokens = Int32Array.from({ length: 23 }, (_, i) => (i * 37 + 5) % 259);
+// The 23 tokens whose logits the quantized-file comparisons (Q8_0 / Q4_0 and Q4_K) hold pillow and
+// llama.cpp to, and llama.cpp's logits of them on a file.
+const tokens = Int32Array.from({ length: 23 }, (_, i) => (i * 37 + 5) % 259);
 
-  async function llamaCppOn(file: string): Promise<Float32Array> {
-    const runner = await openLlamaCppModel(file, { threads: 2, contextSize: 64, batchSize: 64, exact: true });
-    try {
-      return await llamaCppLogits(runner, tokens, vocab);
-    } finally {
-      await runner.dispose();
-    }
+async function llamaCppOn(file: string): Promise<Float32Array> {
+  const runner = await openLlamaCppModel(file, { threads: 2, contextSize: 64, batchSize: 64, exact: true });
+  try {
+    return await llamaCppLogits(runner, tokens, vocab);
+  } finally {
+    await runner.dispose();
   }
+}
 
+describe("llama.cpp on the Q8_0 / Q4_0 GGUFs pillow quantize writes", () => {
   for (const dtype of ["q8_0", "q4_0"] as const) {
     it(`loads it, agrees with pillow up to its own activation quantization, same 32 greedy tokens (${dtype})`, async () => {
       // Q4_0: norm weights that do not put layer 0's input on the embedding's grid (copyWithVaryingNorms).
@@ -121,23 +152,8 @@ describe("llama.cpp on the Q8_0 / Q4_0 GGUFs pillow quantize writes", () => {
       const quantized = await llamaCppOn(file);
       // The same block values as F32 tensors: llama.cpp's f32 path on exactly the weights pillow runs.
       const [quantize, dequantize] = dtype === "q8_0" ? [quantizeQ8_0, dequantizeQ8_0] : [quantizeQ4_0, dequantizeQ4_0];
-      const checkpoint = SafetensorsCheckpoint.open(hf);
       const dequantizedFile = path.join(dir, `model-${dtype}-as-f32.gguf`);
-      try {
-        const tensors: Record<string, { shape: number[]; data: Float32Array }> = {};
-        for (const name of checkpoint.names()) {
-          const { shape } = checkpoint.info(name);
-          const values = checkpoint.readFloat32(name);
-          tensors[name] = { shape, data: shape.length === 2 ? dequantize(quantize(values), values.length) : values };
-        }
-        writeGguf(dequantizedFile, {
-          config: readModelConfig(hf),
-          tokenizerJson: JSON.parse(fs.readFileSync(path.join(hf, "tokenizer.json"), "utf8")),
-          tensors,
-        });
-      } finally {
-        checkpoint.close();
-      }
+      writeDequantizedGguf(hf, dequantizedFile, quantize, dequantize);
       const dequantized = await llamaCppOn(dequantizedFile);
       const f32 = await loadModel(hf, { threads: 2 });
       const quantizationEffect = relativeError(pillow, await f32.forward(tokens));
@@ -179,17 +195,6 @@ describe("llama.cpp on the Q8_0 / Q4_0 GGUFs pillow quantize writes", () => {
 });
 
 describe("llama.cpp on the Q4_K GGUF pillow quantize writes", () => {
-  const tokens = Int32Array.from({ length: 23 }, (_, i) => (i * 37 + 5) % 259);
-
-  async function llamaCppOn(file: string): Promise<Float32Array> {
-    const runner = await openLlamaCppModel(file, { threads: 2, contextSize: 64, batchSize: 64, exact: true });
-    try {
-      return await llamaCppLogits(runner, tokens, vocab);
-    } finally {
-      await runner.dispose();
-    }
-  }
-
   it("loads it; its logits agree with pillow's (Q4_K kept, x rounded to Q8_K) within 1e-3 of the largest, same 32 greedy tokens", async () => {
     // Hidden 256, intermediate 512: every matrix is Q4_K. llama.cpp multiplies the blocks with the
     // activations rounded to Q8_K (256 values, one f32 scale); so does pillow with the blocks kept.
@@ -203,26 +208,8 @@ describe("llama.cpp on the Q4_K GGUF pillow quantize writes", () => {
     const oursF32 = await pillowDequantized.forward(tokens);
     pillowDequantized.dispose();
     // The same block values as F32 tensors: llama.cpp's f32 path on exactly the weights pillow runs.
-    const checkpoint = SafetensorsCheckpoint.open(hf);
     const dequantizedFile = path.join(dir, "model-q4_k-as-f32.gguf");
-    try {
-      const tensors: Record<string, { shape: number[]; data: Float32Array }> = {};
-      for (const name of checkpoint.names()) {
-        const { shape } = checkpoint.info(name);
-        const values = checkpoint.readFloat32(name);
-        tensors[name] = {
-          shape,
-          data: shape.length === 2 ? dequantizeQ4_K(quantizeQ4_K(values), values.length) : values,
-        };
-      }
-      writeGguf(dequantizedFile, {
-        config: readModelConfig(hf),
-        tokenizerJson: JSON.parse(fs.readFileSync(path.join(hf, "tokenizer.json"), "utf8")),
-        tensors,
-      });
-    } finally {
-      checkpoint.close();
-    }
+    writeDequantizedGguf(hf, dequantizedFile, quantizeQ4_K, dequantizeQ4_K);
     const theirsF32 = await llamaCppOn(dequantizedFile);
     const f32 = await loadModel(hf, { threads: 2 });
     const quantizationEffect = relativeError(ours, await f32.forward(tokens));

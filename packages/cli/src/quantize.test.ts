@@ -28,6 +28,16 @@ createTinyModel(modelDir, {
   initStd: 0.1,
 });
 
+/** `pillow generate --model FILE.gguf` runs `file` and prints the library's greedy text on it. */
+async function expectGenerateToPrintTheLibrarysText(file: string): Promise<void> {
+  const generated = pillow(["generate", "--model", file, "--raw", "--max-tokens", "12", "abc"]);
+  expect(generated.status, generated.stderr).toBe(0);
+  const model = await loadModel(file, { threads: 2 });
+  const expected = await model.generate("abc", { maxNewTokens: 12, temperature: 0 });
+  model.dispose();
+  expect(generated.stdout).toBe(`${expected.text}\n`);
+}
+
 describe("pillow quantize", () => {
   for (const type of ["q8_0", "q4_0"]) {
     it(`--type ${type}: every matrix in ${type.toUpperCase()}, and pillow generate --model FILE.gguf runs it`, async () => {
@@ -39,12 +49,7 @@ describe("pillow quantize", () => {
       expect(matrices.length).toBe(2 * 7 + 1); // tied embeddings: no output.weight
       expect(new Set(matrices.map((tensor) => GGML_TYPES[tensor.type].name))).toEqual(new Set([type.toUpperCase()]));
 
-      const generated = pillow(["generate", "--model", out, "--raw", "--max-tokens", "12", "abc"]);
-      expect(generated.status, generated.stderr).toBe(0);
-      const model = await loadModel(out, { threads: 2 });
-      const expected = await model.generate("abc", { maxNewTokens: 12, temperature: 0 });
-      model.dispose();
-      expect(generated.stdout).toBe(`${expected.text}\n`);
+      await expectGenerateToPrintTheLibrarysText(out);
     });
   }
 
@@ -74,12 +79,7 @@ describe("pillow quantize", () => {
       expect(GGML_TYPES[tensor.type].name, tensor.name).toBe(expected);
     }
 
-    const generated = pillow(["generate", "--model", out, "--raw", "--max-tokens", "12", "abc"]);
-    expect(generated.status, generated.stderr).toBe(0);
-    const model = await loadModel(out, { threads: 2 });
-    const expected = await model.generate("abc", { maxNewTokens: 12, temperature: 0 });
-    model.dispose();
-    expect(generated.stdout).toBe(`${expected.text}\n`);
+    await expectGenerateToPrintTheLibrarysText(out);
   });
 
   it("explains bad input", () => {
