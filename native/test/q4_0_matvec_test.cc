@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
+#include <cstdio>
 #include <cstring>
 #include <random>
 #include <string>
@@ -203,4 +204,47 @@ TEST(q4_0_matvec_and_matrix_bytes_refuse_bad_arguments_with_errors) {
     const std::string message = e.what();
     CHECK(message.find("someOp") != std::string::npos && message.find("q4_0") != std::string::npos);
   }
+}
+
+// The AVX-512 VNNI kernel multiplies the high nibbles in place (16 × the code) and scales those
+// lanes by d_x/16: bit-exact only while d_x/16 and the products stay normal f32. Scales at the
+// extremes of f16 (subnormal d_w, the largest d_w, d_x from values near f16's smallest scale) and
+// codes at both ends must still give the portable loop's bits, in every variant, 1 row per call and 4.
+TEST(q4_0_simd_dot_products_keep_the_portable_bits_at_extreme_scales) {
+  const int64_t rows = 8, blocks = 9;
+  std::vector<uint8_t> w = random_blocks(rows, blocks, 21);
+  const uint16_t scale_bits[] = {0x0001, 0x03ff, 0x8001, 0x7bff, 0xfbff, 0x0400, 0x0000, 0x3c00};
+  for (int64_t b = 0; b < rows * blocks; ++b) set_scale(w.data() + b * 18, scale_bits[b % 8]);
+  std::memset(w.data() + 2, 0xff, 16);                 // row 0, block 0: every code +7
+  std::memset(w.data() + blocks * 18 + 2, 0x00, 16);   // row 1, block 0: every code −8
+  std::mt19937 random(5);
+  std::vector<float> x(static_cast<size_t>(32 * blocks));
+  for (int64_t i = 0; i < static_cast<int64_t>(x.size()); ++i) {
+    const float magnitude = i < 64 ? 1e-5f : (i < 128 ? 6e4f : 1.0f);  // tiny, huge and ordinary blocks
+    x[i] = magnitude * (static_cast<float>(random() % 2001) / 1000.0f - 1.0f);
+  }
+  std::vector<int8_t> codes(x.size());
+  std::vector<float> scales(static_cast<size_t>(blocks));
+  q8_0_quantize_rows(codes.data(), scales.data(), x.data(), 1, 32 * blocks);
+  std::vector<float> expected(static_cast<size_t>(rows)), actual(expected.size());
+  for (int64_t r = 0; r < rows; r += 4) {
+    portable::kernel_table().q4_0_dot_rows(expected.data() + r, w.data() + r * blocks * 18, blocks * 18, codes.data(),
+                                           scales.data(), blocks, 4);
+  }
+  int compared = 0;
+  for (const DotVariant& variant : simd_variants()) {
+    for (int tile : {1, 4}) {
+      for (int64_t r = 0; r < rows; r += tile) {
+        variant.dot(actual.data() + r, w.data() + r * blocks * 18, blocks * 18, codes.data(), scales.data(), blocks,
+                    tile);
+      }
+      ++compared;
+      if (std::memcmp(actual.data(), expected.data(), actual.size() * sizeof(float)) != 0) {
+        std::fprintf(stderr, "  %s differs at extreme scales (tile %d)\n", variant.name, tile);
+        CHECK(false);
+      }
+    }
+  }
+  CHECK(compared == static_cast<int>(simd_variants().size()) * 2);
+  std::printf("     (%d variant runs compared)\n", compared);
 }

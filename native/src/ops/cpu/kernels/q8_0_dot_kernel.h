@@ -1,8 +1,8 @@
 // The Q8_0 × Q8_0 dot products of the decode GEMV (llama.cpp's vec_dot_q8_0_q8_0 numerics): W's
 // rows in Q8_0 blocks as a GGUF stores them, x already rounded to Q8_0 (codes and f32 scales, see
 // quantized_matvec.h). Per 32-value block the int8 codes are multiplied and summed in int32,
-// exactly, and scaled by d_w·d_x. The row loop here (block_row_dot) is shared with the Q4_0 kernel
-// (q4_0_dot_kernel.h), which differs only in how a block's int32 lanes are computed.
+// exactly, and scaled by d_w·d_x. The numerics here (the portable loop, block_lane_sum) are shared with
+// the Q4_0 kernel (q4_0_dot_kernel.h), which multiplies up to 4 rows in one pass.
 //
 // The numerics every variant shares, bit for bit: a block's 32 products are summed as 8 int32
 // lanes of 4 adjacent products each (lane l: codes 4l..4l+3); each lane keeps two f32 sums over the
