@@ -137,6 +137,37 @@ async function pillowPrefill(model: Model, prompt: Int32Array): Promise<number> 
   return prompt.length / ((performance.now() - started) / 1000);
 }
 
+/** Logits of every position of `tokens` computed one token a step through the KV cache (the decode path). */
+async function decodePathLogits(model: Model, tokens: Int32Array): Promise<Float32Array> {
+  const rows: Float32Array[] = [];
+  for (let i = 0; i < tokens.length; i++) {
+    rows.push(
+      await model.native.forward(tokens.subarray(i, i + 1), { useCache: true, startPosition: i, lastOnly: true }),
+    );
+  }
+  const out = new Float32Array(rows.reduce((sum, row) => sum + row.length, 0));
+  rows.forEach((row, i) => out.set(row, i * row.length));
+  return out;
+}
+
+function argmax(values: Float32Array): number {
+  let best = 0;
+  for (let v = 1; v < values.length; v++) if (values[v] > values[best]) best = v;
+  return best;
+}
+
+/** Greedy tokens where every step runs the whole sequence again without a cache (the prefill path only). */
+async function prefillPathGreedy(model: Model, prompt: Int32Array, count: number): Promise<number[]> {
+  const tokens = Array.from(prompt);
+  const generated: number[] = [];
+  for (let i = 0; i < count; i++) {
+    const next = argmax(await model.native.forward(Int32Array.from(tokens), { lastOnly: true }));
+    tokens.push(next);
+    generated.push(next);
+  }
+  return generated;
+}
+
 /** Greedy decode tokens/s: one token per step through the model, its output layer and an argmax. */
 async function pillowDecode(model: Model, prompt: Int32Array, count: number): Promise<number> {
   let logits = await model.native.forward(prompt, { useCache: true, startPosition: 0, lastOnly: true });
@@ -302,6 +333,16 @@ async function referenceComparison(shape: Shape): Promise<void> {
         const same = mine.findIndex((token, i) => token !== peerTokens[i]);
         checks.push(
           `  greedy 32 tokens (${precision}): ${same < 0 ? "identical" : `first difference at token ${same}`}`,
+        );
+        // The control: pillow against itself on the same file, its decode path (int8 dot products,
+        // one token a step) against its prefill path (f32 GEMM on the dequantized blocks): the same
+        // rounded numbers summed in another order. What this gap is, no two implementations can beat.
+        const quantizedModel = pillow.get(precision) as Model;
+        const decodePath = await decodePathLogits(quantizedModel, check);
+        const prefillGreedy = await prefillPathGreedy(quantizedModel, prompt, 32);
+        const selfSame = mine.findIndex((token, i) => token !== prefillGreedy[i]);
+        checks.push(
+          `  control: pillow ${precision} decode path vs its prefill path ${relativeError(decodePath, ours).toExponential(1)}, greedy 32 tokens: ${selfSame < 0 ? "identical" : `first difference at token ${selfSame}`}`,
         );
       }
     }
