@@ -146,7 +146,7 @@ async function decodePathLogits(model: Model, tokens: Int32Array): Promise<Float
     );
   }
   const out = new Float32Array(rows.reduce((sum, row) => sum + row.length, 0));
-  rows.forEach((row, i) => out.set(row, i * row.length));
+  for (const [i, row] of rows.entries()) out.set(row, i * row.length);
   return out;
 }
 
