@@ -73,8 +73,9 @@ TEST(q8_0_f16_rounding_matches_f16c) {
 }
 
 TEST(q8_0_quantize_rows_rounds_hand_computed_blocks) {
-  // Block 0: max |x| = 2.54, d = 0.02 (f16 0x251f = 0.020004272…); −1/0.02 = −50, 0.011/0.02 = 0.55 → 1,
-  // −0.009/0.02 = −0.45 → 0. Block 1: d = 1, ties round away from zero. Block 2: all zero.
+  // Block 0: max |x| = 2.54, d = 0.02 (f16 0x251f = 0.020004272…); −1·127/2.54 = −50, 0.011·50 = 0.55 → 1,
+  // −0.009·50 = −0.45 → 0. Block 1: d = 1, ties round to even (as llama.cpp's SIMD rounding does:
+  // 0.5 → 0, 1.5 → 2, 2.5 → 2). Block 2: all zero.
   std::vector<float> x(96, 0.0f);
   const float first[] = {2.54f, -1.0f, 0.5f, 0.011f, -0.009f};
   const float second[] = {127.0f, 0.5f, 1.5f, 2.5f, -2.5f, -0.5f};
@@ -84,7 +85,7 @@ TEST(q8_0_quantize_rows_rounds_hand_computed_blocks) {
   std::vector<float> scales(3, 99.0f);
   q8_0_quantize_rows(codes.data(), scales.data(), x.data(), 1, 96);
   const int8_t expected_first[] = {127, -50, 25, 1, 0};
-  const int8_t expected_second[] = {127, 1, 2, 3, -3, -1};
+  const int8_t expected_second[] = {127, 0, 2, 2, -2, 0};
   for (int j = 0; j < 5; ++j) CHECK(codes[j] == expected_first[j]);
   for (int j = 0; j < 6; ++j) CHECK(codes[32 + j] == expected_second[j]);
   for (int j = 6; j < 32; ++j) CHECK(codes[j] == 0 && codes[32 + j] == 0 && codes[64 + j] == 0);
@@ -95,7 +96,13 @@ TEST(q8_0_quantize_rows_rounds_hand_computed_blocks) {
   std::vector<float> rounded(96);
   q8_0_round_rows(rounded.data(), x.data(), 1, 96);
   CHECK(rounded[1] == -50.0f * scales[0]);
-  CHECK(rounded[35] == 3.0f);
+  CHECK(rounded[35] == 2.0f);
+  // A block of values below ~3.7e-37, where 127/max overflows: codes 0 and scale 0 (d is an f16 0).
+  x[64] = 1e-38f;
+  x[65] = -5e-39f;
+  q8_0_quantize_rows(codes.data(), scales.data(), x.data(), 1, 96);
+  CHECK(scales[2] == 0.0f && codes[64] == 0 && codes[65] == 0);
+  x[64] = x[65] = 0.0f;
   // A block with inf or NaN: codes 0, scale NaN (the product is NaN, as in f32), never UB.
   x[70] = INFINITY;
   q8_0_quantize_rows(codes.data(), scales.data(), x.data(), 1, 96);

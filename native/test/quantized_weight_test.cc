@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "ops/common/weight_view.h"
+#include "ops/cpu/embedding.h"
 #include "ops/cpu/gemm.h"
 #include "ops/cpu/lora_matmul.h"
 #include "ops/common/lora_matmul_output.h"
@@ -334,7 +335,45 @@ void check_multi_adapter_forward_rounds_x_for_the_base_only(WeightType type) {
   check_all_close(y, base, 1e-5);
 }
 
+// A block-quantized embedding table: every looked-up row is exactly the values its blocks stand
+// for (decoded by the test itself), repeated tokens included; a token outside the vocabulary and
+// a width that is not whole blocks are refused, naming the op.
+void check_embedding_rows_decode_to_the_blocks_values(WeightType type) {
+  const int64_t vocab = 37, hidden = small_inputs(type);
+  const QuantizedWeight table = make_weight(type, vocab, hidden, 51);
+  const std::vector<int32_t> tokens = {0, 36, 5, 5, 17};
+  const int64_t count = static_cast<int64_t>(tokens.size());
+  std::vector<float> out(static_cast<size_t>(count * hidden), -1.0f);
+  embedding_forward_blocks(out.data(), tokens.data(), table.blocks.data(), type, count, vocab, hidden);
+  for (int64_t n = 0; n < count; ++n) {
+    for (int64_t j = 0; j < hidden; ++j) {
+      CHECK(out[n * hidden + j] == static_cast<float>(table.values[tokens[n] * hidden + j]));
+    }
+  }
+  const std::vector<int32_t> outside = {3, 37};
+  CHECK(error_code_of([&] {
+          embedding_forward_blocks(out.data(), outside.data(), table.blocks.data(), type, 2, vocab, hidden);
+        }) == "E_ARGUMENT");
+  CHECK(error_code_of([&] {
+          embedding_forward_blocks(out.data(), tokens.data(), table.blocks.data(), type, count, vocab, hidden - 16);
+        }) == "E_SHAPE");
+  CHECK(error_code_of([&] {
+          embedding_forward_blocks(out.data(), tokens.data(), table.blocks.data(), WeightType::F32, count, vocab,
+                                   hidden);
+        }) == "E_ARGUMENT");
+}
+
 }  // namespace
+
+TEST(q8_0_embedding_rows_decode_to_the_blocks_values) {
+  check_embedding_rows_decode_to_the_blocks_values(WeightType::Q8_0);
+}
+TEST(q4_0_embedding_rows_decode_to_the_blocks_values) {
+  check_embedding_rows_decode_to_the_blocks_values(WeightType::Q4_0);
+}
+TEST(q4_k_embedding_rows_decode_to_the_blocks_values) {
+  check_embedding_rows_decode_to_the_blocks_values(WeightType::Q4_K);
+}
 
 TEST(q8_0_forward_gemv_and_gemm_match_the_dequantized_reference) {
   check_forward_gemv_and_gemm_match_the_dequantized_reference(WeightType::Q8_0);

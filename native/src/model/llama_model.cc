@@ -6,6 +6,7 @@
 #include <cstring>
 
 #include "model/llama_model_internal.h"
+#include "ops/cpu/embedding.h"
 #include "ops/cpu/quantized_matvec.h"
 #include "ops/cpu/adamw.h"
 #include "ops/cpu/gemm.h"
@@ -124,6 +125,16 @@ const LlamaModel::Parameter& LlamaModel::parameter(const std::string& name) cons
 
 LlamaModel::Parameter& LlamaModel::embed_parameter() { return *parameters_[0]; }
 
+void LlamaModel::embedding_rows(float* x, const int32_t* tokens, int64_t count) {
+  const Parameter& table = embed_parameter();
+  if (is_block_quantized(table.type)) {
+    embedding_forward_blocks(x, tokens, table.blocks.data(), table.type, count, config_.vocab_size,
+                             config_.hidden_size);
+  } else {
+    embedding_forward(x, tokens, table.f32.data(), count, config_.vocab_size, config_.hidden_size);
+  }
+}
+
 LlamaModel::Parameter& LlamaModel::layer_parameter(int64_t layer, const char* suffix) {
   return parameter("model.layers." + std::to_string(layer) + "." + suffix);
 }
@@ -213,8 +224,11 @@ void LlamaModel::set_tensor_blocks(const std::string& name, WeightType type, int
   std::lock_guard<std::mutex> lock(mutex_);
   Parameter& p = parameter(name);
   const std::string stored_as = weight_type_name(type);
-  if (!p.is_linear || p.shape.size() != 2) {
-    throw_argument_error("tensor \"" + name + "\" cannot be stored in " + stored_as + ": only the linear weights can");
+  // The token embedding too: its rows are decoded when looked up, and a tied model's output layer
+  // multiplies its blocks as llama.cpp's does.
+  if ((!p.is_linear && &p != &embed_parameter()) || p.shape.size() != 2) {
+    throw_argument_error("tensor \"" + name + "\" cannot be stored in " + stored_as +
+                         ": only the linear weights and the token embedding can");
   }
   const int64_t out = p.shape[0], in = p.shape[1];
   const int64_t values = block_values(type);

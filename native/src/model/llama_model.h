@@ -194,6 +194,8 @@ class LlamaModel {
   Parameter& parameter(const std::string& name);
   const Parameter& parameter(const std::string& name) const;
   Parameter& embed_parameter();
+  // x[count, H] = the embedding rows of tokens[count], whether the table is f32 or blocks.
+  void embedding_rows(float* x, const int32_t* tokens, int64_t count);
   Parameter& layer_parameter(int64_t layer, const char* suffix);
   Parameter& lm_head_parameter();
   Adapter& adapter(const std::string& name);

@@ -165,7 +165,7 @@ std::vector<float> LlamaModel::forward_sequences(const int32_t* tokens, int64_t 
   float *normed = w.normed_now.data(), *rstd = w.rstd_now.data(), *q = w.q_now.data(), *k = w.k_now.data(),
         *v = w.v_now.data(), *attention = w.attention_now.data(), *gate = w.gate_now.data(), *up = w.up_now.data(),
         *activation = w.activation_now.data(), *projection = w.projection.data();
-  embedding_forward(x, tokens, embed_parameter().f32.data(), N, V, H);
+  embedding_rows(x, tokens, N);
   std::vector<AttentionDecodeRow> decode_rows;
   for (int64_t l = 0; l < c.layers; ++l) {
     rmsnorm_forward(normed, rstd, x, layer_parameter(l, "input_layernorm.weight").f32.data(), N, H, c.rms_eps);

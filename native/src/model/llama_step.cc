@@ -280,7 +280,7 @@ void LlamaModel::run_forward(const int32_t* tokens, int64_t batch, int64_t seq_l
       w, c, batch, seq_len, training, [](std::vector<float>& buffer, int64_t count) { ensure(buffer, count); }, ensure_layers);
 
   float* x = w.x.data();
-  embedding_forward(x, tokens, embed_parameter().f32.data(), N, c.vocab_size, H);
+  embedding_rows(x, tokens, N);
   for (int64_t l = 0; l < c.layers; ++l) {
     float* normed1 = training ? w.normed1[l].data() : w.normed_now.data();
     float* rstd1 = training ? w.rstd1[l].data() : w.rstd_now.data();

@@ -21,6 +21,7 @@ import {
   openLlamaCppModel,
   relativeError,
 } from "./llama-cpp-peer.js";
+import { decodePathLogits } from "./decode-path.js";
 import { hostLine, hostTag, openBlasBestCoretype } from "./host.js";
 import { buildHarness, peer } from "./peer-harness.js";
 
@@ -135,19 +136,6 @@ async function pillowPrefill(model: Model, prompt: Int32Array): Promise<number> 
   const started = performance.now();
   await model.native.forward(prompt, { useCache: true, startPosition: 0, lastOnly: true });
   return prompt.length / ((performance.now() - started) / 1000);
-}
-
-/** Logits of every position of `tokens` computed one token a step through the KV cache (the decode path). */
-async function decodePathLogits(model: Model, tokens: Int32Array): Promise<Float32Array> {
-  const rows: Float32Array[] = [];
-  for (let i = 0; i < tokens.length; i++) {
-    rows.push(
-      await model.native.forward(tokens.subarray(i, i + 1), { useCache: true, startPosition: i, lastOnly: true }),
-    );
-  }
-  const out = new Float32Array(rows.reduce((sum, row) => sum + row.length, 0));
-  for (const [i, row] of rows.entries()) out.set(row, i * row.length);
-  return out;
 }
 
 function argmax(values: Float32Array): number {

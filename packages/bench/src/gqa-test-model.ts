@@ -9,9 +9,13 @@ export const gqaTestVocab = 300;
 
 /**
  * Writes the model as an HF folder at `dir`/`name` (default hf) and returns that folder. `wide` makes
- * it hidden 256 / intermediate 512, so every matrix's rows are whole 256-value Q4_K super-blocks.
+ * it hidden 256 / intermediate 512, so every matrix's rows are whole 256-value Q4_K super-blocks;
+ * `tied` reuses the embedding as the output layer (no output.weight in its GGUF).
  */
-export function createGqaTestModel(dir: string, options: { name?: string; wide?: boolean } = {}): string {
+export function createGqaTestModel(
+  dir: string,
+  options: { name?: string; wide?: boolean; tied?: boolean } = {},
+): string {
   const folder = path.join(dir, options.name ?? "hf");
   createTinyModel(folder, {
     hiddenSize: options.wide ? 256 : 64,
@@ -20,7 +24,7 @@ export function createGqaTestModel(dir: string, options: { name?: string; wide?:
     numHeads: 4,
     numKeyValueHeads: 2,
     vocabSize: gqaTestVocab,
-    tieWordEmbeddings: false,
+    tieWordEmbeddings: options.tied ?? false,
     seed: 7,
   });
   return folder;

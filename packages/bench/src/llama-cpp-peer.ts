@@ -88,6 +88,29 @@ export async function llamaCppLogits(runner: LlamaCppRunner, tokens: Int32Array,
   return logits;
 }
 
+/**
+ * llama.cpp's decode path: the logits after every position of `tokens`, [T, vocab], each token
+ * evaluated alone on a fresh sequence's KV cache (as it generates), not the prompt's batch.
+ */
+export async function llamaCppStepLogits(
+  runner: LlamaCppRunner,
+  tokens: Int32Array,
+  vocab: number,
+): Promise<Float32Array> {
+  await runner.sequence.clearHistory();
+  const logits = new Float32Array(tokens.length * vocab);
+  for (let position = 0; position < tokens.length; position++) {
+    const [output] = await runner.sequence.controlledEvaluate([
+      [tokens[position] as Token, { generateNext: { logits: true } }],
+    ]);
+    const map = output?.next.logits;
+    if (!map || map.size !== vocab)
+      throw new Error(`llama.cpp returned ${map?.size ?? 0} logits at position ${position}, expected ${vocab}`);
+    for (const [token, value] of map) logits[position * vocab + token] = value;
+  }
+  return logits;
+}
+
 /** Prefill speed: the prompt in one batch into an empty sequence (no token sampled), tokens/s. */
 export async function llamaCppPrefill(runner: LlamaCppRunner, prompt: Int32Array): Promise<number> {
   await runner.sequence.clearHistory();

@@ -2,10 +2,12 @@
 // `tokenizer.ggml.*` → the Tokenizer (gguf-tokenizer.ts), tensors → the native model's HF-named
 // tensors with llama.cpp's q/k rope permutation undone. The header and the whole tensor table are
 // checked before any tensor is read (gguf-reader.ts); every tensor's shape is checked against the
-// config before the native model gets it. Q8_0, Q4_0 and Q4_K linear weights are kept as their
-// blocks by default (quantized: "keep"; decode then reads 34 / 18 bytes per 32 weights or 144 per
-// 256, GEMMs dequantize while packing); every other quantized tensor (Q5_K, Q6_K, a quantized
-// embedding) is dequantized into f32 at load. Either way the model computes on exactly the values llama.cpp's blocks hold.
+// config before the native model gets it. Q8_0, Q4_0 and Q4_K linear weights and token embeddings
+// are kept as their blocks by default (quantized: "keep"; decode then reads 34 / 18 bytes per 32
+// weights or 144 per 256, GEMMs dequantize while packing, a looked-up embedding row is decoded, and
+// a tied model's output layer multiplies the embedding's blocks as llama.cpp's does); every other
+// quantized tensor (Q5_K, Q6_K) is dequantized into f32 at load. Either way the model computes on
+// exactly the values llama.cpp's blocks hold.
 
 import path from "node:path";
 import { loadAddon, resolveDevice } from "@pillow/lora-kernels";
@@ -192,16 +194,20 @@ function llama3ScalingFromFactors(
   return scaling;
 }
 
-/** The ggml types whose blocks the native model keeps for a linear weight (setTensor's storeAs, block bytes). */
+/** The ggml types whose blocks the native model keeps for a linear weight or the embedding (setTensor's storeAs, block bytes). */
 const KEPT_BLOCKS: Partial<Record<number, { storeAs: "q8_0" | "q4_0" | "q4_k"; blockBytes: number }>> = {
   [GgmlType.Q8_0]: { storeAs: "q8_0", blockBytes: GGML_TYPES[GgmlType.Q8_0].blockBytes },
   [GgmlType.Q4_0]: { storeAs: "q4_0", blockBytes: GGML_TYPES[GgmlType.Q4_0].blockBytes },
   [GgmlType.Q4_K]: { storeAs: "q4_k", blockBytes: GGML_TYPES[GgmlType.Q4_K].blockBytes },
 };
 
-/** The native model's matmul weights (the seven per-layer projections and an untied output layer). */
-function isLinearWeight(name: string): boolean {
-  return name.endsWith("_proj.weight") || name === "lm_head.weight";
+/**
+ * The tensors the native model can keep as blocks: its matmul weights (the seven per-layer
+ * projections and an untied output layer) and the token embedding, whose rows are decoded when
+ * looked up and which a tied model's output layer multiplies as blocks, as llama.cpp does.
+ */
+function keepsBlocks(name: string): boolean {
+  return name.endsWith("_proj.weight") || name === "lm_head.weight" || name === "model.embed_tokens.weight";
 }
 
 /** Loads a GGUF file as a Model (what loadModel does for a path ending in .gguf). */
@@ -261,7 +267,7 @@ export async function loadGgufModel(
             projection === "q" ? config.numHeads : config.numKeyValueHeads,
           )
         : rows;
-    const kept = quantized === "keep" && isLinearWeight(name) ? KEPT_BLOCKS[info.type] : undefined;
+    const kept = quantized === "keep" && keepsBlocks(name) ? KEPT_BLOCKS[info.type] : undefined;
     if (kept) {
       // Blocks run along rows (32 values in 34 or 18 bytes, 256 in 144), so the rope permutation moves
       // whole rows of blocks.

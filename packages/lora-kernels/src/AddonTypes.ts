@@ -276,7 +276,8 @@ export interface NativeLlamaModel {
    * storeAs "q8_0" takes a Uint8Array of llama.cpp Q8_0 blocks, [out · (in / 32) · 34] bytes, and
    * "q4_0" one of Q4_0 blocks, [out · (in / 32) · 18] bytes, for a linear weight (in a multiple of
    * 32), and "q4_k" one of Q4_K super-blocks, [out · (in / 256) · 144] bytes (in a multiple of 256),
-   * kept as they are (CPU only).
+   * kept as they are (CPU only). The token embedding takes them too ([vocab, hidden] as [out, in]):
+   * its looked-up rows are decoded, and a tied model's output layer multiplies its blocks.
    */
   setTensor(
     name: string,

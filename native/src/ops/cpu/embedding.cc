@@ -3,6 +3,7 @@
 #include <cstring>
 #include <string>
 
+#include "ops/cpu/quantized_matvec.h"
 #include "runtime/errors.h"
 #include "runtime/thread_pool.h"
 
@@ -29,6 +30,23 @@ void embedding_forward(float* out, const int32_t* tokens, const float* table, in
   check_tokens("embedding_forward", tokens, count, vocab, hidden);
   for (int64_t n = 0; n < count; ++n) {
     std::memcpy(out + n * hidden, table + static_cast<int64_t>(tokens[n]) * hidden, sizeof(float) * hidden);
+  }
+}
+
+void embedding_forward_blocks(float* out, const int32_t* tokens, const uint8_t* table, WeightType type, int64_t count,
+                              int64_t vocab, int64_t hidden) {
+  check_tokens("embedding_forward_blocks", tokens, count, vocab, hidden);
+  if (!is_block_quantized(type)) {
+    throw_argument_error(std::string("embedding_forward_blocks: the table is ") + weight_type_name(type) +
+                         ", not a block type (q8_0, q4_0, q4_k)");
+  }
+  if (hidden % block_values(type) != 0) {
+    throw_shape_error("embedding_forward_blocks: hidden " + std::to_string(hidden) + " is not a multiple of " +
+                      std::to_string(block_values(type)) + " (" + weight_type_name(type) + " rows are whole blocks)");
+  }
+  if (table == nullptr) throw_argument_error("embedding_forward_blocks: the table is null");
+  for (int64_t n = 0; n < count; ++n) {
+    block_dequantize_range(type, out + n * hidden, table, static_cast<int64_t>(tokens[n]) * hidden, hidden);
   }
 }
 

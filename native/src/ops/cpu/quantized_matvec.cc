@@ -26,6 +26,15 @@ namespace {
 constexpr int64_t kBlock = kQ8_0BlockValues;
 static_assert(kQ4_0BlockValues == kQ8_0BlockValues);
 
+// ggml's nearest_int: v rounded to the nearest integer, ties to even, for |v| < 2^22 (adding
+// 1.5·2^23 leaves the integer in the f32's low mantissa bits, rounded as the addition rounds).
+int32_t nearest_even(float v) {
+  const float shifted = v + 12582912.0f;
+  int32_t bits;
+  std::memcpy(&bits, &shifted, sizeof(bits));
+  return (bits & 0x007fffff) - 0x00400000;
+}
+
 // codes[32], *scale = x[32] in Q8_0 (q8_0_quantize_rows).
 void quantize_block(int8_t* codes, float* scale, const float* x) {
   float largest = 0.0f;
@@ -40,27 +49,21 @@ void quantize_block(int8_t* codes, float* scale, const float* x) {
     *scale = std::numeric_limits<float>::quiet_NaN();
     return;
   }
+  // As llama.cpp's x86 and ARM SIMD quantize_row_q8_0 round x (the path its CPU backend runs):
+  // x·(127/max), to the nearest code with ties to even. Its scalar reference computes x·(1/d) and
+  // rounds ties away from zero; the two differ where x/d lies within an ulp of a half-code, which
+  // a unit-norm model's first layer hits at every ±4 code of a Q4_0 embedding (x/d = code·127/8).
+  // |x·inverse| <= 127 up to its last bit, so the code stays within [-127, 127].
   const float d = largest / 127.0f;
-  const float inverse = d != 0.0f ? 1.0f / d : 0.0f;
-  for (int64_t j = 0; j < kBlock; ++j) {
-    // round(x·inverse), half away from zero (C's roundf), without the library call: |x·inverse| <= 127
-    // up to a rounding of its last bit, so the truncation and the remainder (exact below 2^23) are
-    // exact, and the code stays within [-127, 127].
-    const float scaled = x[j] * inverse;
-    const int whole = static_cast<int>(scaled);
-    const float rest = scaled - static_cast<float>(whole);
-    codes[j] = static_cast<int8_t>(whole + (rest >= 0.5f) - (rest <= -0.5f));
+  const float inverse = largest != 0.0f ? 127.0f / largest : 0.0f;
+  if (!(inverse <= std::numeric_limits<float>::max())) {
+    // Every value below ~3.7e-37 in magnitude: 127/max overflows, and d rounds to an f16 0 anyway.
+    std::memset(codes, 0, kBlock);
+    *scale = 0.0f;
+    return;
   }
+  for (int64_t j = 0; j < kBlock; ++j) codes[j] = static_cast<int8_t>(nearest_even(x[j] * inverse));
   *scale = f16_to_f32(f32_to_f16(d));
-}
-
-// ggml's nearest_int: v rounded to the nearest integer, ties to even, for |v| < 2^22 (adding
-// 1.5·2^23 leaves the integer in the f32's low mantissa bits, rounded as the addition rounds).
-int32_t nearest_even(float v) {
-  const float shifted = v + 12582912.0f;
-  int32_t bits;
-  std::memcpy(&bits, &shifted, sizeof(bits));
-  return (bits & 0x007fffff) - 0x00400000;
 }
 
 // codes[256], *scale = x[256] in Q8_K (q8_k_quantize_rows).

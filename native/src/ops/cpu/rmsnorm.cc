@@ -28,9 +28,14 @@ void rmsnorm_forward(float* out, float* rstd, const float* x, const float* weigh
     for (int64_t r = begin; r < end; ++r) {
       const float* xr = x + r * hidden;
       float* o = out + r * hidden;
-      float sum = 0.0f;
-      for (int64_t i = 0; i < hidden; ++i) sum += xr[i] * xr[i];
-      const float s = 1.0f / std::sqrt(sum / static_cast<float>(hidden) + eps);
+      // The squares summed in double and the scale rounded as llama.cpp's rms_norm rounds them: a
+      // quantized model's next product rounds x to int8 codes, where one ulp of s decides the code
+      // of every value that lies on a half-code (a unit-norm layer 0 over a Q4_0 embedding), so
+      // the two programs agree only with the same s.
+      double sum = 0.0;
+      for (int64_t i = 0; i < hidden; ++i) sum += static_cast<double>(xr[i] * xr[i]);
+      const float mean = static_cast<float>(sum / static_cast<double>(hidden));
+      const float s = 1.0f / std::sqrt(mean + eps);
       if (rstd) rstd[r] = s;
       for (int64_t i = 0; i < hidden; ++i) o[i] = xr[i] * s * weight[i];
     }
