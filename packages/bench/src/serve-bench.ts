@@ -5,7 +5,9 @@
 //  2. the 134M reference model: 32 streams through pillow serve vs node-llama-cpp with 32 sequences
 //     in one context (its batched decoding), same weights (GGUF from core's exporter), same tokens;
 //  3. 8 distinct adapters mixed in one batch vs every stream on one adapter;
-//  4. a 64-stream burst against a small KV-cache budget: RSS before/peak/after, nobody fails.
+//  4. a 64-stream burst against a small KV-cache budget: RSS before/peak/after, nobody fails;
+//  5. the ceiling of HTTP and the client: the same server and client around a scripted engine that
+//     costs nothing (one token per stream per millisecond timer), against the model's one stream.
 // Env: BENCH_SERVE_TOKENS (48), BENCH_SERVE_STREAMS (1,8,32,64), BENCH_SERVE_ROUNDS (3),
 // BENCH_SERVE_LARGE=0 skips the 134M part, BENCH_SERVE_LARGE_TOKENS (32), BENCH_THREADS (2),
 // BENCH_SERVE_BURST_KV_MB (4). Ratios are taken within a round; the median and range over rounds are
@@ -15,7 +17,7 @@ import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
-import { createNativeEngine, startServer } from "@pillow/cli";
+import { createNativeEngine, createScriptedEngine, startServer } from "@pillow/cli";
 import { ContinuousBatcher, exportModelToGguf, loadModel, type Model, NativeBackend, Random } from "@pillow/core";
 import { tinyModelDir } from "@pillow/suite";
 import { REFERENCE_134M, writeModel } from "./core.js";
@@ -166,6 +168,13 @@ async function tinyModelTables(client: Client): Promise<void> {
   const adapters = Array.from({ length: 8 }, (_, i) => `a${i}`);
   for (const [i, name] of adapters.entries()) randomAdapter(model, name, 100 + i);
   const server = await serve(new NativeBackend(model), adapters);
+  // The ceiling: pillow serve's HTTP/SSE path and the openai client with no model behind them.
+  const scripted = await startServer({
+    engine: createScriptedEngine({ base: "m", tokenDelayMs: 1 }),
+    port: 0,
+    concurrency: 64,
+    queueCapacity: 256,
+  });
   try {
     const maxStreams = Math.max(...streamCounts);
     const bodies = bodiesOf(maxStreams, ["m"], tokens);
@@ -174,11 +183,13 @@ async function tinyModelTables(client: Client): Promise<void> {
     for (const body of bodies) alone.push((await measure(client, server.url, [body])).texts[0]);
     const perRound = new Map<number, Measured[]>(streamCounts.map((count) => [count, []]));
     const engine = new Map<number, number[]>(streamCounts.map((count) => [count, []]));
+    const ceiling = new Map<number, Measured[]>(streamCounts.map((count) => [count, []]));
     const loadStart = load();
     for (let round = 0; round < rounds; round++) {
       for (const count of streamCounts) {
         perRound.get(count)?.push(await measure(client, server.url, bodies.slice(0, count), alone.slice(0, count)));
         engine.get(count)?.push(await engineAlone(model, bodies.slice(0, count)));
+        ceiling.get(count)?.push(await measure(client, scripted.url, bodies.slice(0, count)));
       }
     }
     console.log(
@@ -211,6 +222,31 @@ async function tinyModelTables(client: Client): Promise<void> {
             2,
             "x",
           ),
+        };
+      }),
+    );
+
+    // What N streams could reach if the model cost nothing: the HTTP/SSE server and the client process
+    // share the machine's cores with each other (and, for the model, with the native threads).
+    console.log(
+      `\nceiling: the same server and openai client around a scripted engine that costs nothing (one token per stream per 1 ms timer, ${tokens} tokens), against the model's one stream of the same round`,
+    );
+    console.table(
+      streamCounts.map((count) => {
+        const runs = ceiling.get(count) ?? [];
+        return {
+          streams: count,
+          "tokens/s": spread(
+            runs.map((run) => run.tokensPerSecond),
+            0,
+          ),
+          [`vs the model's ${streamCounts[0]} stream`]: spread(
+            runs.map((run, i) => run.tokensPerSecond / one[i].tokensPerSecond),
+            2,
+            "x",
+          ),
+          "server / client CPU ms per token": `${median(runs.map((run) => run.serverCpuMsPerToken)).toFixed(3)} / ${median(runs.map((run) => run.clientCpuMsPerToken)).toFixed(3)}`,
+          errors: runs.reduce((sum, run) => sum + run.errors, 0),
         };
       }),
     );
@@ -250,6 +286,7 @@ async function tinyModelTables(client: Client): Promise<void> {
     ]);
   } finally {
     await server.close(1000);
+    await scripted.close(1000);
   }
 
   // A 64-stream burst against a small KV budget: requests wait for room, none fails, memory stays flat.
