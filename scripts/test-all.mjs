@@ -146,5 +146,8 @@ if (fs.existsSync(fuzzCountsFile)) {
 
 if (problems.length > 0) console.log(`\nproblems:\n${problems.map((p) => `  - ${p}`).join("\n")}`);
 if (failed === 0 && problems.length > 0) failed = problems.length;
+// Also on disk, written synchronously: .ci/run reads it if this output is cut short. exitCode (not
+// process.exit) lets stdout drain before node exits.
+fs.writeFileSync(path.join(reportDir, "summary.txt"), `${passed} passed, ${failed} failed\n`);
 console.log(`${passed} passed, ${failed} failed`);
-process.exit(failed === 0 ? 0 : 1);
+process.exitCode = failed === 0 ? 0 : 1;
